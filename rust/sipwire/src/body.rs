@@ -1,0 +1,1 @@
+//! Multipart bodies (RFC 5621).

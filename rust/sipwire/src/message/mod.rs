@@ -1,0 +1,1 @@
+//! Framing, start line, header index.

@@ -1,0 +1,316 @@
+//! The byte scanner: character classes of RFC 3261 §25.1 and the few searches every parser
+//! stage shares. Searches use memchr (SIMD); classes are 256-entry tables.
+//!
+//! No function here can panic on any input: every access is checked.
+
+/// A range of the input: `start` and `len` in bytes. Spans let a parsed message be kept apart
+/// from the buffer it indexes (the Python side keeps the `bytes` object and the spans).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub start: u32,
+    pub len: u32,
+}
+
+impl Span {
+    #[inline]
+    pub const fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            len: end.saturating_sub(start) as u32,
+        }
+    }
+    #[inline]
+    pub const fn end(self) -> usize {
+        self.start as usize + self.len as usize
+    }
+    #[inline]
+    pub const fn is_empty(self) -> bool {
+        self.len == 0
+    }
+    /// The bytes of this span in `buf` (empty if the span is outside `buf`).
+    #[inline]
+    pub fn of(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start as usize..self.end()).unwrap_or(&[])
+    }
+    /// A sub-slice `sub` of `buf` as a span of `buf` (both must come from the same buffer).
+    #[inline]
+    pub fn within(buf: &[u8], sub: &[u8]) -> Span {
+        let start = (sub.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        Span::new(start, start + sub.len())
+    }
+    #[inline]
+    #[must_use]
+    pub fn shifted(self, base: usize) -> Span {
+        Span {
+            start: self.start + base as u32,
+            len: self.len,
+        }
+    }
+}
+
+const fn table(chars: &[u8], alnum: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < chars.len() {
+        t[chars[i] as usize] = true;
+        i += 1;
+    }
+    if alnum {
+        let mut c = 0;
+        while c < 256 {
+            if (c as u8).is_ascii_alphanumeric() {
+                t[c] = true;
+            }
+            c += 1;
+        }
+    }
+    t
+}
+
+/// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+static TOKEN: [bool; 256] = table(b"-.!%*_+`'~", true);
+/// unreserved = alphanum / mark;  mark = "-" / "_" / "." / "!" / "~" / "*" / "'" / "(" / ")"
+static UNRESERVED: [bool; 256] = table(b"-_.!~*'()", true);
+/// word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" /
+///        "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}" )
+static WORD: [bool; 256] = table(b"-.!%*_+`'~()<>:\\\"/[]?{}", true);
+
+#[inline]
+pub fn is_token_char(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+#[inline]
+pub fn is_unreserved(b: u8) -> bool {
+    UNRESERVED[b as usize]
+}
+#[inline]
+pub fn is_word_char(b: u8) -> bool {
+    WORD[b as usize]
+}
+
+/// `1*token-char`.
+#[inline]
+pub fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token_char(b))
+}
+
+/// `1*word-char` (Call-ID parts).
+#[inline]
+pub fn is_word(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_word_char(b))
+}
+
+/// SP or HTAB.
+#[inline]
+pub fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Whitespace inside a header value: SP, HTAB, and the CR LF of a fold (the header index has
+/// already checked that CR and LF only appear inside values as `CRLF 1*WSP`).
+#[inline]
+pub fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// A control byte that may not appear in a header value (everything below SP except HTAB,
+/// and DEL). CR and LF are handled by the line scanner.
+#[inline]
+pub fn is_forbidden_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f
+}
+
+/// Position of the first byte at or after `from` that is not LWS.
+#[inline]
+pub fn skip_lws(s: &[u8], mut from: usize) -> usize {
+    while let Some(&b) = s.get(from) {
+        if !is_lws(b) {
+            break;
+        }
+        from += 1;
+    }
+    from
+}
+
+/// `s` without leading and trailing LWS.
+#[inline]
+pub fn trim_lws(s: &[u8]) -> &[u8] {
+    let start = skip_lws(s, 0);
+    let end = s
+        .iter()
+        .rposition(|&b| !is_lws(b))
+        .map_or(start, |p| p + 1);
+    s.get(start..end.max(start)).unwrap_or(&[])
+}
+
+/// Whether `s` (after the opening quote at `open`) holds a closing quote; returns the index
+/// just past it. `quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)` is skipped as a unit.
+///
+/// `Err(UnterminatedQuote)` when no closing quote, `Err(TrailingBackslash)` when the string
+/// ends on a lone backslash.
+#[inline]
+pub fn end_of_quoted(s: &[u8], open: usize) -> Result<usize, crate::ErrorKind> {
+    let mut i = open + 1;
+    loop {
+        let rest = s.get(i..).unwrap_or(&[]);
+        match memchr::memchr2(b'"', b'\\', rest) {
+            None => return Err(crate::ErrorKind::UnterminatedQuote),
+            Some(p) => {
+                i += p;
+                if s.get(i) == Some(&b'"') {
+                    return Ok(i + 1);
+                }
+                // A backslash: the next byte is escaped.
+                if i + 1 >= s.len() {
+                    return Err(crate::ErrorKind::TrailingBackslash);
+                }
+                i += 2;
+            }
+        }
+    }
+}
+
+/// Splits a header value at top-level commas: commas inside quoted strings, `<...>` and
+/// `(...)` comments do not split (RFC 3261 §7.3.1). Items are trimmed of LWS; empty items are
+/// reported as such so the caller can decide (error, or skip in lenient mode).
+pub struct CommaSplit<'a> {
+    s: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> CommaSplit<'a> {
+    pub fn new(s: &'a [u8]) -> Self {
+        CommaSplit {
+            s,
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+/// One item from [`CommaSplit`]: its bytes (trimmed) and its offset in the split value, or the
+/// problem that stopped splitting.
+pub type SplitItem<'a> = Result<(usize, &'a [u8]), (crate::ErrorKind, usize)>;
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = SplitItem<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let s = self.s;
+        let start = self.pos;
+        let mut i = start;
+        let mut angle = false;
+        let mut depth = 0u32;
+        loop {
+            let Some(&b) = s.get(i) else {
+                self.done = true;
+                if angle {
+                    return Some(Err((crate::ErrorKind::UnterminatedAngle, start)));
+                }
+                break;
+            };
+            match b {
+                b'"' => match end_of_quoted(s, i) {
+                    Ok(e) => {
+                        i = e;
+                        continue;
+                    }
+                    Err(k) => {
+                        self.done = true;
+                        return Some(Err((k, i)));
+                    }
+                },
+                b'<' if depth == 0 => angle = true,
+                b'>' if depth == 0 => angle = false,
+                b'(' if !angle => depth += 1,
+                b')' if !angle && depth > 0 => depth -= 1,
+                b'\\' if depth > 0 => i += 1,
+                b',' if !angle && depth == 0 => {
+                    self.pos = i + 1;
+                    let item = s.get(start..i).unwrap_or(&[]);
+                    let t = trim_lws(item);
+                    let off = start + (t.as_ptr() as usize - item.as_ptr() as usize);
+                    return Some(Ok((off, t)));
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        let item = s.get(start..).unwrap_or(&[]);
+        let t = trim_lws(item);
+        let off = start + (t.as_ptr() as usize - item.as_ptr() as usize);
+        Some(Ok((off, t)))
+    }
+}
+
+/// Case-insensitive ASCII equality.
+#[inline]
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Parses `1*DIGIT` as u64; `None` on empty input, a non-digit, or overflow past u64.
+#[inline]
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(s: &str) -> Vec<String> {
+        CommaSplit::new(s.as_bytes())
+            .map(|r| String::from_utf8(r.unwrap().1.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_angles_comments() {
+        assert_eq!(
+            items(r#""a, b" <sip:x,y@h>;p=1 , <sip:z@h> (c, d)"#),
+            vec![r#""a, b" <sip:x,y@h>;p=1"#, "<sip:z@h> (c, d)"]
+        );
+        assert_eq!(items(r#""q\", x", y"#), vec![r#""q\", x""#, "y"]);
+        assert_eq!(items("a,,b"), vec!["a", "", "b"]);
+    }
+
+    #[test]
+    fn comma_split_errors() {
+        let r: Vec<_> = CommaSplit::new(b"\"abc, d").collect();
+        assert!(matches!(r[0], Err((crate::ErrorKind::UnterminatedQuote, 0))));
+        let r: Vec<_> = CommaSplit::new(b"<sip:a@b").collect();
+        assert!(matches!(r[0], Err((crate::ErrorKind::UnterminatedAngle, 0))));
+        assert_eq!(end_of_quoted(b"\"ab\\", 0), Err(crate::ErrorKind::TrailingBackslash));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_u64(b"0042"), Some(42));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"-1"), None);
+    }
+
+    #[test]
+    fn spans() {
+        let buf = b"hello world";
+        let s = Span::within(buf, &buf[6..]);
+        assert_eq!(s.of(buf), b"world");
+        assert_eq!(Span::new(20, 30).of(buf), b"");
+    }
+}

@@ -1,0 +1,1 @@
+//! Session descriptions (RFC 8866).
