@@ -1,1 +1,19 @@
-//! Framing, start line, header index.
+//! Framing, start line and the header index.
+//!
+//! [`MessageIndex`] is what a parse produces: the start line and one [`HeaderEntry`] per header
+//! line, all as spans of the input, plus the body span and the diagnostics. It owns no input
+//! bytes, so it can be stored next to the buffer it indexes (the Python binding keeps the
+//! `bytes` object and the index). [`Message`] pairs the two and answers questions.
+
+mod framing;
+mod index;
+mod names;
+mod start_line;
+mod validate;
+mod view;
+
+pub use framing::{frame_stream, resync_offset, Framed, StreamEvent, StreamFramer};
+pub use index::{HeaderEntry, MessageIndex};
+pub use names::HeaderName;
+pub use start_line::StartLine;
+pub use view::{unfold, HeaderValues, Message};

@@ -1,0 +1,228 @@
+//! Header names: canonical forms, compact forms (RFC 3261 §7.3.3 and the registry of compact
+//! names), and which headers are comma-separated lists or may appear only once.
+
+use crate::scan::eq_ignore_case;
+
+macro_rules! header_names {
+    ($( $variant:ident = $name:literal, $compact:literal, $list:literal, $single:literal; )*) => {
+        /// A header name the core knows, or `Other` (compared by its bytes, case-insensitively).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $variant, )*
+            Other,
+        }
+
+        impl HeaderName {
+            /// Every known name, in declaration order.
+            pub const ALL: &'static [HeaderName] = &[$( HeaderName::$variant, )*];
+
+            /// The canonical spelling (`Call-ID`, `CSeq`, `WWW-Authenticate`).
+            pub const fn canonical(self) -> &'static str {
+                match self { $( HeaderName::$variant => $name, )* HeaderName::Other => "" }
+            }
+            /// The compact form, if the name has one.
+            pub const fn compact(self) -> Option<u8> {
+                match self { $( HeaderName::$variant => if $compact == b' ' { None } else { Some($compact) }, )* HeaderName::Other => None }
+            }
+            /// Whether the header's grammar is a comma-separated list (RFC 3261 §7.3.1), so that
+            /// `a: x, y` means the same as `a: x` + `a: y`.
+            pub const fn is_list(self) -> bool {
+                match self { $( HeaderName::$variant => $list, )* HeaderName::Other => false }
+            }
+            /// Whether the header may appear at most once in a message.
+            pub const fn is_single(self) -> bool {
+                match self { $( HeaderName::$variant => $single, )* HeaderName::Other => false }
+            }
+        }
+    };
+}
+
+header_names! {
+    Accept = "Accept", b' ', true, false;
+    AcceptContact = "Accept-Contact", b'a', true, false;
+    AcceptEncoding = "Accept-Encoding", b' ', true, false;
+    AcceptLanguage = "Accept-Language", b' ', true, false;
+    AlertInfo = "Alert-Info", b' ', true, false;
+    Allow = "Allow", b' ', true, false;
+    AllowEvents = "Allow-Events", b'u', true, false;
+    AuthenticationInfo = "Authentication-Info", b' ', false, false;
+    Authorization = "Authorization", b' ', false, false;
+    CallId = "Call-ID", b'i', false, true;
+    CallInfo = "Call-Info", b' ', true, false;
+    Contact = "Contact", b'm', true, false;
+    ContentDisposition = "Content-Disposition", b' ', false, true;
+    ContentEncoding = "Content-Encoding", b'e', true, false;
+    ContentLanguage = "Content-Language", b' ', true, false;
+    ContentLength = "Content-Length", b'l', false, true;
+    ContentType = "Content-Type", b'c', false, true;
+    CSeq = "CSeq", b' ', false, true;
+    Date = "Date", b' ', false, true;
+    ErrorInfo = "Error-Info", b' ', true, false;
+    Event = "Event", b'o', false, true;
+    Expires = "Expires", b' ', false, true;
+    From = "From", b'f', false, true;
+    Identity = "Identity", b'y', false, false;
+    InReplyTo = "In-Reply-To", b' ', true, false;
+    MaxForwards = "Max-Forwards", b' ', false, true;
+    MinExpires = "Min-Expires", b' ', false, true;
+    MinSe = "Min-SE", b' ', false, true;
+    MimeVersion = "MIME-Version", b' ', false, true;
+    Organization = "Organization", b' ', false, true;
+    PAssertedIdentity = "P-Asserted-Identity", b' ', true, false;
+    PPreferredIdentity = "P-Preferred-Identity", b' ', true, false;
+    Path = "Path", b' ', true, false;
+    Priority = "Priority", b' ', false, true;
+    Privacy = "Privacy", b' ', false, false;
+    ProxyAuthenticate = "Proxy-Authenticate", b' ', false, false;
+    ProxyAuthorization = "Proxy-Authorization", b' ', false, false;
+    ProxyRequire = "Proxy-Require", b' ', true, false;
+    RAck = "RAck", b' ', false, true;
+    Reason = "Reason", b' ', true, false;
+    RecordRoute = "Record-Route", b' ', true, false;
+    ReferTo = "Refer-To", b'r', false, true;
+    ReferredBy = "Referred-By", b'b', false, true;
+    RejectContact = "Reject-Contact", b'j', true, false;
+    Replaces = "Replaces", b' ', false, true;
+    ReplyTo = "Reply-To", b' ', false, true;
+    RequestDisposition = "Request-Disposition", b'd', true, false;
+    Require = "Require", b' ', true, false;
+    RetryAfter = "Retry-After", b' ', false, true;
+    Route = "Route", b' ', true, false;
+    RSeq = "RSeq", b' ', false, true;
+    Server = "Server", b' ', false, true;
+    ServiceRoute = "Service-Route", b' ', true, false;
+    SessionExpires = "Session-Expires", b'x', false, true;
+    SipEtag = "SIP-ETag", b' ', false, true;
+    SipIfMatch = "SIP-If-Match", b' ', false, true;
+    Subject = "Subject", b's', false, true;
+    SubscriptionState = "Subscription-State", b' ', false, true;
+    Supported = "Supported", b'k', true, false;
+    Timestamp = "Timestamp", b' ', false, true;
+    To = "To", b't', false, true;
+    Unsupported = "Unsupported", b' ', true, false;
+    UserAgent = "User-Agent", b' ', false, true;
+    Via = "Via", b'v', true, false;
+    Warning = "Warning", b' ', true, false;
+    WwwAuthenticate = "WWW-Authenticate", b' ', false, false;
+}
+
+/// Compact forms, indexed by lowercase letter - b'a'.
+const COMPACT: [HeaderName; 26] = {
+    let mut t = [HeaderName::Other; 26];
+    let all = HeaderName::ALL;
+    let mut i = 0;
+    while i < all.len() {
+        if let Some(c) = all[i].compact() {
+            t[(c - b'a') as usize] = all[i];
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Known names bucketed by length (longest known name is 20 bytes).
+const MAX_NAME: usize = 20;
+
+impl HeaderName {
+    /// Resolves a header name as written on the wire (any case, compact or full).
+    #[inline]
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        match name {
+            [c] => {
+                let l = c.to_ascii_lowercase();
+                if l.is_ascii_lowercase() {
+                    COMPACT.get(usize::from(l - b'a')).copied().unwrap_or(HeaderName::Other)
+                } else {
+                    HeaderName::Other
+                }
+            }
+            _ if name.len() > MAX_NAME => HeaderName::Other,
+            _ => Self::lookup_full(name),
+        }
+    }
+
+    #[inline]
+    fn lookup_full(name: &[u8]) -> HeaderName {
+        // The first letter and the length narrow ~65 names to one or two candidates.
+        let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
+        let candidates: &[HeaderName] = match (first, name.len()) {
+            (b'v', 3) => &[HeaderName::Via],
+            (b't', 2) => &[HeaderName::To],
+            (b'f', 4) => &[HeaderName::From],
+            (b'c', 7) => &[HeaderName::CallId, HeaderName::Contact],
+            (b'c', 4) => &[HeaderName::CSeq],
+            (b'c', 14) => &[HeaderName::ContentLength],
+            (b'c', 12) => &[HeaderName::ContentType],
+            (b'm', 12) => &[HeaderName::MaxForwards, HeaderName::MimeVersion],
+            _ => return Self::lookup_slow(name),
+        };
+        for &c in candidates {
+            if eq_ignore_case(c.canonical().as_bytes(), name) {
+                return c;
+            }
+        }
+        Self::lookup_slow(name)
+    }
+
+    #[cold]
+    fn lookup_slow(name: &[u8]) -> HeaderName {
+        HeaderName::ALL
+            .iter()
+            .copied()
+            .find(|h| h.canonical().len() == name.len() && eq_ignore_case(h.canonical().as_bytes(), name))
+            .unwrap_or(HeaderName::Other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_canonical_and_compact_name_resolves() {
+        for &h in HeaderName::ALL {
+            assert_eq!(HeaderName::from_bytes(h.canonical().as_bytes()), h, "{h:?}");
+            assert_eq!(
+                HeaderName::from_bytes(h.canonical().to_ascii_lowercase().as_bytes()),
+                h
+            );
+            if let Some(c) = h.compact() {
+                assert_eq!(HeaderName::from_bytes(&[c]), h);
+                assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), h);
+            }
+        }
+    }
+
+    #[test]
+    fn compact_forms_of_rfc3261() {
+        for (c, h) in [
+            ("i", HeaderName::CallId),
+            ("m", HeaderName::Contact),
+            ("e", HeaderName::ContentEncoding),
+            ("l", HeaderName::ContentLength),
+            ("c", HeaderName::ContentType),
+            ("f", HeaderName::From),
+            ("s", HeaderName::Subject),
+            ("k", HeaderName::Supported),
+            ("t", HeaderName::To),
+            ("v", HeaderName::Via),
+            ("o", HeaderName::Event),
+            ("u", HeaderName::AllowEvents),
+            ("r", HeaderName::ReferTo),
+            ("b", HeaderName::ReferredBy),
+            ("x", HeaderName::SessionExpires),
+            ("y", HeaderName::Identity),
+            ("a", HeaderName::AcceptContact),
+            ("j", HeaderName::RejectContact),
+            ("d", HeaderName::RequestDisposition),
+        ] {
+            assert_eq!(HeaderName::from_bytes(c.as_bytes()), h);
+        }
+        assert_eq!(HeaderName::from_bytes(b"z"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"C%6Fntact"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b"1"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b""), HeaderName::Other);
+    }
+}
