@@ -1,1 +1,1259 @@
-//! SIP, SIPS and tel URIs (RFC 3261 §19.1, RFC 3966).
+//! SIP, SIPS and tel URIs (RFC 3261 §19.1, RFC 3966), other schemes kept opaque, and URI
+//! comparison (RFC 3261 §19.1.4).
+//!
+//! A [`Uri`] borrows the text it was parsed from; its parts are sub-slices of it. Escapes are
+//! kept as written ([`percent_decode`] decodes on demand), so `as_bytes()` is always the input.
+//!
+//! ```text
+//! SIP-URI   = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
+//! userinfo  = ( user / telephone-subscriber ) [ ":" password ] "@"
+//! hostport  = host [ ":" port ]
+//! host      = hostname / IPv4address / IPv6reference
+//! ```
+
+use core::fmt;
+use std::borrow::Cow;
+
+use crate::header::params::{parse_params, ParamSyntax, Params};
+use crate::header::{at, from, repair, shifted, sub};
+use crate::scan::{self, is_lws, Span};
+use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};
+
+/// The URI scheme. `sip`, `sips` and `tel` are matched case-insensitively (RFC 3261 §19.1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme<'a> {
+    Sip,
+    Sips,
+    Tel,
+    /// Any other scheme (RFC 3261 §19.1.1 allows `absoluteURI`), as written.
+    Other(&'a [u8]),
+}
+
+impl Scheme<'_> {
+    /// The scheme name: lower case for the known ones, as written otherwise.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Scheme::Sip => b"sip",
+            Scheme::Sips => b"sips",
+            Scheme::Tel => b"tel",
+            Scheme::Other(s) => s,
+        }
+    }
+}
+
+/// A host as written: a domain name, an IPv4 address, or an IPv6 reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Host<'a> {
+    Domain(&'a [u8]),
+    Ipv4(&'a [u8]),
+    /// `reference` is the text as written (with `[` `]` when it had them), `address` the
+    /// address without brackets.
+    Ipv6 {
+        reference: &'a [u8],
+        address: &'a [u8],
+    },
+}
+
+impl<'a> Host<'a> {
+    /// `host = hostname / IPv4address / IPv6reference` (RFC 3261 §25.1). An IPv6 address must
+    /// be bracketed (`UnbracketedIpv6`, RFC 5118 §4.2); the RFC 3261 ABNF's three-colon form
+    /// (`[2001:db8:::192.0.2.1]`) is tolerated as RFC 5118 §4.10 asks.
+    pub fn parse(s: &'a [u8]) -> Result<Host<'a>> {
+        match s.first() {
+            None => Err(Error::new(ErrorKind::InvalidHost, 0)),
+            Some(b'[') => {
+                let Some(inner) = s.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")) else {
+                    return Err(Error::new(ErrorKind::InvalidHost, 0));
+                };
+                if is_ipv6(inner) {
+                    Ok(Host::Ipv6 {
+                        reference: s,
+                        address: inner,
+                    })
+                } else {
+                    Err(Error::new(ErrorKind::InvalidHost, 1))
+                }
+            }
+            Some(_) => {
+                if s.contains(&b':') {
+                    return Err(Error::new(
+                        if is_ipv6(s) {
+                            ErrorKind::UnbracketedIpv6
+                        } else {
+                            ErrorKind::InvalidHost
+                        },
+                        0,
+                    ));
+                }
+                if s.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+                    return if is_ipv4(s) {
+                        Ok(Host::Ipv4(s))
+                    } else {
+                        Err(Error::new(ErrorKind::InvalidHost, 0))
+                    };
+                }
+                check_hostname(s)?;
+                Ok(Host::Domain(s))
+            }
+        }
+    }
+
+    /// The Via `received` value: `IPv4address / IPv6address` (RFC 3261 §20.42), with or
+    /// without brackets (RFC 5118 §4.5).
+    pub fn parse_ip(s: &'a [u8]) -> Result<Host<'a>> {
+        if s.first() != Some(&b'[') && is_ipv6(s) {
+            return Ok(Host::Ipv6 {
+                reference: s,
+                address: s,
+            });
+        }
+        match Host::parse(s)? {
+            Host::Domain(_) => Err(Error::new(ErrorKind::InvalidHost, 0)),
+            h => Ok(h),
+        }
+    }
+
+    /// The host as written.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match *self {
+            Host::Domain(s) | Host::Ipv4(s) => s,
+            Host::Ipv6 { reference, .. } => reference,
+        }
+    }
+
+    /// The host without IPv6 brackets.
+    pub fn address(&self) -> &'a [u8] {
+        match *self {
+            Host::Domain(s) | Host::Ipv4(s) => s,
+            Host::Ipv6 { address, .. } => address,
+        }
+    }
+
+    pub fn is_ip(&self) -> bool {
+        !matches!(self, Host::Domain(_))
+    }
+
+    /// The four octets of an IPv4 host.
+    pub fn ipv4_octets(&self) -> Option<[u8; 4]> {
+        let Host::Ipv4(s) = *self else { return None };
+        let mut out = [0u8; 4];
+        let mut parts = s.split(|&b| b == b'.');
+        for o in &mut out {
+            *o = u8::try_from(crate::header::digits_saturating(parts.next()?, 256)?).ok()?;
+        }
+        Some(out)
+    }
+
+    /// Host equality for URI comparison: case-insensitive, IPv6 compared without brackets.
+    pub fn eq_host(&self, other: &Host<'_>) -> bool {
+        core::mem::discriminant(self) == core::mem::discriminant(other)
+            && self.address().eq_ignore_ascii_case(other.address())
+    }
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+/// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each at most 255.
+fn is_ipv4(s: &[u8]) -> bool {
+    let mut n = 0;
+    for part in s.split(|&b| b == b'.') {
+        n += 1;
+        if n > 4 || part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        if !matches!(crate::header::digits_saturating(part, 1000), Some(v) if v <= 255) {
+            return false;
+        }
+    }
+    n == 4
+}
+
+/// `hexseq = hex4 *( ":" hex4 )`, `hex4 = 1*4HEXDIG`; returns the number of groups.
+fn hexseq_groups(s: &[u8]) -> Option<usize> {
+    let mut n = 0;
+    for g in s.split(|&b| b == b':') {
+        if g.is_empty() || g.len() > 4 || !g.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
+}
+
+/// `hexpart = hexseq / hexseq "::" [ hexseq ] / "::" [ hexseq ]`; returns the group count and
+/// whether `::` appeared.
+fn hexpart(s: &[u8]) -> Option<(usize, bool)> {
+    match memchr::memmem::find(s, b"::") {
+        None => hexseq_groups(s).map(|n| (n, false)),
+        Some(p) => {
+            let left = sub(s, 0, p);
+            let right = from(s, p + 2);
+            if memchr::memmem::find(right, b"::").is_some() {
+                return None;
+            }
+            let l = if left.is_empty() {
+                0
+            } else {
+                hexseq_groups(left)?
+            };
+            let r = if right.is_empty() {
+                0
+            } else {
+                hexseq_groups(right)?
+            };
+            Some((l + r, true))
+        }
+    }
+}
+
+/// `IPv6address = hexpart [ ":" IPv4address ]` (RFC 3261 §25.1), also accepting the RFC 4291
+/// form `...::a.b.c.d` that the RFC 3261 ABNF misses (RFC 5118 §4.10).
+fn is_ipv6(s: &[u8]) -> bool {
+    let fits = |groups: usize, compressed: bool, v4: bool| {
+        let total = groups + if v4 { 2 } else { 0 };
+        if compressed {
+            total < 8
+        } else {
+            total == 8
+        }
+    };
+    if s.contains(&b'.') {
+        let Some(last) = memchr::memrchr(b':', s) else {
+            return false;
+        };
+        if !is_ipv4(from(s, last + 1)) {
+            return false;
+        }
+        let head = sub(s, 0, last + 1); // ends with ':'
+                                        // RFC 3261: hexpart ":" IPv4address (this admits the three-colon bug form).
+        if let Some((g, c)) = hexpart(sub(head, 0, last)) {
+            if fits(g, c, true) {
+                return true;
+            }
+        }
+        // RFC 4291: the hexpart itself ends in "::".
+        head.ends_with(b"::") && hexpart(head).is_some_and(|(g, c)| fits(g, c, true))
+    } else {
+        hexpart(s).is_some_and(|(g, c)| fits(g, c, false))
+    }
+}
+
+/// `hostname = *( domainlabel "." ) toplabel [ "." ]`; labels are alphanumerics and inner
+/// `-`, the top label starts with a letter (RFC 3261 §25.1).
+fn check_hostname(s: &[u8]) -> Result<()> {
+    let body = s.strip_suffix(b".").unwrap_or(s);
+    let mut off = 0;
+    let mut last: &[u8] = &[];
+    for label in body.split(|&b| b == b'.') {
+        let ok = !label.is_empty()
+            && label
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-');
+        if !ok {
+            return Err(Error::new(ErrorKind::InvalidHost, off));
+        }
+        off += label.len() + 1;
+        last = label;
+    }
+    if !last.first().is_some_and(u8::is_ascii_alphabetic) {
+        return Err(Error::new(ErrorKind::InvalidHost, 0));
+    }
+    Ok(())
+}
+
+// --- character classes of RFC 3261 §25.1 -----------------------------------------------------
+
+/// `reserved = ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","`
+#[inline]
+fn is_reserved(b: u8) -> bool {
+    matches!(
+        b,
+        b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b','
+    )
+}
+
+/// `user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"`
+#[inline]
+fn is_user_char(b: u8) -> bool {
+    scan::is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+}
+
+/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`
+#[inline]
+fn is_password_char(b: u8) -> bool {
+    scan::is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+}
+
+/// Characters that may occur in `userinfo` before the `@` (user, `:`, password; `%` escapes
+/// are checked separately).
+#[inline]
+fn is_userinfo_char(b: u8) -> bool {
+    is_user_char(b) || b == b':' || b == b'%'
+}
+
+/// `paramchar = param-unreserved / unreserved / escaped`,
+/// `param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"` (the `%` is checked apart).
+#[inline]
+pub(crate) fn is_paramchar(b: u8) -> bool {
+    scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
+}
+
+/// `hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$"` plus unreserved.
+#[inline]
+fn is_hnv_char(b: u8) -> bool {
+    scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
+}
+
+/// `uric = reserved / unreserved / escaped` (RFC 2396), plus `[ ] #` seen in real absolute
+/// URIs of other schemes.
+#[inline]
+fn is_uric(b: u8) -> bool {
+    is_reserved(b) || scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'#')
+}
+
+/// Whether `s[i]` starts a valid `escaped = "%" HEXDIG HEXDIG`.
+#[inline]
+pub(crate) fn escape_ok(s: &[u8], i: usize) -> bool {
+    at(s, i + 1).is_some_and(|b| b.is_ascii_hexdigit())
+        && at(s, i + 2).is_some_and(|b| b.is_ascii_hexdigit())
+}
+
+#[inline]
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b.wrapping_sub(b'0'),
+        b'a'..=b'f' => b.wrapping_sub(b'a').wrapping_add(10),
+        b'A'..=b'F' => b.wrapping_sub(b'A').wrapping_add(10),
+        _ => 0,
+    }
+}
+
+/// Checks that all of `s` is in `class` or a valid escape; the error offset is relative to `s`.
+fn check_chars(s: &[u8], class: fn(u8) -> bool, kind: ErrorKind) -> Result<()> {
+    let mut i = 0;
+    while let Some(b) = at(s, i) {
+        if b == b'%' {
+            if !escape_ok(s, i) {
+                return Err(Error::new(ErrorKind::InvalidEscape, i));
+            }
+            i += 3;
+        } else if class(b) {
+            i += 1;
+        } else {
+            return Err(Error::new(kind, i));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `%HH` escapes (invalid escapes are kept as written). Borrows when there is none.
+pub fn percent_decode(s: &[u8]) -> Cow<'_, [u8]> {
+    if !s.contains(&b'%') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(b) = at(s, i) {
+        if b == b'%' && escape_ok(s, i) {
+            let hi = at(s, i + 1).map_or(0, hex_val);
+            let lo = at(s, i + 2).map_or(0, hex_val);
+            out.push((hi << 4) | lo);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Decoded units for comparison: the byte, and whether it was an escaped reserved character
+/// (RFC 3261 §19.1.4: only characters outside "reserved" equal their escaped form).
+struct Units<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Iterator for Units<'_> {
+    type Item = (u8, bool);
+    fn next(&mut self) -> Option<(u8, bool)> {
+        let b = at(self.s, self.i)?;
+        if b == b'%' && escape_ok(self.s, self.i) {
+            let v = (at(self.s, self.i + 1).map_or(0, hex_val) << 4)
+                | at(self.s, self.i + 2).map_or(0, hex_val);
+            self.i += 3;
+            Some((v, is_reserved(v)))
+        } else {
+            self.i += 1;
+            Some((b, false))
+        }
+    }
+}
+
+/// Compares two URI components with escapes decoded (RFC 3261 §19.1.4), optionally ignoring
+/// ASCII case.
+pub(crate) fn eq_decoded(a: &[u8], b: &[u8], ignore_case: bool) -> bool {
+    let fold = |(c, r): (u8, bool)| {
+        if ignore_case {
+            (c.to_ascii_lowercase(), r)
+        } else {
+            (c, r)
+        }
+    };
+    Units { s: a, i: 0 }
+        .map(fold)
+        .eq(Units { s: b, i: 0 }.map(fold))
+}
+
+// --- the URI ---------------------------------------------------------------------------------
+
+/// The parts of a URI while it is parsed (sub-slices of the input).
+struct Parts<'a> {
+    raw: &'a [u8],
+    scheme: Scheme<'a>,
+    scheme_raw: &'a [u8],
+    rest: &'a [u8],
+    user: Option<&'a [u8]>,
+    password: Option<&'a [u8]>,
+    host: Option<Host<'a>>,
+    port: Option<u16>,
+    params: &'a [u8],
+    headers: Option<&'a [u8]>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum SchemeKind {
+    Sip,
+    Sips,
+    Tel,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum HostKind {
+    None,
+    Domain,
+    Ipv4,
+    Ipv6,
+}
+
+/// A parsed URI borrowing its text. Parts are kept as spans of the text (the view stays small
+/// enough to copy freely); accessors hand out sub-slices.
+///
+/// `==` compares the text exactly; [`uri_eq`] is the RFC 3261 §19.1.4 comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Uri<'a> {
+    raw: &'a [u8],
+    scheme: SchemeKind,
+    host_kind: HostKind,
+    port: Option<u16>,
+    scheme_len: u32,
+    host: Span,
+    params: Span,
+    user: Option<Span>,
+    password: Option<Span>,
+    headers: Option<Span>,
+}
+
+impl<'a> Uri<'a> {
+    fn from_parts(p: &Parts<'a>) -> Self {
+        let sp = |x: &[u8]| Span::within(p.raw, x);
+        let (host_kind, host) = match p.host {
+            None => (HostKind::None, Span::default()),
+            Some(Host::Domain(h)) => (HostKind::Domain, sp(h)),
+            Some(Host::Ipv4(h)) => (HostKind::Ipv4, sp(h)),
+            Some(Host::Ipv6 { reference, .. }) => (HostKind::Ipv6, sp(reference)),
+        };
+        Uri {
+            raw: p.raw,
+            scheme: match p.scheme {
+                Scheme::Sip => SchemeKind::Sip,
+                Scheme::Sips => SchemeKind::Sips,
+                Scheme::Tel => SchemeKind::Tel,
+                Scheme::Other(_) => SchemeKind::Other,
+            },
+            host_kind,
+            port: p.port,
+            scheme_len: u32::try_from(p.scheme_raw.len()).unwrap_or(0),
+            host,
+            params: sp(p.params),
+            user: p.user.map(sp),
+            password: p.password.map(sp),
+            headers: p.headers.map(sp),
+        }
+    }
+
+    /// Parses a URI as found in a header (`<...>` already removed). Unknown schemes are kept as
+    /// `scheme ":" opaque` without error.
+    pub fn parse(s: &'a [u8], opts: &ParseOptions, diags: &mut Vec<Diagnostic>) -> Result<Self> {
+        parse_uri(s, opts, diags, false)
+    }
+
+    /// Parses a Request-URI: `?headers` are not allowed there (RFC 3261 §19.1.5,
+    /// `HeadersInRequestUri`; kept with a diagnostic when `headers_in_request_uri` is on).
+    pub fn parse_request_uri(
+        s: &'a [u8],
+        opts: &ParseOptions,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Result<Self> {
+        parse_uri(s, opts, diags, true)
+    }
+
+    pub fn scheme(&self) -> Scheme<'a> {
+        match self.scheme {
+            SchemeKind::Sip => Scheme::Sip,
+            SchemeKind::Sips => Scheme::Sips,
+            SchemeKind::Tel => Scheme::Tel,
+            SchemeKind::Other => Scheme::Other(self.scheme_bytes()),
+        }
+    }
+    /// The scheme as written (`SIP`, `sip`, ...).
+    pub fn scheme_bytes(&self) -> &'a [u8] {
+        sub(self.raw, 0, self.scheme_len as usize)
+    }
+    /// Everything after `scheme:` (for other schemes, the opaque part).
+    pub fn opaque(&self) -> &'a [u8] {
+        from(self.raw, self.scheme_len as usize + 1)
+    }
+    /// The user part, escapes as written; for tel URIs the number (global or local).
+    pub fn user(&self) -> Option<&'a [u8]> {
+        self.user.map(|s| s.of(self.raw))
+    }
+    pub fn password(&self) -> Option<&'a [u8]> {
+        self.password.map(|s| s.of(self.raw))
+    }
+    /// The host (SIP and SIPS URIs only).
+    pub fn host(&self) -> Option<Host<'a>> {
+        let h = self.host.of(self.raw);
+        match self.host_kind {
+            HostKind::None => None,
+            HostKind::Domain => Some(Host::Domain(h)),
+            HostKind::Ipv4 => Some(Host::Ipv4(h)),
+            HostKind::Ipv6 => Some(Host::Ipv6 {
+                reference: h,
+                address: h
+                    .strip_prefix(b"[")
+                    .and_then(|x| x.strip_suffix(b"]"))
+                    .unwrap_or(h),
+            }),
+        }
+    }
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+    pub fn params(&self) -> Params<'a> {
+        Params::from_raw(self.params.of(self.raw), ParamSyntax::Uri)
+    }
+    /// The `?h=v&...` part without the `?` (None when absent).
+    pub fn headers_raw(&self) -> Option<&'a [u8]> {
+        self.headers.map(|s| s.of(self.raw))
+    }
+    /// The `?h=v&h2=v2` pairs, escapes as written.
+    pub fn headers(&self) -> UriHeaders<'a> {
+        let h = self.headers_raw();
+        UriHeaders {
+            rest: h.unwrap_or(&[]),
+            done: h.is_none(),
+        }
+    }
+    /// The exact input.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+    pub fn is_sip(&self) -> bool {
+        matches!(self.scheme, SchemeKind::Sip | SchemeKind::Sips)
+    }
+    /// `user=` (e.g. `phone`, RFC 3261 §19.1.1).
+    pub fn user_param(&self) -> Option<&'a [u8]> {
+        self.params().value(b"user")
+    }
+    pub fn transport(&self) -> Option<&'a [u8]> {
+        self.params().value(b"transport")
+    }
+    /// Loose routing flag (RFC 3261 §19.1.1 `lr-param`).
+    pub fn lr(&self) -> bool {
+        self.params().contains(b"lr")
+    }
+    pub fn maddr(&self) -> Option<&'a [u8]> {
+        self.params().value(b"maddr")
+    }
+    pub fn ttl(&self) -> Option<&'a [u8]> {
+        self.params().value(b"ttl")
+    }
+    pub fn method(&self) -> Option<&'a [u8]> {
+        self.params().value(b"method")
+    }
+    /// tel: a global number (`+` digits, RFC 3966 §5.1.4).
+    pub fn is_global_number(&self) -> bool {
+        self.scheme == SchemeKind::Tel && self.user().is_some_and(|u| u.first() == Some(&b'+'))
+    }
+    /// tel: `phone-context` (RFC 3966 §5.1.5).
+    pub fn phone_context(&self) -> Option<&'a [u8]> {
+        self.params().value(b"phone-context")
+    }
+    /// tel: `ext` (RFC 3966 §5.1.3).
+    pub fn ext(&self) -> Option<&'a [u8]> {
+        self.params().value(b"ext")
+    }
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.raw))
+    }
+}
+
+/// Iterator over URI headers: `(hname, hvalue)`, escapes as written.
+#[derive(Clone, Debug)]
+pub struct UriHeaders<'a> {
+    rest: &'a [u8],
+    done: bool,
+}
+
+impl<'a> Iterator for UriHeaders<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let (item, rest) = match memchr::memchr(b'&', self.rest) {
+                Some(p) => (sub(self.rest, 0, p), from(self.rest, p + 1)),
+                None => {
+                    self.done = true;
+                    (self.rest, &[][..])
+                }
+            };
+            self.rest = rest;
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match memchr::memchr(b'=', item) {
+                Some(p) => (sub(item, 0, p), from(item, p + 1)),
+                None => (item, &[][..]),
+            });
+        }
+    }
+}
+
+/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3261 §25.1).
+fn scheme_end(s: &[u8]) -> Result<usize> {
+    if !s.first().is_some_and(u8::is_ascii_alphabetic) {
+        return Err(Error::new(ErrorKind::InvalidUri, 0));
+    }
+    let mut i = 1;
+    while let Some(b) = at(s, i) {
+        match b {
+            b':' => return Ok(i),
+            b'+' | b'-' | b'.' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return Err(Error::new(ErrorKind::InvalidUri, i)),
+        }
+        i += 1;
+    }
+    Err(Error::new(ErrorKind::InvalidUri, s.len()))
+}
+
+fn parse_uri<'a>(
+    s: &'a [u8],
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+    request: bool,
+) -> Result<Uri<'a>> {
+    let max = opts.limits.max_uri as usize;
+    if s.len() > max {
+        return Err(Error::new(ErrorKind::UriTooLong, max));
+    }
+    // A lenient parse of a Request-URI lets LWS stand where it is unambiguous (around the
+    // `;` of parameters, RFC 4475 §3.1.2.12); the start line has already recorded it.
+    let lws_ok = request && opts.leniency.whitespace_in_request_uri;
+    if let Some(p) = s.iter().position(|&b| is_lws(b)) {
+        if !lws_ok {
+            return Err(Error::new(ErrorKind::WhitespaceInUri, p));
+        }
+    }
+    // URIs are ASCII without controls: anything else must be escaped (RFC 3261 §19.1.2).
+    if let Some(p) = s
+        .iter()
+        .position(|&b| (b <= b' ' || b >= 0x7f) && !(lws_ok && is_lws(b)))
+    {
+        return Err(Error::new(ErrorKind::InvalidUri, p));
+    }
+    let colon = scheme_end(s)?;
+    let scheme_raw = sub(s, 0, colon);
+    let base = colon + 1;
+    let rest = from(s, base);
+    let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
+        Scheme::Sip
+    } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
+        Scheme::Sips
+    } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
+        Scheme::Tel
+    } else {
+        Scheme::Other(scheme_raw)
+    };
+    let mut uri = Parts {
+        raw: s,
+        scheme,
+        scheme_raw,
+        rest,
+        user: None,
+        password: None,
+        host: None,
+        port: None,
+        params: &[],
+        headers: None,
+    };
+    match scheme {
+        Scheme::Sip | Scheme::Sips => {
+            shifted(base, diags, |d| parse_sip_rest(&mut uri, opts, d, request))?
+        }
+        Scheme::Tel => shifted(base, diags, |d| parse_tel_rest(&mut uri, opts, d))?,
+        Scheme::Other(_) => {
+            if rest.is_empty() {
+                return Err(Error::new(ErrorKind::InvalidUri, base));
+            }
+            check_chars(rest, is_uric, ErrorKind::InvalidUri).map_err(|e| e.shifted(base))?;
+        }
+    }
+    Ok(Uri::from_parts(&uri))
+}
+
+/// The part of a SIP/SIPS URI after `sip:`; offsets relative to it.
+fn parse_sip_rest<'a>(
+    uri: &mut Parts<'a>,
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+    request: bool,
+) -> Result<()> {
+    let r = uri.rest;
+    // userinfo: no '@' can occur unescaped anywhere else in a SIP URI, so the first '@' after
+    // a run of userinfo characters ends it, even when the user holds ';' '?' ',' (RFC 4475
+    // §3.1.1.2, §3.1.1.9).
+    let mut k = 0;
+    while at(r, k).is_some_and(is_userinfo_char) {
+        k += 1;
+    }
+    let hp_start = if at(r, k) == Some(b'@') {
+        let ui = sub(r, 0, k);
+        let (user, password) = match memchr::memchr(b':', ui) {
+            Some(p) => (sub(ui, 0, p), Some(from(ui, p + 1))),
+            None => (ui, None),
+        };
+        if user.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidUri, 0));
+        }
+        check_chars(user, is_user_char, ErrorKind::InvalidUri)?;
+        if let Some(pw) = password {
+            check_chars(pw, is_password_char, ErrorKind::InvalidUri)
+                .map_err(|e| e.shifted(user.len() + 1))?;
+        }
+        uri.user = Some(user);
+        uri.password = password;
+        k + 1
+    } else {
+        0
+    };
+    let hp = from(r, hp_start);
+    // hostport = host [ ":" port ]
+    let seg_end = hp
+        .iter()
+        .position(|&b| b == b';' || b == b'?')
+        .unwrap_or(hp.len());
+    let host_end = if hp.first() == Some(&b'[') {
+        match memchr::memchr(b']', sub(hp, 0, seg_end)) {
+            Some(p) => p + 1,
+            None => return Err(Error::new(ErrorKind::InvalidHost, hp_start)),
+        }
+    } else {
+        let seg = sub(hp, 0, seg_end);
+        // Two colons in an unbracketed host:port can only be a bare IPv6 address
+        // (RFC 5118 §4.2: `sip:2001:db8::10`).
+        if memchr::memchr_iter(b':', seg).count() >= 2 {
+            return Err(Error::new(ErrorKind::UnbracketedIpv6, hp_start));
+        }
+        memchr::memchr(b':', seg).unwrap_or(seg_end)
+    };
+    let host = Host::parse(sub(hp, 0, host_end)).map_err(|e| e.shifted(hp_start))?;
+    uri.host = Some(host);
+    let mut i = host_end;
+    if at(hp, i) == Some(b':') {
+        let port = sub(hp, i + 1, seg_end);
+        uri.port =
+            Some(parse_port(port).ok_or(Error::new(ErrorKind::InvalidPort, hp_start + i + 1))?);
+        i = seg_end;
+    }
+    if i != seg_end {
+        return Err(Error::new(ErrorKind::InvalidHost, hp_start + i));
+    }
+    // uri-parameters = *( ";" uri-parameter ), up to the '?' of the headers.
+    let q = memchr::memchr(b'?', from(hp, i)).map_or(hp.len(), |p| i + p);
+    let praw = sub(hp, i, q);
+    let pbase = hp_start + i;
+    // LWS a lenient Request-URI kept (see `parse_uri`) is skipped as in header parameters.
+    let syntax =
+        if request && opts.leniency.whitespace_in_request_uri && praw.iter().any(|&b| is_lws(b)) {
+            ParamSyntax::Header
+        } else {
+            ParamSyntax::Uri
+        };
+    shifted(pbase, diags, |d| parse_params(praw, syntax, opts, d))?;
+    uri.params = praw;
+    if at(hp, q) == Some(b'?') {
+        let off = hp_start + q;
+        if request {
+            repair(
+                opts.leniency.headers_in_request_uri,
+                ErrorKind::HeadersInRequestUri,
+                off,
+                diags,
+            )?;
+        }
+        let h = from(hp, q + 1);
+        check_uri_headers(h, opts).map_err(|e| e.shifted(off + 1))?;
+        uri.headers = Some(h);
+    }
+    Ok(())
+}
+
+/// `port = 1*DIGIT`, at most 65535.
+fn parse_port(s: &[u8]) -> Option<u16> {
+    if s.len() > 5 {
+        return None;
+    }
+    u16::try_from(crate::header::digits_saturating(s, 70000)?).ok()
+}
+
+/// `headers = "?" header *( "&" header )`, `header = hname "=" hvalue`,
+/// `hname = 1*( hnv-unreserved / unreserved / escaped )`, `hvalue = *( ... )`.
+fn check_uri_headers(h: &[u8], opts: &ParseOptions) -> Result<()> {
+    let mut off = 0;
+    let mut n = 0usize;
+    for item in h.split(|&b| b == b'&') {
+        n += 1;
+        if n > usize::from(opts.limits.max_params) {
+            return Err(Error::new(ErrorKind::TooManyParams, off));
+        }
+        let (name, value) = match memchr::memchr(b'=', item) {
+            Some(p) => (sub(item, 0, p), Some((p + 1, from(item, p + 1)))),
+            None => (item, None),
+        };
+        let Some((voff, value)) = value else {
+            return Err(Error::new(ErrorKind::InvalidUri, off + item.len()));
+        };
+        if name.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidUri, off));
+        }
+        check_chars(name, is_hnv_char, ErrorKind::InvalidUri).map_err(|e| e.shifted(off))?;
+        check_chars(value, is_hnv_char, ErrorKind::InvalidUri)
+            .map_err(|e| e.shifted(off + voff))?;
+        off += item.len() + 1;
+    }
+    Ok(())
+}
+
+/// `telephone-subscriber = global-number / local-number` (RFC 3966 §3); offsets relative to
+/// the part after `tel:`.
+fn parse_tel_rest<'a>(
+    uri: &mut Parts<'a>,
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<()> {
+    let r = uri.rest;
+    let end = memchr::memchr(b';', r).unwrap_or(r.len());
+    let number = sub(r, 0, end);
+    let visual = |b: u8| matches!(b, b'-' | b'.' | b'(' | b')');
+    let global = number.first() == Some(&b'+');
+    if global {
+        // global-number-digits = "+" *phonedigit DIGIT *phonedigit
+        let digits = from(number, 1);
+        if let Some(p) = digits
+            .iter()
+            .position(|&b| !(b.is_ascii_digit() || visual(b)))
+        {
+            return Err(Error::new(ErrorKind::InvalidUri, p + 1));
+        }
+        if !digits.iter().any(u8::is_ascii_digit) {
+            return Err(Error::new(ErrorKind::InvalidUri, 0));
+        }
+    } else {
+        // local-number-digits = *phonedigit-hex (HEXDIG / "*" / "#") *phonedigit-hex
+        let key = |b: u8| b.is_ascii_hexdigit() || b == b'*' || b == b'#';
+        if let Some(p) = number.iter().position(|&b| !(key(b) || visual(b))) {
+            return Err(Error::new(ErrorKind::InvalidUri, p));
+        }
+        if !number.iter().any(|&b| key(b)) {
+            return Err(Error::new(ErrorKind::InvalidUri, 0));
+        }
+    }
+    uri.user = Some(number);
+    let praw = from(r, end);
+    let params = shifted(end, diags, |d| {
+        parse_params(praw, ParamSyntax::Uri, opts, d)
+    })?;
+    uri.params = praw;
+    // A local number needs its context (RFC 3966 §5.1.5).
+    if !global && !params.contains(b"phone-context") {
+        return Err(Error::new(ErrorKind::InvalidUri, end));
+    }
+    Ok(())
+}
+
+// --- comparison ------------------------------------------------------------------------------
+
+/// Parameters that must match whenever either URI has them (RFC 3261 §19.1.4).
+const SIGNIFICANT: [&[u8]; 5] = [b"user", b"ttl", b"method", b"maddr", b"transport"];
+
+fn find_param<'a>(p: &Params<'a>, name: &[u8]) -> Option<Option<&'a [u8]>> {
+    p.iter()
+        .find(|(n, _)| eq_decoded(n, name, true))
+        .map(|(_, v)| v)
+}
+
+fn eq_opt_value(a: Option<&[u8]>, b: Option<&[u8]>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => eq_decoded(x, y, true),
+        _ => false,
+    }
+}
+
+/// Whether every header of `a` has an equal one in `b` (names case-insensitive, values
+/// case-sensitive, escapes decoded).
+fn headers_within(a: &Uri<'_>, b: &Uri<'_>) -> bool {
+    a.headers().all(|(n, v)| {
+        b.headers()
+            .any(|(n2, v2)| eq_decoded(n, n2, true) && eq_decoded(v, v2, false))
+    })
+}
+
+/// URI equality per RFC 3261 §19.1.4.
+///
+/// - SIP/SIPS: same scheme; user and password case-sensitive, host case-insensitive, escapes
+///   decoded (escaped reserved characters stay distinct); ports equal, an absent port not
+///   equal to an explicit one; `user`, `ttl`, `method`, `maddr`, `transport` must match when
+///   either side has them, other parameters only when both do; all headers must match.
+/// - tel (RFC 3966 §4): numbers equal ignoring visual separators and case, same parameters.
+/// - other schemes: scheme case-insensitive, the rest equal with escapes decoded.
+///
+/// Work is bounded by `max_params` squared (parameters are compared pairwise).
+pub fn uri_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
+    match (a.scheme(), b.scheme()) {
+        (Scheme::Sip, Scheme::Sip) | (Scheme::Sips, Scheme::Sips) => sip_eq(a, b),
+        (Scheme::Tel, Scheme::Tel) => tel_eq(a, b),
+        (Scheme::Other(x), Scheme::Other(y)) => {
+            x.eq_ignore_ascii_case(y) && eq_decoded(a.opaque(), b.opaque(), false)
+        }
+        _ => false,
+    }
+}
+
+fn sip_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
+    let opt_eq = |x: Option<&[u8]>, y: Option<&[u8]>| match (x, y) {
+        (None, None) => true,
+        (Some(x), Some(y)) => eq_decoded(x, y, false),
+        _ => false,
+    };
+    if !opt_eq(a.user(), b.user()) || !opt_eq(a.password(), b.password()) || a.port != b.port {
+        return false;
+    }
+    match (a.host(), b.host()) {
+        (Some(x), Some(y)) if x.eq_host(&y) => {}
+        _ => return false,
+    }
+    let (ap, bp) = (a.params(), b.params());
+    for name in SIGNIFICANT {
+        match (find_param(&ap, name), find_param(&bp, name)) {
+            (None, None) => {}
+            (Some(x), Some(y)) if eq_opt_value(x, y) => {}
+            _ => return false,
+        }
+    }
+    for (n, v) in ap.iter() {
+        if let Some(v2) = find_param(&bp, n) {
+            if !eq_opt_value(v, v2) {
+                return false;
+            }
+        }
+    }
+    headers_within(a, b) && headers_within(b, a)
+}
+
+fn tel_eq<'a>(a: &Uri<'a>, b: &Uri<'a>) -> bool {
+    let digits = |u: &Uri<'a>| {
+        u.user()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|&&c| !matches!(c, b'-' | b'.' | b'(' | b')'))
+            .map(u8::to_ascii_lowercase)
+    };
+    let (ap, bp) = (a.params(), b.params());
+    if !digits(a).eq(digits(b)) || ap.len() != bp.len() {
+        return false;
+    }
+    ap.iter()
+        .all(|(n, v)| find_param(&bp, n).is_some_and(|v2| eq_opt_value(v, v2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Uri<'_> {
+        Uri::parse(s.as_bytes(), &ParseOptions::STRICT, &mut Vec::new())
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+    fn err(s: &str) -> Error {
+        Uri::parse(s.as_bytes(), &ParseOptions::STRICT, &mut Vec::new()).unwrap_err()
+    }
+
+    #[test]
+    fn sip_parts() {
+        let u = p("sips:alice:secret@Atlanta.com:5061;transport=tls;lr?subject=x&priority=urgent");
+        assert_eq!(u.scheme(), Scheme::Sips);
+        assert_eq!(u.user(), Some(&b"alice"[..]));
+        assert_eq!(u.password(), Some(&b"secret"[..]));
+        assert_eq!(u.host(), Some(Host::Domain(b"Atlanta.com")));
+        assert_eq!(u.port(), Some(5061));
+        assert_eq!(u.transport(), Some(&b"tls"[..]));
+        assert!(u.lr());
+        let h: Vec<_> = u.headers().collect();
+        assert_eq!(
+            h,
+            vec![
+                (&b"subject"[..], &b"x"[..]),
+                (&b"priority"[..], &b"urgent"[..])
+            ]
+        );
+        assert_eq!(
+            u.to_string(),
+            "sips:alice:secret@Atlanta.com:5061;transport=tls;lr?subject=x&priority=urgent"
+        );
+    }
+
+    #[test]
+    fn torture_users() {
+        // RFC 4475 §3.1.1.2: user with ';' '?' ',' '/', password with ',' and '='.
+        let u = p("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
+        assert_eq!(
+            u.user(),
+            Some(&b"1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"[..])
+        );
+        assert_eq!(
+            u.password(),
+            Some(&b"&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"[..])
+        );
+        assert_eq!(u.host().unwrap().as_bytes(), b"example.com");
+        assert!(u.params().is_empty());
+        // §3.1.1.9
+        let u = p("sip:user;par=u%40example.net@example.com");
+        assert_eq!(u.user(), Some(&b"user;par=u%40example.net"[..]));
+        assert_eq!(
+            percent_decode(u.user().unwrap()).as_ref(),
+            b"user;par=u@example.net"
+        );
+        // §3.1.1.4: %00 does not truncate.
+        let u = p("sip:null-%00-null@example.com");
+        assert_eq!(percent_decode(u.user().unwrap()).as_ref(), b"null-\0-null");
+        // §3.1.1.3
+        let u = p("sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31");
+        assert!(u.lr());
+        assert_eq!(
+            percent_decode(u.params().value(b"name").unwrap()).as_ref(),
+            b"value%41"
+        );
+    }
+
+    #[test]
+    fn ipv6_hosts() {
+        let u = p("sip:[2001:db8::10]:5070");
+        assert_eq!(u.port(), Some(5070));
+        assert_eq!(
+            u.host(),
+            Some(Host::Ipv6 {
+                reference: b"[2001:db8::10]",
+                address: b"2001:db8::10"
+            })
+        );
+        let u = p("sip:[2001:db8::10:5070]");
+        assert_eq!(u.port(), None);
+        assert_eq!(u.host().unwrap().address(), b"2001:db8::10:5070");
+        p("sip:user@[2001:db8:::192.0.2.1]");
+        p("sip:user@[2001:db8::192.0.2.1]");
+        p("sip:ted@[::ffff:192.0.2.2]");
+        p("sip:[::1]");
+        assert_eq!(err("sip:2001:db8::10").kind, ErrorKind::UnbracketedIpv6);
+        assert_eq!(
+            err("sip:user@2001:db8::10").kind,
+            ErrorKind::UnbracketedIpv6
+        );
+        assert_eq!(err("sip:[2001:db8::10").kind, ErrorKind::InvalidHost);
+        assert_eq!(err("sip:[2001:db8::g]").kind, ErrorKind::InvalidHost);
+        assert_eq!(err("sip:[1:2:3:4:5:6:7:8:9]").kind, ErrorKind::InvalidHost);
+        assert!(Host::parse_ip(b"2001:db8::9:255").is_ok());
+        assert!(Host::parse_ip(b"[2001:db8::9:255]").is_ok());
+        assert!(Host::parse_ip(b"example.com").is_err());
+    }
+
+    #[test]
+    fn hosts_and_ports() {
+        assert_eq!(
+            p("sip:255.255.255.255").host().unwrap().ipv4_octets(),
+            Some([255; 4])
+        );
+        assert_eq!(err("sip:a@256.1.1.1").kind, ErrorKind::InvalidHost);
+        assert_eq!(err("sip:a@-x.com").kind, ErrorKind::InvalidHost);
+        assert_eq!(err("sip:a@x..com").kind, ErrorKind::InvalidHost);
+        assert_eq!(err("sip:a@").kind, ErrorKind::InvalidHost);
+        assert_eq!(err("sip:a@b.com:65536").kind, ErrorKind::InvalidPort);
+        assert_eq!(err("sip:a@b.com:").kind, ErrorKind::InvalidPort);
+        assert_eq!(err("sip:a@b.com:5x").kind, ErrorKind::InvalidPort);
+        assert_eq!(p("sip:a@b.com:65535").port(), Some(65535));
+        p("sip:host.example.com.");
+    }
+
+    #[test]
+    fn errors_and_offsets() {
+        assert_eq!(err("sip:a%4@b"), Error::new(ErrorKind::InvalidEscape, 5));
+        assert_eq!(err("sip:a b@c"), Error::new(ErrorKind::WhitespaceInUri, 5));
+        assert_eq!(
+            err("sip:a@b;x=%zz"),
+            Error::new(ErrorKind::InvalidEscape, 10)
+        );
+        assert_eq!(err("sip:a@b;;x").kind, ErrorKind::EmptyElement);
+        assert_eq!(err("sip:a@b?").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("sip:a@b?x").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("1sip:a").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("sipa").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("sip:@b").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("sip:a\0@b").kind, ErrorKind::InvalidUri);
+        let long = format!("sip:{}@b", "a".repeat(5000));
+        assert_eq!(err(&long).kind, ErrorKind::UriTooLong);
+    }
+
+    #[test]
+    fn request_uri_headers() {
+        let s = b"sip:user@example.com?Route=%3Csip:example.com%3E";
+        let e = Uri::parse_request_uri(s, &ParseOptions::STRICT, &mut Vec::new()).unwrap_err();
+        assert_eq!(e, Error::new(ErrorKind::HeadersInRequestUri, 20));
+        let mut d = Vec::new();
+        let u = Uri::parse_request_uri(s, &ParseOptions::LIBERAL, &mut d).unwrap();
+        assert_eq!(d, vec![Error::new(ErrorKind::HeadersInRequestUri, 20)]);
+        assert_eq!(u.headers().count(), 1);
+        assert!(Uri::parse(s, &ParseOptions::STRICT, &mut Vec::new()).is_ok());
+    }
+
+    #[test]
+    fn other_schemes() {
+        for s in [
+            "nobodyKnowsThisScheme:totallyopaquecontent",
+            "soap.beep://192.0.2.103:3002",
+            "isbn:2983792873",
+            "http://www.example.com",
+            "name:John_Smith",
+        ] {
+            let u = p(s);
+            assert!(matches!(u.scheme(), Scheme::Other(_)));
+            assert_eq!(u.host(), None);
+            assert_eq!(u.as_bytes(), s.as_bytes());
+        }
+        assert_eq!(err("foo:").kind, ErrorKind::InvalidUri);
+    }
+
+    #[test]
+    fn tel() {
+        let u = p("tel:+1-201-555-0123;ext=1234");
+        assert!(u.is_global_number());
+        assert_eq!(u.user(), Some(&b"+1-201-555-0123"[..]));
+        assert_eq!(u.ext(), Some(&b"1234"[..]));
+        let u = p("tel:7042;phone-context=example.com");
+        assert!(!u.is_global_number());
+        assert_eq!(u.phone_context(), Some(&b"example.com"[..]));
+        assert_eq!(err("tel:7042").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("tel:+").kind, ErrorKind::InvalidUri);
+        assert_eq!(err("tel:+12x").kind, ErrorKind::InvalidUri);
+        assert!(uri_eq(&p("tel:+1-201-555-0123"), &p("tel:+1(201)5550123")));
+        assert!(!uri_eq(
+            &p("tel:+1-201-555-0123"),
+            &p("tel:+1-201-555-0124")
+        ));
+        assert!(!uri_eq(
+            &p("tel:+12015550123;ext=1"),
+            &p("tel:+12015550123")
+        ));
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_equal() {
+        let eq = [
+            (
+                "sip:%61lice@atlanta.com;transport=TCP",
+                "sip:alice@AtLanTa.CoM;Transport=tcp",
+            ),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;security=on"),
+            (
+                "sip:carol@chicago.com;newparam=5",
+                "sip:carol@chicago.com;security=on",
+            ),
+            (
+                "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com",
+            ),
+            (
+                "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                "sip:alice@atlanta.com?priority=urgent&subject=project%20x",
+            ),
+            ("sip:[2001:DB8::1]", "sip:[2001:db8::1]"),
+            ("sip:a@b;lr", "sip:a@b"),
+        ];
+        for (a, b) in eq {
+            assert!(uri_eq(&p(a), &p(b)), "{a} == {b}");
+            assert!(uri_eq(&p(b), &p(a)), "{b} == {a}");
+        }
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_unequal() {
+        let ne = [
+            (
+                "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+                "sip:alice@AtLanTa.CoM;Transport=UDP",
+            ),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
+            (
+                "sip:bob@biloxi.com",
+                "sip:bob@biloxi.com:6000;transport=tcp",
+            ),
+            (
+                "sip:carol@chicago.com",
+                "sip:carol@chicago.com?Subject=next%20meeting",
+            ),
+            ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
+            ("sip:alice@atlanta.com", "sips:alice@atlanta.com"),
+            ("sip:a;b@h", "sip:a%3Bb@h"),
+            (
+                "sip:carol@chicago.com;security=on",
+                "sip:carol@chicago.com;security=off",
+            ),
+            ("sip:a:x@h", "sip:a@h"),
+        ];
+        for (a, b) in ne {
+            assert!(!uri_eq(&p(a), &p(b)), "{a} != {b}");
+            assert!(!uri_eq(&p(b), &p(a)), "{b} != {a}");
+        }
+        // The scheme compares case-insensitively.
+        assert!(uri_eq(
+            &p("SIP:alice@atlanta.com"),
+            &p("sip:alice@atlanta.com")
+        ));
+        assert!(uri_eq(&p("urn:x:%41"), &p("URN:x:A")));
+    }
+}
