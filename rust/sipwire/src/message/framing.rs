@@ -29,10 +29,22 @@ pub enum StreamEvent {
 pub fn frame_stream(buf: &[u8], opts: &ParseOptions) -> Result<StreamEvent, Error> {
     match buf {
         [] | [b'\r'] => return Ok(StreamEvent::Incomplete { need: 0 }),
-        [b'\r', b'\n', b'\r', b'\n', ..] => return Ok(StreamEvent::KeepAlive { len: 4, ping: true }),
+        [b'\r', b'\n', b'\r', b'\n', ..] => {
+            return Ok(StreamEvent::KeepAlive { len: 4, ping: true })
+        }
         [b'\r', b'\n', b'\r'] => return Ok(StreamEvent::Incomplete { need: 4 }),
-        [b'\r', b'\n', ..] => return Ok(StreamEvent::KeepAlive { len: 2, ping: false }),
-        [b'\n', ..] if opts.leniency.bare_lf => return Ok(StreamEvent::KeepAlive { len: 1, ping: false }),
+        [b'\r', b'\n', ..] => {
+            return Ok(StreamEvent::KeepAlive {
+                len: 2,
+                ping: false,
+            })
+        }
+        [b'\n', ..] if opts.leniency.bare_lf => {
+            return Ok(StreamEvent::KeepAlive {
+                len: 1,
+                ping: false,
+            })
+        }
         _ => {}
     }
     let max = opts.limits.max_message as usize;
@@ -46,7 +58,9 @@ pub fn frame_stream(buf: &[u8], opts: &ParseOptions) -> Result<StreamEvent, Erro
     } else if buf.len() > max {
         return Err(Error::new(ErrorKind::MessageTooLarge, max));
     }
-    let window = buf.get(..buf.len().min(max.saturating_add(4))).unwrap_or(buf);
+    let window = buf
+        .get(..buf.len().min(max.saturating_add(4)))
+        .unwrap_or(buf);
     let head_end = match memchr::memmem::find(window, b"\r\n\r\n") {
         Some(p) => p + 4,
         None => match memchr::memmem::find(window, b"\n\n").filter(|_| opts.leniency.bare_lf) {
@@ -58,7 +72,10 @@ pub fn frame_stream(buf: &[u8], opts: &ParseOptions) -> Result<StreamEvent, Erro
     let mut diags = Vec::new();
     let head = parse_head(buf.get(..head_end).unwrap_or(buf), opts, &mut diags)?;
     let Some(cl) = head.content_length else {
-        return Err(Error::new(ErrorKind::MissingContentLength, head.body_start.saturating_sub(2)));
+        return Err(Error::new(
+            ErrorKind::MissingContentLength,
+            head.body_start.saturating_sub(2),
+        ));
     };
     let end = head.body_start + cl as usize;
     if end > max {
@@ -126,6 +143,8 @@ pub struct StreamFramer {
     pub pongs: u64,
     /// Bytes dropped by resynchronisation after errors.
     pub skipped: u64,
+    /// The bytes dropped after the last error (the error's offset is into them).
+    pub dropped: Vec<u8>,
 }
 
 /// A message taken from a [`StreamFramer`]: its own bytes and their index.
@@ -182,7 +201,7 @@ impl StreamFramer {
                     self.need = 0;
                     let skip = resync_offset(&self.buf).max(1).min(self.buf.len());
                     self.skipped += skip as u64;
-                    self.buf.drain(..skip);
+                    self.dropped = self.buf.drain(..skip).collect();
                     return Some(Err(e));
                 }
             }
@@ -222,15 +241,30 @@ mod tests {
 
     #[test]
     fn keepalives() {
-        assert_eq!(frame_stream(b"\r\n\r\nOPT", &ParseOptions::STRICT), Ok(StreamEvent::KeepAlive { len: 4, ping: true }));
-        assert_eq!(frame_stream(b"\r\nOPT", &ParseOptions::STRICT), Ok(StreamEvent::KeepAlive { len: 2, ping: false }));
-        assert_eq!(frame_stream(b"\r\n\r", &ParseOptions::STRICT), Ok(StreamEvent::Incomplete { need: 4 }));
+        assert_eq!(
+            frame_stream(b"\r\n\r\nOPT", &ParseOptions::STRICT),
+            Ok(StreamEvent::KeepAlive { len: 4, ping: true })
+        );
+        assert_eq!(
+            frame_stream(b"\r\nOPT", &ParseOptions::STRICT),
+            Ok(StreamEvent::KeepAlive {
+                len: 2,
+                ping: false
+            })
+        );
+        assert_eq!(
+            frame_stream(b"\r\n\r", &ParseOptions::STRICT),
+            Ok(StreamEvent::Incomplete { need: 4 })
+        );
     }
 
     #[test]
     fn content_length_is_mandatory_on_streams() {
         let m = b"OPTIONS sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\n\r\n";
-        assert_eq!(frame_stream(m, &ParseOptions::STRICT).unwrap_err().kind, ErrorKind::MissingContentLength);
+        assert_eq!(
+            frame_stream(m, &ParseOptions::STRICT).unwrap_err().kind,
+            ErrorKind::MissingContentLength
+        );
     }
 
     #[test]
@@ -247,7 +281,10 @@ mod tests {
         let mut f = StreamFramer::new(ParseOptions::STRICT);
         f.feed(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -5\r\n\r\njunk\r\n");
         f.feed(MSG);
-        assert_eq!(all(&mut f), vec![Err(ErrorKind::InvalidContentLength), Ok(MSG.to_vec())]);
+        assert_eq!(
+            all(&mut f),
+            vec![Err(ErrorKind::InvalidContentLength), Ok(MSG.to_vec())]
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ impl MessageIndex {
         };
         let end = body_start + body_len;
         if end - head.start > opts.limits.max_message as usize {
-            return Err(Error::new(ErrorKind::MessageTooLarge, head.start + opts.limits.max_message as usize));
+            return Err(Error::new(
+                ErrorKind::MessageTooLarge,
+                head.start + opts.limits.max_message as usize,
+            ));
         }
         Ok(MessageIndex {
             start_line: head.start_line,
@@ -150,25 +153,26 @@ pub(crate) fn parse_head(
 
     // Reads one line at `pos`: returns (content end, next line start).
     let mut lines_with_cr = 0usize;
-    let mut next_line = |pos: usize, diags: &mut Vec<Diagnostic>| -> Result<Option<(usize, usize)>, Error> {
-        let rest = buf.get(pos..).unwrap_or(&[]);
-        let Some(nl) = memchr::memchr(b'\n', rest) else {
-            return Ok(None);
+    let mut next_line =
+        |pos: usize, diags: &mut Vec<Diagnostic>| -> Result<Option<(usize, usize)>, Error> {
+            let rest = buf.get(pos..).unwrap_or(&[]);
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
+                return Ok(None);
+            };
+            if nl > 0 && rest.get(nl - 1) == Some(&b'\r') {
+                lines_with_cr += 1;
+                Ok(Some((pos + nl - 1, pos + nl + 1)))
+            } else {
+                let e = Error::new(ErrorKind::BareLf, pos + nl);
+                if !bare_lf_ok {
+                    return Err(e);
+                }
+                if diags.last().map_or(true, |d| d.kind != ErrorKind::BareLf) {
+                    diags.push(e); // once per message is enough to say what was repaired
+                }
+                Ok(Some((pos + nl, pos + nl + 1)))
+            }
         };
-        if nl > 0 && rest.get(nl - 1) == Some(&b'\r') {
-            lines_with_cr += 1;
-            Ok(Some((pos + nl - 1, pos + nl + 1)))
-        } else {
-            let e = Error::new(ErrorKind::BareLf, pos + nl);
-            if !bare_lf_ok {
-                return Err(e);
-            }
-            if diags.last().map_or(true, |d| d.kind != ErrorKind::BareLf) {
-                diags.push(e); // once per message is enough to say what was repaired
-            }
-            Ok(Some((pos + nl, pos + nl + 1)))
-        }
-    };
 
     // Start line.
     let Some((sl_end, mut pos)) = next_line(start, diags)? else {
@@ -264,7 +268,10 @@ fn push_line(
         }
         last.line_end = end as u32;
         if end - last.name.start as usize > lim.max_header_line as usize {
-            return Err(Error::new(ErrorKind::HeaderLineTooLong, last.name.start as usize));
+            return Err(Error::new(
+                ErrorKind::HeaderLineTooLong,
+                last.name.start as usize,
+            ));
         }
         return Ok(());
     }
@@ -302,7 +309,10 @@ fn push_line(
             if !opts.leniency.whitespace_before_colon {
                 return Err(e);
             }
-            while line.get(i).is_some_and(|&b| b != b':' && (b <= 0x20 || b == 0x7f)) {
+            while line
+                .get(i)
+                .is_some_and(|&b| b != b':' && (b <= 0x20 || b == 0x7f))
+            {
                 i += 1;
             }
             if line.get(i) != Some(&b':') {
@@ -350,7 +360,10 @@ fn check_bytes(
 ) -> Result<(), Error> {
     // Branch-free fold so the common, clean case vectorizes.
     let bad = head.iter().fold(0u8, |acc, &b| {
-        acc | (u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\r') & u8::from(b != b'\n'))
+        acc | (u8::from(b < 0x20)
+            & u8::from(b != b'\t')
+            & u8::from(b != b'\r')
+            & u8::from(b != b'\n'))
             | u8::from(b == 0x7f)
     });
     if bad != 0 {
@@ -368,9 +381,7 @@ fn check_bytes(
     if crs != lines_with_cr {
         // A CR that is not part of a line ending.
         let mut it = memchr::memchr_iter(b'\r', head);
-        let at = it
-            .find(|&p| head.get(p + 1) != Some(&b'\n'))
-            .unwrap_or(0);
+        let at = it.find(|&p| head.get(p + 1) != Some(&b'\n')).unwrap_or(0);
         let e = Error::new(ErrorKind::BareCr, base + at);
         if !opts.leniency.bare_lf {
             return Err(e);
@@ -404,19 +415,38 @@ fn content_length(
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Option<u32>, Error> {
     let mut found: Option<u32> = None;
-    for h in headers.iter().filter(|h| h.kind == HeaderName::ContentLength) {
+    for h in headers
+        .iter()
+        .filter(|h| h.kind == HeaderName::ContentLength)
+    {
         let v = trim_lws(h.value.of(buf));
         if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-            return Err(Error::new(ErrorKind::InvalidContentLength, h.value.start as usize));
+            return Err(Error::new(
+                ErrorKind::InvalidContentLength,
+                h.value.start as usize,
+            ));
         }
         let n = match parse_u64(v) {
             Some(n) if n <= u64::from(opts.limits.max_body) => n as u32,
-            _ => return Err(Error::new(ErrorKind::ContentLengthOverflow, h.value.start as usize)),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::ContentLengthOverflow,
+                    h.value.start as usize,
+                ))
+            }
         };
         match found {
             None => found = Some(n),
-            Some(prev) if prev == n => diags.push(Error::new(ErrorKind::DuplicateHeader, h.name.start as usize)),
-            Some(_) => return Err(Error::new(ErrorKind::ConflictingContentLength, h.name.start as usize)),
+            Some(prev) if prev == n => diags.push(Error::new(
+                ErrorKind::DuplicateHeader,
+                h.name.start as usize,
+            )),
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorKind::ConflictingContentLength,
+                    h.name.start as usize,
+                ))
+            }
         }
     }
     Ok(found)
@@ -436,13 +466,25 @@ fn semantic_checks(
     for h in headers {
         let bit = 1u128 << (h.kind as u8 as u32).min(127);
         if h.kind.is_single() && h.kind != HeaderName::ContentLength && seen & bit != 0 {
-            diags.push(Error::new(ErrorKind::DuplicateHeader, h.name.start as usize));
+            diags.push(Error::new(
+                ErrorKind::DuplicateHeader,
+                h.name.start as usize,
+            ));
         }
         seen |= bit;
     }
-    for m in [HeaderName::To, HeaderName::From, HeaderName::CallId, HeaderName::CSeq, HeaderName::Via] {
+    for m in [
+        HeaderName::To,
+        HeaderName::From,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::Via,
+    ] {
         if seen & (1u128 << (m as u8 as u32)) == 0 {
-            diags.push(Error::new(ErrorKind::MissingHeader, body_start.saturating_sub(2)));
+            diags.push(Error::new(
+                ErrorKind::MissingHeader,
+                body_start.saturating_sub(2),
+            ));
         }
     }
     if let StartLine::Request { method, .. } = start_line {
@@ -496,7 +538,10 @@ v=0\n";
         let idx = strict(INVITE).unwrap();
         assert_eq!(idx.headers.len(), 9);
         assert_eq!(idx.headers[0].kind, HeaderName::Via);
-        assert_eq!(idx.headers[3].value.of(INVITE), &b"Alice <sip:alice@atlanta.example.com>;tag=1928301774"[..]);
+        assert_eq!(
+            idx.headers[3].value.of(INVITE),
+            &b"Alice <sip:alice@atlanta.example.com>;tag=1928301774"[..]
+        );
         assert_eq!(idx.content_length, Some(4));
         assert_eq!(idx.body.of(INVITE), b"v=0\n");
         assert_eq!(idx.end as usize, INVITE.len());
@@ -505,7 +550,8 @@ v=0\n";
 
     #[test]
     fn folds_and_keepalives() {
-        let m = b"\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nSubject:\r\n  first\r\n\tsecond  \r\nl: 0\r\n\r\n";
+        let m =
+            b"\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nSubject:\r\n  first\r\n\tsecond  \r\nl: 0\r\n\r\n";
         let idx = strict(m).unwrap();
         assert_eq!(idx.start, 4);
         assert_eq!(idx.headers[0].value.of(m), b"first\r\n\tsecond");
@@ -535,12 +581,28 @@ v=0\n";
     #[test]
     fn content_length_classes() {
         for bad in ["-1", "+3", "", "abc", "1 0", "0x10", "3.0"] {
-            assert_eq!(kind(&with_header(&format!("Content-Length: {bad}"))), ErrorKind::InvalidContentLength, "{bad:?}");
+            assert_eq!(
+                kind(&with_header(&format!("Content-Length: {bad}"))),
+                ErrorKind::InvalidContentLength,
+                "{bad:?}"
+            );
         }
-        for big in ["65537", "4294967296", "18446744073709551616", "99999999999999999999999999"] {
-            assert_eq!(kind(&with_header(&format!("Content-Length: {big}"))), ErrorKind::ContentLengthOverflow, "{big}");
+        for big in [
+            "65537",
+            "4294967296",
+            "18446744073709551616",
+            "99999999999999999999999999",
+        ] {
+            assert_eq!(
+                kind(&with_header(&format!("Content-Length: {big}"))),
+                ErrorKind::ContentLengthOverflow,
+                "{big}"
+            );
         }
-        assert_eq!(kind(&with_header("Content-Length: 0\r\nl: 1")), ErrorKind::ConflictingContentLength);
+        assert_eq!(
+            kind(&with_header("Content-Length: 0\r\nl: 1")),
+            ErrorKind::ConflictingContentLength
+        );
         let idx = strict(&with_header("Content-Length: 0\r\nl: 000")).unwrap();
         assert_eq!(idx.diagnostics[0].kind, ErrorKind::DuplicateHeader);
     }
@@ -549,19 +611,38 @@ v=0\n";
     fn header_line_classes() {
         assert_eq!(kind(&with_header("NoColonHere")), ErrorKind::MissingColon);
         assert_eq!(kind(&with_header(": value")), ErrorKind::InvalidHeaderName);
-        assert_eq!(kind(&with_header("Bad<Name: v")), ErrorKind::InvalidHeaderName);
-        assert_eq!(kind(&with_header("X-A\x0b: v")), ErrorKind::WhitespaceBeforeColon);
-        assert_eq!(kind(&with_header("X-A: a\x00b")), ErrorKind::ControlCharacter);
+        assert_eq!(
+            kind(&with_header("Bad<Name: v")),
+            ErrorKind::InvalidHeaderName
+        );
+        assert_eq!(
+            kind(&with_header("X-A\x0b: v")),
+            ErrorKind::WhitespaceBeforeColon
+        );
+        assert_eq!(
+            kind(&with_header("X-A: a\x00b")),
+            ErrorKind::ControlCharacter
+        );
         assert_eq!(kind(&with_header("X-A: a\rb")), ErrorKind::BareCr);
-        assert_eq!(kind(&with_header(&format!("{}: v", "N".repeat(300)))), ErrorKind::HeaderNameTooLong);
-        assert_eq!(kind(&with_header(&format!("X: {}", "v".repeat(9000)))), ErrorKind::HeaderLineTooLong);
+        assert_eq!(
+            kind(&with_header(&format!("{}: v", "N".repeat(300)))),
+            ErrorKind::HeaderNameTooLong
+        );
+        assert_eq!(
+            kind(&with_header(&format!("X: {}", "v".repeat(9000)))),
+            ErrorKind::HeaderLineTooLong
+        );
         let flood: String = (0..300).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert_eq!(kind(&with_header(flood.trim_end())), ErrorKind::TooManyHeaders);
+        assert_eq!(
+            kind(&with_header(flood.trim_end())),
+            ErrorKind::TooManyHeaders
+        );
         // Legal HCOLON whitespace and an escaped control byte inside a quoted string.
         let idx = strict(&with_header("Subject  \t: a \"q\\\x07\" b")).unwrap();
         assert!(idx.diagnostics.is_empty());
         // Lenient: a control byte before the colon is tolerated with a diagnostic.
-        let idx = MessageIndex::parse_datagram(&with_header("X-A\x0b: v"), &ParseOptions::LIBERAL).unwrap();
+        let idx = MessageIndex::parse_datagram(&with_header("X-A\x0b: v"), &ParseOptions::LIBERAL)
+            .unwrap();
         assert_eq!(idx.diagnostics[0].kind, ErrorKind::WhitespaceBeforeColon);
     }
 
@@ -575,14 +656,20 @@ v=0\n";
         let open = b"OPTIONS sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\n";
         assert_eq!(kind(open), ErrorKind::MissingEmptyLine);
         let idx = MessageIndex::parse_datagram(open, &ParseOptions::LIBERAL).unwrap();
-        assert!(idx.diagnostics.iter().any(|d| d.kind == ErrorKind::MissingEmptyLine));
+        assert!(idx
+            .diagnostics
+            .iter()
+            .any(|d| d.kind == ErrorKind::MissingEmptyLine));
         let open = b"OPTIONS sip:a@b SIP/2.0\r\nTo: <sip:a@b>";
         let idx = MessageIndex::parse_datagram(open, &ParseOptions::LIBERAL).unwrap();
         assert_eq!(idx.headers[0].value.of(open), b"<sip:a@b>");
         assert_eq!(kind(b""), ErrorKind::Empty);
         assert_eq!(kind(b"\r\n\r\n"), ErrorKind::Empty);
         assert_eq!(kind(b" Folded: first\r\n\r\n"), ErrorKind::InvalidMethod);
-        assert_eq!(kind(b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n"), ErrorKind::FoldBeforeFirstHeader);
+        assert_eq!(
+            kind(b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n"),
+            ErrorKind::FoldBeforeFirstHeader
+        );
     }
 
     #[test]
@@ -610,9 +697,15 @@ v=0\n";
         opts.limits.max_message = 100;
         let mut m = with_header("X: y");
         m.extend_from_slice(&[b'a'; 50]);
-        assert_eq!(MessageIndex::parse_datagram(&m, &opts).unwrap_err().kind, ErrorKind::MessageTooLarge);
+        assert_eq!(
+            MessageIndex::parse_datagram(&m, &opts).unwrap_err().kind,
+            ErrorKind::MessageTooLarge
+        );
         let mut opts = ParseOptions::STRICT;
         opts.limits.max_body = 10;
-        assert_eq!(MessageIndex::parse_datagram(&m, &opts).unwrap_err().kind, ErrorKind::BodyTooLarge);
+        assert_eq!(
+            MessageIndex::parse_datagram(&m, &opts).unwrap_err().kind,
+            ErrorKind::BodyTooLarge
+        );
     }
 }

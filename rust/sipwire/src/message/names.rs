@@ -133,7 +133,10 @@ impl HeaderName {
             [c] => {
                 let l = c.to_ascii_lowercase();
                 if l.is_ascii_lowercase() {
-                    COMPACT.get(usize::from(l - b'a')).copied().unwrap_or(HeaderName::Other)
+                    COMPACT
+                        .get(usize::from(l - b'a'))
+                        .copied()
+                        .unwrap_or(HeaderName::Other)
                 } else {
                     HeaderName::Other
                 }
@@ -171,7 +174,9 @@ impl HeaderName {
         HeaderName::ALL
             .iter()
             .copied()
-            .find(|h| h.canonical().len() == name.len() && eq_ignore_case(h.canonical().as_bytes(), name))
+            .find(|h| {
+                h.canonical().len() == name.len() && eq_ignore_case(h.canonical().as_bytes(), name)
+            })
             .unwrap_or(HeaderName::Other)
     }
 }

@@ -39,19 +39,27 @@ pub(crate) fn parse(
     diags: &mut Vec<Diagnostic>,
 ) -> Result<StartLine, Error> {
     let err = |k, at: usize| Error::new(k, base + at);
-    if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+    if line.len() >= 4
+        && line
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    {
         return parse_status_line(line, base, opts, diags);
     }
     let lenient = opts.leniency.extra_start_line_whitespace;
 
     // Method: a token up to the first SP.
-    let sp1 = memchr::memchr(b' ', line).ok_or_else(|| err(ErrorKind::InvalidStartLine, line.len()))?;
+    let sp1 =
+        memchr::memchr(b' ', line).ok_or_else(|| err(ErrorKind::InvalidStartLine, line.len()))?;
     let method = line.get(..sp1).unwrap_or(&[]);
     if method.len() > usize::from(opts.limits.max_method) {
         return Err(err(ErrorKind::MethodTooLong, 0));
     }
     if !is_token(method) {
-        let bad = method.iter().position(|&b| !crate::scan::is_token_char(b)).unwrap_or(0);
+        let bad = method
+            .iter()
+            .position(|&b| !crate::scan::is_token_char(b))
+            .unwrap_or(0);
         return Err(err(ErrorKind::InvalidMethod, bad));
     }
 
@@ -72,7 +80,11 @@ pub(crate) fn parse(
         return Err(err(ErrorKind::InvalidStartLine, end));
     }
     let version = Span::new(base + sp_last + 1, base + end);
-    check_version(version.of_rel(line, base), base + sp_last + 1, diags)?;
+    check_version(
+        line.get(sp_last + 1..end).unwrap_or(&[]),
+        base + sp_last + 1,
+        diags,
+    )?;
 
     // Request-URI: between the two SPs. Several SP around it (§3.1.2.13) and whitespace
     // inside it (§3.1.2.12) are deviations a liberal element may repair.
@@ -86,9 +98,15 @@ pub(crate) fn parse(
     }
     if u0 != sp1 + 1 || u1 != sp_last {
         if !lenient {
-            return Err(err(ErrorKind::ExtraWhitespace, if u0 != sp1 + 1 { sp1 + 1 } else { u1 }));
+            return Err(err(
+                ErrorKind::ExtraWhitespace,
+                if u0 != sp1 + 1 { sp1 + 1 } else { u1 },
+            ));
         }
-        diags.push(err(ErrorKind::ExtraWhitespace, if u0 != sp1 + 1 { sp1 + 1 } else { u1 }));
+        diags.push(err(
+            ErrorKind::ExtraWhitespace,
+            if u0 != sp1 + 1 { sp1 + 1 } else { u1 },
+        ));
     }
     let uri = line.get(u0..u1).unwrap_or(&[]);
     if uri.is_empty() {
@@ -100,7 +118,10 @@ pub(crate) fn parse(
         }
         diags.push(err(ErrorKind::InvalidRequestUri, u0 + ws));
     }
-    if let Some(bad) = uri.iter().position(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+    if let Some(bad) = uri
+        .iter()
+        .position(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
+    {
         return Err(err(ErrorKind::InvalidRequestUri, u0 + bad));
     }
     // `<sip:...>` as Request-URI (RFC 4475 §3.1.2.11): strip the brackets when lenient.
@@ -126,7 +147,8 @@ fn parse_status_line(
     diags: &mut Vec<Diagnostic>,
 ) -> Result<StartLine, Error> {
     let err = |k, at: usize| Error::new(k, base + at);
-    let sp1 = memchr::memchr(b' ', line).ok_or_else(|| err(ErrorKind::InvalidStartLine, line.len()))?;
+    let sp1 =
+        memchr::memchr(b' ', line).ok_or_else(|| err(ErrorKind::InvalidStartLine, line.len()))?;
     check_version(line.get(..sp1).unwrap_or(&[]), base, diags)?;
     let mut c0 = sp1 + 1;
     while line.get(c0) == Some(&b' ') {
@@ -166,7 +188,10 @@ fn parse_status_line(
     };
     let reason = line.get(reason_start..).unwrap_or(&[]);
     // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB)
-    if let Some(bad) = reason.iter().position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    if let Some(bad) = reason
+        .iter()
+        .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
         return Err(err(ErrorKind::InvalidReasonPhrase, reason_start + bad));
     }
     Ok(StartLine::Response {
@@ -182,33 +207,21 @@ fn check_version(v: &[u8], at: usize, diags: &mut Vec<Diagnostic>) -> Result<(),
     if v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
-    let ok = v.len() > 4
-        && v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
-        && {
-            let num = v.get(4..).unwrap_or(&[]);
-            let mut parts = num.splitn(2, |&b| b == b'.');
-            let major = parts.next().unwrap_or(&[]);
-            let minor = parts.next().unwrap_or(&[]);
-            !major.is_empty()
-                && !minor.is_empty()
-                && major.iter().all(u8::is_ascii_digit)
-                && minor.iter().all(u8::is_ascii_digit)
-        };
+    let ok = v.len() > 4 && v.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) && {
+        let num = v.get(4..).unwrap_or(&[]);
+        let mut parts = num.splitn(2, |&b| b == b'.');
+        let major = parts.next().unwrap_or(&[]);
+        let minor = parts.next().unwrap_or(&[]);
+        !major.is_empty()
+            && !minor.is_empty()
+            && major.iter().all(u8::is_ascii_digit)
+            && minor.iter().all(u8::is_ascii_digit)
+    };
     if !ok {
         return Err(Error::new(ErrorKind::InvalidVersion, at));
     }
     diags.push(Error::new(ErrorKind::UnsupportedVersion, at));
     Ok(())
-}
-
-trait SpanRel {
-    fn of_rel<'a>(self, line: &'a [u8], base: usize) -> &'a [u8];
-}
-impl SpanRel for Span {
-    fn of_rel<'a>(self, line: &'a [u8], base: usize) -> &'a [u8] {
-        let s = (self.start as usize).saturating_sub(base);
-        line.get(s..s + self.len as usize).unwrap_or(&[])
-    }
 }
 
 #[cfg(test)]
@@ -228,7 +241,12 @@ mod tests {
 
     #[test]
     fn request_lines() {
-        let StartLine::Request { method, uri, version } = strict("INVITE sip:a@b SIP/2.0").unwrap() else {
+        let StartLine::Request {
+            method,
+            uri,
+            version,
+        } = strict("INVITE sip:a@b SIP/2.0").unwrap()
+        else {
             panic!()
         };
         let l = b"INVITE sip:a@b SIP/2.0";
@@ -242,13 +260,22 @@ mod tests {
     #[test]
     fn request_line_errors() {
         assert_eq!(kind("INV<ITE sip:a SIP/2.0"), ErrorKind::InvalidMethod);
-        assert_eq!(kind(&format!("{} sip:a SIP/2.0", "A".repeat(65))), ErrorKind::MethodTooLong);
+        assert_eq!(
+            kind(&format!("{} sip:a SIP/2.0", "A".repeat(65))),
+            ErrorKind::MethodTooLong
+        );
         assert_eq!(kind("INVITE"), ErrorKind::InvalidStartLine);
         assert_eq!(kind("INVITE sip:a"), ErrorKind::InvalidStartLine);
         assert_eq!(kind("INVITE  sip:a SIP/2.0"), ErrorKind::ExtraWhitespace);
         assert_eq!(kind("INVITE sip:a SIP/2.0 "), ErrorKind::ExtraWhitespace);
-        assert_eq!(kind("INVITE sip:a; lr SIP/2.0"), ErrorKind::InvalidRequestUri);
-        assert_eq!(kind("INVITE <sip:a> SIP/2.0"), ErrorKind::BracketedRequestUri);
+        assert_eq!(
+            kind("INVITE sip:a; lr SIP/2.0"),
+            ErrorKind::InvalidRequestUri
+        );
+        assert_eq!(
+            kind("INVITE <sip:a> SIP/2.0"),
+            ErrorKind::BracketedRequestUri
+        );
         assert_eq!(kind("INVITE sip:a SIP/2.x"), ErrorKind::InvalidVersion);
         assert_eq!(kind("INVITE sip:a HTTP/1.1"), ErrorKind::InvalidVersion);
         assert_eq!(strict("INVITE sip:a SIP/2.0 ").unwrap_err().offset, 20);
@@ -257,7 +284,9 @@ mod tests {
     #[test]
     fn lenient_repairs_are_diagnosed() {
         let (r, d) = p("INVITE  <sip:a@b>   SIP/2.0  ", &ParseOptions::LIBERAL);
-        let StartLine::Request { uri, .. } = r.unwrap() else { panic!() };
+        let StartLine::Request { uri, .. } = r.unwrap() else {
+            panic!()
+        };
         assert_eq!(uri.of(b"INVITE  <sip:a@b>   SIP/2.0  "), b"sip:a@b");
         let kinds: Vec<_> = d.iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&ErrorKind::ExtraWhitespace));
@@ -275,10 +304,14 @@ mod tests {
     #[test]
     fn status_lines() {
         let l = "SIP/2.0 180 Ringing";
-        let StartLine::Response { status, reason, .. } = strict(l).unwrap() else { panic!() };
+        let StartLine::Response { status, reason, .. } = strict(l).unwrap() else {
+            panic!()
+        };
         assert_eq!(status, 180);
         assert_eq!(reason.of(l.as_bytes()), b"Ringing");
-        let StartLine::Response { reason, .. } = strict("SIP/2.0 100 ").unwrap() else { panic!() };
+        let StartLine::Response { reason, .. } = strict("SIP/2.0 100 ").unwrap() else {
+            panic!()
+        };
         assert!(reason.is_empty());
         assert!(strict("SIP/2.0 200 \u{65e5}\u{672c}").is_ok());
         assert_eq!(kind("SIP/2.0 4040 Not Found"), ErrorKind::InvalidStatusCode);

@@ -111,7 +111,9 @@ impl<'a, I: AsRef<MessageIndex>> Message<'a, I> {
 
     pub fn version(&self) -> &'a [u8] {
         match self.index().start_line {
-            StartLine::Request { version, .. } | StartLine::Response { version, .. } => version.of(self.buf),
+            StartLine::Request { version, .. } | StartLine::Response { version, .. } => {
+                version.of(self.buf)
+            }
         }
     }
 
@@ -131,7 +133,11 @@ impl<'a, I: AsRef<MessageIndex>> Message<'a, I> {
             buf: self.buf,
             headers: self.headers().iter(),
             kind,
-            name: if kind == HeaderName::Other { Some(name.to_vec()) } else { None },
+            name: if kind == HeaderName::Other {
+                Some(name.to_vec())
+            } else {
+                None
+            },
             items: None,
         }
     }
