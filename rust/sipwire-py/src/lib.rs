@@ -1,1 +1,223 @@
+//! PyO3 glue for the sipwire core: a Python class per core type, one exception conversion.
 
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+mod errors;
+mod limits;
+mod message;
+mod sdp;
+mod stream;
+mod typed;
+
+use limits::PyLimits;
+
+/// Parses one SIP message (a UDP datagram, a capture record, a file).
+///
+/// strict=True applies RFC 3261 as written; strict=False repairs what RFC 4475 lets a
+/// liberal element repair and records each repair in `.diagnostics`.
+#[pyfunction]
+#[pyo3(signature = (data, *, strict=true, limits=None))]
+fn parse(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    strict: bool,
+    limits: Option<Py<PyLimits>>,
+) -> PyResult<PyObject> {
+    let bytes = as_bytes(py, data)?;
+    message::parse_into(py, bytes, strict, limits)
+}
+
+/// Parses many messages in one call. With errors="raise" the first ParseError is raised;
+/// with errors="return" a ParseError instance stands in the list where a message failed.
+#[pyfunction]
+#[pyo3(signature = (datagrams, *, strict=true, limits=None, errors="raise"))]
+fn parse_batch(
+    py: Python<'_>,
+    datagrams: &Bound<'_, PyAny>,
+    strict: bool,
+    limits: Option<Py<PyLimits>>,
+    errors: &str,
+) -> PyResult<Py<PyList>> {
+    let keep_errors = match errors {
+        "raise" => false,
+        "return" => true,
+        _ => {
+            return Err(errors::local_msg(
+                py,
+                format!("errors must be 'raise' or 'return', not {errors:?}"),
+            ))
+        }
+    };
+    let out = PyList::empty(py);
+    for item in datagrams.try_iter()? {
+        let item = item?;
+        let bytes = as_bytes(py, &item)?;
+        let l = limits.as_ref().map(|l| l.clone_ref(py));
+        match message::parse_into(py, bytes, strict, l) {
+            Ok(m) => out.append(m)?,
+            Err(e) if keep_errors && e.is_instance(py, errors::types(py)?.parse.bind(py)) => {
+                out.append(e.value(py))?
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out.unbind())
+}
+
+/// Rebuilds a pickled message.
+#[pyfunction]
+#[pyo3(signature = (data, strict, limits))]
+fn _restore(
+    py: Python<'_>,
+    data: Bound<'_, PyBytes>,
+    strict: bool,
+    limits: Option<Py<PyLimits>>,
+) -> PyResult<PyObject> {
+    message::parse_into(py, data, strict, limits)
+}
+
+/// Builds a request (RFC 3261 §8.1.1) from a method, a Request-URI, headers in order and a
+/// body; Content-Length is set. With check=True (the default) To, From, Call-ID, CSeq,
+/// Max-Forwards and Via must be present; CR, LF and NUL are refused everywhere.
+#[pyfunction]
+#[pyo3(signature = (method, uri, headers, body=b"".as_slice(), *, check=true, strict=true))]
+fn build_request(
+    py: Python<'_>,
+    method: &str,
+    uri: &str,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    check: bool,
+    strict: bool,
+) -> PyResult<PyObject> {
+    let mut b = sipwire::build::RequestBuilder::new(method.as_bytes(), uri.as_bytes())
+        .map_err(|e| errors::local_error(py, e, "request line"))?;
+    for (n, v) in &headers {
+        b.header(n.as_bytes(), v.as_bytes())
+            .map_err(|e| errors::local_error(py, e, &format!("header {n}")))?;
+    }
+    b.body(body);
+    let out = if check {
+        b.build().map_err(|_| {
+            errors::local_msg(py, "a request needs To, From, Call-ID, CSeq, Max-Forwards and Via (RFC 3261 §8.1.1); pass check=False to build it anyway".into())
+        })?
+    } else {
+        b.build_unchecked()
+    };
+    let data = PyBytes::new(py, &out);
+    message::parse_into(py, data, strict, None)
+}
+
+/// The reason phrase RFC 3261 §21 (and later RFCs) give a status code.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        199 => "Early Dialog Terminated",
+        200 => "OK",
+        202 => "Accepted",
+        204 => "No Notification",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        305 => "Use Proxy",
+        380 => "Alternative Service",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        412 => "Conditional Request Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        422 => "Session Interval Too Small",
+        423 => "Interval Too Brief",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        485 => "Ambiguous",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        489 => "Bad Event",
+        491 => "Request Pending",
+        493 => "Undecipherable",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        580 => "Precondition Failure",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => "Unknown",
+    }
+}
+
+/// A random token for tags (RFC 3261 §19.3: at least 32 bits of randomness).
+pub fn random_token(py: Python<'_>) -> PyResult<String> {
+    py.import("secrets")?
+        .getattr("token_hex")?
+        .call1((8,))?
+        .extract()
+}
+
+/// `bytes` as is (zero copy); `bytearray` and `memoryview` copied once.
+fn as_bytes<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(b) = data.downcast::<PyBytes>() {
+        return Ok(b.clone());
+    }
+    if data.is_instance_of::<pyo3::types::PyString>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "sipwire parses bytes, not str: encode the text first (SIP is UTF-8)",
+        ));
+    }
+    let v: Vec<u8> = py
+        .import("builtins")?
+        .getattr("bytes")?
+        .call1((data,))?
+        .extract()?;
+    Ok(PyBytes::new(py, &v))
+}
+
+#[pymodule(gil_used = false)]
+fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let t = errors::types(py)?;
+    m.add("SipwireError", t.sipwire_error.clone_ref(py))?;
+    m.add("RemoteProtocolError", t.remote.clone_ref(py))?;
+    m.add("LocalProtocolError", t.local.clone_ref(py))?;
+    m.add("ParseError", t.parse.clone_ref(py))?;
+    m.add_function(wrap_pyfunction!(parse, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(build_request, m)?)?;
+    m.add_function(wrap_pyfunction!(_restore, m)?)?;
+    m.add_class::<PyLimits>()?;
+    m.add_class::<message::Request>()?;
+    m.add_class::<message::Response>()?;
+    m.add_class::<message::Headers>()?;
+    m.add_class::<message::Diagnostic>()?;
+    m.add_class::<stream::StreamParser>()?;
+    typed::register(m)?;
+    sdp::register(m)?;
+    Ok(())
+}

@@ -24,7 +24,10 @@ pub fn check_value(v: &[u8]) -> Result<(), Error> {
 pub fn check_name(n: &[u8]) -> Result<(), Error> {
     check_value(n)?;
     if !is_token(n) {
-        let p = n.iter().position(|&b| !crate::scan::is_token_char(b)).unwrap_or(0);
+        let p = n
+            .iter()
+            .position(|&b| !crate::scan::is_token_char(b))
+            .unwrap_or(0);
         return Err(Error::new(ErrorKind::InvalidValue, p));
     }
     Ok(())
@@ -55,7 +58,13 @@ fn push_content_length(out: &mut Vec<u8>, n: usize) {
 }
 
 /// Which header lines a change applies to.
-fn same_name(buf: &[u8], entry_name: crate::Span, entry_kind: HeaderName, kind: HeaderName, name: &[u8]) -> bool {
+fn same_name(
+    buf: &[u8],
+    entry_name: crate::Span,
+    entry_kind: HeaderName,
+    kind: HeaderName,
+    name: &[u8],
+) -> bool {
     if kind == HeaderName::Other {
         entry_kind == HeaderName::Other && entry_name.of(buf).eq_ignore_ascii_case(name)
     } else {
@@ -139,8 +148,24 @@ impl<'a> Editor<'a> {
                 n += 1;
             }
         }
-        self.top.retain(|(n2, _)| !same_name(n2, crate::Span::new(0, n2.len()), HeaderName::from_bytes(n2), kind, name));
-        self.bottom.retain(|(n2, _)| !same_name(n2, crate::Span::new(0, n2.len()), HeaderName::from_bytes(n2), kind, name));
+        self.top.retain(|(n2, _)| {
+            !same_name(
+                n2,
+                crate::Span::new(0, n2.len()),
+                HeaderName::from_bytes(n2),
+                kind,
+                name,
+            )
+        });
+        self.bottom.retain(|(n2, _)| {
+            !same_name(
+                n2,
+                crate::Span::new(0, n2.len()),
+                HeaderName::from_bytes(n2),
+                kind,
+                name,
+            )
+        });
         n
     }
 
@@ -256,7 +281,11 @@ impl RequestBuilder {
             HeaderName::MaxForwards,
             HeaderName::Via,
         ] {
-            if !self.headers.iter().any(|(n, _)| HeaderName::from_bytes(n) == m) {
+            if !self
+                .headers
+                .iter()
+                .any(|(n, _)| HeaderName::from_bytes(n) == m)
+            {
                 return Err(Error::new(ErrorKind::MissingHeader, 0));
             }
         }
@@ -360,13 +389,10 @@ fn to_has_tag(v: &[u8]) -> bool {
         Some(p) => v.get(p + 1..).unwrap_or(&[]),
         None => v,
     };
-    after
-        .split(|&b| b == b';')
-        .skip(1)
-        .any(|p| {
-            let name = p.split(|&b| b == b'=').next().unwrap_or(&[]);
-            crate::scan::trim_lws(name).eq_ignore_ascii_case(b"tag")
-        })
+    after.split(|&b| b == b';').skip(1).any(|p| {
+        let name = p.split(|&b| b == b'=').next().unwrap_or(&[]);
+        crate::scan::trim_lws(name).eq_ignore_ascii_case(b"tag")
+    })
 }
 
 #[cfg(test)]
@@ -396,7 +422,8 @@ Timestamp: 54\r\nX-Odd:   spaced   \r\nContent-Length: 3\r\n\r\nabc";
     fn edits_keep_untouched_bytes_and_content_length() {
         let m = parse(REQ);
         let mut e = Editor::new(&m);
-        e.add(b"Via", b"SIP/2.0/UDP p0;branch=z9hG4bK0", true).unwrap();
+        e.add(b"Via", b"SIP/2.0/UDP p0;branch=z9hG4bK0", true)
+            .unwrap();
         e.replace(b"max-forwards", b"69").unwrap();
         e.remove(b"Timestamp");
         e.body(b"hello!");
@@ -416,10 +443,22 @@ Timestamp: 54\r\nX-Odd:   spaced   \r\nContent-Length: 3\r\n\r\nabc";
     fn builders_refuse_injection() {
         let m = parse(REQ);
         let mut e = Editor::new(&m);
-        assert_eq!(e.add(b"X", b"a\r\nVia: evil", false).err().map(|x| x.kind), Some(ErrorKind::ForbiddenCharacter));
-        assert_eq!(e.add(b"X\n", b"a", false).err().map(|x| x.kind), Some(ErrorKind::ForbiddenCharacter));
-        assert_eq!(e.add(b"X Y", b"a", false).err().map(|x| x.kind), Some(ErrorKind::InvalidValue));
-        assert_eq!(e.replace(b"Subject", b"a\0b").err().map(|x| x.offset), Some(1));
+        assert_eq!(
+            e.add(b"X", b"a\r\nVia: evil", false).err().map(|x| x.kind),
+            Some(ErrorKind::ForbiddenCharacter)
+        );
+        assert_eq!(
+            e.add(b"X\n", b"a", false).err().map(|x| x.kind),
+            Some(ErrorKind::ForbiddenCharacter)
+        );
+        assert_eq!(
+            e.add(b"X Y", b"a", false).err().map(|x| x.kind),
+            Some(ErrorKind::InvalidValue)
+        );
+        assert_eq!(
+            e.replace(b"Subject", b"a\0b").err().map(|x| x.offset),
+            Some(1)
+        );
         assert!(RequestBuilder::new(b"INV ITE", b"sip:a").is_err());
         assert!(RequestBuilder::new(b"INVITE", b"sip:a b").is_err());
         assert!(RequestBuilder::new(b"INVITE", b"sip:a\r\n").is_err());
@@ -433,7 +472,13 @@ Timestamp: 54\r\nX-Odd:   spaced   \r\nContent-Length: 3\r\n\r\nabc";
         let mut b = RequestBuilder::new(b"OPTIONS", b"sip:a@b").unwrap();
         b.header(b"Via", b"SIP/2.0/UDP h;branch=z9hG4bK1").unwrap();
         assert_eq!(b.build().unwrap_err().kind, ErrorKind::MissingHeader);
-        for (n, v) in [("To", "<sip:a@b>"), ("From", "<sip:c@d>;tag=1"), ("Call-ID", "x"), ("CSeq", "1 OPTIONS"), ("Max-Forwards", "70")] {
+        for (n, v) in [
+            ("To", "<sip:a@b>"),
+            ("From", "<sip:c@d>;tag=1"),
+            ("Call-ID", "x"),
+            ("CSeq", "1 OPTIONS"),
+            ("Max-Forwards", "70"),
+        ] {
             b.header(n.as_bytes(), v.as_bytes()).unwrap();
         }
         b.body(b"xyz");
@@ -446,7 +491,15 @@ Timestamp: 54\r\nX-Odd:   spaced   \r\nContent-Length: 3\r\n\r\nabc";
     #[test]
     fn response_per_rfc3261_8_2_6() {
         let m = parse(REQ);
-        let out = response_to(&m, 180, b"Ringing", Some(b"t1"), &[(b"Contact", b"<sip:bob@10.0.0.2>")], b"").unwrap();
+        let out = response_to(
+            &m,
+            180,
+            b"Ringing",
+            Some(b"t1"),
+            &[(b"Contact", b"<sip:bob@10.0.0.2>")],
+            b"",
+        )
+        .unwrap();
         let s = String::from_utf8(out.clone()).unwrap();
         assert_eq!(
             s,
@@ -454,14 +507,17 @@ Timestamp: 54\r\nX-Odd:   spaced   \r\nContent-Length: 3\r\n\r\nabc";
 Record-Route: <sip:p1;lr>\r\nTo: Bob <sip:bob@b>;tag=t1\r\nf: <sip:a@a>;tag=9\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\n\
 Contact: <sip:bob@10.0.0.2>\r\nContent-Length: 0\r\n\r\n"
         );
-        let trying = String::from_utf8(response_to(&m, 100, b"Trying", Some(b"t1"), &[], b"").unwrap()).unwrap();
+        let trying =
+            String::from_utf8(response_to(&m, 100, b"Trying", Some(b"t1"), &[], b"").unwrap())
+                .unwrap();
         assert!(trying.contains("To: Bob <sip:bob@b>\r\n"));
         assert!(trying.contains("Timestamp: 54\r\n"));
         assert!(!trying.contains("Record-Route"));
         // A To that already has a tag keeps it.
         let tagged = b"BYE sip:a SIP/2.0\r\nTo: <sip:b>;tag=old\r\nContent-Length: 0\r\n\r\n";
         let m = parse(tagged);
-        let out = String::from_utf8(response_to(&m, 200, b"OK", Some(b"new"), &[], b"").unwrap()).unwrap();
+        let out = String::from_utf8(response_to(&m, 200, b"OK", Some(b"new"), &[], b"").unwrap())
+            .unwrap();
         assert!(out.contains("To: <sip:b>;tag=old\r\n"));
     }
 }

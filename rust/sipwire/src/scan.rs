@@ -136,10 +136,7 @@ pub fn skip_lws(s: &[u8], mut from: usize) -> usize {
 #[inline]
 pub fn trim_lws(s: &[u8]) -> &[u8] {
     let start = skip_lws(s, 0);
-    let end = s
-        .iter()
-        .rposition(|&b| !is_lws(b))
-        .map_or(start, |p| p + 1);
+    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |p| p + 1);
     s.get(start..end.max(start)).unwrap_or(&[])
 }
 
@@ -292,10 +289,19 @@ mod tests {
     #[test]
     fn comma_split_errors() {
         let r: Vec<_> = CommaSplit::new(b"\"abc, d").collect();
-        assert!(matches!(r[0], Err((crate::ErrorKind::UnterminatedQuote, 0))));
+        assert!(matches!(
+            r[0],
+            Err((crate::ErrorKind::UnterminatedQuote, 0))
+        ));
         let r: Vec<_> = CommaSplit::new(b"<sip:a@b").collect();
-        assert!(matches!(r[0], Err((crate::ErrorKind::UnterminatedAngle, 0))));
-        assert_eq!(end_of_quoted(b"\"ab\\", 0), Err(crate::ErrorKind::TrailingBackslash));
+        assert!(matches!(
+            r[0],
+            Err((crate::ErrorKind::UnterminatedAngle, 0))
+        ));
+        assert_eq!(
+            end_of_quoted(b"\"ab\\", 0),
+            Err(crate::ErrorKind::TrailingBackslash)
+        );
     }
 
     #[test]

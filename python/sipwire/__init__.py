@@ -1,0 +1,56 @@
+"""sipwire: fast, correct SIP (RFC 3261) and SDP for Python, on a zero-copy Rust core.
+
+>>> import sipwire
+>>> msg = sipwire.parse(data)            # Request or Response, fields parsed when read
+>>> msg.method, msg.call_id, msg.via[0].branch, msg.from_.tag
+
+Errors: ``ParseError`` (a ``ValueError`` and a ``RemoteProtocolError``) carries ``kind``,
+``offset``, ``line``, ``column`` and ``header``. ``LocalProtocolError`` is raised when the
+caller asks for something illegal (a header value with CR, LF or NUL, say).
+"""
+
+from sipwire import sdp
+from sipwire._sipwire import (
+    CSeq,
+    Diagnostic,
+    Headers,
+    Limits,
+    LocalProtocolError,
+    NameAddr,
+    ParseError,
+    RemoteProtocolError,
+    Request,
+    Response,
+    SipwireError,
+    StreamParser,
+    Uri,
+    Via,
+    build_request,
+    parse,
+    parse_batch,
+    parse_uri,
+    uri_equal,
+)
+
+__all__ = [
+    "CSeq",
+    "Diagnostic",
+    "Headers",
+    "Limits",
+    "LocalProtocolError",
+    "NameAddr",
+    "ParseError",
+    "RemoteProtocolError",
+    "Request",
+    "Response",
+    "SipwireError",
+    "StreamParser",
+    "Uri",
+    "Via",
+    "build_request",
+    "parse",
+    "parse_batch",
+    "parse_uri",
+    "sdp",
+    "uri_equal",
+]

@@ -1,0 +1,647 @@
+//! `Request`, `Response`, `Headers`, `Diagnostic`: one lazy object per message.
+//!
+//! A message keeps the caller's `bytes` object and the core's span index; a field becomes a
+//! Python object only when it is read.
+
+use std::sync::OnceLock;
+
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use sipwire::message::{unfold, HeaderName, Message, MessageIndex};
+use sipwire::{Location, ParseOptions, Span};
+
+use crate::errors::{local_error, parse_error};
+use crate::limits::PyLimits;
+use crate::typed;
+
+/// A `str` from wire bytes: UTF-8 when valid (SIP's charset), else with replacement characters.
+pub fn pystr<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    match std::str::from_utf8(b) {
+        Ok(s) => PyString::new(py, s),
+        Err(_) => PyString::new(py, &String::from_utf8_lossy(b)),
+    }
+}
+
+/// The same, with folds replaced by one SP.
+pub fn pystr_unfolded<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    pystr(py, &unfold(b))
+}
+
+/// What every message object holds.
+pub struct Core {
+    pub data: Py<PyBytes>,
+    pub index: MessageIndex,
+    pub opts: ParseOptions,
+    pub strict: bool,
+    pub limits: Option<Py<PyLimits>>,
+    via: OnceLock<Py<PyList>>,
+    headers: OnceLock<Py<Headers>>,
+}
+
+impl Core {
+    pub fn new(
+        data: Py<PyBytes>,
+        index: MessageIndex,
+        opts: ParseOptions,
+        strict: bool,
+        limits: Option<Py<PyLimits>>,
+    ) -> Self {
+        Core {
+            data,
+            index,
+            opts,
+            strict,
+            limits,
+            via: OnceLock::new(),
+            headers: OnceLock::new(),
+        }
+    }
+
+    #[inline]
+    pub fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
+        self.data.as_bytes(py)
+    }
+
+    #[inline]
+    pub fn msg<'a>(&'a self, py: Python<'a>) -> Message<'a, &'a MessageIndex> {
+        Message::new(self.buf(py), &self.index)
+    }
+
+    fn first_str<'py>(&self, py: Python<'py>, kind: HeaderName) -> Option<Bound<'py, PyString>> {
+        let buf = self.buf(py);
+        self.index
+            .headers
+            .iter()
+            .find(|h| h.kind == kind)
+            .map(|h| pystr_unfolded(py, h.value.of(buf)))
+    }
+}
+
+/// Parses `data` (a `bytes` object, kept as is) into a `Request` or `Response`.
+pub fn parse_into(
+    py: Python<'_>,
+    data: Bound<'_, PyBytes>,
+    strict: bool,
+    limits: Option<Py<PyLimits>>,
+) -> PyResult<PyObject> {
+    let opts = crate::limits::options(py, strict, limits.as_ref());
+    let buf = data.as_bytes();
+    let index = MessageIndex::parse(buf, &opts).map_err(|e| parse_error(py, e, buf))?;
+    wrap(py, data.unbind(), index, opts, strict, limits)
+}
+
+pub fn wrap(
+    py: Python<'_>,
+    data: Py<PyBytes>,
+    index: MessageIndex,
+    opts: ParseOptions,
+    strict: bool,
+    limits: Option<Py<PyLimits>>,
+) -> PyResult<PyObject> {
+    let is_request = index.is_request();
+    let core = Core::new(data, index, opts, strict, limits);
+    Ok(if is_request {
+        Py::new(
+            py,
+            Request {
+                core,
+                uri: OnceLock::new(),
+            },
+        )?
+        .into_any()
+    } else {
+        Py::new(py, Response { core })?.into_any()
+    })
+}
+
+fn short_repr(b: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    for &c in b.iter().take(max) {
+        match c {
+            b' '..=b'~' if c != b'\\' && c != b'\'' => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    if b.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+/// The methods `Request` and `Response` share, generated into each class's one `#[pymethods]`
+/// block (the classes are separate, so attribute access needs no base-class lookup).
+macro_rules! message_methods {
+    ($cls:ident, { $($extra:tt)* }) => {
+        #[pymethods]
+        impl $cls {
+            $($extra)*
+
+            /// Call-ID, or None when missing.
+            #[getter]
+            fn call_id<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+                self.core.first_str(py, HeaderName::CallId)
+            }
+
+            /// The CSeq header (`.seq`, `.method`), or None when missing.
+            #[getter]
+            fn cseq(&self, py: Python<'_>) -> PyResult<Option<typed::CSeq>> {
+                typed::cseq(py, &self.core)
+            }
+
+            /// The From header as a name-addr (`.display_name`, `.uri`, `.tag`, `.params`).
+            #[getter]
+            fn from_(&self, py: Python<'_>) -> PyResult<Option<typed::NameAddr>> {
+                typed::name_addr_of(py, &self.core, HeaderName::From)
+            }
+
+            /// The To header as a name-addr.
+            #[getter]
+            fn to(&self, py: Python<'_>) -> PyResult<Option<typed::NameAddr>> {
+                typed::name_addr_of(py, &self.core, HeaderName::To)
+            }
+
+            /// Every Via value, top first, across all Via headers.
+            #[getter]
+            fn via(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+                if let Some(v) = self.core.via.get() {
+                    return Ok(v.clone_ref(py));
+                }
+                let list = typed::vias(py, &self.core)?;
+                let _ = self.core.via.set(list.clone_ref(py));
+                Ok(list)
+            }
+
+            /// Every Contact value (`.uri`, `.expires`, `.q`, `.is_star`).
+            #[getter]
+            fn contact(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+                typed::name_addr_list(py, &self.core, HeaderName::Contact)
+            }
+
+            /// Every Route value.
+            #[getter]
+            fn route(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+                typed::name_addr_list(py, &self.core, HeaderName::Route)
+            }
+
+            /// Every Record-Route value.
+            #[getter]
+            fn record_route(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+                typed::name_addr_list(py, &self.core, HeaderName::RecordRoute)
+            }
+
+            /// Max-Forwards, or None when missing.
+            #[getter]
+            fn max_forwards(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+                typed::number_of(py, &self.core, HeaderName::MaxForwards)
+            }
+
+            /// Expires, or None when missing.
+            #[getter]
+            fn expires(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+                typed::number_of(py, &self.core, HeaderName::Expires)
+            }
+
+            /// Content-Length as written, or None when missing (see `body` for the body).
+            #[getter]
+            fn content_length(&self) -> Option<u32> {
+                self.core.index.content_length
+            }
+
+            /// Content-Type (`type/subtype;params`) as written, or None.
+            #[getter]
+            fn content_type<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+                self.core.first_str(py, HeaderName::ContentType)
+            }
+
+            /// The body bytes.
+            #[getter]
+            fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+                let b = self.core.index.body;
+                if b.start == 0 && b.len as usize == self.core.buf(py).len() {
+                    return self.core.data.bind(py).clone();
+                }
+                PyBytes::new(py, b.of(self.core.buf(py)))
+            }
+
+            /// Repairs a lenient parse made and semantic problems of a message that parsed
+            /// (missing or duplicated headers, CSeq method mismatch, SIP version). Empty after
+            /// a clean parse.
+            #[getter]
+            fn diagnostics(&self, py: Python<'_>) -> PyResult<Vec<Diagnostic>> {
+                let buf = self.core.buf(py);
+                self.core
+                    .index
+                    .diagnostics
+                    .iter()
+                    .map(|d| Ok(Diagnostic::new(*d, buf)))
+                    .collect()
+            }
+
+            /// The headers, in wire order; `get`/`getall` take full or compact names in any case.
+            #[getter]
+            fn headers(slf: &Bound<'_, Self>) -> PyResult<Py<Headers>> {
+                let py = slf.py();
+                let me = slf.get();
+                if let Some(h) = me.core.headers.get() {
+                    return Ok(h.clone_ref(py));
+                }
+                let h = Py::new(py, Headers { owner: slf.clone().into_any().unbind() })?;
+                let _ = me.core.headers.set(h.clone_ref(py));
+                Ok(h)
+            }
+
+            /// The SIP version as written (`SIP/2.0`).
+            #[getter]
+            fn version<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+                pystr(py, self.core.msg(py).version())
+            }
+
+            /// Bytes after the message in the datagram, which RFC 3261 §18.3 discards.
+            #[getter]
+            fn trailing_bytes(&self, py: Python<'_>) -> usize {
+                self.core.buf(py).len().saturating_sub(self.core.index.end as usize)
+            }
+
+            /// The SDP body (or the SDP part of a multipart body), or None.
+            #[getter]
+            fn sdp(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+                crate::sdp::sdp_of(py, &self.core)
+            }
+
+            /// A copy with the header added (at the end, or first with `first=True`).
+            #[pyo3(signature = (name, value, *, first=false))]
+            fn with_header(&self, py: Python<'_>, name: &str, value: &str, first: bool) -> PyResult<PyObject> {
+                edit(py, &self.core, |e| e.add(name.as_bytes(), value.as_bytes(), first).map(|_| ()))
+            }
+
+            /// A copy with the first header of that name set to `value` and the others removed.
+            fn replace_header(&self, py: Python<'_>, name: &str, value: &str) -> PyResult<PyObject> {
+                edit(py, &self.core, |e| e.replace(name.as_bytes(), value.as_bytes()).map(|_| ()))
+            }
+
+            /// A copy without any header of that name.
+            fn without_header(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+                edit(py, &self.core, |e| {
+                    e.remove(name.as_bytes());
+                    Ok(())
+                })
+            }
+
+            /// A copy with a new body; Content-Length follows, Content-Type is set when given.
+            #[pyo3(signature = (body, content_type=None))]
+            fn with_body(&self, py: Python<'_>, body: &[u8], content_type: Option<&str>) -> PyResult<PyObject> {
+                edit(py, &self.core, |e| {
+                    if let Some(ct) = content_type {
+                        e.replace(b"Content-Type", ct.as_bytes())?;
+                    }
+                    e.body(body);
+                    Ok(())
+                })
+            }
+
+            fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+                self.core.data.bind(py).clone()
+            }
+
+            fn __len__(&self, py: Python<'_>) -> usize {
+                self.core.buf(py).len()
+            }
+
+            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> bool {
+                match other.downcast::<$cls>() {
+                    Ok(o) => o.get().core.buf(py) == self.core.buf(py),
+                    Err(_) => false,
+                }
+            }
+
+            fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+                self.core.data.bind(py).hash()
+            }
+
+            fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+                let f = py.import("sipwire._sipwire")?.getattr("_restore")?;
+                let limits = self.core.limits.as_ref().map(|l| l.clone_ref(py).into_any()).unwrap_or_else(|| py.None());
+                let args = PyTuple::new(py, [self.core.data.bind(py).clone().into_any(), pyo3::types::PyBool::new(py, self.core.strict).to_owned().into_any(), limits.into_bound(py)])?;
+                PyTuple::new(py, [f, args.into_any()])
+            }
+        }
+    };
+}
+
+/// A SIP request.
+#[pyclass(frozen, module = "sipwire._sipwire")]
+pub struct Request {
+    pub core: Core,
+    uri: OnceLock<Py<typed::Uri>>,
+}
+
+/// A SIP response.
+#[pyclass(frozen, module = "sipwire._sipwire")]
+pub struct Response {
+    pub core: Core,
+}
+
+message_methods!(Request, {
+    /// The method (`INVITE`, `BYE`, or any extension token).
+    #[getter]
+    fn method<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        pystr(py, self.core.msg(py).method().unwrap_or_default())
+    }
+
+    /// The Request-URI.
+    #[getter]
+    fn uri(&self, py: Python<'_>) -> PyResult<Py<typed::Uri>> {
+        if let Some(u) = self.uri.get() {
+            return Ok(u.clone_ref(py));
+        }
+        let span = match self.core.index.start_line {
+            sipwire::message::StartLine::Request { uri, .. } => uri,
+            sipwire::message::StartLine::Response { .. } => Span::default(),
+        };
+        let u = Py::new(
+            py,
+            typed::Uri::new(py, self.core.data.clone_ref(py), span, self.core.opts, true)?,
+        )?;
+        let _ = self.uri.set(u.clone_ref(py));
+        Ok(u)
+    }
+
+    /// A response to this request per RFC 3261 §8.2.6: Vias, From, Call-ID and CSeq copied,
+    /// To copied with `to_tag` added (a random one when None and status > 100).
+    #[pyo3(signature = (status, reason=None, *, to_tag=None, headers=None, body=b"".as_slice()))]
+    fn response(
+        &self,
+        py: Python<'_>,
+        status: u16,
+        reason: Option<&str>,
+        to_tag: Option<&str>,
+        headers: Option<Vec<(String, String)>>,
+        body: &[u8],
+    ) -> PyResult<PyObject> {
+        let reason = reason.unwrap_or_else(|| crate::reason_phrase(status));
+        let tag = match to_tag {
+            Some(t) => t.to_string(),
+            None => crate::random_token(py)?,
+        };
+        let extra: Vec<(&[u8], &[u8])> = headers
+            .as_ref()
+            .map(|v| {
+                v.iter()
+                    .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let out = sipwire::build::response_to(
+            &self.core.msg(py),
+            status,
+            reason.as_bytes(),
+            Some(tag.as_bytes()),
+            &extra,
+            body,
+        )
+        .map_err(|e| local_error(py, e, "response"))?;
+        reparse(py, &self.core, out)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let m = self.core.msg(py);
+        format!(
+            "<Request {} {} call_id='{}'>",
+            short_repr(m.method().unwrap_or_default(), 32),
+            short_repr(m.request_uri().unwrap_or_default(), 64),
+            short_repr(m.call_id().unwrap_or_default(), 48)
+        )
+    }
+});
+
+message_methods!(Response, {
+    /// The status code (100-699).
+    #[getter]
+    fn status(&self) -> u16 {
+        match self.core.index.start_line {
+            sipwire::message::StartLine::Response { status, .. } => status,
+            sipwire::message::StartLine::Request { .. } => 0,
+        }
+    }
+
+    /// The reason phrase (may be empty).
+    #[getter]
+    fn reason<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        pystr(py, self.core.msg(py).reason().unwrap_or_default())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let m = self.core.msg(py);
+        format!(
+            "<Response {} {} call_id='{}'>",
+            m.status().unwrap_or(0),
+            short_repr(m.reason().unwrap_or_default(), 32),
+            short_repr(m.call_id().unwrap_or_default(), 48)
+        )
+    }
+});
+
+fn reparse(py: Python<'_>, core: &Core, out: Vec<u8>) -> PyResult<PyObject> {
+    let data = PyBytes::new(py, &out);
+    let index = MessageIndex::parse(&out, &core.opts).map_err(|e| parse_error(py, e, &out))?;
+    let limits = core.limits.as_ref().map(|l| l.clone_ref(py));
+    wrap(py, data.unbind(), index, core.opts, core.strict, limits)
+}
+
+fn edit(
+    py: Python<'_>,
+    core: &Core,
+    f: impl FnOnce(&mut sipwire::build::Editor<'_>) -> Result<(), sipwire::Error>,
+) -> PyResult<PyObject> {
+    let buf = core.buf(py);
+    let mut e = sipwire::build::Editor::from_parts(buf, &core.index);
+    f(&mut e).map_err(|err| local_error(py, err, "edit"))?;
+    reparse(py, core, e.build())
+}
+
+/// Access to a message object's core, whichever class it is.
+pub fn core_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Core> {
+    if let Ok(r) = obj.downcast::<Request>() {
+        return Ok(&r.get().core);
+    }
+    if let Ok(r) = obj.downcast::<Response>() {
+        return Ok(&r.get().core);
+    }
+    Err(PyTypeError::new_err(
+        "expected a sipwire Request or Response",
+    ))
+}
+
+/// The headers of a message, in wire order.
+#[pyclass(frozen, module = "sipwire._sipwire")]
+pub struct Headers {
+    owner: PyObject,
+}
+
+#[pymethods]
+impl Headers {
+    /// The first value of the header (full or compact name, any case), or `default`. For
+    /// list headers (Via, Contact, Route, ...) that is the first comma-separated item.
+    #[pyo3(signature = (name, default=None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let owner = self.owner.bind(py);
+        let core = core_of(owner)?;
+        let m = core.msg(py);
+        Ok(match m.values(name.as_bytes()).next() {
+            Some(v) => Some(pystr_unfolded(py, v).into_any()),
+            None => default,
+        })
+    }
+
+    /// Every value of the header, in wire order (list headers split at their commas).
+    fn getall<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Vec<Bound<'py, PyString>>> {
+        let owner = self.owner.bind(py);
+        let core = core_of(owner)?;
+        let m = core.msg(py);
+        Ok(m.values(name.as_bytes())
+            .map(|v| pystr_unfolded(py, v))
+            .collect())
+    }
+
+    /// `(name, value)` for each header line, names as written.
+    fn items<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(Bound<'py, PyString>, Bound<'py, PyString>)>> {
+        let owner = self.owner.bind(py);
+        let core = core_of(owner)?;
+        let buf = core.buf(py);
+        Ok(core
+            .index
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    pystr(py, h.name.of(buf)),
+                    pystr_unfolded(py, h.value.of(buf)),
+                )
+            })
+            .collect())
+    }
+
+    /// Header names as written, in wire order (repeated names repeat).
+    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyString>>> {
+        let owner = self.owner.bind(py);
+        let core = core_of(owner)?;
+        let buf = core.buf(py);
+        Ok(core
+            .index
+            .headers
+            .iter()
+            .map(|h| pystr(py, h.name.of(buf)))
+            .collect())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let items = self.items(py)?;
+        PyList::new(py, items)?
+            .into_any()
+            .try_iter()
+            .map(|i| i.into_any())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(core_of(self.owner.bind(py))?.index.headers.len())
+    }
+
+    fn __contains__(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        let owner = self.owner.bind(py);
+        Ok(core_of(owner)?
+            .msg(py)
+            .values(name.as_bytes())
+            .next()
+            .is_some())
+    }
+
+    /// `headers[name]`: the first value, KeyError when absent; `headers[i]`: the i-th line.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(i) = key.extract::<isize>() {
+            let items = self.items(py)?;
+            let n = items.len() as isize;
+            let j = if i < 0 { i + n } else { i };
+            return items
+                .into_iter()
+                .nth(
+                    usize::try_from(j)
+                        .map_err(|_| PyIndexError::new_err("header index out of range"))?,
+                )
+                .ok_or_else(|| PyIndexError::new_err("header index out of range"))
+                .and_then(|t| Ok(t.into_pyobject(py)?.into_any()));
+        }
+        let name: String = key.extract()?;
+        self.get(py, &name, None)?
+            .ok_or_else(|| PyKeyError::new_err(name))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("<Headers: {} lines>", self.__len__(py)?))
+    }
+}
+
+/// A repair made by a lenient parse, or a semantic problem of a message that parsed.
+#[pyclass(frozen, module = "sipwire._sipwire")]
+#[derive(Clone)]
+pub struct Diagnostic {
+    /// Stable snake_case name of what was found (same names as `ParseError.kind`).
+    #[pyo3(get)]
+    kind: &'static str,
+    /// Byte offset into the input.
+    #[pyo3(get)]
+    offset: u32,
+    #[pyo3(get)]
+    line: u32,
+    #[pyo3(get)]
+    column: u32,
+    /// The header the offset falls in, if any.
+    #[pyo3(get)]
+    header: Option<String>,
+    /// What it means, in a sentence.
+    #[pyo3(get)]
+    message: &'static str,
+}
+
+impl Diagnostic {
+    pub fn new(d: sipwire::Diagnostic, buf: &[u8]) -> Self {
+        let loc = Location::find(buf, d.offset);
+        Diagnostic {
+            kind: d.kind.name(),
+            offset: d.offset,
+            line: loc.line,
+            column: loc.column,
+            header: loc.header.map(|h| String::from_utf8_lossy(h).into_owned()),
+            message: d.kind.describe(),
+        }
+    }
+}
+
+#[pymethods]
+impl Diagnostic {
+    fn __repr__(&self) -> String {
+        format!(
+            "<Diagnostic {} at byte {} (line {}, column {}{})>",
+            self.kind,
+            self.offset,
+            self.line,
+            self.column,
+            self.header
+                .as_ref()
+                .map(|h| format!(", header {h}"))
+                .unwrap_or_default()
+        )
+    }
+}

@@ -1,0 +1,101 @@
+//! `StreamParser`: framing for TCP/TLS streams.
+
+use std::sync::Mutex;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use sipwire::message::StreamFramer;
+
+use crate::errors::parse_error;
+use crate::limits::{options, PyLimits};
+use crate::message::wrap;
+
+/// Frames SIP messages out of a byte stream (RFC 3261 §18.3: Content-Length is mandatory).
+/// `feed()` bytes as they arrive; iterate to take whole messages. A framing error is raised
+/// once as ParseError, after the parser has skipped to the next line that looks like a start
+/// line; iterating again continues from there. CRLF keep-alives are counted (`pings` are
+/// CRLF CRLF, which a transport answers with CRLF, RFC 5626 §3.5.1).
+#[pyclass(frozen, module = "sipwire._sipwire")]
+pub struct StreamParser {
+    framer: Mutex<StreamFramer>,
+    strict: bool,
+    limits: Option<Py<PyLimits>>,
+}
+
+impl StreamParser {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, StreamFramer>> {
+        self.framer
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("StreamParser lock poisoned"))
+    }
+}
+
+#[pymethods]
+impl StreamParser {
+    #[new]
+    #[pyo3(signature = (*, strict=true, limits=None))]
+    fn new(py: Python<'_>, strict: bool, limits: Option<Py<PyLimits>>) -> Self {
+        let opts = options(py, strict, limits.as_ref());
+        StreamParser {
+            framer: Mutex::new(StreamFramer::new(opts)),
+            strict,
+            limits,
+        }
+    }
+
+    /// Appends received bytes.
+    fn feed(&self, data: &[u8]) -> PyResult<()> {
+        self.lock()?.feed(data);
+        Ok(())
+    }
+
+    /// Bytes held that are not yet a whole message.
+    #[getter]
+    fn buffered(&self) -> PyResult<usize> {
+        Ok(self.lock()?.buffered())
+    }
+
+    /// Keep-alive pings (CRLF CRLF) seen.
+    #[getter]
+    fn pings(&self) -> PyResult<u64> {
+        Ok(self.lock()?.pings)
+    }
+
+    /// Keep-alive pongs (CRLF) seen.
+    #[getter]
+    fn pongs(&self) -> PyResult<u64> {
+        Ok(self.lock()?.pongs)
+    }
+
+    /// Bytes dropped while resynchronising after errors.
+    #[getter]
+    fn skipped(&self) -> PyResult<u64> {
+        Ok(self.lock()?.skipped)
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        let opts = options(py, self.strict, self.limits.as_ref());
+        let mut framer = self.lock()?;
+        let next = framer.next_message();
+        let dropped = std::mem::take(&mut framer.dropped);
+        drop(framer);
+        match next {
+            None => Ok(None),
+            Some(Ok(framed)) => {
+                let data = PyBytes::new(py, &framed.bytes);
+                let mut index = framed.index;
+                index
+                    .validate(&framed.bytes, &opts)
+                    .map_err(|e| parse_error(py, e, &framed.bytes))?;
+                let limits = self.limits.as_ref().map(|l| l.clone_ref(py));
+                wrap(py, data.unbind(), index, opts, self.strict, limits).map(Some)
+            }
+            Some(Err(e)) => Err(parse_error(py, e, &dropped)),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# sipwire's developer entry point.
+#   scripts/dev.sh setup   fresh venv in .venv, build the extension, run `sipwire parse` on the example
+#   scripts/dev.sh test    every test: Rust (fmt, clippy, unit, integration), Python (ruff, mypy,
+#                          stubtest, pytest)
+#   scripts/dev.sh bench   the benchmark suites (never part of `test`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${SIPWIRE_VENV:-.venv}
+PY="$VENV/bin/python"
+
+step() { printf '\n== %s\n' "$*"; }
+
+setup() {
+    step "python environment ($VENV)"
+    if [ ! -x "$PY" ]; then
+        python3 -m venv "$VENV"
+    fi
+    "$PY" -m pip install --quiet --upgrade pip
+    "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5"
+    step "build and install sipwire (release)"
+    # maturin develop installs into the active virtualenv.
+    VIRTUAL_ENV="$PWD/$VENV" PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet
+    step "main job on the bundled example: sipwire parse examples/invite.sip"
+    "$VENV/bin/sipwire" parse examples/invite.sip
+}
+
+test_all() {
+    [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
+    step "rust: fmt"
+    cargo fmt --all -- --check
+    step "rust: clippy"
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    step "rust: tests"
+    cargo test -p sipwire --quiet
+    step "python: ruff"
+    "$VENV/bin/ruff" check python tests benches
+    "$VENV/bin/ruff" format --check python tests benches
+    step "python: mypy (strict)"
+    "$VENV/bin/mypy" python/sipwire
+    step "python: stubtest"
+    "$PY" -m mypy.stubtest sipwire._sipwire --allowlist tests/stubtest_allowlist.txt
+    step "python: pytest"
+    "$PY" -m pytest -q -p no:cacheprovider tests
+}
+
+bench() {
+    [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
+    "$PY" -m pip install --quiet "pytest-benchmark>=4" sippy sipmessage dpkt sdp-transform
+    step "criterion (Rust)"
+    cargo bench -p sipwire --bench parse -- --noplot
+    step "pytest-benchmark (Python)"
+    "$PY" -m pytest -q -p no:cacheprovider benches --benchmark-only --benchmark-columns=min,median,mean,ops,rounds
+}
+
+case "${1:-}" in
+    setup) setup ;;
+    test) test_all ;;
+    bench) bench ;;
+    *) echo "usage: scripts/dev.sh setup|test|bench" >&2; exit 2 ;;
+esac

@@ -1,0 +1,58 @@
+"""The `sipwire` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DATA
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "invite.sip"
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sipwire", *args],
+        input=None if stdin is None else stdin.decode("latin-1"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_parse_example() -> None:
+    r = run("parse", str(EXAMPLE))
+    assert r.returncode == 0, r.stderr
+    assert "INVITE request to sip:bob@biloxi.example.com" in r.stdout
+    assert "branch=z9hG4bK776asdhds" in r.stdout
+    assert "Body: 241 bytes (application/sdp)" in r.stdout
+
+
+def test_parse_json_from_stdin() -> None:
+    r = run("parse", "--json", "-", stdin=EXAMPLE.read_bytes())
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["method"] == "INVITE" and s["from"]["tag"] == "1928301774"
+    assert s["via"][0]["rport"] is None
+
+
+def test_parse_error_exits_nonzero_with_position(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sip"
+    bad.write_bytes(EXAMPLE.read_bytes().replace(b"CSeq: 314159", b"CSeq: -1"))
+    r = run("parse", str(bad))
+    assert r.returncode == 1
+    assert "bad.sip:7:" in r.stderr and "header CSeq" in r.stderr and "^" in r.stderr
+
+
+def test_lenient_flag() -> None:
+    path = DATA / "rfc4475" / "ltgtruri.dat"
+    assert run("parse", str(path)).returncode == 1
+    r = run("parse", "--lenient", str(path))
+    assert r.returncode == 0 and "bracketed_request_uri" in r.stdout
+
+
+def test_missing_file() -> None:
+    r = run("parse", "/nonexistent/x.sip")
+    assert r.returncode == 2 and "cannot read" in r.stderr
