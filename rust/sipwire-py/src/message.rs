@@ -37,6 +37,8 @@ pub struct Core {
     pub limits: Option<Py<PyLimits>>,
     via: OnceLock<Py<PyList>>,
     headers: OnceLock<Py<Headers>>,
+    from_: OnceLock<Option<Py<typed::NameAddr>>>,
+    to: OnceLock<Option<Py<typed::NameAddr>>>,
 }
 
 impl Core {
@@ -55,6 +57,8 @@ impl Core {
             limits,
             via: OnceLock::new(),
             headers: OnceLock::new(),
+            from_: OnceLock::new(),
+            to: OnceLock::new(),
         }
     }
 
@@ -66,6 +70,26 @@ impl Core {
     #[inline]
     pub fn msg<'a>(&'a self, py: Python<'a>) -> Message<'a, &'a MessageIndex> {
         Message::new(self.buf(py), &self.index)
+    }
+
+    fn cached_name_addr(
+        &self,
+        py: Python<'_>,
+        kind: HeaderName,
+    ) -> PyResult<Option<Py<typed::NameAddr>>> {
+        let cell = if kind == HeaderName::From {
+            &self.from_
+        } else {
+            &self.to
+        };
+        if let Some(v) = cell.get() {
+            return Ok(v.as_ref().map(|v| v.clone_ref(py)));
+        }
+        let v = typed::name_addr_of(py, self, kind)?
+            .map(|n| Py::new(py, n))
+            .transpose()?;
+        let _ = cell.set(v.as_ref().map(|v| v.clone_ref(py)));
+        Ok(v)
     }
 
     fn first_str<'py>(&self, py: Python<'py>, kind: HeaderName) -> Option<Bound<'py, PyString>> {
@@ -151,14 +175,14 @@ macro_rules! message_methods {
 
             /// The From header as a name-addr (`.display_name`, `.uri`, `.tag`, `.params`).
             #[getter]
-            fn from_(&self, py: Python<'_>) -> PyResult<Option<typed::NameAddr>> {
-                typed::name_addr_of(py, &self.core, HeaderName::From)
+            fn from_(&self, py: Python<'_>) -> PyResult<Option<Py<typed::NameAddr>>> {
+                self.core.cached_name_addr(py, HeaderName::From)
             }
 
             /// The To header as a name-addr.
             #[getter]
-            fn to(&self, py: Python<'_>) -> PyResult<Option<typed::NameAddr>> {
-                typed::name_addr_of(py, &self.core, HeaderName::To)
+            fn to(&self, py: Python<'_>) -> PyResult<Option<Py<typed::NameAddr>>> {
+                self.core.cached_name_addr(py, HeaderName::To)
             }
 
             /// Every Via value, top first, across all Via headers.
@@ -346,7 +370,7 @@ message_methods!(Request, {
     /// The method (`INVITE`, `BYE`, or any extension token).
     #[getter]
     fn method<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr(py, self.core.msg(py).method().unwrap_or_default())
+        typed::token_str(py, self.core.msg(py).method().unwrap_or_default())
     }
 
     /// The Request-URI.
@@ -359,10 +383,16 @@ message_methods!(Request, {
             sipwire::message::StartLine::Request { uri, .. } => uri,
             sipwire::message::StartLine::Response { .. } => Span::default(),
         };
-        let u = Py::new(
-            py,
-            typed::Uri::new(py, self.core.data.clone_ref(py), span, self.core.opts, true)?,
-        )?;
+        let u = match self.core.index.fields.request_uri {
+            Some(spans) => Py::new(
+                py,
+                typed::Uri::from_spans(self.core.data.clone_ref(py), spans, self.core.opts, true),
+            )?,
+            None => Py::new(
+                py,
+                typed::Uri::new(py, self.core.data.clone_ref(py), span, self.core.opts, true)?,
+            )?,
+        };
         let _ = self.uri.set(u.clone_ref(py));
         Ok(u)
     }

@@ -3,11 +3,12 @@
 //! Each holds the message's `bytes` object and the span of its text; attributes are parsed
 //! from that text when read, so building the object costs one allocation and no copy.
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
-use sipwire::header::{self, Contact, Params};
-use sipwire::message::HeaderName;
-use sipwire::uri::{uri_eq, Host, Uri as CoreUri};
+use sipwire::header::{self, Contact, ParamSyntax, Params};
+use sipwire::message::{HeaderName, NameAddrSpans, UriSpans, ViaSpans};
+use sipwire::uri::{uri_eq, Uri as CoreUri};
 use sipwire::{ParseOptions, Span};
 
 use crate::errors::parse_error;
@@ -22,21 +23,53 @@ fn params_dict<'py>(py: Python<'py>, p: Params<'_>) -> PyResult<Bound<'py, PyDic
     Ok(d)
 }
 
-fn host_str<'py>(py: Python<'py>, h: Host<'_>) -> Bound<'py, PyString> {
-    pystr(py, h.as_bytes())
+fn opt_str<'py>(py: Python<'py>, buf: &[u8], s: Option<Span>) -> Option<Bound<'py, PyString>> {
+    s.map(|s| pystr(py, s.of(buf)))
+}
+
+/// Interned strings for the tokens every message repeats (methods, transports), so reading
+/// them allocates nothing.
+pub fn token_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    let s = match b {
+        b"INVITE" => intern!(py, "INVITE"),
+        b"ACK" => intern!(py, "ACK"),
+        b"BYE" => intern!(py, "BYE"),
+        b"CANCEL" => intern!(py, "CANCEL"),
+        b"REGISTER" => intern!(py, "REGISTER"),
+        b"OPTIONS" => intern!(py, "OPTIONS"),
+        b"INFO" => intern!(py, "INFO"),
+        b"PRACK" => intern!(py, "PRACK"),
+        b"UPDATE" => intern!(py, "UPDATE"),
+        b"SUBSCRIBE" => intern!(py, "SUBSCRIBE"),
+        b"NOTIFY" => intern!(py, "NOTIFY"),
+        b"PUBLISH" => intern!(py, "PUBLISH"),
+        b"MESSAGE" => intern!(py, "MESSAGE"),
+        b"REFER" => intern!(py, "REFER"),
+        b"UDP" => intern!(py, "UDP"),
+        b"TCP" => intern!(py, "TCP"),
+        b"TLS" => intern!(py, "TLS"),
+        b"SCTP" => intern!(py, "SCTP"),
+        b"WS" => intern!(py, "WS"),
+        b"WSS" => intern!(py, "WSS"),
+        b"sip" => intern!(py, "sip"),
+        b"sips" => intern!(py, "sips"),
+        b"tel" => intern!(py, "tel"),
+        _ => return pystr(py, b),
+    };
+    s.clone()
 }
 
 /// A SIP, SIPS, tel or other URI (RFC 3261 §19.1, RFC 3966).
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Uri {
     data: Py<PyBytes>,
-    span: Span,
+    spans: UriSpans,
     opts: ParseOptions,
     request: bool,
 }
 
 impl Uri {
-    /// Checks that `span` of `data` parses, so every later read succeeds.
+    /// Parses `span` of `data`.
     pub fn new(
         py: Python<'_>,
         data: Py<PyBytes>,
@@ -44,19 +77,49 @@ impl Uri {
         opts: ParseOptions,
         request: bool,
     ) -> PyResult<Self> {
-        let u = Uri {
+        let spans = {
+            let buf = data.as_bytes(py);
+            let mut diags = Vec::new();
+            let parsed = if request {
+                CoreUri::parse_request_uri(span.of(buf), &opts, &mut diags)
+            } else {
+                CoreUri::parse(span.of(buf), &opts, &mut diags)
+            };
+            parsed
+                .map(|u| UriSpans::of(buf, &u))
+                .map_err(|e| parse_error(py, e.shifted(span.start as usize), buf))?
+        };
+        Ok(Uri {
             data,
-            span,
+            spans,
             opts,
             request,
-        };
-        u.with(py, |_| ())?;
-        Ok(u)
+        })
     }
 
+    /// From the parts validation already found.
+    pub fn from_spans(
+        data: Py<PyBytes>,
+        spans: UriSpans,
+        opts: ParseOptions,
+        request: bool,
+    ) -> Self {
+        Uri {
+            data,
+            spans,
+            opts,
+            request,
+        }
+    }
+
+    fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
+        self.data.as_bytes(py)
+    }
+
+    /// Parses again, for the rarer questions (URI headers, equality).
     fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&CoreUri<'_>) -> R) -> PyResult<R> {
-        let buf = self.data.as_bytes(py);
-        let text = self.span.of(buf);
+        let buf = self.buf(py);
+        let text = self.spans.text.of(buf);
         let mut diags = Vec::new();
         let parsed = if self.request {
             CoreUri::parse_request_uri(text, &self.opts, &mut diags)
@@ -65,7 +128,11 @@ impl Uri {
         };
         parsed
             .map(|u| f(&u))
-            .map_err(|e| parse_error(py, e.shifted(self.span.start as usize), buf))
+            .map_err(|e| parse_error(py, e.shifted(self.spans.text.start as usize), buf))
+    }
+
+    fn params_view<'a>(&self, buf: &'a [u8]) -> Params<'a> {
+        Params::from_raw(self.spans.params.of(buf), ParamSyntax::Uri)
     }
 }
 
@@ -73,36 +140,43 @@ impl Uri {
 impl Uri {
     /// `sip`, `sips`, `tel` (lower case), or another scheme as written.
     #[getter]
-    fn scheme<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        self.with(py, |u| pystr(py, u.scheme().as_bytes()))
+    fn scheme<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        let s = self.spans.scheme.of(self.buf(py));
+        match s.to_ascii_lowercase().as_slice() {
+            b"sip" | b"sips" | b"tel" => token_str(py, &s.to_ascii_lowercase()),
+            _ => pystr(py, s),
+        }
     }
     /// The user part as written (escapes kept: `%41` is not `A`, RFC 3261 §19.1.4); for tel
     /// URIs, the number.
     #[getter]
-    fn user<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |u| u.user().map(|x| pystr(py, x)))
+    fn user<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans.user)
     }
     #[getter]
-    fn password<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |u| u.password().map(|x| pystr(py, x)))
+    fn password<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans.password)
     }
     /// The host as written: a domain, an IPv4 address, or an IPv6 reference with its brackets.
     #[getter]
-    fn host<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |u| u.host().map(|h| host_str(py, h)))
+    fn host<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans.host)
     }
     #[getter]
-    fn port(&self, py: Python<'_>) -> PyResult<Option<u16>> {
-        self.with(py, |u| u.port())
+    fn port(&self) -> Option<u16> {
+        self.spans.port
     }
     /// URI parameters in order: name -> value (None for a flag such as `lr`).
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.with(py, |u| params_dict(py, u.params()))?
+        params_dict(py, self.params_view(self.buf(py)))
     }
     /// `?name=value&...` headers (escapes kept).
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        if self.spans.headers.is_none() {
+            return Ok(PyDict::new(py));
+        }
         self.with(py, |u| {
             let d = PyDict::new(py);
             for (n, v) in u.headers() {
@@ -113,21 +187,25 @@ impl Uri {
     }
     /// The `user` parameter (`phone`, `ip`), or None.
     #[getter]
-    fn user_param<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |u| u.user_param().map(|x| pystr(py, x)))
+    fn user_param<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        let buf = self.buf(py);
+        self.params_view(buf).value(b"user").map(|x| pystr(py, x))
     }
     /// The `transport` parameter, or None.
     #[getter]
-    fn transport<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |u| u.transport().map(|x| pystr(py, x)))
+    fn transport<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        let buf = self.buf(py);
+        self.params_view(buf)
+            .value(b"transport")
+            .map(|x| pystr(py, x))
     }
     /// Whether the `lr` parameter is present (a loose router, RFC 3261 §16.12).
     #[getter]
-    fn lr(&self, py: Python<'_>) -> PyResult<bool> {
-        self.with(py, |u| u.lr())
+    fn lr(&self, py: Python<'_>) -> bool {
+        self.params_view(self.buf(py)).contains(b"lr")
     }
     fn __str__<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr(py, self.span.of(self.data.as_bytes(py)))
+        pystr(py, self.spans.text.of(self.buf(py)))
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<Uri {:?}>", self.__str__(py).to_string_lossy())
@@ -140,17 +218,21 @@ impl Uri {
         let o = o.get();
         self.with(py, |a| o.with(py, |b| uri_eq(a, b)))?
     }
-    fn __hash__(&self, py: Python<'_>) -> PyResult<u64> {
+    fn __hash__(&self, py: Python<'_>) -> u64 {
         use std::hash::{Hash, Hasher};
-        self.with(py, |u| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            u.scheme().as_bytes().to_ascii_lowercase().hash(&mut h);
-            if let Some(host) = u.host() {
-                host.address().to_ascii_lowercase().hash(&mut h);
-            }
-            u.port().hash(&mut h);
-            h.finish()
-        })
+        let buf = self.buf(py);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.spans.scheme.of(buf).to_ascii_lowercase().hash(&mut h);
+        if let Some(host) = self.spans.host {
+            let host = host.of(buf);
+            let host = host
+                .strip_prefix(b"[")
+                .and_then(|x| x.strip_suffix(b"]"))
+                .unwrap_or(host);
+            host.to_ascii_lowercase().hash(&mut h);
+        }
+        self.spans.port.hash(&mut h);
+        h.finish()
     }
 }
 
@@ -181,16 +263,12 @@ pub fn uri_equal(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> 
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Via {
     data: Py<PyBytes>,
-    span: Span,
-    opts: ParseOptions,
+    spans: ViaSpans,
 }
 
 impl Via {
-    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&header::Via<'_>) -> R) -> PyResult<R> {
-        let buf = self.data.as_bytes(py);
-        header::parse_via(self.span.of(buf), &self.opts, &mut Vec::new())
-            .map(|v| f(&v))
-            .map_err(|e| parse_error(py, e.shifted(self.span.start as usize), buf))
+    fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
+        self.data.as_bytes(py)
     }
 }
 
@@ -198,68 +276,70 @@ impl Via {
 impl Via {
     /// `SIP/2.0`.
     #[getter]
-    fn protocol(&self, py: Python<'_>) -> PyResult<String> {
-        self.with(py, |v| {
-            format!(
-                "{}/{}",
-                String::from_utf8_lossy(v.protocol_name()),
-                String::from_utf8_lossy(v.protocol_version())
-            )
-        })
+    fn protocol(&self, py: Python<'_>) -> String {
+        let buf = self.buf(py);
+        format!(
+            "{}/{}",
+            String::from_utf8_lossy(self.spans.protocol_name.of(buf)),
+            String::from_utf8_lossy(self.spans.protocol_version.of(buf))
+        )
     }
     /// `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS`, or another token, as written.
     #[getter]
-    fn transport<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        self.with(py, |v| pystr(py, v.transport()))
+    fn transport<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        token_str(py, self.spans.transport.of(self.buf(py)))
     }
     /// The sent-by host as written (IPv6 references keep their brackets).
     #[getter]
-    fn host<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        self.with(py, |v| host_str(py, v.host()))
+    fn host<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        pystr(py, self.spans.host.of(self.buf(py)))
     }
     #[getter]
-    fn port(&self, py: Python<'_>) -> PyResult<Option<u16>> {
-        self.with(py, |v| v.port())
+    fn port(&self) -> Option<u16> {
+        self.spans.port
     }
     #[getter]
-    fn branch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |v| v.branch().map(|b| pystr(py, b)))
+    fn branch<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans.branch)
     }
     /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK` (and has more).
     #[getter]
-    fn has_rfc3261_branch(&self, py: Python<'_>) -> PyResult<bool> {
-        self.with(py, |v| v.has_rfc3261_branch())
+    fn has_rfc3261_branch(&self) -> bool {
+        self.spans.rfc3261_branch
     }
     #[getter]
-    fn received<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |v| v.received().map(|b| pystr(py, b)))
+    fn received<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans.received)
     }
     /// The rport value (RFC 3581), or None when absent or sent without a value (see
     /// `rport_requested`).
     #[getter]
-    fn rport(&self, py: Python<'_>) -> PyResult<Option<u16>> {
-        self.with(py, |v| v.rport().flatten())
+    fn rport(&self) -> Option<u16> {
+        self.spans.rport.flatten()
     }
     /// Whether the rport parameter is present, with or without a value.
     #[getter]
-    fn rport_requested(&self, py: Python<'_>) -> PyResult<bool> {
-        self.with(py, |v| v.rport().is_some())
+    fn rport_requested(&self) -> bool {
+        self.spans.rport.is_some()
     }
     #[getter]
-    fn maddr<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |v| v.maddr().map(|b| pystr(py, b)))
+    fn maddr<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans.maddr)
     }
     #[getter]
-    fn ttl(&self, py: Python<'_>) -> PyResult<Option<u8>> {
-        self.with(py, |v| v.ttl())
+    fn ttl(&self) -> Option<u8> {
+        self.spans.ttl
     }
     /// Every parameter in order (branch, received, rport ... and unknown ones).
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.with(py, |v| params_dict(py, v.params()))?
+        params_dict(
+            py,
+            Params::from_raw(self.spans.params.of(self.buf(py)), ParamSyntax::Header),
+        )
     }
     fn __str__<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr_unfolded(py, self.span.of(self.data.as_bytes(py)))
+        pystr_unfolded(py, self.spans.text.of(self.buf(py)))
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<Via {:?}>", self.__str__(py).to_string_lossy())
@@ -271,28 +351,39 @@ impl Via {
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct NameAddr {
     data: Py<PyBytes>,
-    span: Span,
+    /// `None` for `Contact: *`.
+    spans: Option<NameAddrSpans>,
+    text: Span,
     opts: ParseOptions,
-    contact: bool,
 }
 
 impl NameAddr {
-    fn with<R>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(Option<&header::NameAddr<'_>>, &Contact<'_>) -> R,
-    ) -> PyResult<R> {
-        let buf = self.data.as_bytes(py);
-        let text = self.span.of(buf);
-        let mut d = Vec::new();
-        let parsed = if self.contact {
-            header::parse_contact(text, &self.opts, &mut d)
-        } else {
-            header::parse_name_addr(text, &self.opts, &mut d).map(Contact::Addr)
-        };
-        parsed
-            .map(|c| f(c.addr(), &c))
-            .map_err(|e| parse_error(py, e.shifted(self.span.start as usize), buf))
+    pub fn from_spans(data: Py<PyBytes>, spans: NameAddrSpans, opts: ParseOptions) -> Self {
+        NameAddr {
+            data,
+            text: spans.text,
+            spans: Some(spans),
+            opts,
+        }
+    }
+
+    fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
+        self.data.as_bytes(py)
+    }
+
+    fn params_view<'a>(&self, buf: &'a [u8]) -> Params<'a> {
+        Params::from_raw(
+            self.spans.map_or(Span::default(), |s| s.params).of(buf),
+            ParamSyntax::Header,
+        )
+    }
+
+    /// Contact questions, answered by the core's Contact view.
+    fn contact<R>(&self, py: Python<'_>, f: impl FnOnce(&Contact<'_>) -> R) -> PyResult<R> {
+        let buf = self.buf(py);
+        header::parse_contact(self.text.of(buf), &self.opts, &mut Vec::new())
+            .map(|c| f(&c))
+            .map_err(|e| parse_error(py, e.shifted(self.text.start as usize), buf))
     }
 }
 
@@ -300,48 +391,47 @@ impl NameAddr {
 impl NameAddr {
     /// The display name, unquoted, or None.
     #[getter]
-    fn display_name<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |a, _| {
-            a.and_then(|a| a.display_name_unquoted())
-                .map(|d| pystr_unfolded(py, &d))
-        })
+    fn display_name<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        let d = self.spans?.display_name?;
+        Some(pystr_unfolded(py, &header::unquote(d.of(self.buf(py)))))
     }
     #[getter]
-    fn uri(&self, py: Python<'_>) -> PyResult<Option<Uri>> {
-        let buf = self.data.as_bytes(py);
-        let span = self.with(py, |a, _| a.map(|a| Span::within(buf, a.uri().as_bytes())))?;
-        span.map(|s| Uri::new(py, self.data.clone_ref(py), s, self.opts, false))
-            .transpose()
+    fn uri(&self, py: Python<'_>) -> Option<Uri> {
+        self.spans
+            .map(|s| Uri::from_spans(self.data.clone_ref(py), s.uri, self.opts, false))
     }
     #[getter]
-    fn tag<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        self.with(py, |a, _| a.and_then(|a| a.tag()).map(|t| pystr(py, t)))
+    fn tag<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
+        opt_str(py, self.buf(py), self.spans?.tag)
     }
     /// Header parameters (after the `>`), in order.
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.with(py, |a, _| match a {
-            Some(a) => params_dict(py, a.params()),
-            None => Ok(PyDict::new(py)),
-        })?
+        params_dict(py, self.params_view(self.buf(py)))
     }
     /// Contact `expires` parameter in seconds, or None.
     #[getter]
     fn expires(&self, py: Python<'_>) -> PyResult<Option<u32>> {
-        self.with(py, |_, c| c.expires())
+        if !self.params_view(self.buf(py)).contains(b"expires") {
+            return Ok(None);
+        }
+        self.contact(py, |c| c.expires())
     }
     /// Contact `q` parameter (0.0-1.0), or None.
     #[getter]
     fn q(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        self.with(py, |_, c| c.q().map(|q| f64::from(q) / 1000.0))
+        if !self.params_view(self.buf(py)).contains(b"q") {
+            return Ok(None);
+        }
+        self.contact(py, |c| c.q().map(|q| f64::from(q) / 1000.0))
     }
     /// `Contact: *` (remove all bindings, RFC 3261 §10.2.2).
     #[getter]
-    fn is_star(&self, py: Python<'_>) -> PyResult<bool> {
-        self.with(py, |_, c| matches!(c, Contact::Star))
+    fn is_star(&self) -> bool {
+        self.spans.is_none()
     }
     fn __str__<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr_unfolded(py, self.span.of(self.data.as_bytes(py)))
+        pystr_unfolded(py, self.text.of(self.buf(py)))
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<NameAddr {:?}>", self.__str__(py).to_string_lossy())
@@ -371,6 +461,12 @@ impl CSeq {
 
 pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
     let buf = core.buf(py);
+    if let Some(c) = core.index.fields.cseq {
+        return Ok(Some(CSeq {
+            seq: c.seq,
+            method: token_str(py, c.method.of(buf)).to_string(),
+        }));
+    }
     let Some(h) = core
         .index
         .headers
@@ -387,75 +483,104 @@ pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
     }))
 }
 
+/// From or To: from the parts validation found, else parsed now.
 pub fn name_addr_of(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Option<NameAddr>> {
+    let known = if kind == HeaderName::From {
+        core.index.fields.from
+    } else {
+        core.index.fields.to
+    };
+    if let Some(spans) = known {
+        return Ok(Some(NameAddr::from_spans(
+            core.data.clone_ref(py),
+            spans,
+            core.opts,
+        )));
+    }
+    let buf = core.buf(py);
     let Some(h) = core.index.headers.iter().find(|h| h.kind == kind) else {
         return Ok(None);
     };
-    let na = NameAddr {
-        data: core.data.clone_ref(py),
-        span: h.value,
-        opts: core.opts,
-        contact: false,
-    };
-    na.with(py, |_, _| ())?;
-    Ok(Some(na))
+    let spans = header::parse_name_addr(h.value.of(buf), &core.opts, &mut Vec::new())
+        .map(|n| NameAddrSpans::of(buf, &n))
+        .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
+    Ok(Some(NameAddr::from_spans(
+        core.data.clone_ref(py),
+        spans,
+        core.opts,
+    )))
 }
 
 /// Every element of the list header `kind` (Contact, Route, Record-Route), in order.
 pub fn name_addr_list(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Py<PyList>> {
     let buf = core.buf(py);
     let out = PyList::empty(py);
-    let contact = kind == HeaderName::Contact;
     for h in core.index.headers.iter().filter(|h| h.kind == kind) {
         let v = h.value.of(buf);
         let base = h.value.start as usize;
         let mut d = Vec::new();
-        let push = |text: &[u8]| -> PyResult<()> {
-            out.append(NameAddr {
-                data: core.data.clone_ref(py),
-                span: Span::within(buf, text),
-                opts: core.opts,
-                contact,
-            })
-        };
-        if contact {
+        if kind == HeaderName::Contact {
             for item in header::parse_contact_list(v, &core.opts, &mut d) {
-                match item.map_err(|e| parse_error(py, e.shifted(base), buf))? {
+                let item = match item.map_err(|e| parse_error(py, e.shifted(base), buf))? {
                     Contact::Star => {
-                        let star = memchr::memchr(b'*', v).map_or(v, |p| v.get(p..=p).unwrap_or(v));
-                        push(star)?;
+                        let star = memchr::memchr(b'*', v).map_or(0, |p| base + p);
+                        NameAddr {
+                            data: core.data.clone_ref(py),
+                            spans: None,
+                            text: Span::new(star, star + 1),
+                            opts: core.opts,
+                        }
                     }
-                    Contact::Addr(a) => push(a.as_bytes())?,
-                }
+                    Contact::Addr(a) => NameAddr::from_spans(
+                        core.data.clone_ref(py),
+                        NameAddrSpans::of(buf, &a),
+                        core.opts,
+                    ),
+                };
+                out.append(item)?;
             }
         } else {
             for item in header::parse_name_addr_list(v, &core.opts, &mut d) {
-                push(
-                    item.map_err(|e| parse_error(py, e.shifted(base), buf))?
-                        .as_bytes(),
-                )?;
+                let a = item.map_err(|e| parse_error(py, e.shifted(base), buf))?;
+                out.append(NameAddr::from_spans(
+                    core.data.clone_ref(py),
+                    NameAddrSpans::of(buf, &a),
+                    core.opts,
+                ))?;
             }
         }
     }
     Ok(out.unbind())
 }
 
+/// Every Via value, top first; the top one from the parts validation found.
 pub fn vias(py: Python<'_>, core: &Core) -> PyResult<Py<PyList>> {
     let buf = core.buf(py);
     let out = PyList::empty(py);
+    let top = core.index.fields.top_via;
     for h in core
         .index
         .headers
         .iter()
         .filter(|h| h.kind == HeaderName::Via)
     {
+        let v = h.value.of(buf);
+        // One value and its parts already known: no parse.
+        if let Some(t) = top.filter(|t| {
+            out.is_empty() && t.text.start == h.value.start && t.text.len == h.value.len
+        }) {
+            out.append(Via {
+                data: core.data.clone_ref(py),
+                spans: t,
+            })?;
+            continue;
+        }
         let mut d = Vec::new();
-        for item in header::parse_via_list(h.value.of(buf), &core.opts, &mut d) {
+        for item in header::parse_via_list(v, &core.opts, &mut d) {
             let via = item.map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
             out.append(Via {
                 data: core.data.clone_ref(py),
-                span: Span::within(buf, via.as_bytes()),
-                opts: core.opts,
+                spans: ViaSpans::of(buf, &via),
             })?;
         }
     }

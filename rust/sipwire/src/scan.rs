@@ -199,6 +199,15 @@ impl<'a> Iterator for CommaSplit<'a> {
         }
         let s = self.s;
         let start = self.pos;
+        // Most values hold no comma at all: one item, no scan for quotes and brackets. (A
+        // lone quote or '<' is left for the item's own parser to report.)
+        if memchr::memchr(b',', s.get(start..).unwrap_or(&[])).is_none() {
+            self.done = true;
+            let item = s.get(start..).unwrap_or(&[]);
+            let t = trim_lws(item);
+            let off = start + (t.as_ptr() as usize - item.as_ptr() as usize);
+            return Some(Ok((off, t)));
+        }
         let mut i = start;
         let mut angle = false;
         let mut depth = 0u32;
@@ -293,7 +302,7 @@ mod tests {
             r[0],
             Err((crate::ErrorKind::UnterminatedQuote, 0))
         ));
-        let r: Vec<_> = CommaSplit::new(b"<sip:a@b").collect();
+        let r: Vec<_> = CommaSplit::new(b"<sip:a@b, c").collect();
         assert!(matches!(
             r[0],
             Err((crate::ErrorKind::UnterminatedAngle, 0))

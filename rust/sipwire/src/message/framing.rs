@@ -14,6 +14,9 @@ use crate::limits::ParseOptions;
 use crate::scan::Span;
 
 /// What the front of a stream buffer holds.
+// Returned by value once per message; boxing the index would cost the allocation a parse
+// otherwise avoids.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StreamEvent {
     /// `len` bytes of keep-alive: a ping (`CRLF CRLF`) to answer, or a pong (`CRLF`).
@@ -95,6 +98,7 @@ pub fn frame_stream(buf: &[u8], opts: &ParseOptions) -> Result<StreamEvent, Erro
             end: end as u32,
             content_length: Some(cl),
             diagnostics: diags,
+            fields: Default::default(),
         },
     })
 }

@@ -5,6 +5,7 @@
 //! LWS            = [*WSP CRLF] 1*WSP                       (a fold continues the value)
 //! ```
 
+use super::fields::Fields;
 use super::names::HeaderName;
 use super::start_line::{self, StartLine};
 use crate::error::{Diagnostic, Error, ErrorKind};
@@ -47,6 +48,8 @@ pub struct MessageIndex {
     pub content_length: Option<u32>,
     /// Repairs made by a lenient parse and semantic problems of a message that still parsed.
     pub diagnostics: Vec<Diagnostic>,
+    /// Where the parts of the Request-URI, From, To, CSeq and top Via are, once validated.
+    pub fields: Fields,
 }
 
 /// The head of a message: start line and header index, up to the empty line.
@@ -106,6 +109,7 @@ impl MessageIndex {
             end: end as u32,
             content_length: head.content_length,
             diagnostics: diags,
+            fields: Fields::default(),
         })
     }
 

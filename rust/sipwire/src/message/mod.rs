@@ -5,6 +5,7 @@
 //! bytes, so it can be stored next to the buffer it indexes (the Python binding keeps the
 //! `bytes` object and the index). [`Message`] pairs the two and answers questions.
 
+mod fields;
 mod framing;
 mod index;
 mod names;
@@ -12,6 +13,7 @@ mod start_line;
 mod validate;
 mod view;
 
+pub use fields::{CSeqSpans, Fields, NameAddrSpans, UriSpans, ViaSpans};
 pub use framing::{frame_stream, resync_offset, Framed, StreamEvent, StreamFramer};
 pub use index::{HeaderEntry, MessageIndex};
 pub use names::HeaderName;

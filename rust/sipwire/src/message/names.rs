@@ -17,6 +17,7 @@ macro_rules! header_names {
         impl HeaderName {
             /// Every known name, in declaration order.
             pub const ALL: &'static [HeaderName] = &[$( HeaderName::$variant, )*];
+            const NAMES: &'static [&'static str] = &[$( $name, )*];
 
             /// The canonical spelling (`Call-ID`, `CSeq`, `WWW-Authenticate`).
             pub const fn canonical(self) -> &'static str {
@@ -122,14 +123,43 @@ const COMPACT: [HeaderName; 26] = {
     t
 };
 
-/// Known names bucketed by length (longest known name is 20 bytes).
-const MAX_NAME: usize = 20;
+/// Open-addressing table from (length, first and last letter) to a known name: one probe for
+/// almost every header, whatever its case.
+const TABLE_BITS: usize = 8;
+const TABLE_MASK: usize = (1 << TABLE_BITS) - 1;
+
+#[inline]
+const fn slot(len: usize, first: u8, last: u8) -> usize {
+    (len.wrapping_mul(37) ^ (first as usize).wrapping_mul(59) ^ (last as usize).wrapping_mul(101))
+        & TABLE_MASK
+}
+
+const TABLE: [u8; 1 << TABLE_BITS] = {
+    let mut t = [0u8; 1 << TABLE_BITS];
+    let names = HeaderName::NAMES;
+    let mut i = 0;
+    while i < names.len() {
+        let n = names[i].as_bytes();
+        let mut h = slot(
+            n.len(),
+            n[0].to_ascii_lowercase(),
+            n[n.len() - 1].to_ascii_lowercase(),
+        );
+        while t[h] != 0 {
+            h = (h + 1) & TABLE_MASK;
+        }
+        t[h] = (i + 1) as u8;
+        i += 1;
+    }
+    t
+};
 
 impl HeaderName {
     /// Resolves a header name as written on the wire (any case, compact or full).
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         match name {
+            [] => HeaderName::Other,
             [c] => {
                 let l = c.to_ascii_lowercase();
                 if l.is_ascii_lowercase() {
@@ -141,43 +171,26 @@ impl HeaderName {
                     HeaderName::Other
                 }
             }
-            _ if name.len() > MAX_NAME => HeaderName::Other,
-            _ => Self::lookup_full(name),
-        }
-    }
-
-    #[inline]
-    fn lookup_full(name: &[u8]) -> HeaderName {
-        // The first letter and the length narrow ~65 names to one or two candidates.
-        let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
-        let candidates: &[HeaderName] = match (first, name.len()) {
-            (b'v', 3) => &[HeaderName::Via],
-            (b't', 2) => &[HeaderName::To],
-            (b'f', 4) => &[HeaderName::From],
-            (b'c', 7) => &[HeaderName::CallId, HeaderName::Contact],
-            (b'c', 4) => &[HeaderName::CSeq],
-            (b'c', 14) => &[HeaderName::ContentLength],
-            (b'c', 12) => &[HeaderName::ContentType],
-            (b'm', 12) => &[HeaderName::MaxForwards, HeaderName::MimeVersion],
-            _ => return Self::lookup_slow(name),
-        };
-        for &c in candidates {
-            if eq_ignore_case(c.canonical().as_bytes(), name) {
-                return c;
+            [first, .., last] => {
+                let mut h = slot(
+                    name.len(),
+                    first.to_ascii_lowercase(),
+                    last.to_ascii_lowercase(),
+                );
+                loop {
+                    let e = TABLE.get(h).copied().unwrap_or(0) as usize;
+                    if e == 0 {
+                        return HeaderName::Other;
+                    }
+                    let known = Self::NAMES.get(e - 1).map_or(&b""[..], |n| n.as_bytes());
+                    // Canonical spelling first: a plain compare, then the case-insensitive one.
+                    if known == name || eq_ignore_case(known, name) {
+                        return Self::ALL.get(e - 1).copied().unwrap_or(HeaderName::Other);
+                    }
+                    h = (h + 1) & TABLE_MASK;
+                }
             }
         }
-        Self::lookup_slow(name)
-    }
-
-    #[cold]
-    fn lookup_slow(name: &[u8]) -> HeaderName {
-        HeaderName::ALL
-            .iter()
-            .copied()
-            .find(|h| {
-                h.canonical().len() == name.len() && eq_ignore_case(h.canonical().as_bytes(), name)
-            })
-            .unwrap_or(HeaderName::Other)
     }
 }
 

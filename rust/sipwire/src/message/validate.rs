@@ -5,6 +5,7 @@
 //! meets an error. Headers the core does not type are kept as they are. In lenient mode the
 //! typed parsers' repairs become the message's diagnostics.
 
+use super::fields::{CSeqSpans, NameAddrSpans, UriSpans, ViaSpans};
 use super::index::MessageIndex;
 use super::names::HeaderName;
 use super::start_line::StartLine;
@@ -41,10 +42,11 @@ impl MessageIndex {
     /// Checks the typed headers of a parsed message (offsets refer to `buf`).
     pub fn validate(&mut self, buf: &[u8], opts: &ParseOptions) -> Result<(), Error> {
         let diags = &mut self.diagnostics;
+        let fields = &mut self.fields;
         if let StartLine::Request { uri, .. } = self.start_line {
-            check(uri.start as usize, diags, |d| {
-                Uri::parse_request_uri(uri.of(buf), opts, d).map(|_| ())
-            })?;
+            fields.request_uri = Some(check(uri.start as usize, diags, |d| {
+                Uri::parse_request_uri(uri.of(buf), opts, d).map(|u| UriSpans::of(buf, &u))
+            })?);
         }
         let mut vias = 0usize;
         for h in &self.headers {
@@ -52,16 +54,36 @@ impl MessageIndex {
             let base = h.value.start as usize;
             match h.kind {
                 HeaderName::Via => {
-                    vias += check(base, diags, |d| walk(header::parse_via_list(v, opts, d)))?;
+                    let first = fields.top_via.is_none();
+                    vias += check(base, diags, |d| {
+                        let mut n = 0;
+                        for item in header::parse_via_list(v, opts, d) {
+                            let via = item?;
+                            if first && n == 0 {
+                                fields.top_via = Some(ViaSpans::of(buf, &via));
+                            }
+                            n += 1;
+                        }
+                        Ok(n)
+                    })?;
                     if vias > usize::from(opts.limits.max_vias) {
                         return Err(Error::new(ErrorKind::TooManyVias, h.name.start as usize));
                     }
                 }
-                HeaderName::From
-                | HeaderName::To
-                | HeaderName::ReplyTo
-                | HeaderName::ReferTo
-                | HeaderName::ReferredBy => {
+                HeaderName::From | HeaderName::To => {
+                    let na = check(base, diags, |d| {
+                        header::parse_name_addr(v, opts, d).map(|n| NameAddrSpans::of(buf, &n))
+                    })?;
+                    let slot = if h.kind == HeaderName::From {
+                        &mut fields.from
+                    } else {
+                        &mut fields.to
+                    };
+                    if slot.is_none() {
+                        *slot = Some(na);
+                    }
+                }
+                HeaderName::ReplyTo | HeaderName::ReferTo | HeaderName::ReferredBy => {
                     check(base, diags, |d| {
                         header::parse_name_addr(v, opts, d).map(|_| ())
                     })?;
@@ -82,7 +104,10 @@ impl MessageIndex {
                     })?;
                 }
                 HeaderName::CSeq => {
-                    check(base, diags, |d| header::parse_cseq(v, opts, d).map(|_| ()))?;
+                    let c = check(base, diags, |d| {
+                        header::parse_cseq(v, opts, d).map(|c| CSeqSpans::of(buf, &c))
+                    })?;
+                    fields.cseq.get_or_insert(c);
                 }
                 HeaderName::CallId => {
                     check(base, diags, |d| {
