@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sipwire
 from conftest import DATA, corpus
+
+import sipwire
 
 RFC4475 = corpus("rfc4475")
 RFC5118 = corpus("rfc5118")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sipwire
 from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import sipwire
 
 CORPUS = [p.read_bytes() for p in sorted((DATA / "rfc4475").glob("*.dat"))] + [
     p.read_bytes() for p in sorted((DATA / "rfc5118" / "fixed").glob("*.sip"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import sipwire
 from test_message import INVITE, req
+
+import sipwire
 
 
 def test_response_per_rfc3261_8_2_6() -> None:
