@@ -24,15 +24,19 @@
 //! - [`body`]: multipart bodies (RFC 5621)
 //! - [`sdp`]: session descriptions (RFC 8866), offer/answer (RFC 3264)
 //! - [`build`]: serialization and builders
+//! - [`txn`]: transactions (RFC 3261 §17): keys, the four state machines, the layer, sans-IO
+//! - [`dialog`]: dialogs (RFC 3261 §12): ids, route sets, CSeq, forking, PRACK, session timers
 
 pub mod body;
 pub mod build;
+pub mod dialog;
 pub mod error;
 pub mod header;
 pub mod limits;
 pub mod message;
 pub mod scan;
 pub mod sdp;
+pub mod txn;
 pub mod uri;
 
 pub use error::{Diagnostic, Error, ErrorKind, Location, Result};
