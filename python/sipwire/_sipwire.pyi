@@ -7,8 +7,6 @@ the original ``bytes`` when first read. Offsets are byte offsets into the parsed
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal, final, overload
 
-from sipwire.sdp import SessionDescription
-
 # --- exceptions ------------------------------------------------------------------------------
 
 class SipwireError(Exception):
@@ -390,3 +388,472 @@ class StreamParser:
         """Bytes dropped while resynchronising after errors."""
     def __iter__(self) -> StreamParser: ...
     def __next__(self) -> Request | Response: ...
+
+# --- sdp (begin) -----------------------------------------------------------------------------
+# SDP (RFC 8866) and offer/answer (RFC 3264); the public names are in ``sipwire.sdp``. Offsets
+# (ParseError, Diagnostic, Attribute.offset, Media.offset) are into the bytes that were parsed:
+# the body for ``sdp_parse``, the whole message for ``msg.sdp``.
+
+_Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
+_HoldKind = Literal["sendonly", "inactive", "legacy_zero_address"]
+_OfferChange = Literal[
+    "unchanged", "version_only", "changed", "changed_without_version", "new_session"
+]
+
+@final
+class SessionDescription:
+    """A parsed session description. Immutable; ``bytes(sd)`` gives the parsed bytes back
+    exactly. The streams' port, direction, hold, connection and codecs are read from what the
+    parse found; other fields are parsed from the bytes when read."""
+
+    @property
+    def version(self) -> str:
+        """``v=`` (always ``0``)."""
+    @property
+    def origin(self) -> Origin:
+        """``o=`` (RFC 8866 §5.2)."""
+    @property
+    def session_name(self) -> str: ...
+    @property
+    def information(self) -> str | None: ...
+    @property
+    def uri(self) -> str | None: ...
+    @property
+    def emails(self) -> list[str]: ...
+    @property
+    def phones(self) -> list[str]: ...
+    @property
+    def connection(self) -> str | None:
+        """The session-level ``c=`` address (without ``/ttl``), or None."""
+    @property
+    def connection_info(self) -> Connection | None: ...
+    @property
+    def bandwidths(self) -> list[tuple[str, int | None]]:
+        """Session-level ``b=`` as (bwtype, bandwidth); bandwidth None if not a number."""
+    @property
+    def timing(self) -> list[tuple[int, int]]:
+        """``t=`` lines as (start, stop), NTP seconds; 0 is unbounded."""
+    @property
+    def direction(self) -> _Direction:
+        """The session-level direction; sendrecv when none is given (RFC 8866 §6.7)."""
+    @property
+    def attributes(self) -> list[Attribute]:
+        """Session-level attributes in order."""
+    def attribute(self, name: str) -> Attribute | None:
+        """The first session-level attribute called ``name``."""
+    @property
+    def groups(self) -> list[Group]:
+        """``a=group`` lines (RFC 5888)."""
+    @property
+    def media(self) -> list[Media]: ...
+    @property
+    def is_hold(self) -> bool:
+        """Every active stream (port not 0) is on hold, and there is one."""
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        """Every line as (type, value); a malformed line a lenient parse kept has type ""."""
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """Repairs a lenient parse made (glued lines split, malformed lines kept aside)."""
+    @property
+    def offset(self) -> int:
+        """Offset of the body in the bytes offsets refer to (0 for ``sdp.parse``)."""
+    def __bytes__(self) -> bytes: ...
+    def __len__(self) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Media:
+    """One media section: the ``m=`` line and the lines up to the next one."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def kind(self) -> str:
+        """``audio``, ``video``, ``image``, ``application``, ``text``, ``message``, ..."""
+    @property
+    def port(self) -> int: ...
+    @property
+    def port_count(self) -> int:
+        """The ``/<number of ports>`` of the m= line; 1 when absent."""
+    @property
+    def protocol(self) -> str:
+        """``RTP/AVP``, ``RTP/SAVPF``, ``udptl``, ..."""
+    @property
+    def formats(self) -> list[str]: ...
+    @property
+    def is_disabled(self) -> bool:
+        """Port 0: refused in an answer or disabled in an offer (RFC 3264 §6, §8.2)."""
+    @property
+    def direction(self) -> _Direction:
+        """Effective: media level, else session level, else sendrecv (RFC 8866 §6.7)."""
+    @property
+    def own_direction(self) -> _Direction | None:
+        """The media-level direction attribute only."""
+    @property
+    def hold(self) -> _HoldKind | None:
+        """How the stream is held (RFC 3264 §8.4); ``legacy_zero_address`` is the RFC 2543
+        ``c=IN IP4 0.0.0.0`` form. None for a stream not held or disabled."""
+    @property
+    def is_hold(self) -> bool: ...
+    @property
+    def connection(self) -> str | None:
+        """The address that applies: media-level ``c=``, else the session's."""
+    @property
+    def connection_info(self) -> Connection | None: ...
+    @property
+    def codecs(self) -> list[Codec]:
+        """Codecs of an RTP stream in m= order; static payload types without rtpmap are named
+        from RFC 3551 §6. Empty for other protocols."""
+    @property
+    def telephone_event(self) -> TelephoneEvent | None:
+        """The ``telephone-event`` payload (RFC 4733 §2.4)."""
+    @property
+    def rtp_address(self) -> str | None:
+        """Where to send RTP (None when the port is 0 or there is no ``c=``)."""
+    @property
+    def rtp_port(self) -> int | None: ...
+    @property
+    def rtcp_address(self) -> str | None:
+        """``a=rtcp``'s address (RFC 3605), else the RTP address."""
+    @property
+    def rtcp_port(self) -> int | None:
+        """``a=rtcp``, else the RTP port under ``a=rtcp-mux`` (RFC 5761), else RTP + 1."""
+    @property
+    def rtcp_mux(self) -> bool: ...
+    @property
+    def offset(self) -> int:
+        """Offset of the ``m=`` line."""
+    @property
+    def information(self) -> str | None: ...
+    @property
+    def bandwidths(self) -> list[tuple[str, int | None]]: ...
+    @property
+    def attributes(self) -> list[Attribute]: ...
+    def attribute(self, name: str) -> Attribute | None: ...
+    def fmtp(self, format: str) -> Fmtp | None: ...
+    @property
+    def ptime(self) -> int | None: ...
+    @property
+    def maxptime(self) -> int | None: ...
+    @property
+    def mid(self) -> str | None: ...
+    @property
+    def setup(self) -> str | None:
+        """``a=setup`` (RFC 4145), media level else session level."""
+    @property
+    def fingerprint(self) -> Fingerprint | None: ...
+    @property
+    def ice_ufrag(self) -> str | None: ...
+    @property
+    def ice_pwd(self) -> str | None: ...
+    @property
+    def candidates(self) -> list[Candidate]:
+        """``a=candidate`` lines; a malformed one raises ParseError."""
+    @property
+    def crypto(self) -> list[Crypto]: ...
+    @property
+    def ssrcs(self) -> list[Ssrc]: ...
+
+@final
+class Codec:
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def name(self) -> str:
+        """Encoding name as written; "" for a dynamic payload type without rtpmap."""
+    @property
+    def clock_rate(self) -> int:
+        """Hz; 0 when unknown."""
+    @property
+    def channels(self) -> int | None: ...
+    @property
+    def fmtp(self) -> str | None:
+        """The ``a=fmtp`` parameters for this payload type, as written."""
+    @property
+    def fmtp_params(self) -> dict[str, str]:
+        """``name=value`` pairs of the fmtp; a bare item (``0-15``) has name ""."""
+    @property
+    def from_rtpmap(self) -> bool: ...
+
+@final
+class Origin:
+    @property
+    def username(self) -> str: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def session_version(self) -> str: ...
+    @property
+    def nettype(self) -> str: ...
+    @property
+    def addrtype(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def version_number(self) -> int | None: ...
+
+@final
+class Connection:
+    @property
+    def nettype(self) -> str: ...
+    @property
+    def addrtype(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def ttl(self) -> int | None: ...
+    @property
+    def count(self) -> int | None: ...
+
+@final
+class TelephoneEvent:
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def events(self) -> str | None: ...
+    @property
+    def ranges(self) -> list[tuple[int, int]]:
+        """Inclusive; 0-15 when no fmtp is given (RFC 4733 §2.4.1)."""
+    def supports(self, event: int) -> bool: ...
+
+@final
+class Attribute:
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> str | None:
+        """The text after the first ``:``; None for a property attribute."""
+    @property
+    def offset(self) -> int: ...
+    def parsed(
+        self,
+    ) -> Rtpmap | Fmtp | Rtcp | Group | Ssrc | Fingerprint | Candidate | Crypto | int | str | None:
+        """The value by the attribute's grammar (ints for ptime/maxptime, True for rtcp-mux,
+        str for directions, mid, setup, ice-* and unknown attributes). Raises ParseError."""
+
+@final
+class Rtpmap:
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def channels(self) -> int | None: ...
+
+@final
+class Fmtp:
+    @property
+    def format(self) -> str: ...
+    @property
+    def params(self) -> str: ...
+    @property
+    def pairs(self) -> list[tuple[str, str]]: ...
+
+@final
+class Rtcp:
+    @property
+    def port(self) -> int: ...
+    @property
+    def address(self) -> str | None: ...
+
+@final
+class Group:
+    @property
+    def semantics(self) -> str: ...
+    @property
+    def tags(self) -> list[str]: ...
+
+@final
+class Ssrc:
+    @property
+    def ssrc(self) -> int: ...
+    @property
+    def attribute(self) -> str: ...
+    @property
+    def value(self) -> str | None: ...
+
+@final
+class Fingerprint:
+    @property
+    def hash(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+
+@final
+class Candidate:
+    @property
+    def foundation(self) -> str: ...
+    @property
+    def component(self) -> int: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def related_address(self) -> str | None: ...
+    @property
+    def related_port(self) -> int | None: ...
+    @property
+    def extensions(self) -> str: ...
+
+@final
+class Crypto:
+    @property
+    def tag(self) -> int: ...
+    @property
+    def suite(self) -> str: ...
+    @property
+    def key_params(self) -> str: ...
+    @property
+    def session_params(self) -> str | None: ...
+
+@final
+class LocalCodec:
+    """A codec the answerer supports: ``LocalCodec("opus", 48000, channels=2)`` or
+    ``LocalCodec("opus/48000/2")``. Without a rate, the RFC 3551 rate of that name, else 0
+    (a non-RTP format such as ``t38``). ``fmtp`` is answered instead of the offer's."""
+
+    def __new__(
+        cls,
+        name: str,
+        clock_rate: int | None = None,
+        *,
+        channels: int | None = None,
+        fmtp: str | None = None,
+    ) -> LocalCodec: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def channels(self) -> int | None: ...
+    @property
+    def fmtp(self) -> str | None: ...
+
+@final
+class LocalMedia:
+    """A stream the answerer can take part in; ``codecs`` are LocalCodec objects or
+    ``"name/rate[/channels]"`` strings, ``direction`` what this side is willing to do."""
+
+    def __new__(
+        cls,
+        kind: str,
+        port: int,
+        codecs: Iterable[LocalCodec | str],
+        *,
+        protocol: str | None = None,
+        direction: _Direction = "sendrecv",
+        rtcp_mux: bool = False,
+        address: str | None = None,
+    ) -> LocalMedia: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def codecs(self) -> list[LocalCodec]: ...
+    @property
+    def direction(self) -> _Direction: ...
+
+@final
+class MediaBuilder:
+    """Builds a media section; each method returns the builder. CR, LF or NUL in a value
+    raises LocalProtocolError."""
+
+    def __new__(cls, kind: str, port: int, protocol: str = "RTP/AVP") -> MediaBuilder: ...
+    def codec(
+        self,
+        payload_type: int,
+        name: str,
+        clock_rate: int,
+        *,
+        channels: int | None = None,
+        fmtp: str | None = None,
+    ) -> MediaBuilder:
+        """Adds the payload type to the m= line with its ``a=rtpmap`` (and ``a=fmtp``)."""
+    def format(self, fmt: str) -> MediaBuilder:
+        """Adds a format without rtpmap (a static payload type, ``t38``)."""
+    def attribute(self, name: str, value: str | None = None) -> MediaBuilder: ...
+    def line(self, kind: str, value: str) -> MediaBuilder:
+        """Adds an ``i=``, ``b=``, ``k=`` ... line in RFC 8866 §5 order."""
+    def connection(self, address: str) -> MediaBuilder: ...
+    def direction(self, direction: _Direction) -> MediaBuilder: ...
+
+@final
+class SessionBuilder:
+    """Builds a new description: ``v=0``, ``o=``, ``s=``, ``c=`` (unless
+    ``connection=False``), ``t=0 0``, then what is added. A random session id when none is
+    given. CR, LF or NUL in a value raises LocalProtocolError."""
+
+    def __new__(
+        cls,
+        address: str,
+        *,
+        username: str = "-",
+        session_id: int | None = None,
+        session_version: int = 1,
+        session_name: str = "-",
+        connection: bool = True,
+    ) -> SessionBuilder: ...
+    def attribute(self, name: str, value: str | None = None) -> SessionBuilder: ...
+    def line(self, kind: str, value: str) -> SessionBuilder: ...
+    def timing(self, start: int, stop: int) -> SessionBuilder: ...
+    def media(self, media: MediaBuilder) -> SessionBuilder: ...
+    def build(self, *, limits: Limits | None = None) -> SessionDescription:
+        """The description, written with CRLF and parsed back."""
+    def __bytes__(self) -> bytes: ...
+
+def sdp_parse(
+    data: bytes | bytearray | memoryview, *, strict: bool = True, limits: Limits | None = None
+) -> SessionDescription:
+    """Parses a session description. strict=False splits glued lines and keeps malformed
+    lines aside, each recorded in ``.diagnostics``. Raises ParseError."""
+
+def sdp_answer(
+    offer: SessionDescription,
+    media: list[LocalMedia] | tuple[LocalMedia, ...],
+    *,
+    address: str,
+    username: str = "-",
+    session_id: int | None = None,
+    session_version: int = 1,
+    session_name: str = "-",
+) -> SessionDescription:
+    """The answer to ``offer`` (RFC 3264 §6): one m= line per offered one, same order; the
+    common codecs in the offerer's order with its payload types; direction per §6.1; port 0
+    for refused streams. Each LocalMedia answers at most one offered stream of its kind."""
+
+def sdp_hold(
+    previous: SessionDescription,
+    *,
+    style: _HoldKind = "sendonly",
+) -> SessionDescription:
+    """A re-offer putting ``previous`` (the last description this side sent) on hold:
+    ``o=`` version + 1, session id kept (RFC 3264 §8). sendonly: sendrecv becomes sendonly,
+    recvonly inactive (§8.4); legacy_zero_address: ``c=0.0.0.0`` (for RFC 2543 peers)."""
+
+def sdp_resume(previous: SessionDescription, *, address: str | None = None) -> SessionDescription:
+    """A re-offer taking ``previous`` off hold: ``o=`` version + 1, active streams sendrecv;
+    ``address`` replaces the ``c=`` lines (needed after a legacy_zero_address hold)."""
+
+def sdp_offer_changes(old: SessionDescription, new: SessionDescription) -> _OfferChange:
+    """What ``new`` does relative to ``old``, the previous offer of the session (RFC 3264
+    §8). ``changed_without_version`` is forbidden by §8 but seen; treat it as a change."""
+
+def sdp_changes_anything(old: SessionDescription, new: SessionDescription) -> bool:
+    """Whether ``new`` changes the session (anything but a same-version repeat or a
+    version-only refresh)."""
+
+# --- sdp (end) -------------------------------------------------------------------------------
