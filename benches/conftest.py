@@ -1,0 +1,86 @@
+"""Shared inputs for the pytest-benchmark suites, and a ratio table printed after the run.
+
+The suites are benchmarks, not tests: run them with ``--benchmark-only``. Every case checks,
+once and untimed, that the fields it reads are the expected ones, so a peer that silently
+returns garbage cannot look fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+INVITE = (DATA / "invite_1k.sip").read_bytes()
+SDP = (DATA / "sdp_audio.sdp").read_bytes()
+
+# The eight fields every parse case reads: method, Request-URI, Call-ID, CSeq (number and
+# method), From tag, To tag (absent in an initial INVITE), top Via branch, Content-Length.
+EXPECTED = (
+    "INVITE",
+    "sip:bob@biloxi.example.com",
+    "3848276298220188511@client.atlanta.example.com",
+    (314159, "INVITE"),
+    "9fxced76sl",
+    None,
+    "z9hG4bK2d4790.1",
+    302,
+)
+
+# One audio stream: (port, direction, [(payload type, encoding name, clock rate), ...]).
+EXPECTED_SDP = [
+    (
+        49172,
+        "sendrecv",
+        [(0, "PCMU", 8000), (8, "PCMA", 8000), (18, "G729", 8000), (101, "telephone-event", 8000)],
+    )
+]
+
+# The case every other case of a group is compared with in the summary.
+BASELINE = "sipwire"
+
+
+@pytest.fixture(scope="session")
+def invite() -> bytes:
+    return INVITE
+
+
+@pytest.fixture(scope="session")
+def sdp_body() -> bytes:
+    return SDP
+
+
+def _median(bench: Any) -> float | None:
+    stats = getattr(bench, "stats", None)
+    stats = getattr(stats, "stats", stats)  # pytest-benchmark wraps Stats in Metadata
+    return getattr(stats, "median", None)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """Prints, per benchmark group, each case's median and how many times slower it is than
+    the group's sipwire case (all from this one run). Batch cases are shown per message.
+    Works with pytest-benchmark 4 and 5 (it reads the plugin's session, which has no public
+    hook for this; if that changes, the table is skipped, not the run)."""
+    session = getattr(config, "_benchmarksession", None)
+    benches = getattr(session, "benchmarks", None) or []
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for b in benches:
+        median = _median(b)
+        if median is None:
+            continue
+        # A case timing a batch says how many messages one call handles (``extra_info``):
+        # the table shows the time per message.
+        per_call = (getattr(b, "extra_info", None) or {}).get("messages", 1)
+        groups.setdefault(b.group or "", []).append((b.name, median / per_call))
+    if not groups:
+        return
+    tr = terminalreporter
+    tr.write_sep("-", "median per call, and ratio to the group's sipwire case (same run)")
+    for group, rows in sorted(groups.items()):
+        base = next((m for n, m in rows if BASELINE in n and "batch" not in n), None)
+        tr.write_line(f"[{group}]")
+        for name, median in sorted(rows, key=lambda r: r[1]):
+            ratio = f"{median / base:8.1f}x" if base else "       -"
+            tr.write_line(f"  {name:<48} {median * 1e6:10.2f} us  {ratio}")

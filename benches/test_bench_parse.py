@@ -1,0 +1,270 @@
+"""Parse a ~1 KB INVITE with SDP and read eight fields: sipwire against Python peers.
+
+The fields: method, Request-URI, Call-ID, CSeq (number and method), From tag, To tag, top Via
+branch, Content-Length. Each case returns what its library hands out for them (a URI object
+where the library has one, strings elsewhere); ``_normalize`` turns that into
+``conftest.EXPECTED`` once, outside the timing, so every case is checked to have read the right
+values before it is timed. A peer that fails on the message is skipped with the reason (and
+recorded in ``benches/README.md``), never dropped silently.
+
+Run: ``.venv/bin/python -m pytest benches --benchmark-only -q``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import EXPECTED
+
+import sipwire
+
+BATCH = 100
+PARSE_GROUP = "parse + eight fields"
+PARSE_ONLY_GROUP = "parse only"
+
+# --- the cases: each parses the bytes and reads the eight fields ------------------------------
+
+
+def sipwire_fields(data: bytes) -> tuple[Any, ...]:
+    m = sipwire.parse(data)
+    cseq = m.cseq
+    return (
+        m.method,
+        m.uri,
+        m.call_id,
+        cseq.seq,
+        cseq.method,
+        m.from_.tag,
+        m.to.tag,
+        m.via[0].branch,
+        m.content_length,
+    )
+
+
+def sipwire_msg_fields(m: Any) -> tuple[Any, ...]:
+    cseq = m.cseq
+    return (
+        m.method,
+        m.uri,
+        m.call_id,
+        cseq.seq,
+        cseq.method,
+        m.from_.tag,
+        m.to.tag,
+        m.via[0].branch,
+        m.content_length,
+    )
+
+
+def sipwire_batch_fields(batch: list[bytes]) -> list[tuple[Any, ...]]:
+    return [sipwire_msg_fields(m) for m in sipwire.parse_batch(batch)]
+
+
+def sippy_fields(data: bytes) -> tuple[Any, ...]:
+    from sippy.SipRequest import SipRequest
+
+    # sippy parses str; the decode is part of what a sippy user pays.
+    m = SipRequest(buf=data.decode())
+    cseq = m.getHFBody("cseq")
+    return (
+        m.getMethod(),
+        m.getRURI(),
+        m.getHFBody("call-id").body,
+        cseq.cseq,
+        cseq.method,
+        m.getHFBody("from").getTag(),
+        m.getHFBody("to").getTag(),
+        m.getHFBody("via").getBranch(),
+        # sippy keeps Content-Length aside (it frames the body with it) and has no accessor.
+        m._SipMsg__content_length.getBody().number,
+    )
+
+
+def sipmessage_fields(data: bytes) -> tuple[Any, ...]:
+    import sipmessage
+
+    m = sipmessage.Message.parse(data)
+    cseq = m.cseq
+    return (
+        m.method,
+        m.uri,
+        m.call_id,
+        cseq.sequence,
+        cseq.method,
+        m.from_address.parameters.get("tag"),
+        m.to_address.parameters.get("tag"),
+        m.via[0].parameters.get("branch"),
+        m.content_length,
+    )
+
+
+def _param(value: str, name: str) -> str | None:
+    """A header parameter picked by hand: after the ``>`` of a name-addr, up to the next ``;``
+    or ``,`` (what a user of a library that only splits headers writes)."""
+    tail = value[value.rfind(">") + 1 :] if "<" in value else value
+    tail = tail.split(",", 1)[0]
+    for p in tail.split(";")[1:]:
+        k, _, v = p.partition("=")
+        if k.strip().lower() == name:
+            return v.strip()
+    return None
+
+
+def dpkt_fields(data: bytes) -> tuple[Any, ...]:
+    import dpkt
+
+    r = dpkt.sip.Request(data)
+    h = r.headers
+    via = h["via"]
+    top_via = via[0] if isinstance(via, list) else via
+    cseq_num, cseq_method = h["cseq"].split()
+    return (
+        r.method,
+        r.uri,
+        h["call-id"],
+        int(cseq_num),
+        cseq_method,
+        _param(h["from"], "tag"),
+        _param(h["to"], "tag"),
+        _param(top_via, "branch"),
+        int(h["content-length"]),
+    )
+
+
+def _bparam(value: bytes, name: bytes) -> bytes | None:
+    tail = value[value.rfind(b">") + 1 :] if b"<" in value else value
+    tail = tail.split(b",", 1)[0]
+    for p in tail.split(b";")[1:]:
+        k, _, v = p.partition(b"=")
+        if k.strip().lower() == name:
+            return v.strip()
+    return None
+
+
+def split_loop_fields(data: bytes) -> tuple[Any, ...]:
+    """The bare loop: split off the body, split lines, split each at its first colon, keep the
+    first value of each lower-cased name, pick the fields. No validation, no compact names,
+    no folding; the eight fields are decoded to str like everyone else's."""
+    head, _, _body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    method, uri, _version = lines[0].split(b" ")
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, value = line.split(b":", 1)
+        headers.setdefault(name.strip().lower(), value.strip())
+    cseq_num, cseq_method = headers[b"cseq"].split()
+    from_tag = _bparam(headers[b"from"], b"tag")
+    to_tag = _bparam(headers[b"to"], b"tag")
+    branch = _bparam(headers[b"via"], b"branch")
+    return (
+        method.decode(),
+        uri.decode(),
+        headers[b"call-id"].decode(),
+        int(cseq_num),
+        cseq_method.decode(),
+        from_tag.decode() if from_tag is not None else None,
+        to_tag.decode() if to_tag is not None else None,
+        branch.decode() if branch is not None else None,
+        int(headers[b"content-length"]),
+    )
+
+
+def _normalize(f: tuple[Any, ...]) -> tuple[Any, ...]:
+    method, uri, call_id, seq, cseq_method, ftag, ttag, branch, clen = f
+    return (
+        str(method),
+        str(uri),
+        str(call_id),
+        (int(seq), str(cseq_method)),
+        ftag,
+        ttag,
+        branch,
+        int(clen),
+    )
+
+
+def _checked(name: str, fn: Callable[[bytes], tuple[Any, ...]], data: bytes) -> None:
+    """Runs `fn` once untimed; skips (with the reason) if the peer fails on the message."""
+    try:
+        got = _normalize(fn(data))
+    except Exception as e:  # a peer's failure is a finding, reported as the skip reason
+        pytest.skip(f"{name} fails on benches/data/invite_1k.sip: {type(e).__name__}: {e}")
+    assert got == EXPECTED, f"{name} read {got}, expected {EXPECTED}"
+
+
+PEERS: dict[str, tuple[str, Callable[[bytes], tuple[Any, ...]]]] = {
+    "sippy": ("sippy", sippy_fields),
+    "sipmessage": ("sipmessage", sipmessage_fields),
+    "dpkt": ("dpkt", dpkt_fields),
+}
+
+# --- parse + eight fields --------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group=PARSE_GROUP)
+def test_sipwire(benchmark: Any, invite: bytes) -> None:
+    _checked("sipwire", sipwire_fields, invite)
+    benchmark(sipwire_fields, invite)
+
+
+@pytest.mark.benchmark(group=PARSE_GROUP)
+def test_sipwire_parse_batch100(benchmark: Any, invite: bytes) -> None:
+    """parse_batch over 100 distinct copies, then the eight fields of each; the summary
+    divides by 100 (time per message)."""
+    batch = [bytes(bytearray(invite)) for _ in range(BATCH)]
+    got = sipwire_batch_fields(batch)
+    assert len(got) == BATCH and all(_normalize(g) == EXPECTED for g in got)
+    benchmark.extra_info["messages"] = BATCH
+    benchmark(sipwire_batch_fields, batch)
+
+
+@pytest.mark.parametrize("peer", list(PEERS))
+@pytest.mark.benchmark(group=PARSE_GROUP)
+def test_peer(benchmark: Any, invite: bytes, peer: str) -> None:
+    module, fn = PEERS[peer]
+    pytest.importorskip(module, reason=f"{module} is not installed (pip install -e .[bench])")
+    _checked(peer, fn, invite)
+    benchmark(fn, invite)
+
+
+@pytest.mark.benchmark(group=PARSE_GROUP)
+def test_split_loop(benchmark: Any, invite: bytes) -> None:
+    _checked("split loop", split_loop_fields, invite)
+    benchmark(split_loop_fields, invite)
+
+
+# --- parse only (where the time goes: the parse call versus reading fields) -------------------
+
+
+@pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
+def test_parse_only_sipwire(benchmark: Any, invite: bytes) -> None:
+    benchmark(sipwire.parse, invite)
+
+
+@pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
+def test_parse_only_sipwire_parse_batch100(benchmark: Any, invite: bytes) -> None:
+    batch = [bytes(bytearray(invite)) for _ in range(BATCH)]
+    benchmark.extra_info["messages"] = BATCH
+    benchmark(sipwire.parse_batch, batch)
+
+
+@pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
+def test_parse_only_sippy(benchmark: Any, invite: bytes) -> None:
+    pytest.importorskip("sippy")
+    from sippy.SipRequest import SipRequest
+
+    benchmark(lambda d: SipRequest(buf=d.decode()), invite)
+
+
+@pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
+def test_parse_only_sipmessage(benchmark: Any, invite: bytes) -> None:
+    sipmessage = pytest.importorskip("sipmessage")
+    benchmark(sipmessage.Message.parse, invite)
+
+
+@pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
+def test_parse_only_dpkt(benchmark: Any, invite: bytes) -> None:
+    dpkt = pytest.importorskip("dpkt")
+    benchmark(dpkt.sip.Request, invite)
