@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use crate::header::params::{parse_params, ParamSyntax, Params};
 use crate::header::{at, from, repair, shifted, sub};
-use crate::scan::{self, is_lws, Span};
+use crate::scan::{is_lws, Span};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};
 
 /// The URI scheme. `sip`, `sips` and `tel` are matched case-insensitively (RFC 3261 §19.1.4).
@@ -59,6 +59,15 @@ impl<'a> Host<'a> {
     /// be bracketed (`UnbracketedIpv6`, RFC 5118 §4.2); the RFC 3261 ABNF's three-colon form
     /// (`[2001:db8:::192.0.2.1]`) is tolerated as RFC 5118 §4.10 asks.
     pub fn parse(s: &'a [u8]) -> Result<Host<'a>> {
+        match scan_host(s) {
+            (end, Some(h)) if end == s.len() => Ok(h),
+            _ => Host::parse_general(s),
+        }
+    }
+
+    /// [`Host::parse`] for every shape: IPv6 references and the errors.
+    #[cold]
+    fn parse_general(s: &'a [u8]) -> Result<Host<'a>> {
         match s.first() {
             None => Err(Error::new(ErrorKind::InvalidHost, 0)),
             Some(b'[') => {
@@ -101,6 +110,12 @@ impl<'a> Host<'a> {
     /// The Via `received` value: `IPv4address / IPv6address` (RFC 3261 §20.42), with or
     /// without brackets (RFC 5118 §4.5).
     pub fn parse_ip(s: &'a [u8]) -> Result<Host<'a>> {
+        // Without a ':' it cannot be an IPv6 address: only the IPv4 form remains.
+        if let (end, Some(h @ Host::Ipv4(_))) = scan_host(s) {
+            if end == s.len() {
+                return Ok(h);
+            }
+        }
         if s.first() != Some(&b'[') && is_ipv6(s) {
             return Ok(Host::Ipv6 {
                 reference: s,
@@ -157,19 +172,72 @@ impl fmt::Display for Host<'_> {
     }
 }
 
+/// The hostname or IPv4address at the start of `s`, in one pass: returns where the run of
+/// `alphanum / "-" / "."` ends, and the host when that run is a valid one. `None` leaves the
+/// verdict (and the error, or the IPv6 form) to [`Host::parse`]'s general path.
+///
+/// `hostname = *( domainlabel "." ) toplabel [ "." ]`, `domainlabel = alphanum /
+/// alphanum *( alphanum / "-" ) alphanum`, `toplabel = ALPHA / ALPHA *( alphanum / "-" )
+/// alphanum`; a run of digits and dots must be an `IPv4address` (RFC 3261 §25.1).
+#[inline]
+pub(crate) fn scan_host(s: &[u8]) -> (usize, Option<Host<'_>>) {
+    let mut i = 0;
+    let mut seen = 0; // the classes met
+    let mut bad = false; // an empty label, or a label starting or ending with "-"
+    let (mut top, mut label) = (0, 0); // where the last two labels start
+    while let Some(&b) = s.get(i) {
+        let c = CLASS[usize::from(b)];
+        if c & HOST == 0 {
+            break;
+        }
+        seen |= c;
+        if b == b'.' {
+            bad |=
+                i == 0 || matches!(at(s, i - 1), Some(b'.' | b'-')) || at(s, i + 1) == Some(b'-');
+            top = label;
+            label = i + 1;
+        }
+        i += 1;
+    }
+    let run = sub(s, 0, i);
+    let host = if seen & (ALPHA | DASH) == 0 {
+        is_ipv4(run).then_some(Host::Ipv4(run))
+    } else {
+        // A trailing "." ends the name: the top label is the one before it.
+        let top = if label == i { top } else { label };
+        let ok = !bad
+            && run.first() != Some(&b'-')
+            && run.last() != Some(&b'-')
+            && at(s, top).is_some_and(|b| is(b, ALPHA));
+        ok.then_some(Host::Domain(run))
+    };
+    (i, host)
+}
+
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each at most 255.
 fn is_ipv4(s: &[u8]) -> bool {
-    let mut n = 0;
-    for part in s.split(|&b| b == b'.') {
-        n += 1;
-        if n > 4 || part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
-            return false;
-        }
-        if !matches!(crate::header::digits_saturating(part, 1000), Some(v) if v <= 255) {
+    let mut dots = 0;
+    let mut len = 0;
+    let mut v = 0u32;
+    for &b in s {
+        if b == b'.' {
+            if len == 0 || dots == 3 {
+                return false;
+            }
+            dots += 1;
+            len = 0;
+            v = 0;
+        } else if b.is_ascii_digit() {
+            len += 1;
+            v = v * 10 + u32::from(b - b'0');
+            if len > 3 || v > 255 {
+                return false;
+            }
+        } else {
             return false;
         }
     }
-    n == 4
+    dots == 3 && len > 0
 }
 
 /// `hexseq = hex4 *( ":" hex4 )`, `hex4 = 1*4HEXDIG`; returns the number of groups.
@@ -269,52 +337,118 @@ fn check_hostname(s: &[u8]) -> Result<()> {
 
 // --- character classes of RFC 3261 §25.1 -----------------------------------------------------
 
+/// `alphanum / mark` (`unreserved`).
+const UNRESERVED: u16 = 1;
+/// `unreserved / user-unreserved`, `user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?"
+/// / "/"` (`%` escapes apart).
+const USER: u16 = 1 << 1;
+/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )` (escapes apart).
+const PASSWORD: u16 = 1 << 2;
+/// What may stand in `userinfo` before the `@`: user characters, `:` and `%`.
+const USERINFO: u16 = 1 << 3;
+/// `paramchar = param-unreserved / unreserved / escaped`,
+/// `param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"` (escapes apart).
+pub(crate) const PARAM: u16 = 1 << 4;
+/// `hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$"` plus unreserved.
+const HNV: u16 = 1 << 5;
+/// `uric = reserved / unreserved / escaped` (RFC 2396), plus `[ ] #` seen in real absolute
+/// URIs of other schemes.
+const URIC: u16 = 1 << 6;
+/// The characters of a hostname or IPv4address: `alphanum / "-" / "."`.
+const HOST: u16 = 1 << 7;
+/// `token` characters (RFC 3261 §25.1).
+pub(crate) const TOKEN: u16 = 1 << 8;
+/// Unquoted `gen-value = token / host`: token characters plus the `:` `[` `]` of IPv6.
+pub(crate) const GEN_VALUE: u16 = 1 << 9;
+const ALPHA: u16 = 1 << 10;
+const DIGIT: u16 = 1 << 11;
+const DASH: u16 = 1 << 12;
+/// What ends a parameter name in a walk: `;`, `=`, LWS.
+pub(crate) const PNAME_END: u16 = 1 << 13;
+/// What ends an unquoted header parameter value in a walk: `;`, LWS.
+pub(crate) const PVALUE_END: u16 = 1 << 14;
+pub(crate) const DQUOTE: u16 = 1 << 15;
+
 /// `reserved = ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","`
 #[inline]
-fn is_reserved(b: u8) -> bool {
+const fn is_reserved(b: u8) -> bool {
     matches!(
         b,
         b';' | b'/' | b'?' | b':' | b'@' | b'&' | b'=' | b'+' | b'$' | b','
     )
 }
 
-/// `user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"`
-#[inline]
-fn is_user_char(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+const fn class_of(b: u8) -> u16 {
+    let alnum = b.is_ascii_alphanumeric();
+    let unreserved = alnum
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
+    let user = unreserved || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/');
+    let token = alnum
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        );
+    bit(unreserved, UNRESERVED)
+        | bit(user, USER)
+        | bit(
+            unreserved || matches!(b, b'&' | b'=' | b'+' | b'$' | b','),
+            PASSWORD,
+        )
+        | bit(user || b == b':' || b == b'%', USERINFO)
+        | bit(
+            unreserved || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$'),
+            PARAM,
+        )
+        | bit(
+            unreserved || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$'),
+            HNV,
+        )
+        | bit(
+            is_reserved(b) || unreserved || matches!(b, b'[' | b']' | b'#'),
+            URIC,
+        )
+        | bit(alnum || b == b'-' || b == b'.', HOST)
+        | bit(token, TOKEN)
+        | bit(token || matches!(b, b':' | b'[' | b']'), GEN_VALUE)
+        | bit(b.is_ascii_alphabetic(), ALPHA)
+        | bit(b.is_ascii_digit(), DIGIT)
+        | bit(b == b'-', DASH)
+        | bit(
+            matches!(b, b';' | b'=' | b' ' | b'\t' | b'\r' | b'\n'),
+            PNAME_END,
+        )
+        | bit(matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'), PVALUE_END)
+        | bit(b == b'"', DQUOTE)
 }
 
-/// `password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )`
-#[inline]
-fn is_password_char(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'&' | b'=' | b'+' | b'$' | b',')
+const fn bit(on: bool, class: u16) -> u16 {
+    if on {
+        class
+    } else {
+        0
+    }
 }
 
-/// Characters that may occur in `userinfo` before the `@` (user, `:`, password; `%` escapes
-/// are checked separately).
-#[inline]
-fn is_userinfo_char(b: u8) -> bool {
-    is_user_char(b) || b == b':' || b == b'%'
+const fn class_table() -> [u16; 256] {
+    let mut t = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class_of(i as u8);
+        i += 1;
+    }
+    t
 }
 
-/// `paramchar = param-unreserved / unreserved / escaped`,
-/// `param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"` (the `%` is checked apart).
-#[inline]
-pub(crate) fn is_paramchar(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$')
-}
+/// The classes of every byte, one bit per class above.
+static CLASS: [u16; 256] = class_table();
 
-/// `hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$"` plus unreserved.
-#[inline]
-fn is_hnv_char(b: u8) -> bool {
-    scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$')
-}
-
-/// `uric = reserved / unreserved / escaped` (RFC 2396), plus `[ ] #` seen in real absolute
-/// URIs of other schemes.
-#[inline]
-fn is_uric(b: u8) -> bool {
-    is_reserved(b) || scan::is_unreserved(b) || matches!(b, b'[' | b']' | b'#')
+/// Whether `b` is in one of the classes of `mask`.
+#[inline(always)]
+pub(crate) fn is(b: u8, mask: u16) -> bool {
+    CLASS[usize::from(b)] & mask != 0
 }
 
 /// Whether `s[i]` starts a valid `escaped = "%" HEXDIG HEXDIG`.
@@ -335,16 +469,17 @@ fn hex_val(b: u8) -> u8 {
 }
 
 /// Checks that all of `s` is in `class` or a valid escape; the error offset is relative to `s`.
-fn check_chars(s: &[u8], class: fn(u8) -> bool, kind: ErrorKind) -> Result<()> {
+#[inline]
+fn check_chars(s: &[u8], class: u16, kind: ErrorKind) -> Result<()> {
     let mut i = 0;
     while let Some(b) = at(s, i) {
-        if b == b'%' {
+        if is(b, class) {
+            i += 1;
+        } else if b == b'%' {
             if !escape_ok(s, i) {
                 return Err(Error::new(ErrorKind::InvalidEscape, i));
             }
             i += 3;
-        } else if class(b) {
-            i += 1;
         } else {
             return Err(Error::new(kind, i));
         }
@@ -660,6 +795,7 @@ fn scheme_end(s: &[u8]) -> Result<usize> {
     Err(Error::new(ErrorKind::InvalidUri, s.len()))
 }
 
+#[inline]
 fn parse_uri<'a>(
     s: &'a [u8],
     opts: &ParseOptions,
@@ -673,31 +809,47 @@ fn parse_uri<'a>(
     // A lenient parse of a Request-URI lets LWS stand where it is unambiguous (around the
     // `;` of parameters, RFC 4475 §3.1.2.12); the start line has already recorded it.
     let lws_ok = request && opts.leniency.whitespace_in_request_uri;
-    if let Some(p) = s.iter().position(|&b| is_lws(b)) {
-        if !lws_ok {
-            return Err(Error::new(ErrorKind::WhitespaceInUri, p));
+    // One branch-free pass for the common case: every byte visible ASCII.
+    let invisible = s
+        .iter()
+        .fold(false, |acc, &b| acc | !(0x21..0x7f).contains(&b));
+    if invisible {
+        if let Some(p) = s.iter().position(|&b| is_lws(b)) {
+            if !lws_ok {
+                return Err(Error::new(ErrorKind::WhitespaceInUri, p));
+            }
+        }
+        // URIs are ASCII without controls: anything else must be escaped (RFC 3261 §19.1.2).
+        if let Some(p) = s
+            .iter()
+            .position(|&b| (b <= b' ' || b >= 0x7f) && !(lws_ok && is_lws(b)))
+        {
+            return Err(Error::new(ErrorKind::InvalidUri, p));
         }
     }
-    // URIs are ASCII without controls: anything else must be escaped (RFC 3261 §19.1.2).
-    if let Some(p) = s
-        .iter()
-        .position(|&b| (b <= b' ' || b >= 0x7f) && !(lws_ok && is_lws(b)))
-    {
-        return Err(Error::new(ErrorKind::InvalidUri, p));
-    }
-    let colon = scheme_end(s)?;
+    // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), `sip` and `sips` in any case.
+    let lower = |i: usize| at(s, i).map_or(0, |b| b | 0x20);
+    let (scheme, colon) = match (lower(0), lower(1), lower(2), at(s, 3), at(s, 4)) {
+        (b's', b'i', b'p', Some(b':'), _) => (Scheme::Sip, 3),
+        (b's', b'i', b'p', Some(b'S' | b's'), Some(b':')) => (Scheme::Sips, 4),
+        _ => {
+            let colon = scheme_end(s)?;
+            let scheme_raw = sub(s, 0, colon);
+            let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
+                Scheme::Sip
+            } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
+                Scheme::Sips
+            } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
+                Scheme::Tel
+            } else {
+                Scheme::Other(scheme_raw)
+            };
+            (scheme, colon)
+        }
+    };
     let scheme_raw = sub(s, 0, colon);
     let base = colon + 1;
     let rest = from(s, base);
-    let scheme = if scheme_raw.eq_ignore_ascii_case(b"sip") {
-        Scheme::Sip
-    } else if scheme_raw.eq_ignore_ascii_case(b"sips") {
-        Scheme::Sips
-    } else if scheme_raw.eq_ignore_ascii_case(b"tel") {
-        Scheme::Tel
-    } else {
-        Scheme::Other(scheme_raw)
-    };
     let mut uri = Parts {
         raw: s,
         scheme,
@@ -719,7 +871,7 @@ fn parse_uri<'a>(
             if rest.is_empty() {
                 return Err(Error::new(ErrorKind::InvalidUri, base));
             }
-            check_chars(rest, is_uric, ErrorKind::InvalidUri).map_err(|e| e.shifted(base))?;
+            check_chars(rest, URIC, ErrorKind::InvalidUri).map_err(|e| e.shifted(base))?;
         }
     }
     Ok(Uri::from_parts(&uri))
@@ -733,11 +885,92 @@ fn parse_sip_rest<'a>(
     request: bool,
 ) -> Result<()> {
     let r = uri.rest;
+    let (hp_start, i) = match hostport_fast(uri) {
+        Some(x) => x,
+        None => userinfo_hostport(uri)?,
+    };
+    let hp = from(r, hp_start);
+    // uri-parameters = *( ";" uri-parameter ), up to the '?' of the headers.
+    let q = memchr::memchr(b'?', from(hp, i)).map_or(hp.len(), |p| i + p);
+    let praw = sub(hp, i, q);
+    let pbase = hp_start + i;
+    // LWS a lenient Request-URI kept (see `parse_uri`) is skipped as in header parameters.
+    let syntax =
+        if request && opts.leniency.whitespace_in_request_uri && praw.iter().any(|&b| is_lws(b)) {
+            ParamSyntax::Header
+        } else {
+            ParamSyntax::Uri
+        };
+    shifted(pbase, diags, |d| parse_params(praw, syntax, opts, d))?;
+    uri.params = praw;
+    if at(hp, q) == Some(b'?') {
+        let off = hp_start + q;
+        if request {
+            repair(
+                opts.leniency.headers_in_request_uri,
+                ErrorKind::HeadersInRequestUri,
+                off,
+                diags,
+            )?;
+        }
+        let h = from(hp, q + 1);
+        check_uri_headers(h, opts).map_err(|e| e.shifted(off + 1))?;
+        uri.headers = Some(h);
+    }
+    Ok(())
+}
+
+/// `[ userinfo ] hostport` in the common shapes: a user of `alphanum / "-" / "."`, a
+/// hostname or IPv4address, a port of digits; returns where the hostport starts and ends in
+/// the part after `sip:`. `None` sends every other shape, and every error, to
+/// [`userinfo_hostport`].
+#[inline]
+fn hostport_fast(uri: &mut Parts<'_>) -> Option<(usize, usize)> {
+    let r = uri.rest;
+    let (e, host) = scan_host(r);
+    let (user, hp_start, e, host) = if at(r, e) == Some(b'@') {
+        // The run before the '@' holds user characters only: it is the whole userinfo.
+        if e == 0 {
+            return None;
+        }
+        let (e2, host) = scan_host(from(r, e + 1));
+        (Some(sub(r, 0, e)), e + 1, e + 1 + e2, host?)
+    } else {
+        // Without an '@' ahead there is no userinfo (see `userinfo_hostport`).
+        if from(r, e).contains(&b'@') {
+            return None;
+        }
+        (None, 0, e, host?)
+    };
+    let (port, end) = match at(r, e) {
+        None | Some(b';' | b'?') => (None, e),
+        Some(b':') => {
+            let mut k = e + 1;
+            while at(r, k).is_some_and(|b| b.is_ascii_digit()) {
+                k += 1;
+            }
+            if !matches!(at(r, k), None | Some(b';' | b'?')) {
+                return None;
+            }
+            (Some(parse_port(sub(r, e + 1, k))?), k)
+        }
+        _ => return None,
+    };
+    uri.user = user;
+    uri.host = Some(host);
+    uri.port = port;
+    Some((hp_start, end - hp_start))
+}
+
+/// `[ userinfo ] hostport` in every form; returns where the hostport starts and ends (relative
+/// to its start) in the part after `sip:`.
+fn userinfo_hostport(uri: &mut Parts<'_>) -> Result<(usize, usize)> {
+    let r = uri.rest;
     // userinfo: no '@' can occur unescaped anywhere else in a SIP URI, so the first '@' after
     // a run of userinfo characters ends it, even when the user holds ';' '?' ',' (RFC 4475
     // §3.1.1.2, §3.1.1.9).
     let mut k = 0;
-    while at(r, k).is_some_and(is_userinfo_char) {
+    while at(r, k).is_some_and(|b| is(b, USERINFO)) {
         k += 1;
     }
     let hp_start = if at(r, k) == Some(b'@') {
@@ -749,9 +982,9 @@ fn parse_sip_rest<'a>(
         if user.is_empty() {
             return Err(Error::new(ErrorKind::InvalidUri, 0));
         }
-        check_chars(user, is_user_char, ErrorKind::InvalidUri)?;
+        check_chars(user, USER, ErrorKind::InvalidUri)?;
         if let Some(pw) = password {
-            check_chars(pw, is_password_char, ErrorKind::InvalidUri)
+            check_chars(pw, PASSWORD, ErrorKind::InvalidUri)
                 .map_err(|e| e.shifted(user.len() + 1))?;
         }
         uri.user = Some(user);
@@ -792,34 +1025,7 @@ fn parse_sip_rest<'a>(
     if i != seg_end {
         return Err(Error::new(ErrorKind::InvalidHost, hp_start + i));
     }
-    // uri-parameters = *( ";" uri-parameter ), up to the '?' of the headers.
-    let q = memchr::memchr(b'?', from(hp, i)).map_or(hp.len(), |p| i + p);
-    let praw = sub(hp, i, q);
-    let pbase = hp_start + i;
-    // LWS a lenient Request-URI kept (see `parse_uri`) is skipped as in header parameters.
-    let syntax =
-        if request && opts.leniency.whitespace_in_request_uri && praw.iter().any(|&b| is_lws(b)) {
-            ParamSyntax::Header
-        } else {
-            ParamSyntax::Uri
-        };
-    shifted(pbase, diags, |d| parse_params(praw, syntax, opts, d))?;
-    uri.params = praw;
-    if at(hp, q) == Some(b'?') {
-        let off = hp_start + q;
-        if request {
-            repair(
-                opts.leniency.headers_in_request_uri,
-                ErrorKind::HeadersInRequestUri,
-                off,
-                diags,
-            )?;
-        }
-        let h = from(hp, q + 1);
-        check_uri_headers(h, opts).map_err(|e| e.shifted(off + 1))?;
-        uri.headers = Some(h);
-    }
-    Ok(())
+    Ok((hp_start, i))
 }
 
 /// `port = 1*DIGIT`, at most 65535.
@@ -850,9 +1056,8 @@ fn check_uri_headers(h: &[u8], opts: &ParseOptions) -> Result<()> {
         if name.is_empty() {
             return Err(Error::new(ErrorKind::InvalidUri, off));
         }
-        check_chars(name, is_hnv_char, ErrorKind::InvalidUri).map_err(|e| e.shifted(off))?;
-        check_chars(value, is_hnv_char, ErrorKind::InvalidUri)
-            .map_err(|e| e.shifted(off + voff))?;
+        check_chars(name, HNV, ErrorKind::InvalidUri).map_err(|e| e.shifted(off))?;
+        check_chars(value, HNV, ErrorKind::InvalidUri).map_err(|e| e.shifted(off + voff))?;
         off += item.len() + 1;
     }
     Ok(())

@@ -119,8 +119,11 @@ pub(crate) fn repair(
 }
 
 /// Moves the diagnostics pushed since `mark` by `base` (a sub-parser reports relative offsets).
-#[inline]
+#[inline(always)]
 pub(crate) fn shift_diags(diags: &mut [Diagnostic], mark: usize, base: usize) {
+    if diags.len() == mark {
+        return;
+    }
     if let Some(new) = diags.get_mut(mark..) {
         for d in new {
             *d = d.shifted(base);
@@ -130,7 +133,7 @@ pub(crate) fn shift_diags(diags: &mut [Diagnostic], mark: usize, base: usize) {
 
 /// Runs a sub-parser on `s[base..]`-relative input and moves its errors and diagnostics by
 /// `base`.
-#[inline]
+#[inline(always)]
 pub(crate) fn shifted<T>(
     base: usize,
     diags: &mut Vec<Diagnostic>,
@@ -145,6 +148,7 @@ pub(crate) fn shifted<T>(
 /// `1*DIGIT` as a number bounded by `max`. Non-digits are `bad`; a value past `max` is
 /// `NumberOutOfRange`, clamped to `max` when `numbers_out_of_range` is allowed. Linear in the
 /// input whatever its length (saturating arithmetic, no big numbers).
+#[inline]
 pub(crate) fn parse_bounded(
     s: &[u8],
     offset: usize,
@@ -153,13 +157,9 @@ pub(crate) fn parse_bounded(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    let Some(v) = digits_saturating(s, u64::MAX) else {
         return Err(Error::new(bad, offset));
-    }
-    let v = s.iter().fold(0u64, |acc, &d| {
-        acc.saturating_mul(10)
-            .saturating_add(u64::from(d.wrapping_sub(b'0')))
-    });
+    };
     if v > max {
         repair(
             opts.leniency.numbers_out_of_range,
@@ -173,14 +173,18 @@ pub(crate) fn parse_bounded(
 }
 
 /// `1*DIGIT` saturating at `max` (for accessors of values already checked at parse time).
+#[inline]
 pub(crate) fn digits_saturating(s: &[u8], max: u64) -> Option<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() {
         return None;
     }
-    let v = s.iter().fold(0u64, |acc, &d| {
-        acc.saturating_mul(10)
-            .saturating_add(u64::from(d.wrapping_sub(b'0')))
-    });
+    let mut v = 0u64;
+    for &d in s {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+    }
     Some(v.min(max))
 }
 

@@ -76,14 +76,15 @@ pub fn parse_name_addr<'a>(
     }
     let raw = sub(v, start, end);
     let len = opts.leniency;
-    match at(v, start) {
+    // Where the `<` is and the display name before it; `None` for an addr-spec.
+    let bracket = match at(v, start) {
         Some(b'"') => match end_of_quoted(v, start) {
             Ok(qe) => {
                 let lt = skip_lws(v, qe);
                 if at(v, lt) != Some(b'<') {
                     return Err(Error::new(ErrorKind::InvalidHeaderValue, lt));
                 }
-                bracketed(v, raw, end, lt, Some(sub(v, start, qe)), opts, diags)
+                Some((lt, Some(sub(v, start, qe))))
             }
             Err(ErrorKind::UnterminatedQuote) => {
                 let Some(p) = memchr::memchr(b'<', from(v, start)) else {
@@ -96,12 +97,11 @@ pub fn parse_name_addr<'a>(
                     diags,
                 )?;
                 let lt = start + p;
-                let dn = trim_lws(sub(v, start, lt));
-                bracketed(v, raw, end, lt, Some(dn), opts, diags)
+                Some((lt, Some(trim_lws(sub(v, start, lt)))))
             }
-            Err(k) => Err(Error::new(k, start)),
+            Err(k) => return Err(Error::new(k, start)),
         },
-        Some(b'<') => bracketed(v, raw, end, start, None, opts, diags),
+        Some(b'<') => Some((start, None)),
         _ => {
             // display-name = *(token LWS), or the scheme of an addr-spec.
             let mut i = start;
@@ -119,17 +119,9 @@ pub fn parse_name_addr<'a>(
             match at(v, i).filter(|_| i < end) {
                 Some(b'<') => {
                     let dn = trim_lws(sub(v, start, i));
-                    bracketed(
-                        v,
-                        raw,
-                        end,
-                        i,
-                        Some(dn).filter(|d| !d.is_empty()),
-                        opts,
-                        diags,
-                    )
+                    Some((i, Some(dn).filter(|d| !d.is_empty())))
                 }
-                Some(b':') if !saw_lws && i > start => addr_spec(v, raw, start, end, opts, diags),
+                Some(b':') if !saw_lws && i > start => None,
                 _ => match memchr::memchr(b'<', sub(v, i, end)) {
                     Some(p) => {
                         repair(
@@ -139,17 +131,21 @@ pub fn parse_name_addr<'a>(
                             diags,
                         )?;
                         let lt = i + p;
-                        let dn = trim_lws(sub(v, start, lt));
-                        bracketed(v, raw, end, lt, Some(dn), opts, diags)
+                        Some((lt, Some(trim_lws(sub(v, start, lt)))))
                     }
-                    None => addr_spec(v, raw, start, end, opts, diags),
+                    None => None,
                 },
             }
         }
+    };
+    match bracket {
+        Some((lt, display_name)) => bracketed(v, raw, end, lt, display_name, opts, diags),
+        None => addr_spec(v, raw, start, end, opts, diags),
     }
 }
 
 /// `LAQUOT addr-spec RAQUOT *( SEMI param )` with `<` at `lt`.
+#[inline]
 fn bracketed<'a>(
     v: &'a [u8],
     raw: &'a [u8],

@@ -8,8 +8,10 @@
 use std::borrow::Cow;
 
 use super::{at, repair, sub};
-use crate::scan::{self, end_of_quoted, is_lws, skip_lws};
-use crate::uri::{eq_decoded, escape_ok, is_paramchar};
+use crate::scan::{end_of_quoted, skip_lws};
+use crate::uri::{
+    eq_decoded, escape_ok, is, DQUOTE, GEN_VALUE, PARAM, PNAME_END, PVALUE_END, TOKEN,
+};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};
 
 /// Which grammar a parameter list follows.
@@ -146,10 +148,13 @@ impl<'a> Iterator for ParamIter<'a> {
             }
             i = skip_lws(s, i + 1);
             let name_start = i;
-            while let Some(c) = at(s, i) {
-                if c == b';' || c == b'=' || is_lws(c) || (header && c == b'"') {
-                    break;
-                }
+            // The name ends at `;` `=` LWS, and at a quote in headers.
+            let name_end = if header {
+                PNAME_END | DQUOTE
+            } else {
+                PNAME_END
+            };
+            while at(s, i).is_some_and(|c| !is(c, name_end)) {
                 i += 1;
             }
             let name = sub(s, name_start, i);
@@ -159,11 +164,10 @@ impl<'a> Iterator for ParamIter<'a> {
                 let v1 = if header && at(s, v0) == Some(b'"') {
                     end_of_quoted(s, v0).unwrap_or(s.len())
                 } else {
+                    // An unquoted value ends at `;`, and at LWS in headers.
+                    let value_end = if header { PVALUE_END } else { 0 };
                     let mut k = v0;
-                    while let Some(c) = at(s, k) {
-                        if c == b';' || (header && is_lws(c)) {
-                            break;
-                        }
+                    while at(s, k).is_some_and(|c| c != b';' && !is(c, value_end)) {
                         k += 1;
                     }
                     k
@@ -182,28 +186,31 @@ impl<'a> Iterator for ParamIter<'a> {
     }
 }
 
-/// `gen-value = token / host / quoted-string` unquoted: token characters plus the `[`, `]`
-/// and `:` of IPv6 hosts (RFC 3261 §25.1; RFC 5118 §4.5 bare IPv6 in `received`).
-#[inline]
-fn is_gen_value_char(b: u8) -> bool {
-    scan::is_token_char(b) || matches!(b, b':' | b'[' | b']')
-}
-
 /// End of a run of `paramchar` (RFC 3261 §19.1.1) from `i`, checking escapes.
+#[inline]
 fn paramchar_end(s: &[u8], mut i: usize) -> Result<usize> {
     while let Some(c) = at(s, i) {
-        if c == b'%' {
+        if is(c, PARAM) {
+            i += 1;
+        } else if c == b'%' {
             if !escape_ok(s, i) {
                 return Err(Error::new(ErrorKind::InvalidEscape, i));
             }
             i += 3;
-        } else if is_paramchar(c) {
-            i += 1;
         } else {
             break;
         }
     }
     Ok(i)
+}
+
+/// End of the run of bytes in `class` from `i`.
+#[inline]
+fn run_end(s: &[u8], mut i: usize, class: u16) -> usize {
+    while at(s, i).is_some_and(|c| is(c, class)) {
+        i += 1;
+    }
+    i
 }
 
 /// Validates a parameter list and returns its view. `s` is everything after the element the
@@ -223,32 +230,48 @@ pub fn parse_params<'a>(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Params<'a>> {
+    walk_params(s, syntax, opts, diags, |_, _| true).map(|(p, _)| p)
+}
+
+/// [`parse_params`] that also hands each parameter to `check` as the iterator would yield it
+/// (`(name, value)`, empty elements left out), in order. Returns whether every call returned
+/// true; a false leaves the verdict to the caller's full check, run after this walk.
+#[inline]
+pub(crate) fn walk_params<'a>(
+    s: &'a [u8],
+    syntax: ParamSyntax,
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+    mut check: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
+) -> Result<(Params<'a>, bool)> {
     let header = syntax == ParamSyntax::Header;
     let bad = if header {
         ErrorKind::InvalidHeaderValue
     } else {
         ErrorKind::InvalidUri
     };
-    let lws = |s: &[u8], i: usize| if header { skip_lws(s, i) } else { i };
+    // SEMI = SWS ";" SWS, EQUAL = SWS "=" SWS in headers; no LWS at all in URIs.
+    let lws = |i: usize| if header { skip_lws(s, i) } else { i };
     let max = usize::from(opts.limits.max_params);
     let mut count = 0usize;
+    let mut clean = true;
     let mut i = 0;
     loop {
-        i = lws(s, i);
+        i = lws(i);
         let Some(b) = at(s, i) else { break };
         if b != b';' {
             return Err(Error::new(bad, i));
         }
         let semi = i;
-        i = lws(s, i + 1);
+        i = lws(i + 1);
         let name_start = i;
         i = if header {
-            super::token_end(s, i)
+            run_end(s, i, TOKEN)
         } else {
             paramchar_end(s, i)?
         };
         let name_end = i;
-        let j = lws(s, i);
+        let j = lws(i);
         let has_eq = at(s, j) == Some(b'=');
         if name_start == name_end {
             if has_eq || !matches!(at(s, j), None | Some(b';')) {
@@ -267,20 +290,18 @@ pub fn parse_params<'a>(
         if count > max {
             return Err(Error::new(ErrorKind::TooManyParams, semi));
         }
+        let name = sub(s, name_start, name_end);
         if !has_eq {
+            clean &= check(name, None);
             i = j;
             continue;
         }
-        let v0 = lws(s, j + 1);
+        let v0 = lws(j + 1);
         let v1 = if header {
             if at(s, v0) == Some(b'"') {
                 end_of_quoted(s, v0).map_err(|k| Error::new(k, v0))?
             } else {
-                let mut k = v0;
-                while at(s, k).is_some_and(is_gen_value_char) {
-                    k += 1;
-                }
-                k
+                run_end(s, v0, GEN_VALUE)
             }
         } else {
             paramchar_end(s, v0)?
@@ -288,9 +309,10 @@ pub fn parse_params<'a>(
         if v1 == v0 {
             return Err(Error::new(bad, v0));
         }
+        clean &= check(name, Some(sub(s, v0, v1)));
         i = v1;
     }
-    Ok(Params { raw: s, syntax })
+    Ok((Params { raw: s, syntax }, clean))
 }
 
 /// A quoted-string without its quotes, quoted-pairs resolved (RFC 3261 §25.1). Other values

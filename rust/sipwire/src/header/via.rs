@@ -7,10 +7,10 @@
 //! via-params    = via-ttl / via-maddr / via-received / via-branch / via-extension
 //! ```
 
-use super::params::{parse_params, ParamSyntax, Params};
+use super::params::{walk_params, ParamSyntax, Params};
 use super::{at, from, parse_bounded, shifted, sub, token_end, HeaderList};
 use crate::scan::{is_lws, skip_lws};
-use crate::uri::Host;
+use crate::uri::{scan_host, Host};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};
 
 /// The RFC 3261 branch prefix (§8.1.1.7).
@@ -131,27 +131,33 @@ pub fn parse_via<'a>(
     }
     i = skip_lws(v, i);
     let host_start = i;
-    let host_end = if at(v, i) == Some(b'[') {
-        match memchr::memchr(b']', from(v, i)) {
-            Some(p) => i + p + 1,
-            None => return Err(Error::new(ErrorKind::InvalidHost, i)),
+    let (host_end, host) = match sent_by_host(v, i) {
+        Some(x) => x,
+        None => {
+            let host_end = if at(v, i) == Some(b'[') {
+                match memchr::memchr(b']', from(v, i)) {
+                    Some(p) => i + p + 1,
+                    None => return Err(Error::new(ErrorKind::InvalidHost, i)),
+                }
+            } else {
+                let mut k = i;
+                let mut colons = 0;
+                while let Some(c) = at(v, k) {
+                    if c == b';' || c == b',' || is_lws(c) {
+                        break;
+                    }
+                    colons += usize::from(c == b':');
+                    k += 1;
+                }
+                if colons >= 2 {
+                    return Err(Error::new(ErrorKind::UnbracketedIpv6, i));
+                }
+                memchr::memchr(b':', sub(v, i, k)).map_or(k, |p| i + p)
+            };
+            let host = Host::parse(sub(v, i, host_end)).map_err(|e| e.shifted(i))?;
+            (host_end, host)
         }
-    } else {
-        let mut k = i;
-        let mut colons = 0;
-        while let Some(c) = at(v, k) {
-            if c == b';' || c == b',' || is_lws(c) {
-                break;
-            }
-            colons += usize::from(c == b':');
-            k += 1;
-        }
-        if colons >= 2 {
-            return Err(Error::new(ErrorKind::UnbracketedIpv6, i));
-        }
-        memchr::memchr(b':', sub(v, i, k)).map_or(k, |p| i + p)
     };
-    let host = Host::parse(sub(v, i, host_end)).map_err(|e| e.shifted(i))?;
     i = host_end;
     let mut sent_by_end = i;
     let mut port = None;
@@ -174,10 +180,12 @@ pub fn parse_via<'a>(
     }
     let praw = from(v, i);
     let praw = sub(praw, 0, end.saturating_sub(i));
-    let params = shifted(i, diags, |d| {
-        parse_params(praw, ParamSyntax::Header, opts, d)
+    let (params, clean) = shifted(i, diags, |d| {
+        walk_params(praw, ParamSyntax::Header, opts, d, via_param_ok)
     })?;
-    check_via_params(&params, praw, i, opts, diags)?;
+    if !clean {
+        check_via_params(&params, praw, i, opts, diags)?;
+    }
     Ok(Via {
         raw: v_trim,
         protocol_name: fields[0],
@@ -188,6 +196,49 @@ pub fn parse_via<'a>(
         port,
         params,
     })
+}
+
+/// The host of a sent-by at `i` when it is a hostname or IPv4address followed by the end,
+/// `;`, `,`, LWS, or `:` and a port (one colon only: two are a bare IPv6 address); `None`
+/// leaves every other form, and the errors, to the general path.
+#[inline]
+fn sent_by_host(v: &[u8], i: usize) -> Option<(usize, Host<'_>)> {
+    let (len, host) = scan_host(from(v, i));
+    let e = i + len;
+    let ends = |c: u8| c == b';' || c == b',' || is_lws(c);
+    let port_follows = |c: u8| {
+        c == b':'
+            && !from(v, e + 1)
+                .iter()
+                .take_while(|&&c| !ends(c))
+                .any(|&c| c == b':')
+    };
+    if !at(v, e).map_or(true, |c| ends(c) || port_follows(c)) {
+        return None;
+    }
+    Some((e, host?))
+}
+
+/// Whether [`check_via_params`] has nothing to say about this parameter (no error, no
+/// diagnostic); a false sends the whole list to it.
+#[inline(always)]
+fn via_param_ok(name: &[u8], value: Option<&[u8]>) -> bool {
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    match name.len() {
+        // via-branch = "branch" EQUAL token
+        6 if is(b"branch") => value.is_some_and(crate::scan::is_token),
+        // ttl = 1*3DIGIT ; 0 to 255
+        3 if is(b"ttl") => value
+            .and_then(|t| super::digits_saturating(t, 256))
+            .is_some_and(|t| t <= 255),
+        5 if is(b"maddr") => value.is_some_and(|m| Host::parse(m).is_ok()),
+        8 if is(b"received") => value.is_some_and(|r| Host::parse_ip(r).is_ok()),
+        // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
+        5 if is(b"rport") => value.map_or(true, |p| {
+            p.len() <= 5 && super::digits_saturating(p, 70000).is_some_and(|n| n <= 65535)
+        }),
+        _ => true,
+    }
 }
 
 /// The value grammars of the Via parameters RFC 3261 §20.42 and RFC 3581 define.
