@@ -61,7 +61,7 @@ def test_rfc4475_invalid_is_rejected_or_diagnosed(case: dict[str, Any]) -> None:
     ids=lambda c: c["name"],
 )
 def test_rfc4475_liberal_cases_parse_lenient_with_diagnostic(case: dict[str, Any]) -> None:
-    m = sipwire.parse(_read4475(case), strict=False)
+    m = sipwire.parse(_read4475(case), strict=False, validate=True)
     assert m.diagnostics
     _touch_everything(m)
 
@@ -78,8 +78,12 @@ def test_rfc5118(case: dict[str, Any]) -> None:
     data = (DATA / "rfc5118" / "fixed" / f"{case['name']}.sip").read_bytes()
     if case["verdict"] == "invalid":
         with pytest.raises(sipwire.ParseError) as e:
-            sipwire.parse(data)
+            sipwire.parse(data, validate=True)
         assert e.value.kind == "unbracketed_ipv6"
+        lazy = sipwire.parse(data)
+        assert [d.kind for d in lazy.diagnostics] == ["unbracketed_ipv6"]
+        with pytest.raises(sipwire.ParseError):
+            lazy.uri  # noqa: B018
         return
     m = sipwire.parse(data)
     _touch_everything(m)
@@ -102,9 +106,9 @@ def test_rfc5118_bare_lf_archive_parses_lenient(case: dict[str, Any]) -> None:
     data = (DATA / "rfc5118" / case["file"]).read_bytes()
     if case["verdict"] == "invalid":
         with pytest.raises(sipwire.ParseError):
-            sipwire.parse(data, strict=False)
+            sipwire.parse(data, strict=False, validate=True)
         return
-    m = sipwire.parse(data, strict=False)
+    m = sipwire.parse(data, strict=False, validate=True)
     assert "bare_lf" in [d.kind for d in m.diagnostics]
 
 

@@ -144,7 +144,7 @@ def test_repr_is_short_and_escaped() -> None:
 def test_parse_error_details() -> None:
     bad = INVITE.replace(b"CSeq: 314159 INVITE", b"CSeq: 3x INVITE")
     with pytest.raises(sipwire.ParseError) as e:
-        sipwire.parse(bad)
+        sipwire.parse(bad, validate=True)
     err = e.value
     assert isinstance(err, ValueError) and isinstance(err, sipwire.RemoteProtocolError)
     assert err.header == "CSeq"
@@ -214,3 +214,17 @@ def test_uri_equality_rfc3261_19_1_4() -> None:
     assert sipwire.parse_uri("sip:a@b") == sipwire.parse_uri("sip:a@B")
     with pytest.raises(sipwire.ParseError):
         sipwire.parse_uri("sip:a@b:99999")
+
+
+def test_lazy_parse_checks_a_header_when_read() -> None:
+    bad = INVITE.replace(b"CSeq: 314159 INVITE", b"CSeq: 3x INVITE")
+    m = sipwire.parse(bad)  # framing and index are fine
+    assert m.call_id == "a84b4c76e66710@pc33.atlanta.example.com"
+    with pytest.raises(sipwire.ParseError) as e:
+        m.cseq  # noqa: B018
+    assert e.value.header == "CSeq"
+    assert [(d.kind, d.header) for d in m.diagnostics] == [("invalid_cseq", "CSeq")]
+    with pytest.raises(sipwire.ParseError):
+        m.validate()
+    assert req().validate() is None
+    assert pickle.loads(pickle.dumps(m)).diagnostics == m.diagnostics

@@ -222,6 +222,8 @@ class Diagnostic:
     def header(self) -> str | None: ...
     @property
     def message(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Headers:
@@ -277,7 +279,11 @@ class _Message:
     def body(self) -> bytes: ...
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        """Empty after a clean parse."""
+        """Every problem found, in offset order: repairs, semantic problems (missing or
+        duplicated headers, CSeq method mismatch, version), and typed headers that do not
+        parse. Empty after a clean parse."""
+    def validate(self) -> None:
+        """Checks every typed header now; raises the first ParseError."""
     @property
     def headers(self) -> Headers: ...
     @property
@@ -300,7 +306,7 @@ class _Message:
     def __len__(self) -> int: ...
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
-    def __reduce__(self) -> tuple[Any, tuple[bytes, bool, Limits | None]]: ...
+    def __reduce__(self) -> tuple[Any, tuple[bytes, bool, bool, Limits | None]]: ...
 
 @final
 class Request(_Message):
@@ -335,10 +341,19 @@ class Response(_Message):
 # --- functions -------------------------------------------------------------------------------
 
 def parse(
-    data: bytes | bytearray | memoryview, *, strict: bool = True, limits: Limits | None = None
+    data: bytes | bytearray | memoryview,
+    *,
+    strict: bool = True,
+    limits: Limits | None = None,
+    validate: bool = False,
 ) -> Request | Response:
-    """Parses one message (a datagram, a capture record, a file). strict=False repairs what
-    RFC 4475 lets a liberal element repair and records each repair in ``.diagnostics``."""
+    """Parses one message (a datagram, a capture record, a file).
+
+    Framing, start line and header index are checked at once. Typed headers (URIs, Via,
+    From/To, CSeq, ...) are parsed when first read: a bad one raises ParseError then, and is
+    listed in ``diagnostics``. ``validate=True`` checks every typed header now instead.
+    strict=False repairs what RFC 4475 lets a liberal element repair and records each repair
+    in ``.diagnostics``."""
 
 def parse_batch(
     datagrams: Iterable[bytes | bytearray | memoryview],
@@ -346,6 +361,7 @@ def parse_batch(
     strict: bool = True,
     limits: Limits | None = None,
     errors: Literal["raise", "return"] = "raise",
+    validate: bool = False,
 ) -> list[Request | Response | ParseError]:
     """Parses many messages in one call; with errors="return" a ParseError stands where a
     message failed."""
@@ -366,7 +382,9 @@ def parse_uri(text: str, *, strict: bool = True) -> Uri: ...
 def uri_equal(a: Uri | str, b: Uri | str) -> bool:
     """URI equality per RFC 3261 §19.1.4."""
 
-def _restore(data: bytes, strict: bool, limits: Limits | None) -> Request | Response: ...
+def _restore(
+    data: bytes, strict: bool, validate: bool, limits: Limits | None
+) -> Request | Response: ...
 
 @final
 class StreamParser:
@@ -374,7 +392,9 @@ class StreamParser:
     §18.3). A framing error is raised once as ParseError after the parser has skipped to the
     next line that looks like a start line; iterating again continues from there."""
 
-    def __init__(self, *, strict: bool = True, limits: Limits | None = None) -> None: ...
+    def __init__(
+        self, *, strict: bool = True, limits: Limits | None = None, validate: bool = False
+    ) -> None: ...
     def feed(self, data: bytes | bytearray | memoryview) -> None: ...
     @property
     def buffered(self) -> int: ...

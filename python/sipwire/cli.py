@@ -155,7 +155,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             return 2
         name = args.file
     try:
-        msg = parse(data, strict=not args.lenient)
+        msg = parse(data, strict=not args.lenient, validate=True)
     except ParseError as e:
         _print_error(e, data, name, sys.stderr)
         return 1

@@ -11,33 +11,45 @@ mod stream;
 mod typed;
 
 use limits::PyLimits;
+use message::Mode;
 
 /// Parses one SIP message (a UDP datagram, a capture record, a file).
 ///
 /// strict=True applies RFC 3261 as written; strict=False repairs what RFC 4475 lets a
-/// liberal element repair and records each repair in `.diagnostics`.
+/// liberal element repair and records each repair in `.diagnostics`. Framing, start line and
+/// header index are checked now; typed headers when read, unless validate=True.
 #[pyfunction]
-#[pyo3(signature = (data, *, strict=true, limits=None))]
+#[pyo3(signature = (data, *, strict=true, limits=None, validate=false))]
 fn parse(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
+    validate: bool,
 ) -> PyResult<PyObject> {
     let bytes = as_bytes(py, data)?;
-    message::parse_into(py, bytes, strict, limits)
+    message::parse_into(
+        py,
+        bytes,
+        Mode {
+            strict,
+            validate,
+            limits,
+        },
+    )
 }
 
 /// Parses many messages in one call. With errors="raise" the first ParseError is raised;
 /// with errors="return" a ParseError instance stands in the list where a message failed.
 #[pyfunction]
-#[pyo3(signature = (datagrams, *, strict=true, limits=None, errors="raise"))]
+#[pyo3(signature = (datagrams, *, strict=true, limits=None, errors="raise", validate=false))]
 fn parse_batch(
     py: Python<'_>,
     datagrams: &Bound<'_, PyAny>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
     errors: &str,
+    validate: bool,
 ) -> PyResult<Py<PyList>> {
     let keep_errors = match errors {
         "raise" => false,
@@ -53,8 +65,12 @@ fn parse_batch(
     for item in datagrams.try_iter()? {
         let item = item?;
         let bytes = as_bytes(py, &item)?;
-        let l = limits.as_ref().map(|l| l.clone_ref(py));
-        match message::parse_into(py, bytes, strict, l) {
+        let mode = Mode {
+            strict,
+            validate,
+            limits: limits.as_ref().map(|l| l.clone_ref(py)),
+        };
+        match message::parse_into(py, bytes, mode) {
             Ok(m) => out.append(m)?,
             Err(e) if keep_errors && e.is_instance(py, errors::types(py)?.parse.bind(py)) => {
                 out.append(e.value(py))?
@@ -67,14 +83,23 @@ fn parse_batch(
 
 /// Rebuilds a pickled message.
 #[pyfunction]
-#[pyo3(signature = (data, strict, limits))]
+#[pyo3(signature = (data, strict, validate, limits))]
 fn _restore(
     py: Python<'_>,
     data: Bound<'_, PyBytes>,
     strict: bool,
+    validate: bool,
     limits: Option<Py<PyLimits>>,
 ) -> PyResult<PyObject> {
-    message::parse_into(py, data, strict, limits)
+    message::parse_into(
+        py,
+        data,
+        Mode {
+            strict,
+            validate,
+            limits,
+        },
+    )
 }
 
 /// Builds a request (RFC 3261 §8.1.1) from a method, a Request-URI, headers in order and a
@@ -106,7 +131,15 @@ fn build_request(
         b.build_unchecked()
     };
     let data = PyBytes::new(py, &out);
-    message::parse_into(py, data, strict, None)
+    message::parse_into(
+        py,
+        data,
+        Mode {
+            strict,
+            validate: true,
+            limits: None,
+        },
+    )
 }
 
 /// The reason phrase RFC 3261 §21 (and later RFCs) give a status code.

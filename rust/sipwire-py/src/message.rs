@@ -28,38 +28,88 @@ pub fn pystr_unfolded<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
     pystr(py, &unfold(b))
 }
 
+/// How a message was parsed: kept so edits, pickles and stream messages parse the same way.
+pub struct Mode {
+    pub strict: bool,
+    /// Typed headers checked at parse time (else when read, or by `validate()`).
+    pub validate: bool,
+    pub limits: Option<Py<PyLimits>>,
+}
+
+impl Mode {
+    pub fn opts(&self, py: Python<'_>) -> ParseOptions {
+        crate::limits::options(py, self.strict, self.limits.as_ref())
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Mode {
+        Mode {
+            strict: self.strict,
+            validate: self.validate,
+            limits: self.limits.as_ref().map(|l| l.clone_ref(py)),
+        }
+    }
+
+    /// Parses a datagram: framing, start line and header index always; the typed headers
+    /// too when `validate` is set.
+    pub fn parse(&self, py: Python<'_>, buf: &[u8]) -> PyResult<MessageIndex> {
+        let opts = self.opts(py);
+        let r = if self.validate {
+            MessageIndex::parse(buf, &opts)
+        } else {
+            MessageIndex::parse_datagram(buf, &opts)
+        };
+        r.map_err(|e| parse_error(py, e, buf))
+    }
+}
+
+/// The typed-header check of a lazily parsed message, run once when asked for.
+struct Checked {
+    repairs: Vec<sipwire::Diagnostic>,
+    errors: Vec<sipwire::Error>,
+}
+
 /// What every message object holds.
 pub struct Core {
     pub data: Py<PyBytes>,
     pub index: MessageIndex,
     pub opts: ParseOptions,
-    pub strict: bool,
-    pub limits: Option<Py<PyLimits>>,
+    pub mode: Mode,
+    checked: OnceLock<Checked>,
     via: OnceLock<Py<PyList>>,
     headers: OnceLock<Py<Headers>>,
     from_: OnceLock<Option<Py<typed::NameAddr>>>,
     to: OnceLock<Option<Py<typed::NameAddr>>>,
+    sdp: OnceLock<Option<PyObject>>,
 }
 
 impl Core {
-    pub fn new(
-        data: Py<PyBytes>,
-        index: MessageIndex,
-        opts: ParseOptions,
-        strict: bool,
-        limits: Option<Py<PyLimits>>,
-    ) -> Self {
+    pub fn new(py: Python<'_>, data: Py<PyBytes>, index: MessageIndex, mode: Mode) -> Self {
         Core {
             data,
             index,
-            opts,
-            strict,
-            limits,
+            opts: mode.opts(py),
+            mode,
+            checked: OnceLock::new(),
             via: OnceLock::new(),
             headers: OnceLock::new(),
             from_: OnceLock::new(),
             to: OnceLock::new(),
+            sdp: OnceLock::new(),
         }
+    }
+
+    /// Typed-header repairs and errors (none to find when validated at parse time).
+    fn checked(&self, py: Python<'_>) -> &Checked {
+        self.checked.get_or_init(|| {
+            if self.mode.validate {
+                return Checked {
+                    repairs: Vec::new(),
+                    errors: Vec::new(),
+                };
+            }
+            let (repairs, errors) = self.index.check_typed(self.buf(py), &self.opts);
+            Checked { repairs, errors }
+        })
     }
 
     #[inline]
@@ -103,28 +153,19 @@ impl Core {
 }
 
 /// Parses `data` (a `bytes` object, kept as is) into a `Request` or `Response`.
-pub fn parse_into(
-    py: Python<'_>,
-    data: Bound<'_, PyBytes>,
-    strict: bool,
-    limits: Option<Py<PyLimits>>,
-) -> PyResult<PyObject> {
-    let opts = crate::limits::options(py, strict, limits.as_ref());
-    let buf = data.as_bytes();
-    let index = MessageIndex::parse(buf, &opts).map_err(|e| parse_error(py, e, buf))?;
-    wrap(py, data.unbind(), index, opts, strict, limits)
+pub fn parse_into(py: Python<'_>, data: Bound<'_, PyBytes>, mode: Mode) -> PyResult<PyObject> {
+    let index = mode.parse(py, data.as_bytes())?;
+    wrap(py, data.unbind(), index, mode)
 }
 
 pub fn wrap(
     py: Python<'_>,
     data: Py<PyBytes>,
     index: MessageIndex,
-    opts: ParseOptions,
-    strict: bool,
-    limits: Option<Py<PyLimits>>,
+    mode: Mode,
 ) -> PyResult<PyObject> {
     let is_request = index.is_request();
-    let core = Core::new(data, index, opts, strict, limits);
+    let core = Core::new(py, data, index, mode);
     Ok(if is_request {
         Py::new(
             py,
@@ -252,14 +293,26 @@ macro_rules! message_methods {
             /// (missing or duplicated headers, CSeq method mismatch, SIP version). Empty after
             /// a clean parse.
             #[getter]
-            fn diagnostics(&self, py: Python<'_>) -> PyResult<Vec<Diagnostic>> {
+            fn diagnostics(&self, py: Python<'_>) -> Vec<Diagnostic> {
                 let buf = self.core.buf(py);
-                self.core
-                    .index
-                    .diagnostics
-                    .iter()
-                    .map(|d| Ok(Diagnostic::new(*d, buf)))
-                    .collect()
+                let checked = self.core.checked(py);
+                let mut all: Vec<sipwire::Diagnostic> = self.core.index.diagnostics.iter()
+                    .chain(&checked.repairs)
+                    .chain(&checked.errors)
+                    .copied()
+                    .collect();
+                all.sort_by_key(|d| d.offset);
+                all.into_iter().map(|d| Diagnostic::new(d, buf)).collect()
+            }
+
+            /// Checks every typed header now and raises the first ParseError, if any. (A parse
+            /// with `validate=True` has done this already; a lazy one checks a header when it
+            /// is read and lists every problem in `diagnostics`.)
+            fn validate(&self, py: Python<'_>) -> PyResult<()> {
+                match self.core.checked(py).errors.first() {
+                    Some(e) => Err(parse_error(py, *e, self.core.buf(py))),
+                    None => Ok(()),
+                }
             }
 
             /// The headers, in wire order; `get`/`getall` take full or compact names in any case.
@@ -290,7 +343,12 @@ macro_rules! message_methods {
             /// The SDP body (or the SDP part of a multipart body), or None.
             #[getter]
             fn sdp(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
-                crate::sdp::sdp_of(py, &self.core)
+                if let Some(v) = self.core.sdp.get() {
+                    return Ok(v.as_ref().map(|v| v.clone_ref(py)));
+                }
+                let v = crate::sdp::sdp_of(py, &self.core)?;
+                let _ = self.core.sdp.set(v.as_ref().map(|v| v.clone_ref(py)));
+                Ok(v)
             }
 
             /// A copy with the header added (at the end, or first with `first=True`).
@@ -345,8 +403,9 @@ macro_rules! message_methods {
 
             fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
                 let f = py.import("sipwire._sipwire")?.getattr("_restore")?;
-                let limits = self.core.limits.as_ref().map(|l| l.clone_ref(py).into_any()).unwrap_or_else(|| py.None());
-                let args = PyTuple::new(py, [self.core.data.bind(py).clone().into_any(), pyo3::types::PyBool::new(py, self.core.strict).to_owned().into_any(), limits.into_bound(py)])?;
+                let mode = &self.core.mode;
+                let limits = mode.limits.as_ref().map(|l| l.clone_ref(py).into_any()).unwrap_or_else(|| py.None());
+                let args = (self.core.data.clone_ref(py), mode.strict, mode.validate, limits).into_pyobject(py)?;
                 PyTuple::new(py, [f, args.into_any()])
             }
         }
@@ -474,9 +533,9 @@ message_methods!(Response, {
 
 fn reparse(py: Python<'_>, core: &Core, out: Vec<u8>) -> PyResult<PyObject> {
     let data = PyBytes::new(py, &out);
-    let index = MessageIndex::parse(&out, &core.opts).map_err(|e| parse_error(py, e, &out))?;
-    let limits = core.limits.as_ref().map(|l| l.clone_ref(py));
-    wrap(py, data.unbind(), index, core.opts, core.strict, limits)
+    let mode = core.mode.clone_ref(py);
+    let index = mode.parse(py, &out)?;
+    wrap(py, data.unbind(), index, mode)
 }
 
 fn edit(
@@ -661,6 +720,20 @@ impl Diagnostic {
 
 #[pymethods]
 impl Diagnostic {
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.downcast::<Diagnostic>().is_ok_and(|o| {
+            let o = o.get();
+            (o.kind, o.offset) == (self.kind, self.offset)
+        })
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.kind, self.offset).hash(&mut h);
+        h.finish()
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<Diagnostic {} at byte {} (line {}, column {}{})>",

@@ -410,7 +410,14 @@ pub fn sdp_of(py: Python<'_>, core: &Core) -> PyResult<Option<PyObject>> {
     let Some((s, e)) = found else {
         return Ok(None);
     };
-    let sd = new_description(py, core.data.clone_ref(py), s, e, core.opts, core.strict)?;
+    let sd = new_description(
+        py,
+        core.data.clone_ref(py),
+        s,
+        e,
+        core.opts,
+        core.mode.strict,
+    )?;
     Ok(Some(Py::new(py, sd)?.into_any()))
 }
 

@@ -8,8 +8,8 @@ use pyo3::types::PyBytes;
 use sipwire::message::StreamFramer;
 
 use crate::errors::parse_error;
-use crate::limits::{options, PyLimits};
-use crate::message::wrap;
+use crate::limits::PyLimits;
+use crate::message::{wrap, Mode};
 
 /// Frames SIP messages out of a byte stream (RFC 3261 §18.3: Content-Length is mandatory).
 /// `feed()` bytes as they arrive; iterate to take whole messages. A framing error is raised
@@ -19,8 +19,7 @@ use crate::message::wrap;
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct StreamParser {
     framer: Mutex<StreamFramer>,
-    strict: bool,
-    limits: Option<Py<PyLimits>>,
+    mode: Mode,
 }
 
 impl StreamParser {
@@ -34,13 +33,16 @@ impl StreamParser {
 #[pymethods]
 impl StreamParser {
     #[new]
-    #[pyo3(signature = (*, strict=true, limits=None))]
-    fn new(py: Python<'_>, strict: bool, limits: Option<Py<PyLimits>>) -> Self {
-        let opts = options(py, strict, limits.as_ref());
-        StreamParser {
-            framer: Mutex::new(StreamFramer::new(opts)),
+    #[pyo3(signature = (*, strict=true, limits=None, validate=false))]
+    fn new(py: Python<'_>, strict: bool, limits: Option<Py<PyLimits>>, validate: bool) -> Self {
+        let mode = Mode {
             strict,
+            validate,
             limits,
+        };
+        StreamParser {
+            framer: Mutex::new(StreamFramer::new(mode.opts(py))),
+            mode,
         }
     }
 
@@ -79,7 +81,6 @@ impl StreamParser {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
-        let opts = options(py, self.strict, self.limits.as_ref());
         let mut framer = self.lock()?;
         let next = framer.next_message();
         let dropped = std::mem::take(&mut framer.dropped);
@@ -89,11 +90,12 @@ impl StreamParser {
             Some(Ok(framed)) => {
                 let data = PyBytes::new(py, &framed.bytes);
                 let mut index = framed.index;
-                index
-                    .validate(&framed.bytes, &opts)
-                    .map_err(|e| parse_error(py, e, &framed.bytes))?;
-                let limits = self.limits.as_ref().map(|l| l.clone_ref(py));
-                wrap(py, data.unbind(), index, opts, self.strict, limits).map(Some)
+                if self.mode.validate {
+                    index
+                        .validate(&framed.bytes, &self.mode.opts(py))
+                        .map_err(|e| parse_error(py, e, &framed.bytes))?;
+                }
+                wrap(py, data.unbind(), index, self.mode.clone_ref(py)).map(Some)
             }
             Some(Err(e)) => Err(parse_error(py, e, &dropped)),
         }

@@ -150,3 +150,29 @@ fn serialization_of_an_unchanged_message_is_byte_exact() {
         }
     }
 }
+
+#[test]
+fn lazy_check_agrees_with_eager_validation() {
+    use sipwire::message::MessageIndex;
+    for c in cases("rfc4475") {
+        let b = std::fs::read(data().join("rfc4475").join(&c.file)).unwrap();
+        for opts in [ParseOptions::STRICT, ParseOptions::LIBERAL] {
+            let Ok(lazy) = MessageIndex::parse_datagram(&b, &opts) else {
+                continue;
+            };
+            let (repairs, errors) = lazy.check_typed(&b, &opts);
+            match MessageIndex::parse(&b, &opts) {
+                Ok(eager) => {
+                    assert!(errors.is_empty(), "{}: {errors:?}", c.name);
+                    assert_eq!(
+                        eager.diagnostics.len(),
+                        lazy.diagnostics.len() + repairs.len(),
+                        "{}",
+                        c.name
+                    );
+                }
+                Err(e) => assert_eq!(errors.first(), Some(&e), "{}", c.name),
+            }
+        }
+    }
+}

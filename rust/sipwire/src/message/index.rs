@@ -495,6 +495,11 @@ fn semantic_checks(
         if let Some(h) = headers.iter().find(|h| h.kind == HeaderName::CSeq) {
             let v = h.value.of(buf);
             let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+            // Only a CSeq of the right shape is compared; a malformed one is the typed
+            // parser's to report.
+            if digits == 0 || !v.get(digits).is_some_and(|&b| crate::scan::is_lws(b)) {
+                return;
+            }
             let cseq_method = trim_lws(v.get(digits..).unwrap_or(&[]));
             // Method names are case-sensitive (§7.1).
             if !cseq_method.is_empty() && cseq_method != method.of(buf) {
