@@ -1,0 +1,648 @@
+"""Hypothesis strategies for SIP, for property tests and fuzzing campaigns.
+
+Valid by construction: every value the strategies below produce is one sipwire parses back
+equal (``sipwire.parse(bytes(m)) == m``)::
+
+    from hypothesis import given
+    from sipwire import strategies as sips
+
+    @given(sips.requests(method="INVITE"))
+    def test_my_proxy(req): ...
+
+Broken on purpose: :func:`hostile` applies the bad-input classes of sipwire's design (each
+selectable by name, see :data:`HOSTILE_CLASSES`) to messages from another strategy and yields
+the bytes, for campaigns against SIP servers.
+
+The strategies are registered with hypothesis (``st.from_type(sipwire.Request)`` works) through
+the ``hypothesis`` entry point when hypothesis is installed. Hypothesis is an optional extra:
+importing this module without it raises ImportError with the install command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Union
+
+try:
+    from hypothesis import strategies as st
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "sipwire.strategies needs hypothesis: pip install 'sipwire[test]' (or hypothesis)"
+    ) from e
+
+import sipwire
+from sipwire import sdp as _sdp
+
+Message = Union[sipwire.Request, sipwire.Response]
+
+__all__ = [
+    "HOSTILE_CLASSES",
+    "display_names",
+    "hostile",
+    "hosts",
+    "messages",
+    "multiparts",
+    "name_addrs",
+    "requests",
+    "responses",
+    "sdps",
+    "tokens",
+    "uris",
+    "vias",
+]
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# RFC 3261 §25.1
+_TOKEN = _ALNUM + "-.!%*_+`'~"
+_UNRESERVED = _ALNUM + "-_.!~*'()"
+_USER = _UNRESERVED + "&=+$,;?/"
+# uri-parameter: paramchar = param-unreserved / unreserved (escapes left out)
+_URI_PARAM = _UNRESERVED + "[]/:&+$"
+# generic-param names and token values; '%' left out so no escape is half-written
+_TOKEN_NO_PCT = _ALNUM + "-.!*_+`'~"
+
+METHODS = (
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "MESSAGE",
+    "REFER",
+    "UPDATE",
+)
+TRANSPORTS = ("UDP", "TCP", "TLS", "SCTP", "WS", "WSS")
+
+
+def tokens(min_size: int = 1, max_size: int = 16) -> st.SearchStrategy[str]:
+    """RFC 3261 ``token``s."""
+    return st.text(alphabet=_TOKEN, min_size=min_size, max_size=max_size)
+
+
+def _chars(alphabet: str, min_size: int = 1, max_size: int = 12) -> st.SearchStrategy[str]:
+    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size)
+
+
+@st.composite
+def _domain(draw: st.DrawFn) -> str:
+    labels = draw(
+        st.lists(
+            st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    top = draw(st.from_regex(r"[a-z]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True))
+    return ".".join([*labels, top])
+
+
+def _ipv4() -> st.SearchStrategy[str]:
+    return st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+
+
+def _ipv6() -> st.SearchStrategy[str]:
+    groups = st.lists(st.integers(0, 0xFFFF).map(lambda n: f"{n:x}"), min_size=8, max_size=8)
+    full = groups.map(":".join)
+    short = st.tuples(
+        st.lists(st.integers(0, 0xFFFF).map(lambda n: f"{n:x}"), min_size=1, max_size=3),
+        st.lists(st.integers(0, 0xFFFF).map(lambda n: f"{n:x}"), min_size=1, max_size=3),
+    ).map(lambda t: ":".join(t[0]) + "::" + ":".join(t[1]))
+    return st.one_of(full, short).map(lambda a: f"[{a}]")
+
+
+def hosts() -> st.SearchStrategy[str]:
+    """Domains, IPv4 addresses and bracketed IPv6 references (RFC 3261 §25.1, RFC 5118)."""
+    return st.one_of(_domain(), _ipv4(), _ipv6())
+
+
+def _params(names: str, values: str, max_size: int = 3) -> st.SearchStrategy[str]:
+    """``;name[=value]`` lists with names and values from the given alphabets."""
+    one = st.tuples(_chars(names, 1, 8), st.none() | _chars(values, 1, 10)).map(
+        lambda t: f";{t[0]}" if t[1] is None else f";{t[0]}={t[1]}"
+    )
+    return st.lists(one, max_size=max_size, unique_by=lambda p: p.split("=")[0].lower()).map(
+        "".join
+    )
+
+
+@st.composite
+def _sip_uri(draw: st.DrawFn, scheme: str | None = None) -> str:
+    sch = scheme or draw(st.sampled_from(["sip", "sips"]))
+    user = draw(st.none() | _chars(_UNRESERVED + "&=+$,", 1, 12))
+    host = draw(hosts())
+    port = draw(st.none() | st.integers(1, 65535))
+    params = draw(_params(_URI_PARAM, _URI_PARAM))
+    out = f"{sch}:"
+    if user is not None:
+        out += user + "@"
+    out += host
+    if port is not None:
+        out += f":{port}"
+    return out + params
+
+
+@st.composite
+def _tel_uri(draw: st.DrawFn) -> str:
+    digits = draw(st.from_regex(r"[0-9]{3,12}", fullmatch=True))
+    return f"tel:+{digits}"
+
+
+def uris(scheme: str | None = None) -> st.SearchStrategy[str]:
+    """URI text: SIP and SIPS URIs (user, host, port, parameters), or tel URIs."""
+    if scheme in ("sip", "sips"):
+        return _sip_uri(scheme)
+    if scheme == "tel":
+        return _tel_uri()
+    return st.one_of(_sip_uri(), _tel_uri())
+
+
+def display_names() -> st.SearchStrategy[str]:
+    """Quoted display names, with escaped quotes and backslashes, or tokens."""
+    quoted = st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20
+    ).map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return st.one_of(quoted, tokens(1, 10))
+
+
+@st.composite
+def name_addrs(draw: st.DrawFn, tag: bool | None = None) -> str:
+    """name-addr text (``"Name" <uri>;params``); ``tag=True`` always adds a tag."""
+    dn = draw(st.none() | display_names())
+    uri = draw(_sip_uri())
+    with_tag = draw(st.booleans()) if tag is None else tag
+    params = draw(
+        _params(_TOKEN_NO_PCT, _TOKEN_NO_PCT, 2).filter(lambda p: ";tag" not in p.lower())
+    )
+    out = (f"{dn} " if dn else "") + f"<{uri}>" + params
+    if with_tag:
+        out += ";tag=" + draw(tokens(4, 12))
+    return out
+
+
+@st.composite
+def vias(draw: st.DrawFn, transport: str | None = None) -> str:
+    """Via values with an RFC 3261 branch, and rport/received in their forms (RFC 3581)."""
+    tr = transport or draw(st.sampled_from(TRANSPORTS))
+    host = draw(hosts())
+    port = draw(st.none() | st.integers(1, 65535))
+    out = f"SIP/2.0/{tr} {host}" + (f":{port}" if port else "")
+    out += ";branch=z9hG4bK" + draw(tokens(4, 16))
+    rport = draw(st.sampled_from(["", ";rport", f";rport={draw(st.integers(1, 65535))}"]))
+    if draw(st.booleans()):
+        out += f";received={draw(_ipv4())}"
+    return out + rport
+
+
+@st.composite
+def sdps(draw: st.DrawFn, media: int | None = None) -> bytes:
+    """SDP bodies (RFC 8866) with audio/video streams, rtpmap, fmtp and directions."""
+    addr = draw(_ipv4())
+    sess = draw(st.integers(0, 2**32))
+    n = media if media is not None else draw(st.integers(1, 3))
+    lines = [
+        "v=0",
+        f"o={draw(tokens(1, 8))} {sess} {draw(st.integers(0, 2**32))} IN IP4 {addr}",
+        "s=-",
+        f"c=IN IP4 {addr}",
+        "t=0 0",
+    ]
+    for _ in range(n):
+        kind = draw(st.sampled_from(["audio", "video"]))
+        port = draw(st.integers(1024, 65000))
+        pts = draw(st.lists(st.integers(0, 127), min_size=1, max_size=4, unique=True))
+        lines.append(f"m={kind} {port} RTP/AVP {' '.join(map(str, pts))}")
+        for pt in pts:
+            if pt >= 96:
+                codec = draw(
+                    st.sampled_from(["opus/48000/2", "telephone-event/8000", "H264/90000"])
+                )
+                lines.append(f"a=rtpmap:{pt} {codec}")
+                if codec.startswith("telephone-event"):
+                    lines.append(f"a=fmtp:{pt} 0-16")
+        if draw(st.booleans()):
+            lines.append(
+                "a=" + draw(st.sampled_from(["sendrecv", "sendonly", "recvonly", "inactive"]))
+            )
+        if draw(st.booleans()):
+            lines.append(f"a=ptime:{draw(st.sampled_from([10, 20, 30, 40]))}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+@st.composite
+def multiparts(draw: st.DrawFn) -> tuple[str, bytes]:
+    """``(content_type, body)`` of a multipart/mixed body (RFC 5621) with an SDP part."""
+    boundary = "b" + draw(st.from_regex(r"[A-Za-z0-9]{6,20}", fullmatch=True))
+    parts = [("application/sdp", draw(sdps(media=1)))]
+    for _ in range(draw(st.integers(0, 2))):
+        parts.append(("text/plain", draw(st.binary(max_size=40)).hex().encode()))
+    body = b""
+    for ct, data in parts:
+        body += f"--{boundary}\r\nContent-Type: {ct}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return f"multipart/mixed;boundary={boundary}", body
+
+
+def _bytes_of_request(
+    method: str,
+    ruri: str,
+    via_list: Sequence[str],
+    from_: str,
+    to: str,
+    call_id: str,
+    cseq: int,
+    extra: Sequence[tuple[str, str]],
+    ctype: str | None,
+    body: bytes,
+) -> bytes:
+    head = [f"{method} {ruri} SIP/2.0"]
+    head += [f"Via: {v}" for v in via_list]
+    head += [
+        "Max-Forwards: 70",
+        f"From: {from_}",
+        f"To: {to}",
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} {method}",
+    ]
+    head += [f"{n}: {v}" for n, v in extra]
+    if ctype:
+        head.append(f"Content-Type: {ctype}")
+    head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def _extra_headers() -> st.SearchStrategy[list[tuple[str, str]]]:
+    value = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30)
+    return st.lists(st.tuples(tokens(1, 12).map(lambda t: "X-" + t), value), max_size=4)
+
+
+@st.composite
+def _request_bytes(draw: st.DrawFn, method: str | None = None) -> bytes:
+    m = method or draw(st.sampled_from(METHODS) | tokens(1, 12).map(str.upper))
+    body = b""
+    ctype = None
+    if m in ("INVITE", "UPDATE", "PRACK") and draw(st.booleans()):
+        ctype, body = "application/sdp", draw(sdps())
+    elif m == "MESSAGE":
+        ctype, body = "text/plain", draw(st.text(max_size=60)).encode()
+    return _bytes_of_request(
+        m,
+        draw(_sip_uri()),
+        draw(st.lists(vias(), min_size=1, max_size=3)),
+        draw(name_addrs(tag=True)),
+        draw(name_addrs(tag=False)),
+        draw(tokens(4, 20)) + "@" + draw(_domain()),
+        draw(st.integers(0, 2**31 - 1)),
+        draw(_extra_headers()),
+        ctype,
+        body,
+    )
+
+
+def requests(method: str | None = None) -> st.SearchStrategy[sipwire.Request]:
+    """Requests with any method (or the given one), valid by construction."""
+    return _request_bytes(method).map(_parse_request)
+
+
+def _parse_request(data: bytes) -> sipwire.Request:
+    m = sipwire.parse(data)
+    assert isinstance(m, sipwire.Request)
+    return m
+
+
+@st.composite
+def _response_bytes(draw: st.DrawFn, status: int | None = None) -> bytes:
+    req = draw(_request_bytes())
+    code = status if status is not None else draw(st.integers(100, 699))
+    reason = draw(st.text(alphabet=_ALNUM + " ", max_size=20))
+    m = _parse_request(req)
+    resp = m.response(code, reason, to_tag=draw(tokens(4, 12)))
+    return bytes(resp)
+
+
+def responses(status: int | None = None) -> st.SearchStrategy[sipwire.Response]:
+    """Responses (any status 100-699, or the given one) to generated requests."""
+    return _response_bytes(status).map(_parse_response)
+
+
+def _parse_response(data: bytes) -> sipwire.Response:
+    m = sipwire.parse(data)
+    assert isinstance(m, sipwire.Response)
+    return m
+
+
+def messages() -> st.SearchStrategy[Message]:
+    """Requests and responses."""
+    return st.one_of(requests(), responses())
+
+
+# --- hostile variants -------------------------------------------------------------------------
+
+
+def _find_line(data: bytes, prefix: bytes) -> int:
+    i = data.find(b"\r\n" + prefix)
+    return -1 if i < 0 else i + 2
+
+
+def _replace_header(data: bytes, name: bytes, value: bytes) -> bytes:
+    i = _find_line(data, name + b":")
+    if i < 0:
+        return data
+    j = data.find(b"\r\n", i)
+    return data[:i] + name + b": " + value + data[j:]
+
+
+def _set_content_length(data: bytes, value: bytes) -> bytes:
+    return _replace_header(data, b"Content-Length", value)
+
+
+def _head_end(data: bytes) -> int:
+    i = data.find(b"\r\n\r\n")
+    return len(data) if i < 0 else i + 4
+
+
+_Mutator = Callable[[st.DrawFn, bytes], bytes]
+
+
+def _content_length(draw: st.DrawFn, d: bytes) -> bytes:
+    v = draw(
+        st.sampled_from(
+            [b"-1", b"+5", b"", b"abc", b" 1 0", b"4294967296", b"18446744073709551616", b"999999"]
+        )
+    )
+    return _set_content_length(d, v)
+
+
+def _body_length(draw: st.DrawFn, d: bytes) -> bytes:
+    n = len(d) - _head_end(d)
+    return _set_content_length(d, str(n + draw(st.sampled_from([-1, 1, 100, 65536]))).encode())
+
+
+def _conflicting_length(draw: st.DrawFn, d: bytes) -> bytes:
+    i = _head_end(d) - 2
+    return d[:i] + b"l: " + str(draw(st.integers(0, 9999))).encode() + b"\r\n" + d[i:]
+
+
+def _line_endings(draw: st.DrawFn, d: bytes) -> bytes:
+    how = draw(st.sampled_from(["lf", "cr", "no_empty_line", "truncate"]))
+    if how == "lf":
+        return d.replace(b"\r\n", b"\n")
+    if how == "cr":
+        return d.replace(b"\r\n", b"\r", 1)
+    if how == "no_empty_line":
+        return d[: _head_end(d) - 2]
+    return d[: draw(st.integers(0, max(0, len(d) - 1)))]
+
+
+def _start_line(draw: st.DrawFn, d: bytes) -> bytes:
+    first, sep, rest = d.partition(b"\r\n")
+    parts = first.split(b" ")
+    choice = draw(st.sampled_from(["spaces", "brackets", "version", "method", "status", "long"]))
+    if choice == "spaces":
+        first = b"  ".join(parts) + b" "
+    elif choice == "brackets" and len(parts) == 3 and not first.startswith(b"SIP/"):
+        first = parts[0] + b" <" + parts[1] + b"> " + parts[2]
+    elif choice == "version":
+        first = first.replace(
+            b"SIP/2.0", draw(st.sampled_from([b"SIP/7.0", b"SIP/2", b"HTTP/1.1"]))
+        )
+    elif choice == "method":
+        first = (
+            draw(st.sampled_from([b"INV ITE", b"INV\x00ITE", b"\xff\xfe"]))
+            + first[first.find(b" ") :]
+        )
+    elif choice == "status":
+        code = draw(st.sampled_from([b"99", b"1000", b"700", b"099", b"2x0"]))
+        first = b"SIP/2.0 " + code + b" Odd"
+    else:
+        first = b"A" * draw(st.integers(100, 5000)) + first[first.find(b" ") :]
+    return first + sep + rest
+
+
+def _header_names(draw: st.DrawFn, d: bytes) -> bytes:
+    i = _head_end(d) - 2
+    trick = draw(
+        st.sampled_from(
+            [
+                b"Via\x0b: x",
+                b"Call-ID : y",
+                b"To\t\t: <sip:x@y>",
+                b": novalue",
+                b"Bad Name: v",
+                b"NoColon",
+            ]
+        )
+    )
+    return d[:i] + trick + b"\r\n" + d[i:]
+
+
+def _floods(draw: st.DrawFn, d: bytes) -> bytes:
+    i = _head_end(d) - 2
+    n = draw(st.integers(100, 2000))
+    what = draw(st.sampled_from(["headers", "vias", "items", "params", "long_value", "long_name"]))
+    if what == "headers":
+        extra = b"".join(b"X-%d: v\r\n" % k for k in range(n))
+    elif what == "vias":
+        extra = b"".join(b"Via: SIP/2.0/UDP h%d;branch=z9hG4bK%d\r\n" % (k, k) for k in range(n))
+    elif what == "items":
+        extra = b"Contact: " + b", ".join(b"<sip:u%d@h>" % k for k in range(n)) + b"\r\n"
+    elif what == "params":
+        extra = b"Contact: <sip:u@h>" + b"".join(b";p%d=1" % k for k in range(n)) + b"\r\n"
+    elif what == "long_value":
+        extra = b"Subject: " + b"v" * (n * 20) + b"\r\n"
+    else:
+        extra = b"X" * (n * 2) + b": v\r\n"
+    return d[:i] + extra + d[i:]
+
+
+def _duplicates(draw: st.DrawFn, d: bytes) -> bytes:
+    i = _head_end(d) - 2
+    name = draw(st.sampled_from([b"To", b"From", b"Call-ID", b"CSeq", b"Max-Forwards"]))
+    j = _find_line(d, name + b":")
+    line = d[j : d.find(b"\r\n", j)] if j >= 0 else name + b": x"
+    return d[:i] + line + b"\r\n" + d[i:]
+
+
+def _missing(draw: st.DrawFn, d: bytes) -> bytes:
+    name = draw(st.sampled_from([b"To", b"From", b"Call-ID", b"CSeq", b"Via", b"Max-Forwards"]))
+    j = _find_line(d, name + b":")
+    if j < 0:
+        return d
+    return d[:j] + d[d.find(b"\r\n", j) + 2 :]
+
+
+def _folding(draw: st.DrawFn, d: bytes) -> bytes:
+    end = _head_end(d)
+    head, body = d[:end], d[end:]
+    k = draw(st.integers(1, 20))
+    return head.replace(b": ", b":\r\n" + b" " * k, draw(st.integers(1, 8))) + body
+
+
+def _controls(draw: st.DrawFn, d: bytes) -> bytes:
+    end = _head_end(d)
+    if end < 4:
+        return d
+    pos = draw(st.integers(0, end - 3))
+    return d[:pos] + draw(st.sampled_from([b"\x00", b"\x07", b"\x7f", b"\x1b[2J"])) + d[pos:]
+
+
+def _numbers(draw: st.DrawFn, d: bytes) -> bytes:
+    what = draw(st.sampled_from(["cseq", "max_forwards", "expires", "cseq_method"]))
+    if what == "cseq":
+        return _replace_header(
+            d,
+            b"CSeq",
+            draw(
+                st.sampled_from(
+                    [b"2147483648 INVITE", b"99999999999999999999 INVITE", b"-1 INVITE"]
+                )
+            ),
+        )
+    if what == "max_forwards":
+        return _replace_header(d, b"Max-Forwards", draw(st.sampled_from([b"256", b"70000", b"-1"])))
+    if what == "expires":
+        i = _head_end(d) - 2
+        return d[:i] + b"Expires: " + b"9" * draw(st.integers(10, 100)) + b"\r\n" + d[i:]
+    return _replace_header(d, b"CSeq", b"1 NOTTHEMETHOD")
+
+
+def _uris(draw: st.DrawFn, d: bytes) -> bytes:
+    first, sep, rest = d.partition(b"\r\n")
+    parts = first.split(b" ")
+    if len(parts) != 3 or first.startswith(b"SIP/"):
+        return d
+    bad = draw(
+        st.sampled_from(
+            [
+                b"sip:a%4@h",
+                b"sip:a@h:99999",
+                b"sip:a@2001:db8::1",
+                b"sip:a@[2001:db8::1",
+                b"unknown:stuff",
+                b"sip:a@h;;;",
+                b"sip:" + b"u" * 5000 + b"@h",
+                b"sip:a@h?Route=%3Csip:x%3E",
+            ]
+        )
+    )
+    return parts[0] + b" " + bad + b" " + parts[2] + sep + rest
+
+
+def _quotes(draw: st.DrawFn, d: bytes) -> bytes:
+    value = draw(
+        st.sampled_from(
+            [
+                b'"unterminated <sip:a@b>',
+                b'"trailing\\',
+                b"<sip:a@b",
+                b"Bell, Alexander <sip:a@b>",
+                b"sip:a@b?x=y;tag=1",
+                b'"a" <sip:a@b>;;;',
+                b"(" * 200 + b"<sip:a@b>",
+            ]
+        )
+    )
+    return _replace_header(d, draw(st.sampled_from([b"To", b"From"])), value)
+
+
+def _branches(draw: st.DrawFn, d: bytes) -> bytes:
+    j = _find_line(d, b"Via:")
+    if j < 0:
+        return d
+    e = d.find(b"\r\n", j)
+    line = d[j:e]
+    b = line.find(b";branch=")
+    if b < 0:
+        return d
+    new = line[:b] if draw(st.booleans()) else line[:b] + b";branch=z9hG4bK"
+    return d[:j] + new + d[e:]
+
+
+def _sdp_lines(draw: st.DrawFn, d: bytes) -> bytes:
+    end = _head_end(d)
+    body = d[end:]
+    if not body.startswith(b"v=0"):
+        return d
+    how = draw(st.sampled_from(["no_equals", "big_pt", "glued", "long", "unknown"]))
+    if how == "no_equals":
+        body = body.replace(b"s=", b"s ", 1)
+    elif how == "big_pt":
+        body = body.replace(b"RTP/AVP ", b"RTP/AVP 300 ", 1)
+    elif how == "glued":
+        body = body.replace(b"\r\na=", b"a=", 1)
+    elif how == "long":
+        body += b"a=x-long:" + b"y" * draw(st.integers(9000, 20000)) + b"\r\n"
+    else:
+        body += b"q=unknown line type\r\n"
+    return _set_content_length(d[:end] + body, str(len(body)).encode())
+
+
+def _garbage(draw: st.DrawFn, d: bytes) -> bytes:
+    junk = draw(st.binary(min_size=1, max_size=64))
+    where = draw(st.sampled_from(["before", "after", "between"]))
+    if where == "before":
+        return junk + b"\r\n" + d
+    if where == "after":
+        return d + junk
+    return d + junk + b"\r\n" + d
+
+
+HOSTILE_CLASSES: dict[str, _Mutator] = {
+    "content_length": _content_length,
+    "body_length": _body_length,
+    "conflicting_content_length": _conflicting_length,
+    "line_endings": _line_endings,
+    "start_line": _start_line,
+    "header_names": _header_names,
+    "floods": _floods,
+    "duplicates": _duplicates,
+    "missing_headers": _missing,
+    "folding": _folding,
+    "control_bytes": _controls,
+    "numbers": _numbers,
+    "uris": _uris,
+    "quotes": _quotes,
+    "branches": _branches,
+    "sdp_lines": _sdp_lines,
+    "garbage": _garbage,
+}
+"""The bad-input classes :func:`hostile` can apply, by name."""
+
+
+@st.composite
+def hostile(
+    draw: st.DrawFn,
+    base: st.SearchStrategy[Message] | None = None,
+    classes: Sequence[str] | None = None,
+    max_mutations: int = 2,
+) -> bytes:
+    """Bytes of a message from ``base`` (default :func:`messages`) broken by one or more of
+    the bad-input ``classes`` (default: all of :data:`HOSTILE_CLASSES`)."""
+    names = list(classes) if classes is not None else sorted(HOSTILE_CLASSES)
+    unknown = [n for n in names if n not in HOSTILE_CLASSES]
+    if unknown:
+        raise ValueError(
+            f"unknown hostile classes {unknown}; choose from {sorted(HOSTILE_CLASSES)}"
+        )
+    msg = draw(base if base is not None else messages())
+    data = bytes(msg)
+    for _ in range(draw(st.integers(1, max(1, max_mutations)))):
+        data = HOSTILE_CLASSES[draw(st.sampled_from(names))](draw, data)
+    return data
+
+
+def _register() -> None:
+    """Lets ``st.from_type`` build sipwire's types (called by hypothesis's entry point)."""
+    st.register_type_strategy(sipwire.Request, requests())
+    st.register_type_strategy(sipwire.Response, responses())
+    st.register_type_strategy(sipwire.Uri, uris().map(sipwire.parse_uri))
+    st.register_type_strategy(_sdp.SessionDescription, sdps().map(_sdp.parse))
+
+
+def _hypothesis_setup_hook() -> None:
+    _register()
