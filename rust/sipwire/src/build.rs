@@ -57,16 +57,11 @@ fn push_content_length(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Which header lines a change applies to.
-fn same_name(
-    buf: &[u8],
-    entry_name: crate::Span,
-    entry_kind: HeaderName,
-    kind: HeaderName,
-    name: &[u8],
-) -> bool {
+/// Whether a header named `entry` (of kind `entry_kind`) is the header a change names: by
+/// kind for known headers (so compact and full forms match), by name otherwise.
+fn is_named(entry: &[u8], entry_kind: HeaderName, kind: HeaderName, name: &[u8]) -> bool {
     if kind == HeaderName::Other {
-        entry_kind == HeaderName::Other && entry_name.of(buf).eq_ignore_ascii_case(name)
+        entry_kind == HeaderName::Other && entry.eq_ignore_ascii_case(name)
     } else {
         entry_kind == kind
     }
@@ -123,7 +118,7 @@ impl<'a> Editor<'a> {
         let kind = HeaderName::from_bytes(name);
         let mut done = false;
         for (i, h) in self.index.headers.iter().enumerate() {
-            if same_name(self.buf, h.name, h.kind, kind, name) {
+            if is_named(h.name.of(self.buf), h.kind, kind, name) {
                 if let Some(c) = self.changes.get_mut(i) {
                     *c = Some(if done { None } else { Some(value.to_vec()) });
                 }
@@ -141,31 +136,17 @@ impl<'a> Editor<'a> {
         let kind = HeaderName::from_bytes(name);
         let mut n = 0;
         for (i, h) in self.index.headers.iter().enumerate() {
-            if same_name(self.buf, h.name, h.kind, kind, name) {
+            if is_named(h.name.of(self.buf), h.kind, kind, name) {
                 if let Some(c) = self.changes.get_mut(i) {
                     *c = Some(None);
                 }
                 n += 1;
             }
         }
-        self.top.retain(|(n2, _)| {
-            !same_name(
-                n2,
-                crate::Span::new(0, n2.len()),
-                HeaderName::from_bytes(n2),
-                kind,
-                name,
-            )
-        });
-        self.bottom.retain(|(n2, _)| {
-            !same_name(
-                n2,
-                crate::Span::new(0, n2.len()),
-                HeaderName::from_bytes(n2),
-                kind,
-                name,
-            )
-        });
+        let keep =
+            |(n2, _): &(Vec<u8>, Vec<u8>)| !is_named(n2, HeaderName::from_bytes(n2), kind, name);
+        self.top.retain(keep);
+        self.bottom.retain(keep);
         n
     }
 
