@@ -228,3 +228,13 @@ def test_lazy_parse_checks_a_header_when_read() -> None:
         m.validate()
     assert req().validate() is None
     assert pickle.loads(pickle.dumps(m)).diagnostics == m.diagnostics
+
+
+@pytest.mark.parametrize("validate", [False, True])
+def test_shortcuts_agree_with_the_objects(validate: bool) -> None:
+    m = sipwire.parse(INVITE, validate=validate)
+    assert m.from_tag == m.from_.tag == "1928301774"  # type: ignore[union-attr]
+    assert m.to_tag is None and m.to is not None and m.to.tag is None
+    assert m.branch == m.via[0].branch == "z9hG4bK776asdhds"
+    bare = sipwire.parse(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+    assert (bare.from_tag, bare.to_tag, bare.branch, bare.via) == (None, None, None, [])

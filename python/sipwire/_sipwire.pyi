@@ -7,6 +7,54 @@ the original ``bytes`` when first read. Offsets are byte offsets into the parsed
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal, final, overload
 
+__all__ = [
+    "Attribute",
+    "CSeq",
+    "Candidate",
+    "Codec",
+    "Connection",
+    "Crypto",
+    "Diagnostic",
+    "Fingerprint",
+    "Fmtp",
+    "Group",
+    "Headers",
+    "Limits",
+    "LocalCodec",
+    "LocalMedia",
+    "LocalProtocolError",
+    "Media",
+    "MediaBuilder",
+    "NameAddr",
+    "Origin",
+    "ParseError",
+    "RemoteProtocolError",
+    "Request",
+    "Response",
+    "Rtcp",
+    "Rtpmap",
+    "SessionBuilder",
+    "SessionDescription",
+    "SipwireError",
+    "Ssrc",
+    "StreamParser",
+    "TelephoneEvent",
+    "Uri",
+    "Via",
+    "_restore",
+    "build_request",
+    "parse",
+    "parse_batch",
+    "parse_uri",
+    "sdp_answer",
+    "sdp_changes_anything",
+    "sdp_hold",
+    "sdp_offer_changes",
+    "sdp_parse",
+    "sdp_resume",
+    "uri_equal",
+]
+
 # --- exceptions ------------------------------------------------------------------------------
 
 class SipwireError(Exception):
@@ -42,8 +90,8 @@ class ParseError(RemoteProtocolError, ValueError):
 class Limits:
     """Every bound the parser enforces; exceeding one is a ParseError of the matching kind."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         max_message: int = 65536,
         max_body: int = 65536,
@@ -61,7 +109,7 @@ class Limits:
         max_sdp_attributes: int = 512,
         max_sdp_line: int = 8192,
         max_nesting: int = 32,
-    ) -> None: ...
+    ) -> Limits: ...
     @property
     def max_message(self) -> int: ...
     @property
@@ -94,7 +142,7 @@ class Limits:
     def max_sdp_line(self) -> int: ...
     @property
     def max_nesting(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __reduce__(self) -> tuple[Any, tuple[()]]: ...
 
@@ -131,7 +179,7 @@ class Uri:
     def transport(self) -> str | None: ...
     @property
     def lr(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -202,7 +250,7 @@ class CSeq:
     def seq(self) -> int: ...
     @property
     def method(self) -> str: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Diagnostic:
@@ -222,17 +270,15 @@ class Diagnostic:
     def header(self) -> str | None: ...
     @property
     def message(self) -> str: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
 class Headers:
     """A message's headers in wire order. Names may be full or compact, in any case."""
 
-    @overload
-    def get(self, name: str) -> str | None: ...
-    @overload
-    def get(self, name: str, default: str) -> str: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value (list headers: the first item), or ``default``."""
     def getall(self, name: str) -> list[str]:
         """Every value in wire order; list headers (Via, Contact, Route, Allow, ...) are split
         at their top-level commas."""
@@ -240,11 +286,11 @@ class Headers:
     def keys(self) -> list[str]: ...
     def __iter__(self) -> Iterator[tuple[str, str]]: ...
     def __len__(self) -> int: ...
-    def __contains__(self, name: object) -> bool: ...
+    def __contains__(self, key: object, /) -> bool: ...
     @overload
-    def __getitem__(self, key: str) -> str: ...
+    def __getitem__(self, key: str, /) -> str: ...
     @overload
-    def __getitem__(self, key: int) -> tuple[str, str]: ...
+    def __getitem__(self, key: int, /) -> tuple[str, str]: ...
 
 # --- messages --------------------------------------------------------------------------------
 
@@ -258,8 +304,17 @@ class _Message:
     @property
     def to(self) -> NameAddr | None: ...
     @property
+    def from_tag(self) -> str | None:
+        """The same as ``from_.tag``, without building the name-addr."""
+    @property
+    def to_tag(self) -> str | None:
+        """The same as ``to.tag``, without building the name-addr."""
+    @property
+    def branch(self) -> str | None:
+        """The top Via's branch: the same as ``via[0].branch``, without building the list."""
+    @property
     def via(self) -> list[Via]:
-        """Every Via value, top first, across all Via headers."""
+        """Every Via value, top first, across all Via headers. Each is parsed when read."""
     @property
     def contact(self) -> list[NameAddr]: ...
     @property
@@ -304,7 +359,7 @@ class _Message:
     def __bytes__(self) -> bytes:
         """Exactly the input."""
     def __len__(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __reduce__(self) -> tuple[Any, tuple[bytes, bool, bool, Limits | None]]: ...
 
@@ -324,7 +379,7 @@ class Request(_Message):
         *,
         to_tag: str | None = None,
         headers: Iterable[tuple[str, str]] | None = None,
-        body: bytes = b"",
+        body: bytes | None = None,
     ) -> Response:
         """A response per RFC 3261 §8.2.6: Vias, From, Call-ID, CSeq copied; To copied with
         ``to_tag`` added (random when None and status > 100); Record-Route for 101-299."""
@@ -370,7 +425,7 @@ def build_request(
     method: str,
     uri: str,
     headers: Iterable[tuple[str, str]],
-    body: bytes = b"",
+    body: bytes | None = None,
     *,
     check: bool = True,
     strict: bool = True,
@@ -392,9 +447,9 @@ class StreamParser:
     §18.3). A framing error is raised once as ParseError after the parser has skipped to the
     next line that looks like a start line; iterating again continues from there."""
 
-    def __init__(
-        self, *, strict: bool = True, limits: Limits | None = None, validate: bool = False
-    ) -> None: ...
+    def __new__(
+        cls, *, strict: bool = True, limits: Limits | None = None, validate: bool = False
+    ) -> StreamParser: ...
     def feed(self, data: bytes | bytearray | memoryview) -> None: ...
     @property
     def buffered(self) -> int: ...

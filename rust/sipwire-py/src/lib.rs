@@ -106,13 +106,13 @@ fn _restore(
 /// body; Content-Length is set. With check=True (the default) To, From, Call-ID, CSeq,
 /// Max-Forwards and Via must be present; CR, LF and NUL are refused everywhere.
 #[pyfunction]
-#[pyo3(signature = (method, uri, headers, body=b"".as_slice(), *, check=true, strict=true))]
+#[pyo3(signature = (method, uri, headers, body=None, *, check=true, strict=true))]
 fn build_request(
     py: Python<'_>,
     method: &str,
     uri: &str,
     headers: Vec<(String, String)>,
-    body: &[u8],
+    body: Option<&[u8]>,
     check: bool,
     strict: bool,
 ) -> PyResult<PyObject> {
@@ -122,7 +122,7 @@ fn build_request(
         b.header(n.as_bytes(), v.as_bytes())
             .map_err(|e| errors::local_error(py, e, &format!("header {n}")))?;
     }
-    b.body(body);
+    b.body(body.unwrap_or_default());
     let out = if check {
         b.build().map_err(|_| {
             errors::local_msg(py, "a request needs To, From, Call-ID, CSeq, Max-Forwards and Via (RFC 3261 §8.1.1); pass check=False to build it anyway".into())

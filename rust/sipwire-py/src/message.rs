@@ -3,7 +3,7 @@
 //! A message keeps the caller's `bytes` object and the core's span index; a field becomes a
 //! Python object only when it is read.
 
-use std::sync::OnceLock;
+use pyo3::sync::GILOnceCell;
 
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError};
 use pyo3::prelude::*;
@@ -74,12 +74,12 @@ pub struct Core {
     pub index: MessageIndex,
     pub opts: ParseOptions,
     pub mode: Mode,
-    checked: OnceLock<Checked>,
-    via: OnceLock<Py<PyList>>,
-    headers: OnceLock<Py<Headers>>,
-    from_: OnceLock<Option<Py<typed::NameAddr>>>,
-    to: OnceLock<Option<Py<typed::NameAddr>>>,
-    sdp: OnceLock<Option<PyObject>>,
+    checked: GILOnceCell<Checked>,
+    via: GILOnceCell<Py<PyList>>,
+    headers: GILOnceCell<Py<Headers>>,
+    from_: GILOnceCell<Option<Py<typed::NameAddr>>>,
+    to: GILOnceCell<Option<Py<typed::NameAddr>>>,
+    sdp: GILOnceCell<Option<PyObject>>,
 }
 
 impl Core {
@@ -89,18 +89,18 @@ impl Core {
             index,
             opts: mode.opts(py),
             mode,
-            checked: OnceLock::new(),
-            via: OnceLock::new(),
-            headers: OnceLock::new(),
-            from_: OnceLock::new(),
-            to: OnceLock::new(),
-            sdp: OnceLock::new(),
+            checked: GILOnceCell::new(),
+            via: GILOnceCell::new(),
+            headers: GILOnceCell::new(),
+            from_: GILOnceCell::new(),
+            to: GILOnceCell::new(),
+            sdp: GILOnceCell::new(),
         }
     }
 
     /// Typed-header repairs and errors (none to find when validated at parse time).
     fn checked(&self, py: Python<'_>) -> &Checked {
-        self.checked.get_or_init(|| {
+        self.checked.get_or_init(py, || {
             if self.mode.validate {
                 return Checked {
                     repairs: Vec::new(),
@@ -132,13 +132,13 @@ impl Core {
         } else {
             &self.to
         };
-        if let Some(v) = cell.get() {
+        if let Some(v) = cell.get(py) {
             return Ok(v.as_ref().map(|v| v.clone_ref(py)));
         }
-        let v = typed::name_addr_of(py, self, kind)?
+        let v = typed::name_addr_of(py, self, kind)
             .map(|n| Py::new(py, n))
             .transpose()?;
-        let _ = cell.set(v.as_ref().map(|v| v.clone_ref(py)));
+        let _ = cell.set(py, v.as_ref().map(|v| v.clone_ref(py)));
         Ok(v)
     }
 
@@ -171,7 +171,7 @@ pub fn wrap(
             py,
             Request {
                 core,
-                uri: OnceLock::new(),
+                uri: GILOnceCell::new(),
             },
         )?
         .into_any()
@@ -226,14 +226,33 @@ macro_rules! message_methods {
                 self.core.cached_name_addr(py, HeaderName::To)
             }
 
+            /// The From tag, or None: the same as `from_.tag`, without building the name-addr.
+            #[getter]
+            fn from_tag<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+                typed::tag_of(py, &self.core, HeaderName::From)
+            }
+
+            /// The To tag, or None: the same as `to.tag`, without building the name-addr.
+            #[getter]
+            fn to_tag<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+                typed::tag_of(py, &self.core, HeaderName::To)
+            }
+
+            /// The top Via's branch, or None: the same as `via[0].branch`, without building
+            /// the Via list (the transaction key of RFC 3261 §17.2.3 starts here).
+            #[getter]
+            fn branch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+                typed::top_branch(py, &self.core)
+            }
+
             /// Every Via value, top first, across all Via headers.
             #[getter]
             fn via(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-                if let Some(v) = self.core.via.get() {
+                if let Some(v) = self.core.via.get(py) {
                     return Ok(v.clone_ref(py));
                 }
                 let list = typed::vias(py, &self.core)?;
-                let _ = self.core.via.set(list.clone_ref(py));
+                let _ = self.core.via.set(py, list.clone_ref(py));
                 Ok(list)
             }
 
@@ -320,11 +339,11 @@ macro_rules! message_methods {
             fn headers(slf: &Bound<'_, Self>) -> PyResult<Py<Headers>> {
                 let py = slf.py();
                 let me = slf.get();
-                if let Some(h) = me.core.headers.get() {
+                if let Some(h) = me.core.headers.get(py) {
                     return Ok(h.clone_ref(py));
                 }
                 let h = Py::new(py, Headers { owner: slf.clone().into_any().unbind() })?;
-                let _ = me.core.headers.set(h.clone_ref(py));
+                let _ = me.core.headers.set(py, h.clone_ref(py));
                 Ok(h)
             }
 
@@ -343,11 +362,11 @@ macro_rules! message_methods {
             /// The SDP body (or the SDP part of a multipart body), or None.
             #[getter]
             fn sdp(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
-                if let Some(v) = self.core.sdp.get() {
+                if let Some(v) = self.core.sdp.get(py) {
                     return Ok(v.as_ref().map(|v| v.clone_ref(py)));
                 }
                 let v = crate::sdp::sdp_of(py, &self.core)?;
-                let _ = self.core.sdp.set(v.as_ref().map(|v| v.clone_ref(py)));
+                let _ = self.core.sdp.set(py, v.as_ref().map(|v| v.clone_ref(py)));
                 Ok(v)
             }
 
@@ -416,7 +435,7 @@ macro_rules! message_methods {
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Request {
     pub core: Core,
-    uri: OnceLock<Py<typed::Uri>>,
+    uri: GILOnceCell<Py<typed::Uri>>,
 }
 
 /// A SIP response.
@@ -435,30 +454,32 @@ message_methods!(Request, {
     /// The Request-URI.
     #[getter]
     fn uri(&self, py: Python<'_>) -> PyResult<Py<typed::Uri>> {
-        if let Some(u) = self.uri.get() {
+        if let Some(u) = self.uri.get(py) {
             return Ok(u.clone_ref(py));
         }
         let span = match self.core.index.start_line {
             sipwire::message::StartLine::Request { uri, .. } => uri,
             sipwire::message::StartLine::Response { .. } => Span::default(),
         };
-        let u = match self.core.index.fields.request_uri {
-            Some(spans) => Py::new(
+        let known = self.core.index.fields.request_uri;
+        let u = Py::new(
+            py,
+            typed::Uri::new(
                 py,
-                typed::Uri::from_spans(self.core.data.clone_ref(py), spans, self.core.opts, true),
-            )?,
-            None => Py::new(
-                py,
-                typed::Uri::new(py, self.core.data.clone_ref(py), span, self.core.opts, true)?,
-            )?,
-        };
-        let _ = self.uri.set(u.clone_ref(py));
+                self.core.data.clone_ref(py),
+                span,
+                self.core.opts,
+                true,
+                known,
+            ),
+        )?;
+        let _ = self.uri.set(py, u.clone_ref(py));
         Ok(u)
     }
 
     /// A response to this request per RFC 3261 §8.2.6: Vias, From, Call-ID and CSeq copied,
     /// To copied with `to_tag` added (a random one when None and status > 100).
-    #[pyo3(signature = (status, reason=None, *, to_tag=None, headers=None, body=b"".as_slice()))]
+    #[pyo3(signature = (status, reason=None, *, to_tag=None, headers=None, body=None))]
     fn response(
         &self,
         py: Python<'_>,
@@ -466,8 +487,9 @@ message_methods!(Request, {
         reason: Option<&str>,
         to_tag: Option<&str>,
         headers: Option<Vec<(String, String)>>,
-        body: &[u8],
+        body: Option<&[u8]>,
     ) -> PyResult<PyObject> {
+        let body = body.unwrap_or_default();
         let reason = reason.unwrap_or_else(|| crate::reason_phrase(status));
         let tag = match to_tag {
             Some(t) => t.to_string(),

@@ -1,7 +1,10 @@
 //! Typed header objects: `Uri`, `Via`, `NameAddr`, `CSeq`.
 //!
-//! Each holds the message's `bytes` object and the span of its text; attributes are parsed
-//! from that text when read, so building the object costs one allocation and no copy.
+//! Each holds the message's `bytes` object and the span of its text. The text is parsed when
+//! an attribute is first read (or not at all, when validation already found the parts), and
+//! the parts are kept as spans: building an object costs one allocation and no copy.
+
+use pyo3::sync::GILOnceCell;
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -9,7 +12,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use sipwire::header::{self, Contact, ParamSyntax, Params};
 use sipwire::message::{HeaderName, NameAddrSpans, UriSpans, ViaSpans};
 use sipwire::uri::{uri_eq, Uri as CoreUri};
-use sipwire::{ParseOptions, Span};
+use sipwire::{Diagnostic, Error, ParseOptions, Span};
 
 use crate::errors::parse_error;
 use crate::message::{pystr, pystr_unfolded, Core};
@@ -59,56 +62,57 @@ pub fn token_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
     s.clone()
 }
 
+/// The parts of `text`, parsed on first use and kept.
+fn parts<'c, T: Copy>(
+    py: Python<'_>,
+    cell: &'c GILOnceCell<T>,
+    data: &Py<PyBytes>,
+    text: Span,
+    parse: impl FnOnce(&[u8], &[u8]) -> Result<T, Error>,
+) -> PyResult<&'c T> {
+    if let Some(v) = cell.get(py) {
+        return Ok(v);
+    }
+    let buf = data.as_bytes(py);
+    let v = parse(buf, text.of(buf))
+        .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
+    Ok(cell.get_or_init(py, || v))
+}
+
+fn preset<T>(py: Python<'_>, v: Option<T>) -> GILOnceCell<T> {
+    let cell = GILOnceCell::new();
+    if let Some(v) = v {
+        let _ = cell.set(py, v);
+    }
+    cell
+}
+
 /// A SIP, SIPS, tel or other URI (RFC 3261 §19.1, RFC 3966).
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
 pub struct Uri {
     data: Py<PyBytes>,
-    spans: UriSpans,
+    text: Span,
     opts: ParseOptions,
     request: bool,
+    spans: GILOnceCell<UriSpans>,
 }
 
 impl Uri {
-    /// Parses `span` of `data`.
+    /// The URI at `text`, parsed when first read (`known`: parts validation already found).
     pub fn new(
         py: Python<'_>,
         data: Py<PyBytes>,
-        span: Span,
+        text: Span,
         opts: ParseOptions,
         request: bool,
-    ) -> PyResult<Self> {
-        let spans = {
-            let buf = data.as_bytes(py);
-            let mut diags = Vec::new();
-            let parsed = if request {
-                CoreUri::parse_request_uri(span.of(buf), &opts, &mut diags)
-            } else {
-                CoreUri::parse(span.of(buf), &opts, &mut diags)
-            };
-            parsed
-                .map(|u| UriSpans::of(buf, &u))
-                .map_err(|e| parse_error(py, e.shifted(span.start as usize), buf))?
-        };
-        Ok(Uri {
-            data,
-            spans,
-            opts,
-            request,
-        })
-    }
-
-    /// From the parts validation already found.
-    pub fn from_spans(
-        data: Py<PyBytes>,
-        spans: UriSpans,
-        opts: ParseOptions,
-        request: bool,
+        known: Option<UriSpans>,
     ) -> Self {
         Uri {
             data,
-            spans,
+            text,
             opts,
             request,
+            spans: preset(py, known),
         }
     }
 
@@ -116,23 +120,34 @@ impl Uri {
         self.data.as_bytes(py)
     }
 
-    /// Parses again, for the rarer questions (URI headers, equality).
-    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&CoreUri<'_>) -> R) -> PyResult<R> {
-        let buf = self.buf(py);
-        let text = self.spans.text.of(buf);
-        let mut diags = Vec::new();
-        let parsed = if self.request {
+    fn core_parse<'b>(&self, text: &'b [u8]) -> Result<CoreUri<'b>, Error> {
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        if self.request {
             CoreUri::parse_request_uri(text, &self.opts, &mut diags)
         } else {
             CoreUri::parse(text, &self.opts, &mut diags)
-        };
-        parsed
-            .map(|u| f(&u))
-            .map_err(|e| parse_error(py, e.shifted(self.spans.text.start as usize), buf))
+        }
     }
 
-    fn params_view<'a>(&self, buf: &'a [u8]) -> Params<'a> {
-        Params::from_raw(self.spans.params.of(buf), ParamSyntax::Uri)
+    fn spans(&self, py: Python<'_>) -> PyResult<&UriSpans> {
+        parts(py, &self.spans, &self.data, self.text, |buf, t| {
+            self.core_parse(t).map(|u| UriSpans::of(buf, &u))
+        })
+    }
+
+    /// Parses again, for the rarer questions (URI headers, equality).
+    fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&CoreUri<'_>) -> R) -> PyResult<R> {
+        let buf = self.buf(py);
+        self.core_parse(self.text.of(buf))
+            .map(|u| f(&u))
+            .map_err(|e| parse_error(py, e.shifted(self.text.start as usize), buf))
+    }
+
+    fn params_view<'a>(&self, py: Python<'a>, buf: &'a [u8]) -> PyResult<Params<'a>> {
+        Ok(Params::from_raw(
+            self.spans(py)?.params.of(buf),
+            ParamSyntax::Uri,
+        ))
     }
 }
 
@@ -140,41 +155,42 @@ impl Uri {
 impl Uri {
     /// `sip`, `sips`, `tel` (lower case), or another scheme as written.
     #[getter]
-    fn scheme<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        let s = self.spans.scheme.of(self.buf(py));
-        match s.to_ascii_lowercase().as_slice() {
-            b"sip" | b"sips" | b"tel" => token_str(py, &s.to_ascii_lowercase()),
+    fn scheme<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        let s = self.spans(py)?.scheme.of(self.buf(py));
+        let lower = s.to_ascii_lowercase();
+        Ok(match lower.as_slice() {
+            b"sip" | b"sips" | b"tel" => token_str(py, &lower),
             _ => pystr(py, s),
-        }
+        })
     }
     /// The user part as written (escapes kept: `%41` is not `A`, RFC 3261 §19.1.4); for tel
     /// URIs, the number.
     #[getter]
-    fn user<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans.user)
+    fn user<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(opt_str(py, self.buf(py), self.spans(py)?.user))
     }
     #[getter]
-    fn password<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans.password)
+    fn password<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(opt_str(py, self.buf(py), self.spans(py)?.password))
     }
     /// The host as written: a domain, an IPv4 address, or an IPv6 reference with its brackets.
     #[getter]
-    fn host<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans.host)
+    fn host<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(opt_str(py, self.buf(py), self.spans(py)?.host))
     }
     #[getter]
-    fn port(&self) -> Option<u16> {
-        self.spans.port
+    fn port(&self, py: Python<'_>) -> PyResult<Option<u16>> {
+        Ok(self.spans(py)?.port)
     }
     /// URI parameters in order: name -> value (None for a flag such as `lr`).
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        params_dict(py, self.params_view(self.buf(py)))
+        params_dict(py, self.params_view(py, self.buf(py))?)
     }
     /// `?name=value&...` headers (escapes kept).
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        if self.spans.headers.is_none() {
+        if self.spans(py)?.headers.is_none() {
             return Ok(PyDict::new(py));
         }
         self.with(py, |u| {
@@ -187,25 +203,28 @@ impl Uri {
     }
     /// The `user` parameter (`phone`, `ip`), or None.
     #[getter]
-    fn user_param<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        let buf = self.buf(py);
-        self.params_view(buf).value(b"user").map(|x| pystr(py, x))
+    fn user_param<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(self
+            .params_view(py, self.buf(py))?
+            .value(b"user")
+            .map(|x| pystr(py, x)))
     }
     /// The `transport` parameter, or None.
     #[getter]
-    fn transport<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        let buf = self.buf(py);
-        self.params_view(buf)
+    fn transport<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(self
+            .params_view(py, self.buf(py))?
             .value(b"transport")
-            .map(|x| pystr(py, x))
+            .map(|x| pystr(py, x)))
     }
     /// Whether the `lr` parameter is present (a loose router, RFC 3261 §16.12).
     #[getter]
-    fn lr(&self, py: Python<'_>) -> bool {
-        self.params_view(self.buf(py)).contains(b"lr")
+    fn lr(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.params_view(py, self.buf(py))?.contains(b"lr"))
     }
+    /// The URI as written.
     fn __str__<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr(py, self.spans.text.of(self.buf(py)))
+        pystr(py, self.text.of(self.buf(py)))
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<Uri {:?}>", self.__str__(py).to_string_lossy())
@@ -218,12 +237,13 @@ impl Uri {
         let o = o.get();
         self.with(py, |a| o.with(py, |b| uri_eq(a, b)))?
     }
-    fn __hash__(&self, py: Python<'_>) -> u64 {
+    fn __hash__(&self, py: Python<'_>) -> PyResult<u64> {
         use std::hash::{Hash, Hasher};
         let buf = self.buf(py);
+        let spans = self.spans(py)?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.spans.scheme.of(buf).to_ascii_lowercase().hash(&mut h);
-        if let Some(host) = self.spans.host {
+        spans.scheme.of(buf).to_ascii_lowercase().hash(&mut h);
+        if let Some(host) = spans.host {
             let host = host.of(buf);
             let host = host
                 .strip_prefix(b"[")
@@ -231,8 +251,8 @@ impl Uri {
                 .unwrap_or(host);
             host.to_ascii_lowercase().hash(&mut h);
         }
-        self.spans.port.hash(&mut h);
-        h.finish()
+        spans.port.hash(&mut h);
+        Ok(h.finish())
     }
 }
 
@@ -242,7 +262,9 @@ impl Uri {
 pub fn parse_uri(py: Python<'_>, text: &str, strict: bool) -> PyResult<Uri> {
     let data = PyBytes::new(py, text.as_bytes()).unbind();
     let opts = crate::limits::options(py, strict, None);
-    Uri::new(py, data, Span::new(0, text.len()), opts, false)
+    let u = Uri::new(py, data, Span::new(0, text.len()), opts, false, None);
+    u.spans(py)?;
+    Ok(u)
 }
 
 /// Whether two URIs are equal per RFC 3261 §19.1.4 (either may be a `str`).
@@ -260,15 +282,23 @@ pub fn uri_equal(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> 
 }
 
 /// One Via value (RFC 3261 §20.42).
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
 pub struct Via {
     data: Py<PyBytes>,
-    spans: ViaSpans,
+    text: Span,
+    opts: ParseOptions,
+    spans: GILOnceCell<ViaSpans>,
 }
 
 impl Via {
     fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
         self.data.as_bytes(py)
+    }
+
+    fn spans(&self, py: Python<'_>) -> PyResult<&ViaSpans> {
+        parts(py, &self.spans, &self.data, self.text, |buf, t| {
+            header::parse_via(t, &self.opts, &mut Vec::new()).map(|v| ViaSpans::of(buf, &v))
+        })
     }
 }
 
@@ -276,70 +306,68 @@ impl Via {
 impl Via {
     /// `SIP/2.0`.
     #[getter]
-    fn protocol(&self, py: Python<'_>) -> String {
-        let buf = self.buf(py);
-        format!(
+    fn protocol(&self, py: Python<'_>) -> PyResult<String> {
+        let (buf, s) = (self.buf(py), self.spans(py)?);
+        Ok(format!(
             "{}/{}",
-            String::from_utf8_lossy(self.spans.protocol_name.of(buf)),
-            String::from_utf8_lossy(self.spans.protocol_version.of(buf))
-        )
+            String::from_utf8_lossy(s.protocol_name.of(buf)),
+            String::from_utf8_lossy(s.protocol_version.of(buf))
+        ))
     }
     /// `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS`, or another token, as written.
     #[getter]
-    fn transport<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        token_str(py, self.spans.transport.of(self.buf(py)))
+    fn transport<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        Ok(token_str(py, self.spans(py)?.transport.of(self.buf(py))))
     }
     /// The sent-by host as written (IPv6 references keep their brackets).
     #[getter]
-    fn host<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr(py, self.spans.host.of(self.buf(py)))
+    fn host<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        Ok(pystr(py, self.spans(py)?.host.of(self.buf(py))))
     }
     #[getter]
-    fn port(&self) -> Option<u16> {
-        self.spans.port
+    fn port(&self, py: Python<'_>) -> PyResult<Option<u16>> {
+        Ok(self.spans(py)?.port)
     }
     #[getter]
-    fn branch<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans.branch)
+    fn branch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(opt_str(py, self.buf(py), self.spans(py)?.branch))
     }
     /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK` (and has more).
     #[getter]
-    fn has_rfc3261_branch(&self) -> bool {
-        self.spans.rfc3261_branch
+    fn has_rfc3261_branch(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.spans(py)?.rfc3261_branch)
     }
     #[getter]
-    fn received<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans.received)
+    fn received<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(opt_str(py, self.buf(py), self.spans(py)?.received))
     }
     /// The rport value (RFC 3581), or None when absent or sent without a value (see
     /// `rport_requested`).
     #[getter]
-    fn rport(&self) -> Option<u16> {
-        self.spans.rport.flatten()
+    fn rport(&self, py: Python<'_>) -> PyResult<Option<u16>> {
+        Ok(self.spans(py)?.rport.flatten())
     }
     /// Whether the rport parameter is present, with or without a value.
     #[getter]
-    fn rport_requested(&self) -> bool {
-        self.spans.rport.is_some()
+    fn rport_requested(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.spans(py)?.rport.is_some())
     }
     #[getter]
-    fn maddr<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans.maddr)
+    fn maddr<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        Ok(opt_str(py, self.buf(py), self.spans(py)?.maddr))
     }
     #[getter]
-    fn ttl(&self) -> Option<u8> {
-        self.spans.ttl
+    fn ttl(&self, py: Python<'_>) -> PyResult<Option<u8>> {
+        Ok(self.spans(py)?.ttl)
     }
     /// Every parameter in order (branch, received, rport ... and unknown ones).
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        params_dict(
-            py,
-            Params::from_raw(self.spans.params.of(self.buf(py)), ParamSyntax::Header),
-        )
+        let raw = self.spans(py)?.params.of(self.buf(py));
+        params_dict(py, Params::from_raw(raw, ParamSyntax::Header))
     }
     fn __str__<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        pystr_unfolded(py, self.spans.text.of(self.buf(py)))
+        pystr_unfolded(py, self.text.of(self.buf(py)))
     }
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<Via {:?}>", self.__str__(py).to_string_lossy())
@@ -348,22 +376,31 @@ impl Via {
 
 /// A name-addr (From, To, Contact, Route ...): display name, URI, header parameters.
 /// For Contact, `expires` and `q`; `is_star` for `Contact: *` (whose `uri` is None).
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
 pub struct NameAddr {
     data: Py<PyBytes>,
-    /// `None` for `Contact: *`.
-    spans: Option<NameAddrSpans>,
     text: Span,
     opts: ParseOptions,
+    contact: bool,
+    /// `None` inside for `Contact: *`.
+    spans: GILOnceCell<Option<NameAddrSpans>>,
 }
 
 impl NameAddr {
-    pub fn from_spans(data: Py<PyBytes>, spans: NameAddrSpans, opts: ParseOptions) -> Self {
+    fn new(
+        py: Python<'_>,
+        data: Py<PyBytes>,
+        text: Span,
+        opts: ParseOptions,
+        contact: bool,
+        known: Option<NameAddrSpans>,
+    ) -> Self {
         NameAddr {
             data,
-            text: spans.text,
-            spans: Some(spans),
+            text,
             opts,
+            contact,
+            spans: preset(py, known.map(Some)),
         }
     }
 
@@ -371,11 +408,27 @@ impl NameAddr {
         self.data.as_bytes(py)
     }
 
-    fn params_view<'a>(&self, buf: &'a [u8]) -> Params<'a> {
-        Params::from_raw(
-            self.spans.map_or(Span::default(), |s| s.params).of(buf),
-            ParamSyntax::Header,
-        )
+    fn spans(&self, py: Python<'_>) -> PyResult<Option<&NameAddrSpans>> {
+        let contact = self.contact;
+        let opts = &self.opts;
+        parts(py, &self.spans, &self.data, self.text, |buf, t| {
+            let mut d = Vec::new();
+            if contact {
+                header::parse_contact(t, opts, &mut d)
+                    .map(|c| c.addr().map(|a| NameAddrSpans::of(buf, a)))
+            } else {
+                header::parse_name_addr(t, opts, &mut d).map(|a| Some(NameAddrSpans::of(buf, &a)))
+            }
+        })
+        .map(Option::as_ref)
+    }
+
+    fn params_view<'a>(&self, py: Python<'a>, buf: &'a [u8]) -> PyResult<Params<'a>> {
+        let raw = self
+            .spans(py)?
+            .map_or(Span::default(), |s| s.params)
+            .of(buf);
+        Ok(Params::from_raw(raw, ParamSyntax::Header))
     }
 
     /// Contact questions, answered by the core's Contact view.
@@ -391,28 +444,42 @@ impl NameAddr {
 impl NameAddr {
     /// The display name, unquoted, or None.
     #[getter]
-    fn display_name<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        let d = self.spans?.display_name?;
-        Some(pystr_unfolded(py, &header::unquote(d.of(self.buf(py)))))
+    fn display_name<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        let Some(d) = self.spans(py)?.and_then(|s| s.display_name) else {
+            return Ok(None);
+        };
+        Ok(Some(pystr_unfolded(
+            py,
+            &header::unquote(d.of(self.buf(py))),
+        )))
     }
     #[getter]
-    fn uri(&self, py: Python<'_>) -> Option<Uri> {
-        self.spans
-            .map(|s| Uri::from_spans(self.data.clone_ref(py), s.uri, self.opts, false))
+    fn uri(&self, py: Python<'_>) -> PyResult<Option<Uri>> {
+        Ok(self.spans(py)?.map(|s| {
+            Uri::new(
+                py,
+                self.data.clone_ref(py),
+                s.uri.text,
+                self.opts,
+                false,
+                Some(s.uri),
+            )
+        }))
     }
     #[getter]
-    fn tag<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyString>> {
-        opt_str(py, self.buf(py), self.spans?.tag)
+    fn tag<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+        let tag = self.spans(py)?.and_then(|s| s.tag);
+        Ok(opt_str(py, self.buf(py), tag))
     }
     /// Header parameters (after the `>`), in order.
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        params_dict(py, self.params_view(self.buf(py)))
+        params_dict(py, self.params_view(py, self.buf(py))?)
     }
     /// Contact `expires` parameter in seconds, or None.
     #[getter]
     fn expires(&self, py: Python<'_>) -> PyResult<Option<u32>> {
-        if !self.params_view(self.buf(py)).contains(b"expires") {
+        if !self.params_view(py, self.buf(py))?.contains(b"expires") {
             return Ok(None);
         }
         self.contact(py, |c| c.expires())
@@ -420,15 +487,15 @@ impl NameAddr {
     /// Contact `q` parameter (0.0-1.0), or None.
     #[getter]
     fn q(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        if !self.params_view(self.buf(py)).contains(b"q") {
+        if !self.params_view(py, self.buf(py))?.contains(b"q") {
             return Ok(None);
         }
         self.contact(py, |c| c.q().map(|q| f64::from(q) / 1000.0))
     }
     /// `Contact: *` (remove all bindings, RFC 3261 §10.2.2).
     #[getter]
-    fn is_star(&self) -> bool {
-        self.spans.is_none()
+    fn is_star(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.spans(py)?.is_none())
     }
     fn __str__<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
         pystr_unfolded(py, self.text.of(self.buf(py)))
@@ -439,150 +506,173 @@ impl NameAddr {
 }
 
 /// CSeq (RFC 3261 §20.16): sequence number and method.
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
 pub struct CSeq {
     #[pyo3(get)]
     seq: u32,
     #[pyo3(get)]
-    method: String,
+    method: Py<PyString>,
 }
 
 #[pymethods]
 impl CSeq {
-    fn __repr__(&self) -> String {
-        format!("<CSeq {} {}>", self.seq, self.method)
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<CSeq {} {}>", self.seq, self.method.bind(py))
     }
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .downcast::<CSeq>()
-            .is_ok_and(|o| o.get().seq == self.seq && o.get().method == self.method)
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(o) = other.downcast::<CSeq>() else {
+            return Ok(false);
+        };
+        let o = o.get();
+        Ok(o.seq == self.seq && o.method.bind(py).as_any().eq(self.method.bind(py))?)
     }
 }
 
 pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
     let buf = core.buf(py);
-    if let Some(c) = core.index.fields.cseq {
-        return Ok(Some(CSeq {
-            seq: c.seq,
-            method: token_str(py, c.method.of(buf)).to_string(),
-        }));
-    }
-    let Some(h) = core
-        .index
-        .headers
-        .iter()
-        .find(|h| h.kind == HeaderName::CSeq)
-    else {
-        return Ok(None);
+    let (seq, method) = match core.index.fields.cseq {
+        Some(c) => (c.seq, c.method.of(buf)),
+        None => {
+            let Some(h) = core
+                .index
+                .headers
+                .iter()
+                .find(|h| h.kind == HeaderName::CSeq)
+            else {
+                return Ok(None);
+            };
+            let c = header::parse_cseq(h.value.of(buf), &core.opts, &mut Vec::new())
+                .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
+            (c.seq, c.method)
+        }
     };
-    let c = header::parse_cseq(h.value.of(buf), &core.opts, &mut Vec::new())
-        .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
     Ok(Some(CSeq {
-        seq: c.seq,
-        method: String::from_utf8_lossy(c.method).into_owned(),
+        seq,
+        method: token_str(py, method).unbind(),
     }))
 }
 
-/// From or To: from the parts validation found, else parsed now.
-pub fn name_addr_of(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Option<NameAddr>> {
+/// From or To, parsed when read unless validation already found its parts.
+pub fn name_addr_of(py: Python<'_>, core: &Core, kind: HeaderName) -> Option<NameAddr> {
+    let h = core.index.headers.iter().find(|h| h.kind == kind)?;
     let known = if kind == HeaderName::From {
         core.index.fields.from
     } else {
         core.index.fields.to
     };
-    if let Some(spans) = known {
-        return Ok(Some(NameAddr::from_spans(
-            core.data.clone_ref(py),
-            spans,
-            core.opts,
-        )));
-    }
+    Some(NameAddr::new(
+        py,
+        core.data.clone_ref(py),
+        h.value,
+        core.opts,
+        false,
+        known,
+    ))
+}
+
+/// The tag of From or To, read from the parts validation found or parsed now.
+pub fn tag_of<'py>(
+    py: Python<'py>,
+    core: &Core,
+    kind: HeaderName,
+) -> PyResult<Option<Bound<'py, PyString>>> {
     let buf = core.buf(py);
+    let known = if kind == HeaderName::From {
+        core.index.fields.from
+    } else {
+        core.index.fields.to
+    };
+    if let Some(k) = known {
+        return Ok(opt_str(py, buf, k.tag));
+    }
     let Some(h) = core.index.headers.iter().find(|h| h.kind == kind) else {
         return Ok(None);
     };
-    let spans = header::parse_name_addr(h.value.of(buf), &core.opts, &mut Vec::new())
-        .map(|n| NameAddrSpans::of(buf, &n))
+    let na = header::parse_name_addr(h.value.of(buf), &core.opts, &mut Vec::new())
         .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
-    Ok(Some(NameAddr::from_spans(
-        core.data.clone_ref(py),
-        spans,
-        core.opts,
-    )))
+    Ok(na.tag().map(|t| pystr(py, t)))
+}
+
+/// The branch of the top Via value.
+pub fn top_branch<'py>(py: Python<'py>, core: &Core) -> PyResult<Option<Bound<'py, PyString>>> {
+    let buf = core.buf(py);
+    if let Some(v) = core.index.fields.top_via {
+        return Ok(opt_str(py, buf, v.branch));
+    }
+    let Some(h) = core
+        .index
+        .headers
+        .iter()
+        .find(|h| h.kind == HeaderName::Via)
+    else {
+        return Ok(None);
+    };
+    let mut d = Vec::new();
+    let Some(first) = header::parse_via_list(h.value.of(buf), &core.opts, &mut d).next() else {
+        return Ok(None);
+    };
+    let via = first.map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
+    Ok(via.branch().map(|b| pystr(py, b)))
+}
+
+/// The comma-separated items of every header of `kind`, as spans of the message, in order.
+/// Empty items, too many items and unbalanced quotes or `<` are reported here; each item's
+/// own grammar when it is read.
+fn list_items(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Vec<Span>> {
+    let buf = core.buf(py);
+    let mut out = Vec::new();
+    for h in core.index.headers.iter().filter(|h| h.kind == kind) {
+        let v = h.value.of(buf);
+        if memchr::memchr(b',', v).is_none() {
+            out.push(h.value);
+            continue;
+        }
+        let mut d = Vec::new();
+        let items = header::HeaderList::new(
+            v,
+            |s: &[u8], _: &ParseOptions, _: &mut Vec<Diagnostic>| Ok(s),
+            &core.opts,
+            &mut d,
+        );
+        for item in items {
+            let item = item.map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
+            out.push(Span::within(buf, item));
+        }
+    }
+    Ok(out)
 }
 
 /// Every element of the list header `kind` (Contact, Route, Record-Route), in order.
 pub fn name_addr_list(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Py<PyList>> {
-    let buf = core.buf(py);
     let out = PyList::empty(py);
-    for h in core.index.headers.iter().filter(|h| h.kind == kind) {
-        let v = h.value.of(buf);
-        let base = h.value.start as usize;
-        let mut d = Vec::new();
-        if kind == HeaderName::Contact {
-            for item in header::parse_contact_list(v, &core.opts, &mut d) {
-                let item = match item.map_err(|e| parse_error(py, e.shifted(base), buf))? {
-                    Contact::Star => {
-                        let star = memchr::memchr(b'*', v).map_or(0, |p| base + p);
-                        NameAddr {
-                            data: core.data.clone_ref(py),
-                            spans: None,
-                            text: Span::new(star, star + 1),
-                            opts: core.opts,
-                        }
-                    }
-                    Contact::Addr(a) => NameAddr::from_spans(
-                        core.data.clone_ref(py),
-                        NameAddrSpans::of(buf, &a),
-                        core.opts,
-                    ),
-                };
-                out.append(item)?;
-            }
-        } else {
-            for item in header::parse_name_addr_list(v, &core.opts, &mut d) {
-                let a = item.map_err(|e| parse_error(py, e.shifted(base), buf))?;
-                out.append(NameAddr::from_spans(
-                    core.data.clone_ref(py),
-                    NameAddrSpans::of(buf, &a),
-                    core.opts,
-                ))?;
-            }
-        }
+    for text in list_items(py, core, kind)? {
+        out.append(NameAddr::new(
+            py,
+            core.data.clone_ref(py),
+            text,
+            core.opts,
+            kind == HeaderName::Contact,
+            None,
+        ))?;
     }
     Ok(out.unbind())
 }
 
-/// Every Via value, top first; the top one from the parts validation found.
+/// Every Via value, top first; the top one with the parts validation found.
 pub fn vias(py: Python<'_>, core: &Core) -> PyResult<Py<PyList>> {
-    let buf = core.buf(py);
     let out = PyList::empty(py);
     let top = core.index.fields.top_via;
-    for h in core
-        .index
-        .headers
-        .iter()
-        .filter(|h| h.kind == HeaderName::Via)
+    for (i, text) in list_items(py, core, HeaderName::Via)?
+        .into_iter()
+        .enumerate()
     {
-        let v = h.value.of(buf);
-        // One value and its parts already known: no parse.
-        if let Some(t) = top.filter(|t| {
-            out.is_empty() && t.text.start == h.value.start && t.text.len == h.value.len
-        }) {
-            out.append(Via {
-                data: core.data.clone_ref(py),
-                spans: t,
-            })?;
-            continue;
-        }
-        let mut d = Vec::new();
-        for item in header::parse_via_list(v, &core.opts, &mut d) {
-            let via = item.map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
-            out.append(Via {
-                data: core.data.clone_ref(py),
-                spans: ViaSpans::of(buf, &via),
-            })?;
-        }
+        let known = top.filter(|t| i == 0 && t.text == text);
+        out.append(Via {
+            data: core.data.clone_ref(py),
+            text,
+            opts: core.opts,
+            spans: preset(py, known),
+        })?;
     }
     Ok(out.unbind())
 }

@@ -86,7 +86,7 @@ pub struct ViaSpans {
 impl ViaSpans {
     pub fn of(buf: &[u8], v: &Via<'_>) -> Self {
         let w = |s: &[u8]| Span::within(buf, s);
-        ViaSpans {
+        let mut out = ViaSpans {
             text: w(v.as_bytes()),
             protocol_name: w(v.protocol_name()),
             protocol_version: w(v.protocol_version()),
@@ -94,13 +94,38 @@ impl ViaSpans {
             host: w(v.host().as_bytes()),
             port: v.port(),
             params: w(v.params().as_bytes()),
-            branch: v.branch().map(w),
-            received: v.received().map(w),
-            rport: v.rport(),
-            maddr: v.maddr().map(w),
-            ttl: v.ttl(),
-            rfc3261_branch: v.has_rfc3261_branch(),
+            ..ViaSpans::default()
+        };
+        // One walk over the parameters; the first of each name counts, as in `Params::get`.
+        let (mut branch, mut received, mut maddr) = (None, None, None);
+        let (mut rport, mut ttl) = (false, false);
+        for (name, value) in v.params().iter() {
+            let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+            if is(b"branch") {
+                branch.get_or_insert(value);
+            } else if is(b"received") {
+                received.get_or_insert(value);
+            } else if is(b"maddr") {
+                maddr.get_or_insert(value);
+            } else if is(b"rport") {
+                rport = true;
+            } else if is(b"ttl") {
+                ttl = true;
+            }
         }
+        let branch = branch.flatten();
+        out.branch = branch.map(w);
+        out.received = received.flatten().map(w);
+        out.maddr = maddr.flatten().map(w);
+        // RFC 3261 §8.1.1.7: the magic cookie and something after it.
+        out.rfc3261_branch = branch.is_some_and(|b| b.len() > 7 && b.starts_with(b"z9hG4bK"));
+        if rport {
+            out.rport = v.rport();
+        }
+        if ttl {
+            out.ttl = v.ttl();
+        }
+        out
     }
 }
 
@@ -128,4 +153,34 @@ pub struct Fields {
     pub to: Option<NameAddrSpans>,
     pub cseq: Option<CSeqSpans>,
     pub top_via: Option<ViaSpans>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::parse_via;
+    use crate::ParseOptions;
+
+    #[test]
+    fn via_spans_agree_with_the_accessors() {
+        for text in [
+            "SIP/2.0/UDP h;branch=z9hG4bK1;rport;received=192.0.2.1",
+            "SIP/2.0/TCP [2001:db8::1]:5060;BRANCH=z9hG4bKx;rport=7;ttl=16;maddr=239.1.1.1",
+            "SIP/2.0/UDP h;x=1;branch=z9hG4bK2;Branch=z9hG4bK3",
+            "SIP/2.0/UDP h;branch=z9hG4bK",
+            "SIP/2.0/UDP h",
+            "SIP/2.0/UDP h ; received = 10.0.0.1 ; branch = z9hG4bKq",
+        ] {
+            let buf = text.as_bytes();
+            let v = parse_via(buf, &ParseOptions::STRICT, &mut Vec::new()).unwrap();
+            let s = ViaSpans::of(buf, &v);
+            assert_eq!(s.branch.map(|x| x.of(buf)), v.branch(), "{text}");
+            assert_eq!(s.received.map(|x| x.of(buf)), v.received(), "{text}");
+            assert_eq!(s.maddr.map(|x| x.of(buf)), v.maddr(), "{text}");
+            assert_eq!(s.rport, v.rport(), "{text}");
+            assert_eq!(s.ttl, v.ttl(), "{text}");
+            assert_eq!(s.rfc3261_branch, v.has_rfc3261_branch(), "{text}");
+            assert_eq!(s.host.of(buf), v.host().as_bytes(), "{text}");
+        }
+    }
 }

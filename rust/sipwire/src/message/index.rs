@@ -362,14 +362,21 @@ fn check_bytes(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<(), Error> {
-    // Branch-free fold so the common, clean case vectorizes.
-    let bad = head.iter().fold(0u8, |acc, &b| {
-        acc | (u8::from(b < 0x20)
-            & u8::from(b != b'\t')
-            & u8::from(b != b'\r')
-            & u8::from(b != b'\n'))
-            | u8::from(b == 0x7f)
-    });
+    // One branch-free pass (it vectorizes) finds both control bytes and the CR count.
+    let mut bad = 0u8;
+    let mut crs = 0usize;
+    for chunk in head.chunks(128) {
+        let mut c = 0u8;
+        for &b in chunk {
+            bad |= (u8::from(b < 0x20)
+                & u8::from(b != b'\t')
+                & u8::from(b != b'\r')
+                & u8::from(b != b'\n'))
+                | u8::from(b == 0x7f);
+            c = c.wrapping_add(u8::from(b == b'\r'));
+        }
+        crs += usize::from(c);
+    }
     if bad != 0 {
         let mut prev = 0u8;
         for (i, &b) in head.iter().enumerate() {
@@ -381,7 +388,6 @@ fn check_bytes(
             prev = if prev == b'\\' { 0 } else { b };
         }
     }
-    let crs = memchr::memchr_iter(b'\r', head).count();
     if crs != lines_with_cr {
         // A CR that is not part of a line ending.
         let mut it = memchr::memchr_iter(b'\r', head);
