@@ -228,6 +228,7 @@ macro_rules! message_methods {
 
             /// The From tag, or None: the same as `from_.tag`, without building the name-addr.
             #[getter]
+            #[allow(clippy::wrong_self_convention)] // a Python attribute, not a conversion
             fn from_tag<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
                 typed::tag_of(py, &self.core, HeaderName::From)
             }
