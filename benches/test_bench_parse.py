@@ -43,6 +43,28 @@ def sipwire_fields(data: bytes) -> tuple[Any, ...]:
     )
 
 
+def sipwire_shortcut_fields(data: bytes) -> tuple[Any, ...]:
+    """The same fields through the message's shortcuts (no name-addr or Via objects)."""
+    m = sipwire.parse(data)
+    cseq = m.cseq
+    return (
+        m.method,
+        m.uri,
+        m.call_id,
+        cseq.seq,
+        cseq.method,
+        m.from_tag,
+        m.to_tag,
+        m.branch,
+        m.content_length,
+    )
+
+
+def sipwire_validated_fields(data: bytes) -> tuple[Any, ...]:
+    """Every typed header checked at parse time (validate=True), then the same fields."""
+    return sipwire_msg_fields(sipwire.parse(data, validate=True))
+
+
 def sipwire_msg_fields(m: Any) -> tuple[Any, ...]:
     cseq = m.cseq
     return (
@@ -207,6 +229,18 @@ PEERS: dict[str, tuple[str, Callable[[bytes], tuple[Any, ...]]]] = {
 def test_sipwire(benchmark: Any, invite: bytes) -> None:
     _checked("sipwire", sipwire_fields, invite)
     benchmark(sipwire_fields, invite)
+
+
+@pytest.mark.benchmark(group=PARSE_GROUP)
+def test_sipwire_shortcuts(benchmark: Any, invite: bytes) -> None:
+    _checked("sipwire shortcuts", sipwire_shortcut_fields, invite)
+    benchmark(sipwire_shortcut_fields, invite)
+
+
+@pytest.mark.benchmark(group=PARSE_GROUP)
+def test_sipwire_validated(benchmark: Any, invite: bytes) -> None:
+    _checked("sipwire validated", sipwire_validated_fields, invite)
+    benchmark(sipwire_validated_fields, invite)
 
 
 @pytest.mark.benchmark(group=PARSE_GROUP)

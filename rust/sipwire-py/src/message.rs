@@ -462,7 +462,7 @@ message_methods!(Request, {
             sipwire::message::StartLine::Request { uri, .. } => uri,
             sipwire::message::StartLine::Response { .. } => Span::default(),
         };
-        let known = self.core.index.fields.request_uri;
+        let known = self.core.index.fields().request_uri;
         let u = Py::new(
             py,
             typed::Uri::new(

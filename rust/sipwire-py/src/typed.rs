@@ -530,7 +530,7 @@ impl CSeq {
 
 pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
     let buf = core.buf(py);
-    let (seq, method) = match core.index.fields.cseq {
+    let (seq, method) = match core.index.fields().cseq {
         Some(c) => (c.seq, c.method.of(buf)),
         None => {
             let Some(h) = core
@@ -556,9 +556,9 @@ pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
 pub fn name_addr_of(py: Python<'_>, core: &Core, kind: HeaderName) -> Option<NameAddr> {
     let h = core.index.headers.iter().find(|h| h.kind == kind)?;
     let known = if kind == HeaderName::From {
-        core.index.fields.from
+        core.index.fields().from
     } else {
-        core.index.fields.to
+        core.index.fields().to
     };
     Some(NameAddr::new(
         py,
@@ -578,9 +578,9 @@ pub fn tag_of<'py>(
 ) -> PyResult<Option<Bound<'py, PyString>>> {
     let buf = core.buf(py);
     let known = if kind == HeaderName::From {
-        core.index.fields.from
+        core.index.fields().from
     } else {
-        core.index.fields.to
+        core.index.fields().to
     };
     if let Some(k) = known {
         return Ok(opt_str(py, buf, k.tag));
@@ -596,7 +596,7 @@ pub fn tag_of<'py>(
 /// The branch of the top Via value.
 pub fn top_branch<'py>(py: Python<'py>, core: &Core) -> PyResult<Option<Bound<'py, PyString>>> {
     let buf = core.buf(py);
-    if let Some(v) = core.index.fields.top_via {
+    if let Some(v) = core.index.fields().top_via {
         return Ok(opt_str(py, buf, v.branch));
     }
     let Some(h) = core
@@ -661,7 +661,7 @@ pub fn name_addr_list(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult
 /// Every Via value, top first; the top one with the parts validation found.
 pub fn vias(py: Python<'_>, core: &Core) -> PyResult<Py<PyList>> {
     let out = PyList::empty(py);
-    let top = core.index.fields.top_via;
+    let top = core.index.fields().top_via;
     for (i, text) in list_items(py, core, HeaderName::Via)?
         .into_iter()
         .enumerate()

@@ -407,7 +407,7 @@ impl Dialogs {
         }
         let branch = m
             .index()
-            .fields
+            .fields()
             .top_via
             .and_then(|v| v.branch)
             .map_or(&[][..], |b| m.bytes_of(b));

@@ -155,6 +155,16 @@ pub struct Fields {
     pub top_via: Option<ViaSpans>,
 }
 
+impl Fields {
+    pub const EMPTY: Fields = Fields {
+        request_uri: None,
+        from: None,
+        to: None,
+        cseq: None,
+        top_via: None,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,7 +98,7 @@ pub fn frame_stream(buf: &[u8], opts: &ParseOptions) -> Result<StreamEvent, Erro
             end: end as u32,
             content_length: Some(cl),
             diagnostics: diags,
-            fields: Default::default(),
+            fields: None,
         },
     })
 }

@@ -48,8 +48,9 @@ pub struct MessageIndex {
     pub content_length: Option<u32>,
     /// Repairs made by a lenient parse and semantic problems of a message that still parsed.
     pub diagnostics: Vec<Diagnostic>,
-    /// Where the parts of the Request-URI, From, To, CSeq and top Via are, once validated.
-    pub fields: Fields,
+    /// Where the parts of the Request-URI, From, To, CSeq and top Via are, once validated
+    /// (boxed: a lazy parse has none, and the index stays small to move around).
+    pub fields: Option<Box<Fields>>,
 }
 
 /// The head of a message: start line and header index, up to the empty line.
@@ -109,7 +110,7 @@ impl MessageIndex {
             end: end as u32,
             content_length: head.content_length,
             diagnostics: diags,
-            fields: Fields::default(),
+            fields: None,
         })
     }
 
@@ -123,6 +124,12 @@ impl MessageIndex {
 
     pub fn is_request(&self) -> bool {
         self.start_line.is_request()
+    }
+
+    /// The parts validation found, or the empty set after a lazy parse.
+    pub fn fields(&self) -> &Fields {
+        static NONE: Fields = Fields::EMPTY;
+        self.fields.as_deref().unwrap_or(&NONE)
     }
 
     /// The message's own bytes (without leading keep-alives or trailing datagram bytes).

@@ -212,7 +212,7 @@ impl MessageIndex {
         let mut fields = Fields::default();
         let r = walk_typed(self, buf, opts, &mut diags, &mut fields, &mut |e, _| Err(e));
         self.diagnostics = diags;
-        self.fields = fields;
+        self.fields = Some(Box::new(fields));
         r
     }
 

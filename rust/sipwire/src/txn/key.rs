@@ -55,7 +55,7 @@ impl<'a> KeyRef<'a> {
             return None;
         };
         let method = match_method(method.of(buf));
-        let via = idx.fields.top_via?;
+        let via = idx.fields().top_via?;
         if via.rfc3261_branch {
             return Some(KeyRef::Branch {
                 server: true,
@@ -73,12 +73,12 @@ impl<'a> KeyRef<'a> {
         Some(KeyRef::Rfc2543 {
             request_uri: uri.of(buf),
             from_tag: idx
-                .fields
+                .fields()
                 .from
                 .and_then(|f| f.tag)
                 .map_or(&[][..], |t| t.of(buf)),
             call_id,
-            cseq: idx.fields.cseq.map_or(0, |c| c.seq),
+            cseq: idx.fields().cseq.map_or(0, |c| c.seq),
             method,
             via: via.text.of(buf),
         })
@@ -87,11 +87,11 @@ impl<'a> KeyRef<'a> {
     /// The client key of a response, or of a request this side sends: top Via branch (it
     /// must carry the magic cookie) and CSeq method.
     pub fn for_client(buf: &'a [u8], idx: &MessageIndex) -> Option<KeyRef<'a>> {
-        let via = idx.fields.top_via?;
+        let via = idx.fields().top_via?;
         if !via.rfc3261_branch {
             return None;
         }
-        let method = idx.fields.cseq?.method.of(buf);
+        let method = idx.fields().cseq?.method.of(buf);
         Some(KeyRef::Branch {
             server: false,
             branch: via.branch?.of(buf),
@@ -321,7 +321,7 @@ impl TxnKey {
 /// The To tag of a message (empty when none).
 pub(crate) fn to_tag<'a, I: AsRef<MessageIndex>>(m: &Message<'a, I>) -> &'a [u8] {
     m.index()
-        .fields
+        .fields()
         .to
         .and_then(|t| t.tag)
         .map_or(&[][..], |t| m.bytes_of(t))

@@ -35,8 +35,8 @@ fn copy_of<I: AsRef<MessageIndex>>(
     let missing = Error::new(ErrorKind::MissingHeader, 0);
     let uri = req.request_uri().ok_or(missing)?;
     let idx = req.index();
-    let via = idx.fields.top_via.ok_or(missing)?.text;
-    let cseq = idx.fields.cseq.ok_or(missing)?.seq;
+    let via = idx.fields().top_via.ok_or(missing)?.text;
+    let cseq = idx.fields().cseq.ok_or(missing)?.seq;
     let mut b = RequestBuilder::new(method, uri)?;
     b.header(b"Via", req.bytes_of(via))?;
     for h in req.headers() {
