@@ -1,8 +1,6 @@
 //! Header names: canonical forms, compact forms (RFC 3261 §7.3.3 and the registry of compact
 //! names), and which headers are comma-separated lists or may appear only once.
 
-use crate::scan::eq_ignore_case;
-
 macro_rules! header_names {
     ($( $variant:ident = $name:literal, $compact:literal, $list:literal, $single:literal; )*) => {
         /// A header name the core knows, or `Other` (compared by its bytes, case-insensitively).
@@ -134,6 +132,15 @@ const fn slot(len: usize, first: u8, last: u8) -> usize {
         & TABLE_MASK
 }
 
+/// Case-insensitive equality of a known name and a wire name, inline (no library call for a
+/// few bytes). Both are tokens, and among token characters only letters differ in bit 0x20,
+/// so OR-ing it in folds case without making two different tokens equal ('_' becomes DEL,
+/// which no known name holds).
+#[inline]
+fn same_name(known: &[u8], name: &[u8]) -> bool {
+    known.len() == name.len() && known.iter().zip(name).all(|(&k, &n)| k | 0x20 == n | 0x20)
+}
+
 const TABLE: [u8; 1 << TABLE_BITS] = {
     let mut t = [0u8; 1 << TABLE_BITS];
     let names = HeaderName::NAMES;
@@ -183,8 +190,7 @@ impl HeaderName {
                         return HeaderName::Other;
                     }
                     let known = Self::NAMES.get(e - 1).map_or(&b""[..], |n| n.as_bytes());
-                    // Canonical spelling first: a plain compare, then the case-insensitive one.
-                    if known == name || eq_ignore_case(known, name) {
+                    if same_name(known, name) {
                         return Self::ALL.get(e - 1).copied().unwrap_or(HeaderName::Other);
                     }
                     h = (h + 1) & TABLE_MASK;
