@@ -253,6 +253,86 @@ impl<'a> Iterator for CommaSplit<'a> {
     }
 }
 
+/// Scans a header section for the control bytes no header line may hold (below SP other
+/// than HTAB, CR and LF; and DEL) and counts its CRs: (any such byte, CR count).
+#[inline]
+pub fn control_scan(bytes: &[u8]) -> (bool, usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::control_scan(bytes)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        control_scan_bytes(bytes)
+    }
+}
+
+/// The byte-at-a-time form of [`control_scan`] (and the tail of the SIMD one).
+#[inline]
+fn control_scan_bytes(bytes: &[u8]) -> (bool, usize) {
+    let mut bad = false;
+    let mut crs = 0usize;
+    for &b in bytes {
+        bad |= (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f;
+        crs += usize::from(b == b'\r');
+    }
+    (bad, crs)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use core::arch::x86_64::{
+        __m128i, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128,
+        _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_sad_epu8, _mm_set1_epi8,
+        _mm_setzero_si128, _mm_srli_si128, _mm_sub_epi8,
+    };
+
+    /// 16 bytes at a time: `min(v, 0x1F) == v` finds bytes below SP (unsigned), from which
+    /// HTAB, CR and LF are removed; DEL is added. Each CR adds 1 to its byte lane; the lanes
+    /// are summed every 255 blocks, before one can overflow.
+    pub(super) fn control_scan(bytes: &[u8]) -> (bool, usize) {
+        let mut bad = 0i32;
+        let mut crs = 0usize;
+        let mut blocks = bytes.chunks_exact(16);
+        let mut pending = 0u32;
+        // SAFETY: SSE2 is part of the x86_64 baseline; register-only operation.
+        let mut lanes = unsafe { _mm_setzero_si128() };
+        let sum = |lanes: __m128i| -> usize {
+            // SAFETY: SSE2 is part of the x86_64 baseline; register-only operations.
+            unsafe {
+                let s = _mm_sad_epu8(lanes, _mm_setzero_si128());
+                (_mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_srli_si128::<8>(s))) as usize
+            }
+        };
+        for block in &mut blocks {
+            // SAFETY: SSE2 is part of the x86_64 baseline; `block` is exactly 16 readable
+            // bytes (chunks_exact) and `_mm_loadu_si128` needs no alignment.
+            unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+                let ok = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8)), cr),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)),
+                );
+                let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+                bad |= _mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(ok, ctl), del));
+                lanes = _mm_sub_epi8(lanes, cr);
+            }
+            pending += 1;
+            if pending == 255 {
+                crs += sum(lanes);
+                // SAFETY: SSE2 is part of the x86_64 baseline; register-only operation.
+                lanes = unsafe { _mm_setzero_si128() };
+                pending = 0;
+            }
+        }
+        crs += sum(lanes);
+        let (tail_bad, tail_crs) = super::control_scan_bytes(blocks.remainder());
+        (bad != 0 || tail_bad, crs + tail_crs)
+    }
+}
+
 /// Case-insensitive ASCII equality.
 #[inline]
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
@@ -311,6 +391,25 @@ mod tests {
             end_of_quoted(b"\"ab\\", 0),
             Err(crate::ErrorKind::TrailingBackslash)
         );
+    }
+
+    #[test]
+    fn control_scan_agrees_with_the_byte_loop() {
+        let mut data: Vec<u8> =
+            b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\nSubject: \t\xc3\xa9\r\n\r\n".to_vec();
+        for len in 0..data.len() {
+            assert_eq!(control_scan(&data[..len]), control_scan_bytes(&data[..len]));
+        }
+        for (i, bad) in [0u8, 1, 0x0b, 0x1f, 0x7f].into_iter().enumerate() {
+            data[5 + i * 7] = bad;
+            assert_eq!(control_scan(&data), control_scan_bytes(&data));
+            assert!(control_scan(&data).0);
+        }
+        let all: Vec<u8> = (0..=255u8).collect();
+        assert_eq!(control_scan(&all), control_scan_bytes(&all));
+        // More CRs than one lane can count before the lanes are summed.
+        let many = b"\r\n".repeat(40_000);
+        assert_eq!(control_scan(&many), (false, 40_000));
     }
 
     #[test]

@@ -369,22 +369,8 @@ fn check_bytes(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<(), Error> {
-    // One branch-free pass (it vectorizes) finds both control bytes and the CR count.
-    let mut bad = 0u8;
-    let mut crs = 0usize;
-    for chunk in head.chunks(128) {
-        let mut c = 0u8;
-        for &b in chunk {
-            bad |= (u8::from(b < 0x20)
-                & u8::from(b != b'\t')
-                & u8::from(b != b'\r')
-                & u8::from(b != b'\n'))
-                | u8::from(b == 0x7f);
-            c = c.wrapping_add(u8::from(b == b'\r'));
-        }
-        crs += usize::from(c);
-    }
-    if bad != 0 {
+    let (bad, crs) = crate::scan::control_scan(head);
+    if bad {
         let mut prev = 0u8;
         for (i, &b) in head.iter().enumerate() {
             let ctl = (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f;
@@ -479,10 +465,12 @@ fn semantic_checks(
     body_start: usize,
     diags: &mut Vec<Diagnostic>,
 ) {
+    // Content-Length duplicates are judged with their values (`content_length`).
+    const SINGLE: u128 = super::names::SINGLE_MASK & !(1u128 << (HeaderName::ContentLength as u8));
     let mut seen: u128 = 0;
     for h in headers {
         let bit = 1u128 << (h.kind as u8 as u32).min(127);
-        if h.kind.is_single() && h.kind != HeaderName::ContentLength && seen & bit != 0 {
+        if SINGLE & seen & bit != 0 {
             diags.push(Error::new(
                 ErrorKind::DuplicateHeader,
                 h.name.start as usize,

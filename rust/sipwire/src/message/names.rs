@@ -107,6 +107,20 @@ header_names! {
     WwwAuthenticate = "WWW-Authenticate", b' ', false, false;
 }
 
+/// The single-instance headers as a bit set over their discriminants (all fit in 128 bits).
+pub(crate) const SINGLE_MASK: u128 = {
+    let mut m = 0u128;
+    let all = HeaderName::ALL;
+    let mut i = 0;
+    while i < all.len() {
+        if all[i].is_single() {
+            m |= 1u128 << (all[i] as u8);
+        }
+        i += 1;
+    }
+    m
+};
+
 /// Compact forms, indexed by lowercase letter - b'a'.
 const COMPACT: [HeaderName; 26] = {
     let mut t = [HeaderName::Other; 26];

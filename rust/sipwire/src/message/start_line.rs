@@ -112,17 +112,20 @@ pub(crate) fn parse(
     if uri.is_empty() {
         return Err(err(ErrorKind::InvalidRequestUri, u0));
     }
-    if let Some(ws) = uri.iter().position(|&b| b == b' ' || b == b'\t') {
-        if !opts.leniency.whitespace_in_request_uri {
-            return Err(err(ErrorKind::InvalidRequestUri, u0 + ws));
+    // One pass finds whether anything needs a closer look (whitespace or a control byte).
+    if uri.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        if let Some(ws) = uri.iter().position(|&b| b == b' ' || b == b'\t') {
+            if !opts.leniency.whitespace_in_request_uri {
+                return Err(err(ErrorKind::InvalidRequestUri, u0 + ws));
+            }
+            diags.push(err(ErrorKind::InvalidRequestUri, u0 + ws));
         }
-        diags.push(err(ErrorKind::InvalidRequestUri, u0 + ws));
-    }
-    if let Some(bad) = uri
-        .iter()
-        .position(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
-    {
-        return Err(err(ErrorKind::InvalidRequestUri, u0 + bad));
+        if let Some(bad) = uri
+            .iter()
+            .position(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
+        {
+            return Err(err(ErrorKind::InvalidRequestUri, u0 + bad));
+        }
     }
     // `<sip:...>` as Request-URI (RFC 4475 §3.1.2.11): strip the brackets when lenient.
     if uri.first() == Some(&b'<') {
