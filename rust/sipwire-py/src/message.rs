@@ -433,14 +433,14 @@ macro_rules! message_methods {
 }
 
 /// A SIP request.
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
 pub struct Request {
     pub core: Core,
     uri: GILOnceCell<Py<typed::Uri>>,
 }
 
 /// A SIP response.
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
 pub struct Response {
     pub core: Core,
 }
