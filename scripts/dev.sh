@@ -12,6 +12,17 @@ PY="$VENV/bin/python"
 step() { printf '\n== %s\n' "$*"; }
 
 setup() {
+    step "real peers: SIPp (Debian package sip-tester)"
+    if command -v sipp >/dev/null 2>&1; then
+        echo "sipp found: $(command -v sipp)"
+    elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "sipp missing: apt-get install -y sip-tester (apt-get update first if that fails)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq sip-tester || { apt-get update -qq && apt-get install -y -qq sip-tester; }
+    else
+        echo "sipp missing: install the Debian package sip-tester (needs root and apt-get);" \
+            "the interop tests skip without it, and fail in CI" >&2
+    fi
     step "python environment ($VENV)"
     if [ ! -x "$PY" ]; then
         python3 -m venv "$VENV"

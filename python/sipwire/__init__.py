@@ -11,6 +11,7 @@ caller asks for something illegal (a header value with CR, LF or NUL, say).
 
 from sipwire import sdp
 from sipwire._sipwire import (
+    Correlator,
     CSeq,
     Diagnostic,
     Headers,
@@ -34,6 +35,7 @@ from sipwire._sipwire import (
 
 __all__ = [
     "CSeq",
+    "Correlator",
     "Diagnostic",
     "Headers",
     "Limits",

@@ -10,11 +10,14 @@ from typing import Any, Literal, final, overload
 __all__ = [
     "Attribute",
     "CSeq",
+    "Call",
     "Candidate",
     "Codec",
     "Connection",
+    "Correlator",
     "Crypto",
     "Diagnostic",
+    "Dialog",
     "Fingerprint",
     "Fmtp",
     "Group",
@@ -25,6 +28,8 @@ __all__ = [
     "LocalProtocolError",
     "Media",
     "MediaBuilder",
+    "MediaSession",
+    "MediaStream",
     "NameAddr",
     "Origin",
     "ParseError",
@@ -39,6 +44,7 @@ __all__ = [
     "Ssrc",
     "StreamParser",
     "TelephoneEvent",
+    "Transaction",
     "Uri",
     "Via",
     "_restore",
@@ -932,3 +938,191 @@ def sdp_changes_anything(old: SessionDescription, new: SessionDescription) -> bo
     version-only refresh)."""
 
 # --- sdp (end) -------------------------------------------------------------------------------
+
+# --- correlate (begin) -----------------------------------------------------------------------
+# The passive correlator (RFC 3261 §12, §17; RFC 3264): messages seen on the wire, fed in any
+# order with their time and addresses, grouped into transactions, dialogs and calls. Reports
+# are snapshots: they do not change when more is fed. Times are seconds on the caller's clock.
+
+_Fed = Literal["stored", "retransmission", "parked", "dropped", "uncorrelated", "unparsable"]
+_DialogState = Literal["early", "confirmed", "terminated"]
+_Outcome = Literal["answered", "busy", "cancelled", "rejected", "timeout", "in_progress"]
+_Transport = Literal["udp", "tcp", "tls", "sctp", "ws", "wss"]
+
+@final
+class Transaction:
+    """A request, its responses and, for an INVITE, its ACK and CANCEL. Keyed by the top Via
+    (branch, sent-by) and method (RFC 3261 §17.2.3); a 2xx ACK joins its INVITE by Call-ID,
+    CSeq and From tag. Retransmissions are counted, not kept."""
+
+    @property
+    def method(self) -> str:
+        """``INVITE`` for an INVITE transaction (never ``ACK`` or ``CANCEL``)."""
+    @property
+    def branch(self) -> str | None: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def cseq(self) -> int: ...
+    @property
+    def request(self) -> Request | None:
+        """None when the request was not captured."""
+    @property
+    def responses(self) -> list[Response]:
+        """Distinct responses, in time order."""
+    @property
+    def ack(self) -> Request | None: ...
+    @property
+    def cancel(self) -> Request | None: ...
+    @property
+    def cancel_responses(self) -> list[Response]: ...
+    @property
+    def final_status(self) -> int | None:
+        """The status of the earliest final response (200-699)."""
+    @property
+    def retransmissions(self) -> int: ...
+    @property
+    def is_rfc2543(self) -> bool:
+        """Keyed by the RFC 2543 fallback (no RFC 3261 branch)."""
+    @property
+    def first_time(self) -> float: ...
+    @property
+    def last_time(self) -> float: ...
+
+@final
+class Dialog:
+    """An INVITE dialog (RFC 3261 §12); ``from_tag`` is the caller's when known."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def from_tag(self) -> str: ...
+    @property
+    def to_tag(self) -> str: ...
+    @property
+    def state(self) -> _DialogState: ...
+    @property
+    def first_time(self) -> float: ...
+    @property
+    def last_time(self) -> float: ...
+
+@final
+class MediaStream:
+    """One m= line of an offer/answer exchange: RTP (address, port) of the offerer from the
+    offer and of the answerer from the answer (None: port 0 or no c= line)."""
+
+    @property
+    def media(self) -> str: ...
+    @property
+    def offer(self) -> tuple[str, int] | None: ...
+    @property
+    def answer(self) -> tuple[str, int] | None: ...
+    @property
+    def offer_direction(self) -> _Direction | None: ...
+    @property
+    def answer_direction(self) -> _Direction | None: ...
+
+@final
+class MediaSession:
+    """One offer/answer exchange that took effect (INVITE, re-INVITE or UPDATE; offer in the
+    2xx and answer in the ACK when the INVITE had no body)."""
+
+    @property
+    def method(self) -> Literal["INVITE", "UPDATE"]: ...
+    @property
+    def cseq(self) -> int: ...
+    @property
+    def offer_time(self) -> float | None: ...
+    @property
+    def answer_time(self) -> float | None: ...
+    @property
+    def offerer(self) -> tuple[str, int] | None:
+        """Signalling address the offer came from."""
+    @property
+    def answerer(self) -> tuple[str, int] | None: ...
+    @property
+    def offerer_rtp(self) -> tuple[str, int] | None:
+        """RTP (address, port) of the offer's first stream that has one."""
+    @property
+    def answerer_rtp(self) -> tuple[str, int] | None: ...
+    @property
+    def streams(self) -> list[MediaStream]: ...
+
+@final
+class Call:
+    """The INVITE dialogs of one Call-ID with their re-INVITEs and UPDATEs. ``outcome`` is
+    decided by the initial INVITE: answered (2xx), busy (486, 600), cancelled (487 after a
+    CANCEL), rejected (other 3xx-6xx), timeout (408, or silent for ``timeout`` seconds at the
+    capture's end), in_progress."""
+
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def outcome(self) -> _Outcome: ...
+    @property
+    def final_status(self) -> int | None: ...
+    @property
+    def first_time(self) -> float: ...
+    @property
+    def last_time(self) -> float: ...
+    @property
+    def invite_time(self) -> float | None: ...
+    @property
+    def ringing_time(self) -> float | None: ...
+    @property
+    def answer_time(self) -> float | None: ...
+    @property
+    def end_time(self) -> float | None:
+        """The first BYE (request or response)."""
+    @property
+    def time_to_ringing(self) -> float | None: ...
+    @property
+    def time_to_answer(self) -> float | None: ...
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the 2xx to the BYE."""
+    @property
+    def invites(self) -> int:
+        """INVITE transactions: the initial one(s) and re-INVITEs."""
+    @property
+    def hold_periods(self) -> list[tuple[float, float | None]]:
+        """(start, end) of each hold (RFC 3264 §8.4); end None while still held."""
+    @property
+    def media(self) -> list[MediaSession]: ...
+    @property
+    def dialogs(self) -> list[Dialog]: ...
+    @property
+    def transactions(self) -> list[Transaction]:
+        """Every transaction of this Call-ID held, by first time."""
+
+@final
+class Correlator:
+    """Groups observed traffic into transactions, dialogs and calls. A message that does not
+    parse is counted (``counters["unparsable"]``), never raised. Every table is bounded; what
+    had to be let go is counted."""
+
+    def __new__(cls, *, timeout: float = 32.0) -> Correlator:
+        """``timeout``: seconds without a final response after which a call is "timeout"
+        rather than "in_progress" at the capture's end (64*T1, RFC 3261 §17.1.1.2)."""
+    def feed(
+        self,
+        data: bytes | bytearray | memoryview | Request | Response,
+        *,
+        time: float,
+        src: tuple[str, int],
+        dst: tuple[str, int],
+        transport: _Transport = "udp",
+    ) -> _Fed:
+        """Feeds one message (a datagram, or one message framed from a stream) seen at
+        ``time`` from ``src`` to ``dst`` (IP address, port)."""
+    def finish(self, end_time: float | None = None) -> None:
+        """Marks the capture's end (default: the latest time fed)."""
+    def transactions(self) -> list[Transaction]: ...
+    def dialogs(self) -> list[Dialog]: ...
+    def calls(self) -> list[Call]: ...
+    def outcome_counts(self) -> dict[_Outcome, int]:
+        """Calls per outcome, those held and those evicted."""
+    @property
+    def counters(self) -> dict[str, int]: ...
+
+# --- correlate (end) -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+mod correlate;
 mod errors;
 mod limits;
 mod message;
@@ -252,5 +253,6 @@ fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::StreamParser>()?;
     typed::register(m)?;
     sdp::register(m)?;
+    correlate::register(m)?;
     Ok(())
 }

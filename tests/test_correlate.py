@@ -1,0 +1,372 @@
+"""The passive correlator through Python: transactions, dialogs and calls from messages fed
+in any order."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import sipwire
+
+A = ("10.0.0.1", 5060)
+B = ("10.0.0.2", 5060)
+
+
+def sdp(ip: str, port: int, direction: str = "") -> str:
+    d = f"a={direction}\r\n" if direction else ""
+    return f"v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n{d}"
+
+
+def msg(
+    start: str,
+    branch: str,
+    cseq: int,
+    cseq_method: str,
+    from_tag: str = "a1",
+    to_tag: str = "",
+    body: str | None = None,
+    call: str = "call-1",
+) -> bytes:
+    to = f";tag={to_tag}" if to_tag else ""
+    ct = "Content-Type: application/sdp\r\n" if body is not None else ""
+    b = body or ""
+    return (
+        f"{start}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch}\r\n"
+        f"From: <sip:a@x>;tag={from_tag}\r\nTo: <sip:b@y>{to}\r\nCall-ID: {call}\r\n"
+        f"CSeq: {cseq} {cseq_method}\r\n{ct}Content-Length: {len(b.encode())}\r\n\r\n{b}"
+    ).encode()
+
+
+Fed = tuple[float, bytes, tuple[str, int], tuple[str, int]]
+
+
+def invite_exchange(
+    t: float,
+    branch: str,
+    cseq: int,
+    to_tag: str,
+    offer: str | None,
+    answer: str | None,
+    status: int = 200,
+    ack_branch: str = "",
+) -> list[Fed]:
+    """An INVITE (initial when to_tag is empty on the request), 100/180, final, ACK."""
+    req_to = "" if cseq == 1 else to_tag
+    out: list[Fed] = [
+        (t, msg("INVITE sip:b@y SIP/2.0", branch, cseq, "INVITE", to_tag=req_to, body=offer), A, B),
+        (t + 0.1, msg("SIP/2.0 100 Trying", branch, cseq, "INVITE", to_tag=req_to), B, A),
+    ]
+    if cseq == 1:
+        out.append(
+            (t + 0.5, msg("SIP/2.0 180 Ringing", branch, cseq, "INVITE", to_tag=to_tag), B, A)
+        )
+    reason = {200: "OK", 486: "Busy Here", 487: "Request Terminated", 404: "Not Found"}[status]
+    out.append(
+        (
+            t + 2.0,
+            msg(f"SIP/2.0 {status} {reason}", branch, cseq, "INVITE", to_tag=to_tag, body=answer),
+            B,
+            A,
+        )
+    )
+    ack = ack_branch or (branch if status >= 300 else branch + "-ack")
+    out.append((t + 2.1, msg("ACK sip:b@y SIP/2.0", ack, cseq, "ACK", to_tag=to_tag), A, B))
+    return out
+
+
+def held_call() -> list[Fed]:
+    """An answered call, put on hold by re-INVITE (sendonly) at 10, resumed at 20, BYE at 30."""
+    out = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000))
+    out += invite_exchange(
+        10.0,
+        "z9hG4bK-2",
+        2,
+        "b1",
+        sdp("10.0.0.1", 4000, "sendonly"),
+        sdp("10.0.0.2", 5000, "recvonly"),
+    )
+    out += invite_exchange(20.0, "z9hG4bK-3", 3, "b1", sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000))
+    out += [
+        (30.0, msg("BYE sip:b@y SIP/2.0", "z9hG4bK-4", 4, "BYE", to_tag="b1"), A, B),
+        (30.1, msg("SIP/2.0 200 OK", "z9hG4bK-4", 4, "BYE", to_tag="b1"), B, A),
+    ]
+    return out
+
+
+def correlate(messages: list[Fed], end: float | None = None) -> sipwire.Correlator:
+    c = sipwire.Correlator()
+    for t, data, src, dst in messages:
+        c.feed(data, time=t, src=src, dst=dst)
+    c.finish(end)
+    return c
+
+
+def test_answered_call_with_hold_and_resume() -> None:
+    c = correlate(held_call())
+    (call,) = c.calls()
+    assert call.call_id == "call-1"
+    assert call.outcome == "answered"
+    assert call.final_status == 200
+    assert call.invites == 3
+    assert call.hold_periods == [(10.0, 20.0)]
+    assert call.time_to_ringing == pytest.approx(0.5)
+    assert call.time_to_answer == pytest.approx(2.0)
+    assert call.duration == pytest.approx(28.0)
+    (dialog,) = c.dialogs()
+    assert (dialog.call_id, dialog.from_tag, dialog.to_tag) == ("call-1", "a1", "b1")
+    assert dialog.state == "terminated"
+    assert call.dialogs[0].to_tag == "b1"
+    methods = [t.method for t in call.transactions]
+    assert methods == ["INVITE", "INVITE", "INVITE", "BYE"]
+
+
+def test_hold_never_resumed_stays_open() -> None:
+    msgs = held_call()
+    msgs = [m for m in msgs if m[0] < 20.0]
+    (call,) = correlate(msgs).calls()
+    assert call.hold_periods == [(10.0, None)]
+    assert call.outcome == "answered"
+    assert call.duration is None
+
+
+def test_media_endpoints() -> None:
+    (call,) = correlate(held_call()).calls()
+    assert [m.cseq for m in call.media] == [1, 2, 3]
+    first = call.media[0]
+    assert first.method == "INVITE"
+    assert first.offerer_rtp == ("10.0.0.1", 4000)
+    assert first.answerer_rtp == ("10.0.0.2", 5000)
+    assert first.offerer == A
+    assert first.answerer == B
+    (stream,) = first.streams
+    assert stream.media == "audio"
+    assert stream.offer == ("10.0.0.1", 4000)
+    assert stream.answer == ("10.0.0.2", 5000)
+    assert call.media[1].streams[0].offer_direction == "sendonly"
+    assert call.media[1].streams[0].answer_direction == "recvonly"
+
+
+def test_scrambled_reinvites_pair_by_cseq_and_branch() -> None:
+    ordered = correlate(held_call())
+    msgs = held_call()
+    for seed in range(5):
+        random.Random(seed).shuffle(msgs)
+        c = correlate(msgs)
+        (call,) = c.calls()
+        assert call.outcome == "answered"
+        assert call.hold_periods == [(10.0, 20.0)]
+        assert [(m.cseq, m.offerer_rtp, m.answerer_rtp) for m in call.media] == [
+            (m.cseq, m.offerer_rtp, m.answerer_rtp) for m in ordered.calls()[0].media
+        ]
+        txns = {t.branch: t for t in c.transactions()}
+        assert set(txns) == {"z9hG4bK-1", "z9hG4bK-2", "z9hG4bK-3", "z9hG4bK-4"}
+        for i, branch in enumerate(["z9hG4bK-1", "z9hG4bK-2", "z9hG4bK-3"], start=1):
+            t = txns[branch]
+            assert t.method == "INVITE"
+            assert t.cseq == i
+            assert t.request is not None
+            assert t.request.cseq is not None and t.request.cseq.seq == i
+            assert all(r.cseq is not None and r.cseq.seq == i for r in t.responses)
+            assert t.final_status == 200
+            # The 2xx ACK (its own branch) joins its INVITE by CSeq.
+            assert t.ack is not None and t.ack.method == "ACK"
+            assert t.ack.cseq is not None and t.ack.cseq.seq == i
+        assert txns["z9hG4bK-4"].method == "BYE"
+
+
+def test_transaction_objects_are_sipwire_messages() -> None:
+    c = correlate(held_call())
+    t = c.transactions()[0]
+    assert t.method == "INVITE"
+    assert isinstance(t.request, sipwire.Request)
+    assert t.request.method == "INVITE"
+    assert t.request is t.request  # made once per snapshot
+    assert all(isinstance(r, sipwire.Response) for r in t.responses)
+    assert [r.status for r in t.responses] == [100, 180, 200]
+    assert t.request.sdp is not None
+    assert t.retransmissions == 0
+    assert repr(t).startswith("<Transaction INVITE")
+
+
+def test_responses_in_time_order_whatever_the_feed_order() -> None:
+    msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)
+    c = correlate(list(reversed(msgs)))
+    (t,) = c.transactions()
+    assert [r.status for r in t.responses] == [100, 180, 200]
+
+
+def test_retransmissions_counted_not_kept() -> None:
+    msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)
+    invite, _, _, ok, _ = msgs
+    extra = [
+        (0.5, invite[1], A, B),
+        (1.5, invite[1], A, B),
+        (2.6, ok[1], B, A),
+    ]
+    c = correlate(msgs + extra)
+    (t,) = c.transactions()
+    assert t.retransmissions == 3
+    assert [r.status for r in t.responses] == [100, 180, 200]
+    assert c.counters["retransmissions"] == 3
+    assert c.counters["messages"] == 8
+
+
+def test_feed_reports_what_it_did() -> None:
+    c = sipwire.Correlator()
+    inv = msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE")
+    assert c.feed(inv, time=0.0, src=A, dst=B) == "stored"
+    assert c.feed(inv, time=0.5, src=A, dst=B) == "retransmission"
+    assert c.feed(b"\x00garbage", time=1.0, src=A, dst=B) == "unparsable"
+
+
+def test_feed_parsed_messages() -> None:
+    c = sipwire.Correlator()
+    for when, data, src, dst in invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None):
+        c.feed(sipwire.parse(data), time=when, src=src, dst=dst, transport="tcp")
+    (call,) = c.calls()
+    assert call.outcome == "answered"
+    (t,) = c.transactions()
+    assert isinstance(t.request, sipwire.Request)
+
+
+def test_partial_capture_request_missing() -> None:
+    msgs = [m for m in held_call() if not m[1].startswith(b"INVITE")]
+    c = correlate(msgs)
+    txns = {t.branch: t for t in c.transactions()}
+    t = txns["z9hG4bK-1"]
+    assert t.method == "INVITE"
+    assert t.request is None
+    assert t.final_status == 200
+    assert [r.status for r in t.responses] == [100, 180, 200]
+    assert c.counters["orphan_responses"] >= 3
+    (call,) = c.calls()
+    assert call.outcome == "answered"
+
+
+@pytest.mark.parametrize(
+    ("status", "cancel", "outcome"),
+    [
+        (200, False, "answered"),
+        (486, False, "busy"),
+        (487, True, "cancelled"),
+        (487, False, "rejected"),
+        (404, False, "rejected"),
+    ],
+)
+def test_outcomes(status: int, cancel: bool, outcome: str) -> None:
+    msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None, status=status)
+    if cancel:
+        msgs += [
+            (1.0, msg("CANCEL sip:b@y SIP/2.0", "z9hG4bK-1", 1, "CANCEL"), A, B),
+            (1.1, msg("SIP/2.0 200 OK", "z9hG4bK-1", 1, "CANCEL", to_tag="b1"), B, A),
+        ]
+    c = correlate(msgs)
+    (call,) = c.calls()
+    assert call.outcome == outcome
+    assert call.final_status == status
+    (t,) = c.transactions()
+    assert t.method == "INVITE"  # the ACK of a non-2xx and the CANCEL join their INVITE
+    assert t.final_status == status
+    if cancel:
+        assert t.cancel is not None and t.cancel.method == "CANCEL"
+        assert [r.status for r in t.cancel_responses] == [200]
+    assert c.outcome_counts()[outcome] == 1
+    if status >= 300:
+        (d,) = c.dialogs()
+        assert d.state == "terminated"  # an early dialog ended by a non-2xx final
+
+
+def test_timeout_and_in_progress() -> None:
+    invite = (0.0, msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE"), A, B)
+    ringing = (0.5, msg("SIP/2.0 180 Ringing", "z9hG4bK-1", 1, "INVITE", to_tag="b1"), B, A)
+    c = correlate([invite, ringing])
+    (call,) = c.calls()
+    assert call.outcome == "in_progress"
+    assert call.final_status is None
+    (d,) = c.dialogs()
+    assert d.state == "early"
+    c.finish(100.0)
+    assert c.calls()[0].outcome == "timeout"
+    c.finish(10.0)
+    assert c.calls()[0].outcome == "in_progress"
+    short = sipwire.Correlator(timeout=1.0)
+    short.feed(invite[1], time=0.0, src=A, dst=B)
+    short.finish(5.0)
+    assert short.calls()[0].outcome == "timeout"
+
+
+def test_confirmed_dialog() -> None:
+    msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)
+    (d,) = correlate(msgs).dialogs()
+    assert d.state == "confirmed"
+    assert repr(d).startswith("<Dialog")
+
+
+def test_unparsable_datagrams_counted() -> None:
+    msgs = held_call()
+    c = sipwire.Correlator()
+    junk = [b"", b"\r\n\r\n", b"hello world\r\n\r\n", b"SIP/2.0 999999 No\r\n\r\n", b"\xff" * 40]
+    for i, j in enumerate(junk):
+        assert c.feed(j, time=float(i), src=A, dst=B) == "unparsable"
+    for t, data, src, dst in msgs:
+        c.feed(data, time=t, src=src, dst=dst)
+    counters = c.counters
+    assert counters["unparsable"] == len(junk)
+    assert counters["messages"] == len(junk) + len(msgs)
+    assert c.calls()[0].outcome == "answered"
+
+
+def test_uncorrelated_message_counted() -> None:
+    c = sipwire.Correlator()
+    no_call_id = b"OPTIONS sip:b@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    assert c.feed(no_call_id, time=0.0, src=A, dst=B) == "uncorrelated"
+    assert c.counters["uncorrelated"] == 1
+
+
+def test_counters_keys() -> None:
+    counters = correlate(held_call()).counters
+    for key in (
+        "messages",
+        "requests",
+        "responses",
+        "unparsable",
+        "retransmissions",
+        "transactions",
+        "dialogs",
+        "calls",
+        "dropped",
+        "stored_bytes",
+        "evicted_answered",
+    ):
+        assert isinstance(counters[key], int)
+    assert counters["calls"] == 1
+    assert counters["transactions"] == 4
+
+
+def test_bad_arguments() -> None:
+    c = sipwire.Correlator()
+    inv = msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE")
+    with pytest.raises(ValueError, match="src"):
+        c.feed(inv, time=0.0, src=("not-an-ip", 5060), dst=B)
+    with pytest.raises(ValueError, match="transport"):
+        c.feed(inv, time=0.0, src=A, dst=B, transport="carrier-pigeon")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        c.feed(inv.decode(), time=0.0, src=A, dst=B)  # type: ignore[arg-type]
+    with pytest.raises(sipwire.LocalProtocolError):
+        sipwire.Correlator(timeout=float("nan"))
+    assert c.counters["messages"] == 0
+    c.feed(inv, time=0.0, src=("::1", 5060), dst=("[::1]", 5062))
+    assert c.transactions()[0].request is not None
+
+
+def test_snapshots_do_not_change() -> None:
+    c = sipwire.Correlator()
+    msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)
+    for t, data, src, dst in msgs[:2]:
+        c.feed(data, time=t, src=src, dst=dst)
+    (before,) = c.transactions()
+    for t, data, src, dst in msgs[2:]:
+        c.feed(data, time=t, src=src, dst=dst)
+    assert [r.status for r in before.responses] == [100]
+    assert [r.status for r in c.transactions()[0].responses] == [100, 180, 200]
