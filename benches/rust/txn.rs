@@ -1,0 +1,642 @@
+//! sipwire's transaction table and passive correlator under load (issue 4). See
+//! `benches/README.md` for the results and how to read them.
+//!
+//! Inputs are generated, SIPp-uac-like (the default `uac` scenario against a `uas`): INVITE with
+//! an SDP offer, 100 Trying, 180 Ringing, 200 OK with the SDP answer, ACK, BYE, 200 OK. Distinct
+//! Call-IDs, branches and tags per call; 64 caller hosts, one callee.
+//!
+//! Groups:
+//! - `txn_lookup_100k`: a table of 100,000 live INVITE server transactions (made by feeding
+//!   100,000 INVITEs to a `TransactionLayer`). Per call: parse a received request, compute its
+//!   key, look it up. `layer_*` goes through `TransactionLayer::receive` (the whole path: the hit
+//!   is a retransmitted INVITE, absorbed, the 100 Trying replayed and drained; the miss is an
+//!   ACK with a branch of its own, as for a 2xx, delivered as a stray ACK and drained);
+//!   `index_*` is the lookup alone: `MessageIndex::parse` + `KeyRef::for_request` +
+//!   `KeyRef::hash_into` + a hash index probe with `KeyRef::matches` on the stored `TxnKey`s,
+//!   the same structure as the layer's table (hash -> slots, owned keys from
+//!   `KeyRef::to_owned`); `key_lookup_*_preparsed` is that without the parse (the request's
+//!   `MessageIndex` made beforehand). The requests cycle through 8192 random transactions of
+//!   the 100,000.
+//! - `correlator`: a capture of 20,000 calls (140,000 messages, in time order, ~600 calls
+//!   overlapping) fed to a fresh `Correlator` with `feed`, then one `calls()`. Throughput in
+//!   messages. Dropping the correlator is not timed.
+//!
+//! Before the timings the binary checks the results (every hit hits, every miss misses, 20,000
+//! answered calls), prints heap allocations per call (counting allocator), and times the first
+//! correlator run of the process (cold heap: every page of the stored messages is new) and three
+//! more by hand.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::hint::black_box;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, BatchSize, Criterion, SamplingMode, Throughput};
+use sipwire::correlate::{self, Correlator, Fed, Outcome, Packet};
+use sipwire::message::MessageIndex;
+use sipwire::txn::{Config, KeyRef, Peer, TransactionLayer, Transport, TxnKey};
+use sipwire::ParseOptions;
+
+// --- allocation counting ---------------------------------------------------------------------
+
+/// `System`, counting allocations (`alloc`, `alloc_zeroed` and `realloc`s).
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> usize {
+    ALLOCS.load(Ordering::Relaxed)
+}
+
+// --- SIPp-like messages ----------------------------------------------------------------------
+
+const PID: u32 = 28_431;
+const UAS: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 10, 20), 5060);
+/// Live transactions in the lookup table.
+const LIVE: u32 = 100_000;
+/// Calls in the correlator's capture (7 messages each).
+const CALLS: u32 = 20_000;
+/// Distinct requests each lookup case cycles through.
+const POOL: usize = 8192;
+
+/// Call number `n` as SIPp numbers its fields.
+struct CallN {
+    n: u32,
+    uac: SocketAddrV4,
+    media_port: u16,
+}
+
+impl CallN {
+    fn new(n: u32) -> CallN {
+        let host = u8::try_from(1 + n % 64).expect("host");
+        CallN {
+            n,
+            uac: SocketAddrV4::new(Ipv4Addr::new(10, 20, 0, host), 5060),
+            media_port: u16::try_from(6000 + 2 * (n % 4000)).expect("port"),
+        }
+    }
+    fn call_id(&self) -> String {
+        format!("{}-{}@{}", self.n, PID, self.uac.ip())
+    }
+    /// Branch of the `i`-th message the UAC sends (SIPp: `z9hG4bK-pid-call-msg`).
+    fn branch(&self, i: u32) -> String {
+        format!("z9hG4bK-{}-{}-{}", PID, self.n, i)
+    }
+    fn via(&self, i: u32) -> String {
+        format!("SIP/2.0/UDP {};branch={}", self.uac, self.branch(i))
+    }
+    fn from(&self) -> String {
+        format!(
+            "sipp <sip:sipp@{}>;tag={}SIPpTag00{}",
+            self.uac, PID, self.n
+        )
+    }
+    fn to(&self, tagged: bool) -> String {
+        let tag = if tagged {
+            format!(";tag={}SIPpTag01{}", PID, self.n)
+        } else {
+            String::new()
+        };
+        format!("service <sip:service@{UAS}>{tag}")
+    }
+}
+
+fn sdp(ip: Ipv4Addr, port: u16) -> String {
+    format!(
+        "v=0\r\no=user1 53655765 2353687637 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    )
+}
+
+/// A UAC request: `branch` is the message number in its branch, `cseq` its CSeq line.
+fn uac_request(c: &CallN, method: &str, branch: u32, cseq: &str, tagged: bool) -> Vec<u8> {
+    let body = if method == "INVITE" {
+        sdp(*c.uac.ip(), c.media_port)
+    } else {
+        String::new()
+    };
+    let ct = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    let mut out = Vec::with_capacity(800);
+    write!(
+        out,
+        "{method} sip:service@{UAS} SIP/2.0\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\n\
+         Call-ID: {}\r\nCSeq: {cseq}\r\nContact: sip:sipp@{}\r\nMax-Forwards: 70\r\n\
+         Subject: Performance Test\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        c.via(branch),
+        c.from(),
+        c.to(tagged),
+        c.call_id(),
+        c.uac,
+        body.len(),
+    )
+    .expect("write");
+    out
+}
+
+fn invite(c: &CallN) -> Vec<u8> {
+    uac_request(c, "INVITE", 0, "1 INVITE", false)
+}
+
+/// The ACK for the 2xx: a branch of its own (RFC 3261 §13.2.2.4).
+fn ack(c: &CallN) -> Vec<u8> {
+    uac_request(c, "ACK", 4, "1 ACK", true)
+}
+
+fn bye(c: &CallN) -> Vec<u8> {
+    uac_request(c, "BYE", 5, "2 BYE", true)
+}
+
+/// A UAS response to the request with branch number `branch` (its Via, From, To, Call-ID
+/// and CSeq copied, as SIPp's `[last_*]`).
+fn uas_response(c: &CallN, status: &str, branch: u32, cseq: &str, with_sdp: bool) -> Vec<u8> {
+    let tagged = !status.starts_with("100");
+    let body = if with_sdp {
+        sdp(
+            *UAS.ip(),
+            20_000 + u16::try_from(c.n % 10_000).expect("port"),
+        )
+    } else {
+        String::new()
+    };
+    let ct = if with_sdp {
+        "Content-Type: application/sdp\r\n"
+    } else {
+        ""
+    };
+    let mut out = Vec::with_capacity(800);
+    write!(
+        out,
+        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq}\r\n\
+         Contact: <sip:{UAS};transport=UDP>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        c.via(branch),
+        c.from(),
+        c.to(tagged),
+        c.call_id(),
+        body.len(),
+    )
+    .expect("write");
+    out
+}
+
+/// A deterministic PRNG (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [lo, hi).
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A capture: every message in one buffer (as read from a pcap), in time order.
+struct Capture {
+    data: Vec<u8>,
+    msgs: Vec<(Range<usize>, Packet)>,
+}
+
+/// `calls` SIPp-like calls, one starting every 2 ms (±1 ms), ringing after 20-50 ms, answered
+/// 0.1-0.3 s later, hung up 0.5-1.5 s after the ACK: ~600 calls overlap, so messages of
+/// different calls interleave while each call stays in order.
+fn capture(calls: u32) -> Capture {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut evs: Vec<(f64, bool, Vec<u8>, SocketAddrV4)> = Vec::with_capacity(calls as usize * 7);
+    for n in 0..calls {
+        let c = CallN::new(n);
+        let t0 = f64::from(n) * 0.002 + rng.range(0.0, 0.001);
+        let ring = t0 + rng.range(0.02, 0.05);
+        let answer = ring + rng.range(0.1, 0.3);
+        let hangup = answer + 0.002 + rng.range(0.5, 1.5);
+        let up = true; // UAC -> UAS
+        evs.push((t0, up, invite(&c), c.uac));
+        evs.push((
+            t0 + 0.001,
+            !up,
+            uas_response(&c, "100 Trying", 0, "1 INVITE", false),
+            c.uac,
+        ));
+        evs.push((
+            ring,
+            !up,
+            uas_response(&c, "180 Ringing", 0, "1 INVITE", false),
+            c.uac,
+        ));
+        evs.push((
+            answer,
+            !up,
+            uas_response(&c, "200 OK", 0, "1 INVITE", true),
+            c.uac,
+        ));
+        evs.push((answer + 0.002, up, ack(&c), c.uac));
+        evs.push((hangup, up, bye(&c), c.uac));
+        evs.push((
+            hangup + 0.002,
+            !up,
+            uas_response(&c, "200 OK", 5, "2 BYE", false),
+            c.uac,
+        ));
+    }
+    evs.sort_by(|a, b| a.0.total_cmp(&b.0)); // stable: a call's same-time messages keep order
+    let mut data = Vec::with_capacity(evs.iter().map(|e| e.2.len()).sum());
+    let mut msgs = Vec::with_capacity(evs.len());
+    for (t, up, bytes, uac) in evs {
+        let (src, dst) = if up { (uac, UAS) } else { (UAS, uac) };
+        let start = data.len();
+        data.extend_from_slice(&bytes);
+        msgs.push((
+            start..data.len(),
+            Packet::udp(t, SocketAddr::V4(src), SocketAddr::V4(dst)),
+        ));
+    }
+    Capture { data, msgs }
+}
+
+// --- the transaction table ---------------------------------------------------------------------
+
+const OPTS: ParseOptions = ParseOptions::STRICT;
+const NOW: u64 = 1_000;
+
+fn peer_of(n: u32) -> Peer {
+    Peer::new(SocketAddr::V4(CallN::new(n).uac), Transport::Udp)
+}
+
+/// `LIVE` INVITE server transactions, all in Proceeding (100 Trying sent).
+fn live_layer() -> TransactionLayer {
+    let mut layer = TransactionLayer::new(Config {
+        max_transactions: 131_072,
+        ..Config::default()
+    });
+    for n in 0..LIVE {
+        layer
+            .receive(invite(&CallN::new(n)), peer_of(n), NOW)
+            .expect("INVITE");
+        while layer.poll_transmit().is_some() {}
+        while layer.poll_event().is_some() {}
+    }
+    assert_eq!(layer.len(), LIVE as usize);
+    assert_eq!(layer.counters().created, u64::from(LIVE));
+    layer
+}
+
+#[derive(Clone, Copy)]
+enum Bucket {
+    One(u32),
+    Many(usize),
+}
+
+/// The layer's table structure, from public parts: 64-bit `KeyRef::hash_into` hash (keyed
+/// `RandomState`) -> slots, owned `TxnKey`s, `KeyRef::matches` on a probe.
+struct KeyIndex {
+    state: RandomState,
+    map: HashMap<u64, Bucket>,
+    many: Vec<Vec<u32>>,
+    keys: Vec<TxnKey>,
+}
+
+impl KeyIndex {
+    fn new() -> KeyIndex {
+        KeyIndex {
+            state: RandomState::new(),
+            map: HashMap::new(),
+            many: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+
+    fn hash(&self, key: &KeyRef<'_>) -> u64 {
+        let mut h = self.state.build_hasher();
+        key.hash_into(&mut h);
+        h.finish()
+    }
+
+    fn insert(&mut self, key: &KeyRef<'_>) {
+        let hash = self.hash(key);
+        let slot = u32::try_from(self.keys.len()).expect("slots");
+        self.keys.push(key.to_owned());
+        match self.map.get(&hash).copied() {
+            None => {
+                self.map.insert(hash, Bucket::One(slot));
+            }
+            Some(Bucket::One(first)) => {
+                self.many.push(vec![first, slot]);
+                self.map.insert(hash, Bucket::Many(self.many.len() - 1));
+            }
+            Some(Bucket::Many(i)) => self.many[i].push(slot),
+        }
+    }
+
+    fn find(&self, key: &KeyRef<'_>) -> Option<u32> {
+        let hash = self.hash(key);
+        let slots: &[u32] = match self.map.get(&hash) {
+            None => &[],
+            Some(Bucket::One(s)) => std::slice::from_ref(s),
+            Some(Bucket::Many(i)) => &self.many[*i],
+        };
+        slots
+            .iter()
+            .copied()
+            .find(|&s| self.keys[s as usize].as_ref().matches(key))
+    }
+}
+
+fn live_index() -> KeyIndex {
+    let mut idx = KeyIndex::new();
+    for n in 0..LIVE {
+        let buf = invite(&CallN::new(n));
+        let mi = MessageIndex::parse(&buf, &OPTS).expect("INVITE");
+        idx.insert(&KeyRef::for_request(&buf, &mi).expect("key"));
+    }
+    idx
+}
+
+/// Parse + key + lookup: what the layer does with a received request before its state machine.
+fn index_lookup(idx: &KeyIndex, buf: &[u8]) -> Option<u32> {
+    let mi = MessageIndex::parse(buf, &OPTS).expect("request");
+    let key = KeyRef::for_request(buf, &mi).expect("key");
+    idx.find(&key)
+}
+
+/// Key + lookup only, on a request parsed beforehand (how much of `index_lookup` is the table).
+fn key_lookup(idx: &KeyIndex, buf: &[u8], mi: &MessageIndex) -> Option<u32> {
+    let key = KeyRef::for_request(buf, mi).expect("key");
+    idx.find(&key)
+}
+
+/// A retransmission through the layer: absorbed, the last response replayed (and drained).
+fn layer_hit(layer: &mut TransactionLayer, bytes: Vec<u8>, n: u32) {
+    layer.receive(bytes, peer_of(n), NOW).expect("receive");
+    black_box(layer.poll_transmit().expect("replayed 100"));
+}
+
+/// A request matching no transaction and making none (an ACK for a 2xx): delivered, drained.
+fn layer_miss(layer: &mut TransactionLayer, bytes: Vec<u8>, n: u32) {
+    layer.receive(bytes, peer_of(n), NOW).expect("receive");
+    black_box(layer.poll_event().expect("stray ACK"));
+}
+
+/// A request of call number `n`.
+type Req = (u32, Vec<u8>);
+
+/// `POOL` random call numbers below `LIVE` with their retransmitted INVITE and 2xx ACK.
+fn pools() -> (Vec<Req>, Vec<Req>) {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let picks: Vec<u32> = (0..POOL)
+        .map(|_| (rng.next() % u64::from(LIVE)) as u32)
+        .collect();
+    let hits = picks.iter().map(|&n| (n, invite(&CallN::new(n)))).collect();
+    let misses = picks.iter().map(|&n| (n, ack(&CallN::new(n)))).collect();
+    (hits, misses)
+}
+
+// --- the correlator ----------------------------------------------------------------------------
+
+/// Feeds the whole capture to a fresh correlator and reads the calls.
+fn correlate_all(cap: &Capture) -> (Correlator, Vec<correlate::Call>) {
+    let mut c = Correlator::default();
+    for (r, p) in &cap.msgs {
+        black_box(c.feed(&cap.data[r.clone()], *p));
+    }
+    let calls = c.calls();
+    (c, calls)
+}
+
+fn check_correlator(cap: &Capture) {
+    let mut c = Correlator::default();
+    for (r, p) in &cap.msgs {
+        let fed = c.feed(&cap.data[r.clone()], *p);
+        assert!(matches!(fed, Fed::Stored(_)), "{fed:?}");
+    }
+    let calls = c.calls();
+    assert_eq!(calls.len(), CALLS as usize);
+    assert!(calls
+        .iter()
+        .all(|k| k.outcome == Outcome::Answered && k.media.len() == 1));
+    let n = c.counters();
+    assert_eq!(
+        (n.transactions, n.retransmissions, n.evicted_transactions),
+        (2 * u64::from(CALLS), 0, 0)
+    );
+}
+
+// --- reports -----------------------------------------------------------------------------------
+
+/// Times whole correlator runs by hand: the first one of the process (cold heap) first.
+fn report_correlator_runs(cap: &Capture) {
+    let msgs = cap.msgs.len() as f64;
+    eprintln!(
+        "== correlator, {} calls, {} messages, {:.1} MB: feed all + calls(), by hand",
+        CALLS,
+        cap.msgs.len(),
+        cap.data.len() as f64 / 1e6
+    );
+    for run in 0..4 {
+        let a0 = allocs();
+        let t = Instant::now();
+        let mut c = Correlator::default();
+        for (r, p) in &cap.msgs {
+            black_box(c.feed(&cap.data[r.clone()], *p));
+        }
+        let feed_dt = t.elapsed().as_secs_f64();
+        let a1 = allocs();
+        let calls = c.calls();
+        let dt = t.elapsed().as_secs_f64();
+        let a2 = allocs();
+        let t = Instant::now();
+        drop(black_box((c, calls)));
+        let drop_dt = t.elapsed().as_secs_f64();
+        eprintln!(
+            "  run {} ({}): {:6.1} ms {:7.0} msg/s | feed {:6.1} ms, {:5.0} ns/msg, {:.2} allocs/msg | \
+             calls() {:5.1} ms, {:.2} allocs/call | drop {:.1} ms",
+            run + 1,
+            if run == 0 { "cold" } else { "warm" },
+            dt * 1e3,
+            msgs / dt,
+            feed_dt * 1e3,
+            feed_dt * 1e9 / msgs,
+            (a1 - a0) as f64 / msgs,
+            (dt - feed_dt) * 1e3,
+            (a2 - a1) as f64 / f64::from(CALLS),
+            drop_dt * 1e3
+        );
+    }
+}
+
+fn report_lookup_allocs(
+    layer: &mut TransactionLayer,
+    idx: &KeyIndex,
+    hits: &[Req],
+    misses: &[Req],
+) {
+    let (hn, hb) = &hits[0];
+    let (mn, mb) = &misses[0];
+    eprintln!("== heap allocations per call ({LIVE} live transactions; the layer's input Vec not counted)");
+    let mut rows: Vec<(&str, usize)> = Vec::new();
+    for (name, buf) in [
+        ("index parse+key+lookup, hit", hb),
+        ("index parse+key+lookup, miss", mb),
+    ] {
+        let a0 = allocs();
+        black_box(index_lookup(idx, buf));
+        rows.push((name, allocs() - a0));
+    }
+    let v = hb.clone();
+    let a0 = allocs();
+    layer_hit(layer, v, *hn);
+    rows.push(("layer receive, hit", allocs() - a0));
+    let v = mb.clone();
+    let a0 = allocs();
+    layer_miss(layer, v, *mn);
+    rows.push(("layer receive, miss", allocs() - a0));
+    for (name, n) in rows {
+        eprintln!("  {name:<44} {n:>4}");
+    }
+}
+
+// --- criterion ---------------------------------------------------------------------------------
+
+fn benches_all(c: &mut Criterion) {
+    // The correlator first: its first run is the cold one.
+    let cap = capture(CALLS);
+    report_correlator_runs(&cap);
+    check_correlator(&cap);
+
+    let t = Instant::now();
+    let mut layer = live_layer();
+    let idx = live_index();
+    eprintln!(
+        "== {LIVE} live INVITE server transactions: layer and index built in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let (hits, misses) = pools();
+    for (n, b) in &hits {
+        assert!(index_lookup(&idx, b).is_some());
+        layer_hit(&mut layer, b.clone(), *n);
+    }
+    for (n, b) in &misses {
+        assert!(index_lookup(&idx, b).is_none());
+        layer_miss(&mut layer, b.clone(), *n);
+    }
+    let k = layer.counters();
+    assert_eq!(
+        (k.retransmissions, k.unmatched_acks),
+        (POOL as u64, POOL as u64)
+    );
+    report_lookup_allocs(&mut layer, &idx, &hits, &misses);
+
+    let mut g = c.benchmark_group("txn_lookup_100k");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("layer_receive_hit", |b| {
+        b.iter_batched(
+            || {
+                i = (i + 1) % POOL;
+                hits[i].clone()
+            },
+            |(n, bytes)| layer_hit(&mut layer, bytes, n),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("layer_receive_miss", |b| {
+        b.iter_batched(
+            || {
+                i = (i + 1) % POOL;
+                misses[i].clone()
+            },
+            |(n, bytes)| layer_miss(&mut layer, bytes, n),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("index_hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % POOL;
+            index_lookup(&idx, black_box(&hits[i].1))
+        })
+    });
+    g.bench_function("index_miss", |b| {
+        b.iter(|| {
+            i = (i + 1) % POOL;
+            index_lookup(&idx, black_box(&misses[i].1))
+        })
+    });
+    let parsed = |pool: &[Req]| -> Vec<MessageIndex> {
+        pool.iter()
+            .map(|(_, b)| MessageIndex::parse(b, &OPTS).expect("request"))
+            .collect()
+    };
+    let (hits_idx, misses_idx) = (parsed(&hits), parsed(&misses));
+    g.bench_function("key_lookup_hit_preparsed", |b| {
+        b.iter(|| {
+            i = (i + 1) % POOL;
+            key_lookup(&idx, black_box(&hits[i].1), &hits_idx[i])
+        })
+    });
+    g.bench_function("key_lookup_miss_preparsed", |b| {
+        b.iter(|| {
+            i = (i + 1) % POOL;
+            key_lookup(&idx, black_box(&misses[i].1), &misses_idx[i])
+        })
+    });
+    g.finish();
+    assert_eq!(layer.len(), LIVE as usize);
+    drop((layer, idx, hits, misses, hits_idx, misses_idx));
+
+    let mut g = c.benchmark_group("correlator");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(cap.msgs.len() as u64));
+    g.bench_function("feed_20k_calls_then_calls", |b| {
+        b.iter_batched(|| (), |()| correlate_all(&cap), BatchSize::PerIteration)
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = benches_all
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
