@@ -32,11 +32,15 @@ impl Span {
     pub fn of(self, buf: &[u8]) -> &[u8] {
         buf.get(self.start as usize..self.end()).unwrap_or(&[])
     }
-    /// A sub-slice `sub` of `buf` as a span of `buf` (both must come from the same buffer).
+    /// A sub-slice `sub` of `buf` as a span of `buf`. A slice that is not inside `buf` (such as
+    /// a constant empty slice standing for "no parameters") becomes the empty span at 0.
     #[inline]
     pub fn within(buf: &[u8], sub: &[u8]) -> Span {
-        let start = (sub.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
-        Span::new(start, start + sub.len())
+        let (b, s) = (buf.as_ptr() as usize, sub.as_ptr() as usize);
+        match s.checked_sub(b) {
+            Some(start) if start + sub.len() <= buf.len() => Span::new(start, start + sub.len()),
+            _ => Span::default(),
+        }
     }
     #[inline]
     #[must_use]
@@ -426,5 +430,8 @@ mod tests {
         let s = Span::within(buf, &buf[6..]);
         assert_eq!(s.of(buf), b"world");
         assert_eq!(Span::new(20, 30).of(buf), b"");
+        // A slice from elsewhere is no span of `buf`.
+        assert_eq!(Span::within(buf, b""), Span::default());
+        assert_eq!(Span::within(&buf[..3], &buf[6..]), Span::default());
     }
 }

@@ -1180,9 +1180,11 @@ fn sip_eq(a: &Uri<'_>, b: &Uri<'_>) -> bool {
             _ => return false,
         }
     }
-    for (n, v) in ap.iter() {
-        if let Some(v2) = find_param(&bp, n) {
-            if !eq_opt_value(v, v2) {
+    // A parameter named twice counts by its first value on both sides, as `Params::get`
+    // reads it (§19.1.4 does not say; this keeps the comparison reflexive).
+    for (n, _) in ap.iter() {
+        if let (Some(v1), Some(v2)) = (find_param(&ap, n), find_param(&bp, n)) {
+            if !eq_opt_value(v1, v2) {
                 return false;
             }
         }
@@ -1203,12 +1205,23 @@ fn tel_eq<'a>(a: &Uri<'a>, b: &Uri<'a>) -> bool {
         return false;
     }
     ap.iter()
-        .all(|(n, v)| find_param(&bp, n).is_some_and(|v2| eq_opt_value(v, v2)))
+        .all(|(n, _)| match (find_param(&ap, n), find_param(&bp, n)) {
+            (Some(v1), Some(v2)) => eq_opt_value(v1, v2),
+            _ => false,
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equality_is_reflexive_with_repeated_parameters() {
+        for text in ["sip:e;tag=u;tag", "sip:i;%41;a=c", "tel:+1234;x=1;X=2"] {
+            let u = p(text);
+            assert!(uri_eq(&u, &u), "{text}");
+        }
+    }
 
     fn p(s: &str) -> Uri<'_> {
         Uri::parse(s.as_bytes(), &ParseOptions::STRICT, &mut Vec::new())

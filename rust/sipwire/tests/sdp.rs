@@ -1015,3 +1015,16 @@ fn multipart_with_sdp_part() {
     let e = Multipart::parse(&body, b"", &ParseOptions::STRICT).unwrap_err();
     assert_eq!(e.kind, ErrorKind::MissingBoundary);
 }
+
+/// Fuzzing find: an attribute without a value at the very end of the body gave an error
+/// offset one past the body.
+#[test]
+fn attribute_without_value_at_the_end_reports_inside_the_body() {
+    let body = b"v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap";
+    for opts in [ParseOptions::STRICT, ParseOptions::LIBERAL] {
+        let mut d = Vec::new();
+        let e = SessionDescription::parse(body, &opts, &mut d).unwrap_err();
+        assert!(e.offset as usize <= body.len(), "{e:?}");
+        assert_eq!(e.offset as usize, body.len());
+    }
+}

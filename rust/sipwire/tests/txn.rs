@@ -56,10 +56,11 @@ fn invite_client_figure_5() {
                 Input::Received(P),
                 Some((Proceeding, &[Stop(Timer::A), Stop(Timer::B), Deliver])),
             ),
+            // More 1xx only go to the TU: Timer B, restarted by a CANCEL, keeps running.
             (
                 Proceeding,
                 Input::Received(P),
-                Some((Proceeding, &[Stop(Timer::A), Stop(Timer::B), Deliver])),
+                Some((Proceeding, &[Deliver])),
             ),
             (
                 Calling,

@@ -127,14 +127,21 @@ pub enum TypedAttr<'a> {
 }
 
 impl<'a> Attribute<'a> {
-    /// Offset of the value in the body (for errors).
+    /// Offset of the value in the body (for errors); without a value, just after the name
+    /// (the attribute may end the body, so there is no value to point at).
     fn value_offset(&self) -> usize {
-        self.offset as usize + 2 + self.name.len() + 1
+        self.offset as usize + 2 + self.name.len() + usize::from(self.value.is_some())
     }
 
+    /// The value, or an error just after the name, where the `:` and value were expected (an
+    /// attribute without a value may end the body, so there is no value offset to point at).
     fn need_value(&self) -> Result<&'a [u8]> {
-        self.value
-            .ok_or_else(|| Error::new(ErrorKind::SdpInvalidValue, self.value_offset()))
+        self.value.ok_or_else(|| {
+            Error::new(
+                ErrorKind::SdpInvalidValue,
+                self.offset as usize + 2 + self.name.len(),
+            )
+        })
     }
 
     /// The attribute parsed by its grammar. Errors carry offsets in the body.

@@ -275,7 +275,9 @@ impl Parser<'_> {
                 if matches!(attr, AttrKind::Rtpmap) {
                     let v = value.get(name_end + 1..).unwrap_or(&[]);
                     let pt_end = memchr::memchr(b' ', v).unwrap_or(v.len());
-                    parse_pt(v.get(..pt_end).unwrap_or(&[]), voff + name_end + 1)?;
+                    // Without a `:`, the value is missing: point at the end of the name.
+                    let pt_off = voff + (name_end + 1).min(value.len());
+                    parse_pt(v.get(..pt_end).unwrap_or(&[]), pt_off)?;
                 }
             }
             _ => {}

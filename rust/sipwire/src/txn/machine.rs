@@ -242,7 +242,10 @@ fn invite_client(state: State, input: Input) -> Row {
         (Calling, Begin) => (Calling, &[Send, Start(Timer::A), Start(Timer::B)]),
         (Calling, Input::Timer(Timer::A)) => (Calling, &[Send, Backoff(Timer::A)]),
         (Calling | Proceeding, Input::Timer(Timer::B)) => (Terminated, &[Timeout, Terminate]),
-        (Calling | Proceeding, Received(Provisional)) => (Proceeding, TO_PROCEEDING),
+        (Calling, Received(Provisional)) => (Proceeding, TO_PROCEEDING),
+        // Figure 5: more 1xx in Proceeding only go to the TU; Timer B, if a CANCEL started it
+        // again (§9.1), keeps running.
+        (Proceeding, Received(Provisional)) => (Proceeding, &[Deliver]),
         (Calling | Proceeding, Received(Success)) => (Accepted, TO_ACCEPTED),
         (Calling | Proceeding, Received(Failure)) => (Completed, TO_COMPLETED),
         (Calling | Proceeding | Completed, Input::TransportError) => (Terminated, FAIL),
