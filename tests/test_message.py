@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 import threading
 
 import pytest
@@ -238,3 +239,19 @@ def test_shortcuts_agree_with_the_objects(validate: bool) -> None:
     assert m.branch == m.via[0].branch == "z9hG4bK776asdhds"
     bare = sipwire.parse(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n")
     assert (bare.from_tag, bare.to_tag, bare.branch, bare.via) == (None, None, None, [])
+
+
+def test_messages_are_freed() -> None:
+    """No reference cycle keeps a message (and its bytes) alive: the Headers view once made one."""
+    import gc
+
+    data = bytes(bytearray(INVITE))  # a bytes object of this test's own
+    before = sys.getrefcount(data)
+    for _ in range(3):
+        m = sipwire.parse(data)
+        for attr in ("headers", "via", "from_", "to", "uri", "cseq", "contact", "diagnostics"):
+            getattr(m, attr)
+        m.headers.get("via")
+        del m
+    gc.collect()
+    assert sys.getrefcount(data) == before

@@ -76,7 +76,6 @@ pub struct Core {
     pub mode: Mode,
     checked: GILOnceCell<Checked>,
     via: GILOnceCell<Py<PyList>>,
-    headers: GILOnceCell<Py<Headers>>,
     from_: GILOnceCell<Option<Py<typed::NameAddr>>>,
     to: GILOnceCell<Option<Py<typed::NameAddr>>>,
     sdp: GILOnceCell<Option<PyObject>>,
@@ -91,7 +90,6 @@ impl Core {
             mode,
             checked: GILOnceCell::new(),
             via: GILOnceCell::new(),
-            headers: GILOnceCell::new(),
             from_: GILOnceCell::new(),
             to: GILOnceCell::new(),
             sdp: GILOnceCell::new(),
@@ -337,15 +335,10 @@ macro_rules! message_methods {
 
             /// The headers, in wire order; `get`/`getall` take full or compact names in any case.
             #[getter]
+            // A new view each time: caching it on the message would make a reference cycle
+            // (message -> Headers -> message) that nothing here lets the GC break.
             fn headers(slf: &Bound<'_, Self>) -> PyResult<Py<Headers>> {
-                let py = slf.py();
-                let me = slf.get();
-                if let Some(h) = me.core.headers.get(py) {
-                    return Ok(h.clone_ref(py));
-                }
-                let h = Py::new(py, Headers { owner: slf.clone().into_any().unbind() })?;
-                let _ = me.core.headers.set(py, h.clone_ref(py));
-                Ok(h)
+                Py::new(slf.py(), Headers { owner: slf.clone().into_any().unbind() })
             }
 
             /// The SIP version as written (`SIP/2.0`).
