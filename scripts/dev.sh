@@ -44,6 +44,9 @@ test_all() {
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     step "rust: tests"
     cargo test -p sipwire --quiet
+    step "rust: fuzz finds, replayed (rust/fuzz/regressions, no libFuzzer needed)"
+    cargo fmt --manifest-path rust/fuzz/Cargo.toml -- --check
+    cargo test --manifest-path rust/fuzz/Cargo.toml --no-default-features --quiet
     step "python: ruff"
     "$VENV/bin/ruff" check python tests benches
     "$VENV/bin/ruff" format --check python tests benches
