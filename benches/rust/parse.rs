@@ -17,9 +17,7 @@
 //! measured *paired* (both sides in alternating short chunks), which holds up on a busy machine
 //! where sequential criterion groups see different load.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
@@ -31,29 +29,9 @@ use sipwire::ParseOptions;
 
 // --- allocation counting ---------------------------------------------------------------------
 
-/// `System`, counting allocations (`alloc`, `alloc_zeroed` and growing `realloc`s). One relaxed
-/// atomic add per allocation: noise next to the allocation itself.
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+#[path = "counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{allocs, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -61,9 +39,9 @@ static GLOBAL: Counting = Counting;
 /// Heap allocations made by one call of `f` (its result is dropped after counting).
 fn allocs_of<T>(f: impl Fn() -> T) -> usize {
     let _warm = black_box(f());
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     let r = black_box(f());
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let after = allocs();
     drop(r);
     after - before
 }
