@@ -28,19 +28,7 @@ PARSE_ONLY_GROUP = "parse only"
 
 
 def sipwire_fields(data: bytes) -> tuple[Any, ...]:
-    m = sipwire.parse(data)
-    cseq = m.cseq
-    return (
-        m.method,
-        m.uri,
-        m.call_id,
-        cseq.seq,
-        cseq.method,
-        m.from_.tag,
-        m.to.tag,
-        m.via[0].branch,
-        m.content_length,
-    )
+    return sipwire_msg_fields(sipwire.parse(data))
 
 
 def sipwire_shortcut_fields(data: bytes) -> tuple[Any, ...]:
