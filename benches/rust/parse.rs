@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use rsip::prelude::*;
-use sipwire::header::{parse_cseq, parse_name_addr, parse_via_list};
+use sipwire::header::{parse_cseq, parse_name_addr, parse_via_list, CSeq, Via};
 use sipwire::message::{HeaderName, Message, MessageIndex, StartLine};
 use sipwire::sdp::SessionDescription;
-use sipwire::ParseOptions;
+use sipwire::{Diagnostic, ParseOptions};
 
 // --- allocation counting ---------------------------------------------------------------------
 
@@ -113,21 +113,23 @@ fn httparse_head(buf: &[u8]) -> usize {
 /// Fields of a server transaction key (RFC 3261 §17.2.3) plus Call-ID and CSeq number.
 type TxnFields<'a> = (&'a [u8], &'a [u8], &'a [u8], u32, &'a [u8]);
 
+/// The top Via value and CSeq of a lazily parsed message, typed (what a transaction key needs).
+fn top_via_and_cseq<'a>(msg: &Message<'a>, diags: &mut Vec<Diagnostic>) -> (Via<'a>, CSeq<'a>) {
+    let via_value = msg.first_value(HeaderName::Via).expect("Via");
+    let via = parse_via_list(via_value, &OPTS, diags)
+        .next()
+        .expect("one via")
+        .expect("valid via");
+    let cseq_value = msg.first_value(HeaderName::CSeq).expect("CSeq");
+    let cseq = parse_cseq(cseq_value, &OPTS, diags).expect("valid cseq");
+    (via, cseq)
+}
+
 fn sipwire_lazy_txn(buf: &[u8]) -> (MessageIndex, usize) {
     let msg = Message::parse_lazy(buf, &OPTS).expect("sipwire lazy");
     let mut diags = Vec::new(); // stays empty: no allocation
     let fields: TxnFields<'_> = {
-        let via_value = msg.first_value(HeaderName::Via).expect("Via");
-        let via = parse_via_list(via_value, &OPTS, &mut diags)
-            .next()
-            .expect("one via")
-            .expect("valid via");
-        let cseq = parse_cseq(
-            msg.first_value(HeaderName::CSeq).expect("CSeq"),
-            &OPTS,
-            &mut diags,
-        )
-        .expect("valid cseq");
+        let (via, cseq) = top_via_and_cseq(&msg, &mut diags);
         (
             via.branch().expect("branch"),
             via.sent_by(),
@@ -161,17 +163,7 @@ fn sipwire_lazy_eight(buf: &[u8]) -> MessageIndex {
     let msg = Message::parse_lazy(buf, &OPTS).expect("sipwire lazy");
     let mut diags = Vec::new();
     {
-        let via_value = msg.first_value(HeaderName::Via).expect("Via");
-        let via = parse_via_list(via_value, &OPTS, &mut diags)
-            .next()
-            .expect("one via")
-            .expect("valid via");
-        let cseq = parse_cseq(
-            msg.first_value(HeaderName::CSeq).expect("CSeq"),
-            &OPTS,
-            &mut diags,
-        )
-        .expect("valid cseq");
+        let (via, cseq) = top_via_and_cseq(&msg, &mut diags);
         let from = parse_name_addr(
             msg.first_value(HeaderName::From).expect("From"),
             &OPTS,
