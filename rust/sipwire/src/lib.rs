@@ -26,12 +26,14 @@
 //! - [`build`]: serialization and builders
 //! - [`txn`]: transactions (RFC 3261 §17): keys, the four state machines, the layer, sans-IO
 //! - [`dialog`]: dialogs (RFC 3261 §12): ids, route sets, CSeq, forking, PRACK, session timers
+//! - [`endpoint`]: transactions and dialogs driven together: the sans-IO core of a user agent
 //! - [`correlate`]: passive correlation of captured traffic into transactions, dialogs and calls
 
 pub mod body;
 pub mod build;
 pub mod correlate;
 pub mod dialog;
+pub mod endpoint;
 pub mod error;
 pub mod header;
 pub mod limits;

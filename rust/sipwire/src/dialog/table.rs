@@ -28,6 +28,9 @@ pub struct DialogConfig {
     pub max_dialogs: usize,
     /// How many recent requests are remembered to detect merged requests (§8.2.2.2).
     pub max_recent: usize,
+    /// Keep the id of each removed dialog for [`Dialogs::poll_removed`] (an endpoint that
+    /// reports endings sets it; nothing else should, as only polling drains the queue).
+    pub report_removals: bool,
 }
 
 impl Default for DialogConfig {
@@ -36,6 +39,7 @@ impl Default for DialogConfig {
             timers: Timers::default(),
             max_dialogs: 16_384,
             max_recent: 4096,
+            report_removals: false,
         }
     }
 }
@@ -45,6 +49,19 @@ impl Default for DialogConfig {
 pub struct DialogKey {
     index: u32,
     gen: u32,
+}
+
+impl DialogKey {
+    /// The handle as one number (for bindings and logs).
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.index)
+    }
+    pub fn from_u64(v: u64) -> DialogKey {
+        DialogKey {
+            index: (v & 0xffff_ffff) as u32,
+            gen: (v >> 32) as u32,
+        }
+    }
 }
 
 /// What to do with a received request.
@@ -148,6 +165,7 @@ pub struct Dialogs {
     recent_order: VecDeque<MergeKey>,
     heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
     actions: VecDeque<DialogAction>,
+    removed: VecDeque<(DialogKey, DialogId)>,
     counters: DialogCounters,
 }
 
@@ -170,6 +188,7 @@ impl Dialogs {
             recent_order: VecDeque::new(),
             heap: BinaryHeap::new(),
             actions: VecDeque::new(),
+            removed: VecDeque::new(),
             counters: DialogCounters::default(),
         }
     }
@@ -279,6 +298,9 @@ impl Dialogs {
         self.free.push(k.index);
         self.live = self.live.saturating_sub(1);
         self.counters.removed += 1;
+        if self.cfg.report_removals {
+            self.removed.push_back((k, d.id.clone()));
+        }
         Some(d)
     }
 
@@ -677,6 +699,11 @@ impl Dialogs {
 
     pub fn poll_action(&mut self) -> Option<DialogAction> {
         self.actions.pop_front()
+    }
+
+    /// A dialog removed since the last call (only with `report_removals`).
+    pub fn poll_removed(&mut self) -> Option<(DialogKey, DialogId)> {
+        self.removed.pop_front()
     }
 }
 

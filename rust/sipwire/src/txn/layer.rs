@@ -47,6 +47,19 @@ pub struct TxnId {
     gen: u32,
 }
 
+impl TxnId {
+    /// The handle as one number (for bindings and logs).
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.index)
+    }
+    pub fn from_u64(v: u64) -> TxnId {
+        TxnId {
+            index: (v & 0xffff_ffff) as u32,
+            gen: (v >> 32) as u32,
+        }
+    }
+}
+
 /// Bytes to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Datagram {

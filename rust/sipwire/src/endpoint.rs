@@ -1,0 +1,999 @@
+//! The endpoint: a [`TransactionLayer`] and a [`Dialogs`] table driven together, sans-IO — the
+//! protocol core of a user agent (RFC 3261 §8, §12–§17).
+//!
+//! ## Theory of operation
+//!
+//! The driver owns the sockets and the clock. It feeds what it received
+//! ([`Endpoint::receive`]), asks for requests and responses ([`Endpoint::request`],
+//! [`Endpoint::request_in_dialog`], [`Endpoint::respond`], [`Endpoint::cancel`]), wakes the
+//! endpoint at [`Endpoint::next_deadline`] with [`Endpoint::tick`], and after each call drains
+//! [`Endpoint::poll_transmit`] (bytes and where to send them) and [`Endpoint::poll_event`]
+//! (what happened). Everything the RFCs make automatic happens here without the user: 100
+//! Trying, the ACK of every 2xx (§13.2.2.4) and of non-2xx finals (§17.1.1.3), the 2xx
+//! retransmissions until the ACK (§13.3.1.4) and the BYE when none comes, 200 and 487 for a
+//! received CANCEL (§9.2), 481/482/500/491 for requests §8.2.2.2, §12.2.2 and §14.2 reject,
+//! the BYE of an unwanted fork (§13.2.2.4), the re-INVITE retry after 491 (§14.1), and the
+//! PRACK of a reliable provisional (RFC 3262 §4).
+//!
+//! Time is milliseconds on the driver's monotonic clock. Tags, Call-IDs and branches come from
+//! a generator seeded by the driver (the core draws no random numbers): seed it from the OS
+//! for real traffic, with a constant for reproducible tests.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::build::{check_value, reason_phrase, response_to, RequestBuilder};
+use crate::dialog::prack::{rack_value, RseqTracker, RseqVerdict};
+use crate::dialog::{
+    glare_retry_delay, Dialog, DialogAction, DialogConfig, DialogCounters, DialogId, DialogKey,
+    Dialogs, RequestVerdict,
+};
+use crate::error::Error;
+use crate::header::{parse_cseq, parse_name_addr, parse_rseq};
+use crate::message::{HeaderName, Message, MessageIndex};
+use crate::txn::{
+    self, CancelOutcome, Counters, Datagram, Event, Incoming, Kind, Peer, State, TransactionLayer,
+    Transport, TxnError, TxnId,
+};
+use crate::uri::Uri;
+
+/// How the endpoint behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointConfig {
+    pub txn: txn::Config,
+    pub dialog: DialogConfig,
+    /// This endpoint's address and transport, as written in Via sent-by and Contact.
+    pub local: Peer,
+    /// The user part of this endpoint's Contact and default From.
+    pub user: Vec<u8>,
+    /// Seeds tags, Call-IDs and branches.
+    pub seed: u64,
+}
+
+impl EndpointConfig {
+    pub fn new(local: Peer, seed: u64) -> EndpointConfig {
+        EndpointConfig {
+            txn: txn::Config::default(),
+            dialog: DialogConfig::default(),
+            local,
+            user: b"sipwire".to_vec(),
+            seed,
+        }
+    }
+}
+
+/// What happened, for the user.
+#[derive(Clone, Debug)]
+pub enum EndpointEvent {
+    /// A request to answer with [`Endpoint::respond`]: outside any dialog (`dialog` is
+    /// `None`; it may make one), or inside one (CSeq checked, target refreshed).
+    Request {
+        txn: TxnId,
+        dialog: Option<DialogKey>,
+        msg: Incoming,
+    },
+    /// A response to a request this side sent. 2xx retransmissions are ACKed again but
+    /// not reported.
+    Response {
+        txn: TxnId,
+        dialog: Option<DialogKey>,
+        msg: Incoming,
+    },
+    /// The peer cancelled this INVITE: 200 went to the CANCEL and, when it had no final
+    /// response yet, 487 to the INVITE (§9.2).
+    Cancelled {
+        invite: TxnId,
+        msg: Incoming,
+    },
+    /// The ACK for this side's 2xx (it may carry the SDP answer, §13.2.1).
+    Ack {
+        dialog: DialogKey,
+        msg: Incoming,
+    },
+    /// The peer ended the dialog with BYE; 200 was sent.
+    Bye {
+        txn: TxnId,
+        dialog: DialogKey,
+        msg: Incoming,
+    },
+    /// Timer B/F: the request got no final response (act as on 408, §8.1.3.1); or Timer H:
+    /// no ACK for a non-2xx final.
+    Timeout {
+        txn: TxnId,
+        kind: Kind,
+    },
+    TransportError {
+        txn: TxnId,
+    },
+    /// No ACK came for this side's 2xx within 64·T1: BYE was sent (§13.3.1.4).
+    NoAck {
+        dialog: DialogKey,
+    },
+    /// The re-INVITE `old` got 491 and went again as `txn` after the §14.1 wait.
+    GlareRetry {
+        dialog: DialogKey,
+        old: TxnId,
+        txn: TxnId,
+    },
+    /// The dialog is gone (BYE either way, a failed INVITE, 481/408, a fork ended).
+    DialogTerminated {
+        dialog: DialogKey,
+        id: DialogId,
+    },
+    /// The transaction left the table.
+    TxnTerminated {
+        txn: TxnId,
+    },
+}
+
+/// Why the endpoint refused a user request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointError {
+    Txn(TxnError),
+    /// The dialog handle is stale.
+    NoSuchDialog,
+    /// No destination: the next hop is not an IP address (resolve it, RFC 3263, and pass
+    /// the destination).
+    NoDestination,
+}
+
+impl From<TxnError> for EndpointError {
+    fn from(e: TxnError) -> Self {
+        EndpointError::Txn(e)
+    }
+}
+
+impl From<Error> for EndpointError {
+    fn from(e: Error) -> Self {
+        EndpointError::Txn(TxnError::Parse(e))
+    }
+}
+
+/// What the endpoint counted besides its layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointCounters {
+    pub txn: Counters,
+    pub dialog: DialogCounters,
+    /// Requests answered by the endpoint itself (481, 482, 500, 491).
+    pub auto_rejected: u64,
+    pub pracks_sent: u64,
+    /// Reliable provisionals out of order or repeated (not reported, RFC 3262 §4).
+    pub provisionals_dropped: u64,
+    pub glare_retries: u64,
+}
+
+/// A new out-of-dialog request ([`Endpoint::request`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewRequest<'a> {
+    pub method: &'a [u8],
+    pub uri: &'a [u8],
+    /// To value; default `<uri>`.
+    pub to: Option<&'a [u8]>,
+    /// From value; default `<sip:user@local>`; a tag is added when it has none.
+    pub from: Option<&'a [u8]>,
+    /// Call-ID; default a fresh one (a registration keeps its own, §10.2.4).
+    pub call_id: Option<&'a [u8]>,
+    /// CSeq number; default 1.
+    pub cseq: Option<u32>,
+    pub headers: &'a [(&'a [u8], &'a [u8])],
+    pub body: &'a [u8],
+}
+
+/// xorshift64*: enough for tags and branches that must differ, seeded by the driver.
+#[derive(Clone, Debug)]
+struct Ids(u64);
+
+impl Ids {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn token(&mut self) -> String {
+        format!("{:016x}", self.next())
+    }
+    fn branch(&mut self) -> String {
+        // §8.1.1.7: the magic cookie, then something unique.
+        format!("z9hG4bK{:016x}", self.next())
+    }
+}
+
+/// A request the endpoint may send again (re-INVITE after 491).
+#[derive(Clone, Debug)]
+struct Resend {
+    method: Vec<u8>,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+enum Ctx {
+    Client {
+        dest: Peer,
+        dialog: Option<DialogKey>,
+        /// An initial INVITE: its Call-ID and From tag (for the early dialogs it leaves).
+        initial_invite: Option<(Vec<u8>, Vec<u8>)>,
+        resend: Option<Resend>,
+        /// The ACK sent for each To tag's 2xx: a retransmitted 2xx gets it again, even
+        /// after the dialog ended (§13.2.2.4).
+        acks: Vec<(Vec<u8>, Vec<u8>, Peer)>,
+    },
+    Server {
+        msg: Incoming,
+        to_tag: Vec<u8>,
+        dialog: Option<DialogKey>,
+    },
+}
+
+struct DialogCtx {
+    /// Where the dialog's requests go when its next hop is a name.
+    peer: Peer,
+    rseq: RseqTracker,
+}
+
+/// See the module docs.
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    layer: TransactionLayer,
+    dialogs: Dialogs,
+    ctx: HashMap<TxnId, Ctx>,
+    dctx: HashMap<DialogKey, DialogCtx>,
+    ids: Ids,
+    /// Glare retries: (when, dialog, the 491'd transaction, what to send).
+    retries: Vec<(u64, DialogKey, TxnId, Resend)>,
+    events: VecDeque<EndpointEvent>,
+    counters: EndpointCounters,
+    sent_by: Vec<u8>,
+    contact: Vec<u8>,
+}
+
+const CONTACT_METHODS: [&[u8]; 6] = [
+    b"INVITE",
+    b"UPDATE",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"REFER",
+    b"REGISTER",
+];
+
+fn host_port(a: SocketAddr) -> Vec<u8> {
+    match a.ip() {
+        IpAddr::V4(ip) => format!("{ip}:{}", a.port()),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", a.port()),
+    }
+    .into_bytes()
+}
+
+fn has_header(headers: &[(&[u8], &[u8])], kind: HeaderName) -> bool {
+    headers
+        .iter()
+        .any(|(n, _)| HeaderName::from_bytes(n) == kind)
+}
+
+fn tag_in(value: &[u8], opts: &crate::ParseOptions) -> Option<Vec<u8>> {
+    parse_name_addr(value, opts, &mut Vec::new())
+        .ok()
+        .and_then(|n| n.tag().map(<[u8]>::to_vec))
+}
+
+impl Endpoint {
+    pub fn new(cfg: EndpointConfig) -> Endpoint {
+        let mut dcfg = cfg.dialog;
+        dcfg.timers = cfg.txn.timers;
+        dcfg.report_removals = true;
+        let sent_by = host_port(cfg.local.addr);
+        let mut contact = b"<sip:".to_vec();
+        if !cfg.user.is_empty() {
+            contact.extend_from_slice(&cfg.user);
+            contact.push(b'@');
+        }
+        contact.extend_from_slice(&sent_by);
+        if cfg.local.transport != Transport::Udp {
+            contact.extend_from_slice(b";transport=");
+            contact.extend_from_slice(cfg.local.transport.as_str().to_ascii_lowercase().as_bytes());
+        }
+        contact.push(b'>');
+        Endpoint {
+            layer: TransactionLayer::new(cfg.txn),
+            dialogs: Dialogs::new(dcfg),
+            ctx: HashMap::new(),
+            dctx: HashMap::new(),
+            // xorshift must not start at zero.
+            ids: Ids(cfg.seed | 1),
+            retries: Vec::new(),
+            events: VecDeque::new(),
+            counters: EndpointCounters::default(),
+            sent_by,
+            contact,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+    /// This endpoint's Contact value.
+    pub fn contact(&self) -> &[u8] {
+        &self.contact
+    }
+    pub fn counters(&self) -> EndpointCounters {
+        EndpointCounters {
+            txn: self.layer.counters(),
+            dialog: self.dialogs.counters(),
+            ..self.counters
+        }
+    }
+    /// Live transactions.
+    pub fn transactions(&self) -> usize {
+        self.layer.len()
+    }
+    pub fn transaction_state(&self, id: TxnId) -> Option<State> {
+        self.layer.state(id)
+    }
+    pub fn transaction_kind(&self, id: TxnId) -> Option<Kind> {
+        self.layer.kind(id)
+    }
+    pub fn dialog(&self, k: DialogKey) -> Option<&Dialog> {
+        self.dialogs.get(k)
+    }
+    /// Every live dialog.
+    pub fn dialog_keys(&self) -> Vec<DialogKey> {
+        self.dialogs.keys()
+    }
+    /// Live dialogs.
+    pub fn dialog_count(&self) -> usize {
+        self.dialogs.len()
+    }
+    /// A fresh tag or Call-ID (hex, 64 bits from the seeded generator).
+    pub fn token(&mut self) -> String {
+        self.ids.token()
+    }
+    /// A top Via value with a fresh branch.
+    pub fn via(&mut self) -> Vec<u8> {
+        let mut v = b"SIP/2.0/".to_vec();
+        v.extend_from_slice(self.cfg.local.transport.as_str().as_bytes());
+        v.push(b' ');
+        v.extend_from_slice(&self.sent_by);
+        v.extend_from_slice(b";branch=");
+        v.extend_from_slice(self.ids.branch().as_bytes());
+        if self.cfg.local.transport == Transport::Udp {
+            // RFC 3581: ask for the response at the source port.
+            v.extend_from_slice(b";rport");
+        }
+        v
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Datagram> {
+        self.layer.poll_transmit()
+    }
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Endpoint::tick`] next.
+    pub fn next_deadline(&mut self) -> Option<u64> {
+        let r = self.retries.iter().map(|r| r.0).min();
+        [self.layer.next_deadline(), self.dialogs.next_deadline(), r]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn tick(&mut self, now: u64) {
+        self.layer.tick(now);
+        self.dialogs.tick(now);
+        let mut due = Vec::new();
+        self.retries.retain(|r| {
+            if r.0 <= now {
+                due.push(r.clone());
+                false
+            } else {
+                true
+            }
+        });
+        self.pump(now);
+        for (_, dialog, old, resend) in due {
+            let hs: Vec<(&[u8], &[u8])> = resend
+                .headers
+                .iter()
+                .map(|(n, v)| (&n[..], &v[..]))
+                .collect();
+            if let Ok(txn) =
+                self.request_in_dialog(dialog, &resend.method, &hs, &resend.body, None, now)
+            {
+                self.counters.glare_retries += 1;
+                self.events
+                    .push_back(EndpointEvent::GlareRetry { dialog, old, txn });
+            }
+        }
+    }
+
+    /// One message received from `source` (a datagram, or a message a stream framer cut).
+    /// Bytes that do not parse are counted and their error returned; the endpoint stays as
+    /// it was.
+    pub fn receive(&mut self, bytes: Vec<u8>, source: Peer, now: u64) -> Result<(), TxnError> {
+        let r = self.layer.receive(bytes, source, now);
+        self.pump(now);
+        r
+    }
+
+    /// The driver could not send for `txn` (ICMP error, connection reset, §18.4).
+    pub fn transport_error(&mut self, txn: TxnId, now: u64) {
+        self.layer.transport_error(txn, now);
+        self.pump(now);
+    }
+
+    /// Sends a new request outside any dialog to `dest`, with a fresh branch, From tag and
+    /// (unless given) Call-ID. An INVITE makes the dialog(s) its responses create.
+    pub fn request(
+        &mut self,
+        r: &NewRequest<'_>,
+        dest: Peer,
+        now: u64,
+    ) -> Result<TxnId, EndpointError> {
+        let via = self.via();
+        let mut b = RequestBuilder::new(r.method, r.uri)?;
+        b.header(b"Via", &via)?;
+        b.header(b"Max-Forwards", b"70")?;
+        let mut from = match r.from {
+            Some(f) => f.to_vec(),
+            None => {
+                let mut f = b"<sip:".to_vec();
+                f.extend_from_slice(&self.cfg.user);
+                f.push(b'@');
+                f.extend_from_slice(&self.sent_by);
+                f.push(b'>');
+                f
+            }
+        };
+        check_value(&from)?;
+        let opts = self.cfg.txn.parse;
+        if tag_in(&from, &opts).is_none() {
+            from.extend_from_slice(b";tag=");
+            from.extend_from_slice(self.ids.token().as_bytes());
+        }
+        b.header(b"From", &from)?;
+        match r.to {
+            Some(t) => b.header(b"To", t)?,
+            None => {
+                let mut t = b"<".to_vec();
+                t.extend_from_slice(r.uri);
+                t.push(b'>');
+                b.header(b"To", &t)?
+            }
+        };
+        let call_id = match r.call_id {
+            Some(c) => c.to_vec(),
+            None => self.ids.token().into_bytes(),
+        };
+        b.header(b"Call-ID", &call_id)?;
+        let mut cseq = r.cseq.unwrap_or(1).to_string().into_bytes();
+        cseq.push(b' ');
+        cseq.extend_from_slice(r.method);
+        b.header(b"CSeq", &cseq)?;
+        if CONTACT_METHODS.contains(&r.method) && !has_header(r.headers, HeaderName::Contact) {
+            b.header(b"Contact", &self.contact.clone())?;
+        }
+        for (n, v) in r.headers {
+            b.header(n, v)?;
+        }
+        b.body(r.body);
+        let bytes = b.build()?;
+        let initial_invite = (r.method == b"INVITE").then(|| {
+            let tag = tag_in(&from, &opts).unwrap_or_default();
+            (call_id.clone(), tag)
+        });
+        self.send_built(bytes, dest, None, initial_invite, None, now)
+    }
+
+    /// Sends a request the user built (a top Via with a fresh RFC 3261 branch, not ACK) in a
+    /// new client transaction. An INVITE without To tag makes dialogs like
+    /// [`Endpoint::request`]'s.
+    pub fn send(&mut self, bytes: Vec<u8>, dest: Peer, now: u64) -> Result<TxnId, EndpointError> {
+        let idx = MessageIndex::parse(&bytes, &self.cfg.txn.parse)?;
+        let m = Message::new(&bytes, &idx);
+        let opts = self.cfg.txn.parse;
+        let to_tag = m.first_value(HeaderName::To).and_then(|v| tag_in(v, &opts));
+        let initial_invite = (m.method() == Some(b"INVITE") && to_tag.is_none()).then(|| {
+            let tag = m
+                .first_value(HeaderName::From)
+                .and_then(|v| tag_in(v, &opts))
+                .unwrap_or_default();
+            (m.call_id().unwrap_or_default().to_vec(), tag)
+        });
+        self.send_built(bytes, dest, None, initial_invite, None, now)
+    }
+
+    fn send_built(
+        &mut self,
+        bytes: Vec<u8>,
+        dest: Peer,
+        dialog: Option<DialogKey>,
+        initial_invite: Option<(Vec<u8>, Vec<u8>)>,
+        resend: Option<Resend>,
+        now: u64,
+    ) -> Result<TxnId, EndpointError> {
+        let txn = self.layer.send_request(bytes, dest, now)?;
+        self.ctx.insert(
+            txn,
+            Ctx::Client {
+                dest,
+                dialog,
+                initial_invite,
+                resend,
+                acks: Vec::new(),
+            },
+        );
+        self.pump(now);
+        Ok(txn)
+    }
+
+    /// A request inside a dialog (§12.2.1.1): next CSeq, route set, remote target, Contact
+    /// on target refreshes. `dest` overrides the next hop (needed when it is a name). A BYE
+    /// ends the dialog at once (§15.1.1).
+    pub fn request_in_dialog(
+        &mut self,
+        dialog: DialogKey,
+        method: &[u8],
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+        dest: Option<Peer>,
+        now: u64,
+    ) -> Result<TxnId, EndpointError> {
+        if self.dialogs.get(dialog).is_none() {
+            return Err(EndpointError::NoSuchDialog);
+        }
+        let via = self.via();
+        let d = self
+            .dialogs
+            .get_mut(dialog)
+            .ok_or(EndpointError::NoSuchDialog)?;
+        let out = d.request(method, &via, headers, body)?;
+        let dest = match dest {
+            Some(p) => p,
+            None => self.resolve(&out.next_hop, dialog)?,
+        };
+        let resend = (method == b"INVITE").then(|| Resend {
+            method: method.to_vec(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect(),
+            body: body.to_vec(),
+        });
+        if method == b"BYE" {
+            self.dialogs.remove(dialog);
+        }
+        self.send_built(out.bytes, dest, Some(dialog), None, resend, now)
+    }
+
+    /// Where a URI points: its host when that is an IP address (port from the URI, 5060 or
+    /// 5061 for sips; transport from `;transport=`), else the dialog's peer.
+    fn resolve(&self, uri: &[u8], dialog: DialogKey) -> Result<Peer, EndpointError> {
+        let fallback = self.dctx.get(&dialog).map(|c| c.peer);
+        self.peer_of_uri(uri, fallback.map(|p| p.transport))
+            .or(fallback)
+            .ok_or(EndpointError::NoDestination)
+    }
+
+    /// Answers the request of server transaction `txn`: To tag added (the same for every
+    /// response of the transaction), Contact added to 101–299 responses of dialog-making and
+    /// target-refresh methods, `reason` defaulting to the RFC's phrase. Returns the dialog a
+    /// 101–299 to an INVITE made or belongs to.
+    pub fn respond(
+        &mut self,
+        txn: TxnId,
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+        now: u64,
+    ) -> Result<Option<DialogKey>, EndpointError> {
+        let Some(Ctx::Server { msg, to_tag, .. }) = self.ctx.get(&txn) else {
+            return Err(TxnError::NoSuchTransaction.into());
+        };
+        let (msg, to_tag) = (msg.clone(), to_tag.clone());
+        let m = msg.message();
+        let method = m.method().unwrap_or_default();
+        let mut hs: Vec<(&[u8], &[u8])> = headers.to_vec();
+        let contact = self.contact.clone();
+        if CONTACT_METHODS.contains(&method)
+            && method != b"REGISTER"
+            && (101..300).contains(&status)
+            && !has_header(headers, HeaderName::Contact)
+        {
+            hs.push((b"Contact", &contact));
+        }
+        let reason = reason.unwrap_or(reason_phrase(status).as_bytes());
+        let tag = (!to_tag.is_empty()).then_some(&to_tag[..]);
+        let bytes = response_to(&m, status, reason, tag, &hs, body)?;
+        let idx = MessageIndex::parse(&bytes, &self.cfg.txn.parse)?;
+        self.layer.respond(txn, bytes.clone(), now)?;
+        let d = self.dialogs.on_response_sent(
+            &m,
+            &Message::new(&bytes, &idx),
+            Some(txn),
+            msg.source,
+            now,
+        )?;
+        if let Some(k) = d {
+            self.remember_dialog(k, msg.source);
+            if let Some(Ctx::Server { dialog, .. }) = self.ctx.get_mut(&txn) {
+                *dialog = Some(k);
+            }
+        }
+        self.pump(now);
+        Ok(d)
+    }
+
+    /// Cancels an INVITE this side sent (§9.1): now if a provisional came, else when one
+    /// comes.
+    pub fn cancel(&mut self, invite: TxnId, now: u64) -> Result<Option<TxnId>, EndpointError> {
+        let r = self.layer.cancel(invite, now)?;
+        self.pump(now);
+        Ok(match r {
+            CancelOutcome::Sent(t) => Some(t),
+            CancelOutcome::Deferred => None,
+        })
+    }
+
+    fn remember_dialog(&mut self, k: DialogKey, peer: Peer) {
+        self.dctx.entry(k).or_insert(DialogCtx {
+            peer,
+            rseq: RseqTracker::default(),
+        });
+    }
+
+    /// Handles what the layers queued until both are quiet.
+    fn pump(&mut self, now: u64) {
+        loop {
+            let mut busy = false;
+            while let Some(e) = self.layer.poll_event() {
+                busy = true;
+                self.on_layer_event(e, now);
+            }
+            while let Some(a) = self.dialogs.poll_action() {
+                busy = true;
+                self.on_dialog_action(a, now);
+            }
+            while let Some((k, id)) = self.dialogs.poll_removed() {
+                busy = true;
+                self.dctx.remove(&k);
+                self.retries.retain(|r| r.1 != k);
+                self.events
+                    .push_back(EndpointEvent::DialogTerminated { dialog: k, id });
+            }
+            if !busy {
+                break;
+            }
+        }
+    }
+
+    fn on_dialog_action(&mut self, a: DialogAction, now: u64) {
+        match a {
+            DialogAction::Retransmit2xx {
+                txn, dest, bytes, ..
+            } => {
+                // In Accepted the transaction sends it (RFC 6026); after, the dialog does.
+                let live = txn.filter(|&t| self.layer.state(t) == Some(State::Accepted));
+                match live {
+                    Some(t) => {
+                        if self.layer.respond(t, bytes.clone(), now).is_err() {
+                            self.layer.send_stateless(bytes, dest);
+                        }
+                    }
+                    None => self.layer.send_stateless(bytes, dest),
+                }
+            }
+            DialogAction::NoAck { dialog } => {
+                // §13.3.1.4: the session should end.
+                let _ = self.request_in_dialog(dialog, b"BYE", &[], b"", None, now);
+                self.events.push_back(EndpointEvent::NoAck { dialog });
+            }
+        }
+    }
+
+    fn on_layer_event(&mut self, e: Event, now: u64) {
+        match e {
+            Event::Request { txn, msg } => self.on_request(txn, msg, now),
+            Event::Cancel { txn, invite, msg } => self.on_cancel(txn, invite, msg, now),
+            Event::Ack { msg, .. } => {
+                if let RequestVerdict::Ack(k) = self.dialogs.on_request(&msg.message(), now) {
+                    self.events.push_back(EndpointEvent::Ack { dialog: k, msg });
+                }
+            }
+            Event::Response { txn, msg } => self.on_response(txn, msg, now),
+            Event::Timeout { txn, kind } => {
+                // §12.2.1.2: a timeout of an in-dialog request ends the dialog.
+                if let Some(Ctx::Client {
+                    dialog: Some(k), ..
+                }) = self.ctx.get(&txn)
+                {
+                    let k = *k;
+                    self.dialogs.remove(k);
+                }
+                self.events.push_back(EndpointEvent::Timeout { txn, kind });
+            }
+            Event::TransportError { txn } => {
+                self.events.push_back(EndpointEvent::TransportError { txn });
+            }
+            Event::Terminated { txn, .. } => {
+                if let Some(Ctx::Client {
+                    initial_invite: Some((call_id, tag)),
+                    ..
+                }) = self.ctx.remove(&txn)
+                {
+                    // §12.3 (and §13.2.2.4): early dialogs no 2xx confirmed end with it.
+                    self.dialogs.on_invite_terminated(&call_id, &tag);
+                }
+                self.events.push_back(EndpointEvent::TxnTerminated { txn });
+            }
+        }
+    }
+
+    fn on_request(&mut self, txn: TxnId, msg: Incoming, now: u64) {
+        let m = msg.message();
+        let opts = self.cfg.txn.parse;
+        let to_tag = m.first_value(HeaderName::To).and_then(|v| tag_in(v, &opts));
+        let is_bye = m.method() == Some(b"BYE");
+        let bye_key = if is_bye {
+            let from = m
+                .first_value(HeaderName::From)
+                .and_then(|v| tag_in(v, &opts))
+                .unwrap_or_default();
+            to_tag
+                .as_ref()
+                .and_then(|t| self.dialogs.find(m.call_id().unwrap_or_default(), t, &from))
+        } else {
+            None
+        };
+        let verdict = self.dialogs.on_request(&m, now);
+        let tag = to_tag.unwrap_or_else(|| self.ids.token().into_bytes());
+        let dialog = match verdict {
+            RequestVerdict::InDialog(k) => Some(k),
+            _ => None,
+        };
+        if let Some(k) = dialog {
+            self.remember_dialog(k, msg.source);
+        }
+        self.ctx.insert(
+            txn,
+            Ctx::Server {
+                msg: msg.clone(),
+                to_tag: tag,
+                dialog,
+            },
+        );
+        match verdict {
+            RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_) => {
+                self.events
+                    .push_back(EndpointEvent::Request { txn, dialog, msg });
+            }
+            RequestVerdict::Bye(_) => {
+                let _ = self.respond(txn, 200, None, &[], b"", now);
+                if let Some(k) = bye_key {
+                    self.events.push_back(EndpointEvent::Bye {
+                        txn,
+                        dialog: k,
+                        msg,
+                    });
+                }
+            }
+            RequestVerdict::Reject(code) => {
+                self.counters.auto_rejected += 1;
+                // §14.2: a 500 for an overlapping INVITE says when to retry (0–10 s).
+                let secs = (self.ids.next() % 11).to_string();
+                let extra: Vec<(&[u8], &[u8])> = if code == 500 {
+                    vec![(b"Retry-After", secs.as_bytes())]
+                } else {
+                    Vec::new()
+                };
+                let _ = self.respond(txn, code, None, &extra, b"", now);
+            }
+            RequestVerdict::Ack(_) | RequestVerdict::StrayAck => {}
+        }
+    }
+
+    fn on_cancel(&mut self, txn: TxnId, invite: Option<TxnId>, msg: Incoming, now: u64) {
+        let invite_tag = invite.and_then(|i| match self.ctx.get(&i) {
+            Some(Ctx::Server { to_tag, .. }) => Some(to_tag.clone()),
+            _ => None,
+        });
+        self.ctx.insert(
+            txn,
+            Ctx::Server {
+                msg: msg.clone(),
+                to_tag: invite_tag
+                    .clone()
+                    .unwrap_or_else(|| self.ids.token().into_bytes()),
+                dialog: None,
+            },
+        );
+        let live = invite.filter(|&i| self.layer.kind(i) == Some(Kind::InviteServer));
+        let Some(inv) = live else {
+            let _ = self.respond(txn, 481, None, &[], b"", now);
+            return;
+        };
+        let _ = self.respond(txn, 200, None, &[], b"", now);
+        if self.layer.state(inv) == Some(State::Proceeding) {
+            let _ = self.respond(inv, 487, None, &[], b"", now);
+        }
+        self.events
+            .push_back(EndpointEvent::Cancelled { invite: inv, msg });
+    }
+
+    fn on_response(&mut self, txn: TxnId, msg: Incoming, now: u64) {
+        let Some(req) = self.layer.request_bytes(txn).map(<[u8]>::to_vec) else {
+            self.events.push_back(EndpointEvent::Response {
+                txn,
+                dialog: None,
+                msg,
+            });
+            return;
+        };
+        let (dest, ctx_dialog, resend) = match self.ctx.get(&txn) {
+            Some(Ctx::Client {
+                dest,
+                dialog,
+                resend,
+                ..
+            }) => (*dest, *dialog, resend.clone()),
+            _ => (Peer::new(msg.source.addr, msg.source.transport), None, None),
+        };
+        let Ok(ridx) = MessageIndex::parse(&req, &self.cfg.txn.parse) else {
+            return;
+        };
+        let request = Message::new(&req[..], &ridx);
+        let response = msg.message();
+        let status = response.status().unwrap_or(0);
+        let is_invite = request.method() == Some(b"INVITE");
+        let opts = self.cfg.txn.parse;
+        let in_dialog = request
+            .first_value(HeaderName::To)
+            .and_then(|v| tag_in(v, &opts))
+            .is_some();
+        if !is_invite && !in_dialog {
+            self.events.push_back(EndpointEvent::Response {
+                txn,
+                dialog: None,
+                msg,
+            });
+            return;
+        }
+        let seq = request
+            .first_value(HeaderName::CSeq)
+            .and_then(|v| parse_cseq(v, &opts, &mut Vec::new()).ok())
+            .map_or(0, |c| c.seq);
+        // A 2xx this side already ACKed is a retransmission: ACK again, report nothing.
+        let remote = response
+            .first_value(HeaderName::To)
+            .and_then(|v| tag_in(v, &opts))
+            .unwrap_or_default();
+        let is_2xx = (200..300).contains(&status);
+        if is_invite && is_2xx {
+            let again = match self.ctx.get(&txn) {
+                Some(Ctx::Client { acks, .. }) => acks
+                    .iter()
+                    .find(|a| a.0 == remote)
+                    .map(|a| (a.1.clone(), a.2)),
+                _ => None,
+            };
+            if let Some((ack, to)) = again {
+                self.layer.send_stateless(ack, to);
+                return;
+            }
+        }
+        let via = self.via();
+        let bye_via = self.via();
+        let out = match self
+            .dialogs
+            .on_response(&request, &response, &via, &bye_via)
+        {
+            Ok(o) => o,
+            Err(_) => {
+                self.events.push_back(EndpointEvent::Response {
+                    txn,
+                    dialog: ctx_dialog,
+                    msg,
+                });
+                return;
+            }
+        };
+        let dialog = out.dialog.or(ctx_dialog);
+        if let Some(k) = out.dialog {
+            self.remember_dialog(k, dest);
+        }
+        if let Some(ack) = out.ack {
+            let to = out
+                .dialog
+                .and_then(|k| self.resolve(&ack.next_hop, k).ok())
+                .unwrap_or(dest);
+            if let Some(Ctx::Client { acks, .. }) = self.ctx.get_mut(&txn) {
+                acks.push((remote.clone(), ack.bytes.clone(), to));
+            }
+            self.layer.send_stateless(ack.bytes, to);
+        }
+        if let Some(bye) = out.bye {
+            let to = self
+                .peer_of_uri(&bye.next_hop, Some(dest.transport))
+                .unwrap_or(dest);
+            if let Ok(t) = self.layer.send_request(bye.bytes, to, now) {
+                self.ctx.insert(
+                    t,
+                    Ctx::Client {
+                        dest: to,
+                        dialog: None,
+                        initial_invite: None,
+                        resend: None,
+                        acks: Vec::new(),
+                    },
+                );
+            }
+        }
+        if out.glare {
+            if let (Some(k), Some(resend)) = (dialog, resend) {
+                let owns = self.dialogs.get(k).is_some_and(|d| d.is_uac);
+                let r = self.ids.next() as u32;
+                let at = now.saturating_add(glare_retry_delay(owns, r));
+                self.retries.push((at, k, txn, resend));
+            }
+        }
+        // RFC 3262 §4: PRACK a reliable provisional in order; drop repeats and gaps.
+        if is_invite && (101..200).contains(&status) {
+            let reliable = response.values_of(HeaderName::Require).any(|v| {
+                v.split(|&c| c == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"100rel"))
+            });
+            let rseq = response
+                .first_value(HeaderName::RSeq)
+                .and_then(|v| parse_rseq(v, &opts, &mut Vec::new()).ok());
+            if let (true, Some(rseq), Some(k)) = (reliable, rseq, out.dialog) {
+                let verdict = self.dctx.get_mut(&k).map(|c| c.rseq.on_provisional(rseq));
+                match verdict {
+                    Some(RseqVerdict::Prack) => {
+                        let rack = rack_value(rseq, seq);
+                        let h: [(&[u8], &[u8]); 1] = [(b"RAck", rack.as_bytes())];
+                        if self
+                            .request_in_dialog(k, b"PRACK", &h, b"", None, now)
+                            .is_ok()
+                        {
+                            self.counters.pracks_sent += 1;
+                        }
+                    }
+                    _ => {
+                        self.counters.provisionals_dropped += 1;
+                        return;
+                    }
+                }
+            }
+        }
+        self.events
+            .push_back(EndpointEvent::Response { txn, dialog, msg });
+    }
+
+    /// The address a URI names when its host is an IP address.
+    fn peer_of_uri(&self, uri: &[u8], transport: Option<Transport>) -> Option<Peer> {
+        let mut diags = Vec::new();
+        let u = Uri::parse(uri, &self.cfg.txn.parse, &mut diags).ok()?;
+        let h = u.host().filter(|h| h.is_ip())?;
+        let ip = std::str::from_utf8(h.address())
+            .ok()?
+            .parse::<IpAddr>()
+            .ok()?;
+        let sips = u.scheme_bytes().eq_ignore_ascii_case(b"sips");
+        let transport = u
+            .transport()
+            .and_then(Transport::from_token)
+            .or(transport)
+            .unwrap_or(if sips {
+                Transport::Tls
+            } else {
+                self.cfg.local.transport
+            });
+        let port = u.port().unwrap_or(if sips { 5061 } else { 5060 });
+        Some(Peer::new(SocketAddr::new(ip, port), transport))
+    }
+}

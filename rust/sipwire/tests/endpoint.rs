@@ -1,0 +1,458 @@
+//! Two endpoints joined by an in-memory wire: calls, CANCEL, PRACK, glare, a lost ACK, and
+//! a wire that drops, duplicates and reorders (DESIGN §5).
+
+use std::net::SocketAddr;
+
+use sipwire::dialog::DialogKey;
+use sipwire::endpoint::{Endpoint, EndpointConfig, EndpointEvent, NewRequest};
+use sipwire::txn::{Peer, Transport, TxnId};
+
+fn peer(port: u16) -> Peer {
+    Peer::new(SocketAddr::from(([127, 0, 0, 1], port)), Transport::Udp)
+}
+
+/// A wire: datagrams in flight with their delivery time; `lose` decides per datagram.
+struct Net {
+    eps: [Endpoint; 2],
+    now: u64,
+    flight: Vec<(u64, usize, Peer, Vec<u8>)>,
+    events: [Vec<EndpointEvent>; 2],
+    rng: u64,
+    drop_pct: u64,
+    dup_pct: u64,
+    /// Delivery delay is 1 ms plus up to this much (reordering when above 0).
+    jitter: u64,
+    /// Drop every datagram whose first line starts with this (a targeted loss).
+    drop_prefix: Option<&'static [u8]>,
+    sent: usize,
+}
+
+impl Net {
+    fn new(seed: u64) -> Net {
+        Net {
+            eps: [
+                Endpoint::new(EndpointConfig::new(peer(5060), seed)),
+                Endpoint::new(EndpointConfig::new(peer(5070), seed ^ 0x5555)),
+            ],
+            now: 0,
+            flight: Vec::new(),
+            events: [Vec::new(), Vec::new()],
+            rng: seed | 1,
+            drop_pct: 0,
+            dup_pct: 0,
+            jitter: 0,
+            drop_prefix: None,
+            sent: 0,
+        }
+    }
+
+    fn rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Moves what each endpoint queued onto the wire.
+    fn flush(&mut self) {
+        for i in 0..2 {
+            while let Some(d) = self.eps[i].poll_transmit() {
+                self.sent += 1;
+                let to = if d.dest.addr.port() == 5060 { 0 } else { 1 };
+                let src = peer(if i == 0 { 5060 } else { 5070 });
+                if self.drop_prefix.is_some_and(|p| d.bytes.starts_with(p)) {
+                    continue;
+                }
+                if self.rand() % 100 < self.drop_pct {
+                    continue;
+                }
+                let copies = if self.rand() % 100 < self.dup_pct {
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..copies {
+                    let delay = 1 + self.rand() % (self.jitter + 1);
+                    self.flight
+                        .push((self.now + delay, to, src, d.bytes.to_vec()));
+                }
+            }
+            while let Some(e) = self.eps[i].poll_event() {
+                self.events[i].push(e);
+            }
+        }
+    }
+
+    /// Runs until `until` ms: deliveries and timers in time order.
+    fn run(&mut self, until: u64) {
+        self.flush();
+        loop {
+            let next_msg = self.flight.iter().map(|f| f.0).min();
+            let next_timer = (0..2).filter_map(|i| self.eps[i].next_deadline()).min();
+            let Some(t) = [next_msg, next_timer].into_iter().flatten().min() else {
+                break;
+            };
+            if t > until {
+                break;
+            }
+            self.now = self.now.max(t);
+            if let Some(pos) = self.flight.iter().position(|f| f.0 <= self.now) {
+                let (_, to, src, bytes) = self.flight.swap_remove(pos);
+                let _ = self.eps[to].receive(bytes, src, self.now);
+            } else {
+                for i in 0..2 {
+                    self.eps[i].tick(self.now);
+                }
+            }
+            self.flush();
+        }
+        self.now = self.now.max(until);
+        for i in 0..2 {
+            self.eps[i].tick(self.now);
+        }
+        self.flush();
+    }
+
+    fn take(&mut self, i: usize) -> Vec<EndpointEvent> {
+        std::mem::take(&mut self.events[i])
+    }
+
+    fn invite(&mut self, body: &[u8]) -> TxnId {
+        let r = NewRequest {
+            method: b"INVITE",
+            uri: b"sip:b@127.0.0.1:5070",
+            body,
+            headers: &[(b"Content-Type", b"application/sdp")],
+            ..NewRequest::default()
+        };
+        let t = self.eps[0].request(&r, peer(5070), self.now).unwrap();
+        self.flush();
+        t
+    }
+
+    fn empty_after_idle(&mut self) -> bool {
+        let until = self.now + 64 * 500 + 1000;
+        self.run(until);
+        (0..2).all(|i| self.eps[i].transactions() == 0 && self.eps[i].dialog_count() == 0)
+    }
+}
+
+fn incoming_invite(ev: &[EndpointEvent]) -> Option<TxnId> {
+    ev.iter().find_map(|e| match e {
+        EndpointEvent::Request { txn, msg, .. } if msg.message().method() == Some(b"INVITE") => {
+            Some(*txn)
+        }
+        _ => None,
+    })
+}
+
+fn statuses(ev: &[EndpointEvent]) -> Vec<u16> {
+    ev.iter()
+        .filter_map(|e| match e {
+            EndpointEvent::Response { msg, .. } => msg.message().status(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dialog_of(ev: &[EndpointEvent], status: u16) -> Option<DialogKey> {
+    ev.iter().find_map(|e| match e {
+        EndpointEvent::Response { msg, dialog, .. } if msg.message().status() == Some(status) => {
+            *dialog
+        }
+        _ => None,
+    })
+}
+
+/// A, B: INVITE, 180, 200, ACK; then BYE from `byer`.
+fn call(net: &mut Net) -> (DialogKey, DialogKey) {
+    net.invite(b"v=0\r\n");
+    net.run(net.now + 100);
+    let ev = net.take(1);
+    let inv = incoming_invite(&ev).expect("B got the INVITE");
+    let now = net.now;
+    net.eps[1].respond(inv, 180, None, &[], b"", now).unwrap();
+    let db = net.eps[1]
+        .respond(inv, 200, None, &[], b"v=0\r\n", now)
+        .unwrap()
+        .expect("the 200 made a dialog");
+    net.run(net.now + 200);
+    let ev = net.take(0);
+    assert_eq!(statuses(&ev), [100, 180, 200]);
+    let da = dialog_of(&ev, 200).expect("A's dialog");
+    let evb = net.take(1);
+    assert!(
+        evb.iter()
+            .any(|e| matches!(e, EndpointEvent::Ack { dialog, .. } if *dialog == db)),
+        "{evb:?}"
+    );
+    (da, db)
+}
+
+#[test]
+fn call_with_bye_and_nothing_left_after() {
+    let mut net = Net::new(1);
+    let (da, db) = call(&mut net);
+    let d = net.eps[0].dialog(da).unwrap();
+    assert_eq!(d.remote_target, b"sip:sipwire@127.0.0.1:5070");
+    assert_eq!(
+        net.eps[1].dialog(db).unwrap().remote_target,
+        b"sip:sipwire@127.0.0.1:5060"
+    );
+    let now = net.now;
+    net.eps[0]
+        .request_in_dialog(da, b"BYE", &[], b"", None, now)
+        .unwrap();
+    net.run(net.now + 200);
+    let ea = net.take(0);
+    let eb = net.take(1);
+    assert!(eb
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::Bye { dialog, .. } if *dialog == db)));
+    assert!(eb
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::DialogTerminated { dialog, .. } if *dialog == db)));
+    assert!(ea
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::DialogTerminated { dialog, .. } if *dialog == da)));
+    assert_eq!(statuses(&ea), [200]);
+    assert!(net.empty_after_idle());
+}
+
+#[test]
+fn reinvite_hold_and_cseq_grows() {
+    let mut net = Net::new(2);
+    let (da, db) = call(&mut net);
+    let now = net.now;
+    net.eps[0]
+        .request_in_dialog(
+            da,
+            b"INVITE",
+            &[(b"Content-Type", b"application/sdp")],
+            b"a=sendonly\r\n",
+            None,
+            now,
+        )
+        .unwrap();
+    net.run(net.now + 100);
+    let eb = net.take(1);
+    let re = eb
+        .iter()
+        .find_map(|e| match e {
+            EndpointEvent::Request { txn, dialog, msg } => {
+                assert_eq!(*dialog, Some(db));
+                assert_eq!(msg.message().body(), b"a=sendonly\r\n");
+                Some(*txn)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    assert_eq!(
+        net.eps[1]
+            .respond(re, 200, None, &[], b"a=recvonly\r\n", now)
+            .unwrap(),
+        Some(db)
+    );
+    net.run(net.now + 100);
+    assert_eq!(statuses(&net.take(0)), [100, 200]);
+    assert!(net
+        .take(1)
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::Ack { .. })));
+    assert_eq!(net.eps[0].dialog(da).unwrap().local_seq, 2);
+    assert_eq!(net.eps[1].dialog(db).unwrap().remote_seq, Some(2));
+}
+
+#[test]
+fn cancel_during_ringing_gets_487_and_leaves_no_dialog() {
+    let mut net = Net::new(3);
+    let t = net.invite(b"");
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    let now = net.now;
+    assert!(net.eps[1]
+        .respond(inv, 180, None, &[], b"", now)
+        .unwrap()
+        .is_some());
+    net.run(net.now + 100);
+    assert_eq!(statuses(&net.take(0)), [100, 180]);
+    assert_eq!(net.eps[0].dialog_count(), 1, "the 180 made an early dialog");
+    let now = net.now;
+    assert!(net.eps[0].cancel(t, now).unwrap().is_some());
+    net.run(net.now + 100);
+    let eb = net.take(1);
+    assert!(eb
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::Cancelled { invite, .. } if *invite == inv)));
+    let ea = statuses(&net.take(0));
+    assert!(ea.contains(&487) && ea.contains(&200), "{ea:?}");
+    assert!(net.empty_after_idle());
+}
+
+#[test]
+fn reliable_provisional_is_pracked() {
+    let mut net = Net::new(4);
+    net.invite(b"");
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    let now = net.now;
+    let h: [(&[u8], &[u8]); 2] = [(b"Require", b"100rel"), (b"RSeq", b"1")];
+    net.eps[1].respond(inv, 183, None, &h, b"", now).unwrap();
+    net.run(net.now + 100);
+    let eb = net.take(1);
+    let prack = eb
+        .iter()
+        .find_map(|e| match e {
+            EndpointEvent::Request {
+                txn,
+                dialog: Some(_),
+                msg,
+            } if msg.message().method() == Some(b"PRACK") => {
+                Some((*txn, msg.message().get(b"RAck").map(<[u8]>::to_vec)))
+            }
+            _ => None,
+        })
+        .expect("B got a PRACK");
+    assert_eq!(prack.1.as_deref(), Some(&b"1 1 INVITE"[..]));
+    assert_eq!(net.eps[0].counters().pracks_sent, 1);
+    let now = net.now;
+    net.eps[1]
+        .respond(prack.0, 200, None, &[], b"", now)
+        .unwrap();
+    net.eps[1].respond(inv, 200, None, &[], b"", now).unwrap();
+    net.run(net.now + 100);
+    let s = statuses(&net.take(0));
+    assert!(
+        s.contains(&183) && s.iter().filter(|&&c| c == 200).count() == 2,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn reinvite_glare_gets_491_and_one_retry_wins() {
+    let mut net = Net::new(5);
+    let (da, db) = call(&mut net);
+    let now = net.now;
+    net.eps[0]
+        .request_in_dialog(da, b"INVITE", &[], b"", None, now)
+        .unwrap();
+    net.eps[1]
+        .request_in_dialog(db, b"INVITE", &[], b"", None, now)
+        .unwrap();
+    // Each side answers what it gets; 491 is the endpoint's own answer.
+    let mut answered = 0;
+    for _ in 0..400 {
+        net.run(net.now + 50);
+        for i in 0..2 {
+            for e in net.take(i) {
+                if let EndpointEvent::Request { txn, msg, .. } = e {
+                    if msg.message().method() == Some(b"INVITE") {
+                        let now = net.now;
+                        net.eps[i].respond(txn, 200, None, &[], b"", now).unwrap();
+                        answered += 1;
+                    }
+                }
+            }
+        }
+        if answered == 2 {
+            break;
+        }
+    }
+    assert_eq!(answered, 2, "both re-INVITEs went through after the 491s");
+    let c: u64 = (0..2)
+        .map(|i| net.eps[i].counters().dialog.rejected_491)
+        .sum();
+    assert_eq!(c, 2);
+    let r: u64 = (0..2).map(|i| net.eps[i].counters().glare_retries).sum();
+    assert_eq!(r, 2);
+}
+
+#[test]
+fn lost_acks_make_the_uas_send_bye() {
+    let mut net = Net::new(6);
+    net.drop_prefix = Some(b"ACK ");
+    net.invite(b"");
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    let now = net.now;
+    let db = net.eps[1]
+        .respond(inv, 200, None, &[], b"", now)
+        .unwrap()
+        .unwrap();
+    net.run(net.now + 64 * 500 + 100);
+    let eb = net.take(1);
+    assert!(eb
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::NoAck { dialog } if *dialog == db)));
+    assert!(net
+        .take(0)
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::Bye { .. })));
+    assert!(net.eps[1].counters().dialog.retransmitted_2xx >= 6);
+    assert!(net.empty_after_idle());
+}
+
+#[test]
+fn calls_complete_over_a_lossy_duplicating_reordering_wire() {
+    for seed in 1..200 {
+        let mut net = Net::new(seed * 7919);
+        net.drop_pct = 20;
+        net.dup_pct = 20;
+        net.jitter = 40;
+        net.invite(b"v=0\r\n");
+        let mut da = None;
+        let mut db = None;
+        let mut byed = false;
+        for _ in 0..2000 {
+            net.run(net.now + 50);
+            for e in net.take(1) {
+                if let EndpointEvent::Request { txn, msg, .. } = e {
+                    let now = net.now;
+                    if msg.message().method() == Some(b"INVITE") {
+                        db = net.eps[1]
+                            .respond(txn, 200, None, &[], b"v=0\r\n", now)
+                            .unwrap();
+                    }
+                }
+            }
+            for e in net.take(0) {
+                if let EndpointEvent::Response { dialog, msg, .. } = e {
+                    if msg.message().status() == Some(200) && da.is_none() {
+                        da = dialog;
+                    }
+                }
+            }
+            if let (Some(d), false) = (da, byed) {
+                let now = net.now;
+                net.eps[0]
+                    .request_in_dialog(d, b"BYE", &[], b"", None, now)
+                    .unwrap();
+                byed = true;
+            }
+            if byed && net.eps[1].dialog_count() == 0 {
+                break;
+            }
+        }
+        assert!(
+            da.is_some() && db.is_some(),
+            "seed {seed}: the call was answered"
+        );
+        assert!(byed, "seed {seed}");
+        // Every transaction ends within 64·T1 (plus Timer D's 32 s for the INVITE's ACK).
+        let empty = net.empty_after_idle();
+        let left: Vec<_> = (0..2)
+            .map(|i| {
+                (
+                    net.eps[i].transactions(),
+                    net.eps[i]
+                        .dialog_keys()
+                        .iter()
+                        .map(|&k| net.eps[i].dialog(k).cloned())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        assert!(empty, "seed {seed}: tables empty after idle: {left:?}");
+    }
+}
