@@ -4,7 +4,7 @@ Parsed messages are immutable and safe to share between threads; their fields ar
 the original ``bytes`` when first read. Offsets are byte offsets into the parsed input.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, final, overload
 
 __all__ = [
@@ -18,6 +18,9 @@ __all__ = [
     "Crypto",
     "Diagnostic",
     "Dialog",
+    "Endpoint",
+    "EndpointDialog",
+    "EndpointEvent",
     "Fingerprint",
     "Fmtp",
     "Group",
@@ -1126,3 +1129,244 @@ class Correlator:
     def counters(self) -> dict[str, int]: ...
 
 # --- correlate (end) -------------------------------------------------------------------------
+
+# --- endpoint (sans-IO transactions and dialogs) ---------------------------------------------
+
+_EventKind = Literal[
+    "request",
+    "response",
+    "cancelled",
+    "ack",
+    "bye",
+    "timeout",
+    "transport_error",
+    "no_ack",
+    "glare_retry",
+    "dialog_terminated",
+    "transaction_terminated",
+]
+_TxnState = Literal[
+    "calling", "trying", "proceeding", "completed", "confirmed", "accepted", "terminated"
+]
+_TxnKind = Literal["invite_client", "non_invite_client", "invite_server", "non_invite_server"]
+
+@final
+class EndpointEvent:
+    """What happened in an :class:`Endpoint`. ``kind`` says which fields are set:
+
+    - ``"request"``: ``txn`` (answer it with ``respond``), ``dialog`` (``None`` outside a
+      dialog), ``message``, ``source``.
+    - ``"response"``: ``txn`` (the client transaction), ``dialog`` (the dialog a 1xx/2xx to
+      an INVITE made or belongs to), ``message``, ``source``. 2xx retransmissions are ACKed
+      again by the endpoint and not reported.
+    - ``"cancelled"``: ``txn`` is the INVITE the peer cancelled; 200 went to the CANCEL and
+      487 to the INVITE when it had no final response (RFC 3261 §9.2).
+    - ``"ack"``: ``dialog``, ``message``: the ACK for this side's 2xx (it may carry the SDP
+      answer).
+    - ``"bye"``: ``txn``, ``dialog``, ``message``: the peer ended the dialog; 200 was sent.
+    - ``"timeout"``: ``txn``, ``transaction_kind``: Timer B/F (no final response: act as on
+      408) or Timer H (no ACK for a non-2xx final).
+    - ``"transport_error"``: ``txn``.
+    - ``"no_ack"``: ``dialog``: no ACK for this side's 2xx in 64·T1; BYE was sent.
+    - ``"glare_retry"``: ``dialog``, ``old_txn`` (the re-INVITE that got 491), ``txn`` (the
+      retry, sent in the RFC 3261 §14.1 window).
+    - ``"dialog_terminated"``: ``dialog``, ``call_id``.
+    - ``"transaction_terminated"``: ``txn``.
+    """
+
+    @property
+    def kind(self) -> _EventKind: ...
+    @property
+    def txn(self) -> int | None: ...
+    @property
+    def dialog(self) -> int | None: ...
+    @property
+    def message(self) -> Request | Response | None: ...
+    @property
+    def source(self) -> tuple[str, int] | None: ...
+    @property
+    def old_txn(self) -> int | None: ...
+    @property
+    def transaction_kind(self) -> _TxnKind | None: ...
+    @property
+    def call_id(self) -> str | None: ...
+
+@final
+class EndpointDialog:
+    """A dialog of an :class:`Endpoint` (RFC 3261 §12), as it was when asked for."""
+
+    @property
+    def key(self) -> int: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def local_tag(self) -> str: ...
+    @property
+    def remote_tag(self) -> str: ...
+    @property
+    def state(self) -> _DialogState: ...
+    @property
+    def is_uac(self) -> bool:
+        """This side sent the request that made the dialog."""
+    @property
+    def local_seq(self) -> int: ...
+    @property
+    def remote_seq(self) -> int | None: ...
+    @property
+    def local_party(self) -> str:
+        """This side's From (UAC) or To (UAS) value, tag included."""
+    @property
+    def remote_party(self) -> str: ...
+    @property
+    def remote_target(self) -> str:
+        """The peer's Contact URI (refreshed by re-INVITE and UPDATE)."""
+    @property
+    def route_set(self) -> list[str]: ...
+    @property
+    def secure(self) -> bool: ...
+
+@final
+class Endpoint:
+    """The protocol core of a user agent, sans-IO: RFC 3261 transactions (§17) and dialogs
+    (§12) in Rust, with no sockets, clock or threads. The driver owns those::
+
+        ep = Endpoint("192.0.2.1", 5060, "udp")
+        ep.receive(data, source, now)          # each datagram / framed message received
+        ep.request("OPTIONS", uri, dest=peer, now=now)
+        ep.respond(txn, 200, now=now)
+        for data, dest, transport in ep.transmit():
+            sock.sendto(data, dest)
+        for event in ep.events():
+            ...                                # EndpointEvent
+        wake = ep.next_deadline()              # then ep.tick(now)
+
+    ``now`` is seconds on any monotonic clock (``loop.time()``); transactions and dialogs are
+    int handles. The endpoint itself sends 100 Trying, the ACK of every 2xx and non-2xx final,
+    2xx retransmissions until the ACK (and BYE when none comes), 200/487 for a received
+    CANCEL, 481/482/500/491 where RFC 3261 §8.2.2.2, §12.2.2 and §14.2 say so, the BYE of an
+    unwanted fork, the re-INVITE retry after 491, and the PRACK of a reliable provisional
+    (RFC 3262). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
+    unless ``seed`` is given (for reproducible tests). Tables are bounded by
+    ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
+    :class:`LocalProtocolError` saying what was wrong; received bytes never raise.
+    """
+
+    def __new__(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 5060,
+        transport: _Transport = "udp",
+        *,
+        user: str = "sipwire",
+        seed: int | None = None,
+        t1: float = 0.5,
+        t2: float = 4.0,
+        t4: float = 5.0,
+        max_transactions: int = 16384,
+        max_dialogs: int = 16384,
+        auto_trying: bool = True,
+        strict: bool = True,
+    ) -> Endpoint:
+        """``host``, ``port``: this endpoint's IP address as written in Via and Contact;
+        ``user``: the Contact's user part; ``t1``/``t2``/``t4``: RFC 3261 timers in seconds;
+        ``strict``: how received messages are parsed."""
+    @property
+    def local(self) -> tuple[str, int]: ...
+    @property
+    def transport(self) -> _Transport: ...
+    @property
+    def contact(self) -> str:
+        """The Contact value this endpoint writes."""
+    def receive(
+        self,
+        data: bytes,
+        source: tuple[str, int],
+        now: float,
+        transport: _Transport | None = None,
+    ) -> bool:
+        """One received message. False when it does not parse (counted as ``malformed``)."""
+    def request(
+        self,
+        method: str,
+        uri: str,
+        *,
+        dest: tuple[str, int],
+        now: float,
+        to: str | None = None,
+        from_: str | None = None,
+        call_id: str | None = None,
+        cseq: int | None = None,
+        headers: Sequence[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        transport: _Transport | None = None,
+    ) -> int:
+        """Sends a request outside any dialog in a new client transaction and returns it.
+        Via (fresh branch, ``rport`` on UDP), Max-Forwards, From (tag added), To (default
+        ``<uri>``), Call-ID (fresh unless given; a registration keeps its own), CSeq (default
+        1), Contact (INVITE, SUBSCRIBE, REFER, REGISTER, ...) and Content-Length are written;
+        ``headers`` follow. An INVITE makes the dialogs its responses create."""
+    def send(
+        self,
+        data: bytes | Request,
+        *,
+        dest: tuple[str, int],
+        now: float,
+        transport: _Transport | None = None,
+    ) -> int:
+        """Sends a request the caller built (top Via with a fresh ``z9hG4bK`` branch; not
+        ACK) in a new client transaction."""
+    def request_in_dialog(
+        self,
+        dialog: int,
+        method: str,
+        *,
+        now: float,
+        headers: Sequence[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        dest: tuple[str, int] | None = None,
+        transport: _Transport | None = None,
+    ) -> int:
+        """A request inside ``dialog`` (RFC 3261 §12.2.1.1): next CSeq, route set (loose or
+        strict routing), remote target, Contact on target refreshes. The next hop's address
+        is used when it is an IP address, else the dialog's peer, unless ``dest`` is given. A
+        BYE ends the dialog at once (§15.1.1)."""
+    def respond(
+        self,
+        txn: int,
+        status: int,
+        reason: str | None = None,
+        *,
+        now: float,
+        headers: Sequence[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> int | None:
+        """Answers server transaction ``txn``: Via, From, To (with this side's tag), Call-ID,
+        CSeq copied, Record-Route for 101-299, Contact on 101-299 to INVITE, UPDATE,
+        SUBSCRIBE, NOTIFY and REFER; ``reason`` defaults to the RFC's phrase. Returns the
+        dialog a 101-299 to an INVITE made or belongs to."""
+    def cancel(self, txn: int, *, now: float) -> int | None:
+        """Cancels an INVITE this side sent (RFC 3261 §9.1). Returns the CANCEL's
+        transaction, or None when it waits for a provisional response."""
+    def transport_error(self, txn: int, *, now: float) -> None:
+        """The driver could not send for ``txn`` (ICMP error, connection reset)."""
+    def tick(self, now: float) -> None:
+        """Runs every timer due at ``now``."""
+    def next_deadline(self) -> float | None:
+        """When to call ``tick`` next, or None when no timer is armed."""
+    def transmit(self) -> list[tuple[bytes, tuple[str, int], _Transport]]:
+        """Takes everything to send: (bytes, destination, transport)."""
+    def events(self) -> list[EndpointEvent]:
+        """Takes everything that happened since the last call."""
+    def dialog(self, key: int) -> EndpointDialog | None: ...
+    def dialogs(self) -> list[int]:
+        """Every live dialog."""
+    @property
+    def transactions(self) -> int:
+        """Live transactions."""
+    def transaction_state(self, txn: int) -> _TxnState | None: ...
+    def transaction_kind(self, txn: int) -> _TxnKind | None: ...
+    def token(self) -> str:
+        """A fresh tag or Call-ID from the endpoint's generator."""
+    @property
+    def counters(self) -> dict[str, int]:
+        """What the transaction layer, the dialog table and the endpoint counted."""

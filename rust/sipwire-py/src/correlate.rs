@@ -54,7 +54,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn addr_tuple(a: SocketAddr) -> (String, u16) {
+pub(crate) fn addr_tuple(a: SocketAddr) -> (String, u16) {
     (a.ip().to_string(), a.port())
 }
 
@@ -62,7 +62,11 @@ fn rtp_tuple(e: &core::RtpEndpoint) -> (String, u16) {
     (e.address.to_string(), e.port)
 }
 
-fn socket_addr(py: Python<'_>, what: &str, (host, port): (String, u16)) -> PyResult<SocketAddr> {
+pub(crate) fn socket_addr(
+    py: Python<'_>,
+    what: &str,
+    (host, port): (String, u16),
+) -> PyResult<SocketAddr> {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     match h.parse::<IpAddr>() {
         Ok(ip) => Ok(SocketAddr::new(ip, port)),
@@ -73,7 +77,7 @@ fn socket_addr(py: Python<'_>, what: &str, (host, port): (String, u16)) -> PyRes
     }
 }
 
-fn transport_of(py: Python<'_>, s: &str) -> PyResult<Transport> {
+pub(crate) fn transport_of(py: Python<'_>, s: &str) -> PyResult<Transport> {
     Ok(match s.to_ascii_lowercase().as_str() {
         "udp" => Transport::Udp,
         "tcp" => Transport::Tcp,

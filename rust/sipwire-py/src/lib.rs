@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 mod correlate;
+mod endpoint;
 mod errors;
 mod limits;
 mod message;
@@ -192,5 +193,6 @@ fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     typed::register(m)?;
     sdp::register(m)?;
     correlate::register(m)?;
+    endpoint::register(m)?;
     Ok(())
 }
