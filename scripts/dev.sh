@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sipwire's developer entry point.
 #   scripts/dev.sh setup   fresh venv in .venv, build the extension, run `sipwire parse` on the example
-#   scripts/dev.sh test    every test: Rust (fmt, clippy, unit, integration), Python (ruff, mypy,
+#   scripts/dev.sh test    every test: Rust (fmt, clippy, unit, integration, fuzz finds replayed, a
+#                          bounded fuzz run of every target), Python (ruff, mypy,
 #                          stubtest, pytest)
 #   scripts/dev.sh bench   the benchmark suites (never part of `test`)
 set -euo pipefail
@@ -22,6 +23,12 @@ setup() {
     else
         echo "sipp missing: install the Debian package sip-tester (needs root and apt-get);" \
             "the interop tests skip without it, and fail in CI" >&2
+    fi
+    step "cargo-fuzz (the bounded fuzz run of scripts/dev.sh test)"
+    if command -v cargo-fuzz >/dev/null 2>&1; then
+        echo "cargo-fuzz found: $(command -v cargo-fuzz)"
+    else
+        cargo install --locked --quiet cargo-fuzz
     fi
     step "python environment ($VENV)"
     if [ ! -x "$PY" ]; then
@@ -47,6 +54,15 @@ test_all() {
     step "rust: fuzz finds, replayed (rust/fuzz/regressions, no libFuzzer needed)"
     cargo fmt --manifest-path rust/fuzz/Cargo.toml -- --check
     cargo test --manifest-path rust/fuzz/Cargo.toml --no-default-features --quiet
+    step "rust: bounded fuzz run, ${SIPWIRE_FUZZ_SECONDS:-10} s per target (scripts/fuzz.sh)"
+    if command -v cargo-fuzz >/dev/null 2>&1; then
+        scripts/fuzz.sh "${SIPWIRE_FUZZ_SECONDS:-10}"
+    elif [ -n "${CI:-}" ]; then
+        echo "cargo-fuzz missing in CI: scripts/dev.sh setup installs it" >&2
+        exit 1
+    else
+        echo "skipped: cargo-fuzz missing (scripts/dev.sh setup installs it)"
+    fi
     step "python: ruff"
     "$VENV/bin/ruff" check python tests benches
     "$VENV/bin/ruff" format --check python tests benches
