@@ -54,6 +54,7 @@ __all__ = [
     "build_request",
     "parse",
     "parse_batch",
+    "parse_challenge",
     "parse_uri",
     "sdp_answer",
     "sdp_changes_anything",
@@ -443,6 +444,10 @@ def build_request(
     Max-Forwards and Via (RFC 3261 §8.1.1)."""
 
 def parse_uri(text: str, *, strict: bool = True) -> Uri: ...
+def parse_challenge(value: str, *, strict: bool = True) -> tuple[str, dict[str, str]]:
+    """A WWW-Authenticate / Proxy-Authenticate (or Authorization) value: its scheme as written
+    and its parameters, names lower-cased and quoted values unquoted. Raises ParseError."""
+
 def uri_equal(a: Uri | str, b: Uri | str) -> bool:
     """URI equality per RFC 3261 §19.1.4."""
 

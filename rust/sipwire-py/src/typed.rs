@@ -700,5 +700,31 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CSeq>()?;
     m.add_function(wrap_pyfunction!(parse_uri, m)?)?;
     m.add_function(wrap_pyfunction!(uri_equal, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_challenge, m)?)?;
     Ok(())
+}
+
+/// Parses a WWW-Authenticate / Proxy-Authenticate (or Authorization) value into its scheme
+/// and parameters (names lower-cased, quoted values unquoted).
+#[pyfunction]
+#[pyo3(signature = (value, *, strict=true))]
+pub fn parse_challenge(
+    py: Python<'_>,
+    value: &str,
+    strict: bool,
+) -> PyResult<(String, std::collections::HashMap<String, String>)> {
+    let opts = crate::limits::options(py, strict, None);
+    let v = value.as_bytes();
+    let c = sipwire::header::parse_challenge(v, &opts, &mut Vec::new())
+        .map_err(|e| crate::errors::parse_error(py, e, v))?;
+    let params = c
+        .params()
+        .map(|(n, val)| {
+            (
+                String::from_utf8_lossy(n).to_ascii_lowercase(),
+                String::from_utf8_lossy(&sipwire::header::unquote(val)).into_owned(),
+            )
+        })
+        .collect();
+    Ok((String::from_utf8_lossy(c.scheme()).into_owned(), params))
 }

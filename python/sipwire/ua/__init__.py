@@ -1,0 +1,21 @@
+"""The asyncio user agent (see :class:`UserAgent`), a thin driver of :class:`sipwire.Endpoint`."""
+
+from sipwire.ua.agent import (
+    Call,
+    CallFailed,
+    IncomingCall,
+    Registration,
+    SipTimeout,
+    UserAgent,
+)
+from sipwire.ua.auth import DigestClient
+
+__all__ = [
+    "Call",
+    "CallFailed",
+    "DigestClient",
+    "IncomingCall",
+    "Registration",
+    "SipTimeout",
+    "UserAgent",
+]

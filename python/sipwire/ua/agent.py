@@ -1,0 +1,787 @@
+"""The asyncio user agent: sockets, timers and a friendly API around :class:`sipwire.Endpoint`,
+which makes every protocol decision (transactions, dialogs, ACK, CANCEL, PRACK, 2xx
+retransmission) in Rust.
+
+The agent is one object on one event loop: received bytes go to the endpoint, whatever it
+queued goes to the sockets, its events resolve the futures that ``register``, ``invite``,
+``options`` ... wait on, and one timer handle follows the endpoint's next deadline. No
+threads; any asyncio loop (uvloop too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sipwire import sdp as sdpmod
+from sipwire._sipwire import (
+    Endpoint,
+    EndpointEvent,
+    LocalProtocolError,
+    Request,
+    Response,
+    SessionDescription,
+    SipwireError,
+    parse_uri,
+)
+from sipwire.ua.auth import DigestClient
+from sipwire.ua.transport import Addr, Transport, open_transport
+
+Headers = Sequence[tuple[str, str]]
+CallState = Literal["early", "confirmed", "held", "ended"]
+
+_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE"
+# RFC 4733 DTMF events 0-9 * # A-D, as application/dtmf-relay signals.
+_DTMF = "0123456789*#ABCD"
+
+
+class CallFailed(SipwireError):
+    """An INVITE ended without a 2xx: ``status`` (408 when no final response came) and
+    ``reason``; ``response`` when one was received."""
+
+    def __init__(self, status: int, reason: str, response: Response | None = None) -> None:
+        super().__init__(f"call failed: {status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.response = response
+
+
+class SipTimeout(SipwireError):
+    """A request got no final response (Timer B/F, RFC 3261 §17.1)."""
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[EndpointEvent | None]
+    provisional: Callable[[EndpointEvent], None] | None = None
+
+
+@dataclass
+class Registration:
+    """A binding at a registrar (RFC 3261 §10), refreshed before it expires."""
+
+    registrar: str
+    aor: str
+    expires: int
+    bindings: list[str]
+    call_id: str
+    cseq: int
+    tag: str = ""
+    _refresh: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Call:
+    """An established call (a confirmed INVITE dialog)."""
+
+    def __init__(
+        self,
+        ua: UserAgent,
+        dialog: int,
+        *,
+        local_sdp: SessionDescription | None,
+        remote_sdp: SessionDescription | None,
+        peer: Addr,
+        request: Request | None = None,
+    ) -> None:
+        self._ua = ua
+        self.dialog = dialog
+        self.local_sdp = local_sdp
+        self.remote_sdp = remote_sdp
+        self.peer = peer
+        self.request = request
+        self.state: CallState = "confirmed"
+        self.dtmf_received: asyncio.Queue[str] = asyncio.Queue()
+        self._ended = asyncio.get_running_loop().create_future()
+        self._notify: asyncio.Queue[int] = asyncio.Queue()
+
+    @property
+    def call_id(self) -> str | None:
+        d = self._ua._ep.dialog(self.dialog)
+        return d.call_id if d is not None else None
+
+    def _end(self) -> None:
+        self.state = "ended"
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    async def wait_ended(self) -> None:
+        """Returns when the call has ended (BYE either way, or the dialog failed)."""
+        await asyncio.shield(self._ended)
+
+    async def _reinvite(self, offer: SessionDescription | None) -> Response:
+        if self.state == "ended":
+            raise LocalProtocolError("the call has ended")
+        body = bytes(offer) if offer is not None else b""
+        headers = [("Content-Type", "application/sdp")] if offer is not None else []
+        ev = await self._ua._in_dialog(self.dialog, "INVITE", headers=headers, body=body)
+        resp = ev.message
+        assert isinstance(resp, Response)
+        if 200 <= resp.status < 300:
+            if offer is not None:
+                self.local_sdp = offer
+                self.remote_sdp = resp.sdp or self.remote_sdp
+        return resp
+
+    async def hold(self, *, style: Literal["sendonly", "inactive"] = "sendonly") -> Response:
+        """Puts the call on hold with a re-INVITE (RFC 3264 §8.4): sendonly (or inactive)."""
+        if self.local_sdp is None:
+            raise LocalProtocolError("the call has no local SDP to put on hold")
+        held = sdpmod.hold(self.local_sdp, style=style)
+        resp = await self._reinvite(held)
+        if 200 <= resp.status < 300:
+            self.state = "held"
+        return resp
+
+    async def unhold(self) -> Response:
+        """Takes the call off hold with a re-INVITE (sendrecv)."""
+        if self.local_sdp is None:
+            raise LocalProtocolError("the call has no local SDP to resume")
+        resp = await self._reinvite(sdpmod.resume(self.local_sdp))
+        if 200 <= resp.status < 300:
+            self.state = "confirmed"
+        return resp
+
+    async def send_dtmf(self, digits: str, *, duration: int = 160) -> None:
+        """Sends each digit as INFO with application/dtmf-relay, one after the other."""
+        for d in digits.upper():
+            if d not in _DTMF:
+                raise LocalProtocolError(f"{d!r} is not a DTMF digit (0-9, *, #, A-D)")
+            body = f"Signal={d}\r\nDuration={duration}\r\n".encode()
+            ev = await self._ua._in_dialog(
+                self.dialog,
+                "INFO",
+                headers=[("Content-Type", "application/dtmf-relay")],
+                body=body,
+            )
+            resp = ev.message
+            assert isinstance(resp, Response)
+            if resp.status >= 300:
+                raise CallFailed(resp.status, resp.reason, resp)
+
+    async def transfer(self, target: str, *, timeout: float = 32.0) -> int:
+        """Blind transfer (RFC 3515): REFER to ``target``; returns the final status the
+        transferee reports in its NOTIFY sipfrag (or the REFER's own failure status)."""
+        ev = await self._ua._in_dialog(
+            self.dialog,
+            "REFER",
+            headers=[("Refer-To", f"<{target}>"), ("Referred-By", self._ua._ep.contact)],
+        )
+        resp = ev.message
+        assert isinstance(resp, Response)
+        if resp.status >= 300:
+            return resp.status
+        while True:
+            status = await asyncio.wait_for(self._notify.get(), timeout)
+            if status >= 200:
+                return status
+
+    async def hangup(self) -> None:
+        """Ends the call with BYE (the dialog ends at once, RFC 3261 §15.1.1)."""
+        if self.state == "ended":
+            return
+        self._end()
+        with contextlib.suppress(SipTimeout, SipwireError):
+            await self._ua._in_dialog(self.dialog, "BYE")
+
+
+class IncomingCall:
+    """An INVITE received outside a dialog: ring, answer or reject it."""
+
+    def __init__(self, ua: UserAgent, txn: int, request: Request, source: Addr) -> None:
+        self._ua = ua
+        self.txn = txn
+        self.request = request
+        self.source = source
+        self.cancelled = asyncio.get_running_loop().create_future()
+
+    async def ring(self) -> None:
+        """180 Ringing."""
+        self._ua._respond(self.txn, 180)
+
+    async def answer(self, sdp: SessionDescription | None = None) -> Call:
+        """200 OK with ``sdp`` (default: an answer to the offer from the agent's media)."""
+        if self.cancelled.done():
+            raise CallFailed(487, "Request Terminated")
+        offer = self.request.sdp
+        local = sdp if sdp is not None else self._ua._answer_for(offer)
+        body = bytes(local) if local is not None else b""
+        headers = [("Content-Type", "application/sdp")] if local is not None else []
+        dialog = self._ua._respond(self.txn, 200, headers=headers, body=body)
+        if dialog is None:
+            raise LocalProtocolError("the 200 made no dialog (was the INVITE answered already?)")
+        call = Call(
+            self._ua,
+            dialog,
+            local_sdp=local,
+            remote_sdp=offer,
+            peer=self.source,
+            request=self.request,
+        )
+        self._ua._calls[dialog] = call
+        return call
+
+    async def reject(self, status: int = 486) -> None:
+        """A final non-2xx (486 Busy Here by default)."""
+        if status < 300:
+            raise LocalProtocolError(f"reject needs a status of 300 or more, not {status}")
+        if not self.cancelled.done():
+            self._ua._respond(self.txn, status)
+
+
+class UserAgent:
+    """An asyncio SIP user agent on one local address (UDP or TCP)::
+
+        async with sipwire.UserAgent(port=5062) as ua:
+            call = await ua.invite("sip:bob@127.0.0.1:5060")
+            await call.hold(); await call.unhold(); await call.hangup()
+
+    ``username``/``password`` answer 401/407 challenges for every request; ``media_port``
+    is the RTP port written in default offers and answers (no media is sent: the agreed
+    endpoints and codecs are in ``Call.remote_sdp``).
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: Literal["udp", "tcp"] = "udp",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        user: str = "sipwire",
+        username: str | None = None,
+        password: str | None = None,
+        media_port: int = 40000,
+        codecs: Sequence[str] = ("PCMU/8000", "PCMA/8000", "telephone-event/8000"),
+        t1: float = 0.5,
+        seed: int | None = None,
+        incoming_limit: int = 1000,
+    ) -> None:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise LocalProtocolError(
+                "host must be this machine's IP address (it goes into Via and Contact), "
+                f"not {host!r}"
+            ) from None
+        self._kind = transport
+        self._host, self._port = host, port
+        self._user = user
+        self._auth = DigestClient(username, password or "") if username else None
+        self._media_port = media_port
+        self._codecs = list(codecs)
+        self._t1 = t1
+        self._seed = seed
+        self._transport: Transport | None = None
+        self._ep_: Endpoint | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._calls: dict[int, Call] = {}
+        self._incoming: asyncio.Queue[IncomingCall] = asyncio.Queue(incoming_limit)
+        self._invites: dict[int, IncomingCall] = {}
+        self.messages: asyncio.Queue[Request] = asyncio.Queue(incoming_limit)
+        self._registrations: list[Registration] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._transferred: asyncio.Queue[Call] = asyncio.Queue()
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> UserAgent:
+        self._loop = asyncio.get_running_loop()
+        self._transport = await open_transport(self._kind, self._host, self._port, self._received)
+        host, port = self._transport.local_address
+        self._ep_ = Endpoint(host, port, self._kind, user=self._user, seed=self._seed, t1=self._t1)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Hangs up every call, removes every registration, closes the socket."""
+        if self._transport is None:
+            return
+        for call in list(self._calls.values()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(call.hangup(), 2.0)
+        for reg in list(self._registrations):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.unregister(reg), 2.0)
+        for t in list(self._tasks):
+            t.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+        await self._transport.close()
+        self._transport = None
+
+    @property
+    def _ep(self) -> Endpoint:
+        if self._ep_ is None:
+            raise LocalProtocolError("use the UserAgent inside 'async with'")
+        return self._ep_
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        if self._transport is None:
+            raise LocalProtocolError("use the UserAgent inside 'async with'")
+        return self._transport.local_address
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The sans-IO core this agent drives."""
+        return self._ep
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    # --- the driver loop -----------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._loop.time()
+
+    def _received(self, data: bytes, source: Addr) -> None:
+        if self._ep_ is None:
+            return
+        self._ep_.receive(data, source, self._now())
+        self._pump()
+
+    def _pump(self) -> None:
+        ep = self._ep
+        while True:
+            out = ep.transmit()
+            events = ep.events()
+            if not out and not events:
+                break
+            if self._transport is not None:
+                for data, dest, _ in out:
+                    self._transport.send(data, dest)
+            for ev in events:
+                self._dispatch(ev)
+        d = ep.next_deadline()
+        if d != self._deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._deadline = d
+            self._timer = self._loop.call_at(d, self._fire) if d is not None else None
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._deadline = None
+        if self._ep_ is not None:
+            self._ep_.tick(self._now())
+            self._pump()
+
+    def _dispatch(self, ev: EndpointEvent) -> None:
+        kind = ev.kind
+        if kind == "response" and ev.txn is not None:
+            p = self._pending.get(ev.txn)
+            msg = ev.message
+            if p is None or not isinstance(msg, Response):
+                return
+            if msg.status < 200:
+                if p.provisional is not None:
+                    p.provisional(ev)
+            elif not p.future.done():
+                p.future.set_result(ev)
+        elif kind == "timeout" and ev.txn is not None:
+            p = self._pending.pop(ev.txn, None)
+            if p is not None and not p.future.done():
+                p.future.set_result(None)
+        elif kind == "transaction_terminated" and ev.txn is not None:
+            p = self._pending.pop(ev.txn, None)
+            if p is not None and not p.future.done():
+                p.future.set_result(None)
+            self._invites.pop(ev.txn, None)
+        elif kind == "request":
+            self._on_request(ev)
+        elif kind == "cancelled" and ev.txn is not None:
+            inc = self._invites.pop(ev.txn, None)
+            if inc is not None and not inc.cancelled.done():
+                inc.cancelled.set_result(None)
+        elif kind in ("bye", "dialog_terminated", "no_ack") and ev.dialog is not None:
+            call = self._calls.pop(ev.dialog, None)
+            if call is not None:
+                call._end()
+
+    # --- requests this side sends --------------------------------------------------------
+
+    async def _dest(self, uri: str, dest: Addr | None) -> Addr:
+        if dest is not None:
+            return dest
+        u = parse_uri(uri, strict=False)
+        host = u.host or ""
+        default = 5061 if u.scheme == "sips" else 5060
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            return (host.strip("[]"), u.port or default)
+        except ValueError:
+            infos = await self._loop.getaddrinfo(host, u.port or default, type=2)
+            addr = infos[0][4]
+            return (str(addr[0]), int(addr[1]))
+
+    async def _wait(
+        self, txn: int, provisional: Callable[[EndpointEvent], None] | None = None
+    ) -> EndpointEvent:
+        fut: asyncio.Future[EndpointEvent | None] = self._loop.create_future()
+        self._pending[txn] = _Pending(fut, provisional)
+        self._pump()
+        ev = await fut
+        self._pending.pop(txn, None)
+        if ev is None:
+            raise SipTimeout(f"no final response to transaction {txn} (RFC 3261 Timer B/F)")
+        return ev
+
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        *,
+        headers: Headers = (),
+        body: bytes = b"",
+        dest: Addr | None = None,
+        to: str | None = None,
+        provisional: Callable[[EndpointEvent], None] | None = None,
+        _started: Callable[[int], None] | None = None,
+    ) -> EndpointEvent:
+        """Sends any request outside a dialog and returns the final response's event,
+        answering a 401/407 once when credentials were given (same Call-ID, CSeq + 1)."""
+        addr = await self._dest(uri, dest)
+        ep = self._ep
+        from_ = f"<sip:{self._user}@{ep.local[0]}:{ep.local[1]}>;tag={ep.token()}"
+        call_id = ep.token()
+        cseq = 1
+        extra = list(headers)
+        for _ in range(2):
+            txn = ep.request(
+                method,
+                uri,
+                dest=addr,
+                now=self._now(),
+                to=to,
+                from_=from_,
+                call_id=call_id,
+                cseq=cseq,
+                headers=extra,
+                body=body,
+            )
+            if _started is not None:
+                _started(txn)
+            ev = await self._wait(txn, provisional)
+            resp = ev.message
+            assert isinstance(resp, Response)
+            if resp.status not in (401, 407) or self._auth is None:
+                return ev
+            name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+            challenge = resp.headers.get(name)
+            if challenge is None:
+                return ev
+            answer = self._auth.authorization(challenge, method=method, uri=uri, body=body)
+            cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+            extra = [h for h in headers] + [(cred, answer)]
+            cseq += 1
+        return ev
+
+    async def _in_dialog(
+        self, dialog: int, method: str, *, headers: Headers = (), body: bytes = b""
+    ) -> EndpointEvent:
+        txn = self._ep.request_in_dialog(
+            dialog, method, now=self._now(), headers=list(headers), body=body
+        )
+        return await self._wait(txn)
+
+    async def options(self, uri: str, *, dest: Addr | None = None) -> Response:
+        """OPTIONS (RFC 3261 §11): the peer's capabilities, or a liveness check."""
+        ev = await self.request("OPTIONS", uri, dest=dest, headers=[("Accept", "application/sdp")])
+        assert isinstance(ev.message, Response)
+        return ev.message
+
+    async def message(
+        self, uri: str, text: str, *, content_type: str = "text/plain", dest: Addr | None = None
+    ) -> Response:
+        """MESSAGE (RFC 3428) with ``text`` as the body."""
+        ev = await self.request(
+            "MESSAGE",
+            uri,
+            dest=dest,
+            headers=[("Content-Type", content_type)],
+            body=text.encode(),
+        )
+        assert isinstance(ev.message, Response)
+        return ev.message
+
+    def _offer(self) -> SessionDescription:
+        host = self._ep.local[0]
+        m = sdpmod.MediaBuilder("audio", self._media_port)
+        pt = {"PCMU": 0, "PCMA": 8, "G722": 9, "G729": 18}
+        dyn = 101
+        for c in self._codecs:
+            name, rate = c.split("/")[:2]
+            n = pt.get(name.upper())
+            if n is None:
+                n, dyn = dyn, dyn + 1
+            m.codec(n, name, int(rate), fmtp="0-16" if name == "telephone-event" else None)
+        m.attribute("sendrecv")
+        return sdpmod.SessionBuilder(host).media(m).build()
+
+    def _answer_for(self, offer: SessionDescription | None) -> SessionDescription | None:
+        if offer is None:
+            return self._offer()
+        local = [sdpmod.LocalMedia("audio", self._media_port, self._codecs)]
+        return sdpmod.answer(offer, local, address=self._ep.local[0])
+
+    async def invite(
+        self,
+        uri: str,
+        *,
+        sdp: SessionDescription | None = None,
+        headers: Headers = (),
+        dest: Addr | None = None,
+        on_provisional: Callable[[Response], None] | None = None,
+    ) -> Call:
+        """Calls ``uri`` and returns once answered; raises :class:`CallFailed` for a final
+        non-2xx (408 when none came). Cancelling the awaiting task sends CANCEL (§9.1)."""
+        offer = sdp if sdp is not None else self._offer()
+        txns: list[int] = []
+
+        def prov(ev: EndpointEvent) -> None:
+            if on_provisional is not None and isinstance(ev.message, Response):
+                on_provisional(ev.message)
+
+        try:
+            ev = await self.request(
+                "INVITE",
+                uri,
+                headers=[("Content-Type", "application/sdp"), ("Allow", _ALLOW), *headers],
+                body=bytes(offer),
+                dest=dest,
+                provisional=prov,
+                _started=txns.append,
+            )
+        except SipTimeout:
+            raise CallFailed(408, "Request Timeout") from None
+        except asyncio.CancelledError:
+            if txns:
+                with contextlib.suppress(SipwireError):
+                    self._ep.cancel(txns[-1], now=self._now())
+                self._pump()
+            raise
+        resp = ev.message
+        assert isinstance(resp, Response)
+        if resp.status >= 300 or ev.dialog is None:
+            raise CallFailed(resp.status, resp.reason, resp)
+        call = Call(
+            self,
+            ev.dialog,
+            local_sdp=offer,
+            remote_sdp=resp.sdp,
+            peer=ev.source or ("", 0),
+        )
+        self._calls[ev.dialog] = call
+        return call
+
+    # --- registration ----------------------------------------------------------------------
+
+    async def register(
+        self,
+        registrar: str,
+        *,
+        username: str,
+        password: str,
+        expires: int = 3600,
+        dest: Addr | None = None,
+    ) -> Registration:
+        """REGISTER (RFC 3261 §10) with digest authentication; refreshed before it expires
+        and removed when the agent closes."""
+        self._auth = DigestClient(username, password)
+        u = parse_uri(registrar if registrar.startswith("sip") else f"sip:{registrar}")
+        aor = f"sip:{username}@{u.host}"
+        reg = Registration(
+            registrar=str(u), aor=aor, expires=expires, bindings=[], call_id="", cseq=0
+        )
+        await self._register(reg, expires, dest)
+        self._registrations.append(reg)
+        return reg
+
+    async def _register(self, reg: Registration, expires: int, dest: Addr | None) -> None:
+        ep = self._ep
+        if not reg.call_id:
+            reg.call_id = ep.token()
+            reg.tag = ep.token()
+        addr = await self._dest(reg.registrar, dest)
+        headers = [("Expires", str(expires)), ("Allow", _ALLOW)]
+        for _ in range(2):
+            reg.cseq += 1
+            txn = ep.request(
+                "REGISTER",
+                reg.registrar,
+                dest=addr,
+                now=self._now(),
+                to=f"<{reg.aor}>",
+                from_=f"<{reg.aor}>;tag={reg.tag}",
+                call_id=reg.call_id,
+                cseq=reg.cseq,
+                headers=headers,
+            )
+            ev = await self._wait(txn)
+            resp = ev.message
+            assert isinstance(resp, Response)
+            if resp.status in (401, 407) and self._auth is not None:
+                name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+                ch = resp.headers.get(name)
+                if ch is None:
+                    break
+                cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+                answer = self._auth.authorization(ch, method="REGISTER", uri=reg.registrar)
+                headers = [("Expires", str(expires)), ("Allow", _ALLOW), (cred, answer)]
+                continue
+            break
+        final = ev.message
+        assert isinstance(final, Response)
+        resp = final
+        if not 200 <= resp.status < 300:
+            raise CallFailed(resp.status, resp.reason, resp)
+        reg.bindings = [str(c) for c in resp.contact]
+        granted = resp.expires if resp.expires is not None else expires
+        for c in resp.contact:
+            # Our own binding's expires wins (RFC 3261 §10.2.4).
+            if c.expires is not None and c.uri is not None and c.uri.port == ep.local[1]:
+                granted = c.expires
+        reg.expires = granted
+        if expires > 0 and granted > 0:
+            if reg._refresh is not None:
+                reg._refresh.cancel()
+            reg._refresh = asyncio.ensure_future(self._refresh_later(reg, granted, dest))
+
+    async def _refresh_later(self, reg: Registration, after: int, dest: Addr | None) -> None:
+        # Refresh ahead of expiry (RFC 3261 §10.2.4 lets the UA choose when).
+        await asyncio.sleep(max(after * 0.8, after - 30, 1))
+        await self._register(reg, reg.expires, dest)
+
+    async def unregister(self, reg: Registration) -> None:
+        """Removes this agent's binding (Expires: 0)."""
+        if reg._refresh is not None:
+            reg._refresh.cancel()
+            reg._refresh = None
+        if reg in self._registrations:
+            self._registrations.remove(reg)
+        await self._register(reg, 0, None)
+
+    # --- requests received -----------------------------------------------------------------
+
+    def _respond(
+        self, txn: int, status: int, *, headers: Headers = (), body: bytes = b""
+    ) -> int | None:
+        d = self._ep.respond(txn, status, now=self._now(), headers=list(headers), body=body)
+        self._pump()
+        return d
+
+    def _on_request(self, ev: EndpointEvent) -> None:
+        req = ev.message
+        txn = ev.txn
+        if not isinstance(req, Request) or txn is None:
+            return
+        m = req.method
+        if ev.dialog is not None:
+            self._in_dialog_request(ev, req, txn, ev.dialog)
+        elif m == "INVITE":
+            inc = IncomingCall(self, txn, req, ev.source or ("", 0))
+            try:
+                self._incoming.put_nowait(inc)
+                self._invites[txn] = inc
+            except asyncio.QueueFull:
+                self._respond(txn, 486)
+        elif m == "OPTIONS":
+            self._respond(txn, 200, headers=[("Allow", _ALLOW), ("Accept", "application/sdp")])
+        elif m == "MESSAGE":
+            try:
+                self.messages.put_nowait(req)
+                self._respond(txn, 200)
+            except asyncio.QueueFull:
+                self._respond(txn, 486)
+        else:
+            self._respond(txn, 405, headers=[("Allow", _ALLOW)])
+
+    def _in_dialog_request(self, ev: EndpointEvent, req: Request, txn: int, dialog: int) -> None:
+        call = self._calls.get(dialog)
+        m = req.method
+        if m in ("INVITE", "UPDATE"):
+            offer = req.sdp
+            if call is None or offer is None:
+                # An offerless re-INVITE gets our offer in the 200 (RFC 3261 §14.2).
+                body = bytes(call.local_sdp) if call is not None and call.local_sdp else b""
+                self._respond(txn, 200, headers=[("Content-Type", "application/sdp")], body=body)
+                return
+            answer = self._answer_for(offer)
+            call.remote_sdp = offer
+            call.local_sdp = answer
+            held = bool(offer.media) and all(
+                md.direction in ("sendonly", "inactive") for md in offer.media
+            )
+            call.state = "held" if held else "confirmed"
+            body = bytes(answer) if answer is not None else b""
+            self._respond(txn, 200, headers=[("Content-Type", "application/sdp")], body=body)
+        elif m == "INFO":
+            self._respond(txn, 200)
+            if call is not None and req.content_type == "application/dtmf-relay":
+                for line in req.body.decode(errors="replace").splitlines():
+                    k, _, v = line.partition("=")
+                    if k.strip().lower() == "signal" and v.strip():
+                        call.dtmf_received.put_nowait(v.strip())
+        elif m == "NOTIFY":
+            self._respond(txn, 200)
+            if call is not None and (req.headers.get("Event") or "").startswith("refer"):
+                frag = req.body.split(b"\r\n", 1)[0].split(b" ")
+                if len(frag) >= 2 and frag[1].isdigit():
+                    call._notify.put_nowait(int(frag[1]))
+        elif m == "REFER" and call is not None:
+            target = req.headers.get("Refer-To")
+            if target is None:
+                self._respond(txn, 400)
+                return
+            self._respond(txn, 202)
+            self._spawn(self._follow_refer(call, target.strip().strip("<>").split(">")[0]))
+        elif m in ("OPTIONS", "PRACK"):
+            self._respond(txn, 200)
+        else:
+            self._respond(txn, 501)
+
+    async def _follow_refer(self, call: Call, target: str) -> None:
+        """The transferee's side of RFC 3515: call the target, report progress by NOTIFY
+        with message/sipfrag, then end the original call."""
+
+        async def notify(status: int, reason: str, final: bool) -> None:
+            state = "terminated;reason=noresource" if final else "active;expires=60"
+            with contextlib.suppress(SipwireError):
+                await self._in_dialog(
+                    call.dialog,
+                    "NOTIFY",
+                    headers=[
+                        ("Event", "refer"),
+                        ("Subscription-State", state),
+                        ("Content-Type", "message/sipfrag;version=2.0"),
+                    ],
+                    body=f"SIP/2.0 {status} {reason}\r\n".encode(),
+                )
+
+        await notify(100, "Trying", False)
+        try:
+            new = await self.invite(target)
+        except CallFailed as e:
+            await notify(e.status, e.reason, True)
+            return
+        await notify(200, "OK", True)
+        await call.hangup()
+        self._transferred.put_nowait(new)
+
+    async def transferred(self) -> Call:
+        """The next call this agent placed because a peer transferred it (REFER)."""
+        return await self._transferred.get()
+
+    async def incoming(self) -> AsyncIterator[IncomingCall]:
+        """Incoming calls (INVITEs outside a dialog), in arrival order."""
+        while True:
+            yield await self._incoming.get()

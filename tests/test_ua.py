@@ -1,0 +1,196 @@
+"""The asyncio UserAgent: two agents on loopback calling each other (UDP and TCP), and the
+digest answers checked against the RFC 7616 / RFC 2617 known answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import sipwire
+from sipwire import CallFailed, UserAgent
+from sipwire.ua import DigestClient
+
+Coro = Callable[..., Awaitable[Any]]
+
+
+def run(coro: Awaitable[Any], timeout: float = 20.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+
+
+def uri_of(ua: UserAgent, user: str = "bob") -> str:
+    host, port = ua.local_address
+    return f"sip:{user}@{host}:{port}" + (
+        ";transport=tcp" if ua.endpoint.transport == "tcp" else ""
+    )
+
+
+async def answer_next(ua: UserAgent, *, ring: bool = True) -> sipwire.Call:
+    async for inc in ua.incoming():
+        if ring:
+            await inc.ring()
+        return await inc.answer()
+    raise AssertionError("no call")
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_call_hold_dtmf_options_message_hangup(transport: str) -> None:
+    async def main() -> None:
+        async with UserAgent(transport=transport) as alice, UserAgent(transport=transport) as bob:  # type: ignore[arg-type]
+            ringing: list[int] = []
+            bob_call = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(
+                uri_of(bob), on_provisional=lambda r: ringing.append(r.status)
+            )
+            b = await bob_call
+            assert 180 in ringing
+            assert call.state == "confirmed" and b.state == "confirmed"
+            assert call.remote_sdp is not None and call.remote_sdp.media[0].port == 40000
+            codecs = [c.name for c in call.remote_sdp.media[0].codecs]
+            assert codecs[:2] == ["PCMU", "PCMA"] and "telephone-event" in codecs
+
+            r = await call.hold()
+            assert r.status == 200 and call.state == "held" and b.state == "held"
+            assert r.sdp is not None and r.sdp.media[0].direction == "recvonly"
+            r = await call.hold(style="inactive")
+            assert r.sdp is not None and r.sdp.media[0].direction == "inactive"
+            r = await call.unhold()
+            assert r.status == 200 and call.state == "confirmed" and b.state == "confirmed"
+
+            await call.send_dtmf("159#")
+            assert [b.dtmf_received.get_nowait() for _ in range(4)] == list("159#")
+
+            assert (await alice.options(uri_of(bob))).status == 200
+            assert (await alice.message(uri_of(bob), "hello")).status == 200
+            assert (await bob.messages.get()).body == b"hello"
+
+            await b.hangup()  # BYE from the callee this time
+            await asyncio.wait_for(call.wait_ended(), 5)
+            assert call.state == "ended"
+            assert alice.endpoint.dialogs() == [] and bob.endpoint.dialogs() == []
+
+    run(main())
+
+
+def test_rejected_and_cancelled_calls() -> None:
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent() as bob:
+
+            async def reject() -> None:
+                async for inc in bob.incoming():
+                    await inc.reject(486)
+                    return
+
+            t = asyncio.ensure_future(reject())
+            with pytest.raises(CallFailed) as e:
+                await alice.invite(uri_of(bob))
+            assert e.value.status == 486 and e.value.reason == "Busy Here"
+            await t
+
+            # CANCEL during ringing: cancelling the awaiting task sends CANCEL (§9.1).
+            seen: asyncio.Future[sipwire.IncomingCall] = asyncio.get_running_loop().create_future()
+
+            async def ring_only() -> None:
+                async for inc in bob.incoming():
+                    await inc.ring()
+                    seen.set_result(inc)
+                    return
+
+            r = asyncio.ensure_future(ring_only())
+            attempt = asyncio.ensure_future(alice.invite(uri_of(bob)))
+            inc = await seen
+            await asyncio.sleep(0.05)
+            attempt.cancel()
+            await asyncio.wait_for(inc.cancelled, 5)
+            with pytest.raises(CallFailed) as e2:
+                await inc.answer()
+            assert e2.value.status == 487
+            await r
+            await asyncio.sleep(0.1)
+            assert bob.endpoint.counters["auto_rejected"] == 0
+            assert alice.endpoint.dialogs() == [] and bob.endpoint.dialogs() == []
+
+    run(main())
+
+
+def test_blind_transfer_with_notify_progress() -> None:
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent() as bob, UserAgent() as carol:
+            bob_call = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(uri_of(bob))
+            b = await bob_call
+            carol_call = asyncio.ensure_future(answer_next(carol))
+            # Bob transfers Alice to Carol: Alice calls Carol, reports 200 by NOTIFY.
+            status = await b.transfer(uri_of(carol, "carol"))
+            assert status == 200
+            new = await asyncio.wait_for(alice.transferred(), 5)
+            c = await carol_call
+            assert new.state == "confirmed" and c.state == "confirmed"
+            await asyncio.wait_for(call.wait_ended(), 5)  # the transferee hung up the old call
+            await new.hangup()
+
+    run(main())
+
+
+def test_no_answer_is_a_408_call_failure() -> None:
+    async def main() -> None:
+        # Nothing listens there: Timer B (64·T1, T1 = 10 ms here) ends the INVITE.
+        async with UserAgent(t1=0.01) as alice:
+            with pytest.raises(CallFailed) as e:
+                await alice.invite("sip:nobody@127.0.0.1:9")
+            assert e.value.status == 408
+
+    run(main())
+
+
+def test_host_must_be_an_ip_address() -> None:
+    with pytest.raises(sipwire.LocalProtocolError, match="IP address"):
+        UserAgent(host="localhost")
+
+
+# RFC 7616 §3.9.1: the same challenge answered with MD5 and SHA-256.
+RFC7616 = {
+    "realm": "http-auth@example.org",
+    "nonce": "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+    "opaque": "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS",
+    "cnonce": "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+}
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "expected"),
+    [
+        ("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
+        ("SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
+    ],
+)
+def test_digest_known_answers(algorithm: str, expected: str) -> None:
+    d = DigestClient("Mufasa", "Circle of Life")
+    ch = (
+        f'Digest realm="{RFC7616["realm"]}", qop="auth, auth-int", algorithm={algorithm}, '
+        f'nonce="{RFC7616["nonce"]}", opaque="{RFC7616["opaque"]}"'
+    )
+    value = d.authorization(ch, method="GET", uri="/dir/index.html", cnonce=RFC7616["cnonce"])
+    scheme, p = sipwire.parse_challenge(value)
+    assert scheme == "Digest"
+    assert p["response"] == expected
+    assert (p["nc"], p["qop"], p["opaque"]) == ("00000001", "auth", RFC7616["opaque"])
+    # The nonce count goes up for the same nonce (RFC 2617 §3.2.2).
+    again = d.authorization(ch, method="GET", uri="/dir/index.html")
+    assert sipwire.parse_challenge(again)[1]["nc"] == "00000002"
+
+
+def test_digest_rfc2617_example_and_unsupported() -> None:
+    d = DigestClient("Mufasa", "Circle Of Life")
+    ch = (
+        'Digest realm="testrealm@host.com", qop="auth,auth-int", '
+        'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"'
+    )
+    v = d.authorization(ch, method="GET", uri="/dir/index.html", cnonce="0a4f113b")
+    assert sipwire.parse_challenge(v)[1]["response"] == "6629fae49393a05397450978507c4ef1"
+    with pytest.raises(sipwire.LocalProtocolError, match="not supported"):
+        d.authorization(ch.replace("Digest ", "Digest algorithm=SHA-1, "), method="GET", uri="/")
+    with pytest.raises(sipwire.LocalProtocolError, match="only Digest"):
+        d.authorization("Bearer abc", method="GET", uri="/")
