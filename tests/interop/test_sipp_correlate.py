@@ -9,16 +9,14 @@ CI (``CI`` set) a missing ``sipp`` is a failure, never a skip.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from peers import free_port, peer_binary
 
 import sipwire
 
@@ -28,23 +26,11 @@ HOST = "127.0.0.1"
 
 
 def sipp_binary() -> str:
-    sipp = shutil.which("sipp")
-    if sipp is None:
-        message = (
-            "sipp not found: install the Debian package sip-tester "
-            "(apt-get install -y sip-tester, or scripts/dev.sh setup)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run the SIPp interop tests", pytrace=False)
-        pytest.skip(message)
-    return sipp
+    return peer_binary("sipp", "sip-tester")
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_port()
 
 
 @dataclass
