@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +36,59 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
         s.bind((HOST, 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def kamailio(cfg: Path, rundir: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Kamailio in the foreground with ``cfg`` on a free UDP+TCP port of 127.0.0.1, in its
+    own process group (it forks workers); up once it answers OPTIONS. Yields (port, process)."""
+    binary = peer_binary("kamailio", "kamailio")
+    port = free_port()
+    cmd = [binary, "-DD", "-E", "-f", str(cfg), "-Y", str(rundir), "-m", "32", "-M", "4"]
+    cmd += ["-n", "1", "-l", f"udp:{HOST}:{port}", "-l", f"tcp:{HOST}:{port}"]
+    log_path = rundir / "kamailio.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+        try:
+            if not answers_options(port, within=15):
+                proc.poll()
+                raise AssertionError(
+                    f"kamailio did not answer: {log_path.read_text(errors='replace')[-2000:]}"
+                )
+            yield port, proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+
+
+def answers_options(port: int, *, within: float) -> bool:
+    """Whether something on 127.0.0.1:``port`` answers an OPTIONS over UDP in time."""
+    deadline = time.monotonic() + within
+    n = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        s.settimeout(0.3)
+        me = s.getsockname()[1]
+        while time.monotonic() < deadline:
+            n += 1
+            probe = (
+                f"OPTIONS sip:{HOST}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bKprobe{n}\r\n"
+                "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\n"
+                f"To: <sip:{HOST}:{port}>\r\nCall-ID: probe{n}\r\nCSeq: {n} OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n"
+            )
+            s.sendto(probe.encode(), (HOST, port))
+            try:
+                if s.recv(65536).startswith(b"SIP/2.0 "):
+                    return True
+            except OSError:
+                time.sleep(0.2)
+    return False

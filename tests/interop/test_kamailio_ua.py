@@ -1,0 +1,60 @@
+"""Two sipwire agents through a real Kamailio (registrar and record-routing proxy with digest
+authentication, ``tests/data/kamailio/registrar.cfg``) on loopback: both register (401 with
+qop=auth answered), Alice calls Bob through the proxy (407 answered), the call is held,
+resumed and hung up along the recorded route, and both un-register."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from peers import HOST, kamailio
+
+from sipwire import UserAgent
+
+CFG = Path(__file__).resolve().parent.parent / "data" / "kamailio" / "registrar.cfg"
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_register_and_call_through_kamailio(tmp_path: Path, transport: str) -> None:
+    with kamailio(CFG, tmp_path) as (port, proc):
+        proxy = (HOST, port)
+
+        async def main() -> None:
+            async with (
+                UserAgent(transport=transport, user="alice") as alice,  # type: ignore[arg-type]
+                UserAgent(transport=transport, user="bob") as bob,  # type: ignore[arg-type]
+            ):
+                reg_a = await alice.register(
+                    f"sip:{HOST}:{port}", username="alice", password="secret", expires=300
+                )
+                reg_b = await bob.register(
+                    f"sip:{HOST}:{port}", username="bob", password="secret", expires=300
+                )
+                assert any(f":{bob.local_address[1]}" in b for b in reg_b.bindings), reg_b
+                assert reg_a.expires > 0
+
+                async def answer() -> object:
+                    async for inc in bob.incoming():
+                        assert inc.request.headers.get("Record-Route") is not None
+                        await inc.ring()
+                        return await inc.answer()
+                    return None
+
+                callee = asyncio.ensure_future(answer())
+                call = await alice.invite(f"sip:bob@{HOST}:{port}", dest=proxy)
+                b = await callee
+                # REGISTER twice (401 first) and INVITE twice (407 first).
+                assert alice.endpoint.counters["transactions_created"] >= 4
+                d = alice.endpoint.dialog(call.dialog)
+                assert d is not None and len(d.route_set) == 1 and f":{port}" in d.route_set[0]
+                assert (await call.hold()).status == 200
+                assert (await call.unhold()).status == 200
+                await call.hangup()
+                await asyncio.wait_for(b.wait_ended(), 5)  # type: ignore[union-attr]
+                await alice.unregister(reg_a)
+                await bob.unregister(reg_b)
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+        assert proc.poll() is None, "kamailio exited"
