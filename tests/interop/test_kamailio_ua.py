@@ -6,6 +6,8 @@ resumed and hung up along the recorded route, and both un-register."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from peers import HOST, kamailio
 
 from sipwire import UserAgent
 
-CFG = Path(__file__).resolve().parent.parent / "data" / "kamailio" / "registrar.cfg"
+ROOT = Path(__file__).resolve().parent.parent.parent
+CFG = ROOT / "tests" / "data" / "kamailio" / "registrar.cfg"
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -58,3 +61,13 @@ def test_register_and_call_through_kamailio(tmp_path: Path, transport: str) -> N
 
         asyncio.run(asyncio.wait_for(main(), 60))
         assert proc.poll() is None, "kamailio exited"
+
+
+def test_register_example_against_kamailio(tmp_path: Path) -> None:
+    with kamailio(CFG, tmp_path) as (port, _):
+        run = [sys.executable, str(ROOT / "examples" / "register.py"), f"sip:{HOST}:{port}"]
+        ok = subprocess.run([*run, "carol", "secret"], capture_output=True, text=True, timeout=30)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert "registered sip:carol@127.0.0.1" in ok.stdout and "un-registered" in ok.stdout
+        bad = subprocess.run([*run, "carol", "wrong"], capture_output=True, text=True, timeout=30)
+        assert bad.returncode == 1 and "refused 401" in bad.stdout, bad.stdout + bad.stderr
