@@ -25,16 +25,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar, Union
 
+import sipwire
+from sipwire import mutations as _mutations
+from sipwire import sdp as _sdp
+
+
+def _hypothesis_setup_hook() -> None:
+    """Hypothesis's entry point. Defined before hypothesis is imported: importing it loads
+    this module's entry point, and when that import is the one just below, this module is
+    half-built; it then registers itself at its end instead."""
+    if "_register" in globals():
+        _register()
+
+
 try:
     from hypothesis import strategies as st
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
         "sipwire.strategies needs hypothesis: pip install 'sipwire[test]' (or hypothesis)"
     ) from e
-
-import sipwire
-from sipwire import mutations as _mutations
-from sipwire import sdp as _sdp
 
 Message = Union[sipwire.Request, sipwire.Response]
 _T = TypeVar("_T")
@@ -403,12 +412,11 @@ def hostile(
 
 
 def _register() -> None:
-    """Lets ``st.from_type`` build sipwire's types (called by hypothesis's entry point)."""
+    """Lets ``st.from_type`` build sipwire's types."""
     st.register_type_strategy(sipwire.Request, requests())
     st.register_type_strategy(sipwire.Response, responses())
     st.register_type_strategy(sipwire.Uri, uris().map(sipwire.parse_uri))
     st.register_type_strategy(_sdp.SessionDescription, sdps().map(_sdp.parse))
 
 
-def _hypothesis_setup_hook() -> None:
-    _register()
+_register()
