@@ -9,6 +9,10 @@ the messages sent since the last answered probe are saved; if the target can be 
 (``restart``, ``--restart-cmd``), the one message that stops it is found and shrunk (ddmin over
 its lines, then its bytes) and saved with the command that replays it.
 
+Over TCP the campaign keeps one connection and opens another when the target closes or resets
+it (servers may, after bad input); probes use a connection of their own. A refused connection,
+or over UDP an ICMP port unreachable, ends the round early and probes at once.
+
 Everything sent is a function of the seed and the options: each round draws from its own
 ``random.Random`` seeded by (seed, round), so round 7 is the same bytes whether or not rounds
 1-6 ran. The only bytes that depend on the run are the local address written in Via and
@@ -914,7 +918,8 @@ class Campaign:
             self.summary.elapsed = time.monotonic() - self.started
             self.summary.responses = self._io().responses
             self.summary.reconnects = self._io().reconnects
-            self.progress.show(self._line(self.summary.rounds), force=True)
+            if self.summary.rounds:
+                self.progress.show(self._line(self.summary.rounds), force=True)
             self.progress.end()
             self._io().close()
         return self.summary
@@ -950,7 +955,6 @@ class Campaign:
                     s.sent += 1
                     s.bytes_sent += len(item.data)
                     s.by_class[item.kind] += 1
-                if signal == "ok":
                     signal = self._io().drain()
                 s.responses = self._io().responses
                 self.progress.show(self._line(round_no))
