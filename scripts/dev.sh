@@ -12,18 +12,25 @@ PY="$VENV/bin/python"
 
 step() { printf '\n== %s\n' "$*"; }
 
-setup() {
-    step "real peers: SIPp (Debian package sip-tester)"
-    if command -v sipp >/dev/null 2>&1; then
-        echo "sipp found: $(command -v sipp)"
+# Installs a real peer from its Debian package when its command is missing.
+peer() {
+    local cmd=$1 package=$2
+    if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ]; then
+        echo "$cmd found: $(command -v "$cmd" || echo "/usr/sbin/$cmd")"
     elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "sipp missing: apt-get install -y sip-tester (apt-get update first if that fails)"
+        echo "$cmd missing: apt-get install -y $package (apt-get update first if that fails)"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -qq sip-tester || { apt-get update -qq && apt-get install -y -qq sip-tester; }
+        apt-get install -y -qq "$package" || { apt-get update -qq && apt-get install -y -qq "$package"; }
     else
-        echo "sipp missing: install the Debian package sip-tester (needs root and apt-get);" \
+        echo "$cmd missing: install the Debian package $package (needs root and apt-get);" \
             "the interop tests skip without it, and fail in CI" >&2
     fi
+}
+
+setup() {
+    step "real peers: SIPp (Debian package sip-tester), Kamailio (kamailio)"
+    peer sipp sip-tester
+    peer kamailio kamailio
     step "cargo-fuzz (the bounded fuzz run of scripts/dev.sh test)"
     if command -v cargo-fuzz >/dev/null 2>&1; then
         echo "cargo-fuzz found: $(command -v cargo-fuzz)"

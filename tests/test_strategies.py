@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -118,3 +121,15 @@ def test_unknown_hostile_class_is_refused() -> None:
 @given(st.from_type(sipwire.Request), st.from_type(sipwire.Uri))
 def test_registered_with_hypothesis(r: sipwire.Request, u: sipwire.Uri) -> None:
     assert isinstance(r, sipwire.Request) and isinstance(u, sipwire.Uri)
+
+
+def test_importing_strategies_first_works() -> None:
+    # Importing hypothesis loads sipwire.strategies through its entry point; when the
+    # user's first import is sipwire.strategies itself, that entry point finds it half-built.
+    code = (
+        "from sipwire import strategies\n"
+        "import hypothesis.strategies as st, sipwire\n"
+        "assert isinstance(st.from_type(sipwire.Request).example(), sipwire.Request)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr

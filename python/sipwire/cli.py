@@ -2,16 +2,23 @@
 
 ``sipwire parse FILE`` (``-`` for stdin) prints a message's structure, or the error with its
 position, and exits 1 on error.
+
+``sipwire fuzz TARGET`` runs a fuzz campaign against a SIP server (see
+:mod:`sipwire.campaign`); ``sipwire fuzz --replay FILE TARGET`` sends saved inputs again.
+Both exit 0 when the target kept answering, 1 when it did not (finds saved), 2 on usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO, Union
 
+from sipwire import campaign, mutations
 from sipwire._sipwire import (
     NameAddr,
     ParseError,
@@ -167,9 +174,158 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fp = sub.add_parser(
+        "fuzz",
+        help="send valid and hostile SIP to a server, probe it, save what stops it",
+        description="Sends rounds of valid dialogs and hostile variants to TARGET at a steady "
+        "rate, checks with OPTIONS after each round that it still answers, and when it does "
+        "not saves the messages since the last answer (found and shrunk to the one that "
+        "stops it when --restart-cmd can restart it) with the command that replays them. "
+        "Exit status: 0 the target kept answering, 1 finds saved, 2 usage error.",
+    )
+    fp.add_argument(
+        "target", nargs="?", help="udp:HOST:PORT, tcp:HOST:PORT or HOST:PORT (UDP); IPv6 in []"
+    )
+    fp.add_argument("--transport", choices=["udp", "tcp"], help="for a target without prefix")
+    fp.add_argument("--seed", type=int, help="the seed (default: random, printed)")
+    fp.add_argument("--rate", type=float, default=100.0, help="messages per second (100)")
+    fp.add_argument("--round-size", type=int, default=20, help="messages between probes (20)")
+    fp.add_argument(
+        "--classes",
+        help="comma-separated hostile classes to use (default all; see --list-classes)",
+    )
+    fp.add_argument(
+        "--valid-ratio", type=float, default=0.5, help="share of valid traffic, 0-1 (0.5)"
+    )
+    fp.add_argument("--rounds", type=int, help="stop after this many rounds")
+    fp.add_argument("--count", type=int, help="stop after this many messages")
+    fp.add_argument(
+        "--duration", type=float, help="stop after this many seconds (60 when no bound given)"
+    )
+    fp.add_argument(
+        "--probe-timeout", type=float, default=1.0, help="seconds to wait for an answer (1)"
+    )
+    fp.add_argument("--probe-tries", type=int, default=3, help="probe sends before giving up (3)")
+    fp.add_argument(
+        "--out", type=Path, default=Path("sipwire-finds"), help="where finds go (sipwire-finds)"
+    )
+    fp.add_argument(
+        "--restart-cmd",
+        help="shell command that starts the target again; enables minimising finds",
+    )
+    fp.add_argument(
+        "--restart-timeout", type=float, default=10.0, help="seconds to wait for a restart (10)"
+    )
+    fp.add_argument(
+        "--minimise-budget", type=float, default=60.0, help="seconds to shrink each find (60)"
+    )
+    fp.add_argument("--max-finds", type=int, help="stop after this many finds")
+    fp.add_argument(
+        "--bind", help="local HOST:PORT to send from (it is written in Via; fixes the bytes)"
+    )
+    fp.add_argument(
+        "--replay",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="send this file (or each .sip of a folder, in name order) and probe; repeatable",
+    )
+    fp.add_argument("--list-classes", action="store_true", help="print the hostile classes")
+    fp.add_argument("--quiet", action="store_true", help="no progress line")
+    fp.set_defaults(func=_cmd_fuzz, parser=fp)
+
+
+def _cmd_fuzz(args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser = args.parser
+    if args.list_classes:
+        sys.stdout.write("".join(f"{name}\n" for name in sorted(mutations.MUTATIONS)))
+        return 0
+    if args.target is None:
+        parser.error("the target is required (udp:HOST:PORT, tcp:HOST:PORT or HOST:PORT)")
+    try:
+        target = campaign.Target.parse(args.target, args.transport)
+        bind = None
+        if args.bind is not None:
+            b = campaign.Target.parse(f"udp:{args.bind}")
+            bind = (b.host, b.port)
+    except ValueError as e:
+        parser.error(str(e))
+    if args.replay:
+        return _replay(args, target, bind, parser)
+    classes = tuple(sorted(mutations.MUTATIONS))
+    if args.classes is not None:
+        classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    config = campaign.Config(
+        target,
+        seed=seed,
+        rate=args.rate,
+        round_size=args.round_size,
+        classes=classes,
+        valid_ratio=args.valid_ratio,
+        probe_timeout=args.probe_timeout,
+        probe_tries=args.probe_tries,
+        rounds=args.rounds,
+        count=args.count,
+        duration=args.duration,
+        out=args.out,
+        restart=args.restart_cmd,
+        restart_timeout=args.restart_timeout,
+        minimise_budget=args.minimise_budget,
+        max_finds=args.max_finds,
+        bind=bind,
+    )
+    try:
+        run = campaign.Campaign(config, progress=None if args.quiet else sys.stderr)
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        summary = run.run()
+    except campaign.TargetDown as e:
+        sys.stderr.write(f"sipwire fuzz: {e}\n")
+        return 2
+    sys.stdout.write(summary.format())
+    return summary.exit_code
+
+
+def _replay(
+    args: argparse.Namespace,
+    target: campaign.Target,
+    bind: tuple[str, int] | None,
+    parser: argparse.ArgumentParser,
+) -> int:
+    try:
+        inputs = campaign.read_inputs(args.replay)
+    except OSError as e:
+        parser.error(f"cannot read {e.filename}: {e.strerror}")
+    if not inputs:
+        parser.error(f"no .sip files in {', '.join(map(str, args.replay))}")
+    if not (args.rate > 0 and args.probe_timeout > 0 and args.probe_tries >= 1):
+        parser.error("rate and probe timeout must be > 0, probe tries at least 1")
+    try:
+        result = campaign.replay(
+            target,
+            [data for _, data in inputs],
+            rate=args.rate,
+            probe_timeout=args.probe_timeout,
+            probe_tries=args.probe_tries,
+            bind=bind,
+        )
+    except campaign.TargetDown as e:
+        sys.stderr.write(f"sipwire fuzz: {e}\n")
+        return 2
+    sys.stdout.write(
+        f"sipwire fuzz --replay: sent {result.sent} of {len(inputs)} messages "
+        f"({result.bytes_sent} bytes) to {target}; it answered OPTIONS after: "
+        f"{'yes' if result.alive else 'no'}\n"
+    )
+    return 0 if result.alive else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="sipwire", description="SIP toolkit: parse and inspect messages."
+        prog="sipwire", description="SIP toolkit: parse and inspect messages, fuzz servers."
     )
     sub = p.add_subparsers(dest="command", required=True)
     pp = sub.add_parser(
@@ -181,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     pp.add_argument("--json", action="store_true", help="print the structure as JSON")
     pp.set_defaults(func=_cmd_parse)
+    _fuzz_parser(sub)
     args = p.parse_args(argv)
     rc: int = args.func(args)
     return rc

@@ -11,7 +11,9 @@ equal (``sipwire.parse(bytes(m)) == m``)::
 
 Broken on purpose: :func:`hostile` applies the bad-input classes of sipwire's design (each
 selectable by name, see :data:`HOSTILE_CLASSES`) to messages from another strategy and yields
-the bytes, for campaigns against SIP servers.
+the bytes, for campaigns against SIP servers. The classes themselves live in
+:mod:`sipwire.mutations`, which ``sipwire fuzz`` (:mod:`sipwire.campaign`) drives with a seeded
+``random.Random`` instead.
 
 The strategies are registered with hypothesis (``st.from_type(sipwire.Request)`` works) through
 the ``hypothesis`` entry point when hypothesis is installed. Hypothesis is an optional extra:
@@ -21,7 +23,20 @@ importing this module without it raises ImportError with the install command.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import TypeVar, Union
+
+import sipwire
+from sipwire import mutations as _mutations
+from sipwire import sdp as _sdp
+
+
+def _hypothesis_setup_hook() -> None:
+    """Hypothesis's entry point. Defined before hypothesis is imported: importing it loads
+    this module's entry point, and when that import is the one just below, this module is
+    half-built; it then registers itself at its end instead."""
+    if "_register" in globals():
+        _register()
+
 
 try:
     from hypothesis import strategies as st
@@ -30,10 +45,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "sipwire.strategies needs hypothesis: pip install 'sipwire[test]' (or hypothesis)"
     ) from e
 
-import sipwire
-from sipwire import sdp as _sdp
-
 Message = Union[sipwire.Request, sipwire.Response]
+_T = TypeVar("_T")
 
 __all__ = [
     "HOSTILE_CLASSES",
@@ -344,272 +357,34 @@ def messages() -> st.SearchStrategy[Message]:
 # --- hostile variants -------------------------------------------------------------------------
 
 
-def _find_line(data: bytes, prefix: bytes) -> int:
-    i = data.find(b"\r\n" + prefix)
-    return -1 if i < 0 else i + 2
+class _Draw:
+    """A :class:`sipwire.mutations.Chooser` over a hypothesis draw, so hostile bytes shrink."""
 
+    def __init__(self, draw: st.DrawFn) -> None:
+        self._draw = draw
 
-def _replace_header(data: bytes, name: bytes, value: bytes) -> bytes:
-    i = _find_line(data, name + b":")
-    if i < 0:
-        return data
-    j = data.find(b"\r\n", i)
-    return data[:i] + name + b": " + value + data[j:]
+    def choice(self, options: Sequence[_T]) -> _T:
+        return self._draw(st.sampled_from(options))
 
+    def integer(self, low: int, high: int) -> int:
+        return self._draw(st.integers(low, high))
 
-def _set_content_length(data: bytes, value: bytes) -> bytes:
-    return _replace_header(data, b"Content-Length", value)
+    def boolean(self) -> bool:
+        return self._draw(st.booleans())
 
-
-def _head_end(data: bytes) -> int:
-    i = data.find(b"\r\n\r\n")
-    return len(data) if i < 0 else i + 4
+    def binary(self, min_size: int, max_size: int) -> bytes:
+        return self._draw(st.binary(min_size=min_size, max_size=max_size))
 
 
 _Mutator = Callable[[st.DrawFn, bytes], bytes]
 
 
-def _content_length(draw: st.DrawFn, d: bytes) -> bytes:
-    v = draw(
-        st.sampled_from(
-            [b"-1", b"+5", b"", b"abc", b" 1 0", b"4294967296", b"18446744073709551616", b"999999"]
-        )
-    )
-    return _set_content_length(d, v)
-
-
-def _body_length(draw: st.DrawFn, d: bytes) -> bytes:
-    n = len(d) - _head_end(d)
-    return _set_content_length(d, str(n + draw(st.sampled_from([-1, 1, 100, 65536]))).encode())
-
-
-def _conflicting_length(draw: st.DrawFn, d: bytes) -> bytes:
-    i = _head_end(d) - 2
-    return d[:i] + b"l: " + str(draw(st.integers(0, 9999))).encode() + b"\r\n" + d[i:]
-
-
-def _line_endings(draw: st.DrawFn, d: bytes) -> bytes:
-    how = draw(st.sampled_from(["lf", "cr", "no_empty_line", "truncate"]))
-    if how == "lf":
-        return d.replace(b"\r\n", b"\n")
-    if how == "cr":
-        return d.replace(b"\r\n", b"\r", 1)
-    if how == "no_empty_line":
-        return d[: _head_end(d) - 2]
-    return d[: draw(st.integers(0, max(0, len(d) - 1)))]
-
-
-def _start_line(draw: st.DrawFn, d: bytes) -> bytes:
-    first, sep, rest = d.partition(b"\r\n")
-    parts = first.split(b" ")
-    choice = draw(st.sampled_from(["spaces", "brackets", "version", "method", "status", "long"]))
-    if choice == "spaces":
-        first = b"  ".join(parts) + b" "
-    elif choice == "brackets" and len(parts) == 3 and not first.startswith(b"SIP/"):
-        first = parts[0] + b" <" + parts[1] + b"> " + parts[2]
-    elif choice == "version":
-        first = first.replace(
-            b"SIP/2.0", draw(st.sampled_from([b"SIP/7.0", b"SIP/2", b"HTTP/1.1"]))
-        )
-    elif choice == "method":
-        first = (
-            draw(st.sampled_from([b"INV ITE", b"INV\x00ITE", b"\xff\xfe"]))
-            + first[first.find(b" ") :]
-        )
-    elif choice == "status":
-        code = draw(st.sampled_from([b"99", b"1000", b"700", b"099", b"2x0"]))
-        first = b"SIP/2.0 " + code + b" Odd"
-    else:
-        first = b"A" * draw(st.integers(100, 5000)) + first[first.find(b" ") :]
-    return first + sep + rest
-
-
-def _header_names(draw: st.DrawFn, d: bytes) -> bytes:
-    i = _head_end(d) - 2
-    trick = draw(
-        st.sampled_from(
-            [
-                b"Via\x0b: x",
-                b"Call-ID : y",
-                b"To\t\t: <sip:x@y>",
-                b": novalue",
-                b"Bad Name: v",
-                b"NoColon",
-            ]
-        )
-    )
-    return d[:i] + trick + b"\r\n" + d[i:]
-
-
-def _floods(draw: st.DrawFn, d: bytes) -> bytes:
-    i = _head_end(d) - 2
-    n = draw(st.integers(100, 2000))
-    what = draw(st.sampled_from(["headers", "vias", "items", "params", "long_value", "long_name"]))
-    if what == "headers":
-        extra = b"".join(b"X-%d: v\r\n" % k for k in range(n))
-    elif what == "vias":
-        extra = b"".join(b"Via: SIP/2.0/UDP h%d;branch=z9hG4bK%d\r\n" % (k, k) for k in range(n))
-    elif what == "items":
-        extra = b"Contact: " + b", ".join(b"<sip:u%d@h>" % k for k in range(n)) + b"\r\n"
-    elif what == "params":
-        extra = b"Contact: <sip:u@h>" + b"".join(b";p%d=1" % k for k in range(n)) + b"\r\n"
-    elif what == "long_value":
-        extra = b"Subject: " + b"v" * (n * 20) + b"\r\n"
-    else:
-        extra = b"X" * (n * 2) + b": v\r\n"
-    return d[:i] + extra + d[i:]
-
-
-def _duplicates(draw: st.DrawFn, d: bytes) -> bytes:
-    i = _head_end(d) - 2
-    name = draw(st.sampled_from([b"To", b"From", b"Call-ID", b"CSeq", b"Max-Forwards"]))
-    j = _find_line(d, name + b":")
-    line = d[j : d.find(b"\r\n", j)] if j >= 0 else name + b": x"
-    return d[:i] + line + b"\r\n" + d[i:]
-
-
-def _missing(draw: st.DrawFn, d: bytes) -> bytes:
-    name = draw(st.sampled_from([b"To", b"From", b"Call-ID", b"CSeq", b"Via", b"Max-Forwards"]))
-    j = _find_line(d, name + b":")
-    if j < 0:
-        return d
-    return d[:j] + d[d.find(b"\r\n", j) + 2 :]
-
-
-def _folding(draw: st.DrawFn, d: bytes) -> bytes:
-    end = _head_end(d)
-    head, body = d[:end], d[end:]
-    k = draw(st.integers(1, 20))
-    return head.replace(b": ", b":\r\n" + b" " * k, draw(st.integers(1, 8))) + body
-
-
-def _controls(draw: st.DrawFn, d: bytes) -> bytes:
-    end = _head_end(d)
-    if end < 4:
-        return d
-    pos = draw(st.integers(0, end - 3))
-    return d[:pos] + draw(st.sampled_from([b"\x00", b"\x07", b"\x7f", b"\x1b[2J"])) + d[pos:]
-
-
-def _numbers(draw: st.DrawFn, d: bytes) -> bytes:
-    what = draw(st.sampled_from(["cseq", "max_forwards", "expires", "cseq_method"]))
-    if what == "cseq":
-        return _replace_header(
-            d,
-            b"CSeq",
-            draw(
-                st.sampled_from(
-                    [b"2147483648 INVITE", b"99999999999999999999 INVITE", b"-1 INVITE"]
-                )
-            ),
-        )
-    if what == "max_forwards":
-        return _replace_header(d, b"Max-Forwards", draw(st.sampled_from([b"256", b"70000", b"-1"])))
-    if what == "expires":
-        i = _head_end(d) - 2
-        return d[:i] + b"Expires: " + b"9" * draw(st.integers(10, 100)) + b"\r\n" + d[i:]
-    return _replace_header(d, b"CSeq", b"1 NOTTHEMETHOD")
-
-
-def _uris(draw: st.DrawFn, d: bytes) -> bytes:
-    first, sep, rest = d.partition(b"\r\n")
-    parts = first.split(b" ")
-    if len(parts) != 3 or first.startswith(b"SIP/"):
-        return d
-    bad = draw(
-        st.sampled_from(
-            [
-                b"sip:a%4@h",
-                b"sip:a@h:99999",
-                b"sip:a@2001:db8::1",
-                b"sip:a@[2001:db8::1",
-                b"unknown:stuff",
-                b"sip:a@h;;;",
-                b"sip:" + b"u" * 5000 + b"@h",
-                b"sip:a@h?Route=%3Csip:x%3E",
-            ]
-        )
-    )
-    return parts[0] + b" " + bad + b" " + parts[2] + sep + rest
-
-
-def _quotes(draw: st.DrawFn, d: bytes) -> bytes:
-    value = draw(
-        st.sampled_from(
-            [
-                b'"unterminated <sip:a@b>',
-                b'"trailing\\',
-                b"<sip:a@b",
-                b"Bell, Alexander <sip:a@b>",
-                b"sip:a@b?x=y;tag=1",
-                b'"a" <sip:a@b>;;;',
-                b"(" * 200 + b"<sip:a@b>",
-            ]
-        )
-    )
-    return _replace_header(d, draw(st.sampled_from([b"To", b"From"])), value)
-
-
-def _branches(draw: st.DrawFn, d: bytes) -> bytes:
-    j = _find_line(d, b"Via:")
-    if j < 0:
-        return d
-    e = d.find(b"\r\n", j)
-    line = d[j:e]
-    b = line.find(b";branch=")
-    if b < 0:
-        return d
-    new = line[:b] if draw(st.booleans()) else line[:b] + b";branch=z9hG4bK"
-    return d[:j] + new + d[e:]
-
-
-def _sdp_lines(draw: st.DrawFn, d: bytes) -> bytes:
-    end = _head_end(d)
-    body = d[end:]
-    if not body.startswith(b"v=0"):
-        return d
-    how = draw(st.sampled_from(["no_equals", "big_pt", "glued", "long", "unknown"]))
-    if how == "no_equals":
-        body = body.replace(b"s=", b"s ", 1)
-    elif how == "big_pt":
-        body = body.replace(b"RTP/AVP ", b"RTP/AVP 300 ", 1)
-    elif how == "glued":
-        body = body.replace(b"\r\na=", b"a=", 1)
-    elif how == "long":
-        body += b"a=x-long:" + b"y" * draw(st.integers(9000, 20000)) + b"\r\n"
-    else:
-        body += b"q=unknown line type\r\n"
-    return _set_content_length(d[:end] + body, str(len(body)).encode())
-
-
-def _garbage(draw: st.DrawFn, d: bytes) -> bytes:
-    junk = draw(st.binary(min_size=1, max_size=64))
-    where = draw(st.sampled_from(["before", "after", "between"]))
-    if where == "before":
-        return junk + b"\r\n" + d
-    if where == "after":
-        return d + junk
-    return d + junk + b"\r\n" + d
+def _drawn(mutation: _mutations.Mutation) -> _Mutator:
+    return lambda draw, data: mutation(_Draw(draw), data)
 
 
 HOSTILE_CLASSES: dict[str, _Mutator] = {
-    "content_length": _content_length,
-    "body_length": _body_length,
-    "conflicting_content_length": _conflicting_length,
-    "line_endings": _line_endings,
-    "start_line": _start_line,
-    "header_names": _header_names,
-    "floods": _floods,
-    "duplicates": _duplicates,
-    "missing_headers": _missing,
-    "folding": _folding,
-    "control_bytes": _controls,
-    "numbers": _numbers,
-    "uris": _uris,
-    "quotes": _quotes,
-    "branches": _branches,
-    "sdp_lines": _sdp_lines,
-    "garbage": _garbage,
+    name: _drawn(fn) for name, fn in _mutations.MUTATIONS.items()
 }
 """The bad-input classes :func:`hostile` can apply, by name."""
 
@@ -637,12 +412,11 @@ def hostile(
 
 
 def _register() -> None:
-    """Lets ``st.from_type`` build sipwire's types (called by hypothesis's entry point)."""
+    """Lets ``st.from_type`` build sipwire's types."""
     st.register_type_strategy(sipwire.Request, requests())
     st.register_type_strategy(sipwire.Response, responses())
     st.register_type_strategy(sipwire.Uri, uris().map(sipwire.parse_uri))
     st.register_type_strategy(_sdp.SessionDescription, sdps().map(_sdp.parse))
 
 
-def _hypothesis_setup_hook() -> None:
-    _register()
+_register()

@@ -1,0 +1,1230 @@
+"""Fuzz campaigns against a SIP server: ``sipwire fuzz TARGET`` and its Python API.
+
+A campaign sends rounds of messages to one target over UDP or TCP, at a given rate. Each round
+mixes valid traffic (OPTIONS, REGISTER, MESSAGE, INVITE with SDP followed by CANCEL, or by ACK
+and BYE) with hostile messages: a valid message broken by one of the bad-input classes of
+:data:`sipwire.mutations.MUTATIONS`. After each round an OPTIONS probe (fresh branch and
+Call-ID, retransmitted a few times) checks that the target still answers. When it does not,
+the messages sent since the last answered probe are saved; if the target can be restarted
+(``restart``, ``--restart-cmd``), the one message that stops it is found and shrunk (ddmin over
+its lines, then its bytes) and saved with the command that replays it.
+
+Over TCP the campaign keeps one connection and opens another when the target closes or resets
+it (servers may, after bad input); probes use a connection of their own. A refused connection,
+or over UDP an ICMP port unreachable, ends the round early and probes at once.
+
+Everything sent is a function of the seed and the options: each round draws from its own
+``random.Random`` seeded by (seed, round), so round 7 is the same bytes whether or not rounds
+1-6 ran. The only bytes that depend on the run are the local address written in Via and
+Contact (where the target sends its answers); ``bind`` (``--bind``) fixes it. The valid dialogs
+are sent without waiting for answers, so answers never change what is sent next.
+
+From Python::
+
+    from sipwire.campaign import Campaign, Config, Target
+
+    summary = Campaign(Config(Target.parse("udp:127.0.0.1:5060"), seed=7, rounds=20,
+                              restart="systemctl restart my-sip-server")).run()
+    summary.alive, summary.sent, summary.by_class, [f.path for f in summary.finds]
+
+    result = replay(Target.parse("udp:127.0.0.1:5060"), [Path("crash-7-3-12.sip").read_bytes()])
+    result.alive
+
+:func:`generate_round` gives a round's messages without sending anything, and :func:`ddmin`
+is the minimiser, usable with any predicate.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TextIO, TypeVar, Union
+
+from sipwire import mutations
+from sipwire._sipwire import ParseError, StreamParser, build_request, parse
+from sipwire.sdp import MediaBuilder, SessionBuilder
+
+__all__ = [
+    "BudgetExhausted",
+    "Campaign",
+    "Config",
+    "Find",
+    "Input",
+    "ReplayResult",
+    "Summary",
+    "Target",
+    "TargetDown",
+    "ddmin",
+    "generate_round",
+    "replay",
+]
+
+_T = TypeVar("_T")
+Restart = Union[str, Callable[[], None]]
+Outcome = Literal["answered", "timeout", "refused"]
+_Header = tuple[str, str]
+
+_TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789"
+_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "1001", "1002", "+15550100")
+
+
+# --- target ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a campaign sends: ``udp:HOST:PORT``, ``tcp:HOST:PORT`` or ``HOST:PORT`` (UDP).
+    IPv6 addresses go in brackets: ``udp:[::1]:5060``."""
+
+    transport: Literal["udp", "tcp"]
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str, transport: str | None = None) -> Target:
+        """Reads a target; ``transport`` (``--transport``) applies when the text has no
+        prefix and must agree with it when it has one. ValueError says what is wrong."""
+        expected = "expected udp:HOST:PORT, tcp:HOST:PORT or HOST:PORT"
+        if transport is not None and transport not in ("udp", "tcp"):
+            raise ValueError(f"transport {transport!r} is not udp or tcp")
+        proto, rest = None, text
+        head, sep, tail = text.partition(":")
+        if sep and head.lower() in ("udp", "tcp"):
+            proto, rest = head.lower(), tail
+        if proto is not None and transport is not None and proto != transport:
+            raise ValueError(f"target {text!r} says {proto} but the transport asked is {transport}")
+        if rest.startswith("["):
+            end = rest.find("]")
+            if end < 0 or rest[end + 1 : end + 2] != ":":
+                raise ValueError(f"bad target {text!r}: {expected} (IPv6 as [ADDR]:PORT)")
+            host, port_text = rest[1:end], rest[end + 2 :]
+        else:
+            host, sep, port_text = rest.rpartition(":")
+            if not sep or ":" in host:
+                raise ValueError(f"bad target {text!r}: {expected}")
+        if not host:
+            raise ValueError(f"bad target {text!r}: no host; {expected}")
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"bad target {text!r}: port {port_text!r} is not 1-65535")
+        chosen = proto or transport or "udp"
+        return cls("tcp" if chosen == "tcp" else "udp", host, int(port_text))
+
+    @property
+    def hostport(self) -> str:
+        """``host:port`` as written in a SIP URI (IPv6 in brackets)."""
+        return f"{_bracket(self.host)}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{self.hostport}"
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# --- configuration and results -----------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    """A campaign's options; :meth:`check` (run by :class:`Campaign`) refuses bad values.
+
+    The campaign stops at the first of ``rounds``, ``count`` (messages) and ``duration``
+    (seconds); with none of them it runs for 60 seconds. ``restart`` is a shell command (or a
+    callable) that starts the target again after it died; without it a death ends the campaign
+    and the inputs are saved as they were sent, not minimised.
+    """
+
+    target: Target
+    seed: int = 0
+    rate: float = 100.0
+    round_size: int = 20
+    classes: tuple[str, ...] = tuple(sorted(mutations.MUTATIONS))
+    valid_ratio: float = 0.5
+    probe_timeout: float = 1.0
+    probe_tries: int = 3
+    rounds: int | None = None
+    count: int | None = None
+    duration: float | None = None
+    out: Path = Path("sipwire-finds")
+    restart: Restart | None = None
+    restart_timeout: float = 10.0
+    minimise_budget: float = 60.0
+    minimise_tries: int = 2000
+    max_finds: int | None = None
+    bind: tuple[str, int] | None = None
+
+    def check(self) -> None:
+        unknown = [c for c in self.classes if c not in mutations.MUTATIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown hostile class {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(sorted(mutations.MUTATIONS))}"
+            )
+        if not self.classes and self.valid_ratio < 1:
+            raise ValueError("no hostile classes chosen: give some, or a valid ratio of 1")
+        positive: list[tuple[str, float | None]] = [
+            ("rate", self.rate),
+            ("probe timeout", self.probe_timeout),
+            ("restart timeout", self.restart_timeout),
+            ("duration", self.duration),
+        ]
+        for name, value in positive:
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0, not {value}")
+        counts: list[tuple[str, int | None]] = [
+            ("round size", self.round_size),
+            ("probe tries", self.probe_tries),
+            ("rounds", self.rounds),
+            ("count", self.count),
+            ("max finds", self.max_finds),
+            ("minimise tries", self.minimise_tries),
+        ]
+        for name, n in counts:
+            if n is not None and n < 1:
+                raise ValueError(f"{name} must be at least 1, not {n}")
+        if not 0 <= self.valid_ratio <= 1:
+            raise ValueError(f"valid ratio must be between 0 and 1, not {self.valid_ratio}")
+        if self.minimise_budget < 0:
+            raise ValueError(f"minimise budget must be >= 0, not {self.minimise_budget}")
+
+
+@dataclass(frozen=True)
+class Input:
+    """One message of a round: ``kind`` is ``valid:METHOD`` or ``hostile:CLASS``."""
+
+    round: int
+    index: int
+    kind: str
+    data: bytes
+
+
+@dataclass
+class Find:
+    """A saved input after which the target stopped answering."""
+
+    round: int
+    index: int
+    """Index in the round of the (last) message that stopped it."""
+    kind: str
+    path: Path
+    """The file (or folder of files, sent in name order) to replay."""
+    original_size: int
+    size: int
+    minimised: bool
+    note: str
+    replay: str
+    """The command that sends it again and probes."""
+
+
+@dataclass
+class Summary:
+    """What a campaign did. ``exit_code`` is the CLI's: 0 when the target stayed alive and
+    nothing was found, 1 otherwise."""
+
+    target: str
+    seed: int
+    rounds: int = 0
+    sent: int = 0
+    bytes_sent: int = 0
+    elapsed: float = 0.0
+    by_class: Counter[str] = field(default_factory=Counter)
+    responses: int = 0
+    probes_ok: int = 0
+    probes_failed: int = 0
+    reconnects: int = 0
+    oversize: int = 0
+    minimising: float = 0.0
+    """Seconds of ``elapsed`` spent minimising finds."""
+    finds: list[Find] = field(default_factory=list)
+    alive: bool = True
+    stopped: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.alive and not self.finds else 1
+
+    def format(self) -> str:
+        sending = self.elapsed - self.minimising
+        rate = self.sent / sending if sending > 0 else 0.0
+        spent = f", {self.minimising:.1f} s minimising" if self.minimising else ""
+        lines = [
+            f"sipwire fuzz {self.target} seed {self.seed}: stopped ({self.stopped})",
+            f"  rounds {self.rounds}, sent {self.sent} messages ({self.bytes_sent} bytes) in "
+            f"{self.elapsed:.1f} s ({rate:.1f}/s{spent}), responses {self.responses}",
+            f"  probes answered {self.probes_ok}, unanswered {self.probes_failed}"
+            + (f", reconnects {self.reconnects}" if self.reconnects else "")
+            + (f", too big for a datagram {self.oversize}" if self.oversize else ""),
+        ]
+        for group in ("valid", "hostile"):
+            items = sorted(
+                (k.split(":", 1)[1], n)
+                for k, n in self.by_class.items()
+                if k.startswith(group + ":")
+            )
+            if items:
+                lines.append(f"  {group}: " + ", ".join(f"{k} {n}" for k, n in items))
+        lines.append(f"  finds: {len(self.finds)}")
+        for f in self.finds:
+            size = f"{f.original_size} -> {f.size} bytes" if f.minimised else f"{f.size} bytes"
+            lines.append(f"    {f.path} (round {f.round}, message {f.index}, {f.kind}, {size})")
+            lines.append(f"      {f.note}")
+            lines.append(f"      replay: {f.replay}")
+        lines.append(f"  target answering at the end: {'yes' if self.alive else 'no'}")
+        return "\n".join(lines) + "\n"
+
+
+class TargetDown(Exception):
+    """The target did not answer OPTIONS before the campaign (or replay) started."""
+
+
+class BudgetExhausted(Exception):
+    """Raised by a :func:`ddmin` predicate (or by ddmin itself) when the budget is spent;
+    ddmin then returns the smallest failing input found so far."""
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+def _token(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(_TOKEN) for _ in range(n))
+
+
+class _Builder:
+    """Valid requests to one target, every random part drawn from the rng it is given."""
+
+    def __init__(self, target: Target, sent_by: str) -> None:
+        self.target = target
+        self.sent_by = sent_by
+        self.via_transport = target.transport.upper()
+
+    def _via(self, rng: random.Random) -> str:
+        # rport (RFC 3581): answers come back to the port we send from, whatever sent-by says.
+        return f"SIP/2.0/{self.via_transport} {self.sent_by};rport;branch=z9hG4bK{_token(rng, 16)}"
+
+    def request(
+        self,
+        method: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None = None,
+        uri: str | None = None,
+    ) -> bytes:
+        ruri = uri or f"sip:{self.target.hostport}"
+        return bytes(build_request(method, ruri, headers, body))
+
+    def options(self, rng: random.Random, call_id: str | None = None) -> tuple[str, bytes]:
+        cid = call_id or _token(rng, 20)
+        data = self.request(
+            "OPTIONS",
+            [
+                ("Via", self._via(rng)),
+                ("Max-Forwards", "70"),
+                ("From", f"<sip:sipwire@{_bracket(self.sent_by_host)}>;tag={_token(rng, 10)}"),
+                ("To", f"<sip:{self.target.hostport}>"),
+                ("Call-ID", cid),
+                ("CSeq", f"{rng.randint(1, 9999)} OPTIONS"),
+                ("Accept", "application/sdp"),
+                ("User-Agent", "sipwire-fuzz"),
+            ],
+        )
+        return cid, data
+
+    @property
+    def sent_by_host(self) -> str:
+        return self.sent_by.rsplit(":", 1)[0].strip("[]")
+
+    def _party(self, rng: random.Random) -> tuple[str, str, str]:
+        user = rng.choice(_USERS)
+        peer = rng.choice(_USERS)
+        uri = f"sip:{peer}@{self.target.hostport}"
+        frm = f"<sip:{user}@{self.target.hostport}>;tag={_token(rng, 10)}"
+        contact = f"<sip:{user}@{self.sent_by};transport={self.target.transport}>"
+        return uri, frm, contact
+
+    def _sdp(self, rng: random.Random) -> bytes:
+        media = MediaBuilder("audio", rng.randrange(16384, 32768, 2)).format("0").format("8")
+        media = media.codec(101, "telephone-event", 8000, fmtp="0-16").attribute("ptime", "20")
+        media = media.direction(rng.choice(["sendrecv", "sendonly", "recvonly"]))
+        session = SessionBuilder(
+            self.sent_by_host, username="sipwire", session_id=rng.randrange(1, 2**32)
+        )
+        return bytes(session.media(media))
+
+    def unit(self, rng: random.Random) -> list[tuple[str, bytes]]:
+        """One valid exchange, as the caller's side sends it (answers are not awaited)."""
+        what = rng.choice(["OPTIONS", "REGISTER", "MESSAGE", "INVITE+CANCEL", "INVITE+ACK+BYE"])
+        if what == "OPTIONS":
+            return [("OPTIONS", self.options(rng)[1])]
+        uri, frm, contact = self._party(rng)
+        cid = _token(rng, 20)
+        seq = rng.randint(1, 2**31 - 2)
+        agent = ("User-Agent", "sipwire-fuzz")
+
+        def head(method: str, to: str, via: str | None = None, n: int = seq) -> list[_Header]:
+            return [
+                ("Via", via or self._via(rng)),
+                ("Max-Forwards", "70"),
+                ("From", frm),
+                ("To", to),
+                ("Call-ID", cid),
+                ("CSeq", f"{n} {method}"),
+            ]
+
+        if what == "REGISTER":
+            expires = ("Expires", str(rng.choice([0, 60, 3600])))
+            aor = frm.split(";", 1)[0]
+            hs = [*head("REGISTER", aor), ("Contact", contact), expires, agent]
+            return [("REGISTER", self.request("REGISTER", hs))]
+        to = f"<{uri}>"
+        if what == "MESSAGE":
+            text = f"sipwire fuzz message {_token(rng, 8)}".encode()
+            hs = [*head("MESSAGE", to), agent, ("Content-Type", "text/plain")]
+            return [("MESSAGE", self.request("MESSAGE", hs, text, uri))]
+        via = self._via(rng)
+        allow = ("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
+        hs = [*head("INVITE", to, via), ("Contact", contact), allow, agent]
+        hs.append(("Content-Type", "application/sdp"))
+        invite = self.request("INVITE", hs, self._sdp(rng), uri)
+        if what == "INVITE+CANCEL":
+            # RFC 3261 §9.1: the CANCEL has the INVITE's Request-URI, top Via, Call-ID, From,
+            # To and CSeq number.
+            cancel = self.request("CANCEL", [*head("CANCEL", to, via), agent], None, uri)
+            return [("INVITE", invite), ("CANCEL", cancel)]
+        # As if a 2xx came back with this To tag: ACK and BYE in a new transaction each.
+        tagged = f"{to};tag={_token(rng, 10)}"
+        ack = self.request("ACK", [*head("ACK", tagged), agent], None, uri)
+        bye = self.request("BYE", [*head("BYE", tagged, n=seq + 1), agent], None, uri)
+        return [("INVITE", invite), ("ACK", ack), ("BYE", bye)]
+
+    def hostile(self, rng: random.Random, classes: Sequence[str]) -> tuple[str, bytes]:
+        name = rng.choice(list(classes))
+        chooser = mutations.RandomChooser(rng)
+        data = b""
+        # A class that does not apply to the message drawn (sdp_lines without SDP) leaves it
+        # unchanged; draw another message, a bounded number of times.
+        for _ in range(8):
+            base = self.unit(rng)[0][1]
+            data = mutations.mutate(base, name, chooser)
+            if data != base:
+                break
+        return name, data
+
+
+def generate_round(
+    config: Config, round_no: int, sent_by: str, size: int | None = None
+) -> list[Input]:
+    """The messages of round ``round_no`` (from 1) of a campaign, without sending anything:
+    a pure function of the seed, the options that shape messages and ``sent_by`` (the
+    ``host:port`` written in Via and Contact). ``size`` cuts the round short (the first
+    ``size`` messages of the full round)."""
+    rng = random.Random(f"sipwire-fuzz:{config.seed}:{round_no}")
+    builder = _Builder(config.target, sent_by)
+    n = config.round_size if size is None else min(size, config.round_size)
+    out: list[Input] = []
+    while len(out) < n:
+        if not config.classes or rng.random() < config.valid_ratio:
+            for method, data in builder.unit(rng):
+                if len(out) < n:
+                    out.append(Input(round_no, len(out), f"valid:{method}", data))
+        else:
+            name, data = builder.hostile(rng, config.classes)
+            out.append(Input(round_no, len(out), f"hostile:{name}", data))
+    return out
+
+
+# --- minimising -------------------------------------------------------------------------------
+
+
+def ddmin(
+    items: Sequence[_T],
+    test: Callable[[list[_T]], bool],
+    *,
+    max_tests: int | None = None,
+    deadline: float | None = None,
+) -> list[_T]:
+    """Zeller's delta debugging: a 1-minimal sublist of ``items`` for which ``test`` is true
+    (``test(items)`` is assumed true). Stops early, returning the smallest failing sublist
+    so far, after ``max_tests`` calls, at ``deadline`` (``time.monotonic()``), or when
+    ``test`` raises :class:`BudgetExhausted`. Each distinct candidate is tested once."""
+    current = list(items)
+    seen: dict[tuple[_T, ...], bool] = {}
+    calls = 0
+
+    def fails(candidate: list[_T]) -> bool:
+        nonlocal calls
+        key = tuple(candidate)
+        if key not in seen:
+            if max_tests is not None and calls >= max_tests:
+                raise BudgetExhausted
+            if deadline is not None and time.monotonic() >= deadline:
+                raise BudgetExhausted
+            calls += 1
+            seen[key] = test(candidate)
+        return seen[key]
+
+    n = 2
+    try:
+        while len(current) >= 2:
+            size = len(current)
+            bounds = [size * i // n for i in range(n + 1)]
+            chunks = [current[bounds[i] : bounds[i + 1]] for i in range(n)]
+            reduced = False
+            for chunk in chunks:
+                if chunk and fails(chunk):
+                    current, n, reduced = chunk, 2, True
+                    break
+            if not reduced and n > 2:
+                for i in range(n):
+                    rest = current[: bounds[i]] + current[bounds[i + 1] :]
+                    if fails(rest):
+                        current, n, reduced = rest, max(n - 1, 2), True
+                        break
+            if not reduced:
+                if n >= size:
+                    break
+                n = min(size, 2 * n)
+    except BudgetExhausted:
+        pass
+    return current
+
+
+# --- transports -------------------------------------------------------------------------------
+
+Signal = Literal["ok", "refused", "oversize", "stalled"]
+
+
+def _resolve(
+    target: Target, kind: socket.SocketKind
+) -> tuple[socket.AddressFamily, tuple[str, int]]:
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=kind)
+    except socket.gaierror as e:
+        raise ValueError(f"cannot resolve {target.host!r}: {e.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    return family, (str(addr[0]), int(addr[1]))
+
+
+def _local(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{_bracket(str(host))}:{port}"
+
+
+def _is_answer(data: bytes, call_id: str) -> bool:
+    if not data.startswith(b"SIP/2.0 "):
+        return False
+    try:
+        return parse(data, strict=False).call_id == call_id
+    except ParseError:
+        # A target's broken answer is still an answer.
+        return call_id.encode() in data
+
+
+class _Transport:
+    sent_by: str
+    responses: int = 0
+    reconnects: int = 0
+
+    def send(self, data: bytes) -> Signal:
+        raise NotImplementedError
+
+    def drain(self) -> Signal:
+        raise NotImplementedError
+
+    def exchange(self, data: bytes, call_id: str, timeout: float) -> Outcome:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Starts the next send afresh (a new TCP connection)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _Udp(_Transport):
+    def __init__(self, target: Target, bind: tuple[str, int] | None) -> None:
+        family, self.addr = _resolve(target, socket.SOCK_DGRAM)
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if bind is not None:
+                self.sock.bind(bind)
+            # Connected, so an ICMP port unreachable (the target is gone) surfaces as
+            # ConnectionRefusedError on the next send or receive.
+            self.sock.connect(self.addr)
+            self.sock.setblocking(False)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sent_by = _local(self.sock)
+
+    def send(self, data: bytes) -> Signal:
+        try:
+            self.sock.send(data)
+        except ConnectionRefusedError:
+            return "refused"
+        except BlockingIOError:
+            return "stalled"
+        except OSError as e:
+            if e.errno == 90:  # EMSGSIZE: more than a datagram holds
+                return "oversize"
+            raise
+        return "ok"
+
+    def drain(self) -> Signal:
+        while True:
+            try:
+                self.sock.recv(65535)
+            except BlockingIOError:
+                return "ok"
+            except ConnectionRefusedError:
+                return "refused"
+            self.responses += 1
+
+    def exchange(self, data: bytes, call_id: str, timeout: float) -> Outcome:
+        if self.send(data) == "refused":
+            return "refused"
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            self.sock.settimeout(left)
+            try:
+                got = self.sock.recv(65535)
+            except socket.timeout:
+                return "timeout"
+            except ConnectionRefusedError:
+                return "refused"
+            finally:
+                self.sock.setblocking(False)
+            self.responses += 1
+            if _is_answer(got, call_id):
+                return "answered"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _Tcp(_Transport):
+    def __init__(self, target: Target, bind: tuple[str, int] | None, timeout: float) -> None:
+        self.family, self.addr = _resolve(target, socket.SOCK_STREAM)
+        self.bind = bind
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.parser = StreamParser(strict=False)
+        # The first connection's address stands in Via for the whole campaign, so the
+        # messages do not change when a reconnection gets a new port.
+        self.sock = self._connect(bind)
+        self.sent_by = _local(self.sock)
+
+    def _connect(self, source: tuple[str, int] | None) -> socket.socket:
+        s = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            s.settimeout(self.timeout)
+            if source is not None:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(source)
+            s.connect(self.addr)
+        except OSError:
+            s.close()
+            raise
+        return s
+
+    def send(self, data: bytes) -> Signal:
+        for attempt in range(2):
+            if self.sock is None:
+                try:
+                    self.sock = self._connect(self.bind)
+                except ConnectionRefusedError:
+                    return "refused"
+                except OSError:
+                    return "stalled"
+                self.parser = StreamParser(strict=False)
+                self.reconnects += 1
+            try:
+                self.sock.sendall(data)
+                return "ok"
+            except socket.timeout:
+                return "stalled"
+            except (BrokenPipeError, ConnectionResetError):
+                # The peer closed the connection (a server may, after bad input): send the
+                # message again on a new one.
+                self.reset()
+                if attempt:
+                    return "refused"
+        return "ok"
+
+    def drain(self) -> Signal:
+        sock = self.sock
+        if sock is None:
+            return "ok"
+        sock.setblocking(False)
+        try:
+            while True:
+                try:
+                    got = sock.recv(65536)
+                except BlockingIOError:
+                    return "ok"
+                except OSError:
+                    got = b""
+                if not got:
+                    # The peer closed (or reset) it: the next send opens another.
+                    self.reset()
+                    return "ok"
+                self.parser.feed(got)
+                self._count()
+        finally:
+            if self.sock is sock:
+                sock.settimeout(self.timeout)
+
+    def _count(self) -> None:
+        while True:
+            try:
+                for _ in self.parser:
+                    self.responses += 1
+                return
+            except ParseError:
+                continue
+
+    def exchange(self, data: bytes, call_id: str, timeout: float) -> Outcome:
+        # A probe gets its own connection: the fuzz connection may be stuck in a body that
+        # a lying Content-Length announced.
+        deadline = time.monotonic() + timeout
+        s = socket.socket(self.family, socket.SOCK_STREAM)
+        try:
+            s.settimeout(timeout)
+            try:
+                s.connect(self.addr)
+                s.sendall(data)
+            except ConnectionRefusedError:
+                return "refused"
+            except (socket.timeout, OSError):
+                return "timeout"
+            parser = StreamParser(strict=False)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return "timeout"
+                s.settimeout(left)
+                try:
+                    got = s.recv(65536)
+                except (socket.timeout, OSError):
+                    return "timeout"
+                if not got:
+                    return "timeout"
+                parser.feed(got)
+                while True:
+                    try:
+                        for m in parser:
+                            self.responses += 1
+                            if _is_answer(bytes(m), call_id):
+                                return "answered"
+                        break
+                    except ParseError:
+                        continue
+        finally:
+            s.close()
+
+    def reset(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def close(self) -> None:
+        self.reset()
+
+
+def _open(target: Target, bind: tuple[str, int] | None, timeout: float) -> _Transport:
+    try:
+        if target.transport == "tcp":
+            return _Tcp(target, bind, timeout)
+        return _Udp(target, bind)
+    except ConnectionRefusedError:
+        raise TargetDown(f"{target} refused the connection; is it running?") from None
+    except OSError as e:
+        raise TargetDown(f"cannot reach {target}: {e.strerror or e}") from None
+
+
+# --- the campaign ----------------------------------------------------------------------------
+
+
+class _Progress:
+    """The progress line: redrawn in place on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, stream: TextIO | None, every: float = 10.0) -> None:
+        self.stream = stream
+        self.tty = bool(stream is not None and stream.isatty())
+        self.every = 0.2 if self.tty else every
+        self.last = 0.0
+        self.drawn = False
+
+    def show(self, text: str, force: bool = False) -> None:
+        if self.stream is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        if self.tty:
+            self.stream.write("\r" + text + "\x1b[K")
+            self.drawn = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """A line of its own (kept above the progress line on a terminal)."""
+        if self.stream is None:
+            return
+        self.end()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.stream is not None and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+class Campaign:
+    """One campaign against ``config.target``; :meth:`run` does it and returns a
+    :class:`Summary`. ``progress`` is where the progress line and notes go (None: nowhere);
+    ``command`` is how the saved READMEs name the program (``sipwire fuzz``)."""
+
+    def __init__(
+        self, config: Config, *, progress: TextIO | None = None, command: str = "sipwire fuzz"
+    ) -> None:
+        config.check()
+        self.config = config
+        self.command = command
+        self.progress = _Progress(progress)
+        self.summary = Summary(str(config.target), config.seed)
+        self.probe_rng = random.Random(f"sipwire-fuzz-probe:{config.seed}")
+        self.transport: _Transport | None = None
+        self.builder: _Builder | None = None
+        self.started = 0.0
+        self._duration: float | None = None
+        self._deadline: float | None = None
+        self._found: dict[bytes, Path] = {}
+
+    # -- probing and restarting
+
+    def _io(self) -> _Transport:
+        assert self.transport is not None
+        return self.transport
+
+    def probe(self, tries: int | None = None, timeout: float | None = None) -> bool:
+        """An OPTIONS with a fresh branch and Call-ID, sent up to ``tries`` times (the same
+        message, as a UDP retransmission); True when any answer with its Call-ID came."""
+        assert self.builder is not None
+        call_id, data = self.builder.options(self.probe_rng)
+        n = tries or self.config.probe_tries
+        for attempt in range(n):
+            outcome = self._io().exchange(data, call_id, timeout or self.config.probe_timeout)
+            if outcome == "answered":
+                return True
+            if outcome == "refused" and attempt + 1 < n:
+                time.sleep(min(0.05, self.config.probe_timeout))
+        return False
+
+    def _restart(self) -> bool:
+        restart = self.config.restart
+        if restart is None:
+            return False
+        if callable(restart):
+            restart()
+        else:
+            self.config.out.mkdir(parents=True, exist_ok=True)
+            # The target may stay in the background holding the command's output: a log
+            # file, never a pipe we would wait on.
+            with (self.config.out / "restart.log").open("ab") as log:
+                try:
+                    subprocess.run(
+                        restart,
+                        shell=True,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        timeout=self.config.restart_timeout,
+                        check=False,
+                    )
+                except subprocess.TimeoutExpired:
+                    return False
+        self._io().reset()
+        deadline = time.monotonic() + self.config.restart_timeout
+        while time.monotonic() < deadline:
+            if self.probe(tries=1, timeout=min(0.25, self.config.probe_timeout)):
+                return True
+            time.sleep(0.02)
+        return False
+
+    # -- running
+
+    def _stop_reason(self, round_no: int) -> str | None:
+        c = self.config
+        if c.rounds is not None and round_no >= c.rounds:
+            return f"{c.rounds} rounds done"
+        if c.count is not None and self.summary.sent >= c.count:
+            return f"{c.count} messages sent"
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return f"{self._duration:g} s elapsed"
+        if c.max_finds is not None and len(self.summary.finds) >= c.max_finds:
+            return f"{c.max_finds} finds"
+        return None
+
+    def _line(self, round_no: int) -> str:
+        s = self.summary
+        elapsed = time.monotonic() - self.started
+        rate = s.sent / elapsed if elapsed > 0 else 0.0
+        return (
+            f"round {round_no}  sent {s.sent}  {rate:.0f}/s  responses {s.responses}  "
+            f"probes {s.probes_ok} ok {s.probes_failed} failed  finds {len(s.finds)}"
+        )
+
+    def run(self) -> Summary:
+        """Runs to a stop condition (or Ctrl-C) and returns the summary. Raises
+        :class:`TargetDown` when the target does not answer before the first round."""
+        c = self.config
+        self._duration = (
+            c.duration
+            if c.duration is not None
+            else (60.0 if c.rounds is None and c.count is None else None)
+        )
+        self.started = time.monotonic()
+        self._deadline = None if self._duration is None else self.started + self._duration
+        self.transport = _open(c.target, c.bind, max(1.0, c.probe_timeout))
+        try:
+            self.builder = _Builder(c.target, self.transport.sent_by)
+            if not self.probe() and not (c.restart is not None and self._restart()):
+                raise TargetDown(
+                    f"{c.target} does not answer OPTIONS ({c.probe_tries} tries, "
+                    f"{c.probe_timeout:g} s each); is it running?"
+                )
+            self.progress.say(
+                f"sipwire fuzz: {c.target} seed {c.seed}, {c.rate:g} messages/s, "
+                f"rounds of {c.round_size}, sending from {self.transport.sent_by}"
+            )
+            self._loop()
+        except KeyboardInterrupt:
+            self.summary.stopped = "interrupted"
+        finally:
+            self.summary.elapsed = time.monotonic() - self.started
+            self.summary.responses = self._io().responses
+            self.summary.reconnects = self._io().reconnects
+            if self.summary.rounds:
+                self.progress.show(self._line(self.summary.rounds), force=True)
+            self.progress.end()
+            self._io().close()
+        return self.summary
+
+    def _loop(self) -> None:
+        c, s = self.config, self.summary
+        interval = 1.0 / c.rate
+        round_no = 0
+        while True:
+            reason = self._stop_reason(round_no)
+            if reason is not None:
+                s.stopped = reason
+                return
+            round_no += 1
+            left = None if c.count is None else c.count - s.sent
+            assert self.builder is not None
+            inputs = generate_round(c, round_no, self.builder.sent_by, left)
+            window: list[Input] = []
+            due = time.monotonic()
+            for item in inputs:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    break
+                now = time.monotonic()
+                if due > now:
+                    time.sleep(due - now)
+                due = max(due + interval, time.monotonic() - 1.0)
+                signal = self._io().send(item.data)
+                if signal == "oversize":
+                    s.oversize += 1
+                    continue
+                if signal == "ok":
+                    window.append(item)
+                    s.sent += 1
+                    s.bytes_sent += len(item.data)
+                    s.by_class[item.kind] += 1
+                    signal = self._io().drain()
+                s.responses = self._io().responses
+                self.progress.show(self._line(round_no))
+                if signal in ("refused", "stalled"):
+                    # The target may be gone: probe now rather than after the round.
+                    break
+            s.rounds = round_no
+            if self.probe():
+                s.probes_ok += 1
+                continue
+            s.probes_failed += 1
+            try:
+                self._found_dead(round_no, window)
+            except _StopCampaign:
+                s.alive = False
+                s.stopped = "the target did not come back after a restart"
+                return
+            if c.restart is None:
+                s.alive = False
+                s.stopped = "the target stopped answering"
+                return
+            # Minimising leaves the target running when it can; start it only if not.
+            if not self.probe(tries=1) and not self._restart():
+                s.alive = False
+                s.stopped = "the target did not come back after a restart"
+                return
+
+    # -- saving and minimising
+
+    def _replay_cmd(self, path: Path) -> str:
+        c = self.config
+        extra = f" --probe-timeout {c.probe_timeout:g}" if c.probe_timeout != 1.0 else ""
+        return f"{self.command} --replay {shlex.quote(str(path))}{extra} {c.target}"
+
+    def _campaign_cmd(self, round_no: int) -> str:
+        c = self.config
+        parts = [self.command, f"--seed {c.seed}", f"--rounds {round_no}"]
+        parts += [f"--round-size {c.round_size}", f"--valid-ratio {c.valid_ratio:g}"]
+        if tuple(c.classes) != tuple(sorted(mutations.MUTATIONS)):
+            parts.append(f"--classes {','.join(c.classes)}")
+        if c.bind is not None:
+            parts.append(f"--bind {_bracket(c.bind[0])}:{c.bind[1]}")
+        return " ".join([*parts, str(c.target)])
+
+    def _find(self, window: list[Input], path: Path, size: int, done: bool, note: str) -> None:
+        last = window[-1] if window else Input(0, 0, "none", b"")
+        total = sum(len(i.data) for i in window)
+        kind = "+".join(i.kind for i in window) if done else last.kind
+        find = Find(last.round, last.index, kind, path, total, size, done, note, "")
+        find.replay = self._replay_cmd(path)
+        self.summary.finds.append(find)
+        self.progress.say(f"round {last.round}: saved {path} ({note})")
+
+    def _found_dead(self, round_no: int, window: list[Input]) -> None:
+        c = self.config
+        c.out.mkdir(parents=True, exist_ok=True)
+        self.progress.say(
+            f"round {round_no}: {c.target} stopped answering after {len(window)} messages"
+        )
+        wdir = c.out / f"window-{c.seed}-{round_no}"
+        wdir.mkdir(exist_ok=True)
+        width = max(3, len(str(c.round_size)))
+        for item in window:
+            name = f"{item.index:0{width}d}-{item.kind.replace(':', '-')}.sip"
+            (wdir / name).write_bytes(item.data)
+        total = sum(len(i.data) for i in window)
+        readme = (
+            f"sipwire fuzz: {c.target} stopped answering OPTIONS after these {len(window)} "
+            f"messages of round {round_no} (seed {c.seed}).\n\n"
+            f"Replay them (each file in name order, then a probe):\n"
+            f"  {self._replay_cmd(wdir)}\n\n"
+            f"Send the same campaign again, up to this round:\n  {self._campaign_cmd(round_no)}\n"
+        )
+        if c.restart is None:
+            note = "no restart command, so not minimised: every message since the last answer"
+            (wdir / "README.txt").write_text(readme + f"\n{note}.\n")
+            self._find(window, wdir, total, False, note)
+            return
+        (wdir / "README.txt").write_text(readme)
+        self.progress.say(f"round {round_no}: minimising (budget {c.minimise_budget:g} s)")
+        m = _Minimiser(self)
+        reconnects = self._io().reconnects
+        try:
+            found = m.reduce(window)
+        except _CannotRestart:
+            self.summary.minimising += time.monotonic() - m.started
+            note = "the target did not come back after a restart, so not minimised"
+            self._find(window, wdir, total, False, note)
+            raise _StopCampaign from None
+        self.summary.minimising += time.monotonic() - m.started
+        self._io().reconnects = reconnects  # the campaign's, not the minimiser's
+        stats = f"{m.tries} tries, {time.monotonic() - m.started:.1f} s"
+        if found is None:
+            note = f"sent again after a restart, it did not stop the target ({stats})"
+            self._find(window, wdir, total, False, note)
+            return
+        items, data = found
+        base = f"crash-{c.seed}-{round_no}-{items[-1].index}"
+        if len(items) == 1:
+            path = c.out / f"{base}.sip"
+            previous = self._found.get(data)
+            if previous is not None:
+                self._find(items, previous, len(data), True, f"the same as {previous} ({stats})")
+                return
+            self._found[data] = path
+            path.write_bytes(data)
+            (c.out / f"{base}.orig.sip").write_bytes(items[0].data)
+            note = f"minimised from {len(items[0].data)} to {len(data)} bytes ({stats})"
+        else:
+            path = c.out / base
+            path.mkdir(exist_ok=True)
+            for k, item in enumerate(items):
+                (path / f"{k:03d}-{item.kind.replace(':', '-')}.sip").write_bytes(item.data)
+            note = f"needs {len(items)} messages in a row, of {len(window)} ({stats})"
+        what = "this message" if len(items) == 1 else "these messages, in name order"
+        (c.out / f"{base}.txt").write_text(
+            f"sipwire fuzz find: {c.target} stopped answering OPTIONS after {what}.\n"
+            f"seed {c.seed}, round {round_no}, message {items[-1].index} of the round "
+            f"({'+'.join(i.kind for i in items)})\n{note}\n\n"
+            f"Replay (sends it, then a probe; exit status 1 when no answer comes):\n"
+            f"  {self._replay_cmd(path)}\n\n"
+            f"Every message since the last answered probe: {wdir}\n"
+            f"Send the same campaign again, up to this round:\n  {self._campaign_cmd(round_no)}\n"
+        )
+        self._find(items, path, len(data), True, note)
+
+
+class _CannotRestart(Exception):
+    pass
+
+
+class _StopCampaign(Exception):
+    pass
+
+
+class _Minimiser:
+    """Replays candidates to the target, restarting it after each one that stopped it."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        c = campaign.config
+        self.started = time.monotonic()
+        self.deadline = self.started + c.minimise_budget
+        self.max_tries = c.minimise_tries
+        self.tries = 0
+        self.down = True
+
+    def kills(self, messages: Sequence[bytes]) -> bool:
+        if self.tries >= self.max_tries or time.monotonic() >= self.deadline:
+            raise BudgetExhausted
+        self.tries += 1
+        camp = self.campaign
+        if self.down:
+            if not camp._restart():
+                raise _CannotRestart
+            self.down = False
+        io = camp._io()
+        io.reset()
+        interval = 1.0 / camp.config.rate
+        for k, data in enumerate(messages):
+            if k:
+                time.sleep(interval)
+            if io.send(data) == "refused":
+                break
+            io.drain()
+        # A moment for a crash to happen, so the probe meets a closed port (an immediate
+        # refusal) rather than dying unread in the old socket's queue (a timeout).
+        time.sleep(0.005)
+        if camp.probe():
+            return False
+        self.down = True
+        return True
+
+    def reduce(self, window: list[Input]) -> tuple[list[Input], bytes] | None:
+        """The messages that stop the target (one, when one does) and, for one, its bytes
+        shrunk; None when the window does not stop it again after a restart."""
+        try:
+            return self._reduce(window)
+        finally:
+            # Leave the target running for the rounds that follow, and no half-sent
+            # candidate on a connection that the next round would complete.
+            self.campaign._io().reset()
+            if self.down and self.campaign._restart():
+                self.down = False
+
+    def _reduce(self, window: list[Input]) -> tuple[list[Input], bytes] | None:
+        try:
+            single, suspects = self._single(window)
+            if single is None:
+                if not self.kills([i.data for i in suspects]):
+                    return None
+                seq = ddmin(suspects, lambda items: self.kills([i.data for i in items]))
+                if len(seq) != 1:
+                    return seq, b"".join(i.data for i in seq)
+                single = seq[0]
+        except BudgetExhausted:
+            return None
+        data = single.data
+        lines = ddmin(data.splitlines(keepends=True), lambda ls: self.kills([b"".join(ls)]))
+        data = b"".join(lines)
+        data = bytes(ddmin(list(data), lambda bs: self.kills([bytes(bs)])))
+        return [single], data
+
+    def _single(self, window: list[Input]) -> tuple[Input | None, list[Input]]:
+        # Each in turn, probing after each: the first one after which the target is gone is
+        # the suspect, and the find when it also stops a freshly restarted target. If it
+        # does not, the messages up to it are what to reduce.
+        for k, item in enumerate(window):
+            if self.kills([item.data]):
+                if k == 0 or self.kills([item.data]):
+                    return item, [item]
+                return None, window[: k + 1]
+        return None, window
+
+
+# --- replay ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayResult:
+    """What :func:`replay` saw: ``alive`` is whether the target answered OPTIONS after."""
+
+    target: str
+    sent: int
+    bytes_sent: int
+    alive: bool
+
+
+def replay(
+    target: Target,
+    messages: Sequence[bytes],
+    *,
+    rate: float = 100.0,
+    probe_timeout: float = 1.0,
+    probe_tries: int = 3,
+    bind: tuple[str, int] | None = None,
+) -> ReplayResult:
+    """Sends ``messages`` in order (one connection for TCP), then probes. Raises
+    :class:`TargetDown` when the target does not answer before anything is sent."""
+    config = Config(
+        target, rate=rate, probe_timeout=probe_timeout, probe_tries=probe_tries, bind=bind
+    )
+    camp = Campaign(config)
+    camp.transport = _open(target, bind, max(1.0, probe_timeout))
+    io = camp.transport
+    try:
+        camp.builder = _Builder(target, io.sent_by)
+        if not camp.probe():
+            raise TargetDown(f"{target} does not answer OPTIONS before the replay; is it running?")
+        sent = size = 0
+        for k, data in enumerate(messages):
+            if k:
+                time.sleep(1.0 / rate)
+            signal = io.send(data)
+            if signal == "refused":
+                break
+            if signal == "ok":
+                sent += 1
+                size += len(data)
+            io.drain()
+        return ReplayResult(str(target), sent, size, camp.probe())
+    finally:
+        io.close()
+
+
+def read_inputs(paths: Sequence[Path]) -> list[tuple[Path, bytes]]:
+    """The files to replay: each file, or each ``*.sip`` of a folder in name order."""
+    out: list[tuple[Path, bytes]] = []
+    for p in paths:
+        files = sorted(p.glob("*.sip")) if p.is_dir() else [p]
+        for f in files:
+            out.append((f, f.read_bytes()))
+    return out

@@ -1,0 +1,332 @@
+"""sipwire.campaign without a real peer: generation, options, ddmin, the command line, and
+one short campaign against an in-process UDP responder (reproducibility)."""
+
+from __future__ import annotations
+
+import io
+import random
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sipwire
+from sipwire import campaign, cli, mutations
+from sipwire.campaign import Config, Target, ddmin, generate_round
+
+UDP = Target("udp", "127.0.0.1", 5060)
+SENT_BY = "127.0.0.1:40000"
+
+
+# --- targets and options ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "transport", "want"),
+    [
+        ("udp:127.0.0.1:5060", None, Target("udp", "127.0.0.1", 5060)),
+        ("TCP:127.0.0.1:5070", None, Target("tcp", "127.0.0.1", 5070)),
+        ("127.0.0.1:5060", None, Target("udp", "127.0.0.1", 5060)),
+        ("127.0.0.1:5060", "tcp", Target("tcp", "127.0.0.1", 5060)),
+        ("udp:[::1]:5060", None, Target("udp", "::1", 5060)),
+        ("localhost:1", None, Target("udp", "localhost", 1)),
+    ],
+)
+def test_targets(text: str, transport: str | None, want: Target) -> None:
+    assert Target.parse(text, transport) == want
+    assert Target.parse(str(want)) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "transport", "error"),
+    [
+        ("127.0.0.1", None, "bad target '127.0.0.1': expected udp:HOST:PORT"),
+        ("udp:127.0.0.1:0", None, "port '0' is not 1-65535"),
+        ("udp:127.0.0.1:70000", None, "port '70000' is not 1-65535"),
+        ("udp:127.0.0.1:x", None, "port 'x' is not 1-65535"),
+        ("udp::5060", None, "no host"),
+        ("tcp:127.0.0.1:5060", "udp", "says tcp but the transport asked is udp"),
+        ("[::1:5060", None, "IPv6 as [ADDR]:PORT"),
+        ("::1:5060", None, "expected udp:HOST:PORT"),
+        ("127.0.0.1:5060", "sctp", "transport 'sctp' is not udp or tcp"),
+    ],
+)
+def test_bad_targets_say_what_is_wrong(text: str, transport: str | None, error: str) -> None:
+    with pytest.raises(ValueError, match=error.replace("[", r"\[").replace("]", r"\]")):
+        Target.parse(text, transport)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"rate": 0}, "rate must be > 0, not 0"),
+        ({"probe_timeout": -1}, "probe timeout must be > 0"),
+        ({"round_size": 0}, "round size must be at least 1, not 0"),
+        ({"rounds": 0}, "rounds must be at least 1"),
+        ({"count": -5}, "count must be at least 1, not -5"),
+        ({"valid_ratio": 1.5}, "valid ratio must be between 0 and 1, not 1.5"),
+        ({"classes": ("floods", "nope")}, "unknown hostile class 'nope'; choose from body_length"),
+        ({"classes": (), "valid_ratio": 0.5}, "no hostile classes chosen"),
+    ],
+)
+def test_bad_options_are_refused(change: dict[str, object], error: str) -> None:
+    config = Config(UDP, **change)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=error):
+        campaign.Campaign(config)
+
+
+# --- generation -----------------------------------------------------------------------------
+
+
+def round_bytes(config: Config, n: int) -> list[bytes]:
+    return [i.data for i in generate_round(config, n, SENT_BY)]
+
+
+def test_same_seed_same_bytes() -> None:
+    a, b = Config(UDP, seed=42), Config(UDP, seed=42)
+    assert [round_bytes(a, n) for n in (1, 2, 3)] == [round_bytes(b, n) for n in (1, 2, 3)]
+    assert round_bytes(a, 1) != round_bytes(Config(UDP, seed=43), 1)
+    assert round_bytes(a, 1) != round_bytes(a, 2)
+    # A cut round is the start of the full one: --count never changes what is sent.
+    assert [i.data for i in generate_round(a, 2, SENT_BY, size=7)] == round_bytes(a, 2)[:7]
+
+
+def test_valid_messages_are_valid_and_address_the_target() -> None:
+    config = Config(UDP, seed=5, valid_ratio=1.0, round_size=200)
+    items = generate_round(config, 1, SENT_BY)
+    methods = set()
+    for item in items:
+        assert item.kind.startswith("valid:")
+        m = sipwire.parse(item.data, validate=True)
+        assert isinstance(m, sipwire.Request) and m.diagnostics == []
+        assert m.uri.host == "127.0.0.1" and m.uri.port == 5060
+        assert m.via[0].host == "127.0.0.1" and m.via[0].port == 40000
+        assert m.via[0].rport_requested and m.via[0].has_rfc3261_branch
+        methods.add(m.method)
+    assert methods == {"OPTIONS", "REGISTER", "MESSAGE", "INVITE", "CANCEL", "ACK", "BYE"}
+    # A CANCEL follows its INVITE with the same branch, Call-ID and CSeq number (RFC 3261 §9.1).
+    for first, second in zip(items, items[1:]):
+        if second.kind == "valid:CANCEL":
+            inv, can = sipwire.parse(first.data), sipwire.parse(second.data)
+            assert inv.branch == can.branch and inv.call_id == can.call_id
+            assert inv.cseq is not None and can.cseq is not None
+            assert inv.cseq.seq == can.cseq.seq and inv.sdp is not None
+
+
+@pytest.mark.parametrize("name", sorted(mutations.MUTATIONS))
+def test_each_hostile_class_can_be_chosen(name: str) -> None:
+    config = Config(UDP, seed=9, classes=(name,), valid_ratio=0.0, round_size=10)
+    items = generate_round(config, 1, SENT_BY)
+    assert {i.kind for i in items} == {f"hostile:{name}"}
+    # Every choice came from the round's seed: the same round again is the same bytes.
+    assert [i.data for i in generate_round(config, 1, SENT_BY)] == [i.data for i in items]
+
+
+# --- ddmin ----------------------------------------------------------------------------------
+
+
+def test_ddmin_finds_the_two_items_that_matter() -> None:
+    calls: list[int] = []
+
+    def fails(c: list[int]) -> bool:
+        calls.append(len(c))
+        return 3 in c and 71 in c
+
+    assert ddmin(list(range(100)), fails) == [3, 71]
+    assert len(calls) < 100
+
+
+def test_ddmin_on_bytes() -> None:
+    data = b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\nSubject: a\x00b\r\n\r\n"
+    out = bytes(ddmin(list(data), lambda c: 0 in c and c.count(13) >= 1))
+    assert out in (b"\r\x00", b"\x00\r")
+
+
+def test_ddmin_stops_at_its_budget_with_a_failing_input() -> None:
+    def fails(c: list[int]) -> bool:
+        return 50 in c
+
+    few = ddmin(list(range(100)), fails, max_tests=3)
+    assert 50 in few and len(few) < 100
+    assert ddmin(list(range(100)), fails, deadline=0.0) == list(range(100))
+
+    seen = 0
+
+    def tired(c: list[int]) -> bool:
+        nonlocal seen
+        seen += 1
+        if seen > 4:
+            raise campaign.BudgetExhausted
+        return 50 in c
+
+    out = ddmin(list(range(100)), tired)
+    assert 50 in out and len(out) <= 50
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ([], "the target is required"),
+        (["udp:127.0.0.1"], "bad target 'udp:127.0.0.1'"),
+        (["--classes", "floods,nope", "127.0.0.1:5060"], "unknown hostile class 'nope'"),
+        (["--rate", "0", "127.0.0.1:5060"], "rate must be > 0"),
+        (["--rate", "fast", "127.0.0.1:5060"], "argument --rate: invalid float value: 'fast'"),
+        (["--valid-ratio", "2", "127.0.0.1:5060"], "valid ratio must be between 0 and 1"),
+        (["--transport", "udp", "tcp:127.0.0.1:5060"], "says tcp but the transport asked"),
+        (["--bind", "nowhere", "127.0.0.1:5060"], "bad target 'udp:nowhere'"),
+        (["--replay", "/nonexistent/x.sip", "127.0.0.1:5060"], "cannot read /nonexistent/x.sip"),
+    ],
+)
+def test_usage_errors_exit_2_and_say_why(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli.main(["fuzz", *args])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "sipwire fuzz: error:" in err and error in err, err
+
+
+def test_list_classes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["fuzz", "--list-classes"]) == 0
+    assert capsys.readouterr().out.split() == sorted(mutations.MUTATIONS)
+
+
+def test_a_target_that_does_not_answer_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        # Bound but silent: the probe times out.
+        rc = cli.main(["fuzz", "--probe-timeout", "0.05", "--quiet", f"udp:127.0.0.1:{port}"])
+    assert rc == 2
+    assert "does not answer OPTIONS (3 tries, 0.05 s each)" in capsys.readouterr().err
+
+
+# --- progress line --------------------------------------------------------------------------
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_redraws_in_place_on_a_terminal_only() -> None:
+    tty, log = Tty(), io.StringIO()
+    for stream in (tty, log):
+        p = campaign._Progress(stream, every=3600)
+        p.show("round 1", force=True)
+        p.show("round 2")  # too soon: not drawn on a log
+        p.say("a note")
+        p.end()
+    assert tty.getvalue().startswith("\rround 1\x1b[K\na note\n")
+    assert log.getvalue() == "round 1\na note\n"
+
+
+# --- a short campaign against an in-process responder -------------------------------------
+
+
+class Responder:
+    """Answers OPTIONS with 200 and records every datagram it gets."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port: int = self.sock.getsockname()[1]
+        self.got: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            self.got.append(data)
+            try:
+                m = sipwire.parse(data)
+            except sipwire.ParseError:
+                continue
+            if isinstance(m, sipwire.Request) and m.method == "OPTIONS":
+                self.sock.sendto(bytes(m.response(200)), peer)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def responder() -> Iterator[Responder]:
+    r = Responder()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_a_campaign_sends_the_same_bytes_for_the_same_seed(
+    responder: Responder, tmp_path: Path
+) -> None:
+    target = Target("udp", "127.0.0.1", responder.port)
+    bind = ("127.0.0.1", free_udp_port())
+    runs = []
+    for seed in (7, 7, 8):
+        responder.got.clear()
+        config = Config(target, seed=seed, rounds=3, round_size=10, rate=2000, bind=bind)
+        config.out = tmp_path
+        summary = campaign.Campaign(config).run()
+        assert summary.alive and not summary.finds and summary.exit_code == 0
+        assert summary.sent + summary.oversize == 30 and summary.probes_ok == 3
+        assert sum(summary.by_class.values()) == summary.sent
+        runs.append(list(responder.got))
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+    # After the first probe, round 1 is what generate_round gives (less what no datagram holds).
+    config = Config(target, seed=7, round_size=10)
+    expected = [i.data for i in generate_round(config, 1, f"127.0.0.1:{bind[1]}")]
+    expected = [d for d in expected if len(d) <= 65507]
+    assert runs[0][1 : 1 + len(expected)] == expected
+    assert not list(tmp_path.iterdir()), "nothing is saved when nothing is found"
+
+
+def test_summary_text_and_exit_codes(responder: Responder) -> None:
+    target = Target("udp", "127.0.0.1", responder.port)
+    config = Config(target, seed=1, count=15, round_size=10, rate=2000)
+    summary = campaign.Campaign(config).run()
+    text = summary.format()
+    assert summary.rounds == 2 and summary.sent + summary.oversize == 15
+    assert f"sipwire fuzz udp:127.0.0.1:{responder.port} seed 1: stopped (15 messages sent)" in text
+    assert "finds: 0" in text and "target answering at the end: yes" in text
+    assert summary.exit_code == 0
+    summary.alive = False
+    assert summary.exit_code == 1
+
+
+def test_replay_sends_then_probes(responder: Responder) -> None:
+    target = Target("udp", "127.0.0.1", responder.port)
+    result = campaign.replay(target, [b"hello", b"world"], probe_timeout=0.5)
+    assert result.alive and result.sent == 2 and result.bytes_sent == 10
+    assert b"hello" in responder.got and b"world" in responder.got
+
+
+def test_random_chooser_is_the_seeded_random() -> None:
+    a = mutations.RandomChooser(random.Random(3))
+    b = mutations.RandomChooser(random.Random(3))
+    assert [a.integer(0, 9) for _ in range(5)] == [b.integer(0, 9) for _ in range(5)]
