@@ -31,11 +31,19 @@ def peer_binary(name: str, package: str) -> str:
     return path
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+def free_port() -> int:
+    """A port free for both UDP and TCP on loopback."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((HOST, 0))
+            port: int = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((HOST, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port")
 
 
 @contextlib.contextmanager

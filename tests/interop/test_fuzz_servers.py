@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,33 +22,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import peers
 import pytest
+from peers import HOST, free_port
 
 from sipwire import campaign
 from sipwire.campaign import Config, Target
 
-HOST = "127.0.0.1"
 HERE = Path(__file__).parent
 FRAGILE = HERE / "fragile_server.py"
 KAMAILIO_CFG = HERE.parent / "data" / "kamailio" / "kamailio.cfg"
 CRASH_STATUS = 70
 # Seed 1 hits the server's bug (control_bytes puts a NUL in a header) in round 1.
 SEED = 1
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on loopback."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((HOST, 0))
-            port: int = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((HOST, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 def wait_answering(target: Target, within: float = 10.0) -> None:
@@ -191,53 +175,12 @@ def test_without_restart_the_window_is_saved_whole(tmp_path: Path) -> None:
 # --- Kamailio -------------------------------------------------------------------------------
 
 
-def kamailio_binary() -> str:
-    found = shutil.which("kamailio") or (
-        "/usr/sbin/kamailio" if os.access("/usr/sbin/kamailio", os.X_OK) else None
-    )
-    if found is None:
-        message = (
-            "kamailio not found: install the Debian package kamailio "
-            "(apt-get install -y kamailio, or scripts/dev.sh setup)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run the Kamailio interop tests", pytrace=False)
-        pytest.skip(message)
-    return found
-
-
 @pytest.fixture(scope="module")
 def kamailio(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    binary = kamailio_binary()
-    d = tmp_path_factory.mktemp("kamailio")
-    port = free_port()
-    cmd = [binary, "-DD", "-E", "-f", str(KAMAILIO_CFG), "-Y", str(d), "-m", "32", "-M", "4"]
-    cmd += ["-n", "1", "-l", f"udp:{HOST}:{port}", "-l", f"tcp:{HOST}:{port}"]
-    log = (d / "kamailio.log").open("wb")
-    # Its own process group: Kamailio forks workers, and the group goes down together.
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-    )
-    try:
-        try:
-            wait_answering(Target("udp", HOST, port), within=15)
-        except campaign.TargetDown:
-            proc.poll()
-            raise AssertionError(
-                f"kamailio did not answer: {(d / 'kamailio.log').read_text()[-2000:]}"
-            ) from None
-        yield port, proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        log.close()
+    with peers.kamailio(KAMAILIO_CFG, tmp_path_factory.mktemp("kamailio")) as running:
+        yield running
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

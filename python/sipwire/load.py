@@ -1,0 +1,222 @@
+"""Load tests with the user agent: place calls at a fixed rate against any target, or answer
+every call that comes in, and count what happened.
+
+``sipwire load call TARGET --rate 500 --duration 30`` places ``rate`` calls per second for
+``duration`` seconds (INVITE, ACK, ``--hold`` seconds of call, BYE), at most
+``--concurrency`` at once, and prints a progress line each second and a summary at the end;
+it exits 1 when any call failed. ``sipwire load answer --port 5060`` answers every INVITE
+with 200 (and each BYE) until interrupted or ``--duration`` passes.
+
+From Python: :func:`place_calls` and :func:`answer_calls` return a :class:`LoadResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal, TextIO
+
+from sipwire.ua import CallFailed, SipTimeout, UserAgent
+
+Transport = Literal["udp", "tcp"]
+
+
+@dataclass
+class LoadResult:
+    """What a load run counted. ``failures`` maps a status (408: no answer) to its count;
+    ``refused`` calls were not placed because ``concurrency`` calls were already up."""
+
+    attempted: int = 0
+    answered: int = 0
+    completed: int = 0
+    failed: int = 0
+    refused: int = 0
+    failures: Counter[int] = field(default_factory=Counter)
+    setup_ms: list[float] = field(default_factory=list)
+    max_concurrent: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Completed calls per second over the run."""
+        return self.completed / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float | None:
+        if not self.setup_ms:
+            return None
+        s = sorted(self.setup_ms)
+        return s[min(len(s) - 1, int(p / 100 * len(s)))]
+
+    def summary(self) -> str:
+        p50, p95 = self.percentile(50), self.percentile(95)
+        lines = [
+            f"calls attempted {self.attempted}, answered {self.answered}, "
+            f"completed {self.completed}, failed {self.failed}, refused {self.refused}",
+            f"duration {self.seconds:.1f} s, {self.rate:.1f} calls/s completed, "
+            f"at most {self.max_concurrent} at once",
+        ]
+        if p50 is not None and p95 is not None:
+            lines.append(f"call setup (INVITE to 200) p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        if self.failures:
+            lines.append(
+                "failures: " + ", ".join(f"{s}×{n}" for s, n in sorted(self.failures.items()))
+            )
+        return "\n".join(lines)
+
+
+class _Progress:
+    def __init__(self, out: TextIO | None) -> None:
+        self.out = out
+        self.tty = bool(out is not None and out.isatty())
+        self.last = 0.0
+
+    def show(self, text: str, *, force: bool = False) -> None:
+        if self.out is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 1.0:
+            return
+        self.last = now
+        if self.tty:
+            self.out.write("\r\x1b[K" + text)
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+
+async def place_calls(
+    target: str,
+    *,
+    rate: float,
+    duration: float,
+    concurrency: int = 10000,
+    hold: float = 0.0,
+    transport: Transport = "udp",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    dest: tuple[str, int] | None = None,
+    progress: TextIO | None = None,
+) -> LoadResult:
+    """Places ``rate`` calls per second to ``target`` for ``duration`` seconds."""
+    if rate <= 0 or duration <= 0 or concurrency <= 0:
+        raise ValueError("rate, duration and concurrency must be positive")
+    res = LoadResult()
+    up = 0
+    show = _Progress(progress)
+    loop = asyncio.get_running_loop()
+
+    async def one(ua: UserAgent) -> None:
+        nonlocal up
+        t0 = loop.time()
+        up += 1
+        res.max_concurrent = max(res.max_concurrent, up)
+        try:
+            call = await ua.invite(target, dest=dest)
+            res.answered += 1
+            res.setup_ms.append((loop.time() - t0) * 1000)
+            if hold > 0:
+                await asyncio.sleep(hold)
+            await call.hangup()
+            res.completed += 1
+        except CallFailed as e:
+            res.failed += 1
+            res.failures[e.status] += 1
+        except SipTimeout:
+            res.failed += 1
+            res.failures[408] += 1
+        finally:
+            up -= 1
+
+    async with UserAgent(transport=transport, host=host, port=port, t1=0.5) as ua:
+        start = loop.time()
+        tasks: set[asyncio.Task[None]] = set()
+        n = 0
+        while True:
+            now = loop.time()
+            if now - start >= duration:
+                break
+            due = int((now - start) * rate) + 1
+            while n < due:
+                n += 1
+                res.attempted += 1
+                if up >= concurrency:
+                    res.refused += 1
+                    continue
+                t = asyncio.ensure_future(one(ua))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+            show.show(
+                f"{now - start:5.1f}s  attempted {res.attempted}  up {up}  "
+                f"completed {res.completed}  failed {res.failed}"
+            )
+            await asyncio.sleep(min(0.01, 1 / rate))
+        # Let the calls in progress finish (Timer B bounds each).
+        if tasks:
+            await asyncio.wait(tasks, timeout=64 * 0.5 + hold + 5)
+        res.seconds = loop.time() - start
+        show.show(
+            f"done: completed {res.completed}, failed {res.failed}", force=True
+        )
+        if show.tty and progress is not None:
+            progress.write("\n")
+    return res
+
+
+async def answer_calls(
+    *,
+    port: int = 5060,
+    host: str = "127.0.0.1",
+    transport: Transport = "udp",
+    duration: float | None = None,
+    calls: int | None = None,
+    ready: asyncio.Future[tuple[str, int]] | None = None,
+    progress: TextIO | None = None,
+) -> LoadResult:
+    """Answers every incoming call with 200 until ``duration`` seconds or ``calls`` calls."""
+    res = LoadResult()
+    show = _Progress(progress)
+    loop = asyncio.get_running_loop()
+    async with UserAgent(transport=transport, host=host, port=port) as ua:
+        if ready is not None:
+            ready.set_result(ua.local_address)
+        start = loop.time()
+
+        async def serve() -> None:
+            async for inc in ua.incoming():
+                res.attempted += 1
+                try:
+                    await inc.answer()
+                    res.answered += 1
+                    res.completed += 1
+                except CallFailed as e:
+                    res.failed += 1
+                    res.failures[e.status] += 1
+                show.show(f"{loop.time() - start:5.1f}s  answered {res.answered}")
+                if calls is not None and res.answered >= calls:
+                    return
+
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(serve(), duration)
+        res.seconds = loop.time() - start
+    return res
+
+
+def main_call(args: object) -> int:
+    a = args
+    res = asyncio.run(
+        place_calls(
+            a.target,  # type: ignore[attr-defined]
+            rate=a.rate,  # type: ignore[attr-defined]
+            duration=a.duration,  # type: ignore[attr-defined]
+            concurrency=a.concurrency,  # type: ignore[attr-defined]
+            hold=a.hold,  # type: ignore[attr-defined]
+            transport=a.transport,  # type: ignore[attr-defined]
+            progress=sys.stderr,
+        )
+    )
+    print(res.summary())
+    return 0 if res.failed == 0 and res.refused == 0 else 1
