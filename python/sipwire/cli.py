@@ -6,11 +6,15 @@ position, and exits 1 on error.
 ``sipwire fuzz TARGET`` runs a fuzz campaign against a SIP server (see
 :mod:`sipwire.campaign`); ``sipwire fuzz --replay FILE TARGET`` sends saved inputs again.
 Both exit 0 when the target kept answering, 1 when it did not (finds saved), 2 on usage errors.
+
+``sipwire load call TARGET --rate R --duration S`` places calls at a fixed rate and reports
+what failed; ``sipwire load answer --port P`` answers calls (see :mod:`sipwire.load`).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import sys
@@ -28,6 +32,7 @@ from sipwire._sipwire import (
     Via,
     parse,
 )
+from sipwire.load import LoadResult
 
 Message = Union[Request, Response]
 
@@ -323,9 +328,88 @@ def _replay(
     return 0 if result.alive else 1
 
 
+def _positive(kind: type[float] | type[int]) -> Any:
+    def conv(text: str) -> float | int:
+        v = kind(text)
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return v
+
+    return conv
+
+
+def _load_parser(sub: Any) -> None:
+    lp = sub.add_parser(
+        "load", help="load-test a SIP target with calls, or answer calls under load"
+    )
+    lsub = lp.add_subparsers(dest="mode", required=True)
+    c = lsub.add_parser("call", help="place calls at a fixed rate (INVITE, ACK, BYE)")
+    c.add_argument("target", help="the Request-URI to call, e.g. sip:service@127.0.0.1:5060")
+    c.add_argument("--rate", type=_positive(float), default=10.0, help="calls per second")
+    c.add_argument("--duration", type=_positive(float), default=10.0, help="seconds")
+    c.add_argument(
+        "--concurrency", type=_positive(int), default=10000, help="most calls up at once"
+    )
+    c.add_argument("--hold", type=float, default=0.0, help="seconds each call stays up")
+    c.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    c.set_defaults(func=_cmd_load_call)
+    a = lsub.add_parser("answer", help="answer every incoming call with 200")
+    a.add_argument("--port", type=int, default=5060)
+    a.add_argument("--host", default="127.0.0.1")
+    a.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    a.add_argument(
+        "--duration", type=_positive(float), default=None, help="seconds (default: until ^C)"
+    )
+    a.add_argument("--calls", type=_positive(int), default=None, help="stop after this many")
+    a.set_defaults(func=_cmd_load_answer)
+
+
+def _cmd_load_call(args: argparse.Namespace) -> int:
+    from sipwire.load import place_calls
+
+    res = asyncio.run(
+        place_calls(
+            args.target,
+            rate=args.rate,
+            duration=args.duration,
+            concurrency=args.concurrency,
+            hold=args.hold,
+            transport=args.transport,
+            progress=sys.stderr,
+        )
+    )
+    print(res.summary())
+    return 0 if res.clean else 1
+
+
+def _cmd_load_answer(args: argparse.Namespace) -> int:
+    from sipwire.load import answer_calls
+
+    async def run() -> LoadResult:
+        ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+        ready.add_done_callback(lambda f: print("answering on", *f.result(), flush=True))
+        return await answer_calls(
+            port=args.port,
+            host=args.host,
+            transport=args.transport,
+            duration=args.duration,
+            calls=args.calls,
+            ready=ready,
+            progress=sys.stderr,
+        )
+
+    try:
+        res = asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    print(res.summary())
+    return 0 if res.failed == 0 else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="sipwire", description="SIP toolkit: parse and inspect messages, fuzz servers."
+        prog="sipwire",
+        description="SIP toolkit: parse and inspect messages, fuzz servers, load-test them.",
     )
     sub = p.add_subparsers(dest="command", required=True)
     pp = sub.add_parser(
@@ -338,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pp.add_argument("--json", action="store_true", help="print the structure as JSON")
     pp.set_defaults(func=_cmd_parse)
     _fuzz_parser(sub)
+    _load_parser(sub)
     args = p.parse_args(argv)
     rc: int = args.func(args)
     return rc

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,17 +27,24 @@ Transport = Literal["udp", "tcp"]
 @dataclass
 class LoadResult:
     """What a load run counted. ``failures`` maps a status (408: no answer) to its count;
-    ``refused`` calls were not placed because ``concurrency`` calls were already up."""
+    ``refused`` calls were not placed because ``concurrency`` calls were already up. A run
+    is clean when every attempted call completed."""
 
     attempted: int = 0
     answered: int = 0
     completed: int = 0
     failed: int = 0
     refused: int = 0
+    #: Calls still in progress when the run gave up waiting (Timer B and a margin).
+    unfinished: int = 0
     failures: Counter[int] = field(default_factory=Counter)
     setup_ms: list[float] = field(default_factory=list)
     max_concurrent: int = 0
     seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return self.completed == self.attempted
 
     @property
     def rate(self) -> float:
@@ -55,7 +61,8 @@ class LoadResult:
         p50, p95 = self.percentile(50), self.percentile(95)
         lines = [
             f"calls attempted {self.attempted}, answered {self.answered}, "
-            f"completed {self.completed}, failed {self.failed}, refused {self.refused}",
+            f"completed {self.completed}, failed {self.failed}, refused {self.refused}, "
+            f"unfinished {self.unfinished}",
             f"duration {self.seconds:.1f} s, {self.rate:.1f} calls/s completed, "
             f"at most {self.max_concurrent} at once",
         ]
@@ -99,6 +106,7 @@ async def place_calls(
     host: str = "127.0.0.1",
     port: int = 0,
     dest: tuple[str, int] | None = None,
+    t1: float = 0.5,
     progress: TextIO | None = None,
 ) -> LoadResult:
     """Places ``rate`` calls per second to ``target`` for ``duration`` seconds."""
@@ -131,7 +139,7 @@ async def place_calls(
         finally:
             up -= 1
 
-    async with UserAgent(transport=transport, host=host, port=port, t1=0.5) as ua:
+    async with UserAgent(transport=transport, host=host, port=port, t1=t1) as ua:
         start = loop.time()
         tasks: set[asyncio.Task[None]] = set()
         n = 0
@@ -156,11 +164,12 @@ async def place_calls(
             await asyncio.sleep(min(0.01, 1 / rate))
         # Let the calls in progress finish (Timer B bounds each).
         if tasks:
-            await asyncio.wait(tasks, timeout=64 * 0.5 + hold + 5)
+            _, pending = await asyncio.wait(tasks, timeout=64 * t1 + hold + 5)
+            res.unfinished = len(pending)
+            for t in pending:
+                t.cancel()
         res.seconds = loop.time() - start
-        show.show(
-            f"done: completed {res.completed}, failed {res.failed}", force=True
-        )
+        show.show(f"done: completed {res.completed}, failed {res.failed}", force=True)
         if show.tty and progress is not None:
             progress.write("\n")
     return res
@@ -203,20 +212,3 @@ async def answer_calls(
             await asyncio.wait_for(serve(), duration)
         res.seconds = loop.time() - start
     return res
-
-
-def main_call(args: object) -> int:
-    a = args
-    res = asyncio.run(
-        place_calls(
-            a.target,  # type: ignore[attr-defined]
-            rate=a.rate,  # type: ignore[attr-defined]
-            duration=a.duration,  # type: ignore[attr-defined]
-            concurrency=a.concurrency,  # type: ignore[attr-defined]
-            hold=a.hold,  # type: ignore[attr-defined]
-            transport=a.transport,  # type: ignore[attr-defined]
-            progress=sys.stderr,
-        )
-    )
-    print(res.summary())
-    return 0 if res.failed == 0 and res.refused == 0 else 1
