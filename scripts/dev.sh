@@ -60,7 +60,7 @@ test_all() {
 
 bench() {
     [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
-    "$PY" -m pip install --quiet "pytest-benchmark>=4" sippy sipmessage dpkt sdp-transform
+    "$PY" -m pip install --quiet "pytest-benchmark>=4" sippy sipmessage dpkt sdp-transform aiosipua
     step "criterion (Rust)"
     cargo bench -p sipwire --bench parse -- --noplot
     step "pytest-benchmark (Python)"
