@@ -1,11 +1,16 @@
 """Draws the time per message of each library on each message size, from pytest-benchmark's JSON.
 
     .venv/bin/python benches/plot.py [benches/results/pytest-benchmark.json] [-o PNG]
+                                     [--summary benches/results/pytest-benchmark-summary.json]
 
 Reads the "parse + eight fields: <size>" groups (``test_bench_parse.py``): the median of each
 case, divided by the messages per call (``parse_batch`` handles 100), grouped by message size,
 one bar per library, log scale. Writes ``benches/time_per_message.png`` by default.
 ``scripts/dev.sh bench`` runs it after the suites.
+
+pytest-benchmark's JSON holds every round's timing (~180 MB for the whole suite), so it is not
+committed; ``--summary`` writes the same document without the per-round data (the statistics,
+``extra_info``, machine and commit info), which is, and which this script also reads.
 """
 
 from __future__ import annotations
@@ -67,6 +72,15 @@ def per_message(path: Path) -> tuple[dict[str, dict[str, float]], dict[str, int]
     return times, nbytes, doc
 
 
+def summarize(path: Path, out: Path) -> None:
+    """Writes the JSON without each benchmark's per-round timings (``stats.data``)."""
+    doc = json.loads(path.read_text())
+    for b in doc["benchmarks"]:
+        b.get("stats", {}).pop("data", None)
+    out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+
+
 def draw(path: Path, out: Path) -> None:
     import matplotlib
 
@@ -121,7 +135,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("json", nargs="?", default=str(HERE / "results" / "pytest-benchmark.json"))
     ap.add_argument("-o", "--out", default=str(HERE / "time_per_message.png"))
+    ap.add_argument("--summary", help="also write the JSON without per-round data to this file")
     args = ap.parse_args()
+    if args.summary:
+        summarize(Path(args.json), Path(args.summary))
     draw(Path(args.json), Path(args.out))
 
 

@@ -71,7 +71,8 @@ bench() {
     "$PY" -m pytest -q -p no:cacheprovider benches --benchmark-only --benchmark-columns=min,median,mean,ops,rounds \
         --benchmark-json=benches/results/pytest-benchmark.json
     step "plot: benches/time_per_message.png"
-    "$PY" benches/plot.py benches/results/pytest-benchmark.json -o benches/time_per_message.png
+    "$PY" benches/plot.py benches/results/pytest-benchmark.json -o benches/time_per_message.png \
+        --summary benches/results/pytest-benchmark-summary.json
     step "memory (benches/memory.py)"
     "$PY" benches/memory.py --json benches/results/memory.json
 }
