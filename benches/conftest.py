@@ -7,6 +7,7 @@ returns garbage cannot look fast.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,16 @@ BASELINE = "sipwire"
 def size(request: Any) -> str:
     """Parametrizes a case over the three messages: ``bye``, ``invite_1k``, ``invite_4k``."""
     return str(request.param)
+
+
+def optional(module: str) -> Any:
+    """The module, or None when the peer is not installed (its cases then skip). The bench
+    files import peers once, here, not inside the timed functions: an import statement that
+    finds the module already loaded still costs ~0.1-0.6 µs per call."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
 
 
 def label(benchmark: Any, group: str, size: str, library: str, messages: int = 1) -> None:

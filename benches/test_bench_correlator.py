@@ -22,8 +22,13 @@ from typing import Any
 
 import pytest
 from capture import Packet, capture
+from conftest import optional
 
 import sipwire
+
+aiosipua = optional("aiosipua")
+sippy_request = optional("sippy.SipRequest")
+sippy_response = optional("sippy.SipResponse")
 
 GROUP = "correlator: 5000 calls, 35000 messages"
 CALLS = 5000
@@ -82,25 +87,20 @@ def sipwire_parsed(data: bytes) -> tuple[str, Any, str]:
 
 
 def sippy_parsed(data: bytes) -> tuple[str, Any, str]:
-    from sippy.SipRequest import SipRequest
-    from sippy.SipResponse import SipResponse
-
     s = data.decode()
     if s.startswith("SIP/2.0 "):
-        r = SipResponse(buf=s)
+        r = sippy_response.SipResponse(buf=s)
         kind: Any = r.getSCode()[0]
         m: Any = r
     else:
-        m = SipRequest(buf=s)
+        m = sippy_request.SipRequest(buf=s)
         kind = m.getMethod()
     return m.getHFBody("call-id").body, kind, m.getHFBody("cseq").getCSeqMethod()
 
 
 def aiosipua_parsed(data: bytes) -> tuple[str, Any, str]:
-    from aiosipua import SipMessage, SipRequest
-
-    m = SipMessage.parse(data)
-    kind = m.method if isinstance(m, SipRequest) else m.status_code
+    m = aiosipua.SipMessage.parse(data)
+    kind = m.method if isinstance(m, aiosipua.SipRequest) else m.status_code
     return m.call_id, kind, m.cseq.method
 
 
