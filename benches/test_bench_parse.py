@@ -1,11 +1,13 @@
-"""Parse a ~1 KB INVITE with SDP and read eight fields: sipwire against Python peers.
+"""Parse a SIP message and read eight fields: sipwire against Python peers, on three messages
+(``conftest.SIZES``): an in-dialog BYE (502 B), an INVITE with SDP (1029 B) and an INVITE
+through an IMS core with an audio+video SDP (4085 B).
 
 The fields: method, Request-URI, Call-ID, CSeq (number and method), From tag, To tag, top Via
 branch, Content-Length. Each case returns what its library hands out for them (a URI object
 where the library has one, strings elsewhere); ``_normalize`` turns that into
-``conftest.EXPECTED`` once, outside the timing, so every case is checked to have read the right
-values before it is timed. A peer that fails on the message is skipped with the reason (and
-recorded in ``benches/README.md``), never dropped silently.
+``conftest.EXPECTED_FIELDS[size]`` once, outside the timing, so every case is checked to have
+read the right values before it is timed. A peer that fails on a message is skipped with the
+reason (and recorded in ``benches/README.md``), never dropped silently.
 
 Run: ``.venv/bin/python -m pytest benches --benchmark-only -q``.
 """
@@ -16,9 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EXPECTED
+from conftest import EXPECTED_FIELDS, MESSAGES, label, optional
 
 import sipwire
+
+dpkt = optional("dpkt")
+sipmessage = optional("sipmessage")
+sippy_request = optional("sippy.SipRequest")
+aiosipua = optional("aiosipua")
 
 BATCH = 100
 PARSE_GROUP = "parse + eight fields"
@@ -73,10 +80,8 @@ def sipwire_batch_fields(batch: list[bytes]) -> list[tuple[Any, ...]]:
 
 
 def sippy_fields(data: bytes) -> tuple[Any, ...]:
-    from sippy.SipRequest import SipRequest
-
     # sippy parses str; the decode is part of what a sippy user pays.
-    m = SipRequest(buf=data.decode())
+    m = sippy_request.SipRequest(buf=data.decode())
     cseq = m.getHFBody("cseq")
     return (
         m.getMethod(),
@@ -93,8 +98,6 @@ def sippy_fields(data: bytes) -> tuple[Any, ...]:
 
 
 def sipmessage_fields(data: bytes) -> tuple[Any, ...]:
-    import sipmessage
-
     m = sipmessage.Message.parse(data)
     cseq = m.cseq
     return (
@@ -106,6 +109,25 @@ def sipmessage_fields(data: bytes) -> tuple[Any, ...]:
         m.from_address.parameters.get("tag"),
         m.to_address.parameters.get("tag"),
         m.via[0].parameters.get("branch"),
+        m.content_length,
+    )
+
+
+def aiosipua_fields(data: bytes) -> tuple[Any, ...]:
+    # Decodes the head, unfolds, splits list headers (Via, Allow, ...) at their commas into a
+    # case-insensitive dict of str lists; the typed accessors parse on every access (``via``
+    # parses every Via, not just the top one).
+    m = aiosipua.SipMessage.parse(data)
+    cseq = m.cseq
+    return (
+        m.method,
+        m.uri,
+        m.call_id,
+        cseq.seq,
+        cseq.method,
+        m.from_addr.tag,
+        m.to_addr.tag,
+        m.via[0].branch,
         m.content_length,
     )
 
@@ -123,8 +145,6 @@ def _param(value: str, name: str) -> str | None:
 
 
 def dpkt_fields(data: bytes) -> tuple[Any, ...]:
-    import dpkt
-
     r = dpkt.sip.Request(data)
     h = r.headers
     via = h["via"]
@@ -195,98 +215,122 @@ def _normalize(f: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _checked(name: str, fn: Callable[[bytes], tuple[Any, ...]], data: bytes) -> None:
-    """Runs `fn` once untimed; skips (with the reason) if the peer fails on the message."""
+def _checked(name: str, fn: Callable[[bytes], tuple[Any, ...]], size: str) -> bytes:
+    """Runs `fn` once untimed on the message; skips (with the reason) if the peer fails on
+    it. Returns the message."""
+    data = MESSAGES[size]
     try:
         got = _normalize(fn(data))
     except Exception as e:  # a peer's failure is a finding, reported as the skip reason
-        pytest.skip(f"{name} fails on benches/data/invite_1k.sip: {type(e).__name__}: {e}")
-    assert got == EXPECTED, f"{name} read {got}, expected {EXPECTED}"
+        pytest.skip(f"{name} fails on benches/data/{size}.sip: {type(e).__name__}: {e}")
+    assert got == EXPECTED_FIELDS[size], f"{name} read {got}, expected {EXPECTED_FIELDS[size]}"
+    return data
+
+
+def _copies(data: bytes) -> list[bytes]:
+    """BATCH distinct copies of the message (not one object repeated)."""
+    return [bytes(bytearray(data)) for _ in range(BATCH)]
 
 
 PEERS: dict[str, tuple[str, Callable[[bytes], tuple[Any, ...]]]] = {
     "sippy": ("sippy", sippy_fields),
     "sipmessage": ("sipmessage", sipmessage_fields),
     "dpkt": ("dpkt", dpkt_fields),
+    "aiosipua": ("aiosipua", aiosipua_fields),
 }
 
 # --- parse + eight fields --------------------------------------------------------------------
 
 
 @pytest.mark.benchmark(group=PARSE_GROUP)
-def test_sipwire(benchmark: Any, invite: bytes) -> None:
-    _checked("sipwire", sipwire_fields, invite)
-    benchmark(sipwire_fields, invite)
+def test_sipwire(benchmark: Any, size: str) -> None:
+    data = _checked("sipwire", sipwire_fields, size)
+    label(benchmark, PARSE_GROUP, size, "sipwire (objects)")
+    benchmark(sipwire_fields, data)
 
 
 @pytest.mark.benchmark(group=PARSE_GROUP)
-def test_sipwire_shortcuts(benchmark: Any, invite: bytes) -> None:
-    _checked("sipwire shortcuts", sipwire_shortcut_fields, invite)
-    benchmark(sipwire_shortcut_fields, invite)
+def test_sipwire_shortcuts(benchmark: Any, size: str) -> None:
+    data = _checked("sipwire shortcuts", sipwire_shortcut_fields, size)
+    label(benchmark, PARSE_GROUP, size, "sipwire (shortcuts)")
+    benchmark(sipwire_shortcut_fields, data)
 
 
 @pytest.mark.benchmark(group=PARSE_GROUP)
-def test_sipwire_validated(benchmark: Any, invite: bytes) -> None:
-    _checked("sipwire validated", sipwire_validated_fields, invite)
-    benchmark(sipwire_validated_fields, invite)
+def test_sipwire_validated(benchmark: Any, size: str) -> None:
+    data = _checked("sipwire validated", sipwire_validated_fields, size)
+    label(benchmark, PARSE_GROUP, size, "sipwire (validated)")
+    benchmark(sipwire_validated_fields, data)
 
 
 @pytest.mark.benchmark(group=PARSE_GROUP)
-def test_sipwire_parse_batch100(benchmark: Any, invite: bytes) -> None:
+def test_sipwire_parse_batch100(benchmark: Any, size: str) -> None:
     """parse_batch over 100 distinct copies, then the eight fields of each; the summary
     divides by 100 (time per message)."""
-    batch = [bytes(bytearray(invite)) for _ in range(BATCH)]
+    batch = _copies(MESSAGES[size])
     got = sipwire_batch_fields(batch)
-    assert len(got) == BATCH and all(_normalize(g) == EXPECTED for g in got)
-    benchmark.extra_info["messages"] = BATCH
+    assert len(got) == BATCH and all(_normalize(g) == EXPECTED_FIELDS[size] for g in got)
+    label(benchmark, PARSE_GROUP, size, "sipwire parse_batch (objects)", messages=BATCH)
     benchmark(sipwire_batch_fields, batch)
 
 
 @pytest.mark.parametrize("peer", list(PEERS))
 @pytest.mark.benchmark(group=PARSE_GROUP)
-def test_peer(benchmark: Any, invite: bytes, peer: str) -> None:
+def test_peer(benchmark: Any, size: str, peer: str) -> None:
     module, fn = PEERS[peer]
     pytest.importorskip(module, reason=f"{module} is not installed (pip install -e .[bench])")
-    _checked(peer, fn, invite)
-    benchmark(fn, invite)
+    data = _checked(peer, fn, size)
+    label(benchmark, PARSE_GROUP, size, peer)
+    benchmark(fn, data)
 
 
 @pytest.mark.benchmark(group=PARSE_GROUP)
-def test_split_loop(benchmark: Any, invite: bytes) -> None:
-    _checked("split loop", split_loop_fields, invite)
-    benchmark(split_loop_fields, invite)
+def test_split_loop(benchmark: Any, size: str) -> None:
+    data = _checked("split loop", split_loop_fields, size)
+    label(benchmark, PARSE_GROUP, size, "split loop")
+    benchmark(split_loop_fields, data)
 
 
 # --- parse only (where the time goes: the parse call versus reading fields) -------------------
+# Each library's parse call alone, on the message its parse + fields case was checked on.
 
 
 @pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
-def test_parse_only_sipwire(benchmark: Any, invite: bytes) -> None:
-    benchmark(sipwire.parse, invite)
+def test_parse_only_sipwire(benchmark: Any, size: str) -> None:
+    label(benchmark, PARSE_ONLY_GROUP, size, "sipwire")
+    benchmark(sipwire.parse, MESSAGES[size])
 
 
 @pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
-def test_parse_only_sipwire_parse_batch100(benchmark: Any, invite: bytes) -> None:
-    batch = [bytes(bytearray(invite)) for _ in range(BATCH)]
-    benchmark.extra_info["messages"] = BATCH
-    benchmark(sipwire.parse_batch, batch)
+def test_parse_only_sipwire_parse_batch100(benchmark: Any, size: str) -> None:
+    label(benchmark, PARSE_ONLY_GROUP, size, "sipwire parse_batch", messages=BATCH)
+    benchmark(sipwire.parse_batch, _copies(MESSAGES[size]))
 
 
 @pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
-def test_parse_only_sippy(benchmark: Any, invite: bytes) -> None:
+def test_parse_only_sippy(benchmark: Any, size: str) -> None:
     pytest.importorskip("sippy")
-    from sippy.SipRequest import SipRequest
-
-    benchmark(lambda d: SipRequest(buf=d.decode()), invite)
+    request = sippy_request.SipRequest
+    label(benchmark, PARSE_ONLY_GROUP, size, "sippy")
+    benchmark(lambda d: request(buf=d.decode()), MESSAGES[size])
 
 
 @pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
-def test_parse_only_sipmessage(benchmark: Any, invite: bytes) -> None:
+def test_parse_only_sipmessage(benchmark: Any, size: str) -> None:
     sipmessage = pytest.importorskip("sipmessage")
-    benchmark(sipmessage.Message.parse, invite)
+    label(benchmark, PARSE_ONLY_GROUP, size, "sipmessage")
+    benchmark(sipmessage.Message.parse, MESSAGES[size])
 
 
 @pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
-def test_parse_only_dpkt(benchmark: Any, invite: bytes) -> None:
+def test_parse_only_dpkt(benchmark: Any, size: str) -> None:
     dpkt = pytest.importorskip("dpkt")
-    benchmark(dpkt.sip.Request, invite)
+    label(benchmark, PARSE_ONLY_GROUP, size, "dpkt")
+    benchmark(dpkt.sip.Request, MESSAGES[size])
+
+
+@pytest.mark.benchmark(group=PARSE_ONLY_GROUP)
+def test_parse_only_aiosipua(benchmark: Any, size: str) -> None:
+    aiosipua = pytest.importorskip("aiosipua")
+    label(benchmark, PARSE_ONLY_GROUP, size, "aiosipua")
+    benchmark(aiosipua.SipMessage.parse, MESSAGES[size])

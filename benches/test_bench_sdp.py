@@ -16,9 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EXPECTED_SDP
+from conftest import EXPECTED_SDP, optional
 
 import sipwire
+
+sdp_transform = optional("sdp_transform")
+sippy_sdp = optional("sippy.SdpBody")
 
 GROUP = "sdp: parse + streams"
 GROUP_PARSE = "sdp: parse only"
@@ -45,8 +48,6 @@ def sipwire_streams(data: bytes) -> list[Any]:
 
 
 def sdp_transform_streams(data: bytes) -> list[Any]:
-    import sdp_transform
-
     sd = sdp_transform.parse(data.decode())  # parses str
     session_dir = sd.get("direction", "sendrecv")
     out = []
@@ -68,9 +69,7 @@ def _sippy_direction(a_headers: Any) -> str | None:
 
 
 def sippy_streams(data: bytes) -> list[Any]:
-    from sippy.SdpBody import SdpBody
-
-    sd = SdpBody(data.decode())  # parses str
+    sd = sippy_sdp.SdpBody(data.decode())  # parses str
     session_dir = _sippy_direction(sd.a_headers) or "sendrecv"
     out = []
     for s in sd.sections:
@@ -151,6 +150,5 @@ def test_sdp_parse_only_transform(benchmark: Any, sdp_body: bytes) -> None:
 @pytest.mark.benchmark(group=GROUP_PARSE)
 def test_sdp_parse_only_sippy(benchmark: Any, sdp_body: bytes) -> None:
     pytest.importorskip("sippy")
-    from sippy.SdpBody import SdpBody
-
-    benchmark(lambda d: SdpBody(d.decode()), sdp_body)
+    body = sippy_sdp.SdpBody
+    benchmark(lambda d: body(d.decode()), sdp_body)

@@ -4,7 +4,8 @@
 #   scripts/dev.sh test    every test: Rust (fmt, clippy, unit, integration, fuzz finds replayed, a
 #                          bounded fuzz run of every target), Python (ruff, mypy,
 #                          stubtest, pytest)
-#   scripts/dev.sh bench   the benchmark suites (never part of `test`)
+#   scripts/dev.sh bench   the benchmark suites (never part of `test`): criterion, pytest-benchmark
+#                          (JSON in benches/results/, the plot benches/time_per_message.png), memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${SIPWIRE_VENV:-.venv}
@@ -83,11 +84,20 @@ test_all() {
 
 bench() {
     [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
-    "$PY" -m pip install --quiet "pytest-benchmark>=4" sippy sipmessage dpkt sdp-transform
-    step "criterion (Rust)"
+    "$PY" -m pip install --quiet "pytest-benchmark>=4" sippy sipmessage dpkt sdp-transform aiosipua matplotlib
+    step "criterion (Rust): parse"
     cargo bench -p sipwire --bench parse -- --noplot
+    step "criterion (Rust): transactions and the correlator"
+    cargo bench -p sipwire --bench txn -- --noplot
     step "pytest-benchmark (Python)"
-    "$PY" -m pytest -q -p no:cacheprovider benches --benchmark-only --benchmark-columns=min,median,mean,ops,rounds
+    mkdir -p benches/results
+    "$PY" -m pytest -q -p no:cacheprovider benches --benchmark-only --benchmark-columns=min,median,mean,ops,rounds \
+        --benchmark-json=benches/results/pytest-benchmark.json
+    step "plot: benches/time_per_message.png"
+    "$PY" benches/plot.py benches/results/pytest-benchmark.json -o benches/time_per_message.png \
+        --summary benches/results/pytest-benchmark-summary.json
+    step "memory (benches/memory.py)"
+    "$PY" benches/memory.py --json benches/results/memory.json
 }
 
 case "${1:-}" in
