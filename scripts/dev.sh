@@ -43,7 +43,7 @@ setup() {
         python3 -m venv "$VENV"
     fi
     "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5"
+    "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5" "uvloop>=0.19"
     step "build and install sipwire (release)"
     # maturin develop installs into the active virtualenv.
     VIRTUAL_ENV="$PWD/$VENV" PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet

@@ -194,3 +194,18 @@ def test_digest_rfc2617_example_and_unsupported() -> None:
         d.authorization(ch.replace("Digest ", "Digest algorithm=SHA-1, "), method="GET", uri="/")
     with pytest.raises(sipwire.LocalProtocolError, match="only Digest"):
         d.authorization("Bearer abc", method="GET", uri="/")
+
+
+def test_call_under_uvloop() -> None:
+    import uvloop  # a test dependency (scripts/dev.sh setup installs it)
+
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent(transport="udp") as bob:
+            answered = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(uri_of(bob))
+            b = await answered
+            assert (await call.hold()).status == 200
+            await call.hangup()
+            await asyncio.wait_for(b.wait_ended(), 5)
+
+    uvloop.run(asyncio.wait_for(main(), 20))

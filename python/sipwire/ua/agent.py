@@ -286,6 +286,9 @@ class UserAgent:
         self._deadline: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._transferred: asyncio.Queue[Call] = asyncio.Queue()
+        # re-INVITEs answered 491: the transaction of their retry (RFC 3261 §14.1).
+        self._glare: dict[int, asyncio.Future[tuple[int, _Pending]]] = {}
+        self._glare_seen: dict[int, tuple[int, _Pending]] = {}
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -402,6 +405,15 @@ class UserAgent:
             inc = self._invites.pop(ev.txn, None)
             if inc is not None and not inc.cancelled.done():
                 inc.cancelled.set_result(None)
+        elif kind == "glare_retry" and ev.old_txn is not None and ev.txn is not None:
+            # Wait for the retry's answer from now on, whoever asks for it later.
+            retry = _Pending(self._loop.create_future())
+            self._pending[ev.txn] = retry
+            waiter = self._glare.pop(ev.old_txn, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result((ev.txn, retry))
+            else:
+                self._glare_seen[ev.old_txn] = (ev.txn, retry)
         elif kind in ("bye", "dialog_terminated", "no_ack") and ev.dialog is not None:
             call = self._calls.pop(ev.dialog, None)
             if call is not None:
@@ -491,7 +503,32 @@ class UserAgent:
         txn = self._ep.request_in_dialog(
             dialog, method, now=self._now(), headers=list(headers), body=body
         )
-        return await self._wait(txn)
+        ev = await self._wait(txn)
+        # A re-INVITE that met glare (491) goes again after the RFC 3261 §14.1 wait: the
+        # endpoint resends it; its answer is the answer to this call.
+        while (
+            method == "INVITE"
+            and isinstance(ev.message, Response)
+            and ev.message.status == 491
+            and self._ep.dialog(dialog) is not None
+        ):
+            again = self._glare_seen.pop(txn, None)
+            if again is None:
+                fut: asyncio.Future[tuple[int, _Pending]] = self._loop.create_future()
+                self._glare[txn] = fut
+                try:
+                    again = await asyncio.wait_for(fut, 10.0)
+                except asyncio.TimeoutError:
+                    break
+                finally:
+                    self._glare.pop(txn, None)
+            txn, pending = again
+            final = await pending.future
+            self._pending.pop(txn, None)
+            if final is None:
+                raise SipTimeout(f"no final response to the retried re-INVITE {txn}")
+            ev = final
+        return ev
 
     async def options(self, uri: str, *, dest: Addr | None = None) -> Response:
         """OPTIONS (RFC 3261 §11): the peer's capabilities, or a liveness check."""
@@ -555,7 +592,12 @@ class UserAgent:
             ev = await self.request(
                 "INVITE",
                 uri,
-                headers=[("Content-Type", "application/sdp"), ("Allow", _ALLOW), *headers],
+                headers=[
+                    ("Content-Type", "application/sdp"),
+                    ("Allow", _ALLOW),
+                    ("Supported", "100rel"),
+                    *headers,
+                ],
                 body=bytes(offer),
                 dest=dest,
                 provisional=prov,

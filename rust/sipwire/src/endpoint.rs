@@ -266,6 +266,63 @@ fn host_port(a: SocketAddr) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The top Via of a response to a request whose Via asked for `rport` (RFC 3581 §4): the
+/// source port in `rport`, the source address in `received`.
+struct ViaRewrite {
+    old: Vec<u8>,
+    new: Vec<u8>,
+}
+
+impl ViaRewrite {
+    /// Replaces the first copy of the request's top Via in the response (response_to copies
+    /// the Via lines verbatim, and the status line cannot hold it).
+    fn apply(&self, bytes: Vec<u8>) -> Vec<u8> {
+        let Some(at) = memchr::memmem::find(&bytes, &self.old) else {
+            return bytes;
+        };
+        let mut out = Vec::with_capacity(bytes.len() + self.new.len());
+        out.extend_from_slice(bytes.get(..at).unwrap_or_default());
+        out.extend_from_slice(&self.new);
+        out.extend_from_slice(bytes.get(at + self.old.len()..).unwrap_or_default());
+        out
+    }
+}
+
+fn symmetric_via<I: AsRef<MessageIndex>>(
+    m: &Message<'_, I>,
+    source: SocketAddr,
+) -> Option<ViaRewrite> {
+    let via = m.index().fields().top_via?;
+    if via.rport != Some(None) {
+        return None;
+    }
+    let old = m.bytes_of(via.text);
+    // The bare `rport` parameter: `;rport` followed by `;`, `,`, white space or the end.
+    let lower = old.to_ascii_lowercase();
+    let mut pos = None;
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(lower.get(from..)?, b";rport") {
+        let at = from + i;
+        let next = lower.get(at + 6).copied();
+        if matches!(next, None | Some(b';' | b',' | b' ' | b'\t')) {
+            pos = Some(at);
+            break;
+        }
+        from = at + 6;
+    }
+    let at = pos?;
+    let mut new = old.get(..at + 6)?.to_vec();
+    new.extend_from_slice(format!("={}", source.port()).as_bytes());
+    new.extend_from_slice(old.get(at + 6..)?);
+    if via.received.is_none() {
+        new.extend_from_slice(format!(";received={}", source.ip()).as_bytes());
+    }
+    Some(ViaRewrite {
+        old: old.to_vec(),
+        new,
+    })
+}
+
 fn has_header(headers: &[(&[u8], &[u8])], kind: HeaderName) -> bool {
     headers
         .iter()
@@ -295,8 +352,11 @@ impl Endpoint {
             contact.extend_from_slice(cfg.local.transport.as_str().to_ascii_lowercase().as_bytes());
         }
         contact.push(b'>');
+        // The endpoint sends 100 Trying itself, so that it gets the RFC 3581 Via too.
+        let mut tcfg = cfg.txn;
+        tcfg.auto_trying = false;
         Endpoint {
-            layer: TransactionLayer::new(cfg.txn),
+            layer: TransactionLayer::new(tcfg),
             dialogs: Dialogs::new(dcfg),
             ctx: HashMap::new(),
             dctx: HashMap::new(),
@@ -609,7 +669,10 @@ impl Endpoint {
         }
         let reason = reason.unwrap_or(reason_phrase(status).as_bytes());
         let tag = (!to_tag.is_empty()).then_some(&to_tag[..]);
-        let bytes = response_to(&m, status, reason, tag, &hs, body)?;
+        let mut bytes = response_to(&m, status, reason, tag, &hs, body)?;
+        if let Some(v) = symmetric_via(&m, msg.source.addr) {
+            bytes = v.apply(bytes);
+        }
         let idx = MessageIndex::parse(&bytes, &self.cfg.txn.parse)?;
         self.layer.respond(txn, bytes.clone(), now)?;
         let d = self.dialogs.on_response_sent(
@@ -769,6 +832,10 @@ impl Endpoint {
         );
         match verdict {
             RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_) => {
+                // §17.2.1: an INVITE server transaction answers 100 at once.
+                if self.cfg.txn.auto_trying && m.method() == Some(b"INVITE") {
+                    let _ = self.respond(txn, 100, None, &[], b"", now);
+                }
                 self.events
                     .push_back(EndpointEvent::Request { txn, dialog, msg });
             }

@@ -456,3 +456,28 @@ fn calls_complete_over_a_lossy_duplicating_reordering_wire() {
         assert!(empty, "seed {seed}: tables empty after idle: {left:?}");
     }
 }
+
+#[test]
+fn responses_fill_rport_and_received() {
+    // RFC 3581 §4: the request's bare `rport` gets the source port, `received` the address.
+    let mut net = Net::new(8);
+    net.invite(b"");
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    let now = net.now;
+    net.eps[1].respond(inv, 486, None, &[], b"", now).unwrap();
+    net.run(net.now + 100);
+    let ev = net.take(0);
+    let vias: Vec<Vec<u8>> = ev
+        .iter()
+        .filter_map(|e| match e {
+            EndpointEvent::Response { msg, .. } => msg.message().get(b"Via").map(<[u8]>::to_vec),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(vias.len(), 2, "100 and 486");
+    for v in vias {
+        let v = String::from_utf8(v).unwrap();
+        assert!(v.contains(";rport=5060;received=127.0.0.1"), "{v}");
+    }
+}
