@@ -209,3 +209,32 @@ def test_call_under_uvloop() -> None:
             await asyncio.wait_for(b.wait_ended(), 5)
 
     uvloop.run(asyncio.wait_for(main(), 20))
+
+
+def test_redirect_is_followed_in_q_order_and_anonymous_calls() -> None:
+    async def main() -> None:
+        # The first target does not answer: T1 = 50 ms makes its Timer B 3.2 s.
+        async with UserAgent(t1=0.05) as alice, UserAgent() as bob, UserAgent() as carol:
+
+            async def redirect() -> None:
+                async for inc in bob.incoming():
+                    # Nobody at the first target; carol at the second.
+                    await inc.redirect("sip:gone@127.0.0.1:9", uri_of(carol, "carol"))
+                    return
+
+            r = asyncio.ensure_future(redirect())
+            answered = asyncio.ensure_future(answer_next(carol))
+            call = await alice.invite(uri_of(bob), anonymous=True, max_redirects=3)
+            c = await answered
+            await r
+            assert c.request is not None
+            frm = c.request.from_
+            assert frm is not None and frm.uri is not None
+            assert frm.uri.host == "anonymous.invalid"
+            assert c.request.headers.get("Privacy") == "id"
+            assert "sipwire@" in (c.request.headers.get("P-Preferred-Identity") or "")
+            r2 = await call.update(call.local_sdp)  # type: ignore[arg-type]
+            assert r2.status == 200
+            await call.hangup()
+
+    run(main(), 60)

@@ -145,6 +145,21 @@ class Call:
             self.state = "confirmed"
         return resp
 
+    async def update(self, sdp: SessionDescription) -> Response:
+        """A new offer in UPDATE (RFC 3311): allowed before the call is answered too."""
+        ev = await self._ua._in_dialog(
+            self.dialog,
+            "UPDATE",
+            headers=[("Content-Type", "application/sdp")],
+            body=bytes(sdp),
+        )
+        resp = ev.message
+        assert isinstance(resp, Response)
+        if 200 <= resp.status < 300:
+            self.local_sdp = sdp
+            self.remote_sdp = resp.sdp or self.remote_sdp
+        return resp
+
     async def send_dtmf(self, digits: str, *, duration: int = 160) -> None:
         """Sends each digit as INFO with application/dtmf-relay, one after the other."""
         for d in digits.upper():
@@ -224,12 +239,20 @@ class IncomingCall:
         self._ua._calls[dialog] = call
         return call
 
-    async def reject(self, status: int = 486) -> None:
+    async def reject(self, status: int = 486, *, headers: Headers = ()) -> None:
         """A final non-2xx (486 Busy Here by default)."""
         if status < 300:
             raise LocalProtocolError(f"reject needs a status of 300 or more, not {status}")
         if not self.cancelled.done():
-            self._ua._respond(self.txn, status)
+            self._ua._respond(self.txn, status, headers=headers)
+
+    async def redirect(self, *targets: str, status: int = 302) -> None:
+        """A 3xx sending the caller to ``targets`` (Contact URIs, in preference order)."""
+        if not 300 <= status < 400 or not targets:
+            raise LocalProtocolError("redirect needs a 3xx status and at least one target")
+        n = len(targets)
+        contacts = [("Contact", f"<{t}>;q={1 - i / (n + 1):.2f}") for i, t in enumerate(targets)]
+        await self.reject(status, headers=contacts)
 
 
 class UserAgent:
@@ -456,6 +479,7 @@ class UserAgent:
         body: bytes = b"",
         dest: Addr | None = None,
         to: str | None = None,
+        from_: str | None = None,
         provisional: Callable[[EndpointEvent], None] | None = None,
         _started: Callable[[int], None] | None = None,
     ) -> EndpointEvent:
@@ -463,7 +487,9 @@ class UserAgent:
         answering a 401/407 once when credentials were given (same Call-ID, CSeq + 1)."""
         addr = await self._dest(uri, dest)
         ep = self._ep
-        from_ = f"<sip:{self._user}@{ep.local[0]}:{ep.local[1]}>;tag={ep.token()}"
+        if from_ is None:
+            from_ = f"<sip:{self._user}@{ep.local[0]}:{ep.local[1]}>"
+        from_ = f"{from_};tag={ep.token()}"
         call_id = ep.token()
         cseq = 1
         extra = list(headers)
@@ -578,9 +604,55 @@ class UserAgent:
         headers: Headers = (),
         dest: Addr | None = None,
         on_provisional: Callable[[Response], None] | None = None,
+        anonymous: bool = False,
+        max_redirects: int = 5,
     ) -> Call:
         """Calls ``uri`` and returns once answered; raises :class:`CallFailed` for a final
-        non-2xx (408 when none came). Cancelling the awaiting task sends CANCEL (§9.1)."""
+        non-2xx (408 when none came). Cancelling the awaiting task sends CANCEL (§9.1).
+
+        A 3xx is followed: its Contacts are tried in q order (RFC 3261 §8.1.3.4), at most
+        ``max_redirects`` in all, each URI once. 181 and 182 reach ``on_provisional`` like
+        any provisional response. ``anonymous`` hides the caller (RFC 3323, RFC 3325):
+        an anonymous From, ``Privacy: id`` and this agent's identity in
+        P-Preferred-Identity for a trusted proxy to assert."""
+        extra = list(headers)
+        from_ = None
+        if anonymous:
+            from_ = '"Anonymous" <sip:anonymous@anonymous.invalid>'
+            host, port = self._ep.local
+            me = f"<sip:{self._user}@{host}:{port}>"
+            extra += [("Privacy", "id"), ("P-Preferred-Identity", me)]
+        tried = {uri}
+        targets: list[str] = []
+        while True:
+            try:
+                return await self._invite_once(uri, sdp, extra, dest, on_provisional, from_)
+            except CallFailed as e:
+                redirected = 300 <= e.status < 400 and e.response is not None
+                if redirected and e.response is not None:
+                    found = sorted(
+                        (c for c in e.response.contact if c.uri is not None),
+                        key=lambda c: -(c.q if c.q is not None else 1.0),
+                    )
+                    targets += [str(c.uri) for c in found if str(c.uri) not in tried]
+                # A redirected target that fails gives way to the next one (§8.1.3.4).
+                if not (redirected or len(tried) > 1) or not targets:
+                    raise
+                if len(tried) > max_redirects:
+                    raise
+                uri = targets.pop(0)
+                tried.add(uri)
+                dest = None
+
+    async def _invite_once(
+        self,
+        uri: str,
+        sdp: SessionDescription | None,
+        headers: Headers,
+        dest: Addr | None,
+        on_provisional: Callable[[Response], None] | None,
+        from_: str | None,
+    ) -> Call:
         offer = sdp if sdp is not None else self._offer()
         txns: list[int] = []
 
@@ -600,6 +672,7 @@ class UserAgent:
                 ],
                 body=bytes(offer),
                 dest=dest,
+                from_=from_,
                 provisional=prov,
                 _started=txns.append,
             )
