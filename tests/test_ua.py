@@ -238,3 +238,29 @@ def test_redirect_is_followed_in_q_order_and_anonymous_calls() -> None:
             await call.hangup()
 
     run(main(), 60)
+
+
+def test_reliable_ringing_and_early_media() -> None:
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent() as bob:
+            seen: list[int] = []
+
+            async def callee() -> sipwire.Call:
+                async for inc in bob.incoming():
+                    assert inc.supports_100rel  # the agent says Supported: 100rel
+                    await inc.ring(reliable=True)
+                    await asyncio.sleep(0.1)  # the PRACK comes back
+                    await inc.progress(reliable=True)
+                    await asyncio.sleep(0.1)
+                    return await inc.answer()
+                raise AssertionError("no call")
+
+            b = asyncio.ensure_future(callee())
+            call = await alice.invite(uri_of(bob), on_provisional=lambda r: seen.append(r.status))
+            await b
+            assert 180 in seen and 183 in seen
+            assert alice.endpoint.counters["pracks_sent"] == 2
+            assert bob.endpoint.counters["pracks_received"] == 2
+            await call.hangup()
+
+    run(main())

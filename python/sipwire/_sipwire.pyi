@@ -1344,11 +1344,18 @@ class Endpoint:
         now: float,
         headers: Sequence[tuple[str, str]] | None = None,
         body: bytes | None = None,
+        reliable: bool = False,
     ) -> int | None:
         """Answers server transaction ``txn``: Via, From, To (with this side's tag), Call-ID,
         CSeq copied, Record-Route for 101-299, Contact on 101-299 to INVITE, UPDATE,
-        SUBSCRIBE, NOTIFY and REFER; ``reason`` defaults to the RFC's phrase. Returns the
-        dialog a 101-299 to an INVITE made or belongs to."""
+        SUBSCRIBE, NOTIFY and REFER; the top Via gets ``received``/``rport`` when the request
+        asked (RFC 3581); ``reason`` defaults to the RFC's phrase. Returns the dialog a
+        101-299 to an INVITE made or belongs to.
+
+        ``reliable`` (a 101-199 to an INVITE whose sender supports 100rel, RFC 3262 §3):
+        ``Require: 100rel`` and the next RSeq are added, the response is sent again at T1,
+        2·T1, ... until the PRACK (answered 200 by the endpoint) and the INVITE gets 500
+        when none comes in 64·T1. One unacknowledged reliable provisional at a time."""
     def cancel(self, txn: int, *, now: float) -> int | None:
         """Cancels an INVITE this side sent (RFC 3261 §9.1). Returns the CANCEL's
         transaction, or None when it waits for a provisional response."""

@@ -119,7 +119,7 @@ def test_sipwire_calls_scenario(tmp_path: Path, case: str, lost: int) -> None:
 
 
 @pytest.mark.parametrize("lost", [0, 10])
-@pytest.mark.parametrize("case", ["cancel", "hold", "refer"])
+@pytest.mark.parametrize("case", ["cancel", "hold", "refer", "100rel"])
 def test_scenario_calls_sipwire(tmp_path: Path, case: str, lost: int) -> None:
     async def main() -> None:
         async with UserAgent(t1=0.1) as ua:
@@ -140,7 +140,9 @@ def test_scenario_calls_sipwire(tmp_path: Path, case: str, lost: int) -> None:
 
             async def serve() -> None:
                 async for inc in ua.incoming():
-                    await inc.ring()
+                    await inc.ring(reliable=case == "100rel")
+                    if case == "100rel":
+                        await asyncio.sleep(0.5)  # SIPp expects the PRACK's 200 first
                     if case != "cancel":  # ringing until SIPp cancels
                         calls.append(await inc.answer())
 
@@ -160,5 +162,7 @@ def test_scenario_calls_sipwire(tmp_path: Path, case: str, lost: int) -> None:
                 await loop.run_in_executor(None, wait_ok, target, tmp_path, "target uas")
             elif case == "hold":
                 assert len(calls) == CALLS and all(c.state == "ended" for c in calls)
+            elif case == "100rel":
+                assert ua.endpoint.counters["pracks_received"] == CALLS
 
     asyncio.run(asyncio.wait_for(main(), 120))

@@ -212,17 +212,44 @@ class IncomingCall:
         self.request = request
         self.source = source
         self.cancelled = asyncio.get_running_loop().create_future()
+        self._early: SessionDescription | None = None
 
-    async def ring(self) -> None:
-        """180 Ringing."""
-        self._ua._respond(self.txn, 180)
+    @property
+    def supports_100rel(self) -> bool:
+        """The caller accepts reliable provisional responses (RFC 3262)."""
+        h = self.request.headers
+        listed = ",".join(h.getall("Supported") + h.getall("Require"))
+        return "100rel" in [t.strip().lower() for t in listed.split(",")]
+
+    async def ring(self, *, reliable: bool = False) -> None:
+        """180 Ringing; ``reliable`` sends it reliably (RFC 3262: resent until the caller's
+        PRACK) when the caller supports 100rel."""
+        self._ua._respond(self.txn, 180, reliable=reliable and self.supports_100rel)
+
+    async def progress(
+        self, sdp: SessionDescription | None = None, *, reliable: bool = False
+    ) -> None:
+        """183 Session Progress with early media: ``sdp`` (default: an answer to the offer
+        from the agent's media), reliably when asked and the caller supports 100rel."""
+        local = sdp if sdp is not None else self._ua._answer_for(self.request.sdp)
+        body = bytes(local) if local is not None else b""
+        headers = [("Content-Type", "application/sdp")] if local is not None else []
+        self._early = local
+        self._ua._respond(
+            self.txn,
+            183,
+            headers=headers,
+            body=body,
+            reliable=reliable and self.supports_100rel,
+        )
 
     async def answer(self, sdp: SessionDescription | None = None) -> Call:
         """200 OK with ``sdp`` (default: an answer to the offer from the agent's media)."""
         if self.cancelled.done():
             raise CallFailed(487, "Request Terminated")
         offer = self.request.sdp
-        local = sdp if sdp is not None else self._ua._answer_for(offer)
+        # The answer given in early media stands (RFC 3264: one answer per offer).
+        local = sdp if sdp is not None else self._early or self._ua._answer_for(offer)
         body = bytes(local) if local is not None else b""
         headers = [("Content-Type", "application/sdp")] if local is not None else []
         dialog = self._ua._respond(self.txn, 200, headers=headers, body=body)
@@ -788,9 +815,17 @@ class UserAgent:
     # --- requests received -----------------------------------------------------------------
 
     def _respond(
-        self, txn: int, status: int, *, headers: Headers = (), body: bytes = b""
+        self,
+        txn: int,
+        status: int,
+        *,
+        headers: Headers = (),
+        body: bytes = b"",
+        reliable: bool = False,
     ) -> int | None:
-        d = self._ep.respond(txn, status, now=self._now(), headers=list(headers), body=body)
+        d = self._ep.respond(
+            txn, status, now=self._now(), headers=list(headers), body=body, reliable=reliable
+        )
         self._pump()
         return d
 

@@ -66,6 +66,14 @@ fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
             py,
             format!("{what}: no such dialog (it ended, or the handle is not from this endpoint)"),
         ),
+        EndpointError::NotReliable => local_msg(
+            py,
+            format!("{what}: only a 101-199 to an INVITE whose sender supports 100rel can be sent reliably (RFC 3262 §3)"),
+        ),
+        EndpointError::PrackPending => local_msg(
+            py,
+            format!("{what}: the previous reliable provisional has no PRACK yet (one at a time, RFC 3262 §3)"),
+        ),
         EndpointError::NoDestination => local_msg(
             py,
             format!("{what}: the next hop is a host name; resolve it (RFC 3263) and pass dest"),
@@ -450,7 +458,7 @@ impl Endpoint {
             .map_err(|e| endpoint_error(py, e, &format!("{method} in dialog {dialog}")))
     }
 
-    #[pyo3(signature = (txn, status, reason = None, *, now, headers = None, body = None))]
+    #[pyo3(signature = (txn, status, reason = None, *, now, headers = None, body = None, reliable = false))]
     #[allow(clippy::too_many_arguments)]
     fn respond(
         &mut self,
@@ -461,22 +469,28 @@ impl Endpoint {
         now: f64,
         headers: Option<HeaderPairs>,
         body: Option<Vec<u8>>,
+        reliable: bool,
     ) -> PyResult<Option<u64>> {
         let now = ms(py, now)?;
         let headers = headers.unwrap_or_default();
         let body = body.unwrap_or_default();
         let hs = pairs(&headers);
-        self.ep
-            .respond(
-                TxnId::from_u64(txn),
-                status,
-                reason.map(str::as_bytes),
-                &hs,
-                &body,
-                now,
-            )
-            .map(|d| d.map(DialogKey::to_u64))
-            .map_err(|e| endpoint_error(py, e, &format!("{status} response to transaction {txn}")))
+        let send = if reliable {
+            core::Endpoint::respond_reliably
+        } else {
+            core::Endpoint::respond
+        };
+        send(
+            &mut self.ep,
+            TxnId::from_u64(txn),
+            status,
+            reason.map(str::as_bytes),
+            &hs,
+            &body,
+            now,
+        )
+        .map(|d| d.map(DialogKey::to_u64))
+        .map_err(|e| endpoint_error(py, e, &format!("{status} response to transaction {txn}")))
     }
 
     #[pyo3(signature = (txn, *, now))]
@@ -611,6 +625,8 @@ impl Endpoint {
             ("pracks_sent", c.pracks_sent),
             ("provisionals_dropped", c.provisionals_dropped),
             ("glare_retries", c.glare_retries),
+            ("pracks_received", c.pracks_received),
+            ("pracks_missing", c.pracks_missing),
         ] {
             d.set_item(k, v)?;
         }

@@ -23,13 +23,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::build::{check_value, reason_phrase, response_to, RequestBuilder};
-use crate::dialog::prack::{rack_value, RseqTracker, RseqVerdict};
+use crate::dialog::prack::{
+    rack_value, PrackAction, ReliableProvisionals, RseqTracker, RseqVerdict,
+};
 use crate::dialog::{
     glare_retry_delay, Dialog, DialogAction, DialogConfig, DialogCounters, DialogId, DialogKey,
     Dialogs, RequestVerdict,
 };
 use crate::error::Error;
-use crate::header::{parse_cseq, parse_name_addr, parse_rseq};
+use crate::header::{parse_cseq, parse_name_addr, parse_rack, parse_rseq};
 use crate::message::{HeaderName, Message, MessageIndex};
 use crate::txn::{
     self, CancelOutcome, Counters, Datagram, Event, Incoming, Kind, Peer, State, TransactionLayer,
@@ -135,6 +137,11 @@ pub enum EndpointError {
     /// No destination: the next hop is not an IP address (resolve it, RFC 3263, and pass
     /// the destination).
     NoDestination,
+    /// A reliable provisional needs a 101-199 to an INVITE whose sender supports 100rel
+    /// (RFC 3262 §3).
+    NotReliable,
+    /// The previous reliable provisional is not PRACKed yet (one at a time, RFC 3262 §3).
+    PrackPending,
 }
 
 impl From<TxnError> for EndpointError {
@@ -160,6 +167,10 @@ pub struct EndpointCounters {
     /// Reliable provisionals out of order or repeated (not reported, RFC 3262 §4).
     pub provisionals_dropped: u64,
     pub glare_retries: u64,
+    /// PRACKs matching this side's reliable provisionals (answered 200 by the endpoint).
+    pub pracks_received: u64,
+    /// Reliable provisionals never PRACKed (the INVITE got 500, RFC 3262 §3).
+    pub pracks_missing: u64,
 }
 
 /// A new out-of-dialog request ([`Endpoint::request`]).
@@ -243,6 +254,8 @@ pub struct Endpoint {
     ids: Ids,
     /// Glare retries: (when, dialog, the 491'd transaction, what to send).
     retries: Vec<(u64, DialogKey, TxnId, Resend)>,
+    /// This side's reliable provisionals, per INVITE server transaction (RFC 3262 §3).
+    reliable: HashMap<TxnId, ReliableProvisionals>,
     events: VecDeque<EndpointEvent>,
     counters: EndpointCounters,
     sent_by: Vec<u8>,
@@ -323,6 +336,12 @@ fn symmetric_via<I: AsRef<MessageIndex>>(
     })
 }
 
+/// Whether a comma-separated token list holds `token` (any case).
+fn has_token(v: &[u8], token: &[u8]) -> bool {
+    v.split(|&c| c == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
 fn has_header(headers: &[(&[u8], &[u8])], kind: HeaderName) -> bool {
     headers
         .iter()
@@ -363,6 +382,7 @@ impl Endpoint {
             // xorshift must not start at zero.
             ids: Ids(cfg.seed | 1),
             retries: Vec::new(),
+            reliable: HashMap::new(),
             events: VecDeque::new(),
             counters: EndpointCounters::default(),
             sent_by,
@@ -435,10 +455,20 @@ impl Endpoint {
     /// When to call [`Endpoint::tick`] next.
     pub fn next_deadline(&mut self) -> Option<u64> {
         let r = self.retries.iter().map(|r| r.0).min();
-        [self.layer.next_deadline(), self.dialogs.next_deadline(), r]
-            .into_iter()
-            .flatten()
-            .min()
+        let p = self
+            .reliable
+            .values()
+            .filter_map(|p| p.next_deadline())
+            .min();
+        [
+            self.layer.next_deadline(),
+            self.dialogs.next_deadline(),
+            r,
+            p,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs every timer due at `now`.
@@ -454,6 +484,31 @@ impl Endpoint {
                 true
             }
         });
+        let mut actions = Vec::new();
+        for (&txn, p) in self.reliable.iter_mut() {
+            if let Some(a) = p.tick(now) {
+                actions.push((txn, a));
+            }
+        }
+        for (txn, a) in actions {
+            match a {
+                PrackAction::Retransmit(bytes) => {
+                    let _ = self.layer.respond(txn, bytes, now);
+                }
+                PrackAction::GiveUp => {
+                    // §3: no PRACK within 64·T1; the INVITE is rejected.
+                    self.counters.pracks_missing += 1;
+                    let _ = self.respond(
+                        txn,
+                        500,
+                        Some(b"Reliable Provisional Not Acknowledged"),
+                        &[],
+                        b"",
+                        now,
+                    );
+                }
+            }
+        }
         self.pump(now);
         for (_, dialog, old, resend) in due {
             let hs: Vec<(&[u8], &[u8])> = resend
@@ -652,6 +707,66 @@ impl Endpoint {
         body: &[u8],
         now: u64,
     ) -> Result<Option<DialogKey>, EndpointError> {
+        self.respond_inner(txn, status, reason, headers, body, now)
+            .map(|(d, _)| d)
+    }
+
+    /// A reliable provisional (RFC 3262 §3): `Require: 100rel` and the next RSeq added, sent
+    /// again at T1, 2·T1, ... until the PRACK (answered 200 by the endpoint) or 64·T1 (the
+    /// INVITE then gets 500). Only to an INVITE whose sender supports 100rel, one at a time.
+    pub fn respond_reliably(
+        &mut self,
+        txn: TxnId,
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+        now: u64,
+    ) -> Result<Option<DialogKey>, EndpointError> {
+        let Some(Ctx::Server { msg, .. }) = self.ctx.get(&txn) else {
+            return Err(TxnError::NoSuchTransaction.into());
+        };
+        let m = msg.message();
+        let supports = m
+            .values_of(HeaderName::Supported)
+            .chain(m.values_of(HeaderName::Require))
+            .any(|v| has_token(v, b"100rel"));
+        if !(101..200).contains(&status) || m.method() != Some(b"INVITE") || !supports {
+            return Err(EndpointError::NotReliable);
+        }
+        let opts = self.cfg.txn.parse;
+        let cseq = m
+            .first_value(HeaderName::CSeq)
+            .and_then(|v| parse_cseq(v, &opts, &mut Vec::new()).ok())
+            .map_or(0, |c| c.seq);
+        let first = (self.ids.next() % 1_000_000) as u32 + 1;
+        let t1 = self.cfg.txn.timers.t1;
+        let rseq = self
+            .reliable
+            .entry(txn)
+            .or_insert_with(|| ReliableProvisionals::new(first, cseq, t1))
+            .next_rseq()
+            .ok_or(EndpointError::PrackPending)?;
+        let rseq_text = rseq.to_string();
+        let mut hs: Vec<(&[u8], &[u8])> = headers.to_vec();
+        hs.push((b"Require", b"100rel"));
+        hs.push((b"RSeq", rseq_text.as_bytes()));
+        let (d, bytes) = self.respond_inner(txn, status, reason, &hs, body, now)?;
+        if let Some(p) = self.reliable.get_mut(&txn) {
+            p.sent(bytes, now);
+        }
+        Ok(d)
+    }
+
+    fn respond_inner(
+        &mut self,
+        txn: TxnId,
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+        now: u64,
+    ) -> Result<(Option<DialogKey>, Vec<u8>), EndpointError> {
         let Some(Ctx::Server { msg, to_tag, .. }) = self.ctx.get(&txn) else {
             return Err(TxnError::NoSuchTransaction.into());
         };
@@ -675,6 +790,10 @@ impl Endpoint {
         }
         let idx = MessageIndex::parse(&bytes, &self.cfg.txn.parse)?;
         self.layer.respond(txn, bytes.clone(), now)?;
+        if status >= 200 {
+            // A final response ends the reliable provisionals' retransmissions (§3).
+            self.reliable.remove(&txn);
+        }
         let d = self.dialogs.on_response_sent(
             &m,
             &Message::new(&bytes, &idx),
@@ -689,7 +808,7 @@ impl Endpoint {
             }
         }
         self.pump(now);
-        Ok(d)
+        Ok((d, bytes))
     }
 
     /// Cancels an INVITE this side sent (§9.1): now if a provisional came, else when one
@@ -784,6 +903,7 @@ impl Endpoint {
                 self.events.push_back(EndpointEvent::TransportError { txn });
             }
             Event::Terminated { txn, .. } => {
+                self.reliable.remove(&txn);
                 if let Some(Ctx::Client {
                     initial_invite: Some((call_id, tag)),
                     ..
@@ -830,6 +950,41 @@ impl Endpoint {
                 dialog,
             },
         );
+        let prack_dialog = match (&verdict, m.method()) {
+            (RequestVerdict::InDialog(k), Some(b"PRACK")) => Some(*k),
+            _ => None,
+        };
+        let tracked = prack_dialog.is_some_and(|k| {
+            self.reliable.keys().any(
+                |t| matches!(self.ctx.get(t), Some(Ctx::Server { dialog: Some(d), .. }) if *d == k),
+            )
+        });
+        if let (Some(k), true) = (prack_dialog, tracked) {
+            // RFC 3262 §3: a PRACK acknowledges this side's pending reliable provisional of
+            // the dialog (RSeq, CSeq, method), or matches nothing (481). PRACKs for
+            // provisionals the user made reliable by hand go to the user.
+            let rack = m
+                .first_value(HeaderName::RAck)
+                .and_then(|v| parse_rack(v, &opts, &mut Vec::new()).ok());
+            let invites: Vec<TxnId> = self
+                .reliable
+                .keys()
+                .copied()
+                .filter(|t| matches!(self.ctx.get(t), Some(Ctx::Server { dialog: Some(d), .. }) if *d == k))
+                .collect();
+            let matched = rack.is_some_and(|r| {
+                invites
+                    .iter()
+                    .any(|t| self.reliable.get_mut(t).is_some_and(|p| p.on_prack(&r)))
+            });
+            if matched {
+                self.counters.pracks_received += 1;
+                let _ = self.respond(txn, 200, None, &[], b"", now);
+            } else {
+                let _ = self.respond(txn, 481, None, &[], b"", now);
+            }
+            return;
+        }
         match verdict {
             RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_) => {
                 // §17.2.1: an INVITE server transaction answers 100 at once.

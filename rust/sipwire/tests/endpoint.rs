@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use sipwire::dialog::DialogKey;
-use sipwire::endpoint::{Endpoint, EndpointConfig, EndpointEvent, NewRequest};
+use sipwire::endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointEvent, NewRequest};
 use sipwire::txn::{Peer, Transport, TxnId};
 
 fn peer(port: u16) -> Peer {
@@ -480,4 +480,83 @@ fn responses_fill_rport_and_received() {
         let v = String::from_utf8(v).unwrap();
         assert!(v.contains(";rport=5060;received=127.0.0.1"), "{v}");
     }
+}
+
+#[test]
+fn reliable_provisional_is_resent_until_prack_then_final() {
+    let mut net = Net::new(9);
+    let r = NewRequest {
+        method: b"INVITE",
+        uri: b"sip:b@127.0.0.1:5070",
+        headers: &[(b"Supported", b"100rel")],
+        ..NewRequest::default()
+    };
+    let now = net.now;
+    net.eps[0].request(&r, peer(5070), now).unwrap();
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    // The first PRACK is lost: the 180 goes again at T1 and the second PRACK gets through.
+    net.drop_prefix = Some(b"PRACK ");
+    let now = net.now;
+    net.eps[1]
+        .respond_reliably(inv, 180, None, &[], b"", now)
+        .unwrap();
+    assert!(matches!(
+        net.eps[1].respond_reliably(inv, 183, None, &[], b"", now),
+        Err(EndpointError::PrackPending)
+    ));
+    net.run(net.now + 300);
+    net.drop_prefix = None;
+    net.run(net.now + 1000);
+    assert_eq!(net.eps[1].counters().pracks_received, 1);
+    let a = net.eps[0].counters();
+    assert_eq!(a.pracks_sent, 1);
+    assert!(
+        a.provisionals_dropped >= 1,
+        "the resent 180 is not reported twice"
+    );
+    let now = net.now;
+    net.eps[1].respond(inv, 200, None, &[], b"", now).unwrap();
+    net.run(net.now + 100);
+    let s = statuses(&net.take(0));
+    assert_eq!(s.iter().filter(|&&c| c == 180).count(), 1, "{s:?}");
+    assert!(s.contains(&200));
+    let d = net.eps[0].dialog_keys()[0];
+    let now = net.now;
+    net.eps[0]
+        .request_in_dialog(d, b"BYE", &[], b"", None, now)
+        .unwrap();
+    assert!(net.empty_after_idle());
+}
+
+#[test]
+fn reliable_provisional_needs_100rel_support_and_gives_up_without_prack() {
+    let mut net = Net::new(10);
+    net.invite(b"");
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    let now = net.now;
+    assert!(matches!(
+        net.eps[1].respond_reliably(inv, 180, None, &[], b"", now),
+        Err(EndpointError::NotReliable)
+    ));
+    let mut net = Net::new(11);
+    let r = NewRequest {
+        method: b"INVITE",
+        uri: b"sip:b@127.0.0.1:5070",
+        headers: &[(b"Supported", b"100rel")],
+        ..NewRequest::default()
+    };
+    let now = net.now;
+    net.eps[0].request(&r, peer(5070), now).unwrap();
+    net.run(net.now + 100);
+    let inv = incoming_invite(&net.take(1)).unwrap();
+    net.drop_prefix = Some(b"PRACK ");
+    let now = net.now;
+    net.eps[1]
+        .respond_reliably(inv, 180, None, &[], b"", now)
+        .unwrap();
+    net.run(net.now + 64 * 500 + 100);
+    assert_eq!(net.eps[1].counters().pracks_missing, 1);
+    assert!(statuses(&net.take(0)).contains(&500));
 }
