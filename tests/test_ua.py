@@ -4,6 +4,7 @@ digest answers checked against the RFC 7616 / RFC 2617 known answers."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -262,5 +263,53 @@ def test_reliable_ringing_and_early_media() -> None:
             assert alice.endpoint.counters["pracks_sent"] == 2
             assert bob.endpoint.counters["pracks_received"] == 2
             await call.hangup()
+
+    run(main())
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (IP subjectAltName), made with openssl."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def test_call_over_tls(certificate: tuple[str, str]) -> None:
+    cert, key = certificate
+
+    async def main() -> None:
+        tls = {"transport": "tls", "tls_cert": cert, "tls_key": key, "tls_ca": cert}
+        async with UserAgent(**tls) as alice, UserAgent(**tls) as bob:  # type: ignore[arg-type]
+            assert alice.endpoint.contact.endswith(";transport=tls>")
+            answered = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(uri_of(bob))
+            b = await answered
+            assert b.request is not None and b.request.via[0].transport == "TLS"
+            assert (await call.hold()).status == 200
+            await b.hangup()
+            await asyncio.wait_for(call.wait_ended(), 5)
+
+    run(main())
+
+
+def test_tls_refuses_an_unknown_certificate(certificate: tuple[str, str]) -> None:
+    cert, key = certificate
+
+    async def main() -> None:
+        # Bob's certificate is not among the authorities Alice trusts (the system's).
+        async with (
+            UserAgent(transport="tls", tls_cert=cert, tls_key=key, t1=0.02) as alice,
+            UserAgent(transport="tls", tls_cert=cert, tls_key=key, tls_ca=cert) as bob,
+        ):
+            with pytest.raises(CallFailed) as e:
+                await alice.invite(uri_of(bob))
+            assert e.value.status == 408
 
     run(main())

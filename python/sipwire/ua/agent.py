@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -282,8 +283,24 @@ class IncomingCall:
         await self.reject(status, headers=contacts)
 
 
+def _tls_contexts(
+    cert: str | None, key: str | None, ca: str | None
+) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """The server context (this side's certificate) and the client context (peers verified
+    against ``ca``, or the system's authorities; host names or IP addresses checked)."""
+    if cert is None:
+        raise LocalProtocolError("transport 'tls' needs tls_cert (and tls_key unless in it)")
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    # A client certificate too, for peers that ask for mutual TLS (RFC 5630 §3.1.3).
+    client.load_cert_chain(cert, key)
+    return server, client
+
+
 class UserAgent:
-    """An asyncio SIP user agent on one local address (UDP or TCP)::
+    """An asyncio SIP user agent on one local address (UDP, TCP, or TLS with ``tls_cert``,
+    ``tls_key`` and ``tls_ca``)::
 
         async with sipwire.UserAgent(port=5062) as ua:
             call = await ua.invite("sip:bob@127.0.0.1:5060")
@@ -297,10 +314,13 @@ class UserAgent:
     def __init__(
         self,
         *,
-        transport: Literal["udp", "tcp"] = "udp",
+        transport: Literal["udp", "tcp", "tls"] = "udp",
         host: str = "127.0.0.1",
         port: int = 0,
         user: str = "sipwire",
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_ca: str | None = None,
         username: str | None = None,
         password: str | None = None,
         media_port: int = 40000,
@@ -317,6 +337,9 @@ class UserAgent:
                 f"not {host!r}"
             ) from None
         self._kind = transport
+        self._tls = None
+        if transport == "tls":
+            self._tls = _tls_contexts(tls_cert, tls_key, tls_ca)
         self._host, self._port = host, port
         self._user = user
         self._auth = DigestClient(username, password or "") if username else None
@@ -344,7 +367,9 @@ class UserAgent:
 
     async def __aenter__(self) -> UserAgent:
         self._loop = asyncio.get_running_loop()
-        self._transport = await open_transport(self._kind, self._host, self._port, self._received)
+        self._transport = await open_transport(
+            self._kind, self._host, self._port, self._received, self._tls
+        )
         host, port = self._transport.local_address
         self._ep_ = Endpoint(host, port, self._kind, user=self._user, seed=self._seed, t1=self._t1)
         return self

@@ -1,4 +1,5 @@
-"""asyncio transports for the user agent: UDP datagrams and TCP streams (RFC 3261 §18).
+"""asyncio transports for the user agent: UDP datagrams, TCP streams and TLS over TCP through
+the standard ``ssl`` module (RFC 3261 §18, §26.3.1).
 
 Each hands received messages (one datagram, or one message framed by
 :class:`sipwire.StreamParser`) to a callback with the source address, and sends bytes to an
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Callable
 from typing import Protocol
 
@@ -104,8 +106,18 @@ class _Connection:
 
 
 class TcpTransport:
-    def __init__(self, on_message: OnMessage) -> None:
+    """TCP, or TLS when given contexts: ``server`` for connections peers open (needs this
+    side's certificate), ``client`` for the ones this side opens (verifies the peer)."""
+
+    def __init__(
+        self,
+        on_message: OnMessage,
+        server: ssl.SSLContext | None = None,
+        client: ssl.SSLContext | None = None,
+    ) -> None:
         self._on_message = on_message
+        self._server_ssl = server
+        self._client_ssl = client
         self._server: asyncio.AbstractServer | None = None
         self._conns: dict[Addr, _Connection] = {}
         self._connecting: dict[Addr, asyncio.Future[_Connection]] = {}
@@ -113,9 +125,16 @@ class TcpTransport:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
-    async def open(cls, host: str, port: int, on_message: OnMessage) -> TcpTransport:
-        self = cls(on_message)
-        self._server = await asyncio.start_server(self._accepted, host, port)
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        on_message: OnMessage,
+        server: ssl.SSLContext | None = None,
+        client: ssl.SSLContext | None = None,
+    ) -> TcpTransport:
+        self = cls(on_message, server, client)
+        self._server = await asyncio.start_server(self._accepted, host, port, ssl=server)
         sock = self._server.sockets[0].getsockname()
         self._local = (sock[0], sock[1])
         return self
@@ -139,7 +158,9 @@ class TcpTransport:
             fut = asyncio.get_running_loop().create_future()
             self._connecting[dest] = fut
             try:
-                reader, writer = await asyncio.open_connection(dest[0], dest[1])
+                reader, writer = await asyncio.open_connection(
+                    dest[0], dest[1], ssl=self._client_ssl
+                )
                 c = _Connection(reader, writer, dest, self._on_message, self._forget)
                 self._conns[dest] = c
                 fut.set_result(c)
@@ -171,9 +192,19 @@ class TcpTransport:
         self._conns.clear()
 
 
-async def open_transport(kind: str, host: str, port: int, on_message: OnMessage) -> Transport:
+async def open_transport(
+    kind: str,
+    host: str,
+    port: int,
+    on_message: OnMessage,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
+) -> Transport:
     if kind == "udp":
         return await UdpTransport.open(host, port, on_message)
     if kind == "tcp":
         return await TcpTransport.open(host, port, on_message)
-    raise ValueError(f"transport must be 'udp' or 'tcp', not {kind!r}")
+    if kind == "tls":
+        if tls is None:
+            raise ValueError("TLS needs SSL contexts (UserAgent: tls_cert, tls_key, tls_ca)")
+        return await TcpTransport.open(host, port, on_message, *tls)
+    raise ValueError(f"transport must be 'udp', 'tcp' or 'tls', not {kind!r}")
