@@ -56,3 +56,15 @@ def test_lenient_flag() -> None:
 def test_missing_file() -> None:
     r = run("parse", "/nonexistent/x.sip")
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_parse_into_a_closed_pipe_stops_quietly() -> None:
+    # `sipwire parse FILE | head -1`: no BrokenPipeError traceback.
+    r = subprocess.run(
+        f"{sys.executable} -m sipwire parse {EXAMPLE} --json | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
