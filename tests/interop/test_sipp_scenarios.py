@@ -60,6 +60,7 @@ async def hold_resume(ua: UserAgent, uri: str, settle: float) -> None:
     assert held.sdp is not None and held.sdp.media[0].direction == "recvonly"
     await asyncio.sleep(settle)
     assert (await call.unhold()).status == 200 and call.state == "confirmed"
+    await asyncio.sleep(settle)
     await call.hangup()
 
 
@@ -101,14 +102,15 @@ def test_sipwire_calls_scenario(tmp_path: Path, case: str, lost: int) -> None:
     time.sleep(0.3)
 
     async def main() -> None:
-        # T1 = 100 ms: quick retransmissions when SIPp drops what we send.
-        async with UserAgent(t1=0.1, **creds) as ua:  # type: ignore[arg-type]
+        # RFC 3261's T1 under loss (Timer B/F 32 s: room for SIPp's own slow resends),
+        # 100 ms otherwise.
+        async with UserAgent(t1=0.5 if lost else 0.1, **creds) as ua:  # type: ignore[arg-type]
             for _ in range(CALLS):
                 uri = f"sip:service@{HOST}:{port}"
-                await asyncio.wait_for(drive(ua, uri, 3.6 if lost else 0.0), 30)
+                await asyncio.wait_for(drive(ua, uri, 3.6 if lost else 0.0), 60)
 
     try:
-        asyncio.run(asyncio.wait_for(main(), 90))
+        asyncio.run(asyncio.wait_for(main(), 150))
     except BaseException:
         proc.kill()
         raise
