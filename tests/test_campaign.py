@@ -14,6 +14,7 @@ import pytest
 
 import sipwire
 from sipwire import campaign, cli, mutations
+from sipwire._progress import Progress
 from sipwire.campaign import Config, Target, ddmin, generate_round
 
 UDP = Target("udp", "127.0.0.1", 5060)
@@ -220,7 +221,7 @@ class Tty(io.StringIO):
 def test_progress_redraws_in_place_on_a_terminal_only() -> None:
     tty, log = Tty(), io.StringIO()
     for stream in (tty, log):
-        p = campaign._Progress(stream, every=3600)
+        p = Progress(stream, every=3600)
         p.show("round 1", force=True)
         p.show("round 2")  # too soon: not drawn on a log
         p.say("a note")

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Literal, TextIO, TypeVar, Union
 
 from sipwire import mutations
+from sipwire._progress import Progress
 from sipwire._sipwire import ParseError, StreamParser, build_request, parse
 from sipwire.sdp import MediaBuilder, SessionBuilder
 
@@ -754,45 +755,6 @@ def _open(target: Target, bind: tuple[str, int] | None, timeout: float) -> _Tran
 # --- the campaign ----------------------------------------------------------------------------
 
 
-class _Progress:
-    """The progress line: redrawn in place on a terminal, a line every few seconds otherwise."""
-
-    def __init__(self, stream: TextIO | None, every: float = 10.0) -> None:
-        self.stream = stream
-        self.tty = bool(stream is not None and stream.isatty())
-        self.every = 0.2 if self.tty else every
-        self.last = 0.0
-        self.drawn = False
-
-    def show(self, text: str, force: bool = False) -> None:
-        if self.stream is None:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < self.every:
-            return
-        self.last = now
-        if self.tty:
-            self.stream.write("\r" + text + "\x1b[K")
-            self.drawn = True
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def say(self, text: str) -> None:
-        """A line of its own (kept above the progress line on a terminal)."""
-        if self.stream is None:
-            return
-        self.end()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        if self.stream is not None and self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
-
-
 class Campaign:
     """One campaign against ``config.target``; :meth:`run` does it and returns a
     :class:`Summary`. ``progress`` is where the progress line and notes go (None: nowhere);
@@ -804,7 +766,7 @@ class Campaign:
         config.check()
         self.config = config
         self.command = command
-        self.progress = _Progress(progress)
+        self.progress = Progress(progress)
         self.summary = Summary(str(config.target), config.seed)
         self.probe_rng = random.Random(f"sipwire-fuzz-probe:{config.seed}")
         self.transport: _Transport | None = None

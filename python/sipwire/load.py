@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal, TextIO
 
+from sipwire._progress import Progress
 from sipwire.ua import CallFailed, SipTimeout, UserAgent
 
 Transport = Literal["udp", "tcp"]
@@ -75,26 +75,6 @@ class LoadResult:
         return "\n".join(lines)
 
 
-class _Progress:
-    def __init__(self, out: TextIO | None) -> None:
-        self.out = out
-        self.tty = bool(out is not None and out.isatty())
-        self.last = 0.0
-
-    def show(self, text: str, *, force: bool = False) -> None:
-        if self.out is None:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < 1.0:
-            return
-        self.last = now
-        if self.tty:
-            self.out.write("\r\x1b[K" + text)
-        else:
-            self.out.write(text + "\n")
-        self.out.flush()
-
-
 async def place_calls(
     target: str,
     *,
@@ -114,7 +94,7 @@ async def place_calls(
         raise ValueError("rate, duration and concurrency must be positive")
     res = LoadResult()
     up = 0
-    show = _Progress(progress)
+    show = Progress(progress, every=1.0)
     loop = asyncio.get_running_loop()
 
     async def one(ua: UserAgent) -> None:
@@ -170,8 +150,7 @@ async def place_calls(
                 t.cancel()
         res.seconds = loop.time() - start
         show.show(f"done: completed {res.completed}, failed {res.failed}", force=True)
-        if show.tty and progress is not None:
-            progress.write("\n")
+        show.end()
     return res
 
 
@@ -187,7 +166,7 @@ async def answer_calls(
 ) -> LoadResult:
     """Answers every incoming call with 200 until ``duration`` seconds or ``calls`` calls."""
     res = LoadResult()
-    show = _Progress(progress)
+    show = Progress(progress, every=1.0)
     loop = asyncio.get_running_loop()
     async with UserAgent(transport=transport, host=host, port=port) as ua:
         if ready is not None:

@@ -60,46 +60,40 @@ fn text(b: &[u8]) -> String {
 
 /// A user error as LocalProtocolError, saying what to do.
 fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
-    match e {
-        EndpointError::Txn(TxnError::Parse(err)) => local_error(py, err, what),
-        EndpointError::NoSuchDialog => local_msg(
-            py,
-            format!("{what}: no such dialog (it ended, or the handle is not from this endpoint)"),
-        ),
-        EndpointError::NotReliable => local_msg(
-            py,
-            format!("{what}: only a 101-199 to an INVITE whose sender supports 100rel can be sent reliably (RFC 3262 §3)"),
-        ),
-        EndpointError::PrackPending => local_msg(
-            py,
-            format!("{what}: the previous reliable provisional has no PRACK yet (one at a time, RFC 3262 §3)"),
-        ),
-        EndpointError::NoDestination => local_msg(
-            py,
-            format!("{what}: the next hop is a host name; resolve it (RFC 3263) and pass dest"),
-        ),
-        EndpointError::Txn(t) => {
-            let why = match t {
-                TxnError::NotARequest => "the message is a response, not a request",
-                TxnError::NotAResponse => "the message is a request, not a response",
-                TxnError::NoBranch => {
-                    "the top Via has no RFC 3261 branch (z9hG4bK...): add a fresh one"
-                }
-                TxnError::Duplicate => "a transaction with that branch exists: use a fresh branch",
-                TxnError::TableFull => "the transaction table is full (max_transactions)",
-                TxnError::NoSuchTransaction => {
-                    "no such transaction of that kind (it ended, or the handle is not a server transaction of this endpoint)"
-                }
-                TxnError::InvalidState => {
-                    "the transaction cannot send that now (a final response was already sent?)"
-                }
-                TxnError::Ack => "ACK is not a transaction: the endpoint sends ACKs itself",
-                TxnError::AlreadyFinal => "the INVITE already has a final response: nothing to cancel",
-                TxnError::Parse(_) => "the message does not parse",
-            };
-            local_msg(py, format!("{what}: {why}"))
+    let why = match e {
+        EndpointError::Txn(TxnError::Parse(err)) => return local_error(py, err, what),
+        EndpointError::NoSuchDialog => {
+            "no such dialog (it ended, or the handle is not from this endpoint)"
         }
-    }
+        EndpointError::NotReliable => {
+            "only a 101-199 to an INVITE whose sender supports 100rel can be sent reliably (RFC 3262 §3)"
+        }
+        EndpointError::PrackPending => {
+            "the previous reliable provisional has no PRACK yet (one at a time, RFC 3262 §3)"
+        }
+        EndpointError::NoDestination => {
+            "the next hop is a host name; resolve it (RFC 3263) and pass dest"
+        }
+        EndpointError::Txn(t) => match t {
+            TxnError::NotARequest => "the message is a response, not a request",
+            TxnError::NotAResponse => "the message is a request, not a response",
+            TxnError::NoBranch => {
+                "the top Via has no RFC 3261 branch (z9hG4bK...): add a fresh one"
+            }
+            TxnError::Duplicate => "a transaction with that branch exists: use a fresh branch",
+            TxnError::TableFull => "the transaction table is full (max_transactions)",
+            TxnError::NoSuchTransaction => {
+                "no such transaction of that kind (it ended, or the handle is not a server transaction of this endpoint)"
+            }
+            TxnError::InvalidState => {
+                "the transaction cannot send that now (a final response was already sent?)"
+            }
+            TxnError::Ack => "ACK is not a transaction: the endpoint sends ACKs itself",
+            TxnError::AlreadyFinal => "the INVITE already has a final response: nothing to cancel",
+            TxnError::Parse(_) => "the message does not parse",
+        },
+    };
+    local_msg(py, format!("{what}: {why}"))
 }
 
 /// What happened in an `Endpoint`.

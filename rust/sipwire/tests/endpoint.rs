@@ -482,9 +482,8 @@ fn responses_fill_rport_and_received() {
     }
 }
 
-#[test]
-fn reliable_provisional_is_resent_until_prack_then_final() {
-    let mut net = Net::new(9);
+/// A calls B offering 100rel; B's INVITE server transaction.
+fn invite_offering_100rel(net: &mut Net) -> TxnId {
     let r = NewRequest {
         method: b"INVITE",
         uri: b"sip:b@127.0.0.1:5070",
@@ -494,7 +493,13 @@ fn reliable_provisional_is_resent_until_prack_then_final() {
     let now = net.now;
     net.eps[0].request(&r, peer(5070), now).unwrap();
     net.run(net.now + 100);
-    let inv = incoming_invite(&net.take(1)).unwrap();
+    incoming_invite(&net.take(1)).unwrap()
+}
+
+#[test]
+fn reliable_provisional_is_resent_until_prack_then_final() {
+    let mut net = Net::new(9);
+    let inv = invite_offering_100rel(&mut net);
     // The first PRACK is lost: the 180 goes again at T1 and the second PRACK gets through.
     net.drop_prefix = Some(b"PRACK ");
     let now = net.now;
@@ -541,16 +546,7 @@ fn reliable_provisional_needs_100rel_support_and_gives_up_without_prack() {
         Err(EndpointError::NotReliable)
     ));
     let mut net = Net::new(11);
-    let r = NewRequest {
-        method: b"INVITE",
-        uri: b"sip:b@127.0.0.1:5070",
-        headers: &[(b"Supported", b"100rel")],
-        ..NewRequest::default()
-    };
-    let now = net.now;
-    net.eps[0].request(&r, peer(5070), now).unwrap();
-    net.run(net.now + 100);
-    let inv = incoming_invite(&net.take(1)).unwrap();
+    let inv = invite_offering_100rel(&mut net);
     net.drop_prefix = Some(b"PRACK ");
     let now = net.now;
     net.eps[1]
