@@ -595,10 +595,12 @@ impl TransactionLayer {
                 txn.cancel_pending = false;
                 let request = txn.request.clone();
                 let peer = txn.peer;
+                // §9.1: the INVITE ends within 64·T1 of the cancel even when the CANCEL
+                // cannot go out (table full, a CANCEL with that branch already live).
+                self.run(slot, Input::Cancelled, None, now);
                 let idx = MessageIndex::parse(&request, &self.cfg.parse)?;
                 let cancel = build_cancel(&Message::new(&request, &idx))?;
                 let id = self.send_request(cancel, peer, now)?;
-                self.run(slot, Input::Cancelled, None, now);
                 Ok(CancelOutcome::Sent(id))
             }
             _ => Err(TxnError::AlreadyFinal),
