@@ -97,6 +97,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--rates", default="500,1000,1500,2000,3000,4000")
+    p.add_argument(
+        "--directions",
+        default="out,in,sipp",
+        help="out: sipwire calls SIPp; in: SIPp calls sipwire; sipp: SIPp calls SIPp",
+    )
     a = p.parse_args()
     rates = [int(x) for x in a.rates.split(",")]
     secs = a.seconds
@@ -130,11 +135,12 @@ def main() -> None:
             stop(uas)
 
     print(f"== highest call rate held for {secs:.0f} s with no failed call")
-    results = {
-        "sipwire → SIPp uas": ramp("sipwire → SIPp", rates, sipwire_calls_sipp),
-        "SIPp uac → sipwire": ramp("SIPp → sipwire", rates, sipp_calls_sipwire),
-        "SIPp uac → SIPp uas": ramp("SIPp → SIPp", rates, sipp_calls_sipp),
+    runs = {
+        "out": ("sipwire → SIPp uas", sipwire_calls_sipp),
+        "in": ("SIPp uac → sipwire", sipp_calls_sipwire),
+        "sipp": ("SIPp uac → SIPp uas", sipp_calls_sipp),
     }
+    results = {runs[d][0]: ramp(runs[d][0], rates, runs[d][1]) for d in a.directions.split(",")}
     print("\n| direction | highest rate held (calls/s) |\n| --- | --- |")
     for k, v in results.items():
         print(f"| {k} | {v} |")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TextIO
 
 from sipwire._progress import Progress
+from sipwire._sipwire import SipwireError
 from sipwire.ua import CallFailed, SipTimeout, UserAgent
 
 Transport = Literal["udp", "tcp"]
@@ -116,10 +117,19 @@ async def place_calls(
         except SipTimeout:
             res.failed += 1
             res.failures[408] += 1
+        except SipwireError:
+            # This side's limits (a full transaction table): counted as 503.
+            res.failed += 1
+            res.failures[503] += 1
         finally:
             up -= 1
 
-    async with UserAgent(transport=transport, host=host, port=port, t1=t1) as ua:
+    # Every call keeps ~3 transactions for up to 64·T1 after it ends (Timers D, K, M):
+    # size the tables for the rate.
+    room = max(16384, int(rate * 64 * t1 * 4))
+    async with UserAgent(
+        transport=transport, host=host, port=port, t1=t1, max_transactions=room, max_dialogs=room
+    ) as ua:
         start = loop.time()
         tasks: set[asyncio.Task[None]] = set()
         n = 0

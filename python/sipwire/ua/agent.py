@@ -328,6 +328,8 @@ class UserAgent:
         t1: float = 0.5,
         seed: int | None = None,
         incoming_limit: int = 1000,
+        max_transactions: int = 16384,
+        max_dialogs: int = 16384,
     ) -> None:
         try:
             ipaddress.ip_address(host)
@@ -347,6 +349,7 @@ class UserAgent:
         self._codecs = list(codecs)
         self._t1 = t1
         self._seed = seed
+        self._limits = (max_transactions, max_dialogs)
         self._transport: Transport | None = None
         self._ep_: Endpoint | None = None
         self._pending: dict[int, _Pending] = {}
@@ -371,7 +374,16 @@ class UserAgent:
             self._kind, self._host, self._port, self._received, self._tls
         )
         host, port = self._transport.local_address
-        self._ep_ = Endpoint(host, port, self._kind, user=self._user, seed=self._seed, t1=self._t1)
+        self._ep_ = Endpoint(
+            host,
+            port,
+            self._kind,
+            user=self._user,
+            seed=self._seed,
+            t1=self._t1,
+            max_transactions=self._limits[0],
+            max_dialogs=self._limits[1],
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
