@@ -544,18 +544,22 @@ class UserAgent:
         dest: Addr | None = None,
         to: str | None = None,
         from_: str | None = None,
+        tag: str | None = None,
+        call_id: str | None = None,
+        cseq: int = 1,
         provisional: Callable[[EndpointEvent], None] | None = None,
         _started: Callable[[int], None] | None = None,
     ) -> EndpointEvent:
         """Sends any request outside a dialog and returns the final response's event,
-        answering a 401/407 once when credentials were given (same Call-ID, CSeq + 1)."""
+        answering a 401/407 once when credentials were given (same Call-ID, CSeq + 1).
+        ``tag``, ``call_id`` and ``cseq`` continue a sequence (a registration's refreshes);
+        by default they are fresh and 1."""
         addr = await self._dest(uri, dest)
         ep = self._ep
         if from_ is None:
             from_ = f"<sip:{self._user}@{ep.local[0]}:{ep.local[1]}>"
-        from_ = f"{from_};tag={ep.token()}"
-        call_id = ep.token()
-        cseq = 1
+        from_ = f"{from_};tag={tag or ep.token()}"
+        call_id = call_id or ep.token()
         extra = list(headers)
         for _ in range(2):
             txn = ep.request(
@@ -790,37 +794,21 @@ class UserAgent:
         if not reg.call_id:
             reg.call_id = ep.token()
             reg.tag = ep.token()
-        addr = await self._dest(reg.registrar, dest)
-        headers = [("Expires", str(expires)), ("Allow", _ALLOW)]
-        for _ in range(2):
-            reg.cseq += 1
-            txn = ep.request(
-                "REGISTER",
-                reg.registrar,
-                dest=addr,
-                now=self._now(),
-                to=f"<{reg.aor}>",
-                from_=f"<{reg.aor}>;tag={reg.tag}",
-                call_id=reg.call_id,
-                cseq=reg.cseq,
-                headers=headers,
-            )
-            ev = await self._wait(txn)
-            resp = ev.message
-            assert isinstance(resp, Response)
-            if resp.status in (401, 407) and self._auth is not None:
-                name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
-                ch = resp.headers.get(name)
-                if ch is None:
-                    break
-                cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
-                answer = self._auth.authorization(ch, method="REGISTER", uri=reg.registrar)
-                headers = [("Expires", str(expires)), ("Allow", _ALLOW), (cred, answer)]
-                continue
-            break
-        final = ev.message
-        assert isinstance(final, Response)
-        resp = final
+        ev = await self.request(
+            "REGISTER",
+            reg.registrar,
+            dest=dest,
+            to=f"<{reg.aor}>",
+            from_=f"<{reg.aor}>",
+            tag=reg.tag,
+            call_id=reg.call_id,
+            cseq=reg.cseq + 1,
+            headers=[("Expires", str(expires)), ("Allow", _ALLOW)],
+        )
+        resp = ev.message
+        assert isinstance(resp, Response)
+        # The next REGISTER of this Call-ID goes on from the CSeq used (RFC 3261 §10.2.4).
+        reg.cseq = resp.cseq.seq if resp.cseq is not None else reg.cseq + 1
         if not 200 <= resp.status < 300:
             raise CallFailed(resp.status, resp.reason, resp)
         reg.bindings = [str(c) for c in resp.contact]
