@@ -921,18 +921,6 @@ impl Endpoint {
         let m = msg.message();
         let opts = self.cfg.txn.parse;
         let to_tag = m.first_value(HeaderName::To).and_then(|v| tag_in(v, &opts));
-        let is_bye = m.method() == Some(b"BYE");
-        let bye_key = if is_bye {
-            let from = m
-                .first_value(HeaderName::From)
-                .and_then(|v| tag_in(v, &opts))
-                .unwrap_or_default();
-            to_tag
-                .as_ref()
-                .and_then(|t| self.dialogs.find(m.call_id().unwrap_or_default(), t, &from))
-        } else {
-            None
-        };
         let verdict = self.dialogs.on_request(&m, now);
         let tag = to_tag.unwrap_or_else(|| self.ids.token().into_bytes());
         let dialog = match verdict {
@@ -994,15 +982,13 @@ impl Endpoint {
                 self.events
                     .push_back(EndpointEvent::Request { txn, dialog, msg });
             }
-            RequestVerdict::Bye(_) => {
+            RequestVerdict::Bye(k, _) => {
                 let _ = self.respond(txn, 200, None, &[], b"", now);
-                if let Some(k) = bye_key {
-                    self.events.push_back(EndpointEvent::Bye {
-                        txn,
-                        dialog: k,
-                        msg,
-                    });
-                }
+                self.events.push_back(EndpointEvent::Bye {
+                    txn,
+                    dialog: k,
+                    msg,
+                });
             }
             RequestVerdict::Reject(code) => {
                 self.counters.auto_rejected += 1;

@@ -166,7 +166,7 @@ fn uas_dialog_keeps_record_route_order_and_checks_remote_cseq() {
     let bye = uac.request(b"BYE", VIA, &[], b"").unwrap();
     assert!(matches!(
         t.on_request(&parse(&bye.bytes), 50),
-        RequestVerdict::Bye(_)
+        RequestVerdict::Bye(..)
     ));
     assert!(t.is_empty());
     let c = t.counters();

@@ -71,8 +71,8 @@ pub enum RequestVerdict {
     OutOfDialog,
     /// A request in this dialog (CSeq checked, remote target refreshed).
     InDialog(DialogKey),
-    /// A BYE: the dialog is gone; answer 200.
-    Bye(DialogId),
+    /// A BYE: the dialog (its now stale handle and its id) is gone; answer 200.
+    Bye(DialogKey, DialogId),
     /// The ACK for a 2xx of this dialog: retransmissions of that 2xx stop.
     Ack(DialogKey),
     /// An ACK for no dialog and no 2xx (counted; drop it).
@@ -398,7 +398,7 @@ impl Dialogs {
         if method == b"BYE" {
             let id = d.id.clone();
             self.remove(k);
-            return RequestVerdict::Bye(id);
+            return RequestVerdict::Bye(k, id);
         }
         RequestVerdict::InDialog(k)
     }
