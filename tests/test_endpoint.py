@@ -213,6 +213,26 @@ def test_user_errors_are_precise() -> None:
         )
 
 
+def test_bad_responses_and_addresses_are_refused_precisely() -> None:
+    w = Wire()
+    w.a.request("OPTIONS", "sip:bob@127.0.0.1:5070", dest=B, now=w.now)
+    w.settle()
+    (req,) = w.take("b")
+    assert req.txn is not None
+    with pytest.raises(LocalProtocolError, match="status must be 100 to 699"):
+        w.b.respond(req.txn, 700, now=w.now)
+    with pytest.raises(LocalProtocolError, match="header injection"):
+        w.b.respond(req.txn, 200, "O\r\nK", now=w.now)
+    with pytest.raises(LocalProtocolError, match="only a 101-199 to an INVITE"):
+        w.b.respond(req.txn, 180, now=w.now, reliable=True)
+    with pytest.raises(LocalProtocolError, match=r"source must be \(IP address, port\)"):
+        w.b.receive(b"OPTIONS", ("nohost", 1), w.now)
+    # Nothing was sent for the refused answers: the request still takes a 200.
+    assert w.b.respond(req.txn, 200, now=w.now) is None
+    w.settle()
+    assert statuses(w.take("a")) == [200]
+
+
 def test_seeded_endpoints_are_reproducible() -> None:
     out = []
     for _ in range(2):

@@ -465,6 +465,12 @@ impl Endpoint {
         body: Option<Vec<u8>>,
         reliable: bool,
     ) -> PyResult<Option<u64>> {
+        if !(100..=699).contains(&status) {
+            return Err(local_msg(
+                py,
+                format!("status must be 100 to 699 (RFC 3261 §7.2), not {status}"),
+            ));
+        }
         let now = ms(py, now)?;
         let headers = headers.unwrap_or_default();
         let body = body.unwrap_or_default();
