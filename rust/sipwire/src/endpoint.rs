@@ -12,26 +12,39 @@
 //! Trying, the ACK of every 2xx (§13.2.2.4) and of non-2xx finals (§17.1.1.3), the 2xx
 //! retransmissions until the ACK (§13.3.1.4) and the BYE when none comes, 200 and 487 for a
 //! received CANCEL (§9.2), 481/482/500/491 for requests §8.2.2.2, §12.2.2 and §14.2 reject,
-//! the BYE of an unwanted fork (§13.2.2.4), the re-INVITE retry after 491 (§14.1), and the
-//! PRACK of a reliable provisional (RFC 3262 §4).
+//! the BYE of an unwanted fork (§13.2.2.4), the re-INVITE retry after 491 (§14.1), the
+//! PRACK of a reliable provisional (RFC 3262 §4), and session timers (RFC 4028: the
+//! Session-Expires negotiation, 422 for a too short interval, a [`EndpointEvent::SessionRefresh`]
+//! when this side must refresh, and BYE when the session expires unrefreshed).
+//!
+//! One ACK waits for the user: the ACK of a 2xx that carries an offer because this side's
+//! INVITE had none (RFC 3264 §5, RFC 3261 §13.2.2.4 — the answer goes in the ACK). The
+//! user sends it with [`Endpoint::ack`]; its retransmissions are then automatic.
 //!
 //! Time is milliseconds on the driver's monotonic clock. Tags, Call-IDs and branches come from
 //! a generator seeded by the driver (the core draws no random numbers): seed it from the OS
 //! for real traffic, with a constant for reproducible tests.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::build::{check_value, reason_phrase, response_to, RequestBuilder};
 use crate::dialog::prack::{
     rack_value, PrackAction, ReliableProvisionals, RseqTracker, RseqVerdict,
 };
+use crate::dialog::session_timer::{
+    uac_on_2xx, uas_negotiate, SessionTimer, UasTimer, MIN_SE_FLOOR,
+};
 use crate::dialog::{
     glare_retry_delay, Dialog, DialogAction, DialogConfig, DialogCounters, DialogId, DialogKey,
-    Dialogs, RequestVerdict,
+    DialogState, Dialogs, RequestVerdict,
 };
 use crate::error::Error;
-use crate::header::{parse_cseq, parse_name_addr, parse_rack, parse_rseq};
+use crate::header::{
+    parse_cseq, parse_name_addr, parse_rack, parse_replaces, parse_rseq, parse_session_expires,
+    Refresher,
+};
 use crate::message::{HeaderName, Message, MessageIndex};
 use crate::txn::{
     self, CancelOutcome, Counters, Datagram, Event, Incoming, Kind, Peer, State, TransactionLayer,
@@ -50,6 +63,13 @@ pub struct EndpointConfig {
     pub user: Vec<u8>,
     /// Seeds tags, Call-IDs and branches.
     pub seed: u64,
+    /// The session interval (seconds) this side asks for in its INVITEs, re-INVITEs and
+    /// UPDATEs (RFC 4028 §7.1); `None` asks for none but still runs a timer the peer asks
+    /// for.
+    pub session_expires: Option<u32>,
+    /// This side's Min-SE (RFC 4028 §5, at least 90): a request asking for a shorter
+    /// session gets 422 from the endpoint.
+    pub min_se: u32,
 }
 
 impl EndpointConfig {
@@ -60,6 +80,8 @@ impl EndpointConfig {
             local,
             user: b"sipwire".to_vec(),
             seed,
+            session_expires: None,
+            min_se: MIN_SE_FLOOR,
         }
     }
 }
@@ -126,6 +148,15 @@ pub enum EndpointEvent {
     TxnTerminated {
         txn: TxnId,
     },
+    /// Half the session interval has passed and this side is the refresher (RFC 4028 §10):
+    /// send a re-INVITE or UPDATE in the dialog (the endpoint adds Session-Expires).
+    SessionRefresh {
+        dialog: DialogKey,
+    },
+    /// No refresh came in time (RFC 4028 §10): BYE was sent and the dialog ended.
+    SessionExpired {
+        dialog: DialogKey,
+    },
 }
 
 /// Why the endpoint refused a user request.
@@ -142,6 +173,8 @@ pub enum EndpointError {
     NotReliable,
     /// The previous reliable provisional is not PRACKed yet (one at a time, RFC 3262 §3).
     PrackPending,
+    /// [`Endpoint::ack`]: no 2xx of this transaction and dialog waits for an ACK.
+    NoAckPending,
 }
 
 impl From<TxnError> for EndpointError {
@@ -167,6 +200,10 @@ pub struct EndpointCounters {
     /// Reliable provisionals out of order or repeated (not reported, RFC 3262 §4).
     pub provisionals_dropped: u64,
     pub glare_retries: u64,
+    /// Requests answered 422 because their Session-Expires was below Min-SE (RFC 4028 §8).
+    pub session_too_small: u64,
+    /// Sessions ended with BYE because no refresh came (RFC 4028 §10).
+    pub sessions_expired: u64,
     /// PRACKs matching this side's reliable provisionals (answered 200 by the endpoint).
     pub pracks_received: u64,
     /// Reliable provisionals never PRACKed (the INVITE got 500, RFC 3262 §3).
@@ -230,6 +267,9 @@ enum Ctx {
         /// The ACK sent for each To tag's 2xx: a retransmitted 2xx gets it again, even
         /// after the dialog ended (§13.2.2.4).
         acks: Vec<(Vec<u8>, Vec<u8>, Peer)>,
+        /// 2xx with an offer to this side's offerless INVITE, waiting for the user's ACK:
+        /// (To tag, dialog, CSeq, where the ACK goes).
+        deferred: Vec<(Vec<u8>, DialogKey, u32, Peer)>,
     },
     Server {
         msg: Incoming,
@@ -242,6 +282,20 @@ struct DialogCtx {
     /// Where the dialog's requests go when its next hop is a name.
     peer: Peer,
     rseq: RseqTracker,
+    session: Option<Session>,
+}
+
+/// A running session timer (RFC 4028 §10), restarted by every refresh.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    timer: SessionTimer,
+    we_refresh: bool,
+    /// When this side must refresh (taken once it fired).
+    refresh_at: Option<u64>,
+    /// When the session ends unless refreshed: for the refresher the whole interval, for the
+    /// other side the interval less min(32 s, a third) (§10).
+    expire_at: u64,
+    generation: u32,
 }
 
 /// See the module docs.
@@ -256,6 +310,9 @@ pub struct Endpoint {
     retries: Vec<(u64, DialogKey, TxnId, Resend)>,
     /// This side's reliable provisionals, per INVITE server transaction (RFC 3262 §3).
     reliable: HashMap<TxnId, ReliableProvisionals>,
+    /// Session timer deadlines: (when, dialog, generation); stale entries are skipped.
+    sessions: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    session_generation: u32,
     events: VecDeque<EndpointEvent>,
     counters: EndpointCounters,
     sent_by: Vec<u8>,
@@ -383,6 +440,8 @@ impl Endpoint {
             ids: Ids(cfg.seed | 1),
             retries: Vec::new(),
             reliable: HashMap::new(),
+            sessions: BinaryHeap::new(),
+            session_generation: 0,
             events: VecDeque::new(),
             counters: EndpointCounters::default(),
             sent_by,
@@ -460,11 +519,19 @@ impl Endpoint {
             .values()
             .filter_map(|p| p.next_deadline())
             .min();
+        while let Some(&Reverse((_, k, g))) = self.sessions.peek() {
+            if self.session_live(DialogKey::from_u64(k), g) {
+                break;
+            }
+            self.sessions.pop();
+        }
+        let s = self.sessions.peek().map(|r| r.0 .0);
         [
             self.layer.next_deadline(),
             self.dialogs.next_deadline(),
             r,
             p,
+            s,
         ]
         .into_iter()
         .flatten()
@@ -510,6 +577,7 @@ impl Endpoint {
             }
         }
         self.pump(now);
+        self.tick_sessions(now);
         for (_, dialog, old, resend) in due {
             let hs: Vec<(&[u8], &[u8])> = resend
                 .headers
@@ -595,6 +663,9 @@ impl Endpoint {
         for (n, v) in r.headers {
             b.header(n, v)?;
         }
+        for (n, v) in self.session_headers(r.method, None, r.headers) {
+            b.header(&n, &v)?;
+        }
         b.body(r.body);
         let bytes = b.build()?;
         let initial_invite = (r.method == b"INVITE").then(|| {
@@ -640,6 +711,7 @@ impl Endpoint {
                 initial_invite,
                 resend,
                 acks: Vec::new(),
+                deferred: Vec::new(),
             },
         );
         self.pump(now);
@@ -662,11 +734,14 @@ impl Endpoint {
             return Err(EndpointError::NoSuchDialog);
         }
         let via = self.via();
+        let timer = self.session_headers(method, Some(dialog), headers);
+        let mut all: Vec<(&[u8], &[u8])> = headers.to_vec();
+        all.extend(timer.iter().map(|(n, v)| (&n[..], &v[..])));
         let d = self
             .dialogs
             .get_mut(dialog)
             .ok_or(EndpointError::NoSuchDialog)?;
-        let out = d.request(method, &via, headers, body)?;
+        let out = d.request(method, &via, &all, body)?;
         let dest = match dest {
             Some(p) => p,
             None => self.resolve(&out.next_hop, dialog)?,
@@ -782,6 +857,13 @@ impl Endpoint {
         {
             hs.push((b"Contact", &contact));
         }
+        let refresh = (200..300).contains(&status) && (method == b"INVITE" || method == b"UPDATE");
+        let timer = if refresh {
+            self.session_answer(&m, headers)
+        } else {
+            Vec::new()
+        };
+        hs.extend(timer.iter().map(|(n, v)| (&n[..], &v[..])));
         let reason = reason.unwrap_or(reason_phrase(status).as_bytes());
         let tag = (!to_tag.is_empty()).then_some(&to_tag[..]);
         let mut bytes = response_to(&m, status, reason, tag, &hs, body)?;
@@ -807,6 +889,20 @@ impl Endpoint {
                 *dialog = Some(k);
             }
         }
+        let in_dialog = match self.ctx.get(&txn) {
+            Some(Ctx::Server { dialog, .. }) => *dialog,
+            _ => None,
+        };
+        if let (true, Some(k)) = (refresh, d.or(in_dialog)) {
+            // RFC 4028 §9: the 2xx this side sent sets (or restarts) the timer.
+            let opts = self.cfg.txn.parse;
+            let sent = Message::new(&bytes, &idx);
+            let timer = session_expires_of(&sent, &opts).map(|(interval, r)| SessionTimer {
+                interval,
+                refresher: r.unwrap_or(Refresher::Uas),
+            });
+            self.set_session(k, timer, false, now);
+        }
         self.pump(now);
         Ok((d, bytes))
     }
@@ -826,6 +922,7 @@ impl Endpoint {
         self.dctx.entry(k).or_insert(DialogCtx {
             peer,
             rseq: RseqTracker::default(),
+            session: None,
         });
     }
 
@@ -973,6 +1070,19 @@ impl Endpoint {
             }
             return;
         }
+        if matches!(
+            verdict,
+            RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_)
+        ) {
+            if let Some(min_se) = self.session_too_small(&m) {
+                // RFC 4028 §8: too short a session interval; the UAC retries with Min-SE.
+                self.counters.session_too_small += 1;
+                let v = min_se.to_string();
+                let h: [(&[u8], &[u8]); 1] = [(b"Min-SE", v.as_bytes())];
+                let _ = self.respond(txn, 422, None, &h, b"", now);
+                return;
+            }
+        }
         match verdict {
             RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_) => {
                 // §17.2.1: an INVITE server transaction answers 100 at once.
@@ -1082,15 +1192,21 @@ impl Endpoint {
             .unwrap_or_default();
         let is_2xx = (200..300).contains(&status);
         if is_invite && is_2xx {
-            let again = match self.ctx.get(&txn) {
-                Some(Ctx::Client { acks, .. }) => acks
-                    .iter()
-                    .find(|a| a.0 == remote)
-                    .map(|a| (a.1.clone(), a.2)),
-                _ => None,
+            let (again, waiting) = match self.ctx.get(&txn) {
+                Some(Ctx::Client { acks, deferred, .. }) => (
+                    acks.iter()
+                        .find(|a| a.0 == remote)
+                        .map(|a| (a.1.clone(), a.2)),
+                    deferred.iter().any(|d| d.0 == remote),
+                ),
+                _ => (None, false),
             };
             if let Some((ack, to)) = again {
                 self.layer.send_stateless(ack, to);
+                return;
+            }
+            if waiting {
+                // The user has not sent the ACK with the answer yet.
                 return;
             }
         }
@@ -1114,15 +1230,42 @@ impl Endpoint {
         if let Some(k) = out.dialog {
             self.remember_dialog(k, dest);
         }
+        // RFC 3264 §5: a 2xx offering to this side's offerless INVITE waits for the user's
+        // ACK with the answer (a fork's unwanted 2xx is ACKed at once).
+        let defer = is_invite
+            && out.bye.is_none()
+            && request.body().is_empty()
+            && !response.body().is_empty();
         if let Some(ack) = out.ack {
             let to = out
                 .dialog
                 .and_then(|k| self.resolve(&ack.next_hop, k).ok())
                 .unwrap_or(dest);
-            if let Some(Ctx::Client { acks, .. }) = self.ctx.get_mut(&txn) {
-                acks.push((remote.clone(), ack.bytes.clone(), to));
+            match (defer, out.dialog, self.ctx.get_mut(&txn)) {
+                (true, Some(k), Some(Ctx::Client { deferred, .. })) => {
+                    deferred.push((remote.clone(), k, seq, to));
+                    if let Some(d) = self.dialogs.get_mut(k) {
+                        d.last_ack = None;
+                    }
+                }
+                (_, _, ctx) => {
+                    if let Some(Ctx::Client { acks, .. }) = ctx {
+                        acks.push((remote.clone(), ack.bytes.clone(), to));
+                    }
+                    self.layer.send_stateless(ack.bytes, to);
+                }
             }
-            self.layer.send_stateless(ack.bytes, to);
+        }
+        if is_2xx && out.bye.is_none() {
+            if let Some(k) = out.dialog {
+                let method = request.method().unwrap_or_default();
+                if method == b"INVITE" || method == b"UPDATE" {
+                    // RFC 4028 §7.2: the 2xx to this side's INVITE or UPDATE sets the timer.
+                    let asked = session_expires_of(&request, &opts).map(|s| s.0);
+                    let timer = uac_on_2xx(asked, session_expires_of(&response, &opts));
+                    self.set_session(k, timer, true, now);
+                }
+            }
         }
         if let Some(bye) = out.bye {
             let to = self
@@ -1137,6 +1280,7 @@ impl Endpoint {
                         initial_invite: None,
                         resend: None,
                         acks: Vec::new(),
+                        deferred: Vec::new(),
                     },
                 );
             }
@@ -1203,5 +1347,252 @@ impl Endpoint {
             });
         let port = u.port().unwrap_or(if sips { 5061 } else { 5060 });
         Some(Peer::new(SocketAddr::new(ip, port), transport))
+    }
+}
+
+/// The Session-Expires of a request or response: (interval, refresher).
+fn session_expires_of<I: AsRef<MessageIndex>>(
+    m: &Message<'_, I>,
+    opts: &crate::ParseOptions,
+) -> Option<(u32, Option<Refresher>)> {
+    m.first_value(HeaderName::SessionExpires)
+        .and_then(|v| parse_session_expires(v, opts, &mut Vec::new()).ok())
+        .map(|se| (se.delta, se.refresher()))
+}
+
+fn refresher_token(r: Refresher) -> &'static str {
+    match r {
+        Refresher::Uac => "uac",
+        Refresher::Uas => "uas",
+    }
+}
+
+// RFC 4028 session timers, the delayed-offer ACK (RFC 3261 §13.2.2.4) and Replaces
+// (RFC 3891).
+impl Endpoint {
+    fn session_live(&self, k: DialogKey, generation: u32) -> bool {
+        self.dctx
+            .get(&k)
+            .and_then(|c| c.session)
+            .is_some_and(|s| s.generation == generation)
+    }
+
+    /// (Re)starts the dialog's session timer at `now` (§10: every 2xx to a refresh restarts
+    /// it); `None` stops it.
+    fn set_session(&mut self, k: DialogKey, timer: Option<SessionTimer>, is_uac: bool, now: u64) {
+        self.session_generation = self.session_generation.wrapping_add(1);
+        let generation = self.session_generation;
+        let Some(c) = self.dctx.get_mut(&k) else {
+            return;
+        };
+        c.session = timer.map(|t| {
+            let we_refresh = t.we_refresh(is_uac);
+            Session {
+                timer: t,
+                we_refresh,
+                refresh_at: we_refresh.then(|| t.refresh_at(now)),
+                expire_at: if we_refresh {
+                    now.saturating_add(u64::from(t.interval) * 1000)
+                } else {
+                    t.expire_at(now)
+                },
+                generation,
+            }
+        });
+        if let Some(s) = c.session {
+            let key = k.to_u64();
+            if let Some(at) = s.refresh_at {
+                self.sessions.push(Reverse((at, key, generation)));
+            }
+            self.sessions.push(Reverse((s.expire_at, key, generation)));
+        }
+    }
+
+    fn tick_sessions(&mut self, now: u64) {
+        while let Some(&Reverse((at, key, generation))) = self.sessions.peek() {
+            if at > now {
+                break;
+            }
+            self.sessions.pop();
+            let k = DialogKey::from_u64(key);
+            let Some(s) = self.dctx.get(&k).and_then(|c| c.session) else {
+                continue;
+            };
+            if s.generation != generation {
+                continue;
+            }
+            if s.refresh_at == Some(at) && at < s.expire_at {
+                if let Some(c) = self.dctx.get_mut(&k) {
+                    c.session = Some(Session {
+                        refresh_at: None,
+                        ..s
+                    });
+                }
+                self.events
+                    .push_back(EndpointEvent::SessionRefresh { dialog: k });
+            } else if s.expire_at <= now {
+                if let Some(c) = self.dctx.get_mut(&k) {
+                    c.session = None;
+                }
+                self.counters.sessions_expired += 1;
+                let r: [(&[u8], &[u8]); 1] =
+                    [(b"Reason", b"SIP;cause=408;text=\"Session expired\"")];
+                let _ = self.request_in_dialog(k, b"BYE", &r, b"", None, now);
+                self.events
+                    .push_back(EndpointEvent::SessionExpired { dialog: k });
+            }
+        }
+    }
+
+    /// The headers a request this side sends needs for session timers (RFC 4028 §7.1, §7.4):
+    /// `Supported: timer` on INVITE and UPDATE, and Session-Expires when the dialog runs a
+    /// timer (keeping the refresher) or this side wants one.
+    fn session_headers(
+        &self,
+        method: &[u8],
+        dialog: Option<DialogKey>,
+        given: &[(&[u8], &[u8])],
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        if method != b"INVITE" && method != b"UPDATE" {
+            return out;
+        }
+        let supported = given.iter().any(|(n, v)| {
+            HeaderName::from_bytes(n) == HeaderName::Supported && has_token(v, b"timer")
+        });
+        if !supported {
+            out.push((b"Supported".to_vec(), b"timer".to_vec()));
+        }
+        if has_header(given, HeaderName::SessionExpires) {
+            return out;
+        }
+        let running = dialog
+            .and_then(|k| self.dctx.get(&k))
+            .and_then(|c| c.session);
+        let se = match (running, self.cfg.session_expires) {
+            (Some(s), _) => {
+                let r = if s.we_refresh {
+                    Refresher::Uac
+                } else {
+                    Refresher::Uas
+                };
+                format!("{};refresher={}", s.timer.interval, refresher_token(r))
+            }
+            (None, Some(n)) => n.max(self.cfg.min_se).to_string(),
+            (None, None) => return out,
+        };
+        out.push((b"Session-Expires".to_vec(), se.into_bytes()));
+        if self.cfg.min_se > MIN_SE_FLOOR {
+            out.push((b"Min-SE".to_vec(), self.cfg.min_se.to_string().into_bytes()));
+        }
+        out
+    }
+
+    /// §9 at the UAS: what the 2xx to `request` adds (Session-Expires with the refresher,
+    /// Require: timer when the UAC supports it), unless the user wrote a Session-Expires.
+    fn session_answer<I: AsRef<MessageIndex>>(
+        &self,
+        request: &Message<'_, I>,
+        given: &[(&[u8], &[u8])],
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        if has_header(given, HeaderName::SessionExpires) {
+            return Vec::new();
+        }
+        let opts = self.cfg.txn.parse;
+        let uac_supports = request
+            .values_of(HeaderName::Supported)
+            .any(|v| has_token(v, b"timer"));
+        let asked = session_expires_of(request, &opts);
+        match uas_negotiate(
+            asked,
+            uac_supports,
+            self.cfg.min_se,
+            self.cfg.session_expires,
+        ) {
+            UasTimer::Accept(t) => {
+                let mut out = vec![(
+                    b"Session-Expires".to_vec(),
+                    format!("{};refresher={}", t.interval, refresher_token(t.refresher))
+                        .into_bytes(),
+                )];
+                if uac_supports {
+                    out.push((b"Require".to_vec(), b"timer".to_vec()));
+                }
+                out
+            }
+            UasTimer::TooSmall { .. } | UasTimer::None => Vec::new(),
+        }
+    }
+
+    /// §8: the Min-SE a received INVITE or UPDATE falls short of, if it does.
+    fn session_too_small<I: AsRef<MessageIndex>>(&self, m: &Message<'_, I>) -> Option<u32> {
+        let method = m.method()?;
+        if method != b"INVITE" && method != b"UPDATE" {
+            return None;
+        }
+        let opts = self.cfg.txn.parse;
+        let asked = session_expires_of(m, &opts)?;
+        match uas_negotiate(Some(asked), false, self.cfg.min_se, None) {
+            UasTimer::TooSmall { min_se } => Some(min_se),
+            _ => None,
+        }
+    }
+
+    /// The negotiated session timer of the dialog, if one runs: (interval in seconds, this
+    /// side refreshes).
+    pub fn session_timer(&self, dialog: DialogKey) -> Option<(u32, bool)> {
+        let s = self.dctx.get(&dialog)?.session?;
+        Some((s.timer.interval, s.we_refresh))
+    }
+
+    /// The ACK for a 2xx that carried an offer because this side's INVITE `txn` had none
+    /// (RFC 3264 §5: the answer goes in the ACK, RFC 3261 §13.2.2.4). The endpoint holds
+    /// such an ACK until this call; retransmissions of the 2xx then get it again.
+    pub fn ack(
+        &mut self,
+        txn: TxnId,
+        dialog: DialogKey,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+        _now: u64,
+    ) -> Result<(), EndpointError> {
+        let Some(Ctx::Client { deferred, .. }) = self.ctx.get_mut(&txn) else {
+            return Err(EndpointError::NoAckPending);
+        };
+        let Some(i) = deferred.iter().position(|d| d.1 == dialog) else {
+            return Err(EndpointError::NoAckPending);
+        };
+        let (remote, _, seq, to) = deferred.swap_remove(i);
+        let via = self.via();
+        let d = self
+            .dialogs
+            .get_mut(dialog)
+            .ok_or(EndpointError::NoSuchDialog)?;
+        d.last_ack = None;
+        let ack = d.ack(seq, &via, headers, body)?;
+        if let Some(Ctx::Client { acks, .. }) = self.ctx.get_mut(&txn) {
+            acks.push((remote, ack.bytes.clone(), to));
+        }
+        self.layer.send_stateless(ack.bytes, to);
+        Ok(())
+    }
+
+    /// RFC 3891 §3: the dialog a received INVITE's Replaces value names (its to-tag is this
+    /// side's tag, its from-tag the peer's), or the status to reject the INVITE with: 400
+    /// unreadable, 481 no such dialog (or an early dialog this side did not start), 486 a
+    /// confirmed dialog with `early-only`.
+    pub fn replaces(&self, value: &[u8]) -> Result<DialogKey, u16> {
+        let opts = self.cfg.txn.parse;
+        let r = parse_replaces(value, &opts, &mut Vec::new()).map_err(|_| 400u16)?;
+        let (Some(local), Some(remote)) = (r.to_tag(), r.from_tag()) else {
+            return Err(400);
+        };
+        let k = self.dialogs.find(r.call_id, local, remote).ok_or(481u16)?;
+        let d = self.dialogs.get(k).ok_or(481u16)?;
+        match d.state {
+            DialogState::Confirmed if r.early_only() => Err(486),
+            DialogState::Early if !d.is_uac => Err(481),
+            _ => Ok(k),
+        }
     }
 }

@@ -29,11 +29,16 @@ struct Net {
 
 impl Net {
     fn new(seed: u64) -> Net {
+        Net::with(
+            EndpointConfig::new(peer(5060), seed),
+            EndpointConfig::new(peer(5070), seed ^ 0x5555),
+        )
+    }
+
+    fn with(a: EndpointConfig, b: EndpointConfig) -> Net {
+        let seed = a.seed;
         Net {
-            eps: [
-                Endpoint::new(EndpointConfig::new(peer(5060), seed)),
-                Endpoint::new(EndpointConfig::new(peer(5070), seed ^ 0x5555)),
-            ],
+            eps: [Endpoint::new(a), Endpoint::new(b)],
             now: 0,
             flight: Vec::new(),
             events: [Vec::new(), Vec::new()],
@@ -555,4 +560,186 @@ fn reliable_provisional_needs_100rel_support_and_gives_up_without_prack() {
     net.run(net.now + 64 * 500 + 100);
     assert_eq!(net.eps[1].counters().pracks_missing, 1);
     assert!(statuses(&net.take(0)).contains(&500));
+}
+
+fn header<'a>(bytes: &'a [u8], name: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    text.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn request_of(ev: &[EndpointEvent], method: &[u8]) -> Option<(TxnId, Vec<u8>)> {
+    ev.iter().find_map(|e| match e {
+        EndpointEvent::Request { txn, msg, .. } if msg.message().method() == Some(method) => {
+            Some((*txn, msg.bytes.clone()))
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn offerless_reinvite_gets_the_offer_in_200_and_the_answer_in_the_users_ack() {
+    let mut net = Net::new(11);
+    let (da, db) = call(&mut net);
+    let now = net.now;
+    let re = net.eps[0]
+        .request_in_dialog(da, b"INVITE", &[], b"", None, now)
+        .unwrap();
+    net.run(net.now + 100);
+    let (inv, _) = request_of(&net.take(1), b"INVITE").expect("B got the re-INVITE");
+    let now = net.now;
+    net.eps[1]
+        .respond(
+            inv,
+            200,
+            None,
+            &[(b"Content-Type", b"application/sdp")],
+            b"v=0\r\no=offer\r\n",
+            now,
+        )
+        .unwrap();
+    // B resends its 2xx while A's user has not answered: one 200 reported, no ACK yet.
+    net.run(net.now + 1600);
+    let ea = net.take(0);
+    assert_eq!(statuses(&ea), [100, 200], "{ea:?}");
+    assert!(!net
+        .take(1)
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::Ack { .. })));
+    let now = net.now;
+    net.eps[0]
+        .ack(
+            re,
+            da,
+            &[(b"Content-Type", b"application/sdp")],
+            b"v=0\r\no=answer\r\n",
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        net.eps[0].ack(re, da, &[], b"", now),
+        Err(EndpointError::NoAckPending)
+    );
+    net.run(net.now + 100);
+    let eb = net.take(1);
+    let body = eb.iter().find_map(|e| match e {
+        EndpointEvent::Ack { dialog, msg } if *dialog == db => Some(msg.message().body().to_vec()),
+        _ => None,
+    });
+    assert_eq!(body.as_deref(), Some(&b"v=0\r\no=answer\r\n"[..]));
+    // Later 2xx retransmissions (none now) would get the same ACK; the dialog stays up.
+    net.run(net.now + 5000);
+    assert!(net.eps[1].dialog(db).is_some());
+    assert_eq!(net.eps[1].counters().dialog.no_ack, 0);
+}
+
+#[test]
+fn session_timer_is_negotiated_refreshed_and_expires_with_bye() {
+    let mut a = EndpointConfig::new(peer(5060), 12);
+    a.session_expires = Some(90);
+    let b = EndpointConfig::new(peer(5070), 13);
+    let mut net = Net::with(a, b);
+    net.invite(b"v=0\r\n");
+    net.run(net.now + 100);
+    let (inv, bytes) = request_of(&net.take(1), b"INVITE").unwrap();
+    assert_eq!(header(&bytes, "Session-Expires"), Some("90"));
+    assert!(header(&bytes, "Supported").is_some_and(|v| v.contains("timer")));
+    let now = net.now;
+    let db = net.eps[1]
+        .respond(inv, 200, None, &[], b"v=0\r\n", now)
+        .unwrap()
+        .unwrap();
+    net.run(net.now + 100);
+    let da = dialog_of(&net.take(0), 200).unwrap();
+    // §9: the UAC supports timers and named no refresher, so it refreshes.
+    assert_eq!(net.eps[0].session_timer(da), Some((90, true)));
+    assert_eq!(net.eps[1].session_timer(db), Some((90, false)));
+    net.take(1);
+
+    // Half the interval: A is told to refresh; its re-INVITE carries the timer.
+    net.run(net.now + 45_000);
+    let ea = net.take(0);
+    assert!(ea
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::SessionRefresh { dialog } if *dialog == da)));
+    let now = net.now;
+    net.eps[0]
+        .request_in_dialog(da, b"UPDATE", &[], b"", None, now)
+        .unwrap();
+    net.run(net.now + 100);
+    let (upd, bytes) = request_of(&net.take(1), b"UPDATE").unwrap();
+    assert_eq!(header(&bytes, "Session-Expires"), Some("90;refresher=uac"));
+    let now = net.now;
+    net.eps[1].respond(upd, 200, None, &[], b"", now).unwrap();
+    net.run(net.now + 100);
+    net.take(0);
+
+    // No more refreshes: B ends the session 60 s (90 - 30) after the last one.
+    net.run(net.now + 59_000);
+    assert!(net.eps[1].dialog(db).is_some());
+    net.run(net.now + 2_000);
+    let eb = net.take(1);
+    assert!(eb
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::SessionExpired { dialog } if *dialog == db)));
+    assert!(net
+        .take(0)
+        .iter()
+        .any(|e| matches!(e, EndpointEvent::Bye { dialog, .. } if *dialog == da)));
+    assert_eq!(net.eps[1].counters().sessions_expired, 1);
+    assert!(net.empty_after_idle());
+}
+
+#[test]
+fn too_short_session_interval_gets_422_with_min_se() {
+    let mut a = EndpointConfig::new(peer(5060), 14);
+    a.session_expires = Some(90);
+    let mut b = EndpointConfig::new(peer(5070), 15);
+    b.min_se = 300;
+    let mut net = Net::with(a, b);
+    net.invite(b"v=0\r\n");
+    net.run(net.now + 100);
+    assert!(request_of(&net.take(1), b"INVITE").is_none());
+    let ea = net.take(0);
+    assert_eq!(statuses(&ea), [422]);
+    let min_se = ea.iter().find_map(|e| match e {
+        EndpointEvent::Response { msg, .. } => header(&msg.bytes, "Min-SE").map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(min_se.as_deref(), Some("300"));
+    assert_eq!(net.eps[1].counters().session_too_small, 1);
+    assert!(net.empty_after_idle());
+}
+
+#[test]
+fn replaces_names_a_dialog_by_this_sides_tag_and_the_peers() {
+    let mut net = Net::new(16);
+    let (da, db) = call(&mut net);
+    let a = net.eps[0].dialog(da).unwrap().id.clone();
+    let b = net.eps[1].dialog(db).unwrap().id.clone();
+    let value = |to: &[u8], from: &[u8], extra: &str| {
+        let mut v = a.call_id.clone();
+        v.extend_from_slice(b";to-tag=");
+        v.extend_from_slice(to);
+        v.extend_from_slice(b";from-tag=");
+        v.extend_from_slice(from);
+        v.extend_from_slice(extra.as_bytes());
+        v
+    };
+    // At B, to-tag is B's own tag and from-tag A's (RFC 3891 §3).
+    assert_eq!(
+        net.eps[1].replaces(&value(&b.local_tag, &b.remote_tag, "")),
+        Ok(db)
+    );
+    assert_eq!(
+        net.eps[1].replaces(&value(&b.remote_tag, &b.local_tag, "")),
+        Err(481)
+    );
+    assert_eq!(
+        net.eps[1].replaces(&value(&b.local_tag, &b.remote_tag, ";early-only")),
+        Err(486)
+    );
+    assert_eq!(net.eps[1].replaces(b";;"), Err(400));
 }
