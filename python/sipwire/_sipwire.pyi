@@ -1149,6 +1149,8 @@ _EventKind = Literal[
     "glare_retry",
     "dialog_terminated",
     "transaction_terminated",
+    "session_refresh",
+    "session_expired",
 ]
 _TxnState = Literal[
     "calling", "trying", "proceeding", "completed", "confirmed", "accepted", "terminated"
@@ -1163,7 +1165,8 @@ class EndpointEvent:
       dialog), ``message``, ``source``.
     - ``"response"``: ``txn`` (the client transaction), ``dialog`` (the dialog a 1xx/2xx to
       an INVITE made or belongs to), ``message``, ``source``. 2xx retransmissions are ACKed
-      again by the endpoint and not reported.
+      again by the endpoint and not reported. A 2xx carrying an offer to an INVITE sent
+      without one waits for :meth:`Endpoint.ack` with the answer.
     - ``"cancelled"``: ``txn`` is the INVITE the peer cancelled; 200 went to the CANCEL and
       487 to the INVITE when it had no final response (RFC 3261 §9.2).
     - ``"ack"``: ``dialog``, ``message``: the ACK for this side's 2xx (it may carry the SDP
@@ -1177,6 +1180,9 @@ class EndpointEvent:
       retry, sent in the RFC 3261 §14.1 window).
     - ``"dialog_terminated"``: ``dialog``, ``call_id``.
     - ``"transaction_terminated"``: ``txn``.
+    - ``"session_refresh"``: ``dialog``: half the session interval passed and this side
+      refreshes (RFC 4028 §10): send a re-INVITE or UPDATE in the dialog.
+    - ``"session_expired"``: ``dialog``: no refresh came in time; BYE was sent.
     """
 
     @property
@@ -1249,8 +1255,11 @@ class Endpoint:
     int handles. The endpoint itself sends 100 Trying, the ACK of every 2xx and non-2xx final,
     2xx retransmissions until the ACK (and BYE when none comes), 200/487 for a received
     CANCEL, 481/482/500/491 where RFC 3261 §8.2.2.2, §12.2.2 and §14.2 say so, the BYE of an
-    unwanted fork, the re-INVITE retry after 491, and the PRACK of a reliable provisional
-    (RFC 3262). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
+    unwanted fork, the re-INVITE retry after 491, the PRACK of a reliable provisional
+    (RFC 3262), and session timers (RFC 4028: ``Supported: timer`` and Session-Expires on
+    INVITE and UPDATE, the refresher chosen in the 2xx, 422 for an interval below
+    ``min_se``, a ``session_refresh`` event when this side must refresh, BYE when the session
+    expires). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
     unless ``seed`` is given (for reproducible tests). Tables are bounded by
     ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
     :class:`LocalProtocolError` saying what was wrong; received bytes never raise.
@@ -1271,10 +1280,14 @@ class Endpoint:
         max_dialogs: int = 16384,
         auto_trying: bool = True,
         strict: bool = True,
+        session_expires: int | None = None,
+        min_se: int = 90,
     ) -> Endpoint:
         """``host``, ``port``: this endpoint's IP address as written in Via and Contact;
         ``user``: the Contact's user part; ``t1``/``t2``/``t4``: RFC 3261 timers in seconds;
-        ``strict``: how received messages are parsed."""
+        ``strict``: how received messages are parsed; ``session_expires``: the session
+        interval in seconds this side asks for (RFC 4028; None asks for none but honours
+        the peer's); ``min_se``: the shortest interval accepted (at least 90)."""
     @property
     def local(self) -> tuple[str, int]: ...
     @property
@@ -1356,6 +1369,25 @@ class Endpoint:
         ``Require: 100rel`` and the next RSeq are added, the response is sent again at T1,
         2·T1, ... until the PRACK (answered 200 by the endpoint) and the INVITE gets 500
         when none comes in 64·T1. One unacknowledged reliable provisional at a time."""
+    def ack(
+        self,
+        txn: int,
+        dialog: int,
+        *,
+        now: float,
+        headers: Sequence[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        """The ACK for a 2xx that carried an offer because this side's INVITE ``txn`` had
+        none: ``body`` is the answer (RFC 3264 §5, RFC 3261 §13.2.2.4). Retransmissions of
+        the 2xx get it again. Raises :class:`LocalProtocolError` when no such 2xx waits."""
+    def replaces(self, value: str) -> tuple[int | None, int]:
+        """The dialog a received INVITE's Replaces value names (RFC 3891 §3: its to-tag is
+        this side's tag): ``(dialog, 0)``, or ``(None, status)`` to reject the INVITE with
+        (400 unreadable, 481 no such dialog, 486 ``early-only`` for a confirmed one)."""
+    def session_timer(self, dialog: int) -> tuple[int, bool] | None:
+        """The dialog's running session timer (RFC 4028): (interval in seconds, this side
+        refreshes), or None."""
     def cancel(self, txn: int, *, now: float) -> int | None:
         """Cancels an INVITE this side sent (RFC 3261 §9.1). Returns the CANCEL's
         transaction, or None when it waits for a provisional response."""

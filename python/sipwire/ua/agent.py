@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ipaddress
 import ssl
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -95,6 +96,8 @@ class Call:
         self.peer = peer
         self.request = request
         self.state: CallState = "confirmed"
+        #: The call that took this one's place (RFC 3891 Replaces), once answered.
+        self.replaced_by: Call | None = None
         self.dtmf_received: asyncio.Queue[str] = asyncio.Queue()
         self._ended = asyncio.get_running_loop().create_future()
         self._notify: asyncio.Queue[int] = asyncio.Queue()
@@ -113,9 +116,19 @@ class Call:
         """Returns when the call has ended (BYE either way, or the dialog failed)."""
         await asyncio.shield(self._ended)
 
-    async def _reinvite(self, offer: SessionDescription | None) -> Response:
+    @property
+    def session_timer(self) -> tuple[int, bool] | None:
+        """The negotiated session timer (RFC 4028): (interval in seconds, this side
+        refreshes), or None."""
+        return self._ua._ep.session_timer(self.dialog)
+
+    async def reinvite(self, sdp: SessionDescription | None = None) -> Response:
+        """A re-INVITE: with ``sdp`` as a new offer; without, offerless (RFC 3261 §14.1,
+        RFC 3264 §5): the peer offers in its 200 and the agent answers in the ACK from its
+        media. Returns the final response."""
         if self.state == "ended":
             raise LocalProtocolError("the call has ended")
+        offer = sdp
         body = bytes(offer) if offer is not None else b""
         headers = [("Content-Type", "application/sdp")] if offer is not None else []
         ev = await self._ua._in_dialog(self.dialog, "INVITE", headers=headers, body=body)
@@ -125,14 +138,25 @@ class Call:
             if offer is not None:
                 self.local_sdp = offer
                 self.remote_sdp = resp.sdp or self.remote_sdp
+            elif resp.sdp is not None and ev.txn is not None:
+                self.remote_sdp = resp.sdp
+                self.local_sdp = self._ua._ack_with_answer(ev.txn, self.dialog, resp.sdp)
         return resp
+
+    async def _refresh_session(self) -> None:
+        # RFC 4028 §7.4: a re-INVITE with the session as it is refreshes it.
+        with contextlib.suppress(SipwireError):
+            if self.local_sdp is not None:
+                await self.reinvite(self.local_sdp)
+            else:
+                await self._ua._in_dialog(self.dialog, "UPDATE")
 
     async def hold(self, *, style: Literal["sendonly", "inactive"] = "sendonly") -> Response:
         """Puts the call on hold with a re-INVITE (RFC 3264 §8.4): sendonly (or inactive)."""
         if self.local_sdp is None:
             raise LocalProtocolError("the call has no local SDP to put on hold")
         held = sdpmod.hold(self.local_sdp, style=style)
-        resp = await self._reinvite(held)
+        resp = await self.reinvite(held)
         if 200 <= resp.status < 300:
             self.state = "held"
         return resp
@@ -141,7 +165,7 @@ class Call:
         """Takes the call off hold with a re-INVITE (sendrecv)."""
         if self.local_sdp is None:
             raise LocalProtocolError("the call has no local SDP to resume")
-        resp = await self._reinvite(sdpmod.resume(self.local_sdp))
+        resp = await self.reinvite(sdpmod.resume(self.local_sdp))
         if 200 <= resp.status < 300:
             self.state = "confirmed"
         return resp
@@ -178,13 +202,26 @@ class Call:
             if resp.status >= 300:
                 raise CallFailed(resp.status, resp.reason, resp)
 
-    async def transfer(self, target: str, *, timeout: float = 32.0) -> int:
-        """Blind transfer (RFC 3515): REFER to ``target``; returns the final status the
+    async def transfer(self, target: str | Call, *, timeout: float = 32.0) -> int:
+        """Transfers the peer (RFC 3515 REFER) to ``target``: a URI (blind transfer), or
+        another call of this agent (attended transfer, RFC 5589: the peer calls that call's
+        party with Replaces, RFC 3891, which ends that call). Returns the final status the
         transferee reports in its NOTIFY sipfrag (or the REFER's own failure status)."""
+        if isinstance(target, Call):
+            d = self._ua._ep.dialog(target.dialog)
+            if d is None:
+                raise LocalProtocolError("the call to transfer to has ended")
+            # At the target, to-tag is its own tag: this side's remote tag (RFC 3891 §3).
+            replaces = f"{d.call_id};to-tag={d.remote_tag};from-tag={d.local_tag}"
+            sep = "&" if "?" in d.remote_target else "?"
+            quoted = urllib.parse.quote(replaces, safe="")
+            refer_to = f"{d.remote_target}{sep}Replaces={quoted}"
+        else:
+            refer_to = target
         ev = await self._ua._in_dialog(
             self.dialog,
             "REFER",
-            headers=[("Refer-To", f"<{target}>"), ("Referred-By", self._ua._ep.contact)],
+            headers=[("Refer-To", f"<{refer_to}>"), ("Referred-By", self._ua._ep.contact)],
         )
         resp = ev.message
         assert isinstance(resp, Response)
@@ -207,11 +244,20 @@ class Call:
 class IncomingCall:
     """An INVITE received outside a dialog: ring, answer or reject it."""
 
-    def __init__(self, ua: UserAgent, txn: int, request: Request, source: Addr) -> None:
+    def __init__(
+        self,
+        ua: UserAgent,
+        txn: int,
+        request: Request,
+        source: Addr,
+        replaces: Call | None = None,
+    ) -> None:
         self._ua = ua
         self.txn = txn
         self.request = request
         self.source = source
+        #: The call this INVITE replaces (RFC 3891): answering it hangs that call up.
+        self.replaces = replaces
         self.cancelled = asyncio.get_running_loop().create_future()
         self._early: SessionDescription | None = None
 
@@ -245,7 +291,9 @@ class IncomingCall:
         )
 
     async def answer(self, sdp: SessionDescription | None = None) -> Call:
-        """200 OK with ``sdp`` (default: an answer to the offer from the agent's media)."""
+        """200 OK with ``sdp`` (default: an answer to the offer from the agent's media; an
+        offer when the INVITE had none, answered in the ACK). A call this one replaces is
+        hung up."""
         if self.cancelled.done():
             raise CallFailed(487, "Request Terminated")
         offer = self.request.sdp
@@ -265,6 +313,10 @@ class IncomingCall:
             request=self.request,
         )
         self._ua._calls[dialog] = call
+        old = self.replaces
+        if old is not None and old.state != "ended":
+            old.replaced_by = call
+            self._ua._spawn(old.hangup())
         return call
 
     async def reject(self, status: int = 486, *, headers: Headers = ()) -> None:
@@ -281,6 +333,39 @@ class IncomingCall:
         n = len(targets)
         contacts = [("Contact", f"<{t}>;q={1 - i / (n + 1):.2f}") for i, t in enumerate(targets)]
         await self.reject(status, headers=contacts)
+
+
+# Headers a Refer-To URI may not set in the INVITE it asks for: the agent writes them.
+_OWN_HEADERS = {"via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "content-length"}
+
+
+def _refer_target(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """A Refer-To value's URI and the headers its ``?`` part asks for (RFC 3261 §19.1.5,
+    RFC 3891 §5: ``Replaces=...`` escaped)."""
+    v = value.strip()
+    if "<" in v:
+        v = v.split("<", 1)[1].split(">", 1)[0]
+    uri, _, query = v.partition("?")
+    headers = []
+    for part in query.split("&") if query else []:
+        name, _, val = part.partition("=")
+        name = urllib.parse.unquote(name).strip()
+        if name and name.lower() not in _OWN_HEADERS:
+            headers.append((name, urllib.parse.unquote(val)))
+    return uri, headers
+
+
+def _holds(sdp: SessionDescription) -> bool:
+    """The peer's SDP puts the call on hold: every stream sendonly or inactive."""
+    return bool(sdp.media) and all(md.direction in ("sendonly", "inactive") for md in sdp.media)
+
+
+def _delta(value: str | None) -> int | None:
+    """The delta-seconds at the start of a Min-SE or Session-Expires value."""
+    if value is None:
+        return None
+    head = value.split(";", 1)[0].strip()
+    return int(head) if head.isdigit() else None
 
 
 def _tls_contexts(
@@ -330,6 +415,8 @@ class UserAgent:
         incoming_limit: int = 1000,
         max_transactions: int = 16384,
         max_dialogs: int = 16384,
+        session_expires: int | None = None,
+        min_se: int = 90,
     ) -> None:
         try:
             ipaddress.ip_address(host)
@@ -350,6 +437,7 @@ class UserAgent:
         self._t1 = t1
         self._seed = seed
         self._limits = (max_transactions, max_dialogs)
+        self._session = (session_expires, min_se)
         self._transport: Transport | None = None
         self._ep_: Endpoint | None = None
         self._pending: dict[int, _Pending] = {}
@@ -383,6 +471,8 @@ class UserAgent:
             t1=self._t1,
             max_transactions=self._limits[0],
             max_dialogs=self._limits[1],
+            session_expires=self._session[0],
+            min_se=self._session[1],
         )
         return self
 
@@ -501,7 +591,20 @@ class UserAgent:
                 waiter.set_result((ev.txn, retry))
             else:
                 self._glare_seen[ev.old_txn] = (ev.txn, retry)
-        elif kind in ("bye", "dialog_terminated", "no_ack") and ev.dialog is not None:
+        elif kind == "ack" and ev.dialog is not None:
+            # The answer to the offer this side put in its 2xx (RFC 3264 §5).
+            call = self._calls.get(ev.dialog)
+            sdp = ev.message.sdp if isinstance(ev.message, Request) else None
+            if call is not None and sdp is not None:
+                call.remote_sdp = sdp
+                call.state = "held" if _holds(sdp) else "confirmed"
+        elif kind == "session_refresh" and ev.dialog is not None:
+            call = self._calls.get(ev.dialog)
+            if call is not None:
+                self._spawn(call._refresh_session())
+        elif kind in ("bye", "dialog_terminated", "no_ack", "session_expired") and (
+            ev.dialog is not None
+        ):
             call = self._calls.pop(ev.dialog, None)
             if call is not None:
                 call._end()
@@ -561,7 +664,8 @@ class UserAgent:
         from_ = f"{from_};tag={tag or ep.token()}"
         call_id = call_id or ep.token()
         extra = list(headers)
-        for _ in range(2):
+        answered: set[int] = set()
+        for _ in range(3):
             txn = ep.request(
                 method,
                 uri,
@@ -579,6 +683,18 @@ class UserAgent:
             ev = await self._wait(txn, provisional)
             resp = ev.message
             assert isinstance(resp, Response)
+            if resp.status in answered:
+                return ev
+            answered.add(resp.status)
+            if resp.status == 422:
+                # RFC 4028 §7.4: ask again for at least the peer's Min-SE.
+                min_se = _delta(resp.headers.get("Min-SE"))
+                if min_se is None:
+                    return ev
+                extra = [h for h in extra if h[0].lower() not in ("session-expires", "min-se")]
+                extra += [("Session-Expires", str(min_se)), ("Min-SE", str(min_se))]
+                cseq += 1
+                continue
             if resp.status not in (401, 407) or self._auth is None:
                 return ev
             name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
@@ -587,7 +703,7 @@ class UserAgent:
                 return ev
             answer = self._auth.authorization(challenge, method=method, uri=uri, body=body)
             cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
-            extra = [h for h in headers] + [(cred, answer)]
+            extra = [h for h in extra if h[0].lower() != cred.lower()] + [(cred, answer)]
             cseq += 1
         return ev
 
@@ -674,6 +790,7 @@ class UserAgent:
         on_provisional: Callable[[Response], None] | None = None,
         anonymous: bool = False,
         max_redirects: int = 5,
+        delayed_offer: bool = False,
     ) -> Call:
         """Calls ``uri`` and returns once answered; raises :class:`CallFailed` for a final
         non-2xx (408 when none came). Cancelling the awaiting task sends CANCEL (§9.1).
@@ -682,7 +799,9 @@ class UserAgent:
         ``max_redirects`` in all, each URI once. 181 and 182 reach ``on_provisional`` like
         any provisional response. ``anonymous`` hides the caller (RFC 3323, RFC 3325):
         an anonymous From, ``Privacy: id`` and this agent's identity in
-        P-Preferred-Identity for a trusted proxy to assert."""
+        P-Preferred-Identity for a trusted proxy to assert. ``delayed_offer`` sends the
+        INVITE without SDP: the callee offers in its 200 and the agent answers in the ACK
+        (RFC 3261 §13.2.1)."""
         extra = list(headers)
         from_ = None
         if anonymous:
@@ -694,7 +813,9 @@ class UserAgent:
         targets: list[str] = []
         while True:
             try:
-                return await self._invite_once(uri, sdp, extra, dest, on_provisional, from_)
+                return await self._invite_once(
+                    uri, sdp, extra, dest, on_provisional, from_, delayed_offer
+                )
             except CallFailed as e:
                 redirected = 300 <= e.status < 400 and e.response is not None
                 if redirected and e.response is not None:
@@ -720,8 +841,9 @@ class UserAgent:
         dest: Addr | None,
         on_provisional: Callable[[Response], None] | None,
         from_: str | None,
+        delayed_offer: bool = False,
     ) -> Call:
-        offer = sdp if sdp is not None else self._offer()
+        offer = None if delayed_offer else sdp if sdp is not None else self._offer()
         txns: list[int] = []
 
         def prov(ev: EndpointEvent) -> None:
@@ -733,12 +855,12 @@ class UserAgent:
                 "INVITE",
                 uri,
                 headers=[
-                    ("Content-Type", "application/sdp"),
+                    *([("Content-Type", "application/sdp")] if offer is not None else []),
                     ("Allow", _ALLOW),
-                    ("Supported", "100rel"),
+                    ("Supported", "100rel, replaces"),
                     *headers,
                 ],
-                body=bytes(offer),
+                body=bytes(offer) if offer is not None else b"",
                 dest=dest,
                 from_=from_,
                 provisional=prov,
@@ -756,15 +878,30 @@ class UserAgent:
         assert isinstance(resp, Response)
         if resp.status >= 300 or ev.dialog is None:
             raise CallFailed(resp.status, resp.reason, resp)
+        local = offer
+        if offer is None and resp.sdp is not None and ev.txn is not None:
+            local = self._ack_with_answer(ev.txn, ev.dialog, resp.sdp)
         call = Call(
             self,
             ev.dialog,
-            local_sdp=offer,
+            local_sdp=local,
             remote_sdp=resp.sdp,
             peer=ev.source or ("", 0),
         )
         self._calls[ev.dialog] = call
         return call
+
+    def _ack_with_answer(
+        self, txn: int, dialog: int, offer: SessionDescription
+    ) -> SessionDescription | None:
+        """ACKs a 2xx that offered (to an INVITE without SDP) with the answer."""
+        answer = self._answer_for(offer)
+        body = bytes(answer) if answer is not None else b""
+        self._ep.ack(
+            txn, dialog, now=self._now(), headers=[("Content-Type", "application/sdp")], body=body
+        )
+        self._pump()
+        return answer
 
     # --- registration ----------------------------------------------------------------------
 
@@ -863,7 +1000,16 @@ class UserAgent:
         if ev.dialog is not None:
             self._in_dialog_request(ev, req, txn, ev.dialog)
         elif m == "INVITE":
-            inc = IncomingCall(self, txn, req, ev.source or ("", 0))
+            replaces = None
+            value = req.headers.get("Replaces")
+            if value is not None:
+                # RFC 3891 §3: the INVITE takes the place of one of this agent's dialogs.
+                dialog, status = self._ep.replaces(value)
+                if dialog is None:
+                    self._respond(txn, status)
+                    return
+                replaces = self._calls.get(dialog)
+            inc = IncomingCall(self, txn, req, ev.source or ("", 0), replaces)
             try:
                 self._incoming.put_nowait(inc)
                 self._invites[txn] = inc
@@ -886,17 +1032,20 @@ class UserAgent:
         if m in ("INVITE", "UPDATE"):
             offer = req.sdp
             if call is None or offer is None:
-                # An offerless re-INVITE gets our offer in the 200 (RFC 3261 §14.2).
-                body = bytes(call.local_sdp) if call is not None and call.local_sdp else b""
-                self._respond(txn, 200, headers=[("Content-Type", "application/sdp")], body=body)
+                # An offerless re-INVITE gets a full offer in the 200 (RFC 3261 §14.2): the
+                # session as it is, sending and receiving; the answer comes in the ACK.
+                body = b""
+                if call is not None and m == "INVITE":
+                    local = call.local_sdp
+                    call.local_sdp = sdpmod.resume(local) if local is not None else self._offer()
+                    body = bytes(call.local_sdp)
+                headers = [("Content-Type", "application/sdp")] if body else []
+                self._respond(txn, 200, headers=headers, body=body)
                 return
             answer = self._answer_for(offer)
             call.remote_sdp = offer
             call.local_sdp = answer
-            held = bool(offer.media) and all(
-                md.direction in ("sendonly", "inactive") for md in offer.media
-            )
-            call.state = "held" if held else "confirmed"
+            call.state = "held" if _holds(offer) else "confirmed"
             body = bytes(answer) if answer is not None else b""
             self._respond(txn, 200, headers=[("Content-Type", "application/sdp")], body=body)
         elif m == "INFO":
@@ -918,15 +1067,16 @@ class UserAgent:
                 self._respond(txn, 400)
                 return
             self._respond(txn, 202)
-            self._spawn(self._follow_refer(call, target.strip().strip("<>").split(">")[0]))
+            self._spawn(self._follow_refer(call, _refer_target(target)))
         elif m in ("OPTIONS", "PRACK"):
             self._respond(txn, 200)
         else:
             self._respond(txn, 501)
 
-    async def _follow_refer(self, call: Call, target: str) -> None:
-        """The transferee's side of RFC 3515: call the target, report progress by NOTIFY
-        with message/sipfrag, then end the original call."""
+    async def _follow_refer(self, call: Call, target: tuple[str, list[tuple[str, str]]]) -> None:
+        """The transferee's side of RFC 3515: call the target (with the Refer-To URI's
+        headers, such as Replaces for an attended transfer), report progress by NOTIFY with
+        message/sipfrag, then end the original call."""
 
         async def notify(status: int, reason: str, final: bool) -> None:
             state = "terminated;reason=noresource" if final else "active;expires=60"
@@ -943,8 +1093,9 @@ class UserAgent:
                 )
 
         await notify(100, "Trying", False)
+        uri, headers = target
         try:
-            new = await self.invite(target)
+            new = await self.invite(uri, headers=headers)
         except CallFailed as e:
             await notify(e.status, e.reason, True)
             return

@@ -71,6 +71,9 @@ fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
         EndpointError::PrackPending => {
             "the previous reliable provisional has no PRACK yet (one at a time, RFC 3262 §3)"
         }
+        EndpointError::NoAckPending => {
+            "no 2xx of that transaction and dialog waits for an ACK (the endpoint ACKs every 2xx itself unless it carries an offer to an INVITE sent without one)"
+        }
         EndpointError::NoDestination => {
             "the next hop is a host name; resolve it (RFC 3263) and pass dest"
         }
@@ -253,6 +256,14 @@ impl Endpoint {
                 ev.kind = "transaction_terminated";
                 ev.txn = Some(txn.to_u64());
             }
+            EndpointEvent::SessionRefresh { dialog } => {
+                ev.kind = "session_refresh";
+                ev.dialog = Some(dialog.to_u64());
+            }
+            EndpointEvent::SessionExpired { dialog } => {
+                ev.kind = "session_expired";
+                ev.dialog = Some(dialog.to_u64());
+            }
         }
         Ok(ev)
     }
@@ -269,7 +280,7 @@ fn pairs(h: &HeaderPairs) -> Vec<(&[u8], &[u8])> {
 #[pymethods]
 impl Endpoint {
     #[new]
-    #[pyo3(signature = (host = "127.0.0.1", port = 5060, transport = "udp", *, user = "sipwire", seed = None, t1 = 0.5, t2 = 4.0, t4 = 5.0, max_transactions = 16384, max_dialogs = 16384, auto_trying = true, strict = true))]
+    #[pyo3(signature = (host = "127.0.0.1", port = 5060, transport = "udp", *, user = "sipwire", seed = None, t1 = 0.5, t2 = 4.0, t4 = 5.0, max_transactions = 16384, max_dialogs = 16384, auto_trying = true, strict = true, session_expires = None, min_se = 90))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -285,6 +296,8 @@ impl Endpoint {
         max_dialogs: usize,
         auto_trying: bool,
         strict: bool,
+        session_expires: Option<u32>,
+        min_se: u32,
     ) -> PyResult<Self> {
         let t = transport_of(py, transport)?;
         let local = peer(py, "host, port", (host.to_string(), port), t)?;
@@ -316,6 +329,21 @@ impl Endpoint {
         cfg.txn.parse = crate::limits::options(py, strict, None);
         cfg.dialog.max_dialogs = max_dialogs;
         cfg.user = user.as_bytes().to_vec();
+        // RFC 4028 §4: Min-SE is never below 90 s.
+        if min_se < 90 {
+            return Err(local_msg(
+                py,
+                format!("min_se must be at least 90 seconds (RFC 4028 §4), not {min_se}"),
+            ));
+        }
+        if let Some(se) = session_expires.filter(|&se| se < min_se) {
+            return Err(local_msg(
+                py,
+                format!("session_expires ({se} s) must not be below min_se ({min_se} s)"),
+            ));
+        }
+        cfg.session_expires = session_expires;
+        cfg.min_se = min_se;
         Ok(Endpoint {
             ep: core::Endpoint::new(cfg),
             transport: t,
@@ -493,6 +521,42 @@ impl Endpoint {
         .map_err(|e| endpoint_error(py, e, &format!("{status} response to transaction {txn}")))
     }
 
+    #[pyo3(signature = (txn, dialog, *, now, headers = None, body = None))]
+    fn ack(
+        &mut self,
+        py: Python<'_>,
+        txn: u64,
+        dialog: u64,
+        now: f64,
+        headers: Option<HeaderPairs>,
+        body: Option<Vec<u8>>,
+    ) -> PyResult<()> {
+        let now = ms(py, now)?;
+        let headers = headers.unwrap_or_default();
+        let body = body.unwrap_or_default();
+        self.ep
+            .ack(
+                TxnId::from_u64(txn),
+                DialogKey::from_u64(dialog),
+                &pairs(&headers),
+                &body,
+                now,
+            )
+            .map_err(|e| endpoint_error(py, e, &format!("ACK of transaction {txn}")))
+    }
+
+    /// (dialog, 0) for the dialog a Replaces value names, or (None, status to reject with).
+    fn replaces(&self, value: &str) -> (Option<u64>, u16) {
+        match self.ep.replaces(value.as_bytes()) {
+            Ok(k) => (Some(k.to_u64()), 0),
+            Err(status) => (None, status),
+        }
+    }
+
+    fn session_timer(&self, dialog: u64) -> Option<(u32, bool)> {
+        self.ep.session_timer(DialogKey::from_u64(dialog))
+    }
+
     #[pyo3(signature = (txn, *, now))]
     fn cancel(&mut self, py: Python<'_>, txn: u64, now: f64) -> PyResult<Option<u64>> {
         let now = ms(py, now)?;
@@ -627,6 +691,8 @@ impl Endpoint {
             ("glare_retries", c.glare_retries),
             ("pracks_received", c.pracks_received),
             ("pracks_missing", c.pracks_missing),
+            ("session_too_small", c.session_too_small),
+            ("sessions_expired", c.sessions_expired),
         ] {
             d.set_item(k, v)?;
         }
