@@ -22,9 +22,17 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "data" / "sipp"
 CALLS = 2
 
 
-def sipp(scenario: str, port: int, tmp: Path, lost: int, *extra: str) -> subprocess.Popen[bytes]:
+def sipp(
+    scenario: str,
+    port: int,
+    tmp: Path,
+    lost: int,
+    *extra: str,
+    calls: int = CALLS,
+    timeout: int = 60,
+) -> subprocess.Popen[bytes]:
     cmd = [peer_binary("sipp", "sip-tester"), "-sf", str(SCENARIOS / scenario), "-i", HOST]
-    cmd += ["-p", str(port), "-m", str(CALLS), "-nostdin", "-timeout", "60s"]
+    cmd += ["-p", str(port), "-m", str(calls), "-nostdin", "-timeout", f"{timeout}s"]
     cmd += ["-trace_err", "-error_file", str(tmp / "errors.log")]
     cmd += ["-trace_msg", "-message_file", str(tmp / "messages.log")]
     if lost:
