@@ -1,5 +1,6 @@
 """The UserAgent against SIPp XML scenarios written for sipwire (``tests/data/sipp/``): hold and
-resume, 100rel with PRACK, 491 and the re-INVITE retry, a 407 challenge (SIPp answering a
+resume, 100rel with PRACK, 491 and the re-INVITE retry, a 407 challenge, offers in the 200
+answered in the ACK (SIPp answering a
 sipwire caller); CANCEL during ringing, hold/resume from the peer, REFER (SIPp calling a
 sipwire callee). Each also runs with ``-lost 10`` (SIPp drops 10 % of what it receives): the
 calls must still complete through retransmission. SIPp exits 0 only when every call of its
@@ -88,6 +89,16 @@ async def glare_retry(ua: UserAgent, uri: str, settle: float) -> None:
     await call.hangup()
 
 
+async def delayed_offer(ua: UserAgent, uri: str, settle: float) -> None:
+    call = await ua.invite(uri, delayed_offer=True)
+    assert call.remote_sdp is not None and call.local_sdp is not None
+    await asyncio.sleep(settle)
+    r = await call.reinvite()
+    assert r.status == 200 and r.sdp is not None
+    await asyncio.sleep(settle)
+    await call.hangup()
+
+
 async def challenged(ua: UserAgent, uri: str, settle: float) -> None:
     call = await ua.invite(uri)
     await call.hangup()
@@ -98,6 +109,7 @@ UAS_CASES: dict[str, tuple[str, Drive, dict[str, str]]] = {
     "100rel": ("uas_100rel.xml", prack, {}),
     "491": ("uas_491.xml", glare_retry, {}),
     "407": ("uas_407.xml", challenged, {"username": "alice", "password": "secret"}),
+    "delayed_offer": ("uas_delayed_offer.xml", delayed_offer, {}),
 }
 
 
