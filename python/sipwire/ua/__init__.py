@@ -9,12 +9,14 @@ from sipwire.ua.agent import (
     UserAgent,
 )
 from sipwire.ua.auth import DigestClient
+from sipwire.ua.memory import MemoryNetwork
 
 __all__ = [
     "Call",
     "CallFailed",
     "DigestClient",
     "IncomingCall",
+    "MemoryNetwork",
     "Registration",
     "SipTimeout",
     "UserAgent",

@@ -31,6 +31,7 @@ from sipwire._sipwire import (
     parse_uri,
 )
 from sipwire.ua.auth import DigestClient
+from sipwire.ua.memory import MemoryNetwork
 from sipwire.ua.transport import Addr, Transport, open_transport
 
 Headers = Sequence[tuple[str, str]]
@@ -393,7 +394,9 @@ class UserAgent:
 
     ``username``/``password`` answer 401/407 challenges for every request; ``media_port``
     is the RTP port written in default offers and answers (no media is sent: the agreed
-    endpoints and codecs are in ``Call.remote_sdp``).
+    endpoints and codecs are in ``Call.remote_sdp``). ``session_expires``/``min_se``:
+    session timers (RFC 4028; the endpoint negotiates, the agent refreshes). ``network``:
+    a :class:`sipwire.ua.MemoryNetwork` instead of sockets (tests, simulations).
     """
 
     def __init__(
@@ -417,6 +420,7 @@ class UserAgent:
         max_dialogs: int = 16384,
         session_expires: int | None = None,
         min_se: int = 90,
+        network: MemoryNetwork | None = None,
     ) -> None:
         try:
             ipaddress.ip_address(host)
@@ -425,6 +429,9 @@ class UserAgent:
                 "host must be this machine's IP address (it goes into Via and Contact), "
                 f"not {host!r}"
             ) from None
+        if network is not None and transport != "udp":
+            raise LocalProtocolError("an in-memory network carries datagrams: use transport 'udp'")
+        self._network = network
         self._kind = transport
         self._tls = None
         if transport == "tls":
@@ -458,9 +465,12 @@ class UserAgent:
 
     async def __aenter__(self) -> UserAgent:
         self._loop = asyncio.get_running_loop()
-        self._transport = await open_transport(
-            self._kind, self._host, self._port, self._received, self._tls
-        )
+        if self._network is not None:
+            self._transport = self._network.attach(self._host, self._port, self._received)
+        else:
+            self._transport = await open_transport(
+                self._kind, self._host, self._port, self._received, self._tls
+            )
         host, port = self._transport.local_address
         self._ep_ = Endpoint(
             host,
@@ -709,6 +719,26 @@ class UserAgent:
 
     async def _in_dialog(
         self, dialog: int, method: str, *, headers: Headers = (), body: bytes = b""
+    ) -> EndpointEvent:
+        for _ in range(3):
+            ev = await self._in_dialog_once(dialog, method, headers=headers, body=body)
+            resp = ev.message
+            # RFC 3261 §14.2: a 500 with Retry-After to a re-INVITE (it crossed the peer's
+            # pending INVITE or the ACK of it): try again after the wait (at most 10 s).
+            retry = _delta(resp.headers.get("Retry-After")) if isinstance(resp, Response) else None
+            if not (
+                method == "INVITE"
+                and isinstance(resp, Response)
+                and resp.status == 500
+                and retry is not None
+                and self._ep.dialog(dialog) is not None
+            ):
+                break
+            await asyncio.sleep(min(retry, 10))
+        return ev
+
+    async def _in_dialog_once(
+        self, dialog: int, method: str, *, headers: Headers, body: bytes
     ) -> EndpointEvent:
         txn = self._ep.request_in_dialog(
             dialog, method, now=self._now(), headers=list(headers), body=body

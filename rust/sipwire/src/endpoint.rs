@@ -270,6 +270,8 @@ enum Ctx {
         /// 2xx with an offer to this side's offerless INVITE, waiting for the user's ACK:
         /// (To tag, dialog, CSeq, where the ACK goes).
         deferred: Vec<(Vec<u8>, DialogKey, u32, Peer)>,
+        /// The user cancelled this INVITE: a 2xx that crosses the CANCEL gets ACK and BYE.
+        cancelled: bool,
     },
     Server {
         msg: Incoming,
@@ -712,6 +714,7 @@ impl Endpoint {
                 resend,
                 acks: Vec::new(),
                 deferred: Vec::new(),
+                cancelled: false,
             },
         );
         self.pump(now);
@@ -911,6 +914,9 @@ impl Endpoint {
     /// comes.
     pub fn cancel(&mut self, invite: TxnId, now: u64) -> Result<Option<TxnId>, EndpointError> {
         let r = self.layer.cancel(invite, now)?;
+        if let Some(Ctx::Client { cancelled, .. }) = self.ctx.get_mut(&invite) {
+            *cancelled = true;
+        }
         self.pump(now);
         Ok(match r {
             CancelOutcome::Sent(t) => Some(t),
@@ -1152,14 +1158,20 @@ impl Endpoint {
             });
             return;
         };
-        let (dest, ctx_dialog, resend) = match self.ctx.get(&txn) {
+        let (dest, ctx_dialog, resend, cancelled) = match self.ctx.get(&txn) {
             Some(Ctx::Client {
                 dest,
                 dialog,
                 resend,
+                cancelled,
                 ..
-            }) => (*dest, *dialog, resend.clone()),
-            _ => (Peer::new(msg.source.addr, msg.source.transport), None, None),
+            }) => (*dest, *dialog, resend.clone(), *cancelled),
+            _ => (
+                Peer::new(msg.source.addr, msg.source.transport),
+                None,
+                None,
+                false,
+            ),
         };
         let Ok(ridx) = MessageIndex::parse(&req, &self.cfg.txn.parse) else {
             return;
@@ -1233,6 +1245,7 @@ impl Endpoint {
         // RFC 3264 §5: a 2xx offering to this side's offerless INVITE waits for the user's
         // ACK with the answer (a fork's unwanted 2xx is ACKed at once).
         let defer = is_invite
+            && !cancelled
             && out.bye.is_none()
             && request.body().is_empty()
             && !response.body().is_empty();
@@ -1256,7 +1269,11 @@ impl Endpoint {
                 }
             }
         }
-        if is_2xx && out.bye.is_none() {
+        if let (true, true, None, Some(k)) = (is_2xx && is_invite, cancelled, &out.bye, out.dialog)
+        {
+            // §9.1, §15: the 2xx crossed this side's CANCEL; the call is not wanted.
+            let _ = self.request_in_dialog(k, b"BYE", &[], b"", None, now);
+        } else if is_2xx && out.bye.is_none() {
             if let Some(k) = out.dialog {
                 let method = request.method().unwrap_or_default();
                 if method == b"INVITE" || method == b"UPDATE" {
@@ -1281,6 +1298,7 @@ impl Endpoint {
                         resend: None,
                         acks: Vec::new(),
                         deferred: Vec::new(),
+                        cancelled: false,
                     },
                 );
             }

@@ -743,3 +743,34 @@ fn replaces_names_a_dialog_by_this_sides_tag_and_the_peers() {
     );
     assert_eq!(net.eps[1].replaces(b";;"), Err(400));
 }
+
+#[test]
+fn a_200_crossing_the_cancel_is_acked_and_ended_with_bye() {
+    let mut net = Net::new(17);
+    let inv = net.invite(b"v=0\r\n");
+    net.run(net.now + 100);
+    let t = incoming_invite(&net.take(1)).unwrap();
+    let now = net.now;
+    net.eps[1].respond(t, 180, None, &[], b"", now).unwrap();
+    net.run(net.now + 100);
+    net.take(0);
+    // The CANCEL and the 200 cross on the wire.
+    let now = net.now;
+    net.eps[0].cancel(inv, now).unwrap();
+    let db = net.eps[1]
+        .respond(t, 200, None, &[], b"v=0\r\n", now)
+        .unwrap()
+        .unwrap();
+    net.run(net.now + 200);
+    let ea = net.take(0);
+    assert!(statuses(&ea).contains(&200), "{ea:?}");
+    // The ACK and the BYE leave together (either may arrive first); the call ends.
+    let eb = net.take(1);
+    assert!(
+        eb.iter()
+            .any(|e| matches!(e, EndpointEvent::Bye { dialog, .. } if *dialog == db)),
+        "{eb:?}"
+    );
+    assert!(net.empty_after_idle());
+    assert_eq!(net.eps[1].counters().dialog.no_ack, 0);
+}
