@@ -82,6 +82,43 @@ def test_calls_complete_over_a_lossy_duplicating_reordering_network(seed: int) -
     run(pair(net, body))
 
 
+def test_blind_and_attended_transfer_over_a_lossy_network() -> None:
+    net = MemoryNetwork(loss=0.15, duplicate=0.1, jitter=0.01, seed=5)
+
+    async def main() -> None:
+        async with (
+            UserAgent(network=net, t1=T1) as alice,
+            UserAgent(network=net, t1=T1) as bob,
+            UserAgent(network=net, t1=T1) as carol,
+        ):
+            at_bob: list[sipwire.Call] = []
+            at_carol: list[sipwire.Call] = []
+            servers = [
+                asyncio.ensure_future(answer_all(bob, at_bob)),
+                asyncio.ensure_future(answer_all(carol, at_carol)),
+            ]
+            # Blind: Bob sends Alice to Carol.
+            call = await alice.invite(uri_of(bob))
+            while not at_bob:
+                await asyncio.sleep(T1)
+            assert await at_bob[0].transfer(uri_of(carol)) == 200
+            moved = await asyncio.wait_for(alice.transferred(), 10)
+            await asyncio.wait_for(call.wait_ended(), 10)
+            # Attended: Carol, now with Alice, calls Bob and hands Alice over to him.
+            consult = await carol.invite(uri_of(bob))
+            assert await at_carol[0].transfer(consult) == 200
+            again = await asyncio.wait_for(alice.transferred(), 10)
+            await asyncio.wait_for(consult.wait_ended(), 10)
+            await asyncio.wait_for(moved.wait_ended(), 10)
+            assert again.state == "confirmed" and at_bob[-1].state == "confirmed"
+            await again.hangup()
+            for s in servers:
+                s.cancel()
+            await settle_and_check_empty(alice, bob, carol)
+
+    run(main(), timeout=90)
+
+
 def test_lost_acks_and_a_lost_bye_are_recovered() -> None:
     net = MemoryNetwork()
     net.drop("ACK ", count=2)
