@@ -43,11 +43,11 @@
 //! allocation per message, except the stream records of an SDP body.
 
 mod facts;
+mod hash;
 mod report;
 mod table;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::net::SocketAddr;
 
 pub use facts::{Method, RtpEndpoint, StreamInfo};
@@ -359,7 +359,7 @@ enum DialogStep {
 /// The passive correlator. See the module documentation.
 pub struct Correlator<B = Box<[u8]>> {
     cfg: Config,
-    hasher: RandomState,
+    keys: hash::Keys,
     txns: Table<Txn<B>>,
     dialogs: Table<DialogRec>,
     calls: Table<CallRec<B>>,
@@ -445,7 +445,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     pub fn with_storage(cfg: Config) -> Self {
         Correlator {
             cfg,
-            hasher: RandomState::new(),
+            keys: hash::Keys::random(),
             txns: Table::new(cfg.max_transactions),
             dialogs: Table::new(cfg.max_dialogs),
             calls: Table::new(cfg.max_calls),
@@ -518,7 +518,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     }
 
     fn hash_bytes(&self, parts: &[&[u8]]) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.keys.hasher();
         for p in parts {
             h.write(p);
             h.write_u8(0xff);
@@ -527,7 +527,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     }
 
     fn txn_hash(&self, buf: &[u8], f: &Facts) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.keys.hasher();
         let m = f.method.transaction_method();
         h.write_u8(m as u8);
         if m == Method::Other {
