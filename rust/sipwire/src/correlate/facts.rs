@@ -1,6 +1,8 @@
 //! What the correlator reads from one message: the start line, Call-ID, CSeq, the From and To
 //! tags and the top Via, each through its typed parser, and nothing else. Results are spans
-//! of the message buffer, so they outlive no borrow and cost no allocation.
+//! of the message buffer, so they outlive no borrow and cost no allocation. A call remembers
+//! its From, To and Via values with their parse ([`Seen`]): a value repeated byte for byte
+//! is parsed once.
 
 use std::net::IpAddr;
 
@@ -104,14 +106,30 @@ impl Facts {
     }
 }
 
-/// Reads the facts of a parsed message; `None` when it lacks a Call-ID, a CSeq or a top Via
-/// the typed parsers accept (it cannot be correlated).
-pub(crate) fn read(
+/// Where the headers the correlator reads are, with the start line and CSeq read: what is
+/// needed to find the message's call before its From, To and Via are parsed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head {
+    pub status: Option<u16>,
+    pub method: Method,
+    pub method_name: Span,
+    pub cseq: u32,
+    pub call_id: Span,
+    /// The first Via, From and To header values (empty when absent).
+    pub via: Span,
+    pub from: Option<Span>,
+    pub to: Option<Span>,
+    pub content_type: Option<Span>,
+}
+
+/// The start line, Call-ID and CSeq of a parsed message, and where its first Via, From and To
+/// are; `None` when it lacks a Call-ID, a CSeq the typed parser accepts, or a Via.
+pub(crate) fn head(
     buf: &[u8],
     idx: &MessageIndex,
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Facts> {
+) -> Option<Head> {
     let (mut via, mut from, mut to, mut call_id, mut cseq, mut ctype) =
         (None, None, None, None, None, None);
     for h in &idx.headers {
@@ -129,39 +147,96 @@ pub(crate) fn read(
         }
     }
     let call_id = call_id.filter(|s| !s.is_empty())?;
-    let w = |s: &[u8]| Span::within(buf, s);
-
     let cs = parse_cseq(cseq?.of(buf), opts, diags).ok()?;
     let (status, method, method_name) = match idx.start_line {
         StartLine::Request { method, .. } => (None, Method::from_bytes(method.of(buf)), method),
-        StartLine::Response { status, .. } => {
-            (Some(status), Method::from_bytes(cs.method), w(cs.method))
-        }
+        StartLine::Response { status, .. } => (
+            Some(status),
+            Method::from_bytes(cs.method),
+            Span::within(buf, cs.method),
+        ),
     };
-
-    let v = parse_via_list(via?.of(buf), opts, diags).next()?.ok()?;
-    let branch = v.branch().unwrap_or(&[]);
-    let tag = |value: Option<Span>, diags: &mut Vec<Diagnostic>| {
-        value
-            .and_then(|s| parse_name_addr(s.of(buf), opts, diags).ok())
-            .and_then(|n| n.tag())
-            .map_or(Span::default(), w)
-    };
-    Some(Facts {
+    Some(Head {
         status,
         method,
         method_name,
         cseq: cs.seq,
         call_id,
-        from_tag: tag(from, diags),
-        to_tag: tag(to, diags),
-        branch: w(branch),
-        rfc3261: v.has_rfc3261_branch(),
-        via_host: w(v.host().as_bytes()),
-        via_port: v.port(),
-        via: w(v.as_bytes()),
+        via: via?,
+        from,
+        to,
         content_type: ctype,
     })
+}
+
+/// What the correlator keeps of the top via-parm; spans relative to the Via header value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TopVia {
+    pub branch: Span,
+    /// The branch carries the RFC 3261 magic cookie and more (§8.1.1.7).
+    pub rfc3261: bool,
+    pub host: Span,
+    pub port: Option<u16>,
+    /// The whole via-parm (the RFC 2543 key).
+    pub parm: Span,
+}
+
+/// The first via-parm of a Via header value, through the typed parser (RFC 3261 §20.42);
+/// `None` when it does not parse.
+pub(crate) fn top_via(
+    value: &[u8],
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<TopVia> {
+    let v = parse_via_list(value, opts, diags).next()?.ok()?;
+    let w = |s: &[u8]| Span::within(value, s);
+    Some(TopVia {
+        branch: w(v.branch().unwrap_or(&[])),
+        rfc3261: v.has_rfc3261_branch(),
+        host: w(v.host().as_bytes()),
+        port: v.port(),
+        parm: w(v.as_bytes()),
+    })
+}
+
+/// The `tag` parameter of a From or To value (RFC 3261 §19.3), relative to the value; empty
+/// when there is none or the name-addr does not parse.
+pub(crate) fn tag(value: &[u8], opts: &ParseOptions, diags: &mut Vec<Diagnostic>) -> Span {
+    parse_name_addr(value, opts, diags)
+        .ok()
+        .and_then(|n| n.tag())
+        .map_or(Span::default(), |t| Span::within(value, t))
+}
+
+/// A span relative to `base`'s value made a span of the message (empty stays empty).
+pub(crate) fn at(base: Span, rel: Span) -> Span {
+    if rel.is_empty() {
+        Span::default()
+    } else {
+        rel.shifted(base.start as usize)
+    }
+}
+
+impl Facts {
+    /// The facts of a message from its head, top Via and tags (relative to their values).
+    pub(crate) fn new(h: &Head, via: TopVia, from_tag: Span, to_tag: Span) -> Facts {
+        let (from, to) = (h.from.unwrap_or_default(), h.to.unwrap_or_default());
+        Facts {
+            status: h.status,
+            method: h.method,
+            method_name: h.method_name,
+            cseq: h.cseq,
+            call_id: h.call_id,
+            from_tag: at(from, from_tag),
+            to_tag: at(to, to_tag),
+            branch: at(h.via, via.branch),
+            rfc3261: via.rfc3261,
+            via_host: at(h.via, via.host),
+            via_port: via.port,
+            via: at(h.via, via.parm),
+            content_type: h.content_type,
+        }
+    }
 }
 
 /// An address and port RTP is sent to, from an SDP `c=` and `m=` line.
@@ -234,4 +309,214 @@ pub(crate) fn sdp_streams(
         })
         .collect();
     Some(streams)
+}
+
+/// Values remembered per call, and the bytes they take.
+const SEEN_VALUES: usize = 8;
+const SEEN_BYTES: usize = 1024;
+
+/// What one remembered value parsed to (spans relative to the value).
+#[derive(Clone, Copy, Debug)]
+enum Parsed {
+    Tag(Span),
+    Via(TopVia),
+}
+
+/// The From, To and Via values of a call's recent messages with what their typed parse gave.
+/// The messages of a call repeat them byte for byte (a response copies its request's, §8.2.6.2;
+/// From and To stay the same through a dialog, §12.2.1.1), and the same bytes parse the same,
+/// so each distinct value is parsed once. Bounded: past `SEEN_VALUES` values or `SEEN_BYTES`
+/// bytes it starts over.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    bytes: Vec<u8>,
+    values: [(u32, u32, Option<Parsed>); SEEN_VALUES],
+    n: usize,
+}
+
+impl Seen {
+    fn find(&self, value: &[u8], via: bool) -> Option<Parsed> {
+        self.values
+            .iter()
+            .take(self.n)
+            .find_map(|&(start, len, p)| {
+                let p = p?;
+                let same = len as usize == value.len()
+                    && matches!(p, Parsed::Via(_)) == via
+                    && self.bytes.get(start as usize..(start + len) as usize) == Some(value);
+                same.then_some(p)
+            })
+    }
+
+    fn remember(&mut self, value: &[u8], p: Parsed) {
+        if value.len() > SEEN_BYTES / 4 {
+            return;
+        }
+        if self.n >= SEEN_VALUES || self.bytes.len() + value.len() > SEEN_BYTES {
+            self.n = 0;
+            self.bytes.clear();
+        }
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve_exact(SEEN_BYTES / 2);
+        }
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(value);
+        if let Some(slot) = self.values.get_mut(self.n) {
+            *slot = (start, value.len() as u32, Some(p));
+            self.n += 1;
+        }
+    }
+
+    /// The top Via of `value`, remembered or parsed.
+    pub(crate) fn top_via(
+        &mut self,
+        value: &[u8],
+        opts: &ParseOptions,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<TopVia> {
+        if let Some(Parsed::Via(v)) = self.find(value, true) {
+            return Some(v);
+        }
+        let v = top_via(value, opts, diags)?;
+        self.remember(value, Parsed::Via(v));
+        Some(v)
+    }
+
+    /// The tag of a From or To `value`, remembered or parsed.
+    pub(crate) fn tag(
+        &mut self,
+        value: &[u8],
+        opts: &ParseOptions,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Span {
+        if let Some(Parsed::Tag(t)) = self.find(value, false) {
+            return t;
+        }
+        let t = tag(value, opts, diags);
+        self.remember(value, Parsed::Tag(t));
+        t
+    }
+
+    /// Remembers what a message of a call made just now parsed to.
+    pub(crate) fn remember_parts(
+        &mut self,
+        buf: &[u8],
+        h: &Head,
+        via: TopVia,
+        from: Span,
+        to: Span,
+    ) {
+        self.remember(h.via.of(buf), Parsed::Via(via));
+        if let Some(v) = h.from {
+            self.remember(v.of(buf), Parsed::Tag(from));
+        }
+        if let Some(v) = h.to {
+            self.remember(v.of(buf), Parsed::Tag(to));
+        }
+    }
+}
+
+/// The top Via and the From and To tags of a message (relative to their values), through
+/// `seen` when the message's call is known; `None` when the top Via does not parse.
+pub(crate) fn parts(
+    buf: &[u8],
+    h: &Head,
+    mut seen: Option<&mut Seen>,
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(TopVia, Span, Span)> {
+    let via = match seen.as_deref_mut() {
+        Some(s) => s.top_via(h.via.of(buf), opts, diags)?,
+        None => top_via(h.via.of(buf), opts, diags)?,
+    };
+    let mut tag_of = |v: Option<Span>| match (v, seen.as_deref_mut()) {
+        (None, _) => Span::default(),
+        (Some(v), Some(s)) => s.tag(v.of(buf), opts, diags),
+        (Some(v), None) => tag(v.of(buf), opts, diags),
+    };
+    let from = tag_of(h.from);
+    let to = tag_of(h.to);
+    Some((via, from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME_ADDRS: [&[u8]; 7] = [
+        b"sipp <sip:sipp@10.20.0.1:5060>;tag=28431SIPpTag001",
+        b"service <sip:service@192.168.10.20:5060>",
+        b"service <sip:service@192.168.10.20:5060>;tag=28431SIPpTag011",
+        // One byte apart from the one before: a different tag.
+        b"service <sip:service@192.168.10.20:5060>;tag=28431SIPpTag012",
+        // The URI does not parse: no tag, remembered as such.
+        b"Bob <sip:bob@[::1>;tag=lost",
+        b"<sip:a@b;tag=uri-param>;Tag=header-param",
+        b"sip:c@d;tag=addr-spec",
+    ];
+    const VIAS: [&[u8]; 3] = [
+        b"SIP/2.0/UDP 10.20.0.1:5060;branch=z9hG4bK-28431-1-0",
+        b"SIP/2.0/UDP h.example;branch=z9hG4bK1, SIP/2.0/TCP other.example",
+        b"SIP/2.0/UDP 10.20.0.1:5060;branch=old-2543",
+    ];
+
+    /// Remembered values give exactly what a fresh parse gives, through several turns of the
+    /// bounded store; a value asked for as the other kind is parsed as that kind.
+    #[test]
+    fn seen_gives_what_the_parsers_give() {
+        let opts = ParseOptions::LIBERAL;
+        let d = &mut Vec::new();
+        let mut seen = Seen::default();
+        for round in 0..4 {
+            for v in NAME_ADDRS {
+                assert_eq!(seen.tag(v, &opts, d), tag(v, &opts, d), "{round}");
+            }
+            for v in VIAS {
+                assert_eq!(seen.top_via(v, &opts, d), top_via(v, &opts, d), "{round}");
+                assert_eq!(seen.tag(v, &opts, d), tag(v, &opts, d), "{round}");
+            }
+            assert!(seen.n <= SEEN_VALUES && seen.bytes.len() <= SEEN_BYTES);
+        }
+        let tags: Vec<&[u8]> = NAME_ADDRS
+            .iter()
+            .map(|v| seen.tag(v, &opts, d).of(v))
+            .collect();
+        let want: [&[u8]; 7] = [
+            b"28431SIPpTag001",
+            b"",
+            b"28431SIPpTag011",
+            b"28431SIPpTag012",
+            b"",
+            b"header-param",
+            b"addr-spec",
+        ];
+        assert_eq!(tags, want);
+        assert_eq!(seen.top_via(b"SIP/2.0/UDP", &opts, d), None);
+        let v = seen.top_via(VIAS[1], &opts, d).map(|v| v.parm.of(VIAS[1]));
+        assert_eq!(v, Some(&b"SIP/2.0/UDP h.example;branch=z9hG4bK1"[..]));
+    }
+
+    /// A value seen before is found without parsing (it is in the store), and the store
+    /// starts over rather than grow.
+    #[test]
+    fn seen_is_bounded() {
+        let opts = ParseOptions::LIBERAL;
+        let d = &mut Vec::new();
+        let mut seen = Seen::default();
+        seen.tag(NAME_ADDRS[0], &opts, d);
+        seen.tag(NAME_ADDRS[0], &opts, d);
+        assert_eq!(seen.n, 1);
+        for i in 0..100u32 {
+            let v = format!("<sip:u{i}@example.com>;tag={i}");
+            let t = seen.tag(v.as_bytes(), &opts, d);
+            assert_eq!(t.of(v.as_bytes()), i.to_string().as_bytes());
+            assert!(seen.n <= SEEN_VALUES && seen.bytes.len() <= SEEN_BYTES);
+        }
+        let long = format!("<sip:{}@example.com>;tag=x", "u".repeat(SEEN_BYTES));
+        assert_eq!(
+            seen.tag(long.as_bytes(), &opts, d).of(long.as_bytes()),
+            b"x"
+        );
+        assert!(seen.bytes.len() <= SEEN_BYTES);
+    }
 }

@@ -43,11 +43,11 @@
 //! allocation per message, except the stream records of an SDP body.
 
 mod facts;
+mod hash;
 mod report;
 mod table;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::net::SocketAddr;
 
 pub use facts::{Method, RtpEndpoint, StreamInfo};
@@ -314,6 +314,8 @@ pub(crate) struct CallRec<B> {
     /// (priority, time, From tag hash) of the best guess at the caller.
     caller: Option<(u8, f64, u64)>,
     parked_bytes: usize,
+    /// Its messages' From, To and Via values, parsed.
+    seen: facts::Seen,
 }
 
 pub(crate) struct DialogRec {
@@ -359,7 +361,7 @@ enum DialogStep {
 /// The passive correlator. See the module documentation.
 pub struct Correlator<B = Box<[u8]>> {
     cfg: Config,
-    hasher: RandomState,
+    keys: hash::Keys,
     txns: Table<Txn<B>>,
     dialogs: Table<DialogRec>,
     calls: Table<CallRec<B>>,
@@ -445,7 +447,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     pub fn with_storage(cfg: Config) -> Self {
         Correlator {
             cfg,
-            hasher: RandomState::new(),
+            keys: hash::Keys::random(),
             txns: Table::new(cfg.max_transactions),
             dialogs: Table::new(cfg.max_dialogs),
             calls: Table::new(cfg.max_calls),
@@ -518,7 +520,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     }
 
     fn hash_bytes(&self, parts: &[&[u8]]) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.keys.hasher();
         for p in parts {
             h.write(p);
             h.write_u8(0xff);
@@ -527,7 +529,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     }
 
     fn txn_hash(&self, buf: &[u8], f: &Facts) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.keys.hasher();
         let m = f.method.transaction_method();
         h.write_u8(m as u8);
         if m == Method::Other {
@@ -572,10 +574,23 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         p: &Packet,
         diags: &mut Vec<Diagnostic>,
     ) -> (Target, Fed) {
-        let Some(f) = facts::read(buf, idx, &self.cfg.parse, diags) else {
+        let opts = &self.cfg.parse;
+        let Some(h) = facts::head(buf, idx, opts, diags) else {
             self.counters.uncorrelated += 1;
             return (Target::Nowhere, Fed::Uncorrelated);
         };
+        // The call first: its messages' From, To and Via were parsed already.
+        let call_id = h.call_id.of(buf);
+        let call_hash = self.hash_bytes(&[call_id]);
+        let known = self.calls.find(call_hash, |c| &*c.call_id == call_id);
+        let seen = known
+            .and_then(|id| self.calls.get_mut(id))
+            .map(|c| &mut c.seen);
+        let Some((via, from_tag, to_tag)) = facts::parts(buf, &h, seen, opts, diags) else {
+            self.counters.uncorrelated += 1;
+            return (Target::Nowhere, Fed::Uncorrelated);
+        };
+        let f = Facts::new(&h, via, from_tag, to_tag);
         let t = p.time;
         if f.is_request() {
             self.counters.requests += 1;
@@ -584,7 +599,12 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         }
         let km = f.method.transaction_method();
         let from_hash = self.hash_bytes(&[f.from_tag.of(buf)]);
-        let call = self.call_for(buf, &f, from_hash, t);
+        let call = self.call_for(buf, &f, from_hash, t, (call_hash, known));
+        if let (Some(c), None) = (call, known) {
+            if let Some(rec) = self.calls.get_mut(c) {
+                rec.seen.remember_parts(buf, &h, via, from_tag, to_tag);
+            }
+        }
         // The INVITE/UPDATE exchange this message is part of.
         let exchange = match (call, km) {
             (Some(c), Method::Invite | Method::Update) => self.exchange_for(c, &f, from_hash, t),
@@ -659,10 +679,18 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     /// The call of a message: found by Call-ID, made for INVITE, ACK, CANCEL and BYE
     /// (a partial capture may hold a BYE alone). Other methods only join a known call.
-    fn call_for(&mut self, buf: &[u8], f: &Facts, from_hash: u64, t: f64) -> Option<Id> {
+    /// `found` is the Call-ID's hash and the call it found, looked up by the caller.
+    fn call_for(
+        &mut self,
+        buf: &[u8],
+        f: &Facts,
+        from_hash: u64,
+        t: f64,
+        found: (u64, Option<Id>),
+    ) -> Option<Id> {
         let call_id = f.call_id.of(buf);
-        let hash = self.hash_bytes(&[call_id]);
-        let id = match self.calls.find(hash, |c| &*c.call_id == call_id) {
+        let (hash, found) = found;
+        let id = match found {
             Some(id) => id,
             None => {
                 if !matches!(
@@ -682,6 +710,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                     confirmed: false,
                     caller: None,
                     parked_bytes: 0,
+                    seen: facts::Seen::default(),
                 };
                 let (id, evicted) = self.calls.insert(hash, rec);
                 if let Some(old) = evicted {

@@ -1,14 +1,23 @@
 //! A bounded table: slots in least-recently-used order, found through a hash index.
 //!
 //! Keys are never stored as owned copies: a lookup hashes the borrowed parts of a message and
-//! the caller's predicate compares them with the entry (whose bytes it already keeps). The
-//! hash is keyed per correlator (`RandomState`), so a peer cannot aim collisions; a bucket
-//! holds every slot of a hash, so collisions still resolve correctly.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//! the caller's predicate compares them with the entry (whose bytes it already keeps). Hashes
+//! are keyed per correlator (see `hash.rs`), so a peer cannot aim collisions; the full 64-bit
+//! hash is compared before the predicate, and every slot of a bucket is walked, so collisions
+//! still resolve correctly.
+//!
+//! Values live in fixed-size chunks (a growing table never moves them: no reallocation copies
+//! them). What lookups and the LRU list walk (hash, generation, links) is kept apart in one
+//! dense array, so a probe that misses, or a `touch`, reads no value. Each bucket of the index
+//! is a chain threaded through that array: an insert allocates nothing once its chunk exists.
 
 const NIL: u32 = u32::MAX;
+/// Slots per chunk (a power of two).
+const CHUNK_BITS: u32 = 6;
+const CHUNK: usize = 1 << CHUNK_BITS;
+const CHUNK_MASK: u32 = (1 << CHUNK_BITS) - 1;
+/// Buckets of a new table's index; doubled while entries outnumber buckets.
+const MIN_BUCKETS: usize = 256;
 
 /// A handle to a table entry. It goes stale (lookups return `None`) once the entry is evicted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,60 +26,48 @@ pub struct Id {
     gen: u32,
 }
 
-/// The map from key hash to slots hashes its `u64` key no further: the key is already a
-/// keyed hash.
-#[derive(Default)]
-pub(crate) struct PreHashed(u64);
-
-impl Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Bucket {
-    One(Id),
-    Many(Vec<Id>),
-}
-
-struct Slot<T> {
-    value: Option<(u64, T)>,
+/// A slot's bookkeeping; its value is in `values` at the same position.
+#[derive(Clone, Copy)]
+struct Meta {
+    hash: u64,
     gen: u32,
+    /// Neighbours in least-recently-used order.
     prev: u32,
     next: u32,
+    /// The next slot of the same bucket.
+    chain: u32,
 }
 
 /// Entries with their key hashes, at most `cap` of them; inserting into a full table evicts
 /// the least recently touched entry and hands it back.
 pub(crate) struct Table<T> {
-    slots: Vec<Slot<T>>,
+    meta: Vec<Meta>,
+    /// `CHUNK` values per chunk; `None` in a free slot.
+    values: Vec<Vec<Option<T>>>,
     free: Vec<u32>,
     head: u32,
     tail: u32,
     len: usize,
     cap: usize,
-    index: HashMap<u64, Bucket, BuildHasherDefault<PreHashed>>,
+    /// First slot of each bucket's chain; the length is a power of two.
+    buckets: Vec<u32>,
+    max_buckets: usize,
 }
 
 impl<T> Table<T> {
     pub(crate) fn new(cap: usize) -> Self {
+        let cap = cap.clamp(1, NIL as usize - 1);
+        let max_buckets = cap.checked_next_power_of_two().unwrap_or(1 << 31);
         Table {
-            slots: Vec::new(),
+            meta: Vec::new(),
+            values: Vec::new(),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
             len: 0,
-            cap: cap.clamp(1, NIL as usize - 1),
-            index: HashMap::default(),
+            cap,
+            buckets: vec![NIL; MIN_BUCKETS.min(max_buckets)],
+            max_buckets,
         }
     }
 
@@ -78,39 +75,61 @@ impl<T> Table<T> {
         self.len
     }
 
-    fn slot(&self, i: u32) -> Option<&Slot<T>> {
-        self.slots.get(i as usize)
+    fn slot(&self, i: u32) -> Option<&Meta> {
+        self.meta.get(i as usize)
     }
 
-    fn slot_mut(&mut self, i: u32) -> Option<&mut Slot<T>> {
-        self.slots.get_mut(i as usize)
+    fn slot_mut(&mut self, i: u32) -> Option<&mut Meta> {
+        self.meta.get_mut(i as usize)
+    }
+
+    fn value(&self, i: u32) -> Option<&T> {
+        self.values
+            .get((i >> CHUNK_BITS) as usize)?
+            .get((i & CHUNK_MASK) as usize)?
+            .as_ref()
+    }
+
+    fn value_mut(&mut self, i: u32) -> Option<&mut Option<T>> {
+        self.values
+            .get_mut((i >> CHUNK_BITS) as usize)?
+            .get_mut((i & CHUNK_MASK) as usize)
+    }
+
+    fn bucket(&self, hash: u64) -> usize {
+        // The length is a power of two; the hash's low bits are mixed (a keyed hash).
+        (hash as usize) & (self.buckets.len().wrapping_sub(1))
     }
 
     pub(crate) fn get(&self, id: Id) -> Option<&T> {
-        let s = self.slot(id.slot)?;
-        if s.gen != id.gen {
+        if self.slot(id.slot)?.gen != id.gen {
             return None;
         }
-        s.value.as_ref().map(|(_, v)| v)
+        self.value(id.slot)
     }
 
     pub(crate) fn get_mut(&mut self, id: Id) -> Option<&mut T> {
-        let s = self.slot_mut(id.slot)?;
-        if s.gen != id.gen {
+        if self.slot(id.slot)?.gen != id.gen {
             return None;
         }
-        s.value.as_mut().map(|(_, v)| v)
+        self.value_mut(id.slot)?.as_mut()
     }
 
     /// The entry of hash `hash` for which `is` holds.
     pub(crate) fn find(&self, hash: u64, mut is: impl FnMut(&T) -> bool) -> Option<Id> {
-        let ids: &[Id] = match self.index.get(&hash)? {
-            Bucket::One(id) => std::slice::from_ref(id),
-            Bucket::Many(v) => v,
-        };
-        ids.iter()
-            .copied()
-            .find(|&id| self.get(id).is_some_and(&mut is))
+        let mut i = *self.buckets.get(self.bucket(hash))?;
+        // A chain holds at most every entry: the bound guards against a broken link.
+        for _ in 0..=self.len {
+            let s = *self.slot(i)?;
+            if s.hash == hash && self.value(i).is_some_and(&mut is) {
+                return Some(Id {
+                    slot: i,
+                    gen: s.gen,
+                });
+            }
+            i = s.chain;
+        }
+        None
     }
 
     fn unlink(&mut self, i: u32) {
@@ -142,7 +161,8 @@ impl<T> Table<T> {
 
     /// Marks an entry as just used (it is evicted last).
     pub(crate) fn touch(&mut self, id: Id) {
-        if self.get(id).is_some() && self.tail != id.slot {
+        let live = self.slot(id.slot).is_some_and(|s| s.gen == id.gen);
+        if live && self.tail != id.slot {
             self.unlink(id.slot);
             self.push_back(id.slot);
         }
@@ -157,6 +177,46 @@ impl<T> Table<T> {
         })
     }
 
+    /// A free slot, made when there is none (in the last chunk, or a new one).
+    fn free_slot(&mut self) -> Option<u32> {
+        if let Some(i) = self.free.pop() {
+            return Some(i);
+        }
+        let i = u32::try_from(self.meta.len()).ok().filter(|&i| i < NIL)?;
+        if self.values.last().map_or(true, |c| c.len() >= CHUNK) {
+            self.values.push(Vec::with_capacity(CHUNK));
+        }
+        self.values.last_mut()?.push(None);
+        self.meta.push(Meta {
+            hash: 0,
+            gen: 0,
+            prev: NIL,
+            next: NIL,
+            chain: NIL,
+        });
+        Some(i)
+    }
+
+    /// Doubles the bucket array and threads every entry into its new chain.
+    fn grow_buckets(&mut self) {
+        let n = self.buckets.len() * 2;
+        let mask = n - 1;
+        let mut buckets = vec![NIL; n];
+        let live = self
+            .values
+            .iter()
+            .flat_map(|c| c.iter().map(Option::is_some));
+        for ((i, s), live) in (0u32..).zip(self.meta.iter_mut()).zip(live) {
+            if live {
+                if let Some(b) = buckets.get_mut((s.hash as usize) & mask) {
+                    s.chain = *b;
+                    *b = i;
+                }
+            }
+        }
+        self.buckets = buckets;
+    }
+
     /// Inserts a new entry; when the table is full, the least recently used entry is removed
     /// first and returned.
     pub(crate) fn insert(&mut self, hash: u64, value: T) -> (Id, Option<T>) {
@@ -165,74 +225,64 @@ impl<T> Table<T> {
         } else {
             None
         };
-        let slot = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(Slot {
-                    value: None,
-                    gen: 0,
-                    prev: NIL,
-                    next: NIL,
-                });
-                u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
-            }
+        if self.len >= self.buckets.len() && self.buckets.len() < self.max_buckets {
+            self.grow_buckets();
+        }
+        let b = self.bucket(hash);
+        let first = self.buckets.get(b).copied().unwrap_or(NIL);
+        let Some(slot) = self.free_slot() else {
+            // 2^32 - 1 slots: unreachable, as `cap` is below that; the value is dropped.
+            return (Id { slot: NIL, gen: 0 }, evicted);
         };
+        if let Some(v) = self.value_mut(slot) {
+            *v = Some(value);
+        }
         let gen = match self.slot_mut(slot) {
             Some(s) => {
-                s.value = Some((hash, value));
+                s.hash = hash;
+                s.chain = first;
                 s.gen
             }
             None => 0,
         };
+        if let Some(h) = self.buckets.get_mut(b) {
+            *h = slot;
+        }
         self.push_back(slot);
         self.len += 1;
-        let id = Id { slot, gen };
-        match self.index.get_mut(&hash) {
-            None => {
-                self.index.insert(hash, Bucket::One(id));
-            }
-            Some(b) => match b {
-                Bucket::One(first) => *b = Bucket::Many(vec![*first, id]),
-                Bucket::Many(v) => v.push(id),
-            },
-        }
-        (id, evicted)
+        (Id { slot, gen }, evicted)
     }
 
     pub(crate) fn remove(&mut self, id: Id) -> Option<T> {
         self.get(id)?;
         self.unlink(id.slot);
-        let (hash, value) = {
-            let s = self.slot_mut(id.slot)?;
+        let (hash, chain) = self.slot(id.slot).map(|s| (s.hash, s.chain))?;
+        // Out of its bucket's chain.
+        let b = self.bucket(hash);
+        let mut i = self.buckets.get(b).copied().unwrap_or(NIL);
+        if i == id.slot {
+            if let Some(h) = self.buckets.get_mut(b) {
+                *h = chain;
+            }
+        } else {
+            for _ in 0..self.len {
+                let Some(s) = self.slot_mut(i) else {
+                    break;
+                };
+                if s.chain == id.slot {
+                    s.chain = chain;
+                    break;
+                }
+                i = s.chain;
+            }
+        }
+        if let Some(s) = self.slot_mut(id.slot) {
             s.gen = s.gen.wrapping_add(1);
-            s.value.take()?
-        };
+            s.chain = NIL;
+        }
+        let value = self.value_mut(id.slot)?.take()?;
         self.free.push(id.slot);
         self.len -= 1;
-        let drop_bucket = match self.index.get_mut(&hash) {
-            None => false,
-            Some(Bucket::One(x)) => *x == id,
-            Some(b) => {
-                if let Bucket::Many(v) = b {
-                    v.retain(|&x| x != id);
-                }
-                let left = match b {
-                    Bucket::Many(v) if v.len() <= 1 => Some(v.first().copied()),
-                    _ => None,
-                };
-                match left {
-                    Some(None) => true,
-                    Some(Some(only)) => {
-                        *b = Bucket::One(only);
-                        false
-                    }
-                    None => false,
-                }
-            }
-        };
-        if drop_bucket {
-            self.index.remove(&hash);
-        }
         Some(value)
     }
 
@@ -246,7 +296,7 @@ impl<T> Table<T> {
                 gen: s.gen,
             };
             i = s.next;
-            s.value.as_ref().map(|(_, v)| (id, v))
+            self.value(id.slot).map(|v| (id, v))
         })
     }
 }
@@ -273,5 +323,49 @@ mod tests {
         let (d, _) = t.insert(4, 40);
         assert_ne!(d, a);
         assert_eq!(t.iter().count(), 2);
+    }
+
+    /// Many entries over several chunks and bucket doublings, with colliding buckets and
+    /// equal hashes, removed from the middle of chains: every live entry is still found.
+    #[test]
+    fn chains_survive_growth_and_removal() {
+        let mut t: Table<u64> = Table::new(5000);
+        // Hashes 0..4000 with every fourth one repeated: equal hashes share a chain.
+        let hash = |v: u64| if v % 4 == 0 { 7 } else { v * 1024 };
+        let ids: Vec<Id> = (0..4000).map(|v| t.insert(hash(v), v).0).collect();
+        assert!(t.buckets.len() >= 4096);
+        for (v, &id) in ids.iter().enumerate().step_by(3) {
+            assert_eq!(t.remove(id), Some(v as u64));
+        }
+        for (v, &id) in ids.iter().enumerate() {
+            let v = v as u64;
+            let live = v % 3 != 0;
+            assert_eq!(t.find(hash(v), |&x| x == v), live.then_some(id), "{v}");
+            assert_eq!(t.get(id).is_some(), live);
+        }
+        assert_eq!(t.len(), 4000 - 1334);
+        assert_eq!(t.find(hash(5), |&x| x == 6), None);
+        // Freed slots are reused with a new generation.
+        let (n, _) = t.insert(9, 9);
+        assert!(!ids.contains(&n));
+        assert_eq!(t.find(9, |&x| x == 9), Some(n));
+    }
+
+    #[test]
+    fn full_table_evicts_in_lru_order() {
+        let mut t: Table<u32> = Table::new(100);
+        for v in 0..100 {
+            t.insert(u64::from(v) << 32, v);
+        }
+        let first = t.find(0, |&v| v == 0).map(|id| t.touch(id));
+        assert!(first.is_some());
+        let evicted: Vec<u32> = (100..150)
+            .filter_map(|v| t.insert(u64::from(v) << 32, v).1)
+            .collect();
+        assert_eq!(evicted, (1..51).collect::<Vec<_>>());
+        assert_eq!(t.len(), 100);
+        assert!(t.find(0, |&v| v == 0).is_some());
+        assert!(t.find(1 << 32, |&v| v == 1).is_none());
+        assert!(t.buckets.len() <= 128);
     }
 }
