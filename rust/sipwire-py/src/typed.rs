@@ -588,6 +588,9 @@ pub fn tag_of<'py>(
     let Some(h) = core.index.headers.iter().find(|h| h.kind == kind) else {
         return Ok(None);
     };
+    if let Some(tag) = header::tag_fast(h.value.of(buf), &core.opts) {
+        return Ok(tag.map(|t| pystr(py, t)));
+    }
     let na = header::parse_name_addr(h.value.of(buf), &core.opts, &mut Vec::new())
         .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
     Ok(na.tag().map(|t| pystr(py, t)))
@@ -607,6 +610,9 @@ pub fn top_branch<'py>(py: Python<'py>, core: &Core) -> PyResult<Option<Bound<'p
     else {
         return Ok(None);
     };
+    if let Some(branch) = header::top_branch_fast(h.value.of(buf), &core.opts) {
+        return Ok(branch.map(|b| pystr(py, b)));
+    }
     let mut d = Vec::new();
     let Some(first) = header::parse_via_list(h.value.of(buf), &core.opts, &mut d).next() else {
         return Ok(None);
