@@ -1,5 +1,6 @@
-"""The message shortcuts (`from_tag`, `to_tag`, `branch`) give what the typed objects give
-(`from_.tag`, `to.tag`, `via[0].branch`), errors included, on generated messages and on
+"""The message shortcuts (`from_tag`, `to_tag`, `branch`, `cseq_number`, `cseq_method`) give
+what the typed objects give (`from_.tag`, `to.tag`, `via[0].branch`, `cseq.seq`,
+`cseq.method`), errors included, on generated messages and on
 mutated torture messages: the shortcuts read common shapes in one pass and leave every
 other shape to the same full parse the objects use."""
 
@@ -32,7 +33,15 @@ def _tag(addr: Any) -> Any:
     return None if addr is None else addr.tag
 
 
+def _cseq(m: sipwire.Request | sipwire.Response) -> Any:
+    c = m.cseq
+    return None if c is None else (c.seq, c.method)
+
+
 def _check(m: sipwire.Request | sipwire.Response) -> None:
+    assert _outcome(lambda: (m.cseq_number, m.cseq_method)) == _outcome(
+        lambda: _cseq(m) or (None, None)
+    )
     assert _outcome(lambda: m.from_tag) == _outcome(lambda: _tag(m.from_))
     assert _outcome(lambda: m.to_tag) == _outcome(lambda: _tag(m.to))
     via = _outcome(lambda: m.via[0].branch if m.via else None)
@@ -63,6 +72,7 @@ def test_the_bench_messages() -> None:
 def test_generated_messages(m: sipwire.Request | sipwire.Response) -> None:
     _check(m)
     assert m.from_tag == m.from_.tag and m.branch == m.via[0].branch
+    assert m.cseq is not None and (m.cseq_number, m.cseq_method) == (m.cseq.seq, m.cseq.method)
 
 
 @given(st.sampled_from(BENCH + CORPUS), st.data())

@@ -212,6 +212,20 @@ macro_rules! message_methods {
                 typed::cseq(py, &self.core)
             }
 
+            /// The CSeq number, or None when CSeq is missing: the same as `cseq.seq`, without
+            /// building the CSeq.
+            #[getter]
+            fn cseq_number(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+                Ok(typed::cseq_parts(py, &self.core)?.map(|(n, _)| n))
+            }
+
+            /// The CSeq method, or None when CSeq is missing: the same as `cseq.method`,
+            /// without building the CSeq (a response's transaction method, RFC 3261 §17.1.3).
+            #[getter]
+            fn cseq_method<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+                Ok(typed::cseq_parts(py, &self.core)?.map(|(_, m)| typed::token_str(py, m)))
+            }
+
             /// The From header as a name-addr (`.display_name`, `.uri`, `.tag`, `.params`).
             #[getter]
             fn from_(&self, py: Python<'_>) -> PyResult<Option<Py<typed::NameAddr>>> {
