@@ -39,15 +39,14 @@ def sipwire_fields(data: bytes) -> tuple[Any, ...]:
 
 
 def sipwire_shortcut_fields(data: bytes) -> tuple[Any, ...]:
-    """The same fields through the message's shortcuts (no name-addr or Via objects)."""
+    """The same fields through the message's shortcuts (no CSeq, name-addr or Via objects)."""
     m = sipwire.parse(data)
-    cseq = m.cseq
     return (
         m.method,
         m.uri,
         m.call_id,
-        cseq.seq,
-        cseq.method,
+        m.cseq_number,
+        m.cseq_method,
         m.from_tag,
         m.to_tag,
         m.branch,

@@ -310,6 +310,12 @@ class _Message:
     @property
     def cseq(self) -> CSeq | None: ...
     @property
+    def cseq_number(self) -> int | None:
+        """The same as ``cseq.seq``, without building the CSeq (None when CSeq is missing)."""
+    @property
+    def cseq_method(self) -> str | None:
+        """The same as ``cseq.method``, without building the CSeq (None when CSeq is missing)."""
+    @property
     def from_(self) -> NameAddr | None: ...
     @property
     def to(self) -> NameAddr | None: ...

@@ -162,13 +162,19 @@ pub fn wrap(
     index: MessageIndex,
     mode: Mode,
 ) -> PyResult<PyObject> {
-    let is_request = index.is_request();
+    let method = match index.start_line {
+        sipwire::message::StartLine::Request { method, .. } => {
+            Some(typed::token_str(py, method.of(data.as_bytes(py))).unbind())
+        }
+        sipwire::message::StartLine::Response { .. } => None,
+    };
     let core = Core::new(py, data, index, mode);
-    Ok(if is_request {
+    Ok(if let Some(method) = method {
         Py::new(
             py,
             Request {
                 core,
+                method,
                 uri: GILOnceCell::new(),
             },
         )?
@@ -210,6 +216,20 @@ macro_rules! message_methods {
             #[getter]
             fn cseq(&self, py: Python<'_>) -> PyResult<Option<typed::CSeq>> {
                 typed::cseq(py, &self.core)
+            }
+
+            /// The CSeq number, or None when CSeq is missing: the same as `cseq.seq`, without
+            /// building the CSeq.
+            #[getter]
+            fn cseq_number(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+                Ok(typed::cseq_parts(py, &self.core)?.map(|(n, _)| n))
+            }
+
+            /// The CSeq method, or None when CSeq is missing: the same as `cseq.method`,
+            /// without building the CSeq (a response's transaction method, RFC 3261 §17.1.3).
+            #[getter]
+            fn cseq_method<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
+                Ok(typed::cseq_parts(py, &self.core)?.map(|(_, m)| typed::token_str(py, m)))
             }
 
             /// The From header as a name-addr (`.display_name`, `.uri`, `.tag`, `.params`).
@@ -429,6 +449,11 @@ macro_rules! message_methods {
 #[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
 pub struct Request {
     pub core: Core,
+    /// The method (`INVITE`, `BYE`, or any extension token).
+    // Set at parse time (an interned string for the usual methods): a frozen class's `Py`
+    // field is read by the interpreter itself, without a getter call.
+    #[pyo3(get)]
+    method: Py<PyString>,
     uri: GILOnceCell<Py<typed::Uri>>,
 }
 
@@ -439,12 +464,6 @@ pub struct Response {
 }
 
 message_methods!(Request, {
-    /// The method (`INVITE`, `BYE`, or any extension token).
-    #[getter]
-    fn method<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        typed::token_str(py, self.core.msg(py).method().unwrap_or_default())
-    }
-
     /// The Request-URI.
     #[getter]
     fn uri(&self, py: Python<'_>) -> PyResult<Py<typed::Uri>> {

@@ -528,25 +528,28 @@ impl CSeq {
     }
 }
 
-pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
+/// CSeq's number and method, from the parts validation found or parsed now; None when the
+/// header is missing.
+pub fn cseq_parts<'a>(py: Python<'a>, core: &'a Core) -> PyResult<Option<(u32, &'a [u8])>> {
     let buf = core.buf(py);
-    let (seq, method) = match core.index.fields().cseq {
-        Some(c) => (c.seq, c.method.of(buf)),
-        None => {
-            let Some(h) = core
-                .index
-                .headers
-                .iter()
-                .find(|h| h.kind == HeaderName::CSeq)
-            else {
-                return Ok(None);
-            };
-            let c = header::parse_cseq(h.value.of(buf), &core.opts, &mut Vec::new())
-                .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
-            (c.seq, c.method)
-        }
+    if let Some(c) = core.index.fields().cseq {
+        return Ok(Some((c.seq, c.method.of(buf))));
+    }
+    let Some(h) = core
+        .index
+        .headers
+        .iter()
+        .find(|h| h.kind == HeaderName::CSeq)
+    else {
+        return Ok(None);
     };
-    Ok(Some(CSeq {
+    let c = header::parse_cseq(h.value.of(buf), &core.opts, &mut Vec::new())
+        .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
+    Ok(Some((c.seq, c.method)))
+}
+
+pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
+    Ok(cseq_parts(py, core)?.map(|(seq, method)| CSeq {
         seq,
         method: token_str(py, method).unbind(),
     }))
@@ -588,6 +591,9 @@ pub fn tag_of<'py>(
     let Some(h) = core.index.headers.iter().find(|h| h.kind == kind) else {
         return Ok(None);
     };
+    if let Some(tag) = header::tag_fast(h.value.of(buf), &core.opts) {
+        return Ok(tag.map(|t| pystr(py, t)));
+    }
     let na = header::parse_name_addr(h.value.of(buf), &core.opts, &mut Vec::new())
         .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
     Ok(na.tag().map(|t| pystr(py, t)))
@@ -607,6 +613,9 @@ pub fn top_branch<'py>(py: Python<'py>, core: &Core) -> PyResult<Option<Bound<'p
     else {
         return Ok(None);
     };
+    if let Some(branch) = header::top_branch_fast(h.value.of(buf), &core.opts) {
+        return Ok(branch.map(|b| pystr(py, b)));
+    }
     let mut d = Vec::new();
     let Some(first) = header::parse_via_list(h.value.of(buf), &core.opts, &mut d).next() else {
         return Ok(None);

@@ -34,8 +34,8 @@ pub use cseq::{parse_cseq, CSeq};
 pub use date::{parse_date, SipDate};
 pub use event::{parse_event, parse_subscription_state, Event, SubscriptionState};
 pub use name_addr::{
-    parse_contact, parse_contact_list, parse_name_addr, parse_name_addr_list, Contact, ContactList,
-    NameAddr, NameAddrList,
+    parse_contact, parse_contact_list, parse_name_addr, parse_name_addr_list, tag_fast, Contact,
+    ContactList, NameAddr, NameAddrList,
 };
 pub use numeric::{
     parse_content_length, parse_expires, parse_max_forwards, parse_min_expires, parse_min_se,
@@ -46,7 +46,7 @@ pub use params::{parse_params, unquote, ParamIter, ParamSyntax, Params};
 pub use reason::{parse_reason, parse_reason_list, Reason, ReasonList};
 pub use replaces::{parse_replaces, Replaces};
 pub use tokens::{parse_token_list, TokenList};
-pub use via::{parse_via, parse_via_list, Via, ViaList};
+pub use via::{parse_via, parse_via_list, top_branch_fast, Via, ViaList};
 
 use crate::scan::{self, CommaSplit};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};

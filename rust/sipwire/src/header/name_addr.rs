@@ -144,6 +144,83 @@ pub fn parse_name_addr<'a>(
     }
 }
 
+/// The `tag` parameter of a name-addr or addr-spec (From, To), read without building it when
+/// the value has a common shape: an optional display name (a quoted string, or tokens and
+/// spaces), `<`, a URI that [`Uri::parse`] accepts, `>`; or such a URI alone, with an `@` and
+/// no `?` `,` or LWS; then `;name[=value]` parameters of token characters (RFC 3261 §19.3:
+/// the tag is a token). `Some(tag)` is then what `parse_name_addr(v).tag()` gives; `None`
+/// (any other shape, including every invalid one) leaves the answer, or the error, to that
+/// full parse.
+pub fn tag_fast<'a>(v: &'a [u8], opts: &ParseOptions) -> Option<Option<&'a [u8]>> {
+    let lt = match v.first()? {
+        b'"' => {
+            let qe = end_of_quoted(v, 0).ok()?;
+            qe + from(v, qe).iter().take_while(|&&b| b == b' ').count()
+        }
+        b'<' => 0,
+        _ => v
+            .iter()
+            .take_while(|&&b| scan::is_token_char(b) || b == b' ')
+            .count(),
+    };
+    let (uri, params) = match at(v, lt) {
+        Some(b'<') => {
+            let gt = lt + 1 + memchr::memchr(b'>', from(v, lt + 1))?;
+            let inner = sub(v, lt + 1, gt);
+            if !inner.first().is_some_and(|&b| !is_lws(b))
+                || inner.last().is_some_and(|&b| is_lws(b))
+            {
+                return None;
+            }
+            (inner, gt + 1)
+        }
+        // An addr-spec: the scheme is the token run (no display name). Its URI ends at the
+        // first `;`; one holding `?` or `,` is the full parse's to repair or refuse (§20), and
+        // so is a `;` before the `@` (no `@` can follow in token parameters).
+        Some(b':') if lt > 0 && !sub(v, 0, lt).contains(&b' ') => {
+            let ue = memchr::memchr(b';', v).unwrap_or(v.len());
+            let u = sub(v, 0, ue);
+            if u.iter().any(|&c| matches!(c, b'?' | b',') || is_lws(c)) || !u.contains(&b'@') {
+                return None;
+            }
+            (u, ue)
+        }
+        _ => return None,
+    };
+    Uri::parse(uri, opts, &mut Vec::new()).ok()?;
+    let (mut tag, mut count) = (None, 0usize);
+    let mut i = params;
+    while let Some(b) = at(v, i) {
+        if b != b';' {
+            return None;
+        }
+        let n1 = super::token_end(v, i + 1);
+        if n1 == i + 1 {
+            return None;
+        }
+        let name = sub(v, i + 1, n1);
+        let val = if at(v, n1) == Some(b'=') {
+            i = super::token_end(v, n1 + 1);
+            if i == n1 + 1 {
+                return None;
+            }
+            Some(sub(v, n1 + 1, i))
+        } else {
+            i = n1;
+            None
+        };
+        count += 1;
+        if count > usize::from(opts.limits.max_params) {
+            return None;
+        }
+        // `Params::value`: the first parameter of the name counts, with or without a value.
+        if tag.is_none() && name.eq_ignore_ascii_case(b"tag") {
+            tag = Some(val);
+        }
+    }
+    Some(tag.flatten())
+}
+
 /// `LAQUOT addr-spec RAQUOT *( SEMI param )` with `<` at `lt`.
 #[inline]
 fn bracketed<'a>(
