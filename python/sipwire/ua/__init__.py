@@ -9,13 +9,27 @@ from sipwire.ua.agent import (
     UserAgent,
 )
 from sipwire.ua.auth import DigestClient
+from sipwire.ua.subscription import (
+    IncomingSubscription,
+    Notification,
+    Notifier,
+    Publication,
+    Subscription,
+    SubscriptionFailed,
+)
 
 __all__ = [
     "Call",
     "CallFailed",
     "DigestClient",
     "IncomingCall",
+    "IncomingSubscription",
+    "Notification",
+    "Notifier",
+    "Publication",
     "Registration",
     "SipTimeout",
+    "Subscription",
+    "SubscriptionFailed",
     "UserAgent",
 ]
