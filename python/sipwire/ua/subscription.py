@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sipwire._sipwire import (
     EndpointEvent,
@@ -93,6 +93,7 @@ class Subscription:
         self._auto = auto_refresh
         self._queue: asyncio.Queue[Notification | None] = asyncio.Queue()
         self._ended = asyncio.get_running_loop().create_future()
+        self._notified: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
 
     def __aiter__(self) -> AsyncIterator[Notification]:
@@ -119,6 +120,8 @@ class Subscription:
             self._schedule(ev.expires)
         n = Notification(req, state, req.body, req.content_type, ev.expires, ev.reason)
         self._queue.put_nowait(n)
+        if not self._notified.done():
+            self._notified.set_result(None)
         if state in ("active", "pending"):
             self.state = state  # type: ignore[assignment]
         elif state == "terminated":
@@ -357,6 +360,10 @@ class Publication:
         self.etag: str | None = None
         self._dest = dest
         self._timer: asyncio.TimerHandle | None = None
+        # One Call-ID, From tag and CSeq sequence per publication, like a registration.
+        self._call_id = ua._ep.token()
+        self._tag = ua._ep.token()
+        self._cseq = 0
 
     async def _publish(self, body: bytes | None, expires: int) -> Response:
         """One PUBLISH and what its answer asks for (RFC 3903 §4): a 412 starts over with
@@ -371,10 +378,18 @@ class Publication:
             if body:
                 headers.append(("Content-Type", self.content_type))
             ev = await self._ua.request(
-                "PUBLISH", self.uri, headers=headers, body=body or b"", dest=self._dest
+                "PUBLISH",
+                self.uri,
+                headers=headers,
+                body=body or b"",
+                dest=self._dest,
+                call_id=self._call_id,
+                tag=self._tag,
+                cseq=self._cseq + 1,
             )
             resp = ev.message
             assert isinstance(resp, Response)
+            self._cseq = resp.cseq.seq if resp.cseq is not None else self._cseq + 1
             if 200 <= resp.status < 300 and expires == 0:
                 return resp  # removed: no entity tag left to name
             if 200 <= resp.status < 300:
@@ -513,14 +528,29 @@ class _Table:
         sub = Subscription(ua, uri, event, expires, extra, call_id, auto_refresh)
         # NOTIFYs may come before the 2xx (RFC 6665 §4.1.2.4): known by Call-ID from now on.
         self._subs[call_id] = sub
-        try:
-            ev = await ua.request(
+        asking = asyncio.ensure_future(
+            ua.request(
                 "SUBSCRIBE",
                 uri,
                 headers=[("Event", event), ("Expires", str(expires)), *extra],
                 dest=dest,
                 call_id=call_id,
             )
+        )
+        try:
+            waits: set[asyncio.Future[Any]] = {asking, sub._notified}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            asking.cancel()
+            self._forget(sub)
+            raise
+        if not asking.done():
+            # A NOTIFY came first: the subscription exists (§4.1.2.4); the 2xx, when it
+            # comes, only confirms it.
+            asking.add_done_callback(lambda t: t.cancelled() or t.exception())
+            return sub
+        try:
+            ev = asking.result()
         except BaseException:
             self._forget(sub)
             raise
