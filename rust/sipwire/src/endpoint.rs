@@ -1254,6 +1254,7 @@ impl Endpoint {
             return;
         };
         if let Some(k) = self.dialogs.insert(d) {
+            self.subs.made_early(call_id, to_tag, &from_tag);
             self.remember_dialog(k, source);
             self.subs.mark_made(k);
             let at = self.subscriber_deadline(0, now);
@@ -1447,6 +1448,24 @@ impl Endpoint {
             };
             if let Some((ack, to)) = again {
                 self.layer.send_stateless(ack, to);
+                return;
+            }
+        }
+        if subscribed && !in_dialog {
+            let local = request
+                .first_value(HeaderName::From)
+                .and_then(|v| tag_in(v, &opts))
+                .unwrap_or_default();
+            let call_id = request.call_id().unwrap_or_default();
+            let gone = self.dialogs.find(call_id, &local, &remote).is_none()
+                && self.subs.was_made_early(call_id, &local, &remote);
+            if gone {
+                // §4.1.2.4: an early NOTIFY made the subscription and already ended it.
+                self.events.push_back(EndpointEvent::Response {
+                    txn,
+                    dialog: None,
+                    msg,
+                });
                 return;
             }
         }

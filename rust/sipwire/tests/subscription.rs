@@ -447,3 +447,24 @@ fn a_terminated_refer_notify_leaves_the_call() {
     assert_eq!(statuses(&net.take(1)), [200]);
     assert!(net.eps[0].dialog(d0).is_some() && net.eps[1].dialog(d1).is_some());
 }
+
+#[test]
+fn a_late_200_does_not_revive_a_subscription_an_early_notify_ended() {
+    let mut net = Net::new();
+    net.subscribe(b"presence", b"60");
+    net.run(10);
+    net.drop_once = Some(b"SIP/2.0 200");
+    let (_, _, d1) = net.answer(200);
+    // The notifier ends it at once; both NOTIFYs overtake the (lost) 200.
+    net.notify(d1.unwrap(), SubState::Terminated, b"");
+    net.run(10);
+    let ev = net.take(0);
+    assert_eq!(notifies(&mut net, &ev).len(), 1);
+    assert_eq!(net.eps[0].dialog_count(), 0);
+    // The resent SUBSCRIBE brings the 200 again: reported, but no dialog comes back.
+    net.run(1000);
+    let ev = net.take(0);
+    assert_eq!(statuses(&ev), [200]);
+    assert_eq!(response_dialog(&ev, 200), None);
+    assert_eq!(net.eps[0].dialog_count(), 0);
+}

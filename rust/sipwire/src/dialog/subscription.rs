@@ -268,6 +268,8 @@ struct Pending {
     txn: TxnId,
     event: EventKey,
     request: Vec<u8>,
+    /// Remote tags of the dialogs early NOTIFYs made from it.
+    made: Vec<Vec<u8>>,
 }
 
 /// The subscription usages of an endpoint's dialogs (see the module docs).
@@ -391,6 +393,7 @@ impl Subscriptions {
                 txn,
                 event,
                 request,
+                made: Vec::new(),
             },
         );
     }
@@ -402,6 +405,21 @@ impl Subscriptions {
             .get(&(call_id.to_vec(), to_tag.to_vec()))
             .filter(|p| p.event == *event)
             .map(|p| p.request.as_slice())
+    }
+
+    /// An early NOTIFY made the dialog with this remote tag from the SUBSCRIBE.
+    pub fn made_early(&mut self, call_id: &[u8], from_tag: &[u8], remote_tag: &[u8]) {
+        if let Some(p) = self.pending.get_mut(&(call_id.to_vec(), from_tag.to_vec())) {
+            p.made.push(remote_tag.to_vec());
+        }
+    }
+
+    /// Whether an early NOTIFY made the dialog a late 2xx names: if that dialog is gone,
+    /// the subscription ended before the 2xx came and the 2xx must not make it again.
+    pub fn was_made_early(&self, call_id: &[u8], from_tag: &[u8], remote_tag: &[u8]) -> bool {
+        self.pending
+            .get(&(call_id.to_vec(), from_tag.to_vec()))
+            .is_some_and(|p| p.made.iter().any(|t| t == remote_tag))
     }
 
     /// The SUBSCRIBE's transaction ended: no later NOTIFY makes a dialog from it.
@@ -649,7 +667,12 @@ mod tests {
             s.pending_for(b"cid", b"tag1", &EventKey::new(b"dialog", None)),
             None
         );
+        assert!(!s.was_made_early(b"cid", b"tag1", b"r1"));
+        s.made_early(b"cid", b"tag1", b"r1");
+        assert!(s.was_made_early(b"cid", b"tag1", b"r1"));
+        assert!(!s.was_made_early(b"cid", b"tag1", b"r2"));
         s.drop_pending(t);
         assert_eq!(s.pending_for(b"cid", b"tag1", &p), None);
+        assert!(!s.was_made_early(b"cid", b"tag1", b"r1"));
     }
 }
