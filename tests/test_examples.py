@@ -68,3 +68,21 @@ def test_blind_transfer_example() -> None:
     assert "ended" in finish(bob)
     served = finish(carol)
     assert "hold 200" in served and "ended" in served, served
+
+
+def test_presence_watcher_follows_the_notifier() -> None:
+    port = free_port()
+    server = start("presence.py", "serve", "--port", str(port), "--watchers", "1")
+    wait_listening(server)
+    watcher = start("presence.py", "watch", f"sip:alice@127.0.0.1:{port}")
+    out = finish(watcher)
+    lines = [line for line in out.splitlines() if line]
+    assert lines == [
+        "active open",
+        "active closed",
+        "active open",
+        "active closed",
+        "terminated closed",
+        "ended: noresource",
+    ], out
+    assert "watcher" in finish(server)

@@ -36,7 +36,20 @@ from sipwire._sipwire import (
     parse_uri,
     uri_equal,
 )
-from sipwire.ua import Call, CallFailed, IncomingCall, Registration, SipTimeout, UserAgent
+from sipwire.ua import (
+    Call,
+    CallFailed,
+    IncomingCall,
+    IncomingSubscription,
+    Notification,
+    Notifier,
+    Publication,
+    Registration,
+    SipTimeout,
+    Subscription,
+    SubscriptionFailed,
+    UserAgent,
+)
 
 __all__ = [
     "CSeq",
@@ -49,10 +62,14 @@ __all__ = [
     "EndpointEvent",
     "Headers",
     "IncomingCall",
+    "IncomingSubscription",
     "Limits",
     "LocalProtocolError",
     "NameAddr",
+    "Notification",
+    "Notifier",
     "ParseError",
+    "Publication",
     "Registration",
     "RemoteProtocolError",
     "Request",
@@ -60,6 +77,8 @@ __all__ = [
     "SipTimeout",
     "SipwireError",
     "StreamParser",
+    "Subscription",
+    "SubscriptionFailed",
     "Uri",
     "UserAgent",
     "Via",

@@ -1157,6 +1157,9 @@ _EventKind = Literal[
     "transaction_terminated",
     "session_refresh",
     "session_expired",
+    "subscribe",
+    "notify",
+    "subscription_expired",
 ]
 _TxnState = Literal[
     "calling", "trying", "proceeding", "completed", "confirmed", "accepted", "terminated"
@@ -1189,6 +1192,22 @@ class EndpointEvent:
     - ``"session_refresh"``: ``dialog``: half the session interval passed and this side
       refreshes (RFC 4028 §10): send a re-INVITE or UPDATE in the dialog.
     - ``"session_expired"``: ``dialog``: no refresh came in time; BYE was sent.
+    - ``"subscribe"``: ``txn``, ``dialog`` (``None`` for a new subscription), ``message``,
+      ``event`` (``type`` or ``type;id=x``), ``expires`` (what a 2xx grants unless it carries
+      its own Expires; 0 unsubscribes). Missing or bad Event, an event type not in
+      ``events`` (489 with Allow-Events) and an Expires below ``min_expires`` (423) were
+      answered by the endpoint (RFC 6665 §4.2.1.1).
+    - ``"notify"``: ``txn``, ``dialog``, ``message``, ``event``, ``state`` (as written,
+      lower case), ``expires``, ``reason``: a NOTIFY for a subscription of this side, its
+      state applied (a ``terminated`` one has ended the subscription, and the dialog when a
+      subscription made it). NOTIFYs no subscription expects got 481 (RFC 6665 §4.1.3);
+      REFER's inside a call arrive as ``"request"``.
+    - ``"subscription_expired"``: ``dialog``, ``event``, ``role`` (``"subscriber"`` or
+      ``"notifier"``): no refresh came in time; the notifier sent the NOTIFY with
+      ``terminated;reason=timeout`` (RFC 6665 §4.2.2).
+
+    A ``"response"`` to PUBLISH (RFC 3903) has ``etag`` (the SIP-ETag token of a 2xx; None
+    when the 2xx has none) and ``expires`` (the 2xx's Expires, or a 423's Min-Expires).
     """
 
     @property
@@ -1207,6 +1226,18 @@ class EndpointEvent:
     def transaction_kind(self) -> _TxnKind | None: ...
     @property
     def call_id(self) -> str | None: ...
+    @property
+    def event(self) -> str | None: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def expires(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def role(self) -> Literal["subscriber", "notifier"] | None: ...
+    @property
+    def etag(self) -> str | None: ...
 
 @final
 class EndpointDialog:
@@ -1288,12 +1319,17 @@ class Endpoint:
         strict: bool = True,
         session_expires: int | None = None,
         min_se: int = 90,
+        events: Sequence[str] | None = None,
+        min_expires: int = 1,
+        max_expires: int = 86400,
     ) -> Endpoint:
         """``host``, ``port``: this endpoint's IP address as written in Via and Contact;
         ``user``: the Contact's user part; ``t1``/``t2``/``t4``: RFC 3261 timers in seconds;
         ``strict``: how received messages are parsed; ``session_expires``: the session
         interval in seconds this side asks for (RFC 4028; None asks for none but honours
-        the peer's); ``min_se``: the shortest interval accepted (at least 90)."""
+        the peer's); ``min_se``: the shortest interval accepted (at least 90). ``events``:
+        the event types accepted in SUBSCRIBE and PUBLISH (others get 489); subscriptions
+        last ``min_expires`` to ``max_expires`` seconds (RFC 6665 §4.2.1.1)."""
     @property
     def local(self) -> tuple[str, int]: ...
     @property
@@ -1394,6 +1430,25 @@ class Endpoint:
     def session_timer(self, dialog: int) -> tuple[int, bool] | None:
         """The dialog's running session timer (RFC 4028): (interval in seconds, this side
         refreshes), or None."""
+    def notify(
+        self,
+        dialog: int,
+        event: str,
+        state: Literal["active", "pending", "terminated"],
+        *,
+        now: float,
+        reason: str | None = None,
+        headers: Sequence[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> int:
+        """A NOTIFY for a subscription this side accepted (RFC 6665 §4.2.2): Event and
+        Subscription-State are written (the seconds left for active and pending, ``reason``
+        for terminated). A terminated NOTIFY ends the subscription, and its dialog when a
+        subscription made it."""
+    def subscription(
+        self, dialog: int, event: str, *, role: Literal["subscriber", "notifier"] = "subscriber"
+    ) -> tuple[Literal["active", "pending", "terminated"], float] | None:
+        """(state, deadline on the ``now`` clock) of a live subscription of ``dialog``."""
     def cancel(self, txn: int, *, now: float) -> int | None:
         """Cancels an INVITE this side sent (RFC 3261 §9.1). Returns the CANCEL's
         transaction, or None when it waits for a provisional response."""

@@ -32,12 +32,18 @@ from sipwire._sipwire import (
 )
 from sipwire.ua.auth import DigestClient
 from sipwire.ua.memory import MemoryNetwork
+from sipwire.ua.subscription import (
+    IncomingSubscription,
+    Publication,
+    Subscription,
+    _Table,
+)
 from sipwire.ua.transport import Addr, Transport, open_transport
 
 Headers = Sequence[tuple[str, str]]
 CallState = Literal["early", "confirmed", "held", "ended"]
 
-_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE"
+_ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, MESSAGE, SUBSCRIBE"
 # RFC 4733 DTMF events 0-9 * # A-D, as application/dtmf-relay signals.
 _DTMF = "0123456789*#ABCD"
 
@@ -395,8 +401,10 @@ class UserAgent:
     ``username``/``password`` answer 401/407 challenges for every request; ``media_port``
     is the RTP port written in default offers and answers (no media is sent: the agreed
     endpoints and codecs are in ``Call.remote_sdp``). ``session_expires``/``min_se``:
-    session timers (RFC 4028; the endpoint negotiates, the agent refreshes). ``network``:
-    a :class:`sipwire.ua.MemoryNetwork` instead of sockets (tests, simulations).
+    session timers (RFC 4028; the endpoint negotiates, the agent refreshes). ``events``
+    are the event packages this agent accepts subscriptions to (RFC 6665; others get 489
+    Bad Event). ``network``: a :class:`sipwire.ua.MemoryNetwork` instead of sockets
+    (tests, simulations).
     """
 
     def __init__(
@@ -421,6 +429,7 @@ class UserAgent:
         session_expires: int | None = None,
         min_se: int = 90,
         network: MemoryNetwork | None = None,
+        events: Sequence[str] = (),
     ) -> None:
         try:
             ipaddress.ip_address(host)
@@ -453,6 +462,8 @@ class UserAgent:
         self._invites: dict[int, IncomingCall] = {}
         self.messages: asyncio.Queue[Request] = asyncio.Queue(incoming_limit)
         self._registrations: list[Registration] = []
+        self._events = list(events)
+        self._subs = _Table(self, incoming_limit)
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -483,6 +494,7 @@ class UserAgent:
             max_dialogs=self._limits[1],
             session_expires=self._session[0],
             min_se=self._session[1],
+            events=self._events,
         )
         return self
 
@@ -499,6 +511,7 @@ class UserAgent:
         for reg in list(self._registrations):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.unregister(reg), 2.0)
+        await self._subs.close()
         for t in list(self._tasks):
             t.cancel()
         if self._timer is not None:
@@ -566,6 +579,8 @@ class UserAgent:
             self._pump()
 
     def _dispatch(self, ev: EndpointEvent) -> None:
+        if self._subs.dispatch(ev):
+            return
         kind = ev.kind
         if kind == "response" and ev.txn is not None:
             p = self._pending.get(ev.txn)
@@ -1046,7 +1061,10 @@ class UserAgent:
             except asyncio.QueueFull:
                 self._respond(txn, 486)
         elif m == "OPTIONS":
-            self._respond(txn, 200, headers=[("Allow", _ALLOW), ("Accept", "application/sdp")])
+            events = [("Allow-Events", ", ".join(self._events))] if self._events else []
+            self._respond(
+                txn, 200, headers=[("Allow", _ALLOW), ("Accept", "application/sdp"), *events]
+            )
         elif m == "MESSAGE":
             try:
                 self.messages.put_nowait(req)
@@ -1132,6 +1150,49 @@ class UserAgent:
         await notify(200, "OK", True)
         await call.hangup()
         self._transferred.put_nowait(new)
+
+    # --- subscriptions and publications (sipwire.ua.subscription) --------------------------
+
+    async def subscribe(
+        self,
+        uri: str,
+        event: str,
+        *,
+        expires: int = 3600,
+        accept: Sequence[str] | None = None,
+        headers: Headers = (),
+        dest: Addr | None = None,
+        auto_refresh: bool = True,
+    ) -> Subscription:
+        """SUBSCRIBE to ``event`` at ``uri`` (RFC 6665 §4.1); returns once a 2xx came (raises
+        :class:`SubscriptionFailed` otherwise). ``accept``: the body types wanted."""
+        return await self._subs.subscribe(
+            uri,
+            event,
+            expires=expires,
+            accept=accept,
+            headers=headers,
+            dest=dest,
+            auto_refresh=auto_refresh,
+        )
+
+    async def subscriptions(self) -> AsyncIterator[IncomingSubscription]:
+        """SUBSCRIBEs for the agent's ``events``, in arrival order."""
+        async for s in self._subs.incoming():
+            yield s
+
+    async def publish(
+        self,
+        uri: str,
+        event: str,
+        body: bytes,
+        content_type: str,
+        *,
+        expires: int = 3600,
+        dest: Addr | None = None,
+    ) -> Publication:
+        """PUBLISH event state at ``uri`` (RFC 3903); returns once an ESC accepted it."""
+        return await self._subs.publish(uri, event, body, content_type, expires, dest)
 
     async def transferred(self) -> Call:
         """The next call this agent placed because a peer transferred it (REFER)."""

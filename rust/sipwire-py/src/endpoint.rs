@@ -3,6 +3,8 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use sipwire::dialog::publication::{publish_answer, PublishAnswer};
+use sipwire::dialog::subscription::{EventKey, Role, SubState};
 use sipwire::dialog::{DialogKey, DialogState};
 use sipwire::endpoint::{self as core, EndpointConfig, EndpointError, EndpointEvent, NewRequest};
 use sipwire::txn::{Incoming, Kind, Peer, State, Transport, TxnError, TxnId};
@@ -54,6 +56,36 @@ fn dialog_state_str(s: DialogState) -> &'static str {
     }
 }
 
+fn role_str(r: Role) -> &'static str {
+    match r {
+        Role::Subscriber => "subscriber",
+        Role::Notifier => "notifier",
+    }
+}
+
+fn sub_state(py: Python<'_>, s: &str) -> PyResult<SubState> {
+    match s {
+        "active" => Ok(SubState::Active),
+        "pending" => Ok(SubState::Pending),
+        "terminated" => Ok(SubState::Terminated),
+        _ => Err(local_msg(
+            py,
+            format!(
+                "state must be 'active', 'pending' or 'terminated' (RFC 6665 §4.1.3), not {s:?}"
+            ),
+        )),
+    }
+}
+
+fn event_key(py: Python<'_>, opts: &sipwire::ParseOptions, event: &str) -> PyResult<EventKey> {
+    EventKey::parse(event.as_bytes(), opts).ok_or_else(|| {
+        local_msg(
+            py,
+            format!("{event:?} is not an Event value (event-type *( \".\" template ) [;id=...], RFC 6665 §8.2.1)"),
+        )
+    })
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -73,6 +105,9 @@ fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
         }
         EndpointError::NoAckPending => {
             "no 2xx of that transaction and dialog waits for an ACK (the endpoint ACKs every 2xx itself unless it carries an offer to an INVITE sent without one)"
+        }
+        EndpointError::NoSuchSubscription => {
+            "the dialog has no subscription to that event accepted by this side"
         }
         EndpointError::NoDestination => {
             "the next hop is a host name; resolve it (RFC 3263) and pass dest"
@@ -110,6 +145,12 @@ pub struct EndpointEvent_ {
     old_txn: Option<u64>,
     transaction_kind: Option<&'static str>,
     call_id: Option<String>,
+    event: Option<String>,
+    state: Option<String>,
+    expires: Option<u32>,
+    reason: Option<String>,
+    role: Option<&'static str>,
+    etag: Option<String>,
 }
 
 #[pymethods]
@@ -193,6 +234,12 @@ impl Endpoint {
             old_txn: None,
             transaction_kind: None,
             call_id: None,
+            event: None,
+            state: None,
+            expires: None,
+            reason: None,
+            role: None,
+            etag: None,
         };
         let with_msg = |ev: &mut EndpointEvent_, m: Incoming| -> PyResult<()> {
             ev.source = Some(addr_tuple(m.source.addr));
@@ -210,7 +257,64 @@ impl Endpoint {
                 ev.kind = "response";
                 ev.txn = Some(txn.to_u64());
                 ev.dialog = dialog.map(DialogKey::to_u64);
+                let m = msg.message();
+                let opts = self.ep.config().txn.parse;
+                let method = m
+                    .first_value(sipwire::message::HeaderName::CSeq)
+                    .and_then(|v| sipwire::header::parse_cseq(v, &opts, &mut Vec::new()).ok())
+                    .map(|c| c.method);
+                if method == Some(b"PUBLISH") && m.status().is_some_and(|s| s >= 200) {
+                    // RFC 3903: the entity tag and the time granted (Min-Expires for 423).
+                    match publish_answer(&m, &opts) {
+                        PublishAnswer::Accepted { etag, expires } => {
+                            ev.etag = Some(text(&etag));
+                            ev.expires = expires;
+                        }
+                        PublishAnswer::RetryWith(e) => ev.expires = Some(e),
+                        _ => {}
+                    }
+                }
                 with_msg(&mut ev, msg)?;
+            }
+            EndpointEvent::Subscribe {
+                txn,
+                dialog,
+                msg,
+                event,
+                expires,
+            } => {
+                ev.kind = "subscribe";
+                ev.txn = Some(txn.to_u64());
+                ev.dialog = dialog.map(DialogKey::to_u64);
+                ev.event = Some(text(&event.header_value()));
+                ev.expires = Some(expires);
+                with_msg(&mut ev, msg)?;
+            }
+            EndpointEvent::Notify {
+                txn,
+                dialog,
+                msg,
+                event,
+                state,
+            } => {
+                ev.kind = "notify";
+                ev.txn = Some(txn.to_u64());
+                ev.dialog = Some(dialog.to_u64());
+                ev.event = Some(text(&event.header_value()));
+                ev.state = Some(text(&state.text));
+                ev.expires = state.expires;
+                ev.reason = state.reason.as_deref().map(text);
+                with_msg(&mut ev, msg)?;
+            }
+            EndpointEvent::SubscriptionExpired {
+                dialog,
+                event,
+                role,
+            } => {
+                ev.kind = "subscription_expired";
+                ev.dialog = Some(dialog.to_u64());
+                ev.event = Some(text(&event.header_value()));
+                ev.role = Some(role_str(role));
             }
             EndpointEvent::Cancelled { invite, msg } => {
                 ev.kind = "cancelled";
@@ -280,7 +384,7 @@ fn pairs(h: &HeaderPairs) -> Vec<(&[u8], &[u8])> {
 #[pymethods]
 impl Endpoint {
     #[new]
-    #[pyo3(signature = (host = "127.0.0.1", port = 5060, transport = "udp", *, user = "sipwire", seed = None, t1 = 0.5, t2 = 4.0, t4 = 5.0, max_transactions = 16384, max_dialogs = 16384, auto_trying = true, strict = true, session_expires = None, min_se = 90))]
+    #[pyo3(signature = (host = "127.0.0.1", port = 5060, transport = "udp", *, user = "sipwire", seed = None, t1 = 0.5, t2 = 4.0, t4 = 5.0, max_transactions = 16384, max_dialogs = 16384, auto_trying = true, strict = true, session_expires = None, min_se = 90, events = None, min_expires = 1, max_expires = 86400))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -298,6 +402,9 @@ impl Endpoint {
         strict: bool,
         session_expires: Option<u32>,
         min_se: u32,
+        events: Option<Vec<String>>,
+        min_expires: u32,
+        max_expires: u32,
     ) -> PyResult<Self> {
         let t = transport_of(py, transport)?;
         let local = peer(py, "host, port", (host.to_string(), port), t)?;
@@ -344,6 +451,24 @@ impl Endpoint {
         }
         cfg.session_expires = session_expires;
         cfg.min_se = min_se;
+        for e in events.iter().flatten() {
+            let k = event_key(py, &cfg.txn.parse, e)?;
+            if k.id.is_some() {
+                return Err(local_msg(
+                    py,
+                    format!("events lists event types, without ;id (not {e:?})"),
+                ));
+            }
+            cfg.subscription.events.push(k.event_type);
+        }
+        if min_expires > max_expires {
+            return Err(local_msg(
+                py,
+                format!("min_expires ({min_expires}) is above max_expires ({max_expires})"),
+            ));
+        }
+        cfg.subscription.min_expires = min_expires;
+        cfg.subscription.max_expires = max_expires;
         Ok(Endpoint {
             ep: core::Endpoint::new(cfg),
             transport: t,
@@ -557,6 +682,66 @@ impl Endpoint {
         self.ep.session_timer(DialogKey::from_u64(dialog))
     }
 
+    /// A NOTIFY for a subscription this side accepted (RFC 6665 §4.2.2).
+    #[pyo3(signature = (dialog, event, state, *, now, reason = None, headers = None, body = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &mut self,
+        py: Python<'_>,
+        dialog: u64,
+        event: &str,
+        state: &str,
+        now: f64,
+        reason: Option<&str>,
+        headers: Option<HeaderPairs>,
+        body: Option<Vec<u8>>,
+    ) -> PyResult<u64> {
+        let st = sub_state(py, state)?;
+        let key = event_key(py, &self.ep.config().txn.parse, event)?;
+        let now = ms(py, now)?;
+        let headers = headers.unwrap_or_default();
+        let body = body.unwrap_or_default();
+        let hs = pairs(&headers);
+        self.ep
+            .notify(
+                DialogKey::from_u64(dialog),
+                &key,
+                st,
+                reason.map(str::as_bytes),
+                &hs,
+                &body,
+                now,
+            )
+            .map(TxnId::to_u64)
+            .map_err(|e| endpoint_error(py, e, &format!("NOTIFY {event} in dialog {dialog}")))
+    }
+
+    /// (state, deadline in seconds) of a subscription of `dialog`, or None.
+    #[pyo3(signature = (dialog, event, *, role = "subscriber"))]
+    fn subscription(
+        &self,
+        py: Python<'_>,
+        dialog: u64,
+        event: &str,
+        role: &str,
+    ) -> PyResult<Option<(&'static str, f64)>> {
+        let role = match role {
+            "subscriber" => Role::Subscriber,
+            "notifier" => Role::Notifier,
+            _ => {
+                return Err(local_msg(
+                    py,
+                    format!("role must be 'subscriber' or 'notifier', not {role:?}"),
+                ))
+            }
+        };
+        let key = event_key(py, &self.ep.config().txn.parse, event)?;
+        Ok(self
+            .ep
+            .subscription(DialogKey::from_u64(dialog), role, &key)
+            .map(|(s, at)| (s.as_str(), at as f64 / 1000.0)))
+    }
+
     #[pyo3(signature = (txn, *, now))]
     fn cancel(&mut self, py: Python<'_>, txn: u64, now: f64) -> PyResult<Option<u64>> {
         let now = ms(py, now)?;
@@ -693,6 +878,7 @@ impl Endpoint {
             ("pracks_missing", c.pracks_missing),
             ("session_too_small", c.session_too_small),
             ("sessions_expired", c.sessions_expired),
+            ("subscriptions_expired", c.subscriptions_expired),
         ] {
             d.set_item(k, v)?;
         }

@@ -16,6 +16,10 @@
 //! PRACK of a reliable provisional (RFC 3262 §4), and session timers (RFC 4028: the
 //! Session-Expires negotiation, 422 for a too short interval, a [`EndpointEvent::SessionRefresh`]
 //! when this side must refresh, and BYE when the session expires unrefreshed).
+//! Subscriptions (RFC 6665) too: 489 for an event package not accepted, 481 for a NOTIFY no
+//! subscription expects, the dialog a 2xx to SUBSCRIBE or an early NOTIFY makes, Expires in
+//! the 2xx, each subscription's deadline and the NOTIFY that ends it at the notifier, and the
+//! dialog ending with its last subscription.
 //!
 //! One ACK waits for the user: the ACK of a 2xx that carries an offer because this side's
 //! INVITE had none (RFC 3264 §5, RFC 3261 §13.2.2.4 — the answer goes in the ACK). The
@@ -36,14 +40,18 @@ use crate::dialog::prack::{
 use crate::dialog::session_timer::{
     uac_on_2xx, uas_negotiate, SessionTimer, UasTimer, MIN_SE_FLOOR,
 };
+use crate::dialog::subscription::{
+    check_event, check_notify, check_subscribe, grant, state_value, EventKey, NotifyState, Refusal,
+    Role, SubState, SubscriptionConfig, Subscriptions,
+};
 use crate::dialog::{
     glare_retry_delay, Dialog, DialogAction, DialogConfig, DialogCounters, DialogId, DialogKey,
     DialogState, Dialogs, RequestVerdict,
 };
 use crate::error::Error;
 use crate::header::{
-    parse_cseq, parse_name_addr, parse_rack, parse_replaces, parse_rseq, parse_session_expires,
-    Refresher,
+    parse_cseq, parse_expires, parse_name_addr, parse_rack, parse_replaces, parse_rseq,
+    parse_session_expires, Refresher,
 };
 use crate::message::{HeaderName, Message, MessageIndex};
 use crate::txn::{
@@ -70,6 +78,8 @@ pub struct EndpointConfig {
     /// This side's Min-SE (RFC 4028 §5, at least 90): a request asking for a shorter
     /// session gets 422 from the endpoint.
     pub min_se: u32,
+    /// The event packages this side accepts, and the subscription durations it grants.
+    pub subscription: SubscriptionConfig,
 }
 
 impl EndpointConfig {
@@ -82,6 +92,7 @@ impl EndpointConfig {
             seed,
             session_expires: None,
             min_se: MIN_SE_FLOOR,
+            subscription: SubscriptionConfig::default(),
         }
     }
 }
@@ -157,6 +168,34 @@ pub enum EndpointEvent {
     SessionExpired {
         dialog: DialogKey,
     },
+    /// A SUBSCRIBE for an accepted event package (RFC 6665 §4.2.1): a new subscription
+    /// (`dialog` is `None`, or a dialog it would join) or a refresh. A 2xx from
+    /// [`Endpoint::respond`] grants `expires` seconds unless it carries its own Expires;
+    /// 0 is an unsubscribe (or a fetch): send the final NOTIFY then.
+    Subscribe {
+        txn: TxnId,
+        dialog: Option<DialogKey>,
+        msg: Incoming,
+        event: EventKey,
+        expires: u32,
+    },
+    /// A NOTIFY for a subscription of this side (§4.1.3), its state already applied: a
+    /// terminated one has ended the subscription (and its dialog, if nothing else used
+    /// it). Answer it with [`Endpoint::respond`].
+    Notify {
+        txn: TxnId,
+        dialog: DialogKey,
+        msg: Incoming,
+        event: EventKey,
+        state: NotifyState,
+    },
+    /// A subscription expired without a refresh; at the notifier the endpoint sent the
+    /// NOTIFY with `terminated;reason=timeout` (§4.2.2).
+    SubscriptionExpired {
+        dialog: DialogKey,
+        event: EventKey,
+        role: Role,
+    },
 }
 
 /// Why the endpoint refused a user request.
@@ -175,6 +214,8 @@ pub enum EndpointError {
     PrackPending,
     /// [`Endpoint::ack`]: no 2xx of this transaction and dialog waits for an ACK.
     NoAckPending,
+    /// The dialog has no subscription of that event with this side as notifier.
+    NoSuchSubscription,
 }
 
 impl From<TxnError> for EndpointError {
@@ -208,6 +249,8 @@ pub struct EndpointCounters {
     pub pracks_received: u64,
     /// Reliable provisionals never PRACKed (the INVITE got 500, RFC 3262 §3).
     pub pracks_missing: u64,
+    /// Subscriptions that expired without a refresh (RFC 6665 §4.1.2.2, §4.2.2).
+    pub subscriptions_expired: u64,
 }
 
 /// A new out-of-dialog request ([`Endpoint::request`]).
@@ -317,9 +360,17 @@ pub struct Endpoint {
     session_generation: u32,
     events: VecDeque<EndpointEvent>,
     counters: EndpointCounters,
+    subs: Subscriptions,
     sent_by: Vec<u8>,
     contact: Vec<u8>,
 }
+
+/// §4.1.3: a NOTIFY that matches no subscription.
+const NO_SUBSCRIPTION: Refusal = Refusal {
+    status: 481,
+    reason: "Subscription Does Not Exist",
+    header: None,
+};
 
 const CONTACT_METHODS: [&[u8]; 6] = [
     b"INVITE",
@@ -446,6 +497,7 @@ impl Endpoint {
             session_generation: 0,
             events: VecDeque::new(),
             counters: EndpointCounters::default(),
+            subs: Subscriptions::new(),
             sent_by,
             contact,
             cfg,
@@ -531,6 +583,7 @@ impl Endpoint {
         [
             self.layer.next_deadline(),
             self.dialogs.next_deadline(),
+            self.subs.next_deadline(),
             r,
             p,
             s,
@@ -577,6 +630,26 @@ impl Endpoint {
                     );
                 }
             }
+        }
+        for (k, u, last) in self.subs.expire(now) {
+            self.counters.subscriptions_expired += 1;
+            if u.role == Role::Notifier {
+                // §4.2.2: the notifier ends an expired subscription with a NOTIFY.
+                let ev = u.event.header_value();
+                let hs: [(&[u8], &[u8]); 2] = [
+                    (b"Event", &ev),
+                    (b"Subscription-State", b"terminated;reason=timeout"),
+                ];
+                let _ = self.request_in_dialog(k, b"NOTIFY", &hs, b"", None, now);
+            }
+            if last {
+                self.dialogs.remove(k);
+            }
+            self.events.push_back(EndpointEvent::SubscriptionExpired {
+                dialog: k,
+                event: u.event,
+                role: u.role,
+            });
         }
         self.pump(now);
         self.tick_sessions(now);
@@ -674,7 +747,22 @@ impl Endpoint {
             let tag = tag_in(&from, &opts).unwrap_or_default();
             (call_id.clone(), tag)
         });
-        self.send_built(bytes, dest, None, initial_invite, None, now)
+        // RFC 6665 §4.1.2.4: a NOTIFY may overtake the 2xx; keep what it needs to make
+        // the dialog.
+        let pending = (r.method == b"SUBSCRIBE" && r.to.and_then(|t| tag_in(t, &opts)).is_none())
+            .then(|| {
+                r.headers
+                    .iter()
+                    .find(|(n, _)| HeaderName::from_bytes(n) == HeaderName::Event)
+                    .and_then(|(_, v)| EventKey::parse(v, &opts))
+            })
+            .flatten()
+            .map(|ev| (ev, tag_in(&from, &opts).unwrap_or_default(), bytes.clone()));
+        let txn = self.send_built(bytes, dest, None, initial_invite, None, now)?;
+        if let Some((ev, tag, bytes)) = pending {
+            self.subs.add_pending(&call_id, &tag, ev, txn, bytes);
+        }
+        Ok(txn)
     }
 
     /// Sends a request the user built (a top Via with a fresh RFC 3261 branch, not ACK) in a
@@ -761,6 +849,53 @@ impl Endpoint {
             self.dialogs.remove(dialog);
         }
         self.send_built(out.bytes, dest, Some(dialog), None, resend, now)
+    }
+
+    /// A NOTIFY for a subscription this side accepted (RFC 6665 §4.2.2): Event and
+    /// Subscription-State written by the endpoint (the seconds left for `active` and
+    /// `pending`, `reason` for `terminated`). A terminated NOTIFY ends the subscription,
+    /// and its dialog when nothing else uses it (§4.5.2).
+    #[allow(clippy::too_many_arguments)]
+    pub fn notify(
+        &mut self,
+        dialog: DialogKey,
+        event: &EventKey,
+        state: SubState,
+        reason: Option<&[u8]>,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+        now: u64,
+    ) -> Result<TxnId, EndpointError> {
+        let u = self
+            .subs
+            .get(dialog, Role::Notifier, event)
+            .ok_or(EndpointError::NoSuchSubscription)?;
+        let ev = event.header_value();
+        let st = state_value(state, u.expires_at, now, reason);
+        let mut hs: Vec<(&[u8], &[u8])> = vec![(b"Event", &ev), (b"Subscription-State", &st)];
+        hs.extend_from_slice(headers);
+        let txn = self.request_in_dialog(dialog, b"NOTIFY", &hs, body, None, now)?;
+        if state == SubState::Terminated {
+            if self.subs.end(dialog, Role::Notifier, event) {
+                self.dialogs.remove(dialog);
+                self.pump(now);
+            }
+        } else {
+            self.subs.set_state(dialog, Role::Notifier, event, state);
+        }
+        Ok(txn)
+    }
+
+    /// The state of a subscription of `dialog` and its deadline (ms).
+    pub fn subscription(
+        &self,
+        dialog: DialogKey,
+        role: Role,
+        event: &EventKey,
+    ) -> Option<(SubState, u64)> {
+        self.subs
+            .get(dialog, role, event)
+            .map(|u| (u.state, u.expires_at))
     }
 
     /// Where a URI points: its host when that is an IP address (port from the URI, 5060 or
@@ -867,6 +1002,29 @@ impl Endpoint {
             Vec::new()
         };
         hs.extend(timer.iter().map(|(n, v)| (&n[..], &v[..])));
+        // RFC 6665 §4.2.1.1: a 2xx to SUBSCRIBE says how long the subscription lasts.
+        let opts = self.cfg.txn.parse;
+        let subscribe = (method == b"SUBSCRIBE" && (200..300).contains(&status))
+            .then(|| {
+                let ev = EventKey::parse(m.first_value(HeaderName::Event)?, &opts)?;
+                let own = headers
+                    .iter()
+                    .find(|(n, _)| HeaderName::from_bytes(n) == HeaderName::Expires)
+                    .map(|(_, v)| parse_expires(v, &opts, &mut Vec::new()).ok());
+                let asked = m
+                    .first_value(HeaderName::Expires)
+                    .and_then(|v| parse_expires(v, &opts, &mut Vec::new()).ok());
+                let granted = match own {
+                    Some(g) => g?,
+                    None => grant(asked, &self.cfg.subscription),
+                };
+                Some((ev, granted, own.is_none()))
+            })
+            .flatten();
+        let granted_text = subscribe.as_ref().filter(|s| s.2).map(|s| s.1.to_string());
+        if let Some(g) = &granted_text {
+            hs.push((b"Expires", g.as_bytes()));
+        }
         let reason = reason.unwrap_or(reason_phrase(status).as_bytes());
         let tag = (!to_tag.is_empty()).then_some(&to_tag[..]);
         let mut bytes = response_to(&m, status, reason, tag, &hs, body)?;
@@ -890,6 +1048,15 @@ impl Endpoint {
             self.remember_dialog(k, msg.source);
             if let Some(Ctx::Server { dialog, .. }) = self.ctx.get_mut(&txn) {
                 *dialog = Some(k);
+            }
+            if let Some((ev, granted, _)) = subscribe {
+                if tag_in(m.first_value(HeaderName::To).unwrap_or_default(), &opts).is_none() {
+                    self.subs.mark_made(k);
+                }
+                let new = self.subs.get(k, Role::Notifier, &ev).is_none();
+                let at = self.deadline(granted, now);
+                self.subs
+                    .set(k, Role::Notifier, &ev, new.then_some(SubState::Pending), at);
             }
         }
         let in_dialog = match self.ctx.get(&txn) {
@@ -924,6 +1091,38 @@ impl Endpoint {
         })
     }
 
+    /// When a subscription granted `secs` ends. 0 (unsubscribe, fetch) leaves 64·T1 for
+    /// the final NOTIFY (§4.1.2.3, §4.2.1.4).
+    fn deadline(&self, secs: u32, now: u64) -> u64 {
+        let span = match secs {
+            0 => self.cfg.txn.timers.t1.saturating_mul(64),
+            s => u64::from(s).saturating_mul(1000),
+        };
+        now.saturating_add(span)
+    }
+
+    /// A subscriber's deadline: the notifier's plus 64·T1, the time its terminating NOTIFY
+    /// may take to arrive (Timer F), so that it finds the subscription.
+    fn subscriber_deadline(&self, secs: u32, now: u64) -> u64 {
+        let grace = self.cfg.txn.timers.t1.saturating_mul(64);
+        match secs {
+            0 => now.saturating_add(grace),
+            s => self.deadline(s, now).saturating_add(grace),
+        }
+    }
+
+    /// Answers a request the endpoint refuses itself.
+    fn refuse(&mut self, txn: TxnId, f: &Refusal, now: u64) {
+        self.counters.auto_rejected += 1;
+        let extra: Vec<(&[u8], &[u8])> = f
+            .header
+            .as_ref()
+            .map(|(n, v)| (n.as_bytes(), v.as_slice()))
+            .into_iter()
+            .collect();
+        let _ = self.respond(txn, f.status, Some(f.reason.as_bytes()), &extra, b"", now);
+    }
+
     fn remember_dialog(&mut self, k: DialogKey, peer: Peer) {
         self.dctx.entry(k).or_insert(DialogCtx {
             peer,
@@ -947,6 +1146,7 @@ impl Endpoint {
             while let Some((k, id)) = self.dialogs.poll_removed() {
                 busy = true;
                 self.dctx.remove(&k);
+                self.subs.dialog_removed(k);
                 self.retries.retain(|r| r.1 != k);
                 self.events
                     .push_back(EndpointEvent::DialogTerminated { dialog: k, id });
@@ -1007,6 +1207,7 @@ impl Endpoint {
             }
             Event::Terminated { txn, .. } => {
                 self.reliable.remove(&txn);
+                self.subs.drop_pending(txn);
                 if let Some(Ctx::Client {
                     initial_invite: Some((call_id, tag)),
                     ..
@@ -1024,6 +1225,11 @@ impl Endpoint {
         let m = msg.message();
         let opts = self.cfg.txn.parse;
         let to_tag = m.first_value(HeaderName::To).and_then(|v| tag_in(v, &opts));
+        if m.method() == Some(b"NOTIFY") {
+            if let Some(t) = &to_tag {
+                self.early_notify(&m, t, msg.source, now);
+            }
+        }
         let verdict = self.dialogs.on_request(&m, now);
         let tag = to_tag.unwrap_or_else(|| self.ids.token().into_bytes());
         let dialog = match verdict {
@@ -1090,6 +1296,11 @@ impl Endpoint {
             }
         }
         match verdict {
+            RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_)
+                if matches!(m.method(), Some(b"SUBSCRIBE" | b"NOTIFY" | b"PUBLISH")) =>
+            {
+                self.on_event_request(txn, dialog, msg, now);
+            }
             RequestVerdict::OutOfDialog | RequestVerdict::InDialog(_) => {
                 // §17.2.1: an INVITE server transaction answers 100 at once.
                 if self.cfg.txn.auto_trying && m.method() == Some(b"INVITE") {
@@ -1118,6 +1329,146 @@ impl Endpoint {
                 let _ = self.respond(txn, code, None, &extra, b"", now);
             }
             RequestVerdict::Ack(_) | RequestVerdict::StrayAck => {}
+        }
+    }
+
+    /// RFC 6665 §4.1.2.4: a NOTIFY for a SUBSCRIBE this side sent, arriving before its 2xx
+    /// (or from another fork), makes the subscriber's dialog.
+    fn early_notify<I: AsRef<MessageIndex>>(
+        &mut self,
+        m: &Message<'_, I>,
+        to_tag: &[u8],
+        source: Peer,
+        now: u64,
+    ) {
+        let opts = self.cfg.txn.parse;
+        let call_id = m.call_id().unwrap_or_default();
+        let from_tag = m
+            .first_value(HeaderName::From)
+            .and_then(|v| tag_in(v, &opts))
+            .unwrap_or_default();
+        if self.dialogs.find(call_id, to_tag, &from_tag).is_some() {
+            return;
+        }
+        let Some(ev) = m
+            .first_value(HeaderName::Event)
+            .and_then(|v| EventKey::parse(v, &opts))
+        else {
+            return;
+        };
+        let Some(req) = self
+            .subs
+            .pending_for(call_id, to_tag, &ev)
+            .map(<[u8]>::to_vec)
+        else {
+            return;
+        };
+        let Ok(idx) = MessageIndex::parse(&req, &opts) else {
+            return;
+        };
+        let Ok(d) = Dialog::from_notify(&Message::new(&req[..], &idx), m) else {
+            return;
+        };
+        if let Some(k) = self.dialogs.insert(d) {
+            self.subs.made_early(call_id, to_tag, &from_tag);
+            self.remember_dialog(k, source);
+            self.subs.mark_made(k);
+            let at = self.subscriber_deadline(0, now);
+            self.subs
+                .set(k, Role::Subscriber, &ev, Some(SubState::Pending), at);
+        }
+    }
+
+    /// SUBSCRIBE, NOTIFY and PUBLISH (RFC 6665, RFC 3903): checked, answered here when
+    /// wrong, reported when right.
+    fn on_event_request(&mut self, txn: TxnId, dialog: Option<DialogKey>, msg: Incoming, now: u64) {
+        let m = msg.message();
+        let opts = self.cfg.txn.parse;
+        match m.method().unwrap_or_default() {
+            b"SUBSCRIBE" => {
+                let checked = check_subscribe(
+                    m.first_value(HeaderName::Event),
+                    m.first_value(HeaderName::Expires),
+                    &self.cfg.subscription,
+                    &opts,
+                );
+                match checked {
+                    Err(f) => self.refuse(txn, &f, now),
+                    Ok((event, asked)) => {
+                        let expires = grant(asked, &self.cfg.subscription);
+                        self.events.push_back(EndpointEvent::Subscribe {
+                            txn,
+                            dialog,
+                            msg,
+                            event,
+                            expires,
+                        });
+                    }
+                }
+            }
+            b"NOTIFY" => {
+                let checked = check_notify(
+                    m.first_value(HeaderName::Event),
+                    m.first_value(HeaderName::SubscriptionState),
+                    &opts,
+                );
+                let (event, state) = match checked {
+                    Err(f) => return self.refuse(txn, &f, now),
+                    Ok(c) => c,
+                };
+                let Some(k) = dialog else {
+                    // §4.1.3: no subscription of this side expects it.
+                    return self.refuse(txn, &NO_SUBSCRIPTION, now);
+                };
+                if self.subs.get(k, Role::Subscriber, &event).is_none() {
+                    // REFER's implicit subscription inside an INVITE dialog (RFC 3515)
+                    // is the user's business; any other NOTIFY matches nothing.
+                    if event.package() == b"refer" && !self.subs.made_dialog(k) {
+                        self.events
+                            .push_back(EndpointEvent::Request { txn, dialog, msg });
+                    } else {
+                        self.refuse(txn, &NO_SUBSCRIPTION, now);
+                    }
+                    return;
+                }
+                let end = match state.state {
+                    Some(SubState::Terminated) => self.subs.end(k, Role::Subscriber, &event),
+                    known => {
+                        let at = state.expires.map(|e| self.subscriber_deadline(e, now));
+                        match at {
+                            Some(at) => self.subs.set(k, Role::Subscriber, &event, known, at),
+                            None => {
+                                if let Some(st) = known {
+                                    self.subs.set_state(k, Role::Subscriber, &event, st);
+                                }
+                            }
+                        }
+                        false
+                    }
+                };
+                self.events.push_back(EndpointEvent::Notify {
+                    txn,
+                    dialog: k,
+                    msg,
+                    event,
+                    state,
+                });
+                if end {
+                    // §4.1.3 and §4.5.2: the subscription was the dialog's only usage.
+                    self.dialogs.remove(k);
+                }
+            }
+            _ => match check_event(
+                m.first_value(HeaderName::Event),
+                &self.cfg.subscription,
+                &opts,
+            ) {
+                // RFC 3903 §6 step 2: PUBLISH for a package this side does not accept.
+                Err(f) => self.refuse(txn, &f, now),
+                Ok(_) => self
+                    .events
+                    .push_back(EndpointEvent::Request { txn, dialog, msg }),
+            },
         }
     }
 
@@ -1185,7 +1536,13 @@ impl Endpoint {
             .first_value(HeaderName::To)
             .and_then(|v| tag_in(v, &opts))
             .is_some();
-        if !is_invite && !in_dialog {
+        let is_subscribe = request.method() == Some(b"SUBSCRIBE");
+        if is_subscribe && status >= 300 && !in_dialog {
+            self.subs.drop_pending(txn);
+        }
+        // Outside a dialog only INVITE and a 2xx to SUBSCRIBE concern the dialog table.
+        let subscribed = is_subscribe && (200..300).contains(&status);
+        if !(is_invite || in_dialog || subscribed) {
             self.events.push_back(EndpointEvent::Response {
                 txn,
                 dialog: None,
@@ -1222,6 +1579,24 @@ impl Endpoint {
                 return;
             }
         }
+        if subscribed && !in_dialog {
+            let local = request
+                .first_value(HeaderName::From)
+                .and_then(|v| tag_in(v, &opts))
+                .unwrap_or_default();
+            let call_id = request.call_id().unwrap_or_default();
+            let gone = self.dialogs.find(call_id, &local, &remote).is_none()
+                && self.subs.was_made_early(call_id, &local, &remote);
+            if gone {
+                // §4.1.2.4: an early NOTIFY made the subscription and already ended it.
+                self.events.push_back(EndpointEvent::Response {
+                    txn,
+                    dialog: None,
+                    msg,
+                });
+                return;
+            }
+        }
         let via = self.via();
         let bye_via = self.via();
         let out = match self
@@ -1249,6 +1624,9 @@ impl Endpoint {
             && out.bye.is_none()
             && request.body().is_empty()
             && !response.body().is_empty();
+        if let (true, true, Some(k)) = (is_subscribe, (200..300).contains(&status), out.dialog) {
+            self.subscribed(k, &request, &response, !in_dialog, now);
+        }
         if let Some(ack) = out.ack {
             let to = out
                 .dialog
@@ -1342,6 +1720,42 @@ impl Endpoint {
         }
         self.events
             .push_back(EndpointEvent::Response { txn, dialog, msg });
+    }
+
+    /// A 2xx to this side's SUBSCRIBE (RFC 6665 §4.1.2.1): the subscription lasts what its
+    /// Expires grants (what was asked when it has none).
+    fn subscribed<I: AsRef<MessageIndex>, J: AsRef<MessageIndex>>(
+        &mut self,
+        k: DialogKey,
+        request: &Message<'_, I>,
+        response: &Message<'_, J>,
+        initial: bool,
+        now: u64,
+    ) {
+        let opts = self.cfg.txn.parse;
+        let Some(ev) = request
+            .first_value(HeaderName::Event)
+            .and_then(|v| EventKey::parse(v, &opts))
+        else {
+            return;
+        };
+        let expires =
+            |m: Option<&[u8]>| m.and_then(|v| parse_expires(v, &opts, &mut Vec::new()).ok());
+        let granted = expires(response.first_value(HeaderName::Expires))
+            .or(expires(request.first_value(HeaderName::Expires)))
+            .unwrap_or(self.cfg.subscription.default_expires);
+        if initial {
+            self.subs.mark_made(k);
+        }
+        let new = self.subs.get(k, Role::Subscriber, &ev).is_none();
+        let at = self.subscriber_deadline(granted, now);
+        self.subs.set(
+            k,
+            Role::Subscriber,
+            &ev,
+            new.then_some(SubState::Pending),
+            at,
+        );
     }
 
     /// The address a URI names when its host is an IP address.

@@ -9,7 +9,8 @@
 //! matches requests to dialogs and rejects what §8.2.2.2, §12.2.2 and §14.2 reject (482,
 //! 481, 500, 491), makes one early dialog per To tag of a forked INVITE, ACKs every 2xx and
 //! ends the unwanted forks with BYE, and retransmits a UAS's 2xx until the ACK. [`prack`]
-//! (RFC 3262) and [`session_timer`] (RFC 4028) are the bookkeeping of two extensions.
+//! (RFC 3262) and [`session_timer`] (RFC 4028) are the bookkeeping of two extensions;
+//! [`subscription`] keeps the subscription usages dialogs carry (RFC 6665).
 //!
 //! The user drives it next to the [`crate::txn::TransactionLayer`]: requests and responses
 //! the layer delivers go to [`Dialogs::on_request`] / [`Dialogs::on_response`], responses
@@ -17,8 +18,10 @@
 //! delays, branches) comes from the caller.
 
 pub mod prack;
+pub mod publication;
 pub mod session_timer;
 mod state;
+pub mod subscription;
 mod table;
 
 pub use state::{Dialog, DialogId, DialogState, OutRequest};

@@ -182,6 +182,44 @@ impl Dialog {
         })
     }
 
+    /// The subscriber's dialog from its SUBSCRIBE and a NOTIFY that arrived before the 2xx
+    /// (RFC 6665 §4.1.2.4): the NOTIFY's From tag is the remote tag, its Contact the remote
+    /// target, its Record-Route the route set in order (this side is the NOTIFY's UAS,
+    /// RFC 3261 §12.1.1).
+    pub fn from_notify<I: AsRef<MessageIndex>, J: AsRef<MessageIndex>>(
+        subscribe: &Message<'_, I>,
+        notify: &Message<'_, J>,
+    ) -> Result<Dialog, Error> {
+        Ok(Dialog {
+            id: DialogId {
+                call_id: subscribe.call_id().ok_or(missing())?.to_vec(),
+                local_tag: tag_of(subscribe, HeaderName::From).to_vec(),
+                remote_tag: tag_of(notify, HeaderName::From).to_vec(),
+            },
+            state: DialogState::Confirmed,
+            is_uac: true,
+            local_party: unfold(subscribe.first_value(HeaderName::From).ok_or(missing())?)
+                .into_owned(),
+            remote_party: unfold(notify.first_value(HeaderName::From).ok_or(missing())?)
+                .into_owned(),
+            local_seq: cseq_of(subscribe).map_or(0, |c| c.0),
+            remote_seq: None,
+            remote_target: contact_uri(notify).unwrap_or_default(),
+            route_set: record_route(notify),
+            secure: subscribe
+                .request_uri()
+                .and_then(|u| u.get(..5))
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"sips:")),
+            local_contact: subscribe
+                .first_value(HeaderName::Contact)
+                .map(|c| unfold(c).into_owned())
+                .unwrap_or_default(),
+            local_invite_pending: false,
+            remote_invite_pending: false,
+            last_ack: None,
+        })
+    }
+
     /// A new request in the dialog (§12.2.1.1): the next local CSeq, To/From/Call-ID of the
     /// dialog, Request-URI and Route from the route set (loose or strict routing), `via` as
     /// the top Via (with a fresh branch), Contact on target refresh requests.

@@ -392,7 +392,8 @@ impl Dialogs {
             d.remote_invite_pending = true;
         }
         d.remote_seq = Some(seq);
-        if method == b"INVITE" || method == b"UPDATE" {
+        // Target refresh requests (§12.2.2, RFC 3311, RFC 6665 §4.1.3 and §4.2.1).
+        if matches!(method, b"INVITE" | b"UPDATE" | b"SUBSCRIBE" | b"NOTIFY") {
             d.refresh_target(m);
         }
         if method == b"BYE" {
@@ -476,6 +477,13 @@ impl Dialogs {
             }
             k = self.insert(Dialog::uas(request, response)?);
         }
+        // RFC 6665 §4.2.1: a 2xx to SUBSCRIBE makes the notifier's dialog.
+        if k.is_none() && !in_dialog && method == b"SUBSCRIBE" && (200..300).contains(&status) {
+            if local.is_empty() {
+                return Ok(None);
+            }
+            return Ok(self.insert(Dialog::uas(request, response)?));
+        }
         let Some(k) = k else {
             return Ok(None);
         };
@@ -539,13 +547,23 @@ impl Dialogs {
         let (seq, _) = cseq_of(request).unwrap_or((0, b""));
         let mut k = self.find(call_id, local, remote);
 
+        if method == b"SUBSCRIBE" && initial && k.is_none() && (200..300).contains(&status) {
+            // RFC 6665 §4.1.2.1: the 2xx makes the subscriber's dialog (unless a NOTIFY
+            // made it first, §4.1.2.4).
+            if remote.is_empty() {
+                return Ok(out);
+            }
+            out.dialog = self.insert(Dialog::uac(request, response)?);
+            return Ok(out);
+        }
         if method != b"INVITE" {
             if let Some(k) = k {
                 out.dialog = Some(k);
                 if status == 481 || status == 408 {
                     self.remove(k);
                     out.terminated = true;
-                } else if (200..300).contains(&status) && method == b"UPDATE" {
+                } else if (200..300).contains(&status) && matches!(method, b"UPDATE" | b"SUBSCRIBE")
+                {
                     if let Some(d) = self.get_mut(k) {
                         d.refresh_target(response);
                     }
