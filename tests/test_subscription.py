@@ -314,6 +314,70 @@ def test_subscribe_with_digest_auth() -> None:
     run(main())
 
 
+class RawNotifier:
+    """A notifier on the sans-IO Endpoint that challenges refreshes (401) and accepts them
+    with credentials."""
+
+    def __init__(self) -> None:
+        self.ep = Endpoint("127.0.0.1", 0)
+        self.refreshes: list[Request] = []
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        me = self
+
+        class Proto(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                me.received(data, (str(addr[0]), int(addr[1])))
+
+        self.transport, _ = await loop.create_datagram_endpoint(Proto, local_addr=("127.0.0.1", 0))
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        self.ep = Endpoint(host, port, events=["presence"])
+        return host, port
+
+    def received(self, data: bytes, source: tuple[str, int]) -> None:
+        now = asyncio.get_running_loop().time()
+        ep = self.ep
+        ep.receive(data, source, now)
+        for ev in ep.events():
+            req = ev.message
+            if ev.kind != "subscribe" or ev.txn is None or not isinstance(req, Request):
+                continue
+            if ev.dialog is None:
+                d = ep.respond(ev.txn, 200, now=now)
+                assert d is not None
+                ep.notify(d, "presence", "active", now=now)
+                continue
+            self.refreshes.append(req)
+            if req.headers.get("Authorization") is None:
+                challenge = 'Digest realm="n", nonce="r1", qop="auth"'
+                ep.respond(ev.txn, 401, now=now, headers=[("WWW-Authenticate", challenge)])
+            else:
+                ep.respond(ev.txn, 200, now=now)
+        for out, dest, _ in ep.transmit():
+            self.transport.sendto(out, dest)
+
+
+def test_refresh_answers_a_challenge() -> None:
+    async def main() -> None:
+        notifier = RawNotifier()
+        host, port = await notifier.start()
+        async with UserAgent(username="alice", password="secret") as alice:
+            sub = await alice.subscribe(f"sip:n@{host}:{port}", "presence", auto_refresh=False)
+            assert (await next_notification(sub)).state == "active"
+            r = await sub.refresh(300)
+            assert r.status == 200 and r.expires == 300 and sub.expires == 300
+            first, second = notifier.refreshes
+            assert first.headers.get("Authorization") is None
+            auth = second.headers.get("Authorization") or ""
+            assert 'username="alice"' in auth and 'nonce="r1"' in auth
+            assert second.cseq is not None and first.cseq is not None
+            assert second.cseq.seq == first.cseq.seq + 1
+        notifier.transport.close()
+
+    run(main())
+
+
 class Esc:
     """A small event state compositor (RFC 3903 §6) on the sans-IO Endpoint: entity tags,
     SIP-If-Match (412 when unknown), Expires with a floor (423), removal."""

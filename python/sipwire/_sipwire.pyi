@@ -1281,7 +1281,10 @@ class Endpoint:
     2xx retransmissions until the ACK (and BYE when none comes), 200/487 for a received
     CANCEL, 481/482/500/491 where RFC 3261 §8.2.2.2, §12.2.2 and §14.2 say so, the BYE of an
     unwanted fork, the re-INVITE retry after 491, and the PRACK of a reliable provisional
-    (RFC 3262). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
+    (RFC 3262). For subscriptions (RFC 6665) it answers 489 (event types not in ``events``),
+    423 and 481, makes the dialog of a 2xx to SUBSCRIBE or of a NOTIFY that overtakes it,
+    writes Expires in the 2xx, and ends expired subscriptions (the notifier's last NOTIFY
+    included). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
     unless ``seed`` is given (for reproducible tests). Tables are bounded by
     ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
     :class:`LocalProtocolError` saying what was wrong; received bytes never raise.

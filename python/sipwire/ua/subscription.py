@@ -607,6 +607,4 @@ class _Table:
         jobs: list[Awaitable[object]] = [s.unsubscribe() for s in list(self._subs.values())]
         jobs += [n.terminate() for n in list(self._notifiers.values())]
         jobs += [p.remove() for p in list(self._publications)]
-        for j in jobs:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(j, 2.0)
+        await asyncio.gather(*(asyncio.wait_for(j, 2.0) for j in jobs), return_exceptions=True)
