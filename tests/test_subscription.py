@@ -167,6 +167,26 @@ def test_489_for_an_undeclared_package_and_405_without_events() -> None:
     run(main())
 
 
+def test_accept_may_shorten_but_not_lengthen() -> None:
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent(events=("presence",)) as bob:
+
+            async def serve() -> sipwire.Notifier:
+                async for inc in bob.subscriptions():
+                    assert inc.expires == 600
+                    with pytest.raises(sipwire.LocalProtocolError, match="only shorten"):
+                        await inc.accept(601)
+                    return await inc.accept(60)
+                raise AssertionError("no subscription")
+
+            t = asyncio.ensure_future(serve())
+            sub = await alice.subscribe(uri_of(bob), "presence", expires=600)
+            await t
+            assert sub.expires == 60
+
+    run(main())
+
+
 def test_rejected_subscription() -> None:
     async def main() -> None:
         async with UserAgent() as alice, UserAgent(events=("presence",)) as bob:

@@ -311,6 +311,12 @@ class IncomingSubscription:
         SUBSCRIBE with Expires: 0 (a fetch) gets its one terminated NOTIFY."""
         if self._answered:
             raise LocalProtocolError("the SUBSCRIBE was answered already")
+        asked = self.request.expires
+        if expires is not None and asked is not None and expires > asked:
+            raise LocalProtocolError(
+                f"expires={expires} would lengthen the {asked} s asked for; a notifier may "
+                "only shorten it (RFC 6665 §4.2.1.1)"
+            )
         self._answered = True
         ua = self._ua
         headers = [] if expires is None else [("Expires", str(expires))]
