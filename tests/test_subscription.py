@@ -167,6 +167,26 @@ def test_489_for_an_undeclared_package_and_405_without_events() -> None:
     run(main())
 
 
+def test_accept_may_shorten_but_not_lengthen() -> None:
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent(events=("presence",)) as bob:
+
+            async def serve() -> sipwire.Notifier:
+                async for inc in bob.subscriptions():
+                    assert inc.expires == 600
+                    with pytest.raises(sipwire.LocalProtocolError, match="only shorten"):
+                        await inc.accept(601)
+                    return await inc.accept(60)
+                raise AssertionError("no subscription")
+
+            t = asyncio.ensure_future(serve())
+            sub = await alice.subscribe(uri_of(bob), "presence", expires=600)
+            await t
+            assert sub.expires == 60
+
+    run(main())
+
+
 def test_rejected_subscription() -> None:
     async def main() -> None:
         async with UserAgent() as alice, UserAgent(events=("presence",)) as bob:
@@ -310,6 +330,70 @@ def test_subscribe_with_digest_auth() -> None:
             await s
             assert challenged == [1]
             assert (await next_notification(sub)).state == "active"
+
+    run(main())
+
+
+class RawNotifier:
+    """A notifier on the sans-IO Endpoint that challenges refreshes (401) and accepts them
+    with credentials."""
+
+    def __init__(self) -> None:
+        self.ep = Endpoint("127.0.0.1", 0)
+        self.refreshes: list[Request] = []
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        me = self
+
+        class Proto(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+                me.received(data, (str(addr[0]), int(addr[1])))
+
+        self.transport, _ = await loop.create_datagram_endpoint(Proto, local_addr=("127.0.0.1", 0))
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        self.ep = Endpoint(host, port, events=["presence"])
+        return host, port
+
+    def received(self, data: bytes, source: tuple[str, int]) -> None:
+        now = asyncio.get_running_loop().time()
+        ep = self.ep
+        ep.receive(data, source, now)
+        for ev in ep.events():
+            req = ev.message
+            if ev.kind != "subscribe" or ev.txn is None or not isinstance(req, Request):
+                continue
+            if ev.dialog is None:
+                d = ep.respond(ev.txn, 200, now=now)
+                assert d is not None
+                ep.notify(d, "presence", "active", now=now)
+                continue
+            self.refreshes.append(req)
+            if req.headers.get("Authorization") is None:
+                challenge = 'Digest realm="n", nonce="r1", qop="auth"'
+                ep.respond(ev.txn, 401, now=now, headers=[("WWW-Authenticate", challenge)])
+            else:
+                ep.respond(ev.txn, 200, now=now)
+        for out, dest, _ in ep.transmit():
+            self.transport.sendto(out, dest)
+
+
+def test_refresh_answers_a_challenge() -> None:
+    async def main() -> None:
+        notifier = RawNotifier()
+        host, port = await notifier.start()
+        async with UserAgent(username="alice", password="secret") as alice:
+            sub = await alice.subscribe(f"sip:n@{host}:{port}", "presence", auto_refresh=False)
+            assert (await next_notification(sub)).state == "active"
+            r = await sub.refresh(300)
+            assert r.status == 200 and r.expires == 300 and sub.expires == 300
+            first, second = notifier.refreshes
+            assert first.headers.get("Authorization") is None
+            auth = second.headers.get("Authorization") or ""
+            assert 'username="alice"' in auth and 'nonce="r1"' in auth
+            assert second.cseq is not None and first.cseq is not None
+            assert second.cseq.seq == first.cseq.seq + 1
+        notifier.transport.close()
 
     run(main())
 

@@ -1296,7 +1296,10 @@ class Endpoint:
     (RFC 3262), and session timers (RFC 4028: ``Supported: timer`` and Session-Expires on
     INVITE and UPDATE, the refresher chosen in the 2xx, 422 for an interval below
     ``min_se``, a ``session_refresh`` event when this side must refresh, BYE when the session
-    expires). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
+    expires). For subscriptions (RFC 6665) it answers 489 (event types not in ``events``),
+    423 and 481, makes the dialog of a 2xx to SUBSCRIBE or of a NOTIFY that overtakes it,
+    writes Expires in the 2xx, and ends expired subscriptions (the notifier's last NOTIFY
+    included). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
     unless ``seed`` is given (for reproducible tests). Tables are bounded by
     ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
     :class:`LocalProtocolError` saying what was wrong; received bytes never raise.

@@ -311,6 +311,12 @@ class IncomingSubscription:
         SUBSCRIBE with Expires: 0 (a fetch) gets its one terminated NOTIFY."""
         if self._answered:
             raise LocalProtocolError("the SUBSCRIBE was answered already")
+        asked = self.request.expires
+        if expires is not None and asked is not None and expires > asked:
+            raise LocalProtocolError(
+                f"expires={expires} would lengthen the {asked} s asked for; a notifier may "
+                "only shorten it (RFC 6665 §4.2.1.1)"
+            )
         self._answered = True
         ua = self._ua
         headers = [] if expires is None else [("Expires", str(expires))]
@@ -607,6 +613,4 @@ class _Table:
         jobs: list[Awaitable[object]] = [s.unsubscribe() for s in list(self._subs.values())]
         jobs += [n.terminate() for n in list(self._notifiers.values())]
         jobs += [p.remove() for p in list(self._publications)]
-        for j in jobs:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(j, 2.0)
+        await asyncio.gather(*(asyncio.wait_for(j, 2.0) for j in jobs), return_exceptions=True)

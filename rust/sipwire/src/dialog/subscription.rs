@@ -280,6 +280,8 @@ pub struct Subscriptions {
     made: HashSet<DialogKey>,
     /// (Call-ID, From tag) of a SUBSCRIBE sent outside a dialog.
     pending: HashMap<(Vec<u8>, Vec<u8>), Pending>,
+    /// The pending SUBSCRIBEs by transaction (every transaction's end asks).
+    pending_txn: HashMap<TxnId, (Vec<u8>, Vec<u8>)>,
     heap: BinaryHeap<Reverse<(u64, DialogKey)>>,
 }
 
@@ -327,7 +329,10 @@ impl Subscriptions {
         expires_at: u64,
     ) {
         let list = self.usages.entry(dialog).or_default();
-        match list
+        // The heap holds, for each usage, an entry no later than its deadline: a later
+        // deadline reuses the entry there (re-armed when it comes due), so frequent
+        // NOTIFYs and refreshes do not pile entries up.
+        let earlier = match list
             .iter_mut()
             .find(|u| u.role == role && u.event == *event)
         {
@@ -335,16 +340,23 @@ impl Subscriptions {
                 if let Some(s) = state {
                     u.state = s;
                 }
+                let earlier = expires_at < u.expires_at;
                 u.expires_at = expires_at;
+                earlier
             }
-            None => list.push(Usage {
-                role,
-                event: event.clone(),
-                state: state.unwrap_or(SubState::Pending),
-                expires_at,
-            }),
+            None => {
+                list.push(Usage {
+                    role,
+                    event: event.clone(),
+                    state: state.unwrap_or(SubState::Pending),
+                    expires_at,
+                });
+                true
+            }
+        };
+        if earlier {
+            self.heap.push(Reverse((expires_at, dialog)));
         }
-        self.heap.push(Reverse((expires_at, dialog)));
     }
 
     /// Changes a usage's state, keeping its deadline.
@@ -387,8 +399,14 @@ impl Subscriptions {
         txn: TxnId,
         request: Vec<u8>,
     ) {
+        let key = (call_id.to_vec(), from_tag.to_vec());
+        if let Some(old) = self.pending.get(&key) {
+            // The same SUBSCRIBE again (after a 401): the new transaction takes over.
+            self.pending_txn.remove(&old.txn);
+        }
+        self.pending_txn.insert(txn, key.clone());
         self.pending.insert(
-            (call_id.to_vec(), from_tag.to_vec()),
+            key,
             Pending {
                 txn,
                 event,
@@ -424,13 +442,16 @@ impl Subscriptions {
 
     /// The SUBSCRIBE's transaction ended: no later NOTIFY makes a dialog from it.
     pub fn drop_pending(&mut self, txn: TxnId) {
-        self.pending.retain(|_, p| p.txn != txn);
+        if let Some(key) = self.pending_txn.remove(&txn) {
+            self.pending.remove(&key);
+        }
     }
 
-    /// The earliest deadline of a live usage.
+    /// When to call [`Subscriptions::expire`] next: no later than the earliest deadline
+    /// (earlier when a refresh moved a deadline on; that call finds nothing due).
     pub fn next_deadline(&mut self) -> Option<u64> {
         while let Some(&Reverse((at, k))) = self.heap.peek() {
-            if self.of(k).iter().any(|u| u.expires_at == at) {
+            if !self.of(k).is_empty() {
                 return Some(at);
             }
             self.heap.pop();
@@ -450,12 +471,16 @@ impl Subscriptions {
             let due: Vec<Usage> = self
                 .of(k)
                 .iter()
-                .filter(|u| u.expires_at == at)
+                .filter(|u| u.expires_at <= now)
                 .cloned()
                 .collect();
             for u in due {
                 let last = self.end(k, u.role, &u.event);
                 out.push((k, u, last));
+            }
+            // The dialog's other usages were refreshed past this entry: re-arm.
+            if let Some(next) = self.of(k).iter().map(|u| u.expires_at).min() {
+                self.heap.push(Reverse((next, k)));
             }
         }
         out
@@ -639,8 +664,10 @@ mod tests {
         s.set(key(1), Role::Notifier, &p, Some(SubState::Active), 1000);
         s.set(key(2), Role::Subscriber, &p, Some(SubState::Active), 1500);
         assert_eq!(s.next_deadline(), Some(1000));
-        // A refresh moves the deadline; the old one is stale.
+        // A refresh moves the deadline on: the entry at 1000 finds nothing due and re-arms.
         s.set(key(1), Role::Notifier, &p, None, 3000);
+        assert_eq!(s.next_deadline(), Some(1000));
+        assert!(s.expire(1000).is_empty());
         assert_eq!(s.next_deadline(), Some(1500));
         assert!(s.expire(1499).is_empty());
         let due = s.expire(1500);
@@ -653,6 +680,16 @@ mod tests {
         assert!(due[0].2, "the subscription's own dialog ends with it");
         assert_eq!(s.next_deadline(), None);
         assert!(s.is_empty());
+        // A deadline moved earlier is kept to.
+        s.set(key(4), Role::Subscriber, &p, None, 9000);
+        s.set(key(4), Role::Subscriber, &p, None, 7000);
+        assert_eq!(s.next_deadline(), Some(7000));
+        assert_eq!(s.expire(7000).len(), 1);
+        // Many refreshes leave one entry per usage, not one per refresh.
+        for i in 0..100 {
+            s.set(key(5), Role::Subscriber, &p, None, 10_000 + i);
+        }
+        assert_eq!(s.heap.len(), 1 + 1);
     }
 
     #[test]
@@ -671,7 +708,12 @@ mod tests {
         s.made_early(b"cid", b"tag1", b"r1");
         assert!(s.was_made_early(b"cid", b"tag1", b"r1"));
         assert!(!s.was_made_early(b"cid", b"tag1", b"r2"));
+        // Sent again after a challenge: the first transaction's end no longer drops it.
+        let t2 = TxnId::from_u64(6);
+        s.add_pending(b"cid", b"tag1", p.clone(), t2, b"SUBSCRIBE2".to_vec());
         s.drop_pending(t);
+        assert_eq!(s.pending_for(b"cid", b"tag1", &p), Some(&b"SUBSCRIBE2"[..]));
+        s.drop_pending(t2);
         assert_eq!(s.pending_for(b"cid", b"tag1", &p), None);
         assert!(!s.was_made_early(b"cid", b"tag1", b"r1"));
     }

@@ -159,6 +159,8 @@ pub struct Dialogs {
     slots: Vec<Slot>,
     free: Vec<u32>,
     index: HashIndex,
+    /// (Call-ID, local tag) → slots: the forks of one INVITE without a scan.
+    forks: HashIndex,
     live: usize,
     /// Recent requests without To tag: (From tag, Call-ID, CSeq, method) → top Via branch.
     recent: HashMap<MergeKey, (Vec<u8>, u64)>,
@@ -183,6 +185,7 @@ impl Dialogs {
             slots: Vec::new(),
             free: Vec::new(),
             index: HashIndex::default(),
+            forks: HashIndex::default(),
             live: 0,
             recent: HashMap::new(),
             recent_order: VecDeque::new(),
@@ -231,6 +234,12 @@ impl Dialogs {
         })
     }
 
+    fn fork_hash(&self, call_id: &[u8], local: &[u8]) -> u64 {
+        let mut h = self.forks.hasher();
+        hash_id(&mut h, call_id, local, b"");
+        h.finish()
+    }
+
     fn hash(&self, call_id: &[u8], local: &[u8], remote: &[u8]) -> u64 {
         let mut h = self.index.hasher();
         hash_id(&mut h, call_id, local, remote);
@@ -259,6 +268,7 @@ impl Dialogs {
             return None;
         }
         let h = self.hash(&d.id.call_id, &d.id.local_tag, &d.id.remote_tag);
+        let fh = self.fork_hash(&d.id.call_id, &d.id.local_tag);
         let i = match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i as usize) {
@@ -278,6 +288,7 @@ impl Dialogs {
             }
         };
         self.index.insert(h, i);
+        self.forks.insert(fh, i);
         self.live += 1;
         self.counters.created += 1;
         self.key_of(i)
@@ -295,6 +306,8 @@ impl Dialogs {
         d.state = DialogState::Terminated;
         let h = self.hash(&d.id.call_id, &d.id.local_tag, &d.id.remote_tag);
         self.index.remove(h, k.index);
+        let fh = self.fork_hash(&d.id.call_id, &d.id.local_tag);
+        self.forks.remove(fh, k.index);
         self.free.push(k.index);
         self.live = self.live.saturating_sub(1);
         self.counters.removed += 1;
@@ -306,8 +319,10 @@ impl Dialogs {
 
     /// The dialogs sharing a Call-ID and local tag (the forks of one INVITE).
     fn forks(&self, call_id: &[u8], local: &[u8]) -> Vec<DialogKey> {
-        (0..self.slots.len())
-            .filter_map(|i| u32::try_from(i).ok())
+        self.forks
+            .get(self.fork_hash(call_id, local))
+            .iter()
+            .copied()
             .filter(|&i| {
                 self.slots
                     .get(i as usize)
