@@ -25,8 +25,9 @@ command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install ca
 san="${FUZZ_SANITIZER:-address}"
 cd "$root"
 [ -d "$fuzz/corpus" ] || "$fuzz/seed.sh" >/dev/null
+mkdir -p "$fuzz/target"
 cargo fuzz build --fuzz-dir rust/fuzz -O -s "$san" >/dev/null 2>"$fuzz/target/build.log" || {
-    mkdir -p "$fuzz/target"; cat "$fuzz/target/build.log" >&2; exit 2; }
+    cat "$fuzz/target/build.log" >&2; exit 2; }
 mkdir -p "$fuzz/target/logs"
 status=0
 printf '%-12s %10s %14s %10s  %s\n' target secs executions exec/s result
