@@ -980,3 +980,87 @@ Content-Length: 0
     assert_eq!(call.outcome, Outcome::Answered);
     assert!((call.time_to_ringing().unwrap() - 0.01).abs() < 1e-6);
 }
+
+/// A response of the INVITE below, with its own Via and To values.
+fn raw_response(status: &str, via: &str, to: &str) -> Vec<u8> {
+    format!(
+        "SIP/2.0 {status}\r\nVia: {via}\r\nFrom: <sip:a@x>;tag=ft\r\nTo: {to}\r\n\
+         Call-ID: vary\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Within one call the From, To and Via values change from message to message: each value
+/// is read as its own bytes say (a call remembers what its earlier values parsed to, and
+/// must not hand that to different bytes).
+#[test]
+fn values_that_change_within_a_call_are_read_each_time() {
+    const VIA: &str = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1";
+    let mut c = Correlator::default();
+    let evs = vec![
+        ev(1.0, true, req("INVITE", "z9hG4bKv1", "vary", 1, "", None)),
+        // The To's URI does not parse: no tag, so no dialog.
+        ev(
+            1.1,
+            false,
+            raw_response("180 Ringing", VIA, "<sip:b@[bad>;tag=t1"),
+        ),
+        // The same bytes once more: a retransmission of a response without To tag.
+        ev(
+            1.15,
+            false,
+            raw_response("180 Ringing", VIA, "<sip:b@[bad>;tag=t1"),
+        ),
+        // A well-formed To one byte longer: an early dialog with tag t12.
+        ev(
+            1.2,
+            false,
+            raw_response("180 Ringing", VIA, "<sip:b@[::1]>;tag=t12"),
+        ),
+        // The branch past its cookie in other case: the same transaction (branches compare
+        // case-insensitively, RFC 3261 §17.2.3, §7.3.1), and a new dialog.
+        ev(
+            1.3,
+            false,
+            raw_response(
+                "200 OK",
+                "SIP/2.0/UDP 10.0.0.1:5060;Branch=z9hG4bKV1",
+                "<sip:b@y>;tag=t2",
+            ),
+        ),
+        // A top Via the typed parser refuses, in a known call: not correlated.
+        ev(
+            1.4,
+            false,
+            raw_response(
+                "200 OK",
+                "SIP/2.0/UDP ;branch=z9hG4bKv1",
+                "<sip:b@y>;tag=t2",
+            ),
+        ),
+    ];
+    let fed = feed_all(&mut c, &evs);
+    assert!(matches!(fed[1], Fed::Stored(_)), "{fed:?}");
+    assert!(matches!(fed[2], Fed::Retransmission(_)), "{fed:?}");
+    assert!(matches!(fed[3], Fed::Stored(_)), "{fed:?}");
+    assert!(matches!(fed[4], Fed::Stored(_)), "{fed:?}");
+    assert_eq!(fed[5], Fed::Uncorrelated);
+    let txns = c.transactions();
+    assert_eq!(txns.len(), 1);
+    assert_eq!(txns[0].responses().len(), 3);
+    assert_eq!(txns[0].retransmissions(), 1);
+    let tags: Vec<(Vec<u8>, DialogState)> = c
+        .dialogs()
+        .into_iter()
+        .map(|d| (d.to_tag.into_vec(), d.state))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![
+            (b"t12".to_vec(), DialogState::Terminated),
+            (b"t2".to_vec(), DialogState::Confirmed)
+        ]
+    );
+    let n = c.counters();
+    assert_eq!((n.dialogs, n.uncorrelated, n.retransmissions), (2, 1, 1));
+}

@@ -2,9 +2,11 @@
 //!
 //! Every key comes from the capture, so a hostile peer chooses them. Each correlator draws
 //! four random 64-bit keys (from the standard library's `RandomState`), so colliding inputs
-//! cannot be computed ahead of time. This is not a cryptographic PRF: a peer that could
-//! observe bucket timings might learn something, so the tables do not rely on it for
-//! correctness (full-hash compare, then the key itself) and stay bounded in size.
+//! cannot be computed ahead of time, and no hash value leaves the correlator (its tables
+//! iterate in recency order, not bucket order). It is not a cryptographic PRF as SipHash is,
+//! so the tables do not rely on it for correctness (full-hash compare, then the key itself)
+//! and stay bounded in size whatever the hashes do. SipHash-1-3 in its place made the
+//! 140,000-message benchmark ~9 % slower (`benches/README.md`).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -58,6 +60,19 @@ fn half(s: &[u8], at: usize) -> u64 {
     u64::from(u32::from_le_bytes(w))
 }
 
+/// `w` with its ASCII capitals made small, eight bytes at once (bytes from 0x80 up unchanged).
+#[inline]
+fn lower(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Seven-bit lanes plus a constant: no carry crosses a byte, the high bit tells the range.
+    let low7 = w & !HIGH;
+    let ge_a = low7 + ONES * (0x80 - u64::from(b'A'));
+    let gt_z = low7 + ONES * (0x80 - u64::from(b'Z') - 1);
+    let upper = ge_a & !gt_z & !w & HIGH;
+    w | (upper >> 2)
+}
+
 pub(crate) struct FoldHasher {
     h: u64,
     k: [u64; 4],
@@ -69,15 +84,19 @@ impl FoldHasher {
         let [k0, k1, ..] = self.k;
         self.h = fold(self.h ^ a ^ k0, b ^ k1);
     }
-}
 
-impl Hasher for FoldHasher {
+    /// Hashes `bytes` as if ASCII-lowercased: equal for inputs equal ignoring ASCII case.
     #[inline]
-    fn write(&mut self, bytes: &[u8]) {
+    pub(crate) fn write_lower(&mut self, bytes: &[u8]) {
+        self.write_words(bytes, lower);
+    }
+
+    #[inline]
+    fn write_words(&mut self, bytes: &[u8], f: impl Fn(u64) -> u64) {
         let n = bytes.len();
         let mut i = 0;
         while i + 16 <= n {
-            self.mix(word(bytes, i), word(bytes, i + 8));
+            self.mix(f(word(bytes, i)), f(word(bytes, i + 8)));
             i += 16;
         }
         let rest = bytes.get(i..).unwrap_or(&[]);
@@ -98,7 +117,14 @@ impl Hasher for FoldHasher {
             (a, 0)
         };
         let k2 = self.k[2];
-        self.mix(a, b ^ k2.rotate_left(r as u32) ^ (n as u64));
+        self.mix(f(a), f(b) ^ k2.rotate_left(r as u32) ^ (n as u64));
+    }
+}
+
+impl Hasher for FoldHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.write_words(bytes, |w| w);
     }
 
     #[inline]
@@ -177,5 +203,27 @@ mod tests {
         // same overlapping words.
         assert_ne!(hash(&k, &[b""]), hash(&k, &[b"\0"]));
         assert_ne!(hash(&k, &[b"abcdefgh"]), hash(&k, &[b"abcdabcdefgh"]));
+    }
+
+    /// `write_lower` equals `write` of the lowercased bytes, for every byte value and every
+    /// tail length.
+    #[test]
+    fn lowercase_hash_is_the_hash_of_the_lowercase() {
+        let k = Keys::random();
+        let all: Vec<u8> = (0..=255u8).collect();
+        for len in 0..40 {
+            for start in (0..all.len() - len).step_by(7) {
+                let s = all.get(start..start + len).unwrap_or(&[]);
+                let mut a = k.hasher();
+                a.write_lower(s);
+                let mut b = k.hasher();
+                b.write(&s.to_ascii_lowercase());
+                assert_eq!(a.finish(), b.finish(), "{s:?}");
+            }
+        }
+        for w in [0u64, u64::MAX, 0x4041_5a5b_6061_7a7b, 0xc1e1_80ff_415a_2040] {
+            let want = u64::from_le_bytes(w.to_le_bytes().map(|b| b.to_ascii_lowercase()));
+            assert_eq!(lower(w), want, "{w:#x}");
+        }
     }
 }

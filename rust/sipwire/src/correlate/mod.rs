@@ -405,15 +405,8 @@ fn earliest_sdp(slot: &mut Option<SdpRec>, rec: SdpRec) {
 
 /// Hashes bytes ASCII-lowercased (branch and host compare case-insensitively, RFC 3261
 /// §7.3.1, §19.1.4).
-fn hash_lower<H: Hasher>(h: &mut H, s: &[u8]) {
-    let mut chunk = [0u8; 64];
-    for part in s.chunks(64) {
-        let out = chunk.get_mut(..part.len()).unwrap_or(&mut []);
-        for (o, &b) in out.iter_mut().zip(part) {
-            *o = b.to_ascii_lowercase();
-        }
-        h.write(out);
-    }
+fn hash_lower(h: &mut hash::FoldHasher, s: &[u8]) {
+    h.write_lower(s);
     h.write_u8(0xff);
 }
 

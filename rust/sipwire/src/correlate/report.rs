@@ -313,7 +313,16 @@ fn initial<B>(rec: &CallRec<B>) -> Vec<&Exchange<B>> {
 
 /// The outcome of a call and the status that decided it, with the capture ending at `end`.
 pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> (Outcome, Option<u16>) {
-    let inits = initial(rec);
+    summarize_with(rec, &initial(rec), end, timeout)
+}
+
+/// [`summarize`] with the call's initial exchanges (from [`initial`]) at hand.
+fn summarize_with<B>(
+    rec: &CallRec<B>,
+    inits: &[&Exchange<B>],
+    end: f64,
+    timeout: f64,
+) -> (Outcome, Option<u16>) {
     let answered = inits
         .iter()
         .filter_map(|e| e.answered)
@@ -353,13 +362,13 @@ fn took_effect<B>(e: &Exchange<B>) -> bool {
 }
 
 fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
-    let mut v: Vec<(f64, MediaSession)> = rec
+    let mut v: Vec<MediaSession> = rec
         .exchanges
         .iter()
         .filter(|e| took_effect(e))
         .filter_map(|e| {
             let (o, a) = offer_answer(e);
-            let at = o.or(a)?.time;
+            o.or(a)?;
             let n = o
                 .map_or(0, |s| s.streams.len())
                 .max(a.map_or(0, |s| s.streams.len()));
@@ -376,38 +385,46 @@ fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
                     }
                 })
                 .collect();
-            Some((
-                at,
-                MediaSession {
-                    method: if e.update {
-                        Method::Update
-                    } else {
-                        Method::Invite
-                    },
-                    cseq: e.cseq,
-                    offer_time: o.map(|s| s.time),
-                    answer_time: a.map(|s| s.time),
-                    offerer: o.map(|s| s.from),
-                    answerer: a.map(|s| s.from),
-                    streams,
+            Some(MediaSession {
+                method: if e.update {
+                    Method::Update
+                } else {
+                    Method::Invite
                 },
-            ))
+                cseq: e.cseq,
+                offer_time: o.map(|s| s.time),
+                answer_time: a.map(|s| s.time),
+                offerer: o.map(|s| s.from),
+                answerer: a.map(|s| s.from),
+                streams,
+            })
         })
         .collect();
-    v.sort_by(|a, b| a.0.total_cmp(&b.0));
-    v.into_iter().map(|(_, m)| m).collect()
+    // By the offer's time, else the answer's (one of them is there).
+    let at = |m: &MediaSession| m.offer_time.or(m.answer_time).unwrap_or(0.0);
+    if v.len() > 1 {
+        v.sort_by(|a, b| at(a).total_cmp(&at(b)));
+    }
+    v
 }
 
 fn hold_periods<B>(rec: &CallRec<B>) -> Vec<HoldPeriod> {
-    let mut offers: Vec<(f64, bool)> = rec
+    let offers = rec
         .exchanges
         .iter()
         .filter(|e| took_effect(e))
         .filter_map(|e| {
             let o = offer_answer(e).0?;
             Some((o.time, o.streams.iter().any(|s| s.hold.is_hold())))
-        })
-        .collect();
+        });
+    // Most calls have one offer: it holds or not, nothing to sort.
+    if rec.exchanges.len() <= 1 {
+        return offers
+            .filter(|&(_, held)| held)
+            .map(|(start, _)| HoldPeriod { start, end: None })
+            .collect();
+    }
+    let mut offers: Vec<(f64, bool)> = offers.collect();
     offers.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out: Vec<HoldPeriod> = Vec::new();
     for (t, held) in offers {
@@ -494,8 +511,9 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     }
 
     fn call_of(&self, id: Id, rec: &CallRec<B>) -> Call {
-        let (outcome, final_status) = summarize(rec, self.capture_end(), self.cfg.timeout);
         let inits = initial(rec);
+        let (outcome, final_status) =
+            summarize_with(rec, &inits, self.capture_end(), self.cfg.timeout);
         let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
         Call {
             id,
@@ -515,13 +533,13 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 .dialogs
                 .iter()
                 .copied()
-                .filter(|&d| self.dialogs.get(d).is_some())
+                .filter(|&d| self.dialogs.contains(d))
                 .collect(),
             transactions: rec
                 .exchanges
                 .iter()
                 .filter_map(|e| e.txn)
-                .filter(|&t| self.txns.get(t).is_some())
+                .filter(|&t| self.txns.contains(t))
                 .collect(),
         }
     }
@@ -532,13 +550,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     /// Every call held, by the time of its first message.
     pub fn calls(&self) -> Vec<Call> {
-        let mut v: Vec<Call> = self
+        // Sorted as small (time, record) pairs, then built in order: no large moves.
+        let mut order: Vec<(f64, Id, &CallRec<B>)> = self
             .calls
             .iter()
-            .map(|(id, rec)| self.call_of(id, rec))
+            .map(|(id, rec)| (rec.first_time, id, rec))
             .collect();
-        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-        v
+        order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        order
+            .into_iter()
+            .map(|(_, id, rec)| self.call_of(id, rec))
+            .collect()
     }
 
     /// Calls per outcome: those held now and those evicted (counted when evicted).

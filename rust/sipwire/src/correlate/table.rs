@@ -7,9 +7,17 @@
 //! still resolve correctly.
 //!
 //! Values live in fixed-size chunks (a growing table never moves them: no reallocation copies
-//! them). What lookups and the LRU list walk (hash, generation, links) is kept apart in one
-//! dense array, so a probe that misses, or a `touch`, reads no value. Each bucket of the index
-//! is a chain threaded through that array: an insert allocates nothing once its chunk exists.
+//! them). What lookups walk (hash, generation, chain link) is kept apart in one dense array,
+//! so a probe that misses reads no value. Each bucket of the index is a chain threaded through
+//! that array: an insert allocates nothing once its chunk exists.
+//!
+//! Recency is a tick per slot and a queue of (slot, tick) in the order of use: a `touch`
+//! stamps the slot and appends to the queue, writing nothing else (a linked list would write
+//! both neighbours, two cache misses in a large table). Queue entries whose tick is no longer
+//! the slot's are stale and skipped; the queue is compacted when stale entries outnumber
+//! live ones. The order is exactly least-recently-used.
+
+use std::collections::VecDeque;
 
 const NIL: u32 = u32::MAX;
 /// Slots per chunk (a power of two).
@@ -30,10 +38,9 @@ pub struct Id {
 #[derive(Clone, Copy)]
 struct Meta {
     hash: u64,
+    /// When it was last inserted or touched (0: free).
+    tick: u64,
     gen: u32,
-    /// Neighbours in least-recently-used order.
-    prev: u32,
-    next: u32,
     /// The next slot of the same bucket.
     chain: u32,
 }
@@ -45,8 +52,10 @@ pub(crate) struct Table<T> {
     /// `CHUNK` values per chunk; `None` in a free slot.
     values: Vec<Vec<Option<T>>>,
     free: Vec<u32>,
-    head: u32,
-    tail: u32,
+    /// (slot, tick) from least to most recently used, stale entries included.
+    order: VecDeque<(u32, u64)>,
+    /// The last tick given out.
+    tick: u64,
     len: usize,
     cap: usize,
     /// First slot of each bucket's chain; the length is a power of two.
@@ -62,8 +71,8 @@ impl<T> Table<T> {
             meta: Vec::new(),
             values: Vec::new(),
             free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            order: VecDeque::new(),
+            tick: 0,
             len: 0,
             cap,
             buckets: vec![NIL; MIN_BUCKETS.min(max_buckets)],
@@ -115,6 +124,12 @@ impl<T> Table<T> {
         self.value_mut(id.slot)?.as_mut()
     }
 
+    /// Whether `id` is still held (reads no value).
+    pub(crate) fn contains(&self, id: Id) -> bool {
+        self.slot(id.slot)
+            .is_some_and(|m| m.gen == id.gen && m.tick != 0)
+    }
+
     /// The entry of hash `hash` for which `is` holds.
     pub(crate) fn find(&self, hash: u64, mut is: impl FnMut(&T) -> bool) -> Option<Id> {
         let mut i = *self.buckets.get(self.bucket(hash))?;
@@ -132,49 +147,47 @@ impl<T> Table<T> {
         None
     }
 
-    fn unlink(&mut self, i: u32) {
-        let Some((p, n)) = self.slot(i).map(|s| (s.prev, s.next)) else {
-            return;
-        };
-        match self.slot_mut(p) {
-            Some(ps) => ps.next = n,
-            None => self.head = n,
+    /// Stamps slot `i` as used now and queues it.
+    fn stamp(&mut self, i: u32) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(m) = self.slot_mut(i) {
+            m.tick = tick;
         }
-        match self.slot_mut(n) {
-            Some(ns) => ns.prev = p,
-            None => self.tail = p,
+        self.order.push_back((i, tick));
+        if self.order.len() > 2 * self.len + 32 {
+            let meta = &self.meta;
+            self.order
+                .retain(|&(i, t)| meta.get(i as usize).is_some_and(|m| m.tick == t));
         }
-    }
-
-    fn push_back(&mut self, i: u32) {
-        let tail = self.tail;
-        if let Some(s) = self.slot_mut(i) {
-            s.prev = tail;
-            s.next = NIL;
-        }
-        match self.slot_mut(tail) {
-            Some(t) => t.next = i,
-            None => self.head = i,
-        }
-        self.tail = i;
     }
 
     /// Marks an entry as just used (it is evicted last).
     pub(crate) fn touch(&mut self, id: Id) {
-        let live = self.slot(id.slot).is_some_and(|s| s.gen == id.gen);
-        if live && self.tail != id.slot {
-            self.unlink(id.slot);
-            self.push_back(id.slot);
+        let Some(m) = self.slot(id.slot) else {
+            return;
+        };
+        if m.gen == id.gen && m.tick != self.tick && self.value(id.slot).is_some() {
+            self.stamp(id.slot);
         }
     }
 
-    /// The least recently used entry.
-    pub(crate) fn oldest(&self) -> Option<Id> {
-        let s = self.slot(self.head)?;
-        Some(Id {
-            slot: self.head,
-            gen: s.gen,
-        })
+    /// The least recently used entry (stale queue entries before it are dropped).
+    pub(crate) fn oldest(&mut self) -> Option<Id> {
+        while let Some(&(i, t)) = self.order.front() {
+            match self.slot(i) {
+                Some(m) if m.tick == t => {
+                    return Some(Id {
+                        slot: i,
+                        gen: m.gen,
+                    })
+                }
+                _ => {
+                    self.order.pop_front();
+                }
+            }
+        }
+        None
     }
 
     /// A free slot, made when there is none (in the last chunk, or a new one).
@@ -189,9 +202,8 @@ impl<T> Table<T> {
         self.values.last_mut()?.push(None);
         self.meta.push(Meta {
             hash: 0,
+            tick: 0,
             gen: 0,
-            prev: NIL,
-            next: NIL,
             chain: NIL,
         });
         Some(i)
@@ -248,14 +260,13 @@ impl<T> Table<T> {
         if let Some(h) = self.buckets.get_mut(b) {
             *h = slot;
         }
-        self.push_back(slot);
         self.len += 1;
+        self.stamp(slot);
         (Id { slot, gen }, evicted)
     }
 
     pub(crate) fn remove(&mut self, id: Id) -> Option<T> {
         self.get(id)?;
-        self.unlink(id.slot);
         let (hash, chain) = self.slot(id.slot).map(|s| (s.hash, s.chain))?;
         // Out of its bucket's chain.
         let b = self.bucket(hash);
@@ -279,6 +290,7 @@ impl<T> Table<T> {
         if let Some(s) = self.slot_mut(id.slot) {
             s.gen = s.gen.wrapping_add(1);
             s.chain = NIL;
+            s.tick = 0;
         }
         let value = self.value_mut(id.slot)?.take()?;
         self.free.push(id.slot);
@@ -288,15 +300,13 @@ impl<T> Table<T> {
 
     /// Entries from least to most recently used.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Id, &T)> + '_ {
-        let mut i = self.head;
-        std::iter::from_fn(move || {
-            let s = self.slot(i)?;
+        self.order.iter().filter_map(move |&(i, t)| {
+            let m = self.slot(i).filter(|m| m.tick == t)?;
             let id = Id {
                 slot: i,
-                gen: s.gen,
+                gen: m.gen,
             };
-            i = s.next;
-            self.value(id.slot).map(|v| (id, v))
+            self.value(i).map(|v| (id, v))
         })
     }
 }
@@ -315,6 +325,7 @@ mod tests {
         let (c, ev) = t.insert(3, 30);
         assert_eq!(ev, Some(20));
         assert_eq!(t.get(b), None);
+        assert!(!t.contains(b) && t.contains(a) && t.contains(c));
         assert_eq!(t.find(1, |&v| v == 20), None);
         assert_eq!(t.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![10, 30]);
         assert_eq!(t.remove(a), Some(10));
@@ -367,5 +378,50 @@ mod tests {
         assert!(t.find(0, |&v| v == 0).is_some());
         assert!(t.find(1 << 32, |&v| v == 1).is_none());
         assert!(t.buckets.len() <= 128);
+    }
+
+    /// Random inserts, touches and removals against a plain list kept in LRU order: the same
+    /// order, the same evictions, through many queue compactions.
+    #[test]
+    fn lru_order_matches_a_plain_list() {
+        let mut t: Table<u32> = Table::new(50);
+        let mut model: Vec<(u32, Id)> = Vec::new();
+        let mut x = 0x9e37_79b9_u32;
+        let mut next = 0u32;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            match x % 8 {
+                0..=2 => {
+                    let (id, ev) = t.insert(u64::from(next % 7), next);
+                    let want = (model.len() >= 50).then(|| model.remove(0).0);
+                    assert_eq!(ev, want);
+                    model.push((next, id));
+                    next += 1;
+                }
+                3..=5 if !model.is_empty() => {
+                    let (v, id) = model.remove((x as usize / 8) % model.len());
+                    t.touch(id);
+                    model.push((v, id));
+                }
+                6 if !model.is_empty() => {
+                    let (v, id) = model.remove((x as usize / 8) % model.len());
+                    assert_eq!(t.remove(id), Some(v));
+                    t.touch(id);
+                }
+                _ => {
+                    let oldest = t.oldest();
+                    assert_eq!(oldest, model.first().map(|m| m.1));
+                }
+            }
+            assert!(t.order.len() <= 2 * t.len() + 33);
+        }
+        let got: Vec<u32> = t.iter().map(|(_, v)| *v).collect();
+        let want: Vec<u32> = model.iter().map(|m| m.0).collect();
+        assert_eq!(got, want);
+        for (v, id) in model {
+            assert_eq!(t.find(u64::from(v % 7), |&x| x == v), Some(id));
+        }
     }
 }
