@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use sipwire::message::{unfold, HeaderName, Message, MessageIndex};
-use sipwire::{Location, ParseOptions, Span};
+use sipwire::{Location, ParseOptions};
 
 use crate::errors::{local_error, parse_error};
 use crate::limits::PyLimits;
@@ -162,20 +162,21 @@ pub fn wrap(
     index: MessageIndex,
     mode: Mode,
 ) -> PyResult<PyObject> {
-    let method = match index.start_line {
-        sipwire::message::StartLine::Request { method, .. } => {
-            Some(typed::token_str(py, method.of(data.as_bytes(py))).unbind())
-        }
+    let request = match index.start_line {
+        sipwire::message::StartLine::Request { method, uri, .. } => Some((method, uri)),
         sipwire::message::StartLine::Response { .. } => None,
     };
     let core = Core::new(py, data, index, mode);
-    Ok(if let Some(method) = method {
+    Ok(if let Some((method, uri)) = request {
+        let method = typed::token_str(py, method.of(core.buf(py))).unbind();
+        let known = core.index.fields().request_uri;
+        let uri = typed::Uri::new(py, core.data.clone_ref(py), uri, core.opts, true, known);
         Py::new(
             py,
             Request {
-                core,
                 method,
-                uri: GILOnceCell::new(),
+                uri: Py::new(py, uri)?,
+                core,
             },
         )?
         .into_any()
@@ -454,7 +455,10 @@ pub struct Request {
     // field is read by the interpreter itself, without a getter call.
     #[pyo3(get)]
     method: Py<PyString>,
-    uri: GILOnceCell<Py<typed::Uri>>,
+    /// The Request-URI.
+    // Built at parse time for the same reason; its parts are parsed when first read.
+    #[pyo3(get)]
+    uri: Py<typed::Uri>,
 }
 
 /// A SIP response.
@@ -464,32 +468,6 @@ pub struct Response {
 }
 
 message_methods!(Request, {
-    /// The Request-URI.
-    #[getter]
-    fn uri(&self, py: Python<'_>) -> PyResult<Py<typed::Uri>> {
-        if let Some(u) = self.uri.get(py) {
-            return Ok(u.clone_ref(py));
-        }
-        let span = match self.core.index.start_line {
-            sipwire::message::StartLine::Request { uri, .. } => uri,
-            sipwire::message::StartLine::Response { .. } => Span::default(),
-        };
-        let known = self.core.index.fields().request_uri;
-        let u = Py::new(
-            py,
-            typed::Uri::new(
-                py,
-                self.core.data.clone_ref(py),
-                span,
-                self.core.opts,
-                true,
-                known,
-            ),
-        )?;
-        let _ = self.uri.set(py, u.clone_ref(py));
-        Ok(u)
-    }
-
     /// A response to this request per RFC 3261 §8.2.6: Vias, From, Call-ID and CSeq copied,
     /// To copied with `to_tag` added (a random one when None and status > 100).
     #[pyo3(signature = (status, reason=None, *, to_tag=None, headers=None, body=None))]

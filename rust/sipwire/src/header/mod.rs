@@ -21,6 +21,7 @@ pub mod numeric;
 pub mod params;
 pub mod reason;
 pub mod replaces;
+pub mod shortcut;
 pub mod tokens;
 pub mod via;
 
@@ -34,8 +35,8 @@ pub use cseq::{parse_cseq, CSeq};
 pub use date::{parse_date, SipDate};
 pub use event::{parse_event, parse_subscription_state, Event, SubscriptionState};
 pub use name_addr::{
-    parse_contact, parse_contact_list, parse_name_addr, parse_name_addr_list, tag_fast, Contact,
-    ContactList, NameAddr, NameAddrList,
+    parse_contact, parse_contact_list, parse_name_addr, parse_name_addr_list, Contact, ContactList,
+    NameAddr, NameAddrList,
 };
 pub use numeric::{
     parse_content_length, parse_expires, parse_max_forwards, parse_min_expires, parse_min_se,
@@ -45,8 +46,9 @@ pub use numeric::{
 pub use params::{parse_params, unquote, ParamIter, ParamSyntax, Params};
 pub use reason::{parse_reason, parse_reason_list, Reason, ReasonList};
 pub use replaces::{parse_replaces, Replaces};
+pub use shortcut::{tag_fast, top_branch_fast};
 pub use tokens::{parse_token_list, TokenList};
-pub use via::{parse_via, parse_via_list, top_branch_fast, Via, ViaList};
+pub use via::{parse_via, parse_via_list, Via, ViaList};
 
 use crate::scan::{self, CommaSplit};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};

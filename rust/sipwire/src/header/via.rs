@@ -222,7 +222,7 @@ fn sent_by_host(v: &[u8], i: usize) -> Option<(usize, Host<'_>)> {
 /// Whether [`check_via_params`] has nothing to say about this parameter (no error, no
 /// diagnostic); a false sends the whole list to it.
 #[inline(always)]
-fn via_param_ok(name: &[u8], value: Option<&[u8]>) -> bool {
+pub(crate) fn via_param_ok(name: &[u8], value: Option<&[u8]>) -> bool {
     let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
     match name.len() {
         // via-branch = "branch" EQUAL token
@@ -281,69 +281,6 @@ fn check_via_params(
         }
     }
     Ok(())
-}
-
-/// The branch of the first via-parm of a Via header value, read in one pass when the value
-/// has the common shape: `SIP/2.0/` transport, one SP, a hostname or IPv4 address, an optional
-/// port, then `;name[=value]` parameters of token characters, each one that
-/// [`check_via_params`] would pass, up to the end or a `,`. `Some(branch)` is then what
-/// `parse_via_list(value).next()` gives; `None` (any other shape, including every invalid
-/// one) leaves the answer, or the error, to that full parse.
-pub fn top_branch_fast<'a>(value: &'a [u8], opts: &ParseOptions) -> Option<Option<&'a [u8]>> {
-    let rest = value.strip_prefix(b"SIP/2.0/")?;
-    let t = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    if t == 0 || at(rest, t) != Some(b' ') || opts.limits.max_list_items == 0 {
-        return None;
-    }
-    let i = t + 1;
-    let (len, host) = scan_host(from(rest, i));
-    host?;
-    let mut i = i + len;
-    if at(rest, i) == Some(b':') {
-        let digits = from(rest, i + 1)
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let port = super::digits_saturating(sub(rest, i + 1, i + 1 + digits), 70000);
-        if digits > 5 || !port.is_some_and(|p| p <= 65535) {
-            return None;
-        }
-        i += 1 + digits;
-    }
-    let (mut branch, mut count) = (None, 0usize);
-    loop {
-        match at(rest, i) {
-            None | Some(b',') => break,
-            Some(b';') => {}
-            Some(_) => return None,
-        }
-        let n0 = i + 1;
-        let n1 = token_end(rest, n0);
-        if n1 == n0 {
-            return None;
-        }
-        let name = sub(rest, n0, n1);
-        let val = if at(rest, n1) == Some(b'=') {
-            let v1 = token_end(rest, n1 + 1);
-            if v1 == n1 + 1 {
-                return None;
-            }
-            i = v1;
-            Some(sub(rest, n1 + 1, v1))
-        } else {
-            i = n1;
-            None
-        };
-        count += 1;
-        if count > usize::from(opts.limits.max_params) || !via_param_ok(name, val) {
-            return None;
-        }
-        // `Params::value`: the first parameter of the name counts, with or without a value.
-        if branch.is_none() && name.eq_ignore_ascii_case(b"branch") {
-            branch = Some(val);
-        }
-    }
-    Some(branch.flatten())
 }
 
 /// The via-parms of one Via header value.

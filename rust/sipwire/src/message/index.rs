@@ -167,7 +167,7 @@ pub(crate) fn parse_head(
     let mut next_line =
         |pos: usize, diags: &mut Vec<Diagnostic>| -> Result<Option<(usize, usize)>, Error> {
             let rest = buf.get(pos..).unwrap_or(&[]);
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = crate::scan::find_lf(buf, pos).map(|lf| lf - pos) else {
                 return Ok(None);
             };
             if nl > 0 && rest.get(nl - 1) == Some(&b'\r') {
