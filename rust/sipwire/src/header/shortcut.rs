@@ -9,7 +9,7 @@
 
 use super::via::via_param_ok;
 use super::{at, from, sub};
-use crate::scan::end_of_quoted;
+use crate::scan::{self, end_of_quoted, HostMasks};
 use crate::ParseOptions;
 
 const HOST: u8 = 1; // alphanum / "-" / "."
@@ -111,21 +111,22 @@ fn ipv4(s: &[u8]) -> bool {
 /// The label rules are checked on bit masks of the dots and dashes (hosts of up to 64 bytes;
 /// longer ones are left to the full parse).
 fn host(s: &[u8]) -> bool {
-    if s.is_empty() || s.len() > 64 {
+    if s.is_empty() {
         return false;
     }
-    let (mut any, mut every, mut dots, mut dashes) = (0u8, HOST, 0u64, 0u64);
-    for (i, &b) in s.iter().enumerate() {
-        let c = class(b);
-        any |= c;
-        every &= c;
-        dots |= u64::from(b == b'.') << i;
-        dashes |= u64::from(b == b'-') << i;
-    }
-    if every & HOST == 0 {
+    let Some(HostMasks {
+        dots,
+        dashes,
+        other,
+        alpha,
+    }) = scan::host_masks(s)
+    else {
+        return false;
+    };
+    if other != 0 {
         return false;
     }
-    if any & ALPHA == 0 && dashes == 0 {
+    if alpha == 0 && dashes == 0 {
         return ipv4(s);
     }
     let last = 1u64 << (s.len() - 1);
@@ -142,7 +143,7 @@ fn host(s: &[u8]) -> bool {
     } else {
         64 - inner.leading_zeros() as usize
     };
-    at(s, top).is_some_and(|b| class(b) & ALPHA != 0)
+    alpha & (1u64 << top) != 0
 }
 
 /// `;name[=value]` parameters from `i`, names and values of `name`/`value` bytes, up to the end
