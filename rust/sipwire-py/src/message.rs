@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use sipwire::message::{unfold, HeaderName, Message, MessageIndex};
-use sipwire::{Location, ParseOptions};
+use sipwire::{Location, ParseOptions, Span};
 
 use crate::errors::{local_error, parse_error};
 use crate::limits::PyLimits;
@@ -79,6 +79,8 @@ pub struct Core {
     from_: GILOnceCell<Option<Py<typed::NameAddr>>>,
     to: GILOnceCell<Option<Py<typed::NameAddr>>>,
     sdp: GILOnceCell<Option<PyObject>>,
+    /// CSeq number and method, once read (an error is not kept: it is raised on every read).
+    pub cseq: GILOnceCell<Option<(u32, Span)>>,
 }
 
 impl Core {
@@ -93,6 +95,7 @@ impl Core {
             from_: GILOnceCell::new(),
             to: GILOnceCell::new(),
             sdp: GILOnceCell::new(),
+            cseq: GILOnceCell::new(),
         }
     }
 

@@ -535,16 +535,24 @@ pub fn cseq_parts<'a>(py: Python<'a>, core: &'a Core) -> PyResult<Option<(u32, &
     if let Some(c) = core.index.fields().cseq {
         return Ok(Some((c.seq, c.method.of(buf))));
     }
+    // `cseq_number` and `cseq_method` are usually read together: the second reads the first's.
+    if let Some(&known) = core.cseq.get(py) {
+        return Ok(known.map(|(seq, method)| (seq, method.of(buf))));
+    }
     let Some(h) = core
         .index
         .headers
         .iter()
         .find(|h| h.kind == HeaderName::CSeq)
     else {
+        let _ = core.cseq.set(py, None);
         return Ok(None);
     };
     let c = header::parse_cseq(h.value.of(buf), &core.opts, &mut Vec::new())
         .map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
+    let _ = core
+        .cseq
+        .set(py, Some((c.seq, Span::within(buf, c.method))));
     Ok(Some((c.seq, c.method)))
 }
 
