@@ -298,7 +298,17 @@ impl HeaderName {
                 let words = fold_words(name);
                 let e = usize::from(TABLE.get(h).copied().unwrap_or(0));
                 match KEYS.get(e.wrapping_sub(1)) {
-                    Some(k) if k.len == name.len() && k.words == words => k.kind,
+                    // Word by word: an array compare loads `words` back from the stack as one
+                    // 16-byte vector, which stalls on the two 8-byte stores that wrote it.
+                    Some(k)
+                        if k.len == name.len()
+                            && ((k.words[0] ^ words[0])
+                                | (k.words[1] ^ words[1])
+                                | (k.words[2] ^ words[2]))
+                                == 0 =>
+                    {
+                        k.kind
+                    }
                     _ => HeaderName::Other,
                 }
             }
