@@ -1,127 +1,15 @@
 //! Two endpoints joined by an in-memory wire: calls, CANCEL, PRACK, glare, a lost ACK, and
 //! a wire that drops, duplicates and reorders (DESIGN §5).
 
-use std::net::SocketAddr;
-
 use sipwire::dialog::DialogKey;
-use sipwire::endpoint::{Endpoint, EndpointConfig, EndpointError, EndpointEvent, NewRequest};
-use sipwire::txn::{Peer, Transport, TxnId};
+use sipwire::endpoint::{EndpointConfig, EndpointError, EndpointEvent, NewRequest};
+use sipwire::txn::TxnId;
 
-fn peer(port: u16) -> Peer {
-    Peer::new(SocketAddr::from(([127, 0, 0, 1], port)), Transport::Udp)
-}
+mod common;
 
-/// A wire: datagrams in flight with their delivery time; `lose` decides per datagram.
-struct Net {
-    eps: [Endpoint; 2],
-    now: u64,
-    flight: Vec<(u64, usize, Peer, Vec<u8>)>,
-    events: [Vec<EndpointEvent>; 2],
-    rng: u64,
-    drop_pct: u64,
-    dup_pct: u64,
-    /// Delivery delay is 1 ms plus up to this much (reordering when above 0).
-    jitter: u64,
-    /// Drop every datagram whose first line starts with this (a targeted loss).
-    drop_prefix: Option<&'static [u8]>,
-    sent: usize,
-}
+use common::{peer, Net};
 
 impl Net {
-    fn new(seed: u64) -> Net {
-        Net::with(
-            EndpointConfig::new(peer(5060), seed),
-            EndpointConfig::new(peer(5070), seed ^ 0x5555),
-        )
-    }
-
-    fn with(a: EndpointConfig, b: EndpointConfig) -> Net {
-        let seed = a.seed;
-        Net {
-            eps: [Endpoint::new(a), Endpoint::new(b)],
-            now: 0,
-            flight: Vec::new(),
-            events: [Vec::new(), Vec::new()],
-            rng: seed | 1,
-            drop_pct: 0,
-            dup_pct: 0,
-            jitter: 0,
-            drop_prefix: None,
-            sent: 0,
-        }
-    }
-
-    fn rand(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
-    }
-
-    /// Moves what each endpoint queued onto the wire.
-    fn flush(&mut self) {
-        for i in 0..2 {
-            while let Some(d) = self.eps[i].poll_transmit() {
-                self.sent += 1;
-                let to = if d.dest.addr.port() == 5060 { 0 } else { 1 };
-                let src = peer(if i == 0 { 5060 } else { 5070 });
-                if self.drop_prefix.is_some_and(|p| d.bytes.starts_with(p)) {
-                    continue;
-                }
-                if self.rand() % 100 < self.drop_pct {
-                    continue;
-                }
-                let copies = if self.rand() % 100 < self.dup_pct {
-                    2
-                } else {
-                    1
-                };
-                for _ in 0..copies {
-                    let delay = 1 + self.rand() % (self.jitter + 1);
-                    self.flight
-                        .push((self.now + delay, to, src, d.bytes.to_vec()));
-                }
-            }
-            while let Some(e) = self.eps[i].poll_event() {
-                self.events[i].push(e);
-            }
-        }
-    }
-
-    /// Runs until `until` ms: deliveries and timers in time order.
-    fn run(&mut self, until: u64) {
-        self.flush();
-        loop {
-            let next_msg = self.flight.iter().map(|f| f.0).min();
-            let next_timer = (0..2).filter_map(|i| self.eps[i].next_deadline()).min();
-            let Some(t) = [next_msg, next_timer].into_iter().flatten().min() else {
-                break;
-            };
-            if t > until {
-                break;
-            }
-            self.now = self.now.max(t);
-            if let Some(pos) = self.flight.iter().position(|f| f.0 <= self.now) {
-                let (_, to, src, bytes) = self.flight.swap_remove(pos);
-                let _ = self.eps[to].receive(bytes, src, self.now);
-            } else {
-                for i in 0..2 {
-                    self.eps[i].tick(self.now);
-                }
-            }
-            self.flush();
-        }
-        self.now = self.now.max(until);
-        for i in 0..2 {
-            self.eps[i].tick(self.now);
-        }
-        self.flush();
-    }
-
-    fn take(&mut self, i: usize) -> Vec<EndpointEvent> {
-        std::mem::take(&mut self.events[i])
-    }
-
     fn invite(&mut self, body: &[u8]) -> TxnId {
         let r = NewRequest {
             method: b"INVITE",

@@ -2,92 +2,25 @@
 //! refresh, termination, a NOTIFY overtaking the 2xx, expiry, 489, 481, and REFER's NOTIFY
 //! inside a call.
 
-use std::net::SocketAddr;
-
 use sipwire::dialog::subscription::{EventKey, Role, SubState};
 use sipwire::dialog::DialogKey;
 use sipwire::endpoint::{Endpoint, EndpointConfig, EndpointEvent, NewRequest};
 use sipwire::message::HeaderName;
-use sipwire::txn::{Peer, Transport, TxnId};
+use sipwire::txn::TxnId;
 
-fn peer(port: u16) -> Peer {
-    Peer::new(SocketAddr::from(([127, 0, 0, 1], port)), Transport::Udp)
-}
+mod common;
+
+use common::{peer, Net};
 
 /// Endpoint 0 (port 5060) subscribes; endpoint 1 (5070) accepts `presence`.
-struct Net {
-    eps: [Endpoint; 2],
-    now: u64,
-    flight: Vec<(u64, usize, Peer, Vec<u8>)>,
-    events: [Vec<EndpointEvent>; 2],
-    /// Drop the next datagram starting with this, once.
-    drop_once: Option<&'static [u8]>,
+fn net() -> Net {
+    let mut b = EndpointConfig::new(peer(5070), 7);
+    b.subscription.events = vec![b"presence".to_vec()];
+    b.subscription.min_expires = 2;
+    Net::with(EndpointConfig::new(peer(5060), 3), b)
 }
 
 impl Net {
-    fn new() -> Net {
-        let mut b = EndpointConfig::new(peer(5070), 7);
-        b.subscription.events = vec![b"presence".to_vec()];
-        b.subscription.min_expires = 2;
-        Net {
-            eps: [
-                Endpoint::new(EndpointConfig::new(peer(5060), 3)),
-                Endpoint::new(b),
-            ],
-            now: 0,
-            flight: Vec::new(),
-            events: [Vec::new(), Vec::new()],
-            drop_once: None,
-        }
-    }
-
-    fn flush(&mut self) {
-        for i in 0..2 {
-            while let Some(d) = self.eps[i].poll_transmit() {
-                if self.drop_once.is_some_and(|p| d.bytes.starts_with(p)) {
-                    self.drop_once = None;
-                    continue;
-                }
-                let to = usize::from(d.dest.addr.port() != 5060);
-                let src = peer(if i == 0 { 5060 } else { 5070 });
-                self.flight.push((self.now + 1, to, src, d.bytes.to_vec()));
-            }
-            while let Some(e) = self.eps[i].poll_event() {
-                self.events[i].push(e);
-            }
-        }
-    }
-
-    fn run(&mut self, ms: u64) {
-        let until = self.now + ms;
-        self.flush();
-        loop {
-            let next_msg = self.flight.iter().map(|f| f.0).min();
-            let next_timer = (0..2).filter_map(|i| self.eps[i].next_deadline()).min();
-            let Some(t) = [next_msg, next_timer].into_iter().flatten().min() else {
-                break;
-            };
-            if t > until {
-                break;
-            }
-            self.now = self.now.max(t);
-            if let Some(pos) = self.flight.iter().position(|f| f.0 <= self.now) {
-                let (_, to, src, bytes) = self.flight.remove(pos);
-                let _ = self.eps[to].receive(bytes, src, self.now);
-            } else {
-                for i in 0..2 {
-                    self.eps[i].tick(self.now);
-                }
-            }
-            self.flush();
-        }
-        self.now = until;
-    }
-
-    fn take(&mut self, i: usize) -> Vec<EndpointEvent> {
-        std::mem::take(&mut self.events[i])
-    }
-
     fn subscribe(&mut self, event: &[u8], expires: &[u8]) -> TxnId {
         let hs: [(&[u8], &[u8]); 2] = [(b"Event", event), (b"Expires", expires)];
         let r = NewRequest {
@@ -186,16 +119,16 @@ fn header(ev: &[EndpointEvent], status: u16, name: HeaderName) -> Option<Vec<u8>
 
 #[test]
 fn subscribe_notify_refresh_and_terminate() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"presence", b"60");
-    net.run(10);
+    net.run_for(10);
     let (event, granted, d1) = net.answer(200);
     assert_eq!(event, EventKey::new(b"presence", None));
     assert_eq!(granted, 60);
     let d1 = d1.expect("the 200 made the notifier's dialog");
     // The immediate NOTIFY (§4.2.1.2).
     net.notify(d1, SubState::Active, b"<open/>");
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [200]);
     assert_eq!(header(&ev, 200, HeaderName::Expires), Some(b"60".to_vec()));
@@ -213,20 +146,20 @@ fn subscribe_notify_refresh_and_terminate() {
     net.eps[0]
         .request_in_dialog(d0, b"SUBSCRIBE", &hs, b"", None, now)
         .unwrap();
-    net.run(10);
+    net.run_for(10);
     let (_, granted, again) = net.answer(200);
     assert_eq!((granted, again), (30, Some(d1)));
     let (_, at) = net.eps[1]
         .subscription(d1, Role::Notifier, &EventKey::new(b"presence", None))
         .unwrap();
     assert_eq!(at, net.now + 30_000);
-    net.run(10);
+    net.run_for(10);
     assert_eq!(statuses(&net.take(0)), [200]);
 
     // The notifier ends it: both dialogs go.
     net.notify(d1, SubState::Terminated, b"");
     assert_eq!(net.eps[1].dialog_count(), 0);
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     assert_eq!(
         notifies(&mut net, &ev),
@@ -236,19 +169,19 @@ fn subscribe_notify_refresh_and_terminate() {
         .iter()
         .any(|e| matches!(e, EndpointEvent::DialogTerminated { dialog, .. } if *dialog == d0)));
     assert_eq!(net.eps[0].dialog_count(), 0);
-    net.run(10);
+    net.run_for(10);
     assert_eq!(statuses(&net.take(1)), [200]);
 }
 
 #[test]
 fn a_notify_before_the_200_makes_the_dialog() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"presence", b"60");
-    net.run(10);
+    net.run_for(10);
     net.drop_once = Some(b"SIP/2.0 200");
     let (_, _, d1) = net.answer(200);
     net.notify(d1.unwrap(), SubState::Pending, b"");
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     assert!(statuses(&ev).is_empty(), "{ev:?}");
     let n = notifies(&mut net, &ev);
@@ -256,7 +189,7 @@ fn a_notify_before_the_200_makes_the_dialog() {
     let d0 = n[0].0;
     assert_eq!(net.eps[0].dialog_count(), 1);
     // The SUBSCRIBE is resent (Timer E), the 200 comes again and joins the same dialog.
-    net.run(1000);
+    net.run_for(1000);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [200]);
     assert_eq!(response_dialog(&ev, 200), Some(d0));
@@ -267,16 +200,16 @@ fn a_notify_before_the_200_makes_the_dialog() {
 
 #[test]
 fn expiry_without_refresh_ends_both_sides() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"presence", b"2");
-    net.run(10);
+    net.run_for(10);
     let (_, granted, d1) = net.answer(200);
     assert_eq!(granted, 2);
     net.notify(d1.unwrap(), SubState::Active, b"");
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     notifies(&mut net, &ev);
-    net.run(2100);
+    net.run_for(2100);
     let e1 = net.take(1);
     assert!(
         e1.iter().any(|e| matches!(
@@ -303,15 +236,15 @@ fn expiry_without_refresh_ends_both_sides() {
 
 #[test]
 fn the_subscriber_expires_on_its_own_when_no_notify_comes() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"presence", b"2");
-    net.run(10);
+    net.run_for(10);
     net.answer(200);
-    net.run(10);
+    net.run_for(10);
     let d0 = response_dialog(&net.take(0), 200).unwrap();
     // The notifier's final NOTIFY is lost every time: the subscriber gives up 64·T1 later.
     net.eps[1] = Endpoint::new(EndpointConfig::new(peer(5070), 9));
-    net.run(2000 + 64 * 500 + 10);
+    net.run_for(2000 + 64 * 500 + 10);
     let ev = net.take(0);
     assert!(ev.iter().any(|e| matches!(
         e,
@@ -322,9 +255,9 @@ fn the_subscriber_expires_on_its_own_when_no_notify_comes() {
 
 #[test]
 fn refusals_489_423_400_and_481() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"message-summary", b"60");
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [489]);
     assert_eq!(
@@ -332,7 +265,7 @@ fn refusals_489_423_400_and_481() {
         Some(b"presence".to_vec())
     );
     net.subscribe(b"presence", b"1");
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [423]);
     assert_eq!(
@@ -348,7 +281,7 @@ fn refusals_489_423_400_and_481() {
         ..NewRequest::default()
     };
     net.eps[0].request(&r, peer(5070), net.now).unwrap();
-    net.run(10);
+    net.run_for(10);
     assert_eq!(statuses(&net.take(0)), [489]);
     assert!(net.take(1).is_empty());
 
@@ -366,7 +299,7 @@ fn refusals_489_423_400_and_481() {
         msg.extend_from_slice(extra);
         msg.extend_from_slice(b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
         net.eps[1].send(msg, peer(5060), net.now).unwrap();
-        net.run(10);
+        net.run_for(10);
         let ev = net.take(1);
         assert_eq!(statuses(&ev), [481], "{ev:?}");
         assert!(net.take(0).is_empty());
@@ -375,39 +308,39 @@ fn refusals_489_423_400_and_481() {
 
 #[test]
 fn notify_without_subscription_state_is_400() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"presence", b"60");
-    net.run(10);
+    net.run_for(10);
     let (_, _, d1) = net.answer(200);
-    net.run(10);
+    net.run_for(10);
     net.take(0);
     let now = net.now;
     let hs: [(&[u8], &[u8]); 1] = [(b"Event", b"presence")];
     net.eps[1]
         .request_in_dialog(d1.unwrap(), b"NOTIFY", &hs, b"", None, now)
         .unwrap();
-    net.run(10);
+    net.run_for(10);
     assert_eq!(statuses(&net.take(1)), [400]);
     // Another event in the dialog matches nothing (§4.1.3).
     let hs: [(&[u8], &[u8]); 2] = [(b"Event", b"dialog"), (b"Subscription-State", b"active")];
     net.eps[1]
         .request_in_dialog(d1.unwrap(), b"NOTIFY", &hs, b"", None, now)
         .unwrap();
-    net.run(10);
+    net.run_for(10);
     assert_eq!(statuses(&net.take(1)), [481]);
     assert!(net.take(0).is_empty());
 }
 
 #[test]
 fn a_terminated_refer_notify_leaves_the_call() {
-    let mut net = Net::new();
+    let mut net = net();
     let r = NewRequest {
         method: b"INVITE",
         uri: b"sip:b@127.0.0.1:5070",
         ..NewRequest::default()
     };
     net.eps[0].request(&r, peer(5070), 0).unwrap();
-    net.run(10);
+    net.run_for(10);
     let inv = net
         .take(1)
         .iter()
@@ -420,7 +353,7 @@ fn a_terminated_refer_notify_leaves_the_call() {
         .respond(inv, 200, None, &[], b"", 10)
         .unwrap()
         .unwrap();
-    net.run(10);
+    net.run_for(10);
     let d0 = response_dialog(&net.take(0), 200).unwrap();
     let now = net.now;
     let hs: [(&[u8], &[u8]); 3] = [
@@ -431,7 +364,7 @@ fn a_terminated_refer_notify_leaves_the_call() {
     net.eps[1]
         .request_in_dialog(d1, b"NOTIFY", &hs, b"SIP/2.0 200 OK\r\n", None, now)
         .unwrap();
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     let txn = ev
         .iter()
@@ -443,26 +376,26 @@ fn a_terminated_refer_notify_leaves_the_call() {
     net.eps[0]
         .respond(txn, 200, None, &[], b"", net.now)
         .unwrap();
-    net.run(10);
+    net.run_for(10);
     assert_eq!(statuses(&net.take(1)), [200]);
     assert!(net.eps[0].dialog(d0).is_some() && net.eps[1].dialog(d1).is_some());
 }
 
 #[test]
 fn a_late_200_does_not_revive_a_subscription_an_early_notify_ended() {
-    let mut net = Net::new();
+    let mut net = net();
     net.subscribe(b"presence", b"60");
-    net.run(10);
+    net.run_for(10);
     net.drop_once = Some(b"SIP/2.0 200");
     let (_, _, d1) = net.answer(200);
     // The notifier ends it at once; both NOTIFYs overtake the (lost) 200.
     net.notify(d1.unwrap(), SubState::Terminated, b"");
-    net.run(10);
+    net.run_for(10);
     let ev = net.take(0);
     assert_eq!(notifies(&mut net, &ev).len(), 1);
     assert_eq!(net.eps[0].dialog_count(), 0);
     // The resent SUBSCRIBE brings the 200 again: reported, but no dialog comes back.
-    net.run(1000);
+    net.run_for(1000);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [200]);
     assert_eq!(response_dialog(&ev, 200), None);
