@@ -5,6 +5,7 @@ refresh, modify, remove, 412, 423)."""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import socket
 from collections.abc import Awaitable
@@ -334,13 +335,12 @@ def test_subscribe_with_digest_auth() -> None:
     run(main())
 
 
-class RawNotifier:
-    """A notifier on the sans-IO Endpoint that challenges refreshes (401) and accepts them
-    with credentials."""
+class EndpointOnUdp(abc.ABC):
+    """A sans-IO Endpoint (accepting `presence`) on a loopback UDP socket; subclasses handle
+    what it receives."""
 
-    def __init__(self) -> None:
-        self.ep = Endpoint("127.0.0.1", 0)
-        self.refreshes: list[Request] = []
+    ep: Endpoint
+    transport: asyncio.DatagramTransport
 
     async def start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
@@ -354,6 +354,18 @@ class RawNotifier:
         host, port = self.transport.get_extra_info("sockname")[:2]
         self.ep = Endpoint(host, port, events=["presence"])
         return host, port
+
+    @abc.abstractmethod
+    def received(self, data: bytes, source: tuple[str, int]) -> None: ...
+
+
+class RawNotifier(EndpointOnUdp):
+    """A notifier on the sans-IO Endpoint that challenges refreshes (401) and accepts them
+    with credentials."""
+
+    def __init__(self) -> None:
+        self.ep = Endpoint("127.0.0.1", 0)
+        self.refreshes: list[Request] = []
 
     def received(self, data: bytes, source: tuple[str, int]) -> None:
         now = asyncio.get_running_loop().time()
@@ -398,7 +410,7 @@ def test_refresh_answers_a_challenge() -> None:
     run(main())
 
 
-class Esc:
+class Esc(EndpointOnUdp):
     """A small event state compositor (RFC 3903 §6) on the sans-IO Endpoint: entity tags,
     SIP-If-Match (412 when unknown), Expires with a floor (423), removal."""
 
@@ -409,19 +421,6 @@ class Esc:
         self.seen: list[Request] = []
         self.forget_next = False
         self.n = 0
-
-    async def start(self) -> tuple[str, int]:
-        loop = asyncio.get_running_loop()
-        esc = self
-
-        class Proto(asyncio.DatagramProtocol):
-            def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-                esc.received(data, (str(addr[0]), int(addr[1])))
-
-        self.transport, _ = await loop.create_datagram_endpoint(Proto, local_addr=("127.0.0.1", 0))
-        host, port = self.transport.get_extra_info("sockname")[:2]
-        self.ep = Endpoint(host, port, events=["presence"])
-        return host, port
 
     def received(self, data: bytes, source: tuple[str, int]) -> None:
         now = asyncio.get_running_loop().time()
