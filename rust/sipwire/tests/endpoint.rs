@@ -7,7 +7,7 @@ use sipwire::txn::TxnId;
 
 mod common;
 
-use common::{peer, Net};
+use common::{dialog_of, peer, statuses, Net};
 
 impl Net {
     fn invite(&mut self, body: &[u8]) -> TxnId {
@@ -34,24 +34,6 @@ fn incoming_invite(ev: &[EndpointEvent]) -> Option<TxnId> {
     ev.iter().find_map(|e| match e {
         EndpointEvent::Request { txn, msg, .. } if msg.message().method() == Some(b"INVITE") => {
             Some(*txn)
-        }
-        _ => None,
-    })
-}
-
-fn statuses(ev: &[EndpointEvent]) -> Vec<u16> {
-    ev.iter()
-        .filter_map(|e| match e {
-            EndpointEvent::Response { msg, .. } => msg.message().status(),
-            _ => None,
-        })
-        .collect()
-}
-
-fn dialog_of(ev: &[EndpointEvent], status: u16) -> Option<DialogKey> {
-    ev.iter().find_map(|e| match e {
-        EndpointEvent::Response { msg, dialog, .. } if msg.message().status() == Some(status) => {
-            *dialog
         }
         _ => None,
     })

@@ -10,7 +10,7 @@ use sipwire::txn::TxnId;
 
 mod common;
 
-use common::{peer, Net};
+use common::{dialog_of, peer, statuses, Net};
 
 /// Endpoint 0 (port 5060) subscribes; endpoint 1 (5070) accepts `presence`.
 fn net() -> Net {
@@ -69,24 +69,6 @@ impl Net {
     }
 }
 
-fn statuses(ev: &[EndpointEvent]) -> Vec<u16> {
-    ev.iter()
-        .filter_map(|e| match e {
-            EndpointEvent::Response { msg, .. } => msg.message().status(),
-            _ => None,
-        })
-        .collect()
-}
-
-fn response_dialog(ev: &[EndpointEvent], status: u16) -> Option<DialogKey> {
-    ev.iter().find_map(|e| match e {
-        EndpointEvent::Response { msg, dialog, .. } if msg.message().status() == Some(status) => {
-            *dialog
-        }
-        _ => None,
-    })
-}
-
 /// The NOTIFYs received: (dialog, state as written, body), each answered 200.
 fn notifies(net: &mut Net, ev: &[EndpointEvent]) -> Vec<(DialogKey, Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
@@ -132,7 +114,7 @@ fn subscribe_notify_refresh_and_terminate() {
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [200]);
     assert_eq!(header(&ev, 200, HeaderName::Expires), Some(b"60".to_vec()));
-    let d0 = response_dialog(&ev, 200).expect("the 200 made the subscriber's dialog");
+    let d0 = dialog_of(&ev, 200).expect("the 200 made the subscriber's dialog");
     let n = notifies(&mut net, &ev);
     assert_eq!(n, [(d0, b"active".to_vec(), b"<open/>".to_vec())]);
     let ev = EventKey::new(b"presence", None);
@@ -192,7 +174,7 @@ fn a_notify_before_the_200_makes_the_dialog() {
     net.run_for(1000);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [200]);
-    assert_eq!(response_dialog(&ev, 200), Some(d0));
+    assert_eq!(dialog_of(&ev, 200), Some(d0));
     assert_eq!(net.eps[0].dialog_count(), 1);
     let d = net.eps[0].dialog(d0).unwrap();
     assert_eq!(d.remote_target, b"sip:sipwire@127.0.0.1:5070");
@@ -241,7 +223,7 @@ fn the_subscriber_expires_on_its_own_when_no_notify_comes() {
     net.run_for(10);
     net.answer(200);
     net.run_for(10);
-    let d0 = response_dialog(&net.take(0), 200).unwrap();
+    let d0 = dialog_of(&net.take(0), 200).unwrap();
     // The notifier's final NOTIFY is lost every time: the subscriber gives up 64·T1 later.
     net.eps[1] = Endpoint::new(EndpointConfig::new(peer(5070), 9));
     net.run_for(2000 + 64 * 500 + 10);
@@ -354,7 +336,7 @@ fn a_terminated_refer_notify_leaves_the_call() {
         .unwrap()
         .unwrap();
     net.run_for(10);
-    let d0 = response_dialog(&net.take(0), 200).unwrap();
+    let d0 = dialog_of(&net.take(0), 200).unwrap();
     let now = net.now;
     let hs: [(&[u8], &[u8]); 3] = [
         (b"Event", b"refer"),
@@ -398,6 +380,6 @@ fn a_late_200_does_not_revive_a_subscription_an_early_notify_ended() {
     net.run_for(1000);
     let ev = net.take(0);
     assert_eq!(statuses(&ev), [200]);
-    assert_eq!(response_dialog(&ev, 200), None);
+    assert_eq!(dialog_of(&ev, 200), None);
     assert_eq!(net.eps[0].dialog_count(), 0);
 }

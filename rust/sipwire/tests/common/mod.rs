@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use sipwire::dialog::DialogKey;
 use sipwire::endpoint::{Endpoint, EndpointConfig, EndpointEvent};
 use sipwire::txn::{Peer, Transport};
 
@@ -133,4 +134,24 @@ impl Net {
     pub fn take(&mut self, i: usize) -> Vec<EndpointEvent> {
         std::mem::take(&mut self.events[i])
     }
+}
+
+/// The statuses of the responses among `ev`, in order.
+pub fn statuses(ev: &[EndpointEvent]) -> Vec<u16> {
+    ev.iter()
+        .filter_map(|e| match e {
+            EndpointEvent::Response { msg, .. } => msg.message().status(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The dialog the first response of `status` among `ev` belongs to.
+pub fn dialog_of(ev: &[EndpointEvent], status: u16) -> Option<DialogKey> {
+    ev.iter().find_map(|e| match e {
+        EndpointEvent::Response { msg, dialog, .. } if msg.message().status() == Some(status) => {
+            *dialog
+        }
+        _ => None,
+    })
 }
