@@ -341,6 +341,29 @@ pub fn boundary_param(content_type: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// The SDP of a message: the body itself when `content_type` is `application/sdp`, or the first
+/// `application/sdp` part of a multipart body (RFC 5621 §3.1); `None` otherwise.
+pub fn sdp_part<'a>(content_type: &[u8], body: &'a [u8], opts: &ParseOptions) -> Option<&'a [u8]> {
+    if body.is_empty() {
+        return None;
+    }
+    let end = memchr::memchr(b';', content_type).unwrap_or(content_type.len());
+    let mt = crate::scan::trim_lws(content_type.get(..end).unwrap_or(&[]));
+    if mt.eq_ignore_ascii_case(b"application/sdp") {
+        Some(body)
+    } else if mt
+        .get(..10)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"multipart/"))
+        && mt.len() > 10
+    {
+        let boundary = boundary_param(content_type)?;
+        let mp = Multipart::parse(body, boundary, opts).ok()?;
+        Some(mp.find(b"application/sdp")?.body)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -292,22 +292,7 @@ pub(crate) fn sdp_streams(
     if body.is_empty() {
         return None;
     }
-    let ct = content_type?.of(buf);
-    let end = memchr::memchr(b';', ct).unwrap_or(ct.len());
-    let mt = crate::scan::trim_lws(ct.get(..end).unwrap_or(&[]));
-    let sdp = if mt.eq_ignore_ascii_case(b"application/sdp") {
-        body
-    } else if mt.len() > 10
-        && mt
-            .get(..10)
-            .is_some_and(|p| p.eq_ignore_ascii_case(b"multipart/"))
-    {
-        let boundary = crate::body::boundary_param(ct)?;
-        let mp = crate::body::Multipart::parse(body, boundary, opts).ok()?;
-        mp.find(b"application/sdp")?.body
-    } else {
-        return None;
-    };
+    let sdp = crate::body::sdp_part(content_type?.of(buf), body, opts)?;
     let sd = SessionDescription::parse(sdp, opts, diags).ok()?;
     let streams = sd
         .media()
