@@ -33,6 +33,7 @@ from sipwire._sipwire import (
     parse,
     parse_batch,
     parse_challenge,
+    parse_table,
     parse_uri,
     uri_equal,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "parse",
     "parse_batch",
     "parse_challenge",
+    "parse_table",
     "parse_uri",
     "sdp",
     "uri_equal",

@@ -46,6 +46,7 @@ __all__ = [
     "SipwireError",
     "Ssrc",
     "StreamParser",
+    "Table",
     "TelephoneEvent",
     "Transaction",
     "Uri",
@@ -55,6 +56,7 @@ __all__ = [
     "parse",
     "parse_batch",
     "parse_challenge",
+    "parse_table",
     "parse_uri",
     "sdp_answer",
     "sdp_changes_anything",
@@ -436,6 +438,31 @@ def parse_batch(
 ) -> list[Request | Response | ParseError]:
     """Parses many messages in one call; with errors="return" a ParseError stands where a
     message failed."""
+
+def parse_table(
+    datagrams: Iterable[bytes | bytearray | memoryview],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    raw: bool = False,
+) -> Table:
+    """The ``messages`` columns of ``sipwire.capture.read`` for datagrams given as bytes: one
+    row each, in order, with the capture columns (time, frame, addresses, transport) null and
+    no Python object made per message. A message that does not parse is a row with its
+    ``parse_error``; ``raw=True`` adds the bytes as a ``raw`` column."""
+
+@final
+class Table:
+    """An Arrow table held in Rust: ``pyarrow.table(t)``, ``polars.from_arrow(t)`` and
+    DuckDB's ``FROM t`` read it through the Arrow PyCapsule interface with no copy; each
+    export shares the same buffers."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    def __len__(self) -> int: ...
 
 def build_request(
     method: str,

@@ -25,8 +25,10 @@
 pub mod decode;
 pub mod records;
 pub mod rtp;
+pub mod sip;
 pub mod stats;
 pub mod stream;
+pub mod table;
 pub mod types;
 
 pub use stats::{Counters, Stats};

@@ -22,6 +22,10 @@ pub struct SipStats {
     pub sip_parse_errors: u64,
     /// UDP/SCTP payloads and stream bytes that were neither SIP, HEP nor RTP/RTCP.
     pub not_sip: u64,
+    /// UDP payloads that were only CRLF keep-alives (RFC 5626 §3.5.1).
+    pub keepalives: u64,
+    /// Framing errors on SIP streams (the stream resynchronised after each).
+    pub stream_errors: u64,
     /// HEP packets decoded.
     pub hep_packets: u64,
     /// HEP packets that did not decode.
@@ -33,6 +37,8 @@ impl Counters for SipStats {
         f("sip_messages", self.sip_messages);
         f("sip_parse_errors", self.sip_parse_errors);
         f("not_sip", self.not_sip);
+        f("keepalives", self.keepalives);
+        f("stream_errors", self.stream_errors);
         f("hep_packets", self.hep_packets);
         f("hep_errors", self.hep_errors);
     }

@@ -3,6 +3,8 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
+mod arrow;
+mod capture;
 mod correlate;
 mod endpoint;
 mod errors;
@@ -155,7 +157,7 @@ pub fn random_token(py: Python<'_>) -> PyResult<String> {
 }
 
 /// `bytes` as is (zero copy); `bytearray` and `memoryview` copied once.
-fn as_bytes<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn as_bytes<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = data.downcast::<PyBytes>() {
         return Ok(b.clone());
     }
@@ -193,6 +195,7 @@ fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     typed::register(m)?;
     sdp::register(m)?;
     correlate::register(m)?;
+    capture::register(m)?;
     endpoint::register(m)?;
     Ok(())
 }

@@ -1,0 +1,257 @@
+//! Arrow tables: the `messages` columns built row by row into Arrow builders, finished as
+//! record batches. The schema is fixed (the `raw` column only when asked for), so every batch
+//! of a read, of `parse_table` and of the distributed engines has the same columns.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder, UInt32Builder,
+    UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::sip::SipRow;
+use crate::types::{Endpoint, Transport};
+
+/// Where and when a message was seen: the columns that come from the capture, not from the
+/// message.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    pub time_ns: i64,
+    pub frame: u64,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub transport: Transport,
+}
+
+/// The Arrow type of every time column: nanoseconds since the epoch, UTC.
+pub fn time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// The `messages` schema; `raw` adds the message bytes as a binary column.
+pub fn messages_schema(raw: bool) -> SchemaRef {
+    let s = |name: &str| Field::new(name, DataType::Utf8, true);
+    let mut fields = vec![
+        Field::new("time", time_type(), true),
+        Field::new("frame", DataType::UInt64, true),
+        Field::new("src_ip", DataType::Utf8, true),
+        Field::new("src_port", DataType::UInt16, true),
+        Field::new("dst_ip", DataType::Utf8, true),
+        Field::new("dst_port", DataType::UInt16, true),
+        Field::new("transport", DataType::Utf8, true),
+        s("method"),
+        Field::new("status", DataType::UInt16, true),
+        s("call_id"),
+        Field::new("cseq", DataType::UInt32, true),
+        s("cseq_method"),
+        s("from_tag"),
+        s("to_tag"),
+        s("branch"),
+        Field::new("size", DataType::UInt32, false),
+        s("parse_error"),
+    ];
+    if raw {
+        fields.push(Field::new("raw", DataType::Binary, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// Text columns hold UTF-8; bytes that are not (a hostile Call-ID) are replaced by U+FFFD
+/// here, and kept exactly in the `raw` column.
+fn push_text(b: &mut StringBuilder, v: Option<&[u8]>) {
+    match v {
+        None => b.append_null(),
+        Some(v) => match std::str::from_utf8(v) {
+            Ok(s) => b.append_value(s),
+            Err(_) => b.append_value(String::from_utf8_lossy(v)),
+        },
+    }
+}
+
+/// Formats addresses into the builder without an allocation per row, reusing the last text
+/// when the address repeats (most rows of a capture share a handful of hosts).
+#[derive(Default)]
+struct IpColumn {
+    builder: StringBuilder,
+    last: Option<IpAddr>,
+    text: String,
+}
+
+impl IpColumn {
+    fn push(&mut self, ip: Option<IpAddr>) {
+        let Some(ip) = ip else {
+            self.builder.append_null();
+            return;
+        };
+        if self.last != Some(ip) {
+            self.text.clear();
+            let _ = write!(self.text, "{ip}");
+            self.last = Some(ip);
+        }
+        self.builder.append_value(&self.text);
+    }
+}
+
+/// Rows of the `messages` table, finished into record batches.
+pub struct MessagesBuilder {
+    raw: bool,
+    schema: SchemaRef,
+    time: TimestampNanosecondBuilder,
+    frame: UInt64Builder,
+    src_ip: IpColumn,
+    src_port: UInt16Builder,
+    dst_ip: IpColumn,
+    dst_port: UInt16Builder,
+    transport: StringBuilder,
+    method: StringBuilder,
+    status: UInt16Builder,
+    call_id: StringBuilder,
+    cseq: UInt32Builder,
+    cseq_method: StringBuilder,
+    from_tag: StringBuilder,
+    to_tag: StringBuilder,
+    branch: StringBuilder,
+    size: UInt32Builder,
+    parse_error: StringBuilder,
+    bytes: BinaryBuilder,
+    rows: usize,
+}
+
+impl MessagesBuilder {
+    pub fn new(raw: bool) -> Self {
+        MessagesBuilder {
+            raw,
+            schema: messages_schema(raw),
+            time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            frame: UInt64Builder::new(),
+            src_ip: IpColumn::default(),
+            src_port: UInt16Builder::new(),
+            dst_ip: IpColumn::default(),
+            dst_port: UInt16Builder::new(),
+            transport: StringBuilder::new(),
+            method: StringBuilder::new(),
+            status: UInt16Builder::new(),
+            call_id: StringBuilder::new(),
+            cseq: UInt32Builder::new(),
+            cseq_method: StringBuilder::new(),
+            from_tag: StringBuilder::new(),
+            to_tag: StringBuilder::new(),
+            branch: StringBuilder::new(),
+            size: UInt32Builder::new(),
+            parse_error: StringBuilder::new(),
+            bytes: BinaryBuilder::new(),
+            rows: 0,
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows added since the last [`MessagesBuilder::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Adds one message; `seen` is `None` for a message that came with no capture
+    /// (`parse_table`), whose capture columns are null. `raw` is the message's bytes.
+    pub fn push(&mut self, seen: Option<&Seen>, row: &SipRow<'_>, raw: &[u8]) {
+        self.time.append_option(seen.map(|s| s.time_ns));
+        self.frame.append_option(seen.map(|s| s.frame));
+        self.src_ip.push(seen.map(|s| s.src.ip));
+        self.src_port.append_option(seen.map(|s| s.src.port));
+        self.dst_ip.push(seen.map(|s| s.dst.ip));
+        self.dst_port.append_option(seen.map(|s| s.dst.port));
+        self.transport
+            .append_option(seen.map(|s| s.transport.as_str()));
+        push_text(&mut self.method, row.method);
+        self.status.append_option(row.status);
+        push_text(&mut self.call_id, row.call_id);
+        self.cseq.append_option(row.cseq);
+        push_text(&mut self.cseq_method, row.cseq_method);
+        push_text(&mut self.from_tag, row.from_tag);
+        push_text(&mut self.to_tag, row.to_tag);
+        push_text(&mut self.branch, row.branch);
+        self.size.append_value(row.size);
+        self.parse_error
+            .append_option(row.error.map(|k| k.name()));
+        if self.raw {
+            self.bytes.append_value(raw);
+        }
+        self.rows += 1;
+    }
+
+    /// The rows added so far as one batch; the builder starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.time.finish()),
+            Arc::new(self.frame.finish()),
+            Arc::new(self.src_ip.builder.finish()),
+            Arc::new(self.src_port.finish()),
+            Arc::new(self.dst_ip.builder.finish()),
+            Arc::new(self.dst_port.finish()),
+            Arc::new(self.transport.finish()),
+            Arc::new(self.method.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.call_id.finish()),
+            Arc::new(self.cseq.finish()),
+            Arc::new(self.cseq_method.finish()),
+            Arc::new(self.from_tag.finish()),
+            Arc::new(self.to_tag.finish()),
+            Arc::new(self.branch.finish()),
+            Arc::new(self.size.finish()),
+            Arc::new(self.parse_error.finish()),
+        ];
+        if self.raw {
+            cols.push(Arc::new(self.bytes.finish()));
+        }
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), cols)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::datagram_row;
+    use arrow_array::{Array, StringArray, UInt32Array};
+    use sipwire::ParseOptions;
+
+    #[test]
+    fn a_row_per_message_with_nulls_where_the_capture_is_unknown() {
+        let msg = b"BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:c@d>;tag=f\r\nTo: <sip:a@b>;tag=t\r\nCall-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+        let bad = b"BYE sip:a@b SIP/2.0\r\nCall-ID: c2\r\nCSeq: x\r\n\r\n";
+        let mut b = MessagesBuilder::new(true);
+        let opts = ParseOptions::LIBERAL;
+        b.push(None, &datagram_row(msg, &opts), msg);
+        b.push(None, &datagram_row(bad, &opts), bad);
+        let batch = b.finish().unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(b.len(), 0);
+        let col = |n: &str| batch.column_by_name(n).unwrap().clone();
+        let text = |n: &str| {
+            let c = col(n);
+            let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+            (0..c.len())
+                .map(|i| (!c.is_null(i)).then(|| c.value(i).to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text("call_id"), [Some("c1".into()), Some("c2".into())]);
+        assert_eq!(text("from_tag"), [Some("f".into()), None]);
+        assert_eq!(text("branch"), [Some("z9hG4bKx".into()), None]);
+        assert_eq!(text("parse_error"), [None, Some("invalid_cseq".into())]);
+        let cseq = col("cseq");
+        let cseq = cseq.as_any().downcast_ref::<UInt32Array>().unwrap();
+        assert_eq!((cseq.value(0), cseq.is_null(1)), (2, true));
+        assert!(col("time").is_null(0));
+        assert_eq!(batch.schema().field(0).data_type(), &time_type());
+    }
+}
