@@ -25,6 +25,7 @@
 pub mod decode;
 pub mod records;
 pub mod rtp;
+pub mod source;
 pub mod stats;
 pub mod stream;
 pub mod types;
