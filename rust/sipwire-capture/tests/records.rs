@@ -936,6 +936,14 @@ fn open_names_the_path() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn readers_and_errors_cross_threads() {
+    fn send<T: Send>() {}
+    fn error<T: std::error::Error + Send + Sync + 'static>() {}
+    send::<RecordReader>();
+    error::<OpenError>();
+}
+
 // ---------------------------------------------------------------- speed
 
 /// records/s on 1,000,000 small records in memory. A measurement, not a timed assertion:
@@ -953,8 +961,14 @@ fn throughput_one_million_records() {
     for i in 0..1_000_000u64 {
         g.epb(0, i, &data, 60);
     }
-    for (name, bytes) in [("pcap", p.out), ("pcapng", g.out)] {
-        let mb = bytes.len() as f64 / 1e6;
+    let (pgz, pzst) = (gz(&p.out), zst(&p.out));
+    for (name, bytes) in [
+        ("pcap", p.out),
+        ("pcapng", g.out),
+        ("pcap.gz", pgz),
+        ("pcap.zst", pzst),
+    ] {
+        let mb = bytes.len() as f64 / 1e6; // as stored (compressed or not)
         let mut best = f64::MAX;
         for _ in 0..5 {
             let mut r = reader(bytes.clone(), CaptureLimits::DEFAULT).unwrap();
