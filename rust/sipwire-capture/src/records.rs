@@ -30,7 +30,7 @@ const BLOCK_SLACK: usize = 64 * 1024;
 /// Interfaces one pcapng section may describe; later IDBs are counted and dropped.
 pub const MAX_INTERFACES: usize = 65_536;
 
-// pcapng block types (§4, §11.1).
+// pcapng block types (§4; the obsolete Packet Block is Appendix A).
 const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 0x0000_0001;
 const PB: u32 = 0x0000_0002;
@@ -654,7 +654,7 @@ impl RecordReader {
             .push(Interface::new(linktype, snaplen, tsresol, tsoffset, true));
     }
 
-    /// §4.3 Enhanced Packet Block, §4.4 Simple Packet Block, §4.5 (obsolete) Packet Block.
+    /// §4.3 Enhanced Packet Block, §4.4 Simple Packet Block, Appendix A (obsolete) Packet Block.
     fn packet(
         &mut self,
         btype: u32,
