@@ -26,6 +26,7 @@ pub mod decode;
 pub mod records;
 pub mod rtp;
 pub mod sip;
+pub mod source;
 pub mod stats;
 pub mod stream;
 pub mod table;
