@@ -183,11 +183,12 @@ fn decode_v12(buf: &[u8]) -> Result<HepPacket<'_>, HepError> {
     let addrs = buf
         .get(8..hl)
         .ok_or(err(HepErrorKind::Truncated, buf.len()))?;
+    let (s, d) = addrs
+        .split_at_checked(alen / 2)
+        .ok_or(err(HepErrorKind::Truncated, 8))?;
     let (src, dst) = if alen == 8 {
-        let (s, d) = addrs.split_at(4);
         (ip4(s), ip4(d))
     } else {
-        let (s, d) = addrs.split_at(16);
         (ip6(s), ip6(d))
     };
     let (src, dst) = (

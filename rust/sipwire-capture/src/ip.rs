@@ -434,7 +434,7 @@ impl Defrag {
         }
         let after = set.charge();
         let too_scattered = set.have.len() > MAX_RANGES;
-        self.held = self.held - before + after;
+        self.held = self.held.saturating_sub(before) + after;
         if too_scattered {
             self.drop_set(&key, Drop::Invalid, stats);
             return None;

@@ -852,6 +852,23 @@ fn fragment_past_65535_is_too_big() {
 }
 
 #[test]
+fn ipv6_fragment_past_65535_is_too_big() {
+    let f0 = eth(
+        0x86DD,
+        &ipv6(a6(1), a6(2), 44, &frag6(17, 0, true, 7, &[0; 8])),
+    );
+    let f = eth(
+        0x86DD,
+        &ipv6(a6(1), a6(2), 44, &frag6(17, 65528, false, 7, &[0; 16])),
+    );
+    let mut dec = Decoder::new(CaptureLimits::DEFAULT);
+    let mut st = DecodeStats::default();
+    assert!(feed_all(&mut dec, &mut st, &[f0, f]).is_empty());
+    assert_eq!((st.fragment_too_big, st.ip_fragments), (1, 2));
+    assert_eq!(dec.fragments_held(), (0, 0));
+}
+
+#[test]
 fn fragment_flood_hits_the_datagram_bound_oldest_first() {
     let limits = CaptureLimits {
         max_fragment_datagrams: 8,
