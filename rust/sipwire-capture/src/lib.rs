@@ -23,6 +23,9 @@
 //! No stage reads a clock: time is the capture's.
 
 pub mod decode;
+pub mod hep;
+mod ip;
+pub mod link;
 pub mod records;
 pub mod rtp;
 pub mod sip;
@@ -30,7 +33,10 @@ pub mod source;
 pub mod stats;
 pub mod stream;
 pub mod table;
+mod tunnel;
 pub mod types;
 
+pub use decode::{DecodeStats, Decoder};
+pub use hep::{decode_hep, hep_frame_len, HepError, HepErrorKind, HepLen, HepPacket};
 pub use stats::{Counters, Stats};
 pub use types::{CaptureLimits, Endpoint, Record, Segment, Transport, L4};
