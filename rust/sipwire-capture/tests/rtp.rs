@@ -1305,6 +1305,62 @@ fn truncation_at_every_byte() {
 }
 
 #[test]
+fn absurd_times_and_numbers_never_panic() {
+    let (mut t, mut st) = tracker(CaptureLimits::DEFAULT);
+    announce(
+        &mut t,
+        &mut st,
+        0,
+        "c",
+        &sdp(
+            "10.9.1.1",
+            4000,
+            "0 101",
+            "a=rtpmap:101 telephone-event/8000\r\n",
+        ),
+    );
+    let (a, b) = (ep("10.9.1.2", 4002), ep("10.9.1.1", 4000));
+    let times = [i64::MIN, i64::MAX, 0, -1, i64::MAX, i64::MIN];
+    let stamps = [0u32, 0x8000_0000, u32::MAX, 0x7fff_ffff, 1, 0x8000_0001];
+    for (i, (&now, &ts)) in times
+        .iter()
+        .cycle()
+        .zip(stamps.iter().cycle())
+        .take(600)
+        .enumerate()
+    {
+        let seq = (i as u16).wrapping_mul(40_503);
+        let pt = [0u8, 13, 101, 96, 8][i % 5];
+        let body = if pt == 101 {
+            event((i % 20) as u8, i % 3 == 0, 63, u16::MAX).to_vec()
+        } else {
+            vec![0; 20]
+        };
+        t.packet(
+            now,
+            u64::MAX - i as u64,
+            a,
+            b,
+            &rtp(seq, ts, 1 + (i % 3) as u32, pt, i % 7 == 0, &body),
+            &mut st,
+        );
+        t.packet(
+            now,
+            i as u64,
+            ep("10.9.1.3", 1),
+            ep("10.9.1.4", 2),
+            &rtp(seq, ts, 9, 0, false, &[0; 4]),
+            &mut st,
+        );
+    }
+    let (rows, dtmf) = t.finish(&mut st);
+    assert!(!rows.is_empty() && !dtmf.is_empty());
+    assert!(rows
+        .iter()
+        .all(|r| r.mean_jitter_ms.is_finite() && r.max_delta_ms.is_finite()));
+}
+
+#[test]
 fn random_bytes_stay_bounded() {
     let limits = CaptureLimits {
         max_rtp_streams: 16,
@@ -1719,5 +1775,101 @@ fn dump_scenarios() {
         ("quirks", quirks()),
     ] {
         write_pcap(&dir.join(format!("{name}.pcap")), &pkts);
+    }
+}
+
+/// Reads a classic pcap of Ethernet / IPv4 or IPv6 / UDP frames (what `write_pcap` and the
+/// Python generator tests/capgen/rtp.py write) back into datagrams.
+fn read_pcap(data: &[u8]) -> Vec<Pkt> {
+    let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
+    let nanos = match magic {
+        0xa1b2_c3d4 => false,
+        0xa1b2_3c4d => true,
+        m => panic!("not a little-endian classic pcap: {m:#x}"),
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    let mut first = None;
+    while at + 16 <= data.len() {
+        let u = |o: usize| u32::from_le_bytes(data[at + o..at + o + 4].try_into().unwrap());
+        let (sec, frac, caplen) = (i64::from(u(0)), i64::from(u(4)), u(8) as usize);
+        let frame = &data[at + 16..at + 16 + caplen];
+        at += 16 + caplen;
+        let t_us = sec * 1_000_000 + if nanos { frac / 1000 } else { frac };
+        let first = *first.get_or_insert(t_us);
+        let (src, dst, udp) = match u16::from_be_bytes([frame[12], frame[13]]) {
+            0x0800 => {
+                let ihl = usize::from(frame[14] & 0x0f) * 4;
+                let s: [u8; 4] = frame[26..30].try_into().unwrap();
+                let d: [u8; 4] = frame[30..34].try_into().unwrap();
+                (IpAddr::from(s), IpAddr::from(d), &frame[14 + ihl..])
+            }
+            0x86dd => {
+                let s: [u8; 16] = frame[22..38].try_into().unwrap();
+                let d: [u8; 16] = frame[38..54].try_into().unwrap();
+                (IpAddr::from(s), IpAddr::from(d), &frame[54..])
+            }
+            _ => continue,
+        };
+        let port = |o: usize| u16::from_be_bytes([udp[o], udp[o + 1]]);
+        out.push(Pkt {
+            t_us: t_us - first,
+            src: Endpoint {
+                ip: src,
+                port: port(0),
+            },
+            dst: Endpoint {
+                ip: dst,
+                port: port(2),
+            },
+            payload: udp[8..].to_vec(),
+        });
+    }
+    out
+}
+
+#[test]
+fn pcap_round_trip() {
+    let pkts = quirks();
+    let dir = std::env::temp_dir().join(format!("sipwire-rtp-{}-rt", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("q.pcap");
+    write_pcap(&path, &pkts);
+    let back = read_pcap(&std::fs::read(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(back.len(), pkts.len());
+    assert!(back.iter().zip(&pkts).all(|(a, b)| a.src == b.src
+        && a.dst == b.dst
+        && a.payload == b.payload
+        && a.t_us == b.t_us - pkts[0].t_us));
+}
+
+/// `SIPWIRE_RTP_PCAP=file.pcap cargo test --test rtp external_pcap -- --ignored --nocapture`:
+/// runs a capture of plain UDP (e.g. one of tests/capgen/rtp.py's) through the tracker and
+/// compares it with tshark (`SIPWIRE_RTP_HEURISTIC=1` turns tshark's RTP heuristic on).
+#[test]
+#[ignore]
+fn external_pcap() {
+    let Ok(path) = std::env::var("SIPWIRE_RTP_PCAP") else {
+        return;
+    };
+    let pkts = read_pcap(&std::fs::read(&path).unwrap());
+    let out = run(&pkts);
+    for r in &out.rows {
+        eprintln!("{:?}", as_tshark(r, t0(&pkts)));
+    }
+    for d in &out.dtmf {
+        eprintln!("{d:?}");
+    }
+    eprintln!("{:?}", out.stats);
+    let heuristic = std::env::var("SIPWIRE_RTP_HEURISTIC").is_ok();
+    if let Some(theirs) = live("external", &pkts, heuristic) {
+        let ours: Vec<u32> = out.rows.iter().map(|r| r.ssrc).collect();
+        let theirs: Vec<TsharkRow> = theirs
+            .into_iter()
+            .filter(|t| ours.contains(&t.ssrc))
+            .collect();
+        assert_matches(&out.rows, &theirs, t0(&pkts));
+        eprintln!("{} streams match tshark", theirs.len());
     }
 }

@@ -80,7 +80,7 @@ impl EventState {
             if self.emitted {
                 return Step::Continued;
             }
-            self.packets += 1;
+            self.packets = self.packets.saturating_add(1);
             self.volume = e.volume;
             self.duration = self.duration.max(e.duration);
             if e.end {

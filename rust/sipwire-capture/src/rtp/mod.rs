@@ -357,8 +357,10 @@ impl RtpTracker {
 
     /// Learns the media endpoints of one SDP body carried by a SIP message of dialog `call_id`
     /// (the body alone, already taken out of any multipart).
-    pub fn sdp(&mut self, time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
-        let _ = time_ns;
+    ///
+    /// `time_ns` is the message's capture time; endpoints are evicted in announcement order,
+    /// which in a capture is time order, so it is not otherwise needed.
+    pub fn sdp(&mut self, _time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
         stats.rtp_sdp_bodies += 1;
         let mut diags = Vec::new();
         let Ok(sd) = SessionDescription::parse(body, &ParseOptions::LIBERAL, &mut diags) else {

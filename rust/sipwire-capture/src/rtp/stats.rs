@@ -118,7 +118,7 @@ impl SeqStats {
     ) {
         // Unwrap the timestamp against the last one (RFC 3550 A.1's idea for timestamps).
         let step = ts.wrapping_sub(self.ext_ts as u32) as i32;
-        let ext = self.ext_ts + i64::from(step);
+        let ext = self.ext_ts.saturating_add(i64::from(step));
         self.ext_ts = ext;
         let in_time = ext >= self.first_ts;
         let mut regular = in_time && !marker;
@@ -130,7 +130,7 @@ impl SeqStats {
         // (A start at 0 never sees a smaller number: a 65535 -> 0 step counts then.)
         if in_time && !self.under && (seq < self.start_seq || (seq == 0 && self.stop_seq == 65535))
         {
-            self.cycles += 1;
+            self.cycles = self.cycles.saturating_add(1);
             self.under = true;
         } else if seq > self.start_seq && in_time && self.under {
             self.under = false;
@@ -157,12 +157,13 @@ impl SeqStats {
         self.last_pt = pt;
         self.pts_seen |= 1u128 << (pt & 0x7f);
 
-        let delta_ms = (time_ns - self.time_ns) as f64 / 1e6;
+        // Capture times are input: a damaged clock must not overflow.
+        let delta_ms = time_ns.saturating_sub(self.time_ns) as f64 / 1e6;
         self.delta_ms = delta_ms;
         let mut jitter_now = None;
         if in_time && clock != 0 {
             self.clock_rate = clock;
-            let nominal_ms = (ext - self.first_ts) as f64 / f64::from(clock / 1000);
+            let nominal_ms = ext.saturating_sub(self.first_ts) as f64 / f64::from(clock / 1000);
             let diff = (delta_ms - (nominal_ms - self.last_nominal_ms)).abs();
             self.jitter_ms = (15.0 * self.jitter_ms + diff) / 16.0;
             self.last_nominal_ms = nominal_ms;
