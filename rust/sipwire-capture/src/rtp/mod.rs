@@ -12,7 +12,7 @@
 //! - **A packet** is tried as RTCP when its second byte is 192-223 (RFC 5761 §4), else as RTP.
 //!   A stream is keyed by (source, destination, SSRC), as tshark keys them. A packet of a
 //!   known stream costs one hash lookup and a few integer and float operations
-//!   ([`stats::SeqStats`]). A packet of no stream becomes one when it goes to or comes from an
+//!   (`stats::SeqStats`). A packet of no stream becomes one when it goes to or comes from an
 //!   expected endpoint, or else when the strict heuristic below confirms it.
 //! - **Heuristic** (for streams whose signalling was not captured): version 2, a payload type
 //!   that is a static audio/video one or dynamic (96-127), CSRC count, extension and padding
@@ -24,7 +24,7 @@
 //! - **RTCP**: compound packets checked as RFC 3550 A.2 says (strictly, first packet SR or RR,
 //!   when no SDP announced the endpoint); SR and RR counted per sending SSRC, and each report
 //!   block's figures kept for the SSRC it reports on, to be shown on that stream's row.
-//! - **Telephone-events** ([`dtmf`]): on the payload type SDP maps to `telephone-event`, or on
+//! - **Telephone-events** (`dtmf.rs`): on the payload type SDP maps to `telephone-event`, or on
 //!   PT 101 when no SDP maps it (then only with 4-byte payloads, event 0-16, R bit clear).
 //!
 //! Every table is bounded (streams and RTCP SSRCs by `max_rtp_streams`, candidates likewise,
@@ -170,7 +170,7 @@ pub struct RtpStreamRow {
     pub sequence_errors: u64,
     /// tshark's "Problems?" mark: a sequence error or a timestamp before the first.
     pub problem: bool,
-    /// Smallest gap between arrivals (ms) over the packets that count (see [`stats`]); `None`
+    /// Smallest gap between arrivals (ms) over the packets that count (see `rtp/stats.rs`); `None`
     /// with a single packet.
     pub min_delta_ms: Option<f64>,
     /// tshark's running mean of the arrival gaps (ms).
@@ -286,6 +286,9 @@ struct Stream {
     /// Clock-rate cache for the last payload type seen (tshark's per-PT rate).
     clock_pt: u8,
     clock: u32,
+    /// The telephone-event payload type, its clock, and whether it is only PT 101 guessed
+    /// ([`event_pt`], kept here so that packets do not search the payload map).
+    event: (Option<u8>, u32, bool),
     dtmf: EventState,
 }
 
@@ -480,6 +483,7 @@ impl RtpTracker {
                     .filter(|e| e.rtp)
                     .or_else(|| self.expected.get(&src).filter(|e| e.rtp));
                 if let Some(e) = found {
+                    s.event = event_pt(Some(&e.media));
                     s.media = Some(e.media.clone());
                     s.clock_pt = 0xff;
                 }
@@ -532,6 +536,7 @@ impl RtpTracker {
         }
         stats.rtp_packets += 1;
         let from_sdp = media.is_some();
+        let event = event_pt(media.as_deref());
         self.streams.entry(key).or_insert(Stream {
             stats: SeqStats::new(time_ns, h.pt, h.seq, h.ts),
             media,
@@ -543,6 +548,7 @@ impl RtpTracker {
             last_frame: frame,
             clock_pt: 0xff,
             clock: 0,
+            event,
             dtmf: EventState::default(),
         });
         true
@@ -710,8 +716,8 @@ impl RtpTracker {
     }
 
     /// Ends the read: closes open telephone-events, counts unconfirmed candidates, and returns
-    /// every stream's row (retired ones first not taken, then the rest, by first frame) and
-    /// every DTMF row (by time). The tracker is left empty.
+    /// every stream's row (the retired ones not yet taken first, then the others by first
+    /// frame) and every DTMF row (by time). The tracker is left empty.
     pub fn finish(&mut self, stats: &mut RtpStats) -> (Vec<RtpStreamRow>, Vec<DtmfRow>) {
         let mut streams = std::mem::take(&mut self.streams);
         let mut rows = std::mem::take(&mut self.retired);
@@ -816,7 +822,7 @@ fn event_step(
     time_ns: i64,
     frame: u64,
 ) -> Option<Step> {
-    let (pt, _, heuristic) = event_pt(s.media.as_deref());
+    let (pt, _, heuristic) = s.event;
     if Some(h.pt) != pt {
         return None;
     }
@@ -907,7 +913,7 @@ fn emit(
         return;
     }
     stats.dtmf_events += 1;
-    let (_, rate, _) = event_pt(s.media.as_deref());
+    let (_, rate, _) = s.event;
     out.push(DtmfRow {
         time_ns: e.start_ns,
         frame: e.frame,
