@@ -22,7 +22,11 @@ def test_byte_by_byte_and_merged() -> None:
     p.feed(b"\r\n\r\n" + MSG + MSG + b"\r\n")
     got = list(p)
     assert [bytes(m) for m in got] == [MSG, MSG]
-    assert (p.pings, p.pongs, p.buffered) == (1, 1, 0)
+    # The last CRLF waits for the next byte: a pong, or the first half of a ping.
+    assert (p.pings, p.pongs, p.buffered) == (1, 0, 2)
+    p.feed(MSG[:3])
+    assert list(p) == []
+    assert (p.pings, p.pongs, p.buffered) == (1, 1, 3)
     assert got[0].body == b"abc"
 
 
