@@ -112,6 +112,7 @@ def test_tshark_finds_what_the_capture_holds(written: dict[str, Expected], name:
         e = frames.get(t.key())
         if e is not None:
             assert (t.time_ns, t.src, t.dst) == (e.time_ns, e.sip.src, e.sip.dst), t
+            assert t.transport == e.sip.transport, t
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -53,6 +53,7 @@ that cannot be paired with their Call-IDs. So this reads PDML, where each messag
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -155,9 +156,11 @@ class TsharkSip:
     cseq_method: str | None
     method: str | None
     status: int | None
-    # The innermost IP addresses and ports before the message (for HEP: the outer packet's).
+    # The innermost IP addresses and ports before the message (for HEP: the outer packet's),
+    # and the transport as the messages table names it ("udp", "tcp", "sctp", "ws").
     src: tuple[str, int] | None
     dst: tuple[str, int] | None
+    transport: str | None
 
     def key(self) -> Key:
         return (self.frame, self.call_id, self.cseq, self.cseq_method, self.method, self.status)
@@ -201,6 +204,7 @@ def parse_pdml(pdml: bytes) -> list[TsharkSip]:
         frame, time_ns = 0, 0
         ip: list[str] = []
         ports: list[int] = []
+        transport: str | None = None
         for proto in packet.iter("proto"):
             name = proto.get("name")
             if name == "frame":
@@ -219,6 +223,9 @@ def parse_pdml(pdml: bytes) -> list[TsharkSip]:
                 sp, dp = fields.get(f"{name}.srcport"), fields.get(f"{name}.dstport")
                 if sp and dp:
                     ports = [int(sp), int(dp)]
+                    transport = name
+            elif name == "websocket":
+                transport = "ws"
             elif name == "sip":
                 msg = _sip(proto)
                 if msg["method"] is None and msg["status"] is None:
@@ -229,6 +236,7 @@ def parse_pdml(pdml: bytes) -> list[TsharkSip]:
                         time_ns=time_ns,
                         src=(ip[0], ports[0]) if ip and ports else None,
                         dst=(ip[1], ports[1]) if ip and ports else None,
+                        transport=transport,
                         **msg,  # type: ignore[arg-type]
                     )
                 )
@@ -260,6 +268,72 @@ def _sip(proto: ET.Element) -> dict[str, object]:
 
 def keys(rows: Sequence[TsharkSip]) -> Counter[Key]:
     return Counter(r.key() for r in rows)
+
+
+@dataclass(frozen=True)
+class TsharkRtpStream:
+    """One row of ``tshark -q -z rtp,streams`` (times relative to the first frame)."""
+
+    start: float
+    end: float
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    ssrc: int
+    payload: str
+    packets: int
+    lost: int
+    min_delta_ms: float
+    mean_delta_ms: float
+    max_delta_ms: float
+    min_jitter_ms: float
+    mean_jitter_ms: float
+    max_jitter_ms: float
+    problem: bool
+
+
+# Start, end, source address and port, destination address and port, SSRC, payload (a name
+# that may hold spaces), packets, "lost (percent%)", three deltas, three jitters, "X" if a
+# problem was seen.
+_RTP_STREAM = re.compile(
+    r"^\s*([\d.]+)\s+([\d.]+)\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+0x([0-9A-Fa-f]+)\s+(.+?)"
+    r"\s+(\d+)\s+(-?\d+) \(\s*-?[\d.]+%\)"
+    r"\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s*(X?)\s*$"
+)
+
+
+def rtp_streams(path: Path, extra: Sequence[str] = ()) -> list[TsharkRtpStream]:
+    """tshark's RTP streams in ``path`` (``-q -z rtp,streams``): streams are found from the
+    SDP of the SIP messages (add ``-o rtp.heuristic_rtp:TRUE`` to ``extra`` for the others)."""
+    cmd = [tshark_binary(), "-n", "-r", str(path), *PREFERENCES, *extra, "-q", "-z", "rtp,streams"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=300, check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr!r}")
+    out = []
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        m = _RTP_STREAM.match(line)
+        if m is None:
+            continue
+        g = m.groups()
+        out.append(
+            TsharkRtpStream(
+                start=float(g[0]),
+                end=float(g[1]),
+                src=(g[2], int(g[3])),
+                dst=(g[4], int(g[5])),
+                ssrc=int(g[6], 16),
+                payload=g[7],
+                packets=int(g[8]),
+                lost=int(g[9]),
+                min_delta_ms=float(g[10]),
+                mean_delta_ms=float(g[11]),
+                max_delta_ms=float(g[12]),
+                min_jitter_ms=float(g[13]),
+                mean_jitter_ms=float(g[14]),
+                max_jitter_ms=float(g[15]),
+                problem=g[16] == "X",
+            )
+        )
+    return out
 
 
 if __name__ == "__main__":
