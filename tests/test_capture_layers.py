@@ -11,6 +11,7 @@ when it is missing, a skip elsewhere.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import json
@@ -61,6 +62,12 @@ def rows_of(table: pa.Table) -> list[dict[str, Any]]:
     return sorted(pylist(table), key=lambda r: r["frame"])
 
 
+@functools.cache
+def tshark_messages(path: Path, args: tuple[str, ...]) -> list[tshark.TsharkSip]:
+    """tshark's messages, once per capture for the module's tests."""
+    return tshark.sip_messages(path, args)
+
+
 def key(r: dict[str, Any]) -> tshark.Key:
     return (r["frame"], r["call_id"], r["cseq"], r["cseq_method"], r["method"], r["status"])
 
@@ -103,7 +110,7 @@ def test_tshark_finds_what_the_capture_holds(written: dict[str, Expected], name:
     """The oracle checks the captures: tshark finds the messages each was made with (as it
     sees a malformed one), at the frame's time and with the innermost addresses."""
     exp = written[name]
-    theirs = tshark.sip_messages(exp.path, exp.tshark_args)
+    theirs = tshark_messages(exp.path, exp.tshark_args)
     assert tshark.keys(theirs) == exp.tshark_keys(), exp.tshark_note
     if exp.tshark_outer:
         return
@@ -120,7 +127,7 @@ def test_same_messages_as_tshark(written: dict[str, Expected], name: str) -> Non
     """sipwire's table, seen as tshark sees messages, holds the messages tshark finds, in the
     same frames, at the frame's time and with the innermost addresses."""
     exp = written[name]
-    theirs = tshark.sip_messages(exp.path, exp.tshark_args)
+    theirs = tshark_messages(exp.path, exp.tshark_args)
     table, _ = read(exp.path)
     ours = rows_of(table)
     by_key = {e.key(): e for e in exp.rows}
@@ -141,6 +148,7 @@ def test_same_messages_as_tshark(written: dict[str, Expected], name: str) -> Non
             continue  # a tshark_as / tshark_extra row
         assert r["time"] == t.time_ns, t
         assert ((r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"])) == (t.src, t.dst), t
+        assert r["transport"] == t.transport, t
 
 
 # ---------------------------------------------------------------- the table
