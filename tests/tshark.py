@@ -52,6 +52,7 @@ that cannot be paired with their Call-IDs. So this reads PDML, where each messag
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -142,6 +143,7 @@ def _hep_lua() -> str:
     fd, name = tempfile.mkstemp(prefix="sipwire-hep-", suffix=".lua")
     with os.fdopen(fd, "w") as f:
         f.write(HEP_LUA)
+    atexit.register(os.unlink, name)
     return name
 
 
