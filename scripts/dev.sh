@@ -32,6 +32,11 @@ setup() {
     step "real peers: SIPp (Debian package sip-tester), Kamailio (kamailio)"
     peer sipp sip-tester
     peer kamailio kamailio
+    step "capture tests: tshark (the oracle, Debian 12 has 4.0), tcpdump (captures of real traffic)"
+    # tshark's package asks whether non-root users may capture; DEBIAN_FRONTEND=noninteractive
+    # (set by peer) takes the default answer, no.
+    peer tshark tshark
+    peer tcpdump tcpdump
     step "cargo-fuzz (the bounded fuzz run of scripts/dev.sh test)"
     if command -v cargo-fuzz >/dev/null 2>&1; then
         echo "cargo-fuzz found: $(command -v cargo-fuzz)"
@@ -43,7 +48,8 @@ setup() {
         python3 -m venv "$VENV"
     fi
     "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5" "uvloop>=0.19"
+    "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5" "uvloop>=0.19" \
+        "scapy>=2.5" "pyarrow>=15" "polars>=1.0" "duckdb>=1.1" "zstandard>=0.22"
     step "build and install sipwire (release)"
     # maturin develop installs into the active virtualenv.
     VIRTUAL_ENV="$PWD/$VENV" PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet

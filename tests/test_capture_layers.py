@@ -1,0 +1,409 @@
+"""sipwire.capture against the test captures of tests/capgen (one per layer of issue 12) and
+against tshark, the oracle: for each capture the messages table holds the SIP messages the
+capture was made with (frame, time, Call-ID, CSeq, method or status, addresses, transport),
+and the same ones ``tshark -Y sip`` finds (tests/tshark.py says where tshark sees otherwise,
+and why). Then the table's types, the ways in (paths, lists, file objects, stdin,
+compression) and the ways out (pyarrow, polars, DuckDB), and ``sipwire.parse_table``.
+
+The tshark tests need Debian's ``tshark`` (scripts/dev.sh setup installs it): a failure in CI
+when it is missing, a skip elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import capgen
+import pyarrow as pa
+import pytest
+import tshark
+from capgen import Expected
+
+import sipwire
+
+NAMES = list(capgen.CAPTURES)
+
+
+def capture_module() -> ModuleType:
+    return importlib.import_module("sipwire.capture")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Expected]:
+    return capgen.write_all(tmp_path_factory.mktemp("captures"))
+
+
+def read(source: Any, **kw: Any) -> tuple[pa.Table, dict[str, int]]:
+    """The messages table (read whole) and the read's counters."""
+    cap = capture_module().read(source, **kw)
+    table = pa.table(cap.messages)
+    return table, dict(cap.stats)
+
+
+def pylist(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows as dicts, ``time`` as integer nanoseconds (a datetime has only µs)."""
+    times = [{"time": t} for t in table.column("time").cast(pa.int64()).to_pylist()]
+    rows = table.drop_columns(["time"]).to_pylist()
+    return [{**t, **r} for t, r in zip(times, rows)]
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows, sorted by frame (stable: the messages one frame completes stay in stream
+    order)."""
+    return sorted(pylist(table), key=lambda r: r["frame"])
+
+
+@functools.cache
+def tshark_messages(path: Path, args: tuple[str, ...]) -> list[tshark.TsharkSip]:
+    """tshark's messages, once per capture for the module's tests."""
+    return tshark.sip_messages(path, args)
+
+
+def key(r: dict[str, Any]) -> tshark.Key:
+    return (r["frame"], r["call_id"], r["cseq"], r["cseq_method"], r["method"], r["status"])
+
+
+# ---------------------------------------------------------------- each capture, each layer
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_messages_are_the_captured_ones(written: dict[str, Expected], name: str) -> None:
+    exp = written[name]
+    table, _ = read(exp.path)
+    got = rows_of(table)
+    assert [key(r) for r in got] == [e.key() for e in exp.rows]
+    for r, e in zip(got, exp.rows):
+        m = e.sip
+        where = f"{name} frame {e.frame} {m.call_id}"
+        assert r["time"] == e.time_ns, where
+        assert (r["src_ip"], r["src_port"]) == m.src, where
+        assert (r["dst_ip"], r["dst_port"]) == m.dst, where
+        assert r["transport"] == m.transport, where
+        assert (r["from_tag"], r["to_tag"], r["branch"]) == (m.from_tag, m.to_tag, m.branch), where
+        assert r["size"] == m.size, where
+        assert (r["parse_error"] is not None) == m.parse_error, (where, r["parse_error"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_counters(written: dict[str, Expected], name: str) -> None:
+    exp = written[name]
+    _, stats = read(exp.path)
+    assert all(isinstance(v, int) and v >= 0 for v in stats.values()), stats
+    assert stats["records"] == exp.records
+    assert stats["sip_messages"] == len(exp.rows)
+    assert stats["sip_parse_errors"] == sum(r.sip.parse_error for r in exp.rows)
+    for counter, least in exp.stats_min.items():
+        assert stats.get(counter, 0) >= least, (counter, stats)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tshark_finds_what_the_capture_holds(written: dict[str, Expected], name: str) -> None:
+    """The oracle checks the captures: tshark finds the messages each was made with (as it
+    sees a malformed one), at the frame's time and with the innermost addresses."""
+    exp = written[name]
+    theirs = tshark_messages(exp.path, exp.tshark_args)
+    assert tshark.keys(theirs) == exp.tshark_keys(), exp.tshark_note
+    if exp.tshark_outer:
+        return
+    frames = {e.key(): e for e in exp.rows}
+    for t in theirs:
+        e = frames.get(t.key())
+        if e is not None:
+            assert (t.time_ns, t.src, t.dst) == (e.time_ns, e.sip.src, e.sip.dst), t
+            assert t.transport == e.sip.transport, t
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_messages_as_tshark(written: dict[str, Expected], name: str) -> None:
+    """sipwire's table, seen as tshark sees messages, holds the messages tshark finds, in the
+    same frames, at the frame's time and with the innermost addresses."""
+    exp = written[name]
+    theirs = tshark_messages(exp.path, exp.tshark_args)
+    table, _ = read(exp.path)
+    ours = rows_of(table)
+    by_key = {e.key(): e for e in exp.rows}
+    seen: Counter[tshark.Key] = Counter(exp.tshark_extra)
+    for r in ours:
+        e = by_key.get(key(r))
+        if e is None:
+            seen[key(r)] += 1  # not a message of the capture: it cannot match
+        elif e.tshark:
+            seen[e.tshark_as or key(r)] += 1
+    assert seen == tshark.keys(theirs), exp.tshark_note
+    if exp.tshark_outer:
+        return
+    at = {(r["frame"], r["call_id"], r["cseq"], r["status"]): r for r in ours}
+    for t in theirs:
+        r = at.get((t.frame, t.call_id, t.cseq, t.status))
+        if r is None:
+            continue  # a tshark_as / tshark_extra row
+        assert r["time"] == t.time_ns, t
+        assert ((r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"])) == (t.src, t.dst), t
+        assert r["transport"] == t.transport, t
+
+
+# ---------------------------------------------------------------- the table
+
+
+STRING = (pa.string(), pa.large_string(), pa.string_view())
+
+
+def test_column_types(written: dict[str, Expected]) -> None:
+    table, _ = read(written["pcap_ns_le"].path)
+    schema = table.schema
+    assert schema.field("time").type == pa.timestamp("ns", tz="UTC")
+    for name, t in [("frame", pa.uint64()), ("src_port", pa.uint16()), ("dst_port", pa.uint16())]:
+        assert schema.field(name).type == t, name
+    for name, t in [("status", pa.uint16()), ("cseq", pa.uint32()), ("size", pa.uint32())]:
+        assert schema.field(name).type == t, name
+    for name in ["src_ip", "dst_ip", "method", "call_id", "cseq_method", "from_tag", "to_tag"]:
+        assert schema.field(name).type in STRING, (name, schema.field(name).type)
+    for name in ["branch", "parse_error"]:
+        assert schema.field(name).type in STRING, (name, schema.field(name).type)
+    transport = schema.field("transport").type
+    assert transport in STRING or (
+        pa.types.is_dictionary(transport) and transport.value_type in STRING
+    ), transport
+    assert "raw" not in schema.names
+    # Requests have no status, responses no method.
+    for r in pylist(table):
+        assert (r["method"] is None) != (r["status"] is None), r
+
+
+def test_time_keeps_nanoseconds(written: dict[str, Expected]) -> None:
+    exp = written["pcap_ns_be"]
+    table, _ = read(exp.path)
+    ns = table.column("time").cast(pa.int64()).to_pylist()
+    assert ns == [e.time_ns for e in exp.rows]
+    assert any(t % 1000 for t in ns), "the ns capture's times are not whole microseconds"
+
+
+def test_raw_column(written: dict[str, Expected]) -> None:
+    exp = written["tcp_multi"]
+    table, _ = read(exp.path, raw=True)
+    assert pa.types.is_binary(table.schema.field("raw").type) or pa.types.is_large_binary(
+        table.schema.field("raw").type
+    )
+    assert [r["raw"] for r in rows_of(table)] == [e.sip.data for e in exp.rows]
+
+
+def test_every_transport_is_seen(written: dict[str, Expected]) -> None:
+    seen = set()
+    for name in ["pcap_us_le", "tcp_multi", "sctp", "websocket"]:
+        table, _ = read(written[name].path)
+        seen |= set(table.column("transport").to_pylist())
+    assert seen == {"udp", "tcp", "sctp", "ws"}
+
+
+def test_malformed_message_is_a_row(written: dict[str, Expected]) -> None:
+    table, stats = read(written["bad_cseq"].path)
+    bad = [r for r in rows_of(table) if r["parse_error"] is not None]
+    assert len(bad) == 1
+    (r,) = bad
+    assert r["parse_error"] == "invalid_cseq"
+    assert (r["method"], r["call_id"], r["cseq"]) == ("INVITE", "bad_cseq-2@capgen.test", None)
+    assert stats["sip_parse_errors"] == 1
+
+
+def test_tunnelled_and_hep_messages_have_inner_addresses(written: dict[str, Expected]) -> None:
+    outer = {capgen.captures.OUTER_A, capgen.captures.OUTER_B, "10.9.0.1", "10.9.0.2"}
+    for name in ["ipip", "gre", "erspan2", "erspan3", "vxlan", "hep_udp", "hep_tcp"]:
+        table, _ = read(written[name].path)
+        ips = set(table.column("src_ip").to_pylist()) | set(table.column("dst_ip").to_pylist())
+        assert ips and not ips & outer, (name, ips)
+
+
+def test_hep_time_is_heps(written: dict[str, Expected]) -> None:
+    """A HEP message's time is the one HEP carries, not its frame's."""
+    exp = written["hep_udp"]
+    table, _ = read(exp.path)
+    got = rows_of(table)
+    frame_time = [capgen.model.T0 + (r["frame"] - 1) * capgen.model.STEP for r in got]
+    assert [r["time"] for r in got] == [t + capgen.captures.HEP_SHIFT_NS for t in frame_time]
+
+
+def test_truncated_files_keep_their_whole_records(written: dict[str, Expected]) -> None:
+    for name in ["truncated_pcap", "truncated_pcapng"]:
+        table, stats = read(written[name].path)
+        assert table.num_rows == 3, name
+        assert stats["records"] == 3, (name, stats)
+        assert stats["truncated_file"] == 1, (name, stats)
+
+
+def test_http_on_5060_is_not_sip(written: dict[str, Expected]) -> None:
+    table, stats = read(written["http_5060"].path)
+    assert table.column("transport").to_pylist() == ["udp", "udp"]
+    assert stats["not_sip"] >= 1, stats
+    assert stats["sip_parse_errors"] == 0, stats
+
+
+# ---------------------------------------------------------------- ways in
+
+
+def test_compressed_reads_as_plain(written: dict[str, Expected]) -> None:
+    for name in ["gzip", "zstd"]:
+        exp = written[name]
+        plain = exp.path.with_name(exp.path.name + ".plain")
+        assert exp.path.read_bytes()[:4] != plain.read_bytes()[:4]
+        compressed, _ = read(exp.path)
+        assert compressed.equals(read(plain)[0]), name
+        assert compressed.num_rows == len(exp.rows)
+
+
+def test_compression_is_found_by_magic_not_name(
+    written: dict[str, Expected], tmp_path: Path
+) -> None:
+    exp = written["zstd"]
+    renamed = tmp_path / "capture.bin"
+    renamed.write_bytes(exp.path.read_bytes())
+    assert read(renamed)[0].equals(read(exp.path)[0])
+
+
+def test_path_kinds(written: dict[str, Expected]) -> None:
+    exp = written["pcapng"]
+    table, _ = read(exp.path)
+    assert read(str(exp.path))[0].equals(table)
+
+
+def test_list_of_paths(written: dict[str, Expected]) -> None:
+    """Several files read as one table, in the order given."""
+    a, b = written["pcap_us_le"], written["sctp"]
+    table, stats = read([a.path, b.path])
+    got = pylist(table)
+    assert len(got) == len(a.rows) + len(b.rows)
+    want = [e.sip for e in a.rows + b.rows]
+    assert [(r["call_id"], r["cseq"], r["method"], r["status"]) for r in got] == [
+        (m.call_id, m.cseq, m.method, m.status) for m in want
+    ]
+    # The first file's frames are its own (how the second file's are numbered is the
+    # reader's: per file as tshark numbers them, or on across the read).
+    assert [r["frame"] for r in got[: len(a.rows)]] == [e.frame for e in a.rows]
+    assert stats["records"] == a.records + b.records
+
+
+def test_file_objects(written: dict[str, Expected]) -> None:
+    exp = written["pcapng"]
+    table, _ = read(exp.path)
+    with exp.path.open("rb") as f:
+        assert read(f)[0].equals(table)
+    assert read(io.BytesIO(exp.path.read_bytes()))[0].equals(table)
+    gz = written["gzip"]
+    with gz.path.open("rb") as f:
+        assert read(f)[0].equals(table)
+
+
+STDIN_READER = """
+import json, sys
+import pyarrow as pa
+import sipwire.capture
+cap = sipwire.capture.read("-")
+t = pa.table(cap.messages).select(["frame", "call_id", "cseq", "cseq_method", "method", "status"])
+print(json.dumps({"rows": [list(r.values()) for r in t.to_pylist()], "records": cap.stats["records"]}))
+"""
+
+
+@pytest.mark.parametrize("name", ["pcap_ns_le", "gzip", "zstd"])
+def test_stdin(written: dict[str, Expected], name: str) -> None:
+    exp = written[name]
+    with exp.path.open("rb") as f:
+        proc = subprocess.run(
+            [sys.executable, "-c", STDIN_READER],
+            stdin=f,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    out = json.loads(proc.stdout)
+    assert [tuple(r) for r in out["rows"]] == [e.key() for e in exp.rows]
+    assert out["records"] == exp.records
+
+
+# ---------------------------------------------------------------- ways out
+
+
+def test_arrow_stream_interfaces(written: dict[str, Expected]) -> None:
+    exp = written["tcp_multi"]
+    cap = capture_module().read(exp.path)
+    assert hasattr(cap.messages, "__arrow_c_stream__")
+    whole = pa.table(capture_module().read(exp.path))
+    assert whole.equals(pa.table(cap.messages))
+    reader = pa.RecordBatchReader.from_stream(
+        capture_module().read(exp.path, batch_rows=2).messages
+    )
+    batches = list(reader)
+    assert all(b.num_rows <= 2 for b in batches)
+    assert pa.Table.from_batches(batches, schema=reader.schema).equals(whole)
+
+
+def test_polars_reads_the_table(written: dict[str, Expected]) -> None:
+    """``polars.DataFrame(x)`` reads an Arrow stream object as a frame. ``polars.from_arrow(x)``
+    (polars 1.x-2.x) reads any stream object as one Series of structs, whose fields are the
+    columns."""
+    polars = pytest.importorskip(
+        "polars", reason="polars is a test dependency (pip install polars)"
+    )
+    exp = written["websocket"]
+    df = polars.DataFrame(capture_module().read(exp.path).messages)
+    assert df.height == len(exp.rows)
+    assert sorted(zip(df["frame"], df["call_id"])) == [(e.frame, e.sip.call_id) for e in exp.rows]
+    assert df["time"].dtype == polars.Datetime("ns", "UTC")
+    assert df["time"].sort().cast(polars.Int64).to_list() == [e.time_ns for e in exp.rows]
+    via = polars.from_arrow(capture_module().read(exp.path).messages)
+    if isinstance(via, polars.Series):
+        via = via.struct.unnest()
+    assert via.equals(df)
+
+
+def test_duckdb_reads_the_table(written: dict[str, Expected]) -> None:
+    duckdb = pytest.importorskip(
+        "duckdb", reason="duckdb is a test dependency (pip install duckdb)"
+    )
+    exp = written["pcap_us_le"]
+    msgs = capture_module().read(exp.path).messages  # noqa: F841 (DuckDB finds it by name)
+    (got,) = duckdb.sql(
+        "select count(*), count(distinct call_id), count(status), min(frame) from msgs"
+    ).fetchall()
+    invites = sum(e.sip.method == "INVITE" for e in exp.rows)
+    assert got == (len(exp.rows), 1, sum(e.sip.status is not None for e in exp.rows), 2)
+    tbl = pa.table(capture_module().read(exp.path).messages)  # noqa: F841
+    ((n,),) = duckdb.sql("select count(*) from tbl where method = 'INVITE'").fetchall()
+    assert n == invites
+
+
+# ---------------------------------------------------------------- without a capture
+
+
+def test_parse_table(written: dict[str, Expected]) -> None:
+    msgs = [e.sip for e in written["pcap_us_le"].rows] + [e.sip for e in written["bad_cseq"].rows]
+    table = pa.table(sipwire.parse_table([m.data for m in msgs]))
+    assert table.num_rows == len(msgs)
+    got = table.drop_columns([c for c in ["time"] if c in table.schema.names]).to_pylist()
+    for r, m in zip(got, msgs):
+        assert (r["call_id"], r["cseq"], r["cseq_method"], r["method"], r["status"]) == (
+            m.call_id,
+            m.cseq,
+            m.cseq_method,
+            m.method,
+            m.status,
+        )
+        assert (r["from_tag"], r["to_tag"], r["branch"], r["size"]) == (
+            m.from_tag,
+            m.to_tag,
+            m.branch,
+            m.size,
+        )
+        assert (r["parse_error"] == "invalid_cseq") if m.parse_error else r["parse_error"] is None
+    assert table.schema.field("cseq").type == pa.uint32()
+    assert table.schema.field("status").type == pa.uint16()
+    empty = pa.table(sipwire.parse_table([]))
+    assert empty.num_rows == 0 and "call_id" in empty.schema.names
