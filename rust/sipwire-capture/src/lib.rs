@@ -25,9 +25,12 @@
 pub mod decode;
 pub mod records;
 pub mod rtp;
+mod sctp;
 pub mod stats;
 pub mod stream;
+mod tcp;
 pub mod types;
+mod websocket;
 
 pub use stats::{Counters, Stats};
 pub use types::{CaptureLimits, Endpoint, Record, Segment, Transport, L4};
