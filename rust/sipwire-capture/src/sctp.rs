@@ -257,7 +257,10 @@ impl SctpFlow {
             match frags.get(&first) {
                 Some(f) if f.flags & FLAG_B != 0 => break,
                 Some(f) if first != t && f.flags & FLAG_E != 0 => return,
-                Some(_) => first -= 1,
+                Some(_) => match first.checked_sub(1) {
+                    Some(f) => first = f,
+                    None => return,
+                },
                 None => return,
             }
         }
@@ -266,7 +269,10 @@ impl SctpFlow {
             match frags.get(&last) {
                 Some(f) if f.flags & FLAG_E != 0 => break,
                 Some(f) if last != t && f.flags & FLAG_B != 0 => return,
-                Some(_) => last += 1,
+                Some(_) => match last.checked_add(1) {
+                    Some(l) => last = l,
+                    None => return,
+                },
                 None => return,
             }
         }
