@@ -28,13 +28,16 @@ mod ip;
 pub mod link;
 pub mod records;
 pub mod rtp;
+mod sctp;
 pub mod sip;
 pub mod source;
 pub mod stats;
 pub mod stream;
 pub mod table;
+mod tcp;
 mod tunnel;
 pub mod types;
+mod websocket;
 
 pub use decode::{DecodeStats, Decoder};
 pub use hep::{decode_hep, hep_frame_len, HepError, HepErrorKind, HepLen, HepPacket};

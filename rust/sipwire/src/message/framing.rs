@@ -81,14 +81,33 @@ const KNOWN_METHODS: &[&[u8]] = &[
     b"UPDATE",
 ];
 
-/// After lost bytes the first line may be the tail of a cut one (`ITE sip:b SIP/2.0` still
-/// ends in `SIP/2.0`), so only a Status-Line or the Request-Line of a known method is taken.
-fn plausible_start_line(line: &[u8]) -> bool {
+/// Where a message starts in a line met while resynchronising, if it does. A Status-Line or
+/// the Request-Line of a known method starts at the line's start. A body without a final CRLF
+/// glues the next message's Request-Line to its last line (`abcINVITE sip:b SIP/2.0`): a
+/// known method ending the first token starts there (the longest, so `PRACK` over `ACK`).
+/// Any other line that looks like a start line is taken whole, except after lost bytes, where
+/// it may be the tail of a cut line (`ITE sip:b SIP/2.0` still ends in `SIP/2.0`).
+fn start_in_line(line: &[u8], after_gap: bool) -> Option<usize> {
     if is_sip_version(line.get(..4)) {
-        return true;
+        return Some(0);
     }
-    let method = line.split(|&b| b == b' ').next().unwrap_or(&[]);
-    looks_like_start_line(line) && KNOWN_METHODS.contains(&method)
+    if !looks_like_start_line(line) {
+        return None;
+    }
+    let token = line.split(|&b| b == b' ').next().unwrap_or(&[]);
+    if KNOWN_METHODS.contains(&token) {
+        return Some(0);
+    }
+    let glued = KNOWN_METHODS
+        .iter()
+        .filter(|m| token.ends_with(m))
+        .map(|m| m.len())
+        .max();
+    match glued {
+        Some(n) => Some(token.len() - n),
+        None if after_gap => None,
+        None => Some(0),
+    }
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -142,7 +161,7 @@ enum Mode {
     /// Resynchronising at the start of a line: one that looks like a start line ends it.
     SeekStart,
     /// At the first byte after lost bytes: the line is kept only if it is a plausible start
-    /// line (see [`plausible_start_line`]), else resync as after an error.
+    /// line (see [`start_in_line`]), else resync as after an error.
     AfterGap,
 }
 
@@ -216,26 +235,24 @@ impl Scan {
                     let first = *input.first()?;
                     let max = opts.limits.max_message as usize;
                     let window = input.get(..input.len().min(max)).unwrap_or(input);
-                    let keep = if !is_token_char(first) {
-                        false // neither a method nor "SIP/2.0" (RFC 3261 §7.1)
+                    let start = if !is_token_char(first) {
+                        None // neither a method nor "SIP/2.0" (RFC 3261 §7.1)
                     } else if let Some(nl) = memchr::memchr(b'\n', window) {
                         let line = trim_cr(window.get(..nl).unwrap_or(&[]));
-                        if self.mode == Mode::AfterGap {
-                            plausible_start_line(line)
-                        } else {
-                            looks_like_start_line(line)
-                        }
+                        start_in_line(line, self.mode == Mode::AfterGap)
                     } else if window.len() >= max || self.eof {
-                        false // too long to start a message, or never completed
+                        None // too long to start a message, or never completed
                     } else {
                         return None;
                     };
-                    if keep {
-                        self.mode = Mode::Frame;
-                        self.reset_front();
-                        return None;
+                    match start {
+                        Some(at) => {
+                            self.mode = Mode::Frame;
+                            self.reset_front();
+                            return (at > 0).then_some(at);
+                        }
+                        None => self.mode = Mode::SkipLine,
                     }
-                    self.mode = Mode::SkipLine;
                 }
             }
         }
@@ -477,14 +494,18 @@ impl StreamFramer {
         self.scan.eof = true;
     }
 
-    /// Says bytes of the stream were lost here (a capture gap): what is held can no longer
-    /// complete and is dropped (counted in `skipped`), and framing resumes at the first line
-    /// after the gap that plausibly starts a message (a status line or the request line of a
-    /// known method), else by the resync rule.
-    pub fn gap(&mut self) {
-        self.skipped += self.buffered() as u64;
+    /// Says bytes of the stream were lost here (a capture gap). What is held can no longer
+    /// grow: it is decided as at the end of a stream, each result handed to `f` (a message cut
+    /// by the gap is an error), and framing resumes after the gap at the first line that
+    /// plausibly starts a message (a status line or the request line of a known method), else
+    /// by the resync rule.
+    pub fn gap(&mut self, f: &mut dyn FnMut(Framing<'_>)) {
+        self.scan.eof = true;
+        self.push(&[], f);
+        self.skipped += self.buffered() as u64; // nothing, since nothing waits at the end
         self.buf.clear();
         self.pos = 0;
+        self.scan.eof = false;
         self.scan.mode = Mode::AfterGap;
         self.scan.reset_front();
     }
@@ -710,16 +731,33 @@ mod tests {
         let mut f = StreamFramer::new(ParseOptions::STRICT);
         f.feed(&MSG[..40]);
         assert!(f.next_message().is_none());
-        f.gap();
+        let mut cut = Vec::new();
+        f.gap(&mut |r| cut.push(r.map(|_| ()).map_err(|e| e.kind)));
+        assert_eq!(cut, vec![Err(ErrorKind::MissingEmptyLine)]);
         assert_eq!((f.buffered(), f.skipped), (0, 40));
         // The tail of a cut request line still ends in SIP/2.0: not trusted.
         f.feed(&MSG[3..]);
         f.feed(b"\r\n");
         f.feed(MSG);
         assert_eq!(all(&mut f), vec![Ok(MSG.to_vec())]);
-        f.gap();
+        f.gap(&mut |_| {});
         f.feed(MSG);
         assert_eq!(all(&mut f), vec![Ok(MSG.to_vec())]);
+        // A message glued to the end of a body is found after a gap, and after an error.
+        f.gap(&mut |_| {});
+        f.feed(b"XXXX\r\nheader: x\r\n\r\nbody");
+        f.feed(MSG);
+        assert_eq!(all(&mut f), vec![Ok(MSG.to_vec())]);
+        f.feed(b"garbage\r\nabcd");
+        f.feed(MSG);
+        assert_eq!(all(&mut f), vec![Err(ErrorKind::Garbage), Ok(MSG.to_vec())]);
+        // The longest method wins (PRACK, not ACK); an unknown one is kept whole after an
+        // error, dropped after a gap.
+        assert_eq!(start_in_line(b"xyzPRACK sip:a SIP/2.0", false), Some(3));
+        assert_eq!(start_in_line(b"FOO sip:a SIP/2.0", false), Some(0));
+        assert_eq!(start_in_line(b"FOO sip:a SIP/2.0", true), None);
+        assert_eq!(start_in_line(b"ITE sip:a SIP/2.0", true), None);
+        assert_eq!(start_in_line(b"SIP/2.0 200 OK", true), Some(0));
     }
 
     /// One framing outcome, comparable across runs.

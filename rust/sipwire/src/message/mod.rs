@@ -14,7 +14,7 @@ mod validate;
 mod view;
 
 pub use fields::{CSeqSpans, Fields, NameAddrSpans, UriSpans, ViaSpans};
-pub use framing::{frame_stream, resync_offset, Framed, StreamEvent, StreamFramer};
+pub use framing::{frame_stream, resync_offset, Framed, Framing, StreamEvent, StreamFramer};
 pub use index::{HeaderEntry, MessageIndex};
 pub use names::HeaderName;
 pub use start_line::StartLine;
