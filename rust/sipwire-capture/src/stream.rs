@@ -509,6 +509,15 @@ fn sip_push(f: &mut StreamFramer, bytes: &[u8], cx: &mut Cx<'_, '_>) {
 }
 
 impl ByteSink for Deliver<'_, '_, '_> {
+    fn origin(&self) -> (i64, u64) {
+        (self.cx.time_ns, self.cx.frame)
+    }
+
+    fn set_origin(&mut self, (time_ns, frame): (i64, u64)) {
+        self.cx.time_ns = time_ns;
+        self.cx.frame = frame;
+    }
+
     fn data(&mut self, bytes: &[u8]) {
         let cx = &mut *self.cx;
         match self.content {

@@ -37,6 +37,18 @@ pub(crate) trait ByteSink {
     fn stats(&mut self) -> &mut StreamStats;
     /// Bytes the consumer holds (they count in the flow's limit).
     fn held(&self) -> usize;
+    /// The capture time and frame that what is handed on next is stamped with.
+    fn origin(&self) -> (i64, u64);
+    fn set_origin(&mut self, origin: (i64, u64));
+}
+
+/// A segment held ahead of a gap, with the time and frame it was captured in: when the gap is
+/// given up on, what it completes is stamped with its own capture time, not the time of
+/// whatever made reassembly give up (a FIN, the idle timeout minutes later).
+#[derive(Debug)]
+struct Held {
+    bytes: Vec<u8>,
+    origin: (i64, u64),
 }
 
 /// One direction of a TCP connection.
@@ -48,7 +60,7 @@ pub(crate) struct TcpFlow {
     next_seq: u32,
     next: u64,
     /// Segments ahead of a gap, by offset.
-    ahead: BTreeMap<u64, Vec<u8>>,
+    ahead: BTreeMap<u64, Held>,
     ahead_bytes: usize,
     /// FIN or RST closed it: segments are only recognised as retransmissions now.
     closed: bool,
@@ -158,17 +170,20 @@ impl TcpFlow {
                 sink.stats().tcp_out_of_order += 1;
                 match self.ahead.get_mut(&off) {
                     // A resent segment of another length: keep the longer.
-                    Some(held) if held.len() >= payload.len() => {
+                    Some(held) if held.bytes.len() >= payload.len() => {
                         sink.stats().tcp_retransmitted_bytes += payload.len() as u64;
                     }
                     Some(held) => {
-                        sink.stats().tcp_retransmitted_bytes += held.len() as u64;
-                        self.ahead_bytes += payload.len() - held.len();
-                        held.clear();
-                        held.extend_from_slice(payload);
+                        sink.stats().tcp_retransmitted_bytes += held.bytes.len() as u64;
+                        self.ahead_bytes += payload.len() - held.bytes.len();
+                        held.bytes.clear();
+                        held.bytes.extend_from_slice(payload);
+                        held.origin = sink.origin();
                     }
                     None => {
-                        self.ahead.insert(off, payload.to_vec());
+                        let origin = sink.origin();
+                        let bytes = payload.to_vec();
+                        self.ahead.insert(off, Held { bytes, origin });
                         self.ahead_bytes += payload.len();
                     }
                 }
@@ -177,7 +192,7 @@ impl TcpFlow {
             // It will not fill in time: skip to the first bytes held, or to this segment.
             let to = self.ahead.keys().next().map_or(off, |&k| k.min(off));
             self.skip_to(to, sink);
-            self.drain(sink);
+            self.drain_given_up(sink);
             if off < self.next {
                 // What was held covered part of it.
                 let behind = (self.next - off).min(payload.len() as u64);
@@ -198,18 +213,34 @@ impl TcpFlow {
         sink.data(bytes);
     }
 
-    /// Hands on the held segments that are now in order.
+    /// Hands on the held segments that are now in order. The segment that filled the gap
+    /// completes them, so they carry its time and frame (as tshark reports a reassembled PDU).
     fn drain(&mut self, sink: &mut dyn ByteSink) {
+        self.drain_stamped(sink, false);
+    }
+
+    /// Hands on the held segments after a gap was given up on: each with its own capture
+    /// time and frame; the current segment's are restored after.
+    fn drain_given_up(&mut self, sink: &mut dyn ByteSink) {
+        let current = sink.origin();
+        self.drain_stamped(sink, true);
+        sink.set_origin(current);
+    }
+
+    fn drain_stamped(&mut self, sink: &mut dyn ByteSink, own_origin: bool) {
         while let Some(entry) = self.ahead.first_entry() {
             if *entry.key() > self.next {
                 return;
             }
             let at = *entry.key();
             let seg = entry.remove();
-            self.ahead_bytes -= seg.len();
-            let behind = (self.next - at).min(seg.len() as u64);
+            self.ahead_bytes -= seg.bytes.len();
+            let behind = (self.next - at).min(seg.bytes.len() as u64);
             sink.stats().tcp_retransmitted_bytes += behind;
-            if let Some(rest) = seg.get(behind as usize..).filter(|r| !r.is_empty()) {
+            if let Some(rest) = seg.bytes.get(behind as usize..).filter(|r| !r.is_empty()) {
+                if own_origin {
+                    sink.set_origin(seg.origin);
+                }
                 self.deliver(rest, sink);
             }
         }
@@ -232,7 +263,7 @@ impl TcpFlow {
     pub(crate) fn flush(&mut self, sink: &mut dyn ByteSink) {
         while let Some(&to) = self.ahead.keys().next() {
             self.skip_to(to, sink);
-            self.drain(sink);
+            self.drain_given_up(sink);
         }
     }
 
@@ -266,6 +297,7 @@ mod tests {
         ended: bool,
         discard: bool,
         st: StreamStats,
+        origin: (i64, u64),
     }
 
     impl ByteSink for Collect {
@@ -286,6 +318,12 @@ mod tests {
         }
         fn held(&self) -> usize {
             0
+        }
+        fn origin(&self) -> (i64, u64) {
+            self.origin
+        }
+        fn set_origin(&mut self, origin: (i64, u64)) {
+            self.origin = origin;
         }
     }
 

@@ -308,6 +308,32 @@ fn a_gap_is_skipped_when_fin_follows_it() {
 }
 
 #[test]
+fn what_follows_a_gap_given_up_on_keeps_its_own_capture_time() {
+    let msgs: Vec<Vec<u8>> = (1..=3).map(|i| sip("OPTIONS", i, "")).collect();
+    let data = msgs.concat();
+    let (l1, l2) = (msgs[0].len(), msgs[1].len());
+    let mut r = rig();
+    let (a, b) = (ep(A, 40000), ep(B, 5060));
+    r.tcp(1, a, b, 0, SYN, b"");
+    r.tcp(10, a, b, 1, 0, &data[..l1]);
+    // Message 2 is lost; message 3 arrives at t=30 (frame 3) and waits behind the gap.
+    r.tcp(30, a, b, 1 + (l1 + l2) as u32, 0, &data[l1 + l2..]);
+    assert_eq!(r.sips().len(), 1);
+    // Reassembly gives up 300 s later (idle): message 3 is still stamped t=30, frame 3.
+    r.expire(300_000_000_030);
+    assert_eq!(r.sips(), vec![msgs[0].clone(), msgs[2].clone()]);
+    assert_eq!(r.when.last(), Some(&(30, 3)));
+
+    // A gap that fills: the held bytes are completed by the segment that filled it.
+    let mut r = rig();
+    r.tcp(1, a, b, 0, SYN, b"");
+    r.tcp(20, a, b, 1 + l1 as u32, 0, &data[l1..]);
+    r.tcp(40, a, b, 1, 0, &data[..l1]);
+    assert_eq!(r.sips(), msgs);
+    assert!(r.when.iter().all(|&w| w == (40, 3)), "{:?}", r.when);
+}
+
+#[test]
 fn a_gap_is_skipped_when_the_flow_limit_is_reached_or_it_goes_idle() {
     let msgs: Vec<Vec<u8>> = (1..=30).map(|i| sip("OPTIONS", i, "")).collect();
     let data = msgs.concat();
