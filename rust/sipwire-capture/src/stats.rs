@@ -20,7 +20,8 @@ pub struct SipStats {
     pub sip_messages: u64,
     /// Of those, messages that did not parse (their row has `parse_error`).
     pub sip_parse_errors: u64,
-    /// UDP/SCTP payloads and stream bytes that were neither SIP, HEP nor RTP/RTCP.
+    /// UDP, SCTP and WebSocket payloads that were neither SIP, HEP nor RTP/RTCP (the first
+    /// packet of a stream the RTP heuristic has not confirmed yet is counted here too).
     pub not_sip: u64,
     /// UDP payloads that were only CRLF keep-alives (RFC 5626 §3.5.1).
     pub keepalives: u64,
@@ -30,6 +31,8 @@ pub struct SipStats {
     pub hep_packets: u64,
     /// HEP packets that did not decode.
     pub hep_errors: u64,
+    /// HEP packets whose payload is not SIP (RTCP reports, logs, ...).
+    pub hep_not_sip: u64,
 }
 
 impl Counters for SipStats {
@@ -41,6 +44,7 @@ impl Counters for SipStats {
         f("stream_errors", self.stream_errors);
         f("hep_packets", self.hep_packets);
         f("hep_errors", self.hep_errors);
+        f("hep_not_sip", self.hep_not_sip);
     }
 }
 

@@ -7,12 +7,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder, UInt32Builder,
-    UInt64Builder,
+    BinaryBuilder, ListBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder,
+    UInt32Builder, UInt64Builder, UInt8Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampNanosecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use crate::rtp::{DtmfRow, RtpStreamRow};
 use crate::sip::SipRow;
 use crate::types::{Endpoint, Transport};
 
@@ -181,8 +185,7 @@ impl MessagesBuilder {
         push_text(&mut self.to_tag, row.to_tag);
         push_text(&mut self.branch, row.branch);
         self.size.append_value(row.size);
-        self.parse_error
-            .append_option(row.error.map(|k| k.name()));
+        self.parse_error.append_option(row.error.map(|k| k.name()));
         if self.raw {
             self.bytes.append_value(raw);
         }
@@ -216,6 +219,243 @@ impl MessagesBuilder {
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), cols)
     }
+}
+
+/// Builds a batch from named columns; every column is nullable (the schema follows the
+/// arrays, so a table's types are written once, where its column is made).
+fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, ArrowError> {
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let arrays = cols.into_iter().map(|(_, a)| a).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+}
+
+fn ip_texts<'a>(ips: impl Iterator<Item = &'a IpAddr>) -> ArrayRef {
+    let mut col = IpColumn::default();
+    for ip in ips {
+        col.push(Some(*ip));
+    }
+    Arc::new(col.builder.finish())
+}
+
+fn times(v: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampNanosecondArray::from_iter_values(v).with_timezone("UTC"))
+}
+
+/// The `rtp_streams` table: one row per RTP stream (source, destination, SSRC), with the
+/// statistics of `tshark -z rtp,streams` and what RTCP said about it (rtp/mod.rs documents
+/// each field).
+pub fn rtp_streams_batch(rows: &[RtpStreamRow]) -> Result<RecordBatch, ArrowError> {
+    let mut pts = ListBuilder::new(UInt8Builder::new());
+    for r in rows {
+        pts.values().append_slice(&r.payload_types);
+        pts.append(true);
+    }
+    let u64s = |f: fn(&RtpStreamRow) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(f)))
+    };
+    let f64s = |f: fn(&RtpStreamRow) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from_iter(rows.iter().map(f)))
+    };
+    batch_of(vec![
+        ("src_ip", ip_texts(rows.iter().map(|r| &r.src.ip))),
+        (
+            "src_port",
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.src.port),
+            )),
+        ),
+        ("dst_ip", ip_texts(rows.iter().map(|r| &r.dst.ip))),
+        (
+            "dst_port",
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.dst.port),
+            )),
+        ),
+        (
+            "ssrc",
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.ssrc))),
+        ),
+        (
+            "payload_type",
+            Arc::new(UInt8Array::from_iter_values(
+                rows.iter().map(|r| r.payload_type),
+            )),
+        ),
+        ("payload_types", Arc::new(pts.finish())),
+        (
+            "codec",
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.codec.as_deref()),
+            )),
+        ),
+        (
+            "clock_rate",
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.clock_rate),
+            )),
+        ),
+        ("packets", u64s(|r| r.packets)),
+        (
+            "expected",
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.expected),
+            )),
+        ),
+        (
+            "lost",
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.lost))),
+        ),
+        ("sequence_errors", u64s(|r| r.sequence_errors)),
+        (
+            "problem",
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.problem)),
+            )),
+        ),
+        ("min_delta_ms", f64s(|r| r.min_delta_ms)),
+        ("mean_delta_ms", f64s(|r| Some(r.mean_delta_ms))),
+        ("max_delta_ms", f64s(|r| Some(r.max_delta_ms))),
+        (
+            "max_delta_frame",
+            Arc::new(UInt64Array::from_iter(
+                rows.iter().map(|r| r.max_delta_frame),
+            )),
+        ),
+        ("min_jitter_ms", f64s(|r| r.min_jitter_ms)),
+        ("mean_jitter_ms", f64s(|r| Some(r.mean_jitter_ms))),
+        ("max_jitter_ms", f64s(|r| Some(r.max_jitter_ms))),
+        ("first_time", times(rows.iter().map(|r| r.first_time_ns))),
+        ("last_time", times(rows.iter().map(|r| r.last_time_ns))),
+        ("first_frame", u64s(|r| r.first_frame)),
+        ("last_frame", u64s(|r| r.last_frame)),
+        (
+            "call_id",
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.call_id.as_deref()),
+            )),
+        ),
+        (
+            "from_sdp",
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.from_sdp)),
+            )),
+        ),
+        ("rtcp_sr", u64s(|r| r.rtcp_sr)),
+        ("rtcp_rr", u64s(|r| r.rtcp_rr)),
+        (
+            "rtcp_sender_packets",
+            Arc::new(UInt32Array::from_iter(
+                rows.iter().map(|r| r.rtcp_sender_packets),
+            )),
+        ),
+        (
+            "rtcp_sender_octets",
+            Arc::new(UInt32Array::from_iter(
+                rows.iter().map(|r| r.rtcp_sender_octets),
+            )),
+        ),
+        ("rtcp_reports", u64s(|r| r.rtcp_reports)),
+        (
+            "rtcp_reporter_ssrc",
+            Arc::new(UInt32Array::from_iter(
+                rows.iter().map(|r| r.rtcp_reporter_ssrc),
+            )),
+        ),
+        ("rtcp_fraction_lost", f64s(|r| r.rtcp_fraction_lost)),
+        (
+            "rtcp_cumulative_lost",
+            Arc::new(Int32Array::from_iter(
+                rows.iter().map(|r| r.rtcp_cumulative_lost),
+            )),
+        ),
+        (
+            "rtcp_highest_seq",
+            Arc::new(UInt32Array::from_iter(
+                rows.iter().map(|r| r.rtcp_highest_seq),
+            )),
+        ),
+        ("rtcp_jitter_ms", f64s(|r| r.rtcp_jitter_ms)),
+    ])
+}
+
+/// The `dtmf` table: one row per telephone-event (RFC 4733), with its digit and times.
+pub fn dtmf_batch(rows: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
+    batch_of(vec![
+        ("time", times(rows.iter().map(|r| r.time_ns))),
+        (
+            "frame",
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.frame))),
+        ),
+        ("src_ip", ip_texts(rows.iter().map(|r| &r.src.ip))),
+        (
+            "src_port",
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.src.port),
+            )),
+        ),
+        ("dst_ip", ip_texts(rows.iter().map(|r| &r.dst.ip))),
+        (
+            "dst_port",
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.dst.port),
+            )),
+        ),
+        (
+            "ssrc",
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.ssrc))),
+        ),
+        (
+            "digit",
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.digit))),
+        ),
+        (
+            "event",
+            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.event))),
+        ),
+        (
+            "rtp_timestamp",
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.rtp_timestamp),
+            )),
+        ),
+        (
+            "duration_ms",
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.duration_ms),
+            )),
+        ),
+        (
+            "duration",
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.duration),
+            )),
+        ),
+        (
+            "volume",
+            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.volume))),
+        ),
+        (
+            "end_seen",
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.end_seen)),
+            )),
+        ),
+        (
+            "packets",
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.packets),
+            )),
+        ),
+        (
+            "call_id",
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.call_id.as_deref()),
+            )),
+        ),
+    ])
 }
 
 #[cfg(test)]

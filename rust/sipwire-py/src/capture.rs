@@ -1,10 +1,23 @@
 //! `sipwire.capture`: captures read in Rust (sipwire-capture), tables out as Arrow.
 
-use pyo3::prelude::*;
-use sipwire_capture::sip::datagram_row;
-use sipwire_capture::table::MessagesBuilder;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::arrow::Table;
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::{ArrowError, SchemaRef};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList};
+use sipwire_capture::live::{HepFeed, LiveLimits};
+use sipwire_capture::pipeline::Options;
+use sipwire_capture::read::{CaptureRead, ReadError, Source};
+use sipwire_capture::sip::datagram_row;
+use sipwire_capture::source::OpenError;
+use sipwire_capture::table::{dtmf_batch, rtp_streams_batch, MessagesBuilder};
+use sipwire_capture::{CaptureLimits, Counters};
+
+use crate::arrow::{stream_capsule, Table};
+use crate::errors;
 use crate::limits::{options, PyLimits};
 
 /// The `messages` columns for datagrams given as `bytes`: one row each, in order, with the
@@ -34,8 +47,317 @@ fn parse_table(
     Ok(Table::new(schema, vec![batch]))
 }
 
+/// A live HEP feed: packets in, `messages` rows out (`sipwire.capture.listen_hep` drives it
+/// from its sockets).
+#[pyclass(module = "sipwire._sipwire", name = "HepFeed", frozen)]
+pub struct PyHepFeed {
+    inner: Mutex<HepFeed>,
+}
+
+impl PyHepFeed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HepFeed> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn time_ns(now: f64) -> i64 {
+    (now * 1e9) as i64
+}
+
+#[pymethods]
+impl PyHepFeed {
+    #[new]
+    #[pyo3(signature = (*, strict=false, limits=None, raw=false, max_rows=1_000_000, max_connections=1024, max_connection_bytes=131_072))]
+    fn new(
+        py: Python<'_>,
+        strict: bool,
+        limits: Option<Py<PyLimits>>,
+        raw: bool,
+        max_rows: usize,
+        max_connections: usize,
+        max_connection_bytes: usize,
+    ) -> Self {
+        let bounds = LiveLimits {
+            max_rows,
+            max_connections,
+            max_connection_bytes,
+        };
+        PyHepFeed {
+            inner: Mutex::new(HepFeed::new(
+                options(py, strict, limits.as_ref()),
+                bounds,
+                raw,
+            )),
+        }
+    }
+
+    /// One HEP datagram received at `now` (seconds since the epoch; the packet's own capture
+    /// time wins when it has one).
+    fn packet(&self, data: &[u8], now: f64) {
+        self.lock().packet(data, time_ns(now));
+    }
+
+    /// Bytes from TCP connection `conn`.
+    fn stream(&self, conn: u64, data: &[u8], now: f64) {
+        self.lock().stream(conn, data, time_ns(now));
+    }
+
+    /// Connection `conn` closed.
+    fn close(&self, conn: u64) {
+        self.lock().close(conn);
+    }
+
+    /// Rows waiting to be taken.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.lock().pending()
+    }
+
+    /// The rows since the last take.
+    fn take(&self) -> PyResult<Table> {
+        let mut f = self.lock();
+        let batch = f
+            .take()
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}")))?;
+        Ok(Table::new(f.schema(), vec![batch]))
+    }
+
+    /// The feed's counters.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        counters_dict(py, &self.lock().stats)
+    }
+}
+
+fn counters_dict<'py>(py: Python<'py>, c: &dyn Counters) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let mut err = Ok(());
+    c.visit(&mut |name, value| {
+        if err.is_ok() {
+            err = d.set_item(name, value);
+        }
+    });
+    err.map(|()| d)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Table>()?;
+    m.add_class::<PyHepFeed>()?;
+    m.add_class::<CaptureReader>()?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     Ok(())
+}
+
+/// Reads a Python binary file object (`.read(n)`) as a Rust reader; the GIL is taken per read.
+struct PyReader {
+    file: Py<PyAny>,
+}
+
+impl Read for PyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::with_gil(|py| {
+            let chunk = self
+                .file
+                .bind(py)
+                .call_method1("read", (buf.len(),))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            if chunk.is_none() {
+                return Ok(0);
+            }
+            let data = chunk
+                .downcast::<PyBytes>()
+                .map(|b| b.as_bytes().to_vec())
+                .or_else(|_| chunk.extract::<Vec<u8>>())
+                .map_err(|_| {
+                    std::io::Error::other(
+                        "the file object's read() must return bytes (open it in binary mode, 'rb')",
+                    )
+                })?;
+            let n = data.len().min(buf.len());
+            buf.get_mut(..n)
+                .ok_or_else(|| std::io::Error::other("read() returned more than asked"))?
+                .copy_from_slice(data.get(..n).unwrap_or_default());
+            Ok(n)
+        })
+    }
+}
+
+/// The `messages` stream handed to Arrow: each pull runs the read until a batch is ready.
+struct MessagesReader {
+    read: Arc<Mutex<CaptureRead>>,
+    schema: SchemaRef,
+    started: Arc<AtomicBool>,
+}
+
+impl Iterator for MessagesReader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.started.store(true, Ordering::SeqCst);
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        read.next_batch()
+            .map(|r| r.map_err(|e| ArrowError::ExternalError(Box::new(e))))
+    }
+}
+
+impl RecordBatchReader for MessagesReader {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// A capture read in Rust (`sipwire.capture.read` wraps it): the `messages` stream once, the
+/// RTP tables and counters once the read is finished.
+#[pyclass(module = "sipwire._sipwire", name = "CaptureReader", frozen)]
+pub struct CaptureReader {
+    read: Arc<Mutex<CaptureRead>>,
+    schema: SchemaRef,
+    /// Set when a batch was first pulled: a stream exported only for its schema (DuckDB
+    /// exports once for the schema, once for the rows) does not use the read up.
+    started: Arc<AtomicBool>,
+    rtp: OnceLock<(Py<Table>, Py<Table>)>,
+}
+
+impl CaptureReader {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CaptureRead> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn read_error(py: Python<'_>, e: ReadError) -> PyErr {
+    match e {
+        ReadError::Open(e) => open_error(py, e),
+        ReadError::Arrow(e) => pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}")),
+    }
+}
+
+fn open_error(py: Python<'_>, e: OpenError) -> PyErr {
+    let _ = py;
+    match &e {
+        OpenError::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound => {
+            pyo3::exceptions::PyFileNotFoundError::new_err(e.to_string())
+        }
+        OpenError::Io { .. } => pyo3::exceptions::PyOSError::new_err(e.to_string()),
+        _ => pyo3::exceptions::PyValueError::new_err(e.to_string()),
+    }
+}
+
+#[pymethods]
+impl CaptureReader {
+    /// `sources`: paths (str) and binary file objects, read in order as one capture.
+    #[new]
+    #[pyo3(signature = (sources, *, strict=false, limits=None, raw=false, rtp=true, batch_rows=65536))]
+    fn new(
+        py: Python<'_>,
+        sources: &Bound<'_, PyList>,
+        strict: bool,
+        limits: Option<Py<PyLimits>>,
+        raw: bool,
+        rtp: bool,
+        batch_rows: usize,
+    ) -> PyResult<Self> {
+        let mut srcs = Vec::new();
+        for s in sources.iter() {
+            if let Ok(p) = s.extract::<std::path::PathBuf>() {
+                srcs.push(Source::Path(p));
+            } else if s.hasattr("read")? {
+                srcs.push(Source::Reader(Box::new(PyReader { file: s.unbind() })));
+            } else {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "a capture source is a path or a binary file object, not {}",
+                    s.get_type().name()?
+                )));
+            }
+        }
+        let opts = Options {
+            parse: options(py, strict, limits.as_ref()),
+            limits: CaptureLimits::DEFAULT,
+            raw,
+            rtp,
+            batch_rows: batch_rows.max(1),
+        };
+        let read = CaptureRead::new(srcs, opts);
+        Ok(CaptureReader {
+            schema: read.schema(),
+            read: Arc::new(Mutex::new(read)),
+            started: Arc::new(AtomicBool::new(false)),
+            rtp: OnceLock::new(),
+        })
+    }
+
+    /// The `messages` table as an Arrow stream capsule. The read is a single pass over the
+    /// input: once rows were pulled from one export, another export is refused.
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        if self.started.load(Ordering::SeqCst) {
+            return Err(errors::local_msg(
+                py,
+                "this capture's messages were already read (a read is one pass over its input): call sipwire.capture.read again, or keep the table (pyarrow.table(capture.messages))".into(),
+            ));
+        }
+        let reader = MessagesReader {
+            read: self.read.clone(),
+            schema: self.schema.clone(),
+            started: self.started.clone(),
+        };
+        stream_capsule(py, Box::new(reader))
+    }
+
+    /// Reads to the end of the input (the GIL released), keeping the `messages` batches not yet
+    /// taken; the RTP tables and the counters are final after this.
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        let read = self.read.clone();
+        py.allow_threads(move || {
+            let mut r = read.lock().unwrap_or_else(|p| p.into_inner());
+            r.read_to_end()
+        })
+        .map_err(|e| read_error(py, e))
+    }
+
+    /// The RTP/RTCP streams table (finishes the read first).
+    fn rtp_streams(&self, py: Python<'_>) -> PyResult<Py<Table>> {
+        Ok(self.rtp_tables(py)?.0.clone_ref(py))
+    }
+
+    /// The telephone-events table (finishes the read first).
+    fn dtmf(&self, py: Python<'_>) -> PyResult<Py<Table>> {
+        Ok(self.rtp_tables(py)?.1.clone_ref(py))
+    }
+
+    /// Every stage's counters, flat.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        counters_dict(py, &self.lock().stats())
+    }
+
+    /// Whether the whole input has been read.
+    #[getter]
+    fn finished(&self) -> bool {
+        self.lock().is_finished()
+    }
+}
+
+impl CaptureReader {
+    fn rtp_tables(&self, py: Python<'_>) -> PyResult<&(Py<Table>, Py<Table>)> {
+        if let Some(t) = self.rtp.get() {
+            return Ok(t);
+        }
+        self.finish(py)?;
+        let (streams, dtmf) = self.lock().pipeline_mut().rtp_rows();
+        let arrow =
+            |e: ArrowError| pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}"));
+        let s = rtp_streams_batch(&streams).map_err(arrow)?;
+        let d = dtmf_batch(&dtmf).map_err(arrow)?;
+        let tables = (
+            Py::new(py, Table::new(s.schema(), vec![s]))?,
+            Py::new(py, Table::new(d.schema(), vec![d]))?,
+        );
+        let _ = self.rtp.set(tables);
+        self.rtp
+            .get()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("rtp tables"))
+    }
 }

@@ -1,0 +1,297 @@
+//! The capture pipeline: one record at a time through the layers (decode.rs), the streams
+//! (stream.rs), HEP (hep.rs) and RTP (rtp.rs) into the `messages` table (table.rs).
+//!
+//! A UDP or SCTP payload, a WebSocket message and a stream-framed message become a row when
+//! their first line is a SIP start line (sip.rs, `looks_like_sip`): SIP is recognised by its
+//! content on any port, and HTTP on port 5060 is not SIP. A UDP payload that is neither SIP
+//! nor HEP goes to the RTP stage. A message's SDP tells the RTP stage which streams to expect.
+
+use std::collections::VecDeque;
+
+use arrow_array::RecordBatch;
+use arrow_schema::ArrowError;
+use sipwire::ParseOptions;
+
+use crate::decode::{DecodeStats, Decoder};
+use crate::hep;
+use crate::rtp::RtpStats;
+use crate::rtp::{DtmfRow, RtpStreamRow, RtpTracker};
+use crate::sip::{datagram_row, indexed_row, looks_like_sip, SipRow};
+use crate::stats::{SipStats, Stats};
+use crate::stream::{StreamStats, Streams, Unit, UnitKind};
+use crate::table::{MessagesBuilder, Seen};
+use crate::types::{CaptureLimits, Record, Segment, Transport, L4};
+
+/// How a read parses and what it keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How SIP messages are parsed (captures are lenient by default: a monitor must see what
+    /// the network carried).
+    pub parse: ParseOptions,
+    pub limits: CaptureLimits,
+    /// Keep each message's bytes in a `raw` column.
+    pub raw: bool,
+    /// Track RTP/RTCP streams and telephone-events.
+    pub rtp: bool,
+    /// Rows per record batch of the `messages` table.
+    pub batch_rows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            parse: ParseOptions::LIBERAL,
+            limits: CaptureLimits::DEFAULT,
+            raw: false,
+            rtp: true,
+            batch_rows: 65_536,
+        }
+    }
+}
+
+/// How often (capture time) idle flows are looked for.
+const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
+
+/// What a SIP message or an RTP packet reaches: the tables and their counters. Kept apart from
+/// the decoder and the stream table so each stage can hand it its output while it is borrowed.
+struct Sink {
+    opts: Options,
+    messages: MessagesBuilder,
+    ready: VecDeque<RecordBatch>,
+    rtp: RtpTracker,
+    sip: SipStats,
+    rtp_stats: RtpStats,
+    /// RTP streams retired early (idle while the stream table was full), in order.
+    retired: Vec<RtpStreamRow>,
+    error: Option<ArrowError>,
+}
+
+impl Sink {
+    fn row(&mut self, seen: &Seen, row: &SipRow<'_>, bytes: &[u8]) {
+        self.sip.sip_messages += 1;
+        if row.error.is_some() {
+            self.sip.sip_parse_errors += 1;
+        }
+        self.messages.push(Some(seen), row, bytes);
+        if self.opts.rtp {
+            if let (Some(ct), Some(call_id)) = (row.content_type, row.call_id) {
+                if let Some(sdp) = sipwire::body::sdp_part(ct, row.body, &self.opts.parse) {
+                    self.rtp
+                        .sdp(seen.time_ns, call_id, sdp, &mut self.rtp_stats);
+                }
+            }
+        }
+        if self.messages.len() >= self.opts.batch_rows {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.messages.is_empty() {
+            return;
+        }
+        match self.messages.finish() {
+            Ok(b) => self.ready.push_back(b),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// A whole message whose boundaries the transport gave (UDP, SCTP, WebSocket, HEP).
+    fn datagram(&mut self, seen: &Seen, payload: &[u8]) -> bool {
+        if !looks_like_sip(payload) {
+            return false;
+        }
+        let row = datagram_row(payload, &self.opts.parse);
+        self.row(seen, &row, payload);
+        true
+    }
+
+    /// A HEP packet (HOMER's encapsulation, hep.rs): its payload with the addresses and time
+    /// it carries. False when it does not decode (a UDP payload is then tried as RTP).
+    fn hep(&mut self, time_ns: i64, frame: u64, payload: &[u8]) -> bool {
+        match hep::decode_hep(payload) {
+            Ok(h) => {
+                self.sip.hep_packets += 1;
+                let transport = match h.ip_proto {
+                    6 => Transport::Tcp,
+                    132 => Transport::Sctp,
+                    _ => Transport::Udp,
+                };
+                let seen = Seen {
+                    time_ns: h.time_ns.unwrap_or(time_ns),
+                    frame,
+                    src: h.src,
+                    dst: h.dst,
+                    transport,
+                };
+                if !self.datagram(&seen, h.payload) {
+                    self.sip.hep_not_sip += 1;
+                }
+                true
+            }
+            Err(_) => {
+                self.sip.hep_errors += 1;
+                false
+            }
+        }
+    }
+
+    fn udp(&mut self, time_ns: i64, frame: u64, seg: &Segment<'_>) {
+        let p = seg.payload;
+        let seen = Seen {
+            time_ns,
+            frame,
+            src: seg.src,
+            dst: seg.dst,
+            transport: Transport::Udp,
+        };
+        if self.datagram(&seen, p) {
+            return;
+        }
+        if hep::is_hep(p) && self.hep(time_ns, frame, p) {
+            return;
+        }
+        if p.iter().all(|&b| b == b'\r' || b == b'\n') && !p.is_empty() {
+            self.sip.keepalives += 1;
+            return;
+        }
+        let taken = self.opts.rtp
+            && self
+                .rtp
+                .packet(time_ns, frame, seg.src, seg.dst, p, &mut self.rtp_stats);
+        if !taken {
+            self.sip.not_sip += 1;
+        }
+    }
+
+    fn unit(&mut self, u: Unit<'_>) {
+        let seen = Seen {
+            time_ns: u.time_ns,
+            frame: u.frame,
+            src: u.src,
+            dst: u.dst,
+            transport: u.transport,
+        };
+        match u.kind {
+            UnitKind::Sip { bytes, index } => {
+                let row = indexed_row(bytes, index, &self.opts.parse);
+                self.row(&seen, &row, bytes);
+            }
+            UnitKind::Datagram(bytes) => {
+                if !self.datagram(&seen, bytes) {
+                    self.sip.not_sip += 1;
+                }
+            }
+            UnitKind::Hep(bytes) => {
+                self.hep(u.time_ns, u.frame, bytes);
+            }
+            UnitKind::Error(_) => self.sip.stream_errors += 1,
+        }
+    }
+}
+
+/// A read in progress: records in, record batches of `messages` out.
+pub struct Pipeline {
+    decoder: Decoder,
+    decode_stats: DecodeStats,
+    streams: Streams,
+    stream_stats: StreamStats,
+    sink: Sink,
+    last_expire_ns: i64,
+}
+
+impl Pipeline {
+    pub fn new(opts: Options) -> Self {
+        Pipeline {
+            decoder: Decoder::new(opts.limits),
+            decode_stats: DecodeStats::default(),
+            streams: Streams::new(opts.limits, opts.parse),
+            stream_stats: StreamStats::default(),
+            sink: Sink {
+                opts,
+                messages: MessagesBuilder::new(opts.raw),
+                ready: VecDeque::new(),
+                rtp: RtpTracker::new(opts.limits),
+                sip: SipStats::default(),
+                rtp_stats: RtpStats::default(),
+                retired: Vec::new(),
+                error: None,
+            },
+            last_expire_ns: i64::MIN,
+        }
+    }
+
+    pub fn schema(&self) -> arrow_schema::SchemaRef {
+        self.sink.messages.schema()
+    }
+
+    /// One captured frame through every stage.
+    pub fn record(&mut self, rec: &Record<'_>) {
+        let (time_ns, frame) = (rec.time_ns, rec.frame);
+        let streams = &mut self.streams;
+        let stream_stats = &mut self.stream_stats;
+        let sink = &mut self.sink;
+        self.decoder.decode(
+            rec,
+            &mut self.decode_stats,
+            &mut |seg: Segment<'_>| match seg.l4 {
+                L4::Udp => sink.udp(time_ns, frame, &seg),
+                L4::Tcp { .. } => {
+                    streams.tcp(time_ns, frame, &seg, stream_stats, &mut |u| sink.unit(u))
+                }
+                L4::Sctp { .. } => {
+                    streams.sctp(time_ns, frame, &seg, stream_stats, &mut |u| sink.unit(u))
+                }
+            },
+        );
+        if time_ns.saturating_sub(self.last_expire_ns) >= EXPIRE_EVERY_NS {
+            self.last_expire_ns = time_ns;
+            let retired = self.sink.rtp.take_retired();
+            self.sink.retired.extend(retired);
+            let sink = &mut self.sink;
+            self.streams
+                .expire(time_ns, &mut self.stream_stats, &mut |u| sink.unit(u));
+        }
+    }
+
+    /// The end of the input: what the streams still hold is framed, the last rows flushed.
+    pub fn finish(&mut self) {
+        self.decoder.finish(&mut self.decode_stats);
+        let sink = &mut self.sink;
+        self.streams
+            .finish(&mut self.stream_stats, &mut |u| sink.unit(u));
+        self.sink.flush();
+    }
+
+    /// A finished batch of `messages`, oldest first.
+    pub fn take_batch(&mut self) -> Option<Result<RecordBatch, ArrowError>> {
+        if let Some(e) = self.sink.error.take() {
+            return Some(Err(e));
+        }
+        self.sink.ready.pop_front().map(Ok)
+    }
+
+    /// Batches finished and not yet taken.
+    pub fn ready(&self) -> usize {
+        self.sink.ready.len()
+    }
+
+    /// The RTP streams and telephone-events seen; call after [`Pipeline::finish`].
+    pub fn rtp_rows(&mut self) -> (Vec<RtpStreamRow>, Vec<DtmfRow>) {
+        let mut streams = std::mem::take(&mut self.sink.retired);
+        let (rest, dtmf) = self.sink.rtp.finish(&mut self.sink.rtp_stats);
+        streams.extend(rest);
+        (streams, dtmf)
+    }
+
+    /// Every counter of the read so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            records: Default::default(),
+            decode: self.decode_stats.clone(),
+            streams: self.stream_stats.clone(),
+            rtp: self.sink.rtp_stats.clone(),
+            sip: self.sink.sip.clone(),
+        }
+    }
+}
