@@ -12,6 +12,7 @@ __all__ = [
     "CSeq",
     "Call",
     "Candidate",
+    "CaptureReader",
     "Codec",
     "Connection",
     "Correlator",
@@ -25,6 +26,7 @@ __all__ = [
     "Fmtp",
     "Group",
     "Headers",
+    "HepFeed",
     "Limits",
     "LocalCodec",
     "LocalMedia",
@@ -450,6 +452,66 @@ def parse_table(
     row each, in order, with the capture columns (time, frame, addresses, transport) null and
     no Python object made per message. A message that does not parse is a row with its
     ``parse_error``; ``raw=True`` adds the bytes as a ``raw`` column."""
+
+@final
+class CaptureReader:
+    """A capture read in Rust (``sipwire.capture.read`` wraps it). Sources are paths and
+    binary file objects, read in order as one capture."""
+
+    def __new__(
+        cls,
+        sources: list[Any],
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        raw: bool = False,
+        rtp: bool = True,
+        batch_rows: int = 65536,
+    ) -> CaptureReader: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The ``messages`` table as an Arrow stream; it can be taken once."""
+    def finish(self) -> None:
+        """Reads the rest of the input (the GIL released), keeping batches not yet taken."""
+    def rtp_streams(self) -> Table:
+        """RTP/RTCP statistics per stream; finishes the read first."""
+    def dtmf(self) -> Table:
+        """Telephone-events (RFC 4733) as digits; finishes the read first."""
+    def stats(self) -> dict[str, int]:
+        """Every stage's counters, flat."""
+    @property
+    def finished(self) -> bool: ...
+
+@final
+class HepFeed:
+    """A live HEP feed, sans-IO: HEP datagrams and TCP bytes in, ``messages`` rows out
+    (``sipwire.capture.listen_hep`` drives it from its sockets). ``max_rows`` rows wait to be
+    taken at most (more are dropped and counted); ``max_connections`` TCP connections are
+    framed at once, each holding at most ``max_connection_bytes``."""
+
+    def __new__(
+        cls,
+        *,
+        strict: bool = False,
+        limits: Limits | None = None,
+        raw: bool = False,
+        max_rows: int = 1000000,
+        max_connections: int = 1024,
+        max_connection_bytes: int = 131072,
+    ) -> HepFeed: ...
+    def packet(self, data: bytes, now: float) -> None:
+        """One HEP datagram received at ``now`` (seconds since the epoch; the packet's own
+        capture time wins when it carries one)."""
+    def stream(self, conn: int, data: bytes, now: float) -> None:
+        """Bytes from TCP connection ``conn``: HEPv3 framed by its length, resynchronised at
+        the next ``HEP3`` after garbage."""
+    def close(self, conn: int) -> None:
+        """Connection ``conn`` closed; what it held is dropped (counted)."""
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be taken."""
+    def take(self) -> Table:
+        """The rows since the last take."""
+    def stats(self) -> dict[str, int]: ...
 
 @final
 class Table:

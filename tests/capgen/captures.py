@@ -675,7 +675,7 @@ def write_http_5060(path: Path) -> Expected:
     for m in options(cid(name), A4, B4):
         b.add(net.ether(net.sip_udp(m)), [m])
     write_pcap(path, b.records, LINKTYPE_ETHERNET)
-    return b.expected(name, path, stats_min={"not_sip": 1})
+    return b.expected(name, path, stats_min={"stream_not_sip_flows": 1})
 
 
 def write_udp_not_sip(path: Path) -> Expected:

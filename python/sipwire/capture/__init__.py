@@ -1,0 +1,152 @@
+"""Captures in, tables out: pcap, pcapng and HEP read in Rust into Arrow tables.
+
+>>> import pyarrow as pa, sipwire.capture
+>>> cap = sipwire.capture.read("calls.pcapng")      # or .gz/.zst, a list, a file object, "-"
+>>> messages = pa.table(cap.messages)               # one row per SIP message
+>>> pa.table(cap.rtp_streams), pa.table(cap.dtmf)   # RTP statistics, RFC 4733 digits
+>>> cap.stats                                       # what every stage saw and dropped
+
+Every table implements the Arrow PyCapsule stream interface (``__arrow_c_stream__``), so
+``pyarrow.table(t)``, ``polars.from_arrow(t)`` and DuckDB's ``FROM t`` read it with no copy and
+sipwire itself needs none of them. The reading, decoding (Ethernet, VLANs, Linux cooked
+capture, raw IP, loopback, IP-in-IP, GRE, ERSPAN, VXLAN, IPv4/IPv6 fragments), TCP, SCTP and
+WebSocket reassembly, HEP and RTP statistics all happen in Rust; nothing becomes a Python
+object per packet.
+
+``rtp_streams``, one row per stream (source, destination, SSRC), figures as
+``tshark -z rtp,streams`` computes them: ``src_ip``, ``src_port``, ``dst_ip``, ``dst_port``,
+``ssrc``, ``payload_type`` (of the first packet), ``payload_types`` (every one seen), ``codec``,
+``clock_rate``, ``packets``, ``expected``, ``lost`` (negative when duplicates outnumber losses),
+``sequence_errors``, ``problem``, ``min_delta_ms``/``mean_delta_ms``/``max_delta_ms``,
+``max_delta_frame``, ``min_jitter_ms``/``mean_jitter_ms``/``max_jitter_ms`` (RFC 3550 A.8),
+``first_time``, ``last_time``, ``first_frame``, ``last_frame``, ``call_id`` (of the SDP that
+announced it), ``from_sdp`` (False: found by the strict heuristic); and from RTCP: ``rtcp_sr``,
+``rtcp_rr``, ``rtcp_sender_packets``, ``rtcp_sender_octets`` (this SSRC's last SR),
+``rtcp_reports``, ``rtcp_reporter_ssrc``, ``rtcp_fraction_lost``, ``rtcp_cumulative_lost``,
+``rtcp_highest_seq``, ``rtcp_jitter_ms`` (the last report block about it).
+
+``dtmf``, one row per telephone-event (RFC 4733): ``time``, ``frame`` (first packet), the
+addresses, ``ssrc``, ``digit`` ("0"-"9", "*", "#", "A"-"D", "flash"), ``event``,
+``rtp_timestamp``, ``duration_ms``, ``duration``, ``volume``, ``end_seen``, ``packets``,
+``call_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import IO, Any, Union
+
+from sipwire._sipwire import CaptureReader, Limits, Table
+from sipwire.capture.live import HepListener, listen_hep
+
+Source = Union[str, "os.PathLike[str]", IO[bytes]]
+
+__all__ = ["Capture", "HepListener", "Table", "listen_hep", "read"]
+
+
+class _Messages:
+    """The ``messages`` table of a read: an Arrow stream that can be consumed once."""
+
+    def __init__(self, reader: CaptureReader) -> None:
+        self._reader = reader
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self._reader.__arrow_c_stream__(requested_schema)
+
+    def __repr__(self) -> str:
+        return "<sipwire.capture messages stream>"
+
+
+class Capture:
+    """A capture being read. ``messages`` streams as it is consumed; ``rtp_streams``,
+    ``dtmf`` and the final ``stats`` need the whole input, so reading them first reads the
+    rest and keeps the message batches for ``messages``."""
+
+    def __init__(self, reader: CaptureReader) -> None:
+        self._reader = reader
+        self.messages = _Messages(reader)
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self._reader.__arrow_c_stream__(requested_schema)
+
+    @property
+    def rtp_streams(self) -> Table:
+        """RTP/RTCP statistics per stream (src, dst, SSRC), as ``tshark -z rtp,streams``."""
+        return self._reader.rtp_streams()
+
+    @property
+    def dtmf(self) -> Table:
+        """RFC 4733 / RFC 2833 telephone-events decoded to digits, with their times."""
+        return self._reader.dtmf()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Every stage's counters: records, bytes, what was truncated, dropped or not SIP."""
+        return self._reader.stats()
+
+    def finish(self) -> Capture:
+        """Reads the rest of the input now (the GIL released)."""
+        self._reader.finish()
+        return self
+
+    def __repr__(self) -> str:
+        state = "finished" if self._reader.finished else "reading"
+        return f"<sipwire.capture.Capture {state}>"
+
+
+def _sources(source: Source | Iterable[Source]) -> list[Any]:
+    if isinstance(source, (str, bytes, os.PathLike)) or hasattr(source, "read"):
+        items: list[Any] = [source]
+    else:
+        items = list(source)
+        if not items:
+            raise ValueError("no capture given: pass a path, a list of paths or a file object")
+    out: list[Any] = []
+    for s in items:
+        if isinstance(s, str) and s == "-":
+            out.append(sys.stdin.buffer)
+        elif isinstance(s, (str, os.PathLike)):
+            path = os.fspath(s)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"no such capture: {path!r}")
+            out.append(path)
+        elif isinstance(s, bytes):
+            raise TypeError(
+                "a capture source is a path or a binary file object, not bytes "
+                "(wrap bytes in io.BytesIO)"
+            )
+        else:
+            out.append(s)
+    return out
+
+
+def read(
+    source: Source | Iterable[Source],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    raw: bool = False,
+    rtp: bool = True,
+    batch_rows: int = 65536,
+) -> Capture:
+    """Reads a capture: a path (pcap or pcapng, also gzip- or zstd-compressed), a list of
+    paths read in order as one capture (rotated files: a TCP stream crossing files stays
+    whole), a binary file object, or ``"-"`` for stdin.
+
+    SIP is parsed leniently by default (``strict=False``): a monitor must see what the
+    network carried; a message that does not parse is still a row, with ``parse_error``.
+    ``raw=True`` adds each message's bytes as a ``raw`` column. ``rtp=False`` skips RTP.
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+    reader = CaptureReader(
+        _sources(source),
+        strict=strict,
+        limits=limits,
+        raw=raw,
+        rtp=rtp,
+        batch_rows=batch_rows,
+    )
+    return Capture(reader)
