@@ -18,7 +18,7 @@ secs="${1:-60}"
 [ "$#" -gt 0 ] && shift
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog)
+    targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet)
 fi
 export RUSTC_BOOTSTRAP=1 # cargo-fuzz passes -Z flags; stable rustc accepts them with this
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz" >&2; exit 2; }

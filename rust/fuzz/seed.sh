@@ -5,11 +5,40 @@
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog)
+targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet)
 if [ "$#" -gt 0 ]; then targets=("$@"); fi
 seeds=("$repo"/tests/data/rfc4475/*.dat "$repo"/tests/data/rfc5118/fixed/*.sip "$repo"/benches/data/*.sip "$repo"/benches/data/*.sdp)
+# The capture targets start from the test captures (tests/capgen, written with the project's
+# Python environment when it exists) rather than from SIP messages.
+capgen() {
+    local py="$repo/.venv/bin/python" out="$here/corpus/.captures"
+    [ -x "$py" ] || return 0
+    [ -d "$out" ] || (cd "$repo" && "$py" -m tests.capgen "$out" >/dev/null 2>&1) || return 0
+    case "$1" in
+    capture_file) cp -f "$out"/* "$here/corpus/capture_file/" 2>/dev/null ;;
+    capture_packet) "$py" - "$out" "$here/corpus/capture_packet" <<'PY'
+import struct, sys, pathlib
+src, dst = map(pathlib.Path, sys.argv[1:])
+links = [1, 113, 276, 101, 228, 229, 0, 108, 12, 14]
+for f in sorted(src.glob("*.pcap")):
+    d = f.read_bytes()
+    if len(d) < 24 or d[:4] != b"\xd4\xc3\xb2\xa1":
+        continue  # little-endian classic pcap only: enough frames to start from
+    lt = struct.unpack_from("<I", d, 20)[0] & 0xFFFF
+    if lt not in links:
+        continue
+    i, k = 24, 0
+    while i + 16 <= len(d):
+        n = struct.unpack_from("<I", d, i + 8)[0]
+        (dst / f"{f.stem}-{k}").write_bytes(bytes([links.index(lt)]) + d[i + 16 : i + 16 + n])
+        i, k = i + 16 + n, k + 1
+PY
+    ;;
+    esac
+}
 for t in "${targets[@]}"; do
     mkdir -p "$here/corpus/$t"
+    case "$t" in capture_*) capgen "$t"; continue ;; esac
     for f in "${seeds[@]}"; do
         [ -f "$f" ] || continue
         set_name="$(basename "$(dirname "$f")")"
