@@ -78,8 +78,8 @@ test_all() {
         echo "skipped: cargo-fuzz missing (scripts/dev.sh setup installs it)"
     fi
     step "python: ruff"
-    "$VENV/bin/ruff" check python tests benches examples
-    "$VENV/bin/ruff" format --check python tests benches examples
+    "$VENV/bin/ruff" check python tests benches examples scripts
+    "$VENV/bin/ruff" format --check python tests benches examples scripts
     step "python: mypy (strict)"
     "$VENV/bin/mypy" python/sipwire
     step "python: stubtest"
