@@ -86,3 +86,14 @@ def test_presence_watcher_follows_the_notifier() -> None:
         "ended: noresource",
     ], out
     assert "watcher" in finish(server)
+
+
+def test_read_capture_reads_the_bundled_capture() -> None:
+    out = finish(start("read_capture.py"))
+    # examples/calls.md is the ground truth: six RTP streams, one with 9 packets lost, and
+    # the digits alice keyed.
+    assert "71 SIP messages, 7 Call-IDs" in out, out
+    assert "6 RTP streams" in out, out
+    assert "lost=9" in out, out
+    assert "DTMF: 123#" in out, out
+    assert "problems counted: none" in out, out
