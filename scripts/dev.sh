@@ -64,7 +64,7 @@ test_all() {
     step "rust: clippy"
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     step "rust: tests"
-    cargo test -p sipwire --quiet
+    cargo test -p sipwire -p sipwire-capture --quiet
     step "rust: fuzz finds, replayed (rust/fuzz/regressions, no libFuzzer needed)"
     cargo fmt --manifest-path rust/fuzz/Cargo.toml -- --check
     cargo test --manifest-path rust/fuzz/Cargo.toml --no-default-features --quiet
