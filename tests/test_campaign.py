@@ -195,7 +195,8 @@ def test_usage_errors_exit_2_and_say_why(
 
 def test_list_classes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["fuzz", "--list-classes"]) == 0
-    assert capsys.readouterr().out.split() == sorted(mutations.MUTATIONS)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == sorted(mutations.MUTATIONS) + [f"dialog: {d}" for d in campaign.DIALOG_CLASSES]
 
 
 def test_a_target_that_does_not_answer_is_a_usage_error(

@@ -70,7 +70,10 @@ __all__ = [
 # --- exceptions ------------------------------------------------------------------------------
 
 class SipwireError(Exception):
-    """Base class of every sipwire exception."""
+    """Base class of every sipwire exception. ``kind`` is a stable snake_case name of what
+    went wrong (a class default when the raiser gave none)."""
+
+    kind: str
 
 class RemoteProtocolError(SipwireError):
     """The peer (or the input) broke the protocol: the bytes are wrong, not the caller."""
@@ -233,6 +236,13 @@ class Via:
 class NameAddr:
     """A name-addr or addr-spec with header parameters (From, To, Contact, Route, ...)."""
 
+    @property
+    def display_name_bytes(self) -> bytes | None:
+        """The display name's bytes, unquoted, exactly as sent (a peer may send bytes that
+        are not UTF-8: ``display_name`` shows those as U+FFFD)."""
+    @property
+    def display_name_is_utf8(self) -> bool:
+        """The display name is valid UTF-8 (True when there is none)."""
     @property
     def display_name(self) -> str | None:
         """Unquoted, quoted-pairs resolved."""
@@ -1484,6 +1494,12 @@ class Endpoint:
         transaction, or None when it waits for a provisional response."""
     def transport_error(self, txn: int, *, now: float) -> None:
         """The driver could not send for ``txn`` (ICMP error, connection reset)."""
+    def unreachable(
+        self, dest: tuple[str, int], *, now: float, transport: _Transport | None = None
+    ) -> int:
+        """``dest`` is unreachable (an ICMP error, a refused or reset connection, RFC 3261
+        §18.4): every client transaction to it fails now with a ``transport_error`` event.
+        Returns how many."""
     def tick(self, now: float) -> None:
         """Runs every timer due at ``now``."""
     def next_deadline(self) -> float | None:

@@ -159,7 +159,7 @@ def test_sipwire_calls_scenario(tmp_path: Path, case: str, lost: int) -> None:
 )
 def test_scenario_calls_sipwire(tmp_path: Path, case: str, lost: int) -> None:
     async def main() -> None:
-        async with UserAgent(t1=0.5 if lost else 0.1) as ua:
+        async with UserAgent(t1=0.5 if lost else 0.1, on_refer=lambda r: True) as ua:
             host, port = ua.local_address
             extra = ["-r", "2", f"{host}:{port}"]
             target: subprocess.Popen[bytes] | None = None
