@@ -1336,9 +1336,18 @@ class Endpoint:
     expires). For subscriptions (RFC 6665) it answers 489 (event types not in ``events``),
     423 and 481, makes the dialog of a 2xx to SUBSCRIBE or of a NOTIFY that overtakes it,
     writes Expires in the 2xx, and ends expired subscriptions (the notifier's last NOTIFY
-    included). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
-    unless ``seed`` is given (for reproducible tests). Tables are bounded by
-    ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
+    included). Requests unfit for the user are answered before it sees them (RFC 3261
+    §8.2): 400 with a Warning naming the header (missing or duplicated mandatory headers, a
+    CSeq of another method, or a request that does not parse at all, answered statelessly),
+    416 (URI scheme), 420 with Unsupported (Require), 415 (Content-Encoding, a non-SDP
+    offer), 488 (an offer that does not parse); counted in ``malformed_rejected``. A body
+    given without Content-Type gets ``application/sdp`` when it is SDP (``v=0``) and is
+    refused otherwise (``missing_content_type``); an INVITE in a dialog while another is in
+    progress is refused (``invite_in_progress``, §14.1). Responses go where §18.2.2 says
+    (``maddr``, the sent-by port, or the source with ``rport``), with ``received`` when the
+    sent-by is not the source (§18.2.1). Tags, Call-IDs and branches come from a generator
+    seeded from ``os.urandom`` unless ``seed`` is given (for reproducible tests). Tables are
+    bounded by ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
     :class:`LocalProtocolError` saying what was wrong; received bytes never raise.
     """
 
