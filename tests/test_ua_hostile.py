@@ -727,3 +727,20 @@ def test_rfc3261_9_2_ring_after_the_callers_cancel_is_a_call_failure(peer: Peer)
             await inc.reject(486)  # a no-op now
 
     run(main())
+
+
+def test_a_failing_on_refer_declines_and_is_counted() -> None:
+    async def main() -> None:
+        def broken(r: Refer) -> bool:
+            raise RuntimeError("application bug")
+
+        async with UserAgent(on_refer=broken) as alice, UserAgent() as bob:
+            served: list[sipwire.Call] = []
+            t = asyncio.ensure_future(answering(bob, served))
+            await alice.invite(uri_of(bob))
+            await asyncio.sleep(0.05)
+            assert await served[0].transfer(f"sip:carol@{HOST}:9") == 603
+            assert alice.dropped["handler_errors"] == 1
+            t.cancel()
+
+    run(main())

@@ -115,7 +115,12 @@ UAS_CASES: dict[str, tuple[str, Drive, dict[str, str]]] = {
     "hold": ("uas_hold.xml", hold_resume, {}),
     "100rel": ("uas_100rel.xml", prack, {}),
     "491": ("uas_491.xml", glare_retry, {}),
-    "407": ("uas_407.xml", challenged, {"username": "alice", "password": "secret"}),
+    # The credentials are bound to SIPp's host (issue 15: never to any challenger).
+    "407": (
+        "uas_407.xml",
+        challenged,
+        {"username": "alice", "password": "secret", "auth_hosts": [HOST]},
+    ),
     "delayed_offer": ("uas_delayed_offer.xml", delayed_offer, {}),
     "refer": ("uas_refer.xml", blind_transfer, {}),
 }

@@ -586,6 +586,7 @@ class UserAgent:
             DigestClient(username, password or "", self._auth_realms, set()) if username else None
         )
         self._on_refer = on_refer
+        self._refers = 0  # REFER decisions waiting on on_refer
         self._queue_limit = queue_limit
         self._reinvite_timeout = reinvite_timeout
         self._stream_options = (max_connections, idle_timeout, connect_timeout)
@@ -1477,6 +1478,11 @@ class UserAgent:
                 warn = _warning(self._ep.local[0], "Refer-To: exactly one (RFC 3515 2.4.1)")
                 self._respond(txn, 400, headers=[("Warning", warn)])
                 return
+            if self._refers >= self._queue_limit:
+                # Decisions waiting on the application are bounded too (DESIGN §5).
+                self.dropped["refer"] += 1
+                self._respond(txn, 603)
+                return
             uri, hs, dropped = _refer_target(target)
             refer = Refer(call, uri, hs, dropped, req)
             self._spawn(self._decide_refer(txn, refer))
@@ -1489,6 +1495,7 @@ class UserAgent:
         """RFC 3515 §2.4.2: the application consents (202 and the INVITE) or not (603)."""
         ok = False
         if self._on_refer is not None:
+            self._refers += 1
             try:
                 decision = self._on_refer(refer)
                 if inspect.isawaitable(decision):
@@ -1497,6 +1504,8 @@ class UserAgent:
             except Exception:
                 self.dropped["handler_errors"] += 1
                 log.exception("sipwire: on_refer failed; the REFER is declined")
+            finally:
+                self._refers -= 1
         if self._ep.transaction_state(txn) not in ("trying", "proceeding"):
             return
         if not ok:
