@@ -155,6 +155,11 @@ def test_duplicates_and_missing_headers_are_diagnostics() -> None:
     assert [(d.kind, d.header) for d in dup.diagnostics] == [("duplicate_header", "Call-ID")]
     missing = sipwire.parse(b"OPTIONS sip:a@example.com SIP/2.0\r\nContent-Length: 0\r\n\r\n")
     assert [d.kind for d in missing.diagnostics] == ["missing_header"] * 5
+    # Each names its header (issue 15), and validation refuses the message by name.
+    assert [d.header for d in missing.diagnostics] == ["To", "From", "Call-ID", "CSeq", "Via"]
+    with pytest.raises(sipwire.ParseError) as e:
+        missing.validate()
+    assert (e.value.kind, e.value.header) == ("missing_header", "To")
     assert missing.call_id is None and missing.cseq is None and missing.from_ is None
 
 

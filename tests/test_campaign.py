@@ -195,7 +195,8 @@ def test_usage_errors_exit_2_and_say_why(
 
 def test_list_classes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["fuzz", "--list-classes"]) == 0
-    assert capsys.readouterr().out.split() == sorted(mutations.MUTATIONS)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == sorted(mutations.MUTATIONS) + [f"dialog: {d}" for d in campaign.DIALOG_CLASSES]
 
 
 def test_a_target_that_does_not_answer_is_a_usage_error(
@@ -331,3 +332,58 @@ def test_random_chooser_is_the_seeded_random() -> None:
     a = mutations.RandomChooser(random.Random(3))
     b = mutations.RandomChooser(random.Random(3))
     assert [a.integer(0, 9) for _ in range(5)] == [b.integer(0, 9) for _ in range(5)]
+
+
+class DialogResponder(Responder):
+    """Answers OPTIONS, INVITE (200 with a To tag), INFO and BYE, but never NOTIFY: a
+    target that leaves a request inside a dialog unanswered."""
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            self.got.append(data)
+            try:
+                m = sipwire.parse(data, strict=False)
+            except sipwire.ParseError:
+                continue
+            if isinstance(m, sipwire.Request) and m.method in ("OPTIONS", "INVITE", "INFO", "BYE"):
+                contact = [("Contact", f"<sip:b@127.0.0.1:{self.port}>")]
+                self.sock.sendto(bytes(m.response(200, to_tag="b1", headers=contact)), peer)
+
+
+def test_dialog_classes_find_a_request_left_unanswered(tmp_path: Path) -> None:
+    r = DialogResponder()
+    try:
+        target = Target("udp", "127.0.0.1", r.port)
+        config = Config(
+            target,
+            seed=5,
+            rounds=2,
+            round_size=1,
+            valid_ratio=1.0,
+            rate=2000,
+            probe_timeout=0.3,
+            out=tmp_path,
+            dialog_classes=("info_flood", "notify_flood"),
+            flood=3,
+        )
+        summary = campaign.Campaign(config).run()
+    finally:
+        r.close()
+    # Round 1 runs info_flood (all answered), round 2 notify_flood (its first NOTIFY not).
+    assert summary.dialogs == 2 and summary.unanswered == 1 and summary.exit_code == 1
+    (find,) = summary.finds
+    assert find.kind == "dialog:notify_flood" and "NOTIFY" in find.note
+    sent = sorted(find.path.glob("*.sip"))
+    assert [p.read_bytes().split(b" ", 1)[0] for p in sent] == [b"INVITE", b"ACK", b"NOTIFY"]
+    assert "left a request unanswered" in (find.path / "README.txt").read_text()
+    assert summary.by_class["dialog:info_flood"] == summary.by_class["dialog:notify_flood"] == 1
+    assert "requests unanswered 1" in summary.format()
+
+
+def test_unknown_dialog_classes_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown dialog class 'nope'"):
+        campaign.Campaign(Config(UDP, dialog_classes=("nope",)))

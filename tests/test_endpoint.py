@@ -81,6 +81,9 @@ def statuses(events: list[EndpointEvent]) -> list[int]:
     return [e.message.status for e in events if isinstance(e.message, Response)]
 
 
+SDP = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+
+
 def call(w: Wire) -> tuple[int, int]:
     w.a.request(
         "INVITE",
@@ -88,14 +91,14 @@ def call(w: Wire) -> tuple[int, int]:
         dest=B,
         now=w.now,
         headers=[("Content-Type", "application/sdp")],
-        body=b"v=0\r\n",
+        body=SDP,
     )
     w.settle()
     (inv,) = [e for e in w.take("b") if e.kind == "request"]
     assert isinstance(inv.message, Request) and inv.message.method == "INVITE"
     assert inv.source == A and inv.dialog is None and inv.txn is not None
     w.b.respond(inv.txn, 180, now=w.now)
-    db = w.b.respond(inv.txn, 200, now=w.now, body=b"v=0\r\n")
+    db = w.b.respond(inv.txn, 200, now=w.now, body=SDP)
     assert db is not None
     w.settle()
     ea = w.take("a")
@@ -134,14 +137,14 @@ def test_hold_reinvite_in_dialog() -> None:
         "INVITE",
         now=w.now,
         headers=[("Content-Type", "application/sdp")],
-        body=b"v=0\r\na=sendonly\r\n",
+        body=SDP + b"a=sendonly\r\n",
     )
     w.settle()
     (re,) = [e for e in w.take("b") if e.kind == "request"]
     assert re.dialog == db and re.message is not None
     assert re.message.body.endswith(b"a=sendonly\r\n")
     assert re.txn is not None
-    w.b.respond(re.txn, 200, now=w.now, body=b"v=0\r\na=recvonly\r\n")
+    w.b.respond(re.txn, 200, now=w.now, body=SDP + b"a=recvonly\r\n")
     w.settle()
     assert statuses(w.take("a")) == [100, 200]
     assert "ack" in kinds(w.take("b"))

@@ -58,7 +58,9 @@ def test_uac_calls_uas_which_holds_and_resumes() -> None:
 
 def test_blind_transfer_example() -> None:
     p1, p2 = free_port(), free_port()
-    bob = start("uas.py", "--port", str(p1), "--calls", "1", "--hold-after", "3")
+    bob = start(
+        "uas.py", "--port", str(p1), "--calls", "1", "--hold-after", "3", "--accept-transfers"
+    )
     carol = start("uas.py", "--port", str(p2), "--calls", "1", "--hold-after", "0.2")
     wait_listening(bob)
     wait_listening(carol)

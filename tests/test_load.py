@@ -4,6 +4,7 @@ precise. (Speed is measured in benches/load.py, never here.)"""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 
@@ -28,10 +29,16 @@ def test_place_and_answer_count_every_call() -> None:
 
 def test_unanswered_calls_are_counted_as_408() -> None:
     async def main() -> None:
-        # Nothing listens there; T1 = 10 ms makes Timer B 0.64 s.
-        res = await place_calls("sip:nobody@127.0.0.1:9", rate=5, duration=0.4, t1=0.01)
+        # A socket that never answers; T1 = 10 ms makes Timer B 0.64 s.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))
+            target = f"sip:nobody@127.0.0.1:{silent.getsockname()[1]}"
+            res = await place_calls(target, rate=5, duration=0.4, t1=0.01)
         assert res.failures[408] == res.attempted == res.failed == 2
         assert not res.clean
+        # Nothing listens there: ICMP port unreachable, counted at once as unreachable.
+        res = await place_calls("sip:nobody@127.0.0.1:9", rate=5, duration=0.4, t1=0.01)
+        assert res.unreachable == res.attempted == res.failed == 2 and not res.failures
 
     asyncio.run(asyncio.wait_for(main(), 60))
 

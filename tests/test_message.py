@@ -21,7 +21,7 @@ INVITE = (
     b"CSeq: 314159 INVITE\r\n"
     b"m: <sip:alice@pc33.atlanta.example.com>;expires=60;q=0.7, sip:alice@10.0.0.1\r\n"
     b"Subject: a folded\r\n  subject\r\n"
-    b"c: application/sdp\r\n"
+    b"c: text/plain\r\n"
     b"l: 4\r\n"
     b"\r\n"
     b"v=0\n"
@@ -54,7 +54,7 @@ def test_request_fields() -> None:
     assert m.to is not None and m.to.tag is None and m.to.display_name == "Bob"
     assert m.max_forwards == 70
     assert m.content_length == 4
-    assert m.content_type == "application/sdp"
+    assert m.content_type == "text/plain"
     assert m.body == b"v=0\n"
     assert m.diagnostics == []
 

@@ -302,7 +302,7 @@ def test_subscribe_with_digest_auth() -> None:
 
     async def main() -> None:
         async with (
-            UserAgent(username="alice", password="secret") as alice,
+            UserAgent(username="alice", password="secret", auth_hosts=["127.0.0.1"]) as alice,
             UserAgent(events=("presence",)) as bob,
         ):
             challenged: list[int] = []
@@ -394,7 +394,9 @@ def test_refresh_answers_a_challenge() -> None:
     async def main() -> None:
         notifier = RawNotifier()
         host, port = await notifier.start()
-        async with UserAgent(username="alice", password="secret") as alice:
+        async with UserAgent(
+            username="alice", password="secret", auth_hosts=["127.0.0.1"]
+        ) as alice:
             sub = await alice.subscribe(f"sip:n@{host}:{port}", "presence", auto_refresh=False)
             assert (await next_notification(sub)).state == "active"
             r = await sub.refresh(300)

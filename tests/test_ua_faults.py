@@ -87,7 +87,7 @@ def test_blind_and_attended_transfer_over_a_lossy_network() -> None:
 
     async def main() -> None:
         async with (
-            UserAgent(network=net, t1=T1) as alice,
+            UserAgent(network=net, t1=T1, on_refer=lambda r: True) as alice,
             UserAgent(network=net, t1=T1) as bob,
             UserAgent(network=net, t1=T1) as carol,
         ):

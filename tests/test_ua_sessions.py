@@ -109,7 +109,11 @@ def test_session_timer_settings_are_checked() -> None:
 
 def test_attended_transfer_with_replaces() -> None:
     async def main() -> None:
-        async with UserAgent() as alice, UserAgent() as bob, UserAgent() as carol:
+        async with (
+            UserAgent(on_refer=lambda r: True) as alice,
+            UserAgent() as bob,
+            UserAgent() as carol,
+        ):
             # Alice calls Bob; Bob calls Carol (the consultation call).
             bob_answers = asyncio.ensure_future(answer_next(bob))
             a_call = await alice.invite(uri_of(bob))

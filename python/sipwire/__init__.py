@@ -45,10 +45,12 @@ from sipwire.ua import (
     Notification,
     Notifier,
     Publication,
+    Refer,
     Registration,
     SipTimeout,
     Subscription,
     SubscriptionFailed,
+    TransportFailed,
     UserAgent,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "Notifier",
     "ParseError",
     "Publication",
+    "Refer",
     "Registration",
     "RemoteProtocolError",
     "Request",
@@ -80,6 +83,7 @@ __all__ = [
     "StreamParser",
     "Subscription",
     "SubscriptionFailed",
+    "TransportFailed",
     "Uri",
     "UserAgent",
     "Via",

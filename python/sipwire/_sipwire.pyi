@@ -72,7 +72,10 @@ __all__ = [
 # --- exceptions ------------------------------------------------------------------------------
 
 class SipwireError(Exception):
-    """Base class of every sipwire exception."""
+    """Base class of every sipwire exception. ``kind`` is a stable snake_case name of what
+    went wrong (a class default when the raiser gave none)."""
+
+    kind: str
 
 class RemoteProtocolError(SipwireError):
     """The peer (or the input) broke the protocol: the bytes are wrong, not the caller."""
@@ -235,6 +238,13 @@ class Via:
 class NameAddr:
     """A name-addr or addr-spec with header parameters (From, To, Contact, Route, ...)."""
 
+    @property
+    def display_name_bytes(self) -> bytes | None:
+        """The display name's bytes, unquoted, exactly as sent (a peer may send bytes that
+        are not UTF-8: ``display_name`` shows those as U+FFFD)."""
+    @property
+    def display_name_is_utf8(self) -> bool:
+        """The display name is valid UTF-8 (True when there is none)."""
     @property
     def display_name(self) -> str | None:
         """Unquoted, quoted-pairs resolved."""
@@ -1388,9 +1398,18 @@ class Endpoint:
     expires). For subscriptions (RFC 6665) it answers 489 (event types not in ``events``),
     423 and 481, makes the dialog of a 2xx to SUBSCRIBE or of a NOTIFY that overtakes it,
     writes Expires in the 2xx, and ends expired subscriptions (the notifier's last NOTIFY
-    included). Tags, Call-IDs and branches come from a generator seeded from ``os.urandom``
-    unless ``seed`` is given (for reproducible tests). Tables are bounded by
-    ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
+    included). Requests unfit for the user are answered before it sees them (RFC 3261
+    §8.2): 400 with a Warning naming the header (missing or duplicated mandatory headers, a
+    CSeq of another method, or a request that does not parse at all, answered statelessly),
+    416 (URI scheme), 420 with Unsupported (Require), 415 (Content-Encoding, a non-SDP
+    offer), 488 (an offer that does not parse); counted in ``malformed_rejected``. A body
+    given without Content-Type gets ``application/sdp`` when it is SDP (``v=0``) and is
+    refused otherwise (``missing_content_type``); an INVITE in a dialog while another is in
+    progress is refused (``invite_in_progress``, §14.1). Responses go where §18.2.2 says
+    (``maddr``, the sent-by port, or the source with ``rport``), with ``received`` when the
+    sent-by is not the source (§18.2.1). Tags, Call-IDs and branches come from a generator
+    seeded from ``os.urandom`` unless ``seed`` is given (for reproducible tests). Tables are
+    bounded by ``max_transactions`` and ``max_dialogs``. Methods that take a user's request raise
     :class:`LocalProtocolError` saying what was wrong; received bytes never raise.
     """
 
@@ -1546,6 +1565,12 @@ class Endpoint:
         transaction, or None when it waits for a provisional response."""
     def transport_error(self, txn: int, *, now: float) -> None:
         """The driver could not send for ``txn`` (ICMP error, connection reset)."""
+    def unreachable(
+        self, dest: tuple[str, int], *, now: float, transport: _Transport | None = None
+    ) -> int:
+        """``dest`` is unreachable (an ICMP error, a refused or reset connection, RFC 3261
+        §18.4): every client transaction to it fails now with a ``transport_error`` event.
+        Returns how many."""
     def tick(self, now: float) -> None:
         """Runs every timer due at ``now``."""
     def next_deadline(self) -> float | None:

@@ -13,6 +13,14 @@ Over TCP the campaign keeps one connection and opens another when the target clo
 it (servers may, after bad input); probes use a connection of their own. A refused connection,
 or over UDP an ICMP port unreachable, ends the round early and probes at once.
 
+Inside dialogs (``dialog_classes``, ``--dialog-classes``): after each round's messages the
+campaign sets up calls of its own (INVITE, the 2xx, ACK) and sends hostile requests in them
+(:data:`DIALOG_CLASSES`: a re-INVITE with a broken offer, a REFER with dangerous Refer-To
+headers, NOTIFY and INFO floods, a BYE with a wrong tag), then BYE. Each of those requests must
+get a final response (RFC 3261 §8.2, §12.2.2): one that gets none is a find too ("unanswered"),
+saved with what preceded it in its dialog. These exchanges wait for answers (their To tags
+come from the target), so their bytes after the INVITE depend on the target's.
+
 Everything sent is a function of the seed and the options: each round draws from its own
 ``random.Random`` seeded by (seed, round), so round 7 is the same bytes whether or not rounds
 1-6 ran. The only bytes that depend on the run are the local address written in Via and
@@ -36,6 +44,7 @@ is the minimiser, usable with any predicate.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shlex
 import socket
@@ -53,6 +62,7 @@ from sipwire._sipwire import ParseError, StreamParser, build_request, parse
 from sipwire.sdp import MediaBuilder, SessionBuilder
 
 __all__ = [
+    "DIALOG_CLASSES",
     "BudgetExhausted",
     "Campaign",
     "Config",
@@ -73,6 +83,15 @@ Outcome = Literal["answered", "timeout", "refused"]
 _Header = tuple[str, str]
 
 _TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+#: Hostile requests sent inside a dialog the campaign sets up with the target.
+DIALOG_CLASSES = (
+    "reinvite_bad_offer",
+    "refer_dangerous",
+    "notify_flood",
+    "info_flood",
+    "bye_wrong_tag",
+)
 _USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "1001", "1002", "+15550100")
 
 
@@ -161,8 +180,19 @@ class Config:
     minimise_tries: int = 2000
     max_finds: int | None = None
     bind: tuple[str, int] | None = None
+    dialog_classes: tuple[str, ...] = ()
+    """Hostile in-dialog scripts (:data:`DIALOG_CLASSES`) run after each round's messages."""
+    dialogs_per_round: int = 1
+    flood: int = 20
+    """Requests in one NOTIFY or INFO flood."""
 
     def check(self) -> None:
+        bad = [c for c in self.dialog_classes if c not in DIALOG_CLASSES]
+        if bad:
+            raise ValueError(
+                f"unknown dialog class {', '.join(map(repr, bad))}; "
+                f"choose from {', '.join(DIALOG_CLASSES)}"
+            )
         unknown = [c for c in self.classes if c not in mutations.MUTATIONS]
         if unknown:
             raise ValueError(
@@ -244,6 +274,12 @@ class Summary:
     oversize: int = 0
     minimising: float = 0.0
     """Seconds of ``elapsed`` spent minimising finds."""
+    dialogs: int = 0
+    """In-dialog scripts run (calls the target answered with a 2xx)."""
+    dialogs_refused: int = 0
+    """Scripts whose INVITE the target did not answer with a 2xx (nothing to send in)."""
+    unanswered: int = 0
+    """Requests (in dialogs) that got no final response: finds."""
     finds: list[Find] = field(default_factory=list)
     alive: bool = True
     stopped: str = ""
@@ -264,7 +300,12 @@ class Summary:
             + (f", reconnects {self.reconnects}" if self.reconnects else "")
             + (f", too big for a datagram {self.oversize}" if self.oversize else ""),
         ]
-        for group in ("valid", "hostile"):
+        if self.dialogs or self.dialogs_refused:
+            lines.append(
+                f"  dialogs {self.dialogs} (INVITE not answered 2xx: {self.dialogs_refused}), "
+                f"requests unanswered {self.unanswered}"
+            )
+        for group in ("valid", "hostile", "dialog"):
             items = sorted(
                 (k.split(":", 1)[1], n)
                 for k, n in self.by_class.items()
@@ -741,6 +782,266 @@ class _Tcp(_Transport):
         self.reset()
 
 
+class _Session:
+    """Where one in-dialog script talks to the target and hears back: the campaign's UDP
+    socket, or a TCP connection of its own. Requests the target sends (a NOTIFY after a
+    REFER, a re-INVITE) are answered 200, so that the target is not left retransmitting."""
+
+    def __init__(self, target: Target, udp: _Udp | None, timeout: float) -> None:
+        self.udp = udp
+        self.timeout = timeout
+        self.tcp: socket.socket | None = None
+        self.parser = StreamParser(strict=False)
+        if udp is None:
+            family, addr = _resolve(target, socket.SOCK_STREAM)
+            s = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                s.settimeout(timeout)
+                s.connect(addr)
+            except OSError:
+                s.close()
+                raise
+            self.tcp = s
+            self.sent_by = _local(s)
+        else:
+            self.sent_by = udp.sent_by
+
+    def send(self, data: bytes) -> bool:
+        try:
+            if self.tcp is not None:
+                self.tcp.sendall(data)
+            elif self.udp is not None:
+                self.udp.sock.send(data)
+            return True
+        except OSError:
+            return False
+
+    def _messages(self, left: float) -> list[bytes]:
+        if self.tcp is not None:
+            self.tcp.settimeout(left)
+            got = self.tcp.recv(65536)
+            if not got:
+                raise ConnectionResetError("the target closed the connection")
+            self.parser.feed(got)
+            out: list[bytes] = []
+            while True:
+                try:
+                    out += [bytes(m) for m in self.parser]
+                    return out
+                except ParseError:
+                    continue
+        assert self.udp is not None
+        sock = self.udp.sock
+        sock.settimeout(left)
+        try:
+            return [sock.recv(65535)]
+        finally:
+            sock.setblocking(False)
+
+    def final(self, call_id: str, seq: int, method: str) -> bytes | None:
+        """The final response to our request (Call-ID, CSeq), or None within the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                got = self._messages(left)
+            except (socket.timeout, OSError):
+                return None
+            for data in got:
+                try:
+                    m = parse(data, strict=False)
+                except ParseError:
+                    continue
+                if not data.startswith(b"SIP/2.0 "):
+                    if m.method != "ACK":  # type: ignore[union-attr]
+                        with contextlib.suppress(ParseError, ValueError):
+                            self.send(bytes(m.response(200)))  # type: ignore[union-attr]
+                    continue
+                c = m.cseq
+                status = m.status  # type: ignore[union-attr]
+                if m.call_id == call_id and c is not None and (c.seq, c.method) == (seq, method):
+                    if status >= 200:
+                        return data
+
+    def close(self) -> None:
+        if self.tcp is not None:
+            self.tcp.close()
+
+
+_BROKEN_OFFERS = (
+    b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 \x000\r\nm=audio 4000 RTP/AVP 0\r\n",
+    b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nthis line has no equals sign\r\n",
+    b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 300 999\r\n",
+    b"v=0\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+    b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 4000 RTP/AVP 96\r\n"
+    b"a=rtpmap:96 nothing/1\r\n",
+    b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 4000 RTP/AVP 0\r\na=" + b"x" * 9000 + b"\r\n",
+)
+
+# RFC 3261 §19.1.5: headers a Refer-To URI must not be able to set.
+_DANGEROUS = (
+    "Route=%3Csip%3Aevil.invalid%3Blr%3E&Record-Route=%3Csip%3Aevil.invalid%3E"
+    "&Proxy-Authorization=Digest%20username%3D%22x%22&P-Asserted-Identity=%3Csip%3Aceo%40corp%3E"
+    "&Require=evil&Contact=%3Csip%3Aevil.invalid%3E&Via=SIP%2F2.0%2FUDP%20evil.invalid"
+)
+
+
+def _dialog_script(
+    builder: _Builder, rng: random.Random, name: str, session: _Session, flood: int
+) -> tuple[list[bytes], str | None, bool]:
+    """Sets up a call and sends class ``name``'s hostile requests in it, then BYE. Returns
+    what was sent, the request that got no final response (None: all answered), and
+    whether the target answered the INVITE with a 2xx."""
+    target = builder.target
+    uri = f"sip:{rng.choice(_USERS)}@{target.hostport}"
+    frm = f"<sip:{rng.choice(_USERS)}@{target.hostport}>;tag={_token(rng, 10)}"
+    sent_by = session.sent_by
+    transport = "TCP" if session.tcp is not None else "UDP"
+    contact = f"<sip:fuzz@{sent_by};transport={transport.lower()}>"
+    cid = _token(rng, 20)
+    seq = rng.randint(1, 2**20)
+    sent: list[bytes] = []
+
+    def via(branch: str | None = None) -> str:
+        b = branch or f"z9hG4bK{_token(rng, 16)}"
+        return f"SIP/2.0/{transport} {sent_by};rport;branch={b}"
+
+    def req(
+        method: str, n: int, to: str, ruri: str, extra: list[_Header], body: bytes = b""
+    ) -> tuple[bytes, str]:
+        branch = f"z9hG4bK{_token(rng, 16)}"
+        hs = [
+            ("Via", via(branch)),
+            ("Max-Forwards", "70"),
+            ("From", frm),
+            ("To", to),
+            ("Call-ID", cid),
+            ("CSeq", f"{n} {method}"),
+            *extra,
+        ]
+        data = bytes(build_request(method, ruri, hs, body or None, check=False, strict=False))
+        return data, branch
+
+    def ask(method: str, n: int, data: bytes) -> bytes | None:
+        sent.append(data)
+        if not session.send(data):
+            return None
+        return session.final(cid, n, method)
+
+    sdp = builder._sdp(rng)
+    invite, branch = req(
+        "INVITE",
+        seq,
+        f"<{uri}>",
+        uri,
+        [("Contact", contact), ("Content-Type", "application/sdp")],
+        sdp,
+    )
+    resp = ask("INVITE", seq, invite)
+    if resp is None:
+        return sent, "INVITE", False
+    answer = parse(resp, strict=False)
+    to = answer.headers.get("To") or f"<{uri}>"
+    ok = 200 <= answer.status < 300  # type: ignore[union-attr]
+    if not ok:
+        # §17.1.1.3: the ACK of a non-2xx is part of the transaction (same branch).
+        ack = bytes(
+            build_request(
+                "ACK",
+                uri,
+                [
+                    ("Via", via(branch)),
+                    ("Max-Forwards", "70"),
+                    ("From", frm),
+                    ("To", to),
+                    ("Call-ID", cid),
+                    ("CSeq", f"{seq} ACK"),
+                ],
+                check=False,
+                strict=False,
+            )
+        )
+        sent.append(ack)
+        session.send(ack)
+        return sent, None, False
+    remote = uri
+    contacts = answer.contact
+    if contacts and contacts[0].uri is not None:
+        remote = str(contacts[0].uri)
+
+    def ack_for(n: int, final: bytes, inv_branch: str) -> None:
+        st = parse(final, strict=False).status  # type: ignore[union-attr]
+        b = None if 200 <= st < 300 else inv_branch
+        hs = [
+            ("Via", via(b)),
+            ("Max-Forwards", "70"),
+            ("From", frm),
+            ("To", to),
+            ("Call-ID", cid),
+            ("CSeq", f"{n} ACK"),
+        ]
+        data = bytes(build_request("ACK", remote, hs, check=False, strict=False))
+        sent.append(data)
+        session.send(data)
+
+    ack_for(seq, resp, branch)
+    n = seq
+    unanswered: str | None = None
+    if name == "reinvite_bad_offer":
+        n += 1
+        offer = rng.choice(_BROKEN_OFFERS)
+        hs = [("Contact", contact), ("Content-Type", "application/sdp")]
+        data, b = req("INVITE", n, to, remote, hs, offer)
+        r = ask("INVITE", n, data)
+        if r is None:
+            unanswered = "INVITE"
+        else:
+            ack_for(n, r, b)
+    elif name == "refer_dangerous":
+        n += 1
+        refer_to = f"<sip:carol@127.0.0.1:9?{_DANGEROUS}>"
+        hs = [("Contact", contact), ("Refer-To", refer_to), ("Referred-By", f"<{uri}>")]
+        data, _ = req("REFER", n, to, remote, hs)
+        if ask("REFER", n, data) is None:
+            unanswered = "REFER"
+    elif name in ("notify_flood", "info_flood"):
+        method = "NOTIFY" if name == "notify_flood" else "INFO"
+        for _ in range(flood):
+            n += 1
+            if method == "NOTIFY":
+                code = rng.choice(["100 Trying", "180 Ringing", "200 OK", "999 Whatever", "abc"])
+                hs = [
+                    ("Event", "refer"),
+                    ("Subscription-State", "active;expires=60"),
+                    ("Contact", contact),
+                    ("Content-Type", "message/sipfrag;version=2.0"),
+                ]
+                data, _ = req("NOTIFY", n, to, remote, hs, f"SIP/2.0 {code}\r\n".encode())
+            else:
+                digit = rng.choice(["1", "5", "#", "*", "Z", "99", ""])
+                body = f"Signal={digit}\r\nDuration=160\r\n".encode()
+                hs = [("Content-Type", "application/dtmf-relay")]
+                data, _ = req("INFO", n, to, remote, hs, body)
+            if ask(method, n, data) is None:
+                unanswered = method
+                break
+    elif name == "bye_wrong_tag":
+        n += 1
+        wrong = to.split(";tag=", 1)[0] + f";tag={_token(rng, 12)}"
+        data, _ = req("BYE", n, wrong, remote, [])
+        if ask("BYE", n, data) is None:
+            unanswered = "BYE"
+    if unanswered is None:
+        n += 1
+        data, _ = req("BYE", n, to, remote, [])
+        if ask("BYE", n, data) is None:
+            unanswered = "BYE"
+    return sent, unanswered, True
+
+
 def _open(target: Target, bind: tuple[str, int] | None, timeout: float) -> _Transport:
     try:
         if target.transport == "tcp":
@@ -924,6 +1225,7 @@ class Campaign:
                     # The target may be gone: probe now rather than after the round.
                     break
             s.rounds = round_no
+            self._dialogs(round_no)
             if self.probe():
                 s.probes_ok += 1
                 continue
@@ -943,6 +1245,63 @@ class Campaign:
                 s.alive = False
                 s.stopped = "the target did not come back after a restart"
                 return
+
+    # -- in-dialog scripts
+
+    def _dialogs(self, round_no: int) -> None:
+        c, s = self.config, self.summary
+        if not c.dialog_classes:
+            return
+        assert self.builder is not None
+        io = self._io()
+        for i in range(c.dialogs_per_round):
+            rng = random.Random(f"sipwire-fuzz-dialog:{c.seed}:{round_no}:{i}")
+            # In turn, so that dialogs_per_round = len(dialog_classes) runs each every round.
+            name = c.dialog_classes[(round_no - 1 + i) % len(c.dialog_classes)]
+            try:
+                session = _Session(
+                    c.target, io if isinstance(io, _Udp) else None, max(1.0, c.probe_timeout) * 2
+                )
+            except OSError:
+                return  # the target is gone: the probe will say so
+            try:
+                sent, unanswered, made = _dialog_script(self.builder, rng, name, session, c.flood)
+            finally:
+                session.close()
+            s.by_class[f"dialog:{name}"] += 1
+            s.sent += len(sent)
+            s.bytes_sent += sum(len(d) for d in sent)
+            if made:
+                s.dialogs += 1
+            else:
+                s.dialogs_refused += 1
+            if unanswered is not None:
+                s.unanswered += 1
+                self._unanswered(round_no, i, name, unanswered, sent)
+
+    def _unanswered(
+        self, round_no: int, index: int, name: str, method: str, sent: list[bytes]
+    ) -> None:
+        c = self.config
+        c.out.mkdir(parents=True, exist_ok=True)
+        d = c.out / f"unanswered-{c.seed}-{round_no}-{index}"
+        d.mkdir(exist_ok=True)
+        for i, data in enumerate(sent):
+            (d / f"{i:03d}.sip").write_bytes(data)
+        note = (
+            f"no final response to the {method} of a {name} dialog within "
+            f"{max(1.0, c.probe_timeout) * 2:g} s (RFC 3261 §8.2: every request is answered)"
+        )
+        (d / "README.txt").write_text(
+            f"sipwire fuzz: {c.target} left a request unanswered in round {round_no} "
+            f"(seed {c.seed}, dialog class {name}).\n{note}.\nThe files are what was sent in "
+            f"that dialog, in order (the To tags are the target's of that run).\n"
+        )
+        total = sum(len(x) for x in sent)
+        find = Find(round_no, index, f"dialog:{name}", d, total, total, False, note, "")
+        find.replay = self._replay_cmd(d)
+        self.summary.finds.append(find)
+        self.progress.say(f"round {round_no}: {note}; saved {d}")
 
     # -- saving and minimising
 

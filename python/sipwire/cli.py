@@ -109,9 +109,33 @@ def structure(msg: Message) -> dict[str, Any]:
     return out
 
 
+def _safe(text: str, *, json_escape: bool = False) -> str:
+    """Text from a message, safe for a terminal: control characters (C0 but newline, DEL,
+    C1) are written as escapes, so a hostile message cannot retitle the window or clear the
+    screen."""
+    out = []
+    for c in text:
+        o = ord(c)
+        if (o < 0x20 and c != "\n") or 0x7F <= o <= 0x9F:
+            out.append(f"\\u{o:04x}" if json_escape else f"\\x{o:02x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+class _Escaped:
+    """A text stream that writes everything through :func:`_safe`."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(_safe(text))
+
+
 def _print_text(msg: Message, out: TextIO) -> None:
     s = structure(msg)
-    w = out.write
+    w = _Escaped(out).write
     if s["type"] == "request":
         w(f"{s['method']} request to {s['uri']['uri']}\n")
     else:
@@ -144,7 +168,8 @@ def _print_text(msg: Message, out: TextIO) -> None:
             w(f"    {d['kind']} at byte {d['offset']} (line {d['line']}{where})\n")
 
 
-def _print_error(e: ParseError, data: bytes, name: str, out: TextIO) -> None:
+def _print_error(e: ParseError, data: bytes, name: str, stream: TextIO) -> None:
+    out = _Escaped(stream)
     where = f", header {e.header}" if e.header else ""
     out.write(f"{name}:{e.line}:{e.column}: error [{e.kind}] at byte {e.offset}{where}\n")
     out.write(f"  {e}\n")
@@ -173,8 +198,8 @@ def _cmd_parse(args: argparse.Namespace) -> int:
         _print_error(e, data, name, sys.stderr)
         return 1
     if args.json:
-        json.dump(structure(msg), sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        text = json.dumps(structure(msg), indent=2, ensure_ascii=False)
+        sys.stdout.write(_safe(text, json_escape=True) + "\n")
     else:
         _print_text(msg, sys.stdout)
     return 0
@@ -237,6 +262,12 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="FILE",
         help="send this file (or each .sip of a folder, in name order) and probe; repeatable",
     )
+    fp.add_argument(
+        "--dialog-classes",
+        help="comma-separated in-dialog classes, or 'all': after each round, set up a call "
+        "and send these inside it; an unanswered request is a find (see --list-classes)",
+    )
+    fp.add_argument("--flood", type=int, default=20, help="requests in a NOTIFY or INFO flood (20)")
     fp.add_argument("--list-classes", action="store_true", help="print the hostile classes")
     fp.add_argument("--quiet", action="store_true", help="no progress line")
     fp.set_defaults(func=_cmd_fuzz, parser=fp)
@@ -246,6 +277,7 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if args.list_classes:
         sys.stdout.write("".join(f"{name}\n" for name in sorted(mutations.MUTATIONS)))
+        sys.stdout.write("".join(f"dialog: {name}\n" for name in campaign.DIALOG_CLASSES))
         return 0
     if args.target is None:
         parser.error("the target is required (udp:HOST:PORT, tcp:HOST:PORT or HOST:PORT)")
@@ -262,6 +294,11 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
     classes = tuple(sorted(mutations.MUTATIONS))
     if args.classes is not None:
         classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
+    dialogs: tuple[str, ...] = ()
+    if args.dialog_classes is not None:
+        dialogs = tuple(c.strip() for c in args.dialog_classes.split(",") if c.strip())
+        if dialogs == ("all",):
+            dialogs = campaign.DIALOG_CLASSES
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     config = campaign.Config(
         target,
@@ -281,6 +318,8 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         minimise_budget=args.minimise_budget,
         max_finds=args.max_finds,
         bind=bind,
+        dialog_classes=dialogs,
+        flood=args.flood,
     )
     try:
         run = campaign.Campaign(config, progress=None if args.quiet else sys.stderr)

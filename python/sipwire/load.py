@@ -20,7 +20,7 @@ from typing import Literal, TextIO
 
 from sipwire._progress import Progress
 from sipwire._sipwire import SipwireError
-from sipwire.ua import CallFailed, SipTimeout, UserAgent
+from sipwire.ua import CallFailed, SipTimeout, TransportFailed, UserAgent
 
 Transport = Literal["udp", "tcp"]
 
@@ -36,6 +36,8 @@ class LoadResult:
     completed: int = 0
     failed: int = 0
     refused: int = 0
+    #: Calls that could not reach the target (ICMP unreachable, refused connection, DNS).
+    unreachable: int = 0
     #: Calls still in progress when the run gave up waiting (Timer B and a margin).
     unfinished: int = 0
     failures: Counter[int] = field(default_factory=Counter)
@@ -63,7 +65,7 @@ class LoadResult:
         lines = [
             f"calls attempted {self.attempted}, answered {self.answered}, "
             f"completed {self.completed}, failed {self.failed}, refused {self.refused}, "
-            f"unfinished {self.unfinished}",
+            f"unreachable {self.unreachable}, unfinished {self.unfinished}",
             f"duration {self.seconds:.1f} s, {self.rate:.1f} calls/s completed, "
             f"at most {self.max_concurrent} at once",
         ]
@@ -117,6 +119,9 @@ async def place_calls(
         except SipTimeout:
             res.failed += 1
             res.failures[408] += 1
+        except TransportFailed:
+            res.failed += 1
+            res.unreachable += 1
         except SipwireError:
             # This side's limits (a full transaction table): counted as 503.
             res.failed += 1

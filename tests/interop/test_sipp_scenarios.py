@@ -115,7 +115,12 @@ UAS_CASES: dict[str, tuple[str, Drive, dict[str, str]]] = {
     "hold": ("uas_hold.xml", hold_resume, {}),
     "100rel": ("uas_100rel.xml", prack, {}),
     "491": ("uas_491.xml", glare_retry, {}),
-    "407": ("uas_407.xml", challenged, {"username": "alice", "password": "secret"}),
+    # The credentials are bound to SIPp's host (issue 15: never to any challenger).
+    "407": (
+        "uas_407.xml",
+        challenged,
+        {"username": "alice", "password": "secret", "auth_hosts": [HOST]},
+    ),
     "delayed_offer": ("uas_delayed_offer.xml", delayed_offer, {}),
     "refer": ("uas_refer.xml", blind_transfer, {}),
 }
@@ -159,7 +164,7 @@ def test_sipwire_calls_scenario(tmp_path: Path, case: str, lost: int) -> None:
 )
 def test_scenario_calls_sipwire(tmp_path: Path, case: str, lost: int) -> None:
     async def main() -> None:
-        async with UserAgent(t1=0.5 if lost else 0.1) as ua:
+        async with UserAgent(t1=0.5 if lost else 0.1, on_refer=lambda r: True) as ua:
             host, port = ua.local_address
             extra = ["-r", "2", f"{host}:{port}"]
             target: subprocess.Popen[bytes] | None = None

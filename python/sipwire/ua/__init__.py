@@ -1,11 +1,15 @@
 """The asyncio user agent (see :class:`UserAgent`), a thin driver of :class:`sipwire.Endpoint`."""
 
 from sipwire.ua.agent import (
+    REFER_HEADERS,
+    AgentClosed,
     Call,
     CallFailed,
     IncomingCall,
+    Refer,
     Registration,
     SipTimeout,
+    TransportFailed,
     UserAgent,
 )
 from sipwire.ua.auth import DigestClient
@@ -20,6 +24,8 @@ from sipwire.ua.subscription import (
 )
 
 __all__ = [
+    "REFER_HEADERS",
+    "AgentClosed",
     "Call",
     "CallFailed",
     "DigestClient",
@@ -29,9 +35,11 @@ __all__ = [
     "Notification",
     "Notifier",
     "Publication",
+    "Refer",
     "Registration",
     "SipTimeout",
     "Subscription",
     "SubscriptionFailed",
+    "TransportFailed",
     "UserAgent",
 ]

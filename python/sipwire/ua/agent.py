@@ -6,18 +6,30 @@ The agent is one object on one event loop: received bytes go to the endpoint, wh
 queued goes to the sockets, its events resolve the futures that ``register``, ``invite``,
 ``options`` ... wait on, and one timer handle follows the endpoint's next deadline. No
 threads; any asyncio loop (uvloop too).
+
+Against hostile peers (DESIGN §5): every request gets a final response whatever the
+application does (the endpoint answers malformed ones, 488 goes to offers the agent's media
+cannot answer, and an exception in a handler is logged, counted and answered 500, never
+stopping the agent); every queue a peer fills is bounded and counts what it drops
+(:attr:`UserAgent.dropped`); REFER needs the application's consent (``on_refer``) and
+copies only allowlisted Refer-To headers; credentials answer only the challengers they were
+bound to; transport failures are :class:`TransportFailed` at once, not a made-up 408.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import ipaddress
+import logging
+import socket
 import ssl
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, Union
 
 from sipwire import sdp as sdpmod
 from sipwire._sipwire import (
@@ -28,6 +40,7 @@ from sipwire._sipwire import (
     Response,
     SessionDescription,
     SipwireError,
+    parse_challenge,
     parse_uri,
 )
 from sipwire.ua.auth import DigestClient
@@ -38,7 +51,10 @@ from sipwire.ua.subscription import (
     Subscription,
     _Table,
 )
-from sipwire.ua.transport import Addr, Transport, open_transport
+from sipwire.ua.transport import Addr, TcpTransport, Transport, open_transport
+
+log = logging.getLogger("sipwire.ua")
+_Q = TypeVar("_Q")
 
 Headers = Sequence[tuple[str, str]]
 CallState = Literal["early", "confirmed", "held", "ended"]
@@ -60,7 +76,50 @@ class CallFailed(SipwireError):
 
 
 class SipTimeout(SipwireError):
-    """A request got no final response (Timer B/F, RFC 3261 §17.1)."""
+    """A request got no final response (Timer B/F, RFC 3261 §17.1), or an in-dialog INVITE
+    got none within ``reinvite_timeout`` after a provisional (it was cancelled)."""
+
+
+class TransportFailed(SipwireError):
+    """The request could not reach its destination: an ICMP error on UDP, a refused, reset or
+    timed-out connection, a TLS failure, or a name that does not resolve (RFC 3261 §18.4).
+    Reported at once, and distinct from a peer's 408. ``dest`` and ``reason`` say what."""
+
+    def __init__(self, dest: str, reason: str) -> None:
+        super().__init__(f"cannot reach {dest}: {reason}")
+        self.dest = dest
+        self.reason = reason
+
+
+class AgentClosed(SipwireError):
+    """The agent closed while the request was waiting."""
+
+
+@dataclass
+class Refer:
+    """A REFER the peer sent in a call (RFC 3515): ``target`` is the Refer-To URI, ``headers``
+    those of its ``?`` part the agent would copy into the INVITE (an allowlist: Replaces),
+    ``dropped`` the names it would not copy (RFC 3261 §19.1.5)."""
+
+    call: Call
+    target: str
+    headers: list[tuple[str, str]]
+    dropped: list[str]
+    request: Request
+
+
+#: Decides a REFER: True follows it (202, then the INVITE), False declines it (603).
+ReferPolicy = Callable[[Refer], Union[bool, Awaitable[bool]]]
+
+
+def _put(queue: asyncio.Queue[_Q], item: _Q, dropped: Counter[str], what: str) -> bool:
+    """Puts without waiting; a full queue drops the item and counts it (DESIGN §5)."""
+    try:
+        queue.put_nowait(item)
+        return True
+    except asyncio.QueueFull:
+        dropped[what] += 1
+        return False
 
 
 @dataclass
@@ -80,6 +139,9 @@ class Registration:
     call_id: str
     cseq: int
     tag: str = ""
+    #: The last refresh's failure (None once one succeeds) and how many in a row.
+    error: SipwireError | None = None
+    failures: int = 0
     _refresh: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -105,9 +167,11 @@ class Call:
         self.state: CallState = "confirmed"
         #: The call that took this one's place (RFC 3891 Replaces), once answered.
         self.replaced_by: Call | None = None
-        self.dtmf_received: asyncio.Queue[str] = asyncio.Queue()
+        #: DTMF digits the peer sent (INFO), bounded by ``queue_limit``: more are dropped
+        #: and counted in ``UserAgent.dropped["dtmf"]``.
+        self.dtmf_received: asyncio.Queue[str] = asyncio.Queue(ua._queue_limit)
         self._ended = asyncio.get_running_loop().create_future()
-        self._notify: asyncio.Queue[int] = asyncio.Queue()
+        self._notify: asyncio.Queue[int] = asyncio.Queue(ua._queue_limit)
 
     @property
     def call_id(self) -> str | None:
@@ -138,7 +202,9 @@ class Call:
         offer = sdp
         body = bytes(offer) if offer is not None else b""
         headers = [("Content-Type", "application/sdp")] if offer is not None else []
-        ev = await self._ua._in_dialog(self.dialog, "INVITE", headers=headers, body=body)
+        ev = await self._ua._in_dialog(
+            self.dialog, "INVITE", headers=headers, body=body, limit=self._ua._reinvite_timeout
+        )
         resp = ev.message
         assert isinstance(resp, Response)
         if 200 <= resp.status < 300:
@@ -234,8 +300,15 @@ class Call:
         assert isinstance(resp, Response)
         if resp.status >= 300:
             return resp.status
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while True:
-            status = await asyncio.wait_for(self._notify.get(), timeout)
+            try:
+                status = await asyncio.wait_for(self._notify.get(), deadline - loop.time())
+            except asyncio.TimeoutError:
+                raise SipTimeout(
+                    f"no final NOTIFY of the transfer within {timeout:g} s (RFC 3515 §2.4.5)"
+                ) from None
             if status >= 200:
                 return status
 
@@ -267,6 +340,8 @@ class IncomingCall:
         self.replaces = replaces
         self.cancelled = asyncio.get_running_loop().create_future()
         self._early: SessionDescription | None = None
+        #: The agent's answer to the offer, made when the INVITE arrived (or None).
+        self._answer: SessionDescription | None = None
 
     @property
     def supports_100rel(self) -> bool:
@@ -277,15 +352,26 @@ class IncomingCall:
 
     async def ring(self, *, reliable: bool = False) -> None:
         """180 Ringing; ``reliable`` sends it reliably (RFC 3262: resent until the caller's
-        PRACK) when the caller supports 100rel."""
+        PRACK) when the caller supports 100rel. :class:`CallFailed` (487) when the caller
+        cancelled meanwhile."""
+        self._open()
         self._ua._respond(self.txn, 180, reliable=reliable and self.supports_100rel)
+
+    def _open(self) -> None:
+        """Raises CallFailed when the INVITE can take no more responses: the caller
+        cancelled it (or it was answered, or a timer ended it)."""
+        if self.cancelled.done():
+            raise CallFailed(487, "Request Terminated")
+        if self._ua._ep.transaction_state(self.txn) not in ("trying", "proceeding"):
+            raise CallFailed(487, "the INVITE transaction is over")
 
     async def progress(
         self, sdp: SessionDescription | None = None, *, reliable: bool = False
     ) -> None:
         """183 Session Progress with early media: ``sdp`` (default: an answer to the offer
         from the agent's media), reliably when asked and the caller supports 100rel."""
-        local = sdp if sdp is not None else self._ua._answer_for(self.request.sdp)
+        self._open()
+        local = sdp if sdp is not None else self._answer
         body = bytes(local) if local is not None else b""
         headers = [("Content-Type", "application/sdp")] if local is not None else []
         self._early = local
@@ -301,16 +387,15 @@ class IncomingCall:
         """200 OK with ``sdp`` (default: an answer to the offer from the agent's media; an
         offer when the INVITE had none, answered in the ACK). A call this one replaces is
         hung up."""
-        if self.cancelled.done():
-            raise CallFailed(487, "Request Terminated")
+        self._open()
         offer = self.request.sdp
         # The answer given in early media stands (RFC 3264: one answer per offer).
-        local = sdp if sdp is not None else self._early or self._ua._answer_for(offer)
+        local = sdp if sdp is not None else self._early or self._answer
         body = bytes(local) if local is not None else b""
         headers = [("Content-Type", "application/sdp")] if local is not None else []
         dialog = self._ua._respond(self.txn, 200, headers=headers, body=body)
         if dialog is None:
-            raise LocalProtocolError("the 200 made no dialog (was the INVITE answered already?)")
+            raise CallFailed(500, "the 200 made no dialog (the dialog table is full?)")
         call = Call(
             self._ua,
             dialog,
@@ -328,9 +413,13 @@ class IncomingCall:
 
     async def reject(self, status: int = 486, *, headers: Headers = ()) -> None:
         """A final non-2xx (486 Busy Here by default)."""
-        if status < 300:
-            raise LocalProtocolError(f"reject needs a status of 300 or more, not {status}")
-        if not self.cancelled.done():
+        if not 300 <= status <= 699:
+            raise LocalProtocolError(f"reject needs a status of 300 to 699, not {status}")
+        # Idempotent: an INVITE answered already, cancelled or gone is left as it is.
+        if not self.cancelled.done() and self._ua._ep.transaction_state(self.txn) in (
+            "trying",
+            "proceeding",
+        ):
             self._ua._respond(self.txn, status, headers=headers)
 
     async def redirect(self, *targets: str, status: int = 302) -> None:
@@ -342,24 +431,53 @@ class IncomingCall:
         await self.reject(status, headers=contacts)
 
 
-# Headers a Refer-To URI may not set in the INVITE it asks for: the agent writes them.
-_OWN_HEADERS = {"via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "content-length"}
+# The only Refer-To headers copied into the INVITE (RFC 3891 §5 Replaces; RFC 3261 §19.1.5:
+# Route, Record-Route, credentials, identities, Require and the like are not to be honoured).
+REFER_HEADERS = frozenset({"replaces"})
 
 
-def _refer_target(value: str) -> tuple[str, list[tuple[str, str]]]:
-    """A Refer-To value's URI and the headers its ``?`` part asks for (RFC 3261 §19.1.5,
-    RFC 3891 §5: ``Replaces=...`` escaped)."""
+def _refer_target(value: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """A Refer-To value's URI, the allowlisted headers its ``?`` part asks for (RFC 3261
+    §19.1.5, RFC 3891 §5: ``Replaces=...`` escaped), and the names of the others."""
     v = value.strip()
     if "<" in v:
         v = v.split("<", 1)[1].split(">", 1)[0]
     uri, _, query = v.partition("?")
-    headers = []
-    for part in query.split("&") if query else []:
+    headers: list[tuple[str, str]] = []
+    dropped: list[str] = []
+    for part in query.split("&")[:16] if query else []:
         name, _, val = part.partition("=")
         name = urllib.parse.unquote(name).strip()
-        if name and name.lower() not in _OWN_HEADERS:
-            headers.append((name, urllib.parse.unquote(val)))
-    return uri, headers
+        value_ = urllib.parse.unquote(val)
+        if not name:
+            continue
+        if name.lower() in REFER_HEADERS and not any(c in value_ for c in "\r\n\0"):
+            headers.append((name, value_))
+        else:
+            dropped.append(name[:64])
+    return uri, headers, dropped
+
+
+def _stale(resp: Response) -> bool:
+    """A challenge says the nonce went stale (RFC 2617 §3.2.1): answer again with the new
+    one, the credentials were right."""
+    for name in ("WWW-Authenticate", "Proxy-Authenticate"):
+        for c in resp.headers.getall(name):
+            with contextlib.suppress(ValueError):
+                if parse_challenge(c, strict=False)[1].get("stale", "").lower() == "true":
+                    return True
+    return False
+
+
+def _warning(host: str, text: str) -> str:
+    """A Warning value (RFC 3261 §20.43) from this agent."""
+    clean = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "'" for c in text)
+    return f'399 {host} "{clean[:200]}"'
+
+
+def _rejects_all(answer: SessionDescription) -> bool:
+    """An answer that refuses every stream (port 0, RFC 3264 §6): nothing in common."""
+    return bool(answer.media) and all(md.port == 0 for md in answer.media)
 
 
 def _holds(sdp: SessionDescription) -> bool:
@@ -398,7 +516,14 @@ class UserAgent:
             call = await ua.invite("sip:bob@127.0.0.1:5060")
             await call.hold(); await call.unhold(); await call.hangup()
 
-    ``username``/``password`` answer 401/407 challenges for every request; ``media_port``
+    ``username``/``password`` answer 401/407 challenges (the strongest offered, RFC 8760)
+    only from ``auth_hosts`` (and the registrars given to :meth:`register`) and, when given,
+    for ``auth_realms``: never to any host that challenges. ``on_refer`` decides REFERs
+    (RFC 3515): without it they are declined with 603. ``queue_limit`` bounds every queue a
+    peer fills (DTMF, NOTIFYs, transferred calls; drops counted in :attr:`dropped`);
+    ``reinvite_timeout`` bounds an in-dialog INVITE after its provisional (CANCEL, then
+    :class:`SipTimeout`). TCP/TLS: ``max_connections`` peers may open, closed after
+    ``idle_timeout``; ``connect_timeout`` for the ones this side opens. ``media_port``
     is the RTP port written in default offers and answers (no media is sent: the agreed
     endpoints and codecs are in ``Call.remote_sdp``). ``session_expires``/``min_se``:
     session timers (RFC 4028; the endpoint negotiates, the agent refreshes). ``events``
@@ -430,6 +555,14 @@ class UserAgent:
         min_se: int = 90,
         network: MemoryNetwork | None = None,
         events: Sequence[str] = (),
+        auth_hosts: Sequence[str] = (),
+        auth_realms: Sequence[str] = (),
+        on_refer: ReferPolicy | None = None,
+        queue_limit: int = 256,
+        reinvite_timeout: float = 32.0,
+        max_connections: int = 1024,
+        idle_timeout: float = 300.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         try:
             ipaddress.ip_address(host)
@@ -447,7 +580,21 @@ class UserAgent:
             self._tls = _tls_contexts(tls_cert, tls_key, tls_ca)
         self._host, self._port = host, port
         self._user = user
-        self._auth = DigestClient(username, password or "") if username else None
+        self._auth_names = list(auth_hosts)
+        self._auth_realms = frozenset(auth_realms)
+        self._auth = (
+            DigestClient(username, password or "", self._auth_realms, set()) if username else None
+        )
+        self._on_refer = on_refer
+        self._refers = 0  # REFER decisions waiting on on_refer
+        self._queue_limit = queue_limit
+        self._reinvite_timeout = reinvite_timeout
+        self._stream_options = (max_connections, idle_timeout, connect_timeout)
+        #: What the agent dropped or refused because a peer sent too much or something
+        #: wrong: queue overflows ("dtmf", "notify", "transferred"), "handler_errors",
+        #: "refer_declined", "challenge_refused", "unparsable".
+        self.dropped: Counter[str] = Counter()
+        self._closed = False
         self._media_port = media_port
         self._codecs = list(codecs)
         self._t1 = t1
@@ -467,21 +614,38 @@ class UserAgent:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._transferred: asyncio.Queue[Call] = asyncio.Queue()
+        self._transferred: asyncio.Queue[Call] = asyncio.Queue(queue_limit)
         # re-INVITEs answered 491: the transaction of their retry (RFC 3261 §14.1).
         self._glare: dict[int, asyncio.Future[tuple[int, _Pending]]] = {}
         self._glare_seen: dict[int, tuple[int, _Pending]] = {}
+        # Why the last destination failed (for TransportFailed).
+        self._last_why = "unreachable"
+        # Where each request went (host:port), for TransportFailed.
+        self._last_dest: dict[int, str] = {}
 
     # --- life cycle ----------------------------------------------------------------------
 
     async def __aenter__(self) -> UserAgent:
         self._loop = asyncio.get_running_loop()
+        self._closing = self._loop.create_future()
         if self._network is not None:
             self._transport = self._network.attach(self._host, self._port, self._received)
         else:
+            conns, idle, connect = self._stream_options
             self._transport = await open_transport(
-                self._kind, self._host, self._port, self._received, self._tls
+                self._kind,
+                self._host,
+                self._port,
+                self._received,
+                self._tls,
+                on_unreachable=self._unreachable,
+                max_connections=conns,
+                idle_timeout=idle,
+                connect_timeout=connect,
             )
+        if self._auth is not None and self._auth.hosts is not None:
+            for name in self._auth_names:
+                self._auth.hosts.update(await self._addresses(name))
         host, port = self._transport.local_address
         self._ep_ = Endpoint(
             host,
@@ -502,7 +666,8 @@ class UserAgent:
         await self.close()
 
     async def close(self) -> None:
-        """Hangs up every call, removes every registration, closes the socket."""
+        """Hangs up every call, removes every registration, closes the socket; whatever
+        still waits (a request, ``incoming()``) ends with :class:`AgentClosed`."""
         if self._transport is None:
             return
         for call in list(self._calls.values()):
@@ -512,12 +677,25 @@ class UserAgent:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.unregister(reg), 2.0)
         await self._subs.close()
+        self._closed = True
         for t in list(self._tasks):
             t.cancel()
         if self._timer is not None:
             self._timer.cancel()
         await self._transport.close()
         self._transport = None
+        # Nothing is left waiting for an answer that cannot come.
+        for p in list(self._pending.values()):
+            if not p.future.done():
+                p.future.set_exception(AgentClosed("the user agent closed"))
+        self._pending.clear()
+        for g in list(self._glare.values()):
+            if not g.done():
+                g.set_exception(AgentClosed("the user agent closed"))
+        for call in list(self._calls.values()):
+            call._end()
+        if not self._closing.done():
+            self._closing.set_result(None)
 
     @property
     def _ep(self) -> Endpoint:
@@ -549,27 +727,59 @@ class UserAgent:
     def _received(self, data: bytes, source: Addr) -> None:
         if self._ep_ is None:
             return
-        self._ep_.receive(data, source, self._now())
+        # Bytes that do not parse are counted (a request among them answered 400 by the
+        # endpoint when it can be) and change nothing.
+        if not self._ep_.receive(data, source, self._now()):
+            self.dropped["unparsable"] += 1
+        self._pump()
+
+    def _unreachable(self, dest: Addr, reason: str) -> None:
+        # An ICMP error or a failed connection (§18.4): the transactions to it fail now.
+        if self._ep_ is None:
+            return
+        self._last_why = reason
+        self._ep_.unreachable(dest, now=self._now())
         self._pump()
 
     def _pump(self) -> None:
         ep = self._ep
-        while True:
-            out = ep.transmit()
-            events = ep.events()
-            if not out and not events:
-                break
-            if self._transport is not None:
-                for data, dest, _ in out:
-                    self._transport.send(data, dest)
-            for ev in events:
-                self._dispatch(ev)
-        d = ep.next_deadline()
-        if d != self._deadline:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._deadline = d
-            self._timer = self._loop.call_at(d, self._fire) if d is not None else None
+        try:
+            while True:
+                out = ep.transmit()
+                events = ep.events()
+                if not out and not events:
+                    break
+                if self._transport is not None:
+                    for data, dest, _ in out:
+                        try:
+                            self._transport.send(data, dest)
+                        except OSError as e:
+                            self._last_why = str(e)
+                            ep.unreachable(dest, now=self._now())
+                for ev in events:
+                    try:
+                        self._dispatch(ev)
+                    except Exception:
+                        # Application code or a handler failed: logged and counted, and
+                        # the request still answered (DESIGN §5); the rest goes on.
+                        self.dropped["handler_errors"] += 1
+                        log.exception("sipwire: handling %r failed", ev)
+                        self._answer_failed(ev)
+        finally:
+            d = ep.next_deadline()
+            if d != self._deadline:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._deadline = d
+                self._timer = self._loop.call_at(d, self._fire) if d is not None else None
+
+    def _answer_failed(self, ev: EndpointEvent) -> None:
+        """A request whose handling raised gets 500 if nothing answered it yet."""
+        if ev.kind not in ("request", "subscribe", "notify") or ev.txn is None:
+            return
+        if self._ep.transaction_state(ev.txn) in ("trying", "proceeding"):
+            with contextlib.suppress(SipwireError):
+                self._ep.respond(ev.txn, 500, now=self._now())
 
     def _fire(self) -> None:
         self._timer = None
@@ -592,10 +802,10 @@ class UserAgent:
                     p.provisional(ev)
             elif not p.future.done():
                 p.future.set_result(ev)
-        elif kind == "timeout" and ev.txn is not None:
+        elif kind in ("timeout", "transport_error") and ev.txn is not None:
             p = self._pending.pop(ev.txn, None)
             if p is not None and not p.future.done():
-                p.future.set_result(None)
+                p.future.set_result(ev if kind == "transport_error" else None)
         elif kind == "transaction_terminated" and ev.txn is not None:
             p = self._pending.pop(ev.txn, None)
             if p is not None and not p.future.done():
@@ -636,6 +846,21 @@ class UserAgent:
 
     # --- requests this side sends --------------------------------------------------------
 
+    async def _addresses(self, host: str) -> set[str]:
+        """The IP addresses of a host (itself when it is one); empty when it does not
+        resolve."""
+        h = host.strip("[]")
+        try:
+            ipaddress.ip_address(h)
+            return {h}
+        except ValueError:
+            pass
+        try:
+            infos = await self._loop.getaddrinfo(h, None, type=socket.SOCK_DGRAM)
+        except OSError:
+            return set()
+        return {str(i[4][0]) for i in infos}
+
     async def _dest(self, uri: str, dest: Addr | None) -> Addr:
         if dest is not None:
             return dest
@@ -646,20 +871,66 @@ class UserAgent:
             ipaddress.ip_address(host.strip("[]"))
             return (host.strip("[]"), u.port or default)
         except ValueError:
-            infos = await self._loop.getaddrinfo(host, u.port or default, type=2)
-            addr = infos[0][4]
-            return (str(addr[0]), int(addr[1]))
+            pass
+        try:
+            infos = await self._loop.getaddrinfo(host, u.port or default, type=socket.SOCK_DGRAM)
+        except OSError as e:
+            # RFC 3263 found nothing: a transport failure, not a 408.
+            raise TransportFailed(host, f"name does not resolve ({e})") from None
+        addr = infos[0][4]
+        found = (str(addr[0]), int(addr[1]))
+        if isinstance(self._transport, TcpTransport):
+            # TLS checks the certificate against the SIP domain (RFC 5922 §3.1).
+            self._transport.name(found, host)
+        return found
 
     async def _wait(
-        self, txn: int, provisional: Callable[[EndpointEvent], None] | None = None
+        self,
+        txn: int,
+        provisional: Callable[[EndpointEvent], None] | None = None,
+        *,
+        limit: float | None = None,
     ) -> EndpointEvent:
+        """The final response of ``txn``. ``limit``: at most this long after the first
+        provisional (an INVITE is cancelled then, RFC 3261 §9.1), like a proxy's Timer C."""
+        if self._closed:
+            raise AgentClosed("the user agent closed")
         fut: asyncio.Future[EndpointEvent | None] = self._loop.create_future()
-        self._pending[txn] = _Pending(fut, provisional)
+        started: list[float] = []
+
+        def prov(ev: EndpointEvent) -> None:
+            if not started:
+                started.append(self._loop.time())
+            if provisional is not None:
+                provisional(ev)
+
+        self._pending[txn] = _Pending(fut, prov)
         self._pump()
-        ev = await fut
-        self._pending.pop(txn, None)
+        try:
+            if limit is None:
+                ev = await fut
+            else:
+                while True:
+                    try:
+                        ev = await asyncio.wait_for(asyncio.shield(fut), limit)
+                        break
+                    except asyncio.TimeoutError:
+                        if not started or self._loop.time() - started[0] < limit:
+                            continue
+                        with contextlib.suppress(SipwireError):
+                            self._ep.cancel(txn, now=self._now())
+                        self._pump()
+                        raise SipTimeout(
+                            f"no final response to transaction {txn} within {limit:g} s of "
+                            "its provisional: cancelled"
+                        ) from None
+        finally:
+            self._pending.pop(txn, None)
+            dest = self._last_dest.pop(txn, "the next hop")
         if ev is None:
             raise SipTimeout(f"no final response to transaction {txn} (RFC 3261 Timer B/F)")
+        if ev.kind == "transport_error":
+            raise TransportFailed(dest, self._last_why)
         return ev
 
     async def request(
@@ -684,6 +955,7 @@ class UserAgent:
         by default they are fresh and 1."""
         addr = await self._dest(uri, dest)
         ep = self._ep
+        host_port = f"{addr[0]}:{addr[1]}"
         if from_ is None:
             from_ = f"<sip:{self._user}@{ep.local[0]}:{ep.local[1]}>"
         from_ = f"{from_};tag={tag or ep.token()}"
@@ -705,10 +977,11 @@ class UserAgent:
             )
             if _started is not None:
                 _started(txn)
+            self._last_dest[txn] = host_port
             ev = await self._wait(txn, provisional)
             resp = ev.message
             assert isinstance(resp, Response)
-            if resp.status in answered:
+            if resp.status in answered and not _stale(resp):
                 return ev
             answered.add(resp.status)
             if resp.status == 422:
@@ -720,24 +993,59 @@ class UserAgent:
                 extra += [("Session-Expires", str(min_se)), ("Min-SE", str(min_se))]
                 cseq += 1
                 continue
-            if resp.status not in (401, 407) or self._auth is None:
+            cred = self._credentials(ev, method, uri, body)
+            if cred is None:
                 return ev
-            name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
-            challenge = resp.headers.get(name)
-            if challenge is None:
-                return ev
-            answer = self._auth.authorization(challenge, method=method, uri=uri, body=body)
-            cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
-            extra = [h for h in extra if h[0].lower() != cred.lower()] + [(cred, answer)]
+            extra = [h for h in extra if h[0].lower() != cred[0].lower()] + [cred]
             cseq += 1
         return ev
 
+    def _credentials(
+        self, ev: EndpointEvent, method: str, uri: str, body: bytes
+    ) -> tuple[str, str] | None:
+        """The Authorization (or Proxy-Authorization) answering a 401/407, when the agent
+        has credentials for that challenger (realm and host): the strongest challenge."""
+        resp = ev.message
+        if not isinstance(resp, Response) or resp.status not in (401, 407) or self._auth is None:
+            return None
+        name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+        source = ev.source[0] if ev.source is not None else None
+        challenge = self._auth.choose(resp.headers.getall(name), source)
+        if challenge is None:
+            self.dropped["challenge_refused"] += 1
+            return None
+        try:
+            answer = self._auth.authorization(challenge, method=method, uri=uri, body=body)
+        except SipwireError:
+            self.dropped["challenge_refused"] += 1
+            return None
+        return ("Authorization" if resp.status == 401 else "Proxy-Authorization", answer)
+
     async def _in_dialog(
-        self, dialog: int, method: str, *, headers: Headers = (), body: bytes = b""
+        self,
+        dialog: int,
+        method: str,
+        *,
+        headers: Headers = (),
+        body: bytes = b"",
+        limit: float | None = None,
     ) -> EndpointEvent:
-        for _ in range(3):
-            ev = await self._in_dialog_once(dialog, method, headers=headers, body=body)
+        extra = list(headers)
+        challenged: set[int] = set()
+        for _ in range(4):
+            ev = await self._in_dialog_once(dialog, method, headers=extra, body=body, limit=limit)
             resp = ev.message
+            if isinstance(resp, Response) and resp.status in (401, 407):
+                # In-dialog requests answer challenges too, once per kind (RFC 3261 §22.2).
+                d = self._ep.dialog(dialog)
+                cred = None
+                if d is not None and (resp.status not in challenged or _stale(resp)):
+                    cred = self._credentials(ev, method, d.remote_target, body)
+                if cred is None:
+                    break
+                challenged.add(resp.status)
+                extra = [h for h in extra if h[0].lower() != cred[0].lower()] + [cred]
+                continue
             # RFC 3261 §14.2: a 500 with Retry-After to a re-INVITE (it crossed the peer's
             # pending INVITE or the ACK of it): try again after the wait (at most 10 s).
             retry = _delta(resp.headers.get("Retry-After")) if isinstance(resp, Response) else None
@@ -753,12 +1061,12 @@ class UserAgent:
         return ev
 
     async def _in_dialog_once(
-        self, dialog: int, method: str, *, headers: Headers, body: bytes
+        self, dialog: int, method: str, *, headers: Headers, body: bytes, limit: float | None
     ) -> EndpointEvent:
         txn = self._ep.request_in_dialog(
             dialog, method, now=self._now(), headers=list(headers), body=body
         )
-        ev = await self._wait(txn)
+        ev = await self._wait(txn, limit=limit if method == "INVITE" else None)
         # A re-INVITE that met glare (491) goes again after the RFC 3261 §14.1 wait: the
         # endpoint resends it; its answer is the answer to this call.
         while (
@@ -877,6 +1185,13 @@ class UserAgent:
                 uri = targets.pop(0)
                 tried.add(uri)
                 dest = None
+            except TransportFailed:
+                # An unreachable redirected target gives way to the next one too.
+                if len(tried) == 1 or not targets or len(tried) > max_redirects:
+                    raise
+                uri = targets.pop(0)
+                tried.add(uri)
+                dest = None
 
     async def _invite_once(
         self,
@@ -959,10 +1274,18 @@ class UserAgent:
         expires: int = 3600,
         dest: Addr | None = None,
     ) -> Registration:
-        """REGISTER (RFC 3261 §10) with digest authentication; refreshed before it expires
-        and removed when the agent closes."""
-        self._auth = DigestClient(username, password)
+        """REGISTER (RFC 3261 §10) with digest authentication (answered for the registrar's
+        host only, and the agent's ``auth_hosts``); refreshed before it expires, again with
+        back-off after a failure (``Registration.error`` says which), and removed when the
+        agent closes."""
         u = parse_uri(registrar if registrar.startswith("sip") else f"sip:{registrar}")
+        hosts: set[str] = set()
+        if self._auth is not None and self._auth.hosts is not None:
+            hosts = set(self._auth.hosts)
+        if dest is not None:
+            hosts.add(dest[0])
+        hosts |= await self._addresses(u.host or "")
+        self._auth = DigestClient(username, password, self._auth_realms, hosts)
         aor = f"sip:{username}@{u.host}"
         reg = Registration(
             registrar=str(u), aor=aor, expires=expires, bindings=[], call_id="", cseq=0
@@ -1006,9 +1329,23 @@ class UserAgent:
             reg._refresh = asyncio.ensure_future(self._refresh_later(reg, granted, dest))
 
     async def _refresh_later(self, reg: Registration, after: int, dest: Addr | None) -> None:
-        # Refresh ahead of expiry (RFC 3261 §10.2.4 lets the UA choose when).
-        await asyncio.sleep(max(after * 0.8, after - 30, 1))
-        await self._register(reg, reg.expires, dest)
+        # Refresh ahead of expiry (RFC 3261 §10.2.4 lets the UA choose when); a failure is
+        # kept in reg.error, logged, and retried with back-off (RFC 5626 §4.5 style: 30 s
+        # doubling to 30 min), never given up silently.
+        delay = max(after * 0.8, after - 30, 1)
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._register(reg, reg.expires, dest)
+            except SipwireError as e:
+                reg.error = e
+                reg.failures += 1
+                delay = min(30.0 * 2 ** (reg.failures - 1), 1800.0)
+                log.warning("sipwire: refreshing %s failed (%s); again in %g s", reg.aor, e, delay)
+                continue
+            reg.error = None
+            reg.failures = 0
+            return
 
     async def unregister(self, reg: Registration) -> None:
         """Removes this agent's binding (Expires: 0)."""
@@ -1055,10 +1392,23 @@ class UserAgent:
                     return
                 replaces = self._calls.get(dialog)
             inc = IncomingCall(self, txn, req, ev.source or ("", 0), replaces)
+            # The answer is made now: an offer the agent's media cannot answer gets 488
+            # before the application sees it (RFC 3261 §13.3.1.3, RFC 3264 §6).
+            try:
+                inc._answer = self._answer_for(req.sdp)
+            except (SipwireError, ValueError) as e:
+                warn = _warning(self._ep.local[0], f"SDP: {e}")
+                self._respond(txn, 488, headers=[("Warning", warn)])
+                return
+            if inc._answer is not None and req.sdp is not None and _rejects_all(inc._answer):
+                warn = f'305 {self._ep.local[0]} "Incompatible media format"'
+                self._respond(txn, 488, headers=[("Warning", warn)])
+                return
             try:
                 self._incoming.put_nowait(inc)
                 self._invites[txn] = inc
             except asyncio.QueueFull:
+                self.dropped["incoming"] += 1
                 self._respond(txn, 486)
         elif m == "OPTIONS":
             events = [("Allow-Events", ", ".join(self._events))] if self._events else []
@@ -1066,10 +1416,9 @@ class UserAgent:
                 txn, 200, headers=[("Allow", _ALLOW), ("Accept", "application/sdp"), *events]
             )
         elif m == "MESSAGE":
-            try:
-                self.messages.put_nowait(req)
+            if _put(self.messages, req, self.dropped, "messages"):
                 self._respond(txn, 200)
-            except asyncio.QueueFull:
+            else:
                 self._respond(txn, 486)
         else:
             self._respond(txn, 405, headers=[("Allow", _ALLOW)])
@@ -1079,6 +1428,19 @@ class UserAgent:
         m = req.method
         if m in ("INVITE", "UPDATE"):
             offer = req.sdp
+            if call is not None and offer is not None:
+                try:
+                    answer = self._answer_for(offer)
+                except (SipwireError, ValueError) as e:
+                    # RFC 3261 §14.2: a re-offer that cannot be answered leaves the session
+                    # as it was.
+                    warn = _warning(self._ep.local[0], f"SDP: {e}")
+                    self._respond(txn, 488, headers=[("Warning", warn)])
+                    return
+                if answer is not None and _rejects_all(answer):
+                    warn = f'305 {self._ep.local[0]} "Incompatible media format"'
+                    self._respond(txn, 488, headers=[("Warning", warn)])
+                    return
             if call is None or offer is None:
                 # An offerless re-INVITE gets a full offer in the 200 (RFC 3261 §14.2): the
                 # session as it is, sending and receiving; the answer comes in the ACK.
@@ -1090,7 +1452,6 @@ class UserAgent:
                 headers = [("Content-Type", "application/sdp")] if body else []
                 self._respond(txn, 200, headers=headers, body=body)
                 return
-            answer = self._answer_for(offer)
             call.remote_sdp = offer
             call.local_sdp = answer
             call.state = "held" if _holds(offer) else "confirmed"
@@ -1099,27 +1460,60 @@ class UserAgent:
         elif m == "INFO":
             self._respond(txn, 200)
             if call is not None and req.content_type == "application/dtmf-relay":
-                for line in req.body.decode(errors="replace").splitlines():
+                for line in req.body.decode(errors="replace").splitlines()[:16]:
                     k, _, v = line.partition("=")
-                    if k.strip().lower() == "signal" and v.strip():
-                        call.dtmf_received.put_nowait(v.strip())
+                    digit = v.strip().upper()
+                    if k.strip().lower() == "signal" and len(digit) == 1 and digit in _DTMF:
+                        _put(call.dtmf_received, digit, self.dropped, "dtmf")
         elif m == "NOTIFY":
             self._respond(txn, 200)
             if call is not None and (req.headers.get("Event") or "").startswith("refer"):
                 frag = req.body.split(b"\r\n", 1)[0].split(b" ")
-                if len(frag) >= 2 and frag[1].isdigit():
-                    call._notify.put_nowait(int(frag[1]))
+                if len(frag) >= 2 and frag[1].isdigit() and len(frag[1]) == 3:
+                    _put(call._notify, int(frag[1]), self.dropped, "notify")
         elif m == "REFER" and call is not None:
             target = req.headers.get("Refer-To")
-            if target is None:
-                self._respond(txn, 400)
+            if target is None or len(req.headers.getall("Refer-To")) != 1:
+                # RFC 3515 §2.4.1: exactly one Refer-To.
+                warn = _warning(self._ep.local[0], "Refer-To: exactly one (RFC 3515 2.4.1)")
+                self._respond(txn, 400, headers=[("Warning", warn)])
                 return
-            self._respond(txn, 202)
-            self._spawn(self._follow_refer(call, _refer_target(target)))
+            if self._refers >= self._queue_limit:
+                # Decisions waiting on the application are bounded too (DESIGN §5).
+                self.dropped["refer"] += 1
+                self._respond(txn, 603)
+                return
+            uri, hs, dropped = _refer_target(target)
+            refer = Refer(call, uri, hs, dropped, req)
+            self._spawn(self._decide_refer(txn, refer))
         elif m in ("OPTIONS", "PRACK"):
             self._respond(txn, 200)
         else:
             self._respond(txn, 501)
+
+    async def _decide_refer(self, txn: int, refer: Refer) -> None:
+        """RFC 3515 §2.4.2: the application consents (202 and the INVITE) or not (603)."""
+        ok = False
+        if self._on_refer is not None:
+            self._refers += 1
+            try:
+                decision = self._on_refer(refer)
+                if inspect.isawaitable(decision):
+                    decision = await asyncio.wait_for(decision, 30.0)
+                ok = decision is True
+            except Exception:
+                self.dropped["handler_errors"] += 1
+                log.exception("sipwire: on_refer failed; the REFER is declined")
+            finally:
+                self._refers -= 1
+        if self._ep.transaction_state(txn) not in ("trying", "proceeding"):
+            return
+        if not ok:
+            self.dropped["refer_declined"] += 1
+            self._respond(txn, 603)
+            return
+        self._respond(txn, 202)
+        await self._follow_refer(refer.call, (refer.target, refer.headers))
 
     async def _follow_refer(self, call: Call, target: tuple[str, list[tuple[str, str]]]) -> None:
         """The transferee's side of RFC 3515: call the target (with the Refer-To URI's
@@ -1147,9 +1541,12 @@ class UserAgent:
         except CallFailed as e:
             await notify(e.status, e.reason, True)
             return
+        except SipwireError:
+            await notify(503, "Service Unavailable", True)
+            return
         await notify(200, "OK", True)
         await call.hangup()
-        self._transferred.put_nowait(new)
+        _put(self._transferred, new, self.dropped, "transferred")
 
     # --- subscriptions and publications (sipwire.ua.subscription) --------------------------
 
@@ -1195,10 +1592,30 @@ class UserAgent:
         return await self._subs.publish(uri, event, body, content_type, expires, dest)
 
     async def transferred(self) -> Call:
-        """The next call this agent placed because a peer transferred it (REFER)."""
-        return await self._transferred.get()
+        """The next call this agent placed because a peer transferred it (REFER, accepted by
+        ``on_refer``); :class:`AgentClosed` once the agent closed."""
+        call = await self._next(self._transferred)
+        if call is None:
+            raise AgentClosed("the user agent closed")
+        return call
 
     async def incoming(self) -> AsyncIterator[IncomingCall]:
-        """Incoming calls (INVITEs outside a dialog), in arrival order."""
+        """Incoming calls (INVITEs outside a dialog), in arrival order, until the agent
+        closes."""
         while True:
-            yield await self._incoming.get()
+            item = await self._next(self._incoming)
+            if item is None:
+                return
+            yield item
+
+    async def _next(self, queue: asyncio.Queue[_Q]) -> _Q | None:
+        """The next item of a queue, or None once the agent closed."""
+        if self._closed:
+            return None
+        get = asyncio.ensure_future(queue.get())
+        try:
+            await asyncio.wait({get, self._closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not get.done():
+                get.cancel()
+        return get.result() if get.done() and not get.cancelled() else None

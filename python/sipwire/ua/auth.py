@@ -2,7 +2,12 @@
 
 The challenge is parsed by the Rust core (:func:`sipwire.parse_challenge`); this module only
 hashes. Algorithms: MD5, SHA-256 and SHA-512-256, each with its ``-sess`` variant; qop
-``auth`` and ``auth-int``; nonce counts per nonce.
+``auth`` preferred to ``auth-int``; nonce counts per nonce.
+
+Credentials answer only the challengers they were given for (RFC 3261 §22.1 leaves the
+choice to the UA; a challenge from anyone else would let that party crack the password
+offline): :meth:`DigestClient.allows` checks the realm and the host the challenge came
+from. Among several challenges the strongest supported one is answered (RFC 8760 §2.4).
 """
 
 from __future__ import annotations
@@ -32,13 +37,55 @@ def _h(name: str, data: str | bytes) -> str:
     return hashlib.new(name, b).hexdigest()
 
 
+# RFC 8760 §2.4: the strongest first.
+_STRENGTH = {"SHA-512-256": 3, "SHA-256": 2, "MD5": 1}
+
+
+def strength(challenge: str) -> int:
+    """How strong a challenge's algorithm is (0: not a Digest this client answers)."""
+    try:
+        scheme, p = parse_challenge(challenge, strict=False)
+    except ValueError:
+        return 0
+    if scheme.lower() != "digest" or "nonce" not in p:
+        return 0
+    return _STRENGTH.get(p.get("algorithm", "MD5").upper().removesuffix("-SESS"), 0)
+
+
+def realm_of(challenge: str) -> str | None:
+    try:
+        return parse_challenge(challenge, strict=False)[1].get("realm")
+    except ValueError:
+        return None
+
+
 @dataclass
 class DigestClient:
-    """Answers digest challenges for one user; remembers nonce counts (RFC 2617 §3.2.2)."""
+    """Answers digest challenges for one user; remembers nonce counts (RFC 2617 §3.2.2).
+
+    ``realms`` and ``hosts`` bind the credentials: a challenge is answered only when its
+    realm is one of ``realms`` (any realm when empty) and it came from one of ``hosts`` (IP
+    addresses; any host when None). The password never appears in a repr."""
 
     username: str
-    password: str
-    _counts: dict[str, int] = field(default_factory=dict)
+    password: str = field(repr=False)
+    realms: frozenset[str] = frozenset()
+    hosts: set[str] | None = None
+    _counts: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def allows(self, challenge: str, source: str | None) -> bool:
+        """Whether this challenge, received from ``source`` (an IP address), may be
+        answered with these credentials."""
+        if self.realms and realm_of(challenge) not in self.realms:
+            return False
+        if self.hosts is not None and (source is None or source not in self.hosts):
+            return False
+        return strength(challenge) > 0
+
+    def choose(self, challenges: list[str], source: str | None) -> str | None:
+        """The strongest challenge this client may answer, or None."""
+        ok = [c for c in challenges if self.allows(c, source)]
+        return max(ok, key=strength) if ok else None
 
     def authorization(
         self,

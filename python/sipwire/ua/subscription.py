@@ -91,7 +91,9 @@ class Subscription:
         self.call_id = call_id
         self._headers = list(headers)
         self._auto = auto_refresh
-        self._queue: asyncio.Queue[Notification | None] = asyncio.Queue()
+        # Bounded (DESIGN §5): NOTIFYs beyond it are answered but dropped, and counted in
+        # UserAgent.dropped["notifications"]; the end marker always fits.
+        self._queue: asyncio.Queue[Notification | None] = asyncio.Queue(ua._queue_limit + 1)
         self._ended = asyncio.get_running_loop().create_future()
         self._notified: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
@@ -119,7 +121,10 @@ class Subscription:
             self.expires = ev.expires
             self._schedule(ev.expires)
         n = Notification(req, state, req.body, req.content_type, ev.expires, ev.reason)
-        self._queue.put_nowait(n)
+        if self._queue.qsize() < self._ua._queue_limit:
+            self._queue.put_nowait(n)
+        else:
+            self._ua.dropped["notifications"] += 1
         if not self._notified.done():
             self._notified.set_result(None)
         if state in ("active", "pending"):
@@ -136,7 +141,8 @@ class Subscription:
             self._timer.cancel()
             self._timer = None
         self._ua._subs._forget(self)
-        self._queue.put_nowait(None)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
         if not self._ended.done():
             self._ended.set_result(None)
 
@@ -591,21 +597,11 @@ class _Table:
             yield await self._incoming.get()
 
     async def _in_dialog(self, dialog: int, method: str, headers: Headers) -> Response:
-        """A request in the dialog, answering one 401/407 when the agent has credentials."""
-        ua = self._ua
-        ev = await ua._in_dialog(dialog, method, headers=headers)
+        """A request in the dialog (the agent answers a 401/407 from a host its credentials
+        are bound to)."""
+        ev = await self._ua._in_dialog(dialog, method, headers=headers)
         resp = ev.message
         assert isinstance(resp, Response)
-        d = ua._ep.dialog(dialog)
-        if resp.status in (401, 407) and ua._auth is not None and d is not None:
-            name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
-            challenge = resp.headers.get(name)
-            if challenge is not None:
-                answer = ua._auth.authorization(challenge, method=method, uri=d.remote_target)
-                cred = "Authorization" if resp.status == 401 else "Proxy-Authorization"
-                ev = await ua._in_dialog(dialog, method, headers=[*headers, (cred, answer)])
-                resp = ev.message
-                assert isinstance(resp, Response)
         return resp
 
     async def close(self) -> None:

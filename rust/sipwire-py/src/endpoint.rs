@@ -10,7 +10,7 @@ use sipwire::endpoint::{self as core, EndpointConfig, EndpointError, EndpointEve
 use sipwire::txn::{Incoming, Kind, Peer, State, Transport, TxnError, TxnId};
 
 use crate::correlate::{addr_tuple, socket_addr, transport_of};
-use crate::errors::{local_error, local_msg};
+use crate::errors::{local_error, local_kind, local_msg};
 use crate::message::{core_of, wrap, Mode};
 
 fn ms(py: Python<'_>, now: f64) -> PyResult<u64> {
@@ -92,6 +92,22 @@ fn text(b: &[u8]) -> String {
 
 /// A user error as LocalProtocolError, saying what to do.
 fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
+    let kind = match e {
+        EndpointError::Txn(TxnError::Parse(_)) => "",
+        EndpointError::NoSuchDialog => "no_such_dialog",
+        EndpointError::NotReliable => "not_reliable",
+        EndpointError::PrackPending => "prack_pending",
+        EndpointError::NoAckPending => "no_ack_pending",
+        EndpointError::NoSuchSubscription => "no_such_subscription",
+        EndpointError::NoDestination => "no_destination",
+        EndpointError::InviteInProgress => "invite_in_progress",
+        EndpointError::NoContentType => "missing_content_type",
+        EndpointError::Txn(TxnError::TableFull) => "table_full",
+        EndpointError::Txn(TxnError::NoSuchTransaction) => "no_such_transaction",
+        EndpointError::Txn(TxnError::InvalidState) => "invalid_state",
+        EndpointError::Txn(TxnError::AlreadyFinal) => "already_final",
+        EndpointError::Txn(_) => "invalid_request",
+    };
     let why = match e {
         EndpointError::Txn(TxnError::Parse(err)) => return local_error(py, err, what),
         EndpointError::NoSuchDialog => {
@@ -112,6 +128,12 @@ fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
         EndpointError::NoDestination => {
             "the next hop is a host name; resolve it (RFC 3263) and pass dest"
         }
+        EndpointError::InviteInProgress => {
+            "another INVITE transaction of the dialog is in progress (RFC 3261 §14.1): wait for its final response"
+        }
+        EndpointError::NoContentType => {
+            "a body needs a Content-Type header (RFC 3261 §7.4.1); only SDP (v=0) is recognised without one"
+        }
         EndpointError::Txn(t) => match t {
             TxnError::NotARequest => "the message is a response, not a request",
             TxnError::NotAResponse => "the message is a request, not a response",
@@ -131,7 +153,7 @@ fn endpoint_error(py: Python<'_>, e: EndpointError, what: &str) -> PyErr {
             TxnError::Parse(_) => "the message does not parse",
         },
     };
-    local_msg(py, format!("{what}: {why}"))
+    local_kind(py, kind, format!("{what}: {why}"))
 }
 
 /// What happened in an `Endpoint`.
@@ -751,6 +773,22 @@ impl Endpoint {
             .map_err(|e| endpoint_error(py, e, &format!("CANCEL of transaction {txn}")))
     }
 
+    /// The destination is unreachable (an ICMP error, a refused or reset connection, RFC
+    /// 3261 §18.4): every client transaction to it fails now. Returns how many.
+    #[pyo3(signature = (dest, *, now, transport = None))]
+    fn unreachable(
+        &mut self,
+        py: Python<'_>,
+        dest: (String, u16),
+        now: f64,
+        transport: Option<&str>,
+    ) -> PyResult<usize> {
+        let t = self.tr(py, transport)?;
+        let dest = peer(py, "dest", dest, t)?;
+        let now = ms(py, now)?;
+        Ok(self.ep.unreachable(dest, now))
+    }
+
     #[pyo3(signature = (txn, *, now))]
     fn transport_error(&mut self, py: Python<'_>, txn: u64, now: f64) -> PyResult<()> {
         let now = ms(py, now)?;
@@ -879,6 +917,9 @@ impl Endpoint {
             ("session_too_small", c.session_too_small),
             ("sessions_expired", c.sessions_expired),
             ("subscriptions_expired", c.subscriptions_expired),
+            ("malformed_rejected", c.malformed_rejected),
+            ("malformed_dropped", c.malformed_dropped),
+            ("session_floor_applied", c.session_floor_applied),
         ] {
             d.set_item(k, v)?;
         }

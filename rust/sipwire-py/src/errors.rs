@@ -28,6 +28,17 @@ fn make_type<'py>(
     let dict = PyDict::new(py);
     dict.set_item("__module__", "sipwire")?;
     dict.set_item("__doc__", doc)?;
+    // Every instance has a kind, also one raised from Python without it: the class's default
+    // (instances made here set their own).
+    let kind = match name {
+        "RemoteProtocolError" => Some("remote"),
+        "LocalProtocolError" => Some("invalid_argument"),
+        "SipwireError" => Some("error"),
+        _ => None,
+    };
+    if let Some(k) = kind {
+        dict.set_item("kind", k)?;
+    }
     let bases = PyTuple::new(py, bases)?;
     let t = py
         .get_type::<PyType>()
@@ -83,7 +94,10 @@ pub fn parse_error(py: Python<'_>, err: Error, input: &[u8]) -> PyErr {
 
 fn build_parse_error(py: Python<'_>, err: Error, input: &[u8]) -> PyResult<PyErr> {
     let loc = Location::find(input, err.offset);
-    let header = loc.header.map(lossy);
+    let header = err
+        .header
+        .map(|h| h.canonical().to_string())
+        .or_else(|| loc.header.map(lossy));
     let mut msg = format!(
         "{} (line {}, column {}, byte {}",
         err.kind.describe(),
@@ -124,8 +138,18 @@ pub fn local_error(py: Python<'_>, err: Error, what: &str) -> PyErr {
     }
 }
 
+/// A LocalProtocolError with a message saying what to do; `kind` "invalid_argument".
 pub fn local_msg(py: Python<'_>, msg: String) -> PyErr {
-    match types(py).and_then(|t| Ok(PyErr::from_value(t.local.bind(py).call1((msg,))?))) {
+    local_kind(py, "invalid_argument", msg)
+}
+
+/// A LocalProtocolError of a given `kind`.
+pub fn local_kind(py: Python<'_>, kind: &str, msg: String) -> PyErr {
+    match types(py).and_then(|t| {
+        let inst = t.local.bind(py).call1((msg,))?;
+        inst.setattr("kind", kind)?;
+        Ok(PyErr::from_value(inst))
+    }) {
         Ok(e) | Err(e) => e,
     }
 }

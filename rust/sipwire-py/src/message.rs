@@ -54,7 +54,13 @@ impl Mode {
     pub fn parse(&self, py: Python<'_>, buf: &[u8]) -> PyResult<MessageIndex> {
         let opts = self.opts(py);
         let r = if self.validate {
-            MessageIndex::parse(buf, &opts)
+            // The SDP body too: validate=True leaves nothing to fail on a later read.
+            MessageIndex::parse(buf, &opts).and_then(|idx| {
+                match crate::sdp::sdp_problem(buf, &idx, &opts) {
+                    Some(e) => Err(e),
+                    None => Ok(idx),
+                }
+            })
         } else {
             MessageIndex::parse_datagram(buf, &opts)
         };
@@ -108,7 +114,10 @@ impl Core {
                     errors: Vec::new(),
                 };
             }
-            let (repairs, errors) = self.index.check_typed(self.buf(py), &self.opts);
+            let buf = self.buf(py);
+            let (repairs, mut errors) = self.index.check_typed(buf, &self.opts);
+            // An SDP body that does not parse is the message's problem too.
+            errors.extend(crate::sdp::sdp_problem(buf, &self.index, &self.opts));
             Checked { repairs, errors }
         })
     }
@@ -344,6 +353,15 @@ macro_rules! message_methods {
                     .copied()
                     .collect();
                 all.sort_by_key(|d| d.offset);
+                // A missing header is both an index diagnostic and a typed-check error.
+                let mut seen = Vec::with_capacity(all.len());
+                all.retain(|d| {
+                    let new = !seen.contains(d);
+                    if new {
+                        seen.push(*d);
+                    }
+                    new
+                });
                 all.into_iter().map(|d| Diagnostic::new(d, buf)).collect()
             }
 
@@ -391,11 +409,13 @@ macro_rules! message_methods {
             /// A copy with the header added (at the end, or first with `first=True`).
             #[pyo3(signature = (name, value, *, first=false))]
             fn with_header(&self, py: Python<'_>, name: &str, value: &str, first: bool) -> PyResult<PyObject> {
+                no_content_length(py, name)?;
                 edit(py, &self.core, |e| e.add(name.as_bytes(), value.as_bytes(), first).map(|_| ()))
             }
 
             /// A copy with the first header of that name set to `value` and the others removed.
             fn replace_header(&self, py: Python<'_>, name: &str, value: &str) -> PyResult<PyObject> {
+                no_content_length(py, name)?;
                 edit(py, &self.core, |e| e.replace(name.as_bytes(), value.as_bytes()).map(|_| ()))
             }
 
@@ -483,6 +503,13 @@ message_methods!(Request, {
         headers: Option<Vec<(String, String)>>,
         body: Option<&[u8]>,
     ) -> PyResult<PyObject> {
+        if !(100..=699).contains(&status) {
+            return Err(crate::errors::local_kind(
+                py,
+                "invalid_status",
+                format!("status must be 100 to 699 (RFC 3261 §7.2: Status-Code is 3DIGIT, 1xx-6xx), not {status}"),
+            ));
+        }
         let body = body.unwrap_or_default();
         let reason = reason.unwrap_or_else(|| crate::reason_phrase(status));
         let tag = match to_tag {
@@ -562,7 +589,56 @@ fn edit(
     let buf = core.buf(py);
     let mut e = sipwire::build::Editor::from_parts(buf, &core.index);
     f(&mut e).map_err(|err| local_error(py, err, "edit"))?;
-    reparse(py, core, e.build())
+    let out = e.build();
+    caller_made(py, &out, &core.mode, "edit")?;
+    reparse(py, core, out)
+}
+
+/// Checks a message the caller built or edited: one that does not parse is the caller's
+/// mistake (LocalProtocolError naming the header and the rule), not the peer's.
+pub fn caller_made(py: Python<'_>, out: &[u8], mode: &Mode, what: &str) -> PyResult<()> {
+    let opts = mode.opts(py);
+    let parsed = if mode.validate {
+        MessageIndex::parse(out, &opts).and_then(|idx| {
+            match crate::sdp::sdp_problem(out, &idx, &opts) {
+                Some(e) => Err(e),
+                None => Ok(idx),
+            }
+        })
+    } else {
+        MessageIndex::parse_datagram(out, &opts)
+    };
+    let Err(err) = parsed else {
+        return Ok(());
+    };
+    let loc = sipwire::Location::find(out, err.offset);
+    let header = err
+        .header
+        .map(|h| h.canonical().to_string())
+        .or_else(|| loc.header.map(|h| String::from_utf8_lossy(h).into_owned()))
+        .unwrap_or_else(|| "the message".into());
+    Err(crate::errors::local_kind(
+        py,
+        err.kind.name(),
+        format!(
+            "{what}: {header}: {} (the message would not parse)",
+            err.kind.describe()
+        ),
+    ))
+}
+
+/// Content-Length follows the body (RFC 3261 §20.14): setting it by hand is refused.
+fn no_content_length(py: Python<'_>, name: &str) -> PyResult<()> {
+    if sipwire::message::HeaderName::from_bytes(name.as_bytes())
+        == sipwire::message::HeaderName::ContentLength
+    {
+        return Err(crate::errors::local_kind(
+            py,
+            "content_length",
+            "Content-Length follows the body and is written by the library (RFC 3261 §20.14): use with_body".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Access to a message object's core, whichever class it is.
@@ -728,7 +804,10 @@ impl Diagnostic {
             offset: d.offset,
             line: loc.line,
             column: loc.column,
-            header: loc.header.map(|h| String::from_utf8_lossy(h).into_owned()),
+            header: d
+                .header
+                .map(|h| h.canonical().to_string())
+                .or_else(|| loc.header.map(|h| String::from_utf8_lossy(h).into_owned())),
             message: d.kind.describe(),
         }
     }

@@ -394,6 +394,30 @@ fn find_sdp(
     Ok(None)
 }
 
+/// The first problem of a message's SDP body (or SDP part), offsets into the message: what
+/// `msg.sdp` would raise. None when there is no SDP or it parses.
+pub fn sdp_problem(
+    buf: &[u8],
+    index: &sipwire::message::MessageIndex,
+    opts: &ParseOptions,
+) -> Option<Error> {
+    let body = index.body;
+    if body.is_empty() {
+        return None;
+    }
+    let m = sipwire::message::Message::new(buf, index);
+    let ct = sipwire::message::unfold(m.first_value(HeaderName::ContentType)?);
+    let (s, e) = match find_sdp(buf, &ct, body.start as usize, body.end(), 1, opts) {
+        Err(err) => return Some(err),
+        Ok(None) => return None,
+        Ok(Some(hit)) => hit,
+    };
+    let sdp = buf.get(s..e).unwrap_or(&[]);
+    CoreSd::parse(sdp, opts, &mut Vec::new())
+        .err()
+        .map(|err| err.shifted(s))
+}
+
 /// `msg.sdp`: the SDP body or SDP part of a message, parsed with the message's options.
 pub fn sdp_of(py: Python<'_>, core: &Core) -> PyResult<Option<PyObject>> {
     let body = core.index.body;

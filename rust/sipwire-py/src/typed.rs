@@ -442,6 +442,28 @@ impl NameAddr {
 
 #[pymethods]
 impl NameAddr {
+    /// The display name's bytes, unquoted and unfolded, exactly as sent (RFC 3261 §25.1:
+    /// quoted-string holds UTF8-NONASCII; a peer may send other bytes, which
+    /// `display_name` shows as U+FFFD), or None.
+    #[getter]
+    fn display_name_bytes<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let Some(d) = self.spans(py)?.and_then(|s| s.display_name) else {
+            return Ok(None);
+        };
+        let raw = header::unquote(d.of(self.buf(py)));
+        Ok(Some(PyBytes::new(py, &sipwire::message::unfold(&raw))))
+    }
+
+    /// The display name is valid UTF-8 (else `display_name` holds U+FFFD where the bytes
+    /// were not; `display_name_bytes` keeps them).
+    #[getter]
+    fn display_name_is_utf8(&self, py: Python<'_>) -> PyResult<bool> {
+        let Some(d) = self.spans(py)?.and_then(|s| s.display_name) else {
+            return Ok(true);
+        };
+        Ok(std::str::from_utf8(d.of(self.buf(py))).is_ok())
+    }
+
     /// The display name, unquoted, or None.
     #[getter]
     fn display_name<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {

@@ -216,6 +216,11 @@ pub enum EndpointError {
     NoAckPending,
     /// The dialog has no subscription of that event with this side as notifier.
     NoSuchSubscription,
+    /// An INVITE in a dialog while another INVITE transaction of it is in progress, either
+    /// way (RFC 3261 §14.1).
+    InviteInProgress,
+    /// A body without Content-Type (RFC 3261 §7.4.1) that is not recognisably SDP.
+    NoContentType,
 }
 
 impl From<TxnError> for EndpointError {
@@ -251,6 +256,13 @@ pub struct EndpointCounters {
     pub pracks_missing: u64,
     /// Subscriptions that expired without a refresh (RFC 6665 §4.1.2.2, §4.2.2).
     pub subscriptions_expired: u64,
+    /// Requests the endpoint answered with 4xx because they were malformed or unusable
+    /// (400, 415, 416, 420, 488, 505, 513) before the user saw them.
+    pub malformed_rejected: u64,
+    /// Malformed requests that could not even be answered (no usable Via): dropped.
+    pub malformed_dropped: u64,
+    /// 2xx whose Session-Expires was below Min-SE, run at Min-SE instead (RFC 4028 §4).
+    pub session_floor_applied: u64,
 }
 
 /// A new out-of-dialog request ([`Endpoint::request`]).
@@ -416,40 +428,121 @@ fn symmetric_via<I: AsRef<MessageIndex>>(
     source: SocketAddr,
 ) -> Option<ViaRewrite> {
     let via = m.index().fields().top_via?;
-    if via.rport != Some(None) {
-        return None;
-    }
     let old = m.bytes_of(via.text);
-    // The bare `rport` parameter: `;rport` followed by `;`, `,`, white space or the end.
-    let lower = old.to_ascii_lowercase();
-    let mut pos = None;
-    let mut from = 0;
-    while let Some(i) = memchr::memmem::find(lower.get(from..)?, b";rport") {
-        let at = from + i;
-        let next = lower.get(at + 6).copied();
-        if matches!(next, None | Some(b';' | b',' | b' ' | b'\t')) {
-            pos = Some(at);
-            break;
+    let mut new = old.to_vec();
+    let bare_rport = via.rport == Some(None);
+    if bare_rport {
+        // The bare `rport` parameter: `;rport` followed by `;`, `,`, white space or the end.
+        let lower = old.to_ascii_lowercase();
+        let mut pos = None;
+        let mut from = 0;
+        while let Some(i) = memchr::memmem::find(lower.get(from..)?, b";rport") {
+            let at = from + i;
+            let next = lower.get(at + 6).copied();
+            if matches!(next, None | Some(b';' | b',' | b' ' | b'\t')) {
+                pos = Some(at);
+                break;
+            }
+            from = at + 6;
         }
-        from = at + 6;
+        let at = pos?;
+        new = old.get(..at + 6)?.to_vec();
+        new.extend_from_slice(format!("={}", source.port()).as_bytes());
+        new.extend_from_slice(old.get(at + 6..)?);
     }
-    let at = pos?;
-    let mut new = old.get(..at + 6)?.to_vec();
-    new.extend_from_slice(format!("={}", source.port()).as_bytes());
-    new.extend_from_slice(old.get(at + 6..)?);
-    if via.received.is_none() {
+    // §18.2.1: `received` when sent-by is a name or another address than the source
+    // (RFC 3581 §4: always with rport).
+    let host = m.bytes_of(via.host);
+    let sent_by_ip = std::str::from_utf8(host)
+        .ok()
+        .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok());
+    let differs = sent_by_ip != Some(source.ip());
+    if via.received.is_none() && (bare_rport || differs) {
         new.extend_from_slice(format!(";received={}", source.ip()).as_bytes());
     }
-    Some(ViaRewrite {
+    (new != old).then(|| ViaRewrite {
         old: old.to_vec(),
         new,
     })
+}
+
+/// A Warning value (RFC 3261 §20.43): code 399, this agent, the text quoted.
+fn warning(agent: &[u8], text: &str) -> Vec<u8> {
+    let mut w = b"399 ".to_vec();
+    w.extend_from_slice(agent);
+    w.extend_from_slice(b" \"");
+    w.extend(text.bytes().take(200).map(|b| {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            b'\''
+        } else {
+            b
+        }
+    }));
+    w.push(b'"');
+    w
+}
+
+/// What an error says, with the header it concerns when known.
+fn explain(err: &Error, bytes: &[u8]) -> String {
+    let header = err
+        .header
+        .map(|h| h.canonical().as_bytes().to_vec())
+        .or_else(|| {
+            crate::Location::find(bytes, err.offset)
+                .header
+                .map(<[u8]>::to_vec)
+        });
+    match header {
+        Some(h) => {
+            let h: String = h
+                .iter()
+                .take(64)
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+                .collect();
+            format!("{}: {}", h, err.kind.describe())
+        }
+        None => err.kind.describe().to_string(),
+    }
+}
+
+/// Why the endpoint answers a request itself instead of reporting it (RFC 3261 §8.2).
+struct Screened {
+    status: u16,
+    reason: &'static str,
+    warning: Option<String>,
+    header: Option<Header>,
+}
+
+/// Option tags this endpoint implements (for Require, RFC 3261 §8.2.2.3).
+const SUPPORTED: [&[u8]; 4] = [b"100rel", b"timer", b"replaces", b"norefersub"];
+
+/// Methods whose body is a session description (RFC 3264, RFC 3262, RFC 3311).
+fn carries_offer(method: &[u8]) -> bool {
+    matches!(method, b"INVITE" | b"UPDATE" | b"PRACK")
 }
 
 /// Whether a comma-separated token list holds `token` (any case).
 fn has_token(v: &[u8], token: &[u8]) -> bool {
     v.split(|&c| c == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// A header the endpoint adds: name and value.
+type Header = (&'static [u8], Vec<u8>);
+
+/// §7.4.1: a body needs a Content-Type. Derived for a session description (`v=0` first);
+/// any other body without one is the caller's mistake.
+fn content_type_for(
+    headers: &[(&[u8], &[u8])],
+    body: &[u8],
+) -> Result<Option<Header>, EndpointError> {
+    if body.is_empty() || has_header(headers, HeaderName::ContentType) {
+        return Ok(None);
+    }
+    if body.starts_with(b"v=0\r\n") || body.starts_with(b"v=0\n") {
+        return Ok(Some((b"Content-Type", b"application/sdp".to_vec())));
+    }
+    Err(EndpointError::NoContentType)
 }
 
 fn has_header(headers: &[(&[u8], &[u8])], kind: HeaderName) -> bool {
@@ -673,9 +766,202 @@ impl Endpoint {
     /// Bytes that do not parse are counted and their error returned; the endpoint stays as
     /// it was.
     pub fn receive(&mut self, bytes: Vec<u8>, source: Peer, now: u64) -> Result<(), TxnError> {
+        // A request that does not parse still gets its 400 when it can be answered (§8.2):
+        // keep a copy of requests for that.
+        let start = bytes
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
+        let keep = !bytes.get(start..).unwrap_or_default().starts_with(b"SIP/");
+        let copy = keep.then(|| bytes.clone());
         let r = self.layer.receive(bytes, source, now);
+        if let (Err(TxnError::Parse(e)), Some(b)) = (&r, copy) {
+            self.answer_malformed(&b, *e, source);
+        }
         self.pump(now);
         r
+    }
+
+    /// Answers statelessly a request the transaction layer refused (RFC 3261 §8.2, §21.4.1):
+    /// 400 with a Warning naming what is wrong (505 for another SIP version, 513 too
+    /// large), when a liberal parse finds the headers a response copies. Never an ACK.
+    fn answer_malformed(&mut self, bytes: &[u8], err: Error, source: Peer) {
+        let opts = crate::ParseOptions {
+            limits: self.cfg.txn.parse.limits,
+            ..crate::ParseOptions::LIBERAL
+        };
+        let Ok(mut idx) = MessageIndex::parse_datagram(bytes, &opts) else {
+            self.counters.malformed_dropped += 1;
+            return;
+        };
+        let _ = idx.validate(bytes, &opts);
+        let m = Message::new(bytes, &idx);
+        if !m.is_request() || m.method() == Some(b"ACK") || m.index().fields().top_via.is_none() {
+            self.counters.malformed_dropped += 1;
+            return;
+        }
+        let (status, reason) = match err.kind {
+            crate::ErrorKind::UnsupportedVersion => (505, "Version Not Supported"),
+            crate::ErrorKind::MessageTooLarge | crate::ErrorKind::BodyTooLarge => {
+                (513, "Message Too Large")
+            }
+            _ => (400, "Bad Request"),
+        };
+        let w = warning(&self.sent_by, &explain(&err, bytes));
+        let tag = self.ids.token();
+        let extra: [(&[u8], &[u8]); 1] = [(b"Warning", &w)];
+        let Ok(mut out) = response_to(
+            &m,
+            status,
+            reason.as_bytes(),
+            Some(tag.as_bytes()),
+            &extra,
+            b"",
+        ) else {
+            self.counters.malformed_dropped += 1;
+            return;
+        };
+        if let Some(v) = symmetric_via(&m, source.addr) {
+            out = v.apply(out);
+        }
+        self.counters.malformed_rejected += 1;
+        self.layer
+            .send_stateless(out, txn::response_peer(&m, source));
+    }
+
+    /// The ICMP error or refused connection of a destination (§18.4, RFC 1122 §4.1.3.3):
+    /// every client transaction sending to `dest` fails at once with a transport error.
+    pub fn unreachable(&mut self, dest: Peer, now: u64) -> usize {
+        let hit: Vec<TxnId> = self
+            .ctx
+            .iter()
+            .filter_map(|(t, c)| match c {
+                Ctx::Client { dest: d, .. } if d.addr == dest.addr => Some(*t),
+                _ => None,
+            })
+            .collect();
+        for &t in &hit {
+            self.layer.transport_error(t, now);
+        }
+        self.pump(now);
+        hit.len()
+    }
+
+    /// Checks a request before anyone sees it (RFC 3261 §8.2.1-§8.2.3, §7.4.1, RFC 3264):
+    /// what the endpoint answers instead, or None when the request is fit for the user.
+    fn screen<I: AsRef<MessageIndex>>(&self, m: &Message<'_, I>) -> Option<Screened> {
+        let method = m.method().unwrap_or_default();
+        let bad = |text: String| Screened {
+            status: 400,
+            reason: "Bad Request",
+            warning: Some(text),
+            header: None,
+        };
+        // §8.2.2.2 et seq.: duplicated single headers and a CSeq of another method.
+        for d in &m.index().diagnostics {
+            use crate::ErrorKind as K;
+            if matches!(
+                d.kind,
+                K::MissingHeader | K::DuplicateHeader | K::CSeqMethodMismatch
+            ) {
+                return Some(bad(explain(d, m.as_bytes())));
+            }
+        }
+        // §8.2.1: a scheme this side does not understand.
+        let ruri = m.request_uri().unwrap_or_default();
+        let scheme = ruri.split(|&b| b == b':').next().unwrap_or_default();
+        if !(scheme.eq_ignore_ascii_case(b"sip")
+            || scheme.eq_ignore_ascii_case(b"sips")
+            || scheme.eq_ignore_ascii_case(b"tel"))
+        {
+            return Some(Screened {
+                status: 416,
+                reason: "Unsupported URI Scheme",
+                warning: None,
+                header: None,
+            });
+        }
+        if method == b"CANCEL" {
+            return None;
+        }
+        // §8.2.2.3: an extension this side does not implement.
+        let unknown: Vec<&[u8]> = m
+            .values_of(HeaderName::Require)
+            .flat_map(|v| v.split(|&c| c == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|t| !t.is_empty() && !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+            .collect();
+        if !unknown.is_empty() {
+            let list = unknown.join(&b", "[..]);
+            if check_value(&list).is_ok() {
+                return Some(Screened {
+                    status: 420,
+                    reason: "Bad Extension",
+                    warning: None,
+                    header: Some((b"Unsupported", list)),
+                });
+            }
+            return Some(bad("Require: not a list of option tags".into()));
+        }
+        // §8.2.3: only identity encodings.
+        let encoded = m
+            .values_of(HeaderName::ContentEncoding)
+            .flat_map(|v| v.split(|&c| c == b','))
+            .any(|t| !t.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        if encoded {
+            return Some(Screened {
+                status: 415,
+                reason: "Unsupported Media Type",
+                warning: None,
+                header: Some((b"Accept-Encoding", b"identity".to_vec())),
+            });
+        }
+        if m.body().is_empty() || !carries_offer(method) {
+            return None;
+        }
+        // §7.4.1: a body says what it is; an offer must be SDP (RFC 3264) to be used.
+        let Some(ct) = m.first_value(HeaderName::ContentType) else {
+            return Some(bad(
+                "Content-Type: missing for a body (RFC 3261 §7.4.1)".into()
+            ));
+        };
+        let ct = crate::message::unfold(ct);
+        let mt = ct
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
+        let sdp = mt.eq_ignore_ascii_case(b"application/sdp");
+        let multipart = mt.len() > 10
+            && mt
+                .get(..10)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"multipart/"));
+        if !sdp && !multipart {
+            return Some(Screened {
+                status: 415,
+                reason: "Unsupported Media Type",
+                warning: None,
+                header: Some((b"Accept", b"application/sdp".to_vec())),
+            });
+        }
+        if sdp {
+            let body = m.body();
+            let opts = self.cfg.txn.parse;
+            if let Err(e) = crate::sdp::SessionDescription::parse(body, &opts, &mut Vec::new()) {
+                // RFC 3261 §21.4.26: the session description cannot be used.
+                return Some(Screened {
+                    status: 488,
+                    reason: "Not Acceptable Here",
+                    warning: Some(format!(
+                        "SDP: {} (body byte {})",
+                        e.kind.describe(),
+                        e.offset
+                    )),
+                    header: None,
+                });
+            }
+        }
+        None
     }
 
     /// The driver could not send for `txn` (ICMP error, connection reset, §18.4).
@@ -737,6 +1023,9 @@ impl Endpoint {
         }
         for (n, v) in r.headers {
             b.header(n, v)?;
+        }
+        if let Some((n, v)) = content_type_for(r.headers, r.body)? {
+            b.header(n, &v)?;
         }
         for (n, v) in self.session_headers(r.method, None, r.headers) {
             b.header(&n, &v)?;
@@ -821,12 +1110,18 @@ impl Endpoint {
         dest: Option<Peer>,
         now: u64,
     ) -> Result<TxnId, EndpointError> {
-        if self.dialogs.get(dialog).is_none() {
+        let Some(d) = self.dialogs.get(dialog) else {
             return Err(EndpointError::NoSuchDialog);
+        };
+        // §14.1: no INVITE while another INVITE transaction of the dialog is in progress.
+        if method == b"INVITE" && (d.local_invite_pending || d.remote_invite_pending) {
+            return Err(EndpointError::InviteInProgress);
         }
+        let typed = content_type_for(headers, body)?;
         let via = self.via();
         let timer = self.session_headers(method, Some(dialog), headers);
         let mut all: Vec<(&[u8], &[u8])> = headers.to_vec();
+        all.extend(typed.iter().map(|(n, v)| (*n, &v[..])));
         all.extend(timer.iter().map(|(n, v)| (&n[..], &v[..])));
         let d = self
             .dialogs
@@ -986,7 +1281,9 @@ impl Endpoint {
         let (msg, to_tag) = (msg.clone(), to_tag.clone());
         let m = msg.message();
         let method = m.method().unwrap_or_default();
+        let typed = content_type_for(headers, body)?;
         let mut hs: Vec<(&[u8], &[u8])> = headers.to_vec();
+        hs.extend(typed.iter().map(|(n, v)| (*n, &v[..])));
         let contact = self.contact.clone();
         if CONTACT_METHODS.contains(&method)
             && method != b"REGISTER"
@@ -1225,6 +1522,29 @@ impl Endpoint {
         let m = msg.message();
         let opts = self.cfg.txn.parse;
         let to_tag = m.first_value(HeaderName::To).and_then(|v| tag_in(v, &opts));
+        if let Some(f) = self.screen(&m) {
+            // Answered here, before the dialog layer or the user sees it (§8.2).
+            let tag = to_tag.unwrap_or_else(|| self.ids.token().into_bytes());
+            self.ctx.insert(
+                txn,
+                Ctx::Server {
+                    msg: msg.clone(),
+                    to_tag: tag,
+                    dialog: None,
+                },
+            );
+            self.counters.malformed_rejected += 1;
+            let w = f.warning.map(|t| warning(&self.sent_by, &t));
+            let mut hs: Vec<(&[u8], &[u8])> = Vec::new();
+            if let Some(w) = &w {
+                hs.push((b"Warning", w));
+            }
+            if let Some((n, v)) = &f.header {
+                hs.push((n, v));
+            }
+            let _ = self.respond(txn, f.status, Some(f.reason.as_bytes()), &hs, b"", now);
+            return;
+        }
         if m.method() == Some(b"NOTIFY") {
             if let Some(t) = &to_tag {
                 self.early_notify(&m, t, msg.source, now);
@@ -1657,7 +1977,11 @@ impl Endpoint {
                 if method == b"INVITE" || method == b"UPDATE" {
                     // RFC 4028 §7.2: the 2xx to this side's INVITE or UPDATE sets the timer.
                     let asked = session_expires_of(&request, &opts).map(|s| s.0);
-                    let timer = uac_on_2xx(asked, session_expires_of(&response, &opts));
+                    let got = session_expires_of(&response, &opts);
+                    if got.is_some_and(|(i, _)| i < self.cfg.min_se.max(MIN_SE_FLOOR)) {
+                        self.counters.session_floor_applied += 1;
+                    }
+                    let timer = uac_on_2xx(asked, got, self.cfg.min_se);
                     self.set_session(k, timer, true, now);
                 }
             }

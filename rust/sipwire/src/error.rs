@@ -335,6 +335,8 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub offset: u32,
+    /// The header the error is about when its offset cannot say (a missing header).
+    pub header: Option<crate::message::HeaderName>,
 }
 
 impl Error {
@@ -343,6 +345,16 @@ impl Error {
         Error {
             kind,
             offset: offset.min(u32::MAX as usize) as u32,
+            header: None,
+        }
+    }
+
+    /// A mandatory header that is absent (RFC 3261 §8.1.1), named.
+    #[inline]
+    pub fn missing(header: crate::message::HeaderName, offset: usize) -> Self {
+        Error {
+            header: Some(header),
+            ..Error::new(ErrorKind::MissingHeader, offset)
         }
     }
 
@@ -350,13 +362,20 @@ impl Error {
     #[inline]
     #[must_use]
     pub fn shifted(self, base: usize) -> Self {
-        Error::new(self.kind, self.offset as usize + base)
+        Error {
+            offset: (self.offset as usize + base).min(u32::MAX as usize) as u32,
+            ..self
+        }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.kind.describe(), self.offset)
+        write!(f, "{} at byte {}", self.kind.describe(), self.offset)?;
+        if let Some(h) = self.header {
+            write!(f, " ({})", h.canonical())?;
+        }
+        Ok(())
     }
 }
 

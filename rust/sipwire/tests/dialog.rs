@@ -468,7 +468,7 @@ fn session_timer_negotiation() {
     assert_eq!(uas_negotiate(None, true, 90, None), UasTimer::None);
     assert_eq!(uac_on_422(60, 120), Some(120));
     assert_eq!(uac_on_422(120, 90), None);
-    let st = uac_on_2xx(Some(1800), Some((900, None))).unwrap();
+    let st = uac_on_2xx(Some(1800), Some((900, None)), 90).unwrap();
     assert_eq!(
         st,
         SessionTimer {
@@ -485,4 +485,101 @@ fn session_timer_negotiation() {
         refresher: Refresher::Uas,
     };
     assert_eq!(short.expire_at(0), 60_000);
+}
+
+// --- regressions: hostile peers (issue 15) --------------------------------------------------
+
+#[test]
+fn rfc3261_14_2_a_third_overlapping_invite_is_refused_too() {
+    // The peer's re-INVITE 2 is pending; its INVITE 3 gets 500, and that 500 must not end
+    // INVITE 2's pendency: INVITE 4 gets 500 as well.
+    let inv = invite("z9hG4bK31", &[]);
+    let ok = answer(&inv, 200, "b1", "<sip:bob@10.0.0.2>", &[]);
+    let mut t = Dialogs::new(DialogConfig::default());
+    let k = t
+        .on_response_sent(&parse(&inv), &parse(&ok), None, peer(), 0)
+        .unwrap()
+        .unwrap();
+    let mut uac = Dialog::uac(&parse(&inv), &parse(&ok)).unwrap();
+    let re2 = uac.request(b"INVITE", VIA, &[], b"").unwrap();
+    assert_eq!(
+        t.on_request(&parse(&re2.bytes), 10),
+        RequestVerdict::InDialog(k)
+    );
+    uac.local_invite_pending = false;
+    let re3 = uac.request(b"INVITE", VIA, &[], b"").unwrap();
+    assert_eq!(
+        t.on_request(&parse(&re3.bytes), 20),
+        RequestVerdict::Reject(500)
+    );
+    let r500 = response_to(&parse(&re3.bytes), 500, b"E", Some(b"b1"), &[], b"").unwrap();
+    t.on_response_sent(&parse(&re3.bytes), &parse(&r500), None, peer(), 20)
+        .unwrap();
+    uac.local_invite_pending = false;
+    let re4 = uac.request(b"INVITE", VIA, &[], b"").unwrap();
+    assert_eq!(
+        t.on_request(&parse(&re4.bytes), 30),
+        RequestVerdict::Reject(500)
+    );
+    // The final response to INVITE 2 ends it: the next one is accepted.
+    let ok2 = response_to(&parse(&re2.bytes), 200, b"OK", Some(b"b1"), &[], b"").unwrap();
+    t.on_response_sent(&parse(&re2.bytes), &parse(&ok2), None, peer(), 40)
+        .unwrap();
+    uac.local_invite_pending = false;
+    let re5 = uac.request(b"INVITE", VIA, &[], b"").unwrap();
+    assert_eq!(
+        t.on_request(&parse(&re5.bytes), 50),
+        RequestVerdict::InDialog(k)
+    );
+}
+
+#[test]
+fn rfc3261_13_2_2_4_route_set_is_recomputed_from_the_2xx() {
+    // The 180 had no Record-Route; the 200 has one: ACK and BYE go through the proxy.
+    let inv = invite("z9hG4bK32", &[]);
+    let req = parse(&inv);
+    let mut t = Dialogs::new(DialogConfig::default());
+    let ringing = answer(&inv, 180, "b1", "<sip:bob@10.0.0.2>", &[]);
+    let e = t.on_response(&req, &parse(&ringing), VIA, VIA).unwrap();
+    let k = e.dialog.unwrap();
+    assert!(t.get(k).unwrap().route_set.is_empty());
+    let ok = answer(
+        &inv,
+        200,
+        "b1",
+        "<sip:bob@10.0.0.2>",
+        &[(b"Record-Route", b"<sip:proxy.example;lr>")],
+    );
+    let o = t.on_response(&req, &parse(&ok), VIA, VIA).unwrap();
+    assert_eq!(
+        t.get(k).unwrap().route_set,
+        vec![b"<sip:proxy.example;lr>".to_vec()]
+    );
+    assert_eq!(o.ack.unwrap().next_hop, b"sip:proxy.example;lr");
+    let bye = t
+        .get_mut(k)
+        .unwrap()
+        .request(b"BYE", VIA, &[], b"")
+        .unwrap();
+    assert_eq!(bye.next_hop, b"sip:proxy.example;lr");
+    assert_eq!(
+        parse(&bye.bytes).get(b"Route"),
+        Some(&b"<sip:proxy.example;lr>"[..])
+    );
+}
+
+#[test]
+fn rfc4028_4_a_2xx_below_the_floor_runs_at_min_se() {
+    for asked in [0, 1, 89] {
+        let st = uac_on_2xx(Some(1800), Some((asked, None)), 90).unwrap();
+        assert_eq!(st.interval, 90);
+    }
+    assert_eq!(
+        uac_on_2xx(None, Some((60, None)), 300).unwrap().interval,
+        300
+    );
+    assert_eq!(
+        uac_on_2xx(None, Some((1800, None)), 90).unwrap().interval,
+        1800
+    );
 }

@@ -7,6 +7,11 @@ use sipwire::txn::TxnId;
 
 mod common;
 
+/// A minimal offer (RFC 8866: v, o, s, t, m), and the same on hold.
+const SDP: &[u8] =
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+const HOLD: &[u8] = b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+
 use common::{dialog_of, peer, statuses, Net};
 
 impl Net {
@@ -41,14 +46,14 @@ fn incoming_invite(ev: &[EndpointEvent]) -> Option<TxnId> {
 
 /// A, B: INVITE, 180, 200, ACK; then BYE from `byer`.
 fn call(net: &mut Net) -> (DialogKey, DialogKey) {
-    net.invite(b"v=0\r\n");
+    net.invite(SDP);
     net.run(net.now + 100);
     let ev = net.take(1);
     let inv = incoming_invite(&ev).expect("B got the INVITE");
     let now = net.now;
     net.eps[1].respond(inv, 180, None, &[], b"", now).unwrap();
     let db = net.eps[1]
-        .respond(inv, 200, None, &[], b"v=0\r\n", now)
+        .respond(inv, 200, None, &[], SDP, now)
         .unwrap()
         .expect("the 200 made a dialog");
     net.run(net.now + 200);
@@ -104,7 +109,7 @@ fn reinvite_hold_and_cseq_grows() {
             da,
             b"INVITE",
             &[(b"Content-Type", b"application/sdp")],
-            b"a=sendonly\r\n",
+            HOLD,
             None,
             now,
         )
@@ -116,7 +121,7 @@ fn reinvite_hold_and_cseq_grows() {
         .find_map(|e| match e {
             EndpointEvent::Request { txn, dialog, msg } => {
                 assert_eq!(*dialog, Some(db));
-                assert_eq!(msg.message().body(), b"a=sendonly\r\n");
+                assert_eq!(msg.message().body(), HOLD);
                 Some(*txn)
             }
             _ => None,
@@ -125,7 +130,14 @@ fn reinvite_hold_and_cseq_grows() {
     let now = net.now;
     assert_eq!(
         net.eps[1]
-            .respond(re, 200, None, &[], b"a=recvonly\r\n", now)
+            .respond(
+                re,
+                200,
+                None,
+                &[(b"Content-Type", b"application/sdp")],
+                b"a=recvonly\r\n",
+                now
+            )
             .unwrap(),
         Some(db)
     );
@@ -275,7 +287,7 @@ fn calls_complete_over_a_lossy_duplicating_reordering_wire() {
         net.drop_pct = 20;
         net.dup_pct = 20;
         net.jitter = 40;
-        net.invite(b"v=0\r\n");
+        net.invite(SDP);
         let mut da = None;
         let mut db = None;
         let mut byed = false;
@@ -285,9 +297,7 @@ fn calls_complete_over_a_lossy_duplicating_reordering_wire() {
                 if let EndpointEvent::Request { txn, msg, .. } = e {
                     let now = net.now;
                     if msg.message().method() == Some(b"INVITE") {
-                        db = net.eps[1]
-                            .respond(txn, 200, None, &[], b"v=0\r\n", now)
-                            .unwrap();
+                        db = net.eps[1].respond(txn, 200, None, &[], SDP, now).unwrap();
                     }
                 }
             }
@@ -511,14 +521,14 @@ fn session_timer_is_negotiated_refreshed_and_expires_with_bye() {
     a.session_expires = Some(90);
     let b = EndpointConfig::new(peer(5070), 13);
     let mut net = Net::with(a, b);
-    net.invite(b"v=0\r\n");
+    net.invite(SDP);
     net.run(net.now + 100);
     let (inv, bytes) = request_of(&net.take(1), b"INVITE").unwrap();
     assert_eq!(header(&bytes, "Session-Expires"), Some("90"));
     assert!(header(&bytes, "Supported").is_some_and(|v| v.contains("timer")));
     let now = net.now;
     let db = net.eps[1]
-        .respond(inv, 200, None, &[], b"v=0\r\n", now)
+        .respond(inv, 200, None, &[], SDP, now)
         .unwrap()
         .unwrap();
     net.run(net.now + 100);
@@ -569,7 +579,7 @@ fn too_short_session_interval_gets_422_with_min_se() {
     let mut b = EndpointConfig::new(peer(5070), 15);
     b.min_se = 300;
     let mut net = Net::with(a, b);
-    net.invite(b"v=0\r\n");
+    net.invite(SDP);
     net.run(net.now + 100);
     assert!(request_of(&net.take(1), b"INVITE").is_none());
     let ea = net.take(0);
@@ -617,7 +627,7 @@ fn replaces_names_a_dialog_by_this_sides_tag_and_the_peers() {
 #[test]
 fn a_200_crossing_the_cancel_is_acked_and_ended_with_bye() {
     let mut net = Net::new(17);
-    let inv = net.invite(b"v=0\r\n");
+    let inv = net.invite(SDP);
     net.run(net.now + 100);
     let t = incoming_invite(&net.take(1)).unwrap();
     let now = net.now;
@@ -628,7 +638,7 @@ fn a_200_crossing_the_cancel_is_acked_and_ended_with_bye() {
     let now = net.now;
     net.eps[0].cancel(inv, now).unwrap();
     let db = net.eps[1]
-        .respond(t, 200, None, &[], b"v=0\r\n", now)
+        .respond(t, 200, None, &[], SDP, now)
         .unwrap()
         .unwrap();
     net.run(net.now + 200);
@@ -643,4 +653,248 @@ fn a_200_crossing_the_cancel_is_acked_and_ended_with_bye() {
     );
     assert!(net.empty_after_idle());
     assert_eq!(net.eps[1].counters().dialog.no_ack, 0);
+}
+
+// --- regressions: hostile peers (issue 15) --------------------------------------------------
+
+fn raw(method: &str, headers: &[&str], body: &str) -> Vec<u8> {
+    let mut s = format!("{method} sip:b@127.0.0.1:5070 SIP/2.0\r\n");
+    for h in headers {
+        s.push_str(h);
+        s.push_str("\r\n");
+    }
+    s.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.into_bytes()
+}
+
+const HEADERS: [&str; 6] = [
+    "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKh1",
+    "Max-Forwards: 70",
+    "From: <sip:a@127.0.0.1>;tag=f1",
+    "To: <sip:b@127.0.0.1>",
+    "Call-ID: hostile-1",
+    "CSeq: 1 INVITE",
+];
+
+/// A datagram sent: status, bytes, destination port.
+type Sent = (u16, Vec<u8>, u16);
+
+/// What endpoint B sends back to one request from A's address, and B's events.
+fn answer_to(bytes: Vec<u8>, source: u16) -> (Vec<Sent>, Vec<EndpointEvent>) {
+    let mut ep = sipwire::endpoint::Endpoint::new(EndpointConfig::new(peer(5070), 3));
+    let _ = ep.receive(bytes, peer(source), 0);
+    let mut out = Vec::new();
+    while let Some(d) = ep.poll_transmit() {
+        let status = std::str::from_utf8(&d.bytes[8..11])
+            .unwrap()
+            .parse()
+            .unwrap();
+        out.push((status, d.bytes.to_vec(), d.dest.addr.port()));
+    }
+    let mut ev = Vec::new();
+    while let Some(e) = ep.poll_event() {
+        ev.push(e);
+    }
+    (out, ev)
+}
+
+fn finals(out: &[Sent]) -> Vec<u16> {
+    out.iter().map(|o| o.0).filter(|&s| s >= 200).collect()
+}
+
+fn no_request(ev: &[EndpointEvent]) -> bool {
+    !ev.iter()
+        .any(|e| matches!(e, EndpointEvent::Request { .. }))
+}
+
+#[test]
+fn rfc3261_8_2_malformed_requests_are_answered_before_the_user_sees_them() {
+    // Missing Call-ID: 400 naming it (the transaction layer cannot even key it).
+    let hs: Vec<&str> = HEADERS
+        .iter()
+        .copied()
+        .filter(|h| !h.starts_with("Call-ID"))
+        .collect();
+    let (out, ev) = answer_to(raw("INVITE", &hs, ""), 5060);
+    assert_eq!(finals(&out), [400]);
+    let text = String::from_utf8_lossy(&out[0].1).into_owned();
+    assert!(
+        text.contains("Warning: 399 127.0.0.1:5070 \"Call-ID"),
+        "{text}"
+    );
+    assert!(no_request(&ev));
+    // Missing From: 400 naming it.
+    let hs: Vec<&str> = HEADERS
+        .iter()
+        .copied()
+        .filter(|h| !h.starts_with("From"))
+        .collect();
+    let (out, ev) = answer_to(raw("INVITE", &hs, ""), 5060);
+    assert_eq!(finals(&out), [400]);
+    assert!(String::from_utf8_lossy(&out[0].1).contains("\"From"));
+    assert!(no_request(&ev));
+    // A CSeq of another method, a duplicated To: 400.
+    let mut hs = HEADERS.to_vec();
+    hs[5] = "CSeq: 1 BYE";
+    assert_eq!(finals(&answer_to(raw("INVITE", &hs, ""), 5060).0), [400]);
+    let mut hs = HEADERS.to_vec();
+    hs.push("To: <sip:c@127.0.0.1>");
+    assert_eq!(finals(&answer_to(raw("INVITE", &hs, ""), 5060).0), [400]);
+    // An ACK is never answered.
+    let mut hs = HEADERS.to_vec();
+    hs.retain(|h| !h.starts_with("Call-ID"));
+    hs.push("CSeq: 1 ACK");
+    hs.retain(|h| *h != "CSeq: 1 INVITE");
+    assert!(answer_to(raw("ACK", &hs, ""), 5060).0.is_empty());
+}
+
+#[test]
+fn rfc3261_8_2_2_3_unknown_require_gets_420_with_unsupported() {
+    let mut hs = HEADERS.to_vec();
+    hs.push("Require: 100rel, frobnicate");
+    let (out, ev) = answer_to(raw("INVITE", &hs, ""), 5060);
+    assert_eq!(finals(&out), [420]);
+    assert!(String::from_utf8_lossy(&out.last().unwrap().1).contains("Unsupported: frobnicate"));
+    assert!(no_request(&ev));
+}
+
+#[test]
+fn rfc3261_8_2_3_unusable_bodies_get_415_and_488() {
+    let mut hs = HEADERS.to_vec();
+    hs.push("Content-Type: text/plain");
+    assert_eq!(
+        finals(&answer_to(raw("INVITE", &hs, "hello"), 5060).0),
+        [415]
+    );
+    let mut hs = HEADERS.to_vec();
+    hs.push("Content-Encoding: gzip");
+    assert_eq!(finals(&answer_to(raw("INVITE", &hs, ""), 5060).0), [415]);
+    // An offer that does not parse (no o=, s=, t=): 488 with a Warning.
+    let mut hs = HEADERS.to_vec();
+    hs.push("Content-Type: application/sdp");
+    let (out, ev) = answer_to(raw("INVITE", &hs, "v=0\r\nm=audio 1 RTP/AVP 0\r\n"), 5060);
+    assert_eq!(finals(&out), [488]);
+    assert!(String::from_utf8_lossy(&out.last().unwrap().1).contains("Warning: 399"));
+    assert!(no_request(&ev));
+    // A body without Content-Type: 400.
+    assert_eq!(
+        finals(&answer_to(raw("INVITE", &HEADERS, "v=0\r\n"), 5060).0),
+        [400]
+    );
+}
+
+#[test]
+fn rfc3261_8_2_1_unknown_uri_scheme_gets_416() {
+    let b = raw("OPTIONS", &HEADERS, "");
+    let b = String::from_utf8(b)
+        .unwrap()
+        .replacen(
+            "OPTIONS sip:b@127.0.0.1:5070",
+            "OPTIONS http://example.com/",
+            1,
+        )
+        .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS");
+    assert_eq!(finals(&answer_to(b.into_bytes(), 5060).0), [416]);
+}
+
+#[test]
+fn rfc3261_18_2_1_received_is_added_when_sent_by_differs_and_18_2_2_response_goes_to_sent_by_port()
+{
+    // sent-by says 10.9.9.9:5099, the request came from 127.0.0.1:5060, no rport: the
+    // response carries received=127.0.0.1 and goes to 127.0.0.1:5099.
+    let mut hs = HEADERS.to_vec();
+    hs[0] = "Via: SIP/2.0/UDP 10.9.9.9:5099;branch=z9hG4bKh2";
+    hs[5] = "CSeq: 1 OPTIONS";
+    let (out, _) = answer_to(raw("OPTIONS", &hs, ""), 5060);
+    let mut ep_out = out;
+    // The user answers nothing: only the request was screened; answer it now.
+    assert!(ep_out.is_empty() || ep_out.iter().all(|o| o.0 < 200));
+    let mut ep = sipwire::endpoint::Endpoint::new(EndpointConfig::new(peer(5070), 3));
+    let _ = ep.receive(raw("OPTIONS", &hs, ""), peer(5060), 0);
+    let txn = std::iter::from_fn(|| ep.poll_event())
+        .find_map(|e| match e {
+            EndpointEvent::Request { txn, .. } => Some(txn),
+            _ => None,
+        })
+        .unwrap();
+    ep.respond(txn, 200, None, &[], b"", 0).unwrap();
+    ep_out.clear();
+    while let Some(d) = ep.poll_transmit() {
+        ep_out.push((0, d.bytes.to_vec(), d.dest.addr.port()));
+    }
+    let (_, bytes, port) = &ep_out[0];
+    assert_eq!(*port, 5099);
+    assert!(String::from_utf8_lossy(bytes)
+        .contains("10.9.9.9:5099;branch=z9hG4bKh2;received=127.0.0.1"));
+    // maddr: to that address at the sent-by port.
+    hs[0] = "Via: SIP/2.0/UDP 10.9.9.9:5099;maddr=127.0.0.2;branch=z9hG4bKh3";
+    let mut ep = sipwire::endpoint::Endpoint::new(EndpointConfig::new(peer(5070), 3));
+    let _ = ep.receive(raw("OPTIONS", &hs, ""), peer(5060), 0);
+    let txn = std::iter::from_fn(|| ep.poll_event())
+        .find_map(|e| match e {
+            EndpointEvent::Request { txn, .. } => Some(txn),
+            _ => None,
+        })
+        .unwrap();
+    ep.respond(txn, 200, None, &[], b"", 0).unwrap();
+    let d = ep.poll_transmit().unwrap();
+    assert_eq!(d.dest.addr, "127.0.0.2:5099".parse().unwrap());
+}
+
+#[test]
+fn rfc3261_14_1_no_reinvite_while_an_invite_is_in_progress() {
+    let mut net = Net::new(14);
+    let (da, _db) = call(&mut net);
+    let now = net.now;
+    let hs: [(&[u8], &[u8]); 1] = [(b"Content-Type", b"application/sdp")];
+    net.eps[0]
+        .request_in_dialog(da, b"INVITE", &hs, HOLD, None, now)
+        .unwrap();
+    assert_eq!(
+        net.eps[0].request_in_dialog(da, b"INVITE", &hs, HOLD, None, now),
+        Err(EndpointError::InviteInProgress)
+    );
+}
+
+#[test]
+fn rfc3261_7_4_1_a_body_needs_a_content_type() {
+    let mut ep = sipwire::endpoint::Endpoint::new(EndpointConfig::new(peer(5060), 3));
+    let r = NewRequest {
+        method: b"MESSAGE",
+        uri: b"sip:b@127.0.0.1:5070",
+        body: b"hello",
+        ..NewRequest::default()
+    };
+    assert_eq!(
+        ep.request(&r, peer(5070), 0),
+        Err(EndpointError::NoContentType)
+    );
+    // SDP is recognised and typed.
+    let r = NewRequest {
+        method: b"INVITE",
+        uri: b"sip:b@127.0.0.1:5070",
+        body: SDP,
+        ..NewRequest::default()
+    };
+    ep.request(&r, peer(5070), 0).unwrap();
+    let d = ep.poll_transmit().unwrap();
+    assert!(String::from_utf8_lossy(&d.bytes).contains("Content-Type: application/sdp"));
+}
+
+#[test]
+fn rfc3261_18_4_unreachable_destination_fails_its_transactions_at_once() {
+    let mut ep = sipwire::endpoint::Endpoint::new(EndpointConfig::new(peer(5060), 3));
+    let r = NewRequest {
+        method: b"OPTIONS",
+        uri: b"sip:b@127.0.0.1:5070",
+        ..NewRequest::default()
+    };
+    let t = ep.request(&r, peer(5070), 0).unwrap();
+    assert_eq!(ep.unreachable(peer(5070), 5), 1);
+    let ev: Vec<_> = std::iter::from_fn(|| ep.poll_event()).collect();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, EndpointEvent::TransportError { txn } if *txn == t)),
+        "{ev:?}"
+    );
 }

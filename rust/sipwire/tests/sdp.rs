@@ -1028,3 +1028,16 @@ fn attribute_without_value_at_the_end_reports_inside_the_body() {
         assert_eq!(e.offset as usize, body.len());
     }
 }
+
+#[test]
+fn rfc8866_9_nul_in_a_value_is_refused_by_the_parser_as_by_the_writer() {
+    let body = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 \x000\r\nm=audio 4000 RTP/AVP 0\r\n";
+    for opts in [
+        sipwire::ParseOptions::STRICT,
+        sipwire::ParseOptions::LIBERAL,
+    ] {
+        let e = sipwire::sdp::SessionDescription::parse(body, &opts, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind, sipwire::ErrorKind::SdpInvalidValue);
+        assert_eq!(e.offset, 40);
+    }
+}

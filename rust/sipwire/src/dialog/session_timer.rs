@@ -83,14 +83,16 @@ pub fn uas_negotiate(
 
 /// §7.2: the UAC reads the 2xx. A Session-Expires there is the timer (a missing refresher
 /// means the UAC refreshes); without one, the UAC may still run its requested interval as
-/// refresher.
+/// refresher. §4/§9: no interval is below `min_se` (this side's Min-SE, at least 90 s): a 2xx
+/// asking for less gets `min_se` (a peer cannot make this side refresh every second).
 pub fn uac_on_2xx(
     requested: Option<u32>,
     response_se: Option<(u32, Option<Refresher>)>,
+    min_se: u32,
 ) -> Option<SessionTimer> {
     match response_se {
         Some((interval, r)) => Some(SessionTimer {
-            interval,
+            interval: interval.max(min_se).max(MIN_SE_FLOOR),
             refresher: r.unwrap_or(Refresher::Uac),
         }),
         None => requested.map(|interval| SessionTimer {

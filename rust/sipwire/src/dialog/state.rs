@@ -58,6 +58,9 @@ pub struct Dialog {
     pub local_invite_pending: bool,
     /// The peer's INVITE waiting for this side's final response.
     pub remote_invite_pending: bool,
+    /// That INVITE's CSeq: only a final response to it ends it (§14.2), not one to an
+    /// INVITE refused for overlapping it.
+    pub remote_invite_seq: Option<u32>,
     /// The last 2xx ACK sent: its CSeq and bytes (resent for each 2xx retransmission).
     pub(crate) last_ack: Option<(u32, OutRequest)>,
 }
@@ -78,7 +81,7 @@ pub(crate) fn contact_uri<I: AsRef<MessageIndex>>(m: &Message<'_, I>) -> Option<
 }
 
 /// Record-Route values of a message, in order.
-fn record_route<I: AsRef<MessageIndex>>(m: &Message<'_, I>) -> Vec<Vec<u8>> {
+pub(crate) fn record_route<I: AsRef<MessageIndex>>(m: &Message<'_, I>) -> Vec<Vec<u8>> {
     m.values_of(HeaderName::RecordRoute)
         .map(|v| unfold(v).into_owned())
         .collect()
@@ -137,6 +140,7 @@ impl Dialog {
                 .unwrap_or_default(),
             local_invite_pending: status < 200,
             remote_invite_pending: false,
+            remote_invite_seq: None,
             last_ack: None,
         })
     }
@@ -178,6 +182,9 @@ impl Dialog {
                 .unwrap_or_default(),
             local_invite_pending: false,
             remote_invite_pending: status < 200,
+            remote_invite_seq: (status < 200)
+                .then(|| cseq_of(request).map(|c| c.0))
+                .flatten(),
             last_ack: None,
         })
     }
@@ -216,6 +223,7 @@ impl Dialog {
                 .unwrap_or_default(),
             local_invite_pending: false,
             remote_invite_pending: false,
+            remote_invite_seq: None,
             last_ack: None,
         })
     }

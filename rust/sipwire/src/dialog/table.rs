@@ -405,6 +405,7 @@ impl Dialogs {
                 return RequestVerdict::Reject(500);
             }
             d.remote_invite_pending = true;
+            d.remote_invite_seq = Some(seq);
         }
         d.remote_seq = Some(seq);
         // Target refresh requests (§12.2.2, RFC 3311, RFC 6665 §4.1.3 and §4.2.1).
@@ -507,7 +508,11 @@ impl Dialogs {
         }
         let (seq, _) = cseq_of(request).unwrap_or((0, b""));
         if let Some(d) = self.get_mut(k) {
-            d.remote_invite_pending = false;
+            // §14.2: only the final response to the pending INVITE itself ends it.
+            if d.remote_invite_seq.map_or(true, |s| s == seq) {
+                d.remote_invite_pending = false;
+                d.remote_invite_seq = None;
+            }
         }
         if status >= 300 {
             if !in_dialog {
@@ -651,9 +656,16 @@ impl Dialogs {
         d.state = DialogState::Confirmed;
         d.local_invite_pending = false;
         if was_early || !initial {
-            // The 2xx fixes the remote target (and, for an early dialog, the route set
-            // stays as the 1xx set it, §12.1.2; a re-INVITE's 2xx refreshes the target).
+            // The 2xx fixes the remote target (a re-INVITE's 2xx refreshes it, §12.2.1.2).
             d.refresh_target(response);
+        }
+        if was_early {
+            // §13.2.2.4: the route set is recomputed from the 2xx's Record-Route (MUST);
+            // an early dialog's came from its 1xx.
+            d.route_set = super::state::record_route(response)
+                .into_iter()
+                .rev()
+                .collect();
         }
         out.ack = Some(d.ack(seq, via, &[], b"")?);
         if unwanted {

@@ -372,13 +372,28 @@ fn check_bytes(
     let (bad, crs) = crate::scan::control_scan(head);
     if bad {
         let mut prev = 0u8;
+        // quoted-pair exists only in a quoted-string or a comment (RFC 3261 §25.1): track
+        // both, per logical line.
+        let (mut quoted, mut comment) = (false, 0usize);
         for (i, &b) in head.iter().enumerate() {
             let ctl = (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f;
+            let escaped = prev == b'\\' && (quoted || comment > 0);
             // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-            if ctl && prev != b'\\' && !before_colon_tolerated(head, i, opts) {
+            if ctl && !escaped && !before_colon_tolerated(head, i, opts) {
                 return Err(Error::new(ErrorKind::ControlCharacter, base + i));
             }
-            prev = if prev == b'\\' { 0 } else { b };
+            if !escaped {
+                match b {
+                    b'"' if comment == 0 => quoted = !quoted,
+                    b'(' if !quoted => comment = comment.saturating_add(1),
+                    b')' if !quoted => comment = comment.saturating_sub(1),
+                    b'\n' if !matches!(head.get(i + 1), Some(b' ' | b'\t')) => {
+                        (quoted, comment) = (false, 0);
+                    }
+                    _ => {}
+                }
+            }
+            prev = if escaped { 0 } else { b };
         }
     }
     if crs != lines_with_cr {
@@ -486,10 +501,7 @@ fn semantic_checks(
         HeaderName::Via,
     ] {
         if seen & (1u128 << (m as u8 as u32)) == 0 {
-            diags.push(Error::new(
-                ErrorKind::MissingHeader,
-                body_start.saturating_sub(2),
-            ));
+            diags.push(Error::missing(m, body_start.saturating_sub(2)));
         }
     }
     if let StartLine::Request { method, .. } = start_line {
@@ -717,5 +729,18 @@ v=0\n";
             MessageIndex::parse_datagram(&m, &opts).unwrap_err().kind,
             ErrorKind::BodyTooLarge
         );
+    }
+
+    #[test]
+    fn rfc3261_25_1_quoted_pair_only_inside_quotes_or_comments() {
+        // A backslash outside a quoted-string escapes nothing: the NUL is refused.
+        let m = with_header("Call-ID: abc\\\x00def");
+        let e = MessageIndex::parse_datagram(&m, &ParseOptions::STRICT).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ControlCharacter);
+        // Inside quotes (a display name) or a comment it is a quoted-pair.
+        let m = with_header("X-Name: \"a\\\x01b\"");
+        assert!(MessageIndex::parse_datagram(&m, &ParseOptions::STRICT).is_ok());
+        let m = with_header("Server: x (a\\\x01b)");
+        assert!(MessageIndex::parse_datagram(&m, &ParseOptions::STRICT).is_ok());
     }
 }

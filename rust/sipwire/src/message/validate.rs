@@ -210,7 +210,17 @@ impl MessageIndex {
     pub fn validate(&mut self, buf: &[u8], opts: &ParseOptions) -> Result<(), Error> {
         let mut diags = core::mem::take(&mut self.diagnostics);
         let mut fields = Fields::default();
-        let r = walk_typed(self, buf, opts, &mut diags, &mut fields, &mut |e, _| Err(e));
+        let mut r = walk_typed(self, buf, opts, &mut diags, &mut fields, &mut |e, _| Err(e));
+        if r.is_ok() {
+            // RFC 3261 §8.1.1 (§8.2.2 at a UAS): To, From, Call-ID, CSeq and Via, named.
+            if let Some(m) = diags
+                .iter()
+                .find(|d| d.kind == ErrorKind::MissingHeader)
+                .copied()
+            {
+                r = Err(m);
+            }
+        }
         self.diagnostics = diags;
         self.fields = Some(Box::new(fields));
         r
@@ -226,6 +236,12 @@ impl MessageIndex {
             errors.push(e);
             Ok(())
         });
+        // As `validate`: a missing mandatory header is an error too (after the typed ones).
+        errors.extend(
+            self.diagnostics
+                .iter()
+                .filter(|d| d.kind == ErrorKind::MissingHeader),
+        );
         (repairs, errors)
     }
 }

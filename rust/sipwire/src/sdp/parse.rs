@@ -234,6 +234,10 @@ impl Parser<'_> {
         let kind = buf.get(start).copied().unwrap_or(0);
         let value = buf.get(start + 2..end).unwrap_or(&[]);
         let voff = start + 2;
+        // RFC 8866 §9: byte-string is %x01-09 / %x0B-0C / %x0E-FF: no NUL, no CR in a line.
+        if let Some(i) = value.iter().position(|&b| b == 0 || b == b'\r') {
+            return Err(Error::new(ErrorKind::SdpInvalidValue, voff + i));
+        }
         // RFC 8866 §5: v=, o=, s= open the description, in that order.
         let n = self.valid;
         let expected = match n {

@@ -398,7 +398,7 @@ impl TransactionLayer {
             state: kind.initial(),
             key: owned,
             hash,
-            peer: msg.source,
+            peer: super::response_peer(&m, msg.source),
             request,
             response: None,
             ack: None,

@@ -94,3 +94,32 @@ impl Peer {
         Peer { addr, transport }
     }
 }
+
+/// Where the responses to a request received from `source` go (RFC 3261 §18.2.2): on a
+/// reliable transport back on the connection; else to `maddr` when it is an address, to the
+/// source port with `rport` (RFC 3581 §4), otherwise to the source address (the `received`
+/// one) at the port of the top Via's sent-by (5060 without one).
+pub fn response_peer<I: AsRef<crate::message::MessageIndex>>(
+    m: &crate::message::Message<'_, I>,
+    source: Peer,
+) -> Peer {
+    if source.transport.is_reliable() {
+        return source;
+    }
+    let Some(via) = m.index().fields().top_via else {
+        return source;
+    };
+    let port = via.port.unwrap_or(5060);
+    if let Some(maddr) = via.maddr {
+        let ip = std::str::from_utf8(m.bytes_of(maddr))
+            .ok()
+            .and_then(|t| t.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = ip {
+            return Peer::new(SocketAddr::new(ip, port), source.transport);
+        }
+    }
+    if via.rport.is_some() || port == 0 {
+        return source;
+    }
+    Peer::new(SocketAddr::new(source.addr.ip(), port), source.transport)
+}
