@@ -36,6 +36,40 @@ def test_delayed_offer_call_gets_the_offer_in_200_and_answers_in_the_ack() -> No
     run(main())
 
 
+def test_rfc3264_8_reinvite_answers_keep_the_session_origin() -> None:
+    """The answers to re-offers continue the answerer's session: the same ``o=`` username
+    and session id, the version + 1 when the answer changed, the same when it did not."""
+
+    async def main() -> None:
+        async with UserAgent() as alice, UserAgent(media_port=41000) as bob:
+            bob_call = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(uri_of(bob))
+            b = await bob_call
+            assert b.local_sdp is not None
+            first = b.local_sdp.origin
+            await call.hold()  # bob answers recvonly: a change
+            assert b.local_sdp is not None
+            held = b.local_sdp.origin
+            assert (held.username, held.session_id) == (first.username, first.session_id)
+            assert held.version_number == (first.version_number or 0) + 1
+            await call.unhold()  # back to sendrecv: another change
+            assert b.local_sdp is not None
+            resumed = b.local_sdp.origin
+            assert resumed.session_id == first.session_id
+            assert resumed.version_number == (first.version_number or 0) + 2
+            assert call.local_sdp is not None
+            await call.reinvite(call.local_sdp)  # the same offer again: nothing changes
+            assert b.local_sdp is not None
+            assert b.local_sdp.origin.version_number == resumed.version_number
+            call_id = call.call_id
+            await call.hangup()
+            await asyncio.wait_for(b.wait_ended(), 5)
+            # The Call-ID outlives the dialog.
+            assert call_id is not None and call.call_id == b.call_id == call_id
+
+    run(main())
+
+
 def test_offerless_reinvite_both_ways() -> None:
     async def main() -> None:
         async with UserAgent() as alice, UserAgent(media_port=41000) as bob:

@@ -172,11 +172,17 @@ class Call:
         self.dtmf_received: asyncio.Queue[str] = asyncio.Queue(ua._queue_limit)
         self._ended = asyncio.get_running_loop().create_future()
         self._notify: asyncio.Queue[int] = asyncio.Queue(ua._queue_limit)
+        self._call_id: str | None = None
+        _ = self.call_id  # the dialog exists now: remember its Call-ID
 
     @property
     def call_id(self) -> str | None:
-        d = self._ua._ep.dialog(self.dialog)
-        return d.call_id if d is not None else None
+        """The dialog's Call-ID; kept once read, so it is still there after the call ended
+        and the endpoint forgot the dialog."""
+        if self._call_id is None:
+            d = self._ua._ep.dialog(self.dialog)
+            self._call_id = d.call_id if d is not None else None
+        return self._call_id
 
     def _end(self) -> None:
         self.state = "ended"
@@ -1127,11 +1133,39 @@ class UserAgent:
         m.attribute("sendrecv")
         return sdpmod.SessionBuilder(host).media(m).build()
 
-    def _answer_for(self, offer: SessionDescription | None) -> SessionDescription | None:
+    def _answer_for(
+        self, offer: SessionDescription | None, previous: SessionDescription | None = None
+    ) -> SessionDescription | None:
+        """The answer to ``offer``. Inside a session (``previous``: the last description this
+        side sent) it keeps that ``o=`` line, its version + 1 only when something changed
+        (RFC 3264 §8)."""
         if offer is None:
             return self._offer()
         local = [sdpmod.LocalMedia("audio", self._media_port, self._codecs)]
-        return sdpmod.answer(offer, local, address=self._ep.local[0])
+        address = self._ep.local[0]
+        if previous is None:
+            return sdpmod.answer(offer, local, address=address)
+        o = previous.origin
+        version = o.version_number
+        sid = o.session_id
+        session_id = int(sid) if sid.isdigit() and len(sid) <= 20 else None
+        if session_id is not None and session_id >= 1 << 64:
+            session_id = None
+        if version is None or session_id is None:
+            return sdpmod.answer(offer, local, address=address)
+
+        def build(v: int) -> SessionDescription:
+            return sdpmod.answer(
+                offer,
+                local,
+                address=address,
+                username=o.username,
+                session_id=session_id,
+                session_version=v,
+            )
+
+        same = build(version)
+        return build(version + 1) if sdpmod.changes_anything(previous, same) else same
 
     async def invite(
         self,
@@ -1430,7 +1464,7 @@ class UserAgent:
             offer = req.sdp
             if call is not None and offer is not None:
                 try:
-                    answer = self._answer_for(offer)
+                    answer = self._answer_for(offer, call.local_sdp)
                 except (SipwireError, ValueError) as e:
                     # RFC 3261 §14.2: a re-offer that cannot be answered leaves the session
                     # as it was.

@@ -287,6 +287,17 @@ pub struct NewRequest<'a> {
 struct Ids(u64);
 
 impl Ids {
+    /// The generator for `seed`: mixed through SplitMix64's finaliser so that every seed gives
+    /// its own sequence (xorshift needs a state that is not zero; `seed | 1` made seeds 2k and
+    /// 2k+1 give the same tags, branches and Call-IDs).
+    fn seeded(seed: u64) -> Ids {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        Ids(if z == 0 { 1 } else { z })
+    }
+
     fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
@@ -583,7 +594,7 @@ impl Endpoint {
             ctx: HashMap::new(),
             dctx: HashMap::new(),
             // xorshift must not start at zero.
-            ids: Ids(cfg.seed | 1),
+            ids: Ids::seeded(cfg.seed),
             retries: Vec::new(),
             reliable: HashMap::new(),
             sessions: BinaryHeap::new(),
@@ -2350,5 +2361,21 @@ impl Endpoint {
             DialogState::Early if !d.is_uac => Err(481),
             _ => Ok(k),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ids;
+
+    #[test]
+    fn every_seed_gives_its_own_identifiers() {
+        let first = |seed: u64| Ids::seeded(seed).token();
+        let seeds = [0u64, 1, 2, 3, 3262, 3263, u64::MAX];
+        let mut tokens: Vec<String> = seeds.iter().map(|&s| first(s)).collect();
+        tokens.sort();
+        tokens.dedup();
+        assert_eq!(tokens.len(), seeds.len(), "{tokens:?}");
+        assert_eq!(first(3262), first(3262));
     }
 }
