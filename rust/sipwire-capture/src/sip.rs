@@ -41,7 +41,11 @@ pub fn looks_like_sip(payload: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = trim_end(line);
     // SIP-Version is case-insensitive (RFC 3261 §7.1).
-    if line.len() > 8 && line.get(..8).is_some_and(|s| s.eq_ignore_ascii_case(b"SIP/2.0 ")) {
+    if line.len() > 8
+        && line
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"SIP/2.0 "))
+    {
         return true;
     }
     // Request-Line = Method SP Request-URI SP SIP-Version; the method is a token.

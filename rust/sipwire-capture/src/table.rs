@@ -181,8 +181,7 @@ impl MessagesBuilder {
         push_text(&mut self.to_tag, row.to_tag);
         push_text(&mut self.branch, row.branch);
         self.size.append_value(row.size);
-        self.parse_error
-            .append_option(row.error.map(|k| k.name()));
+        self.parse_error.append_option(row.error.map(|k| k.name()));
         if self.raw {
             self.bytes.append_value(raw);
         }

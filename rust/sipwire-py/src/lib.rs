@@ -157,7 +157,10 @@ pub fn random_token(py: Python<'_>) -> PyResult<String> {
 }
 
 /// `bytes` as is (zero copy); `bytearray` and `memoryview` copied once.
-pub(crate) fn as_bytes<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn as_bytes<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = data.downcast::<PyBytes>() {
         return Ok(b.clone());
     }
