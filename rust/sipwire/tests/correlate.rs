@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use sipwire::correlate::{Config, Correlator, DialogState, Fed, Method, Outcome, Packet};
+use sipwire::correlate::{Config, Correlator, DialogState, Fed, Method, Outcome, Packet, Reason};
 
 const A: &str = "10.0.0.1:5060";
 const B: &str = "10.0.0.2:5060";
@@ -178,7 +178,7 @@ fn answered_call(call: &str, t0: f64) -> Vec<Ev> {
 
 #[test]
 fn one_answered_call() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &answered_call("c1", 100.0));
     assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
     let txns = c.transactions();
@@ -247,7 +247,7 @@ fn scrambled_reinvites_pair_by_cseq_and_branch() {
     for seed in [1u64, 7, 42, 1234, 99999] {
         let mut order: Vec<usize> = (0..evs.len()).collect();
         shuffle(&mut order, seed);
-        let mut c = Correlator::default();
+        let mut c = Correlator::new(Config::KEEP);
         for &i in &order {
             let e = &evs[i];
             let (s, d) = if e.forward { (A, B) } else { (B, A) };
@@ -300,7 +300,7 @@ fn retransmissions_are_counted_not_stored() {
         ev(3.5, false, r200),
         ev(3.51, true, ack),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &evs);
     assert_eq!(
         fed.iter()
@@ -317,7 +317,7 @@ fn retransmissions_are_counted_not_stored() {
 
 #[test]
 fn responses_without_requests_make_transactions() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(
         &mut c,
         &[
@@ -349,10 +349,12 @@ fn responses_without_requests_make_transactions() {
     assert_eq!(txns[2].method(), "OPTIONS");
     assert_eq!(c.counters().orphan_responses, 3);
     let calls = c.calls();
-    // A BYE alone says the call was answered; a 486 alone that it was busy; OPTIONS no call.
+    // A BYE alone or a 486 alone: calls whose INVITE was not captured (partial, never
+    // answered), the 486 still reported; OPTIONS no call.
     assert_eq!(calls.len(), 2);
-    assert_eq!(calls[0].outcome, Outcome::Answered);
-    assert_eq!(calls[1].outcome, Outcome::Busy);
+    assert_eq!(calls[0].outcome, Outcome::Partial);
+    assert_eq!(calls[0].final_status, None);
+    assert_eq!(calls[1].outcome, Outcome::Partial);
     assert_eq!(calls[1].final_status, Some(486));
 }
 
@@ -375,7 +377,7 @@ fn cancel_then_487_is_cancelled() {
         if seed > 0 {
             shuffle(&mut order, seed);
         }
-        let mut c = Correlator::default();
+        let mut c = Correlator::new(Config::KEEP);
         for &i in &order {
             let e = &evs[i];
             let (s, d) = if e.forward { (A, B) } else { (B, A) };
@@ -410,7 +412,7 @@ fn outcome_of(status: u16, with_cancel: bool) -> Outcome {
         false,
         resp(status, "INVITE", b, "o", 1, "tt", None),
     ));
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     c.calls()[0].outcome
 }
@@ -449,7 +451,7 @@ fn auth_retry_takes_the_last_initial_invite() {
             resp(200, "INVITE", "z9hG4bK2", "au", 2, "tt", None),
         ),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     let call = &c.calls()[0];
     assert_eq!(call.outcome, Outcome::Answered);
@@ -469,7 +471,7 @@ fn no_final_is_timeout_or_in_progress_by_the_capture_end() {
             resp(100, "INVITE", "z9hG4bKn", "nf", 1, "", None),
         ),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     assert_eq!(c.calls()[0].outcome, Outcome::InProgress);
     assert_eq!(c.calls()[0].final_status, None);
@@ -495,7 +497,7 @@ fn forked_provisionals_make_two_early_dialogs() {
         ev(0.2, false, resp(180, "INVITE", b, "fk", 1, "one", None)),
         ev(0.3, false, resp(180, "INVITE", b, "fk", 1, "two", None)),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     let d = c.dialogs();
     assert_eq!(d.len(), 2);
@@ -550,7 +552,7 @@ fn hold_and_resume_by_reinvite() {
         resp(200, "BYE", "z9hG4bKhb", call, 4, "tt", None),
     ));
     evs.reverse(); // order does not matter
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     let calls = c.calls();
     let call = &calls[0];
@@ -561,7 +563,7 @@ fn hold_and_resume_by_reinvite() {
     assert_eq!(call.media.len(), 3);
     assert!((call.duration().unwrap() - 29.5).abs() < 1e-9);
     // A hold that is never resumed stays open.
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let off = sdp("10.0.0.1", 4000, "inactive");
     feed_all(
         &mut c,
@@ -599,7 +601,7 @@ fn hold_and_resume_by_reinvite() {
     assert_eq!(hp.len(), 1);
     assert_eq!((hp[0].start, hp[0].end), (5.0, None));
     // A hold refused (488) is no hold.
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -628,7 +630,7 @@ fn hold_and_resume_by_reinvite() {
 #[test]
 fn media_from_a_late_offer() {
     // INVITE without a body: the offer is in the 200, the answer in the ACK (§13.2.1).
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -673,7 +675,7 @@ fn media_from_a_late_offer() {
 
 #[test]
 fn ack_before_its_invite_waits_for_it() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(
         &mut c,
         &[
@@ -697,7 +699,7 @@ fn ack_before_its_invite_waits_for_it() {
 
 #[test]
 fn rfc2543_requests_without_branch() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -720,7 +722,7 @@ fn rfc2543_requests_without_branch() {
 
 #[test]
 fn responses_come_out_in_time_order() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -752,7 +754,7 @@ fn responses_come_out_in_time_order() {
 
 #[test]
 fn unparsable_input_is_counted() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let good = req("INVITE", "z9hG4bKu", "u", 1, "", None);
     let p = Packet::udp(0.0, addr(A), addr(B));
     let mut bad: Vec<Vec<u8>> = vec![
@@ -776,7 +778,7 @@ fn unparsable_input_is_counted() {
     // Parses, but cannot be correlated (no Call-ID).
     let no_call_id =
         b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 OPTIONS\r\n\r\n";
-    assert_eq!(c.feed(no_call_id, p), Fed::Uncorrelated);
+    assert_eq!(c.feed(no_call_id, p), Fed::Uncorrelated(Reason::NoCallId));
     assert_eq!(c.counters().uncorrelated, 1);
     // Every prefix and byte flip of a real message: never a panic.
     for n in 0..good.len() {
@@ -794,9 +796,8 @@ fn unparsable_input_is_counted() {
 #[test]
 fn tables_stay_bounded_under_a_flood_of_call_ids() {
     let cfg = Config {
-        max_transactions: 150,
-        max_dialogs: 50,
         max_calls: 100,
+        max_pending: 50,
         ..Config::DEFAULT
     };
     let mut c = Correlator::new(cfg);
@@ -813,22 +814,26 @@ fn tables_stay_bounded_under_a_flood_of_call_ids() {
             Packet::udp(t, addr(B), addr(A)),
         );
     }
-    let (txns, dialogs, calls) = c.sizes();
+    let s = c.sizes();
     assert!(
-        txns <= 150 && dialogs <= 50 && calls <= 100,
-        "{txns} {dialogs} {calls}"
+        s.calls <= 100 && s.transactions <= 100 && s.dialogs <= 100 && s.pending <= 50,
+        "{s:?}"
     );
-    let k = c.counters();
+    let k = *c.counters();
     assert_eq!(k.evicted_calls, u64::from(n) - 100);
-    assert_eq!(k.evicted_transactions, u64::from(n) - 150);
-    assert_eq!(k.evicted_dialogs, u64::from(n) - 50);
+    // Evicted calls are handed out at the next drain, as many as wait (the rest counted).
+    assert_eq!(k.dropped_rows, u64::from(n) - 100 - 50);
     assert_eq!(c.outcome_counts().total(), u64::from(n));
     assert_eq!(c.calls().len(), 100);
+    let drained: Vec<_> = c.drain(0.0).collect();
+    assert_eq!(drained.len(), 50);
+    assert!(drained.iter().all(|d| d.is_evicted() && d.record().evicted));
+    assert_eq!(c.sizes().pending, 0);
 
-    // The byte budget evicts too.
+    // The byte budget of kept messages.
     let cfg = Config {
         max_stored_bytes: 20_000,
-        ..Config::DEFAULT
+        ..Config::KEEP
     };
     let mut c = Correlator::new(cfg);
     for i in 0..500 {
@@ -843,12 +848,13 @@ fn tables_stay_bounded_under_a_flood_of_call_ids() {
         c.feed(&m, Packet::udp(0.0, addr(A), addr(B)));
     }
     assert!(c.counters().stored_bytes <= 20_000);
-    assert!(c.counters().evicted_transactions > 0);
+    assert!(c.counters().unstored > 0);
+    assert_eq!(c.transactions().len(), 500);
 
     // Responses per transaction are capped.
     let mut c = Correlator::new(Config {
         max_responses: 4,
-        ..Config::DEFAULT
+        ..Config::KEEP
     });
     for i in 0..20 {
         c.feed(
@@ -866,6 +872,7 @@ fn tables_stay_bounded_under_a_flood_of_call_ids() {
     }
     assert_eq!(c.transactions()[0].responses().len(), 4);
     assert_eq!(c.counters().dropped, 16);
+    assert_eq!(c.counters().dropped_responses, 16);
 }
 
 /// Many interleaved calls; correctness only (throughput is measured elsewhere).
@@ -877,7 +884,7 @@ fn many_interleaved_calls() {
         evs.extend(answered_call(&format!("m{i}@host"), f64::from(i) * 0.01));
     }
     evs.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &evs);
     assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))));
     let calls = c.calls();
@@ -970,7 +977,7 @@ Content-Length: 0
 ";
     let msgs = sipp_messages(log);
     assert_eq!(msgs.len(), 3);
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let (uac, uas) = (addr("127.0.0.1:5061"), addr("127.0.0.1:5060"));
     for (t, sent, m) in &msgs {
         let (s, d) = if *sent { (uac, uas) } else { (uas, uac) };
@@ -996,7 +1003,7 @@ fn raw_response(status: &str, via: &str, to: &str) -> Vec<u8> {
 #[test]
 fn values_that_change_within_a_call_are_read_each_time() {
     const VIA: &str = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1";
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let evs = vec![
         ev(1.0, true, req("INVITE", "z9hG4bKv1", "vary", 1, "", None)),
         // The To's URI does not parse: no tag, so no dialog.
@@ -1044,7 +1051,7 @@ fn values_that_change_within_a_call_are_read_each_time() {
     assert!(matches!(fed[2], Fed::Retransmission(_)), "{fed:?}");
     assert!(matches!(fed[3], Fed::Stored(_)), "{fed:?}");
     assert!(matches!(fed[4], Fed::Stored(_)), "{fed:?}");
-    assert_eq!(fed[5], Fed::Uncorrelated);
+    assert_eq!(fed[5], Fed::Uncorrelated(Reason::BadVia));
     let txns = c.transactions();
     assert_eq!(txns.len(), 1);
     assert_eq!(txns[0].responses().len(), 3);
