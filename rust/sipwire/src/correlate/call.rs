@@ -189,7 +189,7 @@ pub(crate) struct CallRec<B> {
     pub txns: Vec<TxnRec<B>>,
     pub dialogs: Vec<DialogRec>,
     pub exchanges: Vec<Exchange<B>>,
-    /// The earliest BYE (request or response) and its From tag hash.
+    /// The earliest BYE (request or response) of any dialog, and its From tag hash.
     pub bye: Option<(f64, u64)>,
     /// A 2xx to INVITE or an in-dialog request confirmed a dialog.
     pub confirmed: bool,
@@ -281,7 +281,9 @@ impl<B> CallRec<B> {
         if !self.is_call {
             return Phase::NotACall;
         }
-        if self.bye.is_some() {
+        // Ended by BYE once no confirmed dialog is left open: a forked call's caller hangs
+        // up the dialogs it does not want (§13.2.2.4) and talks on in the one it keeps.
+        if self.bye.is_some() && !self.dialogs.iter().any(|d| d.confirmed && !d.bye) {
             return Phase::Ended;
         }
         if self.confirmed {

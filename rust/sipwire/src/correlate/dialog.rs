@@ -45,6 +45,8 @@ pub(crate) struct DialogRec {
     pub early: bool,
     pub confirmed: bool,
     pub bye: bool,
+    /// The earliest BYE (request or response) and its From tag hash.
+    pub bye_at: Option<(f64, u64)>,
     /// The INVITE exchange whose response made it (CSeq, From tag hash): the lowest CSeq of
     /// that sender (later ones are re-INVITEs).
     pub invite: Option<(u32, u64)>,
@@ -126,6 +128,7 @@ pub(crate) fn update(
                 early: false,
                 confirmed: false,
                 bye: false,
+                bye_at: None,
                 invite: None,
                 first_time: t,
                 last_time: t,
@@ -142,7 +145,12 @@ pub(crate) fn update(
     match step {
         Step::Early => d.early = true,
         Step::Confirm => d.confirmed = true,
-        Step::Terminate => d.bye = true,
+        Step::Terminate => {
+            d.bye = true;
+            if f.method == Method::Bye && d.bye_at.map_or(true, |(b, _)| t < b) {
+                d.bye_at = Some((t, fh));
+            }
+        }
         Step::Join => {}
     }
     if f.method == Method::Invite && f.status.is_some() {

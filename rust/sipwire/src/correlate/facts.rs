@@ -202,6 +202,8 @@ pub(crate) struct TopVia {
     /// An IPv6 sent-by as its 16 bytes (so `[2001:DB8::1]` and `[2001:db8:0:0:0:0:0:1]`
     /// compare equal, RFC 5118 §4.2); `None` for names and IPv4 addresses.
     pub ip: Option<[u8; 16]>,
+    /// The parse needed a lenient repair (it left a diagnostic).
+    pub repaired: bool,
 }
 
 impl TopVia {
@@ -222,7 +224,9 @@ pub(crate) fn top_via(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<TopVia> {
+    let mark = diags.len();
     let v = parse_via_list(value, opts, diags).next()?.ok()?;
+    let repaired = diags.len() > mark;
     let w = |s: &[u8]| Span::within(value, s);
     let tls = v.transport().eq_ignore_ascii_case(b"TLS")
         || v.transport().eq_ignore_ascii_case(b"TLS-SCTP");
@@ -239,6 +243,7 @@ pub(crate) fn top_via(
         host: w(v.host().as_bytes()),
         port: v.port().unwrap_or(if tls { 5061 } else { 5060 }),
         ip,
+        repaired,
     })
 }
 
@@ -248,13 +253,17 @@ pub(crate) fn top_via(
 pub(crate) struct Addr {
     pub tag: Span,
     pub uri: Span,
+    /// The parse needed a lenient repair (it left a diagnostic).
+    pub repaired: bool,
 }
 
 pub(crate) fn addr(value: &[u8], opts: &ParseOptions, diags: &mut Vec<Diagnostic>) -> Addr {
+    let mark = diags.len();
     match parse_name_addr(value, opts, diags) {
         Ok(n) => Addr {
             tag: n.tag().map_or(Span::default(), |t| Span::within(value, t)),
             uri: Span::within(value, n.uri().as_bytes()),
+            repaired: diags.len() > mark,
         },
         Err(_) => Addr::default(),
     }

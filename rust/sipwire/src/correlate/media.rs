@@ -231,30 +231,34 @@ fn is_codec(name: &str) -> bool {
 }
 
 /// The negotiated codec of an offered and an answered stream: the first of the answer's
-/// formats that the offer had (see the module documentation). Returns the answer's format.
+/// formats that the offer had (see the module documentation). Returns the answer's format and
+/// the codec's name (the answer's, else the offer's for a payload type the answer left
+/// without `a=rtpmap`).
 pub(crate) fn negotiated<'a>(
-    offer: &StreamView<'_>,
+    offer: &StreamView<'a>,
     answer: &StreamView<'a>,
 ) -> Option<(&'a FormatRec, &'a str)> {
     answer.formats().iter().find_map(|a| {
-        let name = answer.name(a);
-        if !is_codec(name) {
-            return None;
-        }
-        let same = |o: &FormatRec| {
+        let aname = answer.name(a);
+        let o = offer.formats().iter().find(|o| {
             let oname = offer.name(o);
             if o.payload_type == a.payload_type {
                 // The same number: the same format unless both name it and differ.
-                oname.is_empty() || name.is_empty() || oname.eq_ignore_ascii_case(name)
+                oname.is_empty() || aname.is_empty() || oname.eq_ignore_ascii_case(aname)
             } else {
                 // A dynamic payload type renumbered (RFC 3264 §6.1 says SHOULD NOT).
                 a.payload_type >= 96
-                    && !name.is_empty()
-                    && oname.eq_ignore_ascii_case(name)
+                    && !aname.is_empty()
+                    && oname.eq_ignore_ascii_case(aname)
                     && o.clock_rate == a.clock_rate
             }
+        })?;
+        let name = if aname.is_empty() {
+            offer.name(o)
+        } else {
+            aname
         };
-        offer.formats().iter().any(same).then_some((a, name))
+        is_codec(name).then_some((a, name))
     })
 }
 

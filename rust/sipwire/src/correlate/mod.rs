@@ -536,7 +536,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             return self.uncorrelated(Reason::BadVia);
         };
         let f = Facts::new(&h, via, from, to);
-        if !diags.is_empty() {
+        if via.repaired || from.repaired || to.repaired {
             self.counters.repaired += 1;
         }
         if f.is_request() {

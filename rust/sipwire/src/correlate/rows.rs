@@ -152,7 +152,8 @@ pub struct CallRecord {
     pub ringing_time: Option<f64>,
     /// The first 2xx to an initial INVITE.
     pub answer_time: Option<f64>,
-    /// The first BYE (request or response).
+    /// The first BYE (request or response) of the call's dialog (the first answered; any
+    /// dialog's when that one is not known).
     pub end_time: Option<f64>,
     /// The first CANCEL of an initial INVITE.
     pub cancel_time: Option<f64>,
@@ -291,7 +292,15 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             });
         }
     }
-    out.sort_by(|a, b| a.time().total_cmp(&b.time()));
+    // By time, whatever order the legs were made in: the offer's, then the answer's, then
+    // the To tag.
+    let answer = |p: &Pair<'_, B>| p.answer.map_or(f64::INFINITY, |s| s.time);
+    out.sort_by(|a, b| {
+        a.time()
+            .total_cmp(&b.time())
+            .then(answer(a).total_cmp(&answer(b)))
+            .then_with(|| leg_tag(rec, a).cmp(leg_tag(rec, b)))
+    });
     out
 }
 
@@ -320,10 +329,21 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         captured
     };
     let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
-    let answered = inits
+    // The earliest 2xx, and the dialog it made: the call's (a forked call may have more).
+    let first_2xx = inits
         .iter()
-        .filter_map(|e| e.answered())
-        .reduce(|a, b| if b.0 < a.0 { b } else { a });
+        .flat_map(|e| e.legs.iter().map(move |l| (e.from_hash, l)))
+        .filter_map(|(from, l)| Some((l.answered?, from, l.to_hash)))
+        .reduce(|a, b| if b.0 .0 < a.0 .0 { b } else { a });
+    let answered = first_2xx.map(|(a, _, _)| a);
+    let bye = first_2xx
+        .and_then(|(_, from, to)| {
+            rec.dialogs
+                .iter()
+                .find(|d| d.has_tag(from) && d.has_tag(to))
+        })
+        .and_then(|d| d.bye_at)
+        .or(rec.bye);
     let last = inits.last();
     let early_media = inits.iter().any(|e| e.early_media());
     let (outcome, final_status) = if let Some((_, s)) = answered {
@@ -341,7 +361,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         (Outcome::InProgress, None)
     };
     let first = inits.first().and_then(|e| e.request);
-    let hangup = match (rec.bye, rec.caller.as_ref()) {
+    let hangup = match (bye, rec.caller.as_ref()) {
         (Some((_, from)), Some(c)) => Some(if from == c.from_hash {
             Side::Caller
         } else {
@@ -356,7 +376,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         ringing_time: min(&mut inits.iter().filter_map(|e| e.ringing())),
         answer_time: answered.map(|a| a.0),
         cancel_time: min(&mut inits.iter().filter_map(|e| e.cancel)),
-        end_time: rec.bye.map(|b| b.0),
+        end_time: bye.map(|b| b.0),
         src: first.map(|r| r.1),
         dst: first.map(|r| r.2),
         hangup,
