@@ -186,7 +186,7 @@ def test_transaction_objects_are_sipwire_messages() -> None:
     assert [r.status for r in t.responses] == [100, 180, 200]
     assert t.request.sdp is not None
     assert t.retransmissions == 0
-    assert repr(t).startswith("<Transaction INVITE")
+    assert repr(t).startswith("<CorrelatedTransaction INVITE")
 
 
 def test_responses_in_time_order_whatever_the_feed_order() -> None:
@@ -241,7 +241,10 @@ def test_partial_capture_request_missing() -> None:
     assert [r.status for r in t.responses] == [100, 180, 200]
     assert c.counters["orphan_responses"] >= 3
     (call,) = c.calls()
-    assert call.outcome == "answered"
+    # The INVITE was not captured: the call's own outcome, never "answered".
+    assert call.outcome == "partial"
+    assert call.final_status == 200
+    assert call.invite_time is None
 
 
 @pytest.mark.parametrize(
@@ -300,7 +303,7 @@ def test_confirmed_dialog() -> None:
     msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)
     (d,) = correlate(msgs).dialogs()
     assert d.state == "confirmed"
-    assert repr(d).startswith("<Dialog")
+    assert repr(d).startswith("<CorrelatedDialog")
 
 
 def test_unparsable_datagrams_counted() -> None:

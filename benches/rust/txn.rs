@@ -18,7 +18,11 @@
 //!   `MessageIndex` made beforehand). The requests cycle through 8192 random transactions of
 //!   the 100,000.
 //! - `correlator`: a capture of 20,000 calls (140,000 messages, in time order, ~600 calls
-//!   overlapping) fed to a fresh `Correlator` with `feed`, then one `calls()`. Throughput in
+//!   overlapping) fed to a fresh `Correlator` with `feed`. `feed_20k_calls_then_calls` keeps
+//!   every message (`Config::KEEP`) and reads one `calls()` at the end (the message-by-message
+//!   use, as before issue 13); `feed_20k_calls_streaming` is the capture path: nothing kept,
+//!   `drain_finished` every 1,000 messages with the latest time as the watermark, `drain_all`
+//!   at the end, every call's row (`CallRecord` with its `MediaRecord`s) made. Throughput in
 //!   messages. Dropping the correlator is not timed.
 //!
 //! Before the timings the binary checks the results (every hit hits, every miss misses, 20,000
@@ -401,9 +405,9 @@ fn pools() -> (Vec<Req>, Vec<Req>) {
 
 // --- the correlator ----------------------------------------------------------------------------
 
-/// Feeds the whole capture to a fresh correlator and reads the calls.
+/// Feeds the whole capture to a fresh correlator keeping every message, and reads the calls.
 fn correlate_all(cap: &Capture) -> (Correlator, Vec<correlate::Call>) {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(correlate::Config::KEEP);
     for (r, p) in &cap.msgs {
         black_box(c.feed(&cap.data[r.clone()], *p));
     }
@@ -411,8 +415,26 @@ fn correlate_all(cap: &Capture) -> (Correlator, Vec<correlate::Call>) {
     (c, calls)
 }
 
-fn check_correlator(cap: &Capture) {
+/// Messages between two drains of the streaming run.
+const DRAIN_EVERY: usize = 1000;
+
+/// Feeds the whole capture keeping nothing, draining finished calls as it goes; every call's
+/// row made.
+fn correlate_streaming(cap: &Capture) -> (Correlator, Vec<correlate::CallRecord>) {
     let mut c = Correlator::default();
+    let mut rows = Vec::with_capacity(CALLS as usize);
+    for (n, (r, p)) in cap.msgs.iter().enumerate() {
+        black_box(c.feed(&cap.data[r.clone()], *p));
+        if n % DRAIN_EVERY == DRAIN_EVERY - 1 {
+            rows.extend(c.drain_finished(p.time));
+        }
+    }
+    rows.extend(c.drain_all().map(|f| f.record()));
+    (c, rows)
+}
+
+fn check_correlator(cap: &Capture) {
+    let mut c = Correlator::new(correlate::Config::KEEP);
     for (r, p) in &cap.msgs {
         let fed = c.feed(&cap.data[r.clone()], *p);
         assert!(matches!(fed, Fed::Stored(_)), "{fed:?}");
@@ -424,18 +446,26 @@ fn check_correlator(cap: &Capture) {
         .all(|k| k.outcome == Outcome::Answered && k.media.len() == 1));
     let n = c.counters();
     assert_eq!(
-        (n.transactions, n.retransmissions, n.evicted_transactions),
+        (n.transactions, n.retransmissions, n.dropped),
         (2 * u64::from(CALLS), 0, 0)
     );
+    let (c, rows) = correlate_streaming(cap);
+    assert_eq!(rows.len(), CALLS as usize);
+    assert!(rows.iter().all(|k| k.outcome == Outcome::Answered
+        && k.media.len() == 1
+        && k.media[0].codec.as_deref() == Some("PCMU")));
+    let s = c.sizes();
+    assert_eq!((s.calls, s.transactions, s.pending), (0, 0, 0));
 }
 
 // --- reports -----------------------------------------------------------------------------------
 
-/// Times whole correlator runs by hand: the first one of the process (cold heap) first.
+/// Times whole correlator runs by hand: the first one of the process (cold heap) first, then
+/// the streaming path.
 fn report_correlator_runs(cap: &Capture) {
     let msgs = cap.msgs.len() as f64;
     eprintln!(
-        "== correlator, {} calls, {} messages, {:.1} MB: feed all + calls(), by hand",
+        "== correlator, {} calls, {} messages, {:.1} MB: feed all (messages kept) + calls(), by hand",
         CALLS,
         cap.msgs.len(),
         cap.data.len() as f64 / 1e6
@@ -443,7 +473,7 @@ fn report_correlator_runs(cap: &Capture) {
     for run in 0..4 {
         let a0 = allocs();
         let t = Instant::now();
-        let mut c = Correlator::default();
+        let mut c = Correlator::new(correlate::Config::KEEP);
         for (r, p) in &cap.msgs {
             black_box(c.feed(&cap.data[r.clone()], *p));
         }
@@ -468,6 +498,25 @@ fn report_correlator_runs(cap: &Capture) {
             (dt - feed_dt) * 1e3,
             (a2 - a1) as f64 / f64::from(CALLS),
             drop_dt * 1e3
+        );
+    }
+    eprintln!(
+        "== correlator, streaming: nothing kept, drain every {DRAIN_EVERY} messages, rows made"
+    );
+    for run in 0..4 {
+        let a0 = allocs();
+        let t = Instant::now();
+        let out = correlate_streaming(cap);
+        let dt = t.elapsed().as_secs_f64();
+        let a1 = allocs();
+        drop(black_box(out));
+        eprintln!(
+            "  run {}: {:6.1} ms {:7.0} msg/s, {:5.0} ns/msg, {:.2} allocs/msg",
+            run + 1,
+            dt * 1e3,
+            msgs / dt,
+            dt * 1e9 / msgs,
+            (a1 - a0) as f64 / msgs,
         );
     }
 }
@@ -598,6 +647,13 @@ fn benches_all(c: &mut Criterion) {
         .throughput(Throughput::Elements(cap.msgs.len() as u64));
     g.bench_function("feed_20k_calls_then_calls", |b| {
         b.iter_batched(|| (), |()| correlate_all(&cap), BatchSize::PerIteration)
+    });
+    g.bench_function("feed_20k_calls_streaming", |b| {
+        b.iter_batched(
+            || (),
+            |()| correlate_streaming(&cap),
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 }

@@ -9,7 +9,7 @@ Errors: ``ParseError`` (a ``ValueError`` and a ``RemoteProtocolError``) carries 
 caller asks for something illegal (a header value with CR, LF or NUL, say).
 """
 
-from sipwire import sdp
+from sipwire import correlate, sdp
 from sipwire._sipwire import (
     Correlator,
     CSeq,
@@ -88,6 +88,7 @@ __all__ = [
     "UserAgent",
     "Via",
     "build_request",
+    "correlate",
     "parse",
     "parse_batch",
     "parse_challenge",

@@ -15,6 +15,9 @@ __all__ = [
     "CaptureReader",
     "Codec",
     "Connection",
+    "CorrelatedCall",
+    "CorrelatedDialog",
+    "CorrelatedTransaction",
     "Correlator",
     "Crypto",
     "Diagnostic",
@@ -1055,18 +1058,33 @@ def sdp_changes_anything(old: SessionDescription, new: SessionDescription) -> bo
 # --- correlate (begin) -----------------------------------------------------------------------
 # The passive correlator (RFC 3261 §12, §17; RFC 3264): messages seen on the wire, fed in any
 # order with their time and addresses, grouped into transactions, dialogs and calls. Reports
-# are snapshots: they do not change when more is fed. Times are seconds on the caller's clock.
+# are snapshots: they do not change when more is fed. Times are seconds on the caller's clock;
+# every time reported is the earliest copy's (retransmissions fed in any order).
 
 _Fed = Literal["stored", "retransmission", "parked", "dropped", "uncorrelated", "unparsable"]
 _DialogState = Literal["early", "confirmed", "terminated"]
-_Outcome = Literal["answered", "busy", "cancelled", "rejected", "timeout", "in_progress"]
+_Outcome = Literal[
+    "answered",
+    "busy",
+    "cancelled",
+    "rejected",
+    "timeout",
+    "early_media",
+    "in_progress",
+    "partial",
+]
 _Transport = Literal["udp", "tcp", "tls", "sctp", "ws", "wss"]
 
 @final
-class Transaction:
+class CorrelatedTransaction:
     """A request, its responses and, for an INVITE, its ACK and CANCEL. Keyed by the top Via
-    (branch, sent-by) and method (RFC 3261 §17.2.3); a 2xx ACK joins its INVITE by Call-ID,
-    CSeq and From tag. Retransmissions are counted, not kept."""
+    (branch, sent-by) and method (RFC 3261 §17.2.3), read liberally: the branch in any case,
+    a sent-by without port equal to one with the transport's default port (5060, 5061 for
+    TLS), host names in any case, IPv6 addresses as addresses. A 2xx ACK, and a CANCEL or
+    ACK whose key matches no INVITE, joins its INVITE by Call-ID, CSeq and From tag.
+    Retransmissions are counted, not kept. ``request``, ``responses``, ``ack``, ``cancel`` and
+    ``cancel_responses`` are None or empty when the correlator does not keep messages
+    (``Correlator(keep_messages=False)``)."""
 
     @property
     def method(self) -> str:
@@ -1079,10 +1097,16 @@ class Transaction:
     def cseq(self) -> int: ...
     @property
     def request(self) -> Request | None:
-        """None when the request was not captured."""
+        """The earliest copy of the request; None when it was not captured (or not kept)."""
+    @property
+    def request_time(self) -> float | None:
+        """When the request's earliest copy was seen; None when it was not captured."""
     @property
     def responses(self) -> list[Response]:
         """Distinct responses, in time order."""
+    @property
+    def statuses(self) -> list[tuple[float, int]]:
+        """(time, status) of each distinct response, in time order, kept or not."""
     @property
     def ack(self) -> Request | None: ...
     @property
@@ -1102,8 +1126,10 @@ class Transaction:
     @property
     def last_time(self) -> float: ...
 
+Transaction = CorrelatedTransaction
+
 @final
-class Dialog:
+class CorrelatedDialog:
     """An INVITE dialog (RFC 3261 §12); ``from_tag`` is the caller's when known."""
 
     @property
@@ -1119,10 +1145,16 @@ class Dialog:
     @property
     def last_time(self) -> float: ...
 
+Dialog = CorrelatedDialog
+
 @final
 class MediaStream:
     """One m= line of an offer/answer exchange: RTP (address, port) of the offerer from the
-    offer and of the answerer from the answer (None: port 0 or no c= line)."""
+    offer and of the answerer from the answer (None: port 0 or no c= line), the payload
+    types and codec names of each (``a=rtpmap``, else the RFC 3551 static table; "" for a
+    dynamic payload type without rtpmap), and the negotiated codec: the first of the
+    answer's formats that the offer had (RFC 3264 §6.1; telephone-event, CN, red, ulpfec and
+    rtx are not codecs of their own)."""
 
     @property
     def media(self) -> str: ...
@@ -1134,16 +1166,35 @@ class MediaStream:
     def offer_direction(self) -> _Direction | None: ...
     @property
     def answer_direction(self) -> _Direction | None: ...
+    @property
+    def offer_payload_types(self) -> list[int]: ...
+    @property
+    def offer_codecs(self) -> list[str]: ...
+    @property
+    def answer_payload_types(self) -> list[int]: ...
+    @property
+    def answer_codecs(self) -> list[str]: ...
+    @property
+    def codec(self) -> str | None: ...
+    @property
+    def codec_payload_type(self) -> int | None: ...
 
 @final
 class MediaSession:
-    """One offer/answer exchange that took effect (INVITE, re-INVITE or UPDATE; offer in the
-    2xx and answer in the ACK when the INVITE had no body)."""
+    """One offer/answer exchange that took effect, in one dialog (INVITE, re-INVITE, UPDATE
+    or PRACK; offer in the 2xx and answer in the ACK when the INVITE had no body). A forked
+    INVITE answered by several phones gives one session per phone (``to_tag``)."""
 
     @property
-    def method(self) -> Literal["INVITE", "UPDATE"]: ...
+    def method(self) -> Literal["INVITE", "UPDATE", "PRACK"]: ...
     @property
     def cseq(self) -> int: ...
+    @property
+    def to_tag(self) -> str:
+        """The To tag of the dialog ("" when none answered)."""
+    @property
+    def early(self) -> bool:
+        """The answer came in a provisional response (early media)."""
     @property
     def offer_time(self) -> float | None: ...
     @property
@@ -1162,11 +1213,13 @@ class MediaSession:
     def streams(self) -> list[MediaStream]: ...
 
 @final
-class Call:
-    """The INVITE dialogs of one Call-ID with their re-INVITEs and UPDATEs. ``outcome`` is
-    decided by the initial INVITE: answered (2xx), busy (486, 600), cancelled (487 after a
-    CANCEL), rejected (other 3xx-6xx), timeout (408, or silent for ``timeout`` seconds at the
-    capture's end), in_progress."""
+class CorrelatedCall:
+    """The INVITE dialogs of one Call-ID with their re-INVITEs, UPDATEs and PRACKs.
+    ``outcome`` is decided by the initial INVITE: answered (2xx), busy (486, 600), cancelled
+    (487 after a CANCEL), rejected (other 3xx-6xx), timeout (408, or no final and silent for
+    ``timeout`` seconds), early_media (no final, but an answer in a provisional response:
+    183 with SDP), in_progress (no final, the capture ended within ``timeout``), partial
+    (the initial INVITE was not captured: a call seen mid-way, never counted as answered)."""
 
     @property
     def call_id(self) -> str: ...
@@ -1188,35 +1241,78 @@ class Call:
     def end_time(self) -> float | None:
         """The first BYE (request or response)."""
     @property
-    def time_to_ringing(self) -> float | None: ...
+    def cancel_time(self) -> float | None: ...
     @property
-    def time_to_answer(self) -> float | None: ...
+    def time_to_ringing(self) -> float | None:
+        """Seconds from the INVITE to the first 180-189: the post-dial delay."""
+    @property
+    def time_to_answer(self) -> float | None:
+        """Seconds from the INVITE to the 2xx: the setup time."""
     @property
     def duration(self) -> float | None:
         """Seconds from the 2xx to the BYE."""
     @property
     def invites(self) -> int:
-        """INVITE transactions: the initial one(s) and re-INVITEs."""
+        """INVITE transactions: the initial one(s), their forks and hops, and re-INVITEs."""
+    @property
+    def caller(self) -> str | None:
+        """The From URI of the initial INVITE."""
+    @property
+    def callee(self) -> str | None:
+        """The To URI of the initial INVITE."""
+    @property
+    def src(self) -> tuple[str, int] | None:
+        """Where the initial INVITE was first seen coming from."""
+    @property
+    def dst(self) -> tuple[str, int] | None: ...
+    @property
+    def messages(self) -> int: ...
+    @property
+    def retransmissions(self) -> int: ...
+    @property
+    def hangup(self) -> Literal["caller", "callee"] | None:
+        """Who sent the first BYE."""
+    @property
+    def early_media(self) -> bool: ...
+    @property
+    def evicted(self) -> bool:
+        """Finished early because the call table was full (``max_calls``)."""
     @property
     def hold_periods(self) -> list[tuple[float, float | None]]:
         """(start, end) of each hold (RFC 3264 §8.4); end None while still held."""
     @property
     def media(self) -> list[MediaSession]: ...
     @property
-    def dialogs(self) -> list[Dialog]: ...
+    def dialogs(self) -> list[CorrelatedDialog]: ...
     @property
-    def transactions(self) -> list[Transaction]:
+    def transactions(self) -> list[CorrelatedTransaction]:
         """Every transaction of this Call-ID held, by first time."""
+
+Call = CorrelatedCall
 
 @final
 class Correlator:
     """Groups observed traffic into transactions, dialogs and calls. A message that does not
     parse is counted (``counters["unparsable"]``), never raised. Every table is bounded; what
-    had to be let go is counted."""
+    had to be let go is counted. Calls finish on the capture's clock: ``drain_finished``
+    hands them out and forgets them, so memory follows the calls open at once."""
 
-    def __new__(cls, *, timeout: float = 32.0) -> Correlator:
+    def __new__(
+        cls,
+        *,
+        timeout: float = 32.0,
+        keep_messages: bool = True,
+        linger: float = 32.0,
+        ringing_timeout: float = 180.0,
+        idle_timeout: float = 3600.0,
+        max_calls: int = 100000,
+    ) -> Correlator:
         """``timeout``: seconds without a final response after which a call is "timeout"
-        rather than "in_progress" at the capture's end (64*T1, RFC 3261 §17.1.1.2)."""
+        rather than "in_progress" (64*T1, RFC 3261 §17.1.1.2). ``keep_messages``: keep each
+        transaction's messages (``request``, ``responses``...). ``linger``: seconds an ended
+        call is kept for its stragglers; ``ringing_timeout``: seconds after a provisional
+        response without final (Timer C); ``idle_timeout``: seconds of silence that finish an
+        established call whose BYE was not seen. ``max_calls``: Call-IDs followed at once."""
     def feed(
         self,
         data: bytes | bytearray | memoryview | Request | Response,
@@ -1230,11 +1326,16 @@ class Correlator:
         ``time`` from ``src`` to ``dst`` (IP address, port)."""
     def finish(self, end_time: float | None = None) -> None:
         """Marks the capture's end (default: the latest time fed)."""
-    def transactions(self) -> list[Transaction]: ...
-    def dialogs(self) -> list[Dialog]: ...
-    def calls(self) -> list[Call]: ...
+    def drain_finished(self, now: float | None = None) -> list[CorrelatedCall]:
+        """Hands out, and forgets, the calls finished by ``now`` on the capture's clock
+        (default: the latest time fed), and those evicted from a full table."""
+    def drain_all(self) -> list[CorrelatedCall]:
+        """Hands out, and forgets, every call (the capture has ended)."""
+    def transactions(self) -> list[CorrelatedTransaction]: ...
+    def dialogs(self) -> list[CorrelatedDialog]: ...
+    def calls(self) -> list[CorrelatedCall]: ...
     def outcome_counts(self) -> dict[_Outcome, int]:
-        """Calls per outcome, those held and those evicted."""
+        """Calls per outcome, those held and those handed out."""
     @property
     def counters(self) -> dict[str, int]: ...
 

@@ -1,10 +1,12 @@
 //! `Correlator`: the passive correlator (observed traffic grouped into transactions, dialogs
-//! and calls) and the snapshots it hands out.
+//! and calls) and the snapshots it hands out, as `CorrelatedCall`, `CorrelatedDialog`,
+//! `CorrelatedTransaction`, `MediaSession` and `MediaStream` (the old names `Call`, `Dialog`
+//! and `Transaction` are aliases in `_sipwire`; `sipwire.Call` is the user agent's).
 //!
-//! Messages are stored in the core as `Arc<[u8]>` with their span index. A report is a
-//! snapshot taken under the lock (reference counts, no Python objects); the Python objects
-//! are made after the lock is released, and a stored message becomes a `Request` or
-//! `Response` (a new `bytes` object) only when it is read.
+//! Messages are kept in the core (when asked, the default here) as `Arc<[u8]>` with their
+//! span index. A report is a snapshot taken under the lock (reference counts, no Python
+//! objects); the Python objects are made after the lock is released, and a kept message
+//! becomes a `Request` or `Response` (a new `bytes` object) only when it is read.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +16,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use sipwire::correlate::{self as core, Captured, Config, Fed, Id, Packet};
+use sipwire::correlate::{self as core, Captured, Config, DialogId, Fed, Id, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport;
 
@@ -62,6 +64,21 @@ fn rtp_tuple(e: &core::RtpEndpoint) -> (String, u16) {
     (e.address.to_string(), e.port)
 }
 
+/// An optional number as Python writes it.
+fn py_opt(v: Option<u16>) -> String {
+    v.map_or_else(|| "None".to_owned(), |v| v.to_string())
+}
+
+/// An optional (host, port) as Python writes it.
+fn py_addr(v: &Option<(String, u16)>) -> String {
+    v.as_ref()
+        .map_or_else(|| "None".to_owned(), |(h, p)| format!("('{h}', {p})"))
+}
+
+fn strings(v: &[Box<str>]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 pub(crate) fn socket_addr(
     py: Python<'_>,
     what: &str,
@@ -100,7 +117,7 @@ fn fed_str(f: &Fed) -> &'static str {
         Fed::Retransmission(_) => "retransmission",
         Fed::Parked => "parked",
         Fed::Dropped => "dropped",
-        Fed::Uncorrelated => "uncorrelated",
+        Fed::Uncorrelated(_) => "uncorrelated",
         Fed::Unparsable(_) => "unparsable",
     }
 }
@@ -126,7 +143,7 @@ fn message(
 
 /// One transaction (RFC 3261 §17): a request, its responses, and for an INVITE its ACK and
 /// CANCEL. A snapshot: it does not change when more is fed.
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire", name = "CorrelatedTransaction")]
 pub struct Transaction {
     /// `INVITE` for an INVITE transaction (never `ACK` or `CANCEL`), else the method.
     #[pyo3(get)]
@@ -151,6 +168,13 @@ pub struct Transaction {
     first_time: f64,
     #[pyo3(get)]
     last_time: f64,
+    /// The earliest copy of the request, None when it was not captured.
+    #[pyo3(get)]
+    request_time: Option<f64>,
+    /// (time, status) of each distinct response, in time order (also when messages are not
+    /// kept).
+    #[pyo3(get)]
+    statuses: Vec<(f64, u16)>,
     call: Option<Id>,
     request: Option<Msg>,
     responses: Vec<Msg>,
@@ -176,6 +200,8 @@ impl Transaction {
             is_rfc2543: t.is_rfc2543(),
             first_time: t.first_time(),
             last_time: t.last_time(),
+            request_time: t.request_time(),
+            statuses: t.statuses(),
             call: t.call(),
             request: t.request().map(Msg::of),
             responses: t.responses().into_iter().map(Msg::of).collect(),
@@ -226,18 +252,18 @@ impl Transaction {
 
     fn __repr__(&self) -> String {
         format!(
-            "<Transaction {} branch={:?} cseq={} final_status={:?} retransmissions={}>",
+            "<CorrelatedTransaction {} branch={:?} cseq={} final_status={} retransmissions={}>",
             self.method,
             self.branch.as_deref().unwrap_or(""),
             self.cseq,
-            self.final_status,
+            py_opt(self.final_status),
             self.retransmissions
         )
     }
 }
 
 /// An INVITE dialog (RFC 3261 §12): Call-ID and tags, From tag the caller's when known.
-#[pyclass(frozen, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire", name = "CorrelatedDialog")]
 pub struct Dialog {
     #[pyo3(get)]
     call_id: String,
@@ -271,14 +297,15 @@ impl Dialog {
 impl Dialog {
     fn __repr__(&self) -> String {
         format!(
-            "<Dialog call_id={:?} from_tag={:?} to_tag={:?} {}>",
+            "<CorrelatedDialog call_id={:?} from_tag={:?} to_tag={:?} {}>",
             self.call_id, self.from_tag, self.to_tag, self.state
         )
     }
 }
 
 /// One m= line of an offer/answer exchange: the offerer's RTP endpoint from the offer, the
-/// answerer's from the answer (RFC 3264 §6).
+/// answerer's from the answer (RFC 3264 §6), the payload types and codecs of each, and the
+/// negotiated codec.
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct MediaStream {
     #[pyo3(get)]
@@ -291,14 +318,30 @@ pub struct MediaStream {
     offer_direction: Option<&'static str>,
     #[pyo3(get)]
     answer_direction: Option<&'static str>,
+    #[pyo3(get)]
+    offer_payload_types: Vec<u8>,
+    #[pyo3(get)]
+    offer_codecs: Vec<String>,
+    #[pyo3(get)]
+    answer_payload_types: Vec<u8>,
+    #[pyo3(get)]
+    answer_codecs: Vec<String>,
+    /// The first of the answer's formats that the offer had (RFC 3264 §6.1).
+    #[pyo3(get)]
+    codec: Option<String>,
+    #[pyo3(get)]
+    codec_payload_type: Option<u8>,
 }
 
 #[pymethods]
 impl MediaStream {
     fn __repr__(&self) -> String {
         format!(
-            "<MediaStream {} offer={:?} answer={:?}>",
-            self.media, self.offer, self.answer
+            "<MediaStream {} offer={} answer={} codec={}>",
+            self.media,
+            py_addr(&self.offer),
+            py_addr(&self.answer),
+            self.codec.as_deref().unwrap_or("None")
         )
     }
 }
@@ -306,11 +349,17 @@ impl MediaStream {
 /// One offer/answer exchange of a call (INVITE, re-INVITE or UPDATE).
 #[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct MediaSession {
-    /// "INVITE" or "UPDATE".
+    /// "INVITE", "UPDATE" or "PRACK".
     #[pyo3(get)]
     method: &'static str,
     #[pyo3(get)]
     cseq: u32,
+    /// The To tag of its dialog ("" when none answered).
+    #[pyo3(get)]
+    to_tag: String,
+    /// The answer came in a provisional response (early media).
+    #[pyo3(get)]
+    early: bool,
     #[pyo3(get)]
     offer_time: Option<f64>,
     #[pyo3(get)]
@@ -342,6 +391,12 @@ impl MediaSession {
                         answer: s.answer.as_ref().map(rtp_tuple),
                         offer_direction: s.offer_direction.map(|d| d.as_str()),
                         answer_direction: s.answer_direction.map(|d| d.as_str()),
+                        offer_payload_types: s.offer_payload_types.clone(),
+                        offer_codecs: strings(&s.offer_codecs),
+                        answer_payload_types: s.answer_payload_types.clone(),
+                        answer_codecs: strings(&s.answer_codecs),
+                        codec: s.codec.as_deref().map(str::to_owned),
+                        codec_payload_type: s.codec_payload_type,
                     },
                 )
             })
@@ -349,6 +404,8 @@ impl MediaSession {
         Ok(MediaSession {
             method: m.method.as_str(),
             cseq: m.cseq,
+            to_tag: text(&m.to_tag),
+            early: m.early,
             offer_time: m.offer_time,
             answer_time: m.answer_time,
             offerer: m.offerer.map(addr_tuple),
@@ -370,19 +427,24 @@ impl MediaSession {
 
     fn __repr__(&self) -> String {
         format!(
-            "<MediaSession {} cseq={} offerer_rtp={:?} answerer_rtp={:?}>",
-            self.method, self.cseq, self.offerer_rtp, self.answerer_rtp
+            "<MediaSession {} cseq={} to_tag={:?} offerer_rtp={} answerer_rtp={}>",
+            self.method,
+            self.cseq,
+            self.to_tag,
+            py_addr(&self.offerer_rtp),
+            py_addr(&self.answerer_rtp)
         )
     }
 }
 
-/// A call: the INVITE dialogs of one Call-ID with their re-INVITEs and UPDATEs, and every
-/// transaction of that Call-ID the correlator holds.
-#[pyclass(frozen, module = "sipwire._sipwire")]
+/// A call: the INVITE dialogs of one Call-ID with their re-INVITEs, UPDATEs and PRACKs, and
+/// every transaction of that Call-ID the correlator holds.
+#[pyclass(frozen, module = "sipwire._sipwire", name = "CorrelatedCall")]
 pub struct Call {
     #[pyo3(get)]
     call_id: String,
-    /// "answered", "busy", "cancelled", "rejected", "timeout" or "in_progress".
+    /// "answered", "busy", "cancelled", "rejected", "timeout", "early_media",
+    /// "in_progress" or "partial".
     #[pyo3(get)]
     outcome: &'static str,
     /// The final status deciding the outcome (a 2xx when answered).
@@ -401,19 +463,90 @@ pub struct Call {
     #[pyo3(get)]
     end_time: Option<f64>,
     #[pyo3(get)]
+    cancel_time: Option<f64>,
+    #[pyo3(get)]
     time_to_ringing: Option<f64>,
     #[pyo3(get)]
     time_to_answer: Option<f64>,
     #[pyo3(get)]
     duration: Option<f64>,
-    /// INVITE transactions (initial ones and re-INVITEs).
+    /// INVITE transactions (initial ones, their forks and hops, and re-INVITEs).
     #[pyo3(get)]
     invites: usize,
+    #[pyo3(get)]
+    caller: Option<String>,
+    #[pyo3(get)]
+    callee: Option<String>,
+    #[pyo3(get)]
+    src: Option<(String, u16)>,
+    #[pyo3(get)]
+    dst: Option<(String, u16)>,
+    #[pyo3(get)]
+    messages: u32,
+    #[pyo3(get)]
+    retransmissions: u32,
+    /// "caller" or "callee": who sent the first BYE.
+    #[pyo3(get)]
+    hangup: Option<&'static str>,
+    #[pyo3(get)]
+    early_media: bool,
+    /// Finished early because the call table was full.
+    #[pyo3(get)]
+    evicted: bool,
     #[pyo3(get)]
     hold_periods: Vec<(f64, Option<f64>)>,
     media: Vec<Py<MediaSession>>,
     dialogs: Vec<Py<Dialog>>,
     transactions: Vec<Py<Transaction>>,
+}
+
+impl Call {
+    fn of(
+        py: Python<'_>,
+        c: &core::Call,
+        dialogs: &HashMap<DialogId, Py<Dialog>>,
+        transactions: Vec<Py<Transaction>>,
+        evicted: bool,
+    ) -> PyResult<Call> {
+        let media = c
+            .media
+            .iter()
+            .map(|m| Py::new(py, MediaSession::of(py, m)?))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Call {
+            call_id: text(&c.call_id),
+            outcome: c.outcome.as_str(),
+            final_status: c.final_status,
+            first_time: c.first_time,
+            last_time: c.last_time,
+            invite_time: c.invite_time,
+            ringing_time: c.ringing_time,
+            answer_time: c.answer_time,
+            end_time: c.end_time,
+            cancel_time: c.cancel_time,
+            time_to_ringing: c.time_to_ringing(),
+            time_to_answer: c.time_to_answer(),
+            duration: c.duration(),
+            invites: c.invites,
+            caller: c.caller.as_deref().map(str::to_owned),
+            callee: c.callee.as_deref().map(str::to_owned),
+            src: c.src.map(addr_tuple),
+            dst: c.dst.map(addr_tuple),
+            messages: c.messages,
+            retransmissions: c.retransmissions,
+            hangup: c.hangup.map(|s| s.as_str()),
+            early_media: c.early_media,
+            evicted,
+            hold_periods: c.hold_periods.iter().map(|h| (h.start, h.end)).collect(),
+            media,
+            dialogs: c
+                .dialogs
+                .iter()
+                .filter_map(|d| dialogs.get(d).map(|o| o.clone_ref(py)))
+                .collect(),
+            transactions,
+        })
+    }
 }
 
 #[pymethods]
@@ -437,8 +570,10 @@ impl Call {
 
     fn __repr__(&self) -> String {
         format!(
-            "<Call call_id={:?} {} final_status={:?}>",
-            self.call_id, self.outcome, self.final_status
+            "<CorrelatedCall call_id={:?} {} final_status={}>",
+            self.call_id,
+            self.outcome,
+            py_opt(self.final_status)
         )
     }
 }
@@ -451,6 +586,27 @@ pub struct Correlator {
     inner: Mutex<Store>,
 }
 
+/// Snapshots of the calls given, made under the lock: each call with its dialogs and its
+/// transactions (and whether it was evicted).
+type Snapshot = Vec<(core::Call, Vec<core::Dialog>, Vec<Transaction>, bool)>;
+
+/// The Python objects of a snapshot, made after the lock is released.
+fn call_objects(py: Python<'_>, snap: Snapshot) -> PyResult<Vec<Py<Call>>> {
+    snap.into_iter()
+        .map(|(c, dialogs, txns, evicted)| {
+            let mut by_id: HashMap<DialogId, Py<Dialog>> = HashMap::with_capacity(dialogs.len());
+            for d in &dialogs {
+                by_id.insert(d.id, Py::new(py, Dialog::of(d))?);
+            }
+            let txns = txns
+                .into_iter()
+                .map(|t| Py::new(py, t))
+                .collect::<PyResult<Vec<_>>>()?;
+            Py::new(py, Call::of(py, &c, &by_id, txns, evicted)?)
+        })
+        .collect()
+}
+
 impl Correlator {
     fn lock(&self) -> PyResult<MutexGuard<'_, Store>> {
         self.inner
@@ -461,21 +617,59 @@ impl Correlator {
     fn txn_snapshot(store: &Store) -> Vec<Transaction> {
         store.transactions().iter().map(Transaction::of).collect()
     }
+
+    fn finished(done: Vec<core::FinishedCall<Arc<[u8]>>>) -> Snapshot {
+        done.iter()
+            .map(|f| {
+                let txns = f.transactions().iter().map(Transaction::of).collect();
+                (f.call(), f.dialogs(), txns, f.is_evicted())
+            })
+            .collect()
+    }
+}
+
+fn seconds(py: Python<'_>, what: &str, v: f64) -> PyResult<f64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(local_msg(
+            py,
+            format!("{what} must be a finite number of seconds >= 0, not {v}"),
+        ))
+    }
 }
 
 #[pymethods]
 impl Correlator {
     #[new]
-    #[pyo3(signature = (*, timeout=32.0))]
-    fn new(py: Python<'_>, timeout: f64) -> PyResult<Self> {
-        if !(timeout.is_finite() && timeout >= 0.0) {
-            return Err(local_msg(
-                py,
-                format!("timeout must be a finite number of seconds >= 0, not {timeout}"),
-            ));
+    #[pyo3(signature = (
+        *,
+        timeout=32.0,
+        keep_messages=true,
+        linger=32.0,
+        ringing_timeout=180.0,
+        idle_timeout=3600.0,
+        max_calls=100_000,
+    ))]
+    fn new(
+        py: Python<'_>,
+        timeout: f64,
+        keep_messages: bool,
+        linger: f64,
+        ringing_timeout: f64,
+        idle_timeout: f64,
+        max_calls: usize,
+    ) -> PyResult<Self> {
+        if max_calls == 0 {
+            return Err(local_msg(py, "max_calls must be at least 1".to_owned()));
         }
         let cfg = Config {
-            timeout,
+            timeout: seconds(py, "timeout", timeout)?,
+            linger: seconds(py, "linger", linger)?,
+            ringing_timeout: seconds(py, "ringing_timeout", ringing_timeout)?,
+            idle_timeout: seconds(py, "idle_timeout", idle_timeout)?,
+            keep_messages,
+            max_calls,
             ..Config::DEFAULT
         };
         Ok(Correlator {
@@ -485,8 +679,8 @@ impl Correlator {
 
     /// Feeds one message: a datagram's bytes, or a parsed Request/Response. Returns what was
     /// done with it: "stored", "retransmission", "parked" (an ACK before its INVITE),
-    /// "dropped" (a cap reached), "uncorrelated" (no usable Call-ID/CSeq/Via) or
-    /// "unparsable".
+    /// "dropped" (a cap reached), "uncorrelated" (no usable Call-ID/CSeq/Via, or a straggler
+    /// of a finished call: see the `uncorrelated_*` counters) or "unparsable".
     #[pyo3(signature = (data, *, time, src, dst, transport="udp"))]
     fn feed(
         &self,
@@ -531,6 +725,34 @@ impl Correlator {
         Ok(())
     }
 
+    /// Hands out, and forgets, the calls finished by `now` on the capture's clock (default:
+    /// the latest time fed): those whose last message is older than their phase's wait
+    /// (`linger` after a BYE or a failure, `timeout` without response, `ringing_timeout`
+    /// without final, `idle_timeout` when established), and those evicted from a full table.
+    #[pyo3(signature = (now=None))]
+    fn drain_finished(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<Py<Call>>> {
+        let snap = {
+            let mut store = self.lock()?;
+            let now = now
+                .filter(|t| t.is_finite())
+                .or(store.latest_time())
+                .unwrap_or(0.0);
+            let done: Vec<_> = store.drain(now).collect();
+            Self::finished(done)
+        };
+        call_objects(py, snap)
+    }
+
+    /// Hands out, and forgets, every call: the capture has ended (see `finish`).
+    fn drain_all(&self, py: Python<'_>) -> PyResult<Vec<Py<Call>>> {
+        let snap = {
+            let mut store = self.lock()?;
+            let done: Vec<_> = store.drain_all().collect();
+            Self::finished(done)
+        };
+        call_objects(py, snap)
+    }
+
     /// Every transaction held, by the time of its first message.
     fn transactions(&self, py: Python<'_>) -> PyResult<Vec<Py<Transaction>>> {
         let snap = Self::txn_snapshot(&*self.lock()?);
@@ -545,66 +767,43 @@ impl Correlator {
 
     /// Every call held, by the time of its first message.
     fn calls(&self, py: Python<'_>) -> PyResult<Vec<Py<Call>>> {
-        let (calls, dialogs, txns) = {
+        let snap = {
             let store = self.lock()?;
-            (store.calls(), store.dialogs(), Self::txn_snapshot(&store))
-        };
-        let mut dialog_objs: HashMap<Id, Py<Dialog>> = HashMap::with_capacity(dialogs.len());
-        for d in &dialogs {
-            dialog_objs.insert(d.id, Py::new(py, Dialog::of(d))?);
-        }
-        let mut by_call: HashMap<Id, Vec<Py<Transaction>>> = HashMap::new();
-        for t in txns {
-            if let Some(c) = t.call {
-                by_call.entry(c).or_default().push(Py::new(py, t)?);
+            let (calls, dialogs, txns) =
+                (store.calls(), store.dialogs(), Self::txn_snapshot(&store));
+            let mut by_call: HashMap<Id, (Vec<core::Dialog>, Vec<Transaction>)> = HashMap::new();
+            for d in dialogs {
+                by_call.entry(d.call).or_default().0.push(d);
             }
-        }
-        calls
-            .iter()
-            .map(|c| {
-                let media = c
-                    .media
-                    .iter()
-                    .map(|m| Py::new(py, MediaSession::of(py, m)?))
-                    .collect::<PyResult<Vec<_>>>()?;
-                let call = Call {
-                    call_id: text(&c.call_id),
-                    outcome: c.outcome.as_str(),
-                    final_status: c.final_status,
-                    first_time: c.first_time,
-                    last_time: c.last_time,
-                    invite_time: c.invite_time,
-                    ringing_time: c.ringing_time,
-                    answer_time: c.answer_time,
-                    end_time: c.end_time,
-                    time_to_ringing: c.time_to_ringing(),
-                    time_to_answer: c.time_to_answer(),
-                    duration: c.duration(),
-                    invites: c.invites,
-                    hold_periods: c.hold_periods.iter().map(|h| (h.start, h.end)).collect(),
-                    media,
-                    dialogs: c
-                        .dialogs
-                        .iter()
-                        .filter_map(|d| dialog_objs.get(d).map(|o| o.clone_ref(py)))
-                        .collect(),
-                    transactions: by_call.remove(&c.id).unwrap_or_default(),
-                };
-                Py::new(py, call)
-            })
-            .collect()
+            for t in txns {
+                if let Some(c) = t.call {
+                    by_call.entry(c).or_default().1.push(t);
+                }
+            }
+            calls
+                .into_iter()
+                .map(|c| {
+                    let (d, t) = by_call.remove(&c.id).unwrap_or_default();
+                    (c, d, t, false)
+                })
+                .collect::<Snapshot>()
+        };
+        call_objects(py, snap)
     }
 
-    /// Calls per outcome, those held and those evicted.
+    /// Calls per outcome, those held and those handed out (drained or evicted).
     fn outcome_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let n = self.lock()?.outcome_counts();
         outcomes_dict(py, &n, "")
     }
 
     /// What the correlator saw and had to let go: messages, requests, responses, unparsable,
-    /// uncorrelated, retransmissions, transactions, orphan_responses, parked_acks, dialogs,
-    /// calls, evicted_transactions, evicted_dialogs, evicted_calls, dropped, stored_bytes,
-    /// and evicted_<outcome> for the outcomes of evicted calls.
+    /// uncorrelated (and uncorrelated_<reason>: no_call_id, bad_cseq, no_via, bad_via,
+    /// late), repaired, retransmissions, transactions, orphan_responses, parked_acks,
+    /// dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped (and
+    /// dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
+    /// dropped_rows), unstored, stored_bytes, and evicted_<outcome> for the outcomes of
+    /// evicted calls.
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = *self.lock()?.counters();
@@ -615,16 +814,28 @@ impl Correlator {
             ("responses", c.responses),
             ("unparsable", c.unparsable),
             ("uncorrelated", c.uncorrelated),
+            ("uncorrelated_no_call_id", c.no_call_id),
+            ("uncorrelated_bad_cseq", c.bad_cseq),
+            ("uncorrelated_no_via", c.no_via),
+            ("uncorrelated_bad_via", c.bad_via),
+            ("uncorrelated_late", c.late),
+            ("repaired", c.repaired),
             ("retransmissions", c.retransmissions),
             ("transactions", c.transactions),
             ("orphan_responses", c.orphan_responses),
             ("parked_acks", c.parked_acks),
             ("dialogs", c.dialogs),
             ("calls", c.calls),
-            ("evicted_transactions", c.evicted_transactions),
-            ("evicted_dialogs", c.evicted_dialogs),
             ("evicted_calls", c.evicted_calls),
+            ("finished_calls", c.finished_calls),
+            ("non_call_messages", c.non_call_messages),
             ("dropped", c.dropped),
+            ("dropped_transactions", c.dropped_transactions),
+            ("dropped_responses", c.dropped_responses),
+            ("dropped_dialogs", c.dropped_dialogs),
+            ("dropped_exchanges", c.dropped_exchanges),
+            ("dropped_rows", c.dropped_rows),
+            ("unstored", c.unstored),
             ("stored_bytes", c.stored_bytes),
         ] {
             d.set_item(k, v)?;
@@ -633,9 +844,10 @@ impl Correlator {
     }
 
     fn __repr__(&self) -> PyResult<String> {
-        let (t, d, c) = self.lock()?.sizes();
+        let s = self.lock()?.sizes();
         Ok(format!(
-            "<Correlator transactions={t} dialogs={d} calls={c}>"
+            "<Correlator calls={} transactions={} dialogs={}>",
+            s.calls, s.transactions, s.dialogs
         ))
     }
 }
@@ -646,14 +858,7 @@ fn outcomes_dict<'py>(
     prefix: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    for o in [
-        core::Outcome::Answered,
-        core::Outcome::Busy,
-        core::Outcome::Cancelled,
-        core::Outcome::Rejected,
-        core::Outcome::Timeout,
-        core::Outcome::InProgress,
-    ] {
+    for o in core::Outcome::ALL {
         d.set_item(format!("{prefix}{}", o.as_str()), n.get(o))?;
     }
     Ok(d)
@@ -666,5 +871,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Call>()?;
     m.add_class::<MediaSession>()?;
     m.add_class::<MediaStream>()?;
+    // The names before the correlator's classes were renamed (`sipwire.Call` is the UA's).
+    for (old, new) in [
+        ("Call", "CorrelatedCall"),
+        ("Dialog", "CorrelatedDialog"),
+        ("Transaction", "CorrelatedTransaction"),
+    ] {
+        m.add(old, m.getattr(new)?)?;
+    }
     Ok(())
 }

@@ -105,6 +105,10 @@ pub struct Leniency {
     pub short_body: bool,
     /// SDP lines glued together or missing `=`, recovered where unambiguous.
     pub sdp_glued_lines: bool,
+    /// An IPv6 address without `[` `]` in a URI or a Via sent-by (RFC 5118 §4.2 forbids it;
+    /// devices write it), taken when unambiguous: exactly eight groups, optionally a ninth
+    /// as the port (`sip:4321@2001:db8:0:0:216:d3ff:fe0d:22c:5060`).
+    pub unbracketed_ipv6: bool,
 }
 
 impl Leniency {
@@ -126,6 +130,7 @@ impl Leniency {
         numbers_out_of_range: false,
         short_body: false,
         sdp_glued_lines: false,
+        unbracketed_ipv6: false,
     };
 
     /// Every repair RFC 4475 lets a liberal element make, each recorded as a diagnostic.
@@ -146,6 +151,7 @@ impl Leniency {
         numbers_out_of_range: true,
         short_body: true,
         sdp_glued_lines: true,
+        unbracketed_ipv6: true,
     };
 
     pub fn is_strict(&self) -> bool {

@@ -310,6 +310,26 @@ fn is_ipv6(s: &[u8]) -> bool {
     }
 }
 
+/// An IPv6 address written without `[` `]` (RFC 5118 §4.2 forbids it; devices do it), in the
+/// one shape that is unambiguous: exactly eight groups of 1-4 hex digits (no `::`, no IPv4
+/// tail), then optionally a ninth group of 1-5 digits, the port
+/// (`2001:db8:0:0:216:d3ff:fe0d:22c:5060`). Seven groups and a port, or a `::`, could be
+/// read either way and are refused. Returns where the address ends and the port.
+pub(crate) fn unbracketed_ipv6(s: &[u8]) -> Option<(usize, Option<u16>)> {
+    let mut end = 0;
+    let mut port = None;
+    for (n, g) in s.split(|&b| b == b':').enumerate() {
+        match n {
+            0..=7 if !g.is_empty() && g.len() <= 4 && g.iter().all(u8::is_ascii_hexdigit) => {
+                end += g.len() + usize::from(n > 0);
+            }
+            8 if g.iter().all(u8::is_ascii_digit) => port = Some(parse_port(g)?),
+            _ => return None,
+        }
+    }
+    (end > 0 && memchr::memchr_iter(b':', sub(s, 0, end)).count() == 7).then_some((end, port))
+}
+
 /// `hostname = *( domainlabel "." ) toplabel [ "." ]`; labels are alphanumerics and inner
 /// `-`, the top label starts with a letter (RFC 3261 §25.1).
 fn check_hostname(s: &[u8]) -> Result<()> {
@@ -887,7 +907,7 @@ fn parse_sip_rest<'a>(
     let r = uri.rest;
     let (hp_start, i) = match hostport_fast(uri) {
         Some(x) => x,
-        None => userinfo_hostport(uri)?,
+        None => userinfo_hostport(uri, opts, diags)?,
     };
     let hp = from(r, hp_start);
     // uri-parameters = *( ";" uri-parameter ), up to the '?' of the headers.
@@ -964,7 +984,11 @@ fn hostport_fast(uri: &mut Parts<'_>) -> Option<(usize, usize)> {
 
 /// `[ userinfo ] hostport` in every form; returns where the hostport starts and ends (relative
 /// to its start) in the part after `sip:`.
-fn userinfo_hostport(uri: &mut Parts<'_>) -> Result<(usize, usize)> {
+fn userinfo_hostport(
+    uri: &mut Parts<'_>,
+    opts: &ParseOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(usize, usize)> {
     let r = uri.rest;
     // userinfo: no '@' can occur unescaped anywhere else in a SIP URI, so the first '@' after
     // a run of userinfo characters ends it, even when the user holds ';' '?' ',' (RFC 4475
@@ -1007,9 +1031,24 @@ fn userinfo_hostport(uri: &mut Parts<'_>) -> Result<(usize, usize)> {
     } else {
         let seg = sub(hp, 0, seg_end);
         // Two colons in an unbracketed host:port can only be a bare IPv6 address
-        // (RFC 5118 §4.2: `sip:2001:db8::10`).
+        // (RFC 5118 §4.2: `sip:2001:db8::10`); a lenient parse takes the unambiguous form.
         if memchr::memchr_iter(b':', seg).count() >= 2 {
-            return Err(Error::new(ErrorKind::UnbracketedIpv6, hp_start));
+            let Some((end, port)) = unbracketed_ipv6(seg) else {
+                return Err(Error::new(ErrorKind::UnbracketedIpv6, hp_start));
+            };
+            repair(
+                opts.leniency.unbracketed_ipv6,
+                ErrorKind::UnbracketedIpv6,
+                hp_start,
+                diags,
+            )?;
+            let address = sub(seg, 0, end);
+            uri.host = Some(Host::Ipv6 {
+                reference: address,
+                address,
+            });
+            uri.port = port;
+            return Ok((hp_start, seg_end));
         }
         memchr::memchr(b':', seg).unwrap_or(seg_end)
     };
@@ -1317,6 +1356,55 @@ mod tests {
         assert!(Host::parse_ip(b"2001:db8::9:255").is_ok());
         assert!(Host::parse_ip(b"[2001:db8::9:255]").is_ok());
         assert!(Host::parse_ip(b"example.com").is_err());
+    }
+
+    /// A lenient parse takes an unbracketed IPv6 address with a diagnostic when it has exactly
+    /// eight groups (a ninth is the port); every other unbracketed form stays an error, and
+    /// a strict parse refuses them all (RFC 5118 §4.2).
+    #[test]
+    fn unbracketed_ipv6_when_unambiguous() {
+        let lenient = |s: &str| {
+            let mut d = Vec::new();
+            let u = Uri::parse(s.as_bytes(), &ParseOptions::LIBERAL, &mut d)
+                .map(|u| (u.host().map(|h| h.address().to_vec()), u.port(), u.user()));
+            (u.map(|(h, p, user)| (h, p, user.map(<[u8]>::to_vec))), d)
+        };
+        let (u, d) = lenient("sip:4321@2001:db8:0:0:216:d3ff:fe0d:22c:5060;transport=udp");
+        let (host, port, user) = u.unwrap();
+        assert_eq!(
+            host.as_deref(),
+            Some(&b"2001:db8:0:0:216:d3ff:fe0d:22c"[..])
+        );
+        assert_eq!((port, user.as_deref()), (Some(5060), Some(&b"4321"[..])));
+        assert_eq!(d, vec![Error::new(ErrorKind::UnbracketedIpv6, 9)]);
+        let (u, d) = lenient("sip:2001:DB8:0:0:216:d3ff:fe0d:22c");
+        assert_eq!(
+            u.unwrap().0.as_deref(),
+            Some(&b"2001:DB8:0:0:216:d3ff:fe0d:22c"[..])
+        );
+        assert_eq!(d.len(), 1);
+        // Eight groups are the address, whatever the last one looks like.
+        let (u, _) = lenient("sip:a@2001:db8:0:0:216:d3ff:fe0d:5060");
+        assert_eq!(u.unwrap().1, None);
+        for ambiguous in [
+            "sip:a@2001:db8::10",
+            "sip:a@1:2:3:4:5:6:7:8:9:10",
+            "sip:a@1:2:3:4:5:6:7:8:99999",
+            "sip:a@1:2:3:4:5:6:7:8:",
+            "sip:a@1:2:3:4:5:6:7:g",
+            "sip:a@1:2:3:4:5:6:7:8:x1",
+            "sip:a@::ffff:192.0.2.1",
+        ] {
+            let (u, _) = lenient(ambiguous);
+            assert!(u.is_err(), "{ambiguous}");
+        }
+        assert_eq!(
+            err("sip:4321@2001:db8:0:0:216:d3ff:fe0d:22c:5060").kind,
+            ErrorKind::UnbracketedIpv6
+        );
+        assert_eq!(unbracketed_ipv6(b"1:2:3:4:5:6:7:8"), Some((15, None)));
+        assert_eq!(unbracketed_ipv6(b"1:2:3:4:5:6:7:8:0"), Some((15, Some(0))));
+        assert_eq!(unbracketed_ipv6(b""), None);
     }
 
     #[test]

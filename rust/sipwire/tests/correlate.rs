@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use sipwire::correlate::{Config, Correlator, DialogState, Fed, Method, Outcome, Packet};
+use sipwire::correlate::{
+    CallRecord, Config, Correlator, DialogState, Fed, Method, Outcome, Packet, Reason, Side,
+};
 
 const A: &str = "10.0.0.1:5060";
 const B: &str = "10.0.0.2:5060";
@@ -178,7 +180,7 @@ fn answered_call(call: &str, t0: f64) -> Vec<Ev> {
 
 #[test]
 fn one_answered_call() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &answered_call("c1", 100.0));
     assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
     let txns = c.transactions();
@@ -247,7 +249,7 @@ fn scrambled_reinvites_pair_by_cseq_and_branch() {
     for seed in [1u64, 7, 42, 1234, 99999] {
         let mut order: Vec<usize> = (0..evs.len()).collect();
         shuffle(&mut order, seed);
-        let mut c = Correlator::default();
+        let mut c = Correlator::new(Config::KEEP);
         for &i in &order {
             let e = &evs[i];
             let (s, d) = if e.forward { (A, B) } else { (B, A) };
@@ -300,7 +302,7 @@ fn retransmissions_are_counted_not_stored() {
         ev(3.5, false, r200),
         ev(3.51, true, ack),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &evs);
     assert_eq!(
         fed.iter()
@@ -317,7 +319,7 @@ fn retransmissions_are_counted_not_stored() {
 
 #[test]
 fn responses_without_requests_make_transactions() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(
         &mut c,
         &[
@@ -349,10 +351,12 @@ fn responses_without_requests_make_transactions() {
     assert_eq!(txns[2].method(), "OPTIONS");
     assert_eq!(c.counters().orphan_responses, 3);
     let calls = c.calls();
-    // A BYE alone says the call was answered; a 486 alone that it was busy; OPTIONS no call.
+    // A BYE alone or a 486 alone: calls whose INVITE was not captured (partial, never
+    // answered), the 486 still reported; OPTIONS no call.
     assert_eq!(calls.len(), 2);
-    assert_eq!(calls[0].outcome, Outcome::Answered);
-    assert_eq!(calls[1].outcome, Outcome::Busy);
+    assert_eq!(calls[0].outcome, Outcome::Partial);
+    assert_eq!(calls[0].final_status, None);
+    assert_eq!(calls[1].outcome, Outcome::Partial);
     assert_eq!(calls[1].final_status, Some(486));
 }
 
@@ -375,7 +379,7 @@ fn cancel_then_487_is_cancelled() {
         if seed > 0 {
             shuffle(&mut order, seed);
         }
-        let mut c = Correlator::default();
+        let mut c = Correlator::new(Config::KEEP);
         for &i in &order {
             let e = &evs[i];
             let (s, d) = if e.forward { (A, B) } else { (B, A) };
@@ -410,7 +414,7 @@ fn outcome_of(status: u16, with_cancel: bool) -> Outcome {
         false,
         resp(status, "INVITE", b, "o", 1, "tt", None),
     ));
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     c.calls()[0].outcome
 }
@@ -449,7 +453,7 @@ fn auth_retry_takes_the_last_initial_invite() {
             resp(200, "INVITE", "z9hG4bK2", "au", 2, "tt", None),
         ),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     let call = &c.calls()[0];
     assert_eq!(call.outcome, Outcome::Answered);
@@ -469,7 +473,7 @@ fn no_final_is_timeout_or_in_progress_by_the_capture_end() {
             resp(100, "INVITE", "z9hG4bKn", "nf", 1, "", None),
         ),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     assert_eq!(c.calls()[0].outcome, Outcome::InProgress);
     assert_eq!(c.calls()[0].final_status, None);
@@ -495,7 +499,7 @@ fn forked_provisionals_make_two_early_dialogs() {
         ev(0.2, false, resp(180, "INVITE", b, "fk", 1, "one", None)),
         ev(0.3, false, resp(180, "INVITE", b, "fk", 1, "two", None)),
     ];
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     let d = c.dialogs();
     assert_eq!(d.len(), 2);
@@ -550,7 +554,7 @@ fn hold_and_resume_by_reinvite() {
         resp(200, "BYE", "z9hG4bKhb", call, 4, "tt", None),
     ));
     evs.reverse(); // order does not matter
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(&mut c, &evs);
     let calls = c.calls();
     let call = &calls[0];
@@ -561,7 +565,7 @@ fn hold_and_resume_by_reinvite() {
     assert_eq!(call.media.len(), 3);
     assert!((call.duration().unwrap() - 29.5).abs() < 1e-9);
     // A hold that is never resumed stays open.
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let off = sdp("10.0.0.1", 4000, "inactive");
     feed_all(
         &mut c,
@@ -599,7 +603,7 @@ fn hold_and_resume_by_reinvite() {
     assert_eq!(hp.len(), 1);
     assert_eq!((hp[0].start, hp[0].end), (5.0, None));
     // A hold refused (488) is no hold.
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -628,7 +632,7 @@ fn hold_and_resume_by_reinvite() {
 #[test]
 fn media_from_a_late_offer() {
     // INVITE without a body: the offer is in the 200, the answer in the ACK (§13.2.1).
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -673,7 +677,7 @@ fn media_from_a_late_offer() {
 
 #[test]
 fn ack_before_its_invite_waits_for_it() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(
         &mut c,
         &[
@@ -697,7 +701,7 @@ fn ack_before_its_invite_waits_for_it() {
 
 #[test]
 fn rfc2543_requests_without_branch() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -720,7 +724,7 @@ fn rfc2543_requests_without_branch() {
 
 #[test]
 fn responses_come_out_in_time_order() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     feed_all(
         &mut c,
         &[
@@ -752,7 +756,7 @@ fn responses_come_out_in_time_order() {
 
 #[test]
 fn unparsable_input_is_counted() {
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let good = req("INVITE", "z9hG4bKu", "u", 1, "", None);
     let p = Packet::udp(0.0, addr(A), addr(B));
     let mut bad: Vec<Vec<u8>> = vec![
@@ -776,7 +780,7 @@ fn unparsable_input_is_counted() {
     // Parses, but cannot be correlated (no Call-ID).
     let no_call_id =
         b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 OPTIONS\r\n\r\n";
-    assert_eq!(c.feed(no_call_id, p), Fed::Uncorrelated);
+    assert_eq!(c.feed(no_call_id, p), Fed::Uncorrelated(Reason::NoCallId));
     assert_eq!(c.counters().uncorrelated, 1);
     // Every prefix and byte flip of a real message: never a panic.
     for n in 0..good.len() {
@@ -794,9 +798,8 @@ fn unparsable_input_is_counted() {
 #[test]
 fn tables_stay_bounded_under_a_flood_of_call_ids() {
     let cfg = Config {
-        max_transactions: 150,
-        max_dialogs: 50,
         max_calls: 100,
+        max_pending: 50,
         ..Config::DEFAULT
     };
     let mut c = Correlator::new(cfg);
@@ -813,22 +816,26 @@ fn tables_stay_bounded_under_a_flood_of_call_ids() {
             Packet::udp(t, addr(B), addr(A)),
         );
     }
-    let (txns, dialogs, calls) = c.sizes();
+    let s = c.sizes();
     assert!(
-        txns <= 150 && dialogs <= 50 && calls <= 100,
-        "{txns} {dialogs} {calls}"
+        s.calls <= 100 && s.transactions <= 100 && s.dialogs <= 100 && s.pending <= 50,
+        "{s:?}"
     );
-    let k = c.counters();
+    let k = *c.counters();
     assert_eq!(k.evicted_calls, u64::from(n) - 100);
-    assert_eq!(k.evicted_transactions, u64::from(n) - 150);
-    assert_eq!(k.evicted_dialogs, u64::from(n) - 50);
+    // Evicted calls are handed out at the next drain, as many as wait (the rest counted).
+    assert_eq!(k.dropped_rows, u64::from(n) - 100 - 50);
     assert_eq!(c.outcome_counts().total(), u64::from(n));
     assert_eq!(c.calls().len(), 100);
+    let drained: Vec<_> = c.drain(0.0).collect();
+    assert_eq!(drained.len(), 50);
+    assert!(drained.iter().all(|d| d.is_evicted() && d.record().evicted));
+    assert_eq!(c.sizes().pending, 0);
 
-    // The byte budget evicts too.
+    // The byte budget of kept messages.
     let cfg = Config {
         max_stored_bytes: 20_000,
-        ..Config::DEFAULT
+        ..Config::KEEP
     };
     let mut c = Correlator::new(cfg);
     for i in 0..500 {
@@ -843,12 +850,13 @@ fn tables_stay_bounded_under_a_flood_of_call_ids() {
         c.feed(&m, Packet::udp(0.0, addr(A), addr(B)));
     }
     assert!(c.counters().stored_bytes <= 20_000);
-    assert!(c.counters().evicted_transactions > 0);
+    assert!(c.counters().unstored > 0);
+    assert_eq!(c.transactions().len(), 500);
 
     // Responses per transaction are capped.
     let mut c = Correlator::new(Config {
         max_responses: 4,
-        ..Config::DEFAULT
+        ..Config::KEEP
     });
     for i in 0..20 {
         c.feed(
@@ -866,6 +874,7 @@ fn tables_stay_bounded_under_a_flood_of_call_ids() {
     }
     assert_eq!(c.transactions()[0].responses().len(), 4);
     assert_eq!(c.counters().dropped, 16);
+    assert_eq!(c.counters().dropped_responses, 16);
 }
 
 /// Many interleaved calls; correctness only (throughput is measured elsewhere).
@@ -877,7 +886,7 @@ fn many_interleaved_calls() {
         evs.extend(answered_call(&format!("m{i}@host"), f64::from(i) * 0.01));
     }
     evs.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &evs);
     assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))));
     let calls = c.calls();
@@ -970,7 +979,7 @@ Content-Length: 0
 ";
     let msgs = sipp_messages(log);
     assert_eq!(msgs.len(), 3);
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let (uac, uas) = (addr("127.0.0.1:5061"), addr("127.0.0.1:5060"));
     for (t, sent, m) in &msgs {
         let (s, d) = if *sent { (uac, uas) } else { (uas, uac) };
@@ -996,7 +1005,7 @@ fn raw_response(status: &str, via: &str, to: &str) -> Vec<u8> {
 #[test]
 fn values_that_change_within_a_call_are_read_each_time() {
     const VIA: &str = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1";
-    let mut c = Correlator::default();
+    let mut c = Correlator::new(Config::KEEP);
     let evs = vec![
         ev(1.0, true, req("INVITE", "z9hG4bKv1", "vary", 1, "", None)),
         // The To's URI does not parse: no tag, so no dialog.
@@ -1044,7 +1053,7 @@ fn values_that_change_within_a_call_are_read_each_time() {
     assert!(matches!(fed[2], Fed::Retransmission(_)), "{fed:?}");
     assert!(matches!(fed[3], Fed::Stored(_)), "{fed:?}");
     assert!(matches!(fed[4], Fed::Stored(_)), "{fed:?}");
-    assert_eq!(fed[5], Fed::Uncorrelated);
+    assert_eq!(fed[5], Fed::Uncorrelated(Reason::BadVia));
     let txns = c.transactions();
     assert_eq!(txns.len(), 1);
     assert_eq!(txns[0].responses().len(), 3);
@@ -1063,4 +1072,963 @@ fn values_that_change_within_a_call_are_read_each_time() {
     );
     let n = c.counters();
     assert_eq!((n.dialogs, n.uncorrelated, n.retransmissions), (2, 1, 1));
+}
+
+// --- scenarios of issue 13, each fed in several scrambled orders -----------------------------
+
+/// One message as a device writes it: start line, Vias (top first), From, To, Call-ID, CSeq and
+/// an optional SDP body.
+#[derive(Clone, Debug)]
+struct Sip {
+    start: String,
+    vias: Vec<String>,
+    from: String,
+    to: String,
+    call: String,
+    cseq: String,
+    body: Option<String>,
+}
+
+impl Sip {
+    fn request(
+        method: &str,
+        ruri: &str,
+        via: &str,
+        from: &str,
+        to: &str,
+        call: &str,
+        n: u32,
+    ) -> Sip {
+        Sip {
+            start: format!("{method} {ruri} SIP/2.0"),
+            vias: vec![via.to_owned()],
+            from: from.to_owned(),
+            to: to.to_owned(),
+            call: call.to_owned(),
+            cseq: format!("{n} {method}"),
+            body: None,
+        }
+    }
+
+    /// The response to this request (Vias, From, To, Call-ID and CSeq copied, §8.2.6.2),
+    /// with a To tag added when given.
+    fn response(&self, status: &str, to_tag: &str) -> Sip {
+        let to = if to_tag.is_empty() || self.to.contains(";tag=") {
+            self.to.clone()
+        } else {
+            format!("{};tag={to_tag}", self.to)
+        };
+        Sip {
+            start: format!("SIP/2.0 {status}"),
+            to,
+            body: None,
+            ..self.clone()
+        }
+    }
+
+    /// The same request forwarded by a proxy: its own Via on top (§16.6 step 8).
+    fn forwarded(&self, via: &str) -> Sip {
+        let mut s = self.clone();
+        s.vias.insert(0, via.to_owned());
+        s
+    }
+
+    /// The response as the proxy forwards it upstream: its own Via removed (§16.7 step 3).
+    fn upstream(&self) -> Sip {
+        let mut s = self.clone();
+        s.vias.remove(0);
+        s
+    }
+
+    fn with_body(mut self, sdp: &str) -> Sip {
+        self.body = Some(sdp.to_owned());
+        self
+    }
+
+    fn with_via(mut self, via: &str) -> Sip {
+        self.vias = vec![via.to_owned()];
+        self
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut s = format!("{}\r\n", self.start);
+        for v in &self.vias {
+            s += &format!("Via: {v}\r\n");
+        }
+        s += &format!(
+            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nMax-Forwards: 70\r\n",
+            self.from, self.to, self.call, self.cseq
+        );
+        match &self.body {
+            Some(b) => {
+                s += &format!(
+                    "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
+                    b.len()
+                )
+            }
+            None => s += "Content-Length: 0\r\n\r\n",
+        }
+        s.into_bytes()
+    }
+}
+
+/// An SDP body: one stream per `(kind, port, formats, attributes)` at `ip`.
+fn sdp_media(ip: &str, streams: &[(&str, u16, &str, &str)]) -> String {
+    let mut s = format!("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n");
+    for (kind, port, fmts, attrs) in streams {
+        s += &format!("m={kind} {port} RTP/AVP {fmts}\r\n{attrs}");
+    }
+    s
+}
+
+/// A message seen at a time, from and to an address.
+#[derive(Clone, Debug)]
+struct Seen {
+    t: f64,
+    src: SocketAddr,
+    dst: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+fn seen(t: f64, src: &str, dst: &str, m: &Sip) -> Seen {
+    Seen {
+        t,
+        src: addr(src),
+        dst: addr(dst),
+        bytes: m.bytes(),
+    }
+}
+
+/// The orders a scenario is fed in: as captured, reversed, and eight shuffles.
+fn orders(n: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![(0..n).collect::<Vec<_>>(), (0..n).rev().collect()];
+    for seed in [1u64, 2, 3, 7, 42, 1234, 99_999, 0xdead_beef] {
+        let mut o: Vec<usize> = (0..n).collect();
+        shuffle(&mut o, seed);
+        out.push(o);
+    }
+    out
+}
+
+fn run(cfg: Config, msgs: &[Seen], order: &[usize]) -> (Correlator, Vec<Fed>) {
+    let mut c = Correlator::new(cfg);
+    let fed = order
+        .iter()
+        .map(|&i| {
+            let m = &msgs[i];
+            c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst))
+        })
+        .collect();
+    (c, fed)
+}
+
+/// Every call's row at the capture's end, by Call-ID.
+fn rows_of(c: &mut Correlator) -> Vec<CallRecord> {
+    let mut v: Vec<CallRecord> = c.drain_all().map(|f| f.record()).collect();
+    v.sort_by(|a, b| a.call_id.cmp(&b.call_id));
+    v
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+const ALICE: &str = "10.0.0.1:5060";
+const BOB: &str = "10.0.0.2:5060";
+const PROXY: &str = "10.0.0.10:5060";
+
+fn alice_invite(call: &str) -> Sip {
+    Sip::request(
+        "INVITE",
+        "sip:bob@example.com",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa1",
+        "\"Alice\" <sip:alice@example.com>;tag=fa",
+        "<sip:bob@example.com>",
+        call,
+        1,
+    )
+}
+
+/// Issue 13, "times depend on feed order": retransmitted INVITE, 200 and BYE, fed in any
+/// order; every time is the earliest copy's.
+#[test]
+fn times_are_the_earliest_copys_in_any_order() {
+    let offer = sdp_media("10.0.0.1", &[("audio", 4000, "0 8", "")]);
+    let answer = sdp_media("10.0.0.2", &[("audio", 5000, "8", "")]);
+    let inv = alice_invite("times").with_body(&offer);
+    let ok = inv.response("200 OK", "tb").with_body(&answer);
+    let ack = Sip::request(
+        "ACK",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa2",
+        &inv.from,
+        &ok.to,
+        "times",
+        1,
+    );
+    let bye = Sip::request(
+        "BYE",
+        "sip:alice@10.0.0.1",
+        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb3",
+        &ok.to,
+        &inv.from,
+        "times",
+        1,
+    );
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(0.5, ALICE, BOB, &inv),
+        seen(1.5, ALICE, BOB, &inv),
+        seen(1.6, BOB, ALICE, &inv.response("100 Trying", "")),
+        seen(1.8, BOB, ALICE, &inv.response("180 Ringing", "tb")),
+        seen(2.0, BOB, ALICE, &ok),
+        seen(2.5, BOB, ALICE, &ok),
+        seen(3.5, BOB, ALICE, &ok),
+        seen(3.6, ALICE, BOB, &ack),
+        seen(10.0, BOB, ALICE, &bye),
+        seen(10.5, BOB, ALICE, &bye),
+        seen(10.6, ALICE, BOB, &bye.response("200 OK", "")),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        assert_eq!(c.counters().retransmissions, 5, "{order:?}");
+        let rows = rows_of(&mut c);
+        let r = &rows[0];
+        assert_eq!(rows.len(), 1);
+        assert_eq!((r.outcome, r.final_status), (Outcome::Answered, Some(200)));
+        assert!(close(r.invite_time, 0.0), "{order:?}: {r:?}");
+        assert!(close(r.answer_time, 2.0), "{order:?}: {r:?}");
+        assert!(close(r.time_to_answer, 2.0), "{order:?}: {r:?}");
+        assert!(close(r.post_dial_delay, 1.8), "{order:?}: {r:?}");
+        assert!(close(r.end_time, 10.0), "{order:?}: {r:?}");
+        assert!(close(r.duration, 8.0), "{order:?}: {r:?}");
+        assert_eq!(r.hangup, Some(Side::Callee));
+        assert_eq!((r.invites, r.dialogs, r.messages), (1, 1, 12));
+        assert_eq!(r.caller.as_deref(), Some("sip:alice@example.com"));
+        assert_eq!(r.callee.as_deref(), Some("sip:bob@example.com"));
+        assert_eq!((r.src, r.dst), (Some(addr(ALICE)), Some(addr(BOB))));
+        let m = &r.media;
+        assert_eq!(m.len(), 1, "{order:?}");
+        assert!(
+            close(m[0].offer_time, 0.0) && close(m[0].answer_time, 2.0),
+            "{m:?}"
+        );
+        assert_eq!(&*m[0].to_tag, "tb");
+        assert_eq!(m[0].codec.as_deref(), Some("PCMA"));
+    }
+}
+
+/// Issue 13, "forked calls lose media": one INVITE forked by a proxy to three phones, each
+/// answering with its own tag, SDP and codec; captured on both sides of the proxy and fed in
+/// any order. One media row per dialog, and every hop's INVITE transaction counted.
+#[test]
+fn forked_call_has_one_media_row_per_dialog() {
+    let offer = sdp_media(
+        "10.0.0.1",
+        &[(
+            "audio",
+            4000,
+            "0 8 18 101",
+            "a=rtpmap:101 telephone-event/8000\r\n",
+        )],
+    );
+    let up = alice_invite("fork").with_body(&offer);
+    let phones = [
+        ("10.0.1.1:5060", "t1", "10.0.1.1", 4001u16, "8 0", "PCMA"),
+        ("10.0.1.2:5060", "t2", "10.0.1.2", 4002, "0", "PCMU"),
+        ("10.0.1.3:5060", "t3", "10.0.1.3", 4003, "101 18 0", "G729"),
+    ];
+    let mut msgs = vec![
+        seen(0.0, ALICE, PROXY, &up),
+        seen(0.01, PROXY, ALICE, &up.response("100 Trying", "")),
+    ];
+    for (k, (phone, tag, ip, port, fmts, _)) in phones.iter().enumerate() {
+        let t = 0.1 + k as f64 * 0.01;
+        let down = up.forwarded(&format!("SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKp{k}"));
+        let ring = down.response("180 Ringing", tag);
+        let ok = down
+            .response("200 OK", tag)
+            .with_body(&sdp_media(ip, &[("audio", *port, fmts, "")]));
+        let answer_at = 2.0 + k as f64;
+        msgs.push(seen(t, PROXY, phone, &down));
+        msgs.push(seen(t + 0.2, phone, PROXY, &ring));
+        msgs.push(seen(t + 0.21, PROXY, ALICE, &ring.upstream()));
+        msgs.push(seen(answer_at, phone, PROXY, &ok));
+        msgs.push(seen(answer_at + 0.01, PROXY, ALICE, &ok.upstream()));
+        // The caller ACKs every 2xx (its own branch each, §13.2.2.4)...
+        let ack = Sip::request(
+            "ACK",
+            &format!("sip:{phone}"),
+            &format!("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKack{k}"),
+            &up.from,
+            &ok.to,
+            "fork",
+            1,
+        );
+        msgs.push(seen(answer_at + 0.02, ALICE, phone, &ack));
+        // ... and hangs up the dialogs it does not want, the first one at 20 s.
+        let bye = Sip::request(
+            "BYE",
+            &format!("sip:{phone}"),
+            &format!("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKbye{k}"),
+            &up.from,
+            &ok.to,
+            "fork",
+            2,
+        );
+        let bye_at = if k == 0 { 20.0 } else { answer_at + 0.1 };
+        msgs.push(seen(bye_at, ALICE, phone, &bye));
+        msgs.push(seen(
+            bye_at + 0.01,
+            phone,
+            ALICE,
+            &bye.response("200 OK", ""),
+        ));
+    }
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let rows = rows_of(&mut c);
+        let r = &rows[0];
+        assert_eq!(rows.len(), 1);
+        assert_eq!(r.outcome, Outcome::Answered);
+        // The caller's INVITE and the proxy's three.
+        assert_eq!((r.invites, r.dialogs), (4, 3), "{order:?}");
+        assert!(close(r.answer_time, 2.0), "{order:?}: {r:?}");
+        // The call's dialog is the first answered (t1), hung up at 20 s.
+        assert!(close(r.end_time, 20.0), "{order:?}: {r:?}");
+        assert!(close(r.duration, 18.0), "{order:?}: {r:?}");
+        assert_eq!(r.hangup, Some(Side::Caller));
+        assert_eq!(r.media.len(), 3, "{order:?}: {:?}", r.media);
+        for (m, (_, tag, ip, port, _, codec)) in r.media.iter().zip(&phones) {
+            assert_eq!(&*m.to_tag, *tag, "{order:?}");
+            assert_eq!((m.kind.as_ref(), m.media_index, m.cseq), ("audio", 0, 1));
+            assert_eq!(m.method, Method::Invite);
+            assert_eq!(m.offer_ip.as_deref(), Some("10.0.0.1"));
+            assert_eq!(m.offer_port, Some(4000));
+            assert_eq!(
+                (m.answer_ip.as_deref(), m.answer_port),
+                (Some(*ip), Some(*port))
+            );
+            assert_eq!(m.codec.as_deref(), Some(*codec), "{m:?}");
+            assert_eq!(m.payload_types, vec![0, 8, 18, 101]);
+            assert_eq!(&*m.codecs[3], "telephone-event");
+            assert!(close(m.offer_time, 0.0));
+            assert_eq!(m.answerer.map(|a| a.ip().to_string()), Some(ip.to_string()));
+        }
+    }
+    // Streaming in time order: the hang-ups of the unwanted forks do not end the call.
+    let mut timed = msgs.clone();
+    timed.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let mut c = Correlator::default();
+    for m in &timed {
+        c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst));
+        assert_eq!(c.drain(m.t).count(), 0, "finished at {}", m.t);
+    }
+    assert_eq!(c.drain(40.0).count(), 0);
+    let done: Vec<CallRecord> = c.drain(60.0).map(|f| f.record()).collect();
+    assert_eq!((done.len(), done[0].media.len()), (1, 3));
+    // Without the proxy's side, the one INVITE transaction answered three times.
+    let mut c = Correlator::default();
+    for m in msgs
+        .iter()
+        .filter(|m| m.src == addr(ALICE) || m.dst == addr(ALICE))
+    {
+        c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst));
+    }
+    let r = &rows_of(&mut c)[0];
+    assert_eq!((r.invites, r.dialogs, r.media.len()), (1, 3, 3));
+    let tags: Vec<&str> = r.media.iter().map(|m| &*m.to_tag).collect();
+    assert_eq!(tags, ["t1", "t2", "t3"]);
+}
+
+/// Issue 13, "calls seen only mid-call are answered": a capture that begins after the INVITE
+/// (a re-INVITE, a BYE, or only responses) gives a `partial` call, never `answered`.
+#[test]
+fn calls_seen_mid_way_are_partial() {
+    let inv = alice_invite("mid");
+    let reinvite = Sip::request(
+        "INVITE",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKre",
+        &inv.from,
+        "<sip:bob@example.com>;tag=tb",
+        "mid",
+        2,
+    )
+    .with_body(&sdp_media(
+        "10.0.0.1",
+        &[("audio", 4000, "0", "a=sendonly\r\n")],
+    ));
+    let bye = Sip::request(
+        "BYE",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKby",
+        &inv.from,
+        "<sip:bob@example.com>;tag=tb",
+        "mid",
+        3,
+    );
+    let msgs = vec![
+        seen(100.0, ALICE, BOB, &reinvite),
+        seen(
+            100.1,
+            BOB,
+            ALICE,
+            &reinvite.response("200 OK", "").with_body(&sdp_media(
+                "10.0.0.2",
+                &[("audio", 5000, "0", "a=recvonly\r\n")],
+            )),
+        ),
+        seen(130.0, ALICE, BOB, &bye),
+        seen(130.1, BOB, ALICE, &bye.response("200 OK", "")),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        assert_eq!(c.calls()[0].outcome, Outcome::Partial);
+        let r = &rows_of(&mut c)[0];
+        assert_eq!(r.outcome, Outcome::Partial, "{order:?}");
+        assert_eq!(
+            (r.invite_time, r.answer_time, r.time_to_answer),
+            (None, None, None)
+        );
+        assert!(close(r.end_time, 130.0));
+        assert_eq!(r.media.len(), 1);
+        assert_eq!(r.media[0].cseq, 2);
+        assert_eq!(
+            r.media[0].offer_direction,
+            Some(sipwire::sdp::Direction::SendOnly)
+        );
+        assert_eq!(c.outcome_counts().answered, 0);
+        assert_eq!(c.outcome_counts().partial, 1);
+    }
+    // Only the responses of the initial INVITE: partial, with the status seen.
+    let msgs = vec![
+        seen(0.5, BOB, ALICE, &inv.response("180 Ringing", "tb")),
+        seen(2.0, BOB, ALICE, &inv.response("200 OK", "tb")),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let r = &rows_of(&mut c)[0];
+        assert_eq!((r.outcome, r.final_status), (Outcome::Partial, Some(200)));
+        assert!(close(r.answer_time, 2.0) && r.time_to_answer.is_none());
+    }
+}
+
+/// Issue 13, "a call in early media that went quiet is called timeout": a 183 with SDP and no
+/// final is `early_media`, with its early media row; a 180 without SDP is `timeout`.
+#[test]
+fn early_media_is_told_from_unanswered() {
+    let inv =
+        alice_invite("early").with_body(&sdp_media("10.0.0.1", &[("audio", 4000, "0 8", "")]));
+    let progress = inv
+        .response("183 Session Progress", "tb")
+        .with_body(&sdp_media("10.0.0.2", &[("audio", 5000, "0", "")]));
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(0.1, BOB, ALICE, &inv.response("100 Trying", "")),
+        seen(0.4, BOB, ALICE, &progress),
+        seen(0.9, BOB, ALICE, &progress),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        // Within Timer C nothing is finished; past it the call is.
+        assert_eq!(c.drain(100.0).count(), 0);
+        let done: Vec<CallRecord> = c.drain(400.0).map(|f| f.record()).collect();
+        assert_eq!(done.len(), 1, "{order:?}");
+        let r = &done[0];
+        assert_eq!((r.outcome, r.final_status), (Outcome::EarlyMedia, None));
+        assert!(r.early_media);
+        assert!(close(r.post_dial_delay, 0.4), "{r:?}");
+        assert_eq!(r.media.len(), 1);
+        assert!(r.media[0].early && close(r.media[0].answer_time, 0.4));
+        assert_eq!(r.media[0].answer_port, Some(5000));
+        assert_eq!(c.sizes().calls, 0);
+    }
+    // Ringing, no SDP, no final: timeout (Timer C).
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(0.5, BOB, ALICE, &inv.response("180 Ringing", "tb")),
+    ];
+    let (mut c, _) = run(Config::DEFAULT, &msgs, &[1, 0]);
+    let done: Vec<CallRecord> = c.drain(400.0).map(|f| f.record()).collect();
+    assert_eq!(done[0].outcome, Outcome::Timeout);
+    assert!(!done[0].early_media);
+}
+
+/// Issue 13, "real devices' quirks drop whole calls": a CANCEL whose top Via sent-by lacks the
+/// default port its INVITE had joins the INVITE's transaction; so do other spellings of the
+/// same sent-by (host case, a trailing dot, TLS's 5061, IPv6 written another way).
+#[test]
+fn sent_by_with_and_without_its_default_port_is_one_transaction() {
+    let cases = [
+        ("SIP/2.0/UDP 192.0.2.1:5060", "SIP/2.0/UDP 192.0.2.1"),
+        (
+            "SIP/2.0/TCP host.example.com",
+            "SIP/2.0/TCP HOST.Example.COM.:5060",
+        ),
+        (
+            "SIP/2.0/TLS host.example.com:5061",
+            "SIP/2.0/TLS host.example.com",
+        ),
+        (
+            "SIP/2.0/UDP [2001:db8::1]:5060",
+            "SIP/2.0/UDP [2001:DB8:0:0:0:0:0:1]",
+        ),
+    ];
+    for (inv_via, cancel_via) in cases {
+        let inv = alice_invite("quirk").with_via(&format!("{inv_via};branch=z9hG4bKq1"));
+        let cancel = Sip {
+            start: "CANCEL sip:bob@example.com SIP/2.0".into(),
+            cseq: "1 CANCEL".into(),
+            ..inv.clone()
+        }
+        .with_via(&format!("{cancel_via};branch=z9hG4bKq1"));
+        let ack = Sip {
+            start: "ACK sip:bob@example.com SIP/2.0".into(),
+            cseq: "1 ACK".into(),
+            to: "<sip:bob@example.com>;tag=tb".into(),
+            ..cancel.clone()
+        };
+        for (status, outcome) in [
+            ("487 Request Terminated", Outcome::Cancelled),
+            ("408 Request Timeout", Outcome::Timeout),
+        ] {
+            let msgs = vec![
+                seen(0.0, ALICE, BOB, &inv),
+                seen(0.5, BOB, ALICE, &inv.response("180 Ringing", "tb")),
+                seen(3.0, ALICE, BOB, &cancel),
+                seen(3.1, BOB, ALICE, &cancel.response("200 OK", "tb")),
+                seen(3.2, BOB, ALICE, &inv.response(status, "tb")),
+                seen(3.3, ALICE, BOB, &ack),
+            ];
+            for order in orders(msgs.len()) {
+                let (mut c, _) = run(Config::KEEP, &msgs, &order);
+                let txns = c.transactions();
+                assert_eq!(txns.len(), 1, "{inv_via} / {cancel_via} {order:?}");
+                let t = &txns[0];
+                assert!(t.request().is_some() && t.cancel().is_some() && t.ack().is_some());
+                assert_eq!(t.cancel_responses().len(), 1);
+                assert_eq!(t.retransmissions(), 0);
+                let r = &rows_of(&mut c)[0];
+                assert_eq!(r.outcome, outcome, "{inv_via} / {cancel_via} {order:?}");
+                assert!(close(r.cancel_time, 3.0));
+                assert_eq!(r.invites, 1);
+            }
+        }
+    }
+}
+
+/// Issue 13: devices that write IPv6 addresses unbracketed in URIs and Via (invalid, common)
+/// are read in the lenient mode (with a diagnostic, counted as `repaired`); a CANCEL that
+/// brackets the same address joins the INVITE.
+#[test]
+fn unbracketed_ipv6_devices_are_correlated() {
+    let host = "2001:db8:0:0:216:d3ff:fe0d:22c";
+    let a = "[2001:db8::216:d3ff:fe0d:22c]:5060";
+    let b = "[2001:db8::2]:5060";
+    let inv = Sip::request(
+        "INVITE",
+        &format!("sip:4321@{host}:5060"),
+        &format!("SIP/2.0/UDP {host}:5060;branch=z9hG4bK6a"),
+        &format!("<sip:1234@{host}:5060>;tag=v6"),
+        &format!("<sip:4321@{host}:5060>"),
+        "v6@host",
+        1,
+    );
+    let cancel = Sip {
+        start: format!("CANCEL sip:4321@[{host}]:5060 SIP/2.0"),
+        cseq: "1 CANCEL".into(),
+        ..inv.clone()
+    }
+    .with_via("SIP/2.0/UDP [2001:DB8::216:D3FF:FE0D:22C];branch=z9hG4bK6a");
+    let msgs = vec![
+        seen(0.0, a, b, &inv),
+        seen(0.2, b, a, &inv.response("180 Ringing", "t6")),
+        seen(1.0, a, b, &cancel),
+        seen(1.1, b, a, &cancel.response("200 OK", "t6")),
+        seen(1.2, b, a, &inv.response("487 Request Terminated", "t6")),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, fed) = run(Config::DEFAULT, &msgs, &order);
+        assert!(
+            fed.iter().all(|f| matches!(f, Fed::Stored(_))),
+            "{order:?} {fed:?}"
+        );
+        let k = *c.counters();
+        assert_eq!((k.uncorrelated, k.transactions), (0, 1));
+        assert!(k.repaired >= 3, "{k:?}");
+        let r = &rows_of(&mut c)[0];
+        assert_eq!(r.outcome, Outcome::Cancelled);
+        assert_eq!(r.caller.as_deref(), Some(&*format!("sip:1234@{host}:5060")));
+    }
+    // Strict parsing refuses them, and says why.
+    let strict = Config {
+        parse: sipwire::ParseOptions::STRICT,
+        ..Config::DEFAULT
+    };
+    let (c, fed) = run(strict, &msgs, &[0]);
+    assert!(
+        matches!(fed[0], Fed::Unparsable(_) | Fed::Uncorrelated(_)),
+        "{fed:?}"
+    );
+    assert_eq!(c.counters().messages, 1);
+}
+
+/// Payload types, codec names (rtpmap or the RFC 3551 table) and the negotiated codec of each
+/// m= line; a refused stream (port 0) keeps its row.
+#[test]
+fn media_rows_have_codecs_and_the_negotiated_one() {
+    let offer = sdp_media(
+        "192.0.2.10",
+        &[
+            (
+                "audio",
+                30000,
+                "0 8 96 101",
+                "a=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n",
+            ),
+            ("video", 30002, "97", "a=rtpmap:97 H264/90000\r\n"),
+        ],
+    );
+    let answer = sdp_media(
+        "192.0.2.20",
+        &[
+            (
+                "audio",
+                40000,
+                "101 8",
+                "a=rtpmap:101 telephone-event/8000\r\n",
+            ),
+            ("video", 0, "97", "a=rtpmap:97 H264/90000\r\n"),
+        ],
+    );
+    let inv = alice_invite("codecs").with_body(&offer);
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(
+            1.0,
+            BOB,
+            ALICE,
+            &inv.response("200 OK", "tb").with_body(&answer),
+        ),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let r = &rows_of(&mut c)[0];
+        let m = &r.media;
+        assert_eq!(m.len(), 2);
+        assert_eq!((&*m[0].kind, m[0].media_index), ("audio", 0));
+        assert_eq!(m[0].payload_types, vec![0, 8, 96, 101]);
+        let names: Vec<&str> = m[0].codecs.iter().map(|s| &**s).collect();
+        assert_eq!(names, ["PCMU", "PCMA", "opus", "telephone-event"]);
+        assert_eq!(m[0].answer_payload_types, vec![101, 8]);
+        assert_eq!(m[0].codec.as_deref(), Some("PCMA"));
+        assert_eq!(
+            (m[0].codec_payload_type, m[0].codec_clock_rate),
+            (Some(8), Some(8000))
+        );
+        assert_eq!(
+            m[0].offer_direction,
+            Some(sipwire::sdp::Direction::SendRecv)
+        );
+        assert_eq!((&*m[1].kind, m[1].media_index), ("video", 1));
+        assert_eq!((m[1].offer_port, m[1].answer_port), (Some(30002), Some(0)));
+        assert_eq!(m[1].codec.as_deref(), Some("H264"));
+        // The snapshot says the same: the refused stream has no RTP endpoint.
+        let call = &Correlator::new(Config::DEFAULT).calls();
+        assert!(call.is_empty());
+    }
+}
+
+/// Issue 13: `orphan_responses` counts responses whose request was never seen, not those
+/// whose request came later in the feed.
+#[test]
+fn orphan_responses_matched_later_are_not_counted() {
+    let inv = alice_invite("orphan");
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(0.1, BOB, ALICE, &inv.response("100 Trying", "")),
+        seen(0.5, BOB, ALICE, &inv.response("180 Ringing", "tb")),
+        seen(1.0, BOB, ALICE, &inv.response("486 Busy Here", "tb")),
+    ];
+    for order in orders(msgs.len()) {
+        let (c, _) = run(Config::DEFAULT, &msgs, &order);
+        assert_eq!(c.counters().orphan_responses, 0, "{order:?}");
+        assert_eq!(c.calls()[0].outcome, Outcome::Busy);
+    }
+    let (c, _) = run(Config::DEFAULT, &msgs, &[3, 2, 1]);
+    assert_eq!(c.counters().orphan_responses, 3);
+}
+
+/// Every message that cannot be correlated says why, and the reasons are counted.
+#[test]
+fn uncorrelated_messages_say_why() {
+    let good = alice_invite("why");
+    let drop_header = |name: &str| -> Vec<u8> {
+        let s = String::from_utf8(good.bytes()).unwrap();
+        s.lines()
+            .filter(|l| !l.starts_with(name))
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    let replace = |from: &str, to: &str| -> Vec<u8> {
+        String::from_utf8(good.bytes())
+            .unwrap()
+            .replace(from, to)
+            .into_bytes()
+    };
+    let cases: Vec<(Vec<u8>, Reason)> = vec![
+        (drop_header("Call-ID"), Reason::NoCallId),
+        (replace("Call-ID: why", "Call-ID: "), Reason::NoCallId),
+        (drop_header("CSeq"), Reason::BadCSeq),
+        (
+            replace("CSeq: 1 INVITE", "CSeq: one INVITE"),
+            Reason::BadCSeq,
+        ),
+        (drop_header("Via"), Reason::NoVia),
+        (
+            replace("SIP/2.0/UDP 10.0.0.1:5060", "SIP/2.0/UDP 10.0.0.1:99999"),
+            Reason::BadVia,
+        ),
+    ];
+    let mut c = Correlator::default();
+    for (i, (bytes, why)) in cases.iter().enumerate() {
+        let fed = c.feed(bytes, Packet::udp(i as f64, addr(ALICE), addr(BOB)));
+        assert_eq!(
+            fed,
+            Fed::Uncorrelated(*why),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    let k = *c.counters();
+    assert_eq!(
+        (
+            k.no_call_id,
+            k.bad_cseq,
+            k.no_via,
+            k.bad_via,
+            k.late,
+            k.uncorrelated
+        ),
+        (2, 2, 1, 1, 0, 6)
+    );
+    assert_eq!(c.sizes().calls, 0);
+    for r in Reason::ALL {
+        assert!(!r.as_str().is_empty());
+    }
+}
+
+/// A straggler of a call already handed out (within its linger) is `late`, not a second,
+/// partial call; after the linger the Call-ID starts a new call.
+#[test]
+fn stragglers_of_finished_calls_are_late() {
+    let mut c = Correlator::default();
+    let evs = answered_call("done", 0.0);
+    feed_all(&mut c, &evs);
+    assert_eq!(c.drain(20.0).count(), 0);
+    let done: Vec<CallRecord> = c.drain(50.0).map(|f| f.record()).collect();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].outcome, Outcome::Answered);
+    let bye_ok = &evs[6].bytes;
+    let fed = c.feed(bye_ok, Packet::udp(60.0, addr(B), addr(A)));
+    assert_eq!(fed, Fed::Uncorrelated(Reason::Late));
+    assert_eq!(c.counters().late, 1);
+    assert_eq!(c.sizes().calls, 0);
+    // Past the tombstone's time, the same Call-ID is a new (here partial) call.
+    c.drain(200.0).count();
+    let fed = c.feed(bye_ok, Packet::udp(200.0, addr(B), addr(A)));
+    assert!(matches!(fed, Fed::Stored(_)), "{fed:?}");
+    assert_eq!(c.calls()[0].outcome, Outcome::Partial);
+}
+
+/// Calls finish on the capture clock by phase: no response (Timer B), answered and quiet
+/// (idle), ended (linger); a drain before the deadline keeps the call.
+#[test]
+fn calls_finish_by_phase_on_the_capture_clock() {
+    let cfg = Config::DEFAULT;
+    let mut c = Correlator::new(cfg);
+    // No response at all.
+    c.feed(
+        &req("INVITE", "z9hG4bKnr", "noresp", 1, "", None),
+        Packet::udp(0.0, addr(A), addr(B)),
+    );
+    // Answered, no BYE.
+    let mut evs = answered_call("nobye", 0.0);
+    evs.truncate(5);
+    feed_all(&mut c, &evs);
+    assert_eq!(c.drain(31.0).count(), 0);
+    let timed_out: Vec<CallRecord> = c.drain(33.0).map(|f| f.record()).collect();
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(
+        (&*timed_out[0].call_id, timed_out[0].outcome),
+        ("noresp", Outcome::Timeout)
+    );
+    assert_eq!(c.drain(cfg.idle_timeout).count(), 0);
+    let idle: Vec<CallRecord> = c
+        .drain(cfg.idle_timeout + 3.0)
+        .map(|f| f.record())
+        .collect();
+    assert_eq!(
+        (&*idle[0].call_id, idle[0].outcome),
+        ("nobye", Outcome::Answered)
+    );
+    assert_eq!(idle[0].end_time, None);
+    // A message moves the deadline: a call that keeps talking is kept.
+    let mut c = Correlator::new(cfg);
+    feed_all(&mut c, &answered_call("talk", 0.0)[..5]);
+    for k in 1..5 {
+        let t = f64::from(k) * 3000.0;
+        c.feed(
+            &req("INFO", &format!("z9hG4bKi{k}"), "talk", 10 + k, "tt", None),
+            Packet::udp(t, addr(A), addr(B)),
+        );
+        assert_eq!(c.drain(t).count(), 0);
+    }
+    assert_eq!(c.drain(12_000.0 + cfg.idle_timeout + 1.0).count(), 1);
+    let s = c.sizes();
+    assert_eq!(
+        (s.calls, s.transactions, s.dialogs, s.exchanges),
+        (0, 0, 0, 0)
+    );
+}
+
+/// Issue 13, "memory grows without bound": 30,000 completed calls (210,000 messages) fed with
+/// a drain every 1,000 messages: the live tables stay at the calls open at once, and every
+/// call comes out once.
+#[test]
+fn streaming_keeps_the_live_tables_bounded() {
+    let calls = 30_000u32;
+    let mut c = Correlator::default();
+    let mut rows = 0usize;
+    let mut answered = 0usize;
+    let mut peak = sipwire::correlate::Sizes::default();
+    let mut fed = 0usize;
+    // Calls start every 10 ms and last 12 s: ~1,200 overlap at any time.
+    let mut window: Vec<Ev> = Vec::new();
+    for i in 0..calls {
+        let t0 = f64::from(i) * 0.01;
+        window.extend(answered_call(&format!("s{i}@host"), t0));
+        // Feed what is due before the next call starts (each call is in time order).
+        window.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let due = window.partition_point(|e| e.t < t0 + 0.01);
+        for e in window.drain(..due) {
+            let (s, d) = if e.forward { (A, B) } else { (B, A) };
+            c.feed(&e.bytes, Packet::udp(e.t, addr(s), addr(d)));
+            fed += 1;
+            if fed % 1000 == 0 {
+                for r in c.drain_finished(e.t) {
+                    rows += 1;
+                    answered += usize::from(r.outcome == Outcome::Answered);
+                }
+                let s = c.sizes();
+                peak.calls = peak.calls.max(s.calls);
+                peak.transactions = peak.transactions.max(s.transactions);
+                peak.dialogs = peak.dialogs.max(s.dialogs);
+                peak.deadlines = peak.deadlines.max(s.deadlines);
+                peak.tombstones = peak.tombstones.max(s.tombstones);
+            }
+        }
+    }
+    window.sort_by(|a, b| a.t.total_cmp(&b.t));
+    for e in window.drain(..) {
+        let (s, d) = if e.forward { (A, B) } else { (B, A) };
+        c.feed(&e.bytes, Packet::udp(e.t, addr(s), addr(d)));
+        fed += 1;
+    }
+    for r in c.drain_all().map(|f| f.record()) {
+        rows += 1;
+        answered += usize::from(r.outcome == Outcome::Answered);
+    }
+    assert_eq!(fed, 7 * calls as usize);
+    assert_eq!((rows, answered), (calls as usize, calls as usize));
+    // Open calls: ~1,200 talking plus ~3,200 lingering (32 s at 100 calls/s) and a drain's
+    // worth; nothing near the 30,000 seen.
+    assert!(peak.calls < 6_000, "{peak:?}");
+    assert!(
+        peak.transactions < 2 * 6_000 && peak.dialogs < 6_000,
+        "{peak:?}"
+    );
+    assert!(peak.deadlines < 3 * 6_000 + 1024, "{peak:?}");
+    assert!(peak.tombstones < 6_000, "{peak:?}");
+    let k = c.counters();
+    assert_eq!(
+        (k.finished_calls, k.evicted_calls, k.late),
+        (u64::from(calls), 0, 0)
+    );
+    assert_eq!(k.stored_bytes, 0);
+    let s = c.sizes();
+    assert_eq!(
+        (s.calls, s.transactions, s.dialogs, s.exchanges),
+        (0, 0, 0, 0)
+    );
+}
+
+/// Hostile input hits each bound, and what is dropped is counted: a flood of branches in one
+/// Call-ID (transactions per call), of To tags (dialogs and legs, responses per
+/// transaction), of CSeq numbers (exchanges per call).
+#[test]
+fn floods_within_one_call_hit_the_caps() {
+    let cfg = Config::DEFAULT;
+    let mut c = Correlator::new(cfg);
+    for i in 0..1000u32 {
+        c.feed(
+            &req("INVITE", &format!("z9hG4bKfl{i}"), "flood", 1, "", None),
+            Packet::udp(f64::from(i) * 0.001, addr(A), addr(B)),
+        );
+    }
+    let k = *c.counters();
+    assert_eq!(k.transactions as usize, cfg.max_transactions_per_call);
+    assert_eq!(
+        k.dropped_transactions as usize,
+        1000 - cfg.max_transactions_per_call
+    );
+    assert_eq!(c.sizes().transactions, cfg.max_transactions_per_call);
+
+    let mut c = Correlator::new(cfg);
+    for i in 0..1000u32 {
+        c.feed(
+            &resp(
+                183,
+                "INVITE",
+                "z9hG4bKtag",
+                "tags",
+                1,
+                &format!("t{i}"),
+                None,
+            ),
+            Packet::udp(f64::from(i) * 0.001, addr(B), addr(A)),
+        );
+    }
+    let k = *c.counters();
+    assert_eq!(k.dropped_responses as usize, 1000 - cfg.max_responses);
+    assert_eq!(
+        c.sizes().dialogs,
+        cfg.max_responses.min(cfg.max_dialogs_per_call)
+    );
+    assert!(k.dropped_dialogs > 0);
+
+    let mut c = Correlator::new(cfg);
+    for i in 0..1000u32 {
+        c.feed(
+            &req(
+                "UPDATE",
+                &format!("z9hG4bKu{i}"),
+                "cseqs",
+                i + 1,
+                "tt",
+                None,
+            ),
+            Packet::udp(f64::from(i) * 0.001, addr(A), addr(B)),
+        );
+    }
+    let k = *c.counters();
+    assert_eq!(c.sizes().exchanges, cfg.max_exchanges_per_call);
+    assert!(
+        k.dropped_exchanges > 0 && k.dropped_transactions > 0,
+        "{k:?}"
+    );
+    // Every record of the call is bounded: its row comes out.
+    assert_eq!(c.drain_all().count(), 1);
 }

@@ -1,15 +1,20 @@
-//! What the correlator reads from one message: the start line, Call-ID, CSeq, the From and To
-//! tags and the top Via, each through its typed parser, and nothing else. Results are spans
-//! of the message buffer, so they outlive no borrow and cost no allocation. A call remembers
-//! its From, To and Via values with their parse ([`Seen`]): a value repeated byte for byte
-//! is parsed once.
+//! Stage 1 of the pipeline: what the correlator reads from one message. The start line,
+//! Call-ID, CSeq, the From and To tags and URIs and the top Via, each through its typed parser,
+//! and nothing else (the SDP body is read later, by the call stage, only when it is wanted).
+//! Results are spans of the message buffer, so they outlive no borrow and cost no allocation.
+//! A call remembers its From, To and Via values with their parse ([`Seen`]): a value repeated
+//! byte for byte is parsed once.
+//!
+//! The top Via's sent-by is also put in the form the transaction stage compares
+//! ([`TopVia::port`], [`TopVia::ip`]): see `txn.rs` for the tolerances.
 
-use std::net::IpAddr;
+use std::net::Ipv6Addr;
 
+use super::Reason;
 use crate::header::{parse_cseq, parse_name_addr, parse_via_list};
 use crate::message::{HeaderName, MessageIndex, StartLine};
 use crate::scan::Span;
-use crate::sdp::{Direction, Hold, SessionDescription};
+use crate::uri::Host;
 use crate::{Diagnostic, ParseOptions};
 
 /// A SIP method (RFC 3261 §7.1 and the extension methods of RFC 3262, 3265, 3311, 3428,
@@ -101,16 +106,13 @@ pub(crate) struct Facts {
     /// The method's name as written (for `Method::Other`).
     pub method_name: Span,
     pub cseq: u32,
-    pub call_id: Span,
     pub from_tag: Span,
     pub to_tag: Span,
-    pub branch: Span,
-    /// The branch carries the RFC 3261 magic cookie and more (§8.1.1.7).
-    pub rfc3261: bool,
-    pub via_host: Span,
-    pub via_port: Option<u16>,
-    /// The whole top via-parm (the RFC 2543 key).
-    pub via: Span,
+    /// The From and To URIs (empty when the name-addr does not parse).
+    pub from_uri: Span,
+    pub to_uri: Span,
+    /// The top Via, spans made spans of the message.
+    pub via: TopVia,
     pub content_type: Option<Span>,
 }
 
@@ -137,13 +139,14 @@ pub(crate) struct Head {
 }
 
 /// The start line, Call-ID and CSeq of a parsed message, and where its first Via, From and To
-/// are; `None` when it lacks a Call-ID, a CSeq the typed parser accepts, or a Via.
+/// are; the reason it cannot be correlated when it lacks a Call-ID, a CSeq the typed parser
+/// accepts, or a Via.
 pub(crate) fn head(
     buf: &[u8],
     idx: &MessageIndex,
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
-) -> Option<Head> {
+) -> Result<Head, Reason> {
     let (mut via, mut from, mut to, mut call_id, mut cseq, mut ctype) =
         (None, None, None, None, None, None);
     for h in &idx.headers {
@@ -160,8 +163,10 @@ pub(crate) fn head(
             *slot = Some(h.value);
         }
     }
-    let call_id = call_id.filter(|s| !s.is_empty())?;
-    let cs = parse_cseq(cseq?.of(buf), opts, diags).ok()?;
+    let call_id = call_id.filter(|s| !s.is_empty()).ok_or(Reason::NoCallId)?;
+    let cseq = cseq.ok_or(Reason::BadCSeq)?;
+    let cs = parse_cseq(cseq.of(buf), opts, diags).map_err(|_| Reason::BadCSeq)?;
+    let via = via.ok_or(Reason::NoVia)?;
     let (status, method, method_name) = match idx.start_line {
         StartLine::Request { method, .. } => (None, Method::from_bytes(method.of(buf)), method),
         StartLine::Response { status, .. } => (
@@ -170,13 +175,13 @@ pub(crate) fn head(
             Span::within(buf, cs.method),
         ),
     };
-    Some(Head {
+    Ok(Head {
         status,
         method,
         method_name,
         cseq: cs.seq,
         call_id,
-        via: via?,
+        via,
         from,
         to,
         content_type: ctype,
@@ -189,10 +194,27 @@ pub(crate) struct TopVia {
     pub branch: Span,
     /// The branch carries the RFC 3261 magic cookie and more (§8.1.1.7).
     pub rfc3261: bool,
+    /// The sent-by host as written.
     pub host: Span,
-    pub port: Option<u16>,
-    /// The whole via-parm (the RFC 2543 key).
-    pub parm: Span,
+    /// The sent-by port, the transport's default when absent: 5061 for TLS, 5060 otherwise
+    /// (RFC 3261 §18.2.1, §19.1.2).
+    pub port: u16,
+    /// An IPv6 sent-by as its 16 bytes (so `[2001:DB8::1]` and `[2001:db8:0:0:0:0:0:1]`
+    /// compare equal, RFC 5118 §4.2); `None` for names and IPv4 addresses.
+    pub ip: Option<[u8; 16]>,
+    /// The parse needed a lenient repair (it left a diagnostic).
+    pub repaired: bool,
+}
+
+impl TopVia {
+    /// The same with its spans moved by `base` (from the value to the message).
+    fn at(self, base: Span) -> TopVia {
+        TopVia {
+            branch: at(base, self.branch),
+            host: at(base, self.host),
+            ..self
+        }
+    }
 }
 
 /// The first via-parm of a Via header value, through the typed parser (RFC 3261 §20.42);
@@ -202,24 +224,49 @@ pub(crate) fn top_via(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<TopVia> {
+    let mark = diags.len();
     let v = parse_via_list(value, opts, diags).next()?.ok()?;
+    let repaired = diags.len() > mark;
     let w = |s: &[u8]| Span::within(value, s);
+    let tls = v.transport().eq_ignore_ascii_case(b"TLS")
+        || v.transport().eq_ignore_ascii_case(b"TLS-SCTP");
+    let ip = match v.host() {
+        Host::Ipv6 { address, .. } => std::str::from_utf8(address)
+            .ok()
+            .and_then(|a| a.parse::<Ipv6Addr>().ok())
+            .map(|a| a.octets()),
+        _ => None,
+    };
     Some(TopVia {
         branch: w(v.branch().unwrap_or(&[])),
         rfc3261: v.has_rfc3261_branch(),
         host: w(v.host().as_bytes()),
-        port: v.port(),
-        parm: w(v.as_bytes()),
+        port: v.port().unwrap_or(if tls { 5061 } else { 5060 }),
+        ip,
+        repaired,
     })
 }
 
-/// The `tag` parameter of a From or To value (RFC 3261 §19.3), relative to the value; empty
-/// when there is none or the name-addr does not parse.
-pub(crate) fn tag(value: &[u8], opts: &ParseOptions, diags: &mut Vec<Diagnostic>) -> Span {
-    parse_name_addr(value, opts, diags)
-        .ok()
-        .and_then(|n| n.tag())
-        .map_or(Span::default(), |t| Span::within(value, t))
+/// The `tag` parameter and the URI of a From or To value (RFC 3261 §19.3, §20.20), relative
+/// to the value; both empty when the name-addr does not parse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Addr {
+    pub tag: Span,
+    pub uri: Span,
+    /// The parse needed a lenient repair (it left a diagnostic).
+    pub repaired: bool,
+}
+
+pub(crate) fn addr(value: &[u8], opts: &ParseOptions, diags: &mut Vec<Diagnostic>) -> Addr {
+    let mark = diags.len();
+    match parse_name_addr(value, opts, diags) {
+        Ok(n) => Addr {
+            tag: n.tag().map_or(Span::default(), |t| Span::within(value, t)),
+            uri: Span::within(value, n.uri().as_bytes()),
+            repaired: diags.len() > mark,
+        },
+        Err(_) => Addr::default(),
+    }
 }
 
 /// A span relative to `base`'s value made a span of the message (empty stays empty).
@@ -232,82 +279,22 @@ pub(crate) fn at(base: Span, rel: Span) -> Span {
 }
 
 impl Facts {
-    /// The facts of a message from its head, top Via and tags (relative to their values).
-    pub(crate) fn new(h: &Head, via: TopVia, from_tag: Span, to_tag: Span) -> Facts {
-        let (from, to) = (h.from.unwrap_or_default(), h.to.unwrap_or_default());
+    /// The facts of a message from its head, top Via and From/To (relative to their values).
+    pub(crate) fn new(h: &Head, via: TopVia, from: Addr, to: Addr) -> Facts {
+        let (fv, tv) = (h.from.unwrap_or_default(), h.to.unwrap_or_default());
         Facts {
             status: h.status,
             method: h.method,
             method_name: h.method_name,
             cseq: h.cseq,
-            call_id: h.call_id,
-            from_tag: at(from, from_tag),
-            to_tag: at(to, to_tag),
-            branch: at(h.via, via.branch),
-            rfc3261: via.rfc3261,
-            via_host: at(h.via, via.host),
-            via_port: via.port,
-            via: at(h.via, via.parm),
+            from_tag: at(fv, from.tag),
+            to_tag: at(tv, to.tag),
+            from_uri: at(fv, from.uri),
+            to_uri: at(tv, to.uri),
+            via: via.at(h.via),
             content_type: h.content_type,
         }
     }
-}
-
-/// An address and port RTP is sent to, from an SDP `c=` and `m=` line.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RtpEndpoint {
-    /// The connection address as written (an IP address, or a name).
-    pub address: Box<str>,
-    pub port: u16,
-}
-
-impl RtpEndpoint {
-    /// The address as an IP address, when it is one.
-    pub fn ip(&self) -> Option<IpAddr> {
-        self.address.parse().ok()
-    }
-}
-
-/// One `m=` section of a description, as far as the correlator cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StreamInfo {
-    /// `audio`, `video`, `image` ...
-    pub media: Box<str>,
-    /// `None` for a disabled stream (port 0) or one without `c=`.
-    pub rtp: Option<RtpEndpoint>,
-    pub direction: Direction,
-    pub hold: Hold,
-}
-
-/// The `application/sdp` body of a message (or the first SDP part of a multipart body,
-/// RFC 5621), read into stream records. `None` when there is none or it does not parse.
-pub(crate) fn sdp_streams(
-    buf: &[u8],
-    idx: &MessageIndex,
-    content_type: Option<Span>,
-    opts: &ParseOptions,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Vec<StreamInfo>> {
-    let body = idx.body.of(buf);
-    if body.is_empty() {
-        return None;
-    }
-    let sdp = crate::body::sdp_part(content_type?.of(buf), body, opts)?;
-    let sd = SessionDescription::parse(sdp, opts, diags).ok()?;
-    let streams = sd
-        .media()
-        .take(16)
-        .map(|m| StreamInfo {
-            media: String::from_utf8_lossy(m.kind()).into(),
-            rtp: m.rtp_endpoint().map(|e| RtpEndpoint {
-                address: String::from_utf8_lossy(e.address).into(),
-                port: e.port,
-            }),
-            direction: m.direction(),
-            hold: m.hold(),
-        })
-        .collect();
-    Some(streams)
 }
 
 /// Values remembered per call, and the bytes they take.
@@ -317,7 +304,7 @@ const SEEN_BYTES: usize = 1024;
 /// What one remembered value parsed to (spans relative to the value).
 #[derive(Clone, Copy, Debug)]
 enum Parsed {
-    Tag(Span),
+    Addr(Addr),
     Via(TopVia),
 }
 
@@ -381,19 +368,19 @@ impl Seen {
         Some(v)
     }
 
-    /// The tag of a From or To `value`, remembered or parsed.
-    pub(crate) fn tag(
+    /// The tag and URI of a From or To `value`, remembered or parsed.
+    pub(crate) fn addr(
         &mut self,
         value: &[u8],
         opts: &ParseOptions,
         diags: &mut Vec<Diagnostic>,
-    ) -> Span {
-        if let Some(Parsed::Tag(t)) = self.find(value, false) {
-            return t;
+    ) -> Addr {
+        if let Some(Parsed::Addr(a)) = self.find(value, false) {
+            return a;
         }
-        let t = tag(value, opts, diags);
-        self.remember(value, Parsed::Tag(t));
-        t
+        let a = addr(value, opts, diags);
+        self.remember(value, Parsed::Addr(a));
+        a
     }
 
     /// Remembers what a message of a call made just now parsed to.
@@ -402,39 +389,39 @@ impl Seen {
         buf: &[u8],
         h: &Head,
         via: TopVia,
-        from: Span,
-        to: Span,
+        from: Addr,
+        to: Addr,
     ) {
         self.remember(h.via.of(buf), Parsed::Via(via));
         if let Some(v) = h.from {
-            self.remember(v.of(buf), Parsed::Tag(from));
+            self.remember(v.of(buf), Parsed::Addr(from));
         }
         if let Some(v) = h.to {
-            self.remember(v.of(buf), Parsed::Tag(to));
+            self.remember(v.of(buf), Parsed::Addr(to));
         }
     }
 }
 
-/// The top Via and the From and To tags of a message (relative to their values), through
-/// `seen` when the message's call is known; `None` when the top Via does not parse.
+/// The top Via and the From and To tags and URIs of a message (relative to their values),
+/// through `seen` when the message's call is known; `None` when the top Via does not parse.
 pub(crate) fn parts(
     buf: &[u8],
     h: &Head,
     mut seen: Option<&mut Seen>,
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(TopVia, Span, Span)> {
+) -> Option<(TopVia, Addr, Addr)> {
     let via = match seen.as_deref_mut() {
         Some(s) => s.top_via(h.via.of(buf), opts, diags)?,
         None => top_via(h.via.of(buf), opts, diags)?,
     };
-    let mut tag_of = |v: Option<Span>| match (v, seen.as_deref_mut()) {
-        (None, _) => Span::default(),
-        (Some(v), Some(s)) => s.tag(v.of(buf), opts, diags),
-        (Some(v), None) => tag(v.of(buf), opts, diags),
+    let mut addr_of = |v: Option<Span>| match (v, seen.as_deref_mut()) {
+        (None, _) => Addr::default(),
+        (Some(v), Some(s)) => s.addr(v.of(buf), opts, diags),
+        (Some(v), None) => addr(v.of(buf), opts, diags),
     };
-    let from = tag_of(h.from);
-    let to = tag_of(h.to);
+    let from = addr_of(h.from);
+    let to = addr_of(h.to);
     Some((via, from, to))
 }
 
@@ -479,17 +466,17 @@ mod tests {
         let mut seen = Seen::default();
         for round in 0..4 {
             for v in NAME_ADDRS {
-                assert_eq!(seen.tag(v, &opts, d), tag(v, &opts, d), "{round}");
+                assert_eq!(seen.addr(v, &opts, d), addr(v, &opts, d), "{round}");
             }
             for v in VIAS {
                 assert_eq!(seen.top_via(v, &opts, d), top_via(v, &opts, d), "{round}");
-                assert_eq!(seen.tag(v, &opts, d), tag(v, &opts, d), "{round}");
+                assert_eq!(seen.addr(v, &opts, d), addr(v, &opts, d), "{round}");
             }
             assert!(seen.n <= SEEN_VALUES && seen.bytes.len() <= SEEN_BYTES);
         }
         let tags: Vec<&[u8]> = NAME_ADDRS
             .iter()
-            .map(|v| seen.tag(v, &opts, d).of(v))
+            .map(|v| seen.addr(v, &opts, d).tag.of(v))
             .collect();
         let want: [&[u8]; 7] = [
             b"28431SIPpTag001",
@@ -502,8 +489,10 @@ mod tests {
         ];
         assert_eq!(tags, want);
         assert_eq!(seen.top_via(b"SIP/2.0/UDP", &opts, d), None);
-        let v = seen.top_via(VIAS[1], &opts, d).map(|v| v.parm.of(VIAS[1]));
-        assert_eq!(v, Some(&b"SIP/2.0/UDP h.example;branch=z9hG4bK1"[..]));
+        let v = seen
+            .top_via(VIAS[1], &opts, d)
+            .map(|v| (v.host.of(VIAS[1]), v.port));
+        assert_eq!(v, Some((&b"h.example"[..], 5060)));
     }
 
     /// A value seen before is found without parsing (it is in the store), and the store
@@ -513,18 +502,18 @@ mod tests {
         let opts = ParseOptions::LIBERAL;
         let d = &mut Vec::new();
         let mut seen = Seen::default();
-        seen.tag(NAME_ADDRS[0], &opts, d);
-        seen.tag(NAME_ADDRS[0], &opts, d);
+        seen.addr(NAME_ADDRS[0], &opts, d);
+        seen.addr(NAME_ADDRS[0], &opts, d);
         assert_eq!(seen.n, 1);
         for i in 0..100u32 {
             let v = format!("<sip:u{i}@example.com>;tag={i}");
-            let t = seen.tag(v.as_bytes(), &opts, d);
+            let t = seen.addr(v.as_bytes(), &opts, d).tag;
             assert_eq!(t.of(v.as_bytes()), i.to_string().as_bytes());
             assert!(seen.n <= SEEN_VALUES && seen.bytes.len() <= SEEN_BYTES);
         }
         let long = format!("<sip:{}@example.com>;tag=x", "u".repeat(SEEN_BYTES));
         assert_eq!(
-            seen.tag(long.as_bytes(), &opts, d).of(long.as_bytes()),
+            seen.addr(long.as_bytes(), &opts, d).tag.of(long.as_bytes()),
             b"x"
         );
         assert!(seen.bytes.len() <= SEEN_BYTES);

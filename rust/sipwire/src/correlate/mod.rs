@@ -1,106 +1,132 @@
 //! The passive correlator: observed traffic (a capture, a mirror port) grouped into
-//! transactions, dialogs and calls.
+//! transactions, dialogs and calls, and finished calls handed out as rows.
 //!
 //! ## Theory of operation
 //!
 //! [`Correlator::feed`] takes one message with its time, source, destination and transport,
-//! in any order. A message that does not parse (lenient options) is counted, never fatal.
-//! Otherwise the correlator reads only the start line, Call-ID, CSeq, From/To tags and the top
-//! Via (typed parsers, spans of the buffer), and the SDP body of INVITE/UPDATE/ACK exchanges.
+//! in any order. Each message goes through one pipeline, a stage per file:
 //!
-//! - **Transactions** are keyed by (top Via branch, sent-by, method) with ACK and CANCEL (and
-//!   responses to CANCEL) mapped to their INVITE (RFC 3261 §17.2.3, §9.2). A response carries
-//!   its request's top Via (§8.2.6.2), so requests and responses share the key and either can
-//!   come first: a response whose request was never captured still makes a transaction,
-//!   with `request` empty. Without an RFC 3261 branch the RFC 2543 fallback keys by Call-ID,
-//!   From tag, CSeq number and the top via-parm (the Request-URI of §17.2.3 is left out:
-//!   responses do not carry it). The Call-ID is part of both keys: a branch is unique
-//!   (§8.1.1.7), so this changes nothing for conforming peers and keeps apart the calls of
-//!   peers that reuse branches. An ACK for a 2xx has its own branch (§13.2.2.4): it joins
-//!   its INVITE by Call-ID, CSeq and From tag, waiting with the call when it comes first.
-//!   A second copy of a request, of a response (same status and To tag), of an ACK or of a
-//!   CANCEL is a retransmission: counted, not stored.
-//! - **Dialogs** (§12) are INVITE dialogs: Call-ID and the two tags (either orientation),
-//!   made by a 101-299 response to INVITE or an in-dialog request. A 2xx or an in-dialog
-//!   request confirms, BYE terminates, and an early dialog whose INVITE got a final response
-//!   on another or no dialog is terminated.
-//! - **Calls** are the INVITE dialogs of one Call-ID with their re-INVITEs and UPDATEs. Each
-//!   INVITE/UPDATE exchange is recorded by (CSeq, From tag), independent of arrival order,
-//!   and a call's outcome, times, hold periods and media sessions are derived from those
-//!   records when asked ([`Correlator::calls`]), so scrambled input gives the same answer.
+//! 1. **Facts** (`facts.rs`): the start line, Call-ID, CSeq, top Via, From and To (tags and
+//!    URIs), each through its typed parser, as spans of the buffer. A message without a
+//!    usable Call-ID, CSeq or top Via stops here, with its [`Reason`].
+//! 2. **Call lookup** (this file): the Call-ID finds the call's record, or makes one. Every
+//!    later stage works inside that one record: a call's transactions, dialogs and exchanges
+//!    live with it and are freed with it.
+//! 3. **Transaction** (`txn.rs`, RFC 3261 §17): the message's transaction, by a liberal
+//!    reading of §17.2.3's key; first copy or retransmission.
+//! 4. **Dialog** (`dialog.rs`, §12): the dialog of its tags, and its state.
+//! 5. **Call** (`call.rs`): the INVITE/UPDATE/PRACK exchange it belongs to (CSeq, From tag),
+//!    and in it the leg of its To tag: times, finals, offer and answer (`media.rs` reads the
+//!    SDP). Everything is kept with the earliest copy's time, so feed order does not matter.
+//! 6. **Finaliser** (`finish.rs`): the call's deadline moves (its phase and last time). When
+//!    the capture clock passes it, [`Correlator::drain`] hands the call out and frees it;
+//!    `rows.rs` makes its [`CallRecord`] and [`MediaRecord`]s, `report.rs` the snapshots.
 //!
 //! Time is seconds as `f64` on any clock (a capture's timestamps); the correlator reads no
-//! clock. The capture's end is [`Correlator::finish`]'s argument, or the latest time fed: a
-//! call with no final response whose last message is more than `Config::timeout` (64*T1,
-//! 32 s, RFC 3261 §17.1.1.2 Timer B) older than the end is `timeout`, else `in_progress`.
+//! clock. Memory grows with the calls open at once, not with the messages seen: a call's
+//! record is bounded (per-call caps in [`Config`]), the call table is bounded
+//! (`max_calls`, least recently used evicted, its row still handed out with `evicted` set),
+//! and message bytes are kept only when asked for ([`Config::keep_messages`], with a byte
+//! budget). Every drop is counted in [`Counters`].
 //!
-//! Every table is bounded ([`Config`]): a full table evicts its least recently used entry;
-//! stored message bytes have a budget; per-transaction and per-call lists are capped. Each
-//! eviction and drop is counted in [`Counters`]; an evicted call's outcome is tallied there.
-//!
-//! Messages are stored as `B` (`Box<[u8]>` by default; `Arc<[u8]>` or any `AsRef<[u8]>` a
-//! binding likes) next to their [`MessageIndex`]: the copy a capture needs and no other
-//! allocation per message, except the stream records of an SDP body.
+//! Without draining, the correlator is a message-by-message tool: [`Correlator::calls`],
+//! [`Correlator::transactions`] and [`Correlator::dialogs`] are snapshots of what it holds.
 
+mod call;
+mod dialog;
 mod facts;
+mod finish;
 mod hash;
+mod media;
 mod report;
+mod rows;
 mod table;
+mod txn;
 
+use std::collections::VecDeque;
 use std::hash::Hasher;
 use std::net::SocketAddr;
 
-pub use facts::{Method, RtpEndpoint, StreamInfo};
+pub use facts::Method;
+pub use finish::FinishedCall;
 pub use report::{
-    Call, Dialog, DialogState, HoldPeriod, MediaSession, MediaStream, Outcome, OutcomeCounts,
-    Transaction,
+    Call, Dialog, DialogId, DialogState, HoldPeriod, MediaSession, MediaStream, RtpEndpoint,
+    Transaction, TxnId,
 };
+pub use rows::{CallRecord, MediaRecord, Outcome, OutcomeCounts, Side};
 pub use table::Id;
 
 use crate::message::{Message, MessageIndex};
-use crate::scan::Span;
 use crate::txn::Transport;
 use crate::{Diagnostic, Error, ParseOptions};
+use call::{CallRec, ExMsg};
+use dialog::Tags;
 use facts::Facts;
+use finish::{Due, Queue, Tomb};
+use media::SdpRec;
 use table::Table;
+use txn::{KeyRef, Placed, Role, Slot, TxnRec};
 
 /// Bounds and timing of a [`Correlator`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Config {
-    /// Transactions kept (least recently used evicted).
-    pub max_transactions: usize,
-    /// Dialogs kept.
-    pub max_dialogs: usize,
-    /// Calls kept.
+    /// Call-IDs followed at once (calls and others); a full table evicts the least recently
+    /// used.
     pub max_calls: usize,
-    /// Bytes of stored messages; past it the least recently used transactions are evicted.
-    pub max_stored_bytes: usize,
-    /// Distinct responses stored per transaction (more are counted as dropped).
-    pub max_responses: usize,
-    /// INVITE/UPDATE exchanges recorded per call.
-    pub max_exchanges_per_call: usize,
-    /// Dialogs listed per call, transactions listed per dialog.
+    /// Transactions per call (more are counted as dropped).
+    pub max_transactions_per_call: usize,
+    /// Dialogs per call, and To tags (legs) per exchange.
     pub max_dialogs_per_call: usize,
+    /// INVITE/UPDATE/PRACK exchanges per call.
+    pub max_exchanges_per_call: usize,
+    /// Transactions listed per dialog.
     pub max_transactions_per_dialog: usize,
-    /// Seconds without a final response after which a call is `timeout` rather than
-    /// `in_progress` at the capture's end: 64*T1 = 32 s (RFC 3261 §17.1.1.2).
+    /// Distinct responses per transaction.
+    pub max_responses: usize,
+    /// Calls finished by eviction waiting for a drain; past it the oldest are dropped.
+    pub max_pending: usize,
+    /// Keep each transaction's messages (bytes and index), for [`Transaction::request`] and
+    /// the like. Off, the correlator keeps what it read of them only.
+    pub keep_messages: bool,
+    /// Bytes of kept messages; past it, messages are not kept (counted `unstored`).
+    pub max_stored_bytes: usize,
+    /// Seconds without a response after which an INVITE is `timeout` (64*T1, Timer B,
+    /// RFC 3261 §17.1.1.2); at the capture's end, a call without a final response silent
+    /// for longer is `timeout`, else `in_progress`.
     pub timeout: f64,
+    /// Seconds after a provisional response without a final before a call is finished
+    /// (Timer C, more than 3 minutes, RFC 3261 §16.6 step 11).
+    pub ringing_timeout: f64,
+    /// Seconds kept after an ended call's last message, for its stragglers (64*T1).
+    pub linger: f64,
+    /// Seconds of silence after which an established call without BYE is finished.
+    pub idle_timeout: f64,
     /// How messages are parsed (lenient by default: a capture holds what peers sent).
     pub parse: ParseOptions,
 }
 
 impl Config {
     pub const DEFAULT: Config = Config {
-        max_transactions: 100_000,
-        max_dialogs: 100_000,
         max_calls: 100_000,
-        max_stored_bytes: 256 * 1024 * 1024,
-        max_responses: 32,
-        max_exchanges_per_call: 32,
+        max_transactions_per_call: 64,
         max_dialogs_per_call: 16,
+        max_exchanges_per_call: 32,
         max_transactions_per_dialog: 64,
+        max_responses: 32,
+        max_pending: 10_000,
+        keep_messages: false,
+        max_stored_bytes: 256 * 1024 * 1024,
         timeout: 32.0,
+        ringing_timeout: 180.0,
+        linger: 32.0,
+        idle_timeout: 3600.0,
         parse: ParseOptions::LIBERAL,
+    };
+
+    /// [`Config::DEFAULT`] keeping messages.
+    pub const KEEP: Config = Config {
+        keep_messages: true,
+        ..Config::DEFAULT
     };
 }
 
@@ -135,7 +161,7 @@ impl Packet {
     }
 }
 
-/// A stored message: its bytes (the whole record fed), its index, and where it was seen.
+/// A kept message: its bytes (the whole record fed), its index, and where it was seen.
 #[derive(Clone, Debug)]
 pub struct Captured<B> {
     bytes: B,
@@ -179,19 +205,64 @@ impl<B: AsRef<[u8]>> Captured<B> {
     }
 }
 
+impl<B> Captured<B> {
+    pub(crate) fn bytes_len(&self) -> usize
+    where
+        B: AsRef<[u8]>,
+    {
+        self.bytes.as_ref().len()
+    }
+}
+
+/// Why a message that parsed could not be correlated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// No Call-ID header, or an empty one (RFC 3261 §8.1.1.4).
+    NoCallId,
+    /// No CSeq, or one the typed parser refuses (§20.16).
+    BadCSeq,
+    /// No Via header (§8.1.1.7).
+    NoVia,
+    /// A top Via the typed parser refuses (§20.42).
+    BadVia,
+    /// Its call was finished already: a straggler after the call's linger.
+    Late,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::NoCallId,
+        Reason::BadCSeq,
+        Reason::NoVia,
+        Reason::BadVia,
+        Reason::Late,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoCallId => "no_call_id",
+            Reason::BadCSeq => "bad_cseq",
+            Reason::NoVia => "no_via",
+            Reason::BadVia => "bad_via",
+            Reason::Late => "late",
+        }
+    }
+}
+
 /// What [`Correlator::feed`] did with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fed {
-    /// Stored in this transaction (the first copy of a request, response, ACK or CANCEL).
-    Stored(Id),
-    /// A retransmission of what this transaction holds: counted, not stored.
-    Retransmission(Id),
-    /// An ACK whose INVITE transaction is not (yet) known: kept with its call until it comes.
+    /// Recorded in this transaction: the first copy of a request, response, ACK or CANCEL
+    /// (kept there when messages are kept).
+    Stored(TxnId),
+    /// A copy of what this transaction has: counted (its time kept if it is the earliest).
+    Retransmission(TxnId),
+    /// A 2xx ACK whose INVITE transaction is not (yet) known: recorded with its call.
     Parked,
-    /// Not stored: its transaction or call already holds as many as the config allows.
+    /// Not recorded: its call or transaction holds as many as the config allows.
     Dropped,
-    /// Parsed, but without a Call-ID, CSeq or top Via the typed parsers accept.
-    Uncorrelated,
+    /// Parsed, but not correlated, for this reason.
+    Uncorrelated(Reason),
     /// Did not parse.
     Unparsable(Error),
 }
@@ -203,169 +274,83 @@ pub struct Counters {
     pub requests: u64,
     pub responses: u64,
     pub unparsable: u64,
+    /// Messages that parsed but were not correlated: the sum of the reasons below.
     pub uncorrelated: u64,
+    pub no_call_id: u64,
+    pub bad_cseq: u64,
+    pub no_via: u64,
+    pub bad_via: u64,
+    pub late: u64,
+    /// Messages whose From, To or Via needed a lenient repair (a diagnostic of the parse).
+    pub repaired: u64,
     pub retransmissions: u64,
     pub transactions: u64,
-    /// Responses that made their transaction (their request not captured, or not yet).
-    pub orphan_responses: u64,
-    /// ACKs kept with their call because their INVITE was not (yet) known.
-    pub parked_acks: u64,
     pub dialogs: u64,
+    /// Call-IDs that turned out to be calls.
     pub calls: u64,
-    pub evicted_transactions: u64,
-    pub evicted_dialogs: u64,
+    /// Responses whose request has not been seen: the count goes down when it comes.
+    pub orphan_responses: u64,
+    /// 2xx ACKs that came before their INVITE transaction was known.
+    pub parked_acks: u64,
+    /// Call-IDs evicted from a full table (`Config::max_calls`).
     pub evicted_calls: u64,
-    /// Messages not stored because a per-transaction or per-call cap was reached.
+    /// Calls handed out by a drain or by eviction.
+    pub finished_calls: u64,
+    /// Messages of Call-IDs let go without ever being a call (OPTIONS, REGISTER...).
+    pub non_call_messages: u64,
+    /// Messages not recorded: a call's transactions or a transaction's responses at its cap.
     pub dropped: u64,
-    /// Bytes of messages held now.
+    pub dropped_transactions: u64,
+    pub dropped_responses: u64,
+    /// Dialogs, exchanges, legs not recorded (their messages still were).
+    pub dropped_dialogs: u64,
+    pub dropped_exchanges: u64,
+    /// Rows of evicted calls dropped because `Config::max_pending` were waiting.
+    pub dropped_rows: u64,
+    /// Messages not kept because of `Config::max_stored_bytes`.
+    pub unstored: u64,
+    /// Bytes of messages kept now.
     pub stored_bytes: u64,
-    /// Outcomes of evicted calls, decided when they were evicted.
+    /// Outcomes of evicted calls, decided when evicted.
     pub evicted_outcomes: OutcomeCounts,
+    /// Outcomes of every call handed out (drained or evicted).
+    pub finished_outcomes: OutcomeCounts,
 }
 
-/// Where a message goes in its transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    Request,
-    Response,
-    Ack,
-    Cancel,
-    CancelResponse,
+/// What the correlator holds now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sizes {
+    /// Call-IDs (calls and others).
+    pub calls: usize,
+    pub transactions: usize,
+    pub dialogs: usize,
+    pub exchanges: usize,
+    /// Deadline entries (one per call, and stale ones).
+    pub deadlines: usize,
+    pub tombstones: usize,
+    /// Evicted calls waiting for a drain.
+    pub pending: usize,
 }
 
-/// Which stored message the transaction's key spans point into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Owner {
-    Request,
-    Response(usize),
-    Cancel,
-    CancelResponse(usize),
-}
-
-pub(crate) struct Txn<B> {
-    key: Facts,
-    owner: Owner,
-    method: Method,
-    call: Option<Id>,
-    request: Option<Captured<B>>,
-    /// Responses in arrival order with their To tag span.
-    responses: Vec<(Captured<B>, Span)>,
-    ack: Option<Captured<B>>,
-    cancel: Option<Captured<B>>,
-    cancel_responses: Vec<Captured<B>>,
-    retransmissions: u32,
-    first_time: f64,
-    last_time: f64,
-    final_: Option<(f64, u16)>,
-    bytes: usize,
-}
-
-impl<B: AsRef<[u8]>> Txn<B> {
-    fn owner_bytes(&self) -> &[u8] {
-        let c = match self.owner {
-            Owner::Request => self.request.as_ref(),
-            Owner::Response(i) => self.responses.get(i).map(|(c, _)| c),
-            Owner::Cancel => self.cancel.as_ref(),
-            Owner::CancelResponse(i) => self.cancel_responses.get(i),
-        };
-        c.map_or(&[][..], |c| c.bytes())
-    }
-}
-
-/// One side's session description in an exchange.
-#[derive(Clone, Debug)]
-pub(crate) struct SdpRec {
-    time: f64,
-    from: SocketAddr,
-    streams: Vec<StreamInfo>,
-}
-
-/// One INVITE or UPDATE exchange of a call, keyed by CSeq number and From tag.
-pub(crate) struct Exchange<B> {
-    cseq: u32,
-    from_hash: u64,
-    update: bool,
-    txn: Option<Id>,
-    /// Whether the request was initial (no To tag); `None` when it was not captured.
-    initial: Option<bool>,
-    first_time: f64,
-    request_time: Option<f64>,
-    ringing: Option<f64>,
-    answered: Option<(f64, u16)>,
-    final_: Option<(f64, u16)>,
-    cancel: Option<f64>,
-    req_sdp: Option<SdpRec>,
-    req_without_sdp: bool,
-    resp_sdp: Option<SdpRec>,
-    ack_sdp: Option<SdpRec>,
-    parked: Option<Box<Captured<B>>>,
-    parked_retransmissions: u32,
-}
-
-pub(crate) struct CallRec<B> {
-    call_id: Box<[u8]>,
-    first_time: f64,
-    last_time: f64,
-    exchanges: Vec<Exchange<B>>,
-    dialogs: Vec<Id>,
-    bye: Option<f64>,
-    /// A 2xx to INVITE or an in-dialog request other than PRACK/UPDATE was seen.
-    confirmed: bool,
-    /// (priority, time, From tag hash) of the best guess at the caller.
-    caller: Option<(u8, f64, u64)>,
-    parked_bytes: usize,
-    /// Its messages' From, To and Via values, parsed.
-    seen: facts::Seen,
-}
-
-pub(crate) struct DialogRec {
-    /// Call-ID, From tag and To tag (as first seen), one after the other.
-    ids: Box<[u8]>,
-    call_len: usize,
-    from_len: usize,
-    call: Id,
-    early: bool,
-    confirmed: bool,
-    bye: bool,
-    /// The INVITE exchange whose response made it (CSeq, From tag hash).
-    invite: Option<(u32, u64)>,
-    first_time: f64,
-    last_time: f64,
-    txns: Vec<Id>,
-}
-
-impl DialogRec {
-    fn call_id(&self) -> &[u8] {
-        self.ids.get(..self.call_len).unwrap_or(&[])
-    }
-    fn tag_a(&self) -> &[u8] {
-        self.ids
-            .get(self.call_len..self.call_len + self.from_len)
-            .unwrap_or(&[])
-    }
-    fn tag_b(&self) -> &[u8] {
-        self.ids.get(self.call_len + self.from_len..).unwrap_or(&[])
-    }
-}
-
-/// How a message moves a dialog.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum DialogStep {
-    Early,
-    Confirm,
-    Terminate,
-    /// Joins an existing dialog without changing it.
-    Join,
+/// Where a kept message goes.
+#[derive(Clone, Copy, Debug)]
+enum Keep {
+    Txn(Id, usize, Slot),
+    Parked(Id, usize),
 }
 
 /// The passive correlator. See the module documentation.
 pub struct Correlator<B = Box<[u8]>> {
     cfg: Config,
     keys: hash::Keys,
-    txns: Table<Txn<B>>,
-    dialogs: Table<DialogRec>,
     calls: Table<CallRec<B>>,
+    queue: Queue,
+    tombs: Table<Tomb>,
+    pending: VecDeque<FinishedCall<B>>,
     counters: Counters,
+    live_txns: usize,
+    live_dialogs: usize,
+    live_exchanges: usize,
     max_time: Option<f64>,
     end: Option<f64>,
     diags: Vec<Diagnostic>,
@@ -378,60 +363,9 @@ impl Default for Correlator {
 }
 
 impl Correlator {
-    /// A correlator storing messages as `Box<[u8]>`.
+    /// A correlator storing messages (when it keeps them) as `Box<[u8]>`.
     pub fn new(cfg: Config) -> Self {
         Correlator::with_storage(cfg)
-    }
-}
-
-/// Sets `slot` to `t` when it is empty or later.
-fn earliest(slot: &mut Option<f64>, t: f64) {
-    if slot.map_or(true, |s| t < s) {
-        *slot = Some(t);
-    }
-}
-
-fn earliest_with(slot: &mut Option<(f64, u16)>, t: f64, status: u16) {
-    if slot.map_or(true, |(s, _)| t < s) {
-        *slot = Some((t, status));
-    }
-}
-
-fn earliest_sdp(slot: &mut Option<SdpRec>, rec: SdpRec) {
-    if slot.as_ref().map_or(true, |s| rec.time < s.time) {
-        *slot = Some(rec);
-    }
-}
-
-/// Hashes bytes ASCII-lowercased (branch and host compare case-insensitively, RFC 3261
-/// §7.3.1, §19.1.4).
-fn hash_lower(h: &mut hash::FoldHasher, s: &[u8]) {
-    h.write_lower(s);
-    h.write_u8(0xff);
-}
-
-/// Whether two messages belong to the same transaction (see the module documentation).
-fn same_key(a: &[u8], fa: &Facts, b: &[u8], fb: &Facts) -> bool {
-    let (ma, mb) = (
-        fa.method.transaction_method(),
-        fb.method.transaction_method(),
-    );
-    if fa.rfc3261 != fb.rfc3261
-        || ma != mb
-        || (ma == Method::Other && fa.method_name.of(a) != fb.method_name.of(b))
-    {
-        return false;
-    }
-    if fa.rfc3261 {
-        fa.via_port == fb.via_port
-            && fa.branch.of(a).eq_ignore_ascii_case(fb.branch.of(b))
-            && fa.via_host.of(a).eq_ignore_ascii_case(fb.via_host.of(b))
-            && fa.call_id.of(a) == fb.call_id.of(b)
-    } else {
-        fa.cseq == fb.cseq
-            && fa.call_id.of(a) == fb.call_id.of(b)
-            && fa.from_tag.of(a) == fb.from_tag.of(b)
-            && fa.via.of(a) == fb.via.of(b)
     }
 }
 
@@ -441,10 +375,14 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         Correlator {
             cfg,
             keys: hash::Keys::random(),
-            txns: Table::new(cfg.max_transactions),
-            dialogs: Table::new(cfg.max_dialogs),
             calls: Table::new(cfg.max_calls),
+            queue: Queue::default(),
+            tombs: Table::new(cfg.max_calls),
+            pending: VecDeque::new(),
             counters: Counters::default(),
+            live_txns: 0,
+            live_dialogs: 0,
+            live_exchanges: 0,
             max_time: None,
             end: None,
             diags: Vec::new(),
@@ -457,6 +395,19 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// What is held now.
+    pub fn sizes(&self) -> Sizes {
+        Sizes {
+            calls: self.calls.len(),
+            transactions: self.live_txns,
+            dialogs: self.live_dialogs,
+            exchanges: self.live_exchanges,
+            deadlines: self.queue.len(),
+            tombstones: self.tombs.len(),
+            pending: self.pending.len(),
+        }
     }
 
     /// Feeds a message the caller owns already (no copy is made).
@@ -479,8 +430,24 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.ingest(data, index, packet)
     }
 
+    fn ingest(&mut self, data: B, index: MessageIndex, packet: Packet) -> Fed {
+        let (fed, keep) = self.analyse(data.as_ref(), &index, &packet);
+        if let Some(k) = keep {
+            self.keep(
+                k,
+                Captured {
+                    bytes: data,
+                    index,
+                    packet,
+                },
+            );
+        }
+        fed
+    }
+
     /// Marks the capture as ended at `end` (default: the latest time fed). Calls without a
-    /// final response are then `timeout` or `in_progress` by that time.
+    /// final response are then `timeout` or `in_progress` by that time in snapshots and in
+    /// [`Correlator::drain_all`].
     pub fn finish(&mut self, end: Option<f64>) {
         self.end = end.filter(|t| t.is_finite()).or(self.max_time);
     }
@@ -489,6 +456,11 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     /// latest time fed.
     pub fn capture_end(&self) -> f64 {
         self.end.or(self.max_time).unwrap_or(0.0)
+    }
+
+    /// The latest time fed (the capture clock).
+    pub fn latest_time(&self) -> Option<f64> {
+        self.max_time
     }
 
     fn sanitize(&mut self, mut p: Packet) -> Packet {
@@ -501,58 +473,35 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         p
     }
 
-    fn ingest(&mut self, data: B, index: MessageIndex, packet: Packet) -> Fed {
-        let (target, fed) = self.analyse(data.as_ref(), &index, &packet);
-        let captured = Captured {
-            bytes: data,
-            index,
-            packet,
-        };
-        self.commit(target, captured);
-        fed
-    }
-
-    fn hash_bytes(&self, parts: &[&[u8]]) -> u64 {
+    fn hash_bytes(&self, b: &[u8]) -> u64 {
         let mut h = self.keys.hasher();
-        for p in parts {
-            h.write(p);
-            h.write_u8(0xff);
-        }
+        h.write(b);
         h.finish()
     }
 
-    fn txn_hash(&self, buf: &[u8], f: &Facts) -> u64 {
-        let mut h = self.keys.hasher();
-        let m = f.method.transaction_method();
-        h.write_u8(m as u8);
-        if m == Method::Other {
-            h.write(f.method_name.of(buf));
-        }
-        if f.rfc3261 {
-            h.write_u8(0);
-            hash_lower(&mut h, f.branch.of(buf));
-            hash_lower(&mut h, f.via_host.of(buf));
-            h.write_u32(f.via_port.map_or(u32::MAX, u32::from));
-            h.write(f.call_id.of(buf));
+    /// A tag's hash; 0 for no tag.
+    fn tag_hash(&self, tag: &[u8]) -> u64 {
+        if tag.is_empty() {
+            0
         } else {
-            h.write_u8(1);
-            for p in [f.call_id, f.from_tag, f.via] {
-                h.write(p.of(buf));
-                h.write_u8(0xff);
-            }
-            h.write_u32(f.cseq);
+            self.hash_bytes(tag) | 1
         }
-        h.finish()
     }
 
-    /// Dialog hash: Call-ID and the two tags in either order.
-    fn dialog_hash(&self, call_id: &[u8], a: &[u8], b: &[u8]) -> u64 {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        self.hash_bytes(&[call_id, lo, hi])
+    fn uncorrelated(&mut self, r: Reason) -> (Fed, Option<Keep>) {
+        self.counters.uncorrelated += 1;
+        let c = &mut self.counters;
+        *match r {
+            Reason::NoCallId => &mut c.no_call_id,
+            Reason::BadCSeq => &mut c.bad_cseq,
+            Reason::NoVia => &mut c.no_via,
+            Reason::BadVia => &mut c.bad_via,
+            Reason::Late => &mut c.late,
+        } += 1;
+        (Fed::Uncorrelated(r), None)
     }
 
-    /// Phase one: everything but storing the message. Returns where it goes.
-    fn analyse(&mut self, buf: &[u8], idx: &MessageIndex, p: &Packet) -> (Target, Fed) {
+    fn analyse(&mut self, buf: &[u8], idx: &MessageIndex, p: &Packet) -> (Fed, Option<Keep>) {
         let mut diags = std::mem::take(&mut self.diags);
         diags.clear();
         let out = self.analyse_with(buf, idx, p, &mut diags);
@@ -560,588 +509,563 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         out
     }
 
+    /// The pipeline (see the module documentation).
     fn analyse_with(
         &mut self,
         buf: &[u8],
         idx: &MessageIndex,
         p: &Packet,
         diags: &mut Vec<Diagnostic>,
-    ) -> (Target, Fed) {
-        let opts = &self.cfg.parse;
-        let Some(h) = facts::head(buf, idx, opts, diags) else {
-            self.counters.uncorrelated += 1;
-            return (Target::Nowhere, Fed::Uncorrelated);
+    ) -> (Fed, Option<Keep>) {
+        let cfg = self.cfg;
+        let t = p.time;
+
+        // 1. Facts. The call is looked up first: its messages' From, To and Via were parsed
+        //    already, and are read from its remembered values.
+        let h = match facts::head(buf, idx, &cfg.parse, diags) {
+            Ok(h) => h,
+            Err(r) => return self.uncorrelated(r),
         };
-        // The call first: its messages' From, To and Via were parsed already.
         let call_id = h.call_id.of(buf);
-        let call_hash = self.hash_bytes(&[call_id]);
+        let call_hash = self.hash_bytes(call_id);
         let known = self.calls.find(call_hash, |c| &*c.call_id == call_id);
         let seen = known
             .and_then(|id| self.calls.get_mut(id))
             .map(|c| &mut c.seen);
-        let Some((via, from_tag, to_tag)) = facts::parts(buf, &h, seen, opts, diags) else {
-            self.counters.uncorrelated += 1;
-            return (Target::Nowhere, Fed::Uncorrelated);
+        let Some((via, from, to)) = facts::parts(buf, &h, seen, &cfg.parse, diags) else {
+            return self.uncorrelated(Reason::BadVia);
         };
-        let f = Facts::new(&h, via, from_tag, to_tag);
-        let t = p.time;
+        let f = Facts::new(&h, via, from, to);
+        if via.repaired || from.repaired || to.repaired {
+            self.counters.repaired += 1;
+        }
         if f.is_request() {
             self.counters.requests += 1;
         } else {
             self.counters.responses += 1;
         }
-        let km = f.method.transaction_method();
-        let from_hash = self.hash_bytes(&[f.from_tag.of(buf)]);
-        let call = self.call_for(buf, &f, from_hash, t, (call_hash, known));
-        if let (Some(c), None) = (call, known) {
-            if let Some(rec) = self.calls.get_mut(c) {
-                rec.seen.remember_parts(buf, &h, via, from_tag, to_tag);
-            }
-        }
-        // The INVITE/UPDATE exchange this message is part of.
-        let exchange = match (call, km) {
-            (Some(c), Method::Invite | Method::Update) => self.exchange_for(c, &f, from_hash, t),
-            _ => None,
+        let tags = Tags {
+            from: f.from_tag.of(buf),
+            to: f.to_tag.of(buf),
+            from_hash: self.tag_hash(f.from_tag.of(buf)),
+            to_hash: self.tag_hash(f.to_tag.of(buf)),
         };
 
-        // The transaction.
-        let hash = self.txn_hash(buf, &f);
-        let found = self
-            .txns
-            .find(hash, |x| same_key(x.owner_bytes(), &x.key, buf, &f));
-        let is_ack = f.is_request() && f.method == Method::Ack;
-        let (target, fed, txn) = if is_ack {
-            self.place_ack(found, call, exchange, buf, &f, t)
-        } else {
-            let role = match (f.is_request(), f.method) {
-                (true, Method::Cancel) => Role::Cancel,
-                (true, _) => Role::Request,
-                (false, Method::Cancel) => Role::CancelResponse,
-                (false, _) => Role::Response,
-            };
-            let id = match found {
-                Some(id) => id,
-                None => self.new_txn(hash, f, role, km, call, t),
-            };
-            let (target, fed) = self.place(id, role, buf, &f, t);
-            (target, fed, Some(id))
-        };
-        let retransmission = matches!(fed, Fed::Retransmission(_));
-        if let Some(id) = txn {
-            self.txns.touch(id);
-            if let Some(x) = self.txns.get_mut(id) {
-                x.last_time = x.last_time.max(t);
-                x.first_time = x.first_time.min(t);
-            }
-        }
-
-        // The exchange: times, finals, offers and answers.
-        if let (Some(c), Some(e)) = (call, exchange) {
-            if let (Some(id), true) = (txn, km == Method::Invite || km == Method::Update) {
-                self.link_exchange(c, e, id);
-            }
-            if !retransmission {
-                let sdp_wanted = match (f.status, f.method) {
-                    (None, Method::Invite | Method::Update | Method::Ack) => true,
-                    (Some(s), Method::Invite | Method::Update) => (101..300).contains(&s),
-                    _ => false,
-                };
-                let sdp = if sdp_wanted {
-                    facts::sdp_streams(buf, idx, f.content_type, &self.cfg.parse, diags).map(
-                        |streams| SdpRec {
-                            time: t,
-                            from: p.src,
-                            streams,
-                        },
-                    )
-                } else {
-                    None
-                };
-                self.update_exchange(c, e, &f, t, sdp);
-            }
-        }
-
-        // The dialog.
-        if let Some(c) = call {
-            if !retransmission {
-                self.update_dialog(c, buf, &f, from_hash, t, txn);
-            }
-        }
-        (target, fed)
-    }
-
-    /// The call of a message: found by Call-ID, made for INVITE, ACK, CANCEL and BYE
-    /// (a partial capture may hold a BYE alone). Other methods only join a known call.
-    /// `found` is the Call-ID's hash and the call it found, looked up by the caller.
-    fn call_for(
-        &mut self,
-        buf: &[u8],
-        f: &Facts,
-        from_hash: u64,
-        t: f64,
-        found: (u64, Option<Id>),
-    ) -> Option<Id> {
-        let call_id = f.call_id.of(buf);
-        let (hash, found) = found;
-        let id = match found {
+        // 2. The call.
+        let id = match known {
             Some(id) => id,
             None => {
-                if !matches!(
-                    f.method,
-                    Method::Invite | Method::Ack | Method::Cancel | Method::Bye
-                ) {
-                    return None;
+                if self.is_late(call_id, call_hash, t) {
+                    return self.uncorrelated(Reason::Late);
                 }
-                self.counters.calls += 1;
-                let rec = CallRec {
-                    call_id: call_id.into(),
-                    first_time: t,
-                    last_time: t,
-                    exchanges: Vec::new(),
-                    dialogs: Vec::new(),
-                    bye: None,
-                    confirmed: false,
-                    caller: None,
-                    parked_bytes: 0,
-                    seen: facts::Seen::default(),
-                };
-                let (id, evicted) = self.calls.insert(hash, rec);
+                let mut rec = CallRec::new(call_id, t);
+                rec.seen.remember_parts(buf, &h, via, from, to);
+                let (id, evicted) = self.calls.insert(call_hash, rec);
                 if let Some(old) = evicted {
-                    self.evict_call(&old);
+                    self.evict(old);
                 }
                 id
             }
         };
         self.calls.touch(id);
-        if let Some(c) = self.calls.get_mut(id) {
-            c.first_time = c.first_time.min(t);
-            c.last_time = c.last_time.max(t);
-            // The caller is the From of an initial INVITE, else of the earliest INVITE seen.
-            if f.method == Method::Invite || f.method == Method::Ack {
-                let prio = u8::from(f.is_request() && f.to_tag.is_empty()) + 1;
-                let better = c
-                    .caller
-                    .map_or(true, |(p, ct, _)| prio > p || (prio == p && t < ct));
-                if better {
-                    c.caller = Some((prio, t, from_hash));
-                }
-            }
-            if f.method == Method::Bye {
-                let mut b = c.bye;
-                earliest(&mut b, t);
-                c.bye = b;
-            }
-        }
-        Some(id)
-    }
-
-    fn evict_call(&mut self, old: &CallRec<B>) {
-        self.counters.evicted_calls += 1;
-        self.counters.stored_bytes = self
-            .counters
-            .stored_bytes
-            .saturating_sub(old.parked_bytes as u64);
-        let summary = report::summarize(old, self.capture_end(), self.cfg.timeout);
-        self.counters.evicted_outcomes.add(summary.0);
-    }
-
-    /// The call's exchange for (CSeq, From tag, INVITE or UPDATE), made when new.
-    fn exchange_for(&mut self, call: Id, f: &Facts, from_hash: u64, t: f64) -> Option<usize> {
-        let update = f.method == Method::Update;
-        let cap = self.cfg.max_exchanges_per_call;
-        let c = self.calls.get_mut(call)?;
-        if let Some(i) = c
-            .exchanges
-            .iter()
-            .position(|e| e.cseq == f.cseq && e.from_hash == from_hash && e.update == update)
-        {
-            return Some(i);
-        }
-        if c.exchanges.len() >= cap {
-            return None;
-        }
-        c.exchanges.push(Exchange {
-            cseq: f.cseq,
-            from_hash,
-            update,
-            txn: None,
-            initial: None,
-            first_time: t,
-            request_time: None,
-            ringing: None,
-            answered: None,
-            final_: None,
-            cancel: None,
-            req_sdp: None,
-            req_without_sdp: false,
-            resp_sdp: None,
-            ack_sdp: None,
-            parked: None,
-            parked_retransmissions: 0,
-        });
-        Some(c.exchanges.len() - 1)
-    }
-
-    fn new_txn(
-        &mut self,
-        hash: u64,
-        f: Facts,
-        role: Role,
-        km: Method,
-        call: Option<Id>,
-        t: f64,
-    ) -> Id {
-        let owner = match role {
-            Role::Request | Role::Ack => Owner::Request,
-            Role::Response => Owner::Response(0),
-            Role::Cancel => Owner::Cancel,
-            Role::CancelResponse => Owner::CancelResponse(0),
-        };
-        if matches!(role, Role::Response | Role::CancelResponse) {
-            self.counters.orphan_responses += 1;
-        }
-        self.counters.transactions += 1;
-        let txn = Txn {
-            key: f,
-            owner,
-            method: km,
-            call,
-            request: None,
-            responses: Vec::new(),
-            ack: None,
-            cancel: None,
-            cancel_responses: Vec::new(),
-            retransmissions: 0,
-            first_time: t,
-            last_time: t,
-            final_: None,
-            bytes: 0,
-        };
-        // The key's owner is stored by `commit`, right after this phase.
-        let (id, evicted) = self.txns.insert(hash, txn);
-        if let Some(old) = evicted {
-            self.drop_txn(&old);
-        }
-        id
-    }
-
-    fn drop_txn(&mut self, old: &Txn<B>) {
-        self.counters.evicted_transactions += 1;
-        self.counters.stored_bytes = self.counters.stored_bytes.saturating_sub(old.bytes as u64);
-    }
-
-    /// Where a message goes in transaction `id`, or that it repeats what the transaction has.
-    fn place(&mut self, id: Id, role: Role, buf: &[u8], f: &Facts, t: f64) -> (Target, Fed) {
-        let max = self.cfg.max_responses;
-        let Some(x) = self.txns.get_mut(id) else {
+        let Some(call) = self.calls.get_mut(id) else {
             self.counters.dropped += 1;
-            return (Target::Nowhere, Fed::Dropped);
+            return (Fed::Dropped, None);
         };
-        let to_tag = f.to_tag.of(buf);
-        let repeated = match role {
-            Role::Request => x.request.is_some(),
-            Role::Cancel => x.cancel.is_some(),
-            Role::Ack => x.ack.is_some(),
-            Role::Response => x
-                .responses
+        call.first_time = call.first_time.min(t);
+        call.last_time = call.last_time.max(t);
+        call.messages = call.messages.saturating_add(1);
+        if !call.is_call && call::is_call_method(f.method) {
+            call.is_call = true;
+            self.counters.calls += 1;
+        }
+        note_caller(call, buf, &f, tags.from_hash, t);
+        if f.method == Method::Bye && call.bye.map_or(true, |(b, _)| t < b) {
+            call.bye = Some((t, tags.from_hash));
+        }
+
+        // The exchange (CSeq, From tag, method) the message belongs to, if any.
+        let ex_method = match f.method {
+            Method::Invite | Method::Ack | Method::Cancel => Some(Method::Invite),
+            Method::Update => Some(Method::Update),
+            Method::Prack => Some(Method::Prack),
+            _ => None,
+        };
+        let before = call.exchanges.len();
+        let ex = ex_method
+            .and_then(|m| call.exchange(f.cseq, tags.from_hash, m, t, cfg.max_exchanges_per_call));
+        if ex_method.is_some() && ex.is_none() {
+            self.counters.dropped_exchanges += 1;
+        }
+        self.live_exchanges += call.exchanges.len() - before;
+
+        // 3. The transaction.
+        let role = Role::of(&f);
+        let key = KeyRef::of(buf, &f);
+        let key_hash = key.hash(self.keys.hasher());
+        let by_key = txn::find(&call.txns, &key, key_hash);
+        // A CANCEL or ACK whose key matches nothing joins its exchange's INVITE (see txn.rs).
+        let invite_of = |call: &CallRec<B>| {
+            let e = u16::try_from(ex?).ok()?;
+            call.txns
                 .iter()
-                .any(|(c, tag)| c.status() == f.status && tag.of(c.bytes()) == to_tag),
-            Role::CancelResponse => x.cancel_responses.iter().any(|c| c.status() == f.status),
+                .position(|x| x.method == Method::Invite && x.exchange == Some(e))
         };
-        if repeated {
-            x.retransmissions += 1;
-            self.counters.retransmissions += 1;
-            return (Target::Nowhere, Fed::Retransmission(id));
-        }
-        let full = match role {
-            Role::Response => x.responses.len() >= max,
-            Role::CancelResponse => x.cancel_responses.len() >= max,
-            _ => false,
-        };
-        if full {
-            self.counters.dropped += 1;
-            return (Target::Nowhere, Fed::Dropped);
-        }
-        if role == Role::Response {
-            if let Some(s) = f.status.filter(|&s| s >= 200) {
-                earliest_with(&mut x.final_, t, s);
-            }
-        }
-        (Target::Txn(id, role, f.to_tag), Fed::Stored(id))
-    }
-
-    /// An ACK: in its INVITE transaction, found by branch (non-2xx ACK, RFC 3261 §17.1.1.3)
-    /// or through its exchange (2xx ACK, §13.2.2.4); else kept with the exchange until the
-    /// INVITE comes.
-    fn place_ack(
-        &mut self,
-        found: Option<Id>,
-        call: Option<Id>,
-        exchange: Option<usize>,
-        buf: &[u8],
-        f: &Facts,
-        t: f64,
-    ) -> (Target, Fed, Option<Id>) {
-        let via_exchange = || {
-            let e = self.calls.get(call?)?.exchanges.get(exchange?)?;
-            e.txn.filter(|&id| self.txns.get(id).is_some())
-        };
-        if let Some(id) = found.or_else(via_exchange) {
-            let (target, fed) = self.place(id, Role::Ack, buf, f, t);
-            return (target, fed, Some(id));
-        }
-        let ex = call
-            .zip(exchange)
-            .and_then(|(c, e)| self.calls.get_mut(c)?.exchanges.get_mut(e));
-        let Some(ex) = ex else {
-            self.counters.dropped += 1;
-            return (Target::Nowhere, Fed::Dropped, None);
-        };
-        if ex.parked.is_some() {
-            ex.parked_retransmissions += 1;
-            self.counters.retransmissions += 1;
-            return (Target::Nowhere, Fed::Parked, None);
-        }
-        match call.zip(exchange) {
-            Some((c, e)) => (Target::Park(c, e), Fed::Parked, None),
-            None => (Target::Nowhere, Fed::Dropped, None),
-        }
-    }
-
-    /// Links an exchange to its transaction, and hands the transaction an ACK that came first.
-    fn link_exchange(&mut self, c: Id, e: usize, id: Id) {
-        let txns = &mut self.txns;
-        let Some(call) = self.calls.get_mut(c) else {
-            return;
-        };
-        let Some(ex) = call.exchanges.get_mut(e) else {
-            return;
-        };
-        if ex.txn.map_or(true, |old| txns.get(old).is_none()) {
-            ex.txn = Some(id);
-        }
-        let Some(x) = txns.get_mut(id) else {
-            return;
-        };
-        if x.ack.is_none() && x.method == Method::Invite {
-            if let Some(parked) = ex.parked.take() {
-                let len = parked.bytes().len();
-                call.parked_bytes = call.parked_bytes.saturating_sub(len);
-                x.bytes += len;
-                x.retransmissions += ex.parked_retransmissions;
-                ex.parked_retransmissions = 0;
-                x.ack = Some(*parked);
-            }
-        }
-    }
-
-    fn update_exchange(&mut self, c: Id, e: usize, f: &Facts, t: f64, sdp: Option<SdpRec>) {
-        let Some(call) = self.calls.get_mut(c) else {
-            return;
-        };
-        if f.method == Method::Invite && f.status.is_some_and(|s| (200..300).contains(&s)) {
-            call.confirmed = true;
-        }
-        let Some(ex) = call.exchanges.get_mut(e) else {
-            return;
-        };
-        ex.first_time = ex.first_time.min(t);
-        match (f.status, f.method) {
-            (None, Method::Invite | Method::Update) => {
-                earliest(&mut ex.request_time, t);
-                ex.initial = Some(f.method == Method::Invite && f.to_tag.is_empty());
-                match sdp {
-                    Some(s) => earliest_sdp(&mut ex.req_sdp, s),
-                    None => ex.req_without_sdp = true,
+        let mut keep = None;
+        let mut again = false;
+        let (txn, fed) = if role == Role::Ack && by_key.is_none() {
+            // A 2xx ACK (§13.2.2.4): its own branch; one per leg (To tag).
+            again = ex
+                .and_then(|e| call.exchanges.get(e))
+                .and_then(|e| e.legs.iter().find(|l| l.to_hash == tags.to_hash))
+                .is_some_and(|l| l.ack.is_some());
+            match invite_of(call) {
+                Some(i) => {
+                    let x = call.txns.get_mut(i);
+                    let first_kept = x
+                        .as_ref()
+                        .is_some_and(|x| x.kept.as_ref().map_or(true, |k| k.ack.is_none()));
+                    if let Some(x) = x {
+                        txn::earliest(&mut x.ack, t);
+                        x.last_time = x.last_time.max(t);
+                        if again {
+                            x.retransmissions += 1;
+                        }
+                    }
+                    if !again && first_kept {
+                        keep = Some(Keep::Txn(id, i, Slot::Ack));
+                    }
+                    let tid = txn_id(id, i);
+                    (
+                        Some(i),
+                        if again {
+                            Fed::Retransmission(tid)
+                        } else {
+                            Fed::Stored(tid)
+                        },
+                    )
+                }
+                None => {
+                    if again {
+                        if let Some(x) = ex.and_then(|e| call.exchanges.get_mut(e)) {
+                            x.parked_again += 1;
+                        }
+                    } else {
+                        self.counters.parked_acks += 1;
+                        if let Some(e) = ex {
+                            keep = Some(Keep::Parked(id, e));
+                        }
+                    }
+                    (None, Fed::Parked)
                 }
             }
-            (None, Method::Cancel) => earliest(&mut ex.cancel, t),
-            (None, Method::Ack) => {
-                if let Some(s) = sdp {
-                    earliest_sdp(&mut ex.ack_sdp, s);
+        } else {
+            let found = by_key.or_else(|| {
+                matches!(role, Role::Cancel | Role::CancelResponse | Role::Ack)
+                    .then(|| invite_of(call))
+                    .flatten()
+            });
+            let i = match found {
+                Some(i) => Some(i),
+                None if call.txns.len() >= cfg.max_transactions_per_call => None,
+                None => {
+                    call.txns.push(TxnRec::new(&key, key_hash, f.cseq, t));
+                    self.counters.transactions += 1;
+                    self.live_txns += 1;
+                    Some(call.txns.len() - 1)
                 }
-            }
-            (Some(s), Method::Invite | Method::Update) => {
-                if (180..190).contains(&s) {
-                    earliest(&mut ex.ringing, t);
+            };
+            match i.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
+                None => {
+                    self.counters.dropped += 1;
+                    self.counters.dropped_transactions += 1;
+                    (None, Fed::Dropped)
                 }
-                if (200..300).contains(&s) {
-                    earliest_with(&mut ex.answered, t, s);
-                }
-                if s >= 200 {
-                    earliest_with(&mut ex.final_, t, s);
-                }
-                if let Some(sd) = sdp {
-                    earliest_sdp(&mut ex.resp_sdp, sd);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Finds or makes the message's dialog (RFC 3261 §12: Call-ID and both tags) and moves
-    /// its state.
-    fn update_dialog(
-        &mut self,
-        c: Id,
-        buf: &[u8],
-        f: &Facts,
-        from_hash: u64,
-        t: f64,
-        txn: Option<Id>,
-    ) {
-        let (from, to) = (f.from_tag.of(buf), f.to_tag.of(buf));
-        if from.is_empty() || to.is_empty() {
-            return;
-        }
-        let step = match (f.status, f.method) {
-            (Some(s), Method::Invite) if (101..200).contains(&s) => DialogStep::Early,
-            (Some(s), Method::Invite) if (200..300).contains(&s) => DialogStep::Confirm,
-            (Some(s), Method::Bye) if (200..300).contains(&s) => DialogStep::Terminate,
-            (Some(_), _) => DialogStep::Join,
-            (None, Method::Bye) => DialogStep::Terminate,
-            (None, Method::Ack | Method::Cancel) => DialogStep::Join,
-            // Allowed in early dialogs (RFC 3262 §3, RFC 3311 §5.1).
-            (None, Method::Prack | Method::Update) => DialogStep::Early,
-            (None, Method::Register | Method::Publish) => return,
-            (None, _) => DialogStep::Confirm,
-        };
-        let call_id = f.call_id.of(buf);
-        let hash = self.dialog_hash(call_id, from, to);
-        let found = self.dialogs.find(hash, |d| {
-            d.call_id() == call_id
-                && ((d.tag_a() == from && d.tag_b() == to)
-                    || (d.tag_a() == to && d.tag_b() == from))
-        });
-        let id = match found {
-            Some(id) => id,
-            None if step == DialogStep::Join => return,
-            None => {
-                let mut ids = Vec::with_capacity(call_id.len() + from.len() + to.len());
-                ids.extend_from_slice(call_id);
-                ids.extend_from_slice(from);
-                ids.extend_from_slice(to);
-                let rec = DialogRec {
-                    ids: ids.into_boxed_slice(),
-                    call_len: call_id.len(),
-                    from_len: from.len(),
-                    call: c,
-                    early: false,
-                    confirmed: false,
-                    bye: false,
-                    invite: None,
-                    first_time: t,
-                    last_time: t,
-                    txns: Vec::new(),
-                };
-                self.counters.dialogs += 1;
-                let (id, evicted) = self.dialogs.insert(hash, rec);
-                if evicted.is_some() {
-                    self.counters.evicted_dialogs += 1;
-                }
-                let cap = self.cfg.max_dialogs_per_call;
-                if let Some(call) = self.calls.get_mut(c) {
-                    call.dialogs.retain(|&d| d != id);
-                    if call.dialogs.len() < cap {
-                        call.dialogs.push(id);
+                Some((i, x)) => {
+                    let had_request = x.request.is_some();
+                    let placed = x.place(role, f.status, tags.to_hash, t, cfg.max_responses);
+                    let tid = txn_id(id, i);
+                    match placed {
+                        Placed::First(slot) => {
+                            match (role, had_request) {
+                                (Role::Response, false) => self.counters.orphan_responses += 1,
+                                (Role::Request, false) => {
+                                    self.counters.orphan_responses = self
+                                        .counters
+                                        .orphan_responses
+                                        .saturating_sub(x.responses.len() as u64);
+                                }
+                                _ => {}
+                            }
+                            keep = Some(Keep::Txn(id, i, slot));
+                            (Some(i), Fed::Stored(tid))
+                        }
+                        Placed::Again(slot) => {
+                            again = true;
+                            keep = slot.map(|s| Keep::Txn(id, i, s));
+                            (Some(i), Fed::Retransmission(tid))
+                        }
+                        Placed::Full => {
+                            self.counters.dropped += 1;
+                            self.counters.dropped_responses += 1;
+                            (Some(i), Fed::Dropped)
+                        }
                     }
                 }
-                id
             }
         };
-        self.dialogs.touch(id);
-        let cap = self.cfg.max_transactions_per_dialog;
-        let Some(d) = self.dialogs.get_mut(id) else {
-            return;
-        };
-        d.first_time = d.first_time.min(t);
-        d.last_time = d.last_time.max(t);
-        match step {
-            DialogStep::Early => d.early = true,
-            DialogStep::Confirm => d.confirmed = true,
-            DialogStep::Terminate => d.bye = true,
-            DialogStep::Join => {}
+        if again {
+            call.retransmissions = call.retransmissions.saturating_add(1);
+            self.counters.retransmissions += 1;
         }
-        if f.method == Method::Invite && f.status.is_some() {
-            // The lowest CSeq of this sender made the dialog (later ones are re-INVITEs).
-            if d.invite
-                .map_or(true, |(cs, fh)| fh != from_hash || f.cseq < cs)
-            {
-                d.invite = Some((f.cseq, from_hash));
+        if let (Some(i), Some(e)) = (txn, ex) {
+            link(call, i, e);
+        }
+
+        // 4. The dialog.
+        let before = call.dialogs.len();
+        let txn16 = txn.and_then(|i| u16::try_from(i).ok());
+        let updated = dialog::update(
+            &mut call.dialogs,
+            &f,
+            &tags,
+            t,
+            txn16,
+            cfg.max_dialogs_per_call,
+            cfg.max_transactions_per_dialog,
+        );
+        match updated {
+            dialog::Updated::Dialog => {
+                if dialog::Step::of(&f) == Some(dialog::Step::Confirm) {
+                    call.confirmed = true;
+                }
+            }
+            dialog::Updated::Full => self.counters.dropped_dialogs += 1,
+            dialog::Updated::None => {}
+        }
+        let made = call.dialogs.len() - before;
+        self.counters.dialogs += made as u64;
+        self.live_dialogs += made;
+
+        // 5. The exchange: times, finals, offers and answers.
+        if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
+            let sdp = if !again && call::wants_sdp(f.status, f.method) {
+                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, t, p.src)
+            } else {
+                None
+            };
+            let m = ExMsg {
+                status: f.status,
+                method: f.method,
+                to_tag_empty: tags.to.is_empty(),
+                to_hash: tags.to_hash,
+                t,
+                src: p.src,
+                dst: p.dst,
+                again,
+            };
+            if let Some(x) = call.exchanges.get_mut(e) {
+                call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
             }
         }
-        if let Some(tx) = txn {
-            if !d.txns.contains(&tx) && d.txns.len() < cap {
-                d.txns.push(tx);
+
+        // 6. The deadline.
+        let due = finish::deadline(call, &cfg);
+        if due < call.queued_at {
+            call.queued_at = due;
+            self.queue.push(due, id);
+            if self.queue.needs_compaction(self.calls.len()) {
+                self.compact_queue();
             }
         }
-        if step == DialogStep::Confirm {
-            if let Some(call) = self.calls.get_mut(c) {
-                call.confirmed = true;
-            }
-        }
+        (fed, keep.filter(|_| cfg.keep_messages))
     }
 
-    /// Phase two: stores the message where phase one decided.
-    fn commit(&mut self, target: Target, m: Captured<B>) {
-        let len = m.bytes().len();
-        match target {
-            Target::Nowhere => {}
-            Target::Park(c, e) => {
-                let Some(call) = self.calls.get_mut(c) else {
+    /// Keeps a message where the pipeline said, within the byte budget.
+    fn keep(&mut self, k: Keep, c: Captured<B>) {
+        let len = c.bytes_len();
+        if self.counters.stored_bytes + len as u64 > self.cfg.max_stored_bytes as u64 {
+            self.counters.unstored += 1;
+            return;
+        }
+        let (id, delta) = match k {
+            Keep::Parked(id, e) => {
+                let Some(call) = self.calls.get_mut(id) else {
                     return;
                 };
                 let Some(ex) = call.exchanges.get_mut(e) else {
                     return;
                 };
-                ex.parked = Some(Box::new(m));
-                call.parked_bytes += len;
-                self.counters.parked_acks += 1;
-                self.counters.stored_bytes += len as u64;
+                let old = ex.parked.replace(Box::new(c)).map_or(0, |o| o.bytes_len());
+                (id, (len, old))
             }
-            Target::Txn(id, role, to_tag) => {
-                let Some(x) = self.txns.get_mut(id) else {
+            Keep::Txn(id, i, slot) => {
+                let Some(call) = self.calls.get_mut(id) else {
                     return;
                 };
-                match role {
-                    Role::Request => x.request = Some(m),
-                    Role::Response => x.responses.push((m, to_tag)),
-                    Role::Ack => x.ack = Some(m),
-                    Role::Cancel => x.cancel = Some(m),
-                    Role::CancelResponse => x.cancel_responses.push(m),
+                let Some(x) = call.txns.get_mut(i) else {
+                    return;
+                };
+                let kept = x.kept.get_or_insert_with(Box::default);
+                let cell = match slot {
+                    Slot::Request => &mut kept.request,
+                    Slot::Ack => &mut kept.ack,
+                    Slot::Cancel => &mut kept.cancel,
+                    Slot::Response(j) | Slot::CancelResponse(j) => {
+                        let list = if matches!(slot, Slot::Response(_)) {
+                            &mut kept.responses
+                        } else {
+                            &mut kept.cancel_responses
+                        };
+                        if list.len() <= j {
+                            list.resize_with(j + 1, || None);
+                        }
+                        match list.get_mut(j) {
+                            Some(cell) => cell,
+                            None => return,
+                        }
+                    }
+                };
+                let old = cell.replace(c).map_or(0, |o| o.bytes_len());
+                x.kept_bytes = (x.kept_bytes + len).saturating_sub(old);
+                (id, (len, old))
+            }
+        };
+        let (add, sub) = delta;
+        if let Some(call) = self.calls.get_mut(id) {
+            call.kept_bytes = (call.kept_bytes + add).saturating_sub(sub);
+        }
+        self.counters.stored_bytes =
+            (self.counters.stored_bytes + add as u64).saturating_sub(sub as u64);
+    }
+
+    /// Whether `call_id` is a call finished within its linger (then `t` is a straggler).
+    fn is_late(&mut self, call_id: &[u8], hash: u64, t: f64) -> bool {
+        let Some(tomb) = self.tombs.find(hash, |x| &*x.call_id == call_id) else {
+            return false;
+        };
+        let late = self.tombs.get(tomb).is_some_and(|x| t <= x.until);
+        if !late {
+            self.tombs.remove(tomb);
+        }
+        late
+    }
+
+    fn compact_queue(&mut self) {
+        let live = self.calls.iter().map(|(id, c)| Due {
+            at: c.queued_at,
+            id,
+        });
+        let live: Vec<Due> = live.collect();
+        self.queue.rebuild(live.into_iter());
+    }
+
+    /// Frees a call's state and makes it a finished call (`None` for a Call-ID that was
+    /// not a call).
+    fn finalise(
+        &mut self,
+        id: Id,
+        rec: CallRec<B>,
+        end: f64,
+        evicted: bool,
+    ) -> Option<FinishedCall<B>> {
+        self.live_txns = self.live_txns.saturating_sub(rec.txns.len());
+        self.live_dialogs = self.live_dialogs.saturating_sub(rec.dialogs.len());
+        self.live_exchanges = self.live_exchanges.saturating_sub(rec.exchanges.len());
+        self.counters.stored_bytes = self
+            .counters
+            .stored_bytes
+            .saturating_sub(rec.kept_bytes as u64);
+        // Responses never matched stay counted; those of a call let go are final now.
+        if !rec.is_call {
+            self.counters.non_call_messages += u64::from(rec.messages);
+            return None;
+        }
+        let done = FinishedCall {
+            id,
+            rec,
+            end,
+            timeout: self.cfg.timeout,
+            evicted,
+        };
+        let outcome = rows::summarize(&done.rec, end, self.cfg.timeout).outcome;
+        self.counters.finished_outcomes.add(outcome);
+        if evicted {
+            self.counters.evicted_outcomes.add(outcome);
+        }
+        self.counters.finished_calls += 1;
+        let hash = self.hash_bytes(&done.rec.call_id);
+        let tomb = Tomb {
+            call_id: done.rec.call_id.clone(),
+            until: end.max(done.rec.last_time) + self.cfg.linger,
+        };
+        self.tombs.insert(hash, tomb);
+        Some(done)
+    }
+
+    /// A call evicted from the full table: handed out at the next drain, with `evicted` set.
+    fn evict(&mut self, old: CallRec<B>) {
+        self.counters.evicted_calls += 1;
+        let end = self.max_time.unwrap_or(old.last_time);
+        let id = Id::STALE;
+        if let Some(done) = self.finalise(id, old, end, true) {
+            if self.pending.len() >= self.cfg.max_pending {
+                self.pending.pop_front();
+                self.counters.dropped_rows += 1;
+            }
+            self.pending.push_back(done);
+        }
+    }
+
+    /// Hands out, and frees, every call finished by `now` on the capture clock: those whose
+    /// deadline (see `finish.rs`) is before `now`, and those evicted from a full table since
+    /// the last drain. `now` is a watermark: the caller has fed every message older than
+    /// `now - Config::linger` (a capture in time order: the latest time fed; a merged
+    /// capture: the oldest of its inputs' latest times).
+    pub fn drain(&mut self, now: f64) -> Drain<'_, B> {
+        self.expire_tombs(now);
+        Drain {
+            c: self,
+            now,
+            all: false,
+        }
+    }
+
+    /// [`Correlator::drain`], as rows.
+    pub fn drain_finished(&mut self, now: f64) -> impl Iterator<Item = CallRecord> + '_ {
+        self.drain(now).map(|f| f.record())
+    }
+
+    /// Hands out every call: the capture has ended (at [`Correlator::capture_end`]).
+    pub fn drain_all(&mut self) -> Drain<'_, B> {
+        let now = self.capture_end();
+        Drain {
+            c: self,
+            now,
+            all: true,
+        }
+    }
+
+    fn expire_tombs(&mut self, now: f64) {
+        while let Some(old) = self.tombs.oldest() {
+            match self.tombs.get(old) {
+                Some(t) if t.until < now => {
+                    self.tombs.remove(old);
                 }
-                x.bytes += len;
-                self.counters.stored_bytes += len as u64;
-                self.enforce_budget(id);
+                _ => break,
             }
         }
     }
 
-    /// Evicts the least recently used transactions while stored bytes exceed the budget.
-    fn enforce_budget(&mut self, current: Id) {
-        while self.counters.stored_bytes > self.cfg.max_stored_bytes as u64 {
-            let Some(old) = self.txns.oldest() else {
-                break;
+    /// The next finished call of a drain.
+    fn next_finished(&mut self, now: f64, all: bool) -> Option<FinishedCall<B>> {
+        if let Some(done) = self.pending.pop_front() {
+            return Some(done);
+        }
+        loop {
+            let due = self.queue.peek()?;
+            if !all && due.at >= now {
+                return None;
+            }
+            self.queue.pop();
+            let Some(rec) = self.calls.get_mut(due.id) else {
+                continue;
             };
-            if old == current {
-                break;
+            if rec.queued_at != due.at {
+                continue;
             }
-            match self.txns.remove(old) {
-                Some(x) => self.drop_txn(&x),
-                None => break,
+            let at = finish::deadline(rec, &self.cfg);
+            if !all && at >= now {
+                rec.queued_at = at;
+                self.queue.push(at, due.id);
+                continue;
+            }
+            let Some(rec) = self.calls.remove(due.id) else {
+                continue;
+            };
+            if let Some(done) = self.finalise(due.id, rec, now, false) {
+                return Some(done);
             }
         }
     }
 
-    /// Live transactions, dialogs and calls.
-    pub fn sizes(&self) -> (usize, usize, usize) {
-        (self.txns.len(), self.dialogs.len(), self.calls.len())
+    /// Every transaction held, by the time of its first message.
+    pub fn transactions(&self) -> Vec<Transaction<'_, B>> {
+        let mut v: Vec<_> = self
+            .calls
+            .iter()
+            .flat_map(|(id, rec)| report::transactions_of(id, rec))
+            .collect();
+        v.sort_by(|a, b| a.first_time().total_cmp(&b.first_time()));
+        v
+    }
+
+    pub fn transaction(&self, id: TxnId) -> Option<Transaction<'_, B>> {
+        let rec = self.calls.get(id.call)?;
+        report::transactions_of(id.call, rec).nth(usize::from(id.index))
+    }
+
+    /// Every dialog held, by the time of its first message.
+    pub fn dialogs(&self) -> Vec<Dialog> {
+        let mut v: Vec<Dialog> = self
+            .calls
+            .iter()
+            .flat_map(|(id, rec)| report::dialogs_of(id, rec))
+            .collect();
+        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
+        v
+    }
+
+    pub fn call(&self, id: Id) -> Option<Call> {
+        let rec = self.calls.get(id).filter(|r| r.is_call)?;
+        Some(report::call_of(
+            id,
+            rec,
+            self.capture_end(),
+            self.cfg.timeout,
+        ))
+    }
+
+    /// Every call held, by the time of its first message.
+    pub fn calls(&self) -> Vec<Call> {
+        let mut order: Vec<(f64, Id, &CallRec<B>)> = self
+            .calls
+            .iter()
+            .filter(|(_, rec)| rec.is_call)
+            .map(|(id, rec)| (rec.first_time, id, rec))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let end = self.capture_end();
+        order
+            .into_iter()
+            .map(|(_, id, rec)| report::call_of(id, rec, end, self.cfg.timeout))
+            .collect()
+    }
+
+    /// The rows of every call held, as they would be at the capture's end.
+    pub fn records(&self) -> Vec<CallRecord> {
+        let end = self.capture_end();
+        self.calls
+            .iter()
+            .filter(|(_, rec)| rec.is_call)
+            .map(|(_, rec)| rows::record(rec, end, self.cfg.timeout, false))
+            .collect()
+    }
+
+    /// Calls per outcome: those held now and those handed out (drained or evicted).
+    pub fn outcome_counts(&self) -> OutcomeCounts {
+        let mut n = self.counters.finished_outcomes;
+        let end = self.capture_end();
+        for (_, rec) in self.calls.iter().filter(|(_, r)| r.is_call) {
+            n.add(rows::summarize(rec, end, self.cfg.timeout).outcome);
+        }
+        n
     }
 }
 
 impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
     /// Feeds one message (a datagram, or one message framed from a stream). Its bytes are
-    /// copied only when stored (not for retransmissions or unparsable input).
+    /// copied only when kept (`Config::keep_messages`).
     pub fn feed(&mut self, data: &[u8], packet: Packet) -> Fed {
         let packet = self.sanitize(packet);
         self.counters.messages += 1;
@@ -1152,23 +1076,90 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
                 return Fed::Unparsable(e);
             }
         };
-        let (target, fed) = self.analyse(data, &index, &packet);
-        if !matches!(target, Target::Nowhere) {
-            let m = Captured {
+        let (fed, keep) = self.analyse(data, &index, &packet);
+        if let Some(k) = keep {
+            let c = Captured {
                 bytes: B::from(data),
                 index,
                 packet,
             };
-            self.commit(target, m);
+            self.keep(k, c);
         }
         fed
     }
 }
 
-/// Where phase one decided the message goes.
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    Txn(Id, Role, Span),
-    Park(Id, usize),
-    Nowhere,
+/// The calls a drain hands out (see [`Correlator::drain`]). Calls not taken before it is
+/// dropped stay in the correlator, to be handed out by a later drain.
+pub struct Drain<'a, B> {
+    c: &'a mut Correlator<B>,
+    now: f64,
+    all: bool,
+}
+
+impl<B: AsRef<[u8]>> Iterator for Drain<'_, B> {
+    type Item = FinishedCall<B>;
+
+    fn next(&mut self) -> Option<FinishedCall<B>> {
+        self.c.next_finished(self.now, self.all)
+    }
+}
+
+fn txn_id(call: Id, i: usize) -> TxnId {
+    TxnId {
+        call,
+        index: u16::try_from(i).unwrap_or(u16::MAX),
+    }
+}
+
+/// Links transaction `i` (INVITE, UPDATE or PRACK) to exchange `e`, and hands it a 2xx ACK
+/// that came before it.
+fn link<B: AsRef<[u8]>>(call: &mut CallRec<B>, i: usize, e: usize) {
+    let Ok(e16) = u16::try_from(e) else {
+        return;
+    };
+    let Some(x) = call.txns.get_mut(i) else {
+        return;
+    };
+    if x.exchange.is_some() || !matches!(x.method, Method::Invite | Method::Update | Method::Prack)
+    {
+        return;
+    }
+    x.exchange = Some(e16);
+    if x.method == Method::Invite {
+        // A 2xx ACK recorded with the exchange before this transaction was known.
+        let ack = call
+            .exchanges
+            .get(e)
+            .and_then(|ex| ex.legs.iter().filter_map(|l| l.ack).reduce(f64::min));
+        if let Some(a) = ack {
+            txn::earliest(&mut x.ack, a);
+        }
+        if let Some(ex) = call.exchanges.get_mut(e) {
+            x.retransmissions += std::mem::take(&mut ex.parked_again);
+        }
+        call.unpark(e, i);
+    }
+}
+
+/// The caller is the From of an initial INVITE, else of the earliest INVITE or ACK seen.
+fn note_caller<B>(call: &mut CallRec<B>, buf: &[u8], f: &Facts, from_hash: u64, t: f64) {
+    if !matches!(f.method, Method::Invite | Method::Ack) {
+        return;
+    }
+    let priority =
+        u8::from(f.is_request() && f.method == Method::Invite && f.to_tag.is_empty()) + 1;
+    let better = call.caller.as_ref().map_or(true, |c| {
+        priority > c.priority || (priority == c.priority && t < c.time)
+    });
+    if better {
+        let text = |s: crate::scan::Span| -> Box<str> { String::from_utf8_lossy(s.of(buf)).into() };
+        call.caller = Some(call::Caller {
+            priority,
+            time: t,
+            from_hash,
+            from_uri: text(f.from_uri),
+            to_uri: text(f.to_uri),
+        });
+    }
 }

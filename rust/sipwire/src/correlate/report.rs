@@ -1,75 +1,132 @@
-//! What the correlator reports: transactions (views of stored messages), dialogs and calls
-//! (derived from the order-independent records when asked).
+//! Snapshots for message-by-message use: transactions (views of the records, with their
+//! messages when they are kept), dialogs and calls (derived from the order-independent
+//! records when asked). The rows of `rows.rs` say the same in table form.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use super::facts::{Method, RtpEndpoint};
+use super::call::CallRec;
+use super::facts::Method;
+use super::media::StreamView;
+use super::rows::{leg_tag, pairs, span, summarize, Outcome, Side};
 use super::table::Id;
-use super::{CallRec, Captured, Correlator, Exchange, SdpRec, Txn};
+use super::txn::{RespRec, TxnRec};
+use super::Captured;
 use crate::sdp::Direction;
+
+/// A transaction: the call it is in and its position there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxnId {
+    pub call: Id,
+    pub index: u16,
+}
+
+/// A dialog: the call it is in and its position there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DialogId {
+    pub call: Id,
+    pub index: u16,
+}
 
 /// One transaction: a request, its responses, and for an INVITE its ACK and CANCEL.
 pub struct Transaction<'a, B> {
-    id: Id,
-    t: &'a Txn<B>,
+    pub(crate) id: TxnId,
+    /// `false` when its Call-ID is not a call (an OPTIONS, a REGISTER...).
+    pub(crate) in_call: bool,
+    pub(crate) call_id: &'a [u8],
+    pub(crate) t: &'a TxnRec<B>,
 }
 
-fn by_time<B>(mut v: Vec<&Captured<B>>) -> Vec<&Captured<B>> {
-    v.sort_by(|a, b| a.packet.time.total_cmp(&b.packet.time));
-    v
+fn kept_by_time<'a, B>(
+    recs: &[RespRec],
+    kept: Option<&'a [Option<Captured<B>>]>,
+) -> Vec<&'a Captured<B>> {
+    let mut v: Vec<(f64, &Captured<B>)> = recs
+        .iter()
+        .zip(kept.unwrap_or(&[]))
+        .filter_map(|(r, c)| Some((r.time, c.as_ref()?)))
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v.into_iter().map(|(_, c)| c).collect()
 }
 
 impl<'a, B: AsRef<[u8]>> Transaction<'a, B> {
-    pub fn id(&self) -> Id {
+    pub fn id(&self) -> TxnId {
         self.id
     }
     /// `INVITE` for an INVITE transaction (never `ACK` or `CANCEL`), else the method.
     pub fn method(&self) -> &'a str {
         match self.t.method {
-            Method::Other => {
-                std::str::from_utf8(self.t.key.method_name.of(self.t.owner_bytes())).unwrap_or("")
-            }
+            Method::Other => std::str::from_utf8(self.t.key.method_name()).unwrap_or(""),
             m => m.as_str(),
         }
     }
     pub fn method_kind(&self) -> Method {
         self.t.method
     }
-    /// The top Via branch (`None` when there is none).
+    /// The top Via branch as first seen (`None` when there is none).
     pub fn branch(&self) -> Option<&'a [u8]> {
-        let b = self.t.key.branch.of(self.t.owner_bytes());
+        let b = self.t.key.branch();
         (!b.is_empty()).then_some(b)
     }
     /// Keyed by the RFC 2543 fallback (no RFC 3261 branch).
     pub fn is_rfc2543(&self) -> bool {
-        !self.t.key.rfc3261
+        !self.t.key.is_rfc3261()
     }
     pub fn call_id(&self) -> &'a [u8] {
-        self.t.key.call_id.of(self.t.owner_bytes())
+        self.call_id
     }
     pub fn cseq(&self) -> u32 {
-        self.t.key.cseq
+        self.t.cseq
     }
-    /// The call this transaction belongs to, if any.
+    /// The call this transaction belongs to, if its Call-ID is a call.
     pub fn call(&self) -> Option<Id> {
-        self.t.call
+        self.in_call.then_some(self.id.call)
     }
-    /// `None` when the request was not captured.
+    /// The earliest copy of the request; `None` when it was not captured.
+    pub fn request_time(&self) -> Option<f64> {
+        self.t.request
+    }
+    /// The distinct response statuses, in time order.
+    pub fn statuses(&self) -> Vec<(f64, u16)> {
+        let mut v: Vec<_> = self
+            .t
+            .responses
+            .iter()
+            .map(|r| (r.time, r.status))
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v
+    }
+    /// The request (its earliest copy), when messages are kept and it was captured.
     pub fn request(&self) -> Option<&'a Captured<B>> {
-        self.t.request.as_ref()
+        self.t.kept.as_ref()?.request.as_ref()
     }
-    /// Distinct responses (retransmissions are counted, not kept), in time order.
+    /// Distinct responses kept (retransmissions are counted, not kept), in time order.
     pub fn responses(&self) -> Vec<&'a Captured<B>> {
-        by_time(self.t.responses.iter().map(|(c, _)| c).collect())
+        kept_by_time(
+            &self.t.responses,
+            self.t.kept.as_ref().map(|k| &k.responses[..]),
+        )
     }
     pub fn ack(&self) -> Option<&'a Captured<B>> {
-        self.t.ack.as_ref()
+        self.t.kept.as_ref()?.ack.as_ref()
     }
     pub fn cancel(&self) -> Option<&'a Captured<B>> {
-        self.t.cancel.as_ref()
+        self.t.kept.as_ref()?.cancel.as_ref()
     }
     pub fn cancel_responses(&self) -> Vec<&'a Captured<B>> {
-        by_time(self.t.cancel_responses.iter().collect())
+        kept_by_time(
+            &self.t.cancel_responses,
+            self.t.kept.as_ref().map(|k| &k.cancel_responses[..]),
+        )
+    }
+    /// Whether an ACK (of a non-2xx, or a 2xx ACK of its exchange) was seen.
+    pub fn has_ack(&self) -> bool {
+        self.t.ack.is_some()
+    }
+    /// Whether a CANCEL was seen.
+    pub fn has_cancel(&self) -> bool {
+        self.t.cancel.is_some()
     }
     /// The status of the earliest final response (200-699).
     pub fn final_status(&self) -> Option<u16> {
@@ -109,7 +166,7 @@ impl DialogState {
 /// known.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dialog {
-    pub id: Id,
+    pub id: DialogId,
     pub call: Id,
     pub call_id: Box<[u8]>,
     pub from_tag: Box<[u8]>,
@@ -118,87 +175,7 @@ pub struct Dialog {
     pub first_time: f64,
     pub last_time: f64,
     /// Transactions seen in it (capped by `Config::max_transactions_per_dialog`).
-    pub transactions: Vec<Id>,
-}
-
-/// What happened to a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// A 2xx to the initial INVITE (or, in a partial capture, a confirmed dialog or a BYE).
-    Answered,
-    /// 486 Busy Here or 600 Busy Everywhere.
-    Busy,
-    /// 487 after a CANCEL.
-    Cancelled,
-    /// Any other final 3xx-6xx (a 487 without a captured CANCEL included).
-    Rejected,
-    /// 408, or no final response and nothing for `Config::timeout` before the capture's end.
-    Timeout,
-    /// No final response, and the capture ended within `Config::timeout` of the last message.
-    InProgress,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Answered => "answered",
-            Outcome::Busy => "busy",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Rejected => "rejected",
-            Outcome::Timeout => "timeout",
-            Outcome::InProgress => "in_progress",
-        }
-    }
-
-    fn of_final(status: u16, cancelled: bool) -> Outcome {
-        match status {
-            200..=299 => Outcome::Answered,
-            486 | 600 => Outcome::Busy,
-            487 if cancelled => Outcome::Cancelled,
-            408 => Outcome::Timeout,
-            _ => Outcome::Rejected,
-        }
-    }
-}
-
-/// Calls per outcome.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OutcomeCounts {
-    pub answered: u64,
-    pub busy: u64,
-    pub cancelled: u64,
-    pub rejected: u64,
-    pub timeout: u64,
-    pub in_progress: u64,
-}
-
-impl OutcomeCounts {
-    pub fn add(&mut self, o: Outcome) {
-        *self.slot(o) += 1;
-    }
-    fn slot(&mut self, o: Outcome) -> &mut u64 {
-        match o {
-            Outcome::Answered => &mut self.answered,
-            Outcome::Busy => &mut self.busy,
-            Outcome::Cancelled => &mut self.cancelled,
-            Outcome::Rejected => &mut self.rejected,
-            Outcome::Timeout => &mut self.timeout,
-            Outcome::InProgress => &mut self.in_progress,
-        }
-    }
-    pub fn get(&self, o: Outcome) -> u64 {
-        match o {
-            Outcome::Answered => self.answered,
-            Outcome::Busy => self.busy,
-            Outcome::Cancelled => self.cancelled,
-            Outcome::Rejected => self.rejected,
-            Outcome::Timeout => self.timeout,
-            Outcome::InProgress => self.in_progress,
-        }
-    }
-    pub fn total(&self) -> u64 {
-        self.answered + self.busy + self.cancelled + self.rejected + self.timeout + self.in_progress
-    }
+    pub transactions: Vec<TxnId>,
 }
 
 /// A period on hold (RFC 3264 §8.4): from an offer putting a stream on hold (sendonly,
@@ -210,28 +187,64 @@ pub struct HoldPeriod {
     pub end: Option<f64>,
 }
 
+/// An address and port RTP is sent to, from an SDP `c=` and `m=` line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RtpEndpoint {
+    /// The connection address as written (an IP address, or a name).
+    pub address: Box<str>,
+    pub port: u16,
+}
+
+impl RtpEndpoint {
+    /// The address as an IP address, when it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.address.parse().ok()
+    }
+}
+
 /// One `m=` line of an offer/answer exchange: the offerer's RTP endpoint from the offer and
-/// the answerer's from the answer (RFC 3264 §6: the answer's m-lines match the offer's).
+/// the answerer's from the answer (RFC 3264 §6: the answer's m-lines match the offer's), with
+/// the payload types and codec names of each and the negotiated codec.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaStream {
     pub media: Box<str>,
+    /// `None` for a disabled stream (port 0) or one without `c=`.
     pub offer: Option<RtpEndpoint>,
     pub answer: Option<RtpEndpoint>,
     pub offer_direction: Option<Direction>,
     pub answer_direction: Option<Direction>,
+    /// The connection address (as written) and the `m=` port of each side, also for a
+    /// disabled stream (port 0).
+    pub offer_address: Option<Box<str>>,
+    pub offer_port: Option<u16>,
+    pub answer_address: Option<Box<str>>,
+    pub answer_port: Option<u16>,
+    pub offer_payload_types: Vec<u8>,
+    pub offer_codecs: Vec<Box<str>>,
+    pub answer_payload_types: Vec<u8>,
+    pub answer_codecs: Vec<Box<str>>,
+    /// The first of the answer's formats that the offer had (RFC 3264 §6.1).
+    pub codec: Option<Box<str>>,
+    pub codec_payload_type: Option<u8>,
+    pub codec_clock_rate: Option<u32>,
 }
 
-/// One offer/answer exchange of a call (INVITE, re-INVITE or UPDATE; the offer may be in a
-/// 2xx and the answer in the ACK when the INVITE had no body, RFC 3261 §13.2.1).
+/// One offer/answer exchange of a call in one dialog (INVITE, re-INVITE, UPDATE or PRACK; the
+/// offer may be in a 2xx and the answer in the ACK when the INVITE had no body, RFC 3261
+/// §13.2.1). A forked INVITE answered by several phones gives one session per phone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaSession {
     pub method: Method,
     pub cseq: u32,
+    /// The To tag of the dialog it belongs to (empty when none answered).
+    pub to_tag: Box<[u8]>,
     pub offer_time: Option<f64>,
     pub answer_time: Option<f64>,
     /// Where the offer and the answer came from (the packets' sources).
     pub offerer: Option<SocketAddr>,
     pub answerer: Option<SocketAddr>,
+    /// The answer came in a provisional response (early media).
+    pub early: bool,
     pub streams: Vec<MediaStream>,
 }
 
@@ -246,7 +259,7 @@ impl MediaSession {
     }
 }
 
-/// A call: the INVITE dialogs of one Call-ID with their re-INVITEs and UPDATEs.
+/// A call: the INVITE dialogs of one Call-ID with their re-INVITEs, UPDATEs and PRACKs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
     pub id: Id,
@@ -256,7 +269,7 @@ pub struct Call {
     pub final_status: Option<u16>,
     pub first_time: f64,
     pub last_time: f64,
-    /// The first initial INVITE's request.
+    /// The first initial INVITE's request (its earliest copy).
     pub invite_time: Option<f64>,
     /// The first 180-189 to an initial INVITE.
     pub ringing_time: Option<f64>,
@@ -264,167 +277,124 @@ pub struct Call {
     pub answer_time: Option<f64>,
     /// The first BYE (request or response).
     pub end_time: Option<f64>,
-    /// INVITE transactions (initial ones and re-INVITEs).
+    /// The first CANCEL of an initial INVITE.
+    pub cancel_time: Option<f64>,
+    /// INVITE transactions (initial ones, their forks and hops, and re-INVITEs).
     pub invites: usize,
+    /// The From and To URIs of the initial INVITE.
+    pub caller: Option<Box<str>>,
+    pub callee: Option<Box<str>>,
+    /// Where the initial INVITE went from and to.
+    pub src: Option<SocketAddr>,
+    pub dst: Option<SocketAddr>,
+    pub messages: u32,
+    pub retransmissions: u32,
+    /// Who sent the first BYE.
+    pub hangup: Option<Side>,
+    pub early_media: bool,
     pub hold_periods: Vec<HoldPeriod>,
     pub media: Vec<MediaSession>,
-    pub dialogs: Vec<Id>,
-    /// The INVITE and UPDATE transactions still held.
-    pub transactions: Vec<Id>,
+    pub dialogs: Vec<DialogId>,
+    /// Every transaction of the call.
+    pub transactions: Vec<TxnId>,
 }
 
 impl Call {
-    /// Seconds from the first INVITE to the first ringing response.
+    /// Seconds from the first INVITE to the first ringing response (the post-dial delay).
     pub fn time_to_ringing(&self) -> Option<f64> {
-        Some(self.ringing_time? - self.invite_time?)
+        span(self.invite_time, self.ringing_time)
     }
-    /// Seconds from the first INVITE to the 2xx.
+    /// Seconds from the first INVITE to the 2xx (the setup time).
     pub fn time_to_answer(&self) -> Option<f64> {
-        Some(self.answer_time? - self.invite_time?)
+        span(self.invite_time, self.answer_time)
     }
     /// Seconds from the 2xx to the BYE.
     pub fn duration(&self) -> Option<f64> {
-        let d = self.end_time? - self.answer_time?;
-        (d >= 0.0).then_some(d)
+        span(self.answer_time, self.end_time).filter(|&d| d >= 0.0)
     }
 }
 
-/// The exchanges of initial INVITEs: requests without a To tag, or, when the request was not
-/// captured, exchanges that began before any INVITE was answered. In time order.
-fn initial<B>(rec: &CallRec<B>) -> Vec<&Exchange<B>> {
-    let first_answer = rec
-        .exchanges
+fn endpoint(s: &StreamView<'_>) -> Option<RtpEndpoint> {
+    s.rtp().map(|(a, port)| RtpEndpoint {
+        address: a.into(),
+        port,
+    })
+}
+
+pub(crate) fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
+    pairs(rec)
         .iter()
-        .filter(|e| !e.update)
-        .filter_map(|e| e.answered.map(|a| a.0))
-        .reduce(f64::min);
-    let mut v: Vec<_> = rec
-        .exchanges
-        .iter()
-        .filter(|e| !e.update)
-        .filter(|e| match e.initial {
-            Some(i) => i,
-            None => first_answer.map_or(true, |a| e.first_time <= a),
-        })
-        .collect();
-    v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-    v
-}
-
-/// The outcome of a call and the status that decided it, with the capture ending at `end`.
-pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> (Outcome, Option<u16>) {
-    summarize_with(rec, &initial(rec), end, timeout)
-}
-
-/// [`summarize`] with the call's initial exchanges (from [`initial`]) at hand.
-fn summarize_with<B>(
-    rec: &CallRec<B>,
-    inits: &[&Exchange<B>],
-    end: f64,
-    timeout: f64,
-) -> (Outcome, Option<u16>) {
-    let answered = inits
-        .iter()
-        .filter_map(|e| e.answered)
-        .reduce(|a, b| if b.0 < a.0 { b } else { a });
-    if let Some((_, s)) = answered {
-        return (Outcome::Answered, Some(s));
-    }
-    if let Some((_, s)) = inits.last().and_then(|e| e.final_) {
-        let cancelled = inits.last().is_some_and(|e| e.cancel.is_some());
-        return (Outcome::of_final(s, cancelled), Some(s));
-    }
-    if rec.confirmed || rec.bye.is_some() {
-        return (Outcome::Answered, None);
-    }
-    if end - rec.last_time > timeout {
-        (Outcome::Timeout, None)
-    } else {
-        (Outcome::InProgress, None)
-    }
-}
-
-/// Offer and answer of an exchange (RFC 3261 §13.2.1, RFC 3264): the request's body and the
-/// first 1xx/2xx body; without a body in the request, the 2xx's and the ACK's.
-fn offer_answer<B>(e: &Exchange<B>) -> (Option<&SdpRec>, Option<&SdpRec>) {
-    if e.req_sdp.is_some() {
-        (e.req_sdp.as_ref(), e.resp_sdp.as_ref())
-    } else if e.req_without_sdp || e.ack_sdp.is_some() {
-        (e.resp_sdp.as_ref(), e.ack_sdp.as_ref())
-    } else {
-        (None, e.resp_sdp.as_ref())
-    }
-}
-
-/// An exchange refused with a final non-2xx changes nothing (RFC 3264 §5: no answer).
-fn took_effect<B>(e: &Exchange<B>) -> bool {
-    e.answered.is_some() || e.final_.is_none()
-}
-
-fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
-    let mut v: Vec<MediaSession> = rec
-        .exchanges
-        .iter()
-        .filter(|e| took_effect(e))
-        .filter_map(|e| {
-            let (o, a) = offer_answer(e);
-            o.or(a)?;
-            let n = o
-                .map_or(0, |s| s.streams.len())
-                .max(a.map_or(0, |s| s.streams.len()));
+        .map(|p| {
+            let n = p
+                .offer
+                .map_or(0, |s| s.streams().len())
+                .max(p.answer.map_or(0, |s| s.streams().len()));
             let streams = (0..n)
                 .map(|i| {
-                    let os = o.and_then(|s| s.streams.get(i));
-                    let an = a.and_then(|s| s.streams.get(i));
+                    let os = p.offer.and_then(|s| s.stream(i));
+                    let an = p.answer.and_then(|s| s.stream(i));
+                    let names = |s: Option<StreamView<'_>>| -> Vec<Box<str>> {
+                        s.map_or_else(Vec::new, |s| s.codec_names().map(Box::from).collect())
+                    };
+                    let pts = |s: Option<StreamView<'_>>| -> Vec<u8> {
+                        s.map_or_else(Vec::new, |s| s.payload_types().collect())
+                    };
+                    let codec = os
+                        .zip(an)
+                        .and_then(|(o, a)| super::media::negotiated(&o, &a));
                     MediaStream {
-                        media: os.or(an).map_or_else(Box::default, |s| s.media.clone()),
-                        offer: os.and_then(|s| s.rtp.clone()),
-                        answer: an.and_then(|s| s.rtp.clone()),
+                        media: os.or(an).map_or("", |s| s.kind).into(),
+                        offer: os.as_ref().and_then(endpoint),
+                        answer: an.as_ref().and_then(endpoint),
                         offer_direction: os.map(|s| s.direction),
                         answer_direction: an.map(|s| s.direction),
+                        offer_address: os.and_then(|s| s.address).map(Box::from),
+                        offer_port: os.map(|s| s.port),
+                        answer_address: an.and_then(|s| s.address).map(Box::from),
+                        answer_port: an.map(|s| s.port),
+                        offer_payload_types: pts(os),
+                        offer_codecs: names(os),
+                        answer_payload_types: pts(an),
+                        answer_codecs: names(an),
+                        codec: codec.map(|(_, n)| n.into()),
+                        codec_payload_type: codec.map(|(f, _)| f.payload_type),
+                        codec_clock_rate: codec.map(|(f, _)| f.clock_rate).filter(|&r| r > 0),
                     }
                 })
                 .collect();
-            Some(MediaSession {
-                method: if e.update {
-                    Method::Update
-                } else {
-                    Method::Invite
-                },
-                cseq: e.cseq,
-                offer_time: o.map(|s| s.time),
-                answer_time: a.map(|s| s.time),
-                offerer: o.map(|s| s.from),
-                answerer: a.map(|s| s.from),
+            MediaSession {
+                method: p.exchange.method,
+                cseq: p.exchange.cseq,
+                to_tag: leg_tag(rec, p).into(),
+                offer_time: p.offer.map(|s| s.time),
+                answer_time: p.answer.map(|s| s.time),
+                offerer: p.offer.map(|s| s.from),
+                answerer: p.answer.map(|s| s.from),
+                early: p.early,
                 streams,
-            })
+            }
         })
-        .collect();
-    // By the offer's time, else the answer's (one of them is there).
-    let at = |m: &MediaSession| m.offer_time.or(m.answer_time).unwrap_or(0.0);
-    if v.len() > 1 {
-        v.sort_by(|a, b| at(a).total_cmp(&at(b)));
-    }
-    v
+        .collect()
 }
 
+/// Hold periods from the offers of exchanges that took effect, in time order.
 fn hold_periods<B>(rec: &CallRec<B>) -> Vec<HoldPeriod> {
-    let offers = rec
+    let mut offers: Vec<(f64, bool)> = rec
         .exchanges
         .iter()
-        .filter(|e| took_effect(e))
+        .filter(|e| e.took_effect())
         .filter_map(|e| {
-            let o = offer_answer(e).0?;
-            Some((o.time, o.streams.iter().any(|s| s.hold.is_hold())))
-        });
-    // Most calls have one offer: it holds or not, nothing to sort.
-    if rec.exchanges.len() <= 1 {
-        return offers
-            .filter(|&(_, held)| held)
-            .map(|(start, _)| HoldPeriod { start, end: None })
-            .collect();
-    }
-    let mut offers: Vec<(f64, bool)> = offers.collect();
+            // The request's SDP, or a late offer's first 1xx/2xx SDP (RFC 3261 §13.2.1).
+            let o = e.offer.as_ref().or_else(|| {
+                e.legs
+                    .iter()
+                    .filter_map(|l| l.answer.as_ref().map(|(s, _)| s))
+                    .min_by(|a, b| a.time.total_cmp(&b.time))
+                    .filter(|_| e.req_without_sdp)
+            })?;
+            Some((o.time, o.holds()))
+        })
+        .collect();
     offers.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out: Vec<HoldPeriod> = Vec::new();
     for (t, held) in offers {
@@ -443,132 +413,123 @@ fn hold_periods<B>(rec: &CallRec<B>) -> Vec<HoldPeriod> {
     out
 }
 
-impl<B: AsRef<[u8]>> Correlator<B> {
-    pub fn transaction(&self, id: Id) -> Option<Transaction<'_, B>> {
-        self.txns.get(id).map(|t| Transaction { id, t })
-    }
-
-    /// Every transaction held, by the time of its first message.
-    pub fn transactions(&self) -> Vec<Transaction<'_, B>> {
-        let mut v: Vec<_> = self
-            .txns
-            .iter()
-            .map(|(id, t)| Transaction { id, t })
-            .collect();
-        v.sort_by(|a, b| a.t.first_time.total_cmp(&b.t.first_time));
-        v
-    }
-
-    /// Every dialog held, by the time of its first message.
-    pub fn dialogs(&self) -> Vec<Dialog> {
-        let tag_hash = |t: &[u8]| self.hash_bytes(&[t]);
-        let mut v: Vec<Dialog> = self
-            .dialogs
-            .iter()
-            .map(|(id, d)| {
-                let call = self.calls.get(d.call);
-                let (mut from, mut to) = (d.tag_a(), d.tag_b());
-                if let Some((_, _, caller)) = call.and_then(|c| c.caller) {
-                    if caller == tag_hash(to) && caller != tag_hash(from) {
-                        std::mem::swap(&mut from, &mut to);
-                    }
-                }
-                let state = if d.bye {
-                    DialogState::Terminated
-                } else if d.confirmed {
-                    DialogState::Confirmed
-                } else {
-                    // An early dialog ends with its INVITE's final response (§12.3, §13.2.2).
-                    let ended = call
-                        .zip(d.invite)
-                        .and_then(|(c, (cs, fh))| {
-                            c.exchanges
-                                .iter()
-                                .find(|e| !e.update && e.cseq == cs && e.from_hash == fh)
-                        })
-                        .is_some_and(|e| e.final_.is_some());
-                    if ended {
-                        DialogState::Terminated
-                    } else {
-                        DialogState::Early
-                    }
-                };
-                Dialog {
-                    id,
-                    call: d.call,
-                    call_id: d.call_id().into(),
-                    from_tag: from.into(),
-                    to_tag: to.into(),
-                    state,
-                    first_time: d.first_time,
-                    last_time: d.last_time,
-                    transactions: d.txns.clone(),
-                }
+/// The call's snapshot, with the capture (or the watermark) at `end`.
+pub(crate) fn call_of<B>(id: Id, rec: &CallRec<B>, end: f64, timeout: f64) -> Call {
+    let s = summarize(rec, end, timeout);
+    let idx = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    Call {
+        id,
+        call_id: rec.call_id.clone(),
+        outcome: s.outcome,
+        final_status: s.final_status,
+        first_time: rec.first_time,
+        last_time: rec.last_time,
+        invite_time: s.invite_time,
+        ringing_time: s.ringing_time,
+        answer_time: s.answer_time,
+        end_time: s.end_time,
+        cancel_time: s.cancel_time,
+        invites: rec.invites(),
+        caller: rec
+            .caller
+            .as_ref()
+            .map(|c| c.from_uri.clone())
+            .filter(|s| !s.is_empty()),
+        callee: rec
+            .caller
+            .as_ref()
+            .map(|c| c.to_uri.clone())
+            .filter(|s| !s.is_empty()),
+        src: s.src,
+        dst: s.dst,
+        messages: rec.messages,
+        retransmissions: rec.retransmissions,
+        hangup: s.hangup,
+        early_media: s.early_media,
+        hold_periods: hold_periods(rec),
+        media: media_sessions(rec),
+        dialogs: (0..rec.dialogs.len())
+            .map(|i| DialogId {
+                call: id,
+                index: idx(i),
             })
-            .collect();
-        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-        v
+            .collect(),
+        transactions: (0..rec.txns.len())
+            .map(|i| TxnId {
+                call: id,
+                index: idx(i),
+            })
+            .collect(),
     }
+}
 
-    fn call_of(&self, id: Id, rec: &CallRec<B>) -> Call {
-        let inits = initial(rec);
-        let (outcome, final_status) =
-            summarize_with(rec, &inits, self.capture_end(), self.cfg.timeout);
-        let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
-        Call {
-            id,
-            call_id: rec.call_id.clone(),
-            outcome,
-            final_status,
-            first_time: rec.first_time,
-            last_time: rec.last_time,
-            invite_time: inits.first().and_then(|e| e.request_time),
-            ringing_time: min(&mut inits.iter().filter_map(|e| e.ringing)),
-            answer_time: min(&mut inits.iter().filter_map(|e| e.answered.map(|a| a.0))),
-            end_time: rec.bye,
-            invites: rec.exchanges.iter().filter(|e| !e.update).count(),
-            hold_periods: hold_periods(rec),
-            media: media_sessions(rec),
-            dialogs: rec
-                .dialogs
-                .iter()
-                .copied()
-                .filter(|&d| self.dialogs.contains(d))
-                .collect(),
-            transactions: rec
-                .exchanges
-                .iter()
-                .filter_map(|e| e.txn)
-                .filter(|&t| self.txns.contains(t))
-                .collect(),
-        }
-    }
+/// The call's dialogs, oriented caller to callee.
+pub(crate) fn dialogs_of<B>(id: Id, rec: &CallRec<B>) -> Vec<Dialog> {
+    let caller = rec.caller.as_ref().map(|c| c.from_hash);
+    let idx = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    rec.dialogs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let (mut from, mut to) = (d.tag_a(), d.tag_b());
+            if caller.is_some_and(|c| c == d.hash_b && c != d.hash_a) {
+                std::mem::swap(&mut from, &mut to);
+            }
+            let state = if d.bye {
+                DialogState::Terminated
+            } else if d.confirmed {
+                DialogState::Confirmed
+            } else {
+                // An early dialog ends with its INVITE's final response (§12.3, §13.2.2.4).
+                let ended = d
+                    .invite
+                    .and_then(|(cs, fh)| {
+                        rec.exchanges.iter().find(|e| {
+                            e.method == Method::Invite && e.cseq == cs && e.from_hash == fh
+                        })
+                    })
+                    .is_some_and(|e| e.final_().is_some());
+                if ended {
+                    DialogState::Terminated
+                } else {
+                    DialogState::Early
+                }
+            };
+            Dialog {
+                id: DialogId {
+                    call: id,
+                    index: idx(i),
+                },
+                call: id,
+                call_id: rec.call_id.clone(),
+                from_tag: from.into(),
+                to_tag: to.into(),
+                state,
+                first_time: d.first_time,
+                last_time: d.last_time,
+                transactions: d
+                    .txns
+                    .iter()
+                    .map(|&index| TxnId { call: id, index })
+                    .collect(),
+            }
+        })
+        .collect()
+}
 
-    pub fn call(&self, id: Id) -> Option<Call> {
-        self.calls.get(id).map(|rec| self.call_of(id, rec))
-    }
-
-    /// Every call held, by the time of its first message.
-    pub fn calls(&self) -> Vec<Call> {
-        // Sorted as small (time, record) pairs, then built in order: no large moves.
-        let mut order: Vec<(f64, Id, &CallRec<B>)> = self
-            .calls
-            .iter()
-            .map(|(id, rec)| (rec.first_time, id, rec))
-            .collect();
-        order.sort_by(|a, b| a.0.total_cmp(&b.0));
-        order
-            .into_iter()
-            .map(|(_, id, rec)| self.call_of(id, rec))
-            .collect()
-    }
-
-    /// Calls per outcome: those held now and those evicted (counted when evicted).
-    pub fn outcome_counts(&self) -> OutcomeCounts {
-        let mut n = self.counters.evicted_outcomes;
-        for (_, rec) in self.calls.iter() {
-            n.add(summarize(rec, self.capture_end(), self.cfg.timeout).0);
-        }
-        n
-    }
+/// The call's transactions.
+pub(crate) fn transactions_of<B>(
+    id: Id,
+    rec: &CallRec<B>,
+) -> impl Iterator<Item = Transaction<'_, B>> {
+    let in_call = rec.is_call;
+    rec.txns.iter().enumerate().map(move |(i, t)| Transaction {
+        id: TxnId {
+            call: id,
+            index: u16::try_from(i).unwrap_or(u16::MAX),
+        },
+        in_call,
+        call_id: &rec.call_id,
+        t,
+    })
 }

@@ -34,6 +34,14 @@ pub struct Id {
     gen: u32,
 }
 
+impl Id {
+    /// An id no table entry has (for a value taken out of its table).
+    pub(crate) const STALE: Id = Id {
+        slot: NIL,
+        gen: u32::MAX,
+    };
+}
+
 /// A slot's bookkeeping; its value is in `values` at the same position.
 #[derive(Clone, Copy)]
 struct Meta {
@@ -125,6 +133,7 @@ impl<T> Table<T> {
     }
 
     /// Whether `id` is still held (reads no value).
+    #[cfg(test)]
     pub(crate) fn contains(&self, id: Id) -> bool {
         self.slot(id.slot)
             .is_some_and(|m| m.gen == id.gen && m.tick != 0)

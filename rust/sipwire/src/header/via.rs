@@ -8,9 +8,9 @@
 //! ```
 
 use super::params::{walk_params, ParamSyntax, Params};
-use super::{at, from, parse_bounded, shifted, sub, token_end, HeaderList};
+use super::{at, from, parse_bounded, repair, shifted, sub, token_end, HeaderList};
 use crate::scan::{is_lws, skip_lws};
-use crate::uri::{scan_host, Host};
+use crate::uri::{scan_host, unbracketed_ipv6, Host};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};
 
 /// The RFC 3261 branch prefix (§8.1.1.7).
@@ -131,6 +131,7 @@ pub fn parse_via<'a>(
     }
     i = skip_lws(v, i);
     let host_start = i;
+    let mut bare = false;
     let (host_end, host) = match sent_by_host(v, i) {
         Some(x) => x,
         None => {
@@ -150,11 +151,32 @@ pub fn parse_via<'a>(
                     k += 1;
                 }
                 if colons >= 2 {
-                    return Err(Error::new(ErrorKind::UnbracketedIpv6, i));
+                    // RFC 5118 §4.2 wants brackets; a lenient parse takes the unambiguous
+                    // unbracketed form (eight groups; a ninth is the port, read below).
+                    let Some((end, _)) = unbracketed_ipv6(sub(v, i, k)) else {
+                        return Err(Error::new(ErrorKind::UnbracketedIpv6, i));
+                    };
+                    repair(
+                        opts.leniency.unbracketed_ipv6,
+                        ErrorKind::UnbracketedIpv6,
+                        i,
+                        diags,
+                    )?;
+                    bare = true;
+                    i + end
+                } else {
+                    memchr::memchr(b':', sub(v, i, k)).map_or(k, |p| i + p)
                 }
-                memchr::memchr(b':', sub(v, i, k)).map_or(k, |p| i + p)
             };
-            let host = Host::parse(sub(v, i, host_end)).map_err(|e| e.shifted(i))?;
+            let host = if bare {
+                let a = sub(v, i, host_end);
+                Host::Ipv6 {
+                    reference: a,
+                    address: a,
+                }
+            } else {
+                Host::parse(sub(v, i, host_end)).map_err(|e| e.shifted(i))?
+            };
             (host_end, host)
         }
     };
@@ -374,6 +396,39 @@ mod tests {
             err("SIP/2.0/UDP h;received=example.com").kind,
             ErrorKind::InvalidHost
         );
+    }
+
+    /// A lenient parse reads an unbracketed IPv6 sent-by with eight groups, and a ninth as
+    /// the port, with a diagnostic (RFC 5118 §4.2 wants brackets); a strict one refuses it.
+    #[test]
+    fn unbracketed_ipv6_sent_by() {
+        let text = "SIP/2.0/UDP 2001:db8:0:0:216:d3ff:fe0d:22c:5060;branch=z9hG4bK6";
+        let mut d = Vec::new();
+        let v = parse_via(text.as_bytes(), &ParseOptions::LIBERAL, &mut d).unwrap();
+        assert_eq!(v.host().address(), b"2001:db8:0:0:216:d3ff:fe0d:22c");
+        assert_eq!(v.port(), Some(5060));
+        assert_eq!(v.branch(), Some(&b"z9hG4bK6"[..]));
+        assert_eq!(v.sent_by(), b"2001:db8:0:0:216:d3ff:fe0d:22c:5060");
+        assert_eq!(d, vec![Error::new(ErrorKind::UnbracketedIpv6, 12)]);
+        let mut d = Vec::new();
+        let v = parse_via(
+            b"SIP/2.0/TLS 1:2:3:4:5:6:7:8 ;received=192.0.2.1",
+            &ParseOptions::LIBERAL,
+            &mut d,
+        )
+        .unwrap();
+        assert_eq!(
+            (v.host().address(), v.port()),
+            (&b"1:2:3:4:5:6:7:8"[..], None)
+        );
+        assert_eq!(err(text).kind, ErrorKind::UnbracketedIpv6);
+        let mut d = Vec::new();
+        let e = parse_via(
+            b"SIP/2.0/UDP 2001:db8::1:5060;branch=z9hG4bK6",
+            &ParseOptions::LIBERAL,
+            &mut d,
+        );
+        assert_eq!(e.unwrap_err().kind, ErrorKind::UnbracketedIpv6);
     }
 
     #[test]

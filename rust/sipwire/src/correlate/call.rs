@@ -1,0 +1,467 @@
+//! Stage 4 of the pipeline: the call. A call is everything seen with one Call-ID: its
+//! transactions (stage 2), its dialogs (stage 3), and the INVITE, UPDATE and PRACK
+//! exchanges this stage records. A Call-ID whose messages never include a method of an INVITE
+//! dialog (INVITE, ACK, CANCEL, BYE, PRACK, UPDATE, INFO) is not a call: its transactions are
+//! kept as long as they last, then let go without a row.
+//!
+//! An **exchange** is one request of the call's offer/answer flow, keyed by CSeq number,
+//! From tag and method (RFC 3261 §8.1.1.5: the CSeq orders a sender's requests; a proxy
+//! forwards it unchanged, §16.6, so every hop's copy is the same exchange). Its responses are
+//! kept per **leg**, one per To tag (a forking proxy sends one INVITE to several phones, each
+//! answering with its own tag, RFC 3261 §16.7, §13.2.2.4): each leg has its own times, final
+//! status, answer and ACK. Everything is recorded by value with the earliest copy's time, so
+//! the order messages are fed in does not change the answer.
+//!
+//! Offer and answer (RFC 3264, RFC 3261 §13.2.1): the request's SDP is the offer and a leg's
+//! first 1xx/2xx SDP its answer; an INVITE without SDP has the offer in each leg's 2xx (or
+//! reliable 1xx) and the answer in its ACK (or PRACK).
+
+use std::net::SocketAddr;
+
+use super::dialog::DialogRec;
+use super::facts::{Method, Seen};
+use super::media::{keep_earliest, SdpRec};
+use super::txn::{earliest, earliest_with, Kept, TxnRec};
+use super::Captured;
+
+/// The responses of one exchange with one To tag.
+#[derive(Debug)]
+pub(crate) struct Leg {
+    /// The To tag's hash (0: no To tag, a 100 Trying).
+    pub to_hash: u64,
+    /// The first 180-189 (RFC 3261 §21.1: ringing, forwarded, queued, session progress).
+    pub ringing: Option<f64>,
+    pub answered: Option<(f64, u16)>,
+    /// The earliest final response of this leg.
+    pub final_: Option<(f64, u16)>,
+    /// The first 1xx/2xx SDP (and the status it came in).
+    pub answer: Option<(SdpRec, u16)>,
+    /// The earliest 2xx ACK (a non-2xx ACK is part of the INVITE transaction only).
+    pub ack: Option<f64>,
+    pub ack_sdp: Option<SdpRec>,
+}
+
+impl Leg {
+    fn new(to_hash: u64) -> Leg {
+        Leg {
+            to_hash,
+            ringing: None,
+            answered: None,
+            final_: None,
+            answer: None,
+            ack: None,
+            ack_sdp: None,
+        }
+    }
+
+    /// Whether its answer SDP came in a provisional response (early media, RFC 3960).
+    pub(crate) fn early_media(&self) -> bool {
+        self.answer.as_ref().is_some_and(|(_, s)| *s < 200)
+    }
+}
+
+/// One INVITE, UPDATE or PRACK request and everything that answered it.
+pub(crate) struct Exchange<B> {
+    pub cseq: u32,
+    pub from_hash: u64,
+    pub method: Method,
+    /// Whether the request was initial (an INVITE without To tag); `None` when no copy of
+    /// the request was captured.
+    pub initial: Option<bool>,
+    pub first_time: f64,
+    /// The earliest copy of the request, and its addresses.
+    pub request: Option<(f64, SocketAddr, SocketAddr)>,
+    pub cancel: Option<f64>,
+    /// The request's SDP; `req_without_sdp`: a copy of the request had none.
+    pub offer: Option<SdpRec>,
+    pub req_without_sdp: bool,
+    /// One leg per To tag, bounded by `Config::max_dialogs_per_call`.
+    pub legs: Vec<Leg>,
+    /// A 2xx ACK kept (`Config::keep_messages`) while no INVITE transaction of this exchange
+    /// is known.
+    pub parked: Option<Box<Captured<B>>>,
+    /// Copies of 2xx ACKs seen again while no INVITE transaction was known (they are the
+    /// transaction's retransmissions once it is).
+    pub parked_again: u32,
+}
+
+impl<B> Exchange<B> {
+    pub(crate) fn new(cseq: u32, from_hash: u64, method: Method, t: f64) -> Exchange<B> {
+        Exchange {
+            cseq,
+            from_hash,
+            method,
+            initial: None,
+            first_time: t,
+            request: None,
+            cancel: None,
+            offer: None,
+            req_without_sdp: false,
+            legs: Vec::new(),
+            parked: None,
+            parked_again: 0,
+        }
+    }
+
+    /// The leg of To tag hash `h`, made when new and there is room.
+    pub(crate) fn leg(&mut self, h: u64, max: usize) -> Option<&mut Leg> {
+        let i = match self.legs.iter().position(|l| l.to_hash == h) {
+            Some(i) => i,
+            None if self.legs.len() >= max => return None,
+            None => {
+                self.legs.push(Leg::new(h));
+                self.legs.len() - 1
+            }
+        };
+        self.legs.get_mut(i)
+    }
+
+    /// The earliest 2xx of any leg.
+    pub(crate) fn answered(&self) -> Option<(f64, u16)> {
+        self.legs
+            .iter()
+            .filter_map(|l| l.answered)
+            .reduce(|a, b| if b.0 < a.0 { b } else { a })
+    }
+
+    /// The exchange's final status: the earliest 2xx of any leg; else the latest non-2xx
+    /// final (a forking proxy sends its best response after its branches' finals, RFC 3261
+    /// §16.7 step 6).
+    pub(crate) fn final_(&self) -> Option<(f64, u16)> {
+        self.answered().or_else(|| {
+            self.legs
+                .iter()
+                .filter_map(|l| l.final_)
+                .reduce(|a, b| if b.0 >= a.0 { b } else { a })
+        })
+    }
+
+    /// The first 180-189 of any leg.
+    pub(crate) fn ringing(&self) -> Option<f64> {
+        self.legs.iter().filter_map(|l| l.ringing).reduce(f64::min)
+    }
+
+    /// An exchange refused with a final non-2xx changes nothing (RFC 3264 §5: no answer).
+    pub(crate) fn took_effect(&self) -> bool {
+        self.answered().is_some() || self.final_().is_none()
+    }
+
+    pub(crate) fn early_media(&self) -> bool {
+        self.legs.iter().any(Leg::early_media)
+    }
+}
+
+/// Who a call's caller is, as well as can be told: the From of an initial INVITE, else of
+/// the earliest INVITE or ACK seen (priority, time, From tag hash), with the From and To URIs
+/// of that message.
+pub(crate) struct Caller {
+    pub priority: u8,
+    pub time: f64,
+    pub from_hash: u64,
+    pub from_uri: Box<str>,
+    pub to_uri: Box<str>,
+}
+
+/// How far a call has come, for its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Not a call (no method of an INVITE dialog).
+    NotACall,
+    /// An INVITE with no response yet.
+    Trying,
+    /// A provisional response, no final.
+    Proceeding,
+    /// Answered, or a dialog confirmed: in the call.
+    Established,
+    /// A BYE, or a final non-2xx to the initial INVITE: over, but for stragglers.
+    Ended,
+}
+
+/// Everything seen with one Call-ID.
+pub(crate) struct CallRec<B> {
+    pub call_id: Box<[u8]>,
+    /// A method of an INVITE dialog was seen.
+    pub is_call: bool,
+    pub first_time: f64,
+    pub last_time: f64,
+    /// The deadline of its newest entry in the finaliser's queue.
+    pub queued_at: f64,
+    pub txns: Vec<TxnRec<B>>,
+    pub dialogs: Vec<DialogRec>,
+    pub exchanges: Vec<Exchange<B>>,
+    /// The earliest BYE (request or response) of any dialog, and its From tag hash.
+    pub bye: Option<(f64, u64)>,
+    /// A 2xx to INVITE or an in-dialog request confirmed a dialog.
+    pub confirmed: bool,
+    pub caller: Option<Caller>,
+    pub messages: u32,
+    pub retransmissions: u32,
+    /// Bytes of messages kept for it (`Config::keep_messages`).
+    pub kept_bytes: usize,
+    /// Its messages' From, To and Via values, parsed.
+    pub seen: Seen,
+}
+
+impl<B> CallRec<B> {
+    pub(crate) fn new(call_id: &[u8], t: f64) -> CallRec<B> {
+        CallRec {
+            call_id: call_id.into(),
+            is_call: false,
+            first_time: t,
+            last_time: t,
+            queued_at: f64::INFINITY,
+            txns: Vec::new(),
+            dialogs: Vec::new(),
+            exchanges: Vec::new(),
+            bye: None,
+            confirmed: false,
+            caller: None,
+            messages: 0,
+            retransmissions: 0,
+            kept_bytes: 0,
+            seen: Seen::default(),
+        }
+    }
+
+    /// The exchange of (CSeq, From tag, method), made when new and there is room.
+    pub(crate) fn exchange(
+        &mut self,
+        cseq: u32,
+        from_hash: u64,
+        method: Method,
+        t: f64,
+        max: usize,
+    ) -> Option<usize> {
+        if let Some(i) = self
+            .exchanges
+            .iter()
+            .position(|e| e.cseq == cseq && e.from_hash == from_hash && e.method == method)
+        {
+            return Some(i);
+        }
+        if self.exchanges.len() >= max {
+            return None;
+        }
+        self.exchanges
+            .push(Exchange::new(cseq, from_hash, method, t));
+        Some(self.exchanges.len() - 1)
+    }
+
+    /// The exchanges of initial INVITEs whose request was captured, in time order.
+    pub(crate) fn initial(&self) -> Vec<&Exchange<B>> {
+        let mut v: Vec<_> = self
+            .exchanges
+            .iter()
+            .filter(|e| e.method == Method::Invite && e.initial == Some(true))
+            .collect();
+        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
+        v
+    }
+
+    /// For a call whose initial INVITE was not captured: the INVITE exchanges that look
+    /// initial (request not captured, begun before any INVITE was answered), in time order.
+    pub(crate) fn presumed_initial(&self) -> Vec<&Exchange<B>> {
+        let invites = || {
+            self.exchanges
+                .iter()
+                .filter(|e| e.method == Method::Invite && e.initial.is_none())
+        };
+        let first_answer = invites()
+            .filter_map(|e| e.answered().map(|a| a.0))
+            .reduce(f64::min);
+        let mut v: Vec<_> = invites()
+            .filter(|e| first_answer.map_or(true, |a| e.first_time <= a))
+            .collect();
+        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
+        v
+    }
+
+    /// How far the call has come (read on every message: no allocation).
+    pub(crate) fn phase(&self) -> Phase {
+        if !self.is_call {
+            return Phase::NotACall;
+        }
+        // Ended by BYE once no confirmed dialog is left open: a forked call's caller hangs
+        // up the dialogs it does not want (§13.2.2.4) and talks on in the one it keeps.
+        if self.bye.is_some() && !self.dialogs.iter().any(|d| d.confirmed && !d.bye) {
+            return Phase::Ended;
+        }
+        if self.confirmed {
+            return Phase::Established;
+        }
+        let mut last: Option<&Exchange<B>> = None;
+        let (mut responded, mut answered, mut finished) = (false, false, false);
+        for e in &self.exchanges {
+            responded |= !e.legs.is_empty();
+            answered |= e.method == Method::Invite && e.answered().is_some();
+            finished |= e.method == Method::Invite && e.final_().is_some();
+            if e.method == Method::Invite
+                && e.initial == Some(true)
+                && last.map_or(true, |l| e.first_time > l.first_time)
+            {
+                last = Some(e);
+            }
+        }
+        if answered {
+            return Phase::Established;
+        }
+        // The last initial INVITE's final ends the call (an earlier one's may be followed by
+        // a retry with credentials, RFC 3261 §22.2); without any initial INVITE captured, any
+        // final does.
+        let ended = match last {
+            Some(e) => e.final_().is_some(),
+            None => finished,
+        };
+        if ended {
+            Phase::Ended
+        } else if responded || self.txns.iter().any(|x| !x.responses.is_empty()) {
+            Phase::Proceeding
+        } else {
+            Phase::Trying
+        }
+    }
+
+    /// The INVITE transactions (initial INVITEs, forks of them seen on other hops, and
+    /// re-INVITEs).
+    pub(crate) fn invites(&self) -> usize {
+        self.txns
+            .iter()
+            .filter(|x| x.method == Method::Invite)
+            .count()
+    }
+}
+
+impl<B: AsRef<[u8]>> CallRec<B> {
+    /// Moves a kept 2xx ACK from exchange `e` into INVITE transaction `x` once it is known
+    /// (it stays with the exchange, and is freed with the call, when `x` has one already).
+    pub(crate) fn unpark(&mut self, e: usize, x: usize) {
+        let Some(ex) = self.exchanges.get_mut(e) else {
+            return;
+        };
+        let Some(txn) = self.txns.get_mut(x) else {
+            return;
+        };
+        if txn.method != Method::Invite || ex.parked.is_none() {
+            return;
+        }
+        let kept: &mut Kept<B> = txn.kept.get_or_insert_with(Box::default);
+        if kept.ack.is_none() {
+            if let Some(ack) = ex.parked.take() {
+                txn.kept_bytes += ack.bytes_len();
+                kept.ack = Some(*ack);
+            }
+        }
+    }
+}
+
+/// What the call stage reads of one message.
+pub(crate) struct ExMsg {
+    pub status: Option<u16>,
+    pub method: Method,
+    pub to_tag_empty: bool,
+    pub to_hash: u64,
+    pub t: f64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// A copy of a message seen before.
+    pub again: bool,
+}
+
+/// Records a message in its exchange: times (the earliest copy's), finals, offers and
+/// answers. `sdp` is the message's SDP, read only for a first copy that can carry one.
+pub(crate) fn update_exchange<B>(
+    ex: &mut Exchange<B>,
+    m: &ExMsg,
+    sdp: Option<SdpRec>,
+    max_legs: usize,
+) {
+    let t = m.t;
+    ex.first_time = ex.first_time.min(t);
+    match (m.status, m.method) {
+        (None, Method::Invite | Method::Update | Method::Prack) => {
+            if ex.request.map_or(true, |(r, _, _)| t < r) {
+                ex.request = Some((t, m.src, m.dst));
+            }
+            ex.initial = Some(m.method == Method::Invite && m.to_tag_empty);
+            match sdp {
+                Some(s) => keep_earliest(&mut ex.offer, s),
+                None if !m.again => ex.req_without_sdp = true,
+                None => {
+                    if let Some(o) = ex.offer.as_mut() {
+                        o.earlier(t, m.src);
+                    }
+                }
+            }
+        }
+        (None, Method::Cancel) => {
+            earliest(&mut ex.cancel, t);
+        }
+        (None, Method::Ack) => {
+            let Some(leg) = ex.leg(m.to_hash, max_legs) else {
+                return;
+            };
+            earliest(&mut leg.ack, t);
+            match sdp {
+                Some(s) => keep_earliest(&mut leg.ack_sdp, s),
+                None => {
+                    if let Some(a) = leg.ack_sdp.as_mut().filter(|_| m.again) {
+                        a.earlier(t, m.src);
+                    }
+                }
+            }
+        }
+        (Some(s), Method::Invite | Method::Update | Method::Prack) => {
+            let Some(leg) = ex.leg(m.to_hash, max_legs) else {
+                return;
+            };
+            if (180..190).contains(&s) {
+                earliest(&mut leg.ringing, t);
+            }
+            if (200..300).contains(&s) {
+                earliest_with(&mut leg.answered, t, s);
+            }
+            if s >= 200 {
+                earliest_with(&mut leg.final_, t, s);
+            }
+            match sdp {
+                Some(sd) if leg.answer.as_ref().map_or(true, |(a, _)| sd.time < a.time) => {
+                    leg.answer = Some((sd, s));
+                }
+                Some(_) => {}
+                None if m.again => {
+                    // The same response earlier: the answer moves only if it came in it.
+                    if let Some((a, st)) = leg.answer.as_mut() {
+                        if *st == s {
+                            a.earlier(t, m.src);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a message's SDP is wanted by its exchange.
+pub(crate) fn wants_sdp(status: Option<u16>, method: Method) -> bool {
+    match (status, method) {
+        (None, Method::Invite | Method::Update | Method::Prack | Method::Ack) => true,
+        (Some(s), Method::Invite | Method::Update | Method::Prack) => (101..300).contains(&s),
+        _ => false,
+    }
+}
+
+/// Methods that make a Call-ID a call.
+pub(crate) fn is_call_method(m: Method) -> bool {
+    matches!(
+        m,
+        Method::Invite
+            | Method::Ack
+            | Method::Cancel
+            | Method::Bye
+            | Method::Prack
+            | Method::Update
+            | Method::Info
+    )
+}

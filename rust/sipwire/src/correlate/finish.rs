@@ -1,0 +1,164 @@
+//! Stage 5 of the pipeline: the finaliser. Calls end on the capture's clock, never on the
+//! machine's: each call has a deadline, its last message's time plus a wait that depends on
+//! how far it came ([`Phase`]):
+//!
+//! | phase | wait | why |
+//! | --- | --- | --- |
+//! | ended (a BYE, or a final non-2xx to its INVITE) | `linger`, 32 s | 64*T1: retransmissions of the BYE's response and of the ACK stop by then (Timers J, D, RFC 3261 §17.2.2, §17.1.1.2) |
+//! | not a call (OPTIONS, REGISTER...) | `linger` | Timer F/J: its transactions are over |
+//! | trying (no response) | `timeout`, 32 s | Timer B = 64*T1 (§17.1.1.2) |
+//! | proceeding (a provisional, no final) | `ringing_timeout`, 180 s | Timer C, more than 3 minutes (§16.6 step 11) |
+//! | established (answered, no BYE yet) | `idle_timeout`, 3600 s | a dialog with no BYE captured; session timers (RFC 4028) refresh well within it |
+//!
+//! [`Correlator::drain`](super::Correlator::drain) takes the capture's time (a watermark: no
+//! message older than it minus the linger is still to come) and hands out every call whose
+//! deadline has passed, freeing its state. Deadlines sit in a binary heap, one entry per call
+//! and a few stale ones (a deadline that moved earlier gets a new entry; one that moved later
+//! is found out when its entry comes up, and queued again). The heap is rebuilt when stale
+//! entries outnumber live calls.
+//!
+//! A finished call leaves a tombstone (its Call-ID) for one more `linger`: a straggler of it
+//! (a late retransmission) is counted as `late` instead of starting a second, partial call.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::call::{CallRec, Phase};
+use super::report::{self, Call, Dialog, Transaction};
+use super::rows::{self, CallRecord};
+use super::table::Id;
+use super::Config;
+
+/// The wait after a call's last message before it is finished, by phase.
+pub(crate) fn wait(phase: Phase, cfg: &Config) -> f64 {
+    match phase {
+        Phase::NotACall | Phase::Ended => cfg.linger,
+        Phase::Trying => cfg.timeout,
+        Phase::Proceeding => cfg.ringing_timeout,
+        Phase::Established => cfg.idle_timeout,
+    }
+}
+
+/// A call's deadline.
+pub(crate) fn deadline<B>(rec: &CallRec<B>, cfg: &Config) -> f64 {
+    rec.last_time + wait(rec.phase(), cfg)
+}
+
+/// A heap entry: when, and which call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Due {
+    pub at: f64,
+    pub id: Id,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    /// Reversed: the earliest deadline on top of the (max-)heap.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.at.total_cmp(&self.at).then(other.id.cmp(&self.id))
+    }
+}
+
+/// The deadlines of the open calls.
+#[derive(Default)]
+pub(crate) struct Queue {
+    heap: BinaryHeap<Due>,
+}
+
+impl Queue {
+    pub(crate) fn push(&mut self, at: f64, id: Id) {
+        self.heap.push(Due { at, id });
+    }
+
+    pub(crate) fn peek(&self) -> Option<Due> {
+        self.heap.peek().copied()
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Due> {
+        self.heap.pop()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether stale entries outnumber the `live` calls enough to rebuild.
+    pub(crate) fn needs_compaction(&self, live: usize) -> bool {
+        self.heap.len() > 2 * live + 1024
+    }
+
+    /// Rebuilds from each live call's current entry.
+    pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = Due>) {
+        self.heap = live.collect();
+    }
+}
+
+/// A Call-ID recently finished.
+pub(crate) struct Tomb {
+    pub call_id: Box<[u8]>,
+    /// Messages of it up to this time are late; after it, the Call-ID starts a new call.
+    pub until: f64,
+}
+
+/// A call taken out of the correlator: its rows, its snapshot, its transactions (with their
+/// messages when they were kept).
+pub struct FinishedCall<B = Box<[u8]>> {
+    pub(crate) id: Id,
+    pub(crate) rec: CallRec<B>,
+    /// The capture time it was finished at (the outcome's "end").
+    pub(crate) end: f64,
+    pub(crate) timeout: f64,
+    pub(crate) evicted: bool,
+}
+
+impl<B: AsRef<[u8]>> FinishedCall<B> {
+    pub fn call_id(&self) -> &[u8] {
+        &self.rec.call_id
+    }
+
+    /// The id it had in the correlator (stale now: the correlator no longer holds it).
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// Finished early because the call table was full.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted
+    }
+
+    /// The time it was finished at: the watermark given to the drain, or the capture's end.
+    pub fn finished_at(&self) -> f64 {
+        self.end
+    }
+
+    /// Its `calls` row, with its `media` rows.
+    pub fn record(&self) -> CallRecord {
+        rows::record(&self.rec, self.end, self.timeout, self.evicted)
+    }
+
+    /// Its snapshot.
+    pub fn call(&self) -> Call {
+        report::call_of(self.id, &self.rec, self.end, self.timeout)
+    }
+
+    pub fn dialogs(&self) -> Vec<Dialog> {
+        report::dialogs_of(self.id, &self.rec)
+    }
+
+    /// Its transactions, by the time of their first message.
+    pub fn transactions(&self) -> Vec<Transaction<'_, B>> {
+        let mut v: Vec<_> = report::transactions_of(self.id, &self.rec).collect();
+        v.sort_by(|a, b| a.first_time().total_cmp(&b.first_time()));
+        v
+    }
+}

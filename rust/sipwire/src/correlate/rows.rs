@@ -1,0 +1,486 @@
+//! Stage 5 of the pipeline, the finaliser's output: one [`CallRecord`] per call, with one
+//! [`MediaRecord`] per `m=` line of each offer/answer exchange of each dialog. These are the
+//! rows of the `calls` and `media` tables. They are derived from the call's records when the
+//! call is finished (or a snapshot is asked for), so the order messages came in does not
+//! change them.
+
+use std::net::SocketAddr;
+
+use super::call::{CallRec, Exchange, Leg};
+use super::facts::Method;
+use super::media::SdpRec;
+use crate::sdp::Direction;
+
+/// What happened to a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A 2xx to the initial INVITE (or a dialog confirmed without the 2xx captured).
+    Answered,
+    /// 486 Busy Here or 600 Busy Everywhere.
+    Busy,
+    /// 487 after a CANCEL.
+    Cancelled,
+    /// Any other final 3xx-6xx (a 487 without a captured CANCEL included).
+    Rejected,
+    /// 408, or no final response and nothing for `Config::timeout` (64*T1) before the end.
+    Timeout,
+    /// No final response, and an answer SDP in a provisional response (183 Session Progress
+    /// with SDP, RFC 3960): the caller heard early media (an announcement, a tone), not an
+    /// answer.
+    EarlyMedia,
+    /// No final response, and the capture (or the watermark) ended within `Config::timeout`
+    /// of the last message.
+    InProgress,
+    /// The initial INVITE was not captured (the call began before the capture, or its
+    /// INVITE went another way): only a re-INVITE, a BYE, responses... were seen. Its
+    /// `final_status` and times are those seen, but it is never counted as answered.
+    Partial,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Answered,
+        Outcome::Busy,
+        Outcome::Cancelled,
+        Outcome::Rejected,
+        Outcome::Timeout,
+        Outcome::EarlyMedia,
+        Outcome::InProgress,
+        Outcome::Partial,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Busy => "busy",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Rejected => "rejected",
+            Outcome::Timeout => "timeout",
+            Outcome::EarlyMedia => "early_media",
+            Outcome::InProgress => "in_progress",
+            Outcome::Partial => "partial",
+        }
+    }
+
+    fn of_final(status: u16, cancelled: bool) -> Outcome {
+        match status {
+            200..=299 => Outcome::Answered,
+            486 | 600 => Outcome::Busy,
+            487 if cancelled => Outcome::Cancelled,
+            408 => Outcome::Timeout,
+            _ => Outcome::Rejected,
+        }
+    }
+}
+
+/// Calls per outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutcomeCounts {
+    pub answered: u64,
+    pub busy: u64,
+    pub cancelled: u64,
+    pub rejected: u64,
+    pub timeout: u64,
+    pub early_media: u64,
+    pub in_progress: u64,
+    pub partial: u64,
+}
+
+impl OutcomeCounts {
+    pub fn add(&mut self, o: Outcome) {
+        *self.slot(o) += 1;
+    }
+    fn slot(&mut self, o: Outcome) -> &mut u64 {
+        match o {
+            Outcome::Answered => &mut self.answered,
+            Outcome::Busy => &mut self.busy,
+            Outcome::Cancelled => &mut self.cancelled,
+            Outcome::Rejected => &mut self.rejected,
+            Outcome::Timeout => &mut self.timeout,
+            Outcome::EarlyMedia => &mut self.early_media,
+            Outcome::InProgress => &mut self.in_progress,
+            Outcome::Partial => &mut self.partial,
+        }
+    }
+    pub fn get(&self, o: Outcome) -> u64 {
+        let mut c = *self;
+        *c.slot(o)
+    }
+    pub fn total(&self) -> u64 {
+        Outcome::ALL.iter().map(|&o| self.get(o)).sum()
+    }
+    /// The two added.
+    pub fn plus(mut self, other: &OutcomeCounts) -> OutcomeCounts {
+        for o in Outcome::ALL {
+            *self.slot(o) += other.get(o);
+        }
+        self
+    }
+}
+
+/// Which side of a call a request came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The From tag of the initial INVITE.
+    Caller,
+    Callee,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Caller => "caller",
+            Side::Callee => "callee",
+        }
+    }
+}
+
+/// One row of the `calls` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallRecord {
+    /// The Call-ID (as UTF-8, invalid bytes replaced).
+    pub call_id: Box<str>,
+    pub outcome: Outcome,
+    /// The final status deciding the outcome (a 2xx when answered).
+    pub final_status: Option<u16>,
+    /// The earliest and latest message of the call.
+    pub first_time: f64,
+    pub last_time: f64,
+    /// The first initial INVITE (its earliest copy).
+    pub invite_time: Option<f64>,
+    /// The first 180-189 to an initial INVITE.
+    pub ringing_time: Option<f64>,
+    /// The first 2xx to an initial INVITE.
+    pub answer_time: Option<f64>,
+    /// The first BYE (request or response) of the call's dialog (the first answered; any
+    /// dialog's when that one is not known).
+    pub end_time: Option<f64>,
+    /// The first CANCEL of an initial INVITE.
+    pub cancel_time: Option<f64>,
+    /// Seconds from the INVITE to the 2xx: the setup time.
+    pub time_to_answer: Option<f64>,
+    /// Seconds from the INVITE to the first 180-189: the post-dial delay.
+    pub post_dial_delay: Option<f64>,
+    /// Seconds from the 2xx to the BYE.
+    pub duration: Option<f64>,
+    /// The From and To URIs of the initial INVITE (else of the earliest INVITE or ACK).
+    pub caller: Option<Box<str>>,
+    pub callee: Option<Box<str>>,
+    /// Where the initial INVITE was first seen going from and to.
+    pub src: Option<SocketAddr>,
+    pub dst: Option<SocketAddr>,
+    /// INVITE transactions: initial INVITEs (with every hop's and fork's own), re-INVITEs.
+    pub invites: u32,
+    pub dialogs: u32,
+    /// Messages, and copies of messages seen before.
+    pub messages: u32,
+    pub retransmissions: u32,
+    /// Who sent the first BYE.
+    pub hangup: Option<Side>,
+    /// A provisional response carried the answer (early media).
+    pub early_media: bool,
+    /// Finished early because the call table was full (`Config::max_calls`): its rows hold
+    /// what was seen until then.
+    pub evicted: bool,
+    /// The media rows of the call.
+    pub media: Vec<MediaRecord>,
+}
+
+/// One row of the `media` table: one `m=` line of one offer/answer exchange in one dialog.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaRecord {
+    pub call_id: Box<str>,
+    /// The To tag of the dialog (empty when the exchange was answered by none, or the
+    /// answer had no tag).
+    pub to_tag: Box<str>,
+    pub cseq: u32,
+    /// INVITE (re-INVITEs included), UPDATE or PRACK.
+    pub method: Method,
+    pub offer_time: Option<f64>,
+    pub answer_time: Option<f64>,
+    /// The signalling addresses the offer and the answer came from.
+    pub offerer: Option<SocketAddr>,
+    pub answerer: Option<SocketAddr>,
+    /// The position of the `m=` line (RFC 3264 §6: the answer's lines match the offer's).
+    pub media_index: u16,
+    /// `audio`, `video`, `image`...
+    pub kind: Box<str>,
+    /// The connection address (`c=`, as written) and the `m=` port of each side.
+    pub offer_ip: Option<Box<str>>,
+    pub offer_port: Option<u16>,
+    pub answer_ip: Option<Box<str>>,
+    pub answer_port: Option<u16>,
+    pub offer_direction: Option<Direction>,
+    pub answer_direction: Option<Direction>,
+    /// The offer's formats in `m=` order, and their codec names (`a=rtpmap`, else RFC 3551
+    /// §6; empty for a dynamic payload type without one).
+    pub payload_types: Vec<u8>,
+    pub codecs: Vec<Box<str>>,
+    /// The answer's formats and codec names.
+    pub answer_payload_types: Vec<u8>,
+    pub answer_codecs: Vec<Box<str>>,
+    /// The negotiated codec (RFC 3264: the first of the answer's formats that the offer
+    /// had; see `media.rs`), its payload type (the answer's number) and clock rate.
+    pub codec: Option<Box<str>>,
+    pub codec_payload_type: Option<u8>,
+    pub codec_clock_rate: Option<u32>,
+    /// The answer came in a provisional response (early media).
+    pub early: bool,
+}
+
+/// One offer/answer of one exchange in one leg (To tag).
+pub(crate) struct Pair<'a, B> {
+    pub exchange: &'a Exchange<B>,
+    pub leg: Option<&'a Leg>,
+    pub offer: Option<&'a SdpRec>,
+    pub answer: Option<&'a SdpRec>,
+    pub early: bool,
+}
+
+impl<'a, B> Pair<'a, B> {
+    pub(crate) fn time(&self) -> f64 {
+        self.offer
+            .or(self.answer)
+            .map_or(self.exchange.first_time, |s| s.time)
+    }
+}
+
+/// The offer/answer pairs of a call, one per exchange and leg (RFC 3261 §13.2.1, RFC 3264),
+/// in time order:
+/// - an offer in the request: each leg with an answer, or with a 2xx, gives a pair; an
+///   exchange that took effect with neither gives one pair without answer;
+/// - no SDP in the request (late offer): each leg's 1xx/2xx SDP is its offer and its ACK's
+///   SDP the answer;
+/// - the request not captured: each leg's SDP, taken as the answer.
+///
+/// An exchange refused with a final non-2xx and no early answer gives none (RFC 3264 §5).
+pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
+    let mut out = Vec::new();
+    for e in &rec.exchanges {
+        let before = out.len();
+        let late =
+            e.offer.is_none() && (e.req_without_sdp || e.legs.iter().any(|l| l.ack_sdp.is_some()));
+        for l in &e.legs {
+            let resp = l.answer.as_ref().map(|(s, _)| s);
+            let early = l.early_media();
+            let pair = |offer, answer| Pair {
+                exchange: e,
+                leg: Some(l),
+                offer,
+                answer,
+                early,
+            };
+            if let Some(o) = e.offer.as_ref() {
+                if resp.is_some() || l.answered.is_some() {
+                    out.push(pair(Some(o), resp));
+                }
+            } else if late {
+                if resp.is_some() || l.ack_sdp.is_some() {
+                    out.push(pair(resp, l.ack_sdp.as_ref()));
+                }
+            } else if resp.is_some() {
+                out.push(pair(None, resp));
+            }
+        }
+        if out.len() == before && e.offer.is_some() && e.took_effect() {
+            out.push(Pair {
+                exchange: e,
+                leg: None,
+                offer: e.offer.as_ref(),
+                answer: None,
+                early: false,
+            });
+        }
+    }
+    // By time, whatever order the legs were made in: the offer's, then the answer's, then
+    // the To tag.
+    let answer = |p: &Pair<'_, B>| p.answer.map_or(f64::INFINITY, |s| s.time);
+    out.sort_by(|a, b| {
+        a.time()
+            .total_cmp(&b.time())
+            .then(answer(a).total_cmp(&answer(b)))
+            .then_with(|| leg_tag(rec, a).cmp(leg_tag(rec, b)))
+    });
+    out
+}
+
+/// Everything a call row says but its media, computed once for the row and the snapshot.
+pub(crate) struct Summary {
+    pub outcome: Outcome,
+    pub final_status: Option<u16>,
+    pub invite_time: Option<f64>,
+    pub ringing_time: Option<f64>,
+    pub answer_time: Option<f64>,
+    pub cancel_time: Option<f64>,
+    pub end_time: Option<f64>,
+    pub src: Option<SocketAddr>,
+    pub dst: Option<SocketAddr>,
+    pub hangup: Option<Side>,
+    pub early_media: bool,
+}
+
+/// The outcome and times of a call, with the capture (or the watermark) at `end`.
+pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary {
+    let captured = rec.initial();
+    let partial = captured.is_empty();
+    let inits = if partial {
+        rec.presumed_initial()
+    } else {
+        captured
+    };
+    let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
+    // The earliest 2xx, and the dialog it made: the call's (a forked call may have more).
+    let first_2xx = inits
+        .iter()
+        .flat_map(|e| e.legs.iter().map(move |l| (e.from_hash, l)))
+        .filter_map(|(from, l)| Some((l.answered?, from, l.to_hash)))
+        .reduce(|a, b| if b.0 .0 < a.0 .0 { b } else { a });
+    let answered = first_2xx.map(|(a, _, _)| a);
+    let bye = first_2xx
+        .and_then(|(_, from, to)| {
+            rec.dialogs
+                .iter()
+                .find(|d| d.has_tag(from) && d.has_tag(to))
+        })
+        .and_then(|d| d.bye_at)
+        .or(rec.bye);
+    let last = inits.last();
+    let early_media = inits.iter().any(|e| e.early_media());
+    let (outcome, final_status) = if let Some((_, s)) = answered {
+        (Outcome::Answered, Some(s))
+    } else if let Some((_, s)) = last.and_then(|e| e.final_()) {
+        let cancelled = last.is_some_and(|e| e.cancel.is_some());
+        (Outcome::of_final(s, cancelled), Some(s))
+    } else if rec.confirmed || rec.bye.is_some() {
+        (Outcome::Answered, None)
+    } else if early_media {
+        (Outcome::EarlyMedia, None)
+    } else if end - rec.last_time > timeout {
+        (Outcome::Timeout, None)
+    } else {
+        (Outcome::InProgress, None)
+    };
+    let first = inits.first().and_then(|e| e.request);
+    let hangup = match (bye, rec.caller.as_ref()) {
+        (Some((_, from)), Some(c)) => Some(if from == c.from_hash {
+            Side::Caller
+        } else {
+            Side::Callee
+        }),
+        _ => None,
+    };
+    Summary {
+        outcome: if partial { Outcome::Partial } else { outcome },
+        final_status,
+        invite_time: first.map(|r| r.0),
+        ringing_time: min(&mut inits.iter().filter_map(|e| e.ringing())),
+        answer_time: answered.map(|a| a.0),
+        cancel_time: min(&mut inits.iter().filter_map(|e| e.cancel)),
+        end_time: bye.map(|b| b.0),
+        src: first.map(|r| r.1),
+        dst: first.map(|r| r.2),
+        hangup,
+        early_media,
+    }
+}
+
+/// `b - a` when both are known.
+pub(crate) fn span(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(b? - a?)
+}
+
+fn text(b: &[u8]) -> Box<str> {
+    String::from_utf8_lossy(b).into()
+}
+
+/// The To tag of a pair's leg: the dialog's tag other than the exchange sender's.
+pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'_, B>) -> &'a [u8] {
+    let Some(leg) = p.leg else {
+        return &[];
+    };
+    rec.dialogs
+        .iter()
+        .find(|d| d.has_tag(leg.to_hash) && d.has_tag(p.exchange.from_hash))
+        .or_else(|| rec.dialogs.iter().find(|d| d.has_tag(leg.to_hash)))
+        .map_or(&[][..], |d| {
+            if d.hash_a == leg.to_hash {
+                d.tag_a()
+            } else {
+                d.tag_b()
+            }
+        })
+}
+
+/// The call's row, with its media rows.
+pub(crate) fn record<B>(rec: &CallRec<B>, end: f64, timeout: f64, evicted: bool) -> CallRecord {
+    let s = summarize(rec, end, timeout);
+    let call_id = text(&rec.call_id);
+    let mut media = Vec::new();
+    for m in super::report::media_sessions(rec) {
+        let to_tag = text(&m.to_tag);
+        for (i, st) in m.streams.into_iter().enumerate() {
+            media.push(MediaRecord {
+                call_id: call_id.clone(),
+                to_tag: to_tag.clone(),
+                cseq: m.cseq,
+                method: m.method,
+                offer_time: m.offer_time,
+                answer_time: m.answer_time,
+                offerer: m.offerer,
+                answerer: m.answerer,
+                media_index: u16::try_from(i).unwrap_or(u16::MAX),
+                kind: st.media,
+                offer_ip: st.offer_address,
+                offer_port: st.offer_port,
+                answer_ip: st.answer_address,
+                answer_port: st.answer_port,
+                offer_direction: st.offer_direction,
+                answer_direction: st.answer_direction,
+                payload_types: st.offer_payload_types,
+                codecs: st.offer_codecs,
+                answer_payload_types: st.answer_payload_types,
+                answer_codecs: st.answer_codecs,
+                codec: st.codec,
+                codec_payload_type: st.codec_payload_type,
+                codec_clock_rate: st.codec_clock_rate,
+                early: m.early,
+            });
+        }
+    }
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    CallRecord {
+        call_id,
+        outcome: s.outcome,
+        final_status: s.final_status,
+        first_time: rec.first_time,
+        last_time: rec.last_time,
+        invite_time: s.invite_time,
+        ringing_time: s.ringing_time,
+        answer_time: s.answer_time,
+        end_time: s.end_time,
+        cancel_time: s.cancel_time,
+        time_to_answer: span(s.invite_time, s.answer_time),
+        post_dial_delay: span(s.invite_time, s.ringing_time),
+        duration: span(s.answer_time, s.end_time).filter(|&d| d >= 0.0),
+        caller: rec
+            .caller
+            .as_ref()
+            .map(|c| c.from_uri.clone())
+            .filter(|s| !s.is_empty()),
+        callee: rec
+            .caller
+            .as_ref()
+            .map(|c| c.to_uri.clone())
+            .filter(|s| !s.is_empty()),
+        src: s.src,
+        dst: s.dst,
+        invites: count(rec.invites()),
+        dialogs: count(rec.dialogs.len()),
+        messages: rec.messages,
+        retransmissions: rec.retransmissions,
+        hangup: s.hangup,
+        early_media: s.early_media,
+        evicted,
+        media,
+    }
+}

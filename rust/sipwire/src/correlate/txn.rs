@@ -1,0 +1,379 @@
+//! Stage 2 of the pipeline: the transactions (RFC 3261 §17) of one call.
+//!
+//! A transaction is keyed by its top Via and method (§17.2.3): the branch, the sent-by and the
+//! method, with ACK and CANCEL (and the responses to CANCEL) under their INVITE (§9.2). A
+//! response carries its request's top Via (§8.2.6.2), so requests and responses share the key
+//! and either can come first. Without an RFC 3261 branch the RFC 2543 fallback keys by From
+//! tag, CSeq number and sent-by. The Call-ID is the call's: transactions are looked up in
+//! their call, never across calls (so peers that reuse branches across calls stay apart).
+//!
+//! ## Equivalence, liberally (a passive observer sees what real devices send)
+//!
+//! - **Branch**: compared ignoring ASCII case (§7.3.1: parameter values are case-insensitive
+//!   unless stated otherwise; devices differ in the case of the cookie).
+//! - **Sent-by port**: an absent port is the transport's default, 5060, or 5061 for TLS
+//!   (§18.2.1, §19.1.2): a CANCEL with `192.0.2.1` matches an INVITE with `192.0.2.1:5060`.
+//! - **Sent-by host**: names compared ignoring case (§19.1.4) and a trailing dot (a fully
+//!   qualified name, RFC 1034 §3.1); IPv6 addresses compared as addresses (RFC 5118 §4.2:
+//!   brackets, zero compression and case do not matter).
+//! - **Via parameters** other than the branch (`received`, `rport` added by a server,
+//!   §18.2.1, RFC 3581) are not part of the key, in the RFC 2543 fallback either.
+//! - **ACK and CANCEL of broken peers**: a CANCEL or non-2xx ACK whose key matches no
+//!   INVITE (a new branch, another sent-by) still joins its INVITE through the call stage's
+//!   exchange (same Call-ID, CSeq number and From tag, §9.1, §17.1.1.3), as a 2xx ACK does
+//!   (§13.2.2.4).
+//!
+//! A second copy of a request, of a response (same status and To tag), of an ACK or of a
+//! CANCEL is a retransmission: counted, and its time kept when it is the earliest copy.
+
+use super::facts::{Facts, Method};
+use super::hash::FoldHasher;
+use super::Captured;
+use std::hash::Hasher;
+
+/// Where a message goes in its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Request,
+    Response,
+    Ack,
+    Cancel,
+    CancelResponse,
+}
+
+impl Role {
+    pub(crate) fn of(f: &Facts) -> Role {
+        match (f.is_request(), f.method) {
+            (true, Method::Ack) => Role::Ack,
+            (true, Method::Cancel) => Role::Cancel,
+            (true, _) => Role::Request,
+            (false, Method::Cancel) => Role::CancelResponse,
+            (false, _) => Role::Response,
+        }
+    }
+}
+
+/// A message's transaction key, borrowed from the message.
+pub(crate) struct KeyRef<'a> {
+    method: Method,
+    /// The method's name for `Method::Other`.
+    name: &'a [u8],
+    rfc3261: bool,
+    branch: &'a [u8],
+    /// A name without its trailing dot, or empty for an IPv6 address.
+    host: &'a [u8],
+    ip: Option<[u8; 16]>,
+    port: u16,
+    /// The RFC 2543 fallback's From tag and CSeq number.
+    from_tag: &'a [u8],
+    cseq: u32,
+}
+
+impl<'a> KeyRef<'a> {
+    pub(crate) fn of(buf: &'a [u8], f: &Facts) -> KeyRef<'a> {
+        let v = &f.via;
+        let host = v.host.of(buf);
+        let method = f.method.transaction_method();
+        KeyRef {
+            method,
+            name: if method == Method::Other {
+                f.method_name.of(buf)
+            } else {
+                &[]
+            },
+            rfc3261: v.rfc3261,
+            branch: v.branch.of(buf),
+            host: if v.ip.is_some() {
+                &[]
+            } else {
+                host.strip_suffix(b".").unwrap_or(host)
+            },
+            ip: v.ip,
+            port: v.port,
+            from_tag: if v.rfc3261 { &[] } else { f.from_tag.of(buf) },
+            cseq: if v.rfc3261 { 0 } else { f.cseq },
+        }
+    }
+
+    pub(crate) fn hash(&self, mut h: FoldHasher) -> u64 {
+        h.write_u8(self.method as u8);
+        h.write(self.name);
+        h.write_u8(u8::from(self.rfc3261));
+        h.write_lower(self.branch);
+        h.write_lower(self.host);
+        if let Some(ip) = self.ip {
+            h.write(&ip);
+        }
+        h.write_u32(u32::from(self.port));
+        h.write(self.from_tag);
+        h.write_u32(self.cseq);
+        h.finish()
+    }
+}
+
+/// A transaction's own copy of its key: the branch as first written (for reports), the host,
+/// the RFC 2543 From tag and the method name, one after the other.
+pub(crate) struct Key {
+    hash: u64,
+    bytes: Box<[u8]>,
+    branch: u16,
+    host: u16,
+    from_tag: u16,
+    ip: Option<[u8; 16]>,
+    port: u16,
+    cseq: u32,
+    rfc3261: bool,
+}
+
+impl Key {
+    fn new(k: &KeyRef<'_>, hash: u64) -> Key {
+        let len = |s: &[u8]| u16::try_from(s.len()).unwrap_or(u16::MAX);
+        // Longer parts than 64 KiB cannot come from a message within the default limits; they
+        // are cut, and compare unequal to the message (a new transaction), never panic.
+        let cut = |s: &'_ [u8]| -> Vec<u8> { s.get(..usize::from(len(s))).unwrap_or(&[]).to_vec() };
+        let mut bytes = Vec::with_capacity(k.branch.len() + k.host.len() + k.from_tag.len());
+        bytes.extend(cut(k.branch));
+        bytes.extend(cut(k.host));
+        bytes.extend(cut(k.from_tag));
+        bytes.extend(cut(k.name));
+        Key {
+            hash,
+            bytes: bytes.into_boxed_slice(),
+            branch: len(k.branch),
+            host: len(k.host),
+            from_tag: len(k.from_tag),
+            ip: k.ip,
+            port: k.port,
+            cseq: k.cseq,
+            rfc3261: k.rfc3261,
+        }
+    }
+
+    fn part(&self, start: usize, len: u16) -> &[u8] {
+        self.bytes
+            .get(start..start + usize::from(len))
+            .unwrap_or(&[])
+    }
+
+    pub(crate) fn branch(&self) -> &[u8] {
+        self.part(0, self.branch)
+    }
+
+    fn host(&self) -> &[u8] {
+        self.part(usize::from(self.branch), self.host)
+    }
+
+    fn key_from_tag(&self) -> &[u8] {
+        self.part(
+            usize::from(self.branch) + usize::from(self.host),
+            self.from_tag,
+        )
+    }
+
+    pub(crate) fn method_name(&self) -> &[u8] {
+        let at = usize::from(self.branch) + usize::from(self.host) + usize::from(self.from_tag);
+        self.bytes.get(at..).unwrap_or(&[])
+    }
+
+    pub(crate) fn is_rfc3261(&self) -> bool {
+        self.rfc3261
+    }
+
+    fn matches(&self, method: Method, k: &KeyRef<'_>, hash: u64) -> bool {
+        self.hash == hash
+            && method == k.method
+            && self.rfc3261 == k.rfc3261
+            && self.port == k.port
+            && self.ip == k.ip
+            && self.cseq == k.cseq
+            && self.branch().eq_ignore_ascii_case(k.branch)
+            && self.host().eq_ignore_ascii_case(k.host)
+            && self.key_from_tag() == k.from_tag
+            && self.method_name() == k.name
+    }
+}
+
+/// One distinct response: status, To tag (as its hash within the call) and earliest time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RespRec {
+    pub status: u16,
+    pub to_hash: u64,
+    pub time: f64,
+}
+
+/// The messages of a transaction, when the correlator keeps them (`Config::keep_messages`).
+pub(crate) struct Kept<B> {
+    pub request: Option<Captured<B>>,
+    /// In the order of `TxnRec::responses`.
+    pub responses: Vec<Option<Captured<B>>>,
+    pub ack: Option<Captured<B>>,
+    pub cancel: Option<Captured<B>>,
+    pub cancel_responses: Vec<Option<Captured<B>>>,
+}
+
+impl<B> Default for Kept<B> {
+    fn default() -> Self {
+        Kept {
+            request: None,
+            responses: Vec::new(),
+            ack: None,
+            cancel: None,
+            cancel_responses: Vec::new(),
+        }
+    }
+}
+
+/// One transaction.
+pub(crate) struct TxnRec<B> {
+    pub key: Key,
+    /// The method it is matched under (INVITE for its ACK and CANCEL).
+    pub method: Method,
+    pub cseq: u32,
+    pub first_time: f64,
+    pub last_time: f64,
+    /// The earliest copy of the request.
+    pub request: Option<f64>,
+    /// Distinct responses in arrival order (bounded by `Config::max_responses`).
+    pub responses: Vec<RespRec>,
+    /// The earliest final response (200-699).
+    pub final_: Option<(f64, u16)>,
+    pub ack: Option<f64>,
+    pub cancel: Option<f64>,
+    pub cancel_responses: Vec<RespRec>,
+    pub retransmissions: u32,
+    /// The call's INVITE/UPDATE/PRACK exchange it belongs to.
+    pub exchange: Option<u16>,
+    pub kept: Option<Box<Kept<B>>>,
+    /// Bytes of its kept messages.
+    pub kept_bytes: usize,
+}
+
+/// What the stage did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placed {
+    /// The first copy; kept (when messages are kept) in this slot.
+    First(Slot),
+    /// A copy seen before; when it is earlier than the kept one, it replaces it in the slot.
+    Again(Option<Slot>),
+    /// Not recorded: the transaction holds `Config::max_responses` distinct responses.
+    Full,
+}
+
+/// Where a kept message goes in its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Request,
+    Response(usize),
+    Ack,
+    Cancel,
+    CancelResponse(usize),
+}
+
+/// Sets `slot` to `t` when it is empty or later; whether it moved.
+pub(crate) fn earliest(slot: &mut Option<f64>, t: f64) -> bool {
+    let moved = slot.map_or(true, |s| t < s);
+    if moved {
+        *slot = Some(t);
+    }
+    moved
+}
+
+pub(crate) fn earliest_with(slot: &mut Option<(f64, u16)>, t: f64, status: u16) {
+    if slot.map_or(true, |(s, _)| t < s) {
+        *slot = Some((t, status));
+    }
+}
+
+/// The transaction of `k` among a call's transactions.
+pub(crate) fn find<B>(txns: &[TxnRec<B>], k: &KeyRef<'_>, hash: u64) -> Option<usize> {
+    txns.iter().position(|x| x.key.matches(x.method, k, hash))
+}
+
+impl<B> TxnRec<B> {
+    pub(crate) fn new(k: &KeyRef<'_>, hash: u64, cseq: u32, t: f64) -> TxnRec<B> {
+        TxnRec {
+            key: Key::new(k, hash),
+            method: k.method,
+            cseq,
+            first_time: t,
+            last_time: t,
+            request: None,
+            responses: Vec::new(),
+            final_: None,
+            ack: None,
+            cancel: None,
+            cancel_responses: Vec::new(),
+            retransmissions: 0,
+            exchange: None,
+            kept: None,
+            kept_bytes: 0,
+        }
+    }
+
+    /// Records one message in its role: its first copy, or a retransmission.
+    pub(crate) fn place(
+        &mut self,
+        role: Role,
+        status: Option<u16>,
+        to_hash: u64,
+        t: f64,
+        max_responses: usize,
+    ) -> Placed {
+        self.first_time = self.first_time.min(t);
+        self.last_time = self.last_time.max(t);
+        let (cell, slot) = match role {
+            Role::Request => (&mut self.request, Slot::Request),
+            Role::Ack => (&mut self.ack, Slot::Ack),
+            Role::Cancel => (&mut self.cancel, Slot::Cancel),
+            Role::Response | Role::CancelResponse => {
+                return self.place_response(role, status.unwrap_or(0), to_hash, t, max_responses)
+            }
+        };
+        let seen = cell.is_some();
+        let earlier = earliest(cell, t);
+        if seen {
+            self.retransmissions += 1;
+            Placed::Again(earlier.then_some(slot))
+        } else {
+            Placed::First(slot)
+        }
+    }
+
+    fn place_response(
+        &mut self,
+        role: Role,
+        status: u16,
+        to_hash: u64,
+        t: f64,
+        max_responses: usize,
+    ) -> Placed {
+        let to_invite = role == Role::Response;
+        if to_invite && status >= 200 {
+            earliest_with(&mut self.final_, t, status);
+        }
+        let (list, slot): (_, fn(usize) -> Slot) = if to_invite {
+            (&mut self.responses, Slot::Response)
+        } else {
+            (&mut self.cancel_responses, Slot::CancelResponse)
+        };
+        let known = list
+            .iter_mut()
+            .enumerate()
+            .find(|(_, r)| r.status == status && r.to_hash == to_hash);
+        if let Some((i, r)) = known {
+            let earlier = t < r.time;
+            r.time = r.time.min(t);
+            self.retransmissions += 1;
+            return Placed::Again(earlier.then(|| slot(i)));
+        }
+        if list.len() >= max_responses {
+            return Placed::Full;
+        }
+        list.push(RespRec {
+            status,
+            to_hash,
+            time: t,
+        });
+        Placed::First(slot(list.len() - 1))
+    }
+}
