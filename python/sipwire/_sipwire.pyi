@@ -480,6 +480,7 @@ class CaptureReader:
         raw: bool = False,
         rtp: bool = True,
         batch_rows: int = 65536,
+        calls: bool = False,
     ) -> CaptureReader: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The ``messages`` table as an Arrow stream; it can be taken once."""
@@ -489,6 +490,10 @@ class CaptureReader:
         """RTP/RTCP statistics per stream; finishes the read first."""
     def dtmf(self) -> Table:
         """Telephone-events (RFC 4733) as digits; finishes the read first."""
+    def calls(self) -> Table:
+        """The calls table of a read made with calls=True; finishes the read first."""
+    def media(self) -> Table:
+        """The media table of a read made with calls=True; finishes the read first."""
     def stats(self) -> dict[str, int]:
         """Every stage's counters, flat."""
     @property

@@ -43,7 +43,7 @@ from sipwire.capture.live import HepListener, listen_hep
 
 Source = Union[str, "os.PathLike[str]", IO[bytes]]
 
-__all__ = ["Capture", "HepListener", "Table", "listen_hep", "read"]
+__all__ = ["Analysis", "Capture", "HepListener", "Table", "analyze", "listen_hep", "read"]
 
 
 class _Messages:
@@ -94,6 +94,42 @@ class Capture:
     def __repr__(self) -> str:
         state = "finished" if self._reader.finished else "reading"
         return f"<sipwire.capture.Capture {state}>"
+
+
+class Analysis(Capture):
+    """A capture turned into calls: ``messages``, ``rtp_streams``, ``dtmf`` as for
+    :func:`read`, plus ``calls`` and ``media`` from the correlator (RFC 3261 §12, §17;
+    RFC 3264), whose calls are finished on the capture clock and their state freed."""
+
+    @property
+    def calls(self) -> Table:
+        """One row per call: ``call_id``, ``outcome`` (answered, busy, cancelled, rejected,
+        timeout, early_media, in_progress, partial), ``final_status``, ``invite_time``,
+        ``ringing_time``, ``answer_time``, ``cancel_time``, ``end_time``, ``first_time``,
+        ``last_time``, ``time_to_answer``, ``post_dial_delay``, ``duration`` (seconds),
+        ``caller``, ``callee``, ``src_ip``, ``src_port``, ``dst_ip``, ``dst_port`` (of the
+        initial INVITE), ``invites``, ``dialogs``, ``messages``, ``retransmissions``,
+        ``hangup`` (caller or callee), ``early_media``, ``evicted``."""
+        return self._reader.calls()
+
+    @property
+    def media(self) -> Table:
+        """One row per ``m=`` line per offer/answer exchange per dialog (forks included):
+        ``call_id``, ``to_tag``, ``cseq``, ``method``, ``offer_time``, ``answer_time``,
+        ``media_index``, ``kind``, ``offer_ip``, ``offer_port``, ``answer_ip``,
+        ``answer_port``, ``offer_direction``, ``answer_direction``, ``payload_types``,
+        ``codecs``, ``answer_payload_types``, ``codec`` (negotiated: the first of the
+        answer's formats the offer had, RFC 3264), ``codec_payload_type``,
+        ``codec_clock_rate``, ``early``."""
+        return self._reader.media()
+
+    def finish(self) -> Analysis:
+        self._reader.finish()
+        return self
+
+    def __repr__(self) -> str:
+        state = "finished" if self._reader.finished else "reading"
+        return f"<sipwire.capture.Analysis {state}>"
 
 
 def _sources(source: Source | Iterable[Source]) -> list[Any]:
@@ -150,3 +186,31 @@ def read(
         batch_rows=batch_rows,
     )
     return Capture(reader)
+
+
+def analyze(
+    source: Source | Iterable[Source],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    raw: bool = False,
+    rtp: bool = True,
+    batch_rows: int = 65536,
+) -> Analysis:
+    """Reads a capture as :func:`read` does (``source`` is anything ``read`` takes) and
+    correlates its messages into calls: the result has ``messages``, ``calls``, ``media``,
+    ``rtp_streams`` and ``dtmf`` tables (each ``__arrow_c_stream__``) and ``stats``.
+    ``finish()`` reads the whole input now (the GIL released; ``stats`` can be read from
+    another thread meanwhile, e.g. for a progress display)."""
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+    reader = CaptureReader(
+        _sources(source),
+        strict=strict,
+        limits=limits,
+        raw=raw,
+        rtp=rtp,
+        batch_rows=batch_rows,
+        calls=True,
+    )
+    return Analysis(reader)

@@ -22,6 +22,7 @@
 //! [`CaptureLimits`], evicts on capture time, and counts what it drops in [`Stats`].
 //! No stage reads a clock: time is the capture's.
 
+pub mod analyze;
 pub mod decode;
 pub mod hep;
 mod ip;

@@ -10,13 +10,16 @@ use std::collections::VecDeque;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
+use sipwire::message::MessageIndex;
 use sipwire::ParseOptions;
+
+use crate::analyze::Analysis;
 
 use crate::decode::{DecodeStats, Decoder};
 use crate::hep;
 use crate::rtp::RtpStats;
 use crate::rtp::{DtmfRow, RtpStreamRow, RtpTracker};
-use crate::sip::{datagram_row, indexed_row, looks_like_sip, SipRow};
+use crate::sip::{failed_row, indexed_row, looks_like_sip, SipRow};
 use crate::stats::{SipStats, Stats};
 use crate::stream::{StreamStats, Streams, Unit, UnitKind};
 use crate::table::{MessagesBuilder, Seen};
@@ -35,6 +38,8 @@ pub struct Options {
     pub rtp: bool,
     /// Rows per record batch of the `messages` table.
     pub batch_rows: usize,
+    /// Correlate the messages into calls (the `calls` and `media` tables).
+    pub calls: bool,
 }
 
 impl Default for Options {
@@ -45,6 +50,7 @@ impl Default for Options {
             raw: false,
             rtp: true,
             batch_rows: 65_536,
+            calls: false,
         }
     }
 }
@@ -63,12 +69,16 @@ struct Sink {
     rtp_stats: RtpStats,
     /// RTP streams retired early (idle while the stream table was full), in order.
     retired: Vec<RtpStreamRow>,
+    analysis: Option<Analysis>,
     error: Option<ArrowError>,
 }
 
 impl Sink {
-    fn row(&mut self, seen: &Seen, row: &SipRow<'_>, bytes: &[u8]) {
+    fn row(&mut self, seen: &Seen, row: &SipRow<'_>, bytes: &[u8], index: Option<&MessageIndex>) {
         self.sip.sip_messages += 1;
+        if let (Some(a), Some(index)) = (self.analysis.as_mut(), index) {
+            a.message(seen, bytes, index);
+        }
         if row.error.is_some() {
             self.sip.sip_parse_errors += 1;
         }
@@ -101,8 +111,13 @@ impl Sink {
         if !looks_like_sip(payload) {
             return false;
         }
-        let row = datagram_row(payload, &self.opts.parse);
-        self.row(seen, &row, payload);
+        match MessageIndex::parse_datagram(payload, &self.opts.parse) {
+            Ok(index) => {
+                let row = indexed_row(payload, &index, &self.opts.parse);
+                self.row(seen, &row, payload, Some(&index));
+            }
+            Err(e) => self.row(seen, &failed_row(payload, e), payload, None),
+        }
         true
     }
 
@@ -175,7 +190,7 @@ impl Sink {
         match u.kind {
             UnitKind::Sip { bytes, index } => {
                 let row = indexed_row(bytes, index, &self.opts.parse);
-                self.row(&seen, &row, bytes);
+                self.row(&seen, &row, bytes, Some(index));
             }
             UnitKind::Datagram(bytes) => {
                 if !self.datagram(&seen, bytes) {
@@ -215,6 +230,12 @@ impl Pipeline {
                 sip: SipStats::default(),
                 rtp_stats: RtpStats::default(),
                 retired: Vec::new(),
+                analysis: opts.calls.then(|| {
+                    Analysis::new(sipwire::correlate::Config {
+                        parse: opts.parse,
+                        ..sipwire::correlate::Config::DEFAULT
+                    })
+                }),
                 error: None,
             },
             last_expire_ns: i64::MIN,
@@ -261,6 +282,14 @@ impl Pipeline {
         self.streams
             .finish(&mut self.stream_stats, &mut |u| sink.unit(u));
         self.sink.flush();
+        if let Some(a) = self.sink.analysis.as_mut() {
+            a.finish();
+        }
+    }
+
+    /// The correlation stage, when the read makes calls.
+    pub fn analysis_mut(&mut self) -> Option<&mut Analysis> {
+        self.sink.analysis.as_mut()
     }
 
     /// A finished batch of `messages`, oldest first.
@@ -292,6 +321,7 @@ impl Pipeline {
             streams: self.stream_stats.clone(),
             rtp: self.sink.rtp_stats.clone(),
             sip: self.sink.sip.clone(),
+            calls: self.sink.analysis.as_ref().map(|a| a.stats.clone()).unwrap_or_default(),
         }
     }
 }

@@ -99,10 +99,21 @@ impl CaptureRead {
     /// Reads every remaining source; the batches wait in the pipeline for
     /// [`CaptureRead::next_batch`].
     pub fn read_to_end(&mut self) -> Result<(), ReadError> {
-        while !self.finished {
+        while !self.read_some(usize::MAX)? {}
+        Ok(())
+    }
+
+    /// Reads on for at most `steps` steps of a few thousand records each; true once the
+    /// input is finished. A caller that shares the read (a progress display reading the
+    /// counters) takes it in such slices.
+    pub fn read_some(&mut self, steps: usize) -> Result<bool, ReadError> {
+        for _ in 0..steps {
+            if self.finished {
+                break;
+            }
             self.step().inspect_err(|_| self.finished = true)?;
         }
-        Ok(())
+        Ok(self.finished)
     }
 
     pub fn is_finished(&self) -> bool {

@@ -2,6 +2,7 @@
 //! capture is attacker-controlled input, so nothing here aborts a read: every anomaly is a
 //! count. Each stage keeps its own counters in its own module; [`Stats`] gathers them.
 
+use crate::analyze::CallStats;
 use crate::decode::DecodeStats;
 use crate::records::RecordStats;
 use crate::rtp::RtpStats;
@@ -56,6 +57,7 @@ pub struct Stats {
     pub streams: StreamStats,
     pub rtp: RtpStats,
     pub sip: SipStats,
+    pub calls: CallStats,
 }
 
 impl Counters for Stats {
@@ -65,5 +67,6 @@ impl Counters for Stats {
         self.streams.visit(f);
         self.rtp.visit(f);
         self.sip.visit(f);
+        self.calls.visit(f);
     }
 }

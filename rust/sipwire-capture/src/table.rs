@@ -223,7 +223,7 @@ impl MessagesBuilder {
 
 /// Builds a batch from named columns; every column is nullable (the schema follows the
 /// arrays, so a table's types are written once, where its column is made).
-fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, ArrowError> {
     let fields: Vec<Field> = cols
         .iter()
         .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))

@@ -215,6 +215,7 @@ pub struct CaptureReader {
     /// exports once for the schema, once for the rows) does not use the read up.
     started: Arc<AtomicBool>,
     rtp: OnceLock<(Py<Table>, Py<Table>)>,
+    calls: OnceLock<(Py<Table>, Py<Table>)>,
 }
 
 impl CaptureReader {
@@ -245,7 +246,8 @@ fn open_error(py: Python<'_>, e: OpenError) -> PyErr {
 impl CaptureReader {
     /// `sources`: paths (str) and binary file objects, read in order as one capture.
     #[new]
-    #[pyo3(signature = (sources, *, strict=false, limits=None, raw=false, rtp=true, batch_rows=65536))]
+    #[allow(clippy::too_many_arguments)] // one keyword argument per option, as in Python
+    #[pyo3(signature = (sources, *, strict=false, limits=None, raw=false, rtp=true, batch_rows=65536, calls=false))]
     fn new(
         py: Python<'_>,
         sources: &Bound<'_, PyList>,
@@ -254,6 +256,7 @@ impl CaptureReader {
         raw: bool,
         rtp: bool,
         batch_rows: usize,
+        calls: bool,
     ) -> PyResult<Self> {
         let mut srcs = Vec::new();
         for s in sources.iter() {
@@ -274,6 +277,7 @@ impl CaptureReader {
             raw,
             rtp,
             batch_rows: batch_rows.max(1),
+            calls,
         };
         let read = CaptureRead::new(srcs, opts);
         Ok(CaptureReader {
@@ -281,6 +285,7 @@ impl CaptureReader {
             read: Arc::new(Mutex::new(read)),
             started: Arc::new(AtomicBool::new(false)),
             rtp: OnceLock::new(),
+            calls: OnceLock::new(),
         })
     }
 
@@ -311,11 +316,24 @@ impl CaptureReader {
     /// taken; the RTP tables and the counters are final after this.
     fn finish(&self, py: Python<'_>) -> PyResult<()> {
         let read = self.read.clone();
-        py.allow_threads(move || {
+        py.allow_threads(move || loop {
+            // In slices, so `stats()` from another thread (a progress display) gets in.
             let mut r = read.lock().unwrap_or_else(|p| p.into_inner());
-            r.read_to_end()
+            if r.read_some(16)? {
+                return Ok(());
+            }
         })
         .map_err(|e| read_error(py, e))
+    }
+
+    /// The `calls` table (a read made with calls=True; finishes the read first).
+    fn calls(&self, py: Python<'_>) -> PyResult<Py<Table>> {
+        Ok(self.call_tables(py)?.0.clone_ref(py))
+    }
+
+    /// The `media` table (a read made with calls=True; finishes the read first).
+    fn media(&self, py: Python<'_>) -> PyResult<Py<Table>> {
+        Ok(self.call_tables(py)?.1.clone_ref(py))
     }
 
     /// The RTP/RTCP streams table (finishes the read first).
@@ -341,6 +359,32 @@ impl CaptureReader {
 }
 
 impl CaptureReader {
+    fn call_tables(&self, py: Python<'_>) -> PyResult<&(Py<Table>, Py<Table>)> {
+        if let Some(t) = self.calls.get() {
+            return Ok(t);
+        }
+        self.finish(py)?;
+        let arrow = |e: ArrowError| pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}"));
+        let (c, m) = {
+            let mut read = self.lock();
+            let Some(a) = read.pipeline_mut().analysis_mut() else {
+                return Err(errors::local_msg(
+                    py,
+                    "this read does not make calls: use sipwire.capture.analyze (or read(..., calls=True))".into(),
+                ));
+            };
+            (a.calls_batch().map_err(arrow)?, a.media_batch().map_err(arrow)?)
+        };
+        let tables = (
+            Py::new(py, Table::new(c.schema(), vec![c]))?,
+            Py::new(py, Table::new(m.schema(), vec![m]))?,
+        );
+        let _ = self.calls.set(tables);
+        self.calls
+            .get()
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("call tables"))
+    }
+
     fn rtp_tables(&self, py: Python<'_>) -> PyResult<&(Py<Table>, Py<Table>)> {
         if let Some(t) = self.rtp.get() {
             return Ok(t);

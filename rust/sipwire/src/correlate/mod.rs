@@ -1067,20 +1067,27 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
     /// Feeds one message (a datagram, or one message framed from a stream). Its bytes are
     /// copied only when kept (`Config::keep_messages`).
     pub fn feed(&mut self, data: &[u8], packet: Packet) -> Fed {
+        match MessageIndex::parse_datagram(data, &self.cfg.parse) {
+            Ok(index) => self.feed_parsed(data, &index, packet),
+            Err(e) => {
+                self.sanitize(packet);
+                self.counters.messages += 1;
+                self.counters.unparsable += 1;
+                Fed::Unparsable(e)
+            }
+        }
+    }
+
+    /// Feeds a message the caller has indexed already (a capture reader that framed it): no
+    /// second parse, and its bytes copied only when kept.
+    pub fn feed_parsed(&mut self, data: &[u8], index: &MessageIndex, packet: Packet) -> Fed {
         let packet = self.sanitize(packet);
         self.counters.messages += 1;
-        let index = match MessageIndex::parse_datagram(data, &self.cfg.parse) {
-            Ok(i) => i,
-            Err(e) => {
-                self.counters.unparsable += 1;
-                return Fed::Unparsable(e);
-            }
-        };
-        let (fed, keep) = self.analyse(data, &index, &packet);
+        let (fed, keep) = self.analyse(data, index, &packet);
         if let Some(k) = keep {
             let c = Captured {
                 bytes: B::from(data),
-                index,
+                index: index.clone(),
                 packet,
             };
             self.keep(k, c);
