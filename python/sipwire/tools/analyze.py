@@ -510,7 +510,12 @@ def format_summary(
         head.append(
             f"{cap['seconds']:.1f} s of SIP from {ladder_mod.clock(res.span.first_ns / 1e9)}"
         )
-    w(st.bold(head[0]) + " " + ", ".join(head[1:]))
+    rest = ", ".join(head[1:])
+    if len(head[0]) + 1 + len(rest) <= width:
+        w(st.bold(head[0]) + " " + rest)
+    else:
+        w(st.bold(shorten(head[0], width)))
+        w(shorten(rest, width))
     bits = [f"{count(cap['sip_messages'] or 0)} SIP messages"]
     if cap["rtp_packets"] is not None:
         bits.append(f"{count(cap['rtp_packets'])} RTP packets")
@@ -579,12 +584,15 @@ def format_summary(
     if rtp["streams"]:
         loss = "-" if rtp["loss_rate"] is None else f"{rtp['loss_rate'] * 100:.2f}%"
         lost_text = f"{count(rtp['lost'])} lost ({loss})"
+        packets = f"{count(rtp['streams']):>7}  {count(rtp['packets'])} packets, "
+        with_loss = f", {rtp['streams_with_loss']} with loss"
+        if label + len(packets) + len(lost_text) + len(with_loss) > width:
+            with_loss = ""
         w(
             st.bold(f"{'RTP streams':<{label}}")
-            + f"{count(rtp['streams']):>7}  "
-            + f"{count(rtp['packets'])} packets, "
+            + packets
             + (st.red(lost_text) if rtp["lost"] else lost_text)
-            + f", {rtp['streams_with_loss']} with loss"
+            + with_loss
         )
         w(
             f"  {'':<{label - 2}}"
@@ -670,13 +678,21 @@ def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
         ("loss", 5, "r"),
         ("jitter", 6, "r"),
     ]
-    fixed = sum(wd + 2 for _, wd, _ in cols) - 2
-    cols[2] = ("from → to", max(12, min(36, width - fixed - 2)), "l")
+    # A narrow terminal loses the least needed columns first.
+    keep = list(range(len(cols)))
+    for name in ("jitter", "talk", "setup", "start"):
+        if sum(cols[i][1] + 2 for i in keep) + 12 <= width:
+            break
+        keep.remove(next(i for i in keep if cols[i][0] == name))
+    fixed = sum(cols[i][1] + 2 for i in keep)
+    cols[2] = ("from → to", max(12, min(36, width - fixed)), "l")
     out = [st.bold(f"Calls ({count(res.calls.num_rows)})")]
 
     def fmt(cells: list[tuple[str, str]]) -> str:
         parts = []
-        for (_, wd, align), (plain, styled) in zip(cols, cells):
+        for i, ((_, wd, align), (plain, styled)) in enumerate(zip(cols, cells)):
+            if i not in keep:
+                continue
             plain_s = shorten(plain, wd)
             styled_s = styled if plain_s == plain else plain_s
             pad = rjust if align == "r" else ljust

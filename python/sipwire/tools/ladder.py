@@ -8,6 +8,7 @@ order, the SDP each offer and answer carried, and the RTP streams and DTMF digit
 from __future__ import annotations
 
 import html
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -403,15 +404,17 @@ def render_text(
             body = body[: seg[0]] + _style_label(step, body[seg[0] : seg[1]], st) + body[seg[1] :]
         elif a == b:
             body += "  " + _style_label(step, label, st)
-        notes = list(step.notes)
+        # Notes wrap in the room they have (right of the last column, or under the arrow).
+        room = width - right_notes - 2 if notes_right else width - lo - 2
+        notes = [ln for n in step.notes for ln in textwrap.wrap(n, max(room, 10))]
         first_note = ""
         if notes_right and notes:
-            first_note = "  " + st.dim(shorten(notes.pop(0), width - right_notes))
+            first_note = "  " + st.dim(shorten(notes.pop(0), room))
         out.append(f"{st.dim(t)}  {body[left:]}{first_note}".rstrip())
         for note in notes:
             nrow = blank()
             if notes_right:
-                text_line = "".join(nrow[left:]) + "  " + st.dim(shorten(note, width - right_notes))
+                text_line = "".join(nrow[left:]) + "  " + st.dim(shorten(note, room))
                 out.append((" " * left + text_line).rstrip())
             else:
                 start = lo + 2
@@ -419,7 +422,12 @@ def render_text(
                 plain = "".join(nrow)
                 line_s = plain[:start] + st.dim(text) + plain[start + len(text) :]
                 out.append((" " * left + line_s[left:]).rstrip())
-    return "\n".join(out) + "\n"
+    text = "\n".join(out) + "\n"
+    if not unicode:  # a terminal that cannot show UTF-8: our glyphs in ASCII, the rest escaped
+        for a, b in (("→", ">"), ("·", "|"), ("…", "~")):
+            text = text.replace(a, b)
+        text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text
 
 
 # --- SVG, for the HTML report -----------------------------------------------------------------
