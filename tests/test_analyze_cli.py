@@ -86,7 +86,7 @@ def test_summary_lists_every_call_of_calls_md(capsys: pytest.CaptureFixture[str]
     lines = out.splitlines()
     for row in CALLS:
         line = next(ln for ln in lines if row["Call-ID"] in ln)
-        start, cid, _who = line.split()[:3]
+        start = line.split()[0]
         assert abs(float(start) - float(row["INVITE"])) < SLACK, line
         assert f" {OUTCOME[final(row)]} " in line, line
         assert re.search(rf"\s{final(row)}\s", line), line
@@ -273,7 +273,7 @@ def test_out_raw_keeps_the_bytes(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 
 def test_progress_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = run(capsys, str(CAPTURE), "--color", "never")
+    rc, _, err = run(capsys, str(CAPTURE), "--color", "never")
     assert rc == 0
     last = err.strip().splitlines()[0]
     # Not a terminal: one line at the end (a line every 10 s on a long read), no bar.
@@ -300,7 +300,7 @@ def test_colours_only_when_wanted(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert ESC not in summary_text(capsys)  # stdout is not a terminal here
-    rc, out, _ = run(capsys, str(CAPTURE), "--quiet", "--color", "always")
+    _, out, _ = run(capsys, str(CAPTURE), "--quiet", "--color", "always")
     assert ESC + "[32manswered" in out
 
     class Tty(io.StringIO):

@@ -424,8 +424,8 @@ def render_text(
                 out.append((" " * left + line_s[left:]).rstrip())
     text = "\n".join(out) + "\n"
     if not unicode:  # a terminal that cannot show UTF-8: our glyphs in ASCII, the rest escaped
-        for a, b in (("→", ">"), ("·", "|"), ("…", "~")):
-            text = text.replace(a, b)
+        for glyph, ascii_glyph in (("→", ">"), ("·", "|"), ("…", "~")):
+            text = text.replace(glyph, ascii_glyph)
         text = text.encode("ascii", "backslashreplace").decode("ascii")
     return text
 
