@@ -109,7 +109,7 @@ def test_summary_lists_every_call_of_calls_md(capsys: pytest.CaptureFixture[str]
     # Call 5 is the one with loss: its line shows it, and it is the worst stream.
     call5 = CALLS[4]["Call-ID"]
     assert re.search(rf"{call5}.*\s3\.6%\s", out)
-    assert f"worst: 127.0.0.30:40030 → 127.0.0.10:40010 ({call5}): 9 lost (3.6%)" in out
+    assert f"worst: 127.0.0.30:40030 → 127.0.0.10:40010 ({call5}): 9 lost (3.6%), jitter" in out
 
 
 def test_summary_fits_the_width(capsys: pytest.CaptureFixture[str]) -> None:

@@ -606,8 +606,8 @@ def format_summary(
             loss_p = "-" if x["loss_pct"] is None else f"{x['loss_pct']:.1f}%"
             line = (
                 f"  worst: {x['src']} → {x['dst']} ({clean(x['call_id'] or 'no call')}): "
-                f"{x['lost']} lost ({loss_p}), jitter {x['mean_jitter_ms'] or 0:.1f} ms mean, "
-                f"{x['max_jitter_ms'] or 0:.1f} max"
+                f"{x['lost']} lost ({loss_p}), jitter {x['mean_jitter_ms'] or 0:.1f}/"
+                f"{x['max_jitter_ms'] or 0:.1f} ms"
             )
             w(st.yellow(shorten(line, width)))
     else:
