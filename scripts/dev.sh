@@ -37,6 +37,8 @@ setup() {
     # (set by peer) takes the default answer, no.
     peer tshark tshark
     peer tcpdump tcpdump
+    step "the HTML report's browser test: chromium (headless)"
+    peer chromium chromium
     step "cargo-fuzz (the bounded fuzz run of scripts/dev.sh test)"
     if command -v cargo-fuzz >/dev/null 2>&1; then
         echo "cargo-fuzz found: $(command -v cargo-fuzz)"

@@ -9,6 +9,9 @@ Both exit 0 when the target kept answering, 1 when it did not (finds saved), 2 o
 
 ``sipwire load call TARGET --rate R --duration S`` places calls at a fixed rate and reports
 what failed; ``sipwire load answer --port P`` answers calls (see :mod:`sipwire.load`).
+
+``sipwire analyze CAPTURE...`` turns captures into calls: a summary, ``--call`` ladders,
+``--out`` tables, an ``--html`` report (see :mod:`sipwire.tools.analyze`).
 """
 
 from __future__ import annotations
@@ -446,10 +449,18 @@ def _cmd_load_answer(args: argparse.Namespace) -> int:
     return 0 if res.failed == 0 else 1
 
 
+def _analyze_parser(sub: Any) -> None:
+    # The tools package imports pyarrow only when the command runs.
+    from sipwire.tools import analyze
+
+    analyze.add_parser(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="sipwire",
-        description="SIP toolkit: parse and inspect messages, fuzz servers, load-test them.",
+        description="SIP toolkit: parse and inspect messages, analyze captures, fuzz servers, "
+        "load-test them.",
     )
     sub = p.add_subparsers(dest="command", required=True)
     pp = sub.add_parser(
@@ -463,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pp.set_defaults(func=_cmd_parse)
     _fuzz_parser(sub)
     _load_parser(sub)
+    _analyze_parser(sub)
     args = p.parse_args(argv)
     try:
         rc: int = args.func(args)

@@ -1,0 +1,985 @@
+"""``sipwire analyze CAPTURE...``: a capture turned into calls.
+
+It runs :func:`sipwire.capture.analyze` over the files (read in order as one capture) with a
+progress bar on stderr, then prints the summary a VoIP engineer reads first: the calls and
+their outcomes, the answer-seizure ratio, post-dial delay and setup time percentiles, the
+failure statuses, retransmissions, RTP loss and jitter, DTMF, and what the capture itself got
+wrong. ``--call`` prints one call's ladder, ``--out`` writes every table, ``--html`` writes the
+report (:mod:`sipwire.tools.report_html`).
+
+Definitions (the summary states them too):
+
+- A call is a row of the ``calls`` table. Attempts (seizures) are the calls whose initial
+  INVITE was captured: ``partial`` (seen only mid-call) and ``in_progress`` are left out.
+- ASR = answered / attempts (ITU-T E.411's answer-seizure ratio).
+- ACD = mean duration of the answered calls that ended in the capture.
+- Post-dial delay: INVITE to the first ringing or final response (the table's
+  ``post_dial_delay``); setup time: INVITE to the 2xx (``time_to_answer``).
+- Percentiles interpolate linearly between samples (numpy's default).
+- Retransmission rate: the calls' retransmitted messages over all SIP messages.
+- RTP loss: ``lost`` over ``expected`` per stream (negative ``lost``, duplicates, counts 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from sipwire._progress import Progress
+from sipwire.tools import ladder as ladder_mod
+from sipwire.tools._text import (
+    Style,
+    clean,
+    count,
+    ljust,
+    percent,
+    reason,
+    rjust,
+    seconds,
+    shorten,
+    size,
+    uri_short,
+)
+
+TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
+# The order outcomes are listed in; others follow by count.
+OUTCOMES = (
+    "answered",
+    "early_media",
+    "busy",
+    "rejected",
+    "cancelled",
+    "unanswered",
+    "timeout",
+    "failed",
+    "in_progress",
+    "partial",
+)
+NOT_ATTEMPTS = ("partial", "in_progress")
+# Stats counters that mean something was lost, damaged or not understood.
+PROBLEM_WORDS = (
+    "truncated",
+    "bad_",
+    "error",
+    "dropped",
+    "evicted",
+    "gaps",
+    "gap_",
+    "unknown",
+    "refused",
+    "malformed",
+    "overlaps",
+    "invalid",
+    "too_",
+    "timeouts",
+    "unfinished",
+    "oversize",
+    "unsupported",
+    "unsynced",
+    "not_sip",
+    "uncorrelated",
+    "orphan",
+    "unusable",
+)
+
+
+class UsageError(Exception):
+    """Exit status 2: the command line or the input cannot be used."""
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError:
+        raise UsageError(
+            "sipwire analyze needs pyarrow for its tables: pip install pyarrow"
+        ) from None
+    return pyarrow
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    ap: argparse.ArgumentParser = sub.add_parser(
+        "analyze",
+        help="turn captures into calls: summary, ladders, tables, an HTML report",
+        description="Reads pcap/pcapng captures (several files are read in order as one "
+        "capture) into calls, media and RTP statistics, and prints a summary: calls by "
+        "outcome, ASR, post-dial delay and setup time, failures, retransmissions, RTP loss "
+        "and jitter, DTMF, capture problems. Exit status: 0 done, 1 --call found no call, "
+        "2 usage or input error.",
+    )
+    ap.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng (.gz/.zst), or -")
+    ap.add_argument(
+        "--call", metavar="CALL_ID", help="print this call's ladder (a unique prefix will do)"
+    )
+    ap.add_argument("--out", type=Path, metavar="DIR", help="write every table to DIR")
+    ap.add_argument(
+        "--format",
+        choices=["parquet", "arrow", "csv"],
+        default="parquet",
+        help="table format for --out (parquet)",
+    )
+    ap.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report to FILE")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument(
+        "--raw", action="store_true", help="keep each message's bytes (the messages table's raw)"
+    )
+    ap.add_argument(
+        "--list",
+        type=int,
+        default=20,
+        metavar="N",
+        help="calls listed in the summary (20; 0 for none)",
+    )
+    ap.add_argument(
+        "--html-ladders",
+        type=int,
+        default=500,
+        metavar="N",
+        help="calls whose ladder and messages the HTML report embeds (500)",
+    )
+    ap.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    ap.add_argument("--width", type=int, help="output width (default: the terminal's)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.set_defaults(func=run, parser=ap)
+    return ap
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def open_analysis(sources: Sequence[str], *, raw: bool) -> Any:
+    """``sipwire.capture.analyze`` over the sources (the place for other engines)."""
+    import sipwire.capture
+
+    analyze = getattr(sipwire.capture, "analyze", None)
+    if analyze is None:
+        raise UsageError(
+            "this build of sipwire has no sipwire.capture.analyze (the call correlator's "
+            "tables); rebuild it: bash scripts/dev.sh setup"
+        )
+    try:
+        return analyze(list(sources), raw=raw)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+
+
+def _stat(stats: dict[str, Any], *names: str) -> int | None:
+    for n in names:
+        v = stats.get(n)
+        if isinstance(v, (int, float)):
+            return int(v)
+    return None
+
+
+def _total_bytes(sources: Sequence[str]) -> int | None:
+    total = 0
+    for s in sources:
+        if s == "-":
+            return None
+        try:
+            total += os.path.getsize(s)
+        except OSError:
+            return None
+    return total
+
+
+def progress_text(
+    stats: dict[str, Any], total: int | None, elapsed: float, bar: int, tty: bool
+) -> str:
+    """The progress line: how much was read, how fast, how many calls are open and done."""
+    done = _stat(stats, "bytes") or 0
+    msgs = _stat(stats, "sip_messages", "messages") or 0
+    parts = []
+    if total:
+        # A compressed capture reads more bytes than its file holds: cap at the end.
+        frac = min(1.0, done / total)
+        if tty and bar > 0:
+            full = int(frac * bar)
+            parts.append("[" + "█" * full + "░" * (bar - full) + "]")
+        parts.append(f"{frac * 100:3.0f}% {size(min(done, total))} of {size(total)}")
+    else:
+        parts.append(f"{size(done)} read")
+    rate = msgs / elapsed if elapsed > 0 else 0.0
+    parts.append(f"{count(msgs)} messages ({count(rate)}/s)")
+    open_ = _stat(stats, "calls_open")
+    done_calls = _stat(stats, "calls_done")
+    if open_ is not None or done_calls is not None:
+        parts.append(f"calls {count(open_ or 0)} open, {count(done_calls or 0)} done")
+    parts.append(f"{elapsed:.1f} s")
+    return "  ".join(parts)
+
+
+def read_all(analysis: Any, sources: Sequence[str], progress: TextIO | None) -> None:
+    """Runs the analysis to its end, redrawing the progress bar from its ``stats`` meanwhile:
+    ``finish()`` works in a thread (it releases the GIL), this one polls."""
+    finish = getattr(analysis, "finish", None)
+    if finish is None:
+        return
+    total = _total_bytes(sources)
+    bar = Progress(progress)
+    width = shutil.get_terminal_size((100, 24)).columns
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            finish()
+        except BaseException as e:  # re-raised in the caller's thread
+            errors.append(e)
+
+    start = time.monotonic()
+    bar.last = start  # the first line after a moment (a short read draws only the last)
+    worker = threading.Thread(target=work, name="sipwire-analyze", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+        stats = dict(analysis.stats)
+        text = progress_text(stats, total, time.monotonic() - start, 20, bar.tty)
+        bar.show(shorten(text, width - 1) if bar.tty else text)
+    stats = dict(analysis.stats)
+    text = progress_text(stats, total, time.monotonic() - start, 20, bar.tty)
+    bar.show(shorten(text, width - 1) if bar.tty else text, force=True)
+    bar.end()
+    if errors:
+        raise errors[0]
+
+
+# --- the summary ------------------------------------------------------------------------------
+
+
+def _quantiles(pa: Any, column: Any) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    arr = pc.drop_null(column)
+    if pa.types.is_floating(arr.type):
+        arr = pc.filter(arr, pc.invert(pc.is_nan(arr)))
+    n = len(arr)
+    out: dict[str, Any] = {"n": n}
+    if n == 0:
+        out.update({"p50": None, "p90": None, "p99": None, "max": None, "mean": None})
+        return out
+    arr = arr.cast(pa.float64())
+    qs = pc.quantile(arr, q=[0.5, 0.9, 0.99]).to_pylist()
+    out.update(
+        {
+            "p50": qs[0],
+            "p90": qs[1],
+            "p99": qs[2],
+            "max": pc.max(arr).as_py(),
+            "mean": pc.mean(arr).as_py(),
+        }
+    )
+    return out
+
+
+def _iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return ladder_mod.clock(ns / 1e9).replace(" UTC", "Z").replace(" ", "T")
+
+
+def _column(table: Any, name: str) -> Any:
+    return table.column(name) if name in table.column_names else None
+
+
+@dataclass
+class Span:
+    """What the messages pass saw: the capture's first and last SIP time, rows, parse errors."""
+
+    first_ns: int | None = None
+    last_ns: int | None = None
+    rows: int = 0
+    parse_errors: int = 0
+
+    def add(self, batch: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.rows += batch.num_rows
+        if batch.num_rows == 0:
+            return
+        t = batch.column(batch.schema.get_field_index("time")).cast(pa.int64())
+        mm = pc.min_max(t).as_py()
+        if mm["min"] is not None:
+            self.first_ns = mm["min"] if self.first_ns is None else min(self.first_ns, mm["min"])
+            self.last_ns = mm["max"] if self.last_ns is None else max(self.last_ns, mm["max"])
+        i = batch.schema.get_field_index("parse_error")
+        if i >= 0:
+            self.parse_errors += batch.num_rows - batch.column(i).null_count
+
+
+@dataclass
+class Result:
+    """Everything the outputs need, read once."""
+
+    sources: list[str]
+    calls: Any
+    media: Any
+    rtp_streams: Any
+    dtmf: Any
+    stats: dict[str, Any]
+    span: Span = field(default_factory=Span)
+    messages: Any = None  # kept only when a ladder or the report needs them
+
+
+def summarize(res: Result) -> dict[str, Any]:
+    """The summary as plain data (what ``--json`` prints)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    calls, stats = res.calls, res.stats
+    n = calls.num_rows
+    by_outcome: dict[str, int] = {}
+    if n:
+        for item in pc.value_counts(calls.column("outcome").fill_null("unknown")).to_pylist():
+            by_outcome[str(item["values"])] = int(item["counts"])
+    ordered = {k: by_outcome[k] for k in OUTCOMES if k in by_outcome}
+    for k, v in sorted(by_outcome.items(), key=lambda kv: -kv[1]):
+        ordered.setdefault(k, v)
+    answered = ordered.get("answered", 0)
+    attempts = n - sum(ordered.get(k, 0) for k in NOT_ATTEMPTS)
+
+    def q(name: str, only_answered: bool = False) -> dict[str, Any]:
+        col = _column(calls, name)
+        if col is None or n == 0:
+            return _quantiles(pa, pa.array([], pa.float64()))
+        if only_answered:
+            col = pc.filter(col, pc.equal(calls.column("outcome"), "answered"))
+        return _quantiles(pa, col)
+
+    duration = q("duration", only_answered=True)
+    failures: list[dict[str, Any]] = []
+    if n and "final_status" in calls.column_names:
+        fs = pc.filter(
+            calls.column("final_status"), pc.greater_equal(calls.column("final_status"), 300)
+        )
+        for item in pc.value_counts(fs).to_pylist():
+            st = int(item["values"])
+            failures.append({"status": st, "reason": reason(st), "calls": int(item["counts"])})
+        failures.sort(key=lambda f: (-f["calls"], f["status"]))
+
+    retrans = 0
+    if n and "retransmissions" in calls.column_names:
+        retrans = int(pc.sum(calls.column("retransmissions")).as_py() or 0)
+    sip_messages = _stat(stats, "sip_messages") or res.span.rows
+
+    rtp: dict[str, Any] = {"streams": res.rtp_streams.num_rows}
+    if res.rtp_streams.num_rows:
+        r = res.rtp_streams
+        packets = int(pc.sum(r.column("packets")).as_py() or 0)
+        expected = pc.max_element_wise(r.column("expected").cast(pa.int64()), 0)
+        lost = pc.max_element_wise(r.column("lost").cast(pa.int64()), 0)
+        lost_total = int(pc.sum(lost).as_py() or 0)
+        exp_total = int(pc.sum(expected).as_py() or 0)
+        loss_pct = pc.if_else(
+            pc.greater(expected, 0),
+            pc.multiply(pc.divide(lost.cast(pa.float64()), expected.cast(pa.float64())), 100.0),
+            pa.scalar(None, pa.float64()),
+        )
+        worst = []
+        order = sorted(
+            range(r.num_rows),
+            key=lambda i: (
+                -(loss_pct[i].as_py() or 0.0),
+                -(r.column("max_jitter_ms")[i].as_py() or 0.0),
+            ),
+        )
+        for i in order[:3]:
+            row = {
+                k: r.column(k)[i].as_py()
+                for k in r.column_names
+                if k not in ("first_time", "last_time")
+            }
+            if (row.get("lost") or 0) <= 0 and (row.get("max_jitter_ms") or 0) < 30:
+                continue
+            worst.append(
+                {
+                    "call_id": row.get("call_id"),
+                    "src": ladder_mod._addr(row.get("src_ip"), row.get("src_port")),
+                    "dst": ladder_mod._addr(row.get("dst_ip"), row.get("dst_port")),
+                    "ssrc": row.get("ssrc"),
+                    "codec": row.get("codec"),
+                    "packets": row.get("packets"),
+                    "lost": row.get("lost"),
+                    "loss_pct": loss_pct[i].as_py(),
+                    "mean_jitter_ms": row.get("mean_jitter_ms"),
+                    "max_jitter_ms": row.get("max_jitter_ms"),
+                }
+            )
+        rtp.update(
+            {
+                "packets": packets,
+                "expected": exp_total,
+                "lost": lost_total,
+                "loss_rate": lost_total / exp_total if exp_total else None,
+                "streams_with_loss": int(pc.sum(pc.greater(lost, 0).cast(pa.int64())).as_py() or 0),
+                "loss_pct": _quantiles(pa, loss_pct),
+                "mean_jitter_ms": _quantiles(pa, r.column("mean_jitter_ms")),
+                "max_jitter_ms": _quantiles(pa, r.column("max_jitter_ms")),
+                "worst": worst,
+            }
+        )
+
+    dtmf: dict[str, Any] = {"digits": res.dtmf.num_rows, "calls": []}
+    if res.dtmf.num_rows:
+        d = res.dtmf.sort_by([("time", "ascending")])
+        per: dict[str, list[str]] = {}
+        for cid, digit in zip(d.column("call_id").to_pylist(), d.column("digit").to_pylist()):
+            per.setdefault(cid or "", []).append(digit or "?")
+        dtmf["calls"] = [{"call_id": c or None, "digits": "".join(v)} for c, v in per.items()]
+
+    problems = {
+        k: int(v)
+        for k, v in sorted(stats.items())
+        if isinstance(v, (int, float)) and v and any(w in k for w in PROBLEM_WORDS)
+    }
+    first = res.span.first_ns
+    last = res.span.last_ns
+    return {
+        "captures": list(res.sources),
+        "capture": {
+            "records": _stat(stats, "records"),
+            "bytes": _stat(stats, "bytes"),
+            "first": _iso(first),
+            "last": _iso(last),
+            "seconds": None if first is None or last is None else (last - first) / 1e9,
+            "sip_messages": sip_messages,
+            "rtp_packets": _stat(stats, "rtp_packets"),
+            "parse_errors": _stat(stats, "sip_parse_errors") or res.span.parse_errors,
+        },
+        "calls": {
+            "total": n,
+            "by_outcome": ordered,
+            "attempts": attempts,
+            "answered": answered,
+            "asr": answered / attempts if attempts else None,
+            "acd": duration["mean"],
+        },
+        "post_dial_delay": q("post_dial_delay"),
+        "setup_time": q("time_to_answer"),
+        "duration": duration,
+        "failures": failures,
+        "retransmissions": {
+            "count": retrans,
+            "messages": sip_messages,
+            "rate": retrans / sip_messages if sip_messages else None,
+        },
+        "rtp": rtp,
+        "dtmf": dtmf,
+        "problems": problems,
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{count(n)} {word}{'' if n == 1 else 's'}"
+
+
+def _num(v: float | None, unit: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if unit == "s":
+        return seconds(v)
+    if unit == "%":
+        return f"{v:.1f}%"
+    return f"{v:.1f} {unit}"
+
+
+def format_summary(
+    s: dict[str, Any], res: Result, st: Style, width: int = 100, listed: int = 20
+) -> str:
+    """The summary as aligned text."""
+    out: list[str] = []
+    w = out.append
+    cap = s["capture"]
+    names = ", ".join(clean(x) for x in s["captures"])
+    head = [f"{names}:"]
+    if cap["records"] is not None:
+        head.append(f"{count(cap['records'])} packets")
+    if cap["bytes"] is not None:
+        head.append(size(cap["bytes"]))
+    if cap["seconds"] is not None and res.span.first_ns is not None:
+        head.append(
+            f"{cap['seconds']:.1f} s of SIP from {ladder_mod.clock(res.span.first_ns / 1e9)}"
+        )
+    rest = ", ".join(head[1:])
+    if len(head[0]) + 1 + len(rest) <= width:
+        w(st.bold(head[0]) + " " + rest)
+    else:
+        w(st.bold(shorten(head[0], width)))
+        w(shorten(rest, width))
+    bits = [f"{count(cap['sip_messages'] or 0)} SIP messages"]
+    if cap["rtp_packets"] is not None:
+        bits.append(f"{count(cap['rtp_packets'])} RTP packets")
+    pe = cap["parse_errors"] or 0
+    bits.append(st.red(f"{count(pe)} parse errors") if pe else "no parse errors")
+    w(", ".join(bits))
+    w("")
+
+    c = s["calls"]
+    if listed and res.calls.num_rows:
+        out.extend(_call_list(res, st, width, listed))
+        w("")
+
+    label = 30
+    w(st.bold(f"{'Calls':<{label}}") + f"{count(c['total']):>7}")
+    for k, v in c["by_outcome"].items():
+        pct = percent(v, c["total"])
+        w(f"  {st.outcome(k, f'{clean(k):<{label - 2}}')}{count(v):>7}  {pct:>6}")
+    if c["asr"] is not None:
+        w(
+            st.bold(f"{'Answer-seizure ratio (ASR)':<{label}}")
+            + f"{c['asr'] * 100:>6.1f}%  "
+            + st.dim(f"{c['answered']} answered of {c['attempts']} attempts")
+        )
+    if c["acd"] is not None:
+        w(
+            st.bold(f"{'Average call duration (ACD)':<{label}}")
+            + f"{seconds(c['acd']):>7}  "
+            + st.dim("answered calls that ended")
+        )
+    w("")
+
+    def qrow(title: str, qd: dict[str, Any], unit: str) -> str:
+        cells = [_num(qd.get(k), unit) for k in ("p50", "p90", "p99", "max")]
+        return f"  {title:<{label - 2}}" + "".join(f"{x:>10}" for x in cells) + f"{qd['n']:>7}"
+
+    w(
+        st.bold(f"{'Delays':<{label}}")
+        + "".join(f"{h:>10}" for h in ("p50", "p90", "p99", "max"))
+        + f"{'n':>7}"
+    )
+    w(qrow("post-dial delay", s["post_dial_delay"], "s"))
+    w(qrow("setup time (to answer)", s["setup_time"], "s"))
+    w(qrow("call duration", s["duration"], "s"))
+    w("")
+
+    if s["failures"]:
+        w(st.bold("Failures (final status ≥ 300)"))
+        for f in s["failures"][:8]:
+            text = f"{f['status']} {f['reason']}".strip()
+            w(f"  {st.status(f['status'], f'{text:<{label - 2}}')}{count(f['calls']):>7}")
+        if len(s["failures"]) > 8:
+            w(st.dim(f"  ... {len(s['failures']) - 8} more statuses"))
+    else:
+        w(st.bold("Failures (final status ≥ 300)") + "  none")
+    r = s["retransmissions"]
+    rate = "-" if r["rate"] is None else f"{r['rate'] * 100:.1f}%"
+    w(
+        st.bold(f"{'Retransmissions':<{label}}")
+        + f"{count(r['count']):>7}  {rate:>6}  "
+        + st.dim(f"of {count(r['messages'] or 0)} SIP messages")
+    )
+    w("")
+
+    rtp = s["rtp"]
+    if rtp["streams"]:
+        loss = "-" if rtp["loss_rate"] is None else f"{rtp['loss_rate'] * 100:.2f}%"
+        lost_text = f"{count(rtp['lost'])} lost ({loss})"
+        packets = f"{count(rtp['streams']):>7}  {count(rtp['packets'])} packets, "
+        with_loss = f", {rtp['streams_with_loss']} with loss"
+        if label + len(packets) + len(lost_text) + len(with_loss) > width:
+            with_loss = ""
+        w(
+            st.bold(f"{'RTP streams':<{label}}")
+            + packets
+            + (st.red(lost_text) if rtp["lost"] else lost_text)
+            + with_loss
+        )
+        w(
+            f"  {'':<{label - 2}}"
+            + "".join(f"{h:>10}" for h in ("p50", "p90", "p99", "max"))
+            + f"{'n':>7}"
+        )
+        w(qrow("loss per stream", rtp["loss_pct"], "%"))
+        w(qrow("jitter, mean per stream", rtp["mean_jitter_ms"], "ms"))
+        w(qrow("jitter, max per stream", rtp["max_jitter_ms"], "ms"))
+        for x in rtp["worst"]:
+            loss_p = "-" if x["loss_pct"] is None else f"{x['loss_pct']:.1f}%"
+            line = (
+                f"  worst: {x['src']} → {x['dst']} ({clean(x['call_id'] or 'no call')}): "
+                f"{x['lost']} lost ({loss_p}), jitter {x['mean_jitter_ms'] or 0:.1f}/"
+                f"{x['max_jitter_ms'] or 0:.1f} ms"
+            )
+            w(st.yellow(shorten(line, width)))
+    else:
+        w(st.bold(f"{'RTP streams':<{label}}") + f"{0:>7}")
+    d = s["dtmf"]
+    if d["digits"]:
+        w(
+            st.bold(f"{'DTMF digits':<{label}}")
+            + f"{count(d['digits']):>7}  in {_plural(len(d['calls']), 'call')}"
+        )
+        for item in d["calls"][:5]:
+            cid = clean(item["call_id"] or "(no call)")
+            w(f"  {cid:<{label - 2}} {clean(' '.join(item['digits']))}")
+        if len(d["calls"]) > 5:
+            w(st.dim(f"  ... {len(d['calls']) - 5} more calls"))
+    else:
+        w(st.bold(f"{'DTMF digits':<{label}}") + f"{0:>7}")
+    w("")
+    if s["problems"]:
+        w(st.bold(st.red("Capture problems")))
+        for k, v in s["problems"].items():
+            w(f"  {k:<{label - 2}}{count(v):>7}")
+    else:
+        w(st.bold("Capture problems") + "  none")
+    return "\n".join(out) + "\n"
+
+
+def _party(uri: object) -> str:
+    """A URI's user part, or its host: what a person calls the phone (``alice``, ``+4930..``)."""
+    s = uri_short(uri)
+    user, at, _ = s.partition("@")
+    if at and user:
+        return user
+    return s.split(";")[0] or "?"
+
+
+def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
+    """The first calls as a table: when, who, how it ended, how long things took, RTP."""
+    calls = res.calls
+    if "invite_time" in calls.column_names:
+        calls = calls.sort_by([("invite_time", "ascending")])
+    shown = ladder_mod.rows(calls.slice(0, listed))
+    # Per call: its worst stream's loss and jitter (one bad direction is a bad call).
+    per_call: dict[str, list[float]] = {}
+    if res.rtp_streams.num_rows and "call_id" in res.rtp_streams.column_names:
+        r = res.rtp_streams
+        for cid, lost, exp, jit in zip(
+            r.column("call_id").to_pylist(),
+            r.column("lost").to_pylist(),
+            r.column("expected").to_pylist(),
+            r.column("mean_jitter_ms").to_pylist(),
+        ):
+            agg = per_call.setdefault(cid or "", [0, 0.0, 0.0])
+            agg[0] += 1
+            if exp:
+                agg[1] = max(agg[1], 100.0 * max(lost or 0, 0) / exp)
+            agg[2] = max(agg[2], jit or 0.0)
+    t0 = res.span.first_ns / 1e9 if res.span.first_ns is not None else None
+    cols = [
+        ("start", 6, "r"),
+        ("Call-ID", 16, "l"),
+        ("from → to", 0, "l"),
+        ("outcome", 10, "l"),
+        ("final", 5, "r"),
+        ("PDD", 6, "r"),
+        ("setup", 6, "r"),
+        ("talk", 6, "r"),
+        ("loss", 5, "r"),
+        ("jitter", 6, "r"),
+    ]
+    # A narrow terminal loses the least needed columns first.
+    keep = list(range(len(cols)))
+    for name in ("jitter", "talk", "setup", "start"):
+        if sum(cols[i][1] + 2 for i in keep) + 12 <= width:
+            break
+        keep.remove(next(i for i in keep if cols[i][0] == name))
+    fixed = sum(cols[i][1] + 2 for i in keep)
+    cols[2] = ("from → to", max(12, min(36, width - fixed)), "l")
+    out = [st.bold(f"Calls ({count(res.calls.num_rows)})")]
+
+    def fmt(cells: list[tuple[str, str]]) -> str:
+        parts = []
+        for i, ((_, wd, align), (plain, styled)) in enumerate(zip(cols, cells)):
+            if i not in keep:
+                continue
+            plain_s = shorten(plain, wd)
+            styled_s = styled if plain_s == plain else plain_s
+            pad = rjust if align == "r" else ljust
+            parts.append(pad(styled_s, len(plain_s), wd))
+        return ("  ".join(parts)).rstrip()
+
+    out.append(st.dim(fmt([(name, name) for name, _, _ in cols])))
+    for c in shown:
+        cid = clean(c.get("call_id"))
+        start = (
+            "-" if c.get("invite_time") is None or t0 is None else f"{c['invite_time'] - t0:.2f}"
+        )
+        who = f"{_party(c.get('caller'))} → {_party(c.get('callee'))}"
+        outcome = clean(c.get("outcome") or "?")
+        status = c.get("final_status")
+        worst = per_call.get(c.get("call_id") or "")
+        loss, jitter = (f"{worst[1]:.1f}%", f"{worst[2]:.1f}ms") if worst else ("-", "-")
+        pdd, setup, talk = (
+            seconds(c.get(k)).replace(" ", "")
+            for k in ("post_dial_delay", "time_to_answer", "duration")
+        )
+        cells = [
+            (start, start),
+            (cid, cid),
+            (who, who),
+            (outcome, st.outcome(outcome, outcome)),
+            ("-" if status is None else str(status), st.status(status)),
+            (pdd, pdd),
+            (setup, setup),
+            (talk, talk),
+            (loss, st.red(loss) if worst and worst[1] > 0 else loss),
+            (jitter, st.yellow(jitter) if worst and worst[2] >= 20 else jitter),
+        ]
+        out.append(fmt(cells))
+    if res.calls.num_rows > listed:
+        more = count(res.calls.num_rows - listed)
+        out.append(st.dim(f"... {more} more (--list N, --out or --html for all)"))
+    return out
+
+
+# --- tables out -------------------------------------------------------------------------------
+
+
+def _csv_ready(pa: Any, batch: Any) -> Any:
+    """CSV has no lists or bytes: payload types become "0 8 101", raw bytes text."""
+    cols = []
+    for f, col in zip(batch.schema, batch.columns):
+        if pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
+            col = pa.array(
+                [None if v is None else " ".join(str(x) for x in v) for v in col.to_pylist()],
+                pa.string(),
+            )
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            col = pa.array(
+                [
+                    None if v is None else v.decode("utf-8", "backslashreplace")
+                    for v in col.to_pylist()
+                ],
+                pa.string(),
+            )
+        cols.append(col)
+    return pa.record_batch(cols, names=batch.schema.names)
+
+
+class TableWriter:
+    """Writes one table batch by batch as Parquet, Arrow IPC (file) or CSV."""
+
+    def __init__(self, directory: Path, name: str, fmt: str) -> None:
+        self.path = directory / f"{name}.{fmt}"
+        self.fmt = fmt
+        self.writer: Any = None
+        self.rows = 0
+
+    def write(self, batch: Any) -> None:
+        pa = _pyarrow()
+        if self.fmt == "csv":
+            batch = _csv_ready(pa, batch)
+        if self.writer is None:
+            self._open(batch.schema)
+        self.writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def _open(self, schema: Any) -> None:
+        pa = _pyarrow()
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self.writer = pq.ParquetWriter(str(self.path), schema)
+        elif self.fmt == "arrow":
+            self.writer = pa.ipc.new_file(str(self.path), schema)
+        else:
+            import pyarrow.csv as pcsv
+
+            self.writer = pcsv.CSVWriter(str(self.path), schema)
+
+    def close(self, schema: Any) -> Path:
+        pa = _pyarrow()
+        if self.writer is None:  # an empty table still gets its file, with its columns
+            empty = pa.record_batch([pa.array([], f.type) for f in schema], schema=schema)
+            self._open((_csv_ready(pa, empty) if self.fmt == "csv" else empty).schema)
+        self.writer.close()
+        return self.path
+
+
+def _batches(pa: Any, obj: Any) -> Any:
+    """A table-like object's record batches, streamed when it is a stream."""
+    if isinstance(obj, pa.Table):
+        return obj.schema, iter(obj.to_batches())
+    reader = pa.RecordBatchReader.from_stream(obj)
+    return reader.schema, iter(reader)
+
+
+def write_table(pa: Any, obj: Any, directory: Path, name: str, fmt: str) -> Path:
+    schema, batches = _batches(pa, obj)
+    w = TableWriter(directory, name, fmt)
+    for b in batches:
+        w.write(b)
+    return w.close(schema)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _find_call(calls: Any, wanted: str) -> str:
+    ids = [c for c in calls.column("call_id").to_pylist() if c is not None]
+    if wanted in ids:
+        return wanted
+    matches = sorted({c for c in ids if c.startswith(wanted)})
+    if len(matches) == 1:
+        return str(matches[0])
+    if not matches:
+        raise LookupError(f"no call with Call-ID {clean(wanted)!r} in the calls table")
+    shown = ", ".join(clean(m) for m in matches[:5])
+    raise LookupError(f"{len(matches)} calls start with {clean(wanted)!r}: {shown} ...")
+
+
+def call_rows(res: Result, call_id: str, messages: Any) -> ladder_mod.Ladder:
+    """The ladder of ``call_id`` from the result's tables and ``messages`` (a table)."""
+    import pyarrow.compute as pc
+
+    def pick(t: Any) -> list[dict[str, Any]]:
+        if t is None or t.num_rows == 0 or "call_id" not in t.column_names:
+            return []
+        return ladder_mod.rows(t.filter(pc.equal(t.column("call_id"), call_id)))
+
+    call = pick(res.calls)
+    return ladder_mod.build(
+        call_id,
+        pick(messages),
+        call[0] if call else None,
+        pick(res.media),
+        pick(res.rtp_streams),
+        pick(res.dtmf),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except UsageError as e:
+        sys.stderr.write(f"sipwire analyze: {e}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    pa = _pyarrow()
+    out: TextIO = sys.stdout
+    width = args.width or shutil.get_terminal_size((100, 24)).columns
+    st = Style(Style.wanted(out, args.color))
+    sources = [str(s) for s in args.captures]
+    for s in sources:
+        if s != "-" and not os.path.exists(s):
+            raise UsageError(f"no such capture: {s}")
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot make {args.out}: {e.strerror}") from None
+    # Message bytes are kept for the report (each arrow opens its message) or when asked.
+    raw = bool(args.raw or args.html or args.call)
+    analysis = open_analysis(sources, raw=raw)
+    read_all(analysis, sources, None if args.quiet else sys.stderr)
+    res = Result(
+        sources,
+        pa.table(analysis.calls),
+        pa.table(analysis.media),
+        pa.table(analysis.rtp_streams),
+        pa.table(analysis.dtmf),
+        dict(analysis.stats),
+    )
+
+    # One pass over the messages: the capture's span, the tables written, the rows kept.
+    wanted_call: str | None = None
+    if args.call is not None:
+        try:
+            wanted_call = _find_call(res.calls, args.call)
+        except LookupError as e:
+            sys.stderr.write(f"sipwire analyze: {e}\n")
+            return 1
+    keep_all = args.html is not None
+    kept: list[Any] = []
+    schema, batches = _batches(pa, analysis.messages)
+    writer = TableWriter(args.out, "messages", args.format) if args.out is not None else None
+    for b in batches:
+        res.span.add(b)
+        if writer is not None:
+            out_b = b if args.raw or "raw" not in b.schema.names else b.drop_columns(["raw"])
+            writer.write(out_b)
+        if keep_all:
+            kept.append(b)
+        elif wanted_call is not None:
+            import pyarrow.compute as pc
+
+            f = b.filter(pc.equal(b.column(b.schema.get_field_index("call_id")), wanted_call))
+            if f.num_rows:
+                kept.append(f)
+    messages = pa.Table.from_batches(kept, schema=schema)
+    res.messages = messages
+    written: list[Path] = []
+    if writer is not None:
+        out_schema = (
+            schema
+            if args.raw or "raw" not in schema.names
+            else schema.remove(schema.get_field_index("raw"))
+        )
+        written.append(writer.close(out_schema))
+        for name in TABLES[1:]:
+            written.append(write_table(pa, getattr(res, name), args.out, name, args.format))
+        (args.out / "stats.json").write_text(json.dumps(res.stats, indent=2, sort_keys=True) + "\n")
+        written.append(args.out / "stats.json")
+
+    summary = summarize(res)
+    if args.out is not None:
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        written.append(args.out / "summary.json")
+
+    if wanted_call is not None:
+        lad = call_rows(res, wanted_call, messages)
+        if args.json:
+            json.dump(_ladder_json(lad), out, indent=2)
+            out.write("\n")
+        else:
+            unicode = (
+                (getattr(out, "encoding", "") or "").lower().replace("-", "").startswith("utf")
+            )
+            out.write(ladder_mod.render_text(lad, width, unicode, st))
+    elif args.json:
+        json.dump(summary, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(format_summary(summary, res, st, width, max(0, args.list)))
+
+    if args.html is not None:
+        from sipwire.tools import report_html
+
+        page = report_html.render(res, summary, ladders=max(0, args.html_ladders))
+        try:
+            args.html.write_text(page, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write {args.html}: {e.strerror}") from None
+        sys.stderr.write(f"sipwire analyze: wrote {args.html}\n")
+    if written:
+        sys.stderr.write(f"sipwire analyze: wrote {len(written)} files to {args.out}\n")
+    return 0
+
+
+def _ladder_json(lad: ladder_mod.Ladder) -> dict[str, Any]:
+    def jsonable(v: Any) -> Any:
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "backslashreplace")
+        return v
+
+    return {
+        "call_id": lad.call_id,
+        "call": {k: jsonable(v) for k, v in (lad.call or {}).items()},
+        "hosts": [h.label for h in lad.hosts],
+        "steps": [
+            {
+                "kind": s.kind,
+                "time": s.time,
+                "offset": s.time - lad.t0,
+                "from": lad.hosts[s.src].label,
+                "to": lad.hosts[s.dst].label,
+                "label": s.label,
+                "retransmission": s.retransmission,
+                "notes": s.notes,
+            }
+            for s in lad.steps
+        ],
+    }

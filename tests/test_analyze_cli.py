@@ -1,0 +1,422 @@
+"""``sipwire analyze`` on the bundled capture, checked against examples/calls.md: the summary
+(calls, outcomes, ASR, delays, failures, RTP loss, DTMF), ``--json``, ``--call`` ladders,
+``--out`` tables read back, the progress line, colours, and escaping of hostile capture text.
+
+Until the extension has ``sipwire.capture.analyze`` the tests run on the stand-in in
+analyze_standin.py (same attributes and columns); with the real one they run on it.
+
+The README opens with this command's output; ``python tests/test_analyze_cli.py
+--update-readme`` writes the current output there when it changes on purpose.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import analyze_standin
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.ipc
+import pyarrow.parquet as pq
+import pytest
+
+import sipwire.capture
+from sipwire.cli import main
+from sipwire.tools import analyze as tool
+from sipwire.tools import ladder
+from sipwire.tools._text import Style, clean
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURE = ROOT / "examples" / "calls.pcapng"
+NOTES = ROOT / "examples" / "calls.md"
+README = ROOT / "README.md"
+SLACK = 0.05  # calls.md's times are the agents'; the capture's agree to a few ms
+README_ARGS = ["analyze", "examples/calls.pcapng", "--quiet", "--color", "never", "--width", "100"]
+ESC = "\x1b"
+
+
+def md_table(heading: str) -> list[dict[str, str]]:
+    lines = NOTES.read_text().splitlines()
+    rows: list[str] = []
+    for ln in lines[lines.index(f"## {heading}") + 1 :]:
+        if ln.startswith("|"):
+            rows.append(ln)
+        elif rows or ln.startswith("## "):
+            break
+    names = [c.strip() for c in rows[0].strip("|").split("|")]
+    return [dict(zip(names, (c.strip() for c in r.strip("|").split("|")))) for r in rows[2:]]
+
+
+CALLS = md_table("Calls")
+STREAMS = md_table("RTP streams")
+DIGITS = md_table("DTMF (RFC 4733)")
+OUTCOME = {200: "answered", 486: "busy", 487: "cancelled"}
+
+
+def final(row: dict[str, str]) -> int:
+    return int(row["final"].split()[0])
+
+
+@pytest.fixture(autouse=True)
+def analyze_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(sipwire.capture, "analyze"):
+        monkeypatch.setattr(sipwire.capture, "analyze", analyze_standin.analyze, raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    rc = main(["analyze", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def summary_text(capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    rc, out, _ = run(capsys, str(CAPTURE), "--quiet", "--color", "never", *extra)
+    assert rc == 0
+    return out
+
+
+def test_summary_lists_every_call_of_calls_md(capsys: pytest.CaptureFixture[str]) -> None:
+    out = summary_text(capsys, "--width", "100")
+    assert ESC not in out
+    lines = out.splitlines()
+    for row in CALLS:
+        line = next(ln for ln in lines if row["Call-ID"] in ln)
+        start = line.split()[0]
+        assert abs(float(start) - float(row["INVITE"])) < SLACK, line
+        assert f" {OUTCOME[final(row)]} " in line, line
+        assert re.search(rf"\s{final(row)}\s", line), line
+    # Calls 1, 2 and 5 were answered; 3 was busy, 4 cancelled.
+    assert re.search(r"^Calls\s+5$", out, re.M)
+    assert re.search(r"^  answered\s+3\s+60\.0%$", out, re.M)
+    assert re.search(r"^  busy\s+1\s+20\.0%$", out, re.M)
+    assert re.search(r"^  cancelled\s+1\s+20\.0%$", out, re.M)
+    assert re.search(
+        r"^Answer-seizure ratio \(ASR\)\s+60\.0%\s+3 answered of 5 attempts", out, re.M
+    )
+    assert re.search(r"^  486 Busy Here\s+1$", out, re.M)
+    assert re.search(r"^  487 Request Terminated\s+1$", out, re.M)
+    assert "RTP streams                         6" in out
+    assert "9 lost" in out and "1 with loss" in out
+    call1 = CALLS[0]["Call-ID"]
+    assert re.search(rf"^  {call1}\s+1 2 3 #$", out, re.M)
+    assert "Capture problems  none" in out
+    assert "no parse errors" in out
+    # Call 5 is the one with loss: its line shows it, and it is the worst stream.
+    call5 = CALLS[4]["Call-ID"]
+    assert re.search(rf"{call5}.*\s3\.6%\s", out)
+    assert f"worst: 127.0.0.30:40030 → 127.0.0.10:40010 ({call5}): 9 lost (3.6%), jitter" in out
+
+
+def test_summary_fits_the_width(capsys: pytest.CaptureFixture[str]) -> None:
+    for width in (80, 100, 140):
+        out = summary_text(capsys, "--width", str(width))
+        assert max(len(ln) for ln in out.splitlines()) <= width, width
+
+
+def test_json_summary_agrees_with_calls_md(capsys: pytest.CaptureFixture[str]) -> None:
+    s = json.loads(summary_text(capsys, "--json"))
+    c = s["calls"]
+    assert c["total"] == len(CALLS) == 5
+    assert c["by_outcome"] == {"answered": 3, "busy": 1, "cancelled": 1}
+    assert c["attempts"] == 5 and c["answered"] == 3 and c["asr"] == pytest.approx(0.6)
+    answered = [r for r in CALLS if final(r) == 200]
+    setups = sorted(float(r["answered"]) - float(r["INVITE"]) for r in answered)
+    assert s["setup_time"]["n"] == 3
+    assert s["setup_time"]["p50"] == pytest.approx(setups[1], abs=SLACK)
+    assert s["setup_time"]["max"] == pytest.approx(setups[-1], abs=SLACK)
+    talks = [float(r["ended"]) - float(r["answered"]) for r in answered]
+    assert c["acd"] == pytest.approx(sum(talks) / len(talks), abs=SLACK)
+    assert s["post_dial_delay"]["n"] == 5
+    assert {f["status"]: f["calls"] for f in s["failures"]} == {486: 1, 487: 1}
+    rtp = s["rtp"]
+    assert rtp["streams"] == len(STREAMS)
+    assert rtp["packets"] == sum(int(r["packets"]) for r in STREAMS)
+    assert rtp["lost"] == sum(int(r["lost"]) for r in STREAMS) == 9
+    assert rtp["streams_with_loss"] == 1
+    assert s["dtmf"]["digits"] == len(DIGITS)
+    assert s["dtmf"]["calls"] == [
+        {"call_id": CALLS[0]["Call-ID"], "digits": "".join(r["digit"] for r in DIGITS)}
+    ]
+    assert s["retransmissions"]["count"] == 0
+    assert s["capture"]["sip_messages"] == 71 and s["capture"]["records"] == 1601
+    assert s["capture"]["seconds"] == pytest.approx(31.8, abs=0.2)
+    assert s["problems"] == {}
+
+
+def test_call_ladder_of_the_hold_and_resume(capsys: pytest.CaptureFixture[str]) -> None:
+    call1 = CALLS[0]["Call-ID"]
+    rc, out, _ = run(
+        capsys, str(CAPTURE), "--quiet", "--color", "never", "--width", "120", "--call", call1[:6]
+    )
+    assert rc == 0
+    assert out.startswith(f"Call {call1}\n")
+    assert ESC not in out
+    assert max(len(ln) for ln in out.splitlines()) <= 120
+    head = out.splitlines()[4]
+    assert head.index("127.0.0.10:5070") < head.index("127.0.0.30:5070")  # caller first
+    arrows = [ln for ln in out.splitlines() if re.match(r"^\s*\d+\.\d{3}\s", ln)]
+    labels = [re.search(r"[─╌►◄] ([A-Z0-9][^─╌►◄]*?) [─╌►◄]", ln) for ln in arrows]
+    seq = [m.group(1) for m in labels if m]
+    assert seq[:5] == ["INVITE", "100 Trying", "180 Ringing", "200 OK", "ACK"]
+    assert seq.count("INVITE") == 3 and seq[-2:] == ["BYE", "200 OK"]
+    assert seq.count("RTP PCMU") == 2
+    assert [s for s in seq if s.startswith("DTMF")] == [f"DTMF {r['digit']}" for r in DIGITS]
+    # Direction: the first INVITE goes right (alice to carol), the re-INVITEs left.
+    invites = [ln for ln in arrows if " INVITE " in ln]
+    assert "─ INVITE ─" in invites[0] and "►│" in invites[0]
+    assert all("│◄─" in ln for ln in invites[1:])
+    # Relative times: the 200 OK at calls.md's answer time after the INVITE.
+    ok = next(ln for ln in arrows if "200 OK" in ln)
+    answered = float(CALLS[0]["answered"]) - float(CALLS[0]["INVITE"])
+    assert abs(float(ok.split()[0]) - answered) < SLACK
+    # SDP notes: the offer, the hold (sendonly answered recvonly), the resume.
+    assert "SDP offer audio 127.0.0.10:40010 sendrecv PT 0 8 101" in out
+    assert "SDP answer audio 127.0.0.30:40030 sendrecv PCMU" in out
+    assert "SDP offer audio 127.0.0.30:40030 sendonly (hold)" in out
+    assert "SDP answer audio 127.0.0.10:40010 recvonly PCMU" in out
+    # RTP notes (wrapped beside the lifelines): packets, loss and jitter per stream.
+    flat = re.sub(r"\s*\n[\s│]*", " ", out)
+    assert "127.0.0.10:40010 → 127.0.0.30:40030: 293 pkts, 0 lost (0.0%), jitter" in flat
+    assert "127.0.0.30:40030 → 127.0.0.10:40010: 443 pkts, 0 lost" in flat
+
+
+def test_call_ladder_of_the_fork_through_the_proxy(capsys: pytest.CaptureFixture[str]) -> None:
+    call2 = CALLS[1]["Call-ID"]
+    rc, out, _ = run(
+        capsys, str(CAPTURE), "--quiet", "--color", "never", "--width", "100", "--call", call2
+    )
+    assert rc == 0
+    head = out.splitlines()[out.splitlines().index("") + 1]
+    hosts = re.findall(r"\d+\.\d+\.\d+\.\d+:\d+", head)
+    assert hosts == ["127.0.0.10:5070", "127.0.0.1:5170", "127.0.0.20:5070", "127.0.0.21:5070"]
+    assert max(len(ln) for ln in out.splitlines()) <= 100
+    assert "CANCEL" in out and "487 Request Term" in out
+    assert out.count("180 Ringing") == 4  # each phone's, and each forwarded to alice
+    assert "SDP answer audio 127.0.0.21:40021 sendrecv PCMU" in out
+
+
+def test_call_ladder_in_ascii_and_narrow(capsys: pytest.CaptureFixture[str]) -> None:
+    res = analyze_result()
+    lad = tool.call_rows(
+        res, CALLS[1]["Call-ID"], pa.table(sipwire.capture.analyze(str(CAPTURE)).messages)
+    )
+    text = ladder.render_text(lad, width=60, unicode=False)
+    assert text.isascii()
+    assert max(len(ln) for ln in text.splitlines()) <= 60
+    assert "|" in text and ">" in text
+
+
+def test_unknown_call(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(capsys, str(CAPTURE), "--quiet", "--call", "nope")
+    assert rc == 1 and out == ""
+    assert "no call with Call-ID 'nope'" in err
+
+
+def test_missing_capture_and_missing_analyze(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rc, _, err = run(capsys, str(tmp_path / "none.pcap"))
+    assert rc == 2 and "no such capture" in err
+    monkeypatch.delattr(sipwire.capture, "analyze", raising=False)
+    rc, _, err = run(capsys, str(CAPTURE), "--quiet")
+    assert rc == 2 and "sipwire.capture.analyze" in err
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow", "csv"])
+def test_out_writes_every_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
+    out_dir = tmp_path / "tables"
+    rc, _, err = run(
+        capsys, str(CAPTURE), "--quiet", "--json", "--out", str(out_dir), "--format", fmt
+    )
+    assert rc == 0 and "wrote 7 files" in err
+    names = {p.name for p in out_dir.iterdir()}
+    assert names == {f"{t}.{fmt}" for t in tool.TABLES} | {"stats.json", "summary.json"}
+    ref = sipwire.capture.analyze(str(CAPTURE))
+    for t in tool.TABLES:
+        path = out_dir / f"{t}.{fmt}"
+        if fmt == "parquet":
+            got = pq.read_table(path)
+        elif fmt == "arrow":
+            got = pyarrow.ipc.open_file(path).read_all()
+        else:
+            got = pa_csv.read_csv(path)
+        want = pa.table(getattr(ref, t))
+        assert got.num_rows == want.num_rows, t
+        assert got.column_names == want.column_names, t
+        if fmt != "csv":  # CSV has no types: lists are written "0 8 101"
+            assert got.equals(want), t
+    assert (
+        "raw" not in pq.read_schema(out_dir / "messages.parquet").names
+        if fmt == "parquet"
+        else True
+    )
+    stats = json.loads((out_dir / "stats.json").read_text())
+    assert stats["sip_messages"] == 71
+    assert json.loads((out_dir / "summary.json").read_text())["calls"]["total"] == 5
+
+
+def test_out_raw_keeps_the_bytes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc, _, _ = run(capsys, str(CAPTURE), "--quiet", "--json", "--raw", "--out", str(tmp_path))
+    assert rc == 0
+    raw = pq.read_table(tmp_path / "messages.parquet").column("raw").to_pylist()
+    assert len(raw) == 71 and all(
+        r.startswith((b"INVITE ", b"SIP/2.0 ", b"ACK ", b"BYE ", b"CANCEL ", b"REGISTER "))
+        for r in raw
+    )
+
+
+def test_progress_line_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, str(CAPTURE), "--color", "never")
+    assert rc == 0
+    last = err.strip().splitlines()[0]
+    # Not a terminal: one line at the end (a line every 10 s on a long read), no bar.
+    assert last.startswith("100% 411.6 kB of 411.6 kB  71 messages ("), last
+    assert "█" not in err and "\r" not in err
+    assert "calls" in last and "done" in last
+
+
+def test_progress_text_draws_a_bar() -> None:
+    stats = {"bytes": 500, "sip_messages": 1000, "calls_open": 3, "calls_done": 40}
+    text = tool.progress_text(stats, 1000, 2.0, 10, tty=True)
+    assert (
+        text
+        == "[█████░░░░░]   50% 500 B of 1.0 kB  1,000 messages (500/s)  calls 3 open, 40 done  2.0 s"
+    )
+    # A compressed capture reads more than its file's size: never past 100%.
+    assert tool.progress_text({"bytes": 5000}, 1000, 1.0, 10, tty=False).startswith(
+        "100% 1.0 kB of 1.0 kB"
+    )
+    assert tool.progress_text({"bytes": 5000}, None, 1.0, 10, tty=False).startswith("5.0 kB read")
+
+
+def test_colours_only_when_wanted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ESC not in summary_text(capsys)  # stdout is not a terminal here
+    _, out, _ = run(capsys, str(CAPTURE), "--quiet", "--color", "always")
+    assert ESC + "[32manswered" in out
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert Style.wanted(Tty()) is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert Style.wanted(Tty()) is False
+    assert Style.wanted(Tty(), "always") is True
+
+
+HOSTILE = "evil\x1b]0;pwned\x07\x1b[2J\r\u202egnp.exe\x00"
+
+
+def test_hostile_text_is_escaped() -> None:
+    assert clean(HOSTILE) == "evil\\x1b]0;pwned\\x07\\x1b[2J\\x0d\\u202egnp.exe\\x00"
+    msgs = [
+        {
+            "time": 1.0 + i,
+            "frame": i,
+            "src_ip": "192.0.2.1",
+            "src_port": 5060,
+            "dst_ip": "192.0.2.2",
+            "dst_port": 5060,
+            "method": HOSTILE if i == 0 else None,
+            "status": None if i == 0 else 200,
+            "call_id": HOSTILE,
+            "cseq": 1,
+            "cseq_method": HOSTILE,
+            "branch": "z9hG4bK1",
+            "to_tag": None,
+            "parse_error": HOSTILE if i == 1 else None,
+        }
+        for i in range(2)
+    ]
+    call = {
+        "call_id": HOSTILE,
+        "outcome": HOSTILE,
+        "final_status": 200,
+        "caller": HOSTILE,
+        "callee": HOSTILE,
+    }
+    lad = ladder.build(HOSTILE, msgs, call)
+    for style in (Style(False), Style(True)):
+        text = ladder.render_text(lad, 100, True, style)
+        assert (
+            "\x07" not in text and "\r" not in text and "\x00" not in text and "\u202e" not in text
+        )
+        assert "]0;pwned" not in text.replace("\\x1b]0;pwned", "")
+    svg = ladder.render_svg(lad)
+    assert "\x1b" not in svg and "\u202e" not in svg
+
+
+def analyze_result() -> tool.Result:
+    a = sipwire.capture.analyze(str(CAPTURE))
+    return tool.Result(
+        [str(CAPTURE)],
+        pa.table(a.calls),
+        pa.table(a.media),
+        pa.table(a.rtp_streams),
+        pa.table(a.dtmf),
+        dict(a.stats),
+    )
+
+
+def test_summary_of_hostile_calls_is_escaped() -> None:
+    res = analyze_result()
+    ids = res.calls.column("call_id").to_pylist()
+    res.calls = res.calls.set_column(0, "call_id", pa.array([HOSTILE + i for i in ids]))
+    res.calls = res.calls.set_column(
+        res.calls.schema.get_field_index("caller"), "caller", pa.array([HOSTILE] * len(ids))
+    )
+    s = tool.summarize(res)
+    text = tool.format_summary(s, res, Style(False), 100, 20)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert json.dumps(s, ensure_ascii=True).isascii()
+
+
+def readme_example() -> str:
+    """The README's first code block: the command and its output."""
+    text = README.read_text()
+    m = re.search(r"```console\n(\$ sipwire analyze examples/calls\.pcapng\n.*?)```", text, re.S)
+    assert m, "README.md must open with `sipwire analyze examples/calls.pcapng` and its output"
+    return m.group(1)
+
+
+def current_example(capsys: Any = None) -> str:
+    import contextlib
+    import os
+
+    buf = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(buf):
+            assert main(README_ARGS) == 0
+    finally:
+        os.chdir(cwd)
+    return "$ sipwire analyze examples/calls.pcapng\n" + buf.getvalue()
+
+
+def test_readme_opens_with_the_real_output() -> None:
+    text = README.read_text()
+    assert text.index("$ sipwire analyze examples/calls.pcapng") < text.index("## Set-up")
+    assert readme_example() == current_example(), (
+        "README.md's example output differs from `sipwire analyze examples/calls.pcapng`: "
+        "if the change is meant, run: python tests/test_analyze_cli.py --update-readme"
+    )
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--update-readme"]:
+    if not hasattr(sipwire.capture, "analyze"):
+        sipwire.capture.analyze = analyze_standin.analyze  # type: ignore[attr-defined]
+    old, new = readme_example(), current_example()
+    README.write_text(README.read_text().replace(old, new, 1))
+    print("README.md updated" if old != new else "README.md already current")
