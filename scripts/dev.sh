@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # sipwire's developer entry point.
-#   scripts/dev.sh setup   fresh venv in .venv, build the extension, run `sipwire parse` on the example
+#   scripts/dev.sh setup   fresh venv in .venv, build the extension, run `sipwire analyze` on the
+#                          bundled capture
 #   scripts/dev.sh test    every test: Rust (fmt, clippy, unit, integration, fuzz finds replayed, a
 #                          bounded fuzz run of every target), Python (ruff, mypy,
 #                          stubtest, pytest)
@@ -55,8 +56,8 @@ setup() {
     step "build and install sipwire (release)"
     # maturin develop installs into the active virtualenv.
     VIRTUAL_ENV="$PWD/$VENV" PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet
-    step "main job on the bundled example: sipwire parse examples/invite.sip"
-    "$VENV/bin/sipwire" parse examples/invite.sip
+    step "main job on the bundled example: sipwire analyze examples/calls.pcapng"
+    "$VENV/bin/sipwire" analyze examples/calls.pcapng
 }
 
 test_all() {

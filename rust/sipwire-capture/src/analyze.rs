@@ -65,8 +65,10 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
+/// The correlator keeps times as f64 seconds: about 0.25 µs apart near today's epoch, so the
+/// tables carry them rounded to the microsecond (a capture's own clock resolution, mostly).
 fn nanos(s: f64) -> i64 {
-    (s * 1e9).round() as i64
+    ((s * 1e6).round() as i64).saturating_mul(1000)
 }
 
 impl Analysis {
@@ -179,8 +181,14 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
     let dst: Vec<Option<String>> = rows.iter().map(|r| addr_text(r.dst)).collect();
     crate::table::batch_of(vec![
         ("call_id", texts(rows.iter().map(|r| Some(&*r.call_id)))),
-        ("outcome", texts(rows.iter().map(|r| Some(r.outcome.as_str())))),
-        ("final_status", Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.final_status)))),
+        (
+            "outcome",
+            texts(rows.iter().map(|r| Some(r.outcome.as_str()))),
+        ),
+        (
+            "final_status",
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.final_status))),
+        ),
         ("invite_time", times(rows.iter().map(|r| r.invite_time))),
         ("ringing_time", times(rows.iter().map(|r| r.ringing_time))),
         ("answer_time", times(rows.iter().map(|r| r.answer_time))),
@@ -194,16 +202,39 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
         ("caller", texts(rows.iter().map(|r| r.caller.as_deref()))),
         ("callee", texts(rows.iter().map(|r| r.callee.as_deref()))),
         ("src_ip", texts(src.iter().map(|s| s.as_deref()))),
-        ("src_port", Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.src.map(|a| a.port()))))),
+        (
+            "src_port",
+            Arc::new(UInt16Array::from_iter(
+                rows.iter().map(|r| r.src.map(|a| a.port())),
+            )),
+        ),
         ("dst_ip", texts(dst.iter().map(|s| s.as_deref()))),
-        ("dst_port", Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.dst.map(|a| a.port()))))),
+        (
+            "dst_port",
+            Arc::new(UInt16Array::from_iter(
+                rows.iter().map(|r| r.dst.map(|a| a.port())),
+            )),
+        ),
         ("invites", u32s(|r| r.invites)),
         ("dialogs", u32s(|r| r.dialogs)),
         ("messages", u32s(|r| r.messages)),
         ("retransmissions", u32s(|r| r.retransmissions)),
-        ("hangup", texts(rows.iter().map(|r| r.hangup.map(|s| s.as_str())))),
-        ("early_media", Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.early_media))))),
-        ("evicted", Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.evicted))))),
+        (
+            "hangup",
+            texts(rows.iter().map(|r| r.hangup.map(|s| s.as_str()))),
+        ),
+        (
+            "early_media",
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.early_media)),
+            )),
+        ),
+        (
+            "evicted",
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.evicted)),
+            )),
+        ),
     ])
 }
 
@@ -215,24 +246,69 @@ pub fn media_batch(rows: &[&MediaRecord]) -> Result<RecordBatch, ArrowError> {
     crate::table::batch_of(vec![
         ("call_id", texts(rows.iter().map(|r| Some(&*r.call_id)))),
         ("to_tag", texts(rows.iter().map(|r| Some(&*r.to_tag)))),
-        ("cseq", Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.cseq)))),
-        ("method", texts(rows.iter().map(|r| Some(r.method.as_str())))),
+        (
+            "cseq",
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.cseq))),
+        ),
+        (
+            "method",
+            texts(rows.iter().map(|r| Some(r.method.as_str()))),
+        ),
         ("offer_time", times(rows.iter().map(|r| r.offer_time))),
         ("answer_time", times(rows.iter().map(|r| r.answer_time))),
-        ("media_index", Arc::new(UInt16Array::from_iter_values(rows.iter().map(|r| r.media_index)))),
+        (
+            "media_index",
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.media_index),
+            )),
+        ),
         ("kind", texts(rows.iter().map(|r| Some(r.kind.as_ref())))),
-        ("offer_ip", texts(rows.iter().map(|r| r.offer_ip.as_deref()))),
+        (
+            "offer_ip",
+            texts(rows.iter().map(|r| r.offer_ip.as_deref())),
+        ),
         ("offer_port", port(|r| r.offer_port)),
-        ("answer_ip", texts(rows.iter().map(|r| r.answer_ip.as_deref()))),
+        (
+            "answer_ip",
+            texts(rows.iter().map(|r| r.answer_ip.as_deref())),
+        ),
         ("answer_port", port(|r| r.answer_port)),
-        ("offer_direction", texts(rows.iter().map(|r| r.offer_direction.map(|d| d.as_str())))),
-        ("answer_direction", texts(rows.iter().map(|r| r.answer_direction.map(|d| d.as_str())))),
-        ("payload_types", pt_list(rows.iter().map(|r| r.payload_types.as_slice()))),
-        ("codecs", name_list(rows.iter().map(|r| r.codecs.as_slice()))),
-        ("answer_payload_types", pt_list(rows.iter().map(|r| r.answer_payload_types.as_slice()))),
+        (
+            "offer_direction",
+            texts(rows.iter().map(|r| r.offer_direction.map(|d| d.as_str()))),
+        ),
+        (
+            "answer_direction",
+            texts(rows.iter().map(|r| r.answer_direction.map(|d| d.as_str()))),
+        ),
+        (
+            "payload_types",
+            pt_list(rows.iter().map(|r| r.payload_types.as_slice())),
+        ),
+        (
+            "codecs",
+            name_list(rows.iter().map(|r| r.codecs.as_slice())),
+        ),
+        (
+            "answer_payload_types",
+            pt_list(rows.iter().map(|r| r.answer_payload_types.as_slice())),
+        ),
         ("codec", texts(rows.iter().map(|r| r.codec.as_deref()))),
-        ("codec_payload_type", Arc::new(arrow_array::UInt8Array::from_iter(rows.iter().map(|r| r.codec_payload_type)))),
-        ("codec_clock_rate", Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.codec_clock_rate)))),
-        ("early", Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.early))))),
+        (
+            "codec_payload_type",
+            Arc::new(arrow_array::UInt8Array::from_iter(
+                rows.iter().map(|r| r.codec_payload_type),
+            )),
+        ),
+        (
+            "codec_clock_rate",
+            Arc::new(UInt32Array::from_iter(
+                rows.iter().map(|r| r.codec_clock_rate),
+            )),
+        ),
+        (
+            "early",
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.early)))),
+        ),
     ])
 }

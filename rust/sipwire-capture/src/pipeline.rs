@@ -321,7 +321,12 @@ impl Pipeline {
             streams: self.stream_stats.clone(),
             rtp: self.sink.rtp_stats.clone(),
             sip: self.sink.sip.clone(),
-            calls: self.sink.analysis.as_ref().map(|a| a.stats.clone()).unwrap_or_default(),
+            calls: self
+                .sink
+                .analysis
+                .as_ref()
+                .map(|a| a.stats.clone())
+                .unwrap_or_default(),
         }
     }
 }

@@ -364,7 +364,8 @@ impl CaptureReader {
             return Ok(t);
         }
         self.finish(py)?;
-        let arrow = |e: ArrowError| pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}"));
+        let arrow =
+            |e: ArrowError| pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}"));
         let (c, m) = {
             let mut read = self.lock();
             let Some(a) = read.pipeline_mut().analysis_mut() else {
@@ -373,7 +374,10 @@ impl CaptureReader {
                     "this read does not make calls: use sipwire.capture.analyze (or read(..., calls=True))".into(),
                 ));
             };
-            (a.calls_batch().map_err(arrow)?, a.media_batch().map_err(arrow)?)
+            (
+                a.calls_batch().map_err(arrow)?,
+                a.media_batch().map_err(arrow)?,
+            )
         };
         let tables = (
             Py::new(py, Table::new(c.schema(), vec![c]))?,
