@@ -93,7 +93,26 @@ impl IpColumn {
         };
         if self.last != Some(ip) {
             self.text.clear();
-            let _ = write!(self.text, "{ip}");
+            match ip {
+                // Dotted quads by hand: `Display` goes through the formatter per octet.
+                IpAddr::V4(v4) => {
+                    for (i, o) in v4.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            self.text.push('.');
+                        }
+                        if o >= 100 {
+                            self.text.push(char::from(b'0' + o / 100));
+                        }
+                        if o >= 10 {
+                            self.text.push(char::from(b'0' + o / 10 % 10));
+                        }
+                        self.text.push(char::from(b'0' + o % 10));
+                    }
+                }
+                IpAddr::V6(_) => {
+                    let _ = write!(self.text, "{ip}");
+                }
+            }
             self.last = Some(ip);
         }
         self.builder.append_value(&self.text);
@@ -464,6 +483,29 @@ mod tests {
     use crate::sip::datagram_row;
     use arrow_array::{Array, StringArray, UInt32Array};
     use sipwire::ParseOptions;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        let mut col = IpColumn::default();
+        let ips: Vec<IpAddr> = [
+            "0.0.0.0",
+            "10.20.0.1",
+            "192.168.100.255",
+            "1.22.203.9",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        for ip in &ips {
+            col.push(Some(*ip));
+        }
+        let arr = col.builder.finish();
+        for (i, ip) in ips.iter().enumerate() {
+            assert_eq!(arr.value(i), ip.to_string());
+        }
+    }
 
     #[test]
     fn a_row_per_message_with_nulls_where_the_capture_is_unknown() {

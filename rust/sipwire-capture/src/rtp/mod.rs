@@ -400,15 +400,9 @@ impl RtpTracker {
     }
 
     fn expect(&mut self, ep: Endpoint, info: &Arc<MediaInfo>, rtp: bool, stats: &mut RtpStats) {
-        if let Some(e) = self.expected.get_mut(&ep) {
-            if Arc::ptr_eq(&e.media, info) {
-                // RTP and RTCP on one port (rtcp-mux).
-                e.rtp |= rtp;
-                e.rtcp |= !rtp;
-                return;
-            }
-        }
         let max = self.limits.max_media_endpoints.max(1);
+        // The table is large and probed at random: one lookup on the common path (the
+        // eviction check only once it is full).
         while self.expected.len() >= max && !self.expected.contains_key(&ep) {
             let Some((old, gen)) = self.expected_order.pop_front() else {
                 break;
@@ -418,17 +412,29 @@ impl RtpTracker {
                 stats.rtp_media_endpoints_evicted += 1;
             }
         }
-        self.expected_gen += 1;
-        let gen = self.expected_gen;
-        self.expected.insert(
-            ep,
-            Expected {
-                media: info.clone(),
-                rtp,
-                rtcp: !rtp,
-                gen,
-            },
-        );
+        let gen = self.expected_gen + 1;
+        let fresh = Expected {
+            media: info.clone(),
+            rtp,
+            rtcp: !rtp,
+            gen,
+        };
+        match self.expected.entry(ep) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                if Arc::ptr_eq(&e.media, info) {
+                    // RTP and RTCP on one port (rtcp-mux).
+                    e.rtp |= rtp;
+                    e.rtcp |= !rtp;
+                    return;
+                }
+                *e = fresh;
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(fresh);
+            }
+        }
+        self.expected_gen = gen;
         self.expected_order.push_back((ep, gen));
         // Re-announced endpoints leave stale queue entries; drop them before they pile up.
         if self.expected_order.len() > 2 * max + 16 {
