@@ -1574,6 +1574,11 @@ fn sent_by_with_and_without_its_default_port_is_one_transaction() {
             "SIP/2.0/UDP [2001:db8::1]:5060",
             "SIP/2.0/UDP [2001:DB8:0:0:0:0:0:1]",
         ),
+        // Another sent-by altogether (a name for the address, a NAT's port), same branch.
+        (
+            "SIP/2.0/UDP 192.0.2.1:5060",
+            "SIP/2.0/UDP phone.example.net:5062",
+        ),
     ];
     for (inv_via, cancel_via) in cases {
         let inv = alice_invite("quirk").with_via(&format!("{inv_via};branch=z9hG4bKq1"));
@@ -2031,4 +2036,83 @@ fn floods_within_one_call_hit_the_caps() {
     );
     // Every record of the call is bounded: its row comes out.
     assert_eq!(c.drain_all().count(), 1);
+}
+
+/// A correlator that reuses the memory of finished calls gives the same rows as a fresh one:
+/// the fork, codecs and early-media scenarios fed after thousands of other calls went through
+/// `drain_finished` (their records recycled), and again after `recycle` of `drain`'s calls.
+#[test]
+fn recycled_records_give_the_same_rows() {
+    let scenarios: Vec<Vec<Ev>> = (0..3000)
+        .map(|i| answered_call(&format!("warm{i}"), f64::from(i) * 0.001))
+        .collect();
+    let probe = |c: &mut Correlator, call: &str, t0: f64| -> Vec<CallRecord> {
+        let inv = alice_invite(call).with_body(&sdp_media(
+            "10.0.0.1",
+            &[
+                (
+                    "audio",
+                    4000,
+                    "0 8 101",
+                    "a=rtpmap:101 telephone-event/8000\r\n",
+                ),
+                ("video", 4002, "96", "a=rtpmap:96 VP8/90000\r\n"),
+            ],
+        ));
+        let msgs = [
+            seen(t0, ALICE, BOB, &inv),
+            seen(
+                t0 + 0.3,
+                BOB,
+                ALICE,
+                &inv.response("183 Session Progress", "e1")
+                    .with_body(&sdp_media("10.0.0.3", &[("audio", 7000, "8", "")])),
+            ),
+            seen(
+                t0 + 1.0,
+                BOB,
+                ALICE,
+                &inv.response("200 OK", "e2").with_body(&sdp_media(
+                    "10.0.0.2",
+                    &[("audio", 5000, "0", ""), ("video", 0, "96", "")],
+                )),
+            ),
+        ];
+        for m in &msgs {
+            c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst));
+        }
+        let mut rows: Vec<CallRecord> = c.drain_all_finished().collect();
+        for r in &mut rows {
+            r.call_id = "x".into();
+            for m in &mut r.media {
+                m.call_id = "x".into();
+            }
+        }
+        rows
+    };
+    let fresh = probe(&mut Correlator::default(), "probe", 2e6);
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(fresh[0].media.len(), 4, "{:?}", fresh[0].media);
+    // Through drain_finished: records recycled as calls finish.
+    let mut c = Correlator::default();
+    for (k, evs) in scenarios.iter().enumerate() {
+        feed_all(&mut c, evs);
+        if k % 100 == 99 {
+            c.drain_finished(evs[0].t + 100.0).count();
+        }
+    }
+    assert_eq!(c.drain_finished(1e6).count(), 0);
+    assert_eq!(probe(&mut c, "probe", 2e6), fresh);
+    // Through drain and recycle.
+    let mut c = Correlator::new(Config::KEEP);
+    for evs in &scenarios {
+        feed_all(&mut c, evs);
+    }
+    let done: Vec<_> = c.drain(1e6).collect();
+    assert_eq!(done.len(), scenarios.len());
+    for d in done {
+        c.recycle(d);
+    }
+    assert_eq!(c.counters().stored_bytes, 0);
+    assert_eq!(probe(&mut c, "probe", 2e6), fresh);
 }

@@ -25,7 +25,7 @@ use std::collections::BinaryHeap;
 
 use super::call::{CallRec, Phase};
 use super::report::{self, Call, Dialog, Transaction};
-use super::rows::{self, CallRecord};
+use super::rows::{self, CallRecord, Summary};
 use super::table::Id;
 use super::Config;
 
@@ -103,9 +103,11 @@ impl Queue {
     }
 }
 
-/// A Call-ID recently finished.
+/// A Call-ID recently finished, known by a second keyed hash of it (the table's is the
+/// first): 128 bits together, so a new call is taken for a straggler with odds of 2^-128, and
+/// a tombstone costs no allocation.
 pub(crate) struct Tomb {
-    pub call_id: Box<[u8]>,
+    pub check: u64,
     /// Messages of it up to this time are late; after it, the Call-ID starts a new call.
     pub until: f64,
 }
@@ -117,7 +119,8 @@ pub struct FinishedCall<B = Box<[u8]>> {
     pub(crate) rec: CallRec<B>,
     /// The capture time it was finished at (the outcome's "end").
     pub(crate) end: f64,
-    pub(crate) timeout: f64,
+    /// Its outcome and times, decided then.
+    pub(crate) summary: Summary,
     pub(crate) evicted: bool,
 }
 
@@ -143,12 +146,12 @@ impl<B: AsRef<[u8]>> FinishedCall<B> {
 
     /// Its `calls` row, with its `media` rows.
     pub fn record(&self) -> CallRecord {
-        rows::record(&self.rec, self.end, self.timeout, self.evicted)
+        rows::record(&self.rec, &self.summary, self.evicted)
     }
 
     /// Its snapshot.
     pub fn call(&self) -> Call {
-        report::call_of(self.id, &self.rec, self.end, self.timeout)
+        report::call_of(self.id, &self.rec, &self.summary)
     }
 
     pub fn dialogs(&self) -> Vec<Dialog> {

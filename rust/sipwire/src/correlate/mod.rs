@@ -38,6 +38,7 @@ mod facts;
 mod finish;
 mod hash;
 mod media;
+mod recycle;
 mod report;
 mod rows;
 mod table;
@@ -59,7 +60,7 @@ pub use table::Id;
 use crate::message::{Message, MessageIndex};
 use crate::txn::Transport;
 use crate::{Diagnostic, Error, ParseOptions};
-use call::{CallRec, ExMsg};
+use call::{CallRec, ExMsg, Spare};
 use dialog::Tags;
 use facts::Facts;
 use finish::{Due, Queue, Tomb};
@@ -354,6 +355,11 @@ pub struct Correlator<B = Box<[u8]>> {
     max_time: Option<f64>,
     end: Option<f64>,
     diags: Vec<Diagnostic>,
+    /// The header vector of the last index not kept, for the next parse.
+    scratch: Vec<crate::message::HeaderEntry>,
+    /// Records of finished calls kept for new ones (see `recycle.rs`), and their SDP records.
+    shells: Vec<CallRec<B>>,
+    spare: Spare,
 }
 
 impl Default for Correlator {
@@ -386,6 +392,9 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             max_time: None,
             end: None,
             diags: Vec::new(),
+            scratch: Vec::new(),
+            shells: Vec::new(),
+            spare: Spare::default(),
         }
     }
 
@@ -479,6 +488,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         h.finish()
     }
 
+    /// A second hash of a Call-ID, independent of [`Correlator::hash_bytes`] (another key
+    /// first): a tombstone's check.
+    fn check_hash(&self, b: &[u8]) -> u64 {
+        let mut h = self.keys.hasher();
+        h.write_u64(0x7461_6d62);
+        h.write(b);
+        h.finish()
+    }
+
     /// A tag's hash; 0 for no tag.
     fn tag_hash(&self, tag: &[u8]) -> u64 {
         if tag.is_empty() {
@@ -558,7 +576,13 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 if self.is_late(call_id, call_hash, t) {
                     return self.uncorrelated(Reason::Late);
                 }
-                let mut rec = CallRec::new(call_id, t);
+                let mut rec = match self.shells.pop() {
+                    Some(mut r) => {
+                        r.reset(call_id, t, &mut self.spare);
+                        r
+                    }
+                    None => CallRec::new(call_id, t),
+                };
                 rec.seen.remember_parts(buf, &h, via, from, to);
                 let (id, evicted) = self.calls.insert(call_hash, rec);
                 if let Some(old) = evicted {
@@ -592,8 +616,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             _ => None,
         };
         let before = call.exchanges.len();
-        let ex = ex_method
-            .and_then(|m| call.exchange(f.cseq, tags.from_hash, m, t, cfg.max_exchanges_per_call));
+        let spare = &mut self.spare;
+        let ex = ex_method.and_then(|m| {
+            call.exchange(
+                f.cseq,
+                tags.from_hash,
+                m,
+                t,
+                cfg.max_exchanges_per_call,
+                spare,
+            )
+        });
         if ex_method.is_some() && ex.is_none() {
             self.counters.dropped_exchanges += 1;
         }
@@ -604,7 +637,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let key = KeyRef::of(buf, &f);
         let key_hash = key.hash(self.keys.hasher());
         let by_key = txn::find(&call.txns, &key, key_hash);
-        // A CANCEL or ACK whose key matches nothing joins its exchange's INVITE (see txn.rs).
+        // A 2xx ACK joins its exchange's INVITE (see txn.rs).
         let invite_of = |call: &CallRec<B>| {
             let e = u16::try_from(ex?).ok()?;
             call.txns
@@ -660,19 +693,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 }
             }
         } else {
-            let found = by_key.or_else(|| {
-                matches!(role, Role::Cancel | Role::CancelResponse | Role::Ack)
-                    .then(|| invite_of(call))
-                    .flatten()
-            });
-            let i = match found {
+            let i = match by_key {
                 Some(i) => Some(i),
                 None if call.txns.len() >= cfg.max_transactions_per_call => None,
                 None => {
-                    call.txns.push(TxnRec::new(&key, key_hash, f.cseq, t));
+                    let i = call.txns.push_with(
+                        || TxnRec::new(&key, key_hash, f.cseq, t),
+                        |x| x.reset(&key, key_hash, f.cseq, t),
+                    );
                     self.counters.transactions += 1;
                     self.live_txns += 1;
-                    Some(call.txns.len() - 1)
+                    Some(i)
                 }
             };
             match i.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
@@ -750,7 +781,16 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         // 5. The exchange: times, finals, offers and answers.
         if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
             let sdp = if !again && call::wants_sdp(f.status, f.method) {
-                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, t, p.src)
+                let into = self.spare.take();
+                SdpRec::read(
+                    buf,
+                    idx,
+                    f.content_type,
+                    &cfg.parse,
+                    diags,
+                    (t, p.src),
+                    into,
+                )
             } else {
                 None
             };
@@ -765,7 +805,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 again,
             };
             if let Some(x) = call.exchanges.get_mut(e) {
-                call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
+                let unused = call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
+                self.spare.give(unused);
             }
         }
 
@@ -841,7 +882,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     /// Whether `call_id` is a call finished within its linger (then `t` is a straggler).
     fn is_late(&mut self, call_id: &[u8], hash: u64, t: f64) -> bool {
-        let Some(tomb) = self.tombs.find(hash, |x| &*x.call_id == call_id) else {
+        let check = self.check_hash(call_id);
+        let Some(tomb) = self.tombs.find(hash, |x| x.check == check) else {
             return false;
         };
         let late = self.tombs.get(tomb).is_some_and(|x| t <= x.until);
@@ -881,14 +923,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             self.counters.non_call_messages += u64::from(rec.messages);
             return None;
         }
+        let summary = rows::summarize(&rec, end, self.cfg.timeout);
         let done = FinishedCall {
             id,
             rec,
             end,
-            timeout: self.cfg.timeout,
+            summary,
             evicted,
         };
-        let outcome = rows::summarize(&done.rec, end, self.cfg.timeout).outcome;
+        let outcome = summary.outcome;
         self.counters.finished_outcomes.add(outcome);
         if evicted {
             self.counters.evicted_outcomes.add(outcome);
@@ -896,7 +939,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.counters.finished_calls += 1;
         let hash = self.hash_bytes(&done.rec.call_id);
         let tomb = Tomb {
-            call_id: done.rec.call_id.clone(),
+            check: self.check_hash(&done.rec.call_id),
             until: end.max(done.rec.last_time) + self.cfg.linger,
         };
         self.tombs.insert(hash, tomb);
@@ -931,9 +974,36 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         }
     }
 
-    /// [`Correlator::drain`], as rows.
-    pub fn drain_finished(&mut self, now: f64) -> impl Iterator<Item = CallRecord> + '_ {
-        self.drain(now).map(|f| f.record())
+    /// [`Correlator::drain`], as rows; each finished call's memory is kept for the next
+    /// calls (see `recycle.rs`).
+    pub fn drain_finished(&mut self, now: f64) -> Rows<'_, B> {
+        self.expire_tombs(now);
+        Rows {
+            c: self,
+            now,
+            all: false,
+        }
+    }
+
+    /// [`Correlator::drain_all`], as rows.
+    pub fn drain_all_finished(&mut self) -> Rows<'_, B> {
+        let now = self.capture_end();
+        Rows {
+            c: self,
+            now,
+            all: true,
+        }
+    }
+
+    /// Gives a finished call's memory back for the next calls to reuse (a caller done with
+    /// what [`Correlator::drain`] handed out). Its kept messages are dropped.
+    pub fn recycle(&mut self, done: FinishedCall<B>) {
+        let mut rec = done.rec;
+        if self.shells.len() >= 256 || rec.oversized() {
+            return;
+        }
+        rec.reset(&[], 0.0, &mut self.spare);
+        self.shells.push(rec);
     }
 
     /// Hands out every call: the capture has ended (at [`Correlator::capture_end`]).
@@ -1018,12 +1088,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     pub fn call(&self, id: Id) -> Option<Call> {
         let rec = self.calls.get(id).filter(|r| r.is_call)?;
-        Some(report::call_of(
-            id,
-            rec,
-            self.capture_end(),
-            self.cfg.timeout,
-        ))
+        let s = rows::summarize(rec, self.capture_end(), self.cfg.timeout);
+        Some(report::call_of(id, rec, &s))
     }
 
     /// Every call held, by the time of its first message.
@@ -1038,7 +1104,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let end = self.capture_end();
         order
             .into_iter()
-            .map(|(_, id, rec)| report::call_of(id, rec, end, self.cfg.timeout))
+            .map(|(_, id, rec)| {
+                let s = rows::summarize(rec, end, self.cfg.timeout);
+                report::call_of(id, rec, &s)
+            })
             .collect()
     }
 
@@ -1048,7 +1117,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.calls
             .iter()
             .filter(|(_, rec)| rec.is_call)
-            .map(|(_, rec)| rows::record(rec, end, self.cfg.timeout, false))
+            .map(|(_, rec)| {
+                let s = rows::summarize(rec, end, self.cfg.timeout);
+                rows::record(rec, &s, false)
+            })
             .collect()
     }
 
@@ -1069,7 +1141,8 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
     pub fn feed(&mut self, data: &[u8], packet: Packet) -> Fed {
         let packet = self.sanitize(packet);
         self.counters.messages += 1;
-        let index = match MessageIndex::parse_datagram(data, &self.cfg.parse) {
+        let headers = std::mem::take(&mut self.scratch);
+        let index = match MessageIndex::parse_datagram_reusing(data, &self.cfg.parse, headers) {
             Ok(i) => i,
             Err(e) => {
                 self.counters.unparsable += 1;
@@ -1077,15 +1150,36 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
             }
         };
         let (fed, keep) = self.analyse(data, &index, &packet);
-        if let Some(k) = keep {
-            let c = Captured {
-                bytes: B::from(data),
-                index,
-                packet,
-            };
-            self.keep(k, c);
+        match keep {
+            Some(k) => {
+                let c = Captured {
+                    bytes: B::from(data),
+                    index,
+                    packet,
+                };
+                self.keep(k, c);
+            }
+            None => self.scratch = index.headers,
         }
         fed
+    }
+}
+
+/// The rows of the calls a drain finishes (see [`Correlator::drain_finished`]).
+pub struct Rows<'a, B: AsRef<[u8]>> {
+    c: &'a mut Correlator<B>,
+    now: f64,
+    all: bool,
+}
+
+impl<B: AsRef<[u8]>> Iterator for Rows<'_, B> {
+    type Item = CallRecord;
+
+    fn next(&mut self) -> Option<CallRecord> {
+        let done = self.c.next_finished(self.now, self.all)?;
+        let row = done.record();
+        self.c.recycle(done);
+        Some(row)
     }
 }
 
@@ -1153,13 +1247,8 @@ fn note_caller<B>(call: &mut CallRec<B>, buf: &[u8], f: &Facts, from_hash: u64, 
         priority > c.priority || (priority == c.priority && t < c.time)
     });
     if better {
-        let text = |s: crate::scan::Span| -> Box<str> { String::from_utf8_lossy(s.of(buf)).into() };
-        call.caller = Some(call::Caller {
-            priority,
-            time: t,
-            from_hash,
-            from_uri: text(f.from_uri),
-            to_uri: text(f.to_uri),
-        });
+        let text = |s: crate::scan::Span| String::from_utf8_lossy(s.of(buf));
+        let (from, to) = (text(f.from_uri), text(f.to_uri));
+        call.set_caller(priority, t, from_hash, &from, &to);
     }
 }

@@ -73,7 +73,12 @@ pub fn frame_stream(buf: &[u8], opts: &ParseOptions) -> Result<StreamEvent, Erro
         },
     };
     let mut diags = Vec::new();
-    let head = parse_head(buf.get(..head_end).unwrap_or(buf), opts, &mut diags)?;
+    let head = parse_head(
+        buf.get(..head_end).unwrap_or(buf),
+        opts,
+        &mut diags,
+        Vec::new(),
+    )?;
     let Some(cl) = head.content_length else {
         return Err(Error::new(
             ErrorKind::MissingContentLength,
