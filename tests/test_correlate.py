@@ -443,7 +443,9 @@ def fork_messages() -> list[Fed]:
         out.append(
             (t, msg("SIP/2.0 200 OK", "z9hG4bK-f", 1, "INVITE", to_tag=tag, body=answer), B, A)
         )
-        out.append((t + 0.1, msg("ACK sip:b@y SIP/2.0", f"z9hG4bK-a{k}", 1, "ACK", to_tag=tag), A, B))
+        out.append(
+            (t + 0.1, msg("ACK sip:b@y SIP/2.0", f"z9hG4bK-a{k}", 1, "ACK", to_tag=tag), A, B)
+        )
     return out
 
 
@@ -523,7 +525,12 @@ def test_constructor_checks_its_arguments() -> None:
         sipwire.Correlator(max_calls=0)
     c = sipwire.Correlator(max_calls=2, keep_messages=False)
     for i in range(5):
-        c.feed(msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-m", 1, "INVITE", call=f"m{i}"), time=float(i), src=A, dst=B)
+        c.feed(
+            msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-m", 1, "INVITE", call=f"m{i}"),
+            time=float(i),
+            src=A,
+            dst=B,
+        )
     assert c.counters["evicted_calls"] == 3
     evicted = c.drain_finished(now=0.0)
     assert len(evicted) == 3 and all(e.evicted for e in evicted)
