@@ -149,7 +149,6 @@ impl Rng {
     }
 }
 
-
 /// Call `n`'s seven messages (time, sent by the UAC, bytes, the UAC's address): one call
 /// starting every 2 ms (±1 ms), ringing after 20-50 ms, answered 0.1-0.3 s later, hung up
 /// 0.5-1.5 s after the ACK (~600 calls overlap).

@@ -50,8 +50,8 @@ use sipwire::ParseOptions;
 mod counting_alloc;
 #[path = "sipp_calls.rs"]
 mod sipp_calls;
-use sipp_calls::{ack, call_messages, invite, CallN, Rng, UAS};
 use counting_alloc::{allocs, Counting};
+use sipp_calls::{ack, call_messages, invite, CallN, Rng, UAS};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;

@@ -98,7 +98,8 @@ impl<B> Exchange<B> {
             cancel: None,
             offer: None,
             req_without_sdp: false,
-            legs: Recycled::default(),
+            // Most exchanges have a leg without To tag (100 Trying) and one with (the answer).
+            legs: Recycled::with_capacity(2),
             parked: None,
             parked_again: 0,
         }
@@ -257,9 +258,12 @@ impl<B> CallRec<B> {
             first_time: t,
             last_time: t,
             queued_at: f64::INFINITY,
-            txns: Recycled::default(),
-            dialogs: Recycled::default(),
-            exchanges: Recycled::default(),
+            // A call's usual records (an INVITE and a BYE transaction, one dialog, one
+            // exchange): the room for them is made once, not grown (a vector's first growth
+            // would make room for four).
+            txns: Recycled::with_capacity(2),
+            dialogs: Recycled::with_capacity(1),
+            exchanges: Recycled::with_capacity(1),
             bye: None,
             confirmed: false,
             caller: None,

@@ -351,6 +351,13 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
+    /// Forgets every value and frees the buffer (a call that ended expects few messages).
+    pub(crate) fn release(&mut self) {
+        if self.bytes.capacity() > 0 {
+            *self = Seen::default();
+        }
+    }
+
     /// Forgets every value (the buffer is kept).
     pub(crate) fn clear(&mut self) {
         self.n = 0;

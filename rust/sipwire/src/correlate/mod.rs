@@ -810,8 +810,13 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             }
         }
 
-        // 6. The deadline.
-        let due = finish::deadline(call, &cfg);
+        // 6. The deadline. An ended call lingers for stragglers only: its remembered values
+        //    are let go.
+        let phase = call.phase();
+        if phase == call::Phase::Ended {
+            call.seen.release();
+        }
+        let due = call.last_time + finish::wait(phase, &cfg);
         if due < call.queued_at {
             call.queued_at = due;
             self.queue.push(due, id);

@@ -24,6 +24,14 @@ impl<T> Default for Recycled<T> {
 }
 
 impl<T> Recycled<T> {
+    /// Room for `n` elements (a call's usual count: more grow the vector).
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Recycled {
+            items: Vec::with_capacity(n),
+            len: 0,
+        }
+    }
+
     /// Forgets the elements; they stay for reuse.
     pub(crate) fn clear(&mut self) {
         self.len = 0;
