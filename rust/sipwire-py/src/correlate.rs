@@ -658,6 +658,7 @@ impl Correlator {
         timeout=32.0,
         keep_messages=true,
         linger=32.0,
+        closed_linger=5.0,
         ringing_timeout=180.0,
         idle_timeout=3600.0,
         max_calls=100_000,
@@ -667,6 +668,7 @@ impl Correlator {
         timeout: f64,
         keep_messages: bool,
         linger: f64,
+        closed_linger: f64,
         ringing_timeout: f64,
         idle_timeout: f64,
         max_calls: usize,
@@ -677,6 +679,7 @@ impl Correlator {
         let cfg = Config {
             timeout: seconds(py, "timeout", timeout)?,
             linger: seconds(py, "linger", linger)?,
+            closed_linger: seconds(py, "closed_linger", closed_linger)?,
             ringing_timeout: seconds(py, "ringing_timeout", ringing_timeout)?,
             idle_timeout: seconds(py, "idle_timeout", idle_timeout)?,
             keep_messages,
@@ -738,8 +741,9 @@ impl Correlator {
 
     /// Hands out, and forgets, the calls finished by `now` on the capture's clock (default:
     /// the latest time fed): those whose last message is older than their phase's wait
-    /// (`linger` after a BYE or a failure, `timeout` without response, `ringing_timeout`
-    /// without final, `idle_timeout` when established), and those evicted from a full table.
+    /// (`closed_linger` after a BYE answered or a failure ACKed, `linger` after a BYE or a
+    /// failure without it, `timeout` without response, `ringing_timeout` without final,
+    /// `idle_timeout` when established), and those evicted from a full table.
     #[pyo3(signature = (now=None))]
     fn drain_finished(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<Py<Call>>> {
         let snap = {

@@ -1424,8 +1424,9 @@ fn forked_call_has_one_media_row_per_dialog() {
         c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst));
         assert_eq!(c.drain(m.t).count(), 0, "finished at {}", m.t);
     }
-    assert_eq!(c.drain(40.0).count(), 0);
-    let done: Vec<CallRecord> = c.drain(60.0).map(|f| f.record()).collect();
+    // The last BYE answered at 20.01: closed, kept T4 (5 s) for copies.
+    assert_eq!(c.drain(24.9).count(), 0);
+    let done: Vec<CallRecord> = c.drain(25.1).map(|f| f.record()).collect();
     assert_eq!((done.len(), done[0].media.len()), (1, 3));
     // Without the proxy's side, the one INVITE transaction answered three times.
     let mut c = Correlator::default();
@@ -1832,12 +1833,14 @@ fn stragglers_of_finished_calls_are_late() {
     let mut c = Correlator::default();
     let evs = answered_call("done", 0.0);
     feed_all(&mut c, &evs);
-    assert_eq!(c.drain(20.0).count(), 0);
-    let done: Vec<CallRecord> = c.drain(50.0).map(|f| f.record()).collect();
+    // Its BYE answered at 12.01: closed, kept for T4.
+    assert_eq!(c.drain(17.0).count(), 0);
+    let done: Vec<CallRecord> = c.drain(17.02).map(|f| f.record()).collect();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].outcome, Outcome::Answered);
     let bye_ok = &evs[6].bytes;
-    let fed = c.feed(bye_ok, Packet::udp(60.0, addr(B), addr(A)));
+    // Its Call-ID is known for 64*T1 after: a straggler then is late.
+    let fed = c.feed(bye_ok, Packet::udp(45.0, addr(B), addr(A)));
     assert_eq!(fed, Fed::Uncorrelated(Reason::Late));
     assert_eq!(c.counters().late, 1);
     assert_eq!(c.sizes().calls, 0);
@@ -1849,10 +1852,39 @@ fn stragglers_of_finished_calls_are_late() {
 }
 
 /// Calls finish on the capture clock by phase: no response (Timer B), answered and quiet
-/// (idle), ended (linger); a drain before the deadline keeps the call.
+/// (idle), ended without and with the message closing the end (64*T1, T4); a drain before
+/// the deadline keeps the call.
 #[test]
 fn calls_finish_by_phase_on_the_capture_clock() {
     let cfg = Config::DEFAULT;
+    // A BYE whose response was not seen is retransmitted for 64*T1: kept that long.
+    let mut c = Correlator::new(cfg);
+    feed_all(&mut c, &answered_call("unanswered-bye", 0.0)[..6]);
+    assert_eq!(c.drain(12.0 + cfg.linger - 0.1).count(), 0);
+    assert_eq!(c.drain(12.0 + cfg.linger + 0.1).count(), 1);
+    // A 486 and its ACK: closed, kept T4; without the ACK, 64*T1.
+    for (with_ack, wait) in [(true, cfg.closed_linger), (false, cfg.linger)] {
+        let mut c = Correlator::new(cfg);
+        let mut evs = vec![
+            ev(0.0, true, req("INVITE", "z9hG4bKbz", "busy", 1, "", None)),
+            ev(
+                1.0,
+                false,
+                resp(486, "INVITE", "z9hG4bKbz", "busy", 1, "tt", None),
+            ),
+        ];
+        if with_ack {
+            evs.push(ev(
+                1.0,
+                true,
+                req("ACK", "z9hG4bKbz", "busy", 1, "tt", None),
+            ));
+        }
+        feed_all(&mut c, &evs);
+        assert_eq!(c.drain(1.0 + wait - 0.1).count(), 0, "{with_ack}");
+        let done: Vec<_> = c.drain(1.0 + wait + 0.1).map(|f| f.record()).collect();
+        assert_eq!(done[0].outcome, Outcome::Busy, "{with_ack}");
+    }
     let mut c = Correlator::new(cfg);
     // No response at all.
     c.feed(

@@ -198,8 +198,12 @@ pub(crate) enum Phase {
     Proceeding,
     /// Answered, or a dialog confirmed: in the call.
     Established,
-    /// A BYE, or a final non-2xx to the initial INVITE: over, but for stragglers.
+    /// A BYE, or a final non-2xx to the initial INVITE, whose own end (the BYE's response,
+    /// the failure's ACK) was not seen: retransmissions may follow for 64*T1.
     Ended,
+    /// Ended, and the end's last message seen (the BYE answered, the failure ACKed): only
+    /// copies of those can follow, for T4 (Timers K and I, RFC 3261 §17.1.2.2, §17.2.1).
+    Closed,
 }
 
 /// Everything seen with one Call-ID.
@@ -380,7 +384,16 @@ impl<B> CallRec<B> {
         // Ended by BYE once no confirmed dialog is left open: a forked call's caller hangs
         // up the dialogs it does not want (§13.2.2.4) and talks on in the one it keeps.
         if self.bye.is_some() && !self.dialogs.iter().any(|d| d.confirmed && !d.bye) {
-            return Phase::Ended;
+            let answered = self
+                .txns
+                .iter()
+                .filter(|x| x.method == Method::Bye)
+                .all(|x| x.final_.is_some());
+            return if answered {
+                Phase::Closed
+            } else {
+                Phase::Ended
+            };
         }
         if self.confirmed {
             return Phase::Established;
@@ -405,11 +418,15 @@ impl<B> CallRec<B> {
         // a retry with credentials, RFC 3261 §22.2); without any initial INVITE captured, any
         // final does.
         let ended = match last {
-            Some(e) => e.final_().is_some(),
-            None => finished,
+            Some(e) => e.final_().map(|_| e.legs.iter().any(|l| l.ack.is_some())),
+            None => finished.then_some(false),
         };
-        if ended {
-            Phase::Ended
+        if let Some(acked) = ended {
+            if acked {
+                Phase::Closed
+            } else {
+                Phase::Ended
+            }
         } else if responded || self.txns.iter().any(|x| !x.responses.is_empty()) {
             Phase::Proceeding
         } else {

@@ -98,8 +98,15 @@ pub struct Config {
     /// Seconds after a provisional response without a final before a call is finished
     /// (Timer C, more than 3 minutes, RFC 3261 §16.6 step 11).
     pub ringing_timeout: f64,
-    /// Seconds kept after an ended call's last message, for its stragglers (64*T1).
+    /// Seconds kept after the last message of a call that ended without the message closing
+    /// the end (a BYE without its response, a failure without its ACK): 64*T1, as long as
+    /// they are retransmitted (Timers F, G/H). Also how long a finished call's Call-ID is
+    /// known, so its stragglers are counted as `late`.
     pub linger: f64,
+    /// Seconds kept after the last message of a call that closed cleanly (the BYE answered,
+    /// the failure ACKed): T4, for copies of those (Timers K, I, RFC 3261 §17.1.2.2,
+    /// §17.2.1).
+    pub closed_linger: f64,
     /// Seconds of silence after which an established call without BYE is finished.
     pub idle_timeout: f64,
     /// How messages are parsed (lenient by default: a capture holds what peers sent).
@@ -120,6 +127,7 @@ impl Config {
         timeout: 32.0,
         ringing_timeout: 180.0,
         linger: 32.0,
+        closed_linger: 5.0,
         idle_timeout: 3600.0,
         parse: ParseOptions::LIBERAL,
     };
@@ -813,7 +821,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         // 6. The deadline. An ended call lingers for stragglers only: its remembered values
         //    are let go.
         let phase = call.phase();
-        if phase == call::Phase::Ended {
+        if matches!(phase, call::Phase::Ended | call::Phase::Closed) {
             call.seen.release();
         }
         let due = call.last_time + finish::wait(phase, &cfg);
