@@ -653,6 +653,7 @@ fn seconds(py: Python<'_>, what: &str, v: f64) -> PyResult<f64> {
 #[pymethods]
 impl Correlator {
     #[new]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
         *,
         timeout=32.0,
