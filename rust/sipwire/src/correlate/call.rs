@@ -230,8 +230,9 @@ pub(crate) struct CallRec<B> {
     pub retransmissions: u32,
     /// Bytes of messages kept for it (`Config::keep_messages`).
     pub kept_bytes: usize,
-    /// Its messages' From, To and Via values, parsed.
-    pub seen: Seen,
+    /// Its messages' From, To and Via values, parsed (boxed: the record is moved into and
+    /// out of its table, and this is most of its size).
+    pub seen: Box<Seen>,
 }
 
 /// SDP records of recycled calls, for the next ones to fill (bounded).
@@ -275,7 +276,7 @@ impl<B> CallRec<B> {
             messages: 0,
             retransmissions: 0,
             kept_bytes: 0,
-            seen: Seen::default(),
+            seen: Box::default(),
         }
     }
 

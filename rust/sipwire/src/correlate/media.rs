@@ -20,7 +20,8 @@ use crate::scan::trim_lws;
 use crate::scan::Span;
 use crate::sdp::media::pt_str;
 use crate::sdp::{
-    fields, static_payload_type, AttrKind, Direction, Hold, Media, Rtpmap, SessionDescription,
+    fields, static_payload_type, AttrKind, Buffers, Direction, Hold, Media, Rtpmap,
+    SessionDescription,
 };
 use crate::{Diagnostic, ParseOptions};
 
@@ -187,13 +188,14 @@ impl SdpRec {
         diags: &mut Vec<Diagnostic>,
         (time, from): (f64, SocketAddr),
         into: Option<SdpRec>,
+        bufs: &mut Buffers,
     ) -> Option<SdpRec> {
         let body = idx.body.of(buf);
         if body.is_empty() {
             return None;
         }
         let sdp = crate::body::sdp_part(content_type?.of(buf), body, opts)?;
-        let sd = SessionDescription::parse(sdp, opts, diags).ok()?;
+        let sd = SessionDescription::parse_reusing(sdp, opts, diags, std::mem::take(bufs)).ok()?;
         // A record given back by a finished call lends its buffers.
         let (mut text, mut recs) = match into {
             Some(r) => (r.text, r.recs),
@@ -230,6 +232,7 @@ impl SdpRec {
                 st.count = u8::try_from(count).unwrap_or(0);
             }
         }
+        *bufs = sd.into_buffers();
         Some(SdpRec {
             time,
             from,
@@ -414,6 +417,7 @@ mod tests {
             &mut Vec::new(),
             (1.0, "10.0.0.1:5060".parse().unwrap()),
             None,
+            &mut Buffers::default(),
         )
         .unwrap()
     }

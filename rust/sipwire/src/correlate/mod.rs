@@ -368,6 +368,8 @@ pub struct Correlator<B = Box<[u8]>> {
     /// Records of finished calls kept for new ones (see `recycle.rs`), and their SDP records.
     shells: Vec<CallRec<B>>,
     spare: Spare,
+    /// The SDP parser's allocations, reused from body to body.
+    sdp_bufs: crate::sdp::Buffers,
 }
 
 impl Default for Correlator {
@@ -403,6 +405,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             scratch: Vec::new(),
             shells: Vec::new(),
             spare: Spare::default(),
+            sdp_bufs: crate::sdp::Buffers::default(),
         }
     }
 
@@ -557,7 +560,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let known = self.calls.find(call_hash, |c| &*c.call_id == call_id);
         let seen = known
             .and_then(|id| self.calls.get_mut(id))
-            .map(|c| &mut c.seen);
+            .map(|c| &mut *c.seen);
         let Some((via, from, to)) = facts::parts(buf, &h, seen, &cfg.parse, diags) else {
             return self.uncorrelated(Reason::BadVia);
         };
@@ -790,15 +793,9 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
             let sdp = if !again && call::wants_sdp(f.status, f.method) {
                 let into = self.spare.take();
-                SdpRec::read(
-                    buf,
-                    idx,
-                    f.content_type,
-                    &cfg.parse,
-                    diags,
-                    (t, p.src),
-                    into,
-                )
+                let bufs = &mut self.sdp_bufs;
+                let at = (t, p.src);
+                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, at, into, bufs)
             } else {
                 None
             };
