@@ -815,10 +815,11 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             }
         }
 
-        // 6. The deadline. An ended call lingers for stragglers only: its remembered values
-        //    are let go.
+        // 6. The deadline. A call that ended without closing lingers 64*T1 for stragglers
+        //    only: its remembered values are let go (a closed one's are kept: it is gone in
+        //    T4, and its record, buffers included, serves the next call).
         let phase = call.phase();
-        if matches!(phase, call::Phase::Ended | call::Phase::Closed) {
+        if phase == call::Phase::Ended {
             call.seen.release();
         }
         let due = call.last_time + finish::wait(phase, &cfg);
