@@ -7,8 +7,9 @@
 //! in any order. Each message goes through one pipeline, a stage per file:
 //!
 //! 1. **Facts** (`facts.rs`): the start line, Call-ID, CSeq, top Via, From and To (tags and
-//!    URIs), each through its typed parser, as spans of the buffer. A message without a
-//!    usable Call-ID, CSeq or top Via stops here, with its [`Reason`].
+//!    URIs), each through its typed parser (or the one-pass readers of `header::shortcut`,
+//!    which answer as the parsers do), as spans of the buffer. A message without a usable
+//!    Call-ID, CSeq or top Via stops here, with its [`Reason`].
 //! 2. **Call lookup** (this file): the Call-ID finds the call's record, or makes one. Every
 //!    later stage works inside that one record: a call's transactions, dialogs and exchanges
 //!    live with it and are freed with it.
@@ -21,6 +22,23 @@
 //! 6. **Finaliser** (`finish.rs`): the call's deadline moves (its phase and last time). When
 //!    the capture clock passes it, [`Correlator::drain`] hands the call out and frees it;
 //!    `rows.rs` makes its [`CallRecord`] and [`MediaRecord`]s, `report.rs` the snapshots.
+//!    [`Correlator::drain_finished`] does both, and keeps the call's memory for the next
+//!    calls (`recycle.rs`).
+//!
+//! ```no_run
+//! use sipwire::correlate::{Correlator, Packet};
+//! # let capture: Vec<(Vec<u8>, Packet)> = Vec::new();
+//! let mut c = Correlator::default();
+//! for (n, (bytes, packet)) in capture.iter().enumerate() {
+//!     c.feed(bytes, *packet);
+//!     if n % 1000 == 999 {
+//!         for call in c.drain_finished(packet.time) {
+//!             // call.outcome, call.time_to_answer, call.media[..].codec ...
+//!         }
+//!     }
+//! }
+//! for call in c.drain_all_finished() { /* the calls still open at the capture's end */ }
+//! ```
 //!
 //! Time is seconds as `f64` on any clock (a capture's timestamps); the correlator reads no
 //! clock. Memory grows with the calls open at once, not with the messages seen: a call's
