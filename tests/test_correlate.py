@@ -373,3 +373,164 @@ def test_snapshots_do_not_change() -> None:
         c.feed(data, time=t, src=src, dst=dst)
     assert [r.status for r in before.responses] == [100]
     assert [r.status for r in c.transactions()[0].responses] == [100, 180, 200]
+
+
+# --- issue 13: names, streaming, forks, codecs, outcomes --------------------------------------
+
+
+def test_names_do_not_collide_with_the_user_agents_call() -> None:
+    from sipwire import correlate
+
+    assert correlate.Correlator is sipwire.Correlator
+    assert correlate.CorrelatedCall.__name__ == "CorrelatedCall"
+    assert sipwire.Call is not correlate.CorrelatedCall  # the UA's
+    # The old names still work where they were.
+    assert sipwire._sipwire.Call is correlate.CorrelatedCall
+    assert sipwire._sipwire.Dialog is correlate.CorrelatedDialog
+    assert sipwire._sipwire.Transaction is correlate.CorrelatedTransaction
+    (call,) = correlate_calls(held_call())
+    assert isinstance(call, correlate.CorrelatedCall)
+    assert isinstance(call.media[0], correlate.MediaSession)
+    assert isinstance(call.media[0].streams[0], correlate.MediaStream)
+
+
+def correlate_calls(messages: list[Fed]) -> list[sipwire.correlate.CorrelatedCall]:
+    return correlate(messages).calls()
+
+
+def test_drain_finished_hands_out_and_forgets() -> None:
+    c = sipwire.Correlator(keep_messages=False)
+    msgs = held_call()
+    for t, data, src, dst in msgs:
+        c.feed(data, time=t, src=src, dst=dst)
+    assert c.drain_finished() == []  # the BYE's linger is not over
+    (call,) = c.drain_finished(now=100.0)
+    assert call.outcome == "answered"
+    assert call.hangup == "caller"
+    assert call.caller == "sip:a@x" and call.callee == "sip:b@y"
+    assert call.src == A and call.dst == B
+    assert call.invites == 3 and call.messages == len(msgs)
+    assert call.time_to_answer == pytest.approx(2.0)
+    assert call.duration == pytest.approx(28.0)
+    # Messages were not kept, what was read of them was.
+    (t, *_) = call.transactions
+    assert t.request is None and t.request_time == 0.0
+    assert [s for _, s in t.statuses] == [100, 180, 200]
+    assert c.calls() == [] and c.transactions() == []
+    assert c.counters["finished_calls"] == 1
+    assert c.outcome_counts()["answered"] == 1
+    # A straggler of the finished call is late, not a new call.
+    bye_ok = msgs[-1]
+    assert c.feed(bye_ok[1], time=101.0, src=bye_ok[2], dst=bye_ok[3]) == "uncorrelated"
+    assert c.counters["uncorrelated_late"] == 1
+    assert c.drain_all() == []
+
+
+def fork_messages() -> list[Fed]:
+    offer = (
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+    )
+    out: list[Fed] = [
+        (0.0, msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-f", 1, "INVITE", body=offer), A, B),
+    ]
+    for k, (tag, fmts) in enumerate([("p1", "8"), ("p2", "0 8"), ("p3", "101 0")]):
+        answer = (
+            f"v=0\r\no=- 1 1 IN IP4 10.0.1.{k}\r\ns=-\r\nc=IN IP4 10.0.1.{k}\r\nt=0 0\r\n"
+            f"m=audio {5000 + k} RTP/AVP {fmts}\r\n"
+        )
+        t = 1.0 + k
+        out.append(
+            (t, msg("SIP/2.0 200 OK", "z9hG4bK-f", 1, "INVITE", to_tag=tag, body=answer), B, A)
+        )
+        out.append(
+            (t + 0.1, msg("ACK sip:b@y SIP/2.0", f"z9hG4bK-a{k}", 1, "ACK", to_tag=tag), A, B)
+        )
+    return out
+
+
+def test_forked_call_has_a_media_session_per_dialog() -> None:
+    msgs = fork_messages()
+    for seed in range(6):
+        random.Random(seed).shuffle(msgs)
+        (call,) = correlate_calls(msgs)
+        assert call.outcome == "answered"
+        assert call.invites == 1
+        assert [d.to_tag for d in call.dialogs] == ["p1", "p2", "p3"]
+        assert [m.to_tag for m in call.media] == ["p1", "p2", "p3"]
+        assert [m.answerer_rtp for m in call.media] == [
+            ("10.0.1.0", 5000),
+            ("10.0.1.1", 5001),
+            ("10.0.1.2", 5002),
+        ]
+        streams = [m.streams[0] for m in call.media]
+        assert [s.codec for s in streams] == ["PCMA", "PCMU", "PCMU"]
+        assert streams[0].offer_payload_types == [0, 8, 101]
+        assert streams[0].offer_codecs == ["PCMU", "PCMA", "telephone-event"]
+        assert streams[2].answer_payload_types == [101, 0]
+        assert streams[2].codec_payload_type == 0
+
+
+def test_early_media_and_partial_outcomes() -> None:
+    offer = sdp("10.0.0.1", 4000)
+    early = [
+        (0.0, msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-e", 1, "INVITE", body=offer), A, B),
+        (
+            0.5,
+            msg(
+                "SIP/2.0 183 Session Progress",
+                "z9hG4bK-e",
+                1,
+                "INVITE",
+                to_tag="b1",
+                body=sdp("10.0.0.2", 5000),
+            ),
+            B,
+            A,
+        ),
+    ]
+    c = correlate(early, end=1000.0)
+    (call,) = c.calls()
+    assert call.outcome == "early_media" and call.early_media
+    assert call.media[0].early and call.media[0].answer_time == 0.5
+    assert c.outcome_counts()["early_media"] == 1
+    # A capture that saw only a BYE and its response: partial, not answered.
+    bye = [m for m in held_call() if m[0] >= 30.0]
+    (call,) = correlate_calls(bye)
+    assert call.outcome == "partial"
+    assert call.end_time == 30.0 and call.answer_time is None
+
+
+def test_uncorrelated_reasons_are_counted() -> None:
+    c = sipwire.Correlator()
+    no_cseq = msg("OPTIONS sip:b@y SIP/2.0", "z9hG4bK-o", 1, "OPTIONS").replace(
+        b"CSeq: 1 OPTIONS\r\n", b""
+    )
+    bad_via = msg("OPTIONS sip:b@y SIP/2.0", "z9hG4bK-o", 1, "OPTIONS").replace(
+        b"10.0.0.1:5060", b"10.0.0.1:99999"
+    )
+    assert c.feed(no_cseq, time=0.0, src=A, dst=B) == "uncorrelated"
+    assert c.feed(bad_via, time=0.0, src=A, dst=B) == "uncorrelated"
+    counters = c.counters
+    assert counters["uncorrelated"] == 2
+    assert counters["uncorrelated_bad_cseq"] == 1
+    assert counters["uncorrelated_bad_via"] == 1
+    assert counters["uncorrelated_no_call_id"] == 0
+
+
+def test_constructor_checks_its_arguments() -> None:
+    with pytest.raises(sipwire.LocalProtocolError, match="linger"):
+        sipwire.Correlator(linger=-1.0)
+    with pytest.raises(sipwire.LocalProtocolError, match="max_calls"):
+        sipwire.Correlator(max_calls=0)
+    c = sipwire.Correlator(max_calls=2, keep_messages=False)
+    for i in range(5):
+        c.feed(
+            msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-m", 1, "INVITE", call=f"m{i}"),
+            time=float(i),
+            src=A,
+            dst=B,
+        )
+    assert c.counters["evicted_calls"] == 3
+    evicted = c.drain_finished(now=0.0)
+    assert len(evicted) == 3 and all(e.evicted for e in evicted)

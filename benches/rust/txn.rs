@@ -34,8 +34,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::hint::black_box;
-use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -49,160 +48,22 @@ use sipwire::ParseOptions;
 
 #[path = "counting_alloc.rs"]
 mod counting_alloc;
+#[path = "sipp_calls.rs"]
+mod sipp_calls;
 use counting_alloc::{allocs, Counting};
+use sipp_calls::{ack, call_messages, invite, CallN, Rng, UAS};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 // --- SIPp-like messages ----------------------------------------------------------------------
 
-const PID: u32 = 28_431;
-const UAS: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 10, 20), 5060);
 /// Live transactions in the lookup table.
 const LIVE: u32 = 100_000;
 /// Calls in the correlator's capture (7 messages each).
 const CALLS: u32 = 20_000;
 /// Distinct requests each lookup case cycles through.
 const POOL: usize = 8192;
-
-/// Call number `n` as SIPp numbers its fields.
-struct CallN {
-    n: u32,
-    uac: SocketAddrV4,
-    media_port: u16,
-}
-
-impl CallN {
-    fn new(n: u32) -> CallN {
-        let host = u8::try_from(1 + n % 64).expect("host");
-        CallN {
-            n,
-            uac: SocketAddrV4::new(Ipv4Addr::new(10, 20, 0, host), 5060),
-            media_port: u16::try_from(6000 + 2 * (n % 4000)).expect("port"),
-        }
-    }
-    fn call_id(&self) -> String {
-        format!("{}-{}@{}", self.n, PID, self.uac.ip())
-    }
-    /// Branch of the `i`-th message the UAC sends (SIPp: `z9hG4bK-pid-call-msg`).
-    fn branch(&self, i: u32) -> String {
-        format!("z9hG4bK-{}-{}-{}", PID, self.n, i)
-    }
-    fn via(&self, i: u32) -> String {
-        format!("SIP/2.0/UDP {};branch={}", self.uac, self.branch(i))
-    }
-    fn from(&self) -> String {
-        format!(
-            "sipp <sip:sipp@{}>;tag={}SIPpTag00{}",
-            self.uac, PID, self.n
-        )
-    }
-    fn to(&self, tagged: bool) -> String {
-        let tag = if tagged {
-            format!(";tag={}SIPpTag01{}", PID, self.n)
-        } else {
-            String::new()
-        };
-        format!("service <sip:service@{UAS}>{tag}")
-    }
-}
-
-fn sdp(ip: Ipv4Addr, port: u16) -> String {
-    format!(
-        "v=0\r\no=user1 53655765 2353687637 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-    )
-}
-
-/// A UAC request: `branch` is the message number in its branch, `cseq` its CSeq line.
-fn uac_request(c: &CallN, method: &str, branch: u32, cseq: &str, tagged: bool) -> Vec<u8> {
-    let body = if method == "INVITE" {
-        sdp(*c.uac.ip(), c.media_port)
-    } else {
-        String::new()
-    };
-    let ct = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/sdp\r\n"
-    };
-    let mut out = Vec::with_capacity(800);
-    write!(
-        out,
-        "{method} sip:service@{UAS} SIP/2.0\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\n\
-         Call-ID: {}\r\nCSeq: {cseq}\r\nContact: sip:sipp@{}\r\nMax-Forwards: 70\r\n\
-         Subject: Performance Test\r\n{ct}Content-Length: {}\r\n\r\n{body}",
-        c.via(branch),
-        c.from(),
-        c.to(tagged),
-        c.call_id(),
-        c.uac,
-        body.len(),
-    )
-    .expect("write");
-    out
-}
-
-fn invite(c: &CallN) -> Vec<u8> {
-    uac_request(c, "INVITE", 0, "1 INVITE", false)
-}
-
-/// The ACK for the 2xx: a branch of its own (RFC 3261 §13.2.2.4).
-fn ack(c: &CallN) -> Vec<u8> {
-    uac_request(c, "ACK", 4, "1 ACK", true)
-}
-
-fn bye(c: &CallN) -> Vec<u8> {
-    uac_request(c, "BYE", 5, "2 BYE", true)
-}
-
-/// A UAS response to the request with branch number `branch` (its Via, From, To, Call-ID
-/// and CSeq copied, as SIPp's `[last_*]`).
-fn uas_response(c: &CallN, status: &str, branch: u32, cseq: &str, with_sdp: bool) -> Vec<u8> {
-    let tagged = !status.starts_with("100");
-    let body = if with_sdp {
-        sdp(
-            *UAS.ip(),
-            20_000 + u16::try_from(c.n % 10_000).expect("port"),
-        )
-    } else {
-        String::new()
-    };
-    let ct = if with_sdp {
-        "Content-Type: application/sdp\r\n"
-    } else {
-        ""
-    };
-    let mut out = Vec::with_capacity(800);
-    write!(
-        out,
-        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq}\r\n\
-         Contact: <sip:{UAS};transport=UDP>\r\n{ct}Content-Length: {}\r\n\r\n{body}",
-        c.via(branch),
-        c.from(),
-        c.to(tagged),
-        c.call_id(),
-        body.len(),
-    )
-    .expect("write");
-    out
-}
-
-/// A deterministic PRNG (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [lo, hi).
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// A capture: every message in one buffer (as read from a pcap), in time order.
 struct Capture {
@@ -217,39 +78,7 @@ fn capture(calls: u32) -> Capture {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut evs: Vec<(f64, bool, Vec<u8>, SocketAddrV4)> = Vec::with_capacity(calls as usize * 7);
     for n in 0..calls {
-        let c = CallN::new(n);
-        let t0 = f64::from(n) * 0.002 + rng.range(0.0, 0.001);
-        let ring = t0 + rng.range(0.02, 0.05);
-        let answer = ring + rng.range(0.1, 0.3);
-        let hangup = answer + 0.002 + rng.range(0.5, 1.5);
-        let up = true; // UAC -> UAS
-        evs.push((t0, up, invite(&c), c.uac));
-        evs.push((
-            t0 + 0.001,
-            !up,
-            uas_response(&c, "100 Trying", 0, "1 INVITE", false),
-            c.uac,
-        ));
-        evs.push((
-            ring,
-            !up,
-            uas_response(&c, "180 Ringing", 0, "1 INVITE", false),
-            c.uac,
-        ));
-        evs.push((
-            answer,
-            !up,
-            uas_response(&c, "200 OK", 0, "1 INVITE", true),
-            c.uac,
-        ));
-        evs.push((answer + 0.002, up, ack(&c), c.uac));
-        evs.push((hangup, up, bye(&c), c.uac));
-        evs.push((
-            hangup + 0.002,
-            !up,
-            uas_response(&c, "200 OK", 5, "2 BYE", false),
-            c.uac,
-        ));
+        evs.extend(call_messages(n, &mut rng));
     }
     evs.sort_by(|a, b| a.0.total_cmp(&b.0)); // stable: a call's same-time messages keep order
     let mut data = Vec::with_capacity(evs.iter().map(|e| e.2.len()).sum());
@@ -501,24 +330,37 @@ fn report_correlator_runs(cap: &Capture) {
         );
     }
     eprintln!(
-        "== correlator, streaming: nothing kept, drain every {DRAIN_EVERY} messages, rows made"
+        "== correlator, streaming: nothing kept, drain every {DRAIN_EVERY} messages, rows made \
+         (wall clock, and the thread's CPU time from /proc/thread-self/schedstat)"
     );
-    for run in 0..4 {
+    for run in 0..6 {
         let a0 = allocs();
-        let t = Instant::now();
+        let (t, cpu0) = (Instant::now(), thread_cpu());
         let out = correlate_streaming(cap);
-        let dt = t.elapsed().as_secs_f64();
+        let (dt, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - cpu0);
         let a1 = allocs();
         drop(black_box(out));
         eprintln!(
-            "  run {}: {:6.1} ms {:7.0} msg/s, {:5.0} ns/msg, {:.2} allocs/msg",
+            "  run {}: {:6.1} ms {:7.0} msg/s, {:5.0} ns/msg | CPU {:6.1} ms, {:7.0} msg/s | \
+             {:.2} allocs/msg",
             run + 1,
             dt * 1e3,
             msgs / dt,
             dt * 1e9 / msgs,
+            cpu * 1e3,
+            msgs / cpu,
             (a1 - a0) as f64 / msgs,
         );
     }
+}
+
+/// This thread's time on a CPU, seconds (0 where `/proc` does not say): the waits for the
+/// other jobs of a shared machine left out.
+fn thread_cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
 }
 
 fn report_lookup_allocs(

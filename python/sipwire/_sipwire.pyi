@@ -1308,15 +1308,18 @@ class Correlator:
         timeout: float = 32.0,
         keep_messages: bool = True,
         linger: float = 32.0,
+        closed_linger: float = 5.0,
         ringing_timeout: float = 180.0,
         idle_timeout: float = 3600.0,
         max_calls: int = 100000,
     ) -> Correlator:
         """``timeout``: seconds without a final response after which a call is "timeout"
         rather than "in_progress" (64*T1, RFC 3261 §17.1.1.2). ``keep_messages``: keep each
-        transaction's messages (``request``, ``responses``...). ``linger``: seconds an ended
-        call is kept for its stragglers; ``ringing_timeout``: seconds after a provisional
-        response without final (Timer C); ``idle_timeout``: seconds of silence that finish an
+        transaction's messages (``request``, ``responses``...). ``closed_linger``: seconds a
+        call is kept after its BYE was answered or its failure ACKed (T4), ``linger`` after a
+        BYE or failure without that (64*T1; also how long a finished call's stragglers are
+        told apart); ``ringing_timeout``: seconds after a provisional response without final
+        (Timer C); ``idle_timeout``: seconds of silence that finish an
         established call whose BYE was not seen. ``max_calls``: Call-IDs followed at once."""
     def feed(
         self,

@@ -318,12 +318,13 @@ pub struct MediaStream {
     offer_direction: Option<&'static str>,
     #[pyo3(get)]
     answer_direction: Option<&'static str>,
+    /// (`u16`: PyO3 would make a `Vec<u8>` a `bytes`.)
     #[pyo3(get)]
-    offer_payload_types: Vec<u8>,
+    offer_payload_types: Vec<u16>,
     #[pyo3(get)]
     offer_codecs: Vec<String>,
     #[pyo3(get)]
-    answer_payload_types: Vec<u8>,
+    answer_payload_types: Vec<u16>,
     #[pyo3(get)]
     answer_codecs: Vec<String>,
     /// The first of the answer's formats that the offer had (RFC 3264 §6.1).
@@ -391,9 +392,17 @@ impl MediaSession {
                         answer: s.answer.as_ref().map(rtp_tuple),
                         offer_direction: s.offer_direction.map(|d| d.as_str()),
                         answer_direction: s.answer_direction.map(|d| d.as_str()),
-                        offer_payload_types: s.offer_payload_types.clone(),
+                        offer_payload_types: s
+                            .offer_payload_types
+                            .iter()
+                            .map(|&p| u16::from(p))
+                            .collect(),
                         offer_codecs: strings(&s.offer_codecs),
-                        answer_payload_types: s.answer_payload_types.clone(),
+                        answer_payload_types: s
+                            .answer_payload_types
+                            .iter()
+                            .map(|&p| u16::from(p))
+                            .collect(),
                         answer_codecs: strings(&s.answer_codecs),
                         codec: s.codec.as_deref().map(str::to_owned),
                         codec_payload_type: s.codec_payload_type,
@@ -618,13 +627,15 @@ impl Correlator {
         store.transactions().iter().map(Transaction::of).collect()
     }
 
-    fn finished(done: Vec<core::FinishedCall<Arc<[u8]>>>) -> Snapshot {
-        done.iter()
-            .map(|f| {
-                let txns = f.transactions().iter().map(Transaction::of).collect();
-                (f.call(), f.dialogs(), txns, f.is_evicted())
-            })
-            .collect()
+    /// Snapshots of finished calls; their memory goes back to the store for new calls.
+    fn finished(store: &mut Store, done: Vec<core::FinishedCall<Arc<[u8]>>>) -> Snapshot {
+        let mut snap = Vec::with_capacity(done.len());
+        for f in done {
+            let txns = f.transactions().iter().map(Transaction::of).collect();
+            snap.push((f.call(), f.dialogs(), txns, f.is_evicted()));
+            store.recycle(f);
+        }
+        snap
     }
 }
 
@@ -642,11 +653,13 @@ fn seconds(py: Python<'_>, what: &str, v: f64) -> PyResult<f64> {
 #[pymethods]
 impl Correlator {
     #[new]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (
         *,
         timeout=32.0,
         keep_messages=true,
         linger=32.0,
+        closed_linger=5.0,
         ringing_timeout=180.0,
         idle_timeout=3600.0,
         max_calls=100_000,
@@ -656,6 +669,7 @@ impl Correlator {
         timeout: f64,
         keep_messages: bool,
         linger: f64,
+        closed_linger: f64,
         ringing_timeout: f64,
         idle_timeout: f64,
         max_calls: usize,
@@ -666,6 +680,7 @@ impl Correlator {
         let cfg = Config {
             timeout: seconds(py, "timeout", timeout)?,
             linger: seconds(py, "linger", linger)?,
+            closed_linger: seconds(py, "closed_linger", closed_linger)?,
             ringing_timeout: seconds(py, "ringing_timeout", ringing_timeout)?,
             idle_timeout: seconds(py, "idle_timeout", idle_timeout)?,
             keep_messages,
@@ -727,8 +742,9 @@ impl Correlator {
 
     /// Hands out, and forgets, the calls finished by `now` on the capture's clock (default:
     /// the latest time fed): those whose last message is older than their phase's wait
-    /// (`linger` after a BYE or a failure, `timeout` without response, `ringing_timeout`
-    /// without final, `idle_timeout` when established), and those evicted from a full table.
+    /// (`closed_linger` after a BYE answered or a failure ACKed, `linger` after a BYE or a
+    /// failure without it, `timeout` without response, `ringing_timeout` without final,
+    /// `idle_timeout` when established), and those evicted from a full table.
     #[pyo3(signature = (now=None))]
     fn drain_finished(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<Py<Call>>> {
         let snap = {
@@ -738,7 +754,7 @@ impl Correlator {
                 .or(store.latest_time())
                 .unwrap_or(0.0);
             let done: Vec<_> = store.drain(now).collect();
-            Self::finished(done)
+            Self::finished(&mut store, done)
         };
         call_objects(py, snap)
     }
@@ -748,7 +764,7 @@ impl Correlator {
         let snap = {
             let mut store = self.lock()?;
             let done: Vec<_> = store.drain_all().collect();
-            Self::finished(done)
+            Self::finished(&mut store, done)
         };
         call_objects(py, snap)
     }

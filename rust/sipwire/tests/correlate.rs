@@ -1424,8 +1424,9 @@ fn forked_call_has_one_media_row_per_dialog() {
         c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst));
         assert_eq!(c.drain(m.t).count(), 0, "finished at {}", m.t);
     }
-    assert_eq!(c.drain(40.0).count(), 0);
-    let done: Vec<CallRecord> = c.drain(60.0).map(|f| f.record()).collect();
+    // The last BYE answered at 20.01: closed, kept T4 (5 s) for copies.
+    assert_eq!(c.drain(24.9).count(), 0);
+    let done: Vec<CallRecord> = c.drain(25.1).map(|f| f.record()).collect();
     assert_eq!((done.len(), done[0].media.len()), (1, 3));
     // Without the proxy's side, the one INVITE transaction answered three times.
     let mut c = Correlator::default();
@@ -1573,6 +1574,11 @@ fn sent_by_with_and_without_its_default_port_is_one_transaction() {
         (
             "SIP/2.0/UDP [2001:db8::1]:5060",
             "SIP/2.0/UDP [2001:DB8:0:0:0:0:0:1]",
+        ),
+        // Another sent-by altogether (a name for the address, a NAT's port), same branch.
+        (
+            "SIP/2.0/UDP 192.0.2.1:5060",
+            "SIP/2.0/UDP phone.example.net:5062",
         ),
     ];
     for (inv_via, cancel_via) in cases {
@@ -1827,12 +1833,14 @@ fn stragglers_of_finished_calls_are_late() {
     let mut c = Correlator::default();
     let evs = answered_call("done", 0.0);
     feed_all(&mut c, &evs);
-    assert_eq!(c.drain(20.0).count(), 0);
-    let done: Vec<CallRecord> = c.drain(50.0).map(|f| f.record()).collect();
+    // Its BYE answered at 12.01: closed, kept for T4.
+    assert_eq!(c.drain(17.0).count(), 0);
+    let done: Vec<CallRecord> = c.drain(17.02).map(|f| f.record()).collect();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].outcome, Outcome::Answered);
     let bye_ok = &evs[6].bytes;
-    let fed = c.feed(bye_ok, Packet::udp(60.0, addr(B), addr(A)));
+    // Its Call-ID is known for 64*T1 after: a straggler then is late.
+    let fed = c.feed(bye_ok, Packet::udp(45.0, addr(B), addr(A)));
     assert_eq!(fed, Fed::Uncorrelated(Reason::Late));
     assert_eq!(c.counters().late, 1);
     assert_eq!(c.sizes().calls, 0);
@@ -1844,10 +1852,39 @@ fn stragglers_of_finished_calls_are_late() {
 }
 
 /// Calls finish on the capture clock by phase: no response (Timer B), answered and quiet
-/// (idle), ended (linger); a drain before the deadline keeps the call.
+/// (idle), ended without and with the message closing the end (64*T1, T4); a drain before
+/// the deadline keeps the call.
 #[test]
 fn calls_finish_by_phase_on_the_capture_clock() {
     let cfg = Config::DEFAULT;
+    // A BYE whose response was not seen is retransmitted for 64*T1: kept that long.
+    let mut c = Correlator::new(cfg);
+    feed_all(&mut c, &answered_call("unanswered-bye", 0.0)[..6]);
+    assert_eq!(c.drain(12.0 + cfg.linger - 0.1).count(), 0);
+    assert_eq!(c.drain(12.0 + cfg.linger + 0.1).count(), 1);
+    // A 486 and its ACK: closed, kept T4; without the ACK, 64*T1.
+    for (with_ack, wait) in [(true, cfg.closed_linger), (false, cfg.linger)] {
+        let mut c = Correlator::new(cfg);
+        let mut evs = vec![
+            ev(0.0, true, req("INVITE", "z9hG4bKbz", "busy", 1, "", None)),
+            ev(
+                1.0,
+                false,
+                resp(486, "INVITE", "z9hG4bKbz", "busy", 1, "tt", None),
+            ),
+        ];
+        if with_ack {
+            evs.push(ev(
+                1.0,
+                true,
+                req("ACK", "z9hG4bKbz", "busy", 1, "tt", None),
+            ));
+        }
+        feed_all(&mut c, &evs);
+        assert_eq!(c.drain(1.0 + wait - 0.1).count(), 0, "{with_ack}");
+        let done: Vec<_> = c.drain(1.0 + wait + 0.1).map(|f| f.record()).collect();
+        assert_eq!(done[0].outcome, Outcome::Busy, "{with_ack}");
+    }
     let mut c = Correlator::new(cfg);
     // No response at all.
     c.feed(
@@ -2031,4 +2068,83 @@ fn floods_within_one_call_hit_the_caps() {
     );
     // Every record of the call is bounded: its row comes out.
     assert_eq!(c.drain_all().count(), 1);
+}
+
+/// A correlator that reuses the memory of finished calls gives the same rows as a fresh one:
+/// the fork, codecs and early-media scenarios fed after thousands of other calls went through
+/// `drain_finished` (their records recycled), and again after `recycle` of `drain`'s calls.
+#[test]
+fn recycled_records_give_the_same_rows() {
+    let scenarios: Vec<Vec<Ev>> = (0..3000)
+        .map(|i| answered_call(&format!("warm{i}"), f64::from(i) * 0.001))
+        .collect();
+    let probe = |c: &mut Correlator, call: &str, t0: f64| -> Vec<CallRecord> {
+        let inv = alice_invite(call).with_body(&sdp_media(
+            "10.0.0.1",
+            &[
+                (
+                    "audio",
+                    4000,
+                    "0 8 101",
+                    "a=rtpmap:101 telephone-event/8000\r\n",
+                ),
+                ("video", 4002, "96", "a=rtpmap:96 VP8/90000\r\n"),
+            ],
+        ));
+        let msgs = [
+            seen(t0, ALICE, BOB, &inv),
+            seen(
+                t0 + 0.3,
+                BOB,
+                ALICE,
+                &inv.response("183 Session Progress", "e1")
+                    .with_body(&sdp_media("10.0.0.3", &[("audio", 7000, "8", "")])),
+            ),
+            seen(
+                t0 + 1.0,
+                BOB,
+                ALICE,
+                &inv.response("200 OK", "e2").with_body(&sdp_media(
+                    "10.0.0.2",
+                    &[("audio", 5000, "0", ""), ("video", 0, "96", "")],
+                )),
+            ),
+        ];
+        for m in &msgs {
+            c.feed(&m.bytes, Packet::udp(m.t, m.src, m.dst));
+        }
+        let mut rows: Vec<CallRecord> = c.drain_all_finished().collect();
+        for r in &mut rows {
+            r.call_id = "x".into();
+            for m in &mut r.media {
+                m.call_id = "x".into();
+            }
+        }
+        rows
+    };
+    let fresh = probe(&mut Correlator::default(), "probe", 2e6);
+    assert_eq!(fresh.len(), 1);
+    assert_eq!(fresh[0].media.len(), 4, "{:?}", fresh[0].media);
+    // Through drain_finished: records recycled as calls finish.
+    let mut c = Correlator::default();
+    for (k, evs) in scenarios.iter().enumerate() {
+        feed_all(&mut c, evs);
+        if k % 100 == 99 {
+            c.drain_finished(evs[0].t + 100.0).count();
+        }
+    }
+    assert_eq!(c.drain_finished(1e6).count(), 0);
+    assert_eq!(probe(&mut c, "probe", 2e6), fresh);
+    // Through drain and recycle.
+    let mut c = Correlator::new(Config::KEEP);
+    for evs in &scenarios {
+        feed_all(&mut c, evs);
+    }
+    let done: Vec<_> = c.drain(1e6).collect();
+    assert_eq!(done.len(), scenarios.len());
+    for d in done {
+        c.recycle(d);
+    }
+    assert_eq!(c.counters().stored_bytes, 0);
+    assert_eq!(probe(&mut c, "probe", 2e6), fresh);
 }

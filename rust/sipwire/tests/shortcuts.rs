@@ -6,7 +6,10 @@
 
 use std::path::PathBuf;
 
-use sipwire::header::{parse_name_addr, parse_via_list, tag_fast, top_branch_fast};
+use sipwire::header::{
+    addr_fast, parse_name_addr, parse_via_list, tag_fast, top_branch_fast, via_fast, AddrFast,
+    ViaFast,
+};
 use sipwire::message::{HeaderName, MessageIndex};
 use sipwire::{Limits, ParseOptions};
 
@@ -131,6 +134,12 @@ fn tag_fast_agrees_with_parse_name_addr() {
                     "{:?} ({opts:?})",
                     String::from_utf8_lossy(&m)
                 );
+                // The URI too, where the correlator reads it.
+                let full = parse_name_addr(&m, &opts, &mut Vec::new()).map(|n| AddrFast {
+                    uri: n.uri().as_bytes(),
+                    tag: n.tag(),
+                });
+                assert_eq!(full, Ok(addr_fast(&m, &opts).unwrap()));
             }
         }
     }
@@ -168,6 +177,16 @@ fn top_branch_fast_agrees_with_parse_via_list() {
                     "{:?} ({opts:?})",
                     String::from_utf8_lossy(&m)
                 );
+                // The transport and the sent-by too, where the correlator reads them.
+                let full = parse_via_list(&m, &opts, &mut Vec::new()).next().map(|r| {
+                    r.map(|v| ViaFast {
+                        transport: v.transport(),
+                        host: v.host().as_bytes(),
+                        port: v.port(),
+                        branch: v.branch(),
+                    })
+                });
+                assert_eq!(full, Some(Ok(via_fast(&m, &opts).unwrap())));
             }
         }
     }

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use super::dialog::DialogRec;
 use super::facts::{Method, Seen};
 use super::media::{keep_earliest, SdpRec};
+use super::recycle::Recycled;
 use super::txn::{earliest, earliest_with, Kept, TxnRec};
 use super::Captured;
 
@@ -76,7 +77,7 @@ pub(crate) struct Exchange<B> {
     pub offer: Option<SdpRec>,
     pub req_without_sdp: bool,
     /// One leg per To tag, bounded by `Config::max_dialogs_per_call`.
-    pub legs: Vec<Leg>,
+    pub legs: Recycled<Leg>,
     /// A 2xx ACK kept (`Config::keep_messages`) while no INVITE transaction of this exchange
     /// is known.
     pub parked: Option<Box<Captured<B>>>,
@@ -97,9 +98,36 @@ impl<B> Exchange<B> {
             cancel: None,
             offer: None,
             req_without_sdp: false,
-            legs: Vec::new(),
+            // Most exchanges have a leg without To tag (100 Trying) and one with (the answer).
+            legs: Recycled::with_capacity(2),
             parked: None,
             parked_again: 0,
+        }
+    }
+
+    /// A recycled exchange made the exchange of (CSeq, From tag, method); its SDP records go
+    /// to `spare` first.
+    fn reset(&mut self, cseq: u32, from_hash: u64, method: Method, t: f64, spare: &mut Spare) {
+        self.cseq = cseq;
+        self.from_hash = from_hash;
+        self.method = method;
+        self.initial = None;
+        self.first_time = t;
+        self.request = None;
+        self.cancel = None;
+        spare.give(self.offer.take());
+        self.req_without_sdp = false;
+        self.legs.clear();
+        self.parked = None;
+        self.parked_again = 0;
+    }
+
+    /// Hands its SDP records to `spare` (the exchange is being recycled).
+    fn give_sdp(&mut self, spare: &mut Spare) {
+        spare.give(self.offer.take());
+        for l in self.legs.iter_mut() {
+            spare.give(l.answer.take().map(|a| a.0));
+            spare.give(l.ack_sdp.take());
         }
     }
 
@@ -108,10 +136,7 @@ impl<B> Exchange<B> {
         let i = match self.legs.iter().position(|l| l.to_hash == h) {
             Some(i) => i,
             None if self.legs.len() >= max => return None,
-            None => {
-                self.legs.push(Leg::new(h));
-                self.legs.len() - 1
-            }
+            None => self.legs.push_with(|| Leg::new(h), |l| *l = Leg::new(h)),
         };
         self.legs.get_mut(i)
     }
@@ -158,8 +183,8 @@ pub(crate) struct Caller {
     pub priority: u8,
     pub time: f64,
     pub from_hash: u64,
-    pub from_uri: Box<str>,
-    pub to_uri: Box<str>,
+    /// Where the From URI ends in `CallRec::caller_uris` (the To URI follows).
+    split: usize,
 }
 
 /// How far a call has come, for its deadline.
@@ -173,54 +198,157 @@ pub(crate) enum Phase {
     Proceeding,
     /// Answered, or a dialog confirmed: in the call.
     Established,
-    /// A BYE, or a final non-2xx to the initial INVITE: over, but for stragglers.
+    /// A BYE, or a final non-2xx to the initial INVITE, whose own end (the BYE's response,
+    /// the failure's ACK) was not seen: retransmissions may follow for 64*T1.
     Ended,
+    /// Ended, and the end's last message seen (the BYE answered, the failure ACKed): only
+    /// copies of those can follow, for T4 (Timers K and I, RFC 3261 §17.1.2.2, §17.2.1).
+    Closed,
 }
 
 /// Everything seen with one Call-ID.
 pub(crate) struct CallRec<B> {
-    pub call_id: Box<[u8]>,
+    /// (A vector: a recycled call refills it.)
+    pub call_id: Vec<u8>,
     /// A method of an INVITE dialog was seen.
     pub is_call: bool,
     pub first_time: f64,
     pub last_time: f64,
     /// The deadline of its newest entry in the finaliser's queue.
     pub queued_at: f64,
-    pub txns: Vec<TxnRec<B>>,
-    pub dialogs: Vec<DialogRec>,
-    pub exchanges: Vec<Exchange<B>>,
+    pub txns: Recycled<TxnRec<B>>,
+    pub dialogs: Recycled<DialogRec>,
+    pub exchanges: Recycled<Exchange<B>>,
     /// The earliest BYE (request or response) of any dialog, and its From tag hash.
     pub bye: Option<(f64, u64)>,
     /// A 2xx to INVITE or an in-dialog request confirmed a dialog.
     pub confirmed: bool,
     pub caller: Option<Caller>,
+    /// The caller's From URI then To URI.
+    caller_uris: String,
     pub messages: u32,
     pub retransmissions: u32,
     /// Bytes of messages kept for it (`Config::keep_messages`).
     pub kept_bytes: usize,
-    /// Its messages' From, To and Via values, parsed.
-    pub seen: Seen,
+    /// Its messages' From, To and Via values, parsed (boxed: the record is moved into and
+    /// out of its table, and this is most of its size).
+    pub seen: Box<Seen>,
+}
+
+/// SDP records of recycled calls, for the next ones to fill (bounded).
+#[derive(Default)]
+pub(crate) struct Spare {
+    sdp: Vec<SdpRec>,
+}
+
+impl Spare {
+    const MAX: usize = 512;
+
+    pub(crate) fn give(&mut self, s: Option<SdpRec>) {
+        if let Some(s) = s.filter(|_| self.sdp.len() < Self::MAX) {
+            self.sdp.push(s);
+        }
+    }
+
+    pub(crate) fn take(&mut self) -> Option<SdpRec> {
+        self.sdp.pop()
+    }
 }
 
 impl<B> CallRec<B> {
     pub(crate) fn new(call_id: &[u8], t: f64) -> CallRec<B> {
         CallRec {
-            call_id: call_id.into(),
+            call_id: call_id.to_vec(),
             is_call: false,
             first_time: t,
             last_time: t,
             queued_at: f64::INFINITY,
-            txns: Vec::new(),
-            dialogs: Vec::new(),
-            exchanges: Vec::new(),
+            // A call's usual records (an INVITE and a BYE transaction, one dialog, one
+            // exchange): the room for them is made once, not grown (a vector's first growth
+            // would make room for four).
+            txns: Recycled::with_capacity(2),
+            dialogs: Recycled::with_capacity(1),
+            exchanges: Recycled::with_capacity(1),
             bye: None,
             confirmed: false,
             caller: None,
+            caller_uris: String::new(),
             messages: 0,
             retransmissions: 0,
             kept_bytes: 0,
-            seen: Seen::default(),
+            seen: Box::default(),
         }
+    }
+
+    /// A finished call made a new one: its records and buffers are kept for reuse (its SDP
+    /// records go to `spare`, its kept messages are dropped).
+    pub(crate) fn reset(&mut self, call_id: &[u8], t: f64, spare: &mut Spare) {
+        self.call_id.clear();
+        self.call_id.extend_from_slice(call_id);
+        self.is_call = false;
+        self.first_time = t;
+        self.last_time = t;
+        self.queued_at = f64::INFINITY;
+        for x in self.txns.iter_mut() {
+            x.kept = None;
+        }
+        self.txns.clear();
+        self.dialogs.clear();
+        for e in self.exchanges.iter_mut() {
+            e.give_sdp(spare);
+            e.parked = None;
+        }
+        self.exchanges.clear();
+        self.bye = None;
+        self.confirmed = false;
+        self.caller = None;
+        self.caller_uris.clear();
+        self.messages = 0;
+        self.retransmissions = 0;
+        self.kept_bytes = 0;
+        self.seen.clear();
+    }
+
+    /// Whether its buffers grew past what an ordinary call needs (a hostile one's): such a
+    /// record is dropped rather than kept for reuse.
+    pub(crate) fn oversized(&self) -> bool {
+        self.txns.capacity() > 16
+            || self.dialogs.capacity() > 8
+            || self.exchanges.capacity() > 16
+            || self.call_id.capacity() > 1024
+            || self.caller_uris.capacity() > 2048
+    }
+
+    /// Sets the caller (see `note_caller`).
+    pub(crate) fn set_caller(
+        &mut self,
+        priority: u8,
+        time: f64,
+        from_hash: u64,
+        from: &str,
+        to: &str,
+    ) {
+        self.caller_uris.clear();
+        self.caller_uris.push_str(from);
+        self.caller_uris.push_str(to);
+        self.caller = Some(Caller {
+            priority,
+            time,
+            from_hash,
+            split: from.len(),
+        });
+    }
+
+    /// The caller's From URI, `None` when unknown or it did not parse.
+    pub(crate) fn caller_uri(&self) -> Option<&str> {
+        let c = self.caller.as_ref()?;
+        self.caller_uris.get(..c.split).filter(|s| !s.is_empty())
+    }
+
+    /// The callee's URI (the To of the caller's INVITE).
+    pub(crate) fn callee_uri(&self) -> Option<&str> {
+        let c = self.caller.as_ref()?;
+        self.caller_uris.get(c.split..).filter(|s| !s.is_empty())
     }
 
     /// The exchange of (CSeq, From tag, method), made when new and there is room.
@@ -231,6 +359,7 @@ impl<B> CallRec<B> {
         method: Method,
         t: f64,
         max: usize,
+        spare: &mut Spare,
     ) -> Option<usize> {
         if let Some(i) = self
             .exchanges
@@ -242,38 +371,10 @@ impl<B> CallRec<B> {
         if self.exchanges.len() >= max {
             return None;
         }
-        self.exchanges
-            .push(Exchange::new(cseq, from_hash, method, t));
-        Some(self.exchanges.len() - 1)
-    }
-
-    /// The exchanges of initial INVITEs whose request was captured, in time order.
-    pub(crate) fn initial(&self) -> Vec<&Exchange<B>> {
-        let mut v: Vec<_> = self
-            .exchanges
-            .iter()
-            .filter(|e| e.method == Method::Invite && e.initial == Some(true))
-            .collect();
-        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-        v
-    }
-
-    /// For a call whose initial INVITE was not captured: the INVITE exchanges that look
-    /// initial (request not captured, begun before any INVITE was answered), in time order.
-    pub(crate) fn presumed_initial(&self) -> Vec<&Exchange<B>> {
-        let invites = || {
-            self.exchanges
-                .iter()
-                .filter(|e| e.method == Method::Invite && e.initial.is_none())
-        };
-        let first_answer = invites()
-            .filter_map(|e| e.answered().map(|a| a.0))
-            .reduce(f64::min);
-        let mut v: Vec<_> = invites()
-            .filter(|e| first_answer.map_or(true, |a| e.first_time <= a))
-            .collect();
-        v.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-        v
+        Some(self.exchanges.push_with(
+            || Exchange::new(cseq, from_hash, method, t),
+            |e| e.reset(cseq, from_hash, method, t, spare),
+        ))
     }
 
     /// How far the call has come (read on every message: no allocation).
@@ -284,14 +385,23 @@ impl<B> CallRec<B> {
         // Ended by BYE once no confirmed dialog is left open: a forked call's caller hangs
         // up the dialogs it does not want (§13.2.2.4) and talks on in the one it keeps.
         if self.bye.is_some() && !self.dialogs.iter().any(|d| d.confirmed && !d.bye) {
-            return Phase::Ended;
+            let answered = self
+                .txns
+                .iter()
+                .filter(|x| x.method == Method::Bye)
+                .all(|x| x.final_.is_some());
+            return if answered {
+                Phase::Closed
+            } else {
+                Phase::Ended
+            };
         }
         if self.confirmed {
             return Phase::Established;
         }
         let mut last: Option<&Exchange<B>> = None;
         let (mut responded, mut answered, mut finished) = (false, false, false);
-        for e in &self.exchanges {
+        for e in self.exchanges.iter() {
             responded |= !e.legs.is_empty();
             answered |= e.method == Method::Invite && e.answered().is_some();
             finished |= e.method == Method::Invite && e.final_().is_some();
@@ -309,11 +419,15 @@ impl<B> CallRec<B> {
         // a retry with credentials, RFC 3261 §22.2); without any initial INVITE captured, any
         // final does.
         let ended = match last {
-            Some(e) => e.final_().is_some(),
-            None => finished,
+            Some(e) => e.final_().map(|_| e.legs.iter().any(|l| l.ack.is_some())),
+            None => finished.then_some(false),
         };
-        if ended {
-            Phase::Ended
+        if let Some(acked) = ended {
+            if acked {
+                Phase::Closed
+            } else {
+                Phase::Ended
+            }
         } else if responded || self.txns.iter().any(|x| !x.responses.is_empty()) {
             Phase::Proceeding
         } else {
@@ -321,12 +435,15 @@ impl<B> CallRec<B> {
         }
     }
 
-    /// The INVITE transactions (initial INVITEs, forks of them seen on other hops, and
-    /// re-INVITEs).
+    /// The INVITE transactions (initial INVITEs, the copies other hops and forks of them made,
+    /// and re-INVITEs). A transaction made by a CANCEL or ACK alone (its INVITE not captured)
+    /// is not one.
     pub(crate) fn invites(&self) -> usize {
         self.txns
             .iter()
-            .filter(|x| x.method == Method::Invite)
+            .filter(|x| {
+                x.method == Method::Invite && (x.request.is_some() || !x.responses.is_empty())
+            })
             .count()
     }
 }
@@ -369,12 +486,13 @@ pub(crate) struct ExMsg {
 
 /// Records a message in its exchange: times (the earliest copy's), finals, offers and
 /// answers. `sdp` is the message's SDP, read only for a first copy that can carry one.
+/// Returns an SDP record not kept (for reuse).
 pub(crate) fn update_exchange<B>(
     ex: &mut Exchange<B>,
     m: &ExMsg,
     sdp: Option<SdpRec>,
     max_legs: usize,
-) {
+) -> Option<SdpRec> {
     let t = m.t;
     ex.first_time = ex.first_time.min(t);
     match (m.status, m.method) {
@@ -385,20 +503,25 @@ pub(crate) fn update_exchange<B>(
             ex.initial = Some(m.method == Method::Invite && m.to_tag_empty);
             match sdp {
                 Some(s) => keep_earliest(&mut ex.offer, s),
-                None if !m.again => ex.req_without_sdp = true,
+                None if !m.again => {
+                    ex.req_without_sdp = true;
+                    None
+                }
                 None => {
                     if let Some(o) = ex.offer.as_mut() {
                         o.earlier(t, m.src);
                     }
+                    None
                 }
             }
         }
         (None, Method::Cancel) => {
             earliest(&mut ex.cancel, t);
+            sdp
         }
         (None, Method::Ack) => {
             let Some(leg) = ex.leg(m.to_hash, max_legs) else {
-                return;
+                return sdp;
             };
             earliest(&mut leg.ack, t);
             match sdp {
@@ -407,12 +530,13 @@ pub(crate) fn update_exchange<B>(
                     if let Some(a) = leg.ack_sdp.as_mut().filter(|_| m.again) {
                         a.earlier(t, m.src);
                     }
+                    None
                 }
             }
         }
         (Some(s), Method::Invite | Method::Update | Method::Prack) => {
             let Some(leg) = ex.leg(m.to_hash, max_legs) else {
-                return;
+                return sdp;
             };
             if (180..190).contains(&s) {
                 earliest(&mut leg.ringing, t);
@@ -425,9 +549,9 @@ pub(crate) fn update_exchange<B>(
             }
             match sdp {
                 Some(sd) if leg.answer.as_ref().map_or(true, |(a, _)| sd.time < a.time) => {
-                    leg.answer = Some((sd, s));
+                    leg.answer.replace((sd, s)).map(|(old, _)| old)
                 }
-                Some(_) => {}
+                Some(sd) => Some(sd),
                 None if m.again => {
                     // The same response earlier: the answer moves only if it came in it.
                     if let Some((a, st)) = leg.answer.as_mut() {
@@ -435,11 +559,12 @@ pub(crate) fn update_exchange<B>(
                             a.earlier(t, m.src);
                         }
                     }
+                    None
                 }
-                None => {}
+                None => None,
             }
         }
-        _ => {}
+        _ => sdp,
     }
 }
 

@@ -5,6 +5,7 @@
 //! another dialog, or none, is terminated (§12.3, §13.2.2.4): see `report.rs`.
 
 use super::facts::{Facts, Method};
+use super::recycle::Recycled;
 
 /// How a message moves a dialog.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ impl Step {
 /// One dialog of a call.
 pub(crate) struct DialogRec {
     /// The two tags as first seen (From, then To), one after the other.
-    tags: Box<[u8]>,
+    tags: Vec<u8>,
     a_len: usize,
     /// The tags' hashes (keyed per correlator), in the same order.
     pub hash_a: u64,
@@ -92,7 +93,7 @@ pub(crate) enum Updated {
 /// retransmission (its times count, its state change was made by the first copy).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn update(
-    dialogs: &mut Vec<DialogRec>,
+    dialogs: &mut Recycled<DialogRec>,
     f: &Facts,
     tags: &Tags<'_>,
     t: f64,
@@ -117,24 +118,41 @@ pub(crate) fn update(
         None if step == Step::Join => return Updated::None,
         None if dialogs.len() >= max_dialogs => return Updated::Full,
         None => {
-            let mut b = Vec::with_capacity(tags.from.len() + tags.to.len());
-            b.extend_from_slice(tags.from);
-            b.extend_from_slice(tags.to);
-            dialogs.push(DialogRec {
-                tags: b.into_boxed_slice(),
-                a_len: tags.from.len(),
-                hash_a: fh,
-                hash_b: th,
-                early: false,
-                confirmed: false,
-                bye: false,
-                bye_at: None,
-                invite: None,
-                first_time: t,
-                last_time: t,
-                txns: Vec::new(),
-            });
-            dialogs.len() - 1
+            let init = |d: &mut DialogRec| {
+                d.tags.clear();
+                d.tags.extend_from_slice(tags.from);
+                d.tags.extend_from_slice(tags.to);
+                d.a_len = tags.from.len();
+                d.hash_a = fh;
+                d.hash_b = th;
+                d.early = false;
+                d.confirmed = false;
+                d.bye = false;
+                d.bye_at = None;
+                d.invite = None;
+                d.first_time = t;
+                d.last_time = t;
+                d.txns.clear();
+            };
+            let fresh = || {
+                let mut d = DialogRec {
+                    tags: Vec::with_capacity(tags.from.len() + tags.to.len()),
+                    a_len: 0,
+                    hash_a: 0,
+                    hash_b: 0,
+                    early: false,
+                    confirmed: false,
+                    bye: false,
+                    bye_at: None,
+                    invite: None,
+                    first_time: t,
+                    last_time: t,
+                    txns: Vec::with_capacity(4),
+                };
+                init(&mut d);
+                d
+            };
+            dialogs.push_with(fresh, |d| init(d))
         }
     };
     let Some(d) = dialogs.get_mut(i) else {

@@ -11,7 +11,8 @@
 use std::net::Ipv6Addr;
 
 use super::Reason;
-use crate::header::{parse_cseq, parse_name_addr, parse_via_list};
+use crate::header::via::MAGIC_COOKIE;
+use crate::header::{addr_fast, parse_cseq, parse_name_addr, parse_via_list, via_fast};
 use crate::message::{HeaderName, MessageIndex, StartLine};
 use crate::scan::Span;
 use crate::uri::Host;
@@ -224,12 +225,23 @@ pub(crate) fn top_via(
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<TopVia> {
+    // The common shape in one pass (`header::via_fast` answers as the typed parser would).
+    if let Some(v) = via_fast(value, opts) {
+        let branch = v.branch.unwrap_or(&[]);
+        let w = |s: &[u8]| Span::within(value, s);
+        return Some(TopVia {
+            branch: w(branch),
+            rfc3261: branch.len() > MAGIC_COOKIE.len() && branch.starts_with(MAGIC_COOKIE),
+            host: w(v.host),
+            port: v.port.unwrap_or(default_port(v.transport)),
+            ip: None,
+            repaired: false,
+        });
+    }
     let mark = diags.len();
     let v = parse_via_list(value, opts, diags).next()?.ok()?;
     let repaired = diags.len() > mark;
     let w = |s: &[u8]| Span::within(value, s);
-    let tls = v.transport().eq_ignore_ascii_case(b"TLS")
-        || v.transport().eq_ignore_ascii_case(b"TLS-SCTP");
     let ip = match v.host() {
         Host::Ipv6 { address, .. } => std::str::from_utf8(address)
             .ok()
@@ -241,10 +253,20 @@ pub(crate) fn top_via(
         branch: w(v.branch().unwrap_or(&[])),
         rfc3261: v.has_rfc3261_branch(),
         host: w(v.host().as_bytes()),
-        port: v.port().unwrap_or(if tls { 5061 } else { 5060 }),
+        port: v.port().unwrap_or(default_port(v.transport())),
         ip,
         repaired,
     })
+}
+
+/// The port of a sent-by without one: 5061 for TLS, 5060 otherwise (RFC 3261 §18.2.1,
+/// §19.1.2; RFC 4168 for TLS over SCTP).
+fn default_port(transport: &[u8]) -> u16 {
+    if transport.eq_ignore_ascii_case(b"TLS") || transport.eq_ignore_ascii_case(b"TLS-SCTP") {
+        5061
+    } else {
+        5060
+    }
 }
 
 /// The `tag` parameter and the URI of a From or To value (RFC 3261 §19.3, §20.20), relative
@@ -258,6 +280,14 @@ pub(crate) struct Addr {
 }
 
 pub(crate) fn addr(value: &[u8], opts: &ParseOptions, diags: &mut Vec<Diagnostic>) -> Addr {
+    // The common shape in one pass (`header::addr_fast` answers as `parse_name_addr` would).
+    if let Some(a) = addr_fast(value, opts) {
+        return Addr {
+            tag: a.tag.map_or(Span::default(), |t| Span::within(value, t)),
+            uri: Span::within(value, a.uri),
+            repaired: false,
+        };
+    }
     let mark = diags.len();
     match parse_name_addr(value, opts, diags) {
         Ok(n) => Addr {
@@ -321,6 +351,19 @@ pub(crate) struct Seen {
 }
 
 impl Seen {
+    /// Forgets every value and frees the buffer (a call that ended expects few messages).
+    pub(crate) fn release(&mut self) {
+        if self.bytes.capacity() > 0 {
+            *self = Seen::default();
+        }
+    }
+
+    /// Forgets every value (the buffer is kept).
+    pub(crate) fn clear(&mut self) {
+        self.n = 0;
+        self.bytes.clear();
+    }
+
     fn find(&self, value: &[u8], via: bool) -> Option<Parsed> {
         self.values
             .iter()

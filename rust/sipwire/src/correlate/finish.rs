@@ -4,7 +4,8 @@
 //!
 //! | phase | wait | why |
 //! | --- | --- | --- |
-//! | ended (a BYE, or a final non-2xx to its INVITE) | `linger`, 32 s | 64*T1: retransmissions of the BYE's response and of the ACK stop by then (Timers J, D, RFC 3261 §17.2.2, §17.1.1.2) |
+//! | closed (a BYE and its response; a final non-2xx and its ACK) | `closed_linger`, 5 s | T4: only copies of those can follow (Timers K and I, RFC 3261 §17.1.2.2, §17.2.1) |
+//! | ended (a BYE, or a final non-2xx, without the message that closes it) | `linger`, 32 s | 64*T1: the BYE or the final is retransmitted until then (Timers F, G/H, §17.1.2.2, §17.2.1) |
 //! | not a call (OPTIONS, REGISTER...) | `linger` | Timer F/J: its transactions are over |
 //! | trying (no response) | `timeout`, 32 s | Timer B = 64*T1 (§17.1.1.2) |
 //! | proceeding (a provisional, no final) | `ringing_timeout`, 180 s | Timer C, more than 3 minutes (§16.6 step 11) |
@@ -17,15 +18,16 @@
 //! is found out when its entry comes up, and queued again). The heap is rebuilt when stale
 //! entries outnumber live calls.
 //!
-//! A finished call leaves a tombstone (its Call-ID) for one more `linger`: a straggler of it
-//! (a late retransmission) is counted as `late` instead of starting a second, partial call.
+//! A finished call leaves a tombstone (a hash of its Call-ID) for `linger` (64*T1) after it
+//! finished: a straggler of it (a late retransmission) is counted as `late` instead of
+//! starting a second, partial call.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::call::{CallRec, Phase};
 use super::report::{self, Call, Dialog, Transaction};
-use super::rows::{self, CallRecord};
+use super::rows::{self, CallRecord, Summary};
 use super::table::Id;
 use super::Config;
 
@@ -33,6 +35,7 @@ use super::Config;
 pub(crate) fn wait(phase: Phase, cfg: &Config) -> f64 {
     match phase {
         Phase::NotACall | Phase::Ended => cfg.linger,
+        Phase::Closed => cfg.closed_linger,
         Phase::Trying => cfg.timeout,
         Phase::Proceeding => cfg.ringing_timeout,
         Phase::Established => cfg.idle_timeout,
@@ -103,9 +106,11 @@ impl Queue {
     }
 }
 
-/// A Call-ID recently finished.
+/// A Call-ID recently finished, known by a second keyed hash of it (the table's is the
+/// first): 128 bits together, so a new call is taken for a straggler with odds of 2^-128, and
+/// a tombstone costs no allocation.
 pub(crate) struct Tomb {
-    pub call_id: Box<[u8]>,
+    pub check: u64,
     /// Messages of it up to this time are late; after it, the Call-ID starts a new call.
     pub until: f64,
 }
@@ -117,7 +122,8 @@ pub struct FinishedCall<B = Box<[u8]>> {
     pub(crate) rec: CallRec<B>,
     /// The capture time it was finished at (the outcome's "end").
     pub(crate) end: f64,
-    pub(crate) timeout: f64,
+    /// Its outcome and times, decided then.
+    pub(crate) summary: Summary,
     pub(crate) evicted: bool,
 }
 
@@ -143,12 +149,12 @@ impl<B: AsRef<[u8]>> FinishedCall<B> {
 
     /// Its `calls` row, with its `media` rows.
     pub fn record(&self) -> CallRecord {
-        rows::record(&self.rec, self.end, self.timeout, self.evicted)
+        rows::record(&self.rec, &self.summary, self.evicted)
     }
 
     /// Its snapshot.
     pub fn call(&self) -> Call {
-        report::call_of(self.id, &self.rec, self.end, self.timeout)
+        report::call_of(self.id, &self.rec, &self.summary)
     }
 
     pub fn dialogs(&self) -> Vec<Dialog> {

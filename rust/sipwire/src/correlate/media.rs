@@ -12,11 +12,17 @@
 //! `telephone-event` (RFC 4733), `CN` (RFC 3389), `red` (RFC 2198), `ulpfec` (RFC 5109),
 //! `rtx` (RFC 4588).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use crate::message::MessageIndex;
+use crate::scan::trim_lws;
 use crate::scan::Span;
-use crate::sdp::{Direction, Hold, SessionDescription};
+use crate::sdp::media::pt_str;
+use crate::sdp::{
+    fields, static_payload_type, AttrKind, Buffers, Direction, Hold, Media, Rtpmap,
+    SessionDescription,
+};
 use crate::{Diagnostic, ParseOptions};
 
 /// `m=` lines kept per description, formats kept per `m=` line, bytes kept per name or
@@ -53,14 +59,23 @@ pub(crate) struct FormatRec {
     pub clock_rate: u32,
 }
 
+/// A stream or a format: one array holds both (each stream followed by its formats), so a
+/// record is two allocations.
+#[derive(Clone, Copy, Debug)]
+enum Rec {
+    Stream(StreamRec),
+    Format(FormatRec),
+}
+
 /// One side's session description in an exchange, and when and from where it was first seen.
 #[derive(Clone, Debug)]
 pub(crate) struct SdpRec {
     pub time: f64,
     pub from: SocketAddr,
-    text: Box<str>,
-    streams: Box<[StreamRec]>,
-    formats: Box<[FormatRec]>,
+    /// (Not boxed: shrinking to fit would cost a reallocation each.)
+    text: String,
+    recs: Vec<Rec>,
+    streams: u8,
 }
 
 /// One `m=` line of a record.
@@ -70,7 +85,8 @@ pub(crate) struct StreamView<'a> {
     pub address: Option<&'a str>,
     pub port: u16,
     pub direction: Direction,
-    formats: &'a [FormatRec],
+    /// The stream's formats (every item a `Rec::Format`).
+    formats: &'a [Rec],
     text: &'a str,
 }
 
@@ -82,14 +98,14 @@ impl<'a> StreamView<'a> {
     }
 
     pub fn payload_types(&self) -> impl Iterator<Item = u8> + 'a {
-        self.formats.iter().map(|f| f.payload_type)
+        self.formats().map(|f| f.payload_type)
     }
 
     /// The codec names, in the order of the payload types (empty: a dynamic payload type
     /// without `a=rtpmap`).
     pub fn codec_names(&self) -> impl Iterator<Item = &'a str> + 'a {
         let text = self.text;
-        self.formats.iter().map(move |f| str_of(text, f.name))
+        self.formats().map(move |f| str_of(text, f.name))
     }
 
     /// The name of a format of this stream.
@@ -97,8 +113,11 @@ impl<'a> StreamView<'a> {
         str_of(self.text, f.name)
     }
 
-    pub fn formats(&self) -> &'a [FormatRec] {
-        self.formats
+    pub fn formats(&self) -> impl Iterator<Item = &'a FormatRec> + 'a {
+        self.formats.iter().filter_map(|r| match r {
+            Rec::Format(f) => Some(f),
+            Rec::Stream(_) => None,
+        })
     }
 }
 
@@ -126,65 +145,123 @@ fn push_str(text: &mut String, b: &[u8]) -> Str {
     }
 }
 
+/// The payload types of a stream with their encoding names and clock rates: what
+/// `Media::codecs` gives (its `a=rtpmap`, else the RFC 3551 §6 table), in one pass over the
+/// attributes instead of one per payload type. At most `MAX_FORMATS` of each.
+fn codecs<'s>(m: &Media<'s>) -> impl Iterator<Item = (u8, &'s [u8], u32)> + 's {
+    let mut maps: [(&[u8], &[u8]); MAX_FORMATS] = [(&[], &[]); MAX_FORMATS];
+    let mut n = 0;
+    for a in m.attributes().filter(|a| a.kind == AttrKind::Rtpmap) {
+        if let (Some(v), Some(slot)) = (a.value, maps.get_mut(n)) {
+            *slot = (fields(v).next().unwrap_or(&[]), v);
+            n += 1;
+        }
+    }
+    m.payload_types().take(MAX_FORMATS).map(move |pt| {
+        let mut digits = [0u8; 3];
+        let text = pt_str(pt, &mut digits);
+        let map = maps.iter().take(n).find(|(f, _)| *f == text).map(|m| m.1);
+        let (name, rate) = match map {
+            // As `Media::codec`: an rtpmap that does not parse still names the codec.
+            Some(v) => match Rtpmap::parse(v, 0) {
+                Ok(r) => (r.encoding, r.clock_rate),
+                Err(_) => {
+                    let rest = v.get(text.len()..).map(trim_lws).unwrap_or(&[]);
+                    (rest.split(|&b| b == b'/').next().unwrap_or(&[]), 0)
+                }
+            },
+            None => static_payload_type(pt).map_or((&[][..], 0), |(n, c, _)| (n.as_bytes(), c)),
+        };
+        (pt, name, rate)
+    })
+}
+
 impl SdpRec {
     /// The `application/sdp` body of a message (or the first SDP part of a multipart body,
     /// RFC 5621), read into a record. `None` when there is none or it does not parse.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn read(
         buf: &[u8],
         idx: &MessageIndex,
         content_type: Option<Span>,
         opts: &ParseOptions,
         diags: &mut Vec<Diagnostic>,
-        time: f64,
-        from: SocketAddr,
+        (time, from): (f64, SocketAddr),
+        into: Option<SdpRec>,
+        bufs: &mut Buffers,
     ) -> Option<SdpRec> {
         let body = idx.body.of(buf);
         if body.is_empty() {
             return None;
         }
         let sdp = crate::body::sdp_part(content_type?.of(buf), body, opts)?;
-        let sd = SessionDescription::parse(sdp, opts, diags).ok()?;
-        let mut text = String::with_capacity(64);
-        let mut streams = Vec::with_capacity(sd.media_count().min(MAX_STREAMS));
-        let mut formats = Vec::new();
+        let sd = SessionDescription::parse_reusing(sdp, opts, diags, std::mem::take(bufs)).ok()?;
+        // A record given back by a finished call lends its buffers.
+        let (mut text, mut recs) = match into {
+            Some(r) => (r.text, r.recs),
+            None => (String::with_capacity(64), Vec::new()),
+        };
+        text.clear();
+        recs.clear();
+        let n = sd.media_count().min(MAX_STREAMS);
+        recs.reserve(n * 5);
         for m in sd.media().take(MAX_STREAMS) {
             let kind = push_str(&mut text, m.kind());
             let address = m.connection().map(|c| push_str(&mut text, c.address));
-            let first = u16::try_from(formats.len()).unwrap_or(u16::MAX);
-            for c in m.codecs().take(MAX_FORMATS) {
-                let name = push_str(&mut text, c.name);
-                formats.push(FormatRec {
-                    payload_type: c.payload_type,
-                    name,
-                    clock_rate: c.clock_rate,
-                });
-            }
-            let count = formats.len().saturating_sub(usize::from(first));
-            streams.push(StreamRec {
+            let at = recs.len();
+            let first = u16::try_from(at + 1).unwrap_or(u16::MAX);
+            recs.push(Rec::Stream(StreamRec {
                 kind,
                 address,
                 port: m.port(),
                 direction: m.direction(),
                 hold: m.hold(),
                 first,
-                count: u8::try_from(count).unwrap_or(0),
-            });
+                count: 0,
+            }));
+            for (payload_type, name, clock_rate) in codecs(&m) {
+                let name = push_str(&mut text, name);
+                recs.push(Rec::Format(FormatRec {
+                    payload_type,
+                    name,
+                    clock_rate,
+                }));
+            }
+            let count = recs.len() - at - 1;
+            if let Some(Rec::Stream(st)) = recs.get_mut(at) {
+                st.count = u8::try_from(count).unwrap_or(0);
+            }
         }
+        *bufs = sd.into_buffers();
         Some(SdpRec {
             time,
             from,
-            text: text.into_boxed_str(),
-            streams: streams.into_boxed_slice(),
-            formats: formats.into_boxed_slice(),
+            text,
+            recs,
+            streams: u8::try_from(n).unwrap_or(0),
         })
     }
 
-    pub(crate) fn streams(&self) -> impl ExactSizeIterator<Item = StreamView<'_>> + '_ {
-        self.streams.iter().map(move |s| self.view(s))
+    fn stream_recs(&self) -> impl Iterator<Item = &StreamRec> + '_ {
+        self.recs.iter().filter_map(|r| match r {
+            Rec::Stream(s) => Some(s),
+            Rec::Format(_) => None,
+        })
     }
 
+    #[cfg(test)]
+    pub(crate) fn streams(&self) -> impl Iterator<Item = StreamView<'_>> + '_ {
+        self.stream_recs().map(move |s| self.view(s))
+    }
+
+    /// The number of `m=` lines kept.
+    pub(crate) fn stream_count(&self) -> usize {
+        usize::from(self.streams)
+    }
+
+    /// Stream `i` (its position among the `m=` lines).
     pub(crate) fn stream(&self, i: usize) -> Option<StreamView<'_>> {
-        self.streams.get(i).map(|s| self.view(s))
+        self.stream_recs().nth(i).map(|s| self.view(s))
     }
 
     fn view(&self, s: &StreamRec) -> StreamView<'_> {
@@ -195,7 +272,7 @@ impl SdpRec {
             port: s.port,
             direction: s.direction,
             formats: self
-                .formats
+                .recs
                 .get(first..first + usize::from(s.count))
                 .unwrap_or(&[]),
             text: &self.text,
@@ -204,7 +281,7 @@ impl SdpRec {
 
     /// Whether any stream is on hold (RFC 3264 §8.4).
     pub(crate) fn holds(&self) -> bool {
-        self.streams.iter().any(|s| s.hold.is_hold())
+        self.stream_recs().any(|s| s.hold.is_hold())
     }
 
     /// Moves the record to an earlier copy of the same message.
@@ -216,10 +293,65 @@ impl SdpRec {
     }
 }
 
-/// Keeps the earlier of two records of one slot (the first copy's time wins).
-pub(crate) fn keep_earliest(slot: &mut Option<SdpRec>, rec: SdpRec) {
+/// Keeps the earlier of two records of one slot (the first copy's time wins); returns the
+/// other.
+pub(crate) fn keep_earliest(slot: &mut Option<SdpRec>, rec: SdpRec) -> Option<SdpRec> {
     if slot.as_ref().map_or(true, |s| rec.time < s.time) {
-        *slot = Some(rec);
+        slot.replace(rec)
+    } else {
+        Some(rec)
+    }
+}
+
+/// Names the tables repeat, as static strings (no allocation per row): media kinds (RFC 8866
+/// §5.14) and common encodings (RFC 3551 §6, and the usual `a=rtpmap` names). Matched
+/// exactly: another spelling is kept as written.
+const NAMES: [&str; 38] = [
+    "audio",
+    "video",
+    "image",
+    "application",
+    "text",
+    "message",
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "G723",
+    "GSM",
+    "CN",
+    "telephone-event",
+    "opus",
+    "AMR",
+    "AMR-WB",
+    "iLBC",
+    "speex",
+    "G7221",
+    "EVS",
+    "L16",
+    "H261",
+    "H263",
+    "H263-1998",
+    "H264",
+    "H265",
+    "VP8",
+    "VP9",
+    "AV1",
+    "red",
+    "ulpfec",
+    "rtx",
+    "t38",
+    "DVI4",
+    "LPC",
+    "QCELP",
+    "MPA",
+];
+
+/// `s` as a static string when it is one of [`NAMES`], else a copy.
+pub(crate) fn name(s: &str) -> Cow<'static, str> {
+    match NAMES.iter().find(|n| **n == s) {
+        Some(n) => Cow::Borrowed(n),
+        None => Cow::Owned(s.to_owned()),
     }
 }
 
@@ -238,9 +370,9 @@ pub(crate) fn negotiated<'a>(
     offer: &StreamView<'a>,
     answer: &StreamView<'a>,
 ) -> Option<(&'a FormatRec, &'a str)> {
-    answer.formats().iter().find_map(|a| {
+    answer.formats().find_map(|a| {
         let aname = answer.name(a);
-        let o = offer.formats().iter().find(|o| {
+        let o = offer.formats().find(|o| {
             let oname = offer.name(o);
             if o.payload_type == a.payload_type {
                 // The same number: the same format unless both name it and differ.
@@ -283,8 +415,9 @@ mod tests {
             ct.map(|h| h.value),
             &opts,
             &mut Vec::new(),
-            1.0,
-            "10.0.0.1:5060".parse().unwrap(),
+            (1.0, "10.0.0.1:5060".parse().unwrap()),
+            None,
+            &mut Buffers::default(),
         )
         .unwrap()
     }
@@ -319,6 +452,29 @@ mod tests {
         assert!(r.holds());
         assert_eq!((s[1].kind, s[1].rtp(), s[1].port), ("video", None, 0));
         assert_eq!(s[1].codec_names().collect::<Vec<_>>(), ["H261"]);
+    }
+
+    /// The one-pass codec reading gives what `Media::codecs` gives.
+    #[test]
+    fn codecs_agree_with_the_sdp_parser() {
+        for extra in [
+            "",
+            "a=rtpmap:97 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n",
+            "a=rtpmap:97 opus/48000/2\r\na=rtpmap:97 speex/16000\r\n",
+            "a=rtpmap:0 G711U/8000\r\na=rtpmap:101 broken\r\na=rtpmap:96 x/y/z/w\r\n",
+            "a=rtpmap:0101 nonsense/8000\r\na=fmtp:101 0-15\r\n",
+        ] {
+            let body = audio("192.0.2.1", 4000, "0 8 96 97 101 18 127", extra);
+            let sd =
+                SessionDescription::parse(body.as_bytes(), &ParseOptions::LIBERAL, &mut Vec::new())
+                    .unwrap();
+            let m = sd.media().next().unwrap();
+            let want: Vec<(u8, &[u8], u32)> = m
+                .codecs()
+                .map(|c| (c.payload_type, c.name, c.clock_rate))
+                .collect();
+            assert_eq!(codecs(&m).collect::<Vec<_>>(), want, "{extra}");
+        }
     }
 
     #[test]

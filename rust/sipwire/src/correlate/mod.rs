@@ -7,8 +7,9 @@
 //! in any order. Each message goes through one pipeline, a stage per file:
 //!
 //! 1. **Facts** (`facts.rs`): the start line, Call-ID, CSeq, top Via, From and To (tags and
-//!    URIs), each through its typed parser, as spans of the buffer. A message without a
-//!    usable Call-ID, CSeq or top Via stops here, with its [`Reason`].
+//!    URIs), each through its typed parser (or the one-pass readers of `header::shortcut`,
+//!    which answer as the parsers do), as spans of the buffer. A message without a usable
+//!    Call-ID, CSeq or top Via stops here, with its [`Reason`].
 //! 2. **Call lookup** (this file): the Call-ID finds the call's record, or makes one. Every
 //!    later stage works inside that one record: a call's transactions, dialogs and exchanges
 //!    live with it and are freed with it.
@@ -21,6 +22,23 @@
 //! 6. **Finaliser** (`finish.rs`): the call's deadline moves (its phase and last time). When
 //!    the capture clock passes it, [`Correlator::drain`] hands the call out and frees it;
 //!    `rows.rs` makes its [`CallRecord`] and [`MediaRecord`]s, `report.rs` the snapshots.
+//!    [`Correlator::drain_finished`] does both, and keeps the call's memory for the next
+//!    calls (`recycle.rs`).
+//!
+//! ```no_run
+//! use sipwire::correlate::{Correlator, Packet};
+//! # let capture: Vec<(Vec<u8>, Packet)> = Vec::new();
+//! let mut c = Correlator::default();
+//! for (n, (bytes, packet)) in capture.iter().enumerate() {
+//!     c.feed(bytes, *packet);
+//!     if n % 1000 == 999 {
+//!         for call in c.drain_finished(packet.time) {
+//!             // call.outcome, call.time_to_answer, call.media[..].codec ...
+//!         }
+//!     }
+//! }
+//! for call in c.drain_all_finished() { /* the calls still open at the capture's end */ }
+//! ```
 //!
 //! Time is seconds as `f64` on any clock (a capture's timestamps); the correlator reads no
 //! clock. Memory grows with the calls open at once, not with the messages seen: a call's
@@ -38,6 +56,7 @@ mod facts;
 mod finish;
 mod hash;
 mod media;
+mod recycle;
 mod report;
 mod rows;
 mod table;
@@ -59,7 +78,7 @@ pub use table::Id;
 use crate::message::{Message, MessageIndex};
 use crate::txn::Transport;
 use crate::{Diagnostic, Error, ParseOptions};
-use call::{CallRec, ExMsg};
+use call::{CallRec, ExMsg, Spare};
 use dialog::Tags;
 use facts::Facts;
 use finish::{Due, Queue, Tomb};
@@ -97,8 +116,15 @@ pub struct Config {
     /// Seconds after a provisional response without a final before a call is finished
     /// (Timer C, more than 3 minutes, RFC 3261 §16.6 step 11).
     pub ringing_timeout: f64,
-    /// Seconds kept after an ended call's last message, for its stragglers (64*T1).
+    /// Seconds kept after the last message of a call that ended without the message closing
+    /// the end (a BYE without its response, a failure without its ACK): 64*T1, as long as
+    /// they are retransmitted (Timers F, G/H). Also how long a finished call's Call-ID is
+    /// known, so its stragglers are counted as `late`.
     pub linger: f64,
+    /// Seconds kept after the last message of a call that closed cleanly (the BYE answered,
+    /// the failure ACKed): T4, for copies of those (Timers K, I, RFC 3261 §17.1.2.2,
+    /// §17.2.1).
+    pub closed_linger: f64,
     /// Seconds of silence after which an established call without BYE is finished.
     pub idle_timeout: f64,
     /// How messages are parsed (lenient by default: a capture holds what peers sent).
@@ -119,6 +145,7 @@ impl Config {
         timeout: 32.0,
         ringing_timeout: 180.0,
         linger: 32.0,
+        closed_linger: 5.0,
         idle_timeout: 3600.0,
         parse: ParseOptions::LIBERAL,
     };
@@ -354,6 +381,13 @@ pub struct Correlator<B = Box<[u8]>> {
     max_time: Option<f64>,
     end: Option<f64>,
     diags: Vec<Diagnostic>,
+    /// The header vector of the last index not kept, for the next parse.
+    scratch: Vec<crate::message::HeaderEntry>,
+    /// Records of finished calls kept for new ones (see `recycle.rs`), and their SDP records.
+    shells: Vec<CallRec<B>>,
+    spare: Spare,
+    /// The SDP parser's allocations, reused from body to body.
+    sdp_bufs: crate::sdp::Buffers,
 }
 
 impl Default for Correlator {
@@ -386,6 +420,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             max_time: None,
             end: None,
             diags: Vec::new(),
+            scratch: Vec::new(),
+            shells: Vec::new(),
+            spare: Spare::default(),
+            sdp_bufs: crate::sdp::Buffers::default(),
         }
     }
 
@@ -479,6 +517,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         h.finish()
     }
 
+    /// A second hash of a Call-ID, independent of [`Correlator::hash_bytes`] (another key
+    /// first): a tombstone's check.
+    fn check_hash(&self, b: &[u8]) -> u64 {
+        let mut h = self.keys.hasher();
+        h.write_u64(0x7461_6d62);
+        h.write(b);
+        h.finish()
+    }
+
     /// A tag's hash; 0 for no tag.
     fn tag_hash(&self, tag: &[u8]) -> u64 {
         if tag.is_empty() {
@@ -531,7 +578,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let known = self.calls.find(call_hash, |c| &*c.call_id == call_id);
         let seen = known
             .and_then(|id| self.calls.get_mut(id))
-            .map(|c| &mut c.seen);
+            .map(|c| &mut *c.seen);
         let Some((via, from, to)) = facts::parts(buf, &h, seen, &cfg.parse, diags) else {
             return self.uncorrelated(Reason::BadVia);
         };
@@ -558,7 +605,13 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 if self.is_late(call_id, call_hash, t) {
                     return self.uncorrelated(Reason::Late);
                 }
-                let mut rec = CallRec::new(call_id, t);
+                let mut rec = match self.shells.pop() {
+                    Some(mut r) => {
+                        r.reset(call_id, t, &mut self.spare);
+                        r
+                    }
+                    None => CallRec::new(call_id, t),
+                };
                 rec.seen.remember_parts(buf, &h, via, from, to);
                 let (id, evicted) = self.calls.insert(call_hash, rec);
                 if let Some(old) = evicted {
@@ -592,8 +645,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             _ => None,
         };
         let before = call.exchanges.len();
-        let ex = ex_method
-            .and_then(|m| call.exchange(f.cseq, tags.from_hash, m, t, cfg.max_exchanges_per_call));
+        let spare = &mut self.spare;
+        let ex = ex_method.and_then(|m| {
+            call.exchange(
+                f.cseq,
+                tags.from_hash,
+                m,
+                t,
+                cfg.max_exchanges_per_call,
+                spare,
+            )
+        });
         if ex_method.is_some() && ex.is_none() {
             self.counters.dropped_exchanges += 1;
         }
@@ -604,7 +666,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let key = KeyRef::of(buf, &f);
         let key_hash = key.hash(self.keys.hasher());
         let by_key = txn::find(&call.txns, &key, key_hash);
-        // A CANCEL or ACK whose key matches nothing joins its exchange's INVITE (see txn.rs).
+        // A 2xx ACK joins its exchange's INVITE (see txn.rs).
         let invite_of = |call: &CallRec<B>| {
             let e = u16::try_from(ex?).ok()?;
             call.txns
@@ -660,19 +722,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 }
             }
         } else {
-            let found = by_key.or_else(|| {
-                matches!(role, Role::Cancel | Role::CancelResponse | Role::Ack)
-                    .then(|| invite_of(call))
-                    .flatten()
-            });
-            let i = match found {
+            let i = match by_key {
                 Some(i) => Some(i),
                 None if call.txns.len() >= cfg.max_transactions_per_call => None,
                 None => {
-                    call.txns.push(TxnRec::new(&key, key_hash, f.cseq, t));
+                    let i = call.txns.push_with(
+                        || TxnRec::new(&key, key_hash, f.cseq, t),
+                        |x| x.reset(&key, key_hash, f.cseq, t),
+                    );
                     self.counters.transactions += 1;
                     self.live_txns += 1;
-                    Some(call.txns.len() - 1)
+                    Some(i)
                 }
             };
             match i.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
@@ -750,7 +810,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         // 5. The exchange: times, finals, offers and answers.
         if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
             let sdp = if !again && call::wants_sdp(f.status, f.method) {
-                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, t, p.src)
+                let into = self.spare.take();
+                let bufs = &mut self.sdp_bufs;
+                let at = (t, p.src);
+                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, at, into, bufs)
             } else {
                 None
             };
@@ -765,12 +828,19 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 again,
             };
             if let Some(x) = call.exchanges.get_mut(e) {
-                call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
+                let unused = call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
+                self.spare.give(unused);
             }
         }
 
-        // 6. The deadline.
-        let due = finish::deadline(call, &cfg);
+        // 6. The deadline. A call that ended without closing lingers 64*T1 for stragglers
+        //    only: its remembered values are let go (a closed one's are kept: it is gone in
+        //    T4, and its record, buffers included, serves the next call).
+        let phase = call.phase();
+        if phase == call::Phase::Ended {
+            call.seen.release();
+        }
+        let due = call.last_time + finish::wait(phase, &cfg);
         if due < call.queued_at {
             call.queued_at = due;
             self.queue.push(due, id);
@@ -841,7 +911,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     /// Whether `call_id` is a call finished within its linger (then `t` is a straggler).
     fn is_late(&mut self, call_id: &[u8], hash: u64, t: f64) -> bool {
-        let Some(tomb) = self.tombs.find(hash, |x| &*x.call_id == call_id) else {
+        let check = self.check_hash(call_id);
+        let Some(tomb) = self.tombs.find(hash, |x| x.check == check) else {
             return false;
         };
         let late = self.tombs.get(tomb).is_some_and(|x| t <= x.until);
@@ -881,14 +952,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             self.counters.non_call_messages += u64::from(rec.messages);
             return None;
         }
+        let summary = rows::summarize(&rec, end, self.cfg.timeout);
         let done = FinishedCall {
             id,
             rec,
             end,
-            timeout: self.cfg.timeout,
+            summary,
             evicted,
         };
-        let outcome = rows::summarize(&done.rec, end, self.cfg.timeout).outcome;
+        let outcome = summary.outcome;
         self.counters.finished_outcomes.add(outcome);
         if evicted {
             self.counters.evicted_outcomes.add(outcome);
@@ -896,7 +968,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.counters.finished_calls += 1;
         let hash = self.hash_bytes(&done.rec.call_id);
         let tomb = Tomb {
-            call_id: done.rec.call_id.clone(),
+            check: self.check_hash(&done.rec.call_id),
             until: end.max(done.rec.last_time) + self.cfg.linger,
         };
         self.tombs.insert(hash, tomb);
@@ -931,9 +1003,36 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         }
     }
 
-    /// [`Correlator::drain`], as rows.
-    pub fn drain_finished(&mut self, now: f64) -> impl Iterator<Item = CallRecord> + '_ {
-        self.drain(now).map(|f| f.record())
+    /// [`Correlator::drain`], as rows; each finished call's memory is kept for the next
+    /// calls (see `recycle.rs`).
+    pub fn drain_finished(&mut self, now: f64) -> Rows<'_, B> {
+        self.expire_tombs(now);
+        Rows {
+            c: self,
+            now,
+            all: false,
+        }
+    }
+
+    /// [`Correlator::drain_all`], as rows.
+    pub fn drain_all_finished(&mut self) -> Rows<'_, B> {
+        let now = self.capture_end();
+        Rows {
+            c: self,
+            now,
+            all: true,
+        }
+    }
+
+    /// Gives a finished call's memory back for the next calls to reuse (a caller done with
+    /// what [`Correlator::drain`] handed out). Its kept messages are dropped.
+    pub fn recycle(&mut self, done: FinishedCall<B>) {
+        let mut rec = done.rec;
+        if self.shells.len() >= 256 || rec.oversized() {
+            return;
+        }
+        rec.reset(&[], 0.0, &mut self.spare);
+        self.shells.push(rec);
     }
 
     /// Hands out every call: the capture has ended (at [`Correlator::capture_end`]).
@@ -1018,12 +1117,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     pub fn call(&self, id: Id) -> Option<Call> {
         let rec = self.calls.get(id).filter(|r| r.is_call)?;
-        Some(report::call_of(
-            id,
-            rec,
-            self.capture_end(),
-            self.cfg.timeout,
-        ))
+        let s = rows::summarize(rec, self.capture_end(), self.cfg.timeout);
+        Some(report::call_of(id, rec, &s))
     }
 
     /// Every call held, by the time of its first message.
@@ -1038,7 +1133,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let end = self.capture_end();
         order
             .into_iter()
-            .map(|(_, id, rec)| report::call_of(id, rec, end, self.cfg.timeout))
+            .map(|(_, id, rec)| {
+                let s = rows::summarize(rec, end, self.cfg.timeout);
+                report::call_of(id, rec, &s)
+            })
             .collect()
     }
 
@@ -1048,7 +1146,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.calls
             .iter()
             .filter(|(_, rec)| rec.is_call)
-            .map(|(_, rec)| rows::record(rec, end, self.cfg.timeout, false))
+            .map(|(_, rec)| {
+                let s = rows::summarize(rec, end, self.cfg.timeout);
+                rows::record(rec, &s, false)
+            })
             .collect()
     }
 
@@ -1067,8 +1168,14 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
     /// Feeds one message (a datagram, or one message framed from a stream). Its bytes are
     /// copied only when kept (`Config::keep_messages`).
     pub fn feed(&mut self, data: &[u8], packet: Packet) -> Fed {
-        match MessageIndex::parse_datagram(data, &self.cfg.parse) {
-            Ok(index) => self.feed_parsed(data, &index, packet),
+        // The header table of the last message not kept is reused: no allocation per message.
+        let headers = std::mem::take(&mut self.scratch);
+        match MessageIndex::parse_datagram_reusing(data, &self.cfg.parse, headers) {
+            Ok(index) => {
+                let fed = self.feed_parsed(data, &index, packet);
+                self.scratch = index.headers;
+                fed
+            }
             Err(e) => {
                 self.sanitize(packet);
                 self.counters.messages += 1;
@@ -1093,6 +1200,24 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
             self.keep(k, c);
         }
         fed
+    }
+}
+
+/// The rows of the calls a drain finishes (see [`Correlator::drain_finished`]).
+pub struct Rows<'a, B: AsRef<[u8]>> {
+    c: &'a mut Correlator<B>,
+    now: f64,
+    all: bool,
+}
+
+impl<B: AsRef<[u8]>> Iterator for Rows<'_, B> {
+    type Item = CallRecord;
+
+    fn next(&mut self) -> Option<CallRecord> {
+        let done = self.c.next_finished(self.now, self.all)?;
+        let row = done.record();
+        self.c.recycle(done);
+        Some(row)
     }
 }
 
@@ -1160,13 +1285,8 @@ fn note_caller<B>(call: &mut CallRec<B>, buf: &[u8], f: &Facts, from_hash: u64, 
         priority > c.priority || (priority == c.priority && t < c.time)
     });
     if better {
-        let text = |s: crate::scan::Span| -> Box<str> { String::from_utf8_lossy(s.of(buf)).into() };
-        call.caller = Some(call::Caller {
-            priority,
-            time: t,
-            from_hash,
-            from_uri: text(f.from_uri),
-            to_uri: text(f.to_uri),
-        });
+        let text = |s: crate::scan::Span| String::from_utf8_lossy(s.of(buf));
+        let (from, to) = (text(f.from_uri), text(f.to_uri));
+        call.set_caller(priority, t, from_hash, &from, &to);
     }
 }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::call::CallRec;
 use super::facts::Method;
 use super::media::StreamView;
-use super::rows::{leg_tag, pairs, span, summarize, Outcome, Side};
+use super::rows::{leg_tag, pairs, span, Outcome, Side, Summary};
 use super::table::Id;
 use super::txn::{RespRec, TxnRec};
 use super::Captured;
@@ -327,8 +327,8 @@ pub(crate) fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
         .map(|p| {
             let n = p
                 .offer
-                .map_or(0, |s| s.streams().len())
-                .max(p.answer.map_or(0, |s| s.streams().len()));
+                .map_or(0, |s| s.stream_count())
+                .max(p.answer.map_or(0, |s| s.stream_count()));
             let streams = (0..n)
                 .map(|i| {
                     let os = p.offer.and_then(|s| s.stream(i));
@@ -414,12 +414,11 @@ fn hold_periods<B>(rec: &CallRec<B>) -> Vec<HoldPeriod> {
 }
 
 /// The call's snapshot, with the capture (or the watermark) at `end`.
-pub(crate) fn call_of<B>(id: Id, rec: &CallRec<B>, end: f64, timeout: f64) -> Call {
-    let s = summarize(rec, end, timeout);
+pub(crate) fn call_of<B>(id: Id, rec: &CallRec<B>, s: &Summary) -> Call {
     let idx = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
     Call {
         id,
-        call_id: rec.call_id.clone(),
+        call_id: rec.call_id.as_slice().into(),
         outcome: s.outcome,
         final_status: s.final_status,
         first_time: rec.first_time,
@@ -430,16 +429,8 @@ pub(crate) fn call_of<B>(id: Id, rec: &CallRec<B>, end: f64, timeout: f64) -> Ca
         end_time: s.end_time,
         cancel_time: s.cancel_time,
         invites: rec.invites(),
-        caller: rec
-            .caller
-            .as_ref()
-            .map(|c| c.from_uri.clone())
-            .filter(|s| !s.is_empty()),
-        callee: rec
-            .caller
-            .as_ref()
-            .map(|c| c.to_uri.clone())
-            .filter(|s| !s.is_empty()),
+        caller: rec.caller_uri().map(Box::from),
+        callee: rec.callee_uri().map(Box::from),
         src: s.src,
         dst: s.dst,
         messages: rec.messages,
@@ -448,19 +439,34 @@ pub(crate) fn call_of<B>(id: Id, rec: &CallRec<B>, end: f64, timeout: f64) -> Ca
         early_media: s.early_media,
         hold_periods: hold_periods(rec),
         media: media_sessions(rec),
-        dialogs: (0..rec.dialogs.len())
+        dialogs: by_time(&rec.dialogs, |d| (d.first_time, d.tag_a(), d.tag_b()))
             .map(|i| DialogId {
                 call: id,
                 index: idx(i),
             })
             .collect(),
-        transactions: (0..rec.txns.len())
+        transactions: by_time(&rec.txns, |x| (x.first_time, x.key.branch(), &[][..]))
             .map(|i| TxnId {
                 call: id,
                 index: idx(i),
             })
             .collect(),
     }
+}
+
+/// The positions of `v`'s items in the order of (time, bytes, bytes): the same whatever order
+/// they were made in.
+fn by_time<'a, T>(
+    v: &'a [T],
+    key: impl Fn(&'a T) -> (f64, &'a [u8], &'a [u8]),
+) -> impl Iterator<Item = usize> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    let k = |i: usize| v.get(i).map(&key);
+    order.sort_by(|&a, &b| match (k(a), k(b)) {
+        (Some(x), Some(y)) => x.0.total_cmp(&y.0).then(x.1.cmp(y.1)).then(x.2.cmp(y.2)),
+        _ => a.cmp(&b),
+    });
+    order.into_iter()
 }
 
 /// The call's dialogs, oriented caller to callee.
@@ -501,7 +507,7 @@ pub(crate) fn dialogs_of<B>(id: Id, rec: &CallRec<B>) -> Vec<Dialog> {
                     index: idx(i),
                 },
                 call: id,
-                call_id: rec.call_id.clone(),
+                call_id: rec.call_id.as_slice().into(),
                 from_tag: from.into(),
                 to_tag: to.into(),
                 state,

@@ -4,11 +4,13 @@
 //! call is finished (or a snapshot is asked for), so the order messages came in does not
 //! change them.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::call::{CallRec, Exchange, Leg};
 use super::facts::Method;
-use super::media::SdpRec;
+use super::media::{name, negotiated, SdpRec, StreamView};
 use crate::sdp::Direction;
 
 /// What happened to a call.
@@ -138,8 +140,8 @@ impl Side {
 /// One row of the `calls` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallRecord {
-    /// The Call-ID (as UTF-8, invalid bytes replaced).
-    pub call_id: Box<str>,
+    /// The Call-ID (as UTF-8, invalid bytes replaced), shared with the media rows.
+    pub call_id: Arc<str>,
     pub outcome: Outcome,
     /// The final status deciding the outcome (a 2xx when answered).
     pub final_status: Option<u16>,
@@ -189,7 +191,7 @@ pub struct CallRecord {
 /// One row of the `media` table: one `m=` line of one offer/answer exchange in one dialog.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaRecord {
-    pub call_id: Box<str>,
+    pub call_id: Arc<str>,
     /// The To tag of the dialog (empty when the exchange was answered by none, or the
     /// answer had no tag).
     pub to_tag: Box<str>,
@@ -204,7 +206,7 @@ pub struct MediaRecord {
     /// The position of the `m=` line (RFC 3264 §6: the answer's lines match the offer's).
     pub media_index: u16,
     /// `audio`, `video`, `image`...
-    pub kind: Box<str>,
+    pub kind: Cow<'static, str>,
     /// The connection address (`c=`, as written) and the `m=` port of each side.
     pub offer_ip: Option<Box<str>>,
     pub offer_port: Option<u16>,
@@ -215,13 +217,13 @@ pub struct MediaRecord {
     /// The offer's formats in `m=` order, and their codec names (`a=rtpmap`, else RFC 3551
     /// §6; empty for a dynamic payload type without one).
     pub payload_types: Vec<u8>,
-    pub codecs: Vec<Box<str>>,
+    pub codecs: Vec<Cow<'static, str>>,
     /// The answer's formats and codec names.
     pub answer_payload_types: Vec<u8>,
-    pub answer_codecs: Vec<Box<str>>,
+    pub answer_codecs: Vec<Cow<'static, str>>,
     /// The negotiated codec (RFC 3264: the first of the answer's formats that the offer
     /// had; see `media.rs`), its payload type (the answer's number) and clock rate.
-    pub codec: Option<Box<str>>,
+    pub codec: Option<Cow<'static, str>>,
     pub codec_payload_type: Option<u8>,
     pub codec_clock_rate: Option<u32>,
     /// The answer came in a provisional response (early media).
@@ -256,7 +258,7 @@ impl<'a, B> Pair<'a, B> {
 /// An exchange refused with a final non-2xx and no early answer gives none (RFC 3264 §5).
 pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
     let mut out = Vec::new();
-    for e in &rec.exchanges {
+    for e in rec.exchanges.iter() {
         let before = out.len();
         let late =
             e.offer.is_none() && (e.req_without_sdp || e.legs.iter().any(|l| l.ack_sdp.is_some()));
@@ -305,6 +307,7 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
 }
 
 /// Everything a call row says but its media, computed once for the row and the snapshot.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Summary {
     pub outcome: Outcome,
     pub final_status: Option<u16>,
@@ -321,17 +324,45 @@ pub(crate) struct Summary {
 
 /// The outcome and times of a call, with the capture (or the watermark) at `end`.
 pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary {
-    let captured = rec.initial();
-    let partial = captured.is_empty();
-    let inits = if partial {
-        rec.presumed_initial()
+    // The initial INVITEs: those captured without a To tag; for a call whose initial INVITE
+    // was not captured (partial), the INVITE exchanges without a captured request begun
+    // before any was answered. No allocation: this runs once per call finished.
+    let invite = |e: &&Exchange<B>| e.method == Method::Invite;
+    let partial = !rec
+        .exchanges
+        .iter()
+        .filter(invite)
+        .any(|e| e.initial == Some(true));
+    let presumed_end = if partial {
+        rec.exchanges
+            .iter()
+            .filter(invite)
+            .filter(|e| e.initial.is_none())
+            .filter_map(|e| e.answered().map(|a| a.0))
+            .reduce(f64::min)
     } else {
-        captured
+        None
     };
+    let is_init = move |e: &&Exchange<B>| {
+        invite(e)
+            && if partial {
+                e.initial.is_none() && presumed_end.map_or(true, |a| e.first_time <= a)
+            } else {
+                e.initial == Some(true)
+            }
+    };
+    let inits = || rec.exchanges.iter().filter(is_init);
+    // First and last by time (then CSeq: the same whatever the order they were made in).
+    let order = |a: &&Exchange<B>, b: &&Exchange<B>| {
+        a.first_time
+            .total_cmp(&b.first_time)
+            .then(a.cseq.cmp(&b.cseq))
+    };
+    let first = inits().min_by(order);
+    let last = inits().max_by(order);
     let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
     // The earliest 2xx, and the dialog it made: the call's (a forked call may have more).
-    let first_2xx = inits
-        .iter()
+    let first_2xx = inits()
         .flat_map(|e| e.legs.iter().map(move |l| (e.from_hash, l)))
         .filter_map(|(from, l)| Some((l.answered?, from, l.to_hash)))
         .reduce(|a, b| if b.0 .0 < a.0 .0 { b } else { a });
@@ -344,8 +375,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         })
         .and_then(|d| d.bye_at)
         .or(rec.bye);
-    let last = inits.last();
-    let early_media = inits.iter().any(|e| e.early_media());
+    let early_media = inits().any(|e| e.early_media());
     let (outcome, final_status) = if let Some((_, s)) = answered {
         (Outcome::Answered, Some(s))
     } else if let Some((_, s)) = last.and_then(|e| e.final_()) {
@@ -360,7 +390,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
     } else {
         (Outcome::InProgress, None)
     };
-    let first = inits.first().and_then(|e| e.request);
+    let first = first.and_then(|e| e.request);
     let hangup = match (bye, rec.caller.as_ref()) {
         (Some((_, from)), Some(c)) => Some(if from == c.from_hash {
             Side::Caller
@@ -373,9 +403,9 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         outcome: if partial { Outcome::Partial } else { outcome },
         final_status,
         invite_time: first.map(|r| r.0),
-        ringing_time: min(&mut inits.iter().filter_map(|e| e.ringing())),
+        ringing_time: min(&mut inits().filter_map(|e| e.ringing())),
         answer_time: answered.map(|a| a.0),
-        cancel_time: min(&mut inits.iter().filter_map(|e| e.cancel)),
+        cancel_time: min(&mut inits().filter_map(|e| e.cancel)),
         end_time: bye.map(|b| b.0),
         src: first.map(|r| r.1),
         dst: first.map(|r| r.2),
@@ -387,10 +417,6 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
 /// `b - a` when both are known.
 pub(crate) fn span(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(b? - a?)
-}
-
-fn text(b: &[u8]) -> Box<str> {
-    String::from_utf8_lossy(b).into()
 }
 
 /// The To tag of a pair's leg: the dialog's tag other than the exchange sender's.
@@ -411,41 +437,58 @@ pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'_, B>) -> &'a [u8] {
         })
 }
 
+/// The media rows of one pair: one per `m=` line of the offer or the answer.
+fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Vec<MediaRecord>) {
+    let n = p
+        .offer
+        .map_or(0, |s| s.stream_count())
+        .max(p.answer.map_or(0, |s| s.stream_count()));
+    out.reserve(n);
+    for i in 0..n {
+        let os = p.offer.and_then(|s| s.stream(i));
+        let an = p.answer.and_then(|s| s.stream(i));
+        let codec = os.zip(an).and_then(|(o, a)| negotiated(&o, &a));
+        let pts =
+            |s: Option<StreamView<'_>>| s.map_or_else(Vec::new, |s| s.payload_types().collect());
+        let names = |s: Option<StreamView<'_>>| {
+            s.map_or_else(Vec::new, |s| s.codec_names().map(name).collect())
+        };
+        out.push(MediaRecord {
+            call_id: Arc::clone(call_id),
+            to_tag: to_tag.into(),
+            cseq: p.exchange.cseq,
+            method: p.exchange.method,
+            offer_time: p.offer.map(|s| s.time),
+            answer_time: p.answer.map(|s| s.time),
+            offerer: p.offer.map(|s| s.from),
+            answerer: p.answer.map(|s| s.from),
+            media_index: u16::try_from(i).unwrap_or(u16::MAX),
+            kind: name(os.or(an).map_or("", |s| s.kind)),
+            offer_ip: os.and_then(|s| s.address).map(Box::from),
+            offer_port: os.map(|s| s.port),
+            answer_ip: an.and_then(|s| s.address).map(Box::from),
+            answer_port: an.map(|s| s.port),
+            offer_direction: os.map(|s| s.direction),
+            answer_direction: an.map(|s| s.direction),
+            payload_types: pts(os),
+            codecs: names(os),
+            answer_payload_types: pts(an),
+            answer_codecs: names(an),
+            codec: codec.map(|(_, n)| name(n)),
+            codec_payload_type: codec.map(|(f, _)| f.payload_type),
+            codec_clock_rate: codec.map(|(f, _)| f.clock_rate).filter(|&r| r > 0),
+            early: p.early,
+        });
+    }
+}
+
 /// The call's row, with its media rows.
-pub(crate) fn record<B>(rec: &CallRec<B>, end: f64, timeout: f64, evicted: bool) -> CallRecord {
-    let s = summarize(rec, end, timeout);
-    let call_id = text(&rec.call_id);
+pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRecord {
+    let call_id: Arc<str> = String::from_utf8_lossy(&rec.call_id).into();
     let mut media = Vec::new();
-    for m in super::report::media_sessions(rec) {
-        let to_tag = text(&m.to_tag);
-        for (i, st) in m.streams.into_iter().enumerate() {
-            media.push(MediaRecord {
-                call_id: call_id.clone(),
-                to_tag: to_tag.clone(),
-                cseq: m.cseq,
-                method: m.method,
-                offer_time: m.offer_time,
-                answer_time: m.answer_time,
-                offerer: m.offerer,
-                answerer: m.answerer,
-                media_index: u16::try_from(i).unwrap_or(u16::MAX),
-                kind: st.media,
-                offer_ip: st.offer_address,
-                offer_port: st.offer_port,
-                answer_ip: st.answer_address,
-                answer_port: st.answer_port,
-                offer_direction: st.offer_direction,
-                answer_direction: st.answer_direction,
-                payload_types: st.offer_payload_types,
-                codecs: st.offer_codecs,
-                answer_payload_types: st.answer_payload_types,
-                answer_codecs: st.answer_codecs,
-                codec: st.codec,
-                codec_payload_type: st.codec_payload_type,
-                codec_clock_rate: st.codec_clock_rate,
-                early: m.early,
-            });
-        }
+    for p in pairs(rec) {
+        let to_tag: Box<str> = String::from_utf8_lossy(leg_tag(rec, &p)).into();
+        media_rows(&call_id, &to_tag, &p, &mut media);
     }
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     CallRecord {
@@ -462,16 +505,8 @@ pub(crate) fn record<B>(rec: &CallRec<B>, end: f64, timeout: f64, evicted: bool)
         time_to_answer: span(s.invite_time, s.answer_time),
         post_dial_delay: span(s.invite_time, s.ringing_time),
         duration: span(s.answer_time, s.end_time).filter(|&d| d >= 0.0),
-        caller: rec
-            .caller
-            .as_ref()
-            .map(|c| c.from_uri.clone())
-            .filter(|s| !s.is_empty()),
-        callee: rec
-            .caller
-            .as_ref()
-            .map(|c| c.to_uri.clone())
-            .filter(|s| !s.is_empty()),
+        caller: rec.caller_uri().map(Box::from),
+        callee: rec.callee_uri().map(Box::from),
         src: s.src,
         dst: s.dst,
         invites: count(rec.invites()),

@@ -18,10 +18,14 @@
 //!   brackets, zero compression and case do not matter).
 //! - **Via parameters** other than the branch (`received`, `rport` added by a server,
 //!   §18.2.1, RFC 3581) are not part of the key, in the RFC 2543 fallback either.
-//! - **ACK and CANCEL of broken peers**: a CANCEL or non-2xx ACK whose key matches no
-//!   INVITE (a new branch, another sent-by) still joins its INVITE through the call stage's
-//!   exchange (same Call-ID, CSeq number and From tag, §9.1, §17.1.1.3), as a 2xx ACK does
-//!   (§13.2.2.4).
+//! - **Another sent-by, the same branch**: a CANCEL or ACK whose sent-by is written
+//!   differently still (a name for an address, another port: a device behind NAT, or
+//!   rewriting its Via) joins the transaction of the same branch and method in its call.
+//!   The branch is unique per UA (§8.1.1.7) and the Call-ID keeps calls apart, so this
+//!   matters only to peers that reuse a branch within one call. Whichever of the two copies
+//!   comes first makes the transaction, so feed order does not change the result.
+//! - **2xx ACK**: its own branch (§13.2.2.4); it joins its INVITE through the call stage's
+//!   exchange (same Call-ID, CSeq number and From tag).
 //!
 //! A second copy of a request, of a response (same status and To tag), of an ACK or of a
 //! CANCEL is a retransmission: counted, and its time kept when it is the earliest copy.
@@ -62,7 +66,7 @@ pub(crate) struct KeyRef<'a> {
     branch: &'a [u8],
     /// A name without its trailing dot, or empty for an IPv6 address.
     host: &'a [u8],
-    ip: Option<[u8; 16]>,
+    ip: Option<u128>,
     port: u16,
     /// The RFC 2543 fallback's From tag and CSeq number.
     from_tag: &'a [u8],
@@ -88,7 +92,7 @@ impl<'a> KeyRef<'a> {
             } else {
                 host.strip_suffix(b".").unwrap_or(host)
             },
-            ip: v.ip,
+            ip: v.ip.map(u128::from_ne_bytes),
             port: v.port,
             from_tag: if v.rfc3261 { &[] } else { f.from_tag.of(buf) },
             cseq: if v.rfc3261 { 0 } else { f.cseq },
@@ -102,7 +106,8 @@ impl<'a> KeyRef<'a> {
         h.write_lower(self.branch);
         h.write_lower(self.host);
         if let Some(ip) = self.ip {
-            h.write(&ip);
+            h.write_u64(ip as u64);
+            h.write_u64((ip >> 64) as u64);
         }
         h.write_u32(u32::from(self.port));
         h.write(self.from_tag);
@@ -115,38 +120,36 @@ impl<'a> KeyRef<'a> {
 /// the RFC 2543 From tag and the method name, one after the other.
 pub(crate) struct Key {
     hash: u64,
-    bytes: Box<[u8]>,
+    /// (A vector: a recycled transaction refills it.)
+    bytes: Vec<u8>,
     branch: u16,
     host: u16,
     from_tag: u16,
-    ip: Option<[u8; 16]>,
+    ip: Option<u128>,
     port: u16,
     cseq: u32,
     rfc3261: bool,
 }
 
 impl Key {
-    fn new(k: &KeyRef<'_>, hash: u64) -> Key {
+    /// Sets the key to `k`, in the buffer it has.
+    fn set<'a>(&mut self, k: &KeyRef<'a>, hash: u64) {
         let len = |s: &[u8]| u16::try_from(s.len()).unwrap_or(u16::MAX);
         // Longer parts than 64 KiB cannot come from a message within the default limits; they
         // are cut, and compare unequal to the message (a new transaction), never panic.
-        let cut = |s: &'_ [u8]| -> Vec<u8> { s.get(..usize::from(len(s))).unwrap_or(&[]).to_vec() };
-        let mut bytes = Vec::with_capacity(k.branch.len() + k.host.len() + k.from_tag.len());
-        bytes.extend(cut(k.branch));
-        bytes.extend(cut(k.host));
-        bytes.extend(cut(k.from_tag));
-        bytes.extend(cut(k.name));
-        Key {
-            hash,
-            bytes: bytes.into_boxed_slice(),
-            branch: len(k.branch),
-            host: len(k.host),
-            from_tag: len(k.from_tag),
-            ip: k.ip,
-            port: k.port,
-            cseq: k.cseq,
-            rfc3261: k.rfc3261,
+        let cut = |s: &'a [u8]| s.get(..usize::from(len(s))).unwrap_or(&[]);
+        self.bytes.clear();
+        for p in [cut(k.branch), cut(k.host), cut(k.from_tag), k.name] {
+            self.bytes.extend_from_slice(p);
         }
+        self.hash = hash;
+        self.branch = len(k.branch);
+        self.host = len(k.host);
+        self.from_tag = len(k.from_tag);
+        self.ip = k.ip;
+        self.port = k.port;
+        self.cseq = k.cseq;
+        self.rfc3261 = k.rfc3261;
     }
 
     fn part(&self, start: usize, len: u16) -> &[u8] {
@@ -188,8 +191,8 @@ impl Key {
             && self.cseq == k.cseq
             && self.branch().eq_ignore_ascii_case(k.branch)
             && self.host().eq_ignore_ascii_case(k.host)
-            && self.key_from_tag() == k.from_tag
-            && self.method_name() == k.name
+            && same(self.key_from_tag(), k.from_tag)
+            && same(self.method_name(), k.name)
     }
 }
 
@@ -284,21 +287,52 @@ pub(crate) fn earliest_with(slot: &mut Option<(f64, u16)>, t: f64, status: u16) 
     }
 }
 
-/// The transaction of `k` among a call's transactions.
+/// Byte equality without a call into `memcmp` for the usual empty parts (the RFC 2543 From
+/// tag and the extension method name of an RFC 3261 INVITE).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+/// The transaction of `k` among a call's transactions: the one of the same key, else (an
+/// RFC 3261 branch only) the one of the same branch and method, whatever its sent-by.
 pub(crate) fn find<B>(txns: &[TxnRec<B>], k: &KeyRef<'_>, hash: u64) -> Option<usize> {
-    txns.iter().position(|x| x.key.matches(x.method, k, hash))
+    txns.iter()
+        .position(|x| x.key.matches(x.method, k, hash))
+        .or_else(|| {
+            if !k.rfc3261 {
+                return None;
+            }
+            txns.iter().position(|x| {
+                x.method == k.method
+                    && x.key.rfc3261
+                    && same(x.key.method_name(), k.name)
+                    && x.key.branch().eq_ignore_ascii_case(k.branch)
+            })
+        })
 }
 
 impl<B> TxnRec<B> {
     pub(crate) fn new(k: &KeyRef<'_>, hash: u64, cseq: u32, t: f64) -> TxnRec<B> {
-        TxnRec {
-            key: Key::new(k, hash),
+        let mut x = TxnRec {
+            key: Key {
+                hash: 0,
+                bytes: Vec::new(),
+                branch: 0,
+                host: 0,
+                from_tag: 0,
+                ip: None,
+                port: 0,
+                cseq: 0,
+                rfc3261: false,
+            },
             method: k.method,
             cseq,
             first_time: t,
             last_time: t,
             request: None,
-            responses: Vec::new(),
+            // A transaction has a few responses (100, 180, 200): one allocation.
+            responses: Vec::with_capacity(4),
             final_: None,
             ack: None,
             cancel: None,
@@ -307,7 +341,28 @@ impl<B> TxnRec<B> {
             exchange: None,
             kept: None,
             kept_bytes: 0,
-        }
+        };
+        x.key.set(k, hash);
+        x
+    }
+
+    /// A recycled transaction made the transaction of `k` (its buffers kept).
+    pub(crate) fn reset(&mut self, k: &KeyRef<'_>, hash: u64, cseq: u32, t: f64) {
+        self.key.set(k, hash);
+        self.method = k.method;
+        self.cseq = cseq;
+        self.first_time = t;
+        self.last_time = t;
+        self.request = None;
+        self.responses.clear();
+        self.final_ = None;
+        self.ack = None;
+        self.cancel = None;
+        self.cancel_responses.clear();
+        self.retransmissions = 0;
+        self.exchange = None;
+        self.kept = None;
+        self.kept_bytes = 0;
     }
 
     /// Records one message in its role: its first copy, or a retransmission.

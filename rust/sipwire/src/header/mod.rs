@@ -46,7 +46,7 @@ pub use numeric::{
 pub use params::{parse_params, unquote, ParamIter, ParamSyntax, Params};
 pub use reason::{parse_reason, parse_reason_list, Reason, ReasonList};
 pub use replaces::{parse_replaces, Replaces};
-pub use shortcut::{tag_fast, top_branch_fast};
+pub use shortcut::{addr_fast, tag_fast, top_branch_fast, via_fast, AddrFast, ViaFast};
 pub use tokens::{parse_token_list, TokenList};
 pub use via::{parse_via, parse_via_list, Via, ViaList};
 

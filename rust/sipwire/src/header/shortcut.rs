@@ -237,6 +237,19 @@ fn sip_uri(u: &[u8], opts: &ParseOptions) -> bool {
 /// (RFC 3261 §19.3: the tag is a token). `Some(tag)` is what
 /// `parse_name_addr(v).map(|n| n.tag())` gives; `None` leaves the value to that full parse.
 pub fn tag_fast<'a>(v: &'a [u8], opts: &ParseOptions) -> Option<Option<&'a [u8]>> {
+    addr_fast(v, opts).map(|a| a.tag)
+}
+
+/// What [`addr_fast`] reads of a From or To value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrFast<'a> {
+    /// The URI (without `<` `>`): what `NameAddr::uri().as_bytes()` gives.
+    pub uri: &'a [u8],
+    pub tag: Option<&'a [u8]>,
+}
+
+/// [`tag_fast`] with the URI: the same shapes, the same answers as `parse_name_addr`.
+pub fn addr_fast<'a>(v: &'a [u8], opts: &ParseOptions) -> Option<AddrFast<'a>> {
     let lt = match v.first()? {
         b'"' => {
             let qe = end_of_quoted(v, 0).ok()?;
@@ -277,7 +290,10 @@ pub fn tag_fast<'a>(v: &'a [u8], opts: &ParseOptions) -> Option<Option<&'a [u8]>
         b"tag",
         |_, _| true,
     )?;
-    (end == v.len()).then_some(tag.flatten())
+    (end == v.len()).then_some(AddrFast {
+        uri,
+        tag: tag.flatten(),
+    })
 }
 
 /// The branch of the first via-parm of a Via value of the common shape: `SIP/2.0/`, a
@@ -286,6 +302,22 @@ pub fn tag_fast<'a>(v: &'a [u8], opts: &ParseOptions) -> Option<Option<&'a [u8]>
 /// end or a `,`. `Some(branch)` is what `parse_via_list(value).next()` gives (its branch);
 /// `None` leaves the value to that full parse.
 pub fn top_branch_fast<'a>(value: &'a [u8], opts: &ParseOptions) -> Option<Option<&'a [u8]>> {
+    via_fast(value, opts).map(|v| v.branch)
+}
+
+/// What [`via_fast`] reads of the first via-parm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViaFast<'a> {
+    pub transport: &'a [u8],
+    /// A hostname or an IPv4 address (the shapes this path takes).
+    pub host: &'a [u8],
+    pub port: Option<u16>,
+    pub branch: Option<&'a [u8]>,
+}
+
+/// [`top_branch_fast`] with the transport and the sent-by: the same shapes, the same answers
+/// as `parse_via_list(value).next()` (`Via::transport`, `host`, `port`, `branch`).
+pub fn via_fast<'a>(value: &'a [u8], opts: &ParseOptions) -> Option<ViaFast<'a>> {
     let rest = value.strip_prefix(b"SIP/2.0/")?;
     let t = run(rest, 0, ALPHA);
     if t == 0 || at(rest, t) != Some(b' ') || opts.limits.max_list_items == 0 {
@@ -296,12 +328,14 @@ pub fn top_branch_fast<'a>(value: &'a [u8], opts: &ParseOptions) -> Option<Optio
         return None;
     }
     let mut i = h1;
+    let mut port = None;
     if at(rest, i) == Some(b':') {
         let p1 = run(rest, i + 1, DIGIT);
-        let port = super::digits_saturating(sub(rest, i + 1, p1), 70000);
-        if p1 - (i + 1) > 5 || !port.is_some_and(|p| p <= 65535) {
+        let n = super::digits_saturating(sub(rest, i + 1, p1), 70000);
+        if p1 - (i + 1) > 5 {
             return None;
         }
+        port = Some(n.and_then(|n| u16::try_from(n).ok())?);
         i = p1;
     }
     let (branch, _) = params(
@@ -319,7 +353,12 @@ pub fn top_branch_fast<'a>(value: &'a [u8], opts: &ParseOptions) -> Option<Optio
             _ => via_param_ok(n, v),
         },
     )?;
-    Some(branch.flatten())
+    Some(ViaFast {
+        transport: sub(rest, 0, t),
+        host: sub(rest, t + 1, h1),
+        port,
+        branch: branch.flatten(),
+    })
 }
 
 #[cfg(test)]

@@ -337,7 +337,12 @@ impl Scan {
             }
         };
         let mut diags = Vec::new();
-        let head = match parse_head(buf.get(..head_end).unwrap_or(buf), opts, &mut diags) {
+        let head = match parse_head(
+            buf.get(..head_end).unwrap_or(buf),
+            opts,
+            &mut diags,
+            Vec::new(),
+        ) {
             Ok(h) => h,
             Err(e) => return Step::Error(e, head_end),
         };

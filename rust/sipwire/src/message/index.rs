@@ -67,8 +67,19 @@ impl MessageIndex {
     /// known): framing per RFC 3261 §18.3, start line, header index, and the cheap semantic
     /// checks. Typed header values are not validated; see [`MessageIndex::validate`].
     pub fn parse_datagram(buf: &[u8], opts: &ParseOptions) -> Result<MessageIndex, Error> {
+        Self::parse_datagram_reusing(buf, opts, Vec::new())
+    }
+
+    /// [`MessageIndex::parse_datagram`] into `headers`' allocation (cleared first): a caller
+    /// that parses message after message and drops each index can keep one vector
+    /// (`MessageIndex::headers`, taken back from the index it is done with).
+    pub fn parse_datagram_reusing(
+        buf: &[u8],
+        opts: &ParseOptions,
+        headers: Vec<HeaderEntry>,
+    ) -> Result<MessageIndex, Error> {
         let mut diags = Vec::new();
-        let head = parse_head(buf, opts, &mut diags)?;
+        let head = parse_head(buf, opts, &mut diags, headers)?;
         let body_start = head.body_start;
         let available = buf.len().saturating_sub(body_start);
         let body_len = match head.content_length {
@@ -143,6 +154,7 @@ pub(crate) fn parse_head(
     buf: &[u8],
     opts: &ParseOptions,
     diags: &mut Vec<Diagnostic>,
+    mut headers: Vec<HeaderEntry>,
 ) -> Result<Head, Error> {
     let lim = &opts.limits;
     let bare_lf_ok = opts.leniency.bare_lf;
@@ -195,8 +207,10 @@ pub(crate) fn parse_head(
     }
     let start_line = start_line::parse(sl, start, opts, diags)?;
 
-    // Header lines. Most messages have fewer than 24 headers: one allocation.
-    let mut headers: Vec<HeaderEntry> = Vec::with_capacity(24);
+    // Header lines. Most messages have fewer than 24 headers: one allocation (none when the
+    // caller handed a vector in).
+    headers.clear();
+    headers.reserve(24);
     let mut missing_empty = false;
     let body_start = loop {
         if pos > max_end {

@@ -32,7 +32,7 @@ pub use offer_answer::{
     answer, compare_offers, hold_offer, resume_offer, HoldStyle, LocalCapabilities, LocalCodec,
     LocalMedia, OfferChange,
 };
-pub use parse::{is_rtp_proto, SessionDescription};
+pub use parse::{is_rtp_proto, Buffers, SessionDescription};
 pub use write::{write, OwnedLine, OwnedMedia, OwnedSession};
 
 /// The fields of a line value, separated by SP (RFC 8866 §5: "fields separated by a single

@@ -55,6 +55,23 @@ pub struct SessionDescription<'a> {
     pub(crate) trailer: u32,
 }
 
+/// The allocations of a parsed description, for [`SessionDescription::parse_reusing`].
+#[derive(Debug, Default)]
+pub struct Buffers {
+    lines: Vec<Line>,
+    media: Vec<MediaRec>,
+}
+
+impl SessionDescription<'_> {
+    /// Gives back the description's allocations for the next parse.
+    pub fn into_buffers(self) -> Buffers {
+        Buffers {
+            lines: self.lines,
+            media: self.media,
+        }
+    }
+}
+
 struct Parser<'o> {
     opts: &'o ParseOptions,
     lines: Vec<Line>,
@@ -127,14 +144,33 @@ impl<'a> SessionDescription<'a> {
         opts: &ParseOptions,
         diags: &mut Vec<Diagnostic>,
     ) -> Result<SessionDescription<'a>> {
+        Self::parse_reusing(body, opts, diags, Buffers::default())
+    }
+
+    /// [`SessionDescription::parse`] into the allocations of `buffers` (taken back from a
+    /// description done with by [`SessionDescription::into_buffers`]): a caller parsing body
+    /// after body keeps one set.
+    pub fn parse_reusing(
+        body: &'a [u8],
+        opts: &ParseOptions,
+        diags: &mut Vec<Diagnostic>,
+        buffers: Buffers,
+    ) -> Result<SessionDescription<'a>> {
         if body.len() > u32::MAX as usize {
             return Err(Error::new(ErrorKind::BodyTooLarge, 0));
         }
         let nl = memchr::memchr_iter(b'\n', body).count() + 1;
+        let Buffers {
+            mut lines,
+            mut media,
+        } = buffers;
+        lines.clear();
+        media.clear();
+        lines.reserve(nl.min(opts.limits.max_sdp_attributes as usize + 64));
         let mut p = Parser {
             opts,
-            lines: Vec::with_capacity(nl.min(opts.limits.max_sdp_attributes as usize + 64)),
-            media: Vec::new(),
+            lines,
+            media,
             attrs: 0,
             valid: 0,
             seen_t: false,
