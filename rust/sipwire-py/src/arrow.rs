@@ -83,6 +83,10 @@ impl Table {
             .iter()
             .map(|f| f.name().as_str())
             .collect();
-        format!("<sipwire.Table {} rows: {}>", self.num_rows(), cols.join(", "))
+        format!(
+            "<sipwire.Table {} rows: {}>",
+            self.num_rows(),
+            cols.join(", ")
+        )
     }
 }

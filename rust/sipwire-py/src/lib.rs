@@ -157,7 +157,10 @@ pub fn random_token(py: Python<'_>) -> PyResult<String> {
 }
 
 /// `bytes` as is (zero copy); `bytearray` and `memoryview` copied once.
-pub(crate) fn as_bytes<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn as_bytes<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
     if let Ok(b) = data.downcast::<PyBytes>() {
         return Ok(b.clone());
     }
@@ -177,6 +180,8 @@ pub(crate) fn as_bytes<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResu
 #[pymodule(gil_used = false)]
 fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The package version (the workspace's, which maturin also gives the wheel).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let t = errors::types(py)?;
     m.add("SipwireError", t.sipwire_error.clone_ref(py))?;
     m.add("RemoteProtocolError", t.remote.clone_ref(py))?;

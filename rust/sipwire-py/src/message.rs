@@ -17,6 +17,25 @@ use crate::typed;
 
 /// A `str` from wire bytes: UTF-8 when valid (SIP's charset), else with replacement characters.
 pub fn pystr<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    // CPython's decoder checks the bytes as it copies them (ASCII a word at a time): one pass,
+    // where `str::from_utf8` and then `PyString::new` read every byte twice.
+    if let Ok(len) = pyo3::ffi::Py_ssize_t::try_from(b.len()) {
+        // SAFETY: `b` is valid for `len` bytes for the whole call, the error handler name is
+        // a NUL-terminated static string, and the result is a new reference (or NULL with an
+        // exception set, handled below).
+        let s = unsafe {
+            let p = pyo3::ffi::PyUnicode_DecodeUTF8(b.as_ptr().cast(), len, c"replace".as_ptr());
+            Bound::from_owned_ptr_or_opt(py, p)
+        };
+        if let Some(s) = s {
+            // PyUnicode_DecodeUTF8 returns a str: checked (one flag test), not assumed.
+            if let Ok(s) = s.downcast_into::<PyString>() {
+                return s;
+            }
+        } else {
+            let _ = PyErr::take(py); // out of memory: the fallback below says so
+        }
+    }
     match std::str::from_utf8(b) {
         Ok(s) => PyString::new(py, s),
         Err(_) => PyString::new(py, &String::from_utf8_lossy(b)),
@@ -73,9 +92,11 @@ pub struct Core {
     pub data: Py<PyBytes>,
     pub index: MessageIndex,
     pub opts: ParseOptions,
+    /// The same options, as the typed objects keep them.
+    pub handle: typed::Opts,
     pub mode: Mode,
     checked: GILOnceCell<Checked>,
-    via: GILOnceCell<Py<PyList>>,
+    via: GILOnceCell<Py<typed::ViaList>>,
     from_: GILOnceCell<Option<Py<typed::NameAddr>>>,
     to: GILOnceCell<Option<Py<typed::NameAddr>>>,
     sdp: GILOnceCell<Option<PyObject>>,
@@ -85,10 +106,12 @@ pub struct Core {
 
 impl Core {
     pub fn new(py: Python<'_>, data: Py<PyBytes>, index: MessageIndex, mode: Mode) -> Self {
+        let opts = mode.opts(py);
         Core {
             data,
             index,
-            opts: mode.opts(py),
+            opts,
+            handle: typed::Opts::new(opts),
             mode,
             checked: GILOnceCell::new(),
             via: GILOnceCell::new(),
@@ -136,7 +159,7 @@ impl Core {
         if let Some(v) = cell.get(py) {
             return Ok(v.as_ref().map(|v| v.clone_ref(py)));
         }
-        let v = typed::name_addr_of(py, self, kind)
+        let v = typed::name_addr_of(py, self, kind)?
             .map(|n| Py::new(py, n))
             .transpose()?;
         let _ = cell.set(py, v.as_ref().map(|v| v.clone_ref(py)));
@@ -173,7 +196,14 @@ pub fn wrap(
     Ok(if let Some((method, uri)) = request {
         let method = typed::token_str(py, method.of(core.buf(py))).unbind();
         let known = core.index.fields().request_uri;
-        let uri = typed::Uri::new(py, core.data.clone_ref(py), uri, core.opts, true, known);
+        let uri = typed::Uri::new(
+            py,
+            core.data.clone_ref(py),
+            uri,
+            core.handle.clone(),
+            true,
+            known,
+        );
         Py::new(
             py,
             Request {
@@ -270,13 +300,12 @@ macro_rules! message_methods {
 
             /// Every Via value, top first, across all Via headers.
             #[getter]
-            fn via(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+            fn via(&self, py: Python<'_>) -> PyResult<Py<typed::ViaList>> {
                 if let Some(v) = self.core.via.get(py) {
                     return Ok(v.clone_ref(py));
                 }
-                let list = typed::vias(py, &self.core)?;
-                let _ = self.core.via.set(py, list.clone_ref(py));
-                Ok(list)
+                let list = Py::new(py, typed::ViaList::new(py, &self.core)?)?;
+                Ok(self.core.via.get_or_init(py, || list).clone_ref(py))
             }
 
             /// Every Contact value (`.uri`, `.expires`, `.q`, `.is_star`).
