@@ -31,6 +31,7 @@ from sipwire._sipwire import (
     Response,
     Uri,
     Via,
+    __version__,
     parse,
 )
 from sipwire.load import LoadResult
@@ -412,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="sipwire",
         description="SIP toolkit: parse and inspect messages, fuzz servers, load-test them.",
     )
+    p.add_argument("--version", action="version", version=f"sipwire {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     pp = sub.add_parser(
         "parse", help="print the structure of a SIP message, or the error and where"
