@@ -10,6 +10,7 @@ mod endpoint;
 mod errors;
 mod limits;
 mod message;
+mod once;
 mod sdp;
 mod stream;
 mod typed;

@@ -13,6 +13,7 @@ use sipwire::{Location, ParseOptions, Span};
 
 use crate::errors::{local_error, parse_error};
 use crate::limits::PyLimits;
+use crate::once::PyOnce;
 use crate::typed;
 
 /// A `str` from wire bytes: UTF-8 when valid (SIP's charset), else with replacement characters.
@@ -96,9 +97,9 @@ pub struct Core {
     pub handle: typed::Opts,
     pub mode: Mode,
     checked: GILOnceCell<Checked>,
-    via: GILOnceCell<Py<typed::ViaList>>,
-    from_: GILOnceCell<Option<Py<typed::NameAddr>>>,
-    to: GILOnceCell<Option<Py<typed::NameAddr>>>,
+    via: PyOnce<typed::ViaList>,
+    from_: PyOnce<typed::NameAddr>,
+    to: PyOnce<typed::NameAddr>,
     sdp: GILOnceCell<Option<PyObject>>,
     /// CSeq number and method, once read (an error is not kept: it is raised on every read).
     pub cseq: GILOnceCell<Option<(u32, Span)>>,
@@ -114,9 +115,9 @@ impl Core {
             handle: typed::Opts::new(opts),
             mode,
             checked: GILOnceCell::new(),
-            via: GILOnceCell::new(),
-            from_: GILOnceCell::new(),
-            to: GILOnceCell::new(),
+            via: PyOnce::new(),
+            from_: PyOnce::new(),
+            to: PyOnce::new(),
             sdp: GILOnceCell::new(),
             cseq: GILOnceCell::new(),
         }
@@ -157,13 +158,12 @@ impl Core {
             &self.to
         };
         if let Some(v) = cell.get(py) {
-            return Ok(v.as_ref().map(|v| v.clone_ref(py)));
+            return Ok(v);
         }
         let v = typed::name_addr_of(py, self, kind)?
             .map(|n| Py::new(py, n))
             .transpose()?;
-        let _ = cell.set(py, v.as_ref().map(|v| v.clone_ref(py)));
-        Ok(v)
+        Ok(cell.fill(py, v))
     }
 
     fn first_str<'py>(&self, py: Python<'py>, kind: HeaderName) -> Option<Bound<'py, PyString>> {
@@ -301,11 +301,12 @@ macro_rules! message_methods {
             /// Every Via value, top first, across all Via headers.
             #[getter]
             fn via(&self, py: Python<'_>) -> PyResult<Py<typed::ViaList>> {
-                if let Some(v) = self.core.via.get(py) {
-                    return Ok(v.clone_ref(py));
+                if let Some(Some(v)) = self.core.via.get(py) {
+                    return Ok(v);
                 }
                 let list = Py::new(py, typed::ViaList::new(py, &self.core)?)?;
-                Ok(self.core.via.get_or_init(py, || list).clone_ref(py))
+                let held = self.core.via.fill(py, Some(list));
+                held.ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("Via list lost"))
             }
 
             /// Every Contact value (`.uri`, `.expires`, `.q`, `.is_star`).
@@ -479,7 +480,7 @@ macro_rules! message_methods {
 }
 
 /// A SIP request.
-#[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Request {
     pub core: Core,
     /// The method (`INVITE`, `BYE`, or any extension token).
@@ -494,7 +495,7 @@ pub struct Request {
 }
 
 /// A SIP response.
-#[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Response {
     pub core: Core,
 }

@@ -17,6 +17,7 @@ use sipwire::{Diagnostic, Error, ParseOptions, Span};
 
 use crate::errors::parse_error;
 use crate::message::{pystr, pystr_unfolded, Core};
+use crate::once::PyOnce;
 
 fn params_dict<'py>(py: Python<'py>, p: Params<'_>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -103,9 +104,9 @@ pub fn token_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
 }
 
 /// The parts of `text`, parsed on first use and kept.
-fn parts<'c, T: Copy>(
+fn parts<'c, T>(
     py: Python<'_>,
-    cell: &'c GILOnceCell<T>,
+    cell: &'c GILOnceCell<Box<T>>,
     data: &Py<PyBytes>,
     text: Span,
     parse: impl FnOnce(&[u8], &[u8]) -> Result<T, Error>,
@@ -116,25 +117,27 @@ fn parts<'c, T: Copy>(
     let buf = data.as_bytes(py);
     let v = parse(buf, text.of(buf))
         .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
-    Ok(cell.get_or_init(py, || v))
+    Ok(cell.get_or_init(py, || Box::new(v)))
 }
 
-fn preset<T>(py: Python<'_>, v: Option<T>) -> GILOnceCell<T> {
+/// A cell of parts, filled already when validation found them. The parts are boxed: an object
+/// stays small to make and move (most are read for one field, found without them).
+fn preset<T>(py: Python<'_>, v: Option<T>) -> GILOnceCell<Box<T>> {
     let cell = GILOnceCell::new();
     if let Some(v) = v {
-        let _ = cell.set(py, v);
+        let _ = cell.set(py, Box::new(v));
     }
     cell
 }
 
 /// A SIP, SIPS, tel or other URI (RFC 3261 §19.1, RFC 3966).
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Uri {
     data: Py<PyBytes>,
     text: Span,
     opts: Opts,
     request: bool,
-    spans: GILOnceCell<UriSpans>,
+    spans: GILOnceCell<Box<UriSpans>>,
 }
 
 impl Uri {
@@ -329,12 +332,12 @@ pub fn uri_equal(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> 
 }
 
 /// One Via value (RFC 3261 §20.42).
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Via {
     data: Py<PyBytes>,
     text: Span,
     opts: Opts,
-    spans: GILOnceCell<ViaSpans>,
+    spans: GILOnceCell<Box<ViaSpans>>,
     /// The branch (a `str`) or None, found when the Via is made: the field everyone reads (the
     /// transaction key, RFC 3261 §17.2.3), here a struct member the interpreter reads itself.
     #[pyo3(get)]
@@ -361,7 +364,7 @@ impl Via {
                     let v = header::parse_via(text.of(buf), opts.get(), &mut Vec::new())
                         .map(|v| ViaSpans::of(buf, &v))
                         .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
-                    let _ = spans.set(py, v);
+                    let _ = spans.set(py, Box::new(v));
                     v.branch
                 }
             },
@@ -454,16 +457,32 @@ impl Via {
     }
 }
 
+/// The parts of the name-addr (or Contact value: None for `*`) at `text`.
+fn parse_name_addr_spans(
+    buf: &[u8],
+    text: Span,
+    opts: &ParseOptions,
+    contact: bool,
+) -> Result<Option<NameAddrSpans>, Error> {
+    let t = text.of(buf);
+    let mut d = Vec::new();
+    if contact {
+        header::parse_contact(t, opts, &mut d).map(|c| c.addr().map(|a| NameAddrSpans::of(buf, a)))
+    } else {
+        header::parse_name_addr(t, opts, &mut d).map(|a| Some(NameAddrSpans::of(buf, &a)))
+    }
+}
+
 /// A name-addr (From, To, Contact, Route ...): display name, URI, header parameters.
 /// For Contact, `expires` and `q`; `is_star` for `Contact: *` (whose `uri` is None).
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct NameAddr {
     data: Py<PyBytes>,
     text: Span,
     opts: Opts,
     contact: bool,
     /// `None` inside for `Contact: *`.
-    spans: GILOnceCell<Option<NameAddrSpans>>,
+    spans: GILOnceCell<Box<Option<NameAddrSpans>>>,
     /// The tag parameter (a `str`) or None, found when the object is made (the dialog id,
     /// RFC 3261 §12): a struct member the interpreter reads itself.
     #[pyo3(get)]
@@ -482,23 +501,28 @@ impl NameAddr {
         known: Option<NameAddrSpans>,
     ) -> PyResult<Self> {
         let buf = data.as_bytes(py);
-        let mut na = NameAddr {
-            data: data.clone_ref(py),
-            text,
-            opts: opts.clone(),
-            contact,
-            spans: preset(py, known.map(Some)),
-            tag: py.None(),
-        };
+        let spans = preset(py, known.map(Some));
         let tag = match known {
             Some(k) => k.tag,
             None => match header::tag_fast(text.of(buf), opts.get()) {
                 Some(t) => t.map(|t| Span::within(buf, t)),
-                None => na.spans(py)?.and_then(|s| s.tag),
+                None => {
+                    let s = parse_name_addr_spans(buf, text, opts.get(), contact)
+                        .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
+                    let tag = s.and_then(|s| s.tag);
+                    let _ = spans.set(py, Box::new(s));
+                    tag
+                }
             },
         };
-        na.tag = opt_obj(py, buf, tag);
-        Ok(na)
+        Ok(NameAddr {
+            data: data.clone_ref(py),
+            text,
+            opts: opts.clone(),
+            contact,
+            spans,
+            tag: opt_obj(py, buf, tag),
+        })
     }
 
     fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
@@ -506,16 +530,9 @@ impl NameAddr {
     }
 
     fn spans(&self, py: Python<'_>) -> PyResult<Option<&NameAddrSpans>> {
-        let contact = self.contact;
-        let opts = self.opts.get();
-        parts(py, &self.spans, &self.data, self.text, |buf, t| {
-            let mut d = Vec::new();
-            if contact {
-                header::parse_contact(t, opts, &mut d)
-                    .map(|c| c.addr().map(|a| NameAddrSpans::of(buf, a)))
-            } else {
-                header::parse_name_addr(t, opts, &mut d).map(|a| Some(NameAddrSpans::of(buf, &a)))
-            }
+        let (contact, opts, text) = (self.contact, self.opts.get(), self.text);
+        parts(py, &self.spans, &self.data, text, |buf, _| {
+            parse_name_addr_spans(buf, text, opts, contact)
         })
         .map(Option::as_ref)
     }
@@ -598,7 +615,7 @@ impl NameAddr {
 }
 
 /// CSeq (RFC 3261 §20.16): sequence number and method.
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct CSeq {
     /// An `int` (struct members are read by the interpreter itself, without a getter call).
     #[pyo3(get)]
@@ -789,13 +806,13 @@ pub struct ViaList {
     /// The first [`VIA_INLINE`] values' spans and objects live in the list itself (no heap
     /// allocation for the usual message); the rest, if any, in `more` (objects not kept).
     inline: [Span; VIA_INLINE],
-    made: [GILOnceCell<Py<Via>>; VIA_INLINE],
+    made: [PyOnce<Via>; VIA_INLINE],
     more: Vec<Span>,
     len: usize,
 }
 
 /// Vias kept inline by a [`ViaList`]: a request through a few proxies has fewer.
-const VIA_INLINE: usize = 8;
+const VIA_INLINE: usize = 4;
 
 impl ViaList {
     pub fn new(py: Python<'_>, core: &Core) -> PyResult<Self> {
@@ -804,7 +821,7 @@ impl ViaList {
             opts: core.handle.clone(),
             top: core.index.fields().top_via.map(Box::new),
             inline: [Span::default(); VIA_INLINE],
-            made: std::array::from_fn(|_| GILOnceCell::new()),
+            made: std::array::from_fn(|_| PyOnce::new()),
             more: Vec::new(),
             len: 0,
         };
@@ -831,8 +848,8 @@ impl ViaList {
             return Err(PyIndexError::new_err("Via index out of range"));
         };
         let cell = self.made.get(i);
-        if let Some(v) = cell.and_then(|c| c.get(py)) {
-            return Ok(v.clone_ref(py));
+        if let Some(Some(v)) = cell.and_then(|c| c.get(py)) {
+            return Ok(v);
         }
         let known = self
             .top
@@ -841,7 +858,7 @@ impl ViaList {
             .copied();
         let via = Py::new(py, Via::new(py, &self.data, text, &self.opts, known)?)?;
         Ok(match cell {
-            Some(c) => c.get_or_init(py, || via).clone_ref(py),
+            Some(c) => c.fill(py, Some(via.clone_ref(py))).unwrap_or(via),
             None => via,
         })
     }
