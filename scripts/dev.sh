@@ -143,7 +143,8 @@ wheel() {
     PATH="$bin:$PATH" "$bin/maturin" sdist --out dist
     step "auditwheel show"
     for w in dist/*.whl; do
-        "$VENV/bin/auditwheel" show "$w" | grep -E "platform tag|consistent" | head -2
+        printf '%s: ' "$(basename "$w")"
+        "$VENV/bin/auditwheel" show "$w" | tr -s ' \n' ' ' | grep -o 'platform tag: "[^"]*"' | head -1
     done
     ls -l dist
 }
