@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EXPECTED_FIELDS, MESSAGES, label, optional
+from conftest import EXPECTED_FIELDS, EXPECTED_SDP, MESSAGES, label, optional
 
 import sipwire
 
@@ -30,6 +30,8 @@ aiosipua = optional("aiosipua")
 BATCH = 100
 PARSE_GROUP = "parse + eight fields"
 PARSE_ONLY_GROUP = "parse only"
+SDP_GROUP = "parse + eight fields + SDP streams"
+DIRECTIONS = (b"sendrecv", b"sendonly", b"recvonly", b"inactive")
 
 # --- the cases: each parses the bytes and reads the eight fields ------------------------------
 
@@ -237,6 +239,145 @@ PEERS: dict[str, tuple[str, Callable[[bytes], tuple[Any, ...]]]] = {
     "dpkt": ("dpkt", dpkt_fields),
     "aiosipua": ("aiosipua", aiosipua_fields),
 }
+
+# --- the same, and the SDP body's streams (port, direction, codecs) --------------------------
+# On the 1 KB INVITE, whose body is benches/data/sdp_audio.sdp (checked against EXPECTED_SDP).
+
+
+def _sipwire_streams(m: Any) -> list[Any]:
+    return [
+        (s.port, s.direction, [(c.payload_type, c.name, c.clock_rate) for c in s.codecs])
+        for s in m.sdp.media
+    ]
+
+
+def sipwire_sdp_fields(data: bytes) -> tuple[Any, ...]:
+    m = sipwire.parse(data)
+    return (*sipwire_msg_fields(m), _sipwire_streams(m))
+
+
+def sipwire_shortcut_sdp_fields(data: bytes) -> tuple[Any, ...]:
+    m = sipwire.parse(data)
+    return (
+        m.method,
+        m.uri,
+        m.call_id,
+        m.cseq_number,
+        m.cseq_method,
+        m.from_tag,
+        m.to_tag,
+        m.branch,
+        m.content_length,
+        _sipwire_streams(m),
+    )
+
+
+def _split_sdp(body: bytes) -> list[Any]:
+    """The SDP by hand: m= lines start streams; a=rtpmap and a direction attribute per stream,
+    else the session's, else sendrecv."""
+    streams: list[Any] = []
+    session_dir = b"sendrecv"
+    for line in body.split(b"\r\n"):
+        if line.startswith(b"m="):
+            _kind, port, _proto, *fmts = line[2:].split(b" ")
+            streams.append([int(port), None, [int(f) for f in fmts], {}])
+        elif line.startswith(b"a=rtpmap:") and streams:
+            pt, enc = line[9:].split(b" ", 1)
+            name, rate = enc.split(b"/")[:2]
+            streams[-1][3][int(pt)] = (name.decode(), int(rate))
+        elif line[2:] in DIRECTIONS and line.startswith(b"a="):
+            if streams:
+                streams[-1][1] = line[2:]
+            else:
+                session_dir = line[2:]
+    return [
+        ((port), (d or session_dir).decode(), [(pt, *rtpmap.get(pt, ("", 0))) for pt in fmts])
+        for port, d, fmts, rtpmap in streams
+    ]
+
+
+def split_loop_sdp_fields(data: bytes) -> tuple[Any, ...]:
+    return (*split_loop_fields(data), _split_sdp(data.partition(b"\r\n\r\n")[2]))
+
+
+def sippy_sdp_fields(data: bytes) -> tuple[Any, ...]:
+    m = sippy_request.SipRequest(buf=data.decode())
+    cseq = m.getHFBody("cseq")
+    body = m.getBody()
+    body.parse()
+    sd = body.content
+    session_dir = _sippy_direction(sd.a_headers) or "sendrecv"
+    streams = []
+    for sec in sd.sections:
+        rtpmap = {}
+        for a in sec.a_headers:
+            if a.name == "rtpmap":
+                pt, enc = a.value.split(" ", 1)
+                name, rate = enc.split("/")[:2]
+                rtpmap[int(pt)] = (name, int(rate))
+        codecs = [(pt, *rtpmap.get(pt, ("", 0))) for pt in sec.m_header.formats]
+        streams.append((sec.m_header.port, _sippy_direction(sec.a_headers) or session_dir, codecs))
+    return (
+        m.getMethod(),
+        m.getRURI(),
+        m.getHFBody("call-id").body,
+        cseq.cseq,
+        cseq.method,
+        m.getHFBody("from").getTag(),
+        m.getHFBody("to").getTag(),
+        m.getHFBody("via").getBranch(),
+        m._SipMsg__content_length.getBody().number,
+        streams,
+    )
+
+
+def _sippy_direction(a_headers: Any) -> str | None:
+    for a in a_headers:
+        if a.name in ("sendrecv", "sendonly", "recvonly", "inactive"):
+            return str(a.name)
+    return None
+
+
+def _checked_sdp(name: str, fn: Callable[[bytes], tuple[Any, ...]]) -> bytes:
+    data = MESSAGES["invite_1k"]
+    try:
+        got = fn(data)
+        fields, streams = (
+            _normalize(got[:-1]),
+            [
+                (
+                    int(p),
+                    str(d).rsplit(".", 1)[-1].lower(),
+                    [(int(a), str(b), int(c)) for a, b, c in cs],
+                )
+                for p, d, cs in got[-1]
+            ],
+        )
+    except Exception as e:  # a peer's failure is a finding, reported as the skip reason
+        pytest.skip(f"{name} fails on benches/data/invite_1k.sip: {type(e).__name__}: {e}")
+    assert fields == EXPECTED_FIELDS["invite_1k"], f"{name} read {fields}"
+    assert streams == EXPECTED_SDP, f"{name} read {streams}, expected {EXPECTED_SDP}"
+    return data
+
+
+SDP_CASES: dict[str, tuple[str | None, Callable[[bytes], tuple[Any, ...]]]] = {
+    "sipwire (objects)": (None, sipwire_sdp_fields),
+    "sipwire (shortcuts)": (None, sipwire_shortcut_sdp_fields),
+    "split loop": (None, split_loop_sdp_fields),
+    "sippy": ("sippy", sippy_sdp_fields),
+}
+
+
+@pytest.mark.parametrize("case", list(SDP_CASES))
+@pytest.mark.benchmark(group=SDP_GROUP)
+def test_with_sdp(benchmark: Any, case: str) -> None:
+    module, fn = SDP_CASES[case]
+    if module:
+        pytest.importorskip(module, reason=f"{module} is not installed (pip install -e .[bench])")
+    data = _checked_sdp(case, fn)
+    label(benchmark, SDP_GROUP, "invite_1k", case)
+    benchmark(fn, data)
+
 
 # --- parse + eight fields --------------------------------------------------------------------
 

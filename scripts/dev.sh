@@ -7,6 +7,8 @@
 #                          stubtest, pytest)
 #   scripts/dev.sh bench   the benchmark suites (never part of `test`): criterion, pytest-benchmark
 #                          (JSON in benches/results/, the plot benches/time_per_message.png), memory
+#   scripts/dev.sh wheel   manylinux2014 wheels for every CPython 3.9-3.13 found, and the sdist, in dist/
+#   scripts/dev.sh docs    the documentation site (mkdocs, warnings are errors) in site/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${SIPWIRE_VENV:-.venv}
@@ -53,6 +55,9 @@ setup() {
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5" "uvloop>=0.19" \
         "scapy>=2.5" "pyarrow>=15" "polars>=1.0" "duckdb>=1.1" "zstandard>=0.22"
+    step "wheels and docs: zig (manylinux linking), auditwheel, mkdocs; chromium checks the pages"
+    "$PY" -m pip install --quiet "ziglang<1" "auditwheel>=6" "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" \
+        "mkdocstrings[python]>=0.26"
     step "build and install sipwire (release)"
     # maturin develop installs into the active virtualenv.
     VIRTUAL_ENV="$PWD/$VENV" PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/maturin" develop --release --quiet
@@ -81,8 +86,8 @@ test_all() {
         echo "skipped: cargo-fuzz missing (scripts/dev.sh setup installs it)"
     fi
     step "python: ruff"
-    "$VENV/bin/ruff" check python tests benches examples scripts
-    "$VENV/bin/ruff" format --check python tests benches examples scripts
+    "$VENV/bin/ruff" check python tests benches examples scripts docs
+    "$VENV/bin/ruff" format --check python tests benches examples scripts docs
     step "python: mypy (strict)"
     "$VENV/bin/mypy" python/sipwire
     step "python: stubtest"
@@ -94,6 +99,11 @@ test_all() {
 bench() {
     [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
     "$PY" -m pip install --quiet "pytest-benchmark>=4" sippy sipmessage dpkt sdp-transform aiosipua matplotlib
+    # libosip2 for the Rust parse bench (benches/rust/osip); the bench runs without it, and says so.
+    if [ ! -f /usr/include/osipparser2/osip_parser.h ] && [ "$(id -u)" -eq 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosip2-dev ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosip2-dev; }
+    fi
     step "criterion (Rust): parse"
     cargo bench -p sipwire --bench parse -- --noplot
     step "criterion (Rust): transactions and the correlator"
@@ -109,9 +119,57 @@ bench() {
     "$PY" benches/memory.py --json benches/results/memory.json
 }
 
+# Every CPython 3.9-3.13 on this machine: under pyenv (PYENV_ROOT or ~/.pyenv), else on PATH;
+# each one checked to run and to be that version (a pyenv shim for a version not selected fails).
+interpreters() {
+    local v c
+    for v in 3.9 3.10 3.11 3.12 3.13; do
+        for c in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v" 2>/dev/null | sort -rV) \
+            $(command -v "python$v" 2>/dev/null); do
+            if [ "$("$c" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$v" ]; then
+                echo "$c"
+                break
+            fi
+        done
+    done
+    return 0
+}
+
+wheel() {
+    [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
+    "$PY" -m pip install --quiet "maturin>=1.5,<2" "ziglang<1" "auditwheel>=6"
+    mapfile -t found < <(interpreters)
+    [ "${#found[@]}" -gt 0 ] || { echo "no CPython 3.9-3.13 found" >&2; exit 1; }
+    step "wheels (manylinux2014, linked by zig) for: ${found[*]}"
+    mkdir -p dist
+    local bin
+    bin=$(cd "$VENV/bin" && pwd) # maturin finds zig as `python -m ziglang`, the venv's python
+    # zig links against glibc 2.17, so the wheels load on any manylinux2014 system.
+    PATH="$bin:$PATH" "$bin/maturin" build --release --zig --compatibility manylinux2014 \
+        --out dist --interpreter "${found[@]}"
+    step "sdist"
+    PATH="$bin:$PATH" "$bin/maturin" sdist --out dist
+    step "auditwheel show"
+    for w in dist/*.whl; do
+        printf '%s: ' "$(basename "$w")"
+        "$VENV/bin/auditwheel" show "$w" | tr -s ' \n' ' ' | grep -o 'platform tag: "[^"]*"' | head -1
+    done
+    ls -l dist
+}
+
+docs() {
+    [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
+    step "docs: mkdocs build --strict (site/)"
+    local bin
+    bin=$(cd "$VENV/bin" && pwd)
+    PATH="$bin:$PATH" "$bin/python" docs/build.py
+}
+
 case "${1:-}" in
     setup) setup ;;
     test) test_all ;;
     bench) bench ;;
-    *) echo "usage: scripts/dev.sh setup|test|bench" >&2; exit 2 ;;
+    wheel) wheel ;;
+    docs) docs ;;
+    *) echo "usage: scripts/dev.sh setup|test|bench|wheel|docs" >&2; exit 2 ;;
 esac

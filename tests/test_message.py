@@ -72,6 +72,46 @@ def test_vias_across_headers_and_commas() -> None:
     assert "rport" in vias[0].params and vias[0].params["rport"] is None
 
 
+def test_via_is_a_lazy_sequence() -> None:
+    """``m.via`` makes a Via when one is read, keeps it, and behaves as a read-only list."""
+    from collections.abc import Sequence
+
+    m = req()
+    vias = m.via
+    assert isinstance(vias, Sequence) and isinstance(vias, sipwire.ViaList)
+    assert m.via is vias  # kept on the message
+    assert len(vias) == 3 and bool(vias)
+    assert vias[0] is vias[0] is m.via[0]  # made once, read again without a new parse
+    assert vias[-1].branch == "z9hG4bK3" and vias[-3] is vias[0]
+    assert [v.branch for v in vias[1:]] == ["z9hG4bKnashds8", "z9hG4bK3"]
+    assert next(reversed(vias)) is vias[2]
+    assert vias == list(vias) and vias != tuple(vias) and vias != [] and vias != "x"
+    assert vias[0] in vias
+    for bad in (3, -4):
+        with pytest.raises(IndexError):
+            vias[bad]
+    with pytest.raises(TypeError):
+        vias["0"]  # type: ignore[call-overload]
+    assert repr(vias).startswith("[<Via ")
+
+
+def test_typed_objects_find_their_key_field_when_made() -> None:
+    """A name-addr's tag and a Via's branch are read when the object is made: a bad value
+    raises ParseError when the object is asked for, before any attribute."""
+    bad_from = INVITE.replace(b"tag=1928301774;x=y", b"tag=19<28")
+    m = sipwire.parse(bad_from)
+    with pytest.raises(sipwire.ParseError) as e:
+        m.from_  # noqa: B018
+    assert e.value.header == "From"
+    bad_via = INVITE.replace(b"h3;branch=z9hG4bK3", b"h3;branch=z9hG4bK3;=")
+    vias = sipwire.parse(bad_via).via
+    assert len(vias) == 3 and vias[0].branch == "z9hG4bK776asdhds"
+    with pytest.raises(sipwire.ParseError):
+        vias[2]
+    cseq = req().cseq
+    assert cseq is not None and cseq == req().cseq and repr(cseq) == "<CSeq 314159 INVITE>"
+
+
 def test_contacts() -> None:
     c = req().contact
     assert len(c) == 2

@@ -1,4 +1,4 @@
-//! sipwire's parse benchmarks against httparse and rsip, on one ~1 KB INVITE with SDP
+//! sipwire's parse benchmarks against httparse, rsip and libosip2, on one ~1 KB INVITE with SDP
 //! (`benches/data/invite_1k.sip`). See `benches/README.md` for the results and how to read them.
 //!
 //! Groups (each compares like with like on the same bytes):
@@ -233,6 +233,32 @@ fn rsip_eight(buf: &[u8]) -> rsip::SipMessage {
     msg
 }
 
+/// libosip2: `osip_message_parse`, then the same fields (through `benches/rust/osip/shim.c`; the
+/// values are only measured, not copied, while timed).
+fn osip_txn(buf: &[u8]) -> bool {
+    osip_shim::parse_and_read(buf, false, false).is_some()
+}
+
+fn osip_eight(buf: &[u8]) -> bool {
+    osip_shim::parse_and_read(buf, true, false).is_some()
+}
+
+/// libosip2 reads the same values as sipwire (checked once, untimed).
+fn check_osip() {
+    let f = osip_shim::parse_and_read(INVITE, true, true).expect("libosip2 parses the INVITE");
+    assert_eq!(f.method, b"INVITE");
+    assert_eq!(f.uri_host, b"biloxi.example.com");
+    assert_eq!(f.call_id, b"3848276298220188511"); // osip keeps the part after '@' apart
+    assert_eq!(
+        (&f.cseq_number[..], &f.cseq_method[..]),
+        (&b"314159"[..], &b"INVITE"[..])
+    );
+    assert_eq!(f.from_tag, b"9fxced76sl");
+    assert!(f.to_tag.is_empty());
+    assert_eq!(f.branch, b"z9hG4bK2d4790.1");
+    assert_eq!(f.content_length, b"302");
+}
+
 fn sipwire_full(buf: &[u8]) -> MessageIndex {
     Message::parse(buf, &OPTS)
         .expect("sipwire full")
@@ -323,6 +349,9 @@ fn check_and_report(http: &[u8], body: &[u8]) {
         "  lazy parse target (<= 1 allocation): {}",
         if lazy <= 1 { "met" } else { "MISSED" }
     );
+    if osip_shim::available() {
+        eprintln!("  (libosip2 allocates with C malloc, which this count does not see)");
+    }
 }
 
 // --- paired ratios -----------------------------------------------------------------------------
@@ -396,6 +425,23 @@ fn report_paired(http: &[u8], body: &[u8]) {
     for (name, (a, b, r)) in rows {
         eprintln!("  {name:<40} {a:8.0} ns {b:8.0} ns   b/a = {r:5.2}");
     }
+    if !osip_shim::available() {
+        eprintln!("  libosip2: not built (apt-get install libosip2-dev, then rebuild the bench)");
+        return;
+    }
+    let rows = [
+        (
+            "lazy+txn fields: sipwire vs libosip2",
+            paired(|| sipwire_lazy_txn(INVITE), || osip_txn(INVITE), ROUNDS),
+        ),
+        (
+            "lazy+eight fields: sipwire vs libosip2",
+            paired(|| sipwire_lazy_eight(INVITE), || osip_eight(INVITE), ROUNDS),
+        ),
+    ];
+    for (name, (a, b, r)) in rows {
+        eprintln!("  {name:<40} {a:8.0} ns {b:8.0} ns   b/a = {r:5.2}");
+    }
 }
 
 // --- criterion -------------------------------------------------------------------------------
@@ -403,6 +449,10 @@ fn report_paired(http: &[u8], body: &[u8]) {
 fn benches_all(c: &mut Criterion) {
     let http = http_version_of(INVITE);
     let body = body_of(INVITE).to_vec();
+    let osip = osip_shim::available() && osip_shim::init();
+    if osip {
+        check_osip();
+    }
     check_and_report(&http, &body);
     // Under `--profile-time` (perf, flamegraphs) only the selected benchmark should run.
     if !std::env::args().any(|a| a == "--profile-time") {
@@ -422,6 +472,9 @@ fn benches_all(c: &mut Criterion) {
         b.iter(|| sipwire_lazy_txn(black_box(INVITE)))
     });
     g.bench_function("rsip", |b| b.iter(|| rsip_txn(black_box(INVITE))));
+    if osip {
+        g.bench_function("libosip2", |b| b.iter(|| osip_txn(black_box(INVITE))));
+    }
     g.finish();
 
     let mut g = c.benchmark_group("lazy_eight_fields");
@@ -429,6 +482,9 @@ fn benches_all(c: &mut Criterion) {
         b.iter(|| sipwire_lazy_eight(black_box(INVITE)))
     });
     g.bench_function("rsip", |b| b.iter(|| rsip_eight(black_box(INVITE))));
+    if osip {
+        g.bench_function("libosip2", |b| b.iter(|| osip_eight(black_box(INVITE))));
+    }
     g.finish();
 
     let mut g = c.benchmark_group("full_parse");

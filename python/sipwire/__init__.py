@@ -9,6 +9,8 @@ Errors: ``ParseError`` (a ``ValueError`` and a ``RemoteProtocolError``) carries 
 caller asks for something illegal (a header value with CR, LF or NUL, say).
 """
 
+from collections.abc import Sequence as _Sequence
+
 from sipwire import correlate, sdp
 from sipwire._sipwire import (
     Correlator,
@@ -29,6 +31,8 @@ from sipwire._sipwire import (
     StreamParser,
     Uri,
     Via,
+    ViaList,
+    __version__,  # noqa: F401 (sipwire.__version__)
     build_request,
     parse,
     parse_batch,
@@ -53,6 +57,9 @@ from sipwire.ua import (
     TransportFailed,
     UserAgent,
 )
+
+# `m.via` is a sequence made in Rust: isinstance(m.via, Sequence) holds.
+_Sequence.register(ViaList)
 
 __all__ = [
     "CSeq",
@@ -87,6 +94,7 @@ __all__ = [
     "Uri",
     "UserAgent",
     "Via",
+    "ViaList",
     "build_request",
     "correlate",
     "parse",

@@ -5,7 +5,9 @@ the original ``bytes`` when first read. Offsets are byte offsets into the parsed
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal, final, overload
+from typing import Any, Literal, SupportsIndex, final, overload
+
+__version__: str
 
 __all__ = [
     "Attribute",
@@ -56,6 +58,8 @@ __all__ = [
     "Transaction",
     "Uri",
     "Via",
+    "ViaList",
+    "__version__",
     "_restore",
     "build_request",
     "parse",
@@ -218,7 +222,8 @@ class Via:
     @property
     def port(self) -> int | None: ...
     @property
-    def branch(self) -> str | None: ...
+    def branch(self) -> str | None:
+        """Found when the Via is made (a bad Via raises ``ParseError`` when read from the list)."""
     @property
     def has_rfc3261_branch(self) -> bool:
         """The branch starts with the magic cookie ``z9hG4bK`` and has more after it."""
@@ -238,6 +243,19 @@ class Via:
     def params(self) -> dict[str, str | None]: ...
 
 @final
+class ViaList(Sequence[Via]):
+    """Every Via value of a message, top first: ``len`` and ``[i]`` make no other Via; each
+    Via is made (and its branch found) when first read, then kept."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> Via: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[Via]: ...
+    def __iter__(self) -> Iterator[Via]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
 class NameAddr:
     """A name-addr or addr-spec with header parameters (From, To, Contact, Route, ...)."""
 
@@ -255,7 +273,8 @@ class NameAddr:
     def uri(self) -> Uri | None:
         """None only for ``Contact: *``."""
     @property
-    def tag(self) -> str | None: ...
+    def tag(self) -> str | None:
+        """Found when the object is made (a bad value raises ``ParseError`` then)."""
     @property
     def params(self) -> dict[str, str | None]:
         """Header parameters (after the ``>``), in order; quoted values unquoted."""
@@ -346,8 +365,10 @@ class _Message:
     def branch(self) -> str | None:
         """The top Via's branch: the same as ``via[0].branch``, without building the list."""
     @property
-    def via(self) -> list[Via]:
-        """Every Via value, top first, across all Via headers. Each is parsed when read."""
+    def via(self) -> ViaList:
+        """Every Via value, top first, across all Via headers: a sequence whose items are
+        made when read (``len(m.via)`` and ``m.via[0]`` build no other Via), kept for the next
+        read."""
     @property
     def contact(self) -> list[NameAddr]: ...
     @property

@@ -34,6 +34,7 @@ from sipwire._sipwire import (
     Response,
     Uri,
     Via,
+    __version__,
     parse,
 )
 from sipwire.load import LoadResult
@@ -462,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="SIP toolkit: parse and inspect messages, analyze captures, fuzz servers, "
         "load-test them.",
     )
+    p.add_argument("--version", action="version", version=f"sipwire {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     pp = sub.add_parser(
         "parse", help="print the structure of a SIP message, or the error and where"

@@ -10,6 +10,7 @@ mod endpoint;
 mod errors;
 mod limits;
 mod message;
+mod once;
 mod sdp;
 mod stream;
 mod typed;
@@ -179,6 +180,8 @@ pub(crate) fn as_bytes<'py>(
 #[pymodule(gil_used = false)]
 fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The package version (the workspace's, which maturin also gives the wheel).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let t = errors::types(py)?;
     m.add("SipwireError", t.sipwire_error.clone_ref(py))?;
     m.add("RemoteProtocolError", t.remote.clone_ref(py))?;

@@ -13,10 +13,30 @@ use sipwire::{Location, ParseOptions, Span};
 
 use crate::errors::{local_error, parse_error};
 use crate::limits::PyLimits;
+use crate::once::PyOnce;
 use crate::typed;
 
 /// A `str` from wire bytes: UTF-8 when valid (SIP's charset), else with replacement characters.
 pub fn pystr<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    // CPython's decoder checks the bytes as it copies them (ASCII a word at a time): one pass,
+    // where `str::from_utf8` and then `PyString::new` read every byte twice.
+    if let Ok(len) = pyo3::ffi::Py_ssize_t::try_from(b.len()) {
+        // SAFETY: `b` is valid for `len` bytes for the whole call, the error handler name is
+        // a NUL-terminated static string, and the result is a new reference (or NULL with an
+        // exception set, handled below).
+        let s = unsafe {
+            let p = pyo3::ffi::PyUnicode_DecodeUTF8(b.as_ptr().cast(), len, c"replace".as_ptr());
+            Bound::from_owned_ptr_or_opt(py, p)
+        };
+        if let Some(s) = s {
+            // PyUnicode_DecodeUTF8 returns a str: checked (one flag test), not assumed.
+            if let Ok(s) = s.downcast_into::<PyString>() {
+                return s;
+            }
+        } else {
+            let _ = PyErr::take(py); // out of memory: the fallback below says so
+        }
+    }
     match std::str::from_utf8(b) {
         Ok(s) => PyString::new(py, s),
         Err(_) => PyString::new(py, &String::from_utf8_lossy(b)),
@@ -79,11 +99,13 @@ pub struct Core {
     pub data: Py<PyBytes>,
     pub index: MessageIndex,
     pub opts: ParseOptions,
+    /// The same options, as the typed objects keep them.
+    pub handle: typed::Opts,
     pub mode: Mode,
     checked: GILOnceCell<Checked>,
-    via: GILOnceCell<Py<PyList>>,
-    from_: GILOnceCell<Option<Py<typed::NameAddr>>>,
-    to: GILOnceCell<Option<Py<typed::NameAddr>>>,
+    via: PyOnce<typed::ViaList>,
+    from_: PyOnce<typed::NameAddr>,
+    to: PyOnce<typed::NameAddr>,
     sdp: GILOnceCell<Option<PyObject>>,
     /// CSeq number and method, once read (an error is not kept: it is raised on every read).
     pub cseq: GILOnceCell<Option<(u32, Span)>>,
@@ -91,15 +113,17 @@ pub struct Core {
 
 impl Core {
     pub fn new(py: Python<'_>, data: Py<PyBytes>, index: MessageIndex, mode: Mode) -> Self {
+        let opts = mode.opts(py);
         Core {
             data,
             index,
-            opts: mode.opts(py),
+            opts,
+            handle: typed::Opts::new(opts),
             mode,
             checked: GILOnceCell::new(),
-            via: GILOnceCell::new(),
-            from_: GILOnceCell::new(),
-            to: GILOnceCell::new(),
+            via: PyOnce::new(),
+            from_: PyOnce::new(),
+            to: PyOnce::new(),
             sdp: GILOnceCell::new(),
             cseq: GILOnceCell::new(),
         }
@@ -143,13 +167,12 @@ impl Core {
             &self.to
         };
         if let Some(v) = cell.get(py) {
-            return Ok(v.as_ref().map(|v| v.clone_ref(py)));
+            return Ok(v);
         }
-        let v = typed::name_addr_of(py, self, kind)
+        let v = typed::name_addr_of(py, self, kind)?
             .map(|n| Py::new(py, n))
             .transpose()?;
-        let _ = cell.set(py, v.as_ref().map(|v| v.clone_ref(py)));
-        Ok(v)
+        Ok(cell.fill(py, v))
     }
 
     fn first_str<'py>(&self, py: Python<'py>, kind: HeaderName) -> Option<Bound<'py, PyString>> {
@@ -182,7 +205,14 @@ pub fn wrap(
     Ok(if let Some((method, uri)) = request {
         let method = typed::token_str(py, method.of(core.buf(py))).unbind();
         let known = core.index.fields().request_uri;
-        let uri = typed::Uri::new(py, core.data.clone_ref(py), uri, core.opts, true, known);
+        let uri = typed::Uri::new(
+            py,
+            core.data.clone_ref(py),
+            uri,
+            core.handle.clone(),
+            true,
+            known,
+        );
         Py::new(
             py,
             Request {
@@ -279,13 +309,13 @@ macro_rules! message_methods {
 
             /// Every Via value, top first, across all Via headers.
             #[getter]
-            fn via(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-                if let Some(v) = self.core.via.get(py) {
-                    return Ok(v.clone_ref(py));
+            fn via(&self, py: Python<'_>) -> PyResult<Py<typed::ViaList>> {
+                if let Some(Some(v)) = self.core.via.get(py) {
+                    return Ok(v);
                 }
-                let list = typed::vias(py, &self.core)?;
-                let _ = self.core.via.set(py, list.clone_ref(py));
-                Ok(list)
+                let list = Py::new(py, typed::ViaList::new(py, &self.core)?)?;
+                let held = self.core.via.fill(py, Some(list));
+                held.ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("Via list lost"))
             }
 
             /// Every Contact value (`.uri`, `.expires`, `.q`, `.is_star`).
@@ -470,7 +500,7 @@ macro_rules! message_methods {
 }
 
 /// A SIP request.
-#[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Request {
     pub core: Core,
     /// The method (`INVITE`, `BYE`, or any extension token).
@@ -485,7 +515,7 @@ pub struct Request {
 }
 
 /// A SIP response.
-#[pyclass(frozen, freelist = 32, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Response {
     pub core: Core,
 }

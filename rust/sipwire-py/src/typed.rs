@@ -6,6 +6,7 @@
 
 use pyo3::sync::GILOnceCell;
 
+use pyo3::exceptions::PyIndexError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -16,6 +17,7 @@ use sipwire::{Diagnostic, Error, ParseOptions, Span};
 
 use crate::errors::parse_error;
 use crate::message::{pystr, pystr_unfolded, Core};
+use crate::once::PyOnce;
 
 fn params_dict<'py>(py: Python<'py>, p: Params<'_>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -28,6 +30,45 @@ fn params_dict<'py>(py: Python<'py>, p: Params<'_>) -> PyResult<Bound<'py, PyDic
 
 fn opt_str<'py>(py: Python<'py>, buf: &[u8], s: Option<Span>) -> Option<Bound<'py, PyString>> {
     s.map(|s| pystr(py, s.of(buf)))
+}
+
+/// The same as a field value: a `str`, or None.
+fn opt_obj(py: Python<'_>, buf: &[u8], s: Option<Span>) -> PyObject {
+    match s {
+        Some(s) => pystr(py, s.of(buf)).into_any().unbind(),
+        None => py.None(),
+    }
+}
+
+/// The parse options a typed object keeps for its later reads: the two usual sets by name
+/// (nothing to copy), any other shared. A `ParseOptions` is ~100 bytes; every object used to
+/// carry its own copy.
+#[derive(Clone, Debug)]
+pub enum Opts {
+    Strict,
+    Liberal,
+    Other(std::sync::Arc<ParseOptions>),
+}
+
+impl Opts {
+    pub fn new(o: ParseOptions) -> Opts {
+        if o == ParseOptions::STRICT {
+            Opts::Strict
+        } else if o == ParseOptions::LIBERAL {
+            Opts::Liberal
+        } else {
+            Opts::Other(std::sync::Arc::new(o))
+        }
+    }
+
+    #[inline]
+    pub fn get(&self) -> &ParseOptions {
+        match self {
+            Opts::Strict => &ParseOptions::STRICT,
+            Opts::Liberal => &ParseOptions::LIBERAL,
+            Opts::Other(o) => o,
+        }
+    }
 }
 
 /// Interned strings for the tokens every message repeats (methods, transports), so reading
@@ -63,9 +104,9 @@ pub fn token_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
 }
 
 /// The parts of `text`, parsed on first use and kept.
-fn parts<'c, T: Copy>(
+fn parts<'c, T>(
     py: Python<'_>,
-    cell: &'c GILOnceCell<T>,
+    cell: &'c GILOnceCell<Box<T>>,
     data: &Py<PyBytes>,
     text: Span,
     parse: impl FnOnce(&[u8], &[u8]) -> Result<T, Error>,
@@ -76,25 +117,27 @@ fn parts<'c, T: Copy>(
     let buf = data.as_bytes(py);
     let v = parse(buf, text.of(buf))
         .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
-    Ok(cell.get_or_init(py, || v))
+    Ok(cell.get_or_init(py, || Box::new(v)))
 }
 
-fn preset<T>(py: Python<'_>, v: Option<T>) -> GILOnceCell<T> {
+/// A cell of parts, filled already when validation found them. The parts are boxed: an object
+/// stays small to make and move (most are read for one field, found without them).
+fn preset<T>(py: Python<'_>, v: Option<T>) -> GILOnceCell<Box<T>> {
     let cell = GILOnceCell::new();
     if let Some(v) = v {
-        let _ = cell.set(py, v);
+        let _ = cell.set(py, Box::new(v));
     }
     cell
 }
 
 /// A SIP, SIPS, tel or other URI (RFC 3261 §19.1, RFC 3966).
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Uri {
     data: Py<PyBytes>,
     text: Span,
-    opts: ParseOptions,
+    opts: Opts,
     request: bool,
-    spans: GILOnceCell<UriSpans>,
+    spans: GILOnceCell<Box<UriSpans>>,
 }
 
 impl Uri {
@@ -103,7 +146,7 @@ impl Uri {
         py: Python<'_>,
         data: Py<PyBytes>,
         text: Span,
-        opts: ParseOptions,
+        opts: Opts,
         request: bool,
         known: Option<UriSpans>,
     ) -> Self {
@@ -123,9 +166,9 @@ impl Uri {
     fn core_parse<'b>(&self, text: &'b [u8]) -> Result<CoreUri<'b>, Error> {
         let mut diags: Vec<Diagnostic> = Vec::new();
         if self.request {
-            CoreUri::parse_request_uri(text, &self.opts, &mut diags)
+            CoreUri::parse_request_uri(text, self.opts.get(), &mut diags)
         } else {
-            CoreUri::parse(text, &self.opts, &mut diags)
+            CoreUri::parse(text, self.opts.get(), &mut diags)
         }
     }
 
@@ -262,7 +305,14 @@ impl Uri {
 pub fn parse_uri(py: Python<'_>, text: &str, strict: bool) -> PyResult<Uri> {
     let data = PyBytes::new(py, text.as_bytes()).unbind();
     let opts = crate::limits::options(py, strict, None);
-    let u = Uri::new(py, data, Span::new(0, text.len()), opts, false, None);
+    let u = Uri::new(
+        py,
+        data,
+        Span::new(0, text.len()),
+        Opts::new(opts),
+        false,
+        None,
+    );
     u.spans(py)?;
     Ok(u)
 }
@@ -282,22 +332,59 @@ pub fn uri_equal(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> 
 }
 
 /// One Via value (RFC 3261 §20.42).
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct Via {
     data: Py<PyBytes>,
     text: Span,
-    opts: ParseOptions,
-    spans: GILOnceCell<ViaSpans>,
+    opts: Opts,
+    spans: GILOnceCell<Box<ViaSpans>>,
+    /// The branch (a `str`) or None, found when the Via is made: the field everyone reads (the
+    /// transaction key, RFC 3261 §17.2.3), here a struct member the interpreter reads itself.
+    #[pyo3(get)]
+    branch: PyObject,
 }
 
 impl Via {
+    /// The via-parm at `text`; its branch is found now (by the one-pass reader of the common
+    /// shape, else by the full parse, whose error is raised here), the rest when read.
+    fn new(
+        py: Python<'_>,
+        data: &Py<PyBytes>,
+        text: Span,
+        opts: &Opts,
+        known: Option<ViaSpans>,
+    ) -> PyResult<Self> {
+        let buf = data.as_bytes(py);
+        let spans = preset(py, known);
+        let branch = match known {
+            Some(k) => k.branch,
+            None => match header::top_branch_fast(text.of(buf), opts.get()) {
+                Some(b) => b.map(|b| Span::within(buf, b)),
+                None => {
+                    let v = header::parse_via(text.of(buf), opts.get(), &mut Vec::new())
+                        .map(|v| ViaSpans::of(buf, &v))
+                        .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
+                    let _ = spans.set(py, Box::new(v));
+                    v.branch
+                }
+            },
+        };
+        Ok(Via {
+            data: data.clone_ref(py),
+            text,
+            opts: opts.clone(),
+            spans,
+            branch: opt_obj(py, buf, branch),
+        })
+    }
+
     fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
         self.data.as_bytes(py)
     }
 
     fn spans(&self, py: Python<'_>) -> PyResult<&ViaSpans> {
         parts(py, &self.spans, &self.data, self.text, |buf, t| {
-            header::parse_via(t, &self.opts, &mut Vec::new()).map(|v| ViaSpans::of(buf, &v))
+            header::parse_via(t, self.opts.get(), &mut Vec::new()).map(|v| ViaSpans::of(buf, &v))
         })
     }
 }
@@ -327,10 +414,6 @@ impl Via {
     #[getter]
     fn port(&self, py: Python<'_>) -> PyResult<Option<u16>> {
         Ok(self.spans(py)?.port)
-    }
-    #[getter]
-    fn branch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        Ok(opt_str(py, self.buf(py), self.spans(py)?.branch))
     }
     /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK` (and has more).
     #[getter]
@@ -374,34 +457,72 @@ impl Via {
     }
 }
 
+/// The parts of the name-addr (or Contact value: None for `*`) at `text`.
+fn parse_name_addr_spans(
+    buf: &[u8],
+    text: Span,
+    opts: &ParseOptions,
+    contact: bool,
+) -> Result<Option<NameAddrSpans>, Error> {
+    let t = text.of(buf);
+    let mut d = Vec::new();
+    if contact {
+        header::parse_contact(t, opts, &mut d).map(|c| c.addr().map(|a| NameAddrSpans::of(buf, a)))
+    } else {
+        header::parse_name_addr(t, opts, &mut d).map(|a| Some(NameAddrSpans::of(buf, &a)))
+    }
+}
+
 /// A name-addr (From, To, Contact, Route ...): display name, URI, header parameters.
 /// For Contact, `expires` and `q`; `is_star` for `Contact: *` (whose `uri` is None).
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct NameAddr {
     data: Py<PyBytes>,
     text: Span,
-    opts: ParseOptions,
+    opts: Opts,
     contact: bool,
     /// `None` inside for `Contact: *`.
-    spans: GILOnceCell<Option<NameAddrSpans>>,
+    spans: GILOnceCell<Box<Option<NameAddrSpans>>>,
+    /// The tag parameter (a `str`) or None, found when the object is made (the dialog id,
+    /// RFC 3261 §12): a struct member the interpreter reads itself.
+    #[pyo3(get)]
+    tag: PyObject,
 }
 
 impl NameAddr {
+    /// The name-addr at `text`; its tag is found now (by the one-pass reader of the common
+    /// shape, else by the full parse, whose error is raised here), the rest when read.
     fn new(
         py: Python<'_>,
-        data: Py<PyBytes>,
+        data: &Py<PyBytes>,
         text: Span,
-        opts: ParseOptions,
+        opts: &Opts,
         contact: bool,
         known: Option<NameAddrSpans>,
-    ) -> Self {
-        NameAddr {
-            data,
+    ) -> PyResult<Self> {
+        let buf = data.as_bytes(py);
+        let spans = preset(py, known.map(Some));
+        let tag = match known {
+            Some(k) => k.tag,
+            None => match header::tag_fast(text.of(buf), opts.get()) {
+                Some(t) => t.map(|t| Span::within(buf, t)),
+                None => {
+                    let s = parse_name_addr_spans(buf, text, opts.get(), contact)
+                        .map_err(|e| parse_error(py, e.shifted(text.start as usize), buf))?;
+                    let tag = s.and_then(|s| s.tag);
+                    let _ = spans.set(py, Box::new(s));
+                    tag
+                }
+            },
+        };
+        Ok(NameAddr {
+            data: data.clone_ref(py),
             text,
-            opts,
+            opts: opts.clone(),
             contact,
-            spans: preset(py, known.map(Some)),
-        }
+            spans,
+            tag: opt_obj(py, buf, tag),
+        })
     }
 
     fn buf<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
@@ -409,16 +530,9 @@ impl NameAddr {
     }
 
     fn spans(&self, py: Python<'_>) -> PyResult<Option<&NameAddrSpans>> {
-        let contact = self.contact;
-        let opts = &self.opts;
-        parts(py, &self.spans, &self.data, self.text, |buf, t| {
-            let mut d = Vec::new();
-            if contact {
-                header::parse_contact(t, opts, &mut d)
-                    .map(|c| c.addr().map(|a| NameAddrSpans::of(buf, a)))
-            } else {
-                header::parse_name_addr(t, opts, &mut d).map(|a| Some(NameAddrSpans::of(buf, &a)))
-            }
+        let (contact, opts, text) = (self.contact, self.opts.get(), self.text);
+        parts(py, &self.spans, &self.data, text, |buf, _| {
+            parse_name_addr_spans(buf, text, opts, contact)
         })
         .map(Option::as_ref)
     }
@@ -434,7 +548,7 @@ impl NameAddr {
     /// Contact questions, answered by the core's Contact view.
     fn contact<R>(&self, py: Python<'_>, f: impl FnOnce(&Contact<'_>) -> R) -> PyResult<R> {
         let buf = self.buf(py);
-        header::parse_contact(self.text.of(buf), &self.opts, &mut Vec::new())
+        header::parse_contact(self.text.of(buf), self.opts.get(), &mut Vec::new())
             .map(|c| f(&c))
             .map_err(|e| parse_error(py, e.shifted(self.text.start as usize), buf))
     }
@@ -482,16 +596,11 @@ impl NameAddr {
                 py,
                 self.data.clone_ref(py),
                 s.uri.text,
-                self.opts,
+                self.opts.clone(),
                 false,
                 Some(s.uri),
             )
         }))
-    }
-    #[getter]
-    fn tag<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyString>>> {
-        let tag = self.spans(py)?.and_then(|s| s.tag);
-        Ok(opt_str(py, self.buf(py), tag))
     }
     /// Header parameters (after the `>`), in order.
     #[getter]
@@ -528,10 +637,11 @@ impl NameAddr {
 }
 
 /// CSeq (RFC 3261 §20.16): sequence number and method.
-#[pyclass(frozen, freelist = 64, module = "sipwire._sipwire")]
+#[pyclass(frozen, module = "sipwire._sipwire")]
 pub struct CSeq {
+    /// An `int` (struct members are read by the interpreter itself, without a getter call).
     #[pyo3(get)]
-    seq: u32,
+    seq: PyObject,
     #[pyo3(get)]
     method: Py<PyString>,
 }
@@ -539,14 +649,15 @@ pub struct CSeq {
 #[pymethods]
 impl CSeq {
     fn __repr__(&self, py: Python<'_>) -> String {
-        format!("<CSeq {} {}>", self.seq, self.method.bind(py))
+        format!("<CSeq {} {}>", self.seq.bind(py), self.method.bind(py))
     }
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         let Ok(o) = other.downcast::<CSeq>() else {
             return Ok(false);
         };
         let o = o.get();
-        Ok(o.seq == self.seq && o.method.bind(py).as_any().eq(self.method.bind(py))?)
+        Ok(o.seq.bind(py).eq(self.seq.bind(py))?
+            && o.method.bind(py).as_any().eq(self.method.bind(py))?)
     }
 }
 
@@ -579,28 +690,27 @@ pub fn cseq_parts<'a>(py: Python<'a>, core: &'a Core) -> PyResult<Option<(u32, &
 }
 
 pub fn cseq(py: Python<'_>, core: &Core) -> PyResult<Option<CSeq>> {
-    Ok(cseq_parts(py, core)?.map(|(seq, method)| CSeq {
-        seq,
-        method: token_str(py, method).unbind(),
-    }))
+    cseq_parts(py, core)?
+        .map(|(seq, method)| {
+            Ok(CSeq {
+                seq: seq.into_pyobject(py)?.into_any().unbind(),
+                method: token_str(py, method).unbind(),
+            })
+        })
+        .transpose()
 }
 
 /// From or To, parsed when read unless validation already found its parts.
-pub fn name_addr_of(py: Python<'_>, core: &Core, kind: HeaderName) -> Option<NameAddr> {
-    let h = core.index.headers.iter().find(|h| h.kind == kind)?;
+pub fn name_addr_of(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Option<NameAddr>> {
+    let Some(h) = core.index.headers.iter().find(|h| h.kind == kind) else {
+        return Ok(None);
+    };
     let known = if kind == HeaderName::From {
         core.index.fields().from
     } else {
         core.index.fields().to
     };
-    Some(NameAddr::new(
-        py,
-        core.data.clone_ref(py),
-        h.value,
-        core.opts,
-        false,
-        known,
-    ))
+    NameAddr::new(py, &core.data, h.value, &core.handle, false, known).map(Some)
 }
 
 /// The tag of From or To, read from the parts validation found or parsed now.
@@ -654,16 +764,20 @@ pub fn top_branch<'py>(py: Python<'py>, core: &Core) -> PyResult<Option<Bound<'p
     Ok(via.branch().map(|b| pystr(py, b)))
 }
 
-/// The comma-separated items of every header of `kind`, as spans of the message, in order.
-/// Empty items, too many items and unbalanced quotes or `<` are reported here; each item's
-/// own grammar when it is read.
-fn list_items(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Vec<Span>> {
+/// The comma-separated items of every header of `kind`, as spans of the message, in order,
+/// each handed to `f`. Empty items, too many items and unbalanced quotes or `<` are reported
+/// here; each item's own grammar when it is read.
+fn for_list_items(
+    py: Python<'_>,
+    core: &Core,
+    kind: HeaderName,
+    mut f: impl FnMut(Span),
+) -> PyResult<()> {
     let buf = core.buf(py);
-    let mut out = Vec::new();
     for h in core.index.headers.iter().filter(|h| h.kind == kind) {
         let v = h.value.of(buf);
         if memchr::memchr(b',', v).is_none() {
-            out.push(h.value);
+            f(h.value);
             continue;
         }
         let mut d = Vec::new();
@@ -675,9 +789,15 @@ fn list_items(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Vec<Spa
         );
         for item in items {
             let item = item.map_err(|e| parse_error(py, e.shifted(h.value.start as usize), buf))?;
-            out.push(Span::within(buf, item));
+            f(Span::within(buf, item));
         }
     }
+    Ok(())
+}
+
+fn list_items(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Vec<Span>> {
+    let mut out = Vec::new();
+    for_list_items(py, core, kind, |s| out.push(s))?;
     Ok(out)
 }
 
@@ -687,33 +807,138 @@ pub fn name_addr_list(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult
     for text in list_items(py, core, kind)? {
         out.append(NameAddr::new(
             py,
-            core.data.clone_ref(py),
+            &core.data,
             text,
-            core.opts,
+            &core.handle,
             kind == HeaderName::Contact,
             None,
-        ))?;
+        )?)?;
     }
     Ok(out.unbind())
 }
 
-/// Every Via value, top first; the top one with the parts validation found.
-pub fn vias(py: Python<'_>, core: &Core) -> PyResult<Py<PyList>> {
-    let out = PyList::empty(py);
-    let top = core.index.fields().top_via;
-    for (i, text) in list_items(py, core, HeaderName::Via)?
-        .into_iter()
-        .enumerate()
-    {
-        let known = top.filter(|t| i == 0 && t.text == text);
-        out.append(Via {
+/// Every Via value, top first, across all Via headers: a sequence that makes a `Via` when
+/// one is read (`len` and `[0]` build no others) and keeps it, so reading it again parses
+/// nothing. The top one starts with the parts validation found, if any.
+#[pyclass(frozen, sequence, module = "sipwire._sipwire")]
+pub struct ViaList {
+    data: Py<PyBytes>,
+    opts: Opts,
+    top: Option<Box<ViaSpans>>,
+    /// The first [`VIA_INLINE`] values' spans and objects live in the list itself (no heap
+    /// allocation for the usual message); the rest, if any, in `more` (objects not kept).
+    inline: [Span; VIA_INLINE],
+    made: [PyOnce<Via>; VIA_INLINE],
+    more: Vec<Span>,
+    len: usize,
+}
+
+/// Vias kept inline by a [`ViaList`]: a request through a few proxies has fewer.
+const VIA_INLINE: usize = 4;
+
+impl ViaList {
+    pub fn new(py: Python<'_>, core: &Core) -> PyResult<Self> {
+        let mut list = ViaList {
             data: core.data.clone_ref(py),
-            text,
-            opts: core.opts,
-            spans: preset(py, known),
+            opts: core.handle.clone(),
+            top: core.index.fields().top_via.map(Box::new),
+            inline: [Span::default(); VIA_INLINE],
+            made: std::array::from_fn(|_| PyOnce::new()),
+            more: Vec::new(),
+            len: 0,
+        };
+        for_list_items(py, core, HeaderName::Via, |s| {
+            match list.inline.get_mut(list.len) {
+                Some(slot) => *slot = s,
+                None => list.more.push(s),
+            }
+            list.len += 1;
         })?;
+        Ok(list)
     }
-    Ok(out.unbind())
+
+    fn span(&self, i: usize) -> Option<Span> {
+        match self.inline.get(i) {
+            Some(s) if i < self.len => Some(*s),
+            Some(_) => None,
+            None => self.more.get(i - VIA_INLINE).copied(),
+        }
+    }
+
+    fn item(&self, py: Python<'_>, i: usize) -> PyResult<Py<Via>> {
+        let Some(text) = self.span(i) else {
+            return Err(PyIndexError::new_err("Via index out of range"));
+        };
+        let cell = self.made.get(i);
+        if let Some(Some(v)) = cell.and_then(|c| c.get(py)) {
+            return Ok(v);
+        }
+        let known = self
+            .top
+            .as_deref()
+            .filter(|t| i == 0 && t.text == text)
+            .copied();
+        let via = Py::new(py, Via::new(py, &self.data, text, &self.opts, known)?)?;
+        Ok(match cell {
+            Some(c) => c.fill(py, Some(via.clone_ref(py))).unwrap_or(via),
+            None => via,
+        })
+    }
+
+    fn all<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for i in 0..self.len {
+            out.append(self.item(py, i)?)?;
+        }
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl ViaList {
+    fn __len__(&self) -> usize {
+        self.len
+    }
+
+    /// `via[i]` (negative counts from the bottom) or `via[a:b]` (a list).
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(i) = key.extract::<isize>() {
+            let n = self.len as isize; // at most the header limit
+            let j = if i < 0 { i + n } else { i };
+            let j =
+                usize::try_from(j).map_err(|_| PyIndexError::new_err("Via index out of range"))?;
+            return Ok(self.item(py, j)?.into_bound(py).into_any());
+        }
+        self.all(py)?.as_any().get_item(key)
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.all(py)?.into_any().try_iter()?.into_any())
+    }
+
+    /// Equal, as a list is, to a list (or another Via sequence) of the same Via objects.
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let theirs = if let Ok(o) = other.downcast::<ViaList>() {
+            o.get().all(py)?.into_any()
+        } else if other.is_instance_of::<PyList>() {
+            other.clone()
+        } else {
+            return Ok(py.NotImplemented());
+        };
+        let same = self.all(py)?.as_any().eq(theirs)?;
+        Ok(pyo3::types::PyBool::new(py, same)
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.all(py)?.repr()?.to_string())
+    }
 }
 
 /// A numeric header (Max-Forwards, Expires) as an int, or None when missing.
@@ -735,6 +960,7 @@ pub fn number_of(py: Python<'_>, core: &Core, kind: HeaderName) -> PyResult<Opti
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Uri>()?;
     m.add_class::<Via>()?;
+    m.add_class::<ViaList>()?;
     m.add_class::<NameAddr>()?;
     m.add_class::<CSeq>()?;
     m.add_function(wrap_pyfunction!(parse_uri, m)?)?;

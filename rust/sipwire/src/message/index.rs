@@ -262,7 +262,9 @@ fn missing_empty_line(buf: &[u8], max_end: usize) -> Error {
 }
 
 /// Adds the header line `buf[pos..end]`: a new header, or a continuation of the last one.
-#[inline]
+/// Inlined into the header loop: as a call it spent ~17 instructions a line saving and
+/// restoring registers.
+#[inline(always)]
 fn push_line(
     buf: &[u8],
     pos: usize,
@@ -496,17 +498,28 @@ fn semantic_checks(
 ) {
     // Content-Length duplicates are judged with their values (`content_length`).
     const SINGLE: u128 = super::names::SINGLE_MASK & !(1u128 << (HeaderName::ContentLength as u8));
-    let mut seen: u128 = 0;
+    // The set as two 64-bit words: a shift of a u128 by a variable amount is a dozen
+    // instructions, and this runs once per header of every message.
+    const SINGLE_LO: u64 = SINGLE as u64;
+    const SINGLE_HI: u64 = (SINGLE >> 64) as u64;
+    let (mut lo, mut hi) = (0u64, 0u64);
     for h in headers {
-        let bit = 1u128 << (h.kind as u8 as u32).min(127);
-        if SINGLE & seen & bit != 0 {
+        let k = (h.kind as u8).min(127);
+        let bit = 1u64 << (k & 63);
+        let (single, seen) = if k < 64 {
+            (SINGLE_LO, &mut lo)
+        } else {
+            (SINGLE_HI, &mut hi)
+        };
+        if single & *seen & bit != 0 {
             diags.push(Error::new(
                 ErrorKind::DuplicateHeader,
                 h.name.start as usize,
             ));
         }
-        seen |= bit;
+        *seen |= bit;
     }
+    let seen = u128::from(lo) | (u128::from(hi) << 64);
     for m in [
         HeaderName::To,
         HeaderName::From,
