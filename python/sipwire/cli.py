@@ -379,70 +379,253 @@ def _positive(kind: type[float] | type[int]) -> Any:
 
 
 def _load_parser(sub: Any) -> None:
+    from sipwire.load import SCENARIOS
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     lp = sub.add_parser(
-        "load", help="load-test a SIP target with calls, or answer calls under load"
+        "load",
+        help="load-test a SIP target with calls, or answer calls under load",
+        formatter_class=fmt,
     )
     lsub = lp.add_subparsers(dest="mode", required=True)
-    c = lsub.add_parser("call", help="place calls at a fixed rate (INVITE, ACK, BYE)")
-    c.add_argument("target", help="the Request-URI to call, e.g. sip:service@127.0.0.1:5060")
-    c.add_argument("--rate", type=_positive(float), default=10.0, help="calls per second")
-    c.add_argument("--duration", type=_positive(float), default=10.0, help="seconds")
-    c.add_argument(
-        "--concurrency", type=_positive(int), default=10000, help="most calls up at once"
+    scenarios = "; ".join(f"{k}: {v().description}" for k, v in SCENARIOS.items())
+    c = lsub.add_parser(
+        "call",
+        help="place calls (or other scenarios) at a fixed rate",
+        description="Places calls at a fixed rate from Rust (batched UDP) and reports "
+        "completed, failed (by status and reason), retransmissions, concurrency and setup "
+        "latency percentiles. Exit status: 0 every call completed, 1 some failed, 2 usage, "
+        "3 nothing answered at the target. Scenarios: " + scenarios + ".",
+        formatter_class=fmt,
     )
-    c.add_argument("--hold", type=float, default=0.0, help="seconds each call stays up")
-    c.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    c.add_argument("target", help="the Request-URI to call, e.g. sip:service@127.0.0.1:5060")
+    c.add_argument("--scenario", choices=sorted(SCENARIOS), default="call", help="what a call does")
+    c.add_argument("--rate", type=_positive(float), default=10.0, help="calls per second")
+    c.add_argument(
+        "--duration", type=_positive(float), default=10.0, help="seconds of placing calls"
+    )
+    c.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        default=65536,
+        help="most calls up at once (more are refused and counted)",
+    )
+    c.add_argument(
+        "--hold",
+        type=float,
+        default=0.0,
+        help="seconds a call stays up (cancel: seconds of ringing before the CANCEL; "
+        "hold-dtmf: spread over its pauses)",
+    )
+    c.add_argument(
+        "--max-calls", type=_positive(int), default=None, help="stop placing after this many calls"
+    )
+    c.add_argument(
+        "--user",
+        default="sipwire",
+        help="user for digest credentials and {user} in REGISTER's To/From",
+    )
+    c.add_argument("--password", default="", help="password for digest challenges (401/407)")
+    c.add_argument(
+        "--t1",
+        type=_positive(float),
+        default=0.5,
+        help="RFC 3261 T1 in seconds (retransmission start)",
+    )
+    c.add_argument(
+        "--give-up",
+        type=float,
+        default=1.0,
+        help="stop when nothing at all answered this many seconds after the first request "
+        "(0: never)",
+    )
+    c.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    c.add_argument(
+        "--csv", type=Path, default=None, help="write a per-second time series to this CSV file"
+    )
+    c.add_argument(
+        "--find-max",
+        action="store_true",
+        help="ramp the rate from --rate (times --ramp-step every --ramp-seconds) until a call "
+        "fails; report the highest rate held",
+    )
+    c.add_argument(
+        "--ramp-step", type=float, default=1.25, help="rate multiplier between --find-max rounds"
+    )
+    c.add_argument(
+        "--ramp-seconds",
+        type=_positive(float),
+        default=10.0,
+        help="seconds of each --find-max round",
+    )
+    c.add_argument(
+        "--max-rate",
+        type=_positive(float),
+        default=100000.0,
+        help="--find-max stops above this rate",
+    )
+    c.add_argument(
+        "--transport",
+        choices=["udp", "tcp"],
+        default="udp",
+        help="tcp goes through the asyncio user agent (the call scenario only, far lower rates)",
+    )
+    c.add_argument("--quiet", action="store_true", help="no progress line")
     c.set_defaults(func=_cmd_load_call)
-    a = lsub.add_parser("answer", help="answer every incoming call with 200")
-    a.add_argument("--port", type=int, default=5060)
-    a.add_argument("--host", default="127.0.0.1")
-    a.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    a = lsub.add_parser(
+        "answer",
+        help="answer every incoming call with 200",
+        description="Answers every INVITE (200, or 180 then 200 with --ring) and every other "
+        "request with 200, from Rust over UDP; reports incoming, answered, completed calls and "
+        "the most calls up at once.",
+        formatter_class=fmt,
+    )
+    a.add_argument("--port", type=int, default=5060, help="UDP port to answer on")
+    a.add_argument("--host", default="127.0.0.1", help="address to answer on")
+    a.add_argument(
+        "--transport", choices=["udp", "tcp"], default="udp", help="tcp uses the asyncio user agent"
+    )
     a.add_argument(
         "--duration", type=_positive(float), default=None, help="seconds (default: until ^C)"
     )
-    a.add_argument("--calls", type=_positive(int), default=None, help="stop after this many")
+    a.add_argument(
+        "--calls", type=_positive(int), default=None, help="stop after this many calls ended"
+    )
+    a.add_argument("--ring", type=float, default=0.0, help="seconds of 180 Ringing before the 200")
+    a.add_argument("--status", type=int, default=200, help="final status for INVITEs")
+    a.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    a.add_argument(
+        "--csv", type=Path, default=None, help="write a per-second time series to this CSV file"
+    )
+    a.add_argument("--quiet", action="store_true", help="no progress line")
     a.set_defaults(func=_cmd_load_answer)
 
 
 def _cmd_load_call(args: argparse.Namespace) -> int:
-    from sipwire.load import place_calls
+    from sipwire import load
 
-    res = asyncio.run(
-        place_calls(
+    progress = None if args.quiet else sys.stderr
+    if args.transport == "tcp":
+        if args.scenario != "call" or args.find_max:
+            sys.stderr.write("sipwire load: over tcp only the call scenario runs (no --find-max)\n")
+            return 2
+        res = asyncio.run(
+            load.place_calls(
+                args.target,
+                rate=args.rate,
+                duration=args.duration,
+                concurrency=args.concurrency,
+                hold=args.hold,
+                transport="tcp",
+                progress=progress,
+            )
+        )
+        return _report(res, args)
+    scenario = load.SCENARIOS[args.scenario](args.hold)
+    kw: dict[str, Any] = dict(
+        concurrency=args.concurrency,
+        user=args.user,
+        password=args.password,
+        t1=args.t1,
+        give_up=args.give_up,
+    )
+    try:
+        if args.find_max:
+            if not args.ramp_step > 1:
+                sys.stderr.write("sipwire load: --ramp-step must be > 1\n")
+                return 2
+            best, rounds = load.find_max(
+                args.target,
+                scenario,
+                start=args.rate,
+                step=args.ramp_step,
+                seconds=args.ramp_seconds,
+                limit=args.max_rate,
+                progress=progress or sys.stdout,
+                **kw,
+            )
+            print(f"highest rate held with no failed call: {best:g} calls/s ({args.scenario})")
+            if args.json is not None:
+                load.save_json(
+                    args.json,
+                    {"max_rate": best, "rounds": [r.to_json() for r in rounds]},
+                )
+            if args.csv is not None:
+                load.write_csv(args.csv, [row for r in rounds for row in r.series])
+            return 0 if best > 0 else 1
+        res = load.run(
             args.target,
+            scenario,
             rate=args.rate,
             duration=args.duration,
-            concurrency=args.concurrency,
-            hold=args.hold,
-            transport=args.transport,
-            progress=sys.stderr,
+            max_calls=args.max_calls,
+            progress=progress,
+            **kw,
         )
-    )
+    except load.TargetUnreachable as e:
+        sys.stderr.write(f"sipwire load: {e}\n")
+        return 3
+    except (ValueError, OSError) as e:
+        sys.stderr.write(f"sipwire load: {e}\n")
+        return 2
+    return _report(res, args)
+
+
+def _report(res: LoadResult, args: argparse.Namespace) -> int:
+    from sipwire import load
+
     print(res.summary())
-    return 0 if res.clean else 1
+    if args.json is not None:
+        load.save_json(args.json, res)
+    if args.csv is not None:
+        load.write_csv(args.csv, res.series)
+    return 0 if res.clean and res.unfinished == 0 else 1
 
 
 def _cmd_load_answer(args: argparse.Namespace) -> int:
-    from sipwire.load import answer_calls
+    from sipwire import load
 
-    async def run() -> LoadResult:
-        ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
-        ready.add_done_callback(lambda f: print("answering on", *f.result(), flush=True))
-        return await answer_calls(
-            port=args.port,
-            host=args.host,
-            transport=args.transport,
-            duration=args.duration,
-            calls=args.calls,
-            ready=ready,
-            progress=sys.stderr,
-        )
+    progress = None if args.quiet else sys.stderr
+    if args.transport == "tcp":
 
-    try:
-        res = asyncio.run(run())
-    except KeyboardInterrupt:
-        return 0
+        async def run() -> LoadResult:
+            loop = asyncio.get_running_loop()
+            ready: asyncio.Future[tuple[str, int]] = loop.create_future()
+            ready.add_done_callback(lambda f: print("answering on", *f.result(), flush=True))
+            return await load.answer_calls(
+                port=args.port,
+                host=args.host,
+                transport="tcp",
+                duration=args.duration,
+                calls=args.calls,
+                ready=ready,
+                progress=progress,
+            )
+
+        try:
+            res = asyncio.run(run())
+        except KeyboardInterrupt:
+            return 0
+    else:
+        try:
+            res = load.answer(
+                port=args.port,
+                host=args.host,
+                duration=args.duration,
+                calls=args.calls,
+                ring=args.ring,
+                status=args.status,
+                progress=progress,
+                ready=lambda a: print("answering on", *a, flush=True),
+            )
+        except (ValueError, OSError) as e:
+            sys.stderr.write(f"sipwire load: {e}\n")
+            return 2
     print(res.summary())
+    if args.json is not None:
+        load.save_json(args.json, res)
+    if args.csv is not None:
+        load.write_csv(args.csv, res.series)
     return 0 if res.failed == 0 else 1
 
 

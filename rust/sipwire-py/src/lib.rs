@@ -9,6 +9,7 @@ mod correlate;
 mod endpoint;
 mod errors;
 mod limits;
+mod load;
 mod message;
 mod sdp;
 mod stream;
@@ -199,5 +200,6 @@ fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     correlate::register(m)?;
     capture::register(m)?;
     endpoint::register(m)?;
+    load::register(m)?;
     Ok(())
 }
