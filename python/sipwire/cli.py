@@ -268,7 +268,43 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "and send these inside it; an unanswered request is a find (see --list-classes)",
     )
     fp.add_argument("--flood", type=int, default=20, help="requests in a NOTIFY or INFO flood (20)")
-    fp.add_argument("--list-classes", action="store_true", help="print the hostile classes")
+    fp.add_argument(
+        "--window-seconds",
+        type=float,
+        default=5.0,
+        help="a find holds at least the previous round and this many seconds before the "
+        "unanswered probe, for targets that die a while after the message (5)",
+    )
+    fp.add_argument(
+        "--record-size",
+        type=int,
+        default=10000,
+        help="messages kept in the rolling record finds are cut from (10000; 16 MiB at most)",
+    )
+    fp.add_argument(
+        "--pcap", type=Path, help="write the whole campaign, both directions, to this pcap file"
+    )
+    fp.add_argument(
+        "--reproduce-tries",
+        type=int,
+        default=2,
+        help="replays of a window before the find is called flaky (2)",
+    )
+    fp.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        help="with --replay: keep probing this many seconds after the last message (0)",
+    )
+    fp.add_argument(
+        "--allow-public",
+        action="store_true",
+        help="confirm that a target which is not a loopback or private address may be fuzzed "
+        "(you have its owner's permission)",
+    )
+    fp.add_argument(
+        "--list-classes", action="store_true", help="print the hostile classes and what they do"
+    )
     fp.add_argument("--quiet", action="store_true", help="no progress line")
     fp.set_defaults(func=_cmd_fuzz, parser=fp)
 
@@ -276,8 +312,13 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _cmd_fuzz(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if args.list_classes:
-        sys.stdout.write("".join(f"{name}\n" for name in sorted(mutations.MUTATIONS)))
-        sys.stdout.write("".join(f"dialog: {name}\n" for name in campaign.DIALOG_CLASSES))
+        width = max(map(len, [*mutations.MUTATIONS, *campaign.DIALOG_CLASSES])) + 2
+        sys.stdout.write("hostile classes (--classes), each a valid message broken so:\n")
+        for name in sorted(mutations.MUTATIONS):
+            sys.stdout.write(f"  {name:{width}}{mutations.DESCRIPTIONS[name]}\n")
+        sys.stdout.write("in-dialog classes (--dialog-classes), sent inside a call set up first:\n")
+        for name in campaign.DIALOG_CLASSES:
+            sys.stdout.write(f"  {name:{width}}{campaign.DIALOG_DESCRIPTIONS[name]}\n")
         return 0
     if args.target is None:
         parser.error("the target is required (udp:HOST:PORT, tcp:HOST:PORT or HOST:PORT)")
@@ -289,6 +330,19 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
             bind = (b.host, b.port)
     except ValueError as e:
         parser.error(str(e))
+    if not campaign.is_private(target.host):
+        warning = (
+            f"sipwire fuzz: WARNING: {target.host} is not a loopback or private address. "
+            "Fuzzing can take down a service other people use, and is only lawful with its "
+            "owner's permission.\n"
+        )
+        sys.stderr.write(warning)
+        if not args.allow_public:
+            sys.stderr.write(
+                "sipwire fuzz: not sending anything; if you have that permission, confirm "
+                "with --allow-public\n"
+            )
+            return 2
     if args.replay:
         return _replay(args, target, bind, parser)
     classes = tuple(sorted(mutations.MUTATIONS))
@@ -320,6 +374,11 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         bind=bind,
         dialog_classes=dialogs,
         flood=args.flood,
+        window_seconds=args.window_seconds,
+        record_messages=args.record_size,
+        pcap=args.pcap,
+        reproduce_tries=args.reproduce_tries,
+        allow_public=args.allow_public,
     )
     try:
         run = campaign.Campaign(config, progress=None if args.quiet else sys.stderr)
@@ -356,6 +415,8 @@ def _replay(
             probe_timeout=args.probe_timeout,
             probe_tries=args.probe_tries,
             bind=bind,
+            linger=max(0.0, args.linger),
+            allow_public=args.allow_public,
         )
     except campaign.TargetDown as e:
         sys.stderr.write(f"sipwire fuzz: {e}\n")
