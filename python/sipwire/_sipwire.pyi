@@ -1606,7 +1606,7 @@ class LoadRunner:
     [(name, value)], "body": bytes, "sdp": direction or None, "expect": (lo, hi), "auth":
     bool, "cancel_after": seconds or None, "uri"/"to"/"from": str or None}`` or ``{"kind":
     "pause", "seconds": s}``) it places calls once :meth:`place` is called; ``{n}`` in
-    ``uri``, ``to``, ``from_``, ``user`` and header values is the call's number. It always
+    ``uri``, ``to``, ``from_``, ``user``, header values and bodies is the call's number. It always
     answers what it receives: a new INVITE with ``invite_status`` (after 180 and ``ring``
     seconds when ``ring`` > 0), anything else with 200."""
 
@@ -1641,6 +1641,9 @@ class LoadRunner:
         """Starts placing ``rate`` calls a second for ``seconds`` (at most ``max_calls``)."""
     def run(self, until: float) -> None:
         """Runs the engine until ``until`` seconds on its clock, without the GIL."""
+    @property
+    def placing(self) -> bool:
+        """Whether calls remain to be placed (the rate and span of the last :meth:`place`)."""
     @property
     def active(self) -> int:
         """Calls in progress."""

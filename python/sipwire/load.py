@@ -35,7 +35,7 @@ From Python::
     ))
     load.run("sip:127.0.0.1:5060", mine, rate=100, duration=5, user="u{n}", password="pw")
 
-``{n}`` in a scenario's URIs, headers and user name is the call's number (from 1).
+``{n}`` in a scenario's URIs, headers, bodies and user name is the call's number (from 1).
 """
 
 from __future__ import annotations
@@ -648,7 +648,7 @@ def run(
                 f"completed {st['completed']}  failed {st['failed']}  "
                 f"retransmitted {st['retransmitted']}"
             )
-            if now >= end_placing and (runner.active == 0 or now >= end_placing + wait):
+            if not runner.placing and (runner.active == 0 or now >= end_placing + wait):
                 break
     except KeyboardInterrupt:
         pass

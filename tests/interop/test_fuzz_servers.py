@@ -253,6 +253,27 @@ def test_a_crash_that_does_not_reproduce_is_kept_as_flaky(tmp_path: Path) -> Non
     assert not list(out.glob("crash-*"))
 
 
+def test_sipwire_load_answer_survives_a_campaign(tmp_path: Path) -> None:
+    """The Rust answering engine (``sipwire load answer``) against hostile messages and
+    hostile requests inside its dialogs: it keeps answering, every request answered."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "sipwire", "load", "answer", "--port", str(port), "--quiet"]
+    server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        target = Target("udp", HOST, port)
+        wait_answering(target)
+        r = sipwire_fuzz(
+            "--seed", "5", "--count", "400", "--rate", "1000", "--probe-timeout", "1",
+            "--dialog-classes", "all", "--out", str(tmp_path), str(target),
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "finds: 0" in r.stdout and "requests unanswered 0" in r.stdout
+        assert server.poll() is None
+    finally:
+        server.kill()
+        server.wait(5)
+
+
 # --- Kamailio -------------------------------------------------------------------------------
 
 

@@ -71,7 +71,7 @@ impl Template {
 pub struct Request {
     pub method: Vec<u8>,
     pub headers: Vec<(Vec<u8>, Template)>,
-    pub body: Vec<u8>,
+    pub body: Template,
     /// An SDP offer with this direction attribute (sendrecv, sendonly, ...) as the body.
     pub sdp: Option<Vec<u8>>,
     /// The final statuses that let the call go on (inclusive).
@@ -213,6 +213,8 @@ pub struct Runner {
     out: VecDeque<(SocketAddr, Arc<[u8]>)>,
     pub stats: Stats,
     rx: Received,
+    /// The shortest sleep for timers and calls due (µs).
+    pub quantum_us: u64,
 }
 
 fn now_ms(us: u64) -> u64 {
@@ -386,6 +388,7 @@ impl Runner {
             out: VecDeque::new(),
             stats: Stats::default(),
             rx: Received::default(),
+            quantum_us: 1000,
         })
     }
 
@@ -434,24 +437,26 @@ impl Runner {
         self.max_calls = max_calls.map(|m| self.started.saturating_add(m));
     }
 
-    fn placing(&self, now_us: u64) -> bool {
-        self.rate > 0.0
-            && self.scenario.is_some()
-            && now_us < self.place_until_us
-            && self.max_calls.map_or(true, |m| self.started < m)
-    }
-
-    /// When the next call is due (µs), while placing.
-    fn next_call_us(&self, now_us: u64) -> Option<u64> {
-        if !self.placing(now_us) {
+    /// When the next call is due (µs), while there are calls to place.
+    fn next_call_us(&self) -> Option<u64> {
+        if self.rate <= 0.0 || self.scenario.is_none() {
+            return None;
+        }
+        if self.max_calls.is_some_and(|m| self.started >= m) {
             return None;
         }
         let k = (self.started - self.base) as f64;
-        Some(self.origin_us + (k / self.rate * 1e6) as u64)
+        let at = self.origin_us + (k / self.rate * 1e6) as u64;
+        (at < self.place_until_us).then_some(at)
+    }
+
+    /// Whether calls remain to be placed.
+    pub fn placing(&self) -> bool {
+        self.next_call_us().is_some()
     }
 
     fn start_due(&mut self, now_us: u64) {
-        while let Some(at) = self.next_call_us(now_us) {
+        while let Some(at) = self.next_call_us() {
             if at > now_us {
                 break;
             }
@@ -543,7 +548,7 @@ impl Runner {
         }
         let body = match &r.sdp {
             Some(dir) => self.sdp(dir, call.sdp_version, n),
-            None => r.body.clone(),
+            None => r.body.render(n),
         };
         let hs: Vec<(&[u8], &[u8])> = headers.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         let dialog = call.dialog;
@@ -1033,7 +1038,7 @@ impl Runner {
                 return Ok(());
             }
             let mut wake = until_us;
-            if let Some(t) = self.next_call_us(now_us) {
+            if let Some(t) = self.next_call_us() {
                 wake = wake.min(t);
             }
             if let Some(Reverse((t, ..))) = self.timers.peek() {
@@ -1048,6 +1053,12 @@ impl Runner {
             if !self.out.is_empty() {
                 // The socket was full: try again soon.
                 wake = wake.min(now_us + 200);
+            } else if wake < until_us {
+                // Timers and new calls are served at most every `quantum` µs (SIPp's timer
+                // resolution is 1 ms too): at thousands of calls a second the calls due start
+                // in small batches, sent in one sendmmsg, instead of one wake-up each. Received
+                // datagrams still wake the loop at once.
+                wake = wake.max(now_us + self.quantum_us).min(until_us);
             }
             let (_, err) = if wake > now_us {
                 self.sock.wait(wake - now_us)

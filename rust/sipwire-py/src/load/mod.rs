@@ -73,7 +73,7 @@ fn step(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Step> {
             .into_iter()
             .map(|(k, v)| (k.into_bytes(), Template::new(v.as_bytes())))
             .collect(),
-        body,
+        body: Template::new(&body),
         sdp: sdp.map(String::into_bytes),
         expect,
         auth,
@@ -224,6 +224,12 @@ impl LoadRunner {
         let r = &mut self.r;
         py.allow_threads(|| r.run_until(until_us))
             .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("load engine: {e}")))
+    }
+
+    /// Whether calls remain to be placed (the rate and span of the last `place`).
+    #[getter]
+    fn placing(&self) -> bool {
+        self.r.placing()
     }
 
     /// Calls in progress.
