@@ -211,8 +211,11 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="send valid and hostile SIP to a server, probe it, save what stops it",
         description="Sends rounds of valid dialogs and hostile variants to TARGET at a steady "
         "rate, checks with OPTIONS after each round that it still answers, and when it does "
-        "not saves the messages since the last answer (found and shrunk to the one that "
-        "stops it when --restart-cmd can restart it) with the command that replays them. "
+        "not saves every message since the last answer before the suspect window (the "
+        "previous round and --window-seconds), replayed, bisected and shrunk to what stops it "
+        "when --restart-cmd can restart it, with the command that replays it. Every message "
+        "sent is kept in a rolling record (and the whole campaign in --pcap). Targets that are "
+        "not loopback or private addresses need --allow-public. "
         "Exit status: 0 the target kept answering, 1 finds saved, 2 usage error.",
     )
     fp.add_argument(

@@ -908,7 +908,7 @@ async def answer_calls(
             except CallFailed as e:
                 res.failed += 1
                 res.failures[(e.status, e.reason)] += 1
-            except SipwireError as e:
+            except Exception as e:  # a bad call must not stop the answering
                 res.failed += 1
                 res.failures[(0, type(e).__name__)] += 1
             finally:
