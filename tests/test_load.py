@@ -157,6 +157,18 @@ def test_a_port_with_nothing_listening_is_reported_at_once() -> None:
     assert "408" not in r.stderr + r.stdout
 
 
+def test_over_tcp_a_refused_connection_is_reported_at_once() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = sipwire(
+        "load", "call", f"sip:x@127.0.0.1:{port}", "--transport", "tcp", "--rate", "20",
+        "--quiet",
+    )  # fmt: skip
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "nothing is listening" in r.stderr and "refused" in r.stderr
+
+
 def test_a_silent_target_is_reported_after_give_up(silent: int) -> None:
     with pytest.raises(load.TargetUnreachable, match=r"answered nothing within 0\.3 s"):
         load.run(f"sip:x@127.0.0.1:{silent}", rate=50, duration=10, give_up=0.3)

@@ -763,6 +763,10 @@ class PcapWriter:
             self._record(self._ip(src[0], dst[0], 17, udp), when)
             return
         key = (src, dst)
+        if key not in self.seqs and len(self.seqs) >= 4096:
+            # Bounded: a campaign that reconnects all day does not grow this; a forgotten
+            # connection's next segment starts a new sequence, which Wireshark still reads.
+            self.seqs.clear()
         for k in range(0, max(1, len(payload)), 60000):
             chunk = payload[k : k + 60000]
             seq = self.seqs.get(key, 1000)

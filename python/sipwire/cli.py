@@ -573,17 +573,22 @@ def _cmd_load_call(args: argparse.Namespace) -> int:
         if args.scenario != "call" or args.find_max:
             sys.stderr.write("sipwire load: over tcp only the call scenario runs (no --find-max)\n")
             return 2
-        res = asyncio.run(
-            load.place_calls(
-                args.target,
-                rate=args.rate,
-                duration=args.duration,
-                concurrency=args.concurrency,
-                hold=args.hold,
-                transport="tcp",
-                progress=progress,
+        try:
+            res = asyncio.run(
+                load.place_calls(
+                    args.target,
+                    rate=args.rate,
+                    duration=args.duration,
+                    concurrency=args.concurrency,
+                    hold=args.hold,
+                    transport="tcp",
+                    progress=progress,
+                    give_up=args.give_up if args.give_up > 0 else None,
+                )
             )
-        )
+        except load.TargetUnreachable as e:
+            sys.stderr.write(f"sipwire load: {e}\n")
+            return 3
         return _report(res, args)
     scenario = load.SCENARIOS[args.scenario](args.hold)
     kw: dict[str, Any] = dict(

@@ -782,10 +782,13 @@ async def place_calls(
     dest: tuple[str, int] | None = None,
     t1: float = 0.5,
     progress: TextIO | None = None,
+    give_up: float | None = None,
 ) -> LoadResult:
     """Places ``rate`` calls per second to ``target`` for ``duration`` seconds through the
     asyncio :class:`~sipwire.ua.UserAgent` (any transport; about 1,500 calls/s at most on
-    one core: use :func:`run` for UDP)."""
+    one core: use :func:`run` for UDP). With ``give_up``, raises :class:`TargetUnreachable`
+    when every call so far failed to reach the target, or none got any answer within
+    ``give_up`` seconds."""
     if rate <= 0 or duration <= 0 or concurrency <= 0:
         raise ValueError("rate, duration and concurrency must be positive")
     res = LoadResult(target=target, rate=rate, duration=duration)
@@ -848,6 +851,19 @@ async def place_calls(
                 f"{now - start:5.1f}s  attempted {res.attempted}  up {up}  "
                 f"completed {res.completed}  failed {res.failed}"
             )
+            if give_up is not None and res.answered == 0:
+                if res.unreachable and res.unreachable == res.failed:
+                    for t in tasks:
+                        t.cancel()
+                    raise TargetUnreachable(
+                        f"nothing is listening at {target} (the connection was refused)"
+                    )
+                if now - start >= give_up and res.failed == 0:
+                    for t in tasks:
+                        t.cancel()
+                    raise TargetUnreachable(
+                        f"{target} answered no call within {give_up:g} s: is it running?"
+                    )
             await asyncio.sleep(min(0.01, 1 / rate))
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=64 * t1 + hold + 5)
