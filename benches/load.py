@@ -1,22 +1,27 @@
-"""Call-rate benchmark on loopback (issue: the user agent, item 7): raise the rate until
-calls fail, and report the highest rate held for the whole run with no failed call, in each
-direction, beside SIPp against itself on the same machine.
+"""Call-rate benchmark on loopback: ``sipwire load`` beside SIPp at the same rates, in one run,
+both directions (issue 16).
 
-    python benches/load.py [--seconds 30] [--rates 500,1000,1500,2000,3000]
+    python benches/load.py [--seconds 20] [--rates 1000,2000,3000,4000] [--readme]
 
-- sipwire → SIPp: ``sipwire.load.place_calls`` (INVITE, ACK, BYE) against ``sipp -sn uas``;
-- SIPp → sipwire: ``sipp -sn uac`` against ``sipwire load answer``;
-- SIPp → SIPp: ``sipp -sn uac`` against ``sipp -sn uas`` (the reference).
+At each rate, one after the other, each with a fresh peer on a fresh port:
 
-A rate is held when every call of the run completed (SIPp: its FailedCall count is 0 and
-SuccessfulCall equals the calls placed). Not part of the tests: numbers depend on the machine.
+- sipwire → SIPp: ``sipwire load call`` (INVITE, 180/200, ACK, BYE, 200) against
+  ``sipp -sn uas``;
+- SIPp → SIPp: ``sipp -sn uac`` against ``sipp -sn uas`` (the reference: SIPp's own rate);
+- SIPp → sipwire: ``sipp -sn uac`` against ``sipwire load answer``.
+
+A rate is held when every call placed completed (sipwire: its JSON; SIPp: FailedCall 0 and
+SuccessfulCall equal to the calls placed). For each run the caller's (and the callee's) CPU
+seconds come from ``wait4`` of its process, so the table says what each call cost beside
+whether it got through. ``--readme`` writes the table between the markers in
+benches/README.md. Not part of the tests: numbers depend on the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
+import json
 import os
 import signal
 import socket
@@ -24,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from sipwire.load import place_calls
-
 HOST = "127.0.0.1"
+README = Path(__file__).parent / "README.md"
+BEGIN = "<!-- load table: begin (benches/load.py --readme) -->"
+END = "<!-- load table: end -->"
 
 
 def free_port() -> int:
@@ -38,112 +45,196 @@ def free_port() -> int:
         return port
 
 
-def start(cmd: list[str]) -> subprocess.Popen[bytes]:
+@dataclass
+class Run:
+    placed: int
+    completed: int
+    failed: int
+    retransmissions: int
+    caller_cpu: float
+    callee_cpu: float
+    p99_ms: float | None = None
+    callee_max_up: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.failed == 0 and self.completed == self.placed
+
+    def cell(self) -> str:
+        mark = "**held**" if self.held else "failed"
+        p99 = f", p99 {self.p99_ms:.1f} ms" if self.p99_ms is not None else ""
+        return (
+            f"{mark}: {self.completed}/{self.placed}, {self.failed} failed, "
+            f"{self.retransmissions} retr.{p99}; CPU {self.caller_cpu:.1f} s / "
+            f"{self.callee_cpu:.1f} s"
+        )
+
+
+def spawn(cmd: list[str], **kw: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        **kw,  # type: ignore[call-overload]
     )
 
 
-def stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
+def reap(p: subprocess.Popen[bytes], sig: int | None = None, timeout: float = 60) -> float:
+    """Stops ``p`` (with ``sig`` unless it already ended), waits for it, and returns the
+    CPU seconds it used (user + system, from wait4)."""
+    if sig is not None and p.poll() is None:
+        os.killpg(p.pid, sig)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            return ru.ru_utime + ru.ru_stime
+        if time.monotonic() > deadline:
             os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        time.sleep(0.05)
 
 
 def sipp_uas(port: int) -> subprocess.Popen[bytes]:
-    return start(["sipp", "-sn", "uas", "-i", HOST, "-p", str(port), "-nostdin"])
+    p = spawn(["sipp", "-sn", "uas", "-i", HOST, "-p", str(port), "-nostdin"])
+    time.sleep(0.5)
+    return p
 
 
-def sipp_uac(target_port: int, rate: int, seconds: float) -> tuple[int, int]:
-    """Runs SIPp's uac at ``rate`` for ``seconds``; returns (successful, failed) calls."""
+def sipp_uac(target_port: int, rate: int, seconds: float, stat: Path) -> subprocess.Popen[bytes]:
     calls = int(rate * seconds)
-    with tempfile.TemporaryDirectory() as d:
-        stat = Path(d) / "stat.csv"
-        cmd = ["sipp", "-sn", "uac", f"{HOST}:{target_port}", "-i", HOST, "-p", str(free_port())]
-        cmd += ["-r", str(rate), "-m", str(calls), "-nostdin", "-timeout", f"{seconds + 40}s"]
-        cmd += ["-trace_stat", "-stf", str(stat), "-fd", "1", "-l", str(rate * 40)]
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        rows = list(csv.reader(stat.open(), delimiter=";"))
-        head, last = rows[0], rows[-1]
-        col = {name: i for i, name in enumerate(head)}
-        ok = int(last[col["SuccessfulCall(C)"]])
-        failed = int(last[col["FailedCall(C)"]])
-        return ok, failed + (calls - ok - failed)
+    cmd = ["sipp", "-sn", "uac", f"{HOST}:{target_port}", "-i", HOST, "-p", str(free_port())]
+    cmd += ["-r", str(rate), "-m", str(calls), "-nostdin", "-timeout", f"{seconds + 40}s"]
+    cmd += ["-trace_stat", "-stf", str(stat), "-fd", "1", "-l", str(rate * 40)]
+    return spawn(cmd)
 
 
-def ramp(name: str, rates: list[int], run: object) -> int:
-    best = 0
-    for r in rates:
-        t0 = time.monotonic()
-        ok, failed = run(r)  # type: ignore[operator]
-        took = time.monotonic() - t0
-        print(f"  {name:18} {r:5d} calls/s: {ok} completed, {failed} failed ({took:.0f} s)")
-        sys.stdout.flush()
-        if failed:
-            break
-        best = r
-    return best
+def sipp_figures(stat: Path, calls: int) -> tuple[int, int, int]:
+    rows = list(csv.reader(stat.open(), delimiter=";"))
+    head, last = rows[0], rows[-1]
+    col = {name: i for i, name in enumerate(head)}
+    ok = int(last[col["SuccessfulCall(C)"]])
+    failed = int(last[col["FailedCall(C)"]])
+    retr = int(last[col["Retransmissions(C)"]])
+    return ok, failed + (calls - ok - failed), retr
+
+
+def sipwire_calls_sipp(rate: int, secs: float, d: Path) -> Run:
+    port = free_port()
+    uas = sipp_uas(port)
+    out = d / "out.json"
+    cmd = [sys.executable, "-m", "sipwire", "load", "call", f"sip:service@{HOST}:{port}"]
+    cmd += ["--rate", str(rate), "--duration", str(secs), "--quiet", "--json", str(out)]
+    caller = spawn(cmd)
+    cpu = reap(caller, timeout=secs + 120)
+    callee = reap(uas, signal.SIGTERM)
+    got = json.loads(out.read_text())
+    return Run(
+        got["attempted"],
+        got["completed"],
+        got["attempted"] - got["completed"],
+        got["retransmissions"]["sent"],
+        cpu,
+        callee,
+        got["setup_ms"]["p99"],
+    )
+
+
+def sipp_calls_sipp(rate: int, secs: float, d: Path) -> Run:
+    port = free_port()
+    uas = sipp_uas(port)
+    stat = d / "sipp.csv"
+    cpu = reap(sipp_uac(port, rate, secs, stat), timeout=secs + 120)
+    callee = reap(uas, signal.SIGTERM)
+    calls = int(rate * secs)
+    ok, failed, retr = sipp_figures(stat, calls)
+    return Run(calls, ok, failed, retr, cpu, callee)
+
+
+def sipp_calls_sipwire(rate: int, secs: float, d: Path) -> Run:
+    port = free_port()
+    out = d / "answer.json"
+    cmd = [sys.executable, "-m", "sipwire", "load", "answer", "--port", str(port), "--quiet"]
+    ans = spawn([*cmd, "--json", str(out)])
+    time.sleep(1.0)
+    stat = d / "sipp-in.csv"
+    cpu = reap(sipp_uac(port, rate, secs, stat), timeout=secs + 120)
+    callee = reap(ans, signal.SIGINT)
+    calls = int(rate * secs)
+    ok, failed, retr = sipp_figures(stat, calls)
+    got = json.loads(out.read_text())
+    return Run(calls, ok, failed, retr, cpu, callee, None, got["concurrent"]["max"])
+
+
+DIRECTIONS = {
+    "out": ("sipwire `load call` → SIPp `uas`", sipwire_calls_sipp),
+    "sipp": ("SIPp `uac` → SIPp `uas` (reference)", sipp_calls_sipp),
+    "in": ("SIPp `uac` → sipwire `load answer`", sipp_calls_sipwire),
+}
+
+
+def table(results: dict[int, dict[str, Run]], dirs: list[str]) -> str:
+    head = "| calls/s | " + " | ".join(DIRECTIONS[d][0] for d in dirs) + " |"
+    lines = [head, "| ---: |" + " --- |" * len(dirs)]
+    for rate, row in results.items():
+        cells = [row[d].cell() if d in row else "" for d in dirs]
+        lines.append(f"| {rate} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        "| calls/s | caller CPU, sipwire ÷ SIPp (calling SIPp `uas`) | callee CPU, "
+        "sipwire ÷ SIPp (answering SIPp `uac`) | sipwire answering: most calls up |"
+    )
+    lines.append("| ---: | ---: | ---: | ---: |")
+    for rate, row in results.items():
+        out, ref, inn = row.get("out"), row.get("sipp"), row.get("in")
+        c1 = f"{out.caller_cpu / ref.caller_cpu:.2f}" if out and ref and ref.caller_cpu else ""
+        c2 = f"{inn.callee_cpu / ref.callee_cpu:.2f}" if inn and ref and ref.callee_cpu else ""
+        up = str(inn.callee_max_up) if inn and inn.callee_max_up is not None else ""
+        lines.append(f"| {rate} | {c1} | {c2} | {up} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--rates", default="500,1000,1500,2000,3000,4000")
-    p.add_argument(
-        "--directions",
-        default="out,in,sipp",
-        help="out: sipwire calls SIPp; in: SIPp calls sipwire; sipp: SIPp calls SIPp",
-    )
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--rates", default="1000,2000,3000,4000")
+    p.add_argument("--directions", default="out,sipp,in", help="out, sipp, in (see above)")
+    p.add_argument("--readme", action="store_true", help="write the table into README.md")
     a = p.parse_args()
     rates = [int(x) for x in a.rates.split(",")]
-    secs = a.seconds
-
-    def sipwire_calls_sipp(rate: int) -> tuple[int, int]:
-        port = free_port()
-        uas = sipp_uas(port)
-        time.sleep(0.5)
-        try:
-            res = asyncio.run(place_calls(f"sip:service@{HOST}:{port}", rate=rate, duration=secs))
-        finally:
-            stop(uas)
-        return res.completed, res.attempted - res.completed
-
-    def sipp_calls_sipwire(rate: int) -> tuple[int, int]:
-        port = free_port()
-        ans = start([sys.executable, "-m", "sipwire", "load", "answer", "--port", str(port)])
-        time.sleep(1.0)
-        try:
-            return sipp_uac(port, rate, secs)
-        finally:
-            stop(ans)
-
-    def sipp_calls_sipp(rate: int) -> tuple[int, int]:
-        port = free_port()
-        uas = sipp_uas(port)
-        time.sleep(0.5)
-        try:
-            return sipp_uac(port, rate, secs)
-        finally:
-            stop(uas)
-
-    print(f"== highest call rate held for {secs:.0f} s with no failed call")
-    runs = {
-        "out": ("sipwire → SIPp uas", sipwire_calls_sipp),
-        "in": ("SIPp uac → sipwire", sipp_calls_sipwire),
-        "sipp": ("SIPp uac → SIPp uas", sipp_calls_sipp),
-    }
-    results = {runs[d][0]: ramp(runs[d][0], rates, runs[d][1]) for d in a.directions.split(",")}
-    print("\n| direction | highest rate held (calls/s) |\n| --- | --- |")
-    for k, v in results.items():
-        print(f"| {k} | {v} |")
+    dirs = a.directions.split(",")
+    results: dict[int, dict[str, Run]] = {}
+    load = [os.getloadavg()[0]]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"== {a.seconds:g} s per run, rates {rates}, load average {load[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for rate in rates:
+            results[rate] = {}
+            for d in dirs:
+                name, fn = DIRECTIONS[d]
+                r = fn(rate, a.seconds, Path(tmp))
+                results[rate][d] = r
+                load.append(os.getloadavg()[0])
+                print(f"  {rate:5d} calls/s  {name:40} {r.cell()}", flush=True)
+    text = table(results, dirs)
+    print()
+    print(text)
+    note = (
+        f"`python benches/load.py --seconds {a.seconds:g} --rates {a.rates}` on {started}, "
+        f"load average {min(load):.1f}–{max(load):.1f} during the run."
+    )
+    print("\n" + note)
+    if a.readme:
+        doc = README.read_text()
+        if BEGIN in doc and END in doc:
+            before, rest = doc.split(BEGIN, 1)
+            _, after = rest.split(END, 1)
+            README.write_text(f"{before}{BEGIN}\n{note}\n\n{text}\n{END}{after}")
+            print(f"wrote the table into {README}")
+        else:
+            print(f"{README} has no markers; the table is above")
 
 
 if __name__ == "__main__":

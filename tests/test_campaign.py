@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,10 +195,56 @@ def test_usage_errors_exit_2_and_say_why(
     assert "sipwire fuzz: error:" in err and error in err, err
 
 
-def test_list_classes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_classes_says_what_each_does(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["fuzz", "--list-classes"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == sorted(mutations.MUTATIONS) + [f"dialog: {d}" for d in campaign.DIALOG_CLASSES]
+    rows = [ln.split(None, 1) for ln in lines if ln.startswith("  ")]
+    names = sorted(mutations.MUTATIONS) + list(campaign.DIALOG_CLASSES)
+    assert [r[0] for r in rows] == names
+    for name, text in rows:
+        assert len(text) > 20, name
+    assert set(mutations.DESCRIPTIONS) == set(mutations.MUTATIONS)
+    assert set(campaign.DIALOG_DESCRIPTIONS) == set(campaign.DIALOG_CLASSES)
+
+
+def test_a_public_target_needs_confirmation(capsys: pytest.CaptureFixture[str]) -> None:
+    # Refused before any socket is opened: nothing is sent anywhere.
+    assert cli.main(["fuzz", "--quiet", "udp:192.0.2.1:5060"]) == 2
+    err = capsys.readouterr().err
+    assert "WARNING: 192.0.2.1 is not a loopback or private address" in err
+    assert "--allow-public" in err and "not sending anything" in err
+    with pytest.raises(ValueError, match="allow-public"):
+        Config(Target("udp", "192.0.2.1", 5060)).check()
+    Config(Target("udp", "192.0.2.1", 5060), allow_public=True).check()
+    for host in ("127.0.0.1", "10.1.2.3", "192.168.0.9", "::1", "fd00::1", "localhost"):
+        assert campaign.is_private(host), host
+    assert not campaign.is_private("192.0.2.1") and not campaign.is_private("2001:db8::1")
+
+
+def test_the_rate_has_a_ceiling() -> None:
+    with pytest.raises(ValueError, match="rate must be at most 10000"):
+        Config(UDP, rate=campaign.MAX_RATE + 1).check()
+
+
+def test_the_window_reaches_back_to_the_answer_before_the_suspect_window() -> None:
+    rec = campaign._Record(max_messages=1000, max_bytes=1 << 20)
+    for k in range(1, 41):
+        rec.add(campaign.Input(1 + (k - 1) // 10, (k - 1) % 10, "valid:OPTIONS", b"x"), float(k))
+        if k % 10 == 0:
+            rec.probe_answered(float(k) + 0.5)  # after messages 10, 20, 30, 40
+    # Suspect window from t = 25: the last answer before it came after message 20.
+    entries, lost = rec.window(25.0)
+    assert [e.seq for e in entries] == list(range(21, 41)) and not lost
+    # No answer before it: everything kept.
+    assert len(rec.window(5.0)[0]) == 40
+    # A bounded record: the oldest messages go, and a window that needs them says so.
+    small = campaign._Record(max_messages=15, max_bytes=1 << 20)
+    for k in range(1, 41):
+        small.add(campaign.Input(1, k, "valid:OPTIONS", b"x"), float(k))
+        if k == 10:
+            small.probe_answered(10.5)
+    entries, lost = small.window(25.0)
+    assert len(entries) == 15 and lost and small.dropped == 25
 
 
 def test_a_target_that_does_not_answer_is_a_usage_error(
@@ -319,6 +367,38 @@ def test_summary_text_and_exit_codes(responder: Responder) -> None:
     assert summary.exit_code == 0
     summary.alive = False
     assert summary.exit_code == 1
+
+
+def test_the_campaign_pcap_opens_in_tshark(responder: Responder, tmp_path: Path) -> None:
+    target = Target("udp", "127.0.0.1", responder.port)
+    pcap = tmp_path / "campaign.pcap"
+    config = Config(target, seed=3, rounds=2, round_size=10, rate=2000, pcap=pcap, out=tmp_path)
+    summary = campaign.Campaign(config).run()
+    assert summary.alive
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.skip("tshark not installed (Debian package tshark)")
+    r = subprocess.run(
+        [tshark, "-n", "-r", str(pcap), "-T", "fields", "-e", "udp.dstport", "-e", "udp.srcport"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [ln.split("\t") for ln in r.stdout.splitlines() if ln]
+    to_target = [x for x in rows if x[0] == str(responder.port)]
+    from_target = [x for x in rows if x[1] == str(responder.port)]
+    # Every datagram the responder got is in the file (the probe before round 1 too), and
+    # every answer it sent.
+    assert len(to_target) == len(responder.got) == summary.sent + summary.probes_ok + 1
+    assert len(from_target) == summary.responses
+    methods = subprocess.run(
+        [tshark, "-n", "-r", str(pcap), "-Y", "sip.Method == \"OPTIONS\"", "-T", "fields",
+         "-e", "frame.number"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    assert len(methods.stdout.split()) >= summary.probes_ok
 
 
 def test_replay_sends_then_probes(responder: Responder) -> None:

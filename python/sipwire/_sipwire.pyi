@@ -33,6 +33,7 @@ __all__ = [
     "Headers",
     "HepFeed",
     "Limits",
+    "LoadRunner",
     "LocalCodec",
     "LocalMedia",
     "LocalProtocolError",
@@ -1722,3 +1723,71 @@ class Endpoint:
     @property
     def counters(self) -> dict[str, int]:
         """What the transaction layer, the dialog table and the endpoint counted."""
+
+# --- load engine -------------------------------------------------------------------------------
+
+@final
+class LoadRunner:
+    """The load engine: one UDP socket read and written in batches (recvmmsg/sendmmsg), the
+    sans-IO endpoint, and calls walked through a scenario from Rust. ``sipwire.load`` is the
+    Python API on it.
+
+    With ``target`` and ``steps`` (dicts: ``{"kind": "request", "method": ..., "headers":
+    [(name, value)], "body": bytes, "sdp": direction or None, "expect": (lo, hi), "auth":
+    bool, "cancel_after": seconds or None, "uri"/"to"/"from": str or None}`` or ``{"kind":
+    "pause", "seconds": s}``) it places calls once :meth:`place` is called; ``{n}`` in
+    ``uri``, ``to``, ``from_``, ``user``, header values and bodies is the call's number. It always
+    answers what it receives: a new INVITE with ``invite_status`` (after 180 and ``ring``
+    seconds when ``ring`` > 0), anything else with 200."""
+
+    def __new__(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        target: tuple[str, int] | None = None,
+        steps: list[dict[str, Any]] | None = None,
+        uri: str | None = None,
+        to: str | None = None,
+        from_: str | None = None,
+        user: str = "sipwire",
+        password: str = "",
+        ring: float = 0.0,
+        invite_status: int = 200,
+        max_calls_up: int = 65536,
+        t1: float = 0.5,
+        max_transactions: int = 131072,
+        max_dialogs: int = 65536,
+        buffer: int = 4194304,
+        seed: int | None = None,
+    ) -> LoadRunner: ...
+    @property
+    def local(self) -> tuple[str, int]:
+        """(host, port) the socket is bound to."""
+    @property
+    def now(self) -> float:
+        """Seconds on the runner's clock (from its creation)."""
+    def place(self, rate: float, seconds: float, max_calls: int | None = None) -> None:
+        """Starts placing ``rate`` calls a second for ``seconds`` (at most ``max_calls``)."""
+    def run(self, until: float) -> None:
+        """Runs the engine until ``until`` seconds on its clock, without the GIL."""
+    @property
+    def placing(self) -> bool:
+        """Whether calls remain to be placed (the rate and span of the last :meth:`place`)."""
+    @property
+    def active(self) -> int:
+        """Calls in progress."""
+    @property
+    def buffers(self) -> tuple[int, int]:
+        """The kernel's receive and send buffer sizes for the socket."""
+    def take_interval(self) -> dict[str, Any]:
+        """Setup-latency percentiles (ms: p50, p95, p99, p99.9, max, mean, count) since the
+        last call, then starts a new interval."""
+    def stats(self) -> dict[str, Any]:
+        """Every counter: attempted, completed, failed, refused, unreachable, up, max_up,
+        in_calls, in_answered, in_completed, in_cancelled, in_failed, in_up, in_max_up,
+        sent, received, send_dropped, send_failed, truncated, malformed, icmp_errors,
+        first_sent, first_received (seconds or None), failures [(status, reason, count)],
+        in_requests {method: count}, setup (percentiles as in take_interval),
+        retransmitted, retransmissions_received, transactions, transactions_evicted,
+        transactions_rejected, dialogs, queued."""

@@ -4,10 +4,24 @@ A campaign sends rounds of messages to one target over UDP or TCP, at a given ra
 mixes valid traffic (OPTIONS, REGISTER, MESSAGE, INVITE with SDP followed by CANCEL, or by ACK
 and BYE) with hostile messages: a valid message broken by one of the bad-input classes of
 :data:`sipwire.mutations.MUTATIONS`. After each round an OPTIONS probe (fresh branch and
-Call-ID, retransmitted a few times) checks that the target still answers. When it does not,
-the messages sent since the last answered probe are saved; if the target can be restarted
-(``restart``, ``--restart-cmd``), the one message that stops it is found and shrunk (ddmin over
-its lines, then its bytes) and saved with the command that replays it.
+Call-ID, retransmitted a few times) checks that the target still answers.
+
+Every message sent goes into a rolling record (bounded: ``record_messages`` messages and
+``record_bytes`` bytes), and with ``pcap`` (``--pcap``) the whole campaign, both directions,
+into a pcap file Wireshark opens. When a probe goes unanswered, the find holds every message
+since the last probe that was answered *before the suspect window*: the suspect window is the
+previous round and the last ``window_seconds`` (``--window-seconds``, 5), so a message that
+kills its target a few seconds later (a worker thread, a watchdog) is inside it. If the target
+can be restarted (``restart``, ``--restart-cmd``), the find is shrunk: the whole window is
+replayed first, waiting as long as the crash took to show in the campaign; then the messages
+are bisected (ddmin, each candidate waited for as long as the replay showed the crash takes),
+then the one message left is shrunk by lines and bytes. The delay observed is reported and
+written in the replay command (``--linger``). A find that a replay does not reproduce
+(``reproduce_tries`` times) is kept all the same, marked flaky.
+
+Manners: a target that is not a loopback or private address is refused unless
+``allow_public`` (``--allow-public``) confirms the campaign is allowed there (with a warning
+all the same), and no campaign sends faster than :data:`MAX_RATE` messages a second.
 
 Over TCP the campaign keeps one connection and opens another when the target closes or resets
 it (servers may, after bad input); probes use a connection of their own. A refused connection,
@@ -45,12 +59,15 @@ is the minimiser, usable with any predicate.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import math
 import random
 import shlex
 import socket
+import struct
 import subprocess
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,17 +80,21 @@ from sipwire.sdp import MediaBuilder, SessionBuilder
 
 __all__ = [
     "DIALOG_CLASSES",
+    "DIALOG_DESCRIPTIONS",
+    "MAX_RATE",
     "BudgetExhausted",
     "Campaign",
     "Config",
     "Find",
     "Input",
+    "PcapWriter",
     "ReplayResult",
     "Summary",
     "Target",
     "TargetDown",
     "ddmin",
     "generate_round",
+    "is_private",
     "replay",
 ]
 
@@ -92,6 +113,19 @@ DIALOG_CLASSES = (
     "info_flood",
     "bye_wrong_tag",
 )
+#: What each in-dialog class sends (``sipwire fuzz --list-classes``).
+DIALOG_DESCRIPTIONS = {
+    "reinvite_bad_offer": "a re-INVITE whose SDP offer is broken (NUL in a line, no =, payload "
+    "types past 127, no o= line, a bad rtpmap, a 9 KB attribute)",
+    "refer_dangerous": "a REFER whose Refer-To URI carries Route, Via, Contact, "
+    "Proxy-Authorization and other headers a transferee must not copy (RFC 3261 §19.1.5)",
+    "notify_flood": "NOTIFY after NOTIFY (Event: refer) with odd sipfrag bodies, no "
+    "subscription asked for",
+    "info_flood": "INFO after INFO (application/dtmf-relay) with bad and empty digits",
+    "bye_wrong_tag": "a BYE whose To tag is not the dialog's (RFC 3261 §12.2.2: 481)",
+}
+#: No campaign sends faster than this (messages a second).
+MAX_RATE = 10000.0
 _USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "1001", "1002", "+15550100")
 
 
@@ -149,6 +183,45 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+#: Where a campaign may go without asking: loopback, RFC 1918, shared address space (RFC
+#: 6598), link-local, unique local IPv6 (RFC 4193). (Python's ``is_private`` also counts the
+#: documentation ranges, which are somebody's addresses in examples, not a lab.)
+_PRIVATE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def is_private(host: str) -> bool:
+    """Whether every address ``host`` resolves to is loopback, private (RFC 1918, RFC 6598,
+    RFC 4193) or link-local. A name that does not resolve counts as not private."""
+    try:
+        addrs = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except socket.gaierror:
+            return False
+        addrs = {ipaddress.ip_address(str(i[4][0]).split("%", 1)[0]) for i in infos}
+
+    def private(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
+            a = a.ipv4_mapped
+        return any(a.version == n.version and a in n for n in _PRIVATE)
+
+    return bool(addrs) and all(private(a) for a in addrs)
+
+
 # --- configuration and results -----------------------------------------------------------------
 
 
@@ -185,6 +258,18 @@ class Config:
     dialogs_per_round: int = 1
     flood: int = 20
     """Requests in one NOTIFY or INFO flood."""
+    window_seconds: float = 5.0
+    """A find holds at least the previous round and the messages of this many seconds
+    before the unanswered probe (and everything back to the answered probe before them)."""
+    record_messages: int = 10000
+    record_bytes: int = 16 << 20
+    """Bounds of the rolling record of sent messages that finds are cut from."""
+    pcap: Path | None = None
+    """Write every message sent and received to this pcap file (raw IP, opens in Wireshark)."""
+    reproduce_tries: int = 2
+    """Replays of a find's window before it is called flaky."""
+    allow_public: bool = False
+    """The target is not a loopback or private address, and the campaign is allowed there."""
 
     def check(self) -> None:
         bad = [c for c in self.dialog_classes if c not in DIALOG_CLASSES]
@@ -225,6 +310,23 @@ class Config:
             raise ValueError(f"valid ratio must be between 0 and 1, not {self.valid_ratio}")
         if self.minimise_budget < 0:
             raise ValueError(f"minimise budget must be >= 0, not {self.minimise_budget}")
+        if self.rate > MAX_RATE:
+            raise ValueError(f"rate must be at most {MAX_RATE:g} messages/s, not {self.rate:g}")
+        if self.window_seconds < 0:
+            raise ValueError(f"window seconds must be >= 0, not {self.window_seconds}")
+        for name, n in (
+            ("record messages", self.record_messages),
+            ("record bytes", self.record_bytes),
+            ("reproduce tries", self.reproduce_tries),
+        ):
+            if n < 1:
+                raise ValueError(f"{name} must be at least 1, not {n}")
+        if not self.allow_public and not is_private(self.target.host):
+            raise ValueError(
+                f"{self.target.host} is not a loopback or private address: fuzzing it can take "
+                "down a service other people use, and is only lawful with its owner's "
+                "permission. If you have it, confirm with --allow-public (allow_public=True)"
+            )
 
 
 @dataclass(frozen=True)
@@ -253,6 +355,10 @@ class Find:
     note: str
     replay: str
     """The command that sends it again and probes."""
+    flaky: bool = False
+    """Replayed after a restart, it did not stop the target again: kept all the same."""
+    delay: float | None = None
+    """Seconds between the message and the target going quiet, as observed."""
 
 
 @dataclass
@@ -316,7 +422,10 @@ class Summary:
         lines.append(f"  finds: {len(self.finds)}")
         for f in self.finds:
             size = f"{f.original_size} -> {f.size} bytes" if f.minimised else f"{f.size} bytes"
-            lines.append(f"    {f.path} (round {f.round}, message {f.index}, {f.kind}, {size})")
+            flaky = ", FLAKY" if f.flaky else ""
+            lines.append(
+                f"    {f.path} (round {f.round}, message {f.index}, {f.kind}, {size}{flaky})"
+            )
             lines.append(f"      {f.note}")
             lines.append(f"      replay: {f.replay}")
         lines.append(f"  target answering at the end: {'yes' if self.alive else 'no'}")
@@ -537,6 +646,152 @@ def ddmin(
     return current
 
 
+# --- the record: every message sent, and the pcap ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    seq: int
+    at: float
+    item: Input
+
+
+class _Record:
+    """The rolling record of what the campaign sent: the newest ``max_messages`` messages
+    and ``max_bytes`` bytes (older ones dropped and counted), and the answered probes, each
+    with the sequence number of the last message sent before it."""
+
+    def __init__(self, max_messages: int, max_bytes: int) -> None:
+        self.entries: deque[_Entry] = deque()
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.seq = 0
+        self.dropped = 0
+        self.answered: deque[tuple[float, int]] = deque(maxlen=4096)
+
+    def add(self, item: Input, at: float) -> None:
+        self.seq += 1
+        self.entries.append(_Entry(self.seq, at, item))
+        self.size += len(item.data)
+        while self.entries and (
+            len(self.entries) > self.max_messages or self.size > self.max_bytes
+        ):
+            old = self.entries.popleft()
+            self.size -= len(old.item.data)
+            self.dropped += 1
+
+    def probe_answered(self, at: float) -> None:
+        self.answered.append((at, self.seq))
+
+    def window(self, suspect_start: float) -> tuple[list[_Entry], bool]:
+        """Every message after the last probe answered at or before ``suspect_start`` (all
+        that is kept when none was); and whether older messages it needs were dropped."""
+        cut = 0
+        for at, seq in self.answered:
+            if at <= suspect_start:
+                cut = seq
+        out = [e for e in self.entries if e.seq > cut]
+        lost = bool(self.entries) and self.entries[0].seq > cut + 1
+        return out, lost
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class PcapWriter:
+    """Writes SIP messages as raw IPv4/IPv6 packets (link type 101) with UDP or TCP headers,
+    in a pcap file that Wireshark and tshark open: the campaign's record for people."""
+
+    def __init__(self, path: Path) -> None:
+        self.f = path.open("wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 101))
+        self.ident = 0
+        self.seqs: dict[tuple[tuple[str, int], tuple[str, int]], int] = {}
+        self.packets = 0
+
+    def _ip(self, src: str, dst: str, proto: int, payload: bytes) -> bytes:
+        s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+        if s.version == 6 or d.version == 6:
+            s6 = s if s.version == 6 else ipaddress.IPv6Address(f"::ffff:{s}")
+            d6 = d if d.version == 6 else ipaddress.IPv6Address(f"::ffff:{d}")
+            head = struct.pack("!IHBB", 6 << 28, len(payload), proto, 64)
+            return head + s6.packed + d6.packed + payload
+        self.ident = (self.ident + 1) & 0xFFFF
+        head = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), self.ident, 0, 64, proto, 0,
+            s.packed, d.packed,
+        )  # fmt: skip
+        return head[:10] + struct.pack("!H", _checksum(head)) + head[12:] + payload
+
+    def _pseudo(self, src: str, dst: str, proto: int, seg: bytes) -> int:
+        s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+        if s.version == 6 or d.version == 6:
+            s6 = s if s.version == 6 else ipaddress.IPv6Address(f"::ffff:{s}")
+            d6 = d if d.version == 6 else ipaddress.IPv6Address(f"::ffff:{d}")
+            ph = s6.packed + d6.packed + struct.pack("!IxxxB", len(seg), proto)
+        else:
+            ph = s.packed + d.packed + struct.pack("!xBH", proto, len(seg))
+        return _checksum(ph + seg) or 0xFFFF
+
+    def _record(self, packet: bytes, at: float) -> None:
+        sec = int(at)
+        usec = min(999999, int((at - sec) * 1e6))
+        self.f.write(struct.pack("<IIII", sec, usec, len(packet), len(packet)) + packet)
+        self.packets += 1
+
+    def packet(
+        self,
+        transport: str,
+        src: tuple[str, int],
+        dst: tuple[str, int],
+        payload: bytes,
+        at: float | None = None,
+    ) -> None:
+        """One message (or stream chunk) from ``src`` to ``dst`` at wall-clock ``at``."""
+        when = time.time() if at is None else at
+        if transport == "udp":
+            data = payload[:65000]
+            udp = struct.pack("!HHHH", src[1], dst[1], 8 + len(data), 0) + data
+            udp = udp[:6] + struct.pack("!H", self._pseudo(src[0], dst[0], 17, udp)) + udp[8:]
+            self._record(self._ip(src[0], dst[0], 17, udp), when)
+            return
+        key = (src, dst)
+        if key not in self.seqs and len(self.seqs) >= 4096:
+            # Bounded: a campaign that reconnects all day does not grow this; a forgotten
+            # connection's next segment starts a new sequence, which Wireshark still reads.
+            self.seqs.clear()
+        for k in range(0, max(1, len(payload)), 60000):
+            chunk = payload[k : k + 60000]
+            seq = self.seqs.get(key, 1000)
+            self.seqs[key] = (seq + len(chunk)) & 0xFFFFFFFF
+            ack = self.seqs.get((dst, src), 1000)
+            tcp = struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, 5 << 4, 0x18, 65535, 0, 0)
+            seg = tcp + chunk
+            seg = seg[:16] + struct.pack("!H", self._pseudo(src[0], dst[0], 6, seg)) + seg[18:]
+            self._record(self._ip(src[0], dst[0], 6, seg), when)
+
+    def close(self) -> None:
+        self.f.close()
+
+
+Tap = Callable[[str, tuple[str, int], tuple[str, int], bytes], None]
+
+
+def _ends(sock: socket.socket) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    try:
+        a, b = sock.getsockname(), sock.getpeername()
+    except OSError:
+        return None
+    return (str(a[0]), int(a[1])), (str(b[0]), int(b[1]))
+
+
 # --- transports -------------------------------------------------------------------------------
 
 Signal = Literal["ok", "refused", "oversize", "stalled"]
@@ -572,6 +827,16 @@ class _Transport:
     sent_by: str
     responses: int = 0
     reconnects: int = 0
+    tap: Tap | None = None
+    """Sees every message sent (and chunk received): the pcap writer."""
+
+    def _seen(self, transport: str, sock: socket.socket, data: bytes, out: bool) -> None:
+        if self.tap is None or not data:
+            return
+        ends = _ends(sock)
+        if ends is not None:
+            local, remote = ends
+            self.tap(transport, *((local, remote) if out else (remote, local)), data)
 
     def send(self, data: bytes) -> Signal:
         raise NotImplementedError
@@ -616,16 +881,18 @@ class _Udp(_Transport):
             if e.errno == 90:  # EMSGSIZE: more than a datagram holds
                 return "oversize"
             raise
+        self._seen("udp", self.sock, data, True)
         return "ok"
 
     def drain(self) -> Signal:
         while True:
             try:
-                self.sock.recv(65535)
+                got = self.sock.recv(65535)
             except BlockingIOError:
                 return "ok"
             except ConnectionRefusedError:
                 return "refused"
+            self._seen("udp", self.sock, got, False)
             self.responses += 1
 
     def exchange(self, data: bytes, call_id: str, timeout: float) -> Outcome:
@@ -645,6 +912,7 @@ class _Udp(_Transport):
                 return "refused"
             finally:
                 self.sock.setblocking(False)
+            self._seen("udp", self.sock, got, False)
             self.responses += 1
             if _is_answer(got, call_id):
                 return "answered"
@@ -691,6 +959,7 @@ class _Tcp(_Transport):
                 self.reconnects += 1
             try:
                 self.sock.sendall(data)
+                self._seen("tcp", self.sock, data, True)
                 return "ok"
             except socket.timeout:
                 return "stalled"
@@ -719,6 +988,7 @@ class _Tcp(_Transport):
                     # The peer closed (or reset) it: the next send opens another.
                     self.reset()
                     return "ok"
+                self._seen("tcp", sock, got, False)
                 self.parser.feed(got)
                 self._count()
         finally:
@@ -744,6 +1014,7 @@ class _Tcp(_Transport):
             try:
                 s.connect(self.addr)
                 s.sendall(data)
+                self._seen("tcp", s, data, True)
             except ConnectionRefusedError:
                 return "refused"
             except (socket.timeout, OSError):
@@ -760,6 +1031,7 @@ class _Tcp(_Transport):
                     return "timeout"
                 if not got:
                     return "timeout"
+                self._seen("tcp", s, got, False)
                 parser.feed(got)
                 while True:
                     try:
@@ -787,8 +1059,11 @@ class _Session:
     socket, or a TCP connection of its own. Requests the target sends (a NOTIFY after a
     REFER, a re-INVITE) are answered 200, so that the target is not left retransmitting."""
 
-    def __init__(self, target: Target, udp: _Udp | None, timeout: float) -> None:
+    def __init__(
+        self, target: Target, udp: _Udp | None, timeout: float, tap: Tap | None = None
+    ) -> None:
         self.udp = udp
+        self.udp_tap = tap
         self.timeout = timeout
         self.tcp: socket.socket | None = None
         self.parser = StreamParser(strict=False)
@@ -806,12 +1081,23 @@ class _Session:
         else:
             self.sent_by = udp.sent_by
 
+    def _seen(self, data: bytes, out: bool) -> None:
+        if self.tcp is not None:
+            if self.udp_tap is not None:
+                ends = _ends(self.tcp)
+                if ends is not None:
+                    a, b = ends if out else (ends[1], ends[0])
+                    self.udp_tap("tcp", a, b, data)
+        elif self.udp is not None:
+            self.udp._seen("udp", self.udp.sock, data, out)
+
     def send(self, data: bytes) -> bool:
         try:
             if self.tcp is not None:
                 self.tcp.sendall(data)
             elif self.udp is not None:
                 self.udp.sock.send(data)
+            self._seen(data, True)
             return True
         except OSError:
             return False
@@ -822,6 +1108,7 @@ class _Session:
             got = self.tcp.recv(65536)
             if not got:
                 raise ConnectionResetError("the target closed the connection")
+            self._seen(got, False)
             self.parser.feed(got)
             out: list[bytes] = []
             while True:
@@ -834,9 +1121,11 @@ class _Session:
         sock = self.udp.sock
         sock.settimeout(left)
         try:
-            return [sock.recv(65535)]
+            got = sock.recv(65535)
         finally:
             sock.setblocking(False)
+        self._seen(got, False)
+        return [got]
 
     def final(self, call_id: str, seq: int, method: str) -> bytes | None:
         """The final response to our request (Call-ID, CSeq), or None within the timeout."""
@@ -1076,6 +1365,8 @@ class Campaign:
         self._duration: float | None = None
         self._deadline: float | None = None
         self._found: dict[bytes, Path] = {}
+        self.record = _Record(config.record_messages, config.record_bytes)
+        self.pcap: PcapWriter | None = None
 
     # -- probing and restarting
 
@@ -1163,6 +1454,10 @@ class Campaign:
         self.started = time.monotonic()
         self._deadline = None if self._duration is None else self.started + self._duration
         self.transport = _open(c.target, c.bind, max(1.0, c.probe_timeout))
+        if c.pcap is not None:
+            c.pcap.parent.mkdir(parents=True, exist_ok=True)
+            self.pcap = PcapWriter(c.pcap)
+            self.transport.tap = self.pcap.packet
         try:
             self.builder = _Builder(c.target, self.transport.sent_by)
             if not self.probe() and not (c.restart is not None and self._restart()):
@@ -1185,12 +1480,15 @@ class Campaign:
                 self.progress.show(self._line(self.summary.rounds), force=True)
             self.progress.end()
             self._io().close()
+            if self.pcap is not None:
+                self.pcap.close()
         return self.summary
 
     def _loop(self) -> None:
         c, s = self.config, self.summary
         interval = 1.0 / c.rate
         round_no = 0
+        round_starts: dict[int, float] = {}
         while True:
             reason = self._stop_reason(round_no)
             if reason is not None:
@@ -1200,7 +1498,8 @@ class Campaign:
             left = None if c.count is None else c.count - s.sent
             assert self.builder is not None
             inputs = generate_round(c, round_no, self.builder.sent_by, left)
-            window: list[Input] = []
+            round_starts[round_no] = time.monotonic()
+            round_starts.pop(round_no - 2, None)
             due = time.monotonic()
             for item in inputs:
                 if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -1214,7 +1513,7 @@ class Campaign:
                     s.oversize += 1
                     continue
                 if signal == "ok":
-                    window.append(item)
+                    self.record.add(item, time.monotonic())
                     s.sent += 1
                     s.bytes_sent += len(item.data)
                     s.by_class[item.kind] += 1
@@ -1226,12 +1525,20 @@ class Campaign:
                     break
             s.rounds = round_no
             self._dialogs(round_no)
+            probe_at = time.monotonic()
             if self.probe():
                 s.probes_ok += 1
+                self.record.probe_answered(probe_at)
                 continue
             s.probes_failed += 1
+            # The suspect window: the previous round and the last window_seconds; the find
+            # holds everything since the last probe answered before it.
+            start = round_starts.get(round_no - 1, round_starts[round_no])
+            entries, lost = self.record.window(min(start, probe_at - c.window_seconds))
+            quiet = time.monotonic()
+            bound = quiet - entries[0].at if entries else c.probe_timeout
             try:
-                self._found_dead(round_no, window)
+                self._found_dead(round_no, entries, lost, bound)
             except _StopCampaign:
                 s.alive = False
                 s.stopped = "the target did not come back after a restart"
@@ -1260,7 +1567,10 @@ class Campaign:
             name = c.dialog_classes[(round_no - 1 + i) % len(c.dialog_classes)]
             try:
                 session = _Session(
-                    c.target, io if isinstance(io, _Udp) else None, max(1.0, c.probe_timeout) * 2
+                    c.target,
+                    io if isinstance(io, _Udp) else None,
+                    max(1.0, c.probe_timeout) * 2,
+                    io.tap,
                 )
             except OSError:
                 return  # the target is gone: the probe will say so
@@ -1269,6 +1579,9 @@ class Campaign:
             finally:
                 session.close()
             s.by_class[f"dialog:{name}"] += 1
+            now = time.monotonic()
+            for k, data in enumerate(sent):
+                self.record.add(Input(round_no, 1000 * (i + 1) + k, f"dialog:{name}", data), now)
             s.sent += len(sent)
             s.bytes_sent += sum(len(d) for d in sent)
             if made:
@@ -1305,9 +1618,13 @@ class Campaign:
 
     # -- saving and minimising
 
-    def _replay_cmd(self, path: Path) -> str:
+    def _replay_cmd(self, path: Path, linger: float = 0.0) -> str:
         c = self.config
         extra = f" --probe-timeout {c.probe_timeout:g}" if c.probe_timeout != 1.0 else ""
+        if linger > 0:
+            extra += f" --linger {math.ceil(linger * 10) / 10:g}"
+        if c.allow_public:
+            extra += " --allow-public"
         return f"{self.command} --replay {shlex.quote(str(path))}{extra} {c.target}"
 
     def _campaign_cmd(self, round_no: int) -> str:
@@ -1320,87 +1637,138 @@ class Campaign:
             parts.append(f"--bind {_bracket(c.bind[0])}:{c.bind[1]}")
         return " ".join([*parts, str(c.target)])
 
-    def _find(self, window: list[Input], path: Path, size: int, done: bool, note: str) -> None:
+    def _find(
+        self,
+        window: list[Input],
+        path: Path,
+        size: int,
+        done: bool,
+        note: str,
+        *,
+        flaky: bool = False,
+        delay: float | None = None,
+        linger: float = 0.0,
+    ) -> None:
         last = window[-1] if window else Input(0, 0, "none", b"")
         total = sum(len(i.data) for i in window)
         kind = "+".join(i.kind for i in window) if done else last.kind
-        find = Find(last.round, last.index, kind, path, total, size, done, note, "")
-        find.replay = self._replay_cmd(path)
+        find = Find(last.round, last.index, kind, path, total, size, done, note, "", flaky, delay)
+        find.replay = self._replay_cmd(path, linger)
         self.summary.finds.append(find)
         self.progress.say(f"round {last.round}: saved {path} ({note})")
 
-    def _found_dead(self, round_no: int, window: list[Input]) -> None:
+    def _found_dead(self, round_no: int, entries: list[_Entry], lost: bool, bound: float) -> None:
+        """Saves the window (and shrinks it when the target can be restarted). ``bound`` is
+        the longest the crash can have taken to show: from the window's first message to
+        the unanswered probe."""
         c = self.config
+        window = [e.item for e in entries]
         c.out.mkdir(parents=True, exist_ok=True)
+        rounds = sorted({i.round for i in window})
         self.progress.say(
-            f"round {round_no}: {c.target} stopped answering after {len(window)} messages"
+            f"round {round_no}: {c.target} stopped answering; the find holds the "
+            f"{len(window)} messages since the last answer before the suspect window "
+            f"(rounds {', '.join(map(str, rounds)) or '-'})"
         )
         wdir = c.out / f"window-{c.seed}-{round_no}"
         wdir.mkdir(exist_ok=True)
-        width = max(3, len(str(c.round_size)))
-        for item in window:
-            name = f"{item.index:0{width}d}-{item.kind.replace(':', '-')}.sip"
+        width = max(4, len(str(len(window))))
+        for k, e in enumerate(entries):
+            item = e.item
+            name = f"{k:0{width}d}-r{item.round}-{item.index}-{item.kind.replace(':', '-')}.sip"
             (wdir / name).write_bytes(item.data)
         total = sum(len(i.data) for i in window)
+        t0 = entries[0].at if entries else 0.0
+        listing = "".join(
+            f"  {k:0{width}d}  +{e.at - t0:8.3f} s  round {e.item.round} message "
+            f"{e.item.index}  {e.item.kind}  {len(e.item.data)} bytes\n"
+            for k, e in enumerate(entries)
+        )
         readme = (
-            f"sipwire fuzz: {c.target} stopped answering OPTIONS after these {len(window)} "
-            f"messages of round {round_no} (seed {c.seed}).\n\n"
-            f"Replay them (each file in name order, then a probe):\n"
-            f"  {self._replay_cmd(wdir)}\n\n"
+            f"sipwire fuzz: {c.target} stopped answering OPTIONS in round {round_no} "
+            f"(seed {c.seed}). These {len(window)} messages are every message sent since the "
+            f"last probe answered before the suspect window (the previous round and the last "
+            f"{c.window_seconds:g} s), in the order sent; the probe went unanswered "
+            f"{bound:.2f} s after the first of them.\n"
+            + (
+                "Older messages were dropped from the rolling record (raise --record-size).\n"
+                if lost
+                else ""
+            )
+            + f"\nReplay them (each file in name order, then probes for {bound:.1f} s):\n"
+            f"  {self._replay_cmd(wdir, bound)}\n\n"
             f"Send the same campaign again, up to this round:\n  {self._campaign_cmd(round_no)}\n"
+            f"\n{listing}"
         )
         if c.restart is None:
             note = "no restart command, so not minimised: every message since the last answer"
             (wdir / "README.txt").write_text(readme + f"\n{note}.\n")
-            self._find(window, wdir, total, False, note)
+            self._find(window, wdir, total, False, note, linger=bound)
             return
         (wdir / "README.txt").write_text(readme)
         self.progress.say(f"round {round_no}: minimising (budget {c.minimise_budget:g} s)")
         m = _Minimiser(self)
         reconnects = self._io().reconnects
         try:
-            found = m.reduce(window)
+            found = m.reduce(window, bound)
         except _CannotRestart:
             self.summary.minimising += time.monotonic() - m.started
             note = "the target did not come back after a restart, so not minimised"
-            self._find(window, wdir, total, False, note)
+            self._find(window, wdir, total, False, note, linger=bound)
             raise _StopCampaign from None
         self.summary.minimising += time.monotonic() - m.started
         self._io().reconnects = reconnects  # the campaign's, not the minimiser's
         stats = f"{m.tries} tries, {time.monotonic() - m.started:.1f} s"
-        if found is None:
-            note = f"sent again after a restart, it did not stop the target ({stats})"
-            self._find(window, wdir, total, False, note)
+        if found.items is None:
+            note = (
+                f"FLAKY: replayed whole {m.replays} time(s) after a restart, waiting "
+                f"{bound:.1f} s each, the window did not stop the target again; kept as found "
+                f"({stats})"
+            )
+            (wdir / "README.txt").write_text(readme + f"\n{note}.\n")
+            self._find(window, wdir, total, False, note, flaky=True, linger=bound)
             return
-        items, data = found
+        items, data = found.items, found.data
+        delay = found.delay
+        linger = max(c.probe_timeout, 2 * (delay or 0.0) + c.probe_timeout)
+        shown = "" if delay is None else f"; the target went quiet {delay:.2f} s after it"
+        flaky = "" if not found.flaky else "; FLAKY: the shrunk input did not always reproduce"
         base = f"crash-{c.seed}-{round_no}-{items[-1].index}"
         if len(items) == 1:
             path = c.out / f"{base}.sip"
             previous = self._found.get(data)
             if previous is not None:
-                self._find(items, previous, len(data), True, f"the same as {previous} ({stats})")
+                self._find(
+                    items, previous, len(data), True, f"the same as {previous} ({stats})",
+                    delay=delay, linger=linger,
+                )  # fmt: skip
                 return
             self._found[data] = path
             path.write_bytes(data)
             (c.out / f"{base}.orig.sip").write_bytes(items[0].data)
-            note = f"minimised from {len(items[0].data)} to {len(data)} bytes ({stats})"
+            note = (
+                f"minimised from {len(items[0].data)} to {len(data)} bytes, out of "
+                f"{len(window)} messages{shown}{flaky} ({stats})"
+            )
         else:
             path = c.out / base
             path.mkdir(exist_ok=True)
             for k, item in enumerate(items):
                 (path / f"{k:03d}-{item.kind.replace(':', '-')}.sip").write_bytes(item.data)
-            note = f"needs {len(items)} messages in a row, of {len(window)} ({stats})"
+            note = f"needs {len(items)} messages in a row, of {len(window)}{shown}{flaky} ({stats})"
         what = "this message" if len(items) == 1 else "these messages, in name order"
         (c.out / f"{base}.txt").write_text(
             f"sipwire fuzz find: {c.target} stopped answering OPTIONS after {what}.\n"
-            f"seed {c.seed}, round {round_no}, message {items[-1].index} of the round "
+            f"seed {c.seed}, round {items[-1].round}, message {items[-1].index} of the round "
             f"({'+'.join(i.kind for i in items)})\n{note}\n\n"
-            f"Replay (sends it, then a probe; exit status 1 when no answer comes):\n"
-            f"  {self._replay_cmd(path)}\n\n"
+            f"Replay (sends it, then probes for {linger:.1f} s; exit status 1 when the target "
+            f"goes quiet):\n  {self._replay_cmd(path, linger)}\n\n"
             f"Every message since the last answered probe: {wdir}\n"
             f"Send the same campaign again, up to this round:\n  {self._campaign_cmd(round_no)}\n"
         )
-        self._find(items, path, len(data), True, note)
+        self._find(
+            items, path, len(data), True, note, flaky=found.flaky, delay=delay, linger=linger
+        )
 
 
 class _CannotRestart(Exception):
@@ -1411,8 +1779,22 @@ class _StopCampaign(Exception):
     pass
 
 
+@dataclass
+class _Reduced:
+    """What shrinking found: the messages (None: the window did not reproduce), the bytes
+    of the one message, the delay observed, and whether a smaller candidate failed to
+    reproduce when checked again."""
+
+    items: list[Input] | None
+    data: bytes = b""
+    delay: float | None = None
+    flaky: bool = False
+
+
 class _Minimiser:
-    """Replays candidates to the target, restarting it after each one that stopped it."""
+    """Replays candidates to the target, restarting it after each one that stopped it. A
+    candidate stops the target when a probe goes unanswered within ``linger`` seconds of
+    its last message (probing all along, so a delayed crash is seen)."""
 
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
@@ -1421,10 +1803,12 @@ class _Minimiser:
         self.deadline = self.started + c.minimise_budget
         self.max_tries = c.minimise_tries
         self.tries = 0
+        self.replays = 0
         self.down = True
+        self.last_delay: float | None = None
 
-    def kills(self, messages: Sequence[bytes]) -> bool:
-        if self.tries >= self.max_tries or time.monotonic() >= self.deadline:
+    def kills(self, messages: Sequence[bytes], linger: float, budget: bool = True) -> bool:
+        if budget and (self.tries >= self.max_tries or time.monotonic() >= self.deadline):
             raise BudgetExhausted
         self.tries += 1
         camp = self.campaign
@@ -1441,19 +1825,19 @@ class _Minimiser:
             if io.send(data) == "refused":
                 break
             io.drain()
-        # A moment for a crash to happen, so the probe meets a closed port (an immediate
-        # refusal) rather than dying unread in the old socket's queue (a timeout).
-        time.sleep(0.005)
-        if camp.probe():
+        last = time.monotonic()
+        dead = _wait_quiet(camp, last + linger)
+        if dead is None:
             return False
+        self.last_delay = dead - last
         self.down = True
         return True
 
-    def reduce(self, window: list[Input]) -> tuple[list[Input], bytes] | None:
-        """The messages that stop the target (one, when one does) and, for one, its bytes
-        shrunk; None when the window does not stop it again after a restart."""
+    def reduce(self, window: list[Input], bound: float) -> _Reduced:
+        """Shrinks the window: ``bound`` is how long the crash took to show in the
+        campaign (at most)."""
         try:
-            return self._reduce(window)
+            return self._reduce(window, bound)
         finally:
             # Leave the target running for the rounds that follow, and no half-sent
             # candidate on a connection that the next round would complete.
@@ -1461,34 +1845,61 @@ class _Minimiser:
             if self.down and self.campaign._restart():
                 self.down = False
 
-    def _reduce(self, window: list[Input]) -> tuple[list[Input], bytes] | None:
+    def _reduce(self, window: list[Input], bound: float) -> _Reduced:
+        c = self.campaign.config
+        data = [i.data for i in window]
+        # 1. The whole window, waiting as long as the crash took to show (not counted
+        # against the budget: a find is never lost to it).
+        for _ in range(c.reproduce_tries):
+            self.replays += 1
+            if self.kills(data, bound + c.probe_timeout, budget=False):
+                break
+        else:
+            return _Reduced(None)
+        full = self.last_delay or 0.0
+        # The killing message may be anywhere in a candidate: wait for the delay seen after
+        # the window's last message, plus the time it took to send it, plus a probe.
+        span = len(window) / c.rate
+        linger = full + span + c.probe_timeout
+        best = _Reduced(list(window), b"", full)
         try:
-            single, suspects = self._single(window)
-            if single is None:
-                if not self.kills([i.data for i in suspects]):
-                    return None
-                seq = ddmin(suspects, lambda items: self.kills([i.data for i in items]))
-                if len(seq) != 1:
-                    return seq, b"".join(i.data for i in seq)
-                single = seq[0]
+            # 2. Bisect by message.
+            seq = ddmin(window, lambda items: self.kills([i.data for i in items], linger))
+            best = _Reduced(seq, b"".join(i.data for i in seq), self.last_delay)
+            if len(seq) != 1:
+                return best
+            # The one message alone, to see its own delay.
+            if not self.kills([seq[0].data], linger):
+                best.flaky = True
+                return best
+            own = self.last_delay or 0.0
+            best = _Reduced(seq, seq[0].data, own)
+            step = max(own * 1.5, own + 0.1) + c.probe_timeout
+            # 3. Lines, then bytes.
+            lines = ddmin(
+                seq[0].data.splitlines(keepends=True),
+                lambda ls: self.kills([b"".join(ls)], step),
+            )
+            best.data = b"".join(lines)
+            best.data = bytes(ddmin(list(best.data), lambda bs: self.kills([bytes(bs)], step)))
         except BudgetExhausted:
-            return None
-        data = single.data
-        lines = ddmin(data.splitlines(keepends=True), lambda ls: self.kills([b"".join(ls)]))
-        data = b"".join(lines)
-        data = bytes(ddmin(list(data), lambda bs: self.kills([bytes(bs)])))
-        return [single], data
+            pass
+        return best
 
-    def _single(self, window: list[Input]) -> tuple[Input | None, list[Input]]:
-        # Each in turn, probing after each: the first one after which the target is gone is
-        # the suspect, and the find when it also stops a freshly restarted target. If it
-        # does not, the messages up to it are what to reduce.
-        for k, item in enumerate(window):
-            if self.kills([item.data]):
-                if k == 0 or self.kills([item.data]):
-                    return item, [item]
-                return None, window[: k + 1]
-        return None, window
+
+def _wait_quiet(camp: Campaign, until: float) -> float | None:
+    """Probes until ``until``: the time the first probe that went unanswered (twice) was
+    sent, or None when the target answered throughout."""
+    c = camp.config
+    time.sleep(0.005)
+    while True:
+        at = time.monotonic()
+        if not camp.probe(tries=1) and not camp.probe():
+            return at
+        left = until - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(left, max(0.02, min(0.25, (until - at) / 8)), c.probe_timeout))
 
 
 # --- replay ------------------------------------------------------------------------------------
@@ -1512,11 +1923,19 @@ def replay(
     probe_timeout: float = 1.0,
     probe_tries: int = 3,
     bind: tuple[str, int] | None = None,
+    linger: float = 0.0,
+    allow_public: bool = False,
 ) -> ReplayResult:
-    """Sends ``messages`` in order (one connection for TCP), then probes. Raises
+    """Sends ``messages`` in order (one connection for TCP), then probes, and keeps probing
+    for ``linger`` seconds (a target that dies a while after the message). Raises
     :class:`TargetDown` when the target does not answer before anything is sent."""
     config = Config(
-        target, rate=rate, probe_timeout=probe_timeout, probe_tries=probe_tries, bind=bind
+        target,
+        rate=min(rate, MAX_RATE),
+        probe_timeout=probe_timeout,
+        probe_tries=probe_tries,
+        bind=bind,
+        allow_public=allow_public,
     )
     camp = Campaign(config)
     camp.transport = _open(target, bind, max(1.0, probe_timeout))
@@ -1536,7 +1955,11 @@ def replay(
                 sent += 1
                 size += len(data)
             io.drain()
-        return ReplayResult(str(target), sent, size, camp.probe())
+        if linger > 0:
+            alive = _wait_quiet(camp, time.monotonic() + linger) is None
+        else:
+            alive = camp.probe()
+        return ReplayResult(str(target), sent, size, alive)
     finally:
         io.close()
 

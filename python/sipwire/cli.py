@@ -215,8 +215,11 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="send valid and hostile SIP to a server, probe it, save what stops it",
         description="Sends rounds of valid dialogs and hostile variants to TARGET at a steady "
         "rate, checks with OPTIONS after each round that it still answers, and when it does "
-        "not saves the messages since the last answer (found and shrunk to the one that "
-        "stops it when --restart-cmd can restart it) with the command that replays them. "
+        "not saves every message since the last answer before the suspect window (the "
+        "previous round and --window-seconds), replayed, bisected and shrunk to what stops it "
+        "when --restart-cmd can restart it, with the command that replays it. Every message "
+        "sent is kept in a rolling record (and the whole campaign in --pcap). Targets that are "
+        "not loopback or private addresses need --allow-public. "
         "Exit status: 0 the target kept answering, 1 finds saved, 2 usage error.",
     )
     fp.add_argument(
@@ -272,7 +275,43 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "and send these inside it; an unanswered request is a find (see --list-classes)",
     )
     fp.add_argument("--flood", type=int, default=20, help="requests in a NOTIFY or INFO flood (20)")
-    fp.add_argument("--list-classes", action="store_true", help="print the hostile classes")
+    fp.add_argument(
+        "--window-seconds",
+        type=float,
+        default=5.0,
+        help="a find holds at least the previous round and this many seconds before the "
+        "unanswered probe, for targets that die a while after the message (5)",
+    )
+    fp.add_argument(
+        "--record-size",
+        type=int,
+        default=10000,
+        help="messages kept in the rolling record finds are cut from (10000; 16 MiB at most)",
+    )
+    fp.add_argument(
+        "--pcap", type=Path, help="write the whole campaign, both directions, to this pcap file"
+    )
+    fp.add_argument(
+        "--reproduce-tries",
+        type=int,
+        default=2,
+        help="replays of a window before the find is called flaky (2)",
+    )
+    fp.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        help="with --replay: keep probing this many seconds after the last message (0)",
+    )
+    fp.add_argument(
+        "--allow-public",
+        action="store_true",
+        help="confirm that a target which is not a loopback or private address may be fuzzed "
+        "(you have its owner's permission)",
+    )
+    fp.add_argument(
+        "--list-classes", action="store_true", help="print the hostile classes and what they do"
+    )
     fp.add_argument("--quiet", action="store_true", help="no progress line")
     fp.set_defaults(func=_cmd_fuzz, parser=fp)
 
@@ -280,8 +319,13 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _cmd_fuzz(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if args.list_classes:
-        sys.stdout.write("".join(f"{name}\n" for name in sorted(mutations.MUTATIONS)))
-        sys.stdout.write("".join(f"dialog: {name}\n" for name in campaign.DIALOG_CLASSES))
+        width = max(map(len, [*mutations.MUTATIONS, *campaign.DIALOG_CLASSES])) + 2
+        sys.stdout.write("hostile classes (--classes), each a valid message broken so:\n")
+        for name in sorted(mutations.MUTATIONS):
+            sys.stdout.write(f"  {name:{width}}{mutations.DESCRIPTIONS[name]}\n")
+        sys.stdout.write("in-dialog classes (--dialog-classes), sent inside a call set up first:\n")
+        for name in campaign.DIALOG_CLASSES:
+            sys.stdout.write(f"  {name:{width}}{campaign.DIALOG_DESCRIPTIONS[name]}\n")
         return 0
     if args.target is None:
         parser.error("the target is required (udp:HOST:PORT, tcp:HOST:PORT or HOST:PORT)")
@@ -293,6 +337,19 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
             bind = (b.host, b.port)
     except ValueError as e:
         parser.error(str(e))
+    if not campaign.is_private(target.host):
+        warning = (
+            f"sipwire fuzz: WARNING: {target.host} is not a loopback or private address. "
+            "Fuzzing can take down a service other people use, and is only lawful with its "
+            "owner's permission.\n"
+        )
+        sys.stderr.write(warning)
+        if not args.allow_public:
+            sys.stderr.write(
+                "sipwire fuzz: not sending anything; if you have that permission, confirm "
+                "with --allow-public\n"
+            )
+            return 2
     if args.replay:
         return _replay(args, target, bind, parser)
     classes = tuple(sorted(mutations.MUTATIONS))
@@ -324,6 +381,11 @@ def _cmd_fuzz(args: argparse.Namespace) -> int:
         bind=bind,
         dialog_classes=dialogs,
         flood=args.flood,
+        window_seconds=args.window_seconds,
+        record_messages=args.record_size,
+        pcap=args.pcap,
+        reproduce_tries=args.reproduce_tries,
+        allow_public=args.allow_public,
     )
     try:
         run = campaign.Campaign(config, progress=None if args.quiet else sys.stderr)
@@ -360,6 +422,8 @@ def _replay(
             probe_timeout=args.probe_timeout,
             probe_tries=args.probe_tries,
             bind=bind,
+            linger=max(0.0, args.linger),
+            allow_public=args.allow_public,
         )
     except campaign.TargetDown as e:
         sys.stderr.write(f"sipwire fuzz: {e}\n")
@@ -383,70 +447,258 @@ def _positive(kind: type[float] | type[int]) -> Any:
 
 
 def _load_parser(sub: Any) -> None:
+    from sipwire.load import SCENARIOS
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     lp = sub.add_parser(
-        "load", help="load-test a SIP target with calls, or answer calls under load"
+        "load",
+        help="load-test a SIP target with calls, or answer calls under load",
+        formatter_class=fmt,
     )
     lsub = lp.add_subparsers(dest="mode", required=True)
-    c = lsub.add_parser("call", help="place calls at a fixed rate (INVITE, ACK, BYE)")
-    c.add_argument("target", help="the Request-URI to call, e.g. sip:service@127.0.0.1:5060")
-    c.add_argument("--rate", type=_positive(float), default=10.0, help="calls per second")
-    c.add_argument("--duration", type=_positive(float), default=10.0, help="seconds")
-    c.add_argument(
-        "--concurrency", type=_positive(int), default=10000, help="most calls up at once"
+    scenarios = "; ".join(f"{k}: {v().description}" for k, v in SCENARIOS.items())
+    c = lsub.add_parser(
+        "call",
+        help="place calls (or other scenarios) at a fixed rate",
+        description="Places calls at a fixed rate from Rust (batched UDP) and reports "
+        "completed, failed (by status and reason), retransmissions, concurrency and setup "
+        "latency percentiles. Exit status: 0 every call completed, 1 some failed, 2 usage, "
+        "3 nothing answered at the target. Scenarios: " + scenarios + ".",
+        formatter_class=fmt,
     )
-    c.add_argument("--hold", type=float, default=0.0, help="seconds each call stays up")
-    c.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    c.add_argument("target", help="the Request-URI to call, e.g. sip:service@127.0.0.1:5060")
+    c.add_argument("--scenario", choices=sorted(SCENARIOS), default="call", help="what a call does")
+    c.add_argument("--rate", type=_positive(float), default=10.0, help="calls per second")
+    c.add_argument(
+        "--duration", type=_positive(float), default=10.0, help="seconds of placing calls"
+    )
+    c.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        default=65536,
+        help="most calls up at once (more are refused and counted)",
+    )
+    c.add_argument(
+        "--hold",
+        type=float,
+        default=0.0,
+        help="seconds a call stays up (cancel: seconds of ringing before the CANCEL; "
+        "hold-dtmf: spread over its pauses)",
+    )
+    c.add_argument(
+        "--max-calls", type=_positive(int), default=None, help="stop placing after this many calls"
+    )
+    c.add_argument(
+        "--user",
+        default="sipwire",
+        help="user for digest credentials and {user} in REGISTER's To/From",
+    )
+    c.add_argument("--password", default="", help="password for digest challenges (401/407)")
+    c.add_argument(
+        "--t1",
+        type=_positive(float),
+        default=0.5,
+        help="RFC 3261 T1 in seconds (retransmission start)",
+    )
+    c.add_argument(
+        "--give-up",
+        type=float,
+        default=1.0,
+        help="stop when nothing at all answered this many seconds after the first request "
+        "(0: never)",
+    )
+    c.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    c.add_argument(
+        "--csv", type=Path, default=None, help="write a per-second time series to this CSV file"
+    )
+    c.add_argument(
+        "--find-max",
+        action="store_true",
+        help="ramp the rate from --rate (times --ramp-step every --ramp-seconds) until a call "
+        "fails; report the highest rate held",
+    )
+    c.add_argument(
+        "--ramp-step", type=float, default=1.25, help="rate multiplier between --find-max rounds"
+    )
+    c.add_argument(
+        "--ramp-seconds",
+        type=_positive(float),
+        default=10.0,
+        help="seconds of each --find-max round",
+    )
+    c.add_argument(
+        "--max-rate",
+        type=_positive(float),
+        default=100000.0,
+        help="--find-max stops above this rate",
+    )
+    c.add_argument(
+        "--transport",
+        choices=["udp", "tcp"],
+        default="udp",
+        help="tcp goes through the asyncio user agent (the call scenario only, far lower rates)",
+    )
+    c.add_argument("--quiet", action="store_true", help="no progress line")
     c.set_defaults(func=_cmd_load_call)
-    a = lsub.add_parser("answer", help="answer every incoming call with 200")
-    a.add_argument("--port", type=int, default=5060)
-    a.add_argument("--host", default="127.0.0.1")
-    a.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    a = lsub.add_parser(
+        "answer",
+        help="answer every incoming call with 200",
+        description="Answers every INVITE (200, or 180 then 200 with --ring) and every other "
+        "request with 200, from Rust over UDP; reports incoming, answered, completed calls and "
+        "the most calls up at once.",
+        formatter_class=fmt,
+    )
+    a.add_argument("--port", type=int, default=5060, help="UDP port to answer on")
+    a.add_argument("--host", default="127.0.0.1", help="address to answer on")
+    a.add_argument(
+        "--transport", choices=["udp", "tcp"], default="udp", help="tcp uses the asyncio user agent"
+    )
     a.add_argument(
         "--duration", type=_positive(float), default=None, help="seconds (default: until ^C)"
     )
-    a.add_argument("--calls", type=_positive(int), default=None, help="stop after this many")
+    a.add_argument(
+        "--calls", type=_positive(int), default=None, help="stop after this many calls ended"
+    )
+    a.add_argument("--ring", type=float, default=0.0, help="seconds of 180 Ringing before the 200")
+    a.add_argument("--status", type=int, default=200, help="final status for INVITEs")
+    a.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
+    a.add_argument(
+        "--csv", type=Path, default=None, help="write a per-second time series to this CSV file"
+    )
+    a.add_argument("--quiet", action="store_true", help="no progress line")
     a.set_defaults(func=_cmd_load_answer)
 
 
 def _cmd_load_call(args: argparse.Namespace) -> int:
-    from sipwire.load import place_calls
+    from sipwire import load
 
-    res = asyncio.run(
-        place_calls(
+    progress = None if args.quiet else sys.stderr
+    if args.transport == "tcp":
+        if args.scenario != "call" or args.find_max:
+            sys.stderr.write("sipwire load: over tcp only the call scenario runs (no --find-max)\n")
+            return 2
+        try:
+            res = asyncio.run(
+                load.place_calls(
+                    args.target,
+                    rate=args.rate,
+                    duration=args.duration,
+                    concurrency=args.concurrency,
+                    hold=args.hold,
+                    transport="tcp",
+                    progress=progress,
+                    give_up=args.give_up if args.give_up > 0 else None,
+                )
+            )
+        except load.TargetUnreachable as e:
+            sys.stderr.write(f"sipwire load: {e}\n")
+            return 3
+        return _report(res, args)
+    scenario = load.SCENARIOS[args.scenario](args.hold)
+    kw: dict[str, Any] = dict(
+        concurrency=args.concurrency,
+        user=args.user,
+        password=args.password,
+        t1=args.t1,
+        give_up=args.give_up,
+    )
+    try:
+        if args.find_max:
+            if not args.ramp_step > 1:
+                sys.stderr.write("sipwire load: --ramp-step must be > 1\n")
+                return 2
+            best, rounds = load.find_max(
+                args.target,
+                scenario,
+                start=args.rate,
+                step=args.ramp_step,
+                seconds=args.ramp_seconds,
+                limit=args.max_rate,
+                progress=progress or sys.stdout,
+                **kw,
+            )
+            print(f"highest rate held with no failed call: {best:g} calls/s ({args.scenario})")
+            if args.json is not None:
+                load.save_json(
+                    args.json,
+                    {"max_rate": best, "rounds": [r.to_json() for r in rounds]},
+                )
+            if args.csv is not None:
+                load.write_csv(args.csv, [row for r in rounds for row in r.series])
+            return 0 if best > 0 else 1
+        res = load.run(
             args.target,
+            scenario,
             rate=args.rate,
             duration=args.duration,
-            concurrency=args.concurrency,
-            hold=args.hold,
-            transport=args.transport,
-            progress=sys.stderr,
+            max_calls=args.max_calls,
+            progress=progress,
+            **kw,
         )
-    )
+    except load.TargetUnreachable as e:
+        sys.stderr.write(f"sipwire load: {e}\n")
+        return 3
+    except (ValueError, OSError) as e:
+        sys.stderr.write(f"sipwire load: {e}\n")
+        return 2
+    return _report(res, args)
+
+
+def _report(res: LoadResult, args: argparse.Namespace) -> int:
+    from sipwire import load
+
     print(res.summary())
-    return 0 if res.clean else 1
+    if args.json is not None:
+        load.save_json(args.json, res)
+    if args.csv is not None:
+        load.write_csv(args.csv, res.series)
+    return 0 if res.clean and res.unfinished == 0 else 1
 
 
 def _cmd_load_answer(args: argparse.Namespace) -> int:
-    from sipwire.load import answer_calls
+    from sipwire import load
 
-    async def run() -> LoadResult:
-        ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
-        ready.add_done_callback(lambda f: print("answering on", *f.result(), flush=True))
-        return await answer_calls(
-            port=args.port,
-            host=args.host,
-            transport=args.transport,
-            duration=args.duration,
-            calls=args.calls,
-            ready=ready,
-            progress=sys.stderr,
-        )
+    progress = None if args.quiet else sys.stderr
+    if args.transport == "tcp":
 
-    try:
-        res = asyncio.run(run())
-    except KeyboardInterrupt:
-        return 0
+        async def run() -> LoadResult:
+            loop = asyncio.get_running_loop()
+            ready: asyncio.Future[tuple[str, int]] = loop.create_future()
+            ready.add_done_callback(lambda f: print("answering on", *f.result(), flush=True))
+            return await load.answer_calls(
+                port=args.port,
+                host=args.host,
+                transport="tcp",
+                duration=args.duration,
+                calls=args.calls,
+                ready=ready,
+                progress=progress,
+            )
+
+        try:
+            res = asyncio.run(run())
+        except KeyboardInterrupt:
+            return 0
+    else:
+        try:
+            res = load.answer(
+                port=args.port,
+                host=args.host,
+                duration=args.duration,
+                calls=args.calls,
+                ring=args.ring,
+                status=args.status,
+                progress=progress,
+                ready=lambda a: print("answering on", *a, flush=True),
+            )
+        except (ValueError, OSError) as e:
+            sys.stderr.write(f"sipwire load: {e}\n")
+            return 2
     print(res.summary())
+    if args.json is not None:
+        load.save_json(args.json, res)
+    if args.csv is not None:
+        load.write_csv(args.csv, res.series)
     return 0 if res.failed == 0 else 1
 
 

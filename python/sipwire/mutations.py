@@ -23,7 +23,7 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-__all__ = ["MUTATIONS", "Chooser", "Mutation", "RandomChooser", "mutate"]
+__all__ = ["DESCRIPTIONS", "MUTATIONS", "Chooser", "Mutation", "RandomChooser", "mutate"]
 
 _T = TypeVar("_T")
 
@@ -317,6 +317,36 @@ MUTATIONS: dict[str, Mutation] = {
 }
 """The bad-input classes, by name (the names ``strategies.HOSTILE_CLASSES`` and
 ``sipwire fuzz --classes`` take)."""
+
+
+#: What each class of :data:`MUTATIONS` does to a valid message (``sipwire fuzz --list-classes``).
+DESCRIPTIONS: dict[str, str] = {
+    "content_length": "Content-Length negative, signed, empty, not a number, or past 2^32 / 2^64",
+    "body_length": "Content-Length off by one either way, or 100 or 65536 bytes more than the body",
+    "conflicting_content_length": "a second, compact Content-Length (l:) with another value",
+    "line_endings": "bare LF or bare CR line ends, no empty line after the headers, the message "
+    "cut anywhere",
+    "start_line": "extra spaces, a Request-URI in <>, another SIP version, a method with a space "
+    "or NUL, a status outside 100-699, a very long start line",
+    "header_names": "a control byte or space before the colon, an empty or spaced name, a line "
+    "with no colon",
+    "floods": "hundreds to thousands of headers, Vias, Contact items or parameters, a value or "
+    "name tens of kilobytes long",
+    "duplicates": "a second To, From, Call-ID, CSeq or Max-Forwards",
+    "missing_headers": "no To, From, Call-ID, CSeq, Via or Max-Forwards",
+    "folding": "header values continued on indented lines (RFC 3261 §7.3.1 folding)",
+    "control_bytes": "a NUL, BEL, DEL or an ANSI escape inside the header section",
+    "numbers": "CSeq past 2^31, 20 digits or negative, Max-Forwards 256 / 70000 / -1, a 100-digit "
+    "Expires, a CSeq method other than the request's",
+    "uris": "a Request-URI with a bad escape, port 99999, an unbracketed or unclosed IPv6 "
+    "address, an unknown scheme, empty parameters, a 5000-byte user, headers",
+    "quotes": "To or From with an unterminated quote or <, an unquoted comma, 200 open "
+    "parentheses, a URI with ? outside <>",
+    "branches": "the top Via's branch removed, or only the magic cookie z9hG4bK",
+    "sdp_lines": "SDP with a line missing its =, a payload type of 300, two lines glued together, "
+    "a 20 KB attribute, an unknown line type",
+    "garbage": "random bytes before, after or between two copies of the message",
+}
 
 
 def mutate(data: bytes, name: str, chooser: Chooser) -> bytes:

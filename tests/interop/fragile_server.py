@@ -3,9 +3,12 @@
 It answers requests the way a simple registrar/UAS would (200 to OPTIONS, REGISTER, MESSAGE,
 BYE, CANCEL; 486 to INVITE; nothing to ACK or to responses; 400 to what it cannot read), over
 UDP or TCP. Like a C server that keeps header values as NUL-terminated strings, it dies on a
-header line holding a NUL byte: the process exits with status 70.
+header line holding a NUL byte: the process exits with status 70. With ``--delay S`` it dies
+S seconds after that message and answers everything meanwhile, like a server whose worker
+thread or watchdog takes it down a moment later. With ``--die-once FILE`` it dies only when
+FILE does not exist yet (and makes it): a bug that does not reproduce, for flaky finds.
 
-    python fragile_server.py --transport udp --port 5060 [--pidfile F]
+    python fragile_server.py --transport udp --port 5060 [--pidfile F] [--delay S]
 
 Standard library only, so it starts fast when a campaign restarts it.
 """
@@ -17,17 +20,40 @@ import os
 import selectors
 import socket
 import sys
+import threading
 
 CRASH_STATUS = 70
+#: Seconds between the killing message and the exit (--delay).
+DELAY = 0.0
+#: Die only when this file does not exist yet (--die-once).
+ONCE: str | None = None
+_dying = threading.Event()
+
+
+def _exit() -> None:
+    sys.stderr.write("fragile_server: NUL in a header line, exiting\n")
+    sys.stderr.flush()
+    os._exit(CRASH_STATUS)
 
 
 def crash_on_bad_headers(head: bytes) -> None:
-    """The bug: a NUL in any header line (not the start line) kills the process."""
+    """The bug: a NUL in any header line (not the start line) kills the process, at once
+    or DELAY seconds later."""
     for line in head.split(b"\r\n")[1:]:
         if b"\x00" in line:
-            sys.stderr.write("fragile_server: NUL in a header line, exiting\n")
-            sys.stderr.flush()
-            os._exit(CRASH_STATUS)
+            if ONCE is not None:
+                try:
+                    os.close(os.open(ONCE, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    return
+            if DELAY <= 0:
+                _exit()
+            if not _dying.is_set():
+                _dying.set()
+                timer = threading.Timer(DELAY, _exit)
+                timer.daemon = True
+                timer.start()
+            return
 
 
 def answer(data: bytes) -> bytes | None:
@@ -148,7 +174,11 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--pidfile")
+    p.add_argument("--delay", type=float, default=0.0, help="die this many seconds later")
+    p.add_argument("--die-once", help="die only if this file does not exist (then make it)")
     args = p.parse_args()
+    global DELAY, ONCE
+    DELAY, ONCE = args.delay, args.die_once
     if args.pidfile:
         tmp = f"{args.pidfile}.{os.getpid()}"
         with open(tmp, "w") as f:

@@ -12,6 +12,7 @@ In CI (``CI`` set) a missing ``kamailio`` is a failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -90,13 +91,12 @@ def stop_pidfile(pidfile: Path) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(params=["udp", "tcp"])
-def fragile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fragile]:
-    transport: str = request.param
+@contextlib.contextmanager
+def fragile_server(transport: str, tmp_path: Path, *extra: str) -> Iterator[Fragile]:
     port = free_port()
     pidfile = tmp_path / "fragile.pid"
     command = [sys.executable, str(FRAGILE), "--transport", transport, "--port", str(port)]
-    command += ["--pidfile", str(pidfile)]
+    command += ["--pidfile", str(pidfile), *extra]
     server = Fragile(Target.parse(f"{transport}:{HOST}:{port}"), command, pidfile)
     first = server.start()
     try:
@@ -106,6 +106,12 @@ def fragile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fragile]
             first.kill()
         first.wait(5)
         stop_pidfile(pidfile)
+
+
+@pytest.fixture(params=["udp", "tcp"])
+def fragile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Fragile]:
+    with fragile_server(request.param, tmp_path) as server:
+        yield server
 
 
 def test_finds_minimises_and_replays_the_crash(fragile: Fragile, tmp_path: Path) -> None:
@@ -170,6 +176,102 @@ def test_without_restart_the_window_is_saved_whole(tmp_path: Path) -> None:
     assert files and any(b"\x00" in f.read_bytes() for f in files)
     assert "not minimised" in (find.path / "README.txt").read_text()
     assert not list(out.glob("crash-*")), "nothing is minimised without a restart command"
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_a_delayed_crash_is_kept_shrunk_and_replayed(transport: str, tmp_path: Path) -> None:
+    # The server dies 0.4 s after the killing message (round 1), answering until then: the
+    # probes of the next rounds are answered, so the message is many rounds back when the
+    # target goes quiet.
+    out = tmp_path / "finds"
+    with fragile_server(transport, tmp_path, "--delay", "0.4") as fragile:
+        r = sipwire_fuzz(
+            "--seed", str(SEED), "--duration", "3", "--rate", "500", "--probe-timeout", "0.3",
+            "--max-finds", "1", "--minimise-budget", "10", "--out", str(out),
+            "--restart-cmd", fragile.restart_cmd, str(fragile.target),
+        )  # fmt: skip
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "finds: 1" in r.stdout and "FLAKY" not in r.stdout, r.stdout
+        (window,) = out.glob("window-*")
+        sent = sorted(window.glob("*.sip"))
+        # The window reaches back past round 1, where the killing message was sent.
+        assert any("-r1-" in p.name for p in sent) and any("-r2-" in p.name for p in sent)
+        killers = [p for p in sent if b"\x00" in p.read_bytes().split(b"\r\n\r\n")[0]]
+        assert killers, "the killing message is in the saved window"
+        (find,) = [p for p in out.glob("crash-*.sip") if not p.name.endswith(".orig.sip")]
+        original = find.with_name(find.name.replace(".sip", ".orig.sip"))
+        assert b"\x00" in find.read_bytes()
+        assert len(find.read_bytes()) < len(original.read_bytes())
+        note = find.with_suffix(".txt").read_text()
+        assert "went quiet" in note, note
+        (replay_line,) = [ln.strip() for ln in note.splitlines() if "--replay" in ln]
+        argv = shlex.split(replay_line)
+        assert "--linger" in argv
+        # A fresh server, killed by the replay (it waits for the delayed death).
+        stop_pidfile(fragile.pidfile)
+        server = fragile.start()
+        try:
+            rr = sipwire_fuzz(*argv[2:], timeout=30)
+            assert rr.returncode == 1, rr.stdout + rr.stderr
+            assert "it answered OPTIONS after: no" in rr.stdout
+            assert server.wait(5) == CRASH_STATUS
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait(5)
+
+
+def test_without_restart_a_delayed_crash_is_in_the_window(tmp_path: Path) -> None:
+    out = tmp_path / "finds"
+    with fragile_server("udp", tmp_path, "--delay", "0.4") as fragile:
+        summary = campaign.Campaign(
+            Config(fragile.target, seed=SEED, duration=3, rate=500, probe_timeout=0.3, out=out)
+        ).run()
+    assert not summary.alive and summary.stopped == "the target stopped answering"
+    assert summary.rounds > 2
+    (find,) = summary.finds
+    files = sorted(find.path.glob("*.sip"))
+    assert any(b"\x00" in f.read_bytes() for f in files if "-r1-" in f.name)
+    readme = (find.path / "README.txt").read_text()
+    assert "before the suspect window" in readme and "--linger" in readme
+
+
+def test_a_crash_that_does_not_reproduce_is_kept_as_flaky(tmp_path: Path) -> None:
+    # The server dies on the first NUL only: after the restart nothing kills it again.
+    out = tmp_path / "finds"
+    once = tmp_path / "died"
+    with fragile_server("udp", tmp_path, "--die-once", str(once)) as fragile:
+        r = sipwire_fuzz(
+            "--seed", str(SEED), "--rounds", "3", "--rate", "500", "--probe-timeout", "0.3",
+            "--max-finds", "1", "--out", str(out), "--restart-cmd", fragile.restart_cmd,
+            str(fragile.target),
+        )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "finds: 1" in r.stdout and "FLAKY" in r.stdout, r.stdout
+    (window,) = out.glob("window-*")
+    assert "FLAKY" in (window / "README.txt").read_text()
+    assert not list(out.glob("crash-*"))
+
+
+def test_sipwire_load_answer_survives_a_campaign(tmp_path: Path) -> None:
+    """The Rust answering engine (``sipwire load answer``) against hostile messages and
+    hostile requests inside its dialogs: it keeps answering, every request answered."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "sipwire", "load", "answer", "--port", str(port), "--quiet"]
+    server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        target = Target("udp", HOST, port)
+        wait_answering(target)
+        r = sipwire_fuzz(
+            "--seed", "5", "--count", "400", "--rate", "1000", "--probe-timeout", "1",
+            "--dialog-classes", "all", "--out", str(tmp_path), str(target),
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "finds: 0" in r.stdout and "requests unanswered 0" in r.stdout
+        assert server.poll() is None
+    finally:
+        server.kill()
+        server.wait(5)
 
 
 # --- Kamailio -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ resumed and hung up along the recorded route, and both un-register."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,37 @@ def test_register_example_against_kamailio(tmp_path: Path) -> None:
         assert "registered sip:carol@127.0.0.1" in ok.stdout and "un-registered" in ok.stdout
         bad = subprocess.run([*run, "carol", "wrong"], capture_output=True, text=True, timeout=30)
         assert bad.returncode == 1 and "refused 401" in bad.stdout, bad.stdout + bad.stderr
+
+
+def test_register_storm_with_digest_through_kamailio(tmp_path: Path) -> None:
+    """``sipwire load call --scenario register``: every REGISTER is challenged (401, qop=auth)
+    and answered with digest credentials by the Rust engine; each user its own ({n})."""
+    with kamailio(CFG, tmp_path) as (port, proc):
+        out = tmp_path / "register.json"
+        r = subprocess.run(
+            [
+                sys.executable, "-m", "sipwire", "load", "call", f"sip:{HOST}:{port}",
+                "--scenario", "register", "--user", "u{n}", "--password", "secret",
+                "--rate", "50", "--duration", "1", "--quiet", "--json", str(out),
+            ],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        got = json.loads(out.read_text())
+        assert got["attempted"] == got["completed"] == 50 and got["failed"]["total"] == 0
+        # REGISTER, 401, REGISTER with Authorization, 200: two each way per call.
+        assert got["messages"] == {"sent": 100, "received": 100}
+        # A wrong password: each call fails with the second 401, counted by status.
+        r = subprocess.run(
+            [
+                sys.executable, "-m", "sipwire", "load", "call", f"sip:{HOST}:{port}",
+                "--scenario", "register", "--user", "u{n}", "--password", "wrong",
+                "--rate", "20", "--duration", "0.5", "--quiet", "--json", str(out),
+            ],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert r.returncode == 1, r.stdout + r.stderr
+        got = json.loads(out.read_text())
+        assert got["failed"]["total"] == got["attempted"] == 10
+        assert [x["status"] for x in got["failed"]["by_status"]] == [401]
+        assert proc.poll() is None

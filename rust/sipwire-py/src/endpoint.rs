@@ -889,6 +889,7 @@ impl Endpoint {
             ("received", t.received),
             ("malformed", t.malformed),
             ("retransmissions", t.retransmissions),
+            ("retransmitted", t.retransmitted),
             ("unmatched_responses", t.unmatched_responses),
             ("unmatched_acks", t.unmatched_acks),
             ("ignored", t.ignored),

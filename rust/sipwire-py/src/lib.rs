@@ -9,6 +9,7 @@ mod correlate;
 mod endpoint;
 mod errors;
 mod limits;
+mod load;
 mod message;
 mod once;
 mod sdp;
@@ -202,5 +203,6 @@ fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     correlate::register(m)?;
     capture::register(m)?;
     endpoint::register(m)?;
+    load::register(m)?;
     Ok(())
 }

@@ -395,6 +395,9 @@ fn lost_final_invite_client_retransmits_on_timer_a_and_times_out_on_b() {
     assert!(matches!(ev[1], Event::Terminated { evicted: false, .. }));
     assert!(l.is_empty());
     assert_eq!(l.counters().timeouts, 1);
+    // Each send on Timer A is counted as this side's retransmission; the first is not.
+    assert_eq!(l.counters().retransmitted, 6);
+    assert_eq!(l.counters().retransmissions, 0);
 }
 
 #[test]
@@ -425,6 +428,7 @@ fn non_invite_client_caps_at_t2_and_holds_t2_in_proceeding() {
     run_until(&mut l, 25_000);
     assert!(l.is_empty());
     assert_eq!(l.counters().retransmissions, 1);
+    assert_eq!(l.counters().retransmitted, 7); // four on E before the 100, three after
 }
 
 #[test]

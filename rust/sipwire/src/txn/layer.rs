@@ -133,6 +133,9 @@ pub struct Counters {
     pub malformed: u64,
     /// Requests and responses absorbed or answered by a transaction.
     pub retransmissions: u64,
+    /// Requests and responses this side sent again on a timer (A, E, G), and the ACK of
+    /// a non-2xx sent again for a retransmitted final.
+    pub retransmitted: u64,
     /// Responses matching no client transaction (§18.1.2: discarded).
     pub unmatched_responses: u64,
     /// ACKs matching no transaction (for a 2xx, or stray).
@@ -816,9 +819,13 @@ impl TransactionLayer {
             txn.state = state;
             let reliable = txn.peer.transport.is_reliable();
             let mut terminate = false;
+            let resend = matches!(input, Input::Timer(_));
             for &e in effects {
                 match e {
                     Effect::Send => {
+                        if resend {
+                            self.counters.retransmitted += 1;
+                        }
                         let bytes = if txn.kind.is_client() {
                             Some(txn.request.clone())
                         } else {
