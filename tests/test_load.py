@@ -103,6 +103,16 @@ def test_call_writes_json_and_csv_with_every_figure(tmp_path: Path) -> None:
     assert served.failed == 0
 
 
+def test_a_live_progress_line_goes_to_stderr() -> None:
+    ans = Answerer(calls=30)
+    r = sipwire("load", "call", ans.uri, "--rate", "20", "--duration", "1.5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "attempted" in ln]
+    assert len(lines) >= 2 and "completed" in lines[0] and "retransmitted" in lines[0]
+    assert "done: completed 30, failed 0" in r.stderr
+    ans.wait()
+
+
 def test_the_answering_side_counts_calls_up_at_once() -> None:
     # Ten calls placed within 0.1 s, each held 2 s: both sides see all ten up together.
     ans = Answerer(calls=10)
