@@ -37,7 +37,9 @@ class Answerer:
     """``load.answer`` in a thread (the engine runs without the GIL), until ``calls``
     calls ended."""
 
-    def __init__(self, calls: int | None, ring: float = 0.0, duration: float = 30.0) -> None:
+    def __init__(
+        self, calls: int | None, ring: float = 0.0, duration: float = 30.0, host: str = "127.0.0.1"
+    ) -> None:
         self.ready = threading.Event()
         self.addr: tuple[str, int] = ("", 0)
         self.result: load.LoadResult | None = None
@@ -48,7 +50,7 @@ class Answerer:
 
         def body() -> None:
             self.result = load.answer(
-                port=0, calls=calls, ring=ring, duration=duration, ready=ready
+                host=host, port=0, calls=calls, ring=ring, duration=duration, ready=ready
             )
 
         self.thread = threading.Thread(target=body, daemon=True)
@@ -57,7 +59,8 @@ class Answerer:
 
     @property
     def uri(self) -> str:
-        return f"sip:load@127.0.0.1:{self.addr[1]}"
+        host = f"[{self.addr[0]}]" if ":" in self.addr[0] else self.addr[0]
+        return f"sip:load@{host}:{self.addr[1]}"
 
     def wait(self) -> load.LoadResult:
         self.thread.join(60)
@@ -101,6 +104,24 @@ def test_call_writes_json_and_csv_with_every_figure(tmp_path: Path) -> None:
     served = ans.wait()
     assert served.attempted == served.answered == served.completed == 40
     assert served.failed == 0
+
+
+def test_a_live_progress_line_goes_to_stderr() -> None:
+    ans = Answerer(calls=30)
+    r = sipwire("load", "call", ans.uri, "--rate", "20", "--duration", "1.5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "attempted" in ln]
+    assert len(lines) >= 2 and "completed" in lines[0] and "retransmitted" in lines[0]
+    assert "done: completed 30, failed 0" in r.stderr
+    ans.wait()
+
+
+def test_calls_over_ipv6_loopback() -> None:
+    ans = Answerer(calls=10, host="::1")
+    res = load.run(ans.uri, rate=20, duration=0.5)
+    served = ans.wait()
+    assert res.completed == res.attempted == 10 and res.clean, res.summary()
+    assert served.completed == 10
 
 
 def test_the_answering_side_counts_calls_up_at_once() -> None:

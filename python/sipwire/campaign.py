@@ -1856,6 +1856,8 @@ class _Minimiser:
                 break
         else:
             return _Reduced(None)
+        # The budget is for shrinking: it starts now.
+        self.deadline = time.monotonic() + c.minimise_budget
         full = self.last_delay or 0.0
         # The killing message may be anywhere in a candidate: wait for the delay seen after
         # the window's last message, plus the time it took to send it, plus a probe.
@@ -1875,11 +1877,16 @@ class _Minimiser:
             own = self.last_delay or 0.0
             best = _Reduced(seq, seq[0].data, own)
             step = max(own * 1.5, own + 0.1) + c.probe_timeout
-            # 3. Lines, then bytes.
-            lines = ddmin(
-                seq[0].data.splitlines(keepends=True),
-                lambda ls: self.kills([b"".join(ls)], step),
-            )
+            # 3. Lines: one pass dropping each line alone (cheap, and it keeps the message's
+            # end, which a stream needs to hand the message over at all), then ddmin over
+            # the lines left; then bytes.
+            lines = seq[0].data.splitlines(keepends=True)
+            for i in range(len(lines) - 1, -1, -1):
+                cand = lines[:i] + lines[i + 1 :]
+                if cand and self.kills([b"".join(cand)], step):
+                    lines = cand
+                    best.data = b"".join(lines)
+            lines = ddmin(lines, lambda ls: self.kills([b"".join(ls)], step))
             best.data = b"".join(lines)
             best.data = bytes(ddmin(list(best.data), lambda bs: self.kills([bytes(bs)], step)))
         except BudgetExhausted:

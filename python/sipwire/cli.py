@@ -446,10 +446,32 @@ def _positive(kind: type[float] | type[int]) -> Any:
     return conv
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, written for people: "none", "empty", "off"."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or action.default is argparse.SUPPRESS:
+            return text
+        if not action.option_strings or action.dest == "help":
+            return text
+        d = action.default
+        shown = (
+            "none"
+            if d is None
+            else "empty"
+            if d == ""
+            else ("off" if d is False else "on")
+            if isinstance(d, bool)
+            else str(d)
+        )
+        return f"{text} (default: {shown})"
+
+
 def _load_parser(sub: Any) -> None:
     from sipwire.load import SCENARIOS
 
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Defaults
     lp = sub.add_parser(
         "load",
         help="load-test a SIP target with calls, or answer calls under load",

@@ -180,14 +180,15 @@ def test_without_restart_the_window_is_saved_whole(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_a_delayed_crash_is_kept_shrunk_and_replayed(transport: str, tmp_path: Path) -> None:
-    # The server dies 0.4 s after the killing message (round 1), answering until then: the
-    # probes of the next rounds are answered, so the message is many rounds back when the
-    # target goes quiet.
+    # The server dies 0.3 s after the killing message (round 1), answering until then: the
+    # probes of the next rounds are answered, so the message is several rounds back when
+    # the target goes quiet. (Bisecting ~60 messages costs a dozen replays of ~0.5 s; the
+    # budget leaves time to shrink the message by lines even on a busy machine.)
     out = tmp_path / "finds"
-    with fragile_server(transport, tmp_path, "--delay", "0.4") as fragile:
+    with fragile_server(transport, tmp_path, "--delay", "0.3") as fragile:
         r = sipwire_fuzz(
-            "--seed", str(SEED), "--duration", "3", "--rate", "500", "--probe-timeout", "0.3",
-            "--max-finds", "1", "--minimise-budget", "10", "--out", str(out),
+            "--seed", str(SEED), "--duration", "3", "--rate", "200", "--probe-timeout", "0.3",
+            "--max-finds", "1", "--minimise-budget", "15", "--out", str(out),
             "--restart-cmd", fragile.restart_cmd, str(fragile.target),
         )  # fmt: skip
         assert r.returncode == 1, r.stdout + r.stderr
@@ -223,7 +224,7 @@ def test_a_delayed_crash_is_kept_shrunk_and_replayed(transport: str, tmp_path: P
 
 def test_without_restart_a_delayed_crash_is_in_the_window(tmp_path: Path) -> None:
     out = tmp_path / "finds"
-    with fragile_server("udp", tmp_path, "--delay", "0.4") as fragile:
+    with fragile_server("udp", tmp_path, "--delay", "0.3") as fragile:
         summary = campaign.Campaign(
             Config(fragile.target, seed=SEED, duration=3, rate=500, probe_timeout=0.3, out=out)
         ).run()
