@@ -511,8 +511,16 @@ def _domain(uri: str) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _bind_host(ip: str) -> str:
-    return "::1" if ip == "::1" else ("::" if ":" in ip else "0.0.0.0")
+def _bind_host(ip: str, port: int) -> str:
+    """The local address the system would send to ``ip`` from (it goes in Via and Contact,
+    so it must be one the target can answer; a UDP connect sends nothing)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((ip, port))
+            return str(s.getsockname()[0])
+        except OSError:
+            return "::1" if family == socket.AF_INET6 else "127.0.0.1"
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -608,7 +616,7 @@ def run(
                 d[k] = d[k].replace("{user}", user).replace("{domain}", domain)
         steps.append(d)
     runner = LoadRunner(
-        host or ("127.0.0.1" if ip == "127.0.0.1" else _bind_host(ip)),
+        host or _bind_host(ip, dport),
         port,
         target=(ip, dport),
         steps=steps,
