@@ -544,16 +544,28 @@ _CSV_FIELDS = (
 
 
 def _row(
-    t: float, st: dict[str, Any], prev: dict[str, Any] | None, iv: dict[str, Any]
+    t: float,
+    st: dict[str, Any],
+    prev: dict[str, Any] | None,
+    iv: dict[str, Any],
+    role: str = "call",
 ) -> dict[str, Any]:
-    done = st["completed"] - (prev["completed"] if prev else 0)
+    """One row of the time series: the calls placed (``call``) or the incoming calls
+    (``answer``), cumulative, and that interval's completions and latencies."""
+    keys = (
+        ("attempted", "completed", "failed", "refused", "up")
+        if role == "call"
+        else ("in_calls", "in_completed", "in_failed", "in_cancelled", "in_up")
+    )
+    attempted, completed, failed, refused, up = (st[k] for k in keys)
+    done = completed - (prev[keys[1]] if prev else 0)
     return {
         "time": round(t, 3),
-        "attempted": st["attempted"],
-        "completed": st["completed"],
-        "failed": st["failed"],
-        "refused": st["refused"],
-        "up": st["up"],
+        "attempted": attempted,
+        "completed": completed,
+        "failed": failed,
+        "refused": refused,
+        "up": up,
         "completed_per_s": done,
         "retransmitted": st["retransmitted"],
         "sent": st["sent"],
@@ -751,7 +763,7 @@ def answer(
             now = runner.now
             if now >= next_row:
                 iv = runner.take_interval()
-                res.series.append(_row(now - start, st, prev, iv))
+                res.series.append(_row(now - start, st, prev, iv, "answer"))
                 prev = st
                 next_row += 1.0
             show.show(
@@ -763,7 +775,9 @@ def answer(
                 break
     except KeyboardInterrupt:
         pass
-    _fill(res, runner.stats())
+    st = runner.stats()
+    res.series.append(_row(runner.now - start, st, prev, runner.take_interval(), "answer"))
+    _fill(res, st)
     res.seconds = runner.now - start
     show.end()
     return res
