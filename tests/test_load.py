@@ -104,6 +104,9 @@ def test_call_writes_json_and_csv_with_every_figure(tmp_path: Path) -> None:
     served = ans.wait()
     assert served.attempted == served.answered == served.completed == 40
     assert served.failed == 0
+    # The answering side's series counts incoming calls.
+    assert served.series[-1]["attempted"] == served.series[-1]["completed"] == 40
+    assert served.to_json()["role"] == "answer"
 
 
 def test_a_live_progress_line_goes_to_stderr() -> None:

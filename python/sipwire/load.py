@@ -511,8 +511,16 @@ def _domain(uri: str) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _bind_host(ip: str) -> str:
-    return "::1" if ip == "::1" else ("::" if ":" in ip else "0.0.0.0")
+def _bind_host(ip: str, port: int) -> str:
+    """The local address the system would send to ``ip`` from (it goes in Via and Contact,
+    so it must be one the target can answer; a UDP connect sends nothing)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((ip, port))
+            return str(s.getsockname()[0])
+        except OSError:
+            return "::1" if family == socket.AF_INET6 else "127.0.0.1"
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -536,16 +544,28 @@ _CSV_FIELDS = (
 
 
 def _row(
-    t: float, st: dict[str, Any], prev: dict[str, Any] | None, iv: dict[str, Any]
+    t: float,
+    st: dict[str, Any],
+    prev: dict[str, Any] | None,
+    iv: dict[str, Any],
+    role: str = "call",
 ) -> dict[str, Any]:
-    done = st["completed"] - (prev["completed"] if prev else 0)
+    """One row of the time series: the calls placed (``call``) or the incoming calls
+    (``answer``), cumulative, and that interval's completions and latencies."""
+    keys = (
+        ("attempted", "completed", "failed", "refused", "up")
+        if role == "call"
+        else ("in_calls", "in_completed", "in_failed", "in_cancelled", "in_up")
+    )
+    attempted, completed, failed, refused, up = (st[k] for k in keys)
+    done = completed - (prev[keys[1]] if prev else 0)
     return {
         "time": round(t, 3),
-        "attempted": st["attempted"],
-        "completed": st["completed"],
-        "failed": st["failed"],
-        "refused": st["refused"],
-        "up": st["up"],
+        "attempted": attempted,
+        "completed": completed,
+        "failed": failed,
+        "refused": refused,
+        "up": up,
         "completed_per_s": done,
         "retransmitted": st["retransmitted"],
         "sent": st["sent"],
@@ -608,7 +628,7 @@ def run(
                 d[k] = d[k].replace("{user}", user).replace("{domain}", domain)
         steps.append(d)
     runner = LoadRunner(
-        host or ("127.0.0.1" if ip == "127.0.0.1" else _bind_host(ip)),
+        host or _bind_host(ip, dport),
         port,
         target=(ip, dport),
         steps=steps,
@@ -743,7 +763,7 @@ def answer(
             now = runner.now
             if now >= next_row:
                 iv = runner.take_interval()
-                res.series.append(_row(now - start, st, prev, iv))
+                res.series.append(_row(now - start, st, prev, iv, "answer"))
                 prev = st
                 next_row += 1.0
             show.show(
@@ -755,7 +775,9 @@ def answer(
                 break
     except KeyboardInterrupt:
         pass
-    _fill(res, runner.stats())
+    st = runner.stats()
+    res.series.append(_row(runner.now - start, st, prev, runner.take_interval(), "answer"))
+    _fill(res, st)
     res.seconds = runner.now - start
     show.end()
     return res
