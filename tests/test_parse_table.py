@@ -27,7 +27,7 @@ def test_columns_and_types() -> None:
     assert t.column_names == [
         "time", "frame", "src_ip", "src_port", "dst_ip", "dst_port", "transport", "method",
         "status", "call_id", "cseq", "cseq_method", "from_tag", "to_tag", "branch", "size",
-        "parse_error",
+        "parse_error", "file",
     ]  # fmt: skip
     assert t.schema.field("time").type == pa.timestamp("ns", tz="UTC")
     assert t.schema.field("status").type == pa.uint16()

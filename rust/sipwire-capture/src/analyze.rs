@@ -20,7 +20,7 @@ use crate::table::Seen;
 use crate::types::Transport;
 
 /// How often (capture time) finished calls are drained.
-const DRAIN_EVERY_S: f64 = 1.0;
+pub const DRAIN_EVERY_S: f64 = 1.0;
 
 /// Counters of the correlation stage.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,6 +83,17 @@ impl Analysis {
 
     /// One SIP message that parsed (its index is of `bytes`).
     pub fn message(&mut self, seen: &Seen, bytes: &[u8], index: &MessageIndex) {
+        self.feed(seen, bytes, index);
+        let now = secs(seen.time_ns);
+        if now - self.last_drain >= DRAIN_EVERY_S {
+            self.last_drain = now;
+            self.drain(now);
+        }
+    }
+
+    /// One message, with no drain: the distributed engines replay the whole capture's drain
+    /// points instead (engine.rs), so a call split off with its Call-ID ends as it would here.
+    pub fn feed(&mut self, seen: &Seen, bytes: &[u8], index: &MessageIndex) {
         let packet = Packet::new(
             secs(seen.time_ns),
             SocketAddr::new(seen.src.ip, seen.src.port),
@@ -90,11 +101,11 @@ impl Analysis {
             txn_transport(seen.transport),
         );
         self.corr.feed_parsed(bytes, index, packet);
-        let now = secs(seen.time_ns);
-        if now - self.last_drain >= DRAIN_EVERY_S {
-            self.last_drain = now;
-            self.drain(now);
-        }
+    }
+
+    /// A drain at capture time `now_ns` (see [`Analysis::feed`]).
+    pub fn drain_at(&mut self, now_ns: i64) {
+        self.drain(secs(now_ns));
     }
 
     /// Takes the calls finished by `now` (the latest capture time: the correlator keeps each
@@ -115,7 +126,13 @@ impl Analysis {
 
     /// The end of the capture: every call still open is finished and its rows made.
     pub fn finish(&mut self) {
-        self.corr.finish(None);
+        self.finish_at(None);
+    }
+
+    /// [`Analysis::finish`] with the capture's end given (a part of a capture must end when
+    /// the whole does); `None`: the latest time fed.
+    pub fn finish_at(&mut self, end_ns: Option<i64>) {
+        self.corr.finish(end_ns.map(secs));
         let before = self.calls.len();
         let rows: Vec<CallRecord> = self.corr.drain_all().map(|f| f.record()).collect();
         self.calls.extend(rows);

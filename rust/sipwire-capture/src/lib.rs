@@ -24,6 +24,7 @@
 
 pub mod analyze;
 pub mod decode;
+pub mod engine;
 pub mod hep;
 mod ip;
 pub mod link;

@@ -7,6 +7,7 @@
 //! nor HEP goes to the RTP stage. A message's SDP tells the RTP stage which streams to expect.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
@@ -70,12 +71,30 @@ struct Sink {
     /// RTP streams retired early (idle while the stream table was full), in order.
     retired: Vec<RtpStreamRow>,
     analysis: Option<Analysis>,
+    /// UDP payloads for the RTP stage, kept as rows instead (the distributed engines replay
+    /// them grouped by media endpoints: engine.rs).
+    udp_out: Option<Vec<UdpRow>>,
+    /// Per row, in engine mode: whether the correlator would be fed it (it indexed).
+    fed: Option<VecDeque<bool>>,
     error: Option<ArrowError>,
+}
+
+/// A UDP payload that was neither SIP, HEP nor a keep-alive: what the RTP stage would see.
+#[derive(Clone, Debug)]
+pub struct UdpRow {
+    pub time_ns: i64,
+    pub frame: u64,
+    pub src: crate::types::Endpoint,
+    pub dst: crate::types::Endpoint,
+    pub payload: Vec<u8>,
 }
 
 impl Sink {
     fn row(&mut self, seen: &Seen, row: &SipRow<'_>, bytes: &[u8], index: Option<&MessageIndex>) {
         self.sip.sip_messages += 1;
+        if let Some(fed) = self.fed.as_mut() {
+            fed.push_back(index.is_some());
+        }
         if let (Some(a), Some(index)) = (self.analysis.as_mut(), index) {
             a.message(seen, bytes, index);
         }
@@ -170,6 +189,16 @@ impl Sink {
             self.sip.keepalives += 1;
             return;
         }
+        if let Some(out) = self.udp_out.as_mut() {
+            out.push(UdpRow {
+                time_ns,
+                frame,
+                src: seg.src,
+                dst: seg.dst,
+                payload: p.to_vec(),
+            });
+            return;
+        }
         let taken = self.opts.rtp
             && self
                 .rtp
@@ -236,6 +265,8 @@ impl Pipeline {
                         ..sipwire::correlate::Config::DEFAULT
                     })
                 }),
+                udp_out: None,
+                fed: None,
                 error: None,
             },
             last_expire_ns: i64::MIN,
@@ -285,6 +316,43 @@ impl Pipeline {
         if let Some(a) = self.sink.analysis.as_mut() {
             a.finish();
         }
+    }
+
+    /// The `file` column of the rows made from now on.
+    pub fn set_file(&mut self, file: Option<Arc<str>>) {
+        self.sink.messages.set_file(file);
+    }
+
+    /// SIP rows made so far (every batch, taken or not).
+    pub fn rows_made(&self) -> u64 {
+        self.sink.sip.sip_messages
+    }
+
+    /// From now on, UDP payloads that are not SIP, HEP or keep-alives are kept as rows for
+    /// [`Pipeline::take_udp`] instead of going to the RTP stage.
+    pub fn keep_udp(&mut self) {
+        self.sink.udp_out.get_or_insert_with(Vec::new);
+        self.sink.fed.get_or_insert_with(VecDeque::new);
+    }
+
+    /// Whether the oldest row not yet asked about was indexed (the correlator takes it);
+    /// after [`Pipeline::keep_udp`].
+    pub fn take_fed(&mut self) -> bool {
+        self.sink
+            .fed
+            .as_mut()
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(false)
+    }
+
+    /// The UDP rows kept since the last take.
+    pub fn take_udp(&mut self) -> Vec<UdpRow> {
+        self.sink.udp_out.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// UDP rows kept and not yet taken.
+    pub fn udp_ready(&self) -> usize {
+        self.sink.udp_out.as_ref().map_or(0, Vec::len)
     }
 
     /// The correlation stage, when the read makes calls.

@@ -85,6 +85,9 @@ pub struct RecordStats {
     pub unknown_interface: u64,
     /// Read or decompression errors (reading stopped; see [`RecordReader::error`]).
     pub read_errors: u64,
+    /// Files of a multi-file read opened after their time had come because too many files
+    /// were open at once (their records were merged late: read.rs, `MAX_OPEN_FILES`).
+    pub files_merged_late: u64,
 }
 
 impl Counters for RecordStats {
@@ -105,6 +108,7 @@ impl Counters for RecordStats {
         f("interfaces_dropped", self.interfaces_dropped);
         f("unknown_interface", self.unknown_interface);
         f("read_errors", self.read_errors);
+        f("files_merged_late", self.files_merged_late);
     }
 }
 

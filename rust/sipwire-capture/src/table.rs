@@ -57,6 +57,9 @@ pub fn messages_schema(raw: bool) -> SchemaRef {
         s("branch"),
         Field::new("size", DataType::UInt32, false),
         s("parse_error"),
+        // The capture file the row came from (the path as given; null for a file object or
+        // stdin): frames are numbered per file, so (file, frame) names a packet.
+        s("file"),
     ];
     if raw {
         fields.push(Field::new("raw", DataType::Binary, true));
@@ -140,6 +143,9 @@ pub struct MessagesBuilder {
     branch: StringBuilder,
     size: UInt32Builder,
     parse_error: StringBuilder,
+    file: StringBuilder,
+    /// The file rows are read from now (see [`MessagesBuilder::set_file`]).
+    current_file: Option<Arc<str>>,
     bytes: BinaryBuilder,
     rows: usize,
 }
@@ -166,6 +172,8 @@ impl MessagesBuilder {
             branch: StringBuilder::new(),
             size: UInt32Builder::new(),
             parse_error: StringBuilder::new(),
+            file: StringBuilder::new(),
+            current_file: None,
             bytes: BinaryBuilder::new(),
             rows: 0,
         }
@@ -173,6 +181,11 @@ impl MessagesBuilder {
 
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    /// The `file` column of the rows pushed from now on.
+    pub fn set_file(&mut self, file: Option<Arc<str>>) {
+        self.current_file = file;
     }
 
     /// Rows added since the last [`MessagesBuilder::finish`].
@@ -205,6 +218,7 @@ impl MessagesBuilder {
         push_text(&mut self.branch, row.branch);
         self.size.append_value(row.size);
         self.parse_error.append_option(row.error.map(|k| k.name()));
+        self.file.append_option(self.current_file.as_deref());
         if self.raw {
             self.bytes.append_value(raw);
         }
@@ -231,6 +245,7 @@ impl MessagesBuilder {
             Arc::new(self.branch.finish()),
             Arc::new(self.size.finish()),
             Arc::new(self.parse_error.finish()),
+            Arc::new(self.file.finish()),
         ];
         if self.raw {
             cols.push(Arc::new(self.bytes.finish()));

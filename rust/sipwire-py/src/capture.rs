@@ -152,6 +152,21 @@ struct PyReader {
     file: Py<PyAny>,
 }
 
+/// [`PyReader`] for the engines' stage one (engines.rs).
+pub struct PyReaderPub(PyReader);
+
+impl PyReaderPub {
+    pub fn new(file: Py<PyAny>) -> Self {
+        PyReaderPub(PyReader { file })
+    }
+}
+
+impl Read for PyReaderPub {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         Python::with_gil(|py| {

@@ -7,6 +7,7 @@ mod arrow;
 mod capture;
 mod correlate;
 mod endpoint;
+mod engines;
 mod errors;
 mod limits;
 mod load;
@@ -202,6 +203,7 @@ fn _sipwire(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sdp::register(m)?;
     correlate::register(m)?;
     capture::register(m)?;
+    engines::register(m)?;
     endpoint::register(m)?;
     load::register(m)?;
     Ok(())

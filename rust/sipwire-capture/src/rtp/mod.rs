@@ -399,6 +399,31 @@ impl RtpTracker {
         }
     }
 
+    /// The addresses whose endpoints [`RtpTracker::sdp`] would learn from this SDP body (the
+    /// distributed engines send an SDP to the groups of RTP between those addresses).
+    pub fn sdp_addresses(body: &[u8]) -> Vec<std::net::IpAddr> {
+        let mut diags = Vec::new();
+        let Ok(sd) = SessionDescription::parse(body, &ParseOptions::LIBERAL, &mut diags) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for m in sd.media() {
+            if !m.is_rtp() || m.is_disabled() {
+                continue;
+            }
+            let Some(ip) = m.rtp_endpoint().and_then(|r| media::connection_ip(r.address)) else {
+                continue;
+            };
+            out.push(ip);
+            if let Some(rc) = m.rtcp_endpoint() {
+                out.push(media::connection_ip(rc.address).unwrap_or(ip));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     fn expect(&mut self, ep: Endpoint, info: &Arc<MediaInfo>, rtp: bool, stats: &mut RtpStats) {
         let max = self.limits.max_media_endpoints.max(1);
         // The table is large and probed at random: one lookup on the common path (the
