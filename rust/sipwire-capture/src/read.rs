@@ -273,7 +273,8 @@ impl Merge {
     fn peek(&mut self, limits: crate::CaptureLimits) -> Result<(), ReadError> {
         let mut order: Vec<usize> = (0..self.paths.len()).collect();
         // Equal paths keep the order given (the same file twice is read twice).
-        order.sort_by(|&a, &b| self.paths.get(a).cmp(&self.paths.get(b)));
+        let names: Vec<Arc<str>> = self.paths.iter().map(|p| file_name(p)).collect();
+        order.sort_by(|&a, &b| names.get(a).cmp(&names.get(b)));
         let mut due = Vec::with_capacity(order.len());
         for (rank, i) in order.into_iter().enumerate() {
             let Some(path) = self.paths.get(i).cloned() else {

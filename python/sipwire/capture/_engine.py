@@ -1,0 +1,391 @@
+"""What every distributed engine (Ray, Spark, Dask) runs: stage one reads one capture file into
+event tables, stage two correlates a group of calls or replays a group's RTP. Engine-neutral:
+pyarrow tables in, pyarrow tables out; the engines only move them.
+
+The contract: the tables equal those of ``sipwire.capture.analyze(files)``, one merged read of
+the same files (read.rs merges them by time, whatever order they are given in). Each event
+carries its place in that merged read (``_clock``, ``_rank``, ``_seq``), so a group sorted by it
+sees its events in the merged read's order; the correlator's drain points and the capture's
+end are the whole set's, computed once (:func:`drain_points`) and given to every group.
+
+- Calls: grouped by a hash of the Call-ID (:func:`call_bucket`): a group holds whole calls.
+- RTP: grouped by a hash of the unordered address pair of each UDP packet
+  (:func:`pair_bucket`); each SIP message whose SDP announces an address goes to every group
+  holding that address (:func:`route_sdp`), so the RTP tracker of a group knows every endpoint
+  its packets could match.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sipwire._sipwire import (
+    EngineReader,
+    Limits,
+    engine_correlate,
+    engine_drain_points,
+    engine_media_addresses,
+    engine_rtp,
+)
+
+#: Columns stage one adds to ``messages`` (dropped from the ``messages`` table).
+INTERNAL = ("kind", "_rank", "_clock", "_seq", "_fed")
+KIND_SIP, KIND_UDP, KIND_STATS = 0, 1, 2
+TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
+#: Counters that add up over files (the per-file read's; the correlation and RTP stages are
+#: the engines' own and are not counted there).
+_NOT_SUMMED = ("calls_open", "calls_done", "uncorrelated", "evicted_calls")
+
+
+def _pa() -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with every engine
+        raise ImportError(
+            "the distributed engines need pyarrow: pip install 'sipwire[ray]' (or [spark], [dask])"
+        ) from None
+    return pa
+
+
+# --- the files ---------------------------------------------------------------------------------
+
+
+def expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The capture files named: files as given, directories walked (sorted, hidden files and
+    directories left out), local paths or any URI pyarrow's filesystems know (``s3://``,
+    ``gs://``, ``hdfs://``)."""
+    from pyarrow import fs as pafs
+
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not items:
+        raise ValueError("no capture given: pass a path, a directory or a list of them")
+    out: list[str] = []
+    for item in items:
+        p = os.fspath(item)
+        if "://" not in p:
+            if os.path.isdir(p):
+                for root, dirs, files in os.walk(p):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    out.extend(
+                        os.path.join(root, f) for f in sorted(files) if not f.startswith(".")
+                    )
+            elif os.path.exists(p):
+                out.append(p)
+            else:
+                raise FileNotFoundError(f"no such capture: {p!r}")
+            continue
+        fs, inner = pafs.FileSystem.from_uri(p)
+        info = fs.get_file_info(inner)
+        scheme = p.split("://", 1)[0]
+        if info.type == pafs.FileType.Directory:
+            sel = pafs.FileSelector(inner, recursive=True)
+            found = sorted(
+                i.path
+                for i in fs.get_file_info(sel)
+                if i.type == pafs.FileType.File
+                and not any(part.startswith(".") for part in i.path.split("/"))
+            )
+            out.extend(f"{scheme}://{f}" for f in found)
+        elif info.type == pafs.FileType.File:
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such capture: {p!r}")
+    if not out:
+        raise ValueError(f"no capture files found in {[os.fspath(i) for i in items]!r}")
+    return out
+
+
+def ranks(files: Sequence[str]) -> dict[str, int]:
+    """Each file's rank among the paths, in the order the merged read breaks ties by."""
+    return {f: i for i, f in enumerate(sorted(set(files)))}
+
+
+# --- stage one ---------------------------------------------------------------------------------
+
+
+def read_file(
+    file: str,
+    rank: int,
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+    batch_rows: int = 65536,
+) -> Iterator[Any]:
+    """Stage one: one capture file as event tables (pyarrow), its counters last (one row of
+    kind 2 whose ``raw`` is their JSON)."""
+    pa = _pa()
+    stream: Any = None
+    if "://" in file:
+        from pyarrow import fs as pafs
+
+        fs, inner = pafs.FileSystem.from_uri(file)
+        stream = fs.open_input_stream(inner)
+        source: Any = stream
+    else:
+        source = file
+    try:
+        reader = EngineReader(
+            source, file=file, rank=rank, strict=strict, limits=limits, batch_rows=batch_rows
+        )
+        batches = pa.RecordBatchReader.from_stream(reader)
+        schema = batches.schema
+        for b in batches:
+            yield pa.Table.from_batches([b], schema=schema)
+        yield stats_row(schema, file, rank, reader.stats())
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def stats_row(schema: Any, file: str, rank: int, stats: dict[str, int]) -> Any:
+    pa = _pa()
+    cols = []
+    for f in schema:
+        if f.name == "kind":
+            cols.append(pa.array([KIND_STATS], f.type))
+        elif f.name == "raw":
+            cols.append(pa.array([json.dumps(stats).encode()], f.type))
+        elif f.name == "file":
+            cols.append(pa.array([file], f.type))
+        elif f.name == "_rank":
+            cols.append(pa.array([rank], f.type))
+        elif f.name in ("_clock", "_seq", "size"):
+            cols.append(pa.array([0], f.type))
+        elif f.name == "_fed":
+            cols.append(pa.array([False], f.type))
+        else:
+            cols.append(pa.nulls(1, f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def sum_stats(rows: Iterable[bytes]) -> dict[str, int]:
+    """The per-file counters added up."""
+    total: dict[str, int] = {}
+    for raw in rows:
+        for k, v in json.loads(raw).items():
+            if k not in _NOT_SUMMED:
+                total[k] = total.get(k, 0) + int(v)
+    return total
+
+
+def messages_view(events: Any, *, raw: bool) -> Any:
+    """The ``messages`` rows of an event table, with ``messages``' own columns."""
+    import pyarrow.compute as pc
+
+    t = events.filter(pc.equal(events.column("kind"), KIND_SIP))
+    drop = [c for c in INTERNAL if c in t.column_names]
+    if not raw:
+        drop.append("raw")
+    return t.drop_columns(drop)
+
+
+# --- the whole set's clock ---------------------------------------------------------------------
+
+
+def drain_points(fed: Any) -> tuple[list[tuple[int, int, int, int]], int | None]:
+    """From every fed message's (``_clock``, ``_rank``, ``_seq``, ``time``): the correlator's
+    drain points, as (clock, rank, seq, time), and the capture's end (the last fed time)."""
+    pa = _pa()
+    if fed.num_rows == 0:
+        return [], None
+    t = fed.select(["_clock", "_rank", "_seq", "time"]).sort_by(
+        [("_clock", "ascending"), ("_rank", "ascending"), ("_seq", "ascending")]
+    )
+    times = t.column("time").cast(pa.int64()).to_pylist()
+    idx = engine_drain_points(times)
+    pick = t.take(pa.array(idx, pa.int64()))
+    points = list(
+        zip(
+            pick.column("_clock").to_pylist(),
+            pick.column("_rank").to_pylist(),
+            pick.column("_seq").to_pylist(),
+            pick.column("time").cast(pa.int64()).to_pylist(),
+        )
+    )
+    return points, max(times)
+
+
+# --- stage two: calls --------------------------------------------------------------------------
+
+
+def call_bucket(call_id: str | None, buckets: int) -> int:
+    """A stable hash of the Call-ID (the same on every worker, unlike ``hash``)."""
+    if call_id is None:
+        return 0
+    return zlib.crc32(call_id.encode("utf-8", "surrogatepass")) % buckets
+
+
+def with_call_bucket(t: Any, buckets: int) -> Any:
+    pa = _pa()
+    ids = t.column("call_id").to_pylist()
+    return t.append_column("_bucket", pa.array([call_bucket(c, buckets) for c in ids], pa.int32()))
+
+
+def correlate_group(
+    t: Any,
+    drains: Sequence[tuple[int, int, int, int]],
+    end: int | None,
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+) -> tuple[Any, Any]:
+    """Stage two for calls: the ``calls`` and ``media`` tables of a group holding every fed
+    message of its Call-IDs (any order)."""
+    pa = _pa()
+
+    def col(name: str) -> list[Any]:
+        c = t.column(name)
+        if name == "time":
+            c = c.cast(pa.int64())
+        return c.to_pylist()  # type: ignore[no-any-return]
+
+    calls, media = engine_correlate(
+        col("_clock"),
+        col("_rank"),
+        col("_seq"),
+        col("time"),
+        col("src_ip"),
+        col("src_port"),
+        col("dst_ip"),
+        col("dst_port"),
+        col("transport"),
+        col("raw"),
+        list(drains),
+        end,
+        strict=strict,
+        limits=limits,
+    )
+    return pa.table(calls), pa.table(media)
+
+
+def empty_tables() -> dict[str, Any]:
+    """Every table's schema, as an empty table."""
+    pa = _pa()
+    calls, media = engine_correlate([], [], [], [], [], [], [], [], [], [], [], None)
+    streams, dtmf = engine_rtp([], [], [], [], [], [], [], [], [], [], [])
+    return {
+        "calls": pa.table(calls),
+        "media": pa.table(media),
+        "rtp_streams": pa.table(streams),
+        "dtmf": pa.table(dtmf),
+    }
+
+
+# --- stage two: RTP ----------------------------------------------------------------------------
+
+
+def pair_bucket(a: str | None, b: str | None, buckets: int) -> int:
+    """A stable hash of an unordered address pair."""
+    lo, hi = sorted((a or "", b or ""))
+    return zlib.crc32(f"{lo}|{hi}".encode()) % buckets
+
+
+def udp_view(events: Any, buckets: int) -> Any:
+    """The UDP events of an event table, with their group (``_bucket``)."""
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    t = events.filter(pc.equal(events.column("kind"), KIND_UDP))
+    src, dst = t.column("src_ip").to_pylist(), t.column("dst_ip").to_pylist()
+    b = [pair_bucket(s, d, buckets) for s, d in zip(src, dst)]
+    return t.append_column("_bucket", pa.array(b, pa.int32()))
+
+
+def address_buckets(udp: Any) -> dict[str, list[int]]:
+    """address -> the RTP groups holding packets to or from it (``udp``: ``src_ip``,
+    ``dst_ip``, ``_bucket`` of every UDP event, or their distinct rows)."""
+    out: dict[str, set[int]] = {}
+    for s, d, b in zip(
+        udp.column("src_ip").to_pylist(),
+        udp.column("dst_ip").to_pylist(),
+        udp.column("_bucket").to_pylist(),
+    ):
+        out.setdefault(s, set()).add(b)
+        out.setdefault(d, set()).add(b)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def route_sdp(
+    events: Any,
+    routes: dict[str, list[int]],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+) -> Any:
+    """The SIP events of an event table whose SDP announces an address some RTP group holds,
+    once per such group (``_bucket``)."""
+    import pyarrow.compute as pc
+
+    pa = _pa()
+    t = events.filter(pc.equal(events.column("kind"), KIND_SIP))
+    addrs = engine_media_addresses(t.column("raw").to_pylist(), strict=strict, limits=limits)
+    rows: list[int] = []
+    buckets: list[int] = []
+    for i, ips in enumerate(addrs):
+        seen: set[int] = set()
+        for ip in ips:
+            seen.update(routes.get(ip, ()))
+        for b in sorted(seen):
+            rows.append(i)
+            buckets.append(b)
+    out = t.take(pa.array(rows, pa.int64()))
+    return out.append_column("_bucket", pa.array(buckets, pa.int32()))
+
+
+def rtp_group(t: Any, *, strict: bool = False, limits: Limits | None = None) -> tuple[Any, Any]:
+    """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables of a group (its UDP events
+    and the SIP events routed to it, any order)."""
+    pa = _pa()
+
+    def col(name: str) -> list[Any]:
+        c = t.column(name)
+        if name == "time":
+            c = c.cast(pa.int64())
+        return c.to_pylist()  # type: ignore[no-any-return]
+
+    streams, dtmf = engine_rtp(
+        col("kind"),
+        col("_clock"),
+        col("_rank"),
+        col("_seq"),
+        col("time"),
+        col("frame"),
+        col("src_ip"),
+        col("src_port"),
+        col("dst_ip"),
+        col("dst_port"),
+        col("raw"),
+        strict=strict,
+        limits=limits,
+    )
+    return pa.table(streams), pa.table(dtmf)
+
+
+# --- two tables through one engine step --------------------------------------------------------
+
+
+def pack(**tables: Any) -> Any:
+    """Several tables as one row of Arrow IPC bytes (an engine's group step returns one table)."""
+    pa = _pa()
+    cols = {}
+    for name, t in tables.items():
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, t.schema) as w:
+            w.write_table(t)
+        cols[name] = pa.array([sink.getvalue()], pa.binary())
+    return pa.table(cols)
+
+
+def unpack(packed: Any, name: str, schema: Any) -> Any:
+    """The ``name`` tables of packed rows, as one table."""
+    pa = _pa()
+    parts = [pa.ipc.open_stream(b).read_all() for b in packed.column(name).to_pylist()]
+    parts = [p for p in parts if p.num_rows]
+    if not parts:
+        return schema.empty_table()
+    return pa.concat_tables(parts, promote_options="permissive").cast(schema)
