@@ -105,6 +105,34 @@ def ranks(files: Sequence[str]) -> dict[str, int]:
     return {f: i for i, f in enumerate(sorted(set(files)))}
 
 
+def events_schema() -> Any:
+    """The schema of stage one's event tables."""
+    pa = _pa()
+    from sipwire._sipwire import parse_table
+
+    base = pa.table(parse_table([], raw=True)).schema
+    return pa.schema(
+        [
+            *base,
+            pa.field("kind", pa.uint8(), nullable=False),
+            pa.field("_rank", pa.uint32(), nullable=False),
+            pa.field("_clock", pa.int64(), nullable=False),
+            pa.field("_seq", pa.uint64(), nullable=False),
+            pa.field("_fed", pa.bool_(), nullable=False),
+        ]
+    )
+
+
+def schema_of(name: str, raw: bool) -> Any:
+    """The schema of table ``name`` (``messages`` with or without ``raw``)."""
+    pa = _pa()
+    if name == "messages":
+        from sipwire._sipwire import parse_table
+
+        return pa.table(parse_table([], raw=raw)).schema
+    return empty_tables()[name].schema
+
+
 # --- stage one ---------------------------------------------------------------------------------
 
 
@@ -220,6 +248,32 @@ def call_bucket(call_id: str | None, buckets: int) -> int:
     return zlib.crc32(call_id.encode("utf-8", "surrogatepass")) % buckets
 
 
+def fed_view(events: Any, buckets: int) -> Any:
+    """The messages the correlator takes, with their group (``_bucket``)."""
+    import pyarrow.compute as pc
+
+    t = events.filter(pc.and_(pc.equal(events.column("kind"), KIND_SIP), events.column("_fed")))
+    return with_call_bucket(t, buckets)
+
+
+def fed_key_schema() -> Any:
+    pa = _pa()
+    s = events_schema()
+    return pa.schema([s.field(n) for n in ("_clock", "_rank", "_seq", "time")])
+
+
+def pack_calls(
+    t: Any,
+    drains: Sequence[tuple[int, int, int, int]],
+    end: int | None,
+    *,
+    strict: bool = False,
+) -> Any:
+    """:func:`correlate_group`'s tables packed in one row (see :func:`pack`)."""
+    calls, media = correlate_group(t, drains, end, strict=strict)
+    return pack(calls=calls, media=media)
+
+
 def with_call_bucket(t: Any, buckets: int) -> Any:
     pa = _pa()
     ids = t.column("call_id").to_pylist()
@@ -294,6 +348,26 @@ def udp_view(events: Any, buckets: int) -> Any:
     src, dst = t.column("src_ip").to_pylist(), t.column("dst_ip").to_pylist()
     b = [pair_bucket(s, d, buckets) for s, d in zip(src, dst)]
     return t.append_column("_bucket", pa.array(b, pa.int32()))
+
+
+def distinct_pairs(udp: Any) -> Any:
+    """The distinct (``src_ip``, ``dst_ip``, ``_bucket``) of UDP events."""
+    return (
+        udp.select(["src_ip", "dst_ip", "_bucket"])
+        .group_by(["src_ip", "dst_ip", "_bucket"])
+        .aggregate([])
+    )
+
+
+def pairs_schema() -> Any:
+    pa = _pa()
+    return pa.schema([("src_ip", pa.string()), ("dst_ip", pa.string()), ("_bucket", pa.int32())])
+
+
+def pack_rtp(t: Any, *, strict: bool = False) -> Any:
+    """:func:`rtp_group`'s tables packed in one row (see :func:`pack`)."""
+    streams, dtmf = rtp_group(t, strict=strict)
+    return pack(rtp_streams=streams, dtmf=dtmf)
 
 
 def address_buckets(udp: Any) -> dict[str, list[int]]:
