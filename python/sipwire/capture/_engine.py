@@ -270,8 +270,8 @@ def pack_calls(
     strict: bool = False,
 ) -> Any:
     """:func:`correlate_group`'s tables packed in one row (see :func:`pack`)."""
-    calls, media = correlate_group(t, drains, end, strict=strict)
-    return pack(calls=calls, media=media)
+    calls, media, stats = correlate_group(t, drains, end, strict=strict)
+    return pack(stats, calls=calls, media=media)
 
 
 def with_call_bucket(t: Any, buckets: int) -> Any:
@@ -287,9 +287,9 @@ def correlate_group(
     *,
     strict: bool = False,
     limits: Limits | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, dict[str, int]]:
     """Stage two for calls: the ``calls`` and ``media`` tables of a group holding every fed
-    message of its Call-IDs (any order)."""
+    message of its Call-IDs (any order), and the correlator's counters."""
     pa = _pa()
 
     def col(name: str) -> list[Any]:
@@ -298,7 +298,7 @@ def correlate_group(
             c = c.cast(pa.int64())
         return c.to_pylist()  # type: ignore[no-any-return]
 
-    calls, media = engine_correlate(
+    calls, media, stats = engine_correlate(
         col("_clock"),
         col("_rank"),
         col("_seq"),
@@ -314,14 +314,14 @@ def correlate_group(
         strict=strict,
         limits=limits,
     )
-    return pa.table(calls), pa.table(media)
+    return pa.table(calls), pa.table(media), stats
 
 
 def empty_tables() -> dict[str, Any]:
     """Every table's schema, as an empty table."""
     pa = _pa()
-    calls, media = engine_correlate([], [], [], [], [], [], [], [], [], [], [], None)
-    streams, dtmf = engine_rtp([], [], [], [], [], [], [], [], [], [], [])
+    calls, media, _ = engine_correlate([], [], [], [], [], [], [], [], [], [], [], None)
+    streams, dtmf, _ = engine_rtp([], [], [], [], [], [], [], [], [], [], [])
     return {
         "calls": pa.table(calls),
         "media": pa.table(media),
@@ -366,8 +366,8 @@ def pairs_schema() -> Any:
 
 def pack_rtp(t: Any, *, strict: bool = False) -> Any:
     """:func:`rtp_group`'s tables packed in one row (see :func:`pack`)."""
-    streams, dtmf = rtp_group(t, strict=strict)
-    return pack(rtp_streams=streams, dtmf=dtmf)
+    streams, dtmf, stats = rtp_group(t, strict=strict)
+    return pack(stats, rtp_streams=streams, dtmf=dtmf)
 
 
 def address_buckets(udp: Any) -> dict[str, list[int]]:
@@ -411,9 +411,11 @@ def route_sdp(
     return out.append_column("_bucket", pa.array(buckets, pa.int32()))
 
 
-def rtp_group(t: Any, *, strict: bool = False, limits: Limits | None = None) -> tuple[Any, Any]:
+def rtp_group(
+    t: Any, *, strict: bool = False, limits: Limits | None = None
+) -> tuple[Any, Any, dict[str, int]]:
     """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables of a group (its UDP events
-    and the SIP events routed to it, any order)."""
+    and the SIP events routed to it, any order), and the RTP stage's counters."""
     pa = _pa()
 
     def col(name: str) -> list[Any]:
@@ -422,7 +424,7 @@ def rtp_group(t: Any, *, strict: bool = False, limits: Limits | None = None) -> 
             c = c.cast(pa.int64())
         return c.to_pylist()  # type: ignore[no-any-return]
 
-    streams, dtmf = engine_rtp(
+    streams, dtmf, stats = engine_rtp(
         col("kind"),
         col("_clock"),
         col("_rank"),
@@ -437,22 +439,28 @@ def rtp_group(t: Any, *, strict: bool = False, limits: Limits | None = None) -> 
         strict=strict,
         limits=limits,
     )
-    return pa.table(streams), pa.table(dtmf)
+    return pa.table(streams), pa.table(dtmf), stats
 
 
 # --- two tables through one engine step --------------------------------------------------------
 
 
-def pack(**tables: Any) -> Any:
-    """Several tables as one row of Arrow IPC bytes (an engine's group step returns one table)."""
+def pack(stats: dict[str, int], **tables: Any) -> Any:
+    """Several tables as one row of Arrow IPC bytes, and counters as JSON (an engine's group
+    step returns one table)."""
     pa = _pa()
-    cols = {}
+    cols = {"stats": pa.array([json.dumps(stats).encode()], pa.binary())}
     for name, t in tables.items():
         sink = io.BytesIO()
         with pa.ipc.new_stream(sink, t.schema) as w:
             w.write_table(t)
         cols[name] = pa.array([sink.getvalue()], pa.binary())
     return pa.table(cols)
+
+
+def packed_schema(*names: str) -> Any:
+    pa = _pa()
+    return pa.schema([(n, pa.binary()) for n in ("stats", *names)])
 
 
 def unpack(packed: Any, name: str, schema: Any) -> Any:
@@ -463,3 +471,78 @@ def unpack(packed: Any, name: str, schema: Any) -> Any:
     if not parts:
         return schema.empty_table()
     return pa.concat_tables(parts, promote_options="permissive").cast(schema)
+
+
+# --- counters and order ------------------------------------------------------------------------
+
+#: The RTP stage's counters that add up over groups (each packet is in one group; an SDP may
+#: be in several, so the ``rtp_sdp_*`` counters are left out).
+_RTP_ADDITIVE = (
+    "rtp_packets",
+    "rtp_streams_sdp",
+    "rtp_streams_heuristic",
+    "rtp_streams_refused",
+    "rtp_streams_retired",
+    "rtp_candidates",
+    "rtp_candidates_unconfirmed",
+    "rtp_candidates_dropped",
+    "rtcp_packets",
+    "rtcp_sr",
+    "rtcp_rr",
+    "rtcp_report_blocks",
+    "rtcp_malformed",
+    "rtcp_ssrcs_dropped",
+    "dtmf_events",
+    "dtmf_dropped",
+)
+_CALL_ADDITIVE = ("calls_done", "uncorrelated", "evicted_calls")
+
+
+def engine_stats(
+    read: dict[str, int], calls: Iterable[bytes], rtp: Iterable[bytes]
+) -> dict[str, int]:
+    """The counters of a distributed analysis: the per-file reads' added up, with the
+    correlation's and the RTP stage's from the groups' packed ``stats``."""
+    out = {k: v for k, v in read.items() if not k.startswith(("rtp_", "rtcp_", "dtmf_"))}
+    for raw, names in ((calls, _CALL_ADDITIVE), (rtp, _RTP_ADDITIVE)):
+        for k in names:
+            out.setdefault(k, 0)
+        for r in raw:
+            for k, v in json.loads(r).items():
+                if k in names:
+                    out[k] += int(v)
+    out["calls_open"] = 0
+    return out
+
+
+def messages_keyed(events: Any, *, raw: bool) -> Any:
+    """:func:`messages_view` with the place in the merged read (to be put in its order)."""
+    import pyarrow.compute as pc
+
+    t = events.filter(pc.equal(events.column("kind"), KIND_SIP))
+    drop = ["kind", "_fed"] + ([] if raw else ["raw"])
+    return t.drop_columns([c for c in drop if c in t.column_names])
+
+
+def in_read_order(name: str, t: Any, calls: Any = None) -> Any:
+    """A table gathered from groups, in the order one merged read gives its rows
+    (``messages`` from :func:`messages_keyed`; ``media`` follows ``calls``' order)."""
+    pa = _pa()
+    if name == "messages":
+        t = t.sort_by([("_clock", "ascending"), ("_rank", "ascending"), ("_seq", "ascending")])
+        return t.drop_columns(
+            [c for c in ("_clock", "_rank", "_seq", "_time_ns") if c in t.column_names]
+        )
+    if name == "calls":
+        return t.sort_by([("first_time", "ascending")])
+    if name == "media" and calls is not None:
+        pos: dict[str, int] = {}
+        for i, c in enumerate(calls.column("call_id").to_pylist()):
+            pos.setdefault(c, i)
+        order = [pos.get(c, len(pos)) for c in t.column("call_id").to_pylist()]
+        return t.append_column("_o", pa.array(order, pa.int64())).sort_by("_o").drop_columns(["_o"])
+    if name == "rtp_streams":
+        return t.sort_by([("first_frame", "ascending"), ("ssrc", "ascending")])
+    if name == "dtmf":
+        return t.sort_by([("time", "ascending"), ("frame", "ascending")])
+    return t

@@ -71,9 +71,12 @@ def read_one(item: tuple[str, int], strict: bool = False) -> Any:
 
 class DaskAnalysis:
     """The tables of a capture set analysed with Dask (each a Dask DataFrame), the files read
-    and the per-file read counters added up (``stats``)."""
+    and the counters (``stats``: the per-file reads' added up, the correlation's and the RTP
+    stage's from the groups)."""
 
-    def __init__(self, files: list[str], tables: dict[str, Any], stats: dict[str, int]) -> None:
+    def __init__(
+        self, files: list[str], tables: dict[str, Any], keyed: Any, stats: dict[str, int]
+    ) -> None:
         self.files = files
         self.messages = tables["messages"]
         self.calls = tables["calls"]
@@ -81,13 +84,16 @@ class DaskAnalysis:
         self.rtp_streams = tables["rtp_streams"]
         self.dtmf = tables["dtmf"]
         self.stats = stats
+        self._keyed = keyed
 
     def to_arrow(self, name: str) -> Any:
-        """One table computed as a ``pyarrow.Table`` with sipwire's own types."""
-        pa = _engine._pa()
-        t = _to_arrow(getattr(self, name).compute())
-        schema = _engine.schema_of(name, "raw" in t.column_names)
-        return pa.Table.from_batches(t.cast(schema).to_batches(), schema=schema)
+        """One table computed as a ``pyarrow.Table`` with sipwire's own types, its rows in the
+        order one merged read gives them."""
+        src = self._keyed if name == "messages" else getattr(self, name)
+        t = _to_arrow(src.compute())
+        calls = self.to_arrow("calls") if name == "media" else None
+        t = _engine.in_read_order(name, t, calls)
+        return t.cast(_engine.schema_of(name, "raw" in t.column_names))
 
     def __repr__(self) -> str:
         return f"<sipwire.capture.dask.DaskAnalysis of {len(self.files)} files>"
@@ -113,13 +119,16 @@ def analyze(
     events = dd.from_map(read_one, [(f, rk[f]) for f in files], strict=strict, meta=meta_events)
     events = events.persist()
     stats_rows = events[events["kind"] == _engine.KIND_STATS]["raw"].compute()
-    stats = _engine.sum_stats(list(stats_rows))
+    read_stats = _engine.sum_stats(list(stats_rows))
 
     def meta(f: Callable[[Any], Any]) -> Any:
         return f(meta_events)
 
     view = on_arrow(_engine.messages_view, raw=raw)
     messages = events.map_partitions(view, meta=meta(view))
+    keyed_f = on_arrow(_engine.messages_keyed, raw=raw)
+    keyed = events.map_partitions(keyed_f, meta=meta(keyed_f))
+    packed_stats: dict[str, list[bytes]] = {"calls": [], "rtp": []}
     fed_f = on_arrow(_engine.fed_view, n)
     fed = events.map_partitions(fed_f, meta=meta(fed_f)).persist()
     keys = _to_arrow(fed[["_clock", "_rank", "_seq", "time"]].compute())
@@ -130,6 +139,7 @@ def analyze(
     calls_pack = on_arrow(_engine.pack_calls, drains, end, strict=strict)
     packed = fed.shuffle("_bucket").map_partitions(calls_pack, meta=calls_pack(fed._meta))
     packed = packed.persist()
+    packed_stats["calls"] = list(packed["stats"].compute())
     for name in ("calls", "media"):
         unpack = on_arrow(_engine.unpack, name, empty[name].schema)
         tables[name] = packed.map_partitions(unpack, meta=_to_pandas(empty[name]))
@@ -149,7 +159,9 @@ def analyze(
             packed_rtp = (
                 both.shuffle("_bucket").map_partitions(rtp_pack, meta=rtp_pack(both._meta))
             ).persist()
+            packed_stats["rtp"] = list(packed_rtp["stats"].compute())
             for name in ("rtp_streams", "dtmf"):
                 unpack = on_arrow(_engine.unpack, name, empty[name].schema)
                 tables[name] = packed_rtp.map_partitions(unpack, meta=_to_pandas(empty[name]))
-    return DaskAnalysis(files, tables, stats)
+    stats = _engine.engine_stats(read_stats, packed_stats["calls"], packed_stats["rtp"])
+    return DaskAnalysis(files, tables, keyed, stats)

@@ -93,31 +93,36 @@ def datasource(files: Sequence[str], *, strict: bool = False, batch_rows: int = 
 
 class RayAnalysis:
     """The tables of a capture set analysed on Ray (each a ``ray.data.Dataset``), the files
-    read (``files``) and the per-file read counters added up (``stats``)."""
+    read (``files``) and the counters (``stats``: the per-file reads' added up, the
+    correlation's and the RTP stage's from the groups)."""
 
     def __init__(
-        self,
-        files: list[str],
-        messages: Any,
-        calls: Any,
-        media: Any,
-        rtp_streams: Any,
-        dtmf: Any,
-        stats: dict[str, int],
+        self, files: list[str], tables: dict[str, Any], keyed: Any, stats: dict[str, int]
     ) -> None:
         self.files = files
-        self.messages = messages
-        self.calls = calls
-        self.media = media
-        self.rtp_streams = rtp_streams
-        self.dtmf = dtmf
+        self.messages = tables["messages"]
+        self.calls = tables["calls"]
+        self.media = tables["media"]
+        self.rtp_streams = tables["rtp_streams"]
+        self.dtmf = tables["dtmf"]
         self.stats = stats
+        self._keyed = keyed
 
     def to_arrow(self, name: str) -> Any:
-        """One table gathered on the driver as a ``pyarrow.Table``."""
-        return _gather(
-            getattr(self, name), _engine.schema_of(name, "raw" in getattr(self, name).columns())
-        )
+        """One table gathered on the driver as a ``pyarrow.Table``, its rows in the order one
+        merged read gives them."""
+        if name == "messages":
+            t = _gather(self._keyed, None)
+            if t is None:
+                return _engine.schema_of("messages", "raw" in self.messages.columns()).empty_table()
+            return _engine.in_read_order("messages", t)
+        schema = _engine.schema_of(name, False)
+        calls = None
+        if name == "media":
+            calls = _engine.in_read_order(
+                "calls", _gather(self.calls, _engine.schema_of("calls", False))
+            )
+        return _engine.in_read_order(name, _gather(getattr(self, name), schema), calls)
 
     def __repr__(self) -> str:
         return f"<sipwire.capture.ray.RayAnalysis of {len(self.files)} files>"
@@ -128,7 +133,9 @@ def _gather(ds: Any, schema: Any) -> Any:
     pa = _engine._pa()
     parts = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
     if not parts:
-        return schema.empty_table()
+        return None if schema is None else schema.empty_table()
+    if schema is None:
+        return pa.concat_tables(parts, promote_options="permissive")
     return pa.concat_tables(parts, promote_options="permissive").cast(schema)
 
 
@@ -146,7 +153,6 @@ def analyze(
     stage two (default: twice the cluster's CPUs). Starts a local Ray when none is running.
     The result's datasets are computed once stage one and the whole set's clock are known."""
     ray = _ray()
-    pa = _engine._pa()
     files = _engine.expand(paths)
     if not ray.is_initialized():
         ray.init()
@@ -169,11 +175,13 @@ def analyze(
         events.map_batches(of_kind(_engine.KIND_STATS), batch_format="pyarrow"),
         _engine.events_schema(),
     )
-    stats = _engine.sum_stats(stats_rows.column("raw").to_pylist())
+    read_stats = _engine.sum_stats(stats_rows.column("raw").to_pylist())
 
     messages = events.map_batches(
         lambda t: _engine.messages_view(t, raw=raw), batch_format="pyarrow"
     )
+    keyed = events.map_batches(lambda t: _engine.messages_keyed(t, raw=raw), batch_format="pyarrow")
+    packed_stats: dict[str, list[bytes]] = {"calls": [], "rtp": []}
 
     # The whole set's clock: the drain points and the end, from every fed message's place.
     fed = events.map_batches(lambda t: _engine.fed_view(t, n), batch_format="pyarrow")
@@ -191,6 +199,7 @@ def analyze(
             )
             .materialize()
         )
+        packed_stats["calls"] = _column(packed, "stats")
         calls = packed.map_batches(
             lambda t: _engine.unpack(t, "calls", empty["calls"].schema), batch_format="pyarrow"
         )
@@ -218,6 +227,7 @@ def analyze(
                 .map_groups(lambda t: _engine.pack_rtp(t, strict=strict), batch_format="pyarrow")
                 .materialize()
             )
+            packed_stats["rtp"] = _column(packed_rtp, "stats")
             streams = packed_rtp.map_batches(
                 lambda t: _engine.unpack(t, "rtp_streams", empty["rtp_streams"].schema),
                 batch_format="pyarrow",
@@ -226,5 +236,17 @@ def analyze(
                 lambda t: _engine.unpack(t, "dtmf", empty["dtmf"].schema),
                 batch_format="pyarrow",
             )
-    del pa
-    return RayAnalysis(files, messages, calls, media, streams, dtmf, stats)
+    stats = _engine.engine_stats(read_stats, packed_stats["calls"], packed_stats["rtp"])
+    tables = {
+        "messages": messages,
+        "calls": calls,
+        "media": media,
+        "rtp_streams": streams,
+        "dtmf": dtmf,
+    }
+    return RayAnalysis(files, tables, keyed, stats)
+
+
+def _column(ds: Any, name: str) -> list[Any]:
+    t = _gather(ds.select_columns([name]), None)
+    return [] if t is None else t.column(name).to_pylist()

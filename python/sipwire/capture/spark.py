@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ __all__ = ["SparkAnalysis", "analyze", "register", "spark_schema", "to_spark_arr
 def _pyspark() -> Any:
     try:
         import pyspark
-        import pyspark.sql.datasource  # noqa: F401 - Spark 4's Python data sources
+        import pyspark.sql.datasource  # Spark 4's Python data sources
     except ImportError:
         raise ImportError(
             "sipwire.capture.spark needs PySpark 4: pip install 'sipwire[spark]'"
@@ -186,9 +187,12 @@ def register(spark: Any) -> None:
 
 class SparkAnalysis:
     """The tables of a capture set analysed on Spark (each a DataFrame), the files read and
-    the per-file read counters added up (``stats``)."""
+    the counters (``stats``: the per-file reads' added up, the correlation's and the RTP
+    stage's from the groups)."""
 
-    def __init__(self, files: list[str], tables: dict[str, Any], stats: dict[str, int]) -> None:
+    def __init__(
+        self, files: list[str], tables: dict[str, Any], keyed: Any, stats: dict[str, int]
+    ) -> None:
         self.files = files
         self.messages = tables["messages"]
         self.calls = tables["calls"]
@@ -196,10 +200,25 @@ class SparkAnalysis:
         self.rtp_streams = tables["rtp_streams"]
         self.dtmf = tables["dtmf"]
         self.stats = stats
+        self._keyed = keyed
 
     def to_arrow(self, name: str) -> Any:
-        """One table gathered on the driver as a ``pyarrow.Table`` (Spark's types)."""
-        return getattr(self, name).toArrow()
+        """One table gathered on the driver as a ``pyarrow.Table`` with sipwire's own types
+        (nanosecond times, unsigned integers), its rows in the order one merged read gives
+        them."""
+        pa = _engine._pa()
+        if name == "messages":
+            t = self._keyed.toArrow()
+            raw = "raw" in t.column_names
+            ns = t.column("_time_ns").cast(pa.timestamp("ns", tz="UTC"))
+            t = t.set_column(t.schema.get_field_index("time"), "time", ns)
+            t = _engine.in_read_order("messages", t)
+            return t.cast(_engine.schema_of("messages", raw))
+        calls = None
+        if name == "media":
+            calls = self.to_arrow("calls")
+        t = getattr(self, name).toArrow().cast(_engine.schema_of(name, False))
+        return _engine.in_read_order(name, t, calls)
 
     def __repr__(self) -> str:
         return f"<sipwire.capture.spark.SparkAnalysis of {len(self.files)} files>"
@@ -232,7 +251,15 @@ def analyze(
     from pyspark.sql import functions as F
 
     if spark is None:
-        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        spark = SparkSession.getActiveSession()
+    if spark is None:
+        # The Python workers must import sipwire: this interpreter's.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        spark = (
+            SparkSession.builder.config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
     register(spark)
     files = _engine.expand(paths)
     n = buckets or max(2, 2 * int(spark.sparkContext.defaultParallelism))
@@ -246,10 +273,14 @@ def analyze(
         .cache()
     )
     stats_rows = events.filter(F.col("kind") == _engine.KIND_STATS).select("raw").collect()
-    stats = _engine.sum_stats(r["raw"] for r in stats_rows)
+    read_stats = _engine.sum_stats(r["raw"] for r in stats_rows)
 
     drop = [*_engine.INTERNAL, "_time_ns"] + ([] if raw else ["raw"])
     messages = events.filter(F.col("kind") == _engine.KIND_SIP).drop(*drop)
+    keyed = events.filter(F.col("kind") == _engine.KIND_SIP).drop(
+        "kind", "_fed", *([] if raw else ["raw"])
+    )
+    packed_stats: dict[str, list[bytes]] = {"calls": [], "rtp": []}
 
     bucket_of_call = F.coalesce(F.crc32(F.col("call_id").cast("binary")) % n, F.lit(0))
     fed = events.filter((F.col("kind") == _engine.KIND_SIP) & F.col("_fed")).withColumn(
@@ -263,6 +294,7 @@ def analyze(
 
     packed = fed.groupBy("_bucket").applyInArrow(calls_of_group, "calls binary, media binary")
     packed = packed.cache()
+    packed_stats["calls"] = [r["stats"] for r in packed.select("stats").collect()]
     tables: dict[str, Any] = {"messages": messages}
     for name in ("calls", "media"):
         schema = empty[name].schema
@@ -303,9 +335,9 @@ def analyze(
                 .applyInArrow(rtp_of_group, "rtp_streams binary, dtmf binary")
                 .cache()
             )
+            packed_stats["rtp"] = [r["stats"] for r in packed_rtp.select("stats").collect()]
             for name in ("rtp_streams", "dtmf"):
                 schema = empty[name].schema
-                tables[name] = packed_rtp.mapInArrow(
-                    _unpacker(name, schema), spark_schema(schema)
-                )
-    return SparkAnalysis(files, tables, stats)
+                tables[name] = packed_rtp.mapInArrow(_unpacker(name, schema), spark_schema(schema))
+    stats = _engine.engine_stats(read_stats, packed_stats["calls"], packed_stats["rtp"])
+    return SparkAnalysis(files, tables, keyed, stats)

@@ -1,7 +1,8 @@
 """``sipwire analyze CAPTURE...``: a capture turned into calls.
 
-It runs :func:`sipwire.capture.analyze` over the files (read in order as one capture) with a
-progress bar on stderr, then prints the summary a VoIP engineer reads first: the calls and
+It runs :func:`sipwire.capture.analyze` over the files (merged by time into one capture;
+directories walked) with a progress bar on stderr, or the same job on Ray, Spark or Dask
+(``--engine``, :mod:`sipwire.capture.ray`), then prints the summary a VoIP engineer reads first: the calls and
 their outcomes, the answer-seizure ratio, post-dial delay and setup time percentiles, the
 failure statuses, retransmissions, RTP loss and jitter, DTMF, and what the capture itself got
 wrong. ``--call`` prints one call's ladder, ``--out`` writes every table, ``--html`` writes the
@@ -117,9 +118,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "and jitter, DTMF, capture problems. Exit status: 0 done, 1 --call found no call, "
         "2 usage or input error.",
     )
-    ap.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng (.gz/.zst), or -")
+    ap.add_argument(
+        "captures",
+        nargs="+",
+        metavar="CAPTURE",
+        help="pcap/pcapng (.gz/.zst), a directory of them, or -; several are merged by time",
+    )
     ap.add_argument(
         "--call", metavar="CALL_ID", help="print this call's ladder (a unique prefix will do)"
+    )
+    ap.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where to run: this process (local), or a Ray, Spark or Dask job over the files "
+        "(pip install 'sipwire[ray]' / [spark] / [dask]); the same tables either way",
     )
     ap.add_argument("--out", type=Path, metavar="DIR", help="write every table to DIR")
     ap.add_argument(
@@ -157,9 +170,50 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def open_analysis(sources: Sequence[str], *, raw: bool) -> Any:
-    """``sipwire.capture.analyze`` over the sources (the place for other engines)."""
+ENGINES = ("local", "ray", "spark", "dask")
+
+
+class _Distributed:
+    """A distributed engine's analysis as the command reads one: every table gathered on this
+    machine as a ``pyarrow.Table`` in the order one merged read gives its rows."""
+
+    def __init__(self, analysis: Any) -> None:
+        self.messages = analysis.to_arrow("messages")
+        self.calls = analysis.to_arrow("calls")
+        self.media = analysis.to_arrow("media")
+        self.rtp_streams = analysis.to_arrow("rtp_streams")
+        self.dtmf = analysis.to_arrow("dtmf")
+        self.stats = analysis.stats
+
+
+def expand_sources(sources: Sequence[str]) -> list[str]:
+    """Directories (and URIs pyarrow reads) walked to their capture files; files and ``-`` as
+    given."""
+    if not any(s != "-" and (os.path.isdir(s) or "://" in s) for s in sources):
+        return list(sources)
+    from sipwire.capture import _engine
+
+    out: list[str] = []
+    for s in sources:
+        out.extend([s] if s == "-" else _engine.expand(s))
+    return out
+
+
+def open_analysis(sources: Sequence[str], *, raw: bool, engine: str = "local") -> Any:
+    """``sipwire.capture.analyze`` over the sources, or the same job on a distributed engine
+    (``sipwire.capture.ray`` / ``.spark`` / ``.dask``)."""
     import sipwire.capture
+
+    if engine != "local":
+        import importlib
+
+        try:
+            mod = importlib.import_module(f"sipwire.capture.{engine}")
+            return _Distributed(mod.analyze(list(sources), raw=raw))
+        except ImportError as e:
+            raise UsageError(f"--engine {engine}: {e}") from None
+        except FileNotFoundError as e:
+            raise UsageError(str(e)) from None
 
     analyze = getattr(sipwire.capture, "analyze", None)
     if analyze is None:
@@ -864,8 +918,12 @@ def _run(args: argparse.Namespace) -> int:
     st = Style(Style.wanted(out, args.color))
     sources = [str(s) for s in args.captures]
     for s in sources:
-        if s != "-" and not os.path.exists(s):
+        if s != "-" and "://" not in s and not os.path.exists(s):
             raise UsageError(f"no such capture: {s}")
+    try:
+        sources = expand_sources(sources)
+    except (OSError, ValueError) as e:
+        raise UsageError(str(e)) from None
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -873,7 +931,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot make {args.out}: {e.strerror}") from None
     # Message bytes are kept for the report (each arrow opens its message) or when asked.
     raw = bool(args.raw or args.html or args.call)
-    analysis = open_analysis(sources, raw=raw)
+    analysis = open_analysis(sources, raw=raw, engine=args.engine)
     read_all(analysis, sources, None if args.quiet else sys.stderr)
     res = Result(
         sources,

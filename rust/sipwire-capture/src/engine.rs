@@ -32,7 +32,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use sipwire::message::MessageIndex;
 use sipwire::ParseOptions;
 
-use crate::analyze::{Analysis, DRAIN_EVERY_S};
+use crate::analyze::{Analysis, CallStats, DRAIN_EVERY_S};
 use crate::pipeline::{Options, Pipeline, UdpRow};
 use crate::read::{ReadError, Source};
 use crate::records::{RecordReader, RecordStats};
@@ -334,7 +334,7 @@ pub fn correlate<'a>(
     drains: &[(Key, i64)],
     end_ns: Option<i64>,
     parse: ParseOptions,
-) -> Result<(RecordBatch, RecordBatch), ArrowError> {
+) -> Result<(RecordBatch, RecordBatch, CallStats), ArrowError> {
     let mut a = Analysis::new(sipwire::correlate::Config {
         parse,
         ..sipwire::correlate::Config::DEFAULT
@@ -362,7 +362,7 @@ pub fn correlate<'a>(
         a.drain_at(*t);
     }
     a.finish_at(end_ns);
-    Ok((a.calls_batch()?, a.media_batch()?))
+    Ok((a.calls_batch()?, a.media_batch()?, a.stats.clone()))
 }
 
 /// One RTP-stage event of a group, for [`rtp_replay`].
@@ -384,7 +384,7 @@ pub fn rtp_replay<'a>(
     events: impl IntoIterator<Item = RtpEvent<'a>>,
     limits: CaptureLimits,
     parse: ParseOptions,
-) -> Result<(RecordBatch, RecordBatch), ArrowError> {
+) -> Result<(RecordBatch, RecordBatch, RtpStats), ArrowError> {
     let mut t = RtpTracker::new(limits);
     let mut stats = RtpStats::default();
     for ev in events {
@@ -414,6 +414,7 @@ pub fn rtp_replay<'a>(
     Ok((
         crate::table::rtp_streams_batch(&streams)?,
         crate::table::dtmf_batch(&dtmf)?,
+        stats,
     ))
 }
 

@@ -25,6 +25,17 @@ use sipwire_capture::{CaptureLimits, Counters, Endpoint};
 use crate::arrow::{stream_capsule, Table};
 use crate::limits::{options, PyLimits};
 
+fn counters<'py>(py: Python<'py>, c: &dyn Counters) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let mut err = Ok(());
+    c.visit(&mut |name, value| {
+        if err.is_ok() {
+            err = d.set_item(name, value);
+        }
+    });
+    err.map(|()| d)
+}
+
 fn arrow_err(e: ArrowError) -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}"))
 }
@@ -118,15 +129,8 @@ impl EngineReader {
 
     /// Every stage's counters, flat.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
         let s = self.read.lock().unwrap_or_else(|p| p.into_inner()).stats();
-        let mut err = Ok(());
-        s.visit(&mut |name, value| {
-            if err.is_ok() {
-                err = d.set_item(name, value);
-            }
-        });
-        err.map(|()| d)
+        counters(py, &s)
     }
 }
 
@@ -176,8 +180,8 @@ fn check_len(n: usize, lens: &[usize]) -> PyResult<()> {
 #[pyfunction]
 #[allow(clippy::too_many_arguments)] // one list per column
 #[pyo3(signature = (clock, rank, seq, time, src_ip, src_port, dst_ip, dst_port, transport, raw, drains, end, *, strict=false, limits=None))]
-fn engine_correlate(
-    py: Python<'_>,
+fn engine_correlate<'py>(
+    py: Python<'py>,
     clock: Vec<i64>,
     rank: Vec<u32>,
     seq: Vec<u64>,
@@ -192,7 +196,7 @@ fn engine_correlate(
     end: Option<i64>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
-) -> PyResult<(Table, Table)> {
+) -> PyResult<(Table, Table, Bound<'py, PyDict>)> {
     let parse = options(py, strict, limits.as_ref());
     let k = keys(&clock, &rank, &seq)?;
     let n = k.len();
@@ -238,12 +242,13 @@ fn engine_correlate(
         .map(|(c, r, s, t)| ((c, r, s), t))
         .collect();
     drains.sort();
-    let (c, m) = py
+    let (c, m, st) = py
         .allow_threads(|| correlate(events, &drains, end, parse))
         .map_err(arrow_err)?;
     Ok((
         Table::new(c.schema(), vec![c]),
         Table::new(m.schema(), vec![m]),
+        counters(py, &st)?,
     ))
 }
 
@@ -252,8 +257,8 @@ fn engine_correlate(
 #[pyfunction]
 #[allow(clippy::too_many_arguments)] // one list per column
 #[pyo3(signature = (kind, clock, rank, seq, time, frame, src_ip, src_port, dst_ip, dst_port, raw, *, strict=false, limits=None))]
-fn engine_rtp(
-    py: Python<'_>,
+fn engine_rtp<'py>(
+    py: Python<'py>,
     kind: Vec<u8>,
     clock: Vec<i64>,
     rank: Vec<u32>,
@@ -267,7 +272,7 @@ fn engine_rtp(
     raw: Vec<Vec<u8>>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
-) -> PyResult<(Table, Table)> {
+) -> PyResult<(Table, Table, Bound<'py, PyDict>)> {
     let parse = options(py, strict, limits.as_ref());
     let k = keys(&clock, &rank, &seq)?;
     let n = k.len();
@@ -309,12 +314,13 @@ fn engine_rtp(
             payload: r,
         });
     }
-    let (s, d) = py
+    let (s, d, st) = py
         .allow_threads(|| rtp_replay(events, CaptureLimits::DEFAULT, parse))
         .map_err(arrow_err)?;
     Ok((
         Table::new(s.schema(), vec![s]),
         Table::new(d.schema(), vec![d]),
+        counters(py, &st)?,
     ))
 }
 
