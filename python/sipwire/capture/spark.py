@@ -292,7 +292,9 @@ def analyze(
     def calls_of_group(t: Any) -> Any:
         return _engine.pack_calls(_from_events(t), drains, end, strict=strict)
 
-    packed = fed.groupBy("_bucket").applyInArrow(calls_of_group, "calls binary, media binary")
+    packed = fed.groupBy("_bucket").applyInArrow(
+        calls_of_group, "stats binary, calls binary, media binary"
+    )
     packed = packed.cache()
     packed_stats["calls"] = [r["stats"] for r in packed.select("stats").collect()]
     tables: dict[str, Any] = {"messages": messages}
@@ -332,7 +334,7 @@ def analyze(
             packed_rtp = (
                 udp.unionByName(sdp)
                 .groupBy("_bucket")
-                .applyInArrow(rtp_of_group, "rtp_streams binary, dtmf binary")
+                .applyInArrow(rtp_of_group, "stats binary, rtp_streams binary, dtmf binary")
                 .cache()
             )
             packed_stats["rtp"] = [r["stats"] for r in packed_rtp.select("stats").collect()]
