@@ -10,9 +10,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from capgen.rotated import write_rotated
 
 import sipwire.capture
-from capgen.rotated import write_rotated
 
 TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
 #: Counters an engine gives as one merged read does (the SDP counters of the RTP stage are
@@ -51,7 +51,9 @@ def capture_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[st
     return d, [str(p) for p in write_rotated(d)]
 
 
-def single_machine(files: list[str], *, raw: bool = False) -> tuple[dict[str, pa.Table], dict[str, int]]:
+def single_machine(
+    files: list[str], *, raw: bool = False
+) -> tuple[dict[str, pa.Table], dict[str, int]]:
     a = sipwire.capture.analyze(sorted(files), raw=raw).finish()
     tables = {n: pa.table(getattr(a, n)) for n in TABLES[1:]}
     tables["messages"] = pa.table(a.messages)
@@ -63,7 +65,11 @@ def expected(capture_set: tuple[Path, list[str]]) -> tuple[dict[str, pa.Table], 
     return single_machine(capture_set[1])
 
 
-def assert_same(got: dict[str, pa.Table], stats: dict[str, int], want: tuple[dict[str, pa.Table], dict[str, int]]) -> None:
+def assert_same(
+    got: dict[str, pa.Table],
+    stats: dict[str, int],
+    want: tuple[dict[str, pa.Table], dict[str, int]],
+) -> None:
     """Every table equal to the single machine's, row for row in its order, and the counters
     an engine can give equal."""
     tables, want_stats = want

@@ -15,7 +15,11 @@ __all__ = ["capture_set", "expected"]
 
 
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
-def test_dask_equals_one_merged_read(scheduler: str, capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]) -> None:
+def test_dask_equals_one_merged_read(
+    scheduler: str,
+    capture_set: tuple[Path, list[str]],
+    expected: tuple[dict[str, pa.Table], dict[str, int]],
+) -> None:
     dask = require("dask", "dask")
     require("dask.dataframe", "dask")
     import sipwire.capture.dask as swd

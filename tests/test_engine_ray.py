@@ -10,8 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engine_support import TABLES, assert_same, capture_set, expected, require
 from engine_cli import assert_cli_same
+from engine_support import TABLES, assert_same, capture_set, expected, require
 
 __all__ = ["capture_set", "expected"]
 
@@ -35,10 +35,14 @@ def ray() -> Iterator[Any]:
         ray.shutdown()
 
 
-def test_ray_equals_one_merged_read(ray: Any, capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]) -> None:
+def test_ray_equals_one_merged_read(
+    ray: Any,
+    capture_set: tuple[Path, list[str]],
+    expected: tuple[dict[str, pa.Table], dict[str, int]],
+) -> None:
     import sipwire.capture.ray as swr
 
-    d, files = capture_set
+    _, files = capture_set
     a = swr.analyze(files, buckets=3)
     for name in TABLES:
         assert isinstance(getattr(a, name), ray.data.Dataset), name

@@ -46,7 +46,11 @@ def spark() -> Iterator[Any]:
         s.stop()
 
 
-def test_spark_data_source(spark: Any, capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]) -> None:
+def test_spark_data_source(
+    spark: Any,
+    capture_set: tuple[Path, list[str]],
+    expected: tuple[dict[str, pa.Table], dict[str, int]],
+) -> None:
     import sipwire.capture.spark as sws
 
     sws.register(spark)
@@ -55,7 +59,11 @@ def test_spark_data_source(spark: Any, capture_set: tuple[Path, list[str]], expe
     assert events.filter("kind = 0").count() == expected[0]["messages"].num_rows
 
 
-def test_spark_equals_one_merged_read(spark: Any, capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]) -> None:
+def test_spark_equals_one_merged_read(
+    spark: Any,
+    capture_set: tuple[Path, list[str]],
+    expected: tuple[dict[str, pa.Table], dict[str, int]],
+) -> None:
     import sipwire.capture.spark as sws
 
     _, files = capture_set

@@ -20,7 +20,7 @@ __all__ = ["capture_set", "expected"]
 
 
 def test_files_in_any_order_read_as_one(capture_set: tuple[Path, list[str]]) -> None:
-    d, files = capture_set
+    _, files = capture_set
     a, sa = single_machine(files)
     b, sb = single_machine(files[::-1])
     c, _ = single_machine(sorted(files))
@@ -46,7 +46,9 @@ def _records(path: str) -> list[tuple[int, bytes, bytes]]:
     return out
 
 
-def test_the_set_equals_one_merged_capture(capture_set: tuple[Path, list[str]], tmp_path: Path) -> None:
+def test_the_set_equals_one_merged_capture(
+    capture_set: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     """As mergecap would merge them: the calls, media and RTP statistics of the set are those
     of one capture holding every packet in time order (frames are numbered per file, so the
     frame and file columns differ)."""
@@ -83,7 +85,9 @@ def test_file_column(capture_set: tuple[Path, list[str]]) -> None:
     assert pa.table(sipwire.parse_table([])).column_names[-1] == "file"
 
 
-def test_engine_steps_without_an_engine(capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]) -> None:
+def test_engine_steps_without_an_engine(
+    capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]
+) -> None:
     """The engines' steps in one process, three groups each: the single machine's tables."""
     d, _ = capture_set
     files = _engine.expand(d)
@@ -105,10 +109,16 @@ def test_engine_steps_without_an_engine(capture_set: tuple[Path, list[str]], exp
         [_engine.pack_rtp(both.filter(pc.equal(both["_bucket"], b))) for b in range(3)]
     )
     got = {"messages": _engine.in_read_order("messages", _engine.messages_keyed(events, raw=False))}
-    got["calls"] = _engine.in_read_order("calls", _engine.unpack(packed, "calls", empty["calls"].schema))
-    got["media"] = _engine.in_read_order("media", _engine.unpack(packed, "media", empty["media"].schema), got["calls"])
+    got["calls"] = _engine.in_read_order(
+        "calls", _engine.unpack(packed, "calls", empty["calls"].schema)
+    )
+    got["media"] = _engine.in_read_order(
+        "media", _engine.unpack(packed, "media", empty["media"].schema), got["calls"]
+    )
     for name in ("rtp_streams", "dtmf"):
-        got[name] = _engine.in_read_order(name, _engine.unpack(packed_rtp, name, empty[name].schema))
+        got[name] = _engine.in_read_order(
+            name, _engine.unpack(packed_rtp, name, empty[name].schema)
+        )
     stats = _engine.engine_stats(
         read_stats, packed.column("stats").to_pylist(), packed_rtp.column("stats").to_pylist()
     )

@@ -27,6 +27,7 @@ __all__ = [
     "Endpoint",
     "EndpointDialog",
     "EndpointEvent",
+    "EngineReader",
     "Fingerprint",
     "Fmtp",
     "Group",
@@ -63,6 +64,10 @@ __all__ = [
     "__version__",
     "_restore",
     "build_request",
+    "engine_correlate",
+    "engine_drain_points",
+    "engine_media_addresses",
+    "engine_rtp",
     "parse",
     "parse_batch",
     "parse_challenge",
@@ -520,6 +525,76 @@ class CaptureReader:
         """Every stage's counters, flat."""
     @property
     def finished(self) -> bool: ...
+
+@final
+class EngineReader:
+    """Stage one of the distributed engines (``sipwire.capture._engine``): one capture file
+    read into event batches: the ``messages`` columns with ``raw``, then ``kind`` (0 SIP, 1 a
+    UDP payload for the RTP stage), ``_rank``, ``_clock``, ``_seq`` (the event's place in the
+    merged read of the whole set) and ``_fed`` (the correlator takes the message)."""
+
+    def __new__(
+        cls,
+        source: Any,
+        *,
+        file: str | None,
+        rank: int,
+        strict: bool = False,
+        limits: Limits | None = None,
+        batch_rows: int = 65536,
+    ) -> EngineReader: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The event batches as an Arrow stream (one pass over the file)."""
+    def stats(self) -> dict[str, int]:
+        """Every stage's counters, flat."""
+
+def engine_drain_points(times: Sequence[int]) -> list[int]:
+    """Indices, among the fed messages' times in the merged read's order, where the read drains
+    finished calls."""
+
+def engine_correlate(
+    clock: Sequence[int],
+    rank: Sequence[int],
+    seq: Sequence[int],
+    time: Sequence[int],
+    src_ip: Sequence[str],
+    src_port: Sequence[int],
+    dst_ip: Sequence[str],
+    dst_port: Sequence[int],
+    transport: Sequence[str],
+    raw: Sequence[bytes],
+    drains: Sequence[tuple[int, int, int, int]],
+    end: int | None,
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+) -> tuple[Table, Table, dict[str, int]]:
+    """Stage two for calls: the ``calls`` and ``media`` tables and the correlator's counters of
+    a group holding every fed message of its Call-IDs (columns as lists, any order)."""
+
+def engine_rtp(
+    kind: Sequence[int],
+    clock: Sequence[int],
+    rank: Sequence[int],
+    seq: Sequence[int],
+    time: Sequence[int],
+    frame: Sequence[int | None],
+    src_ip: Sequence[str | None],
+    src_port: Sequence[int | None],
+    dst_ip: Sequence[str | None],
+    dst_port: Sequence[int | None],
+    raw: Sequence[bytes],
+    *,
+    strict: bool = False,
+    limits: Limits | None = None,
+) -> tuple[Table, Table, dict[str, int]]:
+    """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables and the RTP stage's counters
+    of a group (UDP events and the SIP events routed to it, any order)."""
+
+def engine_media_addresses(
+    raw: Sequence[bytes | None], *, strict: bool = False, limits: Limits | None = None
+) -> list[list[str]]:
+    """The addresses each message's SDP announces RTP or RTCP at."""
 
 @final
 class HepFeed:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benches"))
-import pcapgen  # noqa: E402
+import pcapgen
 
 
 def _ips(frame: bytes) -> tuple[str, str]:

@@ -44,7 +44,7 @@ def datasource(files: Sequence[str], *, strict: bool = False, batch_rows: int = 
     rk = _engine.ranks(files)
     schema = _engine.events_schema()
 
-    class SipwireCaptures(ray.data.Datasource):  # type: ignore[misc,name-defined]
+    class SipwireCaptures(ray.data.Datasource):  # type: ignore[misc,name-defined,unused-ignore]
         def __init__(self) -> None:
             self.files = list(files)
 

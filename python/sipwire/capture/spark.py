@@ -133,14 +133,14 @@ def _data_source_class() -> Any:
     _pyspark()
     from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
-    class CapturePartition(InputPartition):  # type: ignore[misc]
+    class CapturePartition(InputPartition):  # type: ignore[misc,unused-ignore]
         def __init__(self, file: str, rank: int) -> None:
             super().__init__((file, rank))
             self.file = file
             self.rank = rank
 
-    class CaptureReader(DataSourceReader):  # type: ignore[misc]
-        def __init__(self, options: dict[str, str]) -> None:
+    class CaptureReader(DataSourceReader):  # type: ignore[misc,unused-ignore]
+        def __init__(self, options: Any) -> None:
             self.options = options
             paths: Any = options.get("paths")
             if paths is not None:
@@ -163,7 +163,7 @@ def _data_source_class() -> Any:
             for t in _engine.read_file(partition.file, partition.rank, strict=self.strict):
                 yield from _to_events(t).to_batches()
 
-    class SipwireDataSource(DataSource):  # type: ignore[misc]
+    class SipwireDataSource(DataSource):  # type: ignore[misc,unused-ignore]
         @classmethod
         def name(cls) -> str:
             return "sipwire"

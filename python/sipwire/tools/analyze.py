@@ -2,11 +2,11 @@
 
 It runs :func:`sipwire.capture.analyze` over the files (merged by time into one capture;
 directories walked) with a progress bar on stderr, or the same job on Ray, Spark or Dask
-(``--engine``, :mod:`sipwire.capture.ray`), then prints the summary a VoIP engineer reads first: the calls and
-their outcomes, the answer-seizure ratio, post-dial delay and setup time percentiles, the
-failure statuses, retransmissions, RTP loss and jitter, DTMF, and what the capture itself got
-wrong. ``--call`` prints one call's ladder, ``--out`` writes every table, ``--html`` writes the
-report (:mod:`sipwire.tools.report_html`).
+(``--engine``, :mod:`sipwire.capture.ray`), then prints the summary a VoIP engineer reads
+first: the calls and their outcomes, the answer-seizure ratio, post-dial delay and setup time
+percentiles, the failure statuses, retransmissions, RTP loss and jitter, DTMF, and what the
+capture itself got wrong. ``--call`` prints one call's ladder, ``--out`` writes every table,
+``--html`` writes the report (:mod:`sipwire.tools.report_html`).
 
 Definitions (the summary states them too):
 

@@ -83,12 +83,7 @@ pub struct EngineRead {
 
 impl EngineRead {
     /// `name` is the `file` column's text, `rank` the file's rank among the set's paths.
-    pub fn new(
-        source: Source,
-        name: Option<Arc<str>>,
-        rank: u32,
-        mut opts: Options,
-    ) -> EngineRead {
+    pub fn new(source: Source, name: Option<Arc<str>>, rank: u32, mut opts: Options) -> EngineRead {
         opts.raw = true;
         opts.calls = false;
         let mut pipeline = Pipeline::new(opts);
@@ -202,7 +197,9 @@ impl EngineRead {
             let n = b.num_rows();
             let keys: Vec<(i64, u64)> = self.keys.drain(..n.min(self.keys.len())).collect();
             let fed: Vec<bool> = (0..n).map(|_| self.pipeline.take_fed()).collect();
-            let batch = self.stamp_messages(b, &keys, &fed).map_err(ReadError::Arrow)?;
+            let batch = self
+                .stamp_messages(b, &keys, &fed)
+                .map_err(ReadError::Arrow)?;
             self.ready.push_back(batch);
         }
         if !self.udp.is_empty() && (end || self.udp.len() >= self.batch_rows) {

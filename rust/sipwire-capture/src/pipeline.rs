@@ -347,7 +347,11 @@ impl Pipeline {
 
     /// The UDP rows kept since the last take.
     pub fn take_udp(&mut self) -> Vec<UdpRow> {
-        self.sink.udp_out.as_mut().map(std::mem::take).unwrap_or_default()
+        self.sink
+            .udp_out
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// UDP rows kept and not yet taken.

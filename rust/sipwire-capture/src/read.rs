@@ -28,9 +28,9 @@ use arrow_schema::ArrowError;
 
 use crate::pipeline::{Options, Pipeline};
 use crate::records::{RecordReader, RecordStats};
-use crate::types::Record;
 use crate::source::{open_path, OpenError};
 use crate::stats::Stats;
+use crate::types::Record;
 
 /// Where capture bytes come from.
 pub enum Source {
@@ -111,11 +111,7 @@ impl CaptureRead {
     /// Reads up to a few thousand records (or opens the next source).
     fn step(&mut self) -> Result<(), ReadError> {
         if let Some(m) = self.merge.as_mut() {
-            let done = m.step(
-                &mut self.pipeline,
-                &mut self.records,
-                self.opts.limits,
-            )?;
+            let done = m.step(&mut self.pipeline, &mut self.records, self.opts.limits)?;
             if done {
                 self.pipeline.finish();
                 self.finished = true;
@@ -132,8 +128,7 @@ impl CaptureRead {
                     let r = match src {
                         Source::Path(p) => {
                             let stdin = p.as_os_str() == "-";
-                            self.pipeline
-                                .set_file((!stdin).then(|| file_name(&p)));
+                            self.pipeline.set_file((!stdin).then(|| file_name(&p)));
                             open_path(&p)?
                         }
                         Source::Reader(r) => {

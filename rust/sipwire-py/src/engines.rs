@@ -15,8 +15,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
 use sipwire_capture::engine::{
-    correlate, drain_points, events_schema, media_addresses, rtp_replay, transport_of,
-    EngineRead, Key, MessageEvent, RtpEvent, KIND_SIP,
+    correlate, drain_points, events_schema, media_addresses, rtp_replay, transport_of, EngineRead,
+    Key, MessageEvent, RtpEvent, KIND_SIP,
 };
 use sipwire_capture::pipeline::Options;
 use sipwire_capture::read::Source;
@@ -301,9 +301,12 @@ fn engine_rtp<'py>(
             });
             continue;
         }
-        let (Some(Some(sip)), Some(Some(sp)), Some(Some(dip)), Some(Some(dp))) =
-            (src_ip.get(i), src_port.get(i), dst_ip.get(i), dst_port.get(i))
-        else {
+        let (Some(Some(sip)), Some(Some(sp)), Some(Some(dip)), Some(Some(dp))) = (
+            src_ip.get(i),
+            src_port.get(i),
+            dst_ip.get(i),
+            dst_port.get(i),
+        ) else {
             continue;
         };
         events.push(RtpEvent::Udp {

@@ -411,7 +411,10 @@ impl RtpTracker {
             if !m.is_rtp() || m.is_disabled() {
                 continue;
             }
-            let Some(ip) = m.rtp_endpoint().and_then(|r| media::connection_ip(r.address)) else {
+            let Some(ip) = m
+                .rtp_endpoint()
+                .and_then(|r| media::connection_ip(r.address))
+            else {
                 continue;
             };
             out.push(ip);
