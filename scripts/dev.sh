@@ -42,6 +42,8 @@ setup() {
     peer tcpdump tcpdump
     step "the HTML report's browser test: chromium (headless)"
     peer chromium chromium
+    step "the Spark engine's tests: Java 17 (Debian's openjdk-17-jre-headless)"
+    peer java openjdk-17-jre-headless
     step "cargo-fuzz (the bounded fuzz run of scripts/dev.sh test)"
     if command -v cargo-fuzz >/dev/null 2>&1; then
         echo "cargo-fuzz found: $(command -v cargo-fuzz)"
@@ -55,6 +57,8 @@ setup() {
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.5" "uvloop>=0.19" \
         "scapy>=2.5" "pyarrow>=15" "polars>=1.0" "duckdb>=1.1" "zstandard>=0.22"
+    step "distributed engines (sipwire[ray], [spark], [dask]): their tests run in local mode"
+    "$PY" -m pip install --quiet "ray[data]>=2.9,<3" "pyspark>=4.0,<5" "dask[dataframe]>=2024.1"
     step "wheels and docs: zig (manylinux linking), auditwheel, mkdocs; chromium checks the pages"
     "$PY" -m pip install --quiet "ziglang<1" "auditwheel>=6" "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" \
         "mkdocstrings[python]>=0.26"

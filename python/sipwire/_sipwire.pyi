@@ -553,16 +553,7 @@ def engine_drain_points(times: Sequence[int]) -> list[int]:
     finished calls."""
 
 def engine_correlate(
-    clock: Sequence[int],
-    rank: Sequence[int],
-    seq: Sequence[int],
-    time: Sequence[int],
-    src_ip: Sequence[str],
-    src_port: Sequence[int],
-    dst_ip: Sequence[str],
-    dst_port: Sequence[int],
-    transport: Sequence[str],
-    raw: Sequence[bytes],
+    group: bytes,
     drains: Sequence[tuple[int, int, int, int]],
     end: int | None,
     *,
@@ -570,26 +561,16 @@ def engine_correlate(
     limits: Limits | None = None,
 ) -> tuple[Table, Table, dict[str, int]]:
     """Stage two for calls: the ``calls`` and ``media`` tables and the correlator's counters of
-    a group holding every fed message of its Call-IDs (columns as lists, any order)."""
+    a group holding every fed message of its Call-IDs (``group``: Arrow IPC stream bytes with
+    ``_clock``, ``_rank``, ``_seq``, ``time`` as int64 ns, the addresses, ``transport`` and
+    ``raw``; any order). ``drains``: the whole set's drain points; ``end``: its last fed time."""
 
 def engine_rtp(
-    kind: Sequence[int],
-    clock: Sequence[int],
-    rank: Sequence[int],
-    seq: Sequence[int],
-    time: Sequence[int],
-    frame: Sequence[int | None],
-    src_ip: Sequence[str | None],
-    src_port: Sequence[int | None],
-    dst_ip: Sequence[str | None],
-    dst_port: Sequence[int | None],
-    raw: Sequence[bytes],
-    *,
-    strict: bool = False,
-    limits: Limits | None = None,
+    group: bytes, *, strict: bool = False, limits: Limits | None = None
 ) -> tuple[Table, Table, dict[str, int]]:
     """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables and the RTP stage's counters
-    of a group (UDP events and the SIP events routed to it, any order)."""
+    of a group (Arrow IPC stream bytes of its UDP events and the SIP events routed to it, with
+    ``kind`` and ``frame``; any order)."""
 
 def engine_media_addresses(
     raw: Sequence[bytes | None], *, strict: bool = False, limits: Limits | None = None

@@ -238,7 +238,23 @@ def drain_points(fed: Any) -> tuple[list[tuple[int, int, int, int]], int | None]
     return points, max(times)
 
 
-# --- stage two: calls --------------------------------------------------------------------------
+# --- stage two: calls ---
+
+_KEYS = ("_clock", "_rank", "_seq", "time", "src_ip", "src_port", "dst_ip", "dst_port", "raw")
+_CALL_COLUMNS = (*_KEYS, "transport")
+_RTP_COLUMNS = (*_KEYS, "kind", "frame")
+
+
+def _ipc(t: Any, columns: Sequence[str]) -> bytes:
+    """A group's columns as Arrow IPC stream bytes for the Rust step (``time`` as int64 ns)."""
+    pa = _pa()
+    t = t.select(list(columns))
+    i = t.schema.get_field_index("time")
+    t = t.set_column(i, "time", t.column("time").cast(pa.int64()))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, t.schema) as w:
+        w.write_table(t)
+    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]-----------------------------------------------------------------------
 
 
 def call_bucket(call_id: str | None, buckets: int) -> int:
@@ -291,28 +307,8 @@ def correlate_group(
     """Stage two for calls: the ``calls`` and ``media`` tables of a group holding every fed
     message of its Call-IDs (any order), and the correlator's counters."""
     pa = _pa()
-
-    def col(name: str) -> list[Any]:
-        c = t.column(name)
-        if name == "time":
-            c = c.cast(pa.int64())
-        return c.to_pylist()  # type: ignore[no-any-return]
-
     calls, media, stats = engine_correlate(
-        col("_clock"),
-        col("_rank"),
-        col("_seq"),
-        col("time"),
-        col("src_ip"),
-        col("src_port"),
-        col("dst_ip"),
-        col("dst_port"),
-        col("transport"),
-        col("raw"),
-        list(drains),
-        end,
-        strict=strict,
-        limits=limits,
+        _ipc(t, _CALL_COLUMNS), list(drains), end, strict=strict, limits=limits
     )
     return pa.table(calls), pa.table(media), stats
 
@@ -320,8 +316,9 @@ def correlate_group(
 def empty_tables() -> dict[str, Any]:
     """Every table's schema, as an empty table."""
     pa = _pa()
-    calls, media, _ = engine_correlate([], [], [], [], [], [], [], [], [], [], [], None)
-    streams, dtmf, _ = engine_rtp([], [], [], [], [], [], [], [], [], [], [])
+    none = events_schema().empty_table()
+    calls, media, _ = engine_correlate(_ipc(none, _CALL_COLUMNS), [], None)
+    streams, dtmf, _ = engine_rtp(_ipc(none, _RTP_COLUMNS))
     return {
         "calls": pa.table(calls),
         "media": pa.table(media),
@@ -417,28 +414,7 @@ def rtp_group(
     """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables of a group (its UDP events
     and the SIP events routed to it, any order), and the RTP stage's counters."""
     pa = _pa()
-
-    def col(name: str) -> list[Any]:
-        c = t.column(name)
-        if name == "time":
-            c = c.cast(pa.int64())
-        return c.to_pylist()  # type: ignore[no-any-return]
-
-    streams, dtmf, stats = engine_rtp(
-        col("kind"),
-        col("_clock"),
-        col("_rank"),
-        col("_seq"),
-        col("time"),
-        col("frame"),
-        col("src_ip"),
-        col("src_port"),
-        col("dst_ip"),
-        col("dst_port"),
-        col("raw"),
-        strict=strict,
-        limits=limits,
-    )
+    streams, dtmf, stats = engine_rtp(_ipc(t, _RTP_COLUMNS), strict=strict, limits=limits)
     return pa.table(streams), pa.table(dtmf), stats
 
 

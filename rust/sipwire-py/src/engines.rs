@@ -3,13 +3,17 @@
 //! stage two correlates a group of calls, or replays a group's RTP, exactly as one merged read
 //! would.
 //!
-//! Stage two takes its columns as Python lists (pyarrow's `to_pylist()`): importing Arrow
-//! arrays would need the C data interface's raw pointers, which this crate does not touch.
+//! Stage two takes its group as Arrow IPC stream bytes (pyarrow writes them at memory speed):
+//! read here with safe code, with no Python object per row (importing arrays through the C
+//! data interface would need raw pointers, which this crate does not touch).
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_array::{
+    Array, BinaryArray, Int64Array, RecordBatch, RecordBatchReader, StringArray, UInt16Array,
+    UInt32Array, UInt64Array, UInt8Array,
+};
 use arrow_schema::{ArrowError, SchemaRef};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -147,94 +151,116 @@ fn endpoint(ip: &str, port: u16) -> PyResult<Endpoint> {
     Ok(Endpoint { ip, port })
 }
 
-fn keys(clock: &[i64], rank: &[u32], seq: &[u64]) -> PyResult<Vec<Key>> {
-    if clock.len() != rank.len() || clock.len() != seq.len() {
-        return Err(PyValueError::new_err(
-            "the _clock, _rank and _seq columns differ in length",
-        ));
+/// The record batches of Arrow IPC stream bytes.
+fn read_ipc(data: &[u8]) -> PyResult<Vec<RecordBatch>> {
+    let bad = |e: ArrowError| PyValueError::new_err(format!("not an Arrow IPC stream: {e}"));
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(data), None)
+        .map_err(bad)?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(bad)
+}
+
+fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> PyResult<&'a T> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "the group's column {name:?} is missing or not of the engine's type"
+            ))
+        })
+}
+
+/// The columns of one group batch that both stage-two steps read.
+struct Cols<'a> {
+    clock: &'a Int64Array,
+    rank: &'a UInt32Array,
+    seq: &'a UInt64Array,
+    time: &'a Int64Array,
+    src_ip: &'a StringArray,
+    src_port: &'a UInt16Array,
+    dst_ip: &'a StringArray,
+    dst_port: &'a UInt16Array,
+    raw: &'a BinaryArray,
+}
+
+impl<'a> Cols<'a> {
+    fn of(b: &'a RecordBatch) -> PyResult<Self> {
+        Ok(Cols {
+            clock: col(b, "_clock")?,
+            rank: col(b, "_rank")?,
+            seq: col(b, "_seq")?,
+            time: col(b, "time")?,
+            src_ip: col(b, "src_ip")?,
+            src_port: col(b, "src_port")?,
+            dst_ip: col(b, "dst_ip")?,
+            dst_port: col(b, "dst_port")?,
+            raw: col(b, "raw")?,
+        })
     }
-    Ok(clock
-        .iter()
-        .zip(rank)
-        .zip(seq)
-        .map(|((c, r), s)| (*c, *r, *s))
-        .collect())
-}
 
-fn order(keys: &[Key]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..keys.len()).collect();
-    idx.sort_by_key(|&i| keys.get(i).copied());
-    idx
-}
-
-fn check_len(n: usize, lens: &[usize]) -> PyResult<()> {
-    if lens.iter().any(|&l| l != n) {
-        return Err(PyValueError::new_err("the columns given differ in length"));
+    fn key(&self, i: usize) -> Key {
+        (self.clock.value(i), self.rank.value(i), self.seq.value(i))
     }
-    Ok(())
+
+    fn src(&self, i: usize) -> PyResult<Option<Endpoint>> {
+        if self.src_ip.is_null(i) || self.src_port.is_null(i) {
+            return Ok(None);
+        }
+        endpoint(self.src_ip.value(i), self.src_port.value(i)).map(Some)
+    }
+
+    fn dst(&self, i: usize) -> PyResult<Option<Endpoint>> {
+        if self.dst_ip.is_null(i) || self.dst_port.is_null(i) {
+            return Ok(None);
+        }
+        endpoint(self.dst_ip.value(i), self.dst_port.value(i)).map(Some)
+    }
 }
 
-/// Stage two for calls: the `calls` and `media` tables of a group holding every message of
-/// its Call-IDs (the fed messages' columns, any order). `drains`: (clock, rank, seq, time) of
-/// every drain point of the whole set; `end`: the set's last fed message time.
+/// Stage two for calls: the `calls` and `media` tables and the correlator's counters of a
+/// group holding every fed message of its Call-IDs: `group` is Arrow IPC stream bytes with
+/// `_clock`, `_rank`, `_seq`, `time` (int64 ns), the addresses, `transport` and `raw`, any
+/// order. `drains`: (clock, rank, seq, time) of every drain point of the whole set; `end`:
+/// the set's last fed message time.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)] // one list per column
-#[pyo3(signature = (clock, rank, seq, time, src_ip, src_port, dst_ip, dst_port, transport, raw, drains, end, *, strict=false, limits=None))]
+#[pyo3(signature = (group, drains, end, *, strict=false, limits=None))]
 fn engine_correlate<'py>(
     py: Python<'py>,
-    clock: Vec<i64>,
-    rank: Vec<u32>,
-    seq: Vec<u64>,
-    time: Vec<i64>,
-    src_ip: Vec<String>,
-    src_port: Vec<u16>,
-    dst_ip: Vec<String>,
-    dst_port: Vec<u16>,
-    transport: Vec<String>,
-    raw: Vec<Vec<u8>>,
+    group: &[u8],
     drains: Vec<(i64, u32, u64, i64)>,
     end: Option<i64>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
 ) -> PyResult<(Table, Table, Bound<'py, PyDict>)> {
     let parse = options(py, strict, limits.as_ref());
-    let k = keys(&clock, &rank, &seq)?;
-    let n = k.len();
-    check_len(
-        n,
-        &[
-            time.len(),
-            src_ip.len(),
-            src_port.len(),
-            dst_ip.len(),
-            dst_port.len(),
-            transport.len(),
-            raw.len(),
-        ],
-    )?;
-    let mut events = Vec::with_capacity(n);
-    for i in order(&k) {
-        let (Some(key), Some(t), Some(sip), Some(sp), Some(dip), Some(dp), Some(tr), Some(r)) = (
-            k.get(i),
-            time.get(i),
-            src_ip.get(i),
-            src_port.get(i),
-            dst_ip.get(i),
-            dst_port.get(i),
-            transport.get(i),
-            raw.get(i),
-        ) else {
+    let batches = read_ipc(group)?;
+    let mut rows: Vec<(Key, usize, usize)> = Vec::new();
+    let mut cols = Vec::with_capacity(batches.len());
+    let mut transports = Vec::with_capacity(batches.len());
+    for (bi, b) in batches.iter().enumerate() {
+        let c = Cols::of(b)?;
+        rows.extend((0..b.num_rows()).map(|i| (c.key(i), bi, i)));
+        cols.push(c);
+        transports.push(col::<StringArray>(b, "transport")?);
+    }
+    rows.sort_unstable();
+    let mut events = Vec::with_capacity(rows.len());
+    for (key, bi, i) in rows {
+        let (Some(c), Some(tr)) = (cols.get(bi), transports.get(bi)) else {
             continue;
         };
-        let transport = transport_of(tr)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown transport {tr:?}")))?;
+        let (Some(src), Some(dst)) = (c.src(i)?, c.dst(i)?) else {
+            continue;
+        };
+        let name = tr.value(i);
+        let transport = transport_of(name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown transport {name:?}")))?;
         events.push(MessageEvent {
-            key: *key,
-            time_ns: *t,
-            src: endpoint(sip, *sp)?,
-            dst: endpoint(dip, *dp)?,
+            key,
+            time_ns: c.time.value(i),
+            src,
+            dst,
             transport,
-            raw: r,
+            raw: c.raw.value(i),
         });
     }
     let mut drains: Vec<(Key, i64)> = drains
@@ -252,69 +278,52 @@ fn engine_correlate<'py>(
     ))
 }
 
-/// Stage two for RTP: the `rtp_streams` and `dtmf` tables of a group: the UDP events between
-/// two addresses and the SIP messages whose SDP announces either (`kind` 0: SIP, 1: UDP).
+/// Stage two for RTP: the `rtp_streams` and `dtmf` tables and the RTP stage's counters of a
+/// group: Arrow IPC stream bytes of its UDP events and the SIP events routed to it (`kind`,
+/// `frame` and the columns [`engine_correlate`] reads but `transport`), any order.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)] // one list per column
-#[pyo3(signature = (kind, clock, rank, seq, time, frame, src_ip, src_port, dst_ip, dst_port, raw, *, strict=false, limits=None))]
+#[pyo3(signature = (group, *, strict=false, limits=None))]
 fn engine_rtp<'py>(
     py: Python<'py>,
-    kind: Vec<u8>,
-    clock: Vec<i64>,
-    rank: Vec<u32>,
-    seq: Vec<u64>,
-    time: Vec<i64>,
-    frame: Vec<Option<u64>>,
-    src_ip: Vec<Option<String>>,
-    src_port: Vec<Option<u16>>,
-    dst_ip: Vec<Option<String>>,
-    dst_port: Vec<Option<u16>>,
-    raw: Vec<Vec<u8>>,
+    group: &[u8],
     strict: bool,
     limits: Option<Py<PyLimits>>,
 ) -> PyResult<(Table, Table, Bound<'py, PyDict>)> {
     let parse = options(py, strict, limits.as_ref());
-    let k = keys(&clock, &rank, &seq)?;
-    let n = k.len();
-    check_len(
-        n,
-        &[
-            kind.len(),
-            time.len(),
-            frame.len(),
-            src_ip.len(),
-            src_port.len(),
-            dst_ip.len(),
-            dst_port.len(),
-            raw.len(),
-        ],
-    )?;
-    let mut events = Vec::with_capacity(n);
-    for i in order(&k) {
-        let (Some(kd), Some(t), Some(r)) = (kind.get(i), time.get(i), raw.get(i)) else {
+    let batches = read_ipc(group)?;
+    let mut rows: Vec<(Key, usize, usize)> = Vec::new();
+    let mut cols = Vec::with_capacity(batches.len());
+    let mut extra = Vec::with_capacity(batches.len());
+    for (bi, b) in batches.iter().enumerate() {
+        let c = Cols::of(b)?;
+        rows.extend((0..b.num_rows()).map(|i| (c.key(i), bi, i)));
+        cols.push(c);
+        extra.push((
+            col::<UInt8Array>(b, "kind")?,
+            col::<UInt64Array>(b, "frame")?,
+        ));
+    }
+    rows.sort_unstable();
+    let mut events = Vec::with_capacity(rows.len());
+    for (_, bi, i) in rows {
+        let (Some(c), Some((kind, frame))) = (cols.get(bi), extra.get(bi)) else {
             continue;
         };
-        if *kd == KIND_SIP {
-            events.push(RtpEvent::Sip {
-                time_ns: *t,
-                raw: r,
-            });
+        let time_ns = c.time.value(i);
+        let raw = c.raw.value(i);
+        if kind.value(i) == KIND_SIP {
+            events.push(RtpEvent::Sip { time_ns, raw });
             continue;
         }
-        let (Some(Some(sip)), Some(Some(sp)), Some(Some(dip)), Some(Some(dp))) = (
-            src_ip.get(i),
-            src_port.get(i),
-            dst_ip.get(i),
-            dst_port.get(i),
-        ) else {
+        let (Some(src), Some(dst)) = (c.src(i)?, c.dst(i)?) else {
             continue;
         };
         events.push(RtpEvent::Udp {
-            time_ns: *t,
-            frame: frame.get(i).copied().flatten().unwrap_or(0),
-            src: endpoint(sip, *sp)?,
-            dst: endpoint(dip, *dp)?,
-            payload: r,
+            time_ns,
+            frame: if frame.is_null(i) { 0 } else { frame.value(i) },
+            src,
+            dst,
+            payload: raw,
         });
     }
     let (s, d, st) = py
