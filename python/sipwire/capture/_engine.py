@@ -290,10 +290,20 @@ def pack_calls(
     return pack(stats, calls=calls, media=media)
 
 
-def with_call_bucket(t: Any, buckets: int) -> Any:
+def _buckets_of(keys: Any, f: Any) -> Any:
+    """``f`` of each distinct key, spread back over the rows (keys repeat: a Call-ID's
+    messages, an address pair's packets), as an int32 array."""
+    import pyarrow.compute as pc
+
     pa = _pa()
-    ids = t.column("call_id").to_pylist()
-    return t.append_column("_bucket", pa.array([call_bucket(c, buckets) for c in ids], pa.int32()))
+    enc = pc.dictionary_encode(keys).combine_chunks()
+    values = pa.array([f(k) for k in enc.dictionary.to_pylist()], pa.int32())
+    return values.take(enc.indices)
+
+
+def with_call_bucket(t: Any, buckets: int) -> Any:
+    b = _buckets_of(t.column("call_id"), lambda c: call_bucket(c, buckets))
+    return t.append_column("_bucket", b)
 
 
 def correlate_group(
@@ -340,11 +350,17 @@ def udp_view(events: Any, buckets: int) -> Any:
     """The UDP events of an event table, with their group (``_bucket``)."""
     import pyarrow.compute as pc
 
-    pa = _pa()
     t = events.filter(pc.equal(events.column("kind"), KIND_UDP))
-    src, dst = t.column("src_ip").to_pylist(), t.column("dst_ip").to_pylist()
-    b = [pair_bucket(s, d, buckets) for s, d in zip(src, dst)]
-    return t.append_column("_bucket", pa.array(b, pa.int32()))
+    src, dst = t.column("src_ip"), t.column("dst_ip")
+    lo = pc.if_else(pc.less_equal(src, dst), src, dst)
+    hi = pc.if_else(pc.less_equal(src, dst), dst, src)
+    pair = pc.binary_join_element_wise(lo, hi, "|")
+
+    def of_pair(p: str | None) -> int:
+        a, _, b = (p or "").partition("|")
+        return pair_bucket(a, b, buckets)
+
+    return t.append_column("_bucket", _buckets_of(pair, of_pair))
 
 
 def distinct_pairs(udp: Any) -> Any:

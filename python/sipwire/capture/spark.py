@@ -123,7 +123,9 @@ def _from_events(t: Any) -> Any:
     pa = _engine._pa()
     i = t.schema.get_field_index("time")
     ns = t.column("_time_ns").cast(pa.timestamp("ns", tz="UTC"))
-    return t.set_column(i, "time", ns)
+    t = t.set_column(i, "time", ns)
+    types = {f.name: f.type for f in _engine.events_schema()}
+    return t.cast(pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in t.schema]))
 
 
 # --- the data source ---------------------------------------------------------------------------

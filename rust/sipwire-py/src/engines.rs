@@ -154,8 +154,8 @@ fn endpoint(ip: &str, port: u16) -> PyResult<Endpoint> {
 /// The record batches of Arrow IPC stream bytes.
 fn read_ipc(data: &[u8]) -> PyResult<Vec<RecordBatch>> {
     let bad = |e: ArrowError| PyValueError::new_err(format!("not an Arrow IPC stream: {e}"));
-    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(data), None)
-        .map_err(bad)?;
+    let reader =
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(data), None).map_err(bad)?;
     reader.collect::<Result<Vec<_>, _>>().map_err(bad)
 }
 
