@@ -238,7 +238,7 @@ def drain_points(fed: Any) -> tuple[list[tuple[int, int, int, int]], int | None]
     return points, max(times)
 
 
-# --- stage two: calls ---
+# --- stage two: calls -------------------------------------------------------------------------
 
 _KEYS = ("_clock", "_rank", "_seq", "time", "src_ip", "src_port", "dst_ip", "dst_port", "raw")
 _CALL_COLUMNS = (*_KEYS, "transport")
@@ -254,7 +254,8 @@ def _ipc(t: Any, columns: Sequence[str]) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, t.schema) as w:
         w.write_table(t)
-    return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]-----------------------------------------------------------------------
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def call_bucket(call_id: str | None, buckets: int) -> int:
