@@ -496,7 +496,8 @@ def parse_table(
 @final
 class CaptureReader:
     """A capture read in Rust (``sipwire.capture.read`` wraps it). Sources are paths and
-    binary file objects, read in order as one capture."""
+    binary file objects: several paths are merged by time into one capture (a file object or
+    ``-`` among them: read one after another)."""
 
     def __new__(
         cls,

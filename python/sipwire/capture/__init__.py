@@ -168,8 +168,9 @@ def read(
     batch_rows: int = 65536,
 ) -> Capture:
     """Reads a capture: a path (pcap or pcapng, also gzip- or zstd-compressed), a list of
-    paths read in order as one capture (rotated files: a TCP stream crossing files stays
-    whole), a binary file object, or ``"-"`` for stdin.
+    paths merged by time into the one capture they make (rotated files in any order, several
+    probes; a TCP stream crossing files stays whole), a binary file object, or ``"-"`` for
+    stdin. Rows name their file in the ``file`` column.
 
     SIP is parsed leniently by default (``strict=False``): a monitor must see what the
     network carried; a message that does not parse is still a row, with ``parse_error``.

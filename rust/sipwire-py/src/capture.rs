@@ -259,7 +259,8 @@ fn open_error(py: Python<'_>, e: OpenError) -> PyErr {
 
 #[pymethods]
 impl CaptureReader {
-    /// `sources`: paths (str) and binary file objects, read in order as one capture.
+    /// `sources`: paths (str) and binary file objects; several paths are merged by time into
+    /// one capture (read.rs).
     #[new]
     #[allow(clippy::too_many_arguments)] // one keyword argument per option, as in Python
     #[pyo3(signature = (sources, *, strict=false, limits=None, raw=false, rtp=true, batch_rows=65536, calls=false))]
