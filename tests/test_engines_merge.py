@@ -123,3 +123,20 @@ def test_engine_steps_without_an_engine(
         read_stats, packed.column("stats").to_pylist(), packed_rtp.column("stats").to_pylist()
     )
     assert_same(got, stats, expected)
+
+
+def test_uris_are_read_through_pyarrow_filesystems(
+    capture_set: tuple[Path, list[str]], expected: tuple[dict[str, pa.Table], dict[str, int]]
+) -> None:
+    """A URI (here ``file://``; ``s3://`` and the others go the same way) is listed and read
+    through pyarrow's filesystems, as a stream: the same rows, named by their URI."""
+    d, _ = capture_set
+    uris = _engine.expand(f"file://{d}")
+    assert uris and all(u.startswith("file://") for u in uris)
+    assert [u[len("file://") :] for u in uris] == _engine.expand(str(d))
+    rank = _engine.ranks(uris)
+    events = pa.concat_tables([t for u in uris for t in _engine.read_file(u, rank[u])])
+    got = _engine.in_read_order("messages", _engine.messages_keyed(events, raw=False))
+    want = expected[0]["messages"]
+    assert got.drop_columns(["file"]).equals(want.drop_columns(["file"]))
+    assert set(got.column("file").to_pylist()) == set(uris)
