@@ -85,6 +85,7 @@ impl Rig {
                 flags: flags | ACK,
             },
             payload,
+            cut: false,
         };
         let mut out = Self::sink(&mut self.got, &mut self.when);
         self.s.tcp(t, self.frame, &seg, &mut self.stats, &mut out);
@@ -97,6 +98,7 @@ impl Rig {
             dst,
             l4: L4::Sctp { vtag },
             payload: chunks,
+            cut: false,
         };
         let mut out = Self::sink(&mut self.got, &mut self.when);
         self.s.sctp(t, self.frame, &seg, &mut self.stats, &mut out);
