@@ -98,13 +98,14 @@ impl TextColumn {
     }
 }
 
-/// Formats addresses into the builder without an allocation per row, reusing the last text
-/// when the address repeats (most rows of a capture share a handful of hosts).
+/// Formats addresses into the builder without an allocation per row, reusing the text of the
+/// last two addresses (a request and its response swap source and destination, and most rows
+/// of a capture share a handful of hosts).
 #[derive(Default)]
 struct IpColumn {
     builder: StringBuilder,
-    last: Option<IpAddr>,
-    text: String,
+    /// The two most recent addresses and their text, the newer first.
+    recent: [(Option<IpAddr>, String); 2],
 }
 
 impl IpColumn {
@@ -113,31 +114,39 @@ impl IpColumn {
             self.builder.append_null();
             return;
         };
-        if self.last != Some(ip) {
-            self.text.clear();
-            match ip {
-                // Dotted quads by hand: `Display` goes through the formatter per octet.
-                IpAddr::V4(v4) => {
-                    for (i, o) in v4.octets().into_iter().enumerate() {
-                        if i > 0 {
-                            self.text.push('.');
-                        }
-                        if o >= 100 {
-                            self.text.push(char::from(b'0' + o / 100));
-                        }
-                        if o >= 10 {
-                            self.text.push(char::from(b'0' + o / 10 % 10));
-                        }
-                        self.text.push(char::from(b'0' + o % 10));
-                    }
-                }
-                IpAddr::V6(_) => {
-                    let _ = write!(self.text, "{ip}");
-                }
+        if self.recent[0].0 != Some(ip) {
+            self.recent.swap(0, 1);
+            if self.recent[0].0 != Some(ip) {
+                let text = &mut self.recent[0].1;
+                text.clear();
+                write_ip(text, ip);
+                self.recent[0].0 = Some(ip);
             }
-            self.last = Some(ip);
         }
-        self.builder.append_value(&self.text);
+        self.builder.append_value(&self.recent[0].1);
+    }
+}
+
+fn write_ip(text: &mut String, ip: IpAddr) {
+    match ip {
+        // Dotted quads by hand: `Display` goes through the formatter per octet.
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                if o >= 100 {
+                    text.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    text.push(char::from(b'0' + o / 10 % 10));
+                }
+                text.push(char::from(b'0' + o % 10));
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(text, "{ip}");
+        }
     }
 }
 
