@@ -22,7 +22,7 @@ use super::dialog::DialogRec;
 use super::facts::{Method, Seen};
 use super::media::{keep_earliest, SdpRec};
 use super::recycle::Recycled;
-use super::txn::{earliest, earliest_with, Kept, TxnRec};
+use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
 use super::Captured;
 
 /// The responses of one exchange with one To tag.
@@ -39,6 +39,8 @@ pub(crate) struct Leg {
     pub answer: Option<(SdpRec, u16)>,
     /// The earliest 2xx ACK (a non-2xx ACK is part of the INVITE transaction only).
     pub ack: Option<f64>,
+    /// The 2xx ACKs seen: their top Via and hop (a retransmission repeats both).
+    pub ack_hops: Hops,
     pub ack_sdp: Option<SdpRec>,
 }
 
@@ -51,6 +53,7 @@ impl Leg {
             final_: None,
             answer: None,
             ack: None,
+            ack_hops: Hops::default(),
             ack_sdp: None,
         }
     }
