@@ -236,6 +236,69 @@ def test_missing_capture_and_missing_analyze(
     assert rc == 2 and "sipwire.capture.analyze" in err
 
 
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """Inputs that are no capture: the path given and what the message must say."""
+    noise = tmp_path / "noise.pcap"
+    noise.write_bytes(bytes(range(7, 256)) * 40)  # starts 07 08 09 0a: no capture's magic
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    return {
+        "random bytes": (str(noise), f"{noise}: not a capture: first bytes 07 08 09 0a"),
+        "missing": (str(tmp_path / "none.pcap"), f"no such capture: {tmp_path / 'none.pcap'}"),
+        "directory": (str(tmp_path), f"{tmp_path} is a directory"),
+        "empty": (str(empty), f"{empty} is empty: not a capture"),
+    }
+
+
+@pytest.mark.parametrize("case", ["random bytes", "missing", "directory", "empty"])
+def test_what_is_no_capture_is_told_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    path, said = bad_inputs(tmp_path)[case]
+    rc, out, err = run(capsys, path)
+    assert rc == 2 and out == ""
+    (last,) = [ln for ln in err.splitlines() if ln.startswith("sipwire analyze:")]
+    assert last.startswith(f"sipwire analyze: {said}")
+    assert "Traceback" not in err
+
+
+def test_the_one_file_that_is_no_capture_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path, said = bad_inputs(tmp_path)["random bytes"]
+    rc, _, err = run(capsys, str(CAPTURE), path, "--quiet")
+    assert rc == 2 and f"sipwire analyze: {said}" in err
+
+
+def test_a_truncated_capture_is_analysed_up_to_the_cut(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cut = tmp_path / "cut.pcapng"
+    data = CAPTURE.read_bytes()
+    cut.write_bytes(data[: len(data) // 2 + 7])  # the middle of a block
+    rc, out, err = run(capsys, str(cut), "--quiet", "--color", "never")
+    assert rc == 0
+    assert "ends in the middle of a record" in err and "Traceback" not in err
+    assert re.search(r"truncated_file\s+1", out)
+    assert "Calls" in out
+
+
+def test_no_traceback_from_the_reading_thread(tmp_path: Path) -> None:
+    """The command as a user runs it: the reader fails in its thread, the user reads one line."""
+    import subprocess
+
+    path, said = bad_inputs(tmp_path)["random bytes"]
+    p = subprocess.run(
+        [sys.executable, "-m", "sipwire", "analyze", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert f"sipwire analyze: {said}" in p.stderr
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "arrow", "csv"])
 def test_out_writes_every_table(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
