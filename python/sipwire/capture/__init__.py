@@ -123,6 +123,18 @@ class Analysis(Capture):
         ``codec_clock_rate``, ``early``."""
         return self._reader.media()
 
+    @property
+    def rtp_streams(self) -> Table:
+        """The capture's ``rtp_streams`` (see :func:`read`), each stream joined to the media
+        row whose SDP announced its endpoints while that offer/answer was in effect (its
+        first packet within the row's time window: a re-INVITE that moves a port, or a
+        port two calls use one after the other, joins each stream to its own row; the
+        legs of a forked call are told apart by the answer's address). ``call_id`` is that
+        row's, and ``to_tag``, ``cseq``, ``media_index`` (with ``call_id``, the ``media``
+        table's key) and ``sdp_side`` (``offer``: the stream goes to the address of the
+        offer's SDP; ``answer``) are added; null when no media row matched."""
+        return self._reader.rtp_streams()
+
     def finish(self) -> Analysis:
         self._reader.finish()
         return self
