@@ -142,6 +142,12 @@ def test_json_summary_agrees_with_calls_md(capsys: pytest.CaptureFixture[str]) -
     assert c["acd"] == pytest.approx(sum(talks) / len(talks), abs=SLACK)
     # Post-dial delay is INVITE to the first 180-189 (the busy call had none).
     assert s["post_dial_delay"]["n"] == 4
+    # Session request delay (RFC 6076 §4.2) has every call: the busy one's is to its 486
+    # ("ended" in calls.md), the longest.
+    busy = next(r for r in CALLS if final(r) == 486)
+    assert s["srd"]["n"] == 5
+    assert s["srd"]["max"] == pytest.approx(float(busy["ended"]) - float(busy["INVITE"]), abs=SLACK)
+    assert s["srd"]["p50"] == pytest.approx(s["post_dial_delay"]["p50"], abs=SLACK)
     assert {f["status"]: f["calls"] for f in s["failures"]} == {486: 1, 487: 1}
     rtp = s["rtp"]
     assert rtp["streams"] == len(STREAMS)

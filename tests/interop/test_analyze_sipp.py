@@ -167,8 +167,8 @@ def agrees_with_tshark(run: Run) -> dict[str, dict[str, Any]]:
     """The checks every scenario shares: one row per Call-ID tshark saw, each with tshark's
     message count, its INVITE transactions (each hop's INVITE is one), its retransmissions
     (tshark's resent packets: none of the scenarios loses a packet, but SIPp resends on its
-    timers when it is slow) and the times of its first INVITE, 2xx, CANCEL and BYE. Returns
-    the calls by Call-ID."""
+    timers when it is slow), the times of its first INVITE, 2xx, CANCEL and BYE, and its
+    session request delay. Returns the calls by Call-ID."""
     by_call: dict[str, list[tshark.TsharkSip]] = {}
     for m in run.tshark:
         assert m.call_id is not None
@@ -195,6 +195,15 @@ def agrees_with_tshark(run: Run) -> dict[str, dict[str, Any]]:
         assert us(c["answer_time"]) == first_us(ok)
         assert us(c["cancel_time"]) == first_us([m for m in msgs if m.method == "CANCEL"])
         assert us(c["end_time"]) == first_us([m for m in msgs if m.method == "BYE"])
+        # RFC 6076 §4.2: to the first response of the initial INVITE other than 100.
+        told = [
+            m
+            for m in msgs
+            if m.cseq_method == "INVITE" and m.cseq == initial and m.status not in (None, 100)
+        ]
+        start, end = first_us(invites), first_us(told)
+        assert start is not None and end is not None
+        assert c["srd"] == pytest.approx((end - start) / 1e6, abs=2e-6)
     assert sum(c["retransmissions"] for c in run.calls) == sum(m.resend for m in run.tshark)
     return calls
 

@@ -109,7 +109,9 @@ class Analysis(Capture):
         ``last_time``, ``time_to_answer``, ``post_dial_delay``, ``duration`` (seconds),
         ``caller``, ``callee``, ``src_ip``, ``src_port``, ``dst_ip``, ``dst_port`` (of the
         initial INVITE), ``invites``, ``dialogs``, ``messages``, ``retransmissions``,
-        ``hangup`` (caller or callee), ``early_media``, ``evicted``."""
+        ``hangup`` (caller or callee), ``early_media``, ``evicted``, ``srd`` (RFC 6076
+        §4.2's session request delay, seconds: INVITE to the first provisional other than
+        100, else to the final response; authentication challenges do not count)."""
         return self._reader.calls()
 
     @property

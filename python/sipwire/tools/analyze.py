@@ -15,6 +15,9 @@ Definitions (the summary states them too):
 - ACD = mean duration of the answered calls that ended in the capture.
 - Post-dial delay: INVITE to the first ringing or final response (the table's
   ``post_dial_delay``); setup time: INVITE to the 2xx (``time_to_answer``).
+- Session request delay (SRD, RFC 6076 §4.2): INVITE to the first response that tells the
+  request's status: a provisional other than 100, else the final (2xx, or the failure of a
+  failed call), authentication challenges left out (the table's ``srd``).
 - Percentiles interpolate linearly between samples (numpy's default).
 - Retransmission rate: the calls' retransmitted messages over all SIP messages.
 - RTP loss: ``lost`` over ``expected`` per stream (negative ``lost``, duplicates, counts 0).
@@ -525,6 +528,7 @@ def summarize(res: Result) -> dict[str, Any]:
             "acd": duration["mean"],
         },
         "post_dial_delay": q("post_dial_delay"),
+        "srd": q("srd"),
         "setup_time": q("time_to_answer"),
         "duration": duration,
         "failures": failures,
@@ -618,6 +622,7 @@ def format_summary(
         + f"{'n':>7}"
     )
     w(qrow("post-dial delay", s["post_dial_delay"], "s"))
+    w(qrow("session request delay", s["srd"], "s"))
     w(qrow("setup time (to answer)", s["setup_time"], "s"))
     w(qrow("call duration", s["duration"], "s"))
     w("")

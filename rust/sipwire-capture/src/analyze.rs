@@ -285,6 +285,8 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
                 rows.iter().map(|r| Some(r.evicted)),
             )),
         ),
+        // Added after the first columns (kept in their places): RFC 6076 §4.2.
+        ("srd", f64s(|r| r.srd)),
     ])
 }
 
