@@ -203,9 +203,9 @@ impl Key {
 
 /// The hops (source and destination address, as a hash) one message was seen on, to tell a
 /// retransmission (the same hop again) from the message's copy on another hop. Up to
-/// [`Hops::MAX`] distinct hops are told apart, whatever the order the copies come in; a copy
-/// on a further hop counts as a retransmission (a path of more hops than that with the same
-/// top Via is not a path real devices make).
+/// [`Hops::MAX`] distinct hops are remembered, whatever the order the copies come in; a copy
+/// on a hop beyond them is not a retransmission of any of them, but its own resending is not
+/// told either (then counted as none: a capture seldom sees one message on that many hops).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Hops {
     h: [u32; Hops::MAX],
@@ -213,7 +213,7 @@ pub(crate) struct Hops {
 }
 
 impl Hops {
-    pub(crate) const MAX: usize = 3;
+    pub(crate) const MAX: usize = 4;
 
     /// Records a copy seen on `hop`; whether it is a retransmission (a hop seen before).
     pub(crate) fn again(&mut self, hop: u32) -> bool {
@@ -227,7 +227,7 @@ impl Hops {
                 self.n += 1;
                 false
             }
-            None => true,
+            None => false,
         }
     }
 }
@@ -500,5 +500,24 @@ impl<B> TxnRec<B> {
             hops,
         });
         Placed::First(slot(list.len() - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hops;
+
+    #[test]
+    fn hops_tell_a_resending_from_another_hop_in_any_order() {
+        let mut h = Hops::default();
+        assert!(!h.again(7)); // the first copy
+        assert!(!h.again(9)); // on another hop
+        assert!(h.again(7) && h.again(9)); // each sent again
+        for hop in [1, 2] {
+            assert!(!h.again(hop));
+        }
+        // Full: a further hop is still no retransmission; the ones known still are.
+        assert!(!h.again(3) && !h.again(3));
+        assert!(h.again(1) && h.again(7));
     }
 }
