@@ -1,4 +1,5 @@
-"""RTP streams joined to the call and the media row whose SDP set them up.
+"""``analyze`` on captures built here: RTP streams joined to the call and the media row whose
+SDP set them up, and a proxy's hops that are no retransmissions.
 
 Captures built here (raw IP, pcap): SIP with SDP and RTP both ways, the SIP packets written
 after the RTP and in reverse order (a merged capture: the SDP comes later in the file than the
@@ -235,3 +236,31 @@ def test_a_stream_no_sdp_announced_is_not_joined(tmp_path: Path) -> None:
     rows = pa.table(sipwire.capture.analyze(str(path)).rtp_streams).to_pylist()
     (r,) = rows
     assert (r["to_tag"], r["cseq"], r["media_index"], r["sdp_side"]) == (None,) * 4
+
+
+def test_a_capture_at_the_proxy_counts_no_hop_as_a_retransmission(tmp_path: Path) -> None:
+    """The multi-hop call of test_correlate.py (caller, proxy, callee: every message on two
+    hops, the 2xx ACK with a new branch on each) as a capture whose packets are out of time
+    order, read by ``analyze``: no retransmission; then with each hop's real resendings."""
+    import random
+
+    from test_correlate import proxied_call
+
+    def capture(name: str, msgs: list[tuple[float, bytes, Addr, Addr]]) -> dict[str, Any]:
+        records = [
+            Record(raw(udp(s, d, data)), EPOCH_NS + round(t * 1e6) * 1000) for t, data, s, d in msgs
+        ]
+        random.Random(13).shuffle(records)
+        path = tmp_path / name
+        write_pcap(path, records, LINKTYPE_RAW)
+        (row,) = pa.table(sipwire.capture.analyze(str(path)).calls).to_pylist()
+        return row
+
+    msgs = proxied_call()
+    row = capture("hops.pcap", msgs)
+    assert (row["outcome"], row["retransmissions"], row["messages"]) == ("answered", 0, 14)
+    assert row["invite_time"].timestamp() == pytest.approx(EPOCH_NS / 1e9, abs=1e-6)
+    by_time = {t: (data, s, d) for t, data, s, d in msgs}
+    again = [(t, *by_time[first]) for t, first in [(0.5, 0.0), (2.5, 2.0), (2.51, 2.01)]]
+    row = capture("again.pcap", msgs + again)
+    assert (row["retransmissions"], row["messages"]) == (3, 17)
