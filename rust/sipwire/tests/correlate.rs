@@ -2296,3 +2296,30 @@ fn session_request_delay() {
         }
     }
 }
+
+/// Over TCP a hop is its two hosts: a UAS resending its 2xx over a new connection (another
+/// source port, RFC 3261 §18.2.2) still resends it; over UDP another port is another hop.
+#[test]
+fn a_resending_over_a_new_connection_is_a_retransmission() {
+    let inv = alice_invite("tcp");
+    let ok = inv.response("200 OK", "tb");
+    for (transport, counted) in [
+        (sipwire::txn::Transport::Tcp, 1u64),
+        (sipwire::txn::Transport::Udp, 0),
+    ] {
+        let mut c = Correlator::new(Config::DEFAULT);
+        c.feed(
+            &inv.bytes(),
+            Packet::new(0.0, addr(ALICE), addr(BOB), transport),
+        );
+        c.feed(
+            &ok.bytes(),
+            Packet::new(1.0, addr(BOB), addr(ALICE), transport),
+        );
+        c.feed(
+            &ok.bytes(),
+            Packet::new(1.5, addr("10.0.0.2:40001"), addr(ALICE), transport),
+        );
+        assert_eq!(c.counters().retransmissions, counted, "{transport:?}");
+    }
+}

@@ -670,7 +670,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let key = KeyRef::of(buf, &f);
         let key_hash = key.hash(self.keys.hasher());
         let by_key = txn::find(&call.txns, &key, key_hash);
-        let hop = hop_hash(self.keys.hasher(), p.src, p.dst);
+        let hop = hop_hash(self.keys.hasher(), p.src, p.dst, p.transport.is_reliable());
         // A 2xx ACK joins its exchange's INVITE (see txn.rs).
         let invite_of = |call: &CallRec<B>| {
             let e = u16::try_from(ex?).ok()?;
@@ -1250,14 +1250,18 @@ impl<B: AsRef<[u8]>> Iterator for Drain<'_, B> {
     }
 }
 
-/// A hop's identity: the source and destination addresses of a packet, as a hash.
-fn hop_hash(mut h: FoldHasher, src: SocketAddr, dst: SocketAddr) -> u32 {
+/// A hop's identity: the source and destination addresses of a packet, as a hash. Over a
+/// connection (TCP, TLS, SCTP, WebSocket) the hosts only: a message resent after its
+/// connection closed goes over a new one, from another port (RFC 3261 §18.2.2).
+fn hop_hash(mut h: FoldHasher, src: SocketAddr, dst: SocketAddr, connection: bool) -> u32 {
     for a in [src, dst] {
         match a.ip() {
             std::net::IpAddr::V4(ip) => h.write_u32(u32::from(ip)),
             std::net::IpAddr::V6(ip) => h.write(&ip.octets()),
         }
-        h.write_u32(u32::from(a.port()));
+        if !connection {
+            h.write_u32(u32::from(a.port()));
+        }
     }
     let x = h.finish();
     (x ^ (x >> 32)) as u32
