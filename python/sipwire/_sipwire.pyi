@@ -1353,7 +1353,10 @@ class Correlator:
         transport: _Transport = "udp",
     ) -> _Fed:
         """Feeds one message (a datagram, or one message framed from a stream) seen at
-        ``time`` from ``src`` to ``dst`` (IP address, port)."""
+        ``time`` from ``src`` to ``dst`` (IP address, port). ``"retransmission"``: a copy of
+        a message seen before between the same ``src`` and ``dst`` (sent again on its hop);
+        the same message on another hop (a proxy's forwarded copy, the one packet captured
+        at two points) is ``"stored"``, not counted as a retransmission."""
     def finish(self, end_time: float | None = None) -> None:
         """Marks the capture's end (default: the latest time fed)."""
     def drain_finished(self, now: float | None = None) -> list[CorrelatedCall]:

@@ -15,6 +15,9 @@ Definitions (the summary states them too):
 - ACD = mean duration of the answered calls that ended in the capture.
 - Post-dial delay: INVITE to the first ringing or final response (the table's
   ``post_dial_delay``); setup time: INVITE to the 2xx (``time_to_answer``).
+- Session request delay (SRD, RFC 6076 §4.2): INVITE to the first response that tells the
+  request's status: a provisional other than 100, else the final (2xx, or the failure of a
+  failed call), authentication challenges left out (the table's ``srd``).
 - Percentiles interpolate linearly between samples (numpy's default).
 - Retransmission rate: the calls' retransmitted messages over all SIP messages.
 - RTP loss: ``lost`` over ``expected`` per stream (negative ``lost``, duplicates, counts 0).
@@ -114,8 +117,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Reads pcap/pcapng captures (several files are read in order as one "
         "capture) into calls, media and RTP statistics, and prints a summary: calls by "
         "outcome, ASR, post-dial delay and setup time, failures, retransmissions, RTP loss "
-        "and jitter, DTMF, capture problems. Exit status: 0 done, 1 --call found no call, "
-        "2 usage or input error.",
+        "and jitter, DTMF, capture problems. Exit status: 0 done (a truncated capture too: "
+        "what it holds, with a warning), 1 --call found no call, 2 usage or input error (no "
+        "such file, a directory, an empty file, not a capture).",
     )
     ap.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng (.gz/.zst), or -")
     ap.add_argument(
@@ -171,6 +175,65 @@ def open_analysis(sources: Sequence[str], *, raw: bool) -> Any:
         return analyze(list(sources), raw=raw)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
+    except (ValueError, OSError) as e:
+        raise UsageError(input_error(sources, e)) from None
+
+
+def input_error(sources: Sequence[str], e: BaseException) -> str:
+    """What was wrong with the input, and where: the reader's message (which says what it
+    expected) after the capture's name."""
+    where = sources[0] if len(sources) == 1 else _not_a_capture(sources)
+    if where == "-":
+        where = "standard input"
+    if isinstance(e, OSError) and not isinstance(e, UnicodeError):
+        what = e.strerror or str(e)
+        return f"cannot read {where}: {what}"
+    return f"{where}: {e}"
+
+
+# The first bytes of what the reader takes: pcap (both byte orders, micro- and nanosecond),
+# pcapng, gzip, zstd.
+_MAGICS = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+    b"\x1f\x8b",
+    b"\x28\xb5\x2f\xfd",
+)
+
+
+def _not_a_capture(sources: Sequence[str]) -> str:
+    """Which of several files the reader refused: the first that does not start as a
+    capture, else all of them."""
+    for s in sources:
+        if s == "-":
+            continue
+        try:
+            with open(s, "rb") as f:
+                head = f.read(4)
+        except OSError:
+            return s
+        if not head.startswith(_MAGICS):
+            return s
+    return "one of " + ", ".join(sources)
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    """The inputs that cannot be a capture, told before reading: a missing path, a
+    directory, an empty or unreadable file."""
+    for s in sources:
+        if s == "-":
+            continue
+        if not os.path.exists(s):
+            raise UsageError(f"no such capture: {s}")
+        if os.path.isdir(s):
+            raise UsageError(f"{s} is a directory; give the capture files in it")
+        if not os.access(s, os.R_OK):
+            raise UsageError(f"cannot read {s}: permission denied")
+        if os.path.isfile(s) and os.path.getsize(s) == 0:
+            raise UsageError(f"{s} is empty: not a capture (pcap, pcapng, .gz or .zst)")
 
 
 def _stat(stats: dict[str, Any], *names: str) -> int | None:
@@ -465,6 +528,7 @@ def summarize(res: Result) -> dict[str, Any]:
             "acd": duration["mean"],
         },
         "post_dial_delay": q("post_dial_delay"),
+        "srd": q("srd"),
         "setup_time": q("time_to_answer"),
         "duration": duration,
         "failures": failures,
@@ -558,6 +622,7 @@ def format_summary(
         + f"{'n':>7}"
     )
     w(qrow("post-dial delay", s["post_dial_delay"], "s"))
+    w(qrow("session request delay", s["srd"], "s"))
     w(qrow("setup time (to answer)", s["setup_time"], "s"))
     w(qrow("call duration", s["duration"], "s"))
     w("")
@@ -863,9 +928,7 @@ def _run(args: argparse.Namespace) -> int:
     width = args.width or shutil.get_terminal_size((100, 24)).columns
     st = Style(Style.wanted(out, args.color))
     sources = [str(s) for s in args.captures]
-    for s in sources:
-        if s != "-" and not os.path.exists(s):
-            raise UsageError(f"no such capture: {s}")
+    check_sources(sources)
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -874,7 +937,18 @@ def _run(args: argparse.Namespace) -> int:
     # Message bytes are kept for the report (each arrow opens its message) or when asked.
     raw = bool(args.raw or args.html or args.call)
     analysis = open_analysis(sources, raw=raw)
-    read_all(analysis, sources, None if args.quiet else sys.stderr)
+    try:
+        read_all(analysis, sources, None if args.quiet else sys.stderr)
+    except (ValueError, OSError) as e:
+        # Raised in the reading thread when the bytes are not a capture (or cannot be read).
+        raise UsageError(input_error(sources, e)) from None
+    stats = dict(analysis.stats)
+    if stats.get("truncated_file") or stats.get("truncated_records"):
+        # Still a result (what was read before the cut), said once and in the summary.
+        sys.stderr.write(
+            "sipwire analyze: warning: the capture ends in the middle of a record (a "
+            "truncated file): the calls are those of the records before the cut\n"
+        )
     res = Result(
         sources,
         pa.table(analysis.calls),

@@ -15,6 +15,8 @@ use sipwire::correlate::{CallRecord, Config, Correlator, MediaRecord, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport as TxnTransport;
 
+use crate::join::{self, Joined};
+use crate::rtp::RtpStreamRow;
 use crate::stats::Counters;
 use crate::table::Seen;
 use crate::types::Transport;
@@ -135,6 +137,54 @@ impl Analysis {
         let media: Vec<&MediaRecord> = self.calls.iter().flat_map(|c| c.media.iter()).collect();
         media_batch(&media)
     }
+
+    /// The `rtp_streams` table of an analysis (after [`Analysis::finish`]): the capture's
+    /// columns, each stream joined to the media row that set it up (`join.rs`): `call_id`
+    /// is that row's (else the Call-ID of the SDP that announced an endpoint), and `to_tag`,
+    /// `cseq`, `media_index` (the `media` table's key with `call_id`) and `sdp_side` are
+    /// added, null for a stream no media row matched.
+    pub fn rtp_streams_batch(&self, streams: &[RtpStreamRow]) -> Result<RecordBatch, ArrowError> {
+        let joined = join::join(&self.calls, streams);
+        let base = crate::table::rtp_streams_batch(streams)?;
+        let media = |j: &Option<Joined>| j.and_then(|j| self.calls.get(j.call)?.media.get(j.media));
+        let call_id: ArrayRef = texts(
+            streams
+                .iter()
+                .zip(&joined)
+                .map(|(s, j)| media(j).map(|m| &*m.call_id).or(s.call_id.as_deref())),
+        );
+        let schema = base.schema();
+        let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
+        for (f, a) in schema.fields().iter().zip(base.columns()) {
+            let a = if f.name() == "call_id" {
+                call_id.clone()
+            } else {
+                a.clone()
+            };
+            cols.push((f.name().as_str(), a));
+        }
+        cols.push((
+            "to_tag",
+            texts(joined.iter().map(|j| media(j).map(|m| &*m.to_tag))),
+        ));
+        cols.push((
+            "cseq",
+            Arc::new(UInt32Array::from_iter(
+                joined.iter().map(|j| media(j).map(|m| m.cseq)),
+            )),
+        ));
+        cols.push((
+            "media_index",
+            Arc::new(UInt16Array::from_iter(
+                joined.iter().map(|j| media(j).map(|m| m.media_index)),
+            )),
+        ));
+        cols.push((
+            "sdp_side",
+            texts(joined.iter().map(|j| j.map(|j| j.side.as_str()))),
+        ));
+        crate::table::batch_of(cols)
+    }
 }
 
 fn times<'a>(v: impl Iterator<Item = Option<f64>> + 'a) -> ArrayRef {
@@ -235,6 +285,8 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
                 rows.iter().map(|r| Some(r.evicted)),
             )),
         ),
+        // Added after the first columns (kept in their places): RFC 6076 §4.2.
+        ("srd", f64s(|r| r.srd)),
     ])
 }
 

@@ -26,6 +26,7 @@ pub mod analyze;
 pub mod decode;
 pub mod hep;
 mod ip;
+pub mod join;
 pub mod link;
 pub mod live;
 pub mod pipeline;

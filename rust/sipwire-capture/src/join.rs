@@ -1,0 +1,198 @@
+//! RTP streams joined to the call and the offer/answer (media row) that set them up.
+//!
+//! A stream (source, destination, SSRC) belongs to the media row whose SDP announced one of
+//! its endpoints (RFC 4566 §5.7 `c=`, §5.14 `m=` port: where the announcing side receives,
+//! RFC 3264 §5) while that offer/answer was in effect:
+//!
+//! - **Endpoints.** The stream's destination is the address and port one side's SDP
+//!   announced; its source, the other side's (symmetric RTP, RFC 4961, is what devices do),
+//!   tells the legs of a forked call apart: they share the offer's address, each has its
+//!   own answer. A stream matched by its source only (a receiver's address not in the SDP)
+//!   is joined too, with less weight.
+//! - **Time window.** A row is in effect from its offer (or answer) on, minus a small slack
+//!   for clocks of merged captures, until the next offer/answer of the same dialog and
+//!   `m=` line that took effect (a re-INVITE: RFC 3264 §8), or the call's end plus a
+//!   linger (the last packets cross the BYE). The stream's first packet picks the window:
+//!   a port that two calls use one after the other joins each stream to its own call, and
+//!   a re-INVITE that moves the port gives the new stream the new row.
+//! - Among rows that fit, one announcing the destination wins over one announcing only the
+//!   source, then the latest start (the offer/answer in effect: a later call on the same
+//!   port, a re-INVITE that kept it), then the better endpoint match (the legs of a fork
+//!   start together: the answer's address tells them apart).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use sipwire::correlate::{CallRecord, MediaRecord};
+
+use crate::rtp::RtpStreamRow;
+
+/// Seconds a row's window opens before its SDP was seen (merged captures' clocks differ).
+pub const START_SLACK_S: f64 = 0.5;
+/// Seconds RTP is still joined to a call after its end (packets in flight cross the BYE).
+pub const END_LINGER_S: f64 = 2.0;
+
+/// Which side's SDP announced the stream's destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdpSide {
+    /// The stream goes to the offerer (to the address of the offer's SDP).
+    Offer,
+    /// The stream goes to the answerer.
+    Answer,
+}
+
+impl SdpSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdpSide::Offer => "offer",
+            SdpSide::Answer => "answer",
+        }
+    }
+
+    fn other(self) -> SdpSide {
+        match self {
+            SdpSide::Offer => SdpSide::Answer,
+            SdpSide::Answer => SdpSide::Offer,
+        }
+    }
+}
+
+/// A stream's media row: indexes into the calls and their `media`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Joined {
+    pub call: usize,
+    pub media: usize,
+    pub side: SdpSide,
+}
+
+struct Window {
+    call: usize,
+    media: usize,
+    start: f64,
+    end: f64,
+}
+
+/// An SDP address as written (`c=`), with the port of its `m=` line; none for a name, the
+/// unspecified address (a hold by RFC 2543's `0.0.0.0`) or port 0 (a refused stream).
+fn endpoint(ip: Option<&str>, port: Option<u16>) -> Option<SocketAddr> {
+    let ip = ip?.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = ip.parse().ok()?;
+    let port = port.filter(|p| *p != 0)?;
+    (!ip.is_unspecified()).then_some(SocketAddr::new(ip, port))
+}
+
+fn start_of(m: &MediaRecord) -> Option<f64> {
+    match (m.offer_time, m.answer_time) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The time windows of every media row (see the module documentation).
+fn windows(calls: &[CallRecord]) -> Vec<Window> {
+    let mut out = Vec::new();
+    for (ci, c) in calls.iter().enumerate() {
+        let call_end = c.end_time.unwrap_or(c.last_time).max(c.last_time) + END_LINGER_S;
+        for (mi, m) in c.media.iter().enumerate() {
+            let Some(start) = start_of(m) else { continue };
+            // The next offer/answer of this dialog and m= line that took effect ends it.
+            let next = c
+                .media
+                .iter()
+                .filter(|n| {
+                    n.to_tag == m.to_tag
+                        && n.media_index == m.media_index
+                        && n.answer_port.is_some()
+                })
+                .filter_map(start_of)
+                .filter(|s| *s > start)
+                .reduce(f64::min);
+            out.push(Window {
+                call: ci,
+                media: mi,
+                start: start - START_SLACK_S,
+                end: next.unwrap_or(call_end),
+            });
+        }
+    }
+    out
+}
+
+/// Each stream's media row, in the order of `streams` (`None`: no SDP seen announced it
+/// while its first packet was sent).
+pub fn join(calls: &[CallRecord], streams: &[RtpStreamRow]) -> Vec<Option<Joined>> {
+    let wins = windows(calls);
+    // Endpoint -> (window, the side that announced it).
+    let mut by_addr: HashMap<SocketAddr, Vec<(usize, SdpSide)>> = HashMap::new();
+    for (wi, w) in wins.iter().enumerate() {
+        let Some(m) = calls.get(w.call).and_then(|c| c.media.get(w.media)) else {
+            continue;
+        };
+        let offer = endpoint(m.offer_ip.as_deref(), m.offer_port);
+        let answer = endpoint(m.answer_ip.as_deref(), m.answer_port);
+        for (a, side) in [(offer, SdpSide::Offer), (answer, SdpSide::Answer)] {
+            if let Some(a) = a {
+                by_addr.entry(a).or_default().push((wi, side));
+            }
+        }
+    }
+    let sides = |wi: usize| -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let m = wins
+            .get(wi)
+            .and_then(|w| calls.get(w.call).and_then(|c| c.media.get(w.media)));
+        m.map_or((None, None), |m| {
+            (
+                endpoint(m.offer_ip.as_deref(), m.offer_port),
+                endpoint(m.answer_ip.as_deref(), m.answer_port),
+            )
+        })
+    };
+    let announced = |side: SdpSide, wi: usize| -> Option<SocketAddr> {
+        let (o, a) = sides(wi);
+        match side {
+            SdpSide::Offer => o,
+            SdpSide::Answer => a,
+        }
+    };
+    streams
+        .iter()
+        .map(|s| {
+            let t = s.first_time_ns as f64 / 1e9;
+            let src = SocketAddr::new(s.src.ip, s.src.port);
+            let dst = SocketAddr::new(s.dst.ip, s.dst.port);
+            // (destination announced, start, match quality, window, side of the destination)
+            let mut best: Option<(bool, f64, u8, usize, SdpSide)> = None;
+            let mut consider = |q: u8, wi: usize, side: SdpSide| {
+                let Some(w) = wins.get(wi) else { return };
+                if t < w.start || t > w.end {
+                    return;
+                }
+                let key = (q >= 2, w.start, q);
+                let better = best.map_or(true, |(bd, bs, bq, _, _)| key > (bd, bs, bq));
+                if better {
+                    best = Some((q >= 2, w.start, q, wi, side));
+                }
+            };
+            for &(wi, side) in by_addr.get(&dst).map_or(&[][..], |v| v.as_slice()) {
+                // The source as the other side announced it: the exact leg.
+                let q = if announced(side.other(), wi) == Some(src) {
+                    3
+                } else {
+                    2
+                };
+                consider(q, wi, side);
+            }
+            for &(wi, side) in by_addr.get(&src).map_or(&[][..], |v| v.as_slice()) {
+                consider(1, wi, side.other());
+            }
+            best.and_then(|(_, _, _, wi, side)| {
+                let w = wins.get(wi)?;
+                Some(Joined {
+                    call: w.call,
+                    media: w.media,
+                    side,
+                })
+            })
+        })
+        .collect()
+}
