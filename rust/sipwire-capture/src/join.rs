@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use sipwire::correlate::{CallRecord, MediaRecord};
 
@@ -57,19 +58,27 @@ impl SdpSide {
     }
 }
 
-/// A stream's media row: indexes into the calls and their `media`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Joined {
-    pub call: usize,
-    pub media: usize,
-    pub side: SdpSide,
-}
-
-struct Window {
-    call: usize,
-    media: usize,
+/// What the join keeps of one media row: its key in the `media` table, where each side's SDP
+/// said it receives, and when the row was in effect. Made as calls finish, so the calls
+/// themselves need not be kept for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JoinRow {
+    pub call_id: Arc<str>,
+    pub to_tag: Box<str>,
+    pub cseq: u32,
+    pub media_index: u16,
+    offer: Option<SocketAddr>,
+    answer: Option<SocketAddr>,
     start: f64,
     end: f64,
+}
+
+/// A stream's media row: an index into the join rows, and the side whose SDP announced the
+/// stream's destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Joined {
+    pub row: usize,
+    pub side: SdpSide,
 }
 
 /// An SDP address as written (`c=`), with the port of its `m=` line; none for a name, the
@@ -88,12 +97,13 @@ fn start_of(m: &MediaRecord) -> Option<f64> {
     }
 }
 
-/// The time windows of every media row (see the module documentation).
-fn windows(calls: &[CallRecord]) -> Vec<Window> {
+/// The join rows of finished calls: each media row with its time window (see the module
+/// documentation). Rows with no offer or answer time have no window and are left out.
+pub fn rows(calls: &[CallRecord]) -> Vec<JoinRow> {
     let mut out = Vec::new();
-    for (ci, c) in calls.iter().enumerate() {
+    for c in calls {
         let call_end = c.end_time.unwrap_or(c.last_time).max(c.last_time) + END_LINGER_S;
-        for (mi, m) in c.media.iter().enumerate() {
+        for m in &c.media {
             let Some(start) = start_of(m) else { continue };
             // The next offer/answer of this dialog and m= line that took effect ends it.
             let next = c
@@ -107,9 +117,13 @@ fn windows(calls: &[CallRecord]) -> Vec<Window> {
                 .filter_map(start_of)
                 .filter(|s| *s > start)
                 .reduce(f64::min);
-            out.push(Window {
-                call: ci,
-                media: mi,
+            out.push(JoinRow {
+                call_id: m.call_id.clone(),
+                to_tag: m.to_tag.clone(),
+                cseq: m.cseq,
+                media_index: m.media_index,
+                offer: endpoint(m.offer_ip.as_deref(), m.offer_port),
+                answer: endpoint(m.answer_ip.as_deref(), m.answer_port),
                 start: start - START_SLACK_S,
                 end: next.unwrap_or(call_end),
             });
@@ -118,40 +132,23 @@ fn windows(calls: &[CallRecord]) -> Vec<Window> {
     out
 }
 
-/// Each stream's media row, in the order of `streams` (`None`: no SDP seen announced it
+/// Each stream's join row, in the order of `streams` (`None`: no SDP seen announced it
 /// while its first packet was sent).
-pub fn join(calls: &[CallRecord], streams: &[RtpStreamRow]) -> Vec<Option<Joined>> {
-    let wins = windows(calls);
-    // Endpoint -> (window, the side that announced it).
+pub fn join(rows: &[JoinRow], streams: &[RtpStreamRow]) -> Vec<Option<Joined>> {
+    // Endpoint -> (row, the side that announced it).
     let mut by_addr: HashMap<SocketAddr, Vec<(usize, SdpSide)>> = HashMap::new();
-    for (wi, w) in wins.iter().enumerate() {
-        let Some(m) = calls.get(w.call).and_then(|c| c.media.get(w.media)) else {
-            continue;
-        };
-        let offer = endpoint(m.offer_ip.as_deref(), m.offer_port);
-        let answer = endpoint(m.answer_ip.as_deref(), m.answer_port);
-        for (a, side) in [(offer, SdpSide::Offer), (answer, SdpSide::Answer)] {
+    for (ri, r) in rows.iter().enumerate() {
+        for (a, side) in [(r.offer, SdpSide::Offer), (r.answer, SdpSide::Answer)] {
             if let Some(a) = a {
-                by_addr.entry(a).or_default().push((wi, side));
+                by_addr.entry(a).or_default().push((ri, side));
             }
         }
     }
-    let sides = |wi: usize| -> (Option<SocketAddr>, Option<SocketAddr>) {
-        let m = wins
-            .get(wi)
-            .and_then(|w| calls.get(w.call).and_then(|c| c.media.get(w.media)));
-        m.map_or((None, None), |m| {
-            (
-                endpoint(m.offer_ip.as_deref(), m.offer_port),
-                endpoint(m.answer_ip.as_deref(), m.answer_port),
-            )
-        })
-    };
-    let announced = |side: SdpSide, wi: usize| -> Option<SocketAddr> {
-        let (o, a) = sides(wi);
+    let announced = |side: SdpSide, ri: usize| -> Option<SocketAddr> {
+        let r = rows.get(ri)?;
         match side {
-            SdpSide::Offer => o,
-            SdpSide::Answer => a,
+            SdpSide::Offer => r.offer,
+            SdpSide::Answer => r.answer,
         }
     };
     streams
@@ -160,39 +157,32 @@ pub fn join(calls: &[CallRecord], streams: &[RtpStreamRow]) -> Vec<Option<Joined
             let t = s.first_time_ns as f64 / 1e9;
             let src = SocketAddr::new(s.src.ip, s.src.port);
             let dst = SocketAddr::new(s.dst.ip, s.dst.port);
-            // (destination announced, start, match quality, window, side of the destination)
+            // (destination announced, start, match quality, row, side of the destination)
             let mut best: Option<(bool, f64, u8, usize, SdpSide)> = None;
-            let mut consider = |q: u8, wi: usize, side: SdpSide| {
-                let Some(w) = wins.get(wi) else { return };
+            let mut consider = |q: u8, ri: usize, side: SdpSide| {
+                let Some(w) = rows.get(ri) else { return };
                 if t < w.start || t > w.end {
                     return;
                 }
                 let key = (q >= 2, w.start, q);
                 let better = best.map_or(true, |(bd, bs, bq, _, _)| key > (bd, bs, bq));
                 if better {
-                    best = Some((q >= 2, w.start, q, wi, side));
+                    best = Some((q >= 2, w.start, q, ri, side));
                 }
             };
-            for &(wi, side) in by_addr.get(&dst).map_or(&[][..], |v| v.as_slice()) {
+            for &(ri, side) in by_addr.get(&dst).map_or(&[][..], |v| v.as_slice()) {
                 // The source as the other side announced it: the exact leg.
-                let q = if announced(side.other(), wi) == Some(src) {
+                let q = if announced(side.other(), ri) == Some(src) {
                     3
                 } else {
                     2
                 };
-                consider(q, wi, side);
+                consider(q, ri, side);
             }
-            for &(wi, side) in by_addr.get(&src).map_or(&[][..], |v| v.as_slice()) {
-                consider(1, wi, side.other());
+            for &(ri, side) in by_addr.get(&src).map_or(&[][..], |v| v.as_slice()) {
+                consider(1, ri, side.other());
             }
-            best.and_then(|(_, _, _, wi, side)| {
-                let w = wins.get(wi)?;
-                Some(Joined {
-                    call: w.call,
-                    media: w.media,
-                    side,
-                })
-            })
+            best.map(|(_, _, _, row, side)| Joined { row, side })
         })
         .collect()
 }
