@@ -33,7 +33,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -188,7 +188,8 @@ def input_error(sources: Sequence[str], e: BaseException) -> str:
     if isinstance(e, OSError) and not isinstance(e, UnicodeError):
         what = e.strerror or str(e)
         return f"cannot read {where}: {what}"
-    return f"{where}: {e}"
+    # Through the Arrow stream the reader's message comes wrapped by arrow-rs.
+    return f"{where}: {str(e).removeprefix('External error: ')}"
 
 
 # The first bytes of what the reader takes: pcap (both byte orders, micro- and nanosecond),
@@ -282,19 +283,32 @@ def progress_text(
     return "  ".join(parts)
 
 
-def read_all(analysis: Any, sources: Sequence[str], progress: TextIO | None) -> None:
+def read_all(
+    analysis: Any,
+    sources: Sequence[str],
+    progress: TextIO | None,
+    on_batch: Callable[[Any], None] | None = None,
+) -> Any:
     """Runs the analysis to its end, redrawing the progress bar from its ``stats`` meanwhile:
-    ``finish()`` works in a thread (it releases the GIL), this one polls."""
+    the read works in a thread (it releases the GIL), this one polls. With ``on_batch``, that
+    thread hands each ``messages`` batch to it as the read makes it, so the messages are never
+    all held at once (a capture of any size); returns their schema then (else None)."""
     finish = getattr(analysis, "finish", None)
     if finish is None:
-        return
+        return None
     total = _total_bytes(sources)
     bar = Progress(progress)
     width = shutil.get_terminal_size((100, 24)).columns
     errors: list[BaseException] = []
+    schema: list[Any] = []
 
     def work() -> None:
         try:
+            if on_batch is not None:
+                reader = _pyarrow().RecordBatchReader.from_stream(analysis.messages)
+                schema.append(reader.schema)
+                for b in reader:
+                    on_batch(b)
             finish()
         except BaseException as e:  # re-raised in the caller's thread
             errors.append(e)
@@ -314,6 +328,7 @@ def read_all(analysis: Any, sources: Sequence[str], progress: TextIO | None) -> 
     bar.end()
     if errors:
         raise errors[0]
+    return schema[0] if schema else None
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -937,8 +952,30 @@ def _run(args: argparse.Namespace) -> int:
     # Message bytes are kept for the report (each arrow opens its message) or when asked.
     raw = bool(args.raw or args.html or args.call)
     analysis = open_analysis(sources, raw=raw)
+    # One pass over the messages, as the read makes them: the capture's span, the messages
+    # table written, the rows a ladder or the report needs kept (all of them only for --html;
+    # for --call those whose Call-ID starts with what was asked, resolved once calls exist).
+    import pyarrow.compute as pc
+
+    span = Span()
+    keep_all = args.html is not None
+    kept: list[Any] = []
+    writer = TableWriter(args.out, "messages", args.format) if args.out is not None else None
+
+    def on_batch(b: Any) -> None:
+        span.add(b)
+        if writer is not None:
+            writer.write(b if args.raw or "raw" not in b.schema.names else b.drop_columns(["raw"]))
+        if keep_all:
+            kept.append(b)
+        elif args.call is not None:
+            ids = b.column(b.schema.get_field_index("call_id"))
+            f = b.filter(pc.fill_null(pc.starts_with(ids, pattern=args.call), False))
+            if f.num_rows:
+                kept.append(f)
+
     try:
-        read_all(analysis, sources, None if args.quiet else sys.stderr)
+        schema = read_all(analysis, sources, None if args.quiet else sys.stderr, on_batch)
     except (ValueError, OSError) as e:
         # Raised in the reading thread when the bytes are not a capture (or cannot be read).
         raise UsageError(input_error(sources, e)) from None
@@ -956,9 +993,14 @@ def _run(args: argparse.Namespace) -> int:
         pa.table(analysis.rtp_streams),
         pa.table(analysis.dtmf),
         dict(analysis.stats),
+        span,
     )
+    if schema is None:
+        # An analysis that is not read as it goes (its tables are whole already).
+        schema, batches = _batches(pa, analysis.messages)
+        for b in batches:
+            on_batch(b)
 
-    # One pass over the messages: the capture's span, the tables written, the rows kept.
     wanted_call: str | None = None
     if args.call is not None:
         try:
@@ -966,24 +1008,9 @@ def _run(args: argparse.Namespace) -> int:
         except LookupError as e:
             sys.stderr.write(f"sipwire analyze: {e}\n")
             return 1
-    keep_all = args.html is not None
-    kept: list[Any] = []
-    schema, batches = _batches(pa, analysis.messages)
-    writer = TableWriter(args.out, "messages", args.format) if args.out is not None else None
-    for b in batches:
-        res.span.add(b)
-        if writer is not None:
-            out_b = b if args.raw or "raw" not in b.schema.names else b.drop_columns(["raw"])
-            writer.write(out_b)
-        if keep_all:
-            kept.append(b)
-        elif wanted_call is not None:
-            import pyarrow.compute as pc
-
-            f = b.filter(pc.equal(b.column(b.schema.get_field_index("call_id")), wanted_call))
-            if f.num_rows:
-                kept.append(f)
     messages = pa.Table.from_batches(kept, schema=schema)
+    if wanted_call is not None and not keep_all:
+        messages = messages.filter(pc.equal(messages.column("call_id"), wanted_call))
     res.messages = messages
     written: list[Path] = []
     if writer is not None:
