@@ -264,3 +264,24 @@ def test_a_capture_at_the_proxy_counts_no_hop_as_a_retransmission(tmp_path: Path
     again = [(t, *by_time[first]) for t, first in [(0.5, 0.0), (2.5, 2.0), (2.51, 2.01)]]
     row = capture("again.pcap", msgs + again)
     assert (row["retransmissions"], row["messages"]) == (3, 17)
+
+
+def test_the_bundled_capture_joins_every_stream_and_digit() -> None:
+    """examples/calls.pcapng (real traffic: a fork through Kamailio, a hold, RTP and RFC 4733
+    digits): each stream and each digit names a media row whose SDP announced its
+    destination; the digits are those of the first call's initial offer/answer."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "calls.pcapng"
+    a = sipwire.capture.analyze(str(example))
+    media = {
+        (m["call_id"], m["to_tag"], m["cseq"], m["media_index"]): m
+        for m in pa.table(a.media).to_pylist()
+    }
+    streams = pa.table(a.rtp_streams).to_pylist()
+    digits = pa.table(a.dtmf).to_pylist()
+    assert streams and digits
+    for r in streams + digits:
+        m = media[(r["call_id"], r["to_tag"], r["cseq"], r["media_index"])]
+        side = r["sdp_side"]
+        assert (m[f"{side}_ip"], m[f"{side}_port"]) == (r["dst_ip"], r["dst_port"]), r
+    first = pa.table(a.calls).to_pylist()[0]["call_id"]
+    assert {(d["call_id"], d["cseq"]) for d in digits} == {(first, 1)}

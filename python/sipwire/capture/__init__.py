@@ -137,6 +137,13 @@ class Analysis(Capture):
         offer's SDP; ``answer``) are added; null when no media row matched."""
         return self._reader.rtp_streams()
 
+    @property
+    def dtmf(self) -> Table:
+        """The capture's ``dtmf`` (see :func:`read`), each event joined to a media row as the
+        streams are (its stream's endpoints, at the event's time): ``call_id`` is that
+        row's, and ``to_tag``, ``cseq``, ``media_index`` and ``sdp_side`` are added."""
+        return self._reader.dtmf()
+
     def finish(self) -> Analysis:
         self._reader.finish()
         return self

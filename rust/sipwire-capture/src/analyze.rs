@@ -16,7 +16,7 @@ use sipwire::message::MessageIndex;
 use sipwire::txn::Transport as TxnTransport;
 
 use crate::join::{self, JoinRow, Joined};
-use crate::rtp::RtpStreamRow;
+use crate::rtp::{DtmfRow, RtpStreamRow};
 use crate::stats::Counters;
 use crate::table::Seen;
 use crate::types::Transport;
@@ -233,12 +233,32 @@ impl Analysis {
     pub fn rtp_streams_batch(&self, streams: &[RtpStreamRow]) -> Result<RecordBatch, ArrowError> {
         let joined = join::join(&self.joins, streams);
         let base = crate::table::rtp_streams_batch(streams)?;
+        let sdp_call_ids = streams.iter().map(|s| s.call_id.as_deref());
+        self.with_media_keys(base, &joined, sdp_call_ids)
+    }
+
+    /// The `dtmf` table of an analysis: each event joined to its media row as its stream is
+    /// (at the event's time), with the same columns added.
+    pub fn dtmf_batch(&self, events: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
+        let joined = join::join_dtmf(&self.joins, events);
+        let base = crate::table::dtmf_batch(events)?;
+        let sdp_call_ids = events.iter().map(|e| e.call_id.as_deref());
+        self.with_media_keys(base, &joined, sdp_call_ids)
+    }
+
+    /// `base` with `call_id` the joined media row's (else the SDP's), and the media row's
+    /// `to_tag`, `cseq`, `media_index` and `sdp_side` added.
+    fn with_media_keys<'a>(
+        &self,
+        base: RecordBatch,
+        joined: &[Option<Joined>],
+        sdp_call_ids: impl Iterator<Item = Option<&'a str>>,
+    ) -> Result<RecordBatch, ArrowError> {
         let media = |j: &Option<Joined>| j.and_then(|j| self.joins.get(j.row));
         let call_id: ArrayRef = texts(
-            streams
-                .iter()
-                .zip(&joined)
-                .map(|(s, j)| media(j).map(|m| &*m.call_id).or(s.call_id.as_deref())),
+            sdp_call_ids
+                .zip(joined)
+                .map(|(sdp, j)| media(j).map(|m| &*m.call_id).or(sdp)),
         );
         let schema = base.schema();
         let mut cols: Vec<(&str, ArrayRef)> = Vec::new();

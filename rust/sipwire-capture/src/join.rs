@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 use sipwire::correlate::{CallRecord, MediaRecord};
 
-use crate::rtp::RtpStreamRow;
+use crate::rtp::{DtmfRow, RtpStreamRow};
+use crate::types::Endpoint;
 
 /// Seconds a row's window opens before its SDP was seen (merged captures' clocks differ).
 pub const START_SLACK_S: f64 = 0.5;
@@ -135,6 +136,23 @@ pub fn rows(calls: &[CallRecord]) -> Vec<JoinRow> {
 /// Each stream's join row, in the order of `streams` (`None`: no SDP seen announced it
 /// while its first packet was sent).
 pub fn join(rows: &[JoinRow], streams: &[RtpStreamRow]) -> Vec<Option<Joined>> {
+    join_at(
+        rows,
+        streams.iter().map(|s| (s.src, s.dst, s.first_time_ns)),
+    )
+}
+
+/// Each telephone-event's join row: its stream's endpoints, at the event's time (a re-INVITE
+/// that kept the port joins the digits sent after it to its own row).
+pub fn join_dtmf(rows: &[JoinRow], events: &[DtmfRow]) -> Vec<Option<Joined>> {
+    join_at(rows, events.iter().map(|e| (e.src, e.dst, e.time_ns)))
+}
+
+/// The join row of each (source, destination, time in ns).
+fn join_at(
+    rows: &[JoinRow],
+    items: impl Iterator<Item = (Endpoint, Endpoint, i64)>,
+) -> Vec<Option<Joined>> {
     // Endpoint -> (row, the side that announced it).
     let mut by_addr: HashMap<SocketAddr, Vec<(usize, SdpSide)>> = HashMap::new();
     for (ri, r) in rows.iter().enumerate() {
@@ -151,12 +169,11 @@ pub fn join(rows: &[JoinRow], streams: &[RtpStreamRow]) -> Vec<Option<Joined>> {
             SdpSide::Answer => r.answer,
         }
     };
-    streams
-        .iter()
-        .map(|s| {
-            let t = s.first_time_ns as f64 / 1e9;
-            let src = SocketAddr::new(s.src.ip, s.src.port);
-            let dst = SocketAddr::new(s.dst.ip, s.dst.port);
+    items
+        .map(|(src, dst, time_ns)| {
+            let t = time_ns as f64 / 1e9;
+            let src = SocketAddr::new(src.ip, src.port);
+            let dst = SocketAddr::new(dst.ip, dst.port);
             // (destination announced, start, match quality, row, side of the destination)
             let mut best: Option<(bool, f64, u8, usize, SdpSide)> = None;
             let mut consider = |q: u8, ri: usize, side: SdpSide| {

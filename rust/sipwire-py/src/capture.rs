@@ -406,7 +406,11 @@ impl CaptureReader {
             };
             (s.map_err(arrow)?, dtmf)
         };
-        let d = dtmf_batch(&dtmf).map_err(arrow)?;
+        let d = match self.lock().pipeline_mut().analysis_mut() {
+            Some(a) => a.dtmf_batch(&dtmf),
+            None => dtmf_batch(&dtmf),
+        }
+        .map_err(arrow)?;
         let tables = (
             Py::new(py, Table::new(s.schema(), vec![s]))?,
             Py::new(py, Table::new(d.schema(), vec![d]))?,
