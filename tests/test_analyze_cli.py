@@ -118,14 +118,11 @@ def test_summary_fits_the_width(capsys: pytest.CaptureFixture[str]) -> None:
         assert max(len(ln) for ln in out.splitlines()) <= width, width
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the correlator counts the proxy's copy of a 2xx ACK on its second hop (frames 772 "
-    "and 778 of the forked call) as a retransmission; nothing in the capture was sent twice",
-)
 def test_no_retransmission_is_reported_where_none_was_sent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # The forked call's 2xx ACK is on two hops (frames 772 and 778, the proxy's copy with
+    # its own Via): one ACK each, no retransmission.
     s = json.loads(summary_text(capsys, "--json"))
     assert s["retransmissions"]["count"] == 0
 
@@ -145,6 +142,12 @@ def test_json_summary_agrees_with_calls_md(capsys: pytest.CaptureFixture[str]) -
     assert c["acd"] == pytest.approx(sum(talks) / len(talks), abs=SLACK)
     # Post-dial delay is INVITE to the first 180-189 (the busy call had none).
     assert s["post_dial_delay"]["n"] == 4
+    # Session request delay (RFC 6076 §4.2) has every call: the busy one's is to its 486
+    # ("ended" in calls.md), the longest.
+    busy = next(r for r in CALLS if final(r) == 486)
+    assert s["srd"]["n"] == 5
+    assert s["srd"]["max"] == pytest.approx(float(busy["ended"]) - float(busy["INVITE"]), abs=SLACK)
+    assert s["srd"]["p50"] == pytest.approx(s["post_dial_delay"]["p50"], abs=SLACK)
     assert {f["status"]: f["calls"] for f in s["failures"]} == {486: 1, 487: 1}
     rtp = s["rtp"]
     assert rtp["streams"] == len(STREAMS)
@@ -237,6 +240,69 @@ def test_missing_capture_and_missing_analyze(
     monkeypatch.delattr(sipwire.capture, "analyze", raising=False)
     rc, _, err = run(capsys, str(CAPTURE), "--quiet")
     assert rc == 2 and "sipwire.capture.analyze" in err
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """Inputs that are no capture: the path given and what the message must say."""
+    noise = tmp_path / "noise.pcap"
+    noise.write_bytes(bytes(range(7, 256)) * 40)  # starts 07 08 09 0a: no capture's magic
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    return {
+        "random bytes": (str(noise), f"{noise}: not a capture: first bytes 07 08 09 0a"),
+        "missing": (str(tmp_path / "none.pcap"), f"no such capture: {tmp_path / 'none.pcap'}"),
+        "directory": (str(tmp_path), f"{tmp_path} is a directory"),
+        "empty": (str(empty), f"{empty} is empty: not a capture"),
+    }
+
+
+@pytest.mark.parametrize("case", ["random bytes", "missing", "directory", "empty"])
+def test_what_is_no_capture_is_told_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    path, said = bad_inputs(tmp_path)[case]
+    rc, out, err = run(capsys, path)
+    assert rc == 2 and out == ""
+    (last,) = [ln for ln in err.splitlines() if ln.startswith("sipwire analyze:")]
+    assert last.startswith(f"sipwire analyze: {said}")
+    assert "Traceback" not in err
+
+
+def test_the_one_file_that_is_no_capture_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path, said = bad_inputs(tmp_path)["random bytes"]
+    rc, _, err = run(capsys, str(CAPTURE), path, "--quiet")
+    assert rc == 2 and f"sipwire analyze: {said}" in err
+
+
+def test_a_truncated_capture_is_analysed_up_to_the_cut(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cut = tmp_path / "cut.pcapng"
+    data = CAPTURE.read_bytes()
+    cut.write_bytes(data[: len(data) // 2 + 7])  # the middle of a block
+    rc, out, err = run(capsys, str(cut), "--quiet", "--color", "never")
+    assert rc == 0
+    assert "ends in the middle of a record" in err and "Traceback" not in err
+    assert re.search(r"truncated_file\s+1", out)
+    assert "Calls" in out
+
+
+def test_no_traceback_from_the_reading_thread(tmp_path: Path) -> None:
+    """The command as a user runs it: the reader fails in its thread, the user reads one line."""
+    import subprocess
+
+    path, said = bad_inputs(tmp_path)["random bytes"]
+    p = subprocess.run(
+        [sys.executable, "-m", "sipwire", "analyze", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert f"sipwire analyze: {said}" in p.stderr
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "arrow", "csv"])

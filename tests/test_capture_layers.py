@@ -214,6 +214,32 @@ def test_malformed_message_is_a_row(written: dict[str, Expected]) -> None:
     assert stats["sip_parse_errors"] == 1
 
 
+def test_a_message_the_snap_length_cut_is_a_row(written: dict[str, Expected]) -> None:
+    """A monitor sees what was captured: the header lines the record holds give the fields,
+    and the row says the capture cut it; the SDP of a cut body is not learnt."""
+    exp = written["snaplen"]
+    table, stats = read(exp.path)
+    cut = [r for r in rows_of(table) if r["parse_error"] is not None]
+    assert [r["parse_error"] for r in cut] == ["capture_truncated"] * 2
+    body_cut, head_cut = cut
+    assert (body_cut["method"], body_cut["call_id"], body_cut["cseq"]) == (
+        "INVITE",
+        "snaplen-1@capgen.test",
+        1,
+    )
+    assert body_cut["size"] == 400 - 42
+    # Cut in the Contact line: what came before it is still read.
+    assert (head_cut["call_id"], head_cut["cseq"], head_cut["from_tag"]) == (
+        "snaplen-2@capgen.test",
+        1,
+        "ft1",
+    )
+    assert stats["sip_truncated"] == 2 and stats["rtp_sdp_bodies"] == 0
+    cap = sipwire.capture.read(str(exp.path), raw=True)
+    raws = [r for r in pa.table(cap.messages).to_pylist() if r["parse_error"]]
+    assert [len(r["raw"]) for r in raws] == [r["size"] for r in cut]
+
+
 def test_tunnelled_and_hep_messages_have_inner_addresses(written: dict[str, Expected]) -> None:
     outer = {capgen.captures.OUTER_A, capgen.captures.OUTER_B, "10.9.0.1", "10.9.0.2"}
     for name in ["ipip", "gre", "erspan2", "erspan3", "vxlan", "hep_udp", "hep_tcp"]:

@@ -534,3 +534,130 @@ def test_constructor_checks_its_arguments() -> None:
     assert c.counters["evicted_calls"] == 3
     evicted = c.drain_finished(now=0.0)
     assert len(evicted) == 3 and all(e.evicted for e in evicted)
+
+
+# Multi-hop traffic: a capture on the proxy's host sees each message twice, once on each hop
+# (caller A -> proxy P -> callee B). A proxy that stays on the path adds its own Via (with
+# its own branch) to what it forwards and takes it off the responses: the same message on
+# another hop, never a retransmission. A retransmission is the same sender sending the same
+# message again on the same hop.
+P = ("10.0.0.9", 5060)
+
+
+def hop_msg(
+    start: str,
+    vias: list[tuple[tuple[str, int], str]],
+    cseq: int,
+    cseq_method: str,
+    to_tag: str = "",
+    body: str | None = None,
+    call: str = "call-px",
+) -> bytes:
+    """A message with these Vias (top first), each (sent-by, branch)."""
+    via = "".join(f"Via: SIP/2.0/UDP {h}:{p};branch={b}\r\n" for (h, p), b in vias)
+    to = f";tag={to_tag}" if to_tag else ""
+    ct = "Content-Type: application/sdp\r\n" if body is not None else ""
+    b = body or ""
+    return (
+        f"{start}\r\n{via}From: <sip:a@x>;tag=a1\r\nTo: <sip:b@y>{to}\r\nCall-ID: {call}\r\n"
+        f"CSeq: {cseq} {cseq_method}\r\n{ct}Content-Length: {len(b.encode())}\r\n\r\n{b}"
+    ).encode()
+
+
+def proxied_call(final: int = 200, call: str = "call-px") -> list[Fed]:
+    """INVITE through P (both hops, answered with `final` or cancelled when 487), then the
+    2xx ACK (a new branch on each hop, §13.2.2.4) and a BYE from B (both hops)."""
+    va, vp = (A, "z9hG4bK-a-inv"), (P, "z9hG4bK-p-inv")
+    offer, answer = sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000)
+    inv = "INVITE sip:b@y SIP/2.0"
+    out: list[Fed] = [
+        (0.00, hop_msg(inv, [va], 1, "INVITE", body=offer, call=call), A, P),
+        (0.005, hop_msg("SIP/2.0 100 Trying", [va], 1, "INVITE", call=call), P, A),
+        (0.01, hop_msg(inv, [vp, va], 1, "INVITE", body=offer, call=call), P, B),
+        (0.02, hop_msg("SIP/2.0 100 Trying", [vp, va], 1, "INVITE", call=call), B, P),
+        (0.50, hop_msg("SIP/2.0 180 Ringing", [vp, va], 1, "INVITE", "b1", call=call), B, P),
+        (0.51, hop_msg("SIP/2.0 180 Ringing", [va], 1, "INVITE", "b1", call=call), P, A),
+    ]
+    if final == 487:
+        # CANCEL and the non-2xx ACK are hop by hop: each hop's INVITE branch (§9.1, §17.1.1.3).
+        ok, term = "SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"
+        out += [
+            (1.00, hop_msg("CANCEL sip:b@y SIP/2.0", [va], 1, "CANCEL", call=call), A, P),
+            (1.005, hop_msg(ok, [va], 1, "CANCEL", call=call), P, A),
+            (1.01, hop_msg("CANCEL sip:b@y SIP/2.0", [vp], 1, "CANCEL", call=call), P, B),
+            (1.02, hop_msg(ok, [vp], 1, "CANCEL", call=call), B, P),
+            (1.03, hop_msg(term, [vp, va], 1, "INVITE", "b1", call=call), B, P),
+            (1.04, hop_msg("ACK sip:b@y SIP/2.0", [vp], 1, "ACK", "b1", call=call), P, B),
+            (1.05, hop_msg(term, [va], 1, "INVITE", "b1", call=call), P, A),
+            (1.06, hop_msg("ACK sip:b@y SIP/2.0", [va], 1, "ACK", "b1", call=call), A, P),
+        ]
+        return out
+    ok = "SIP/2.0 200 OK"
+    ack_a, ack_p = (A, "z9hG4bK-a-ack"), (P, "z9hG4bK-p-ack")
+    bye_b, bye_p = (B, "z9hG4bK-b-bye"), (P, "z9hG4bK-p-bye")
+    out += [
+        (2.00, hop_msg(ok, [vp, va], 1, "INVITE", "b1", body=answer, call=call), B, P),
+        (2.01, hop_msg(ok, [va], 1, "INVITE", "b1", body=answer, call=call), P, A),
+        (2.10, hop_msg("ACK sip:b@y SIP/2.0", [ack_a], 1, "ACK", "b1", call=call), A, P),
+        (2.11, hop_msg("ACK sip:b@y SIP/2.0", [ack_p, ack_a], 1, "ACK", "b1", call=call), P, B),
+        (10.0, hop_msg("BYE sip:a@x SIP/2.0", [bye_b], 1, "BYE", "b1", call=call), B, P),
+        (10.01, hop_msg("BYE sip:a@x SIP/2.0", [bye_p, bye_b], 1, "BYE", "b1", call=call), P, A),
+        (10.02, hop_msg(ok, [bye_p, bye_b], 1, "BYE", "b1", call=call), A, P),
+        (10.03, hop_msg(ok, [bye_b], 1, "BYE", "b1", call=call), P, B),
+    ]
+    return out
+
+
+@pytest.mark.parametrize("final", [200, 487])
+def test_a_message_on_two_hops_is_not_a_retransmission(final: int) -> None:
+    msgs = proxied_call(final)
+    for seed in range(8):
+        random.Random(seed).shuffle(msgs)
+        c = correlate(msgs)
+        (call,) = c.calls()
+        assert call.retransmissions == 0, seed
+        assert c.counters["retransmissions"] == 0
+        assert all(t.retransmissions == 0 for t in c.transactions())
+        assert call.outcome == ("answered" if final == 200 else "cancelled")
+        assert call.invite_time == 0.0
+        assert call.ringing_time == 0.5
+        assert len(call.dialogs) == 1
+        if final == 200:
+            assert call.answer_time == 2.0 and call.end_time == 10.0
+            (m,) = call.media
+            assert m.offerer_rtp == ("10.0.0.1", 4000)
+            assert m.answerer_rtp == ("10.0.0.2", 5000)
+
+
+def test_retransmissions_on_each_hop_are_counted_once_per_sending() -> None:
+    msgs = proxied_call()
+    by_time = {t: (data, src, dst) for t, data, src, dst in msgs}
+    # A resends its INVITE (Timer A) on hop A->P; B resends its 200 (§13.3.1.4) and P
+    # forwards that copy (§16.7 step 5): a second sending on each hop; A answers each 200
+    # with its ACK again, and P forwards it.
+    again = [(0.5, 0.0), (2.5, 2.0), (2.51, 2.01), (2.6, 2.1), (2.61, 2.11)]
+    extra = [(t, *by_time[first]) for t, first in again]
+    # The same packet captured at a second point (beyond a NAT: other addresses, the same
+    # bytes) is not sent again either.
+    data, _, dst = by_time[0.0]
+    extra.append((0.001, data, ("192.0.2.1", 1024), dst))
+    all_msgs = msgs + extra
+    for seed in range(8):
+        random.Random(seed).shuffle(all_msgs)
+        c = correlate(all_msgs)
+        (call,) = c.calls()
+        assert call.retransmissions == len(again), seed
+        assert c.counters["retransmissions"] == len(again)
+        assert call.invite_time == 0.0 and call.answer_time == 2.0
+
+
+def test_a_retransmission_fed_first_is_still_one() -> None:
+    msgs = proxied_call()
+    ack = next(m for m in msgs if m[0] == 2.11)
+    c = sipwire.Correlator()
+    # The later copy first: whichever copy is fed first, one ACK on P->B was sent twice.
+    assert c.feed(ack[1], time=2.7, src=P, dst=B) == "parked"
+    for t, data, src, dst in msgs:
+        c.feed(data, time=t, src=src, dst=dst)
+    (call,) = c.calls()
+    assert call.retransmissions == 1

@@ -104,7 +104,9 @@ def test_engine_steps_without_an_engine(
     )
     udp = _engine.udp_view(events, 3)
     routes = _engine.address_buckets(_engine.distinct_pairs(udp))
-    both = pa.concat_tables([udp, _engine.route_sdp(events, routes)])
+    both = pa.concat_tables(
+        [udp, _engine.route_sdp(events, routes), _engine.join_events(packed, routes)]
+    )
     packed_rtp = pa.concat_tables(
         [_engine.pack_rtp(both.filter(pc.equal(both["_bucket"], b))) for b in range(3)]
     )

@@ -70,6 +70,10 @@ def test_non_utf8_values_are_replaced_in_text_and_exact_in_raw() -> None:
     (r,) = rows([data], raw=True)
     assert r["call_id"] == "bye-\ufffd\ufffd"
     assert r["raw"] == data
+    # One bad value in a batch: the others (UTF-8 ones too) are kept as they were.
+    utf8 = BYE.replace(b"Call-ID: bye-1", "Call-ID: bye-é".encode())
+    got = [r["call_id"] for r in rows([BYE, data, utf8, BYE])]
+    assert got == ["bye-1", "bye-\ufffd\ufffd", "bye-é", "bye-1"]
 
 
 def test_strict_and_lenient() -> None:

@@ -105,6 +105,7 @@ def test_report_is_self_contained(report: Path) -> None:
         assert cid in page
     assert page.count('<tr class="call"') == len(CALL_IDS)
     assert page.count('<template id="ladder-') == len(CALL_IDS)
+    assert "<th>Session request delay</th>" in page
 
 
 def test_browser_loads_it_without_console_errors_and_shows_the_calls(report: Path) -> None:

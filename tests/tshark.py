@@ -163,6 +163,9 @@ class TsharkSip:
     src: tuple[str, int] | None
     dst: tuple[str, int] | None
     transport: str | None
+    # tshark's "Resent Packet" (sip.resend): the same message seen before between the same
+    # addresses and ports.
+    resend: bool = False
 
     def key(self) -> Key:
         return (self.frame, self.call_id, self.cseq, self.cseq_method, self.method, self.status)
@@ -255,6 +258,7 @@ def _sip(proto: ET.Element) -> dict[str, object]:
             "sip.Call-ID",
             "sip.CSeq.seq",
             "sip.CSeq.method",
+            "sip.resend",
         ):
             values.setdefault(name, f.get("show", ""))
     seq = values.get("sip.CSeq.seq")
@@ -265,6 +269,7 @@ def _sip(proto: ET.Element) -> dict[str, object]:
         "cseq_method": values.get("sip.CSeq.method"),
         "method": values.get("sip.Method") if status is None else None,
         "status": int(status) if status is not None else None,
+        "resend": values.get("sip.resend") in ("1", "True", "true"),
     }
 
 

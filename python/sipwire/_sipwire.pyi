@@ -560,18 +560,20 @@ def engine_correlate(
     *,
     strict: bool = False,
     limits: Limits | None = None,
-) -> tuple[Table, Table, dict[str, int]]:
-    """Stage two for calls: the ``calls`` and ``media`` tables and the correlator's counters of
-    a group holding every fed message of its Call-IDs (``group``: Arrow IPC stream bytes with
-    ``_clock``, ``_rank``, ``_seq``, ``time`` as int64 ns, the addresses, ``transport`` and
-    ``raw``; any order). ``drains``: the whole set's drain points; ``end``: its last fed time."""
+) -> tuple[Table, Table, dict[str, int], Table]:
+    """Stage two for calls: the ``calls`` and ``media`` tables, the correlator's counters and
+    the join rows (``raw``, ``offer_ip``, ``answer_ip``) of a group holding every fed message
+    of its Call-IDs (``group``: Arrow IPC stream bytes with ``_clock``, ``_rank``, ``_seq``,
+    ``time`` as int64 ns, the addresses, ``transport`` and ``raw``; any order). ``drains``:
+    the whole set's drain points; ``end``: its last fed time."""
 
 def engine_rtp(
     group: bytes, *, strict: bool = False, limits: Limits | None = None
 ) -> tuple[Table, Table, dict[str, int]]:
-    """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables and the RTP stage's counters
-    of a group (Arrow IPC stream bytes of its UDP events and the SIP events routed to it, with
-    ``kind`` and ``frame``; any order)."""
+    """Stage two for RTP: the ``rtp_streams`` and ``dtmf`` tables (joined to the media rows of
+    the join rows given, kind 3) and the RTP stage's counters of a group (Arrow IPC stream bytes
+    of its UDP events and the SIP events and join rows routed to it, with ``kind`` and
+    ``frame``; any order)."""
 
 def engine_media_addresses(
     raw: Sequence[bytes | None], *, strict: bool = False, limits: Limits | None = None
@@ -1410,7 +1412,10 @@ class Correlator:
         transport: _Transport = "udp",
     ) -> _Fed:
         """Feeds one message (a datagram, or one message framed from a stream) seen at
-        ``time`` from ``src`` to ``dst`` (IP address, port)."""
+        ``time`` from ``src`` to ``dst`` (IP address, port). ``"retransmission"``: a copy of
+        a message seen before between the same ``src`` and ``dst`` (sent again on its hop);
+        the same message on another hop (a proxy's forwarded copy, the one packet captured
+        at two points) is ``"stored"``, not counted as a retransmission."""
     def finish(self, end_time: float | None = None) -> None:
         """Marks the capture's end (default: the latest time fed)."""
     def drain_finished(self, now: float | None = None) -> list[CorrelatedCall]:

@@ -576,7 +576,10 @@ def _load_parser(sub: Any) -> None:
         "--transport", choices=["udp", "tcp"], default="udp", help="tcp uses the asyncio user agent"
     )
     a.add_argument(
-        "--duration", type=_positive(float), default=None, help="seconds (default: until ^C)"
+        "--duration",
+        type=_positive(float),
+        default=None,
+        help="seconds to answer; none answers until ^C",
     )
     a.add_argument(
         "--calls", type=_positive(int), default=None, help="stop after this many calls ended"

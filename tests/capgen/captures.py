@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from scapy.contrib.erspan import ERSPAN_II, ERSPAN_III
@@ -750,26 +751,35 @@ def write_truncated_pcapng(path: Path) -> Expected:
 
 
 def write_snaplen(path: Path) -> Expected:
-    """A file with a snap length of 400 bytes and an INVITE whose record holds only its first
-    400 bytes (orig_len > caplen, cut in its body). Its IP datagram is incomplete, so it is
-    counted (``truncated_records``, ``ip_truncated``) and gives no row; the messages after it
-    are read as usual. tshark dissects the cut message's start line and stops at the cut."""
+    """A file with a snap length of 400 bytes: an INVITE whose record holds only its first 400
+    bytes (orig_len > caplen, cut in its body), then one cut inside its header section (in
+    the Contact line). Each is still a row: the header lines captured whole give its fields,
+    ``parse_error`` is ``capture_truncated`` and ``size`` the bytes captured (counted in
+    ``truncated_records``, ``ip_snaplen_cut``, ``sip_truncated``); the messages after them
+    are read as usual. tshark dissects a cut message's start line and stops at the cut."""
     name = "snaplen"
     b = Builder()
+    cut = 400
     inv = request("INVITE", cid(name, 1), 1, A4, B4, body=sdp(A4[0], 40000))
     frame = net.ether(net.sip_udp(inv))
-    cut = 400
     assert 14 + 28 + inv.data.index(b"\r\n\r\n") + 4 < cut < len(frame)
-    b.add(frame[:cut], orig_len=len(frame))
-    for m in options(cid(name, 2), A4, B4):
+    seen = replace(inv, data=inv.data[: cut - 42], parse_error=True)
+    b.add(frame[:cut], [seen], orig_len=len(frame), tshark_as=(1, None, None, None, "INVITE", None))
+    inv2 = request("INVITE", cid(name, 2), 1, A4, B4, body=sdp(A4[0], 40002))
+    frame2 = net.ether(net.sip_udp(inv2))
+    at = 42 + inv2.data.index(b"Contact:") + 12
+    seen2 = replace(inv2, data=inv2.data[: at - 42], parse_error=True)
+    b.add(
+        frame2[:at], [seen2], orig_len=len(frame2), tshark_as=(2, None, None, None, "INVITE", None)
+    )
+    for m in options(cid(name, 3), A4, B4):
         b.add(net.ether(net.sip_udp(m)), [m])
     write_pcap(path, b.records, LINKTYPE_ETHERNET, snaplen=cut)
     return b.expected(
         name,
         path,
-        stats_min={"truncated_records": 1, "ip_truncated": 1},
-        tshark_extra=((1, None, None, None, "INVITE", None),),
-        tshark_note="tshark reports the cut INVITE's start line (no Call-ID, no CSeq)",
+        stats_min={"truncated_records": 2, "ip_snaplen_cut": 2, "sip_truncated": 2},
+        tshark_note="tshark reports a cut INVITE's start line only (no Call-ID, no CSeq)",
     )
 
 

@@ -282,3 +282,16 @@ def test_rtp_and_dtmf_played_by_sipp(tmp_path: Path) -> None:
     assert ours == theirs
     digits = pa.table(capture_module().read(traffic.path).dtmf).column("digit").to_pylist()
     assert digits and set(digits) == {"1"}, digits
+
+    # The analysis joins each stream to its call's media row (the INVITE's offer/answer):
+    # the uac plays to the uas's announced port, the uas echoes to the uac's.
+    analysis = capture_module().analyze(traffic.path)
+    (row,) = pa.table(analysis.media).to_pylist()
+    joined = pa.table(analysis.rtp_streams).to_pylist()
+    assert len(joined) == len(streams)
+    for s in joined:
+        media_key = (s["call_id"], s["to_tag"], s["cseq"], s["media_index"])
+        assert media_key == (row["call_id"], row["to_tag"], row["cseq"], row["media_index"]), s
+        side = "answer" if s["dst_port"] == row["answer_port"] else "offer"
+        assert s["dst_port"] == row[f"{side}_port"] and s["sdp_side"] == side, s
+    assert {s["sdp_side"] for s in joined} == {"offer", "answer"}

@@ -109,7 +109,9 @@ class Analysis(Capture):
         ``last_time``, ``time_to_answer``, ``post_dial_delay``, ``duration`` (seconds),
         ``caller``, ``callee``, ``src_ip``, ``src_port``, ``dst_ip``, ``dst_port`` (of the
         initial INVITE), ``invites``, ``dialogs``, ``messages``, ``retransmissions``,
-        ``hangup`` (caller or callee), ``early_media``, ``evicted``."""
+        ``hangup`` (caller or callee), ``early_media``, ``evicted``, ``srd`` (RFC 6076
+        §4.2's session request delay, seconds: INVITE to the first provisional other than
+        100, else to the final response; authentication challenges do not count)."""
         return self._reader.calls()
 
     @property
@@ -122,6 +124,25 @@ class Analysis(Capture):
         answer's formats the offer had, RFC 3264), ``codec_payload_type``,
         ``codec_clock_rate``, ``early``."""
         return self._reader.media()
+
+    @property
+    def rtp_streams(self) -> Table:
+        """The capture's ``rtp_streams`` (see :func:`read`), each stream joined to the media
+        row whose SDP announced its endpoints while that offer/answer was in effect (its
+        first packet within the row's time window: a re-INVITE that moves a port, or a
+        port two calls use one after the other, joins each stream to its own row; the
+        legs of a forked call are told apart by the answer's address). ``call_id`` is that
+        row's, and ``to_tag``, ``cseq``, ``media_index`` (with ``call_id``, the ``media``
+        table's key) and ``sdp_side`` (``offer``: the stream goes to the address of the
+        offer's SDP; ``answer``) are added; null when no media row matched."""
+        return self._reader.rtp_streams()
+
+    @property
+    def dtmf(self) -> Table:
+        """The capture's ``dtmf`` (see :func:`read`), each event joined to a media row as the
+        streams are (its stream's endpoints, at the event's time): ``call_id`` is that
+        row's, and ``to_tag``, ``cseq``, ``media_index`` and ``sdp_side`` are added."""
+        return self._reader.dtmf()
 
     def finish(self) -> Analysis:
         self._reader.finish()

@@ -35,7 +35,7 @@ from sipwire._sipwire import (
 
 #: Columns stage one adds to ``messages`` (dropped from the ``messages`` table).
 INTERNAL = ("kind", "_rank", "_clock", "_seq", "_fed")
-KIND_SIP, KIND_UDP, KIND_STATS = 0, 1, 2
+KIND_SIP, KIND_UDP, KIND_STATS, KIND_JOIN = 0, 1, 2, 3
 TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
 #: Counters that add up over files (the per-file read's; the correlation and RTP stages are
 #: the engines' own and are not counted there).
@@ -287,8 +287,8 @@ def pack_calls(
     strict: bool = False,
 ) -> Any:
     """:func:`correlate_group`'s tables packed in one row (see :func:`pack`)."""
-    calls, media, stats = correlate_group(t, drains, end, strict=strict)
-    return pack(stats, calls=calls, media=media)
+    calls, media, stats, joins = correlate_group(t, drains, end, strict=strict)
+    return pack(stats, calls=calls, media=media, joins=joins)
 
 
 def _buckets_of(keys: Any, f: Any) -> Any:
@@ -314,25 +314,27 @@ def correlate_group(
     *,
     strict: bool = False,
     limits: Limits | None = None,
-) -> tuple[Any, Any, dict[str, int]]:
+) -> tuple[Any, Any, dict[str, int], Any]:
     """Stage two for calls: the ``calls`` and ``media`` tables of a group holding every fed
-    message of its Call-IDs (any order), and the correlator's counters."""
+    message of its Call-IDs (any order), the correlator's counters, and the join rows of its
+    media rows (``raw``, ``offer_ip``, ``answer_ip``: see :func:`join_events`)."""
     pa = _pa()
-    calls, media, stats = engine_correlate(
+    calls, media, stats, joins = engine_correlate(
         _ipc(t, _CALL_COLUMNS), list(drains), end, strict=strict, limits=limits
     )
-    return pa.table(calls), pa.table(media), stats
+    return pa.table(calls), pa.table(media), stats, pa.table(joins)
 
 
 def empty_tables() -> dict[str, Any]:
     """Every table's schema, as an empty table."""
     pa = _pa()
     none = events_schema().empty_table()
-    calls, media, _ = engine_correlate(_ipc(none, _CALL_COLUMNS), [], None)
+    calls, media, _, joins = engine_correlate(_ipc(none, _CALL_COLUMNS), [], None)
     streams, dtmf, _ = engine_rtp(_ipc(none, _RTP_COLUMNS))
     return {
         "calls": pa.table(calls),
         "media": pa.table(media),
+        "joins": pa.table(joins),
         "rtp_streams": pa.table(streams),
         "dtmf": pa.table(dtmf),
     }
@@ -423,6 +425,40 @@ def route_sdp(
             buckets.append(b)
     out = t.take(pa.array(rows, pa.int64()))
     return out.append_column("_bucket", pa.array(buckets, pa.int32()))
+
+
+def join_events(packed: Any, routes: dict[str, list[int]]) -> Any:
+    """The call groups' join rows (each media row's endpoints and time window, from
+    :func:`pack_calls`) as events of kind 3, one per RTP group holding an address the row's
+    SDP announced: the RTP groups join their streams and DTMF to the media rows as one
+    analysis does."""
+    pa = _pa()
+    joins = unpack(packed, "joins", empty_tables()["joins"].schema)
+    schema = events_schema()
+    raws, buckets = [], []
+    for raw, o, a in zip(
+        joins.column("raw").to_pylist(),
+        joins.column("offer_ip").to_pylist(),
+        joins.column("answer_ip").to_pylist(),
+    ):
+        for b in sorted(set(routes.get(o or "", ())) | set(routes.get(a or "", ()))):
+            raws.append(raw)
+            buckets.append(b)
+    n = len(raws)
+    cols = []
+    for f in schema:
+        if f.name == "kind":
+            cols.append(pa.array([KIND_JOIN] * n, f.type))
+        elif f.name == "raw":
+            cols.append(pa.array(raws, f.type))
+        elif f.name in ("_rank", "_clock", "_seq", "size", "time"):
+            cols.append(pa.array([0] * n, pa.int64()).cast(f.type))
+        elif f.name == "_fed":
+            cols.append(pa.array([False] * n, f.type))
+        else:
+            cols.append(pa.nulls(n, f.type))
+    t = pa.Table.from_arrays(cols, schema=schema)
+    return t.append_column("_bucket", pa.array(buckets, pa.int32()))
 
 
 def rtp_group(

@@ -155,7 +155,9 @@ def analyze(
             route_f = on_arrow(_engine.route_sdp, routes, strict=strict)
             sdp = events.map_partitions(route_f, meta=meta(route_f))
             rtp_pack = on_arrow(_engine.pack_rtp, strict=strict)
-            both = dd.concat([udp, sdp])
+            join_f = on_arrow(_engine.join_events, routes)
+            joins = packed.map_partitions(join_f, meta=join_f(packed._meta))
+            both = dd.concat([udp, sdp, joins])
             packed_rtp = (
                 both.shuffle("_bucket").map_partitions(rtp_pack, meta=rtp_pack(both._meta))
             ).persist()

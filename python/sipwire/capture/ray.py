@@ -190,6 +190,7 @@ def analyze(
     )
     drains, end = _engine.drain_points(keys)
 
+    packed = None
     if keys.num_rows:
         packed = (
             fed.groupby("_bucket")
@@ -221,8 +222,15 @@ def analyze(
             sdp = events.map_batches(
                 lambda t: _engine.route_sdp(t, routes, strict=strict), batch_format="pyarrow"
             )
+            parts = [sdp]
+            if packed is not None:
+                parts.append(
+                    packed.map_batches(
+                        lambda t: _engine.join_events(t, routes), batch_format="pyarrow"
+                    )
+                )
             packed_rtp = (
-                udp.union(sdp)
+                udp.union(*parts)
                 .groupby("_bucket")
                 .map_groups(lambda t: _engine.pack_rtp(t, strict=strict), batch_format="pyarrow")
                 .materialize()

@@ -295,7 +295,7 @@ def analyze(
         return _engine.pack_calls(_from_events(t), drains, end, strict=strict)
 
     packed = fed.groupBy("_bucket").applyInArrow(
-        calls_of_group, "stats binary, calls binary, media binary"
+        calls_of_group, "stats binary, calls binary, media binary, joins binary"
     )
     packed = packed.cache()
     packed_stats["calls"] = [r["stats"] for r in packed.select("stats").collect()]
@@ -330,11 +330,20 @@ def analyze(
                 route, spark_schema(routed_schema)
             )
 
+            def joins_of(batches: Iterator[Any]) -> Iterator[Any]:
+                for b in batches:
+                    out = _engine.join_events(pa.Table.from_batches([b]), routes)
+                    out = out.append_column("_time_ns", pa.array([0] * out.num_rows, pa.int64()))
+                    yield from out.select(routed_schema.names).cast(routed_schema).to_batches()
+
+            joins = packed.mapInArrow(joins_of, spark_schema(routed_schema))
+
             def rtp_of_group(t: Any) -> Any:
                 return _engine.pack_rtp(_from_events(t), strict=strict)
 
             packed_rtp = (
                 udp.unionByName(sdp)
+                .unionByName(joins)
                 .groupBy("_bucket")
                 .applyInArrow(rtp_of_group, "stats binary, rtp_streams binary, dtmf binary")
                 .cache()

@@ -16,6 +16,9 @@ Definitions (the summary states them too):
 - ACD = mean duration of the answered calls that ended in the capture.
 - Post-dial delay: INVITE to the first ringing or final response (the table's
   ``post_dial_delay``); setup time: INVITE to the 2xx (``time_to_answer``).
+- Session request delay (SRD, RFC 6076 §4.2): INVITE to the first response that tells the
+  request's status: a provisional other than 100, else the final (2xx, or the failure of a
+  failed call), authentication challenges left out (the table's ``srd``).
 - Percentiles interpolate linearly between samples (numpy's default).
 - Retransmission rate: the calls' retransmitted messages over all SIP messages.
 - RTP loss: ``lost`` over ``expected`` per stream (negative ``lost``, duplicates, counts 0).
@@ -31,7 +34,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -115,8 +118,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Reads pcap/pcapng captures (several files are read in order as one "
         "capture) into calls, media and RTP statistics, and prints a summary: calls by "
         "outcome, ASR, post-dial delay and setup time, failures, retransmissions, RTP loss "
-        "and jitter, DTMF, capture problems. Exit status: 0 done, 1 --call found no call, "
-        "2 usage or input error.",
+        "and jitter, DTMF, capture problems. Exit status: 0 done (a truncated capture too: "
+        "what it holds, with a warning), 1 --call found no call, 2 usage or input error (no "
+        "such file, a directory, an empty file, not a capture).",
     )
     ap.add_argument(
         "captures",
@@ -225,6 +229,66 @@ def open_analysis(sources: Sequence[str], *, raw: bool, engine: str = "local") -
         return analyze(list(sources), raw=raw)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
+    except (ValueError, OSError) as e:
+        raise UsageError(input_error(sources, e)) from None
+
+
+def input_error(sources: Sequence[str], e: BaseException) -> str:
+    """What was wrong with the input, and where: the reader's message (which says what it
+    expected) after the capture's name."""
+    where = sources[0] if len(sources) == 1 else _not_a_capture(sources)
+    if where == "-":
+        where = "standard input"
+    if isinstance(e, OSError) and not isinstance(e, UnicodeError):
+        what = e.strerror or str(e)
+        return f"cannot read {where}: {what}"
+    # Through the Arrow stream the reader's message comes wrapped by arrow-rs.
+    return f"{where}: {str(e).removeprefix('External error: ')}"
+
+
+# The first bytes of what the reader takes: pcap (both byte orders, micro- and nanosecond),
+# pcapng, gzip, zstd.
+_MAGICS = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+    b"\x1f\x8b",
+    b"\x28\xb5\x2f\xfd",
+)
+
+
+def _not_a_capture(sources: Sequence[str]) -> str:
+    """Which of several files the reader refused: the first that does not start as a
+    capture, else all of them."""
+    for s in sources:
+        if s == "-":
+            continue
+        try:
+            with open(s, "rb") as f:
+                head = f.read(4)
+        except OSError:
+            return s
+        if not head.startswith(_MAGICS):
+            return s
+    return "one of " + ", ".join(sources)
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    """The inputs that cannot be a capture, told before reading: a missing path, a
+    directory, an empty or unreadable file."""
+    for s in sources:
+        if s == "-":
+            continue
+        if not os.path.exists(s):
+            raise UsageError(f"no such capture: {s}")
+        if os.path.isdir(s):
+            raise UsageError(f"{s} is a directory; give the capture files in it")
+        if not os.access(s, os.R_OK):
+            raise UsageError(f"cannot read {s}: permission denied")
+        if os.path.isfile(s) and os.path.getsize(s) == 0:
+            raise UsageError(f"{s} is empty: not a capture (pcap, pcapng, .gz or .zst)")
 
 
 def _stat(stats: dict[str, Any], *names: str) -> int | None:
@@ -273,19 +337,32 @@ def progress_text(
     return "  ".join(parts)
 
 
-def read_all(analysis: Any, sources: Sequence[str], progress: TextIO | None) -> None:
+def read_all(
+    analysis: Any,
+    sources: Sequence[str],
+    progress: TextIO | None,
+    on_batch: Callable[[Any], None] | None = None,
+) -> Any:
     """Runs the analysis to its end, redrawing the progress bar from its ``stats`` meanwhile:
-    ``finish()`` works in a thread (it releases the GIL), this one polls."""
+    the read works in a thread (it releases the GIL), this one polls. With ``on_batch``, that
+    thread hands each ``messages`` batch to it as the read makes it, so the messages are never
+    all held at once (a capture of any size); returns their schema then (else None)."""
     finish = getattr(analysis, "finish", None)
     if finish is None:
-        return
+        return None
     total = _total_bytes(sources)
     bar = Progress(progress)
     width = shutil.get_terminal_size((100, 24)).columns
     errors: list[BaseException] = []
+    schema: list[Any] = []
 
     def work() -> None:
         try:
+            if on_batch is not None:
+                reader = _pyarrow().RecordBatchReader.from_stream(analysis.messages)
+                schema.append(reader.schema)
+                for b in reader:
+                    on_batch(b)
             finish()
         except BaseException as e:  # re-raised in the caller's thread
             errors.append(e)
@@ -305,6 +382,7 @@ def read_all(analysis: Any, sources: Sequence[str], progress: TextIO | None) -> 
     bar.end()
     if errors:
         raise errors[0]
+    return schema[0] if schema else None
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -519,6 +597,7 @@ def summarize(res: Result) -> dict[str, Any]:
             "acd": duration["mean"],
         },
         "post_dial_delay": q("post_dial_delay"),
+        "srd": q("srd"),
         "setup_time": q("time_to_answer"),
         "duration": duration,
         "failures": failures,
@@ -612,6 +691,7 @@ def format_summary(
         + f"{'n':>7}"
     )
     w(qrow("post-dial delay", s["post_dial_delay"], "s"))
+    w(qrow("session request delay", s["srd"], "s"))
     w(qrow("setup time (to answer)", s["setup_time"], "s"))
     w(qrow("call duration", s["duration"], "s"))
     w("")
@@ -924,6 +1004,7 @@ def _run(args: argparse.Namespace) -> int:
         sources = expand_sources(sources)
     except (OSError, ValueError) as e:
         raise UsageError(str(e)) from None
+    check_sources([s for s in sources if "://" not in s])
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -932,7 +1013,40 @@ def _run(args: argparse.Namespace) -> int:
     # Message bytes are kept for the report (each arrow opens its message) or when asked.
     raw = bool(args.raw or args.html or args.call)
     analysis = open_analysis(sources, raw=raw, engine=args.engine)
-    read_all(analysis, sources, None if args.quiet else sys.stderr)
+    # One pass over the messages, as the read makes them: the capture's span, the messages
+    # table written, the rows a ladder or the report needs kept (all of them only for --html;
+    # for --call those whose Call-ID starts with what was asked, resolved once calls exist).
+    import pyarrow.compute as pc
+
+    span = Span()
+    keep_all = args.html is not None
+    kept: list[Any] = []
+    writer = TableWriter(args.out, "messages", args.format) if args.out is not None else None
+
+    def on_batch(b: Any) -> None:
+        span.add(b)
+        if writer is not None:
+            writer.write(b if args.raw or "raw" not in b.schema.names else b.drop_columns(["raw"]))
+        if keep_all:
+            kept.append(b)
+        elif args.call is not None:
+            ids = b.column(b.schema.get_field_index("call_id"))
+            f = b.filter(pc.fill_null(pc.starts_with(ids, pattern=args.call), False))
+            if f.num_rows:
+                kept.append(f)
+
+    try:
+        schema = read_all(analysis, sources, None if args.quiet else sys.stderr, on_batch)
+    except (ValueError, OSError) as e:
+        # Raised in the reading thread when the bytes are not a capture (or cannot be read).
+        raise UsageError(input_error(sources, e)) from None
+    stats = dict(analysis.stats)
+    if stats.get("truncated_file") or stats.get("truncated_records"):
+        # Still a result (what was read before the cut), said once and in the summary.
+        sys.stderr.write(
+            "sipwire analyze: warning: the capture ends in the middle of a record (a "
+            "truncated file): the calls are those of the records before the cut\n"
+        )
     res = Result(
         sources,
         pa.table(analysis.calls),
@@ -940,9 +1054,14 @@ def _run(args: argparse.Namespace) -> int:
         pa.table(analysis.rtp_streams),
         pa.table(analysis.dtmf),
         dict(analysis.stats),
+        span,
     )
+    if schema is None:
+        # An analysis that is not read as it goes (its tables are whole already).
+        schema, batches = _batches(pa, analysis.messages)
+        for b in batches:
+            on_batch(b)
 
-    # One pass over the messages: the capture's span, the tables written, the rows kept.
     wanted_call: str | None = None
     if args.call is not None:
         try:
@@ -950,24 +1069,9 @@ def _run(args: argparse.Namespace) -> int:
         except LookupError as e:
             sys.stderr.write(f"sipwire analyze: {e}\n")
             return 1
-    keep_all = args.html is not None
-    kept: list[Any] = []
-    schema, batches = _batches(pa, analysis.messages)
-    writer = TableWriter(args.out, "messages", args.format) if args.out is not None else None
-    for b in batches:
-        res.span.add(b)
-        if writer is not None:
-            out_b = b if args.raw or "raw" not in b.schema.names else b.drop_columns(["raw"])
-            writer.write(out_b)
-        if keep_all:
-            kept.append(b)
-        elif wanted_call is not None:
-            import pyarrow.compute as pc
-
-            f = b.filter(pc.equal(b.column(b.schema.get_field_index("call_id")), wanted_call))
-            if f.num_rows:
-                kept.append(f)
     messages = pa.Table.from_batches(kept, schema=schema)
+    if wanted_call is not None and not keep_all:
+        messages = messages.filter(pc.equal(messages.column("call_id"), wanted_call))
     res.messages = messages
     written: list[Path] = []
     if writer is not None:

@@ -687,6 +687,7 @@ def _percentiles(summary: dict[str, Any]) -> str:
         "<table class=sub><tr><th></th><th class=num>p50</th><th class=num>p90</th>"
         "<th class=num>p99</th><th class=num>max</th><th class=num>n</th></tr>",
         qrow("Post-dial delay", summary["post_dial_delay"], seconds),
+        *([qrow("Session request delay", summary["srd"], seconds)] if "srd" in summary else []),
         qrow("Setup time", summary["setup_time"], seconds),
         qrow("Call duration", summary["duration"], seconds),
     ]

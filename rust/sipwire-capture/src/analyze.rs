@@ -15,6 +15,8 @@ use sipwire::correlate::{CallRecord, Config, Correlator, MediaRecord, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport as TxnTransport;
 
+use crate::join::{self, JoinRow, Joined};
+use crate::rtp::{DtmfRow, RtpStreamRow};
 use crate::stats::Counters;
 use crate::table::Seen;
 use crate::types::Transport;
@@ -44,11 +46,27 @@ impl Counters for CallStats {
     }
 }
 
+/// Finished calls are made rows in chunks of this many: a finished call is kept as Arrow
+/// rows (a few hundred bytes) and a join row per media line, not as its record (kilobytes).
+const CHUNK_CALLS: usize = 4096;
+
 /// The correlation stage of a read.
 pub struct Analysis {
     corr: Correlator<Box<[u8]>>,
-    calls: Vec<CallRecord>,
+    /// Finished calls not yet made rows.
+    pending: Vec<CallRecord>,
+    /// The rows of the calls finished so far, in the order they finished.
+    calls: Vec<RecordBatch>,
+    media: Vec<RecordBatch>,
+    /// Each finished call's first time (the `calls` table is ordered by it), and each media
+    /// row's call (an index into those).
+    first_times: Vec<f64>,
+    media_calls: Vec<u32>,
+    joins: Vec<JoinRow>,
+    /// Calls per chunk ([`CHUNK_CALLS`]; tests make it small).
+    chunk_calls: usize,
     last_drain: f64,
+    chunk_error: Option<ArrowError>,
     pub stats: CallStats,
 }
 
@@ -75,8 +93,15 @@ impl Analysis {
     pub fn new(cfg: Config) -> Self {
         Analysis {
             corr: Correlator::new(cfg),
+            pending: Vec::new(),
             calls: Vec::new(),
+            media: Vec::new(),
+            first_times: Vec::new(),
+            media_calls: Vec::new(),
+            joins: Vec::new(),
+            chunk_calls: CHUNK_CALLS,
             last_drain: f64::NEG_INFINITY,
+            chunk_error: None,
             stats: CallStats::default(),
         }
     }
@@ -108,13 +133,53 @@ impl Analysis {
         self.drain(secs(now_ns));
     }
 
+    /// The join rows of the calls finished so far (engine.rs hands them to the RTP groups).
+    pub fn joins(&mut self) -> &[JoinRow] {
+        self.rows_of_pending();
+        &self.joins
+    }
+
+    /// Join rows made elsewhere (an engine's RTP group joins its streams to the calls other
+    /// groups correlated), for [`Analysis::rtp_streams_batch`] and [`Analysis::dtmf_batch`].
+    pub fn set_joins(&mut self, joins: Vec<JoinRow>) {
+        self.joins = joins;
+    }
+
     /// Takes the calls finished by `now` (the latest capture time: the correlator keeps each
     /// call for its linger after its last message, so stragglers still find it).
     fn drain(&mut self, now: f64) {
-        let before = self.calls.len();
-        self.calls.extend(self.corr.drain_finished(now));
-        self.stats.calls_done += (self.calls.len() - before) as u64;
+        let before = self.pending.len();
+        self.pending.extend(self.corr.drain_finished(now));
+        self.stats.calls_done += (self.pending.len() - before) as u64;
+        if self.pending.len() >= self.chunk_calls {
+            self.rows_of_pending();
+        }
         self.refresh();
+    }
+
+    /// The finished calls made rows; their records freed.
+    fn rows_of_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // The batches are made of values the correlator checked; an Arrow error here (a
+        // column longer than i32 offsets allow) is kept to be returned by the table.
+        let base = self.first_times.len() as u32;
+        let media: Vec<&MediaRecord> = self.pending.iter().flat_map(|c| c.media.iter()).collect();
+        match calls_batch(&self.pending).and_then(|c| Ok((c, media_batch(&media)?))) {
+            Ok((c, m)) => {
+                self.calls.push(c);
+                self.media.push(m);
+            }
+            Err(e) => self.chunk_error = Some(e),
+        }
+        for (i, c) in self.pending.iter().enumerate() {
+            self.first_times.push(c.first_time);
+            self.media_calls
+                .extend(std::iter::repeat(base + i as u32).take(c.media.len()));
+        }
+        self.joins.extend(join::rows(&self.pending));
+        self.pending.clear();
     }
 
     fn refresh(&mut self) {
@@ -133,25 +198,150 @@ impl Analysis {
     /// the whole does); `None`: the latest time fed.
     pub fn finish_at(&mut self, end_ns: Option<i64>) {
         self.corr.finish(end_ns.map(secs));
-        let before = self.calls.len();
+        let before = self.pending.len();
         let rows: Vec<CallRecord> = self.corr.drain_all().map(|f| f.record()).collect();
-        self.calls.extend(rows);
-        self.stats.calls_done += (self.calls.len() - before) as u64;
+        self.pending.extend(rows);
+        self.stats.calls_done += (self.pending.len() - before) as u64;
+        self.rows_of_pending();
         self.refresh();
+    }
+
+    /// The order of the finished calls by first time (stable: calls that started together
+    /// keep the order they finished in).
+    fn call_order(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.first_times.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            let t = |i: u32| self.first_times.get(i as usize).copied().unwrap_or(0.0);
+            t(a).total_cmp(&t(b))
+        });
+        order
     }
 
     /// The `calls` table (after [`Analysis::finish`]), in order of first message.
     pub fn calls_batch(&mut self) -> Result<RecordBatch, ArrowError> {
-        self.calls
-            .sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-        calls_batch(&self.calls)
+        self.rows_of_pending();
+        if let Some(e) = self.chunk_error.take() {
+            return Err(e);
+        }
+        let order = self.call_order();
+        ordered(&self.calls, &order, || calls_batch(&[]))
     }
 
-    /// The `media` table: one row per m= line per offer/answer exchange per dialog.
-    pub fn media_batch(&self) -> Result<RecordBatch, ArrowError> {
-        let media: Vec<&MediaRecord> = self.calls.iter().flat_map(|c| c.media.iter()).collect();
-        media_batch(&media)
+    /// The `media` table: one row per m= line per offer/answer exchange per dialog, the
+    /// calls in the `calls` table's order.
+    pub fn media_batch(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.rows_of_pending();
+        if let Some(e) = self.chunk_error.take() {
+            return Err(e);
+        }
+        let mut rank = vec![0u32; self.first_times.len()];
+        for (r, &c) in self.call_order().iter().enumerate() {
+            if let Some(slot) = rank.get_mut(c as usize) {
+                *slot = r as u32;
+            }
+        }
+        let mut order: Vec<u32> = (0..self.media_calls.len() as u32).collect();
+        order.sort_by_key(|&i| {
+            let call = self.media_calls.get(i as usize).copied().unwrap_or(0);
+            rank.get(call as usize).copied().unwrap_or(0)
+        });
+        ordered(&self.media, &order, || media_batch(&[]))
     }
+
+    /// The `rtp_streams` table of an analysis (after [`Analysis::finish`]): the capture's
+    /// columns, each stream joined to the media row that set it up (`join.rs`): `call_id`
+    /// is that row's (else the Call-ID of the SDP that announced an endpoint), and `to_tag`,
+    /// `cseq`, `media_index` (the `media` table's key with `call_id`) and `sdp_side` are
+    /// added, null for a stream no media row matched.
+    pub fn rtp_streams_batch(&self, streams: &[RtpStreamRow]) -> Result<RecordBatch, ArrowError> {
+        let joined = join::join(&self.joins, streams);
+        let base = crate::table::rtp_streams_batch(streams)?;
+        let sdp_call_ids = streams.iter().map(|s| s.call_id.as_deref());
+        self.with_media_keys(base, &joined, sdp_call_ids)
+    }
+
+    /// The `dtmf` table of an analysis: each event joined to its media row as its stream is
+    /// (at the event's time), with the same columns added.
+    pub fn dtmf_batch(&self, events: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
+        let joined = join::join_dtmf(&self.joins, events);
+        let base = crate::table::dtmf_batch(events)?;
+        let sdp_call_ids = events.iter().map(|e| e.call_id.as_deref());
+        self.with_media_keys(base, &joined, sdp_call_ids)
+    }
+
+    /// `base` with `call_id` the joined media row's (else the SDP's), and the media row's
+    /// `to_tag`, `cseq`, `media_index` and `sdp_side` added.
+    fn with_media_keys<'a>(
+        &self,
+        base: RecordBatch,
+        joined: &[Option<Joined>],
+        sdp_call_ids: impl Iterator<Item = Option<&'a str>>,
+    ) -> Result<RecordBatch, ArrowError> {
+        let media = |j: &Option<Joined>| j.and_then(|j| self.joins.get(j.row));
+        let call_id: ArrayRef = texts(
+            sdp_call_ids
+                .zip(joined)
+                .map(|(sdp, j)| media(j).map(|m| &*m.call_id).or(sdp)),
+        );
+        let schema = base.schema();
+        let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
+        for (f, a) in schema.fields().iter().zip(base.columns()) {
+            let a = if f.name() == "call_id" {
+                call_id.clone()
+            } else {
+                a.clone()
+            };
+            cols.push((f.name().as_str(), a));
+        }
+        cols.push((
+            "to_tag",
+            texts(joined.iter().map(|j| media(j).map(|m| &*m.to_tag))),
+        ));
+        cols.push((
+            "cseq",
+            Arc::new(UInt32Array::from_iter(
+                joined.iter().map(|j| media(j).map(|m| m.cseq)),
+            )),
+        ));
+        cols.push((
+            "media_index",
+            Arc::new(UInt16Array::from_iter(
+                joined.iter().map(|j| media(j).map(|m| m.media_index)),
+            )),
+        ));
+        cols.push((
+            "sdp_side",
+            texts(joined.iter().map(|j| j.map(|j| j.side.as_str()))),
+        ));
+        crate::table::batch_of(cols)
+    }
+}
+
+/// The rows of `batches` (one table cut in chunks) in the order `order` gives (row numbers
+/// across the chunks), gathered straight from the chunks; `empty` makes the table with no
+/// rows.
+fn ordered(
+    batches: &[RecordBatch],
+    order: &[u32],
+    empty: impl FnOnce() -> Result<RecordBatch, ArrowError>,
+) -> Result<RecordBatch, ArrowError> {
+    if batches.is_empty() {
+        return empty();
+    }
+    // Row number -> (chunk, row in it).
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut n = 0usize;
+    for b in batches {
+        starts.push(n);
+        n += b.num_rows();
+    }
+    let at = |row: usize| -> (usize, usize) {
+        let chunk = starts.partition_point(|&s| s <= row).saturating_sub(1);
+        (chunk, row - starts.get(chunk).copied().unwrap_or(0))
+    };
+    let indices: Vec<(usize, usize)> = order.iter().map(|&r| at(r as usize)).collect();
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    arrow_select::interleave::interleave_record_batch(&refs, &indices)
 }
 
 fn times<'a>(v: impl Iterator<Item = Option<f64>> + 'a) -> ArrayRef {
@@ -252,6 +442,8 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
                 rows.iter().map(|r| Some(r.evicted)),
             )),
         ),
+        // Added after the first columns (kept in their places): RFC 6076 §4.2.
+        ("srd", f64s(|r| r.srd)),
     ])
 }
 
@@ -328,4 +520,106 @@ pub fn media_batch(rows: &[&MediaRecord]) -> Result<RecordBatch, ArrowError> {
             Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.early)))),
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Endpoint;
+    use arrow_array::Array;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn ep(last: u8) -> Endpoint {
+        Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
+            port: 5060,
+        }
+    }
+
+    fn sdp(port: u16) -> String {
+        format!("v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n")
+    }
+
+    fn msg(start: &str, call: usize, cseq: &str, to_tag: bool, body: &str) -> Vec<u8> {
+        let to = if to_tag { ";tag=b" } else { "" };
+        let ct = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        format!(
+            "{start}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{call}-{}\r\n\
+             From: <sip:a@x>;tag=a{call}\r\nTo: <sip:b@y>{to}\r\nCall-ID: c{call}\r\n\
+             CSeq: {cseq}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+            cseq.replace(' ', ""),
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// Calls that finish in another order than they started, over many chunks: the tables
+    /// come out in order of first message, media with their calls, streams joined.
+    #[test]
+    fn chunked_rows_come_out_in_call_order() {
+        let mut a = Analysis::new(Config::DEFAULT);
+        a.chunk_calls = 3;
+        let n = 20usize;
+        let mut msgs: Vec<(f64, bool, Vec<u8>)> = Vec::new();
+        for i in 0..n {
+            let t0 = 1.0 + i as f64 * 0.5;
+            // Later calls are shorter: they end (and are drained) first.
+            let end = t0 + 2.0 + (n - i) as f64 * 1.5;
+            let inv = "INVITE sip:b@y SIP/2.0";
+            msgs.push((
+                t0,
+                true,
+                msg(inv, i, "1 INVITE", false, &sdp(4000 + 2 * i as u16)),
+            ));
+            let ok = msg(
+                "SIP/2.0 200 OK",
+                i,
+                "1 INVITE",
+                true,
+                &sdp(6000 + 2 * i as u16),
+            );
+            msgs.push((t0 + 0.1, false, ok));
+            msgs.push((
+                t0 + 0.2,
+                true,
+                msg("ACK sip:b@y SIP/2.0", i, "1 ACK", true, ""),
+            ));
+            msgs.push((end, true, msg("BYE sip:b@y SIP/2.0", i, "2 BYE", true, "")));
+            let bye_ok = msg("SIP/2.0 200 OK", i, "2 BYE", true, "");
+            msgs.push((end + 0.01, false, bye_ok));
+        }
+        msgs.sort_by(|x, y| x.0.total_cmp(&y.0));
+        for (t, req, bytes) in &msgs {
+            let (src, dst) = if *req { (ep(1), ep(2)) } else { (ep(2), ep(1)) };
+            let seen = Seen {
+                time_ns: (t * 1e9) as i64,
+                frame: 0,
+                src,
+                dst,
+                transport: Transport::Udp,
+            };
+            let idx = MessageIndex::parse_datagram(bytes, &sipwire::ParseOptions::LIBERAL).unwrap();
+            a.message(&seen, bytes, &idx);
+        }
+        a.finish();
+        assert_eq!(a.stats.calls_done, n as u64);
+        let calls = a.calls_batch().unwrap();
+        let ids = calls.column_by_name("call_id").unwrap();
+        let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
+        let want: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let got: Vec<String> = ids.iter().map(|v| v.unwrap().to_string()).collect();
+        assert_eq!(got, want);
+        let media = a.media_batch().unwrap();
+        let mids = media.column_by_name("call_id").unwrap();
+        let mids = mids.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<String> = mids.iter().map(|v| v.unwrap().to_string()).collect();
+        assert_eq!(got, want);
+        assert_eq!(a.joins.len(), n);
+        // Asked again: the same tables.
+        assert_eq!(a.calls_batch().unwrap(), calls);
+    }
 }

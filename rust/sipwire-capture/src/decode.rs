@@ -43,6 +43,10 @@ pub struct DecodeStats {
     /// IP packets whose header, total length or payload length runs past the captured
     /// bytes (snap length, or a length that lies; dropped).
     pub ip_truncated: u64,
+    /// IP packets whose length runs past the bytes of a record the snap length cut: UDP ones
+    /// go on as captured (a SIP row with `parse_error` `capture_truncated`), fragments, TCP
+    /// and SCTP are dropped (and counted in `ip_truncated` too).
+    pub ip_snaplen_cut: u64,
     /// IP headers that lie: wrong version, IHL below 5, total length below the header
     /// length (dropped).
     pub ip_bad_header: u64,
@@ -114,6 +118,7 @@ impl Counters for DecodeStats {
         f("ipv4_packets", self.ipv4_packets);
         f("ipv6_packets", self.ipv6_packets);
         f("ip_truncated", self.ip_truncated);
+        f("ip_snaplen_cut", self.ip_snaplen_cut);
         f("ip_bad_header", self.ip_bad_header);
         f("ipv6_ext_bad", self.ipv6_ext_bad);
         f("ipv6_ext_too_long", self.ipv6_ext_too_long);
@@ -151,6 +156,10 @@ pub struct Decoder {
     /// The latest capture time seen: fragment sets expire against it, so a frame stamped
     /// in the past does not bring back time.
     now: i64,
+    /// The record being decoded is shorter than its frame was (snap length).
+    snapped: bool,
+    /// An IP layer of this record kept a payload the snap length cut.
+    cut: bool,
 }
 
 impl Decoder {
@@ -159,6 +168,8 @@ impl Decoder {
             max_depth: limits.max_tunnel_depth.min(HARD_MAX_TUNNEL_DEPTH),
             defrag: ip::Defrag::new(limits),
             now: i64::MIN,
+            snapped: false,
+            cut: false,
         }
     }
 
@@ -171,6 +182,8 @@ impl Decoder {
         out: &mut dyn FnMut(Segment<'_>),
     ) {
         self.now = self.now.max(rec.time_ns);
+        self.snapped = usize::try_from(rec.orig_len).is_ok_and(|n| n > rec.data.len());
+        self.cut = false;
         if !self.defrag.is_empty() {
             self.defrag.expire(self.now, stats);
         }
@@ -210,14 +223,20 @@ impl Decoder {
         stats: &mut DecodeStats,
         out: &mut dyn FnMut(Segment<'_>),
     ) {
-        let Some(h) = ip::ipv4(data, stats) else {
+        let Some(h) = ip::ipv4(data, self.snapped, stats) else {
             return;
         };
         stats.ipv4_packets += 1;
+        self.cut |= h.cut;
         let src = IpAddr::V4(Ipv4Addr::from(h.src));
         let dst = IpAddr::V4(Ipv4Addr::from(h.dst));
         if !h.more_fragments && h.frag_offset == 0 {
             return self.upper(h.proto, src, dst, h.payload, false, depth, stats, out);
+        }
+        if h.cut {
+            // A fragment missing bytes cannot be reassembled.
+            stats.ip_truncated += 1;
+            return;
         }
         // RFC 791 §3.2: reassembly by (source, destination, protocol, identification).
         let key = FragKey::V4 {
@@ -245,10 +264,11 @@ impl Decoder {
         stats: &mut DecodeStats,
         out: &mut dyn FnMut(Segment<'_>),
     ) {
-        let Some(h) = ip::ipv6(data, stats) else {
+        let Some(h) = ip::ipv6(data, self.snapped, stats) else {
             return;
         };
         stats.ipv6_packets += 1;
+        self.cut |= h.cut;
         let src = IpAddr::V6(Ipv6Addr::from(h.src));
         let dst = IpAddr::V6(Ipv6Addr::from(h.dst));
         match ip::walk(h.next, h.payload, true, stats) {
@@ -262,6 +282,7 @@ impl Decoder {
                 data,
                 ..
             }) => self.upper(next, src, dst, data, true, depth, stats, out),
+            Some(Upper::Fragment { .. }) if h.cut => stats.ip_truncated += 1,
             Some(Upper::Fragment {
                 id,
                 offset,
@@ -347,6 +368,9 @@ impl Decoder {
     ) {
         match proto {
             ip::PROTO_UDP => self.udp(src, dst, data, depth, stats, out),
+            // A stream segment missing bytes would be a gap in the stream: dropped, as a
+            // frame the capture never saw.
+            ip::PROTO_TCP | ip::PROTO_SCTP if self.cut => stats.ip_truncated += 1,
             // RFC 9293 §3.1: data offset in 32-bit words, flags in byte 13.
             ip::PROTO_TCP => {
                 let (Some(sp), Some(dp), Some(seq), Some(ack), Some(&off), Some(&flags)) = (
@@ -371,6 +395,7 @@ impl Decoder {
                     dst: Endpoint { ip: dst, port: dp },
                     l4: L4::Tcp { seq, ack, flags },
                     payload,
+                    cut: false,
                 });
             }
             // RFC 9260 §3.1: a 12-byte common header, then chunks.
@@ -387,6 +412,7 @@ impl Decoder {
                     dst: Endpoint { ip: dst, port: dp },
                     l4: L4::Sctp { vtag },
                     payload,
+                    cut: false,
                 });
             }
             // RFC 2003 (IPv4 in IP), RFC 2473 (IPv6 in IP).
@@ -432,9 +458,13 @@ impl Decoder {
         } else {
             usize::from(len)
         };
-        let (true, Some(payload)) = (len >= 8, data.get(8..len)) else {
-            stats.l4_truncated += 1;
-            return;
+        let (payload, cut) = match (len >= 8, data.get(8..len), data.get(8..)) {
+            (true, Some(p), _) => (p, false),
+            (true, None, Some(p)) if self.cut => (p, true),
+            _ => {
+                stats.l4_truncated += 1;
+                return;
+            }
         };
         if dp == tunnel::VXLAN_PORT {
             if let Some(inner) = tunnel::vxlan(payload) {
@@ -459,6 +489,7 @@ impl Decoder {
             dst: Endpoint { ip: dst, port: dp },
             l4: L4::Udp,
             payload,
+            cut,
         });
     }
 }

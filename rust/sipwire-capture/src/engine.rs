@@ -33,6 +33,7 @@ use sipwire::message::MessageIndex;
 use sipwire::ParseOptions;
 
 use crate::analyze::{Analysis, CallStats, DRAIN_EVERY_S};
+use crate::join::JoinRow;
 use crate::pipeline::{Options, Pipeline, UdpRow};
 use crate::read::{ReadError, Source};
 use crate::records::{RecordReader, RecordStats};
@@ -46,6 +47,8 @@ use crate::types::{CaptureLimits, Endpoint, Transport};
 /// Event kinds of stage one.
 pub const KIND_SIP: u8 = 0;
 pub const KIND_UDP: u8 = 1;
+/// A call group's join row (`raw`: [`JoinRow::encode`]) sent to an RTP group.
+pub const KIND_JOIN: u8 = 3;
 
 /// The stage-one schema: `messages` with `raw`, then `kind`, `_rank`, `_clock`, `_seq`, `_fed`.
 pub fn events_schema() -> SchemaRef {
@@ -331,7 +334,7 @@ pub fn correlate<'a>(
     drains: &[(Key, i64)],
     end_ns: Option<i64>,
     parse: ParseOptions,
-) -> Result<(RecordBatch, RecordBatch, CallStats), ArrowError> {
+) -> Result<(RecordBatch, RecordBatch, CallStats, Vec<JoinRow>), ArrowError> {
     let mut a = Analysis::new(sipwire::correlate::Config {
         parse,
         ..sipwire::correlate::Config::DEFAULT
@@ -359,7 +362,26 @@ pub fn correlate<'a>(
         a.drain_at(*t);
     }
     a.finish_at(end_ns);
-    Ok((a.calls_batch()?, a.media_batch()?, a.stats.clone()))
+    let joins = a.joins().to_vec();
+    Ok((a.calls_batch()?, a.media_batch()?, a.stats.clone(), joins))
+}
+
+/// The join rows as a batch: `raw` (their encoding), `offer_ip`, `answer_ip` (where an
+/// engine routes each).
+pub fn joins_batch(rows: &[JoinRow]) -> Result<RecordBatch, ArrowError> {
+    let mut raw = BinaryBuilder::new();
+    let (mut offer, mut answer) = (StringBuilder::new(), StringBuilder::new());
+    for r in rows {
+        raw.append_value(r.encode());
+        let (o, a) = r.addresses();
+        offer.append_option(o.map(|ip| ip.to_string()));
+        answer.append_option(a.map(|ip| ip.to_string()));
+    }
+    crate::table::batch_of(vec![
+        ("raw", Arc::new(raw.finish()) as ArrayRef),
+        ("offer_ip", Arc::new(offer.finish())),
+        ("answer_ip", Arc::new(answer.finish())),
+    ])
 }
 
 /// One RTP-stage event of a group, for [`rtp_replay`].
@@ -376,9 +398,12 @@ pub enum RtpEvent<'a> {
     },
 }
 
-/// Stage two for RTP: the `rtp_streams` and `dtmf` batches of a group of events in key order.
+/// Stage two for RTP: the `rtp_streams` and `dtmf` batches of a group of events in key order,
+/// joined to the media rows of `joins` (the call groups' join rows announcing an address of
+/// this group) as an analysis joins them.
 pub fn rtp_replay<'a>(
     events: impl IntoIterator<Item = RtpEvent<'a>>,
+    mut joins: Vec<JoinRow>,
     limits: CaptureLimits,
     parse: ParseOptions,
 ) -> Result<(RecordBatch, RecordBatch, RtpStats), ArrowError> {
@@ -408,11 +433,17 @@ pub fn rtp_replay<'a>(
     let mut streams = t.take_retired();
     let (rest, dtmf) = t.finish(&mut stats);
     streams.extend(rest);
-    Ok((
-        crate::table::rtp_streams_batch(&streams)?,
-        crate::table::dtmf_batch(&dtmf)?,
-        stats,
-    ))
+    joins.sort_by(|a, b| {
+        a.order_key()
+            .partial_cmp(&b.order_key())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut a = Analysis::new(sipwire::correlate::Config {
+        parse,
+        ..sipwire::correlate::Config::DEFAULT
+    });
+    a.set_joins(joins);
+    Ok((a.rtp_streams_batch(&streams)?, a.dtmf_batch(&dtmf)?, stats))
 }
 
 /// The addresses a SIP message's SDP announces RTP or RTCP at (none without SDP).
@@ -429,6 +460,13 @@ pub fn media_addresses(raw: &[u8], parse: &ParseOptions) -> Vec<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn join_row_bytes_that_are_not_one() {
+        assert!(JoinRow::decode(b"").is_none());
+        assert!(JoinRow::decode(&[0, 0, 0, 5, b'a']).is_none());
+        assert!(JoinRow::decode(&[0xff; 64]).is_none());
+    }
 
     #[test]
     fn drains_every_second_of_fed_time() {

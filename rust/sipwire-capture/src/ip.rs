@@ -45,12 +45,17 @@ pub(crate) struct Ipv4<'a> {
     pub header_len: usize,
     /// The payload, trimmed to the total length (link padding and FCS cut off).
     pub payload: &'a [u8],
+    /// The total length runs past the captured bytes of a record the snap length cut:
+    /// `payload` is what was captured.
+    pub cut: bool,
 }
 
 /// Parses an IPv4 header (RFC 791 §3.1): options skipped by IHL, the payload trimmed to the
 /// total length. A total length of 0 is what TCP segmentation offload leaves in captures
-/// taken on the sending host: the captured bytes are taken then.
-pub(crate) fn ipv4<'a>(data: &'a [u8], stats: &mut DecodeStats) -> Option<Ipv4<'a>> {
+/// taken on the sending host: the captured bytes are taken then. `snapped`: the record is
+/// shorter than the frame was, so a total length past the captured bytes is the snap length,
+/// not a lie, and what was captured is kept (`cut`).
+pub(crate) fn ipv4<'a>(data: &'a [u8], snapped: bool, stats: &mut DecodeStats) -> Option<Ipv4<'a>> {
     let Some(h) = data.get(..20) else {
         stats.ip_truncated += 1;
         return None;
@@ -71,9 +76,18 @@ pub(crate) fn ipv4<'a>(data: &'a [u8], stats: &mut DecodeStats) -> Option<Ipv4<'
         stats.ip_bad_header += 1;
         return None;
     }
-    let Some(payload) = data.get(header_len..total) else {
-        stats.ip_truncated += 1;
-        return None;
+    let (payload, cut) = match data.get(header_len..total) {
+        Some(p) => (p, false),
+        None => match data.get(header_len..) {
+            Some(p) if snapped => {
+                stats.ip_snaplen_cut += 1;
+                (p, true)
+            }
+            _ => {
+                stats.ip_truncated += 1;
+                return None;
+            }
+        },
     };
     let src: [u8; 4] = h.get(12..16)?.try_into().ok()?;
     let dst: [u8; 4] = h.get(16..20)?.try_into().ok()?;
@@ -86,6 +100,7 @@ pub(crate) fn ipv4<'a>(data: &'a [u8], stats: &mut DecodeStats) -> Option<Ipv4<'
         more_fragments: flags_hi & 0x20 != 0,
         header_len,
         payload,
+        cut,
     })
 }
 
@@ -97,11 +112,13 @@ pub(crate) struct Ipv6<'a> {
     pub next: u8,
     /// What follows the fixed header, trimmed to the payload length.
     pub payload: &'a [u8],
+    /// The payload length runs past the captured bytes of a snapped record (see [`ipv4`]).
+    pub cut: bool,
 }
 
 /// Parses the IPv6 fixed header (RFC 8200 §3). A payload length of 0 is a jumbogram
-/// (RFC 2675) or offload: the captured bytes are taken then.
-pub(crate) fn ipv6<'a>(data: &'a [u8], stats: &mut DecodeStats) -> Option<Ipv6<'a>> {
+/// (RFC 2675) or offload: the captured bytes are taken then. `snapped` as for [`ipv4`].
+pub(crate) fn ipv6<'a>(data: &'a [u8], snapped: bool, stats: &mut DecodeStats) -> Option<Ipv6<'a>> {
     let Some(h) = data.get(..40) else {
         stats.ip_truncated += 1;
         return None;
@@ -112,20 +129,27 @@ pub(crate) fn ipv6<'a>(data: &'a [u8], stats: &mut DecodeStats) -> Option<Ipv6<'
     }
     let len = usize::from(be16(h, 4)?);
     let rest = data.get(40..)?;
-    let payload = if len == 0 {
-        rest
+    let (payload, cut) = if len == 0 {
+        (rest, false)
     } else {
-        let Some(p) = rest.get(..len) else {
-            stats.ip_truncated += 1;
-            return None;
-        };
-        p
+        match rest.get(..len) {
+            Some(p) => (p, false),
+            None if snapped => {
+                stats.ip_snaplen_cut += 1;
+                (rest, true)
+            }
+            None => {
+                stats.ip_truncated += 1;
+                return None;
+            }
+        }
     };
     Some(Ipv6 {
         src: h.get(8..24)?.try_into().ok()?,
         dst: h.get(24..40)?.try_into().ok()?,
         next: *h.get(6)?,
         payload,
+        cut,
     })
 }
 

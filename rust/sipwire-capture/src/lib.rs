@@ -27,6 +27,7 @@ pub mod decode;
 pub mod engine;
 pub mod hep;
 mod ip;
+pub mod join;
 pub mod link;
 pub mod live;
 pub mod pipeline;

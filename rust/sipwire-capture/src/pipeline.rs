@@ -6,13 +6,14 @@
 //! content on any port, and HTTP on port 5060 is not SIP. A UDP payload that is neither SIP
 //! nor HEP goes to the RTP stage. A message's SDP tells the RTP stage which streams to expect.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
 use sipwire::message::MessageIndex;
-use sipwire::ParseOptions;
+use sipwire::{ErrorKind, ParseOptions};
 
 use crate::analyze::Analysis;
 
@@ -140,6 +141,44 @@ impl Sink {
         true
     }
 
+    /// A UDP datagram the snap length cut. RFC 3261 §18.3 would discard it; a monitor shows
+    /// what the network carried: the header lines captured whole make the row (the body,
+    /// incomplete, is not read for SDP), and its `parse_error` says `capture_truncated`.
+    fn cut_datagram(&mut self, seen: &Seen, payload: &[u8]) -> bool {
+        if !looks_like_sip(payload) {
+            return false;
+        }
+        self.sip.sip_truncated += 1;
+        self.sip.sip_messages += 1;
+        self.sip.sip_parse_errors += 1;
+        let mut parse = self.opts.parse;
+        parse.leniency.short_body = true;
+        let head: Cow<'_, [u8]> = if memchr::memmem::find(payload, b"\r\n\r\n").is_some() {
+            Cow::Borrowed(payload)
+        } else {
+            // The cut fell in the header section: its complete lines, ended by an empty line.
+            let end = memchr::memrchr(b'\n', payload).map_or(0, |i| i + 1);
+            let mut v = payload.get(..end).unwrap_or_default().to_vec();
+            v.extend_from_slice(b"\r\n");
+            Cow::Owned(v)
+        };
+        let parsed = MessageIndex::parse_datagram(&head, &parse);
+        let mut row = match &parsed {
+            Ok(index) => indexed_row(&head, index, &parse),
+            Err(e) => failed_row(payload, *e),
+        };
+        row.error = Some(ErrorKind::CaptureTruncated);
+        row.size = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        if let (Some(a), Ok(index)) = (self.analysis.as_mut(), &parsed) {
+            a.message(seen, &head, index);
+        }
+        self.messages.push(Some(seen), &row, payload);
+        if self.messages.len() >= self.opts.batch_rows {
+            self.flush();
+        }
+        true
+    }
+
     /// A HEP packet (HOMER's encapsulation, hep.rs): its payload with the addresses and time
     /// it carries. False when it does not decode (a UDP payload is then tried as RTP).
     fn hep(&mut self, time_ns: i64, frame: u64, payload: &[u8]) -> bool {
@@ -179,6 +218,12 @@ impl Sink {
             dst: seg.dst,
             transport: Transport::Udp,
         };
+        if seg.cut {
+            if !self.cut_datagram(&seen, p) {
+                self.sip.not_sip += 1;
+            }
+            return;
+        }
         if self.datagram(&seen, p) {
             return;
         }

@@ -21,6 +21,9 @@ pub struct SipStats {
     pub sip_messages: u64,
     /// Of those, messages that did not parse (their row has `parse_error`).
     pub sip_parse_errors: u64,
+    /// Of those, UDP messages the snap length cut (`parse_error` `capture_truncated`; their
+    /// complete header lines give the row's fields).
+    pub sip_truncated: u64,
     /// UDP, SCTP and WebSocket payloads that were neither SIP, HEP nor RTP/RTCP (the first
     /// packet of a stream the RTP heuristic has not confirmed yet is counted here too).
     pub not_sip: u64,
@@ -40,6 +43,7 @@ impl Counters for SipStats {
     fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
         f("sip_messages", self.sip_messages);
         f("sip_parse_errors", self.sip_parse_errors);
+        f("sip_truncated", self.sip_truncated);
         f("not_sip", self.not_sip);
         f("keepalives", self.keepalives);
         f("stream_errors", self.stream_errors);

@@ -24,7 +24,7 @@ use crate::sctp::{self, SctpFlow};
 use crate::stats::Counters;
 use crate::tcp::{ByteSink, TcpFlow, FIN, RST, SYN};
 use crate::types::{CaptureLimits, Endpoint, Segment, Transport, L4};
-use crate::websocket::WsDecoder;
+use crate::websocket::{self, WsDecoder};
 
 /// One thing a stream yielded, with the time and frame of the segment that completed it.
 #[derive(Debug)]
@@ -320,7 +320,26 @@ fn classify(view: &[u8], at_start: bool) -> Verdict {
         };
     }
     // Mid-stream: the first line may be cut, so only a known method or a status line is
-    // taken there; after it, any SIP start line.
+    // taken there; after it, any SIP start line. Or WebSocket frames whose handshake came
+    // before the capture began, whichever starts first (a frame's length bytes can hold an
+    // LF, putting a start line at the head of a "line").
+    let line = sip_line_mid_stream(view);
+    let limit = match line {
+        Verdict::Sip(0) => return line,
+        Verdict::Sip(at) => at,
+        _ => SNIFF_BYTES,
+    };
+    if let Some(at) = websocket::sip_frame_start(view, limit, is_known_start_line) {
+        return Verdict::Ws(at);
+    }
+    match line {
+        Verdict::Sip(_) | Verdict::NotSip => line,
+        _ => undecided,
+    }
+}
+
+/// A SIP start line in bytes met mid-stream (see [`classify`]): `Wait` when none yet.
+fn sip_line_mid_stream(view: &[u8]) -> Verdict {
     let mut pos = 0;
     while let Some(nl) = memchr::memchr(b'\n', view.get(pos..).unwrap_or(&[])) {
         let line = trim_cr(view.get(pos..pos + nl).unwrap_or(&[]));
@@ -337,7 +356,7 @@ fn classify(view: &[u8], at_start: bool) -> Verdict {
             return Verdict::NotSip;
         }
     }
-    undecided
+    Verdict::Wait
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use arrow_array::builder::{
     UInt32Builder, UInt64Builder, UInt8Builder,
 };
 use arrow_array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampNanosecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -69,23 +69,46 @@ pub fn messages_schema(raw: bool) -> SchemaRef {
 
 /// Text columns hold UTF-8; bytes that are not (a hostile Call-ID) are replaced by U+FFFD
 /// here, and kept exactly in the `raw` column.
-fn push_text(b: &mut StringBuilder, v: Option<&[u8]>) {
-    match v {
-        None => b.append_null(),
-        Some(v) => match std::str::from_utf8(v) {
-            Ok(s) => b.append_value(s),
-            Err(_) => b.append_value(String::from_utf8_lossy(v)),
-        },
+/// A text column filled with the message's bytes as they are, checked as UTF-8 once per batch
+/// over the whole buffer (one pass, instead of a check per value); a batch holding invalid
+/// UTF-8 (rare: SIP text is ASCII or UTF-8) is then made again value by value, lossily.
+#[derive(Default)]
+struct TextColumn {
+    builder: BinaryBuilder,
+}
+
+impl TextColumn {
+    #[inline]
+    fn push(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.builder.append_value(v),
+            None => self.builder.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let bytes = self.builder.finish();
+        match StringArray::try_from_binary(bytes.clone()) {
+            Ok(text) => Arc::new(text),
+            Err(_) => {
+                let mut b = StringBuilder::with_capacity(bytes.len(), bytes.values().len());
+                for v in bytes.iter() {
+                    b.append_option(v.map(String::from_utf8_lossy));
+                }
+                Arc::new(b.finish())
+            }
+        }
     }
 }
 
-/// Formats addresses into the builder without an allocation per row, reusing the last text
-/// when the address repeats (most rows of a capture share a handful of hosts).
+/// Formats addresses into the builder without an allocation per row, reusing the text of the
+/// last two addresses (a request and its response swap source and destination, and most rows
+/// of a capture share a handful of hosts).
 #[derive(Default)]
 struct IpColumn {
     builder: StringBuilder,
-    last: Option<IpAddr>,
-    text: String,
+    /// The two most recent addresses and their text, the newer first.
+    recent: [(Option<IpAddr>, String); 2],
 }
 
 impl IpColumn {
@@ -94,31 +117,39 @@ impl IpColumn {
             self.builder.append_null();
             return;
         };
-        if self.last != Some(ip) {
-            self.text.clear();
-            match ip {
-                // Dotted quads by hand: `Display` goes through the formatter per octet.
-                IpAddr::V4(v4) => {
-                    for (i, o) in v4.octets().into_iter().enumerate() {
-                        if i > 0 {
-                            self.text.push('.');
-                        }
-                        if o >= 100 {
-                            self.text.push(char::from(b'0' + o / 100));
-                        }
-                        if o >= 10 {
-                            self.text.push(char::from(b'0' + o / 10 % 10));
-                        }
-                        self.text.push(char::from(b'0' + o % 10));
-                    }
-                }
-                IpAddr::V6(_) => {
-                    let _ = write!(self.text, "{ip}");
-                }
+        if self.recent[0].0 != Some(ip) {
+            self.recent.swap(0, 1);
+            if self.recent[0].0 != Some(ip) {
+                let text = &mut self.recent[0].1;
+                text.clear();
+                write_ip(text, ip);
+                self.recent[0].0 = Some(ip);
             }
-            self.last = Some(ip);
         }
-        self.builder.append_value(&self.text);
+        self.builder.append_value(&self.recent[0].1);
+    }
+}
+
+fn write_ip(text: &mut String, ip: IpAddr) {
+    match ip {
+        // Dotted quads by hand: `Display` goes through the formatter per octet.
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                if o >= 100 {
+                    text.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    text.push(char::from(b'0' + o / 10 % 10));
+                }
+                text.push(char::from(b'0' + o % 10));
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(text, "{ip}");
+        }
     }
 }
 
@@ -133,14 +164,14 @@ pub struct MessagesBuilder {
     dst_ip: IpColumn,
     dst_port: UInt16Builder,
     transport: StringBuilder,
-    method: StringBuilder,
+    method: TextColumn,
     status: UInt16Builder,
-    call_id: StringBuilder,
+    call_id: TextColumn,
     cseq: UInt32Builder,
-    cseq_method: StringBuilder,
-    from_tag: StringBuilder,
-    to_tag: StringBuilder,
-    branch: StringBuilder,
+    cseq_method: TextColumn,
+    from_tag: TextColumn,
+    to_tag: TextColumn,
+    branch: TextColumn,
     size: UInt32Builder,
     parse_error: StringBuilder,
     file: StringBuilder,
@@ -162,14 +193,14 @@ impl MessagesBuilder {
             dst_ip: IpColumn::default(),
             dst_port: UInt16Builder::new(),
             transport: StringBuilder::new(),
-            method: StringBuilder::new(),
+            method: TextColumn::default(),
             status: UInt16Builder::new(),
-            call_id: StringBuilder::new(),
+            call_id: TextColumn::default(),
             cseq: UInt32Builder::new(),
-            cseq_method: StringBuilder::new(),
-            from_tag: StringBuilder::new(),
-            to_tag: StringBuilder::new(),
-            branch: StringBuilder::new(),
+            cseq_method: TextColumn::default(),
+            from_tag: TextColumn::default(),
+            to_tag: TextColumn::default(),
+            branch: TextColumn::default(),
             size: UInt32Builder::new(),
             parse_error: StringBuilder::new(),
             file: StringBuilder::new(),
@@ -208,14 +239,14 @@ impl MessagesBuilder {
         self.dst_port.append_option(seen.map(|s| s.dst.port));
         self.transport
             .append_option(seen.map(|s| s.transport.as_str()));
-        push_text(&mut self.method, row.method);
+        self.method.push(row.method);
         self.status.append_option(row.status);
-        push_text(&mut self.call_id, row.call_id);
+        self.call_id.push(row.call_id);
         self.cseq.append_option(row.cseq);
-        push_text(&mut self.cseq_method, row.cseq_method);
-        push_text(&mut self.from_tag, row.from_tag);
-        push_text(&mut self.to_tag, row.to_tag);
-        push_text(&mut self.branch, row.branch);
+        self.cseq_method.push(row.cseq_method);
+        self.from_tag.push(row.from_tag);
+        self.to_tag.push(row.to_tag);
+        self.branch.push(row.branch);
         self.size.append_value(row.size);
         self.parse_error.append_option(row.error.map(|k| k.name()));
         self.file.append_option(self.current_file.as_deref());
@@ -235,14 +266,14 @@ impl MessagesBuilder {
             Arc::new(self.dst_ip.builder.finish()),
             Arc::new(self.dst_port.finish()),
             Arc::new(self.transport.finish()),
-            Arc::new(self.method.finish()),
+            self.method.finish(),
             Arc::new(self.status.finish()),
-            Arc::new(self.call_id.finish()),
+            self.call_id.finish(),
             Arc::new(self.cseq.finish()),
-            Arc::new(self.cseq_method.finish()),
-            Arc::new(self.from_tag.finish()),
-            Arc::new(self.to_tag.finish()),
-            Arc::new(self.branch.finish()),
+            self.cseq_method.finish(),
+            self.from_tag.finish(),
+            self.to_tag.finish(),
+            self.branch.finish(),
             Arc::new(self.size.finish()),
             Arc::new(self.parse_error.finish()),
             Arc::new(self.file.finish()),

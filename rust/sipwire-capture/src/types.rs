@@ -70,6 +70,9 @@ pub struct Segment<'a> {
     pub dst: Endpoint,
     pub l4: L4,
     pub payload: &'a [u8],
+    /// The snap length cut the record inside this payload: its headers say more bytes were
+    /// sent than the capture holds (UDP only; a cut TCP or SCTP segment is dropped).
+    pub cut: bool,
 }
 
 /// Every bound the capture pipeline enforces; what a bound drops is counted in

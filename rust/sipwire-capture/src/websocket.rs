@@ -128,6 +128,51 @@ fn frame_need(buf: &[u8], max: usize) -> usize {
     }
 }
 
+/// Where WebSocket frames carrying SIP start in bytes met mid-connection (the handshake was
+/// before the capture began): the first offset holding a whole data frame header (text or
+/// binary, RSV clear) whose payload, unmasked, starts with a known SIP start line (RFC 7118
+/// §5: one message per WebSocket message). `None` when no offset within `limit` does.
+pub(crate) fn sip_frame_start(
+    view: &[u8],
+    limit: usize,
+    known: impl Fn(&[u8]) -> bool,
+) -> Option<usize> {
+    const LINE: usize = 256;
+    let mut line = [0u8; LINE];
+    for at in 0..view.len().min(limit) {
+        let rest = view.get(at..).unwrap_or(&[]);
+        // Cheap first: FIN or not, RSV clear, opcode text or binary.
+        let Some(&b0) = rest.first() else { break };
+        if b0 & 0x70 != 0 || !matches!(b0 & 0x0f, TEXT | BINARY) {
+            continue;
+        }
+        let Ok(Some(h)) = header(rest) else { continue };
+        let payload = rest.get(h.len..).unwrap_or(&[]);
+        let n = payload
+            .len()
+            .min(LINE)
+            .min(usize::try_from(h.payload).unwrap_or(usize::MAX));
+        let (Some(src), Some(dst)) = (payload.get(..n), line.get_mut(..n)) else {
+            continue;
+        };
+        match h.mask {
+            Some(k) => dst
+                .iter_mut()
+                .zip(src.iter().zip(k.iter().cycle()))
+                .for_each(|(d, (b, k))| *d = b ^ k),
+            None => dst.copy_from_slice(src),
+        }
+        let Some(nl) = memchr::memchr(b'\n', dst) else {
+            continue;
+        };
+        let first = dst.get(..nl).unwrap_or(&[]);
+        if known(first.strip_suffix(b"\r").unwrap_or(first)) {
+            return Some(at);
+        }
+    }
+    None
+}
+
 /// XORs `payload` with the masking key into `out` (RFC 6455 §5.3).
 fn unmask(payload: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
     out.clear();

@@ -620,6 +620,69 @@ fn udp_and_tcp_lengths_that_lie() {
     assert_eq!(decode(101, &ipv4(A4, B4, 132, &[0; 11])).1.l4_truncated, 1);
 }
 
+/// A record the snap length cut: `keep` bytes of `frame` captured, `orig_len` the whole.
+fn snapped(frame: &[u8], keep: usize) -> (Vec<(Vec<u8>, bool)>, DecodeStats) {
+    snapped_on(101, frame, keep)
+}
+
+fn snapped_on(lt: u32, frame: &[u8], keep: usize) -> (Vec<(Vec<u8>, bool)>, DecodeStats) {
+    let mut dec = Decoder::new(CaptureLimits::DEFAULT);
+    let mut st = DecodeStats::default();
+    let rec = Record {
+        frame: 1,
+        time_ns: 0,
+        linktype: lt,
+        data: &frame[..keep],
+        orig_len: frame.len() as u32,
+    };
+    let mut out = Vec::new();
+    dec.decode(&rec, &mut st, &mut |s| {
+        out.push((s.payload.to_vec(), s.cut))
+    });
+    (out, st)
+}
+
+#[test]
+fn snap_length_cut_udp_goes_on_as_captured() {
+    let msg = b"OPTIONS sip:b SIP/2.0\r\nCall-ID: x\r\n\r\n";
+    let p4 = ipv4(A4, B4, 17, &udp(1, 2, msg));
+    let (segs, st) = snapped(&p4, 20 + 8 + 10);
+    assert_eq!(segs, vec![(msg[..10].to_vec(), true)]);
+    assert_eq!(
+        (st.ip_snaplen_cut, st.ip_truncated, st.l4_truncated),
+        (1, 0, 0)
+    );
+    let p6 = ipv6(a6(1), a6(2), 17, &udp(1, 2, msg));
+    let (segs, st) = snapped(&p6, 40 + 8 + 5);
+    assert_eq!(segs, vec![(msg[..5].to_vec(), true)]);
+    assert_eq!(st.ip_snaplen_cut, 1);
+    // Whole: not cut.
+    let (segs, _) = snapped(&p4, p4.len());
+    assert_eq!(segs, vec![(msg.to_vec(), false)]);
+    // Cut inside the UDP header: nothing to go on with.
+    let (segs, st) = snapped(&p4, 20 + 5);
+    assert!(segs.is_empty());
+    assert_eq!(st.l4_truncated, 1);
+}
+
+#[test]
+fn snap_length_cut_streams_and_fragments_are_dropped() {
+    let t = ipv4(A4, B4, 6, &tcp(1, 2, 3, b"INVITE sip:b SIP/2.0\r\n"));
+    let (segs, st) = snapped(&t, t.len() - 4);
+    assert!(segs.is_empty());
+    assert_eq!((st.ip_snaplen_cut, st.ip_truncated), (1, 1));
+    let frags = frags4(7, 17, &udp(1, 2, &big_payload(3000)), 1480);
+    let (segs, st) = snapped_on(1, &frags[0], 600);
+    assert!(segs.is_empty());
+    assert_eq!(st.ip_truncated, 1);
+    // A length that lies in a record that was not cut is still refused.
+    let mut p = ipv4(A4, B4, 17, &udp(1, 2, b"abc"));
+    p[2..4].copy_from_slice(&200u16.to_be_bytes());
+    let (segs, st) = decode(101, &p);
+    assert!(segs.is_empty());
+    assert_eq!((st.ip_truncated, st.ip_snaplen_cut), (1, 0));
+}
+
 // ---------------------------------------------------------------------------------------
 // IPv6 extension headers that are hostile
 // ---------------------------------------------------------------------------------------

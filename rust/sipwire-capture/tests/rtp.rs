@@ -1439,8 +1439,8 @@ fn media_endpoints_evicted_oldest_first() {
         ..CaptureLimits::DEFAULT
     };
     let (mut t, mut st) = tracker(limits);
-    for k in 0..5u16 {
-        // RTP and RTCP endpoints: two entries each.
+    for k in 0..7u16 {
+        // One entry each: RTCP on the next port up is kept in the RTP endpoint's entry.
         announce(
             &mut t,
             &mut st,
@@ -1449,11 +1449,33 @@ fn media_endpoints_evicted_oldest_first() {
             &sdp("10.2.0.1", 6000 + 10 * k, "0", ""),
         );
     }
-    assert_eq!(st.rtp_media_endpoints_evicted, 6);
+    assert_eq!(st.rtp_media_endpoints_evicted, 3);
     let p = rtp(1, 160, 7, 0, false, &[0; 20]);
     // The first three are forgotten: a packet to them waits as a heuristic candidate.
-    assert!(!t.packet(MS, 1, ep("10.2.0.2", 1), ep("10.2.0.1", 6000), &p, &mut st));
+    assert!(!t.packet(MS, 1, ep("10.2.0.2", 1), ep("10.2.0.1", 6020), &p, &mut st));
     assert!(t.packet(MS, 2, ep("10.2.0.2", 1), ep("10.2.0.1", 6040), &p, &mut st));
+    // RTCP to the port above a kept one is known (a bad one is counted as malformed); above
+    // a forgotten one it is not (a bad one is then just not RTCP).
+    let mut bad = rtcp_rr(5, &[]);
+    bad[2..4].copy_from_slice(&900u16.to_be_bytes());
+    assert!(!t.packet(
+        MS,
+        3,
+        ep("10.2.0.2", 2),
+        ep("10.2.0.1", 6061),
+        &bad,
+        &mut st
+    ));
+    assert_eq!(st.rtcp_malformed, 1);
+    assert!(!t.packet(
+        MS,
+        4,
+        ep("10.2.0.2", 2),
+        ep("10.2.0.1", 6011),
+        &bad,
+        &mut st
+    ));
+    assert_eq!(st.rtcp_malformed, 1);
     // Re-announcing one endpoint many times does not grow the queue without bound.
     for _ in 0..1000 {
         announce(&mut t, &mut st, 0, "c", &sdp("10.2.0.1", 6040, "0", ""));

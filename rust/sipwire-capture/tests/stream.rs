@@ -85,6 +85,7 @@ impl Rig {
                 flags: flags | ACK,
             },
             payload,
+            cut: false,
         };
         let mut out = Self::sink(&mut self.got, &mut self.when);
         self.s.tcp(t, self.frame, &seg, &mut self.stats, &mut out);
@@ -97,6 +98,7 @@ impl Rig {
             dst,
             l4: L4::Sctp { vtag },
             payload: chunks,
+            cut: false,
         };
         let mut out = Self::sink(&mut self.got, &mut self.when);
         self.s.sctp(t, self.frame, &seg, &mut self.stats, &mut out);
@@ -602,6 +604,61 @@ fn websocket_masked_fragmented_frames_with_control_frames_between() {
         r.tcp(2, a, b, 1 + i as u32, 0, byte);
     }
     assert_eq!(r.got, vec![Got::Datagram(Transport::Ws, invite)]);
+}
+
+#[test]
+fn websocket_met_after_its_handshake_is_found_by_its_frames() {
+    // A long-lived SIP-over-WebSocket connection whose handshake came before the capture
+    // began: the first bytes seen are the tail of a frame, then whole frames.
+    let invite = sip("INVITE", 1, &"a=x\r\n".repeat(60)); // 16-bit length
+    let bye = sip("BYE", 2, "");
+    let ok = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/WSS x;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n"
+        .to_vec();
+    let k = Some([0x0a, 0x81, 0x0d, 0x7e]);
+    let mut client = ws_frame(true, 1, k, &sip("OPTIONS", 9, ""));
+    let tail = client.len() - 40;
+    client.drain(..tail);
+    client.extend(ws_frame(true, 9, k, b"ping"));
+    client.extend(ws_frame(true, 1, k, &invite));
+    client.extend(ws_frame(true, 2, k, &bye));
+    // A length whose low byte is LF (0x010a): a "line" of the server's bytes starts with
+    // the status line, and still the frames are what is read.
+    let mut long_ok = ok.clone();
+    long_ok.splice(
+        16..16,
+        b"X-Pad: "
+            .iter()
+            .chain(&vec![b'p'; 0x010a - ok.len() - 9])
+            .chain(b"\r\n")
+            .copied(),
+    );
+    assert_eq!(long_ok.len(), 0x010a);
+    let mut server = ws_frame(true, 1, None, &long_ok);
+    server.extend(ws_frame(true, 1, None, &ok));
+    for cut in [1, 7, 40, 41, 200, client.len() - 1] {
+        let mut r = rig();
+        let (a, b) = (ep(A, 50000), ep(B, 443));
+        r.tcp(1, a, b, 1000, ACK, &client[..cut]);
+        r.tcp(2, b, a, 5000, ACK, &server);
+        r.tcp(3, a, b, 1000 + cut as u32, ACK, &client[cut..]);
+        let mut got = r.got.clone();
+        got.sort_by_key(|g| format!("{g:?}"));
+        let mut want = vec![
+            Got::Datagram(Transport::Ws, invite.clone()),
+            Got::Datagram(Transport::Ws, bye.clone()),
+            Got::Datagram(Transport::Ws, long_ok.clone()),
+            Got::Datagram(Transport::Ws, ok.clone()),
+        ];
+        want.sort_by_key(|g| format!("{g:?}"));
+        assert_eq!(got, want, "cut {cut}");
+        assert_eq!(r.stats.stream_ws_flows, 2, "cut {cut}");
+    }
+    // Plain SIP met mid-stream is still plain SIP.
+    let mut r = rig();
+    let plain = [sip("BYE", 3, ""), sip("BYE", 4, "")].concat();
+    r.tcp(1, ep(A, 5060), ep(B, 5060), 77, ACK, &plain[5..]);
+    assert_eq!(r.got, vec![Got::Sip(sip("BYE", 4, ""))]);
+    assert_eq!(r.stats.stream_ws_flows, 0);
 }
 
 #[test]

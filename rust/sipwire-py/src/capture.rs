@@ -410,11 +410,23 @@ impl CaptureReader {
             return Ok(t);
         }
         self.finish(py)?;
-        let (streams, dtmf) = self.lock().pipeline_mut().rtp_rows();
         let arrow =
             |e: ArrowError| pyo3::exceptions::PyRuntimeError::new_err(format!("arrow: {e}"));
-        let s = rtp_streams_batch(&streams).map_err(arrow)?;
-        let d = dtmf_batch(&dtmf).map_err(arrow)?;
+        let (s, dtmf) = {
+            let mut read = self.lock();
+            let (streams, dtmf) = read.pipeline_mut().rtp_rows();
+            // An analysis joins each stream to its call's media row.
+            let s = match read.pipeline_mut().analysis_mut() {
+                Some(a) => a.rtp_streams_batch(&streams),
+                None => rtp_streams_batch(&streams),
+            };
+            (s.map_err(arrow)?, dtmf)
+        };
+        let d = match self.lock().pipeline_mut().analysis_mut() {
+            Some(a) => a.dtmf_batch(&dtmf),
+            None => dtmf_batch(&dtmf),
+        }
+        .map_err(arrow)?;
         let tables = (
             Py::new(py, Table::new(s.schema(), vec![s]))?,
             Py::new(py, Table::new(d.schema(), vec![d]))?,

@@ -19,9 +19,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
 use sipwire_capture::engine::{
-    correlate, drain_points, events_schema, media_addresses, rtp_replay, transport_of, EngineRead,
-    Key, MessageEvent, RtpEvent, KIND_SIP,
+    correlate, drain_points, events_schema, joins_batch, media_addresses, rtp_replay, transport_of,
+    EngineRead, Key, MessageEvent, RtpEvent, KIND_JOIN, KIND_SIP,
 };
+use sipwire_capture::join::JoinRow;
 use sipwire_capture::pipeline::Options;
 use sipwire_capture::read::Source;
 use sipwire_capture::{CaptureLimits, Counters, Endpoint};
@@ -230,7 +231,7 @@ fn engine_correlate<'py>(
     end: Option<i64>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
-) -> PyResult<(Table, Table, Bound<'py, PyDict>)> {
+) -> PyResult<(Table, Table, Bound<'py, PyDict>, Table)> {
     let parse = options(py, strict, limits.as_ref());
     let batches = read_ipc(group)?;
     let mut rows: Vec<(Key, usize, usize)> = Vec::new();
@@ -268,13 +269,15 @@ fn engine_correlate<'py>(
         .map(|(c, r, s, t)| ((c, r, s), t))
         .collect();
     drains.sort();
-    let (c, m, st) = py
+    let (c, m, st, joins) = py
         .allow_threads(|| correlate(events, &drains, end, parse))
         .map_err(arrow_err)?;
+    let j = joins_batch(&joins).map_err(arrow_err)?;
     Ok((
         Table::new(c.schema(), vec![c]),
         Table::new(m.schema(), vec![m]),
         counters(py, &st)?,
+        Table::new(j.schema(), vec![j]),
     ))
 }
 
@@ -305,12 +308,20 @@ fn engine_rtp<'py>(
     }
     rows.sort_unstable();
     let mut events = Vec::with_capacity(rows.len());
+    let mut joins = Vec::new();
     for (_, bi, i) in rows {
         let (Some(c), Some((kind, frame))) = (cols.get(bi), extra.get(bi)) else {
             continue;
         };
         let time_ns = c.time.value(i);
         let raw = c.raw.value(i);
+        if kind.value(i) == KIND_JOIN {
+            let row = JoinRow::decode(raw).ok_or_else(|| {
+                PyValueError::new_err("a join row (kind 3) whose bytes are not a join row's")
+            })?;
+            joins.push(row);
+            continue;
+        }
         if kind.value(i) == KIND_SIP {
             events.push(RtpEvent::Sip { time_ns, raw });
             continue;
@@ -327,7 +338,7 @@ fn engine_rtp<'py>(
         });
     }
     let (s, d, st) = py
-        .allow_threads(|| rtp_replay(events, CaptureLimits::DEFAULT, parse))
+        .allow_threads(|| rtp_replay(events, joins, CaptureLimits::DEFAULT, parse))
         .map_err(arrow_err)?;
     Ok((
         Table::new(s.schema(), vec![s]),

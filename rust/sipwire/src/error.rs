@@ -35,6 +35,8 @@ pub enum ErrorKind {
     MissingContentLength,
     /// Bytes that are not a SIP message where one should start on a stream.
     Garbage,
+    /// A capture holds only the first bytes of the message: the snap length cut the record.
+    CaptureTruncated,
 
     // --- start line (RFC 3261 §7.1, §7.2) ---
     /// The first line is neither a Request-Line nor a Status-Line.
@@ -184,6 +186,7 @@ impl ErrorKind {
             BodyTooLarge => "body_too_large",
             MissingContentLength => "missing_content_length",
             Garbage => "garbage",
+            CaptureTruncated => "capture_truncated",
             InvalidStartLine => "invalid_start_line",
             InvalidMethod => "invalid_method",
             MethodTooLong => "method_too_long",
@@ -261,6 +264,7 @@ impl ErrorKind {
             BodyTooLarge => "the body is larger than Limits.max_body; raise the limit if this size is expected",
             MissingContentLength => "a message on a stream transport must carry Content-Length (RFC 3261 §18.3)",
             Garbage => "bytes that do not start a SIP message; the stream skipped to the next start line",
+            CaptureTruncated => "the capture holds only the first bytes of this message (its snap length cut the record); capture with a larger snap length (tcpdump -s 0) to see it whole",
             InvalidStartLine => "the first line is neither 'METHOD Request-URI SIP/2.0' nor 'SIP/2.0 code reason'",
             InvalidMethod => "the method is not a token (RFC 3261 §25.1)",
             MethodTooLong => "the method is longer than Limits.max_method",

@@ -2148,3 +2148,178 @@ fn recycled_records_give_the_same_rows() {
     assert_eq!(c.counters().stored_bytes, 0);
     assert_eq!(probe(&mut c, "probe", 2e6), fresh);
 }
+
+/// A capture at the proxy sees each message on both hops (caller to proxy, proxy to
+/// callee): the proxy's copy has its own Via (§16.6 step 8) and other addresses, so it is
+/// not a retransmission; the 2xx ACK has a new branch on each hop (§13.2.2.4). Only what a
+/// sender sent again on its hop is counted, in any feed order.
+#[test]
+fn a_message_on_two_hops_is_not_a_retransmission() {
+    let up = alice_invite("hops").with_body(&sdp_media("10.0.0.1", &[("audio", 4000, "0", "")]));
+    let down = up.forwarded("SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKp1");
+    let ok = down
+        .response("200 OK", "tb")
+        .with_body(&sdp_media("10.0.0.2", &[("audio", 5000, "0", "")]));
+    let ack_up = Sip::request(
+        "ACK",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKack",
+        &up.from,
+        &ok.to,
+        "hops",
+        1,
+    );
+    let ack_down = ack_up.forwarded("SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKpack");
+    let bye_up = Sip::request(
+        "BYE",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKbye",
+        &up.from,
+        &ok.to,
+        "hops",
+        2,
+    );
+    let bye_down = bye_up.forwarded("SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKpbye");
+    let bye_ok = bye_down.response("200 OK", "");
+    let msgs = vec![
+        seen(0.0, ALICE, PROXY, &up),
+        seen(0.01, PROXY, BOB, &down),
+        seen(0.5, BOB, PROXY, &down.response("180 Ringing", "tb")),
+        seen(
+            0.51,
+            PROXY,
+            ALICE,
+            &down.response("180 Ringing", "tb").upstream(),
+        ),
+        seen(2.0, BOB, PROXY, &ok),
+        seen(2.01, PROXY, ALICE, &ok.upstream()),
+        seen(2.1, ALICE, PROXY, &ack_up),
+        seen(2.11, PROXY, BOB, &ack_down),
+        seen(9.0, ALICE, PROXY, &bye_up),
+        seen(9.01, PROXY, BOB, &bye_down),
+        seen(9.02, BOB, PROXY, &bye_ok),
+        seen(9.03, PROXY, ALICE, &bye_ok.upstream()),
+    ];
+    // Sent again: Bob's 200 (its timer, §13.3.1.4) and the proxy's forward of it, the
+    // caller's ACK to it and the proxy's forward of that.
+    let mut again = msgs.clone();
+    for (i, t) in [(4, 2.5), (5, 2.51), (6, 2.6), (7, 2.61)] {
+        let mut m = msgs[i].clone();
+        m.t = t;
+        again.push(m);
+    }
+    for (msgs, retransmissions) in [(msgs, 0u32), (again, 4)] {
+        for order in orders(msgs.len()) {
+            let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+            assert_eq!(
+                c.counters().retransmissions,
+                u64::from(retransmissions),
+                "{order:?}"
+            );
+            let r = &rows_of(&mut c)[0];
+            assert_eq!(r.retransmissions, retransmissions, "{order:?}");
+            assert_eq!((r.outcome, r.invites, r.dialogs), (Outcome::Answered, 2, 1));
+            assert!(close(r.answer_time, 2.0) && close(r.end_time, 9.0), "{r:?}");
+        }
+    }
+}
+
+/// RFC 6076 §4.2, Session Request Delay: INVITE to the first provisional other than 100,
+/// else to the final response (the 2xx, or the failure of a failed call); a 407 challenge
+/// does not count (the caller's next INVITE is the same call's request).
+#[test]
+fn session_request_delay() {
+    let inv = alice_invite("srd");
+    let again = Sip::request(
+        "INVITE",
+        "sip:bob@example.com",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa2",
+        &inv.from,
+        &inv.to,
+        "srd",
+        2,
+    );
+    let cases: Vec<(Vec<Seen>, Option<f64>, Option<f64>)> = vec![
+        // Challenged, then 100, 183, 180, 200: both to the 183 (not to the 407, not to
+        // the 100).
+        (
+            vec![
+                seen(0.0, ALICE, BOB, &inv),
+                seen(
+                    0.1,
+                    BOB,
+                    ALICE,
+                    &inv.response("407 Proxy Authentication Required", "x"),
+                ),
+                seen(0.3, ALICE, BOB, &again),
+                seen(0.35, BOB, ALICE, &again.response("100 Trying", "")),
+                seen(
+                    0.6,
+                    BOB,
+                    ALICE,
+                    &again.response("183 Session Progress", "tb"),
+                ),
+                seen(0.9, BOB, ALICE, &again.response("180 Ringing", "tb")),
+                seen(1.5, BOB, ALICE, &again.response("200 OK", "tb")),
+            ],
+            Some(0.6),
+            Some(0.6),
+        ),
+        // Busy after a 100 only: SRD to the 486, no post-dial delay.
+        (
+            vec![
+                seen(0.0, ALICE, BOB, &inv),
+                seen(0.1, BOB, ALICE, &inv.response("100 Trying", "")),
+                seen(0.4, BOB, ALICE, &inv.response("486 Busy Here", "tb")),
+            ],
+            Some(0.4),
+            None,
+        ),
+        // Answered at once: SRD to the 200.
+        (
+            vec![
+                seen(0.0, ALICE, BOB, &inv),
+                seen(0.7, BOB, ALICE, &inv.response("200 OK", "tb")),
+            ],
+            Some(0.7),
+            None,
+        ),
+    ];
+    for (msgs, srd, pdd) in cases {
+        for order in orders(msgs.len()) {
+            let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+            let r = &rows_of(&mut c)[0];
+            assert_eq!(r.srd.is_some(), srd.is_some(), "{r:?}");
+            assert!(srd.map_or(true, |s| close(r.srd, s)), "{order:?}: {r:?}");
+            assert_eq!(r.post_dial_delay.is_some(), pdd.is_some(), "{r:?}");
+            assert!(pdd.map_or(true, |p| close(r.post_dial_delay, p)), "{r:?}");
+        }
+    }
+}
+
+/// Over TCP a hop is its two hosts: a UAS resending its 2xx over a new connection (another
+/// source port, RFC 3261 §18.2.2) still resends it; over UDP another port is another hop.
+#[test]
+fn a_resending_over_a_new_connection_is_a_retransmission() {
+    let inv = alice_invite("tcp");
+    let ok = inv.response("200 OK", "tb");
+    for (transport, counted) in [
+        (sipwire::txn::Transport::Tcp, 1u64),
+        (sipwire::txn::Transport::Udp, 0),
+    ] {
+        let mut c = Correlator::new(Config::DEFAULT);
+        c.feed(
+            &inv.bytes(),
+            Packet::new(0.0, addr(ALICE), addr(BOB), transport),
+        );
+        c.feed(
+            &ok.bytes(),
+            Packet::new(1.0, addr(BOB), addr(ALICE), transport),
+        );
+        c.feed(
+            &ok.bytes(),
+            Packet::new(1.5, addr("10.0.0.2:40001"), addr(ALICE), transport),
+        );
+        assert_eq!(c.counters().retransmissions, counted, "{transport:?}");
+    }
+}

@@ -2,6 +2,7 @@
 //! dynamic ones), clock rates, the telephone-event payload (RFC 4733 §7), and the Call-ID of
 //! the dialog that announced it.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -11,8 +12,9 @@ use sipwire::sdp::{static_payload_type, Media};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PtEntry {
     pub pt: u8,
-    /// Encoding name from `a=rtpmap` (or RFC 3551's for a static PT without one).
-    pub name: Box<str>,
+    /// Encoding name from `a=rtpmap` (or RFC 3551's for a static PT without one); the common
+    /// spellings are shared, not allocated per SDP.
+    pub name: Cow<'static, str>,
     /// Clock rate from `a=rtpmap` (0 when absent).
     pub clock: u32,
 }
@@ -27,6 +29,37 @@ pub(crate) struct MediaInfo {
     pub event_pt: Option<(u8, u32)>,
 }
 
+/// Encoding names as SDP commonly spells them (RFC 3551 §6, RFC 4733, RFC 7587 ...).
+const COMMON_NAMES: &[&str] = &[
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "telephone-event",
+    "opus",
+    "GSM",
+    "G723",
+    "CN",
+    "speex",
+    "iLBC",
+    "AMR",
+    "AMR-WB",
+    "H264",
+    "VP8",
+    "VP9",
+    "red",
+    "ulpfec",
+    "rtx",
+    "T140",
+];
+
+fn shared_name(name: &[u8]) -> Cow<'static, str> {
+    match COMMON_NAMES.iter().find(|n| n.as_bytes() == name) {
+        Some(n) => Cow::Borrowed(n),
+        None => Cow::Owned(String::from_utf8_lossy(name).into_owned()),
+    }
+}
+
 impl MediaInfo {
     pub fn from_media(call_id: Arc<str>, m: &Media<'_>) -> MediaInfo {
         let mut pts = Vec::new();
@@ -35,7 +68,7 @@ impl MediaInfo {
             if c.name.is_empty() {
                 continue;
             }
-            let name: Box<str> = String::from_utf8_lossy(c.name).into();
+            let name = shared_name(c.name);
             if event_pt.is_none() && name.eq_ignore_ascii_case("telephone-event") {
                 event_pt = Some((c.payload_type, c.clock_rate));
             }

@@ -297,6 +297,9 @@ struct Expected {
     media: Arc<MediaInfo>,
     rtp: bool,
     rtcp: bool,
+    /// RTCP is on the next port up (RFC 3550 §11, no `a=rtcp`): kept in this entry rather
+    /// than one of its own, which halves the table's inserts.
+    rtcp_next: bool,
     /// Insertion generation, to find this entry's place in the eviction queue.
     gen: u64,
 }
@@ -386,10 +389,15 @@ impl RtpTracker {
             };
             let info = Arc::new(MediaInfo::from_media(call_id.clone(), &m));
             let rtp_ep = Endpoint { ip, port: rtp.port };
-            self.expect(rtp_ep, &info, true, stats);
-            if let Some(rc) = m.rtcp_endpoint() {
-                let ip = media::connection_ip(rc.address).unwrap_or(ip);
-                self.expect(Endpoint { ip, port: rc.port }, &info, false, stats);
+            let rtcp_ep = m.rtcp_endpoint().map(|rc| Endpoint {
+                ip: media::connection_ip(rc.address).unwrap_or(ip),
+                port: rc.port,
+            });
+            let next = rtp.port.checked_add(1).map(|port| Endpoint { ip, port });
+            let rtcp_next = rtcp_ep.is_some() && rtcp_ep == next;
+            self.expect(rtp_ep, &info, true, rtcp_next, stats);
+            if let Some(rc) = rtcp_ep.filter(|_| !rtcp_next) {
+                self.expect(rc, &info, false, false, stats);
             }
             stats.rtp_sdp_media += 1;
             learnt = true;
@@ -427,7 +435,14 @@ impl RtpTracker {
         out
     }
 
-    fn expect(&mut self, ep: Endpoint, info: &Arc<MediaInfo>, rtp: bool, stats: &mut RtpStats) {
+    fn expect(
+        &mut self,
+        ep: Endpoint,
+        info: &Arc<MediaInfo>,
+        rtp: bool,
+        rtcp_next: bool,
+        stats: &mut RtpStats,
+    ) {
         let max = self.limits.max_media_endpoints.max(1);
         // The table is large and probed at random: one lookup on the common path (the
         // eviction check only once it is full).
@@ -445,6 +460,7 @@ impl RtpTracker {
             media: info.clone(),
             rtp,
             rtcp: !rtp,
+            rtcp_next,
             gen,
         };
         match self.expected.entry(ep) {
@@ -454,6 +470,7 @@ impl RtpTracker {
                     // RTP and RTCP on one port (rtcp-mux).
                     e.rtp |= rtp;
                     e.rtcp |= !rtp;
+                    e.rtcp_next |= rtcp_next;
                     return;
                 }
                 *e = fresh;
@@ -475,11 +492,22 @@ impl RtpTracker {
     /// The media of an expected endpoint the packet goes to or comes from.
     fn expected_for(&self, src: &Endpoint, dst: &Endpoint, rtp: bool) -> Option<&Arc<MediaInfo>> {
         let ok = |e: &&Expected| if rtp { e.rtp } else { e.rtcp || e.rtp };
-        self.expected
+        let found = self
+            .expected
             .get(dst)
             .filter(ok)
-            .or_else(|| self.expected.get(src).filter(ok))
-            .map(|e| &e.media)
+            .or_else(|| self.expected.get(src).filter(ok));
+        if rtp || found.is_some() {
+            return found.map(|e| &e.media);
+        }
+        // RTCP on the port above an RTP endpoint whose entry holds it.
+        let below = |ep: &Endpoint| {
+            let port = ep.port.checked_sub(1)?;
+            self.expected
+                .get(&Endpoint { ip: ep.ip, port })
+                .filter(|e| e.rtcp_next)
+        };
+        below(dst).or_else(|| below(src)).map(|e| &e.media)
     }
 
     /// One UDP payload that was neither SIP nor HEP. Returns true when it was taken as RTP or

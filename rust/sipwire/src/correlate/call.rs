@@ -22,7 +22,7 @@ use super::dialog::DialogRec;
 use super::facts::{Method, Seen};
 use super::media::{keep_earliest, SdpRec};
 use super::recycle::Recycled;
-use super::txn::{earliest, earliest_with, Kept, TxnRec};
+use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
 use super::Captured;
 
 /// The responses of one exchange with one To tag.
@@ -32,6 +32,9 @@ pub(crate) struct Leg {
     pub to_hash: u64,
     /// The first 180-189 (RFC 3261 §21.1: ringing, forwarded, queued, session progress).
     pub ringing: Option<f64>,
+    /// The first provisional other than 100 (101-199): RFC 6076 §4.2's status indicative
+    /// response.
+    pub progress: Option<f64>,
     pub answered: Option<(f64, u16)>,
     /// The earliest final response of this leg.
     pub final_: Option<(f64, u16)>,
@@ -39,6 +42,8 @@ pub(crate) struct Leg {
     pub answer: Option<(SdpRec, u16)>,
     /// The earliest 2xx ACK (a non-2xx ACK is part of the INVITE transaction only).
     pub ack: Option<f64>,
+    /// The 2xx ACKs seen: their top Via and hop (a retransmission repeats both).
+    pub ack_hops: Hops,
     pub ack_sdp: Option<SdpRec>,
 }
 
@@ -47,10 +52,12 @@ impl Leg {
         Leg {
             to_hash,
             ringing: None,
+            progress: None,
             answered: None,
             final_: None,
             answer: None,
             ack: None,
+            ack_hops: Hops::default(),
             ack_sdp: None,
         }
     }
@@ -164,6 +171,20 @@ impl<B> Exchange<B> {
     /// The first 180-189 of any leg.
     pub(crate) fn ringing(&self) -> Option<f64> {
         self.legs.iter().filter_map(|l| l.ringing).reduce(f64::min)
+    }
+
+    /// The first response of any leg that tells the request's status (RFC 6076 §4.2): a
+    /// provisional other than 100, or a final other than an authentication challenge (401,
+    /// 407: the caller's next INVITE is still this call's request, §22.2).
+    pub(crate) fn status_indicative(&self) -> Option<f64> {
+        self.legs
+            .iter()
+            .flat_map(|l| {
+                let fin = l.final_.filter(|(_, s)| !matches!(s, 401 | 407));
+                [l.progress, fin.map(|(t, _)| t)]
+            })
+            .flatten()
+            .reduce(f64::min)
     }
 
     /// An exchange refused with a final non-2xx changes nothing (RFC 3264 §5: no answer).
@@ -540,6 +561,9 @@ pub(crate) fn update_exchange<B>(
             };
             if (180..190).contains(&s) {
                 earliest(&mut leg.ringing, t);
+            }
+            if (101..200).contains(&s) {
+                earliest(&mut leg.progress, t);
             }
             if (200..300).contains(&s) {
                 earliest_with(&mut leg.answered, t, s);

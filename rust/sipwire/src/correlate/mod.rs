@@ -14,7 +14,8 @@
 //!    later stage works inside that one record: a call's transactions, dialogs and exchanges
 //!    live with it and are freed with it.
 //! 3. **Transaction** (`txn.rs`, RFC 3261 §17): the message's transaction, by a liberal
-//!    reading of §17.2.3's key; first copy or retransmission.
+//!    reading of §17.2.3's key; first copy, retransmission (the same hop again) or the
+//!    copy of a message on another hop.
 //! 4. **Dialog** (`dialog.rs`, §12): the dialog of its tags, and its state.
 //! 5. **Call** (`call.rs`): the INVITE/UPDATE/PRACK exchange it belongs to (CSeq, From tag),
 //!    and in it the leg of its To tag: times, finals, offer and answer (`media.rs` reads the
@@ -82,6 +83,7 @@ use call::{CallRec, ExMsg, Spare};
 use dialog::Tags;
 use facts::Facts;
 use finish::{Due, Queue, Tomb};
+use hash::FoldHasher;
 use media::SdpRec;
 use table::Table;
 use txn::{KeyRef, Placed, Role, Slot, TxnRec};
@@ -280,9 +282,11 @@ impl Reason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fed {
     /// Recorded in this transaction: the first copy of a request, response, ACK or CANCEL
-    /// (kept there when messages are kept).
+    /// (kept there when messages are kept), or its copy on another hop (other addresses:
+    /// not a retransmission; its time kept if it is the earliest).
     Stored(TxnId),
-    /// A copy of what this transaction has: counted (its time kept if it is the earliest).
+    /// A copy of what this transaction has, sent again on the same hop (source and
+    /// destination): counted (its time kept if it is the earliest).
     Retransmission(TxnId),
     /// A 2xx ACK whose INVITE transaction is not (yet) known: recorded with its call.
     Parked,
@@ -666,6 +670,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let key = KeyRef::of(buf, &f);
         let key_hash = key.hash(self.keys.hasher());
         let by_key = txn::find(&call.txns, &key, key_hash);
+        let hop = hop_hash(self.keys.hasher(), p.src, p.dst, p.transport.is_reliable());
         // A 2xx ACK joins its exchange's INVITE (see txn.rs).
         let invite_of = |call: &CallRec<B>| {
             let e = u16::try_from(ex?).ok()?;
@@ -676,11 +681,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let mut keep = None;
         let mut again = false;
         let (txn, fed) = if role == Role::Ack && by_key.is_none() {
-            // A 2xx ACK (§13.2.2.4): its own branch; one per leg (To tag).
+            // A 2xx ACK (§13.2.2.4): its own branch, new on each hop (a proxy that stays on
+            // the path sends it on with its own Via, §16.6 step 8); one per leg (To tag). A
+            // copy is a retransmission when it has a top Via and hop seen before in its leg.
+            let ack_hop = (hop ^ (key_hash as u32) ^ ((key_hash >> 32) as u32)).rotate_left(7);
+            let max_legs = cfg.max_dialogs_per_call;
             again = ex
-                .and_then(|e| call.exchanges.get(e))
-                .and_then(|e| e.legs.iter().find(|l| l.to_hash == tags.to_hash))
-                .is_some_and(|l| l.ack.is_some());
+                .and_then(|e| call.exchanges.get_mut(e))
+                .and_then(|e| e.leg(tags.to_hash, max_legs))
+                .is_some_and(|l| l.ack_hops.again(ack_hop));
             match invite_of(call) {
                 Some(i) => {
                     let x = call.txns.get_mut(i);
@@ -743,7 +752,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 }
                 Some((i, x)) => {
                     let had_request = x.request.is_some();
-                    let placed = x.place(role, f.status, tags.to_hash, t, cfg.max_responses);
+                    let placed = x.place(role, f.status, tags.to_hash, t, hop, cfg.max_responses);
                     let tid = txn_id(id, i);
                     match placed {
                         Placed::First(slot) => {
@@ -764,6 +773,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                             again = true;
                             keep = slot.map(|s| Keep::Txn(id, i, s));
                             (Some(i), Fed::Retransmission(tid))
+                        }
+                        Placed::Copy(slot) => {
+                            keep = slot.map(|s| Keep::Txn(id, i, s));
+                            (Some(i), Fed::Stored(tid))
                         }
                         Placed::Full => {
                             self.counters.dropped += 1;
@@ -1235,6 +1248,23 @@ impl<B: AsRef<[u8]>> Iterator for Drain<'_, B> {
     fn next(&mut self) -> Option<FinishedCall<B>> {
         self.c.next_finished(self.now, self.all)
     }
+}
+
+/// A hop's identity: the source and destination addresses of a packet, as a hash. Over a
+/// connection (TCP, TLS, SCTP, WebSocket) the hosts only: a message resent after its
+/// connection closed goes over a new one, from another port (RFC 3261 §18.2.2).
+fn hop_hash(mut h: FoldHasher, src: SocketAddr, dst: SocketAddr, connection: bool) -> u32 {
+    for a in [src, dst] {
+        match a.ip() {
+            std::net::IpAddr::V4(ip) => h.write_u32(u32::from(ip)),
+            std::net::IpAddr::V6(ip) => h.write(&ip.octets()),
+        }
+        if !connection {
+            h.write_u32(u32::from(a.port()));
+        }
+    }
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
 }
 
 fn txn_id(call: Id, i: usize) -> TxnId {

@@ -163,6 +163,10 @@ pub struct CallRecord {
     pub time_to_answer: Option<f64>,
     /// Seconds from the INVITE to the first 180-189: the post-dial delay.
     pub post_dial_delay: Option<f64>,
+    /// Seconds from the INVITE to its first status indicative response: RFC 6076 §4.2's
+    /// Session Request Delay (the first provisional other than 100, else the final response
+    /// of a call answered or failed without one; authentication challenges do not count).
+    pub srd: Option<f64>,
     /// Seconds from the 2xx to the BYE.
     pub duration: Option<f64>,
     /// The From and To URIs of the initial INVITE (else of the earliest INVITE or ACK).
@@ -313,6 +317,8 @@ pub(crate) struct Summary {
     pub final_status: Option<u16>,
     pub invite_time: Option<f64>,
     pub ringing_time: Option<f64>,
+    /// RFC 6076 §4.2's status indicative response (see `CallRecord::srd`).
+    pub status_time: Option<f64>,
     pub answer_time: Option<f64>,
     pub cancel_time: Option<f64>,
     pub end_time: Option<f64>,
@@ -404,6 +410,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         final_status,
         invite_time: first.map(|r| r.0),
         ringing_time: min(&mut inits().filter_map(|e| e.ringing())),
+        status_time: min(&mut inits().filter_map(|e| e.status_indicative())),
         answer_time: answered.map(|a| a.0),
         cancel_time: min(&mut inits().filter_map(|e| e.cancel)),
         end_time: bye.map(|b| b.0),
@@ -504,6 +511,7 @@ pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRec
         cancel_time: s.cancel_time,
         time_to_answer: span(s.invite_time, s.answer_time),
         post_dial_delay: span(s.invite_time, s.ringing_time),
+        srd: span(s.invite_time, s.status_time).filter(|&d| d >= 0.0),
         duration: span(s.answer_time, s.end_time).filter(|&d| d >= 0.0),
         caller: rec.caller_uri().map(Box::from),
         callee: rec.callee_uri().map(Box::from),

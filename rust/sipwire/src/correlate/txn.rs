@@ -28,7 +28,13 @@
 //!   exchange (same Call-ID, CSeq number and From tag).
 //!
 //! A second copy of a request, of a response (same status and To tag), of an ACK or of a
-//! CANCEL is a retransmission: counted, and its time kept when it is the earliest copy.
+//! CANCEL is a copy: its time is kept when it is the earliest. It is a **retransmission**
+//! (counted) only when it was sent again on the same hop: the same source and destination
+//! address as a copy seen before (hosts only over a connection, whose port can change; see
+//! [`Hops`]). A capture can hold one message on several
+//! hops: a proxy's forwarded copy carries its own top Via (§16.6 step 8), so it is another
+//! transaction already; the same top Via on other addresses is the one packet captured at
+//! two points (both sides of a NAT, two capture agents), not a second sending.
 
 use super::facts::{Facts, Method};
 use super::hash::FoldHasher;
@@ -196,12 +202,45 @@ impl Key {
     }
 }
 
-/// One distinct response: status, To tag (as its hash within the call) and earliest time.
+/// The hops (source and destination address, as a hash) one message was seen on, to tell a
+/// retransmission (the same hop again) from the message's copy on another hop. Up to
+/// [`Hops::MAX`] distinct hops are remembered, whatever the order the copies come in; a copy
+/// on a hop beyond them is not a retransmission of any of them, but its own resending is not
+/// told either (then counted as none: a capture seldom sees one message on that many hops).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Hops {
+    h: [u32; Hops::MAX],
+    n: u8,
+}
+
+impl Hops {
+    pub(crate) const MAX: usize = 4;
+
+    /// Records a copy seen on `hop`; whether it is a retransmission (a hop seen before).
+    pub(crate) fn again(&mut self, hop: u32) -> bool {
+        let n = usize::from(self.n);
+        if self.h.get(..n).is_some_and(|s| s.contains(&hop)) {
+            return true;
+        }
+        match self.h.get_mut(n) {
+            Some(slot) => {
+                *slot = hop;
+                self.n += 1;
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// One distinct response: status, To tag (as its hash within the call), earliest time and
+/// the hops it was seen on.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RespRec {
     pub status: u16,
     pub to_hash: u64,
     pub time: f64,
+    pub hops: Hops,
 }
 
 /// The messages of a transaction, when the correlator keeps them (`Config::keep_messages`).
@@ -243,6 +282,10 @@ pub(crate) struct TxnRec<B> {
     pub ack: Option<f64>,
     pub cancel: Option<f64>,
     pub cancel_responses: Vec<RespRec>,
+    /// The hops of the request, its (non-2xx) ACK and its CANCEL.
+    pub request_hops: Hops,
+    pub ack_hops: Hops,
+    pub cancel_hops: Hops,
     pub retransmissions: u32,
     /// The call's INVITE/UPDATE/PRACK exchange it belongs to.
     pub exchange: Option<u16>,
@@ -256,8 +299,11 @@ pub(crate) struct TxnRec<B> {
 pub(crate) enum Placed {
     /// The first copy; kept (when messages are kept) in this slot.
     First(Slot),
-    /// A copy seen before; when it is earlier than the kept one, it replaces it in the slot.
+    /// A copy seen before on the same hop (a retransmission); when it is earlier than the
+    /// kept one, it replaces it in the slot.
     Again(Option<Slot>),
+    /// A copy seen before on another hop (not a retransmission); as `Again` for the slot.
+    Copy(Option<Slot>),
     /// Not recorded: the transaction holds `Config::max_responses` distinct responses.
     Full,
 }
@@ -337,6 +383,9 @@ impl<B> TxnRec<B> {
             ack: None,
             cancel: None,
             cancel_responses: Vec::new(),
+            request_hops: Hops::default(),
+            ack_hops: Hops::default(),
+            cancel_hops: Hops::default(),
             retransmissions: 0,
             exchange: None,
             kept: None,
@@ -359,38 +408,53 @@ impl<B> TxnRec<B> {
         self.ack = None;
         self.cancel = None;
         self.cancel_responses.clear();
+        self.request_hops = Hops::default();
+        self.ack_hops = Hops::default();
+        self.cancel_hops = Hops::default();
         self.retransmissions = 0;
         self.exchange = None;
         self.kept = None;
         self.kept_bytes = 0;
     }
 
-    /// Records one message in its role: its first copy, or a retransmission.
+    /// Records one message, seen on `hop`, in its role: its first copy, a retransmission,
+    /// or its copy on another hop.
     pub(crate) fn place(
         &mut self,
         role: Role,
         status: Option<u16>,
         to_hash: u64,
         t: f64,
+        hop: u32,
         max_responses: usize,
     ) -> Placed {
         self.first_time = self.first_time.min(t);
         self.last_time = self.last_time.max(t);
-        let (cell, slot) = match role {
-            Role::Request => (&mut self.request, Slot::Request),
-            Role::Ack => (&mut self.ack, Slot::Ack),
-            Role::Cancel => (&mut self.cancel, Slot::Cancel),
+        let (cell, hops, slot) = match role {
+            Role::Request => (&mut self.request, &mut self.request_hops, Slot::Request),
+            Role::Ack => (&mut self.ack, &mut self.ack_hops, Slot::Ack),
+            Role::Cancel => (&mut self.cancel, &mut self.cancel_hops, Slot::Cancel),
             Role::Response | Role::CancelResponse => {
-                return self.place_response(role, status.unwrap_or(0), to_hash, t, max_responses)
+                return self.place_response(
+                    role,
+                    status.unwrap_or(0),
+                    to_hash,
+                    t,
+                    hop,
+                    max_responses,
+                )
             }
         };
         let seen = cell.is_some();
         let earlier = earliest(cell, t);
-        if seen {
+        let again = hops.again(hop);
+        if !seen {
+            Placed::First(slot)
+        } else if again {
             self.retransmissions += 1;
             Placed::Again(earlier.then_some(slot))
         } else {
-            Placed::First(slot)
+            Placed::Copy(earlier.then_some(slot))
         }
     }
 
@@ -400,6 +464,7 @@ impl<B> TxnRec<B> {
         status: u16,
         to_hash: u64,
         t: f64,
+        hop: u32,
         max_responses: usize,
     ) -> Placed {
         let to_invite = role == Role::Response;
@@ -418,17 +483,42 @@ impl<B> TxnRec<B> {
         if let Some((i, r)) = known {
             let earlier = t < r.time;
             r.time = r.time.min(t);
+            if !r.hops.again(hop) {
+                return Placed::Copy(earlier.then(|| slot(i)));
+            }
             self.retransmissions += 1;
             return Placed::Again(earlier.then(|| slot(i)));
         }
         if list.len() >= max_responses {
             return Placed::Full;
         }
+        let mut hops = Hops::default();
+        hops.again(hop);
         list.push(RespRec {
             status,
             to_hash,
             time: t,
+            hops,
         });
         Placed::First(slot(list.len() - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hops;
+
+    #[test]
+    fn hops_tell_a_resending_from_another_hop_in_any_order() {
+        let mut h = Hops::default();
+        assert!(!h.again(7)); // the first copy
+        assert!(!h.again(9)); // on another hop
+        assert!(h.again(7) && h.again(9)); // each sent again
+        for hop in [1, 2] {
+            assert!(!h.again(hop));
+        }
+        // Full: a further hop is still no retransmission; the ones known still are.
+        assert!(!h.again(3) && !h.again(3));
+        assert!(h.again(1) && h.again(7));
     }
 }

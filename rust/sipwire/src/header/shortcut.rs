@@ -85,24 +85,32 @@ fn run(s: &[u8], mut i: usize, mask: u8) -> usize {
 
 /// `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each at most 255.
 fn ipv4(s: &[u8]) -> bool {
+    // One pass, no slice compares: each group 1-3 digits of value at most 255 (with three
+    // digits that is the same as sorting at most "255"; leading zeros are digits too).
     if s.len() > 15 {
         return false;
     }
-    let mut groups = 0;
-    for g in s.split(|&b| b == b'.') {
-        groups += 1;
-        let digits = all(g, DIGIT);
-        // Three digits are at most 255 exactly when they sort at most "255".
-        let ok = match g.len() {
-            1 | 2 => digits,
-            3 => digits && g <= b"255".as_slice(),
-            _ => false,
-        };
-        if !ok || groups > 4 {
-            return false;
+    let (mut groups, mut len, mut value) = (1u32, 0u32, 0u32);
+    for &b in s {
+        if b == b'.' {
+            if len == 0 {
+                return false;
+            }
+            groups += 1;
+            (len, value) = (0, 0);
+        } else {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return false;
+            }
+            len += 1;
+            value = value * 10 + u32::from(d);
+            if len > 3 || value > 255 {
+                return false;
+            }
         }
     }
-    groups == 4
+    groups == 4 && len > 0
 }
 
 /// Whether all of `s` is a hostname or an IPv4 address: what `uri::scan_host` accepts over
@@ -365,6 +373,67 @@ pub fn via_fast<'a>(value: &'a [u8], opts: &ParseOptions) -> Option<ViaFast<'a>>
 mod tests {
     use super::*;
     use crate::uri::Uri;
+
+    /// IPv4address as the grammar reads (RFC 3261 §25.1): four dot-separated groups of 1-3
+    /// digits, each at most 255.
+    fn ipv4_by_grammar(s: &[u8]) -> bool {
+        let groups: Vec<&[u8]> = s.split(|&b| b == b'.').collect();
+        groups.len() == 4
+            && groups.iter().all(|g| {
+                (1..=3).contains(&g.len())
+                    && g.iter().all(u8::is_ascii_digit)
+                    && std::str::from_utf8(g)
+                        .ok()
+                        .and_then(|t| t.parse::<u32>().ok())
+                        <= Some(255)
+            })
+    }
+
+    #[test]
+    fn ipv4_matches_the_grammar_on_every_short_digit_and_dot_string() {
+        // Every string of up to 7 bytes over "0", "2", "5", "6", "9", "." and "x", and the
+        // longer shapes near the limits.
+        let alphabet = b"02569.x";
+        let mut n = 0;
+        let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+        while let Some(s) = stack.pop() {
+            assert_eq!(
+                ipv4(&s),
+                ipv4_by_grammar(&s),
+                "{:?}",
+                String::from_utf8_lossy(&s)
+            );
+            n += 1;
+            if s.len() < 7 {
+                for &b in alphabet {
+                    let mut t = s.clone();
+                    t.push(b);
+                    stack.push(t);
+                }
+            }
+        }
+        assert!(n > 900_000);
+        for s in [
+            &b"255.255.255.255"[..],
+            b"256.1.1.1",
+            b"1.1.1.256",
+            b"001.002.003.004",
+            b"1.2.3.4.",
+            b".1.2.3.4",
+            b"1.2.3.4.5",
+            b"1111.2.3.4",
+            b"192.168.010.020",
+            b"999.999.999.999",
+            b"1..2.3",
+        ] {
+            assert_eq!(
+                ipv4(s),
+                ipv4_by_grammar(s),
+                "{:?}",
+                String::from_utf8_lossy(s)
+            );
+        }
+    }
 
     #[test]
     fn host_and_ipv4_agree_with_host_parse() {

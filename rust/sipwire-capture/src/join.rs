@@ -1,0 +1,306 @@
+//! RTP streams joined to the call and the offer/answer (media row) that set them up.
+//!
+//! A stream (source, destination, SSRC) belongs to the media row whose SDP announced one of
+//! its endpoints (RFC 4566 §5.7 `c=`, §5.14 `m=` port: where the announcing side receives,
+//! RFC 3264 §5) while that offer/answer was in effect:
+//!
+//! - **Endpoints.** The stream's destination is the address and port one side's SDP
+//!   announced; its source, the other side's (symmetric RTP, RFC 4961, is what devices do),
+//!   tells the legs of a forked call apart: they share the offer's address, each has its
+//!   own answer. A stream matched by its source only (a receiver's address not in the SDP)
+//!   is joined too, with less weight.
+//! - **Time window.** A row is in effect from its offer (or answer) on, minus a small slack
+//!   for clocks of merged captures, until the next offer/answer of the same dialog and
+//!   `m=` line that took effect (a re-INVITE: RFC 3264 §8), or the call's end plus a
+//!   linger (the last packets cross the BYE). The stream's first packet picks the window:
+//!   a port that two calls use one after the other joins each stream to its own call, and
+//!   a re-INVITE that moves the port gives the new stream the new row.
+//! - Among rows that fit, one announcing the destination wins over one announcing only the
+//!   source, then the latest start (the offer/answer in effect: a later call on the same
+//!   port, a re-INVITE that kept it), then the better endpoint match (the legs of a fork
+//!   start together: the answer's address tells them apart).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use sipwire::correlate::{CallRecord, MediaRecord};
+
+use crate::rtp::{DtmfRow, RtpStreamRow};
+use crate::types::Endpoint;
+
+/// Seconds a row's window opens before its SDP was seen (merged captures' clocks differ).
+pub const START_SLACK_S: f64 = 0.5;
+/// Seconds RTP is still joined to a call after its end (packets in flight cross the BYE).
+pub const END_LINGER_S: f64 = 2.0;
+
+/// Which side's SDP announced the stream's destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdpSide {
+    /// The stream goes to the offerer (to the address of the offer's SDP).
+    Offer,
+    /// The stream goes to the answerer.
+    Answer,
+}
+
+impl SdpSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdpSide::Offer => "offer",
+            SdpSide::Answer => "answer",
+        }
+    }
+
+    fn other(self) -> SdpSide {
+        match self {
+            SdpSide::Offer => SdpSide::Answer,
+            SdpSide::Answer => SdpSide::Offer,
+        }
+    }
+}
+
+/// What the join keeps of one media row: its key in the `media` table, where each side's SDP
+/// said it receives, and when the row was in effect. Made as calls finish, so the calls
+/// themselves need not be kept for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JoinRow {
+    pub call_id: Arc<str>,
+    pub to_tag: Box<str>,
+    pub cseq: u32,
+    pub media_index: u16,
+    offer: Option<SocketAddr>,
+    answer: Option<SocketAddr>,
+    start: f64,
+    end: f64,
+}
+
+impl JoinRow {
+    /// Its fields as bytes (the distributed engines hand join rows from the call groups to the
+    /// RTP groups); [`JoinRow::decode`] reads them back.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for text in [self.call_id.as_bytes(), self.to_tag.as_bytes()] {
+            out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+            out.extend_from_slice(text);
+        }
+        out.extend_from_slice(&self.cseq.to_be_bytes());
+        out.extend_from_slice(&self.media_index.to_be_bytes());
+        for a in [self.offer, self.answer] {
+            match a {
+                None => out.push(0),
+                Some(SocketAddr::V4(v)) => {
+                    out.push(4);
+                    out.extend_from_slice(&v.ip().octets());
+                    out.extend_from_slice(&v.port().to_be_bytes());
+                }
+                Some(SocketAddr::V6(v)) => {
+                    out.push(6);
+                    out.extend_from_slice(&v.ip().octets());
+                    out.extend_from_slice(&v.port().to_be_bytes());
+                }
+            }
+        }
+        out.extend_from_slice(&self.start.to_bits().to_be_bytes());
+        out.extend_from_slice(&self.end.to_bits().to_be_bytes());
+        out
+    }
+
+    /// A row [`JoinRow::encode`] wrote; `None` for bytes it did not write.
+    pub fn decode(b: &[u8]) -> Option<JoinRow> {
+        let mut r = Bytes { b, at: 0 };
+        let call_id = r.text()?;
+        let to_tag = r.text()?;
+        let cseq = u32::from_be_bytes(r.take(4)?.try_into().ok()?);
+        let media_index = u16::from_be_bytes(r.take(2)?.try_into().ok()?);
+        let offer = r.addr()?;
+        let answer = r.addr()?;
+        let start = f64::from_bits(u64::from_be_bytes(r.take(8)?.try_into().ok()?));
+        let end = f64::from_bits(u64::from_be_bytes(r.take(8)?.try_into().ok()?));
+        Some(JoinRow {
+            call_id: call_id.into(),
+            to_tag: to_tag.into(),
+            cseq,
+            media_index,
+            offer,
+            answer,
+            start,
+            end,
+        })
+    }
+
+    /// The addresses its SDPs announced (an engine sends the row to the RTP groups of those).
+    pub fn addresses(&self) -> (Option<IpAddr>, Option<IpAddr>) {
+        (self.offer.map(|a| a.ip()), self.answer.map(|a| a.ip()))
+    }
+
+    /// An order of rows that does not depend on which group made them.
+    pub fn order_key(&self) -> (u64, &str, &str, u32, u16) {
+        (
+            self.start.to_bits(),
+            &self.call_id,
+            &self.to_tag,
+            self.cseq,
+            self.media_index,
+        )
+    }
+}
+
+/// A cursor over [`JoinRow::encode`]'s bytes.
+struct Bytes<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+
+    fn text(&mut self) -> Option<String> {
+        let n = u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+
+    fn addr(&mut self) -> Option<Option<SocketAddr>> {
+        let ip: IpAddr = match self.take(1)?.first()? {
+            0 => return Some(None),
+            4 => <[u8; 4]>::try_from(self.take(4)?).ok()?.into(),
+            6 => <[u8; 16]>::try_from(self.take(16)?).ok()?.into(),
+            _ => return None,
+        };
+        let port = u16::from_be_bytes(self.take(2)?.try_into().ok()?);
+        Some(Some(SocketAddr::new(ip, port)))
+    }
+}
+
+/// A stream's media row: an index into the join rows, and the side whose SDP announced the
+/// stream's destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Joined {
+    pub row: usize,
+    pub side: SdpSide,
+}
+
+/// An SDP address as written (`c=`), with the port of its `m=` line; none for a name, the
+/// unspecified address (a hold by RFC 2543's `0.0.0.0`) or port 0 (a refused stream).
+fn endpoint(ip: Option<&str>, port: Option<u16>) -> Option<SocketAddr> {
+    let ip = ip?.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = ip.parse().ok()?;
+    let port = port.filter(|p| *p != 0)?;
+    (!ip.is_unspecified()).then_some(SocketAddr::new(ip, port))
+}
+
+fn start_of(m: &MediaRecord) -> Option<f64> {
+    match (m.offer_time, m.answer_time) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The join rows of finished calls: each media row with its time window (see the module
+/// documentation). Rows with no offer or answer time have no window and are left out.
+pub fn rows(calls: &[CallRecord]) -> Vec<JoinRow> {
+    let mut out = Vec::new();
+    for c in calls {
+        let call_end = c.end_time.unwrap_or(c.last_time).max(c.last_time) + END_LINGER_S;
+        for m in &c.media {
+            let Some(start) = start_of(m) else { continue };
+            // The next offer/answer of this dialog and m= line that took effect ends it.
+            let next = c
+                .media
+                .iter()
+                .filter(|n| {
+                    n.to_tag == m.to_tag
+                        && n.media_index == m.media_index
+                        && n.answer_port.is_some()
+                })
+                .filter_map(start_of)
+                .filter(|s| *s > start)
+                .reduce(f64::min);
+            out.push(JoinRow {
+                call_id: m.call_id.clone(),
+                to_tag: m.to_tag.clone(),
+                cseq: m.cseq,
+                media_index: m.media_index,
+                offer: endpoint(m.offer_ip.as_deref(), m.offer_port),
+                answer: endpoint(m.answer_ip.as_deref(), m.answer_port),
+                start: start - START_SLACK_S,
+                end: next.unwrap_or(call_end),
+            });
+        }
+    }
+    out
+}
+
+/// Each stream's join row, in the order of `streams` (`None`: no SDP seen announced it
+/// while its first packet was sent).
+pub fn join(rows: &[JoinRow], streams: &[RtpStreamRow]) -> Vec<Option<Joined>> {
+    join_at(
+        rows,
+        streams.iter().map(|s| (s.src, s.dst, s.first_time_ns)),
+    )
+}
+
+/// Each telephone-event's join row: its stream's endpoints, at the event's time (a re-INVITE
+/// that kept the port joins the digits sent after it to its own row).
+pub fn join_dtmf(rows: &[JoinRow], events: &[DtmfRow]) -> Vec<Option<Joined>> {
+    join_at(rows, events.iter().map(|e| (e.src, e.dst, e.time_ns)))
+}
+
+/// The join row of each (source, destination, time in ns).
+fn join_at(
+    rows: &[JoinRow],
+    items: impl Iterator<Item = (Endpoint, Endpoint, i64)>,
+) -> Vec<Option<Joined>> {
+    // Endpoint -> (row, the side that announced it).
+    let mut by_addr: HashMap<SocketAddr, Vec<(usize, SdpSide)>> = HashMap::new();
+    for (ri, r) in rows.iter().enumerate() {
+        for (a, side) in [(r.offer, SdpSide::Offer), (r.answer, SdpSide::Answer)] {
+            if let Some(a) = a {
+                by_addr.entry(a).or_default().push((ri, side));
+            }
+        }
+    }
+    let announced = |side: SdpSide, ri: usize| -> Option<SocketAddr> {
+        let r = rows.get(ri)?;
+        match side {
+            SdpSide::Offer => r.offer,
+            SdpSide::Answer => r.answer,
+        }
+    };
+    items
+        .map(|(src, dst, time_ns)| {
+            let t = time_ns as f64 / 1e9;
+            let src = SocketAddr::new(src.ip, src.port);
+            let dst = SocketAddr::new(dst.ip, dst.port);
+            // (destination announced, start, match quality, row, side of the destination)
+            let mut best: Option<(bool, f64, u8, usize, SdpSide)> = None;
+            let mut consider = |q: u8, ri: usize, side: SdpSide| {
+                let Some(w) = rows.get(ri) else { return };
+                if t < w.start || t > w.end {
+                    return;
+                }
+                let key = (q >= 2, w.start, q);
+                let better = best.map_or(true, |(bd, bs, bq, _, _)| key > (bd, bs, bq));
+                if better {
+                    best = Some((q >= 2, w.start, q, ri, side));
+                }
+            };
+            for &(ri, side) in by_addr.get(&dst).map_or(&[][..], |v| v.as_slice()) {
+                // The source as the other side announced it: the exact leg.
+                let q = if announced(side.other(), ri) == Some(src) {
+                    3
+                } else {
+                    2
+                };
+                consider(q, ri, side);
+            }
+            for &(ri, side) in by_addr.get(&src).map_or(&[][..], |v| v.as_slice()) {
+                consider(1, ri, side.other());
+            }
+            best.map(|(_, _, _, row, side)| Joined { row, side })
+        })
+        .collect()
+}
