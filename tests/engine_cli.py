@@ -19,7 +19,8 @@ def _run(args: list[str]) -> int:
 
 def assert_cli_same(engine: str, directory: Path, tmp_path: Path) -> None:
     local, dist = tmp_path / "local", tmp_path / engine
-    assert _run([str(directory), "--out", str(local)]) == 0
+    files = sorted(str(p) for p in directory.rglob("*.pcap"))
+    assert _run([*files, "--out", str(local)]) == 0
     assert _run(["--engine", engine, str(directory), "--out", str(dist)]) == 0
     for name in TABLE_FILES:
         a, b = pq.read_table(local / f"{name}.parquet"), pq.read_table(dist / f"{name}.parquet")

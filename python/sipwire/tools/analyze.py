@@ -1,8 +1,8 @@
 """``sipwire analyze CAPTURE...``: a capture turned into calls.
 
-It runs :func:`sipwire.capture.analyze` over the files (merged by time into one capture;
-directories walked) with a progress bar on stderr, or the same job on Ray, Spark or Dask
-(``--engine``, :mod:`sipwire.capture.ray`), then prints the summary a VoIP engineer reads
+It runs :func:`sipwire.capture.analyze` over the files (merged by time into one capture) with
+a progress bar on stderr, or the same job on Ray, Spark or Dask over files, directories or
+URIs (``--engine``, :mod:`sipwire.capture.ray`), then prints the summary a VoIP engineer reads
 first: the calls and their outcomes, the answer-seizure ratio, post-dial delay and setup time
 percentiles, the failure statuses, retransmissions, RTP loss and jitter, DTMF, and what the
 capture itself got wrong. ``--call`` prints one call's ladder, ``--out`` writes every table,
@@ -126,7 +126,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "captures",
         nargs="+",
         metavar="CAPTURE",
-        help="pcap/pcapng (.gz/.zst), a directory of them, or -; several are merged by time",
+        help="pcap/pcapng (.gz/.zst), or -; several are merged by time (with --engine: "
+        "directories and URIs of them too)",
     )
     ap.add_argument(
         "--call", metavar="CALL_ID", help="print this call's ladder (a unique prefix will do)"
@@ -997,13 +998,15 @@ def _run(args: argparse.Namespace) -> int:
     width = args.width or shutil.get_terminal_size((100, 24)).columns
     st = Style(Style.wanted(out, args.color))
     sources = [str(s) for s in args.captures]
-    for s in sources:
-        if s != "-" and "://" not in s and not os.path.exists(s):
-            raise UsageError(f"no such capture: {s}")
-    try:
-        sources = expand_sources(sources)
-    except (OSError, ValueError) as e:
-        raise UsageError(str(e)) from None
+    if args.engine != "local":
+        # An engine's job is a directory (or a URI) of rotated captures: walked to its files.
+        for s in sources:
+            if s != "-" and "://" not in s and not os.path.exists(s):
+                raise UsageError(f"no such capture: {s}")
+        try:
+            sources = expand_sources(sources)
+        except (OSError, ValueError) as e:
+            raise UsageError(str(e)) from None
     check_sources([s for s in sources if "://" not in s])
     if args.out is not None:
         try:

@@ -276,7 +276,8 @@ impl Merge {
                 continue;
             };
             let mut scratch = RecordStats::default();
-            let mut r = RecordReader::open(&path, limits)?;
+            // As a sequential read's, the error names no path (the caller knows its inputs).
+            let mut r = RecordReader::new(open_path(&path)?, limits)?;
             let first = r
                 .next_record(&mut scratch)
                 .map_or(i64::MIN, |rec: Record<'_>| rec.time_ns);
@@ -320,7 +321,7 @@ impl Merge {
                 break;
             };
             let mut o = Open {
-                reader: RecordReader::open(&d.path, limits)?,
+                reader: RecordReader::new(open_path(&d.path)?, limits)?,
                 name: file_name(&d.path),
                 rank: d.rank,
                 clock: i64::MIN,
