@@ -255,13 +255,19 @@ def analyze(
     if spark is None:
         spark = SparkSession.getActiveSession()
     if spark is None:
-        # The Python workers must import sipwire: this interpreter's.
+        # The Python workers must import sipwire: this interpreter's. A local session talks
+        # to its own workers over loopback, not the host's first interface.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         spark = (
             SparkSession.builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
             .getOrCreate()
         )
+        spark.sparkContext.setLogLevel("ERROR")
     register(spark)
     files = _engine.expand(paths)
     n = buckets or max(2, 2 * int(spark.sparkContext.defaultParallelism))

@@ -204,6 +204,22 @@ def expand_sources(sources: Sequence[str]) -> list[str]:
     return out
 
 
+def _quiet_ray() -> None:
+    """A local Ray for the command: its workers' output is not forwarded (it would land in
+    the summary on stdout, or break --json) and its progress logs stay in Ray's log files;
+    warnings still show. A Ray already running is used as it is."""
+    import logging
+
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(log_to_driver=False, logging_level=logging.WARNING, include_dashboard=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # Not "progress bars disabled", which is what this asked for.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+
+
 def open_analysis(sources: Sequence[str], *, raw: bool, engine: str = "local") -> Any:
     """``sipwire.capture.analyze`` over the sources, or the same job on a distributed engine
     (``sipwire.capture.ray`` / ``.spark`` / ``.dask``)."""
@@ -214,6 +230,8 @@ def open_analysis(sources: Sequence[str], *, raw: bool, engine: str = "local") -
 
         try:
             mod = importlib.import_module(f"sipwire.capture.{engine}")
+            if engine == "ray":
+                _quiet_ray()
             return _Distributed(mod.analyze(list(sources), raw=raw))
         except ImportError as e:
             raise UsageError(f"--engine {engine}: {e}") from None
