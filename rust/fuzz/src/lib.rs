@@ -27,7 +27,7 @@ use sipwire::{Diagnostic, Error, Location, ParseOptions, Result, Span};
 mod correlator;
 mod differential;
 mod stateful;
-pub use correlator::correlator;
+pub use correlator::{correlator, correlator_messages, order_differs};
 pub use differential::differential;
 pub use stateful::{endpoint, txn_dialog};
 
@@ -461,8 +461,6 @@ fn check_index(buf: &[u8], idx: &MessageIndex) {
 /// - `txn-cancel-timer`: a 1xx received after a CANCEL stops the Timer B that §9.1 started for
 ///   the 487 (`txn/machine.rs` `(Proceeding, Received(Provisional))` → `TO_PROCEEDING`), so a
 ///   cancelled INVITE whose 487 never comes stays in Proceeding forever.
-/// - `correlator-order`: the correlator's order-independent answers (`correlator.rs`) differ
-///   between input order and time order (issue 18's first correlator find, see README.md).
 pub(crate) fn allowed(bug: &str) -> bool {
     static ALLOW: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ALLOW
