@@ -28,7 +28,8 @@ while [ "$#" -gt 0 ]; do
     esac
 done
 if [ "${#targets[@]}" -eq 0 ]; then
-    mapfile -t targets < <(sed -n 's/^name = "\(.*\)"$/\1/p' "$fuzz/Cargo.toml" | grep -v '^sipwire-fuzz$')
+    # Every [[bin]] of rust/fuzz/Cargo.toml.
+    mapfile -t targets < <(awk '/^\[\[bin\]\]/{b=1; next} b && /^name = /{gsub(/"/, "", $3); print $3; b=0}' "$fuzz/Cargo.toml")
 fi
 export RUSTC_BOOTSTRAP=1
 if [ -z "${SIPWIRE_FUZZ_ALLOW+x}" ]; then
@@ -54,9 +55,13 @@ cover() {
     [ "$coverage" = 1 ] || { echo "- - - - -"; return; }
     cargo +nightly fuzz coverage --fuzz-dir rust/fuzz "$t" "$fuzz/seeds/$t" >"$log" 2>&1 || {
         echo "- - - - -"; return; }
-    "$llvm_bin/llvm-cov" report "$fuzz/target/$triple/coverage/$triple/release/$t" \
-        -instr-profile="$fuzz/coverage/$t/coverage.profdata" \
-        -ignore-filename-regex='(\.cargo|rustc|rust/fuzz|library)/' 2>>"$log" |
+    # cargo-fuzz puts the coverage build in the workspace's target directory.
+    local bin
+    bin=$(ls -t "$root"/target/$triple/coverage/$triple/release/"$t" \
+        "$fuzz"/target/$triple/coverage/$triple/release/"$t" 2>/dev/null | head -1)
+    [ -n "$bin" ] || { echo "- - - - -"; return; }
+    "$llvm_bin/llvm-cov" report "$bin" -instr-profile="$fuzz/coverage/$t/coverage.profdata" \
+        -ignore-filename-regex='/(\.cargo|\.rustup|rustc)/|/rust/fuzz/' 2>>"$log" |
         python3 "$root/scripts/fuzz-ledger.py" modules
 }
 
@@ -101,7 +106,7 @@ for t in "${targets[@]}"; do
         rm -rf "$fuzz/seeds/$t.new"
     fi
     files=$(ls "$fuzz/seeds/$t" | wc -l)
-    kb=$(du -sk "$fuzz/seeds/$t" | cut -f1)
+    kb=$(du -sk --apparent-size "$fuzz/seeds/$t" | cut -f1)
     read -r cov_total cov_parser cov_framing cov_txn cov_dialog < <(cover "$t")
     python3 "$root/scripts/fuzz-ledger.py" append "$fuzz/README.md" \
         "$(date -u +%Y-%m-%d)" "$t" "${ran:-$secs}" "${execs:-0}" "${rate:-0}" "$finds" \
