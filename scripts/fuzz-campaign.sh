@@ -11,8 +11,9 @@
 # row says so; minimise it (cargo fuzz tmin) and keep it in rust/fuzz/regressions/<target>/.
 # Needs cargo-fuzz, a nightly toolchain with llvm-tools (`rustup component add
 # llvm-tools-preview --toolchain nightly`) for coverage, and python3 for the ledger.
-# Env: FUZZ_ARGS (extra libFuzzer flags), SIPWIRE_FUZZ_ALLOW (default: the open finds of
-# rust/fuzz/known-bugs, stepped over so the search goes on).
+# Env: FUZZ_ARGS (extra libFuzzer flags), SIPWIRE_FUZZ_ALLOW (unset: the open finds of
+# rust/fuzz/known-bugs are stepped over, so the search goes on). Builds use one job, like the
+# runs: the machine is shared.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/rust/fuzz"
@@ -23,7 +24,7 @@ while [ "$#" -gt 0 ]; do
     case "$1" in
     --time) secs="$2"; shift 2 ;;
     --no-coverage) coverage=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
     esac
 done
@@ -32,10 +33,7 @@ if [ "${#targets[@]}" -eq 0 ]; then
     mapfile -t targets < <(awk '/^\[\[bin\]\]/{b=1; next} b && /^name = /{gsub(/"/, "", $3); print $3; b=0}' "$fuzz/Cargo.toml")
 fi
 export RUSTC_BOOTSTRAP=1
-if [ -z "${SIPWIRE_FUZZ_ALLOW+x}" ]; then
-    SIPWIRE_FUZZ_ALLOW="$(grep -v '^#' "$fuzz/known-bugs" 2>/dev/null | cut -d' ' -f1 | paste -sd, -)"
-fi
-export SIPWIRE_FUZZ_ALLOW
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 budget_kb="${SIPWIRE_SEEDS_KB:-300}"
 cd "$root"
 mkdir -p "$fuzz/target/logs"

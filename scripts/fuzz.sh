@@ -10,7 +10,9 @@
 # Needs: cargo-fuzz (`cargo install cargo-fuzz`), a C++ compiler (libfuzzer-sys builds
 # libFuzzer), and either a nightly toolchain or RUSTC_BOOTSTRAP=1 with stable (set here).
 # Env: FUZZ_ARGS (extra libFuzzer flags), SIPWIRE_FUZZ_ALLOW (known bugs to step over, see
-# rust/fuzz/src/lib.rs), FUZZ_SANITIZER (default address; "none" runs about twice as fast).
+# rust/fuzz/src/lib.rs; unset, the open finds of rust/fuzz/known-bugs), FUZZ_SANITIZER
+# (default address; "none" runs about twice as fast). Each target starts from its kept corpus
+# rust/fuzz/seeds/<target>/ (copied into the working corpus, never written back).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/rust/fuzz"
@@ -20,11 +22,6 @@ targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
     targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet endpoint correlator differential)
 fi
-# Open finds (rust/fuzz/known-bugs) are stepped over unless SIPWIRE_FUZZ_ALLOW says otherwise.
-if [ -z "${SIPWIRE_FUZZ_ALLOW+x}" ]; then
-    SIPWIRE_FUZZ_ALLOW="$(grep -v '^#' "$fuzz/known-bugs" 2>/dev/null | cut -d' ' -f1 | paste -sd, -)"
-fi
-export SIPWIRE_FUZZ_ALLOW
 export RUSTC_BOOTSTRAP=1 # cargo-fuzz passes -Z flags; stable rustc accepts them with this
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz" >&2; exit 2; }
 san="${FUZZ_SANITIZER:-address}"

