@@ -736,7 +736,7 @@ impl Ep {
             "a context outlived its transaction: {s:?}"
         );
         assert!(
-            s.dialog_contexts <= s.dialogs || crate::allowed("endpoint-dialog-context"),
+            s.dialog_contexts <= s.dialogs,
             "a dialog context outlived its dialog: {s:?}"
         );
         assert!(s.reliable <= s.transactions, "{s:?}");

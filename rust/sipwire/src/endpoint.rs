@@ -1122,7 +1122,15 @@ impl Endpoint {
         resend: Option<Resend>,
         now: u64,
     ) -> Result<TxnId, EndpointError> {
-        let txn = self.layer.send_request(bytes, dest, now)?;
+        let txn = match self.layer.send_request(bytes, dest, now) {
+            Ok(t) => t,
+            Err(e) => {
+                // What the caller already did (a BYE removes its dialog first) is reported
+                // now, not at the next call: the dialog's context goes with it.
+                self.pump(now);
+                return Err(e.into());
+            }
+        };
         self.ctx.insert(
             txn,
             Ctx::Client {
