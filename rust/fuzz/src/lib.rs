@@ -461,6 +461,9 @@ fn check_index(buf: &[u8], idx: &MessageIndex) {
 /// - `txn-cancel-timer`: a 1xx received after a CANCEL stops the Timer B that §9.1 started for
 ///   the 487 (`txn/machine.rs` `(Proceeding, Received(Provisional))` → `TO_PROCEEDING`), so a
 ///   cancelled INVITE whose 487 never comes stays in Proceeding forever.
+/// - `correlator-invite-time`: with two initial INVITEs in a call (different From tags), the
+///   call's `invite_time` is not always the earliest's: it depends on feed order
+///   (`known/correlator/`, README.md "Open finds").
 pub(crate) fn allowed(bug: &str) -> bool {
     static ALLOW: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     // Unset, the open finds of `known-bugs` (one id a line): a run, a replay of the kept
