@@ -1,8 +1,8 @@
 """The fuzzing ledger of rust/fuzz/README.md (used by scripts/fuzz-campaign.sh).
 
-    fuzz-ledger.py modules < llvm-cov-report    -> "total parser framing txn dialog" (% lines)
-    fuzz-ledger.py append README DATE TARGET SECONDS INPUTS EXEC_S FINDS CORPUS TOTAL PARSER
-                   FRAMING TXN DIALOG           -> a row added, the totals recomputed
+fuzz-ledger.py modules < llvm-cov-report    -> "total parser framing txn dialog" (% lines)
+fuzz-ledger.py append README DATE TARGET SECONDS INPUTS EXEC_S FINDS CORPUS TOTAL PARSER
+               FRAMING TXN DIALOG           -> a row added, the totals recomputed
 """
 
 import re
