@@ -10,7 +10,9 @@
 # Needs: cargo-fuzz (`cargo install cargo-fuzz`), a C++ compiler (libfuzzer-sys builds
 # libFuzzer), and either a nightly toolchain or RUSTC_BOOTSTRAP=1 with stable (set here).
 # Env: FUZZ_ARGS (extra libFuzzer flags), SIPWIRE_FUZZ_ALLOW (known bugs to step over, see
-# rust/fuzz/src/lib.rs), FUZZ_SANITIZER (default address; "none" runs about twice as fast).
+# rust/fuzz/src/lib.rs; unset, the open finds of rust/fuzz/known-bugs), FUZZ_SANITIZER
+# (default address; "none" runs about twice as fast). Each target starts from its kept corpus
+# rust/fuzz/seeds/<target>/ (copied into the working corpus, never written back).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/rust/fuzz"
@@ -18,13 +20,13 @@ secs="${1:-60}"
 [ "$#" -gt 0 ] && shift
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet)
+    targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet endpoint correlator differential)
 fi
 export RUSTC_BOOTSTRAP=1 # cargo-fuzz passes -Z flags; stable rustc accepts them with this
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz" >&2; exit 2; }
 san="${FUZZ_SANITIZER:-address}"
 cd "$root"
-[ -d "$fuzz/corpus" ] || "$fuzz/seed.sh" >/dev/null
+[ -d "$fuzz/corpus" ] || "$fuzz/seed.sh" "${targets[@]}" >/dev/null
 mkdir -p "$fuzz/target"
 cargo fuzz build --fuzz-dir rust/fuzz -O -s "$san" >/dev/null 2>"$fuzz/target/build.log" || {
     cat "$fuzz/target/build.log" >&2; exit 2; }
@@ -33,6 +35,9 @@ status=0
 printf '%-12s %10s %14s %10s  %s\n' target secs executions exec/s result
 for t in "${targets[@]}"; do
     mkdir -p "$fuzz/corpus/$t" "$fuzz/artifacts/$t"
+    # Start from the kept corpus (rust/fuzz/seeds, minimised by scripts/fuzz-campaign.sh) so
+    # that each bounded run adds to the search; nothing is written back to it here.
+    cp -n "$fuzz/seeds/$t"/* "$fuzz/corpus/$t/" 2>/dev/null
     log="$fuzz/target/logs/$t.log"
     # shellcheck disable=SC2086
     cargo fuzz run --fuzz-dir rust/fuzz -O -s "$san" "$t" -- \

@@ -5,7 +5,7 @@
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet)
+targets=(message stream uri via_params digest sdp multipart roundtrip txn_dialog capture_file capture_packet endpoint correlator differential)
 if [ "$#" -gt 0 ]; then targets=("$@"); fi
 seeds=("$repo"/tests/data/rfc4475/*.dat "$repo"/tests/data/rfc5118/fixed/*.sip "$repo"/benches/data/*.sip "$repo"/benches/data/*.sdp)
 # The capture targets start from the test captures (tests/capgen, written with the project's

@@ -1,5 +1,6 @@
 //! Replays inputs through the fuzz target bodies without libFuzzer:
-//! - always: every file under `regressions/<target>/` (the finds, kept as tests);
+//! - always: every file under `regressions/<target>/` (the finds, kept as tests) and under
+//!   `seeds/<target>/` (the kept corpus of the campaigns, `scripts/fuzz-campaign.sh`);
 //! - with `SIPWIRE_FUZZ_CORPUS=1`: also `corpus/<target>/` (run `seed.sh` first);
 //! - with `SIPWIRE_FUZZ_DIR=<dir>` and `SIPWIRE_FUZZ_TARGET=<name>`: that directory.
 //!
@@ -58,6 +59,21 @@ fn regressions() {
         bad.is_empty(),
         "targets with failing regression inputs: {bad:?}"
     );
+}
+
+#[test]
+fn seeds() {
+    let mut n = 0;
+    let mut bad = Vec::new();
+    for (name, f) in sipwire_fuzz::TARGETS {
+        let dir = root().join("seeds").join(name);
+        match std::panic::catch_unwind(|| replay(name, *f, &dir)) {
+            Ok(k) => n += k,
+            Err(_) => bad.push(*name),
+        }
+    }
+    println!("replayed {n} kept corpus inputs");
+    assert!(bad.is_empty(), "targets with failing kept inputs: {bad:?}");
 }
 
 #[test]

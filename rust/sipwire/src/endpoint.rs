@@ -265,6 +265,24 @@ pub struct EndpointCounters {
     pub session_floor_applied: u64,
 }
 
+/// How many entries the endpoint's own tables hold ([`Endpoint::sizes`]): each is tied to a
+/// live transaction or dialog, so the layers' bounds bound them too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointSizes {
+    pub transactions: usize,
+    pub dialogs: usize,
+    /// Per-transaction context (one per live transaction at most).
+    pub contexts: usize,
+    /// Per-dialog context (one per live dialog at most).
+    pub dialog_contexts: usize,
+    /// Reliable provisionals in progress (one per INVITE server transaction at most).
+    pub reliable: usize,
+    /// Glare retries waiting (one per dialog at most).
+    pub retries: usize,
+    /// Subscriptions (notifier and subscriber usages).
+    pub subscriptions: usize,
+}
+
 /// A new out-of-dialog request ([`Endpoint::request`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewRequest<'a> {
@@ -625,6 +643,18 @@ impl Endpoint {
     /// Live transactions.
     pub fn transactions(&self) -> usize {
         self.layer.len()
+    }
+    /// What each table holds now (the fuzz targets check the bounds with it).
+    pub fn sizes(&self) -> EndpointSizes {
+        EndpointSizes {
+            transactions: self.layer.len(),
+            dialogs: self.dialogs.len(),
+            contexts: self.ctx.len(),
+            dialog_contexts: self.dctx.len(),
+            reliable: self.reliable.len(),
+            retries: self.retries.len(),
+            subscriptions: self.subs.len(),
+        }
     }
     pub fn transaction_state(&self, id: TxnId) -> Option<State> {
         self.layer.state(id)
@@ -1092,7 +1122,15 @@ impl Endpoint {
         resend: Option<Resend>,
         now: u64,
     ) -> Result<TxnId, EndpointError> {
-        let txn = self.layer.send_request(bytes, dest, now)?;
+        let txn = match self.layer.send_request(bytes, dest, now) {
+            Ok(t) => t,
+            Err(e) => {
+                // What the caller already did (a BYE removes its dialog first) is reported
+                // now, not at the next call: the dialog's context goes with it.
+                self.pump(now);
+                return Err(e.into());
+            }
+        };
         self.ctx.insert(
             txn,
             Ctx::Client {

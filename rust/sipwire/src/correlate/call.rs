@@ -521,7 +521,10 @@ pub(crate) fn update_exchange<B>(
             if ex.request.map_or(true, |(r, _, _)| t < r) {
                 ex.request = Some((t, m.src, m.dst));
             }
-            ex.initial = Some(m.method == Method::Invite && m.to_tag_empty);
+            // Initial when any copy was (a To-tagless INVITE): not whichever came last, so
+            // that feed order does not matter (two INVITEs can share CSeq and From tag).
+            let initial = m.method == Method::Invite && m.to_tag_empty;
+            ex.initial = Some(initial || ex.initial == Some(true));
             match sdp {
                 Some(s) => keep_earliest(&mut ex.offer, s),
                 None if !m.again => {

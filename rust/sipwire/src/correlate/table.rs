@@ -206,7 +206,8 @@ impl<T> Table<T> {
         }
         let i = u32::try_from(self.meta.len()).ok().filter(|&i| i < NIL)?;
         if self.values.last().map_or(true, |c| c.len() >= CHUNK) {
-            self.values.push(Vec::with_capacity(CHUNK));
+            // A table smaller than a chunk (a capture's few calls, a test) allocates no more.
+            self.values.push(Vec::with_capacity(CHUNK.min(self.cap)));
         }
         self.values.last_mut()?.push(None);
         self.meta.push(Meta {
