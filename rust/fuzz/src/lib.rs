@@ -462,8 +462,7 @@ fn check_index(buf: &[u8], idx: &MessageIndex) {
 ///   the 487 (`txn/machine.rs` `(Proceeding, Received(Provisional))` → `TO_PROCEEDING`), so a
 ///   cancelled INVITE whose 487 never comes stays in Proceeding forever.
 /// - `correlator-invite-time`: with two initial INVITEs in a call (different From tags), the
-///   call's `invite_time` is not always the earliest's: it depends on feed order
-///   (`known/correlator/`, README.md "Open finds").
+///   call's `invite_time` was not always the earliest's (fixed; README.md "Finds of the campaigns").
 pub(crate) fn allowed(bug: &str) -> bool {
     static ALLOW: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     // Unset, the open finds of `known-bugs` (one id a line): a run, a replay of the kept

@@ -358,13 +358,20 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
             }
     };
     let inits = || rec.exchanges.iter().filter(is_init);
-    // First and last by time (then CSeq: the same whatever the order they were made in).
+    // First and last by time, then CSeq, then From tag: the same whatever the order the
+    // exchanges were made in (equal elements would otherwise go by that order).
     let order = |a: &&Exchange<B>, b: &&Exchange<B>| {
         a.first_time
             .total_cmp(&b.first_time)
             .then(a.cseq.cmp(&b.cseq))
+            .then(a.from_hash.cmp(&b.from_hash))
     };
-    let first = inits().min_by(order);
+    // The first initial INVITE is the earliest request seen: an exchange a response opened
+    // before its request was captured starts earlier than that request.
+    let first = inits()
+        .filter_map(|e| Some((e.request?, e)))
+        .min_by(|(ra, a), (rb, b)| ra.0.total_cmp(&rb.0).then_with(|| order(a, b)))
+        .map(|(r, _)| r);
     let last = inits().max_by(order);
     let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
     // The earliest 2xx, and the dialog it made: the call's (a forked call may have more).
@@ -396,7 +403,6 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
     } else {
         (Outcome::InProgress, None)
     };
-    let first = first.and_then(|e| e.request);
     let hangup = match (bye, rec.caller.as_ref()) {
         (Some((_, from)), Some(c)) => Some(if from == c.from_hash {
             Side::Caller
