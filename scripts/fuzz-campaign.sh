@@ -106,7 +106,8 @@ for t in "${targets[@]}"; do
     files=$(ls "$fuzz/seeds/$t" | wc -l)
     kb=$(du -sk --apparent-size "$fuzz/seeds/$t" | cut -f1)
     read -r cov_total cov_parser cov_framing cov_txn cov_dialog < <(cover "$t")
-    python3 "$root/scripts/fuzz-ledger.py" append "$fuzz/README.md" \
+    # Two campaigns may run at once (one a core, on different targets): one writer at a time.
+    flock "$fuzz/target/ledger.lock" python3 "$root/scripts/fuzz-ledger.py" append "$fuzz/README.md" \
         "$(date -u +%Y-%m-%d)" "$t" "${ran:-$secs}" "${execs:-0}" "${rate:-0}" "$finds" \
         "$files files, $kb KB" "$cov_total" "$cov_parser" "$cov_framing" "$cov_txn" "$cov_dialog"
     echo "$(date -u +%H:%M:%S) $t: ${execs:-?} inputs, ${rate:-?}/s, finds $finds, kept $files ($kb KB), lines $cov_total" >&2
