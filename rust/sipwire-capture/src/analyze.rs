@@ -106,6 +106,11 @@ impl Analysis {
         }
     }
 
+    /// The correlator's configuration.
+    pub fn config(&self) -> Config {
+        *self.corr.config()
+    }
+
     /// One SIP message that parsed (its index is of `bytes`).
     pub fn message(&mut self, seen: &Seen, bytes: &[u8], index: &MessageIndex) {
         self.feed(seen, bytes, index);
