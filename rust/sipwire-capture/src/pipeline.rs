@@ -82,6 +82,8 @@ struct Sink {
     /// Per row, in engine mode: whether the correlator would be fed it (it indexed).
     fed: Option<VecDeque<bool>>,
     error: Option<ArrowError>,
+    /// The header vector of the last datagram parsed, for the next.
+    headers: Vec<sipwire::message::HeaderEntry>,
 }
 
 /// A UDP payload that was neither SIP, HEP nor a keep-alive: what the RTP stage would see.
@@ -135,10 +137,13 @@ impl Sink {
         if !looks_like_sip(payload) {
             return false;
         }
-        match MessageIndex::parse_datagram(payload, &self.opts.parse) {
+        // The header vector of the last message is reused: no allocation per message.
+        let headers = std::mem::take(&mut self.headers);
+        match MessageIndex::parse_datagram_reusing(payload, &self.opts.parse, headers) {
             Ok(index) => {
                 let row = indexed_row(payload, &index, &self.opts.parse);
                 self.row(seen, &row, payload, Some(&index));
+                self.headers = index.headers;
             }
             Err(e) => self.row(seen, &failed_row(payload, e), payload, None),
         }
@@ -322,6 +327,7 @@ impl Pipeline {
                 udp_out: None,
                 fed: None,
                 error: None,
+                headers: Vec::new(),
             },
             last_expire_ns: i64::MIN,
         }
