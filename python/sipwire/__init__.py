@@ -63,28 +63,10 @@ if TYPE_CHECKING:
         UserAgent,
     )
 
-_UA_NAMES = frozenset(
-    {
-        "Call",
-        "CallFailed",
-        "IncomingCall",
-        "IncomingSubscription",
-        "Notification",
-        "Notifier",
-        "Publication",
-        "Refer",
-        "Registration",
-        "SipTimeout",
-        "Subscription",
-        "SubscriptionFailed",
-        "TransportFailed",
-        "UserAgent",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
-    if name == "ua" or name in _UA_NAMES:
+    # The names of __all__ not imported above are the user agent's.
+    if name == "ua" or (name in __all__ and name not in globals()):
         import importlib
 
         ua = importlib.import_module("sipwire.ua")
@@ -141,3 +123,7 @@ __all__ = [
     "sdp",
     "uri_equal",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
