@@ -105,14 +105,23 @@ impl TextColumn {
 /// last two addresses (a request and its response swap source and destination, and most rows
 /// of a capture share a handful of hosts).
 #[derive(Default)]
-struct IpColumn {
+pub(crate) struct IpColumn {
     builder: StringBuilder,
     /// The two most recent addresses and their text, the newer first.
     recent: [(Option<IpAddr>, String); 2],
 }
 
 impl IpColumn {
-    fn push(&mut self, ip: Option<IpAddr>) {
+    /// A column of these addresses as text.
+    pub(crate) fn of(ips: impl Iterator<Item = Option<IpAddr>>) -> ArrayRef {
+        let mut c = IpColumn::default();
+        for ip in ips {
+            c.push(ip);
+        }
+        Arc::new(c.builder.finish())
+    }
+
+    pub(crate) fn push(&mut self, ip: Option<IpAddr>) {
         let Some(ip) = ip else {
             self.builder.append_null();
             return;
