@@ -9,8 +9,11 @@ use arbitrary::{Arbitrary, Unstructured};
 use sipwire::correlate::{CallRecord, Config, Correlator, Packet};
 use sipwire::txn::Transport;
 
-/// Operations per input.
-const MAX_OPS: usize = 24;
+/// Operations per input: enough for a whole call (INVITE, provisional, 2xx, ACK, BYE, 200) with
+/// copies and a second call, or three calls' beginnings (the bounded correlator holds two).
+/// Issue 18: 24 ran at about 1,800 a second without compare tracing, 16 at about 2,300; the
+/// finds so far were four messages or fewer once reduced.
+const MAX_OPS: usize = 16;
 
 /// A message of one of three calls, from small value sets so that they meet: requests and
 /// their responses share branch, CSeq and tags.
@@ -257,7 +260,7 @@ fn feed_all(msgs: &[(Vec<u8>, Packet)]) -> BTreeMap<String, Invariant> {
 ///    message budget): never panics, and after every message every table is within its bound
 ///    (see `check_bounds`), every row handed out once;
 /// 2. the well-formed messages through two unbounded correlators, in the input's order and
-///    in time order: the rows agree on each call's first and last time, message count, and
+///    in time order (one, when the input is in time order already): the rows agree on each call's first and last time, message count, and
 ///    the times of its initial INVITE, first ringing, first 2xx and first CANCEL (each the
 ///    earliest copy's). See `Invariant` for what is left out and why.
 pub fn correlator(data: &[u8]) {
@@ -327,7 +330,11 @@ pub fn correlator(data: &[u8]) {
 pub fn correlator_messages(data: &[u8]) -> Vec<(Vec<u8>, Packet)> {
     let mut u = Unstructured::new(data);
     let mut msgs = Vec::new();
-    while msgs.len() < MAX_OPS && !u.is_empty() {
+    // Counted as `correlator` counts them: operations, not messages.
+    for _ in 0..MAX_OPS {
+        if u.is_empty() {
+            break;
+        }
         match CorOp::arbitrary(&mut u) {
             Ok(CorOp::Msg(m)) => msgs.push((m.bytes(), m.packet(m.time))),
             Ok(CorOp::Copy { of, time }) if !msgs.is_empty() => {
@@ -349,6 +356,10 @@ pub fn correlator_messages(data: &[u8]) -> Vec<(Vec<u8>, Packet)> {
 /// time order gives different order-independent answers.
 pub fn order_differs(msgs: &[(Vec<u8>, Packet)]) -> Option<String> {
     let given = feed_all(msgs);
+    // Already in time order (the stable sort would keep it as it is): the same feed twice.
+    if msgs.windows(2).all(|w| w[0].1.time <= w[1].1.time) {
+        return None;
+    }
     let mut sorted = msgs.to_vec();
     sorted.sort_by(|a, b| a.1.time.total_cmp(&b.1.time));
     let timed = feed_all(&sorted);
