@@ -37,8 +37,16 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 budget_kb="${SIPWIRE_SEEDS_KB:-300}"
 cd "$root"
 mkdir -p "$fuzz/target/logs"
+# shellcheck source=scripts/fuzz-flags.sh
+. "$root/scripts/fuzz-flags.sh"
 cargo fuzz build --fuzz-dir rust/fuzz -O -s address >"$fuzz/target/logs/build.log" 2>&1 || {
     tail -30 "$fuzz/target/logs/build.log" >&2; exit 2; }
+for t in "${targets[@]}"; do
+    [ -n "$(fuzz_flags "$t")" ] || continue
+    # shellcheck disable=SC2046
+    cargo fuzz build --fuzz-dir rust/fuzz -O -s address $(fuzz_flags "$t") "$t" \
+        >>"$fuzz/target/logs/build.log" 2>&1 || { tail -30 "$fuzz/target/logs/build.log" >&2; exit 2; }
+done
 
 llvm_bin="$(rustc +nightly --print sysroot 2>/dev/null)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
 triple=x86_64-unknown-linux-gnu
@@ -74,8 +82,8 @@ for t in "${targets[@]}"; do
     # from bash's `time`), not the wall clock: on a shared machine a run gets less than its
     # wall time, and exec/s is inputs per CPU second.
     TIMEFORMAT='%U %S'
-    # shellcheck disable=SC2086
-    { time cargo fuzz run --fuzz-dir rust/fuzz -O -s address "$t" "$work" -- \
+    # shellcheck disable=SC2046,SC2086
+    { time cargo fuzz run --fuzz-dir rust/fuzz -O -s address $(fuzz_flags "$t") "$t" "$work" -- \
         -max_total_time="$secs" -dict="$fuzz/sip.dict" -print_final_stats=1 \
         -max_len=16384 -timeout=10 -rss_limit_mb=2048 ${FUZZ_ARGS:-} >"$log" 2>&1; } \
         2>"$log.cpu"
@@ -90,7 +98,8 @@ for t in "${targets[@]}"; do
         echo "$t: FIND (rc $rc): ${art:-see $log}" >&2
     fi
     # Minimise what this run (and every earlier one) found into the kept corpus.
-    cargo fuzz cmin --fuzz-dir rust/fuzz -O -s address "$t" "$work" -- -max_len=16384 \
+    # shellcheck disable=SC2046
+    cargo fuzz cmin --fuzz-dir rust/fuzz -O -s address $(fuzz_flags "$t") "$t" "$work" -- -max_len=16384 \
         >"$fuzz/target/logs/$t.cmin.log" 2>&1
     rm -rf "$fuzz/seeds/$t.new" && mkdir -p "$fuzz/seeds/$t.new"
     # Keep the smallest inputs first, up to the budget.

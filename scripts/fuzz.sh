@@ -13,6 +13,8 @@
 # rust/fuzz/src/lib.rs; unset, the open finds of rust/fuzz/known-bugs), FUZZ_SANITIZER
 # (default address; "none" runs about twice as fast). Each target starts from its kept corpus
 # rust/fuzz/seeds/<target>/ (copied into the working corpus, never written back).
+# The stateful targets (txn_dialog, endpoint, correlator) build without compare tracing, in
+# rust/fuzz/target/notrace (rust/fuzz/README.md, "Speed").
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/rust/fuzz"
@@ -28,8 +30,16 @@ san="${FUZZ_SANITIZER:-address}"
 cd "$root"
 [ -d "$fuzz/corpus" ] || "$fuzz/seed.sh" "${targets[@]}" >/dev/null
 mkdir -p "$fuzz/target"
+# shellcheck source=scripts/fuzz-flags.sh
+. "$root/scripts/fuzz-flags.sh"
 cargo fuzz build --fuzz-dir rust/fuzz -O -s "$san" >/dev/null 2>"$fuzz/target/build.log" || {
     cat "$fuzz/target/build.log" >&2; exit 2; }
+for t in "${targets[@]}"; do
+    [ -n "$(fuzz_flags "$t")" ] || continue
+    # shellcheck disable=SC2046
+    cargo fuzz build --fuzz-dir rust/fuzz -O -s "$san" $(fuzz_flags "$t") "$t" >/dev/null \
+        2>"$fuzz/target/build.log" || { cat "$fuzz/target/build.log" >&2; exit 2; }
+done
 mkdir -p "$fuzz/target/logs"
 status=0
 printf '%-12s %10s %14s %10s  %s\n' target secs executions exec/s result
@@ -39,8 +49,8 @@ for t in "${targets[@]}"; do
     # that each bounded run adds to the search; nothing is written back to it here.
     cp -n "$fuzz/seeds/$t"/* "$fuzz/corpus/$t/" 2>/dev/null
     log="$fuzz/target/logs/$t.log"
-    # shellcheck disable=SC2086
-    cargo fuzz run --fuzz-dir rust/fuzz -O -s "$san" "$t" -- \
+    # shellcheck disable=SC2046,SC2086
+    cargo fuzz run --fuzz-dir rust/fuzz -O -s "$san" $(fuzz_flags "$t") "$t" -- \
         -max_total_time="$secs" -dict="$fuzz/sip.dict" -print_final_stats=1 \
         -max_len=16384 -timeout=10 -rss_limit_mb=2048 ${FUZZ_ARGS:-} >"$log" 2>&1
     rc=$?

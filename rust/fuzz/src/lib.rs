@@ -29,7 +29,7 @@ mod differential;
 mod stateful;
 pub use correlator::{correlator, correlator_messages, order_differs};
 pub use differential::differential;
-pub use stateful::{endpoint, txn_dialog};
+pub use stateful::{endpoint, endpoint_delivering_idle, txn_dialog};
 
 /// A target's body.
 pub type Target = fn(&[u8]);
@@ -53,6 +53,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     // Replay only (no fuzz binary): the byte-coded txn_dialog of before issue 18, kept so
     // that its finds stay tests.
     ("txn_dialog_bytes", txn_dialog_bytes),
+    // Replay only: the endpoint target with its final idle of before issue 18's speed work
+    // (the network delivering), kept so that its find stays a test.
+    ("endpoint_delivering_idle", endpoint_delivering_idle),
 ];
 
 const BOTH: [&ParseOptions; 2] = [&ParseOptions::STRICT, &ParseOptions::LIBERAL];

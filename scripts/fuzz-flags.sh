@@ -1,0 +1,14 @@
+# Sourced by scripts/fuzz.sh and scripts/fuzz-campaign.sh: the extra `cargo fuzz` build flags
+# of a target (printed; empty for most).
+#
+# The stateful targets drive whole layers from `arbitrary`-decoded operations, and the messages
+# they feed are written by the driver from small value sets: compare tracing (cargo-fuzz's
+# default) guides only the bytes of their raw datagrams, whose parser the byte targets fuzz
+# with it, and it halves their speed under AddressSanitizer (rust/fuzz/README.md, "Speed").
+# They build without it, in a target directory of their own: one directory for both flag
+# sets would rebuild everything at every switch.
+fuzz_flags() {
+    case "$1" in
+    txn_dialog | endpoint | correlator) echo "--no-trace-compares --target-dir rust/fuzz/target/notrace" ;;
+    esac
+}
