@@ -70,21 +70,24 @@ for t in "${targets[@]}"; do
     cp -n "$fuzz/seeds/$t"/* "$work/" 2>/dev/null
     log="$fuzz/target/logs/$t.campaign.log"
     echo "$(date -u +%H:%M:%S) $t: ${secs} s from $(ls "$work" | wc -l) inputs" >&2
+    # The ledger's seconds are the CPU time the run got (user + sys of cargo and the fuzzer,
+    # from bash's `time`), not the wall clock: on a shared machine a run gets less than its
+    # wall time, and exec/s is inputs per CPU second.
+    TIMEFORMAT='%U %S'
     # shellcheck disable=SC2086
-    cargo fuzz run --fuzz-dir rust/fuzz -O -s address "$t" "$work" -- \
+    { time cargo fuzz run --fuzz-dir rust/fuzz -O -s address "$t" "$work" -- \
         -max_total_time="$secs" -dict="$fuzz/sip.dict" -print_final_stats=1 \
-        -max_len=16384 -timeout=10 -rss_limit_mb=2048 ${FUZZ_ARGS:-} >"$log" 2>&1
+        -max_len=16384 -timeout=10 -rss_limit_mb=2048 ${FUZZ_ARGS:-} >"$log" 2>&1; } \
+        2>"$log.cpu"
     rc=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    ran=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' | tail -1)
+    ran=$(awk 'NF == 2 {printf "%d", $1 + $2 + 0.5}' "$log.cpu")
+    rate=$(( execs && ran ? execs / ran : 0 ))
     finds=0
     if [ "$rc" -ne 0 ]; then
         finds=1
         art=$(grep -o 'Test unit written to [^ ]*' "$log" | tail -1 | sed 's/Test unit written to //')
         echo "$t: FIND (rc $rc): ${art:-see $log}" >&2
-        # The run stopped early: its seconds are up to the find (libFuzzer prints no total).
-        ran=$(( execs && rate ? execs / rate : 0 ))
     fi
     # Minimise what this run (and every earlier one) found into the kept corpus.
     cargo fuzz cmin --fuzz-dir rust/fuzz -O -s address "$t" "$work" -- -max_len=16384 \

@@ -127,6 +127,15 @@ def test_no_retransmission_is_reported_where_none_was_sent(
     assert s["retransmissions"]["count"] == 0
 
 
+def test_threads_one_and_two_give_the_same_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    one = json.loads(summary_text(capsys, "--json", "--threads", "1"))
+    two = json.loads(summary_text(capsys, "--json", "--threads", "2"))
+    assert one == two and one["calls"]["total"] == 5
+    with pytest.raises(SystemExit) as e:
+        run(capsys, str(CAPTURE), "--threads", "4")
+    assert e.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
 def test_json_summary_agrees_with_calls_md(capsys: pytest.CaptureFixture[str]) -> None:
     s = json.loads(summary_text(capsys, "--json"))
     c = s["calls"]

@@ -285,3 +285,30 @@ def test_the_bundled_capture_joins_every_stream_and_digit() -> None:
         assert (m[f"{side}_ip"], m[f"{side}_port"]) == (r["dst_ip"], r["dst_port"]), r
     first = pa.table(a.calls).to_pylist()[0]["call_id"]
     assert {(d["call_id"], d["cseq"]) for d in digits} == {(first, 1)}
+
+
+def test_threads_give_the_same_tables(tmp_path: Path) -> None:
+    """threads=2 correlates on a thread of its own beside the read: every table, the counters
+    and the message rows are those of threads=1, on the bundled capture (RTP, a fork, a hold)
+    and on a generated one long enough to fill many of the batches handed between threads."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "calls.pcapng"
+    calls = []
+    for i in range(700):
+        c = Sip(f"thr{i}@host")
+        t = i * 0.01
+        c.invite(t, A, B1, 1, f"t{i}", sdp(A[0], 4000 + 2 * i), sdp(B1[0], 6000 + 2 * i))
+        c.bye(t + 2, A, B1, 2, f"t{i}")
+        calls.append(c)
+    media = [rtp((A[0], 4000), (B1[0], 6000), 7, 1.1, 1.9)]
+    many = write(tmp_path / "many.pcap", calls, media)
+    for path in (example, many):
+        one = sipwire.capture.analyze(str(path), threads=1)
+        two = sipwire.capture.analyze(str(path), threads=2)
+        assert pa.table(one.messages).equals(pa.table(two.messages))
+        for name in ("calls", "media", "rtp_streams", "dtmf"):
+            a, b = pa.table(getattr(one, name)), pa.table(getattr(two, name))
+            assert a.equals(b), (path.name, name)
+            assert a.num_rows or (path == many and name == "dtmf"), (path.name, name)
+        assert one.stats == two.stats
+    with pytest.raises(ValueError, match="threads is 1 or 2"):
+        sipwire.capture.analyze(str(example), threads=3)

@@ -10,6 +10,7 @@ caller asks for something illegal (a header value with CR, LF or NUL, say).
 """
 
 from collections.abc import Sequence as _Sequence
+from typing import TYPE_CHECKING, Any
 
 from sipwire import correlate, sdp
 from sipwire._sipwire import (
@@ -41,22 +42,39 @@ from sipwire._sipwire import (
     parse_uri,
     uri_equal,
 )
-from sipwire.ua import (
-    Call,
-    CallFailed,
-    IncomingCall,
-    IncomingSubscription,
-    Notification,
-    Notifier,
-    Publication,
-    Refer,
-    Registration,
-    SipTimeout,
-    Subscription,
-    SubscriptionFailed,
-    TransportFailed,
-    UserAgent,
-)
+
+# The user agent (asyncio and its transports) is imported when one of its names is first
+# used, so `import sipwire` for parsing or captures does not pay for it.
+if TYPE_CHECKING:
+    from sipwire.ua import (
+        Call,
+        CallFailed,
+        IncomingCall,
+        IncomingSubscription,
+        Notification,
+        Notifier,
+        Publication,
+        Refer,
+        Registration,
+        SipTimeout,
+        Subscription,
+        SubscriptionFailed,
+        TransportFailed,
+        UserAgent,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # The names of __all__ not imported above are the user agent's.
+    if name == "ua" or (name in __all__ and name not in globals()):
+        import importlib
+
+        ua = importlib.import_module("sipwire.ua")
+        value = ua if name == "ua" else getattr(ua, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sipwire' has no attribute {name!r}")
+
 
 # `m.via` is a sequence made in Rust: isinstance(m.via, Sequence) holds.
 _Sequence.register(ViaList)
@@ -105,3 +123,7 @@ __all__ = [
     "sdp",
     "uri_equal",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

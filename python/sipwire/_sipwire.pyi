@@ -509,6 +509,7 @@ class CaptureReader:
         rtp: bool = True,
         batch_rows: int = 65536,
         calls: bool = False,
+        calls_thread: bool = False,
     ) -> CaptureReader: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The ``messages`` table as an Arrow stream; it can be taken once."""

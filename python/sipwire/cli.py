@@ -24,9 +24,8 @@ import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO, Union
+from typing import TYPE_CHECKING, Any, TextIO, Union
 
-from sipwire import campaign, mutations
 from sipwire._sipwire import (
     NameAddr,
     ParseError,
@@ -37,7 +36,10 @@ from sipwire._sipwire import (
     __version__,
     parse,
 )
-from sipwire.load import LoadResult
+
+if TYPE_CHECKING:
+    from sipwire import campaign
+    from sipwire.load import LoadResult
 
 Message = Union[Request, Response]
 
@@ -317,6 +319,8 @@ def _fuzz_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _cmd_fuzz(args: argparse.Namespace) -> int:
+    from sipwire import campaign, mutations
+
     parser: argparse.ArgumentParser = args.parser
     if args.list_classes:
         width = max(map(len, [*mutations.MUTATIONS, *campaign.DIALOG_CLASSES])) + 2
@@ -406,6 +410,8 @@ def _replay(
     bind: tuple[str, int] | None,
     parser: argparse.ArgumentParser,
 ) -> int:
+    from sipwire import campaign
+
     try:
         inputs = campaign.read_inputs(args.replay)
     except OSError as e:

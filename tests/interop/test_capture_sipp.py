@@ -66,7 +66,23 @@ def tcpdump(path: Path, bpf: str) -> Iterator[Dump]:
         # timeout retires, and a SIGINT within that timeout loses the last block's packets
         # silently (not even counted as dropped): a capture of SIPp over TCP, whose uas exits
         # as soon as the uac closes its connection, lost its last third that way.
-        [binary, "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "0", "-w", str(path), bpf],
+        # -B: a 32 MB kernel buffer, so a loaded machine (RTP at full rate while other jobs
+        # run) does not make the kernel drop packets before tcpdump reads them.
+        [
+            binary,
+            "-i",
+            "lo",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-B",
+            "32768",
+            "-s",
+            "0",
+            "-w",
+            str(path),
+            bpf,
+        ],
         start_new_session=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

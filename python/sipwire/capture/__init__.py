@@ -218,14 +218,23 @@ def analyze(
     raw: bool = False,
     rtp: bool = True,
     batch_rows: int = 65536,
+    threads: int | None = None,
 ) -> Analysis:
     """Reads a capture as :func:`read` does (``source`` is anything ``read`` takes) and
     correlates its messages into calls: the result has ``messages``, ``calls``, ``media``,
     ``rtp_streams`` and ``dtmf`` tables (each ``__arrow_c_stream__``) and ``stats``.
     ``finish()`` reads the whole input now (the GIL released; ``stats`` can be read from
-    another thread meanwhile, e.g. for a progress display)."""
+    another thread meanwhile, e.g. for a progress display).
+
+    ``threads``: 2 correlates on a thread of its own beside the read (the tables are the
+    same); 1 does both on one; ``None`` (the default) takes 2 when this process may use more
+    than one CPU."""
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+    if threads is None:
+        threads = 2 if _cpus() > 1 else 1
+    elif threads not in (1, 2):
+        raise ValueError(f"threads is 1 or 2 (None: 2 when there are CPUs for it), not {threads!r}")
     reader = CaptureReader(
         _sources(source),
         strict=strict,
@@ -234,5 +243,14 @@ def analyze(
         rtp=rtp,
         batch_rows=batch_rows,
         calls=True,
+        calls_thread=threads == 2,
     )
     return Analysis(reader)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

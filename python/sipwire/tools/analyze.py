@@ -139,6 +139,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="where to run: this process (local), or a Ray, Spark or Dask job over the files "
         "(pip install 'sipwire[ray]' / [spark] / [dask]); the same tables either way",
     )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        choices=(1, 2),
+        default=None,
+        help="local: 2 correlates calls on a thread of its own beside the read (the default "
+        "when this process may use more than one CPU), 1 does both on one",
+    )
     ap.add_argument("--out", type=Path, metavar="DIR", help="write every table to DIR")
     ap.add_argument(
         "--format",
@@ -220,7 +228,9 @@ def _quiet_ray() -> None:
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
 
-def open_analysis(sources: Sequence[str], *, raw: bool, engine: str = "local") -> Any:
+def open_analysis(
+    sources: Sequence[str], *, raw: bool, engine: str = "local", threads: int | None = None
+) -> Any:
     """``sipwire.capture.analyze`` over the sources, or the same job on a distributed engine
     (``sipwire.capture.ray`` / ``.spark`` / ``.dask``)."""
     import sipwire.capture
@@ -245,7 +255,7 @@ def open_analysis(sources: Sequence[str], *, raw: bool, engine: str = "local") -
             "tables); rebuild it: bash scripts/dev.sh setup"
         )
     try:
-        return analyze(list(sources), raw=raw)
+        return analyze(list(sources), raw=raw, threads=threads)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     except (ValueError, OSError) as e:
@@ -354,6 +364,12 @@ def progress_text(
         parts.append(f"calls {count(open_ or 0)} open, {count(done_calls or 0)} done")
     parts.append(f"{elapsed:.1f} s")
     return "  ".join(parts)
+
+
+def _table(pa: Any, x: Any) -> Any:
+    """An Arrow stream object as a pyarrow table (``pyarrow.table(x)`` would first check
+    whether ``x`` is a pandas frame, importing pandas: a tenth of a second at start-up)."""
+    return pa.RecordBatchReader.from_stream(x).read_all()
 
 
 def read_all(
@@ -1033,7 +1049,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot make {args.out}: {e.strerror}") from None
     # Message bytes are kept for the report (each arrow opens its message) or when asked.
     raw = bool(args.raw or args.html or args.call)
-    analysis = open_analysis(sources, raw=raw, engine=args.engine)
+    analysis = open_analysis(sources, raw=raw, engine=args.engine, threads=args.threads)
     # One pass over the messages, as the read makes them: the capture's span, the messages
     # table written, the rows a ladder or the report needs kept (all of them only for --html;
     # for --call those whose Call-ID starts with what was asked, resolved once calls exist).
@@ -1070,10 +1086,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     res = Result(
         sources,
-        pa.table(analysis.calls),
-        pa.table(analysis.media),
-        pa.table(analysis.rtp_streams),
-        pa.table(analysis.dtmf),
+        _table(pa, analysis.calls),
+        _table(pa, analysis.media),
+        _table(pa, analysis.rtp_streams),
+        _table(pa, analysis.dtmf),
         dict(analysis.stats),
         span,
     )

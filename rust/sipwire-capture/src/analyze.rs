@@ -18,7 +18,7 @@ use sipwire::txn::Transport as TxnTransport;
 use crate::join::{self, JoinRow, Joined};
 use crate::rtp::{DtmfRow, RtpStreamRow};
 use crate::stats::Counters;
-use crate::table::Seen;
+use crate::table::{IpColumn, Seen};
 use crate::types::Transport;
 
 /// How often (capture time) finished calls are drained.
@@ -104,6 +104,11 @@ impl Analysis {
             chunk_error: None,
             stats: CallStats::default(),
         }
+    }
+
+    /// The correlator's configuration.
+    pub fn config(&self) -> Config {
+        *self.corr.config()
     }
 
     /// One SIP message that parsed (its index is of `bytes`).
@@ -352,10 +357,6 @@ fn texts<'a>(v: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from_iter(v))
 }
 
-fn addr_text(a: Option<SocketAddr>) -> Option<String> {
-    a.map(|a| a.ip().to_string())
-}
-
 fn pt_list<'a>(v: impl Iterator<Item = &'a [u8]>) -> ArrayRef {
     let mut b = ListBuilder::new(UInt8Builder::new());
     for pts in v {
@@ -384,8 +385,6 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
     let u32s = |f: fn(&CallRecord) -> u32| -> ArrayRef {
         Arc::new(UInt32Array::from_iter_values(rows.iter().map(f)))
     };
-    let src: Vec<Option<String>> = rows.iter().map(|r| addr_text(r.src)).collect();
-    let dst: Vec<Option<String>> = rows.iter().map(|r| addr_text(r.dst)).collect();
     crate::table::batch_of(vec![
         ("call_id", texts(rows.iter().map(|r| Some(&*r.call_id)))),
         (
@@ -408,14 +407,20 @@ pub fn calls_batch(rows: &[CallRecord]) -> Result<RecordBatch, ArrowError> {
         ("duration", f64s(|r| r.duration)),
         ("caller", texts(rows.iter().map(|r| r.caller.as_deref()))),
         ("callee", texts(rows.iter().map(|r| r.callee.as_deref()))),
-        ("src_ip", texts(src.iter().map(|s| s.as_deref()))),
+        (
+            "src_ip",
+            IpColumn::of(rows.iter().map(|r| r.src.map(|a| a.ip()))),
+        ),
         (
             "src_port",
             Arc::new(UInt16Array::from_iter(
                 rows.iter().map(|r| r.src.map(|a| a.port())),
             )),
         ),
-        ("dst_ip", texts(dst.iter().map(|s| s.as_deref()))),
+        (
+            "dst_ip",
+            IpColumn::of(rows.iter().map(|r| r.dst.map(|a| a.ip()))),
+        ),
         (
             "dst_port",
             Arc::new(UInt16Array::from_iter(

@@ -304,3 +304,142 @@ fn join_at(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn ep(s: &str) -> Endpoint {
+        let a = sa(s);
+        Endpoint {
+            ip: a.ip(),
+            port: a.port(),
+        }
+    }
+
+    fn row(tag: &str, offer: Option<&str>, answer: Option<&str>, start: f64, end: f64) -> JoinRow {
+        JoinRow {
+            call_id: Arc::from("c1"),
+            to_tag: tag.into(),
+            cseq: 1,
+            media_index: 0,
+            offer: offer.map(sa),
+            answer: answer.map(sa),
+            start,
+            end,
+        }
+    }
+
+    fn at(rows: &[JoinRow], src: &str, dst: &str, t: f64) -> Option<Joined> {
+        let items = [(ep(src), ep(dst), (t * 1e9) as i64)];
+        join_at(rows, items.into_iter()).pop().flatten()
+    }
+
+    #[test]
+    fn encode_decode_round_trip_and_garbage() {
+        let r = JoinRow {
+            call_id: Arc::from("a@b"),
+            to_tag: "t9".into(),
+            cseq: 7,
+            media_index: 2,
+            offer: Some(sa("[2001:db8::1]:4000")),
+            answer: None,
+            start: 12.5,
+            end: f64::INFINITY,
+        };
+        let b = r.encode();
+        assert_eq!(JoinRow::decode(&b), Some(r));
+        // Every cut and a bad address tag read as nothing, never a panic.
+        for n in 0..b.len() {
+            assert_eq!(JoinRow::decode(b.get(..n).unwrap()), None, "cut at {n}");
+        }
+        let mut bad = b.clone();
+        let tag_at = 4 + 3 + 4 + 2 + 4 + 2;
+        bad[tag_at] = 9;
+        assert_eq!(JoinRow::decode(&bad), None);
+    }
+
+    #[test]
+    fn forked_legs_are_told_apart_by_the_source() {
+        // One offer (10.0.0.1:4000), two answers: each leg's stream to the offerer joins its
+        // own row, and the stream to each answerer joins that answerer's row.
+        let rows = [
+            row("a", Some("10.0.0.1:4000"), Some("10.0.1.1:6000"), 0.0, 60.0),
+            row("b", Some("10.0.0.1:4000"), Some("10.0.1.2:6000"), 0.0, 60.0),
+        ];
+        let j = at(&rows, "10.0.1.2:6000", "10.0.0.1:4000", 5.0).unwrap();
+        assert_eq!((j.row, j.side), (1, SdpSide::Offer));
+        let j = at(&rows, "10.0.1.1:6000", "10.0.0.1:4000", 5.0).unwrap();
+        assert_eq!((j.row, j.side), (0, SdpSide::Offer));
+        let j = at(&rows, "10.0.0.1:4000", "10.0.1.2:6000", 5.0).unwrap();
+        assert_eq!((j.row, j.side), (1, SdpSide::Answer));
+    }
+
+    #[test]
+    fn the_window_picks_the_offer_answer_in_effect() {
+        // The same port used by two calls one after the other, then a stream in neither.
+        let rows = [
+            row("a", Some("10.0.0.1:4000"), Some("10.0.1.1:6000"), 0.0, 10.0),
+            row(
+                "b",
+                Some("10.0.0.1:4000"),
+                Some("10.0.1.1:6000"),
+                20.0,
+                30.0,
+            ),
+        ];
+        assert_eq!(
+            at(&rows, "10.0.1.1:6000", "10.0.0.1:4000", 5.0).map(|j| j.row),
+            Some(0)
+        );
+        assert_eq!(
+            at(&rows, "10.0.1.1:6000", "10.0.0.1:4000", 25.0).map(|j| j.row),
+            Some(1)
+        );
+        assert_eq!(at(&rows, "10.0.1.1:6000", "10.0.0.1:4000", 15.0), None);
+        // Overlapping windows (a re-INVITE that kept the port): the later start wins.
+        let rows = [
+            row("a", Some("10.0.0.1:4000"), Some("10.0.1.1:6000"), 0.0, 30.0),
+            row(
+                "a",
+                Some("10.0.0.1:4000"),
+                Some("10.0.1.1:6000"),
+                10.0,
+                30.0,
+            ),
+        ];
+        assert_eq!(
+            at(&rows, "10.0.1.1:6000", "10.0.0.1:4000", 12.0).map(|j| j.row),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn an_announced_destination_beats_a_source_only_match() {
+        // Row 0 announced the destination; row 1, starting later, only the source.
+        let rows = [
+            row("a", Some("10.0.0.1:4000"), None, 0.0, 60.0),
+            row("b", Some("10.0.9.9:5000"), Some("10.0.1.1:6000"), 5.0, 60.0),
+        ];
+        let j = at(&rows, "10.0.1.1:6000", "10.0.0.1:4000", 8.0).unwrap();
+        assert_eq!((j.row, j.side), (0, SdpSide::Offer));
+        // With no row announcing the destination, the source's row is taken (other side).
+        let j = at(&rows, "10.0.1.1:6000", "10.0.7.7:7000", 8.0).unwrap();
+        assert_eq!((j.row, j.side), (1, SdpSide::Offer));
+    }
+
+    #[test]
+    fn sdp_endpoints_that_carry_no_media_are_none() {
+        assert_eq!(endpoint(Some("0.0.0.0"), Some(4000)), None);
+        assert_eq!(endpoint(Some("10.0.0.1"), Some(0)), None);
+        assert_eq!(endpoint(Some("host.example"), Some(4000)), None);
+        assert_eq!(
+            endpoint(Some("[2001:db8::1]"), Some(4000)),
+            Some(sa("[2001:db8::1]:4000"))
+        );
+    }
+}

@@ -23,6 +23,7 @@
 //! No stage reads a clock: time is the capture's.
 
 pub mod analyze;
+pub mod calls_thread;
 pub mod decode;
 pub mod engine;
 pub mod hep;

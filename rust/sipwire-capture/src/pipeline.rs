@@ -16,6 +16,7 @@ use sipwire::message::MessageIndex;
 use sipwire::{ErrorKind, ParseOptions};
 
 use crate::analyze::Analysis;
+use crate::calls_thread::CallStage;
 
 use crate::decode::{DecodeStats, Decoder};
 use crate::hep;
@@ -42,6 +43,8 @@ pub struct Options {
     pub batch_rows: usize,
     /// Correlate the messages into calls (the `calls` and `media` tables).
     pub calls: bool,
+    /// Correlate on a thread of its own (`calls_thread.rs`), beside the read.
+    pub calls_thread: bool,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             rtp: true,
             batch_rows: 65_536,
             calls: false,
+            calls_thread: false,
         }
     }
 }
@@ -71,13 +75,15 @@ struct Sink {
     rtp_stats: RtpStats,
     /// RTP streams retired early (idle while the stream table was full), in order.
     retired: Vec<RtpStreamRow>,
-    analysis: Option<Analysis>,
+    analysis: Option<CallStage>,
     /// UDP payloads for the RTP stage, kept as rows instead (the distributed engines replay
     /// them grouped by media endpoints: engine.rs).
     udp_out: Option<Vec<UdpRow>>,
     /// Per row, in engine mode: whether the correlator would be fed it (it indexed).
     fed: Option<VecDeque<bool>>,
     error: Option<ArrowError>,
+    /// The header vector of the last datagram parsed, for the next.
+    headers: Vec<sipwire::message::HeaderEntry>,
 }
 
 /// A UDP payload that was neither SIP, HEP nor a keep-alive: what the RTP stage would see.
@@ -131,10 +137,13 @@ impl Sink {
         if !looks_like_sip(payload) {
             return false;
         }
-        match MessageIndex::parse_datagram(payload, &self.opts.parse) {
+        // The header vector of the last message is reused: no allocation per message.
+        let headers = std::mem::take(&mut self.headers);
+        match MessageIndex::parse_datagram_reusing(payload, &self.opts.parse, headers) {
             Ok(index) => {
                 let row = indexed_row(payload, &index, &self.opts.parse);
                 self.row(seen, &row, payload, Some(&index));
+                self.headers = index.headers;
             }
             Err(e) => self.row(seen, &failed_row(payload, e), payload, None),
         }
@@ -305,14 +314,20 @@ impl Pipeline {
                 rtp_stats: RtpStats::default(),
                 retired: Vec::new(),
                 analysis: opts.calls.then(|| {
-                    Analysis::new(sipwire::correlate::Config {
+                    let a = Analysis::new(sipwire::correlate::Config {
                         parse: opts.parse,
                         ..sipwire::correlate::Config::DEFAULT
-                    })
+                    });
+                    if opts.calls_thread {
+                        CallStage::threaded(a)
+                    } else {
+                        CallStage::inline(a)
+                    }
                 }),
                 udp_out: None,
                 fed: None,
                 error: None,
+                headers: Vec::new(),
             },
             last_expire_ns: i64::MIN,
         }
@@ -358,7 +373,7 @@ impl Pipeline {
         self.streams
             .finish(&mut self.stream_stats, &mut |u| sink.unit(u));
         self.sink.flush();
-        if let Some(a) = self.sink.analysis.as_mut() {
+        if let Some(a) = self.sink.analysis.as_mut().and_then(CallStage::get) {
             a.finish();
         }
     }
@@ -404,9 +419,10 @@ impl Pipeline {
         self.sink.udp_out.as_ref().map_or(0, Vec::len)
     }
 
-    /// The correlation stage, when the read makes calls.
+    /// The correlation stage, when the read makes calls (waiting for its thread, if it has
+    /// one, to correlate what it was handed).
     pub fn analysis_mut(&mut self) -> Option<&mut Analysis> {
-        self.sink.analysis.as_mut()
+        self.sink.analysis.as_mut().and_then(CallStage::get)
     }
 
     /// A finished batch of `messages`, oldest first.
@@ -442,7 +458,7 @@ impl Pipeline {
                 .sink
                 .analysis
                 .as_ref()
-                .map(|a| a.stats.clone())
+                .map(CallStage::stats)
                 .unwrap_or_default(),
         }
     }

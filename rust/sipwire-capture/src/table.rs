@@ -105,14 +105,23 @@ impl TextColumn {
 /// last two addresses (a request and its response swap source and destination, and most rows
 /// of a capture share a handful of hosts).
 #[derive(Default)]
-struct IpColumn {
+pub(crate) struct IpColumn {
     builder: StringBuilder,
     /// The two most recent addresses and their text, the newer first.
     recent: [(Option<IpAddr>, String); 2],
 }
 
 impl IpColumn {
-    fn push(&mut self, ip: Option<IpAddr>) {
+    /// A column of these addresses as text.
+    pub(crate) fn of(ips: impl Iterator<Item = Option<IpAddr>>) -> ArrayRef {
+        let mut c = IpColumn::default();
+        for ip in ips {
+            c.push(ip);
+        }
+        Arc::new(c.builder.finish())
+    }
+
+    pub(crate) fn push(&mut self, ip: Option<IpAddr>) {
         let Some(ip) = ip else {
             self.builder.append_null();
             return;
@@ -297,12 +306,25 @@ pub(crate) fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, Arrow
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
 }
 
-fn ip_texts<'a>(ips: impl Iterator<Item = &'a IpAddr>) -> ArrayRef {
-    let mut col = IpColumn::default();
-    for ip in ips {
-        col.push(Some(*ip));
-    }
-    Arc::new(col.builder.finish())
+/// `src_ip`, `src_port`, `dst_ip`, `dst_port` and `ssrc`: the key of an RTP stream, the first
+/// columns of `rtp_streams` and (after the time and frame) of `dtmf`.
+fn stream_key_columns(
+    keys: impl Iterator<Item = (Endpoint, Endpoint, u32)>,
+) -> Vec<(&'static str, ArrayRef)> {
+    let keys: Vec<(Endpoint, Endpoint, u32)> = keys.collect();
+    let ports = |f: fn(&(Endpoint, Endpoint, u32)) -> u16| -> ArrayRef {
+        Arc::new(UInt16Array::from_iter_values(keys.iter().map(f)))
+    };
+    vec![
+        ("src_ip", IpColumn::of(keys.iter().map(|k| Some(k.0.ip)))),
+        ("src_port", ports(|k| k.0.port)),
+        ("dst_ip", IpColumn::of(keys.iter().map(|k| Some(k.1.ip)))),
+        ("dst_port", ports(|k| k.1.port)),
+        (
+            "ssrc",
+            Arc::new(UInt32Array::from_iter_values(keys.iter().map(|k| k.2))),
+        ),
+    ]
 }
 
 fn times(v: impl Iterator<Item = i64>) -> ArrayRef {
@@ -324,25 +346,8 @@ pub fn rtp_streams_batch(rows: &[RtpStreamRow]) -> Result<RecordBatch, ArrowErro
     let f64s = |f: fn(&RtpStreamRow) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from_iter(rows.iter().map(f)))
     };
-    batch_of(vec![
-        ("src_ip", ip_texts(rows.iter().map(|r| &r.src.ip))),
-        (
-            "src_port",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.src.port),
-            )),
-        ),
-        ("dst_ip", ip_texts(rows.iter().map(|r| &r.dst.ip))),
-        (
-            "dst_port",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.dst.port),
-            )),
-        ),
-        (
-            "ssrc",
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.ssrc))),
-        ),
+    let mut cols = stream_key_columns(rows.iter().map(|r| (r.src, r.dst, r.ssrc)));
+    cols.extend::<Vec<(&str, ArrayRef)>>(vec![
         (
             "payload_type",
             Arc::new(UInt8Array::from_iter_values(
@@ -443,35 +448,23 @@ pub fn rtp_streams_batch(rows: &[RtpStreamRow]) -> Result<RecordBatch, ArrowErro
             )),
         ),
         ("rtcp_jitter_ms", f64s(|r| r.rtcp_jitter_ms)),
-    ])
+    ]);
+    batch_of(cols)
 }
 
 /// The `dtmf` table: one row per telephone-event (RFC 4733), with its digit and times.
 pub fn dtmf_batch(rows: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
-    batch_of(vec![
+    let mut cols = vec![
         ("time", times(rows.iter().map(|r| r.time_ns))),
         (
             "frame",
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.frame))),
         ),
-        ("src_ip", ip_texts(rows.iter().map(|r| &r.src.ip))),
-        (
-            "src_port",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.src.port),
-            )),
-        ),
-        ("dst_ip", ip_texts(rows.iter().map(|r| &r.dst.ip))),
-        (
-            "dst_port",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.dst.port),
-            )),
-        ),
-        (
-            "ssrc",
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.ssrc))),
-        ),
+    ];
+    cols.extend(stream_key_columns(
+        rows.iter().map(|r| (r.src, r.dst, r.ssrc)),
+    ));
+    cols.extend::<Vec<(&str, ArrayRef)>>(vec![
         (
             "digit",
             Arc::new(StringArray::from_iter(rows.iter().map(|r| r.digit))),
@@ -520,7 +513,8 @@ pub fn dtmf_batch(rows: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
                 rows.iter().map(|r| r.call_id.as_deref()),
             )),
         ),
-    ])
+    ]);
+    batch_of(cols)
 }
 
 #[cfg(test)]

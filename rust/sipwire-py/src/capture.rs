@@ -263,7 +263,7 @@ impl CaptureReader {
     /// one capture (read.rs).
     #[new]
     #[allow(clippy::too_many_arguments)] // one keyword argument per option, as in Python
-    #[pyo3(signature = (sources, *, strict=false, limits=None, raw=false, rtp=true, batch_rows=65536, calls=false))]
+    #[pyo3(signature = (sources, *, strict=false, limits=None, raw=false, rtp=true, batch_rows=65536, calls=false, calls_thread=false))]
     fn new(
         py: Python<'_>,
         sources: &Bound<'_, PyList>,
@@ -273,6 +273,7 @@ impl CaptureReader {
         rtp: bool,
         batch_rows: usize,
         calls: bool,
+        calls_thread: bool,
     ) -> PyResult<Self> {
         let mut srcs = Vec::new();
         for s in sources.iter() {
@@ -294,6 +295,7 @@ impl CaptureReader {
             rtp,
             batch_rows: batch_rows.max(1),
             calls,
+            calls_thread,
         };
         let read = CaptureRead::new(srcs, opts);
         Ok(CaptureReader {
@@ -364,7 +366,9 @@ impl CaptureReader {
 
     /// Every stage's counters, flat.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        counters_dict(py, &self.lock().stats())
+        // The read holds its lock while it makes a batch: wait for it without the GIL.
+        let stats = py.allow_threads(|| self.lock().stats());
+        counters_dict(py, &stats)
     }
 
     /// Whether the whole input has been read.

@@ -107,6 +107,7 @@ impl EngineReader {
             rtp: true,
             batch_rows: batch_rows.max(1),
             calls: false,
+            calls_thread: false,
         };
         Ok(EngineReader {
             read: Arc::new(Mutex::new(EngineRead::new(

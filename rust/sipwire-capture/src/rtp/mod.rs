@@ -341,6 +341,8 @@ pub struct RtpTracker {
     retired: Vec<RtpStreamRow>,
     next_stream_sweep_ns: i64,
     next_candidate_sweep_ns: i64,
+    /// The SDP parser's vectors, reused from body to body.
+    sdp_buffers: Option<sipwire::sdp::Buffers>,
 }
 
 impl RtpTracker {
@@ -358,6 +360,7 @@ impl RtpTracker {
             retired: Vec::new(),
             next_stream_sweep_ns: i64::MIN,
             next_candidate_sweep_ns: i64::MIN,
+            sdp_buffers: None,
         }
     }
 
@@ -369,7 +372,10 @@ impl RtpTracker {
     pub fn sdp(&mut self, _time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
         stats.rtp_sdp_bodies += 1;
         let mut diags = Vec::new();
-        let Ok(sd) = SessionDescription::parse(body, &ParseOptions::LIBERAL, &mut diags) else {
+        let buffers = self.sdp_buffers.take().unwrap_or_default();
+        let Ok(sd) =
+            SessionDescription::parse_reusing(body, &ParseOptions::LIBERAL, &mut diags, buffers)
+        else {
             stats.rtp_sdp_errors += 1;
             return;
         };
@@ -405,6 +411,7 @@ impl RtpTracker {
         if learnt {
             self.epoch += 1;
         }
+        self.sdp_buffers = Some(sd.into_buffers());
     }
 
     /// The addresses whose endpoints [`RtpTracker::sdp`] would learn from this SDP body (the

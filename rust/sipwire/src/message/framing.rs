@@ -17,6 +17,7 @@
 //! for bytes when the stream ends is decided by [`StreamFramer::finish`].
 
 use super::index::{parse_head, MessageIndex};
+use super::names::HeaderName;
 use crate::error::{Error, ErrorKind};
 use crate::limits::ParseOptions;
 use crate::scan::{find_lf, is_token_char, Span};
@@ -352,7 +353,18 @@ impl Scan {
         };
         let end = head.body_start.saturating_add(cl as usize);
         if end > max {
-            return Step::Error(Error::new(ErrorKind::MessageTooLarge, max), head_end);
+            // The Content-Length value is what makes it too large: the error points there
+            // (inside the bytes received, unlike `max`).
+            let at = head
+                .headers
+                .iter()
+                .find(|h| h.kind == HeaderName::ContentLength)
+                .map_or(head.body_start, |h| h.value.start as usize);
+            let e = Error {
+                header: Some(HeaderName::ContentLength),
+                ..Error::new(ErrorKind::MessageTooLarge, at)
+            };
+            return Step::Error(e, head_end);
         }
         if buf.len() < end {
             if self.eof {
@@ -672,6 +684,19 @@ mod tests {
         );
         // The error's bytes are kept for its context (line, column, header).
         assert!(f.dropped.ends_with(b"Content-Length: -5\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_content_length_past_the_limit_is_reported_at_its_value() {
+        // The fuzz find stream-bf2ebf50: the error pointed at the limit (65,536), past the
+        // 118 bytes received; it points at the Content-Length value, which is at fault.
+        let mut f = StreamFramer::new(ParseOptions::LIBERAL);
+        let head = b"OPTIONS sip:a@b SIP/2.0\r\nl: 65536\r\n\r\n";
+        f.feed(head);
+        let e = f.next_message().unwrap().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MessageTooLarge);
+        assert_eq!(e.offset as usize, head.len() - 9);
+        assert_eq!(e.header, Some(HeaderName::ContentLength));
     }
 
     #[test]
