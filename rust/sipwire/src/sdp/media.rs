@@ -38,7 +38,7 @@ fn sdp_line<'a>(buf: &'a [u8], l: &Line) -> SdpLine<'a> {
 
 fn attribute<'a>(buf: &'a [u8], l: &Line) -> Attribute<'a> {
     let v = l.value(buf);
-    let (name, value) = match memchr::memchr(b':', v) {
+    let (name, value) = match super::find_byte(v, b':') {
         Some(c) => (v.get(..c).unwrap_or(&[]), v.get(c + 1..)),
         None => (v, None),
     };
@@ -469,6 +469,15 @@ impl<'s> Media<'s> {
             .map(|l| attribute(buf, l))
     }
 
+    /// Media-level attributes of `kind`: the kind is the parse's, so other lines are skipped
+    /// without being split into name and value.
+    fn attrs_of(&self, kind: AttrKind) -> impl Iterator<Item = Attribute<'s>> + 's {
+        let buf = self.buf;
+        self.attr_lines()
+            .filter(move |l| l.attr == kind)
+            .map(move |l| attribute(buf, l))
+    }
+
     /// Media-level attribute of `kind`, else the session-level one (for attributes RFC 8866
     /// and their own RFCs allow at both levels: setup, fingerprint, ice-*).
     fn attr_either(&self, kind: AttrKind) -> Option<Attribute<'s>> {
@@ -524,16 +533,14 @@ impl<'s> Media<'s> {
 
     /// The `a=rtpmap` of payload type `pt`.
     pub fn rtpmap(&self, pt: u8) -> Option<Rtpmap<'s>> {
-        self.attributes()
-            .filter(|a| a.kind == AttrKind::Rtpmap)
+        self.attrs_of(AttrKind::Rtpmap)
             .filter_map(|a| a.rtpmap()?.ok())
             .find(|r| r.payload_type == pt)
     }
 
     /// The `a=fmtp` of format `fmt` (a payload type, or `t38`...).
     pub fn fmtp(&self, fmt: &[u8]) -> Option<Fmtp<'s>> {
-        self.attributes()
-            .filter(|a| a.kind == AttrKind::Fmtp)
+        self.attrs_of(AttrKind::Fmtp)
             .filter_map(|a| a.fmtp()?.ok())
             .find(|f| f.format == fmt)
     }
@@ -543,21 +550,29 @@ impl<'s> Media<'s> {
     /// still names the codec; its clock rate is then 0.
     pub fn codec(&self, pt: u8) -> Codec<'s> {
         let mut digits = [0u8; 3];
+        Codec {
+            fmtp: self.fmtp(pt_str(pt, &mut digits)).map(|f| f.params),
+            ..self.codec_rtpmap(pt)
+        }
+    }
+
+    /// [`Media::codec`] without looking up the `a=fmtp` (its `fmtp` is `None`): for readers
+    /// that want only names and clock rates, such as a capture learning its RTP streams.
+    pub fn codec_rtpmap(&self, pt: u8) -> Codec<'s> {
+        let mut digits = [0u8; 3];
         let fmt = pt_str(pt, &mut digits);
-        let fmtp = self.fmtp(fmt).map(|f| f.params);
         let map = self
-            .attributes()
-            .filter(|a| a.kind == AttrKind::Rtpmap)
+            .attrs_of(AttrKind::Rtpmap)
             .filter_map(|a| a.value)
             .find(|v| fields(v).next() == Some(fmt));
         if let Some(v) = map {
-            let c = match Rtpmap::parse(v, 0) {
+            return match Rtpmap::parse(v, 0) {
                 Ok(r) => Codec {
                     payload_type: pt,
                     name: r.encoding,
                     clock_rate: r.clock_rate,
                     channels: r.channels,
-                    fmtp,
+                    fmtp: None,
                     from_rtpmap: true,
                 },
                 Err(_) => {
@@ -567,12 +582,11 @@ impl<'s> Media<'s> {
                         name: rest.split(|&b| b == b'/').next().unwrap_or(&[]),
                         clock_rate: 0,
                         channels: None,
-                        fmtp,
+                        fmtp: None,
                         from_rtpmap: true,
                     }
                 }
             };
-            return c;
         }
         let (name, clock_rate, channels) = match static_payload_type(pt) {
             Some((n, c, ch)) => (n.as_bytes(), c, ch),
@@ -583,7 +597,7 @@ impl<'s> Media<'s> {
             name,
             clock_rate,
             channels,
-            fmtp,
+            fmtp: None,
             from_rtpmap: false,
         }
     }

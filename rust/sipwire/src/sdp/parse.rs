@@ -6,7 +6,7 @@
 //! the body when asked for.
 
 use super::attr::{parse_pt, AttrKind};
-use super::fields;
+use super::{fields, find_byte};
 use crate::{Diagnostic, Error, ErrorKind, ParseOptions, Result};
 
 /// One line of the body: `<type>=<value>` from `start` to `end`, its terminator up to `next`.
@@ -118,19 +118,94 @@ fn glued_at(buf: &[u8], from: usize, to: usize) -> Option<usize> {
     None
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` equal to `b`. Exact up to the lowest match; a byte above
+/// a match may also be flagged (the subtraction's borrow), so only the lowest bit is a position.
+#[inline(always)]
+fn bytes_eq(w: u64, b: u8) -> u64 {
+    let x = w ^ (LO * u64::from(b));
+    x.wrapping_sub(LO) & !x & HI
+}
+
 /// The index of the LF ending the line that starts `rest` (or `rest.len()`), and whether an
-/// `=` appears after the type's own. Lines are short, so a plain loop beats a SIMD search
-/// here, and it notices `=` (a possible glued line) in the same pass.
+/// `=` may appear after the type's own (a possible glued line, which [`glued_at`] then looks
+/// for exactly; this may say yes when there is none, never no when there is one). Eight bytes
+/// at a time: SDP lines are 10-60 bytes, too short for a SIMD search's set-up to pay (two
+/// `memchr` calls a line cost ~100 instructions each).
 #[inline]
 fn scan_line(rest: &[u8]) -> (usize, bool) {
-    let mut eq = false;
-    for (i, &b) in rest.iter().enumerate() {
-        if b == b'\n' {
-            return (i, eq);
+    let mut eqs = 0u64;
+    let mut chunks = rest.chunks_exact(8);
+    let mut i = 0usize;
+    for c in &mut chunks {
+        let Ok(a) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let w = u64::from_le_bytes(a);
+        // The type letter and its `=` are not looked at.
+        let skip = if i == 0 { !0xFFFFu64 } else { !0 };
+        let lf = bytes_eq(w, b'\n');
+        let eq = bytes_eq(w, b'=') & skip;
+        if lf != 0 {
+            let at = lf.trailing_zeros() as usize / 8;
+            // Only the `=` bytes below the LF count.
+            let below = (1u64 << (8 * at)) - 1;
+            return (i + at, eqs != 0 || eq & below != 0);
         }
-        eq |= b == b'=' && i > 1;
+        eqs |= eq;
+        i += 8;
     }
-    (rest.len(), eq)
+    for (j, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'\n' {
+            return (i + j, eqs != 0);
+        }
+        if b == b'=' && i + j > 1 {
+            eqs = 1;
+        }
+    }
+    (rest.len(), eqs != 0)
+}
+
+/// Whether `body` has a byte RFC 8866 §9 forbids in a line: a NUL, or a CR that does not end
+/// a line. One search over the whole body (most have none), so the lines need not be checked
+/// one by one.
+fn has_odd_bytes(body: &[u8]) -> bool {
+    memchr::memchr2_iter(0, b'\r', body)
+        .any(|i| body.get(i) == Some(&0) || body.get(i + 1) != Some(&b'\n'))
+}
+
+/// How many space-separated fields `v` has (`fields(v).count()`), eight bytes at a time: a
+/// field starts at a byte that is not a space where the byte before it is one (or is the
+/// start).
+#[inline]
+fn field_count(v: &[u8]) -> usize {
+    // The high bit of each space byte, exactly (no borrow between bytes).
+    let spaces = |w: u64| {
+        let x = w ^ (LO * u64::from(b' '));
+        !(((x & !HI).wrapping_add(!HI)) | x) & HI
+    };
+    let mut n = 0usize;
+    // The high bit of byte 0 when the byte before the word was a space.
+    let mut before = 0x80u64;
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        let Ok(a) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        let sp = spaces(u64::from_le_bytes(a));
+        let prev = (sp << 8) | before;
+        n += (!sp & HI & prev).count_ones() as usize;
+        before = sp >> 56;
+    }
+    let mut prev_space = before != 0;
+    for &b in chunks.remainder() {
+        let space = b == b' ';
+        n += usize::from(prev_space & !space);
+        prev_space = space;
+    }
+    n
 }
 
 impl<'a> SessionDescription<'a> {
@@ -159,7 +234,9 @@ impl<'a> SessionDescription<'a> {
         if body.len() > u32::MAX as usize {
             return Err(Error::new(ErrorKind::BodyTooLarge, 0));
         }
-        let nl = memchr::memchr_iter(b'\n', body).count() + 1;
+        // Lines are rarely under 16 bytes: one allocation for a fresh parse, none when the
+        // buffers come back big enough.
+        let nl = body.len() / 16 + 2;
         let Buffers {
             mut lines,
             mut media,
@@ -176,6 +253,7 @@ impl<'a> SessionDescription<'a> {
             seen_t: false,
         };
         let lenient = opts.leniency.sdp_glued_lines;
+        let odd = has_odd_bytes(body);
         let max_line = opts.limits.max_sdp_line as usize;
         let mut pos = 0usize;
         let mut trailer = body.len();
@@ -218,10 +296,10 @@ impl<'a> SessionDescription<'a> {
                     return Err(Error::new(ErrorKind::SdpInvalidLine, g));
                 }
                 diags.push(Error::new(ErrorKind::SdpInvalidLine, g));
-                p.line(body, start, g, g)?;
+                p.line(body, start, g, g, odd)?;
                 start = g;
             }
-            p.line(body, start, end, next)?;
+            p.line(body, start, end, next, odd)?;
             pos = next;
         }
         p.finish(trailer)?;
@@ -266,13 +344,16 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn line(&mut self, buf: &[u8], start: usize, end: usize, next: usize) -> Result<()> {
+    /// One `<type>=<value>` line; `odd`: the body has a NUL or a CR that ends no line.
+    fn line(&mut self, buf: &[u8], start: usize, end: usize, next: usize, odd: bool) -> Result<()> {
         let kind = buf.get(start).copied().unwrap_or(0);
         let value = buf.get(start + 2..end).unwrap_or(&[]);
         let voff = start + 2;
         // RFC 8866 §9: byte-string is %x01-09 / %x0B-0C / %x0E-FF: no NUL, no CR in a line.
-        if let Some(i) = value.iter().position(|&b| b == 0 || b == b'\r') {
-            return Err(Error::new(ErrorKind::SdpInvalidValue, voff + i));
+        if odd {
+            if let Some(i) = value.iter().position(|&b| b == 0 || b == b'\r') {
+                return Err(Error::new(ErrorKind::SdpInvalidValue, voff + i));
+            }
         }
         // RFC 8866 §5: v=, o=, s= open the description, in that order.
         let n = self.valid;
@@ -294,11 +375,11 @@ impl Parser<'_> {
                 return Err(Error::new(ErrorKind::SdpInvalidValue, voff));
             }
             // §5.2: six fields.
-            b'o' if fields(value).count() != 6 => {
+            b'o' if field_count(value) != 6 => {
                 return Err(Error::new(ErrorKind::SdpInvalidValue, voff));
             }
             // §5.7: <nettype> <addrtype> <connection-address>.
-            b'c' if fields(value).count() != 3 => {
+            b'c' if field_count(value) != 3 => {
                 return Err(Error::new(ErrorKind::SdpInvalidValue, voff));
             }
             b't' if self.media.is_empty() => self.seen_t = true,
@@ -308,13 +389,13 @@ impl Parser<'_> {
                 if self.attrs > u32::from(self.opts.limits.max_sdp_attributes) {
                     return Err(Error::new(ErrorKind::SdpTooManyAttributes, start));
                 }
-                let name_end = memchr::memchr(b':', value).unwrap_or(value.len());
+                let name_end = find_byte(value, b':').unwrap_or(value.len());
                 attr = AttrKind::from_name(value.get(..name_end).unwrap_or(&[]));
                 // The payload type of rtpmap/fmtp is checked now, so a bad one is found by
                 // the parse, not by whoever reads the codecs later.
                 if matches!(attr, AttrKind::Rtpmap) {
                     let v = value.get(name_end + 1..).unwrap_or(&[]);
-                    let pt_end = memchr::memchr(b' ', v).unwrap_or(v.len());
+                    let pt_end = find_byte(v, b' ').unwrap_or(v.len());
                     // Without a `:`, the value is missing: point at the end of the name.
                     let pt_off = voff + (name_end + 1).min(value.len());
                     parse_pt(v.get(..pt_end).unwrap_or(&[]), pt_off)?;
@@ -353,7 +434,7 @@ impl Parser<'_> {
         let proto = f.next().ok_or_else(|| bad(voff + value.len()))?;
         let first_fmt = f.next().ok_or_else(|| bad(voff + value.len()))?;
         let port_off = span(port_s).0 as usize;
-        let (port_n, count_n) = match memchr::memchr(b'/', port_s) {
+        let (port_n, count_n) = match find_byte(port_s, b'/') {
             Some(sl) => (
                 port_s.get(..sl).unwrap_or(&[]),
                 Some(port_s.get(sl + 1..).unwrap_or(&[])),
@@ -401,7 +482,7 @@ impl Parser<'_> {
 /// RTP-based transport protocols (RTP/AVP, RTP/SAVP, RTP/AVPF, UDP/TLS/RTP/SAVPF, ...): their
 /// formats are payload types.
 pub fn is_rtp_proto(proto: &[u8]) -> bool {
-    memchr::memmem::find(proto, b"RTP/").is_some()
+    proto.windows(4).any(|w| w == b"RTP/")
 }
 
 #[cfg(test)]
@@ -438,11 +519,84 @@ mod tests {
         assert_eq!(glued_at(l, 2, l.len()), Some(10));
     }
 
+    /// The word-at-a-time scan against a byte loop: the LF exactly, and an `=` after the type's
+    /// own never missed.
     #[test]
-    fn scan_line_finds_lf_and_equals() {
+    fn scan_line_agrees_with_a_byte_loop() {
+        let reference = |rest: &[u8]| {
+            let lf = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            let eq = rest.iter().take(lf).skip(2).any(|&b| b == b'=');
+            (lf, eq)
+        };
+        let alphabet = [
+            b'a', b'=', b'\n', b'\r', b'<', b'>', 0x01, 0x3c, 0x3d, 0x0b, 0xff, b' ',
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..400 {
+                let line: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                let (lf, eq) = scan_line(&line);
+                let (rlf, req) = reference(&line);
+                assert_eq!(lf, rlf, "{line:?}");
+                assert!(eq || !req, "an = missed in {line:?}");
+            }
+        }
         assert_eq!(scan_line(b"a=b\r\nc"), (4, false));
         assert_eq!(scan_line(b"a=b=c"), (5, true));
         assert_eq!(scan_line(b""), (0, false));
+        assert_eq!(scan_line(b"a=rtpmap:0 PCMU/8000\r\n"), (21, false));
+        assert_eq!(
+            scan_line(b"a=fmtp:96 profile-level-id=42e01f\r\n"),
+            (34, true)
+        );
+    }
+
+    #[test]
+    fn odd_bytes_are_nul_and_lone_cr() {
+        assert!(!has_odd_bytes(b"v=0\r\no=x\r\n"));
+        assert!(!has_odd_bytes(b"v=0\no=x"));
+        assert!(has_odd_bytes(b"v=0\r\ns=a\rb\r\n"));
+        assert!(has_odd_bytes(b"v=0\r\ns=a\0b\r\n"));
+        assert!(has_odd_bytes(b"v=0\r"), "a CR at the very end ends no line");
+    }
+
+    #[test]
+    fn field_count_is_fields_count() {
+        for v in [
+            &b""[..],
+            b" ",
+            b"a",
+            b" a",
+            b"a ",
+            b"a b",
+            b"a  b ",
+            b"  IN IP4  h ",
+            b"x y z w",
+        ] {
+            assert_eq!(field_count(v), fields(v).count(), "{v:?}");
+        }
+        let alphabet = [b' ', b'a', 0x00, 0x21, 0x1f, 0xa0, 0x20];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..40 {
+            for _ in 0..300 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(field_count(&v), fields(&v).count(), "{v:?}");
+            }
+        }
     }
 
     #[test]
