@@ -24,7 +24,8 @@ pub(crate) struct PtEntry {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct MediaInfo {
     pub call_id: Arc<str>,
-    pub pts: Vec<PtEntry>,
+    /// Shared between the media sections that name the same payload types (see [`Shared`]).
+    pub pts: Arc<[PtEntry]>,
     /// The payload type mapped to `telephone-event`, if any, and its clock rate.
     pub event_pt: Option<(u8, u32)>,
 }
@@ -61,35 +62,78 @@ fn shared_name(name: &[u8]) -> Cow<'static, str> {
 }
 
 impl MediaInfo {
-    pub fn from_media(call_id: Arc<str>, m: &Media<'_>) -> MediaInfo {
-        let mut pts = Vec::new();
-        let mut event_pt = None;
-        for c in m.codecs() {
-            if c.name.is_empty() {
-                continue;
-            }
-            let name = shared_name(c.name);
-            if event_pt.is_none() && name.eq_ignore_ascii_case("telephone-event") {
-                event_pt = Some((c.payload_type, c.clock_rate));
-            }
-            if pts.iter().any(|e: &PtEntry| e.pt == c.payload_type) {
-                continue;
-            }
-            pts.push(PtEntry {
-                pt: c.payload_type,
-                name,
-                clock: if c.from_rtpmap { c.clock_rate } else { 0 },
-            });
-        }
-        MediaInfo {
-            call_id,
-            pts,
-            event_pt,
-        }
-    }
-
     pub fn entry(&self, pt: u8) -> Option<&PtEntry> {
         self.pts.iter().find(|e| e.pt == pt)
+    }
+}
+
+/// The payload types `m` names, in m= line order, into `out` (cleared first); returns the
+/// first one mapped to `telephone-event` and its clock rate. The fmtp lines are not read.
+pub(crate) fn read_pts(m: &Media<'_>, out: &mut Vec<PtEntry>) -> Option<(u8, u32)> {
+    out.clear();
+    let mut event_pt = None;
+    for pt in m.payload_types() {
+        let c = m.codec_rtpmap(pt);
+        if c.name.is_empty() {
+            continue;
+        }
+        let name = shared_name(c.name);
+        if event_pt.is_none() && name.eq_ignore_ascii_case("telephone-event") {
+            event_pt = Some((c.payload_type, c.clock_rate));
+        }
+        if out.iter().any(|e: &PtEntry| e.pt == c.payload_type) {
+            continue;
+        }
+        out.push(PtEntry {
+            pt: c.payload_type,
+            name,
+            clock: if c.from_rtpmap { c.clock_rate } else { 0 },
+        });
+    }
+    event_pt
+}
+
+/// The last few payload-type lists and Call-IDs that SDP bodies gave, handed out again
+/// instead of allocated again: an answer mostly repeats its offer's codecs and Call-ID, and a
+/// capture's calls use a few codec sets. Every media section an SDP announces is kept until
+/// its endpoint is evicted, so on a capture with no RTP these allocations were most of the
+/// memory the read touched. A cache of fixed size: a miss costs one allocation.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pts: [Option<Arc<[PtEntry]>>; 8],
+    next_pts: usize,
+    calls: [Option<Arc<str>>; 8],
+    next_call: usize,
+}
+
+impl Shared {
+    pub fn pts(&mut self, pts: &[PtEntry]) -> Arc<[PtEntry]> {
+        if let Some(a) = self.pts.iter().flatten().find(|a| a.as_ref() == pts) {
+            return a.clone();
+        }
+        let a: Arc<[PtEntry]> = pts.into();
+        if let Some(slot) = self.pts.get_mut(self.next_pts % 8) {
+            *slot = Some(a.clone());
+        }
+        self.next_pts = self.next_pts.wrapping_add(1);
+        a
+    }
+
+    pub fn call_id(&mut self, call_id: &[u8]) -> Arc<str> {
+        if let Some(a) = self
+            .calls
+            .iter()
+            .flatten()
+            .find(|a| a.as_bytes() == call_id)
+        {
+            return a.clone();
+        }
+        let a: Arc<str> = String::from_utf8_lossy(call_id).into();
+        if let Some(slot) = self.calls.get_mut(self.next_call % 8) {
+            *slot = Some(a.clone());
+        }
+        self.next_call = self.next_call.wrapping_add(1);
+        a
     }
 }
 
@@ -224,7 +268,7 @@ mod tests {
         assert_eq!(clock_by_name("VP8"), 0);
         let m = MediaInfo {
             call_id: "c".into(),
-            pts: vec![
+            pts: [
                 PtEntry {
                     pt: 101,
                     name: "telephone-event".into(),
@@ -250,7 +294,8 @@ mod tests {
                     name: "x-slow".into(),
                     clock: 500,
                 },
-            ],
+            ]
+            .into(),
             event_pt: Some((101, 8000)),
         };
         assert_eq!(stats_clock(101, Some(&m)), 0);
@@ -273,5 +318,33 @@ mod tests {
         assert!(connection_ip(b"0.0.0.0").is_none());
         assert!(connection_ip(b"host.example").is_none());
         assert!(connection_ip(b"\xff").is_none());
+    }
+
+    #[test]
+    fn shared_hands_out_equal_lists_and_call_ids_once() {
+        let pcmu = |pt: u8| PtEntry {
+            pt,
+            name: "PCMU".into(),
+            clock: 8000,
+        };
+        let mut sh = Shared::default();
+        let a = sh.pts(&[pcmu(0)]);
+        let b = sh.pts(&[pcmu(0)]);
+        assert!(Arc::ptr_eq(&a, &b), "an equal list is the same allocation");
+        let c = sh.pts(&[pcmu(0), pcmu(8)]);
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(&c[..], &[pcmu(0), pcmu(8)]);
+        let x = sh.call_id(b"abc@h");
+        assert!(Arc::ptr_eq(&x, &sh.call_id(b"abc@h")));
+        assert_eq!(&*sh.call_id(b"other"), "other");
+        // Past its eight slots a list is made again, equal but not shared: a cache, no table.
+        for pt in 10..20 {
+            sh.pts(&[pcmu(pt)]);
+        }
+        let d = sh.pts(&[pcmu(0)]);
+        assert_eq!(d, a);
+        assert!(!Arc::ptr_eq(&a, &d));
+        // A Call-ID that is not UTF-8 is kept lossily, as before.
+        assert_eq!(&*sh.call_id(b"a\xffb"), "a\u{fffd}b");
     }
 }

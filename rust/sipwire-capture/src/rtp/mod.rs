@@ -343,6 +343,9 @@ pub struct RtpTracker {
     next_candidate_sweep_ns: i64,
     /// The SDP parser's vectors, reused from body to body.
     sdp_buffers: Option<sipwire::sdp::Buffers>,
+    shared: media::Shared,
+    /// The payload types of the media section being learnt (reused).
+    pts: Vec<media::PtEntry>,
 }
 
 impl RtpTracker {
@@ -361,6 +364,8 @@ impl RtpTracker {
             next_stream_sweep_ns: i64::MIN,
             next_candidate_sweep_ns: i64::MIN,
             sdp_buffers: None,
+            shared: media::Shared::default(),
+            pts: Vec::new(),
         }
     }
 
@@ -379,7 +384,7 @@ impl RtpTracker {
             stats.rtp_sdp_errors += 1;
             return;
         };
-        let call_id: Arc<str> = String::from_utf8_lossy(call_id).into();
+        let call_id = self.shared.call_id(call_id);
         let mut learnt = false;
         for m in sd.media() {
             if !m.is_rtp() || m.is_disabled() {
@@ -393,7 +398,12 @@ impl RtpTracker {
                 stats.rtp_sdp_unusable += 1;
                 continue;
             };
-            let info = Arc::new(MediaInfo::from_media(call_id.clone(), &m));
+            let event_pt = media::read_pts(&m, &mut self.pts);
+            let info = Arc::new(MediaInfo {
+                call_id: call_id.clone(),
+                pts: self.shared.pts(&self.pts),
+                event_pt,
+            });
             let rtp_ep = Endpoint { ip, port: rtp.port };
             let rtcp_ep = m.rtcp_endpoint().map(|rc| Endpoint {
                 ip: media::connection_ip(rc.address).unwrap_or(ip),
