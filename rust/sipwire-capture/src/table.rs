@@ -7,12 +7,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, ListBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder,
-    UInt32Builder, UInt64Builder, UInt8Builder,
+    ArrayBuilder, BinaryBuilder, GenericByteBuilder, ListBuilder, PrimitiveBuilder, StringBuilder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
 };
+use arrow_array::types::{ArrowPrimitiveType, ByteArrayType};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampNanosecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    Array, ArrayRef, BooleanArray, Float64Array, GenericByteArray, Int32Array, Int64Array,
+    OffsetSizeTrait, PrimitiveArray, RecordBatch, StringArray, TimestampNanosecondArray,
+    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -87,7 +89,7 @@ impl TextColumn {
     }
 
     fn finish(&mut self) -> ArrayRef {
-        let bytes = self.builder.finish();
+        let bytes = finish_sized(&mut self.builder);
         match StringArray::try_from_binary(bytes.clone()) {
             Ok(text) => Arc::new(text),
             Err(_) => {
@@ -99,6 +101,28 @@ impl TextColumn {
             }
         }
     }
+}
+
+/// Finishes a batch of `builder` and starts the next one at this one's size (rows, and bytes
+/// with an eighth more): a builder starts empty after `finish`, and growing it again by
+/// doubling copied every column several times a batch (~2 % of a capture read).
+fn finish_sized<O: OffsetSizeTrait, T: ByteArrayType<Offset = O>>(
+    builder: &mut GenericByteBuilder<T>,
+) -> GenericByteArray<T> {
+    let (rows, bytes) = (builder.len(), builder.values_slice().len());
+    let done = builder.finish();
+    *builder = GenericByteBuilder::with_capacity(rows, bytes + bytes / 8);
+    done
+}
+
+/// [`finish_sized`] for a column of numbers.
+fn finish_sized_primitive<T: ArrowPrimitiveType>(
+    builder: &mut PrimitiveBuilder<T>,
+) -> PrimitiveArray<T> {
+    let rows = builder.len();
+    let done = builder.finish();
+    *builder = PrimitiveBuilder::with_capacity(rows).with_data_type(done.data_type().clone());
+    done
 }
 
 /// Formats addresses into the builder without an allocation per row, reusing the text of the
@@ -268,27 +292,27 @@ impl MessagesBuilder {
     /// The rows added so far as one batch; the builder starts empty again.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            Arc::new(self.frame.finish()),
-            Arc::new(self.src_ip.builder.finish()),
-            Arc::new(self.src_port.finish()),
-            Arc::new(self.dst_ip.builder.finish()),
-            Arc::new(self.dst_port.finish()),
-            Arc::new(self.transport.finish()),
+            Arc::new(finish_sized_primitive(&mut self.time)),
+            Arc::new(finish_sized_primitive(&mut self.frame)),
+            Arc::new(finish_sized(&mut self.src_ip.builder)),
+            Arc::new(finish_sized_primitive(&mut self.src_port)),
+            Arc::new(finish_sized(&mut self.dst_ip.builder)),
+            Arc::new(finish_sized_primitive(&mut self.dst_port)),
+            Arc::new(finish_sized(&mut self.transport)),
             self.method.finish(),
-            Arc::new(self.status.finish()),
+            Arc::new(finish_sized_primitive(&mut self.status)),
             self.call_id.finish(),
-            Arc::new(self.cseq.finish()),
+            Arc::new(finish_sized_primitive(&mut self.cseq)),
             self.cseq_method.finish(),
             self.from_tag.finish(),
             self.to_tag.finish(),
             self.branch.finish(),
-            Arc::new(self.size.finish()),
-            Arc::new(self.parse_error.finish()),
-            Arc::new(self.file.finish()),
+            Arc::new(finish_sized_primitive(&mut self.size)),
+            Arc::new(finish_sized(&mut self.parse_error)),
+            Arc::new(finish_sized(&mut self.file)),
         ];
         if self.raw {
-            cols.push(Arc::new(self.bytes.finish()));
+            cols.push(Arc::new(finish_sized(&mut self.bytes)));
         }
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), cols)
@@ -575,5 +599,18 @@ mod tests {
         assert_eq!((cseq.value(0), cseq.is_null(1)), (2, true));
         assert!(col("time").is_null(0));
         assert_eq!(batch.schema().field(0).data_type(), &time_type());
+        // The next batch starts from builders sized after this one: the same schema (the
+        // time zone kept), and rows of their own.
+        for n in [3, 1, 0, 2] {
+            for _ in 0..n {
+                b.push(None, &datagram_row(bad, &opts), bad);
+            }
+            let next = b.finish().unwrap();
+            assert_eq!(next.num_rows(), n);
+            assert_eq!(next.schema(), batch.schema());
+            let c = next.column_by_name("call_id").unwrap();
+            let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+            assert!((0..n).all(|i| c.value(i) == "c2"));
+        }
     }
 }
