@@ -151,7 +151,7 @@ fn push_str(text: &mut String, b: &[u8]) -> Str {
 fn codecs<'s>(m: &Media<'s>) -> impl Iterator<Item = (u8, &'s [u8], u32)> + 's {
     let mut maps: [(&[u8], &[u8]); MAX_FORMATS] = [(&[], &[]); MAX_FORMATS];
     let mut n = 0;
-    for a in m.attributes().filter(|a| a.kind == AttrKind::Rtpmap) {
+    for a in m.attrs_of(AttrKind::Rtpmap) {
         if let (Some(v), Some(slot)) = (a.value, maps.get_mut(n)) {
             *slot = (fields(v).next().unwrap_or(&[]), v);
             n += 1;
@@ -207,15 +207,17 @@ impl SdpRec {
         recs.reserve(n * 5);
         for m in sd.media().take(MAX_STREAMS) {
             let kind = push_str(&mut text, m.kind());
-            let address = m.connection().map(|c| push_str(&mut text, c.address));
+            let connection = m.connection();
+            let address = connection.map(|c| push_str(&mut text, c.address));
             let at = recs.len();
             let first = u16::try_from(at + 1).unwrap_or(u16::MAX);
+            let direction = m.direction();
             recs.push(Rec::Stream(StreamRec {
                 kind,
                 address,
                 port: m.port(),
-                direction: m.direction(),
-                hold: m.hold(),
+                direction,
+                hold: m.hold_given(direction, || connection),
                 first,
                 count: 0,
             }));

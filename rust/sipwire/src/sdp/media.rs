@@ -471,7 +471,7 @@ impl<'s> Media<'s> {
 
     /// Media-level attributes of `kind`: the kind is the parse's, so other lines are skipped
     /// without being split into name and value.
-    fn attrs_of(&self, kind: AttrKind) -> impl Iterator<Item = Attribute<'s>> + 's {
+    pub(crate) fn attrs_of(&self, kind: AttrKind) -> impl Iterator<Item = Attribute<'s>> + 's {
         let buf = self.buf;
         self.attr_lines()
             .filter(move |l| l.attr == kind)
@@ -512,13 +512,23 @@ impl<'s> Media<'s> {
     /// nor is an ICE stream whose `c=0.0.0.0` is a placeholder (RFC 8839 §4.2.2; recognised
     /// by its ice-ufrag).
     pub fn hold(&self) -> Hold {
+        self.hold_given(self.direction(), || self.connection())
+    }
+
+    /// [`Media::hold`] for a reader that has the direction already (and the connection, if
+    /// it is asked for).
+    pub(crate) fn hold_given(
+        &self,
+        direction: Direction,
+        connection: impl FnOnce() -> Option<Connection<'s>>,
+    ) -> Hold {
         if self.is_disabled() {
             return Hold::NotHeld;
         }
-        match self.direction() {
+        match direction {
             Direction::SendOnly => Hold::SendOnly,
             Direction::Inactive => Hold::Inactive,
-            _ if self.connection().is_some_and(|c| c.is_zero())
+            _ if connection().is_some_and(|c| c.is_zero())
                 && self.attr_either(AttrKind::IceUfrag).is_none() =>
             {
                 Hold::ZeroAddress
