@@ -22,7 +22,7 @@ use crate::decode::{DecodeStats, Decoder};
 use crate::hep;
 use crate::rtp::RtpStats;
 use crate::rtp::{DtmfRow, RtpStreamRow, RtpTracker};
-use crate::sip::{failed_row, indexed_row, looks_like_sip, SipRow};
+use crate::sip::{failed_row, indexed_row, indexed_row_memo, looks_like_sip, RowMemo, SipRow};
 use crate::stats::{SipStats, Stats};
 use crate::stream::{StreamStats, Streams, Unit, UnitKind};
 use crate::table::{MessagesBuilder, Seen};
@@ -84,6 +84,8 @@ struct Sink {
     error: Option<ArrowError>,
     /// The header vector of the last datagram parsed, for the next.
     headers: Vec<sipwire::message::HeaderEntry>,
+    /// Tags and branches of recent header values (see [`RowMemo`]).
+    memo: RowMemo,
 }
 
 /// A UDP payload that was neither SIP, HEP nor a keep-alive: what the RTP stage would see.
@@ -141,7 +143,7 @@ impl Sink {
         let headers = std::mem::take(&mut self.headers);
         match MessageIndex::parse_datagram_reusing(payload, &self.opts.parse, headers) {
             Ok(index) => {
-                let row = indexed_row(payload, &index, &self.opts.parse);
+                let row = indexed_row_memo(payload, &index, &self.opts.parse, Some(&mut self.memo));
                 self.row(seen, &row, payload, Some(&index));
                 self.headers = index.headers;
             }
@@ -272,7 +274,7 @@ impl Sink {
         };
         match u.kind {
             UnitKind::Sip { bytes, index } => {
-                let row = indexed_row(bytes, index, &self.opts.parse);
+                let row = indexed_row_memo(bytes, index, &self.opts.parse, Some(&mut self.memo));
                 self.row(&seen, &row, bytes, Some(index));
             }
             UnitKind::Datagram(bytes) => {
@@ -327,6 +329,7 @@ impl Pipeline {
                 udp_out: None,
                 fed: None,
                 error: None,
+                memo: RowMemo::default(),
                 headers: Vec::new(),
             },
             last_expire_ns: i64::MIN,

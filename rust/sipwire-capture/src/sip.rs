@@ -112,6 +112,16 @@ pub fn failed_row(buf: &[u8], e: Error) -> SipRow<'_> {
 /// Reads a row from a message whose index is known (`buf` holds the message and the spans of
 /// `index` are offsets into it).
 pub fn indexed_row<'a>(buf: &'a [u8], index: &MessageIndex, opts: &ParseOptions) -> SipRow<'a> {
+    indexed_row_memo(buf, index, opts, None)
+}
+
+/// [`indexed_row`] reading the From/To tags and the top Via's branch through `memo`.
+pub(crate) fn indexed_row_memo<'a>(
+    buf: &'a [u8],
+    index: &MessageIndex,
+    opts: &ParseOptions,
+    mut memo: Option<&mut RowMemo>,
+) -> SipRow<'a> {
     let span = index.span();
     let mut row = SipRow {
         size: span.len,
@@ -157,36 +167,295 @@ pub fn indexed_row<'a>(buf: &'a [u8], index: &MessageIndex, opts: &ParseOptions)
             Err(e) => first_error(&mut row, e.kind),
         }
     }
-    let mut tag_of = |value: Option<&'a [u8]>, error: &mut Option<ErrorKind>| {
-        let v = value?;
-        match tag_fast(v, opts) {
-            Some(tag) => tag,
-            None => match parse_name_addr(v, opts, &mut diags) {
-                Ok(n) => n.tag(),
-                Err(e) => {
-                    error.get_or_insert(e.kind);
-                    None
-                }
-            },
-        }
-    };
-    row.from_tag = tag_of(from, &mut row.error);
-    row.to_tag = tag_of(to, &mut row.error);
-    if let Some(v) = via {
-        row.branch = match top_branch_fast(v, opts) {
-            Some(b) => b,
-            None => match parse_via_list(v, opts, &mut diags).next() {
-                Some(Ok(via)) => via.branch(),
-                Some(Err(e)) => {
-                    first_error(&mut row, e.kind);
-                    None
-                }
-                None => None,
-            },
+    // The first error wins: the CSeq's, then From's, To's and the top Via's, in that order.
+    for (i, (value, field)) in [(from, Field::Tag), (to, Field::Tag), (via, Field::Branch)]
+        .into_iter()
+        .enumerate()
+    {
+        let Some(v) = value else {
+            continue;
         };
+        let read = match memo.as_deref_mut() {
+            Some(m) => m.read(v, field, opts),
+            None => read_field(v, field, opts),
+        };
+        let got = match read {
+            Ok(span) => span.and_then(|(s, e)| v.get(s as usize..e as usize)),
+            Err(kind) => {
+                first_error(&mut row, kind);
+                None
+            }
+        };
+        match i {
+            0 => row.from_tag = got,
+            1 => row.to_tag = got,
+            _ => row.branch = got,
+        }
     }
     if row.call_id.is_none() {
         first_error(&mut row, ErrorKind::MissingHeader);
     }
     row
+}
+
+/// A field of a row read from one header value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Field {
+    /// The `tag` of a From or To value.
+    Tag,
+    /// The branch of a Via value's first via-parm.
+    Branch,
+}
+
+/// What a header value gave for a [`Field`]: its span within the value (none when absent), or
+/// the error of the typed parse.
+type Read = Result<Option<(u16, u16)>, ErrorKind>;
+
+/// Reads `field` of `v`: the one-pass shortcut, else the typed parser (which gives the answer
+/// or the error).
+fn read_field(v: &[u8], field: Field, opts: &ParseOptions) -> Read {
+    let span = |s: &[u8]| {
+        let start = (s.as_ptr() as usize).saturating_sub(v.as_ptr() as usize);
+        let end = start + s.len();
+        // Values over 64 KB are cut by the parse limits long before this.
+        (
+            u16::try_from(start).unwrap_or(u16::MAX),
+            u16::try_from(end).unwrap_or(u16::MAX),
+        )
+    };
+    let mut diags = Vec::new();
+    match field {
+        Field::Tag => match tag_fast(v, opts) {
+            Some(tag) => Ok(tag.map(span)),
+            None => match parse_name_addr(v, opts, &mut diags) {
+                Ok(n) => Ok(n.tag().map(span)),
+                Err(e) => Err(e.kind),
+            },
+        },
+        Field::Branch => match top_branch_fast(v, opts) {
+            Some(b) => Ok(b.map(span)),
+            None => match parse_via_list(v, opts, &mut diags).next() {
+                Some(Ok(via)) => Ok(via.branch().map(span)),
+                Some(Err(e)) => Err(e.kind),
+                None => Ok(None),
+            },
+        },
+    }
+}
+
+/// Values up to this long are remembered by [`RowMemo`].
+const MEMO_VALUE: usize = 120;
+/// Slots of [`RowMemo`] (a power of two).
+const MEMO_SLOTS: usize = 2048;
+
+/// The From/To tags and top Via branches read from recent header values, by the values'
+/// exact bytes. The messages of a call repeat their From, To and Via values byte for byte (a
+/// response copies its request's, RFC 3261 §8.2.6.2; From and To stay the same through a
+/// dialog, §12.2.1.1), and the same bytes read the same, so a capture reads each distinct
+/// value once instead of on every message: those readers were a fifth of a capture read.
+/// Direct-mapped on a hash of the value and the field (a newer value takes the slot); values
+/// over `MEMO_VALUE` bytes are read every time. Fixed size: ~290 KB.
+pub(crate) struct RowMemo {
+    /// Slots once allocated (a power of two).
+    size: usize,
+    slots: Vec<MemoSlot>,
+    bytes: Vec<u8>,
+    hasher: foldhash::fast::FixedState,
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+}
+
+#[derive(Clone, Copy)]
+struct MemoSlot {
+    hash: u64,
+    /// 0: empty; else the value's length + 1.
+    len: u16,
+    field: Field,
+    read: Read,
+}
+
+impl Default for RowMemo {
+    /// An empty memo; its table is allocated on the first read (a read of a few packets,
+    /// and each fuzz input, never needs it).
+    fn default() -> Self {
+        RowMemo {
+            size: MEMO_SLOTS,
+            slots: Vec::new(),
+            bytes: Vec::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5157_a1e5),
+            hits: 0,
+            misses: 0,
+        }
+    }
+}
+
+impl RowMemo {
+    /// [`read_field`] of `v`, remembered. The options must be the same on every call (one
+    /// memo per reader; a read's options do not change).
+    fn read(&mut self, v: &[u8], field: Field, opts: &ParseOptions) -> Read {
+        if v.len() > MEMO_VALUE {
+            return read_field(v, field, opts);
+        }
+        if self.slots.is_empty() {
+            let empty = MemoSlot {
+                hash: 0,
+                len: 0,
+                field: Field::Tag,
+                read: Ok(None),
+            };
+            self.slots = vec![empty; self.size];
+            self.bytes = vec![0; self.size * MEMO_VALUE];
+        }
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, (v, field as u8));
+        let i = (hash as usize) & (self.size - 1);
+        let at = i * MEMO_VALUE;
+        let len = v.len() as u16 + 1;
+        if let Some(slot) = self.slots.get(i) {
+            if slot.hash == hash
+                && slot.len == len
+                && slot.field == field
+                && self.bytes.get(at..at + v.len()) == Some(v)
+            {
+                self.hits += 1;
+                return slot.read;
+            }
+        }
+        self.misses += 1;
+        let read = read_field(v, field, opts);
+        if let (Some(slot), Some(dst)) =
+            (self.slots.get_mut(i), self.bytes.get_mut(at..at + v.len()))
+        {
+            dst.copy_from_slice(v);
+            *slot = MemoSlot {
+                hash,
+                len,
+                field,
+                read,
+            };
+        }
+        read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(buf: &[u8]) -> Option<MessageIndex> {
+        MessageIndex::parse_datagram(buf, &ParseOptions::LIBERAL).ok()
+    }
+
+    /// Messages whose From, To and Via take every path: the shortcuts, the typed parsers'
+    /// answers and errors, values over the memo's length, a From equal to the To.
+    fn messages() -> Vec<Vec<u8>> {
+        let long = "x".repeat(MEMO_VALUE);
+        let heads = [
+            (
+                "<sip:a@h>;tag=1",
+                "<sip:b@h>",
+                "SIP/2.0/UDP h;branch=z9hG4bK1",
+            ),
+            (
+                "<sip:a@h>;tag=1",
+                "<sip:b@h>;tag=2",
+                "SIP/2.0/UDP h;branch=z9hG4bK1",
+            ),
+            (
+                "\"A\" <sip:a@h>;tag=1",
+                "<sip:a@h>;tag=1",
+                "SIP/2.0/TCP h:5060;branch=z9hG4bK2",
+            ),
+            (
+                "sip:a@h;tag=3",
+                "<sip:b@[::1]>;tag=4",
+                "SIP/2.0/UDP [::1];rport;branch=z9hG4bK3",
+            ),
+            (
+                "<sip:a@h>;tag=1;tag=5",
+                "<tel:+1>;tag=6",
+                "SIP/2.0/UDP h;branch=a,SIP/2.0/UDP g",
+            ),
+            ("<sip:a@h", "b@h;;", "SIP/2.0/UDP"),
+            ("<sip:a@h>;tag", "<sip:b@h>;tag=", "SIP/2.0/UDP h;branch"),
+            (
+                &*format!("<sip:{long}@h>;tag=7"),
+                "<sip:b@h>;tag=8",
+                &*format!("SIP/2.0/UDP h;branch={long}"),
+            ),
+        ];
+        heads
+            .iter()
+            .map(|(f, t, v)| {
+                format!(
+                    "BYE sip:b@h SIP/2.0\r\nVia: {v}\r\nFrom: {f}\r\nTo: {t}\r\nCall-ID: c\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+                )
+                .into_bytes()
+            })
+            .collect()
+    }
+
+    /// Through the memo, each row is what the readers give without it: on a miss, on a hit,
+    /// and with a single slot that every value fights over.
+    #[test]
+    fn memo_rows_are_the_readers_rows() {
+        let opts = ParseOptions::LIBERAL;
+        let mut msgs = messages();
+        let torture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/rfc4475");
+        let mut files: Vec<_> = std::fs::read_dir(&torture)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let before = msgs.len();
+        msgs.extend(
+            files
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "dat"))
+                .map(|p| std::fs::read(p).unwrap()),
+        );
+        assert!(msgs.len() > before + 40, "the RFC 4475 messages are read");
+        for size in [MEMO_SLOTS, 1, 2] {
+            let mut memo = RowMemo {
+                size,
+                ..RowMemo::default()
+            };
+            for round in 0..3 {
+                for m in &msgs {
+                    let Some(idx) = index(m) else {
+                        continue;
+                    };
+                    let plain = indexed_row(m, &idx, &opts);
+                    let memoed = indexed_row_memo(m, &idx, &opts, Some(&mut memo));
+                    assert_eq!(
+                        plain,
+                        memoed,
+                        "round {round}, {} slots: {}",
+                        size,
+                        String::from_utf8_lossy(m)
+                    );
+                }
+            }
+            if size == MEMO_SLOTS {
+                assert!(
+                    memo.hits > memo.misses,
+                    "{} hits, {} misses",
+                    memo.hits,
+                    memo.misses
+                );
+            }
+        }
+        // The readers' answers themselves, for the first two messages.
+        let m = &msgs[1];
+        let row = indexed_row(m, &index(m).unwrap(), &opts);
+        assert_eq!(
+            (row.from_tag, row.to_tag),
+            (Some(&b"1"[..]), Some(&b"2"[..]))
+        );
+        assert_eq!(row.branch, Some(&b"z9hG4bK1"[..]));
+        let m = &msgs[5];
+        let row = indexed_row(m, &index(m).unwrap(), &opts);
+        assert!(row.error.is_some());
+    }
 }
