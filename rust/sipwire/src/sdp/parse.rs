@@ -519,6 +519,25 @@ mod tests {
         assert_eq!(glued_at(l, 2, l.len()), Some(10));
     }
 
+    /// `per_len` strings of each length 0-39 over `alphabet` (xorshift, the same every run).
+    fn random_lines(alphabet: &[u8], per_len: usize) -> Vec<Vec<u8>> {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        (0..40usize)
+            .flat_map(|len| std::iter::repeat_n(len, per_len))
+            .map(|len| {
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The word-at-a-time scan against a byte loop: the LF exactly, and an `=` after the type's
     /// own never missed.
     #[test]
@@ -531,22 +550,11 @@ mod tests {
         let alphabet = [
             b'a', b'=', b'\n', b'\r', b'<', b'>', 0x01, 0x3c, 0x3d, 0x0b, 0xff, b' ',
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for len in 0..40 {
-            for _ in 0..400 {
-                let line: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        alphabet[(seed % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
-                let (lf, eq) = scan_line(&line);
-                let (rlf, req) = reference(&line);
-                assert_eq!(lf, rlf, "{line:?}");
-                assert!(eq || !req, "an = missed in {line:?}");
-            }
+        for line in random_lines(&alphabet, 400) {
+            let (lf, eq) = scan_line(&line);
+            let (rlf, req) = reference(&line);
+            assert_eq!(lf, rlf, "{line:?}");
+            assert!(eq || !req, "an = missed in {line:?}");
         }
         assert_eq!(scan_line(b"a=b\r\nc"), (4, false));
         assert_eq!(scan_line(b"a=b=c"), (5, true));
@@ -583,19 +591,8 @@ mod tests {
             assert_eq!(field_count(v), fields(v).count(), "{v:?}");
         }
         let alphabet = [b' ', b'a', 0x00, 0x21, 0x1f, 0xa0, 0x20];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for len in 0..40 {
-            for _ in 0..300 {
-                let v: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        alphabet[(seed % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
-                assert_eq!(field_count(&v), fields(&v).count(), "{v:?}");
-            }
+        for v in random_lines(&alphabet, 300) {
+            assert_eq!(field_count(&v), fields(&v).count(), "{v:?}");
         }
     }
 
