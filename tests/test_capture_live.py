@@ -7,10 +7,10 @@ import socket
 import time
 
 import pyarrow as pa
+from capgen.net import hep3
+from capgen.sip import call
 
 import sipwire.capture
-from tests.capgen.net import hep3
-from tests.capgen.sip import call
 
 BASE = 1_700_000_000_000_000_000
 
