@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use sipwire::correlate::{self as core, Captured, Config, DialogId, Fed, Id, Packet};
@@ -79,11 +80,12 @@ fn strings(v: &[Box<str>]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-pub(crate) fn socket_addr(
+pub(crate) fn socket_addr<S: AsRef<str>>(
     py: Python<'_>,
     what: &str,
-    (host, port): (String, u16),
+    (host, port): (S, u16),
 ) -> PyResult<SocketAddr> {
+    let host = host.as_ref();
     let h = host.trim_start_matches('[').trim_end_matches(']');
     match h.parse::<IpAddr>() {
         Ok(ip) => Ok(SocketAddr::new(ip, port)),
@@ -95,20 +97,22 @@ pub(crate) fn socket_addr(
 }
 
 pub(crate) fn transport_of(py: Python<'_>, s: &str) -> PyResult<Transport> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "udp" => Transport::Udp,
-        "tcp" => Transport::Tcp,
-        "tls" => Transport::Tls,
-        "sctp" => Transport::Sctp,
-        "ws" => Transport::Ws,
-        "wss" => Transport::Wss,
-        _ => {
-            return Err(local_msg(
-                py,
-                format!("transport must be udp, tcp, tls, sctp, ws or wss, not {s:?}"),
-            ))
-        }
-    })
+    // Compared without folding into a new string: this runs on every message fed.
+    const NAMES: [(&str, Transport); 6] = [
+        ("udp", Transport::Udp),
+        ("tcp", Transport::Tcp),
+        ("tls", Transport::Tls),
+        ("sctp", Transport::Sctp),
+        ("ws", Transport::Ws),
+        ("wss", Transport::Wss),
+    ];
+    match NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        Some(&(_, t)) => Ok(t),
+        None => Err(local_msg(
+            py,
+            format!("transport must be udp, tcp, tls, sctp, ws or wss, not {s:?}"),
+        )),
+    }
 }
 
 fn fed_str(f: &Fed) -> &'static str {
@@ -702,8 +706,8 @@ impl Correlator {
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         time: f64,
-        src: (String, u16),
-        dst: (String, u16),
+        src: (PyBackedStr, u16),
+        dst: (PyBackedStr, u16),
         transport: &str,
     ) -> PyResult<&'static str> {
         let packet = Packet::new(
