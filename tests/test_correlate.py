@@ -375,6 +375,30 @@ def test_snapshots_do_not_change() -> None:
     assert [r.status for r in c.transactions()[0].responses] == [100, 180, 200]
 
 
+def test_a_calls_nested_objects_are_made_once_and_kept() -> None:
+    """A call's transactions, dialogs and media are made when first read; a snapshot still."""
+    c = sipwire.Correlator()
+    msgs = held_call()
+    half = len(msgs) // 2
+    for t, data, src, dst in msgs[:half]:
+        c.feed(data, time=t, src=src, dst=dst)
+    (early,) = c.calls()
+    for t, data, src, dst in msgs[half:]:
+        c.feed(data, time=t, src=src, dst=dst)
+    (late,) = c.calls()
+    # Read after more was fed: the first call object still shows its own moment.
+    assert len(early.transactions) < len(late.transactions)
+    assert early.transactions[0] is early.transactions[0]
+    assert late.dialogs[0] is late.dialogs[0]
+    assert [m.offer_time for m in late.media] == [m.offer_time for m in late.media]
+    assert late.media[0] is late.media[0]
+    # Each list is its own: reading one does not empty another.
+    (fresh,) = c.calls()
+    assert len(fresh.media) == len(late.media)
+    assert len(fresh.dialogs) == 1
+    assert [t.method for t in fresh.transactions] == ["INVITE", "INVITE", "INVITE", "BYE"]
+
+
 # --- issue 13: names, streaming, forks, codecs, outcomes --------------------------------------
 
 

@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use sipwire::correlate::{self as core, Captured, Config, DialogId, Fed, Id, Packet};
+use sipwire::correlate::{self as core, Captured, Config, Fed, Id, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport;
 
@@ -508,25 +508,40 @@ pub struct Call {
     evicted: bool,
     #[pyo3(get)]
     hold_periods: Vec<(f64, Option<f64>)>,
-    media: Vec<Py<MediaSession>>,
-    dialogs: Vec<Py<Dialog>>,
-    transactions: Vec<Py<Transaction>>,
+    /// The nested objects are made when first read: most readers of a call want its times
+    /// and outcome, and making every transaction, dialog and media object up front was about
+    /// half of `calls()`.
+    pending: Mutex<Option<Nested>>,
+    media: GILOnceCell<Vec<Py<MediaSession>>>,
+    dialogs: GILOnceCell<Vec<Py<Dialog>>>,
+    transactions: GILOnceCell<Vec<Py<Transaction>>>,
+}
+
+/// A call's transactions, dialogs and media sessions, not yet Python objects.
+struct Nested {
+    media: Vec<core::MediaSession>,
+    dialogs: Vec<Dialog>,
+    transactions: Vec<Transaction>,
 }
 
 impl Call {
     fn of(
-        py: Python<'_>,
-        c: &core::Call,
-        dialogs: &HashMap<DialogId, Py<Dialog>>,
-        transactions: Vec<Py<Transaction>>,
+        c: core::Call,
+        mut dialogs: Vec<core::Dialog>,
+        transactions: Vec<Transaction>,
         evicted: bool,
-    ) -> PyResult<Call> {
-        let media = c
-            .media
+    ) -> Call {
+        // The call's dialogs in its own order (a dialog of the snapshot it does not list is
+        // left out, as before).
+        let dialogs = c
+            .dialogs
             .iter()
-            .map(|m| Py::new(py, MediaSession::of(py, m)?))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(Call {
+            .filter_map(|id| {
+                let i = dialogs.iter().position(|d| d.id == *id)?;
+                Some(Dialog::of(&dialogs.swap_remove(i)))
+            })
+            .collect();
+        Call {
             call_id: text(&c.call_id),
             outcome: c.outcome.as_str(),
             final_status: c.final_status,
@@ -551,14 +566,25 @@ impl Call {
             early_media: c.early_media,
             evicted,
             hold_periods: c.hold_periods.iter().map(|h| (h.start, h.end)).collect(),
-            media,
-            dialogs: c
-                .dialogs
-                .iter()
-                .filter_map(|d| dialogs.get(d).map(|o| o.clone_ref(py)))
-                .collect(),
-            transactions,
-        })
+            pending: Mutex::new(Some(Nested {
+                media: c.media,
+                dialogs,
+                transactions,
+            })),
+            media: GILOnceCell::new(),
+            dialogs: GILOnceCell::new(),
+            transactions: GILOnceCell::new(),
+        }
+    }
+
+    /// Takes what `pick` wants of the nested values (each is taken once: its cell keeps the
+    /// objects made of it).
+    fn take<T: Default>(&self, pick: impl FnOnce(&mut Nested) -> T) -> PyResult<T> {
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("CorrelatedCall lock poisoned"))?;
+        Ok(pending.as_mut().map(pick).unwrap_or_default())
     }
 }
 
@@ -567,18 +593,36 @@ impl Call {
     /// Offer/answer exchanges that took effect, in time order.
     #[getter]
     fn media(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        Ok(PyList::new(py, self.media.iter().map(|s| s.bind(py)))?.unbind())
+        let made = self.media.get_or_try_init(py, || {
+            self.take(|n| std::mem::take(&mut n.media))?
+                .iter()
+                .map(|m| Py::new(py, MediaSession::of(py, m)?))
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
     }
 
     #[getter]
     fn dialogs(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        Ok(PyList::new(py, self.dialogs.iter().map(|s| s.bind(py)))?.unbind())
+        let made = self.dialogs.get_or_try_init(py, || {
+            self.take(|n| std::mem::take(&mut n.dialogs))?
+                .into_iter()
+                .map(|d| Py::new(py, d))
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
     }
 
     /// Every transaction of the call held (INVITE, ACK-less BYE, ...), by first time.
     #[getter]
     fn transactions(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        Ok(PyList::new(py, self.transactions.iter().map(|s| s.bind(py)))?.unbind())
+        let made = self.transactions.get_or_try_init(py, || {
+            self.take(|n| std::mem::take(&mut n.transactions))?
+                .into_iter()
+                .map(|t| Py::new(py, t))
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
     }
 
     fn __repr__(&self) -> String {
@@ -606,17 +650,7 @@ type Snapshot = Vec<(core::Call, Vec<core::Dialog>, Vec<Transaction>, bool)>;
 /// The Python objects of a snapshot, made after the lock is released.
 fn call_objects(py: Python<'_>, snap: Snapshot) -> PyResult<Vec<Py<Call>>> {
     snap.into_iter()
-        .map(|(c, dialogs, txns, evicted)| {
-            let mut by_id: HashMap<DialogId, Py<Dialog>> = HashMap::with_capacity(dialogs.len());
-            for d in &dialogs {
-                by_id.insert(d.id, Py::new(py, Dialog::of(d))?);
-            }
-            let txns = txns
-                .into_iter()
-                .map(|t| Py::new(py, t))
-                .collect::<PyResult<Vec<_>>>()?;
-            Py::new(py, Call::of(py, &c, &by_id, txns, evicted)?)
-        })
+        .map(|(c, dialogs, txns, evicted)| Py::new(py, Call::of(c, dialogs, txns, evicted)))
         .collect()
 }
 
