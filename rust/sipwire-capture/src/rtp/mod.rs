@@ -343,6 +343,7 @@ pub struct RtpTracker {
     next_candidate_sweep_ns: i64,
     /// The SDP parser's vectors, reused from body to body.
     sdp_buffers: Option<sipwire::sdp::Buffers>,
+    /// Payload-type lists and Call-IDs handed out again to the next media sections.
     shared: media::Shared,
     /// The payload types of the media section being learnt (reused).
     pts: Vec<media::PtEntry>,
