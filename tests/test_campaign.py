@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tshark import tshark_binary
+from tshark import PREFERENCES, tshark_binary
 
 import sipwire
 from sipwire import campaign, cli, mutations
@@ -389,9 +389,11 @@ def test_the_campaign_pcap_opens_in_tshark(responder: Responder, tmp_path: Path)
     # every answer it sent.
     assert len(to_target) == len(responder.got) == summary.sent + summary.probes_ok + 1
     assert len(from_target) == summary.responses
+    # PREFERENCES: SIP by its content first; the ports are the OS's and may be registered to
+    # another dissector.
     methods = subprocess.run(
-        [tshark, "-n", "-r", str(pcap), "-Y", "sip.Method == \"OPTIONS\"", "-T", "fields",
-         "-e", "frame.number"],
+        [tshark, "-n", "-r", str(pcap), *PREFERENCES, "-Y", "sip.Method == \"OPTIONS\"",
+         "-T", "fields", "-e", "frame.number"],
         capture_output=True,
         text=True,
         check=True,

@@ -12,6 +12,9 @@ The command line (one for every capture; each option is harmless where its layer
         -o ip.defragment:TRUE -o ipv6.defragment:TRUE   IP fragments
         -o sctp.reassembly:TRUE                SCTP: a message over several DATA chunks
         --enable-heuristic sip_tcp / sip_udp / sip_sctp  SIP on any port, found by content
+        -o udp.try_heuristic_first:TRUE        ... before a dissector registered on the port:
+        -o tcp.try_heuristic_first:TRUE        a port the OS picked (37008 is TZSP's, 44818
+                                               ENIP's) would otherwise hide the SIP on it
         -X lua_script:HEP_LUA                  HEPv3 on UDP and TCP port 9060 (below)
 
 What each encapsulation needs, as found with Debian 12's tshark 4.0.17 on tests/capgen:
@@ -37,8 +40,9 @@ What each encapsulation needs, as found with Debian 12's tshark 4.0.17 on tests/
   plugin). HEP_LUA below is a minimal one written for these tests: it hands the payload chunk
   of a SIP HEP packet to the SIP dissector, over UDP and (framed by HEP's length) TCP. The
   rows are tshark's SIP dissector's; the addresses and times are the outer packet's.
-- A snaplen-cut record: tshark dissects the start line, then stops ("Packet size limited
-  during capture"): a row with the method and no Call-ID or CSeq.
+- A snaplen-cut record: with the heuristics first, tshark reads the header lines captured
+  whole, so Call-ID and CSeq before the cut are in its row. (Dissected by port it stops after
+  the start line, "Packet size limited during capture".)
 - A CSeq that is not a number: tshark reports cseq 0 and the whole value as its method.
 - A truncated file: tshark reads the whole records and exits with status 2 ("appears to have
   been cut short in the middle of a packet"); that is not a failure here.
@@ -77,6 +81,8 @@ PREFERENCES = (
     "-o", "ip.defragment:TRUE",
     "-o", "ipv6.defragment:TRUE",
     "-o", "sctp.reassembly:TRUE",
+    "-o", "udp.try_heuristic_first:TRUE",
+    "-o", "tcp.try_heuristic_first:TRUE",
     "--enable-heuristic", "sip_tcp",
     "--enable-heuristic", "sip_udp",
     "--enable-heuristic", "sip_sctp",
