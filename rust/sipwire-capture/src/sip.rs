@@ -209,7 +209,8 @@ pub(crate) enum Field {
 
 /// What a header value gave for a [`Field`]: its span within the value (none when absent), or
 /// the error of the typed parse.
-type Read = Result<Option<(u16, u16)>, ErrorKind>;
+/// u32: `max_header_line` may let a value grow past 64 KB.
+type Read = Result<Option<(u32, u32)>, ErrorKind>;
 
 /// Reads `field` of `v`: the one-pass shortcut, else the typed parser (which gives the answer
 /// or the error).
@@ -217,10 +218,10 @@ fn read_field(v: &[u8], field: Field, opts: &ParseOptions) -> Read {
     let span = |s: &[u8]| {
         let start = (s.as_ptr() as usize).saturating_sub(v.as_ptr() as usize);
         let end = start + s.len();
-        // Values over 64 KB are cut by the parse limits long before this.
+        // A message is at most `max_message` (a u32) long; a value past it reads as absent.
         (
-            u16::try_from(start).unwrap_or(u16::MAX),
-            u16::try_from(end).unwrap_or(u16::MAX),
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(end).unwrap_or(u32::MAX),
         )
     };
     let mut diags = Vec::new();
@@ -261,8 +262,11 @@ pub(crate) struct RowMemo {
     slots: Vec<MemoSlot>,
     bytes: Vec<u8>,
     hasher: foldhash::fast::FixedState,
-    pub(crate) hits: u64,
-    pub(crate) misses: u64,
+    /// Lookups that found / did not find their value: for the tests only.
+    #[cfg(test)]
+    hits: u64,
+    #[cfg(test)]
+    misses: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -283,7 +287,9 @@ impl Default for RowMemo {
             slots: Vec::new(),
             bytes: Vec::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5157_a1e5),
+            #[cfg(test)]
             hits: 0,
+            #[cfg(test)]
             misses: 0,
         }
     }
@@ -316,11 +322,17 @@ impl RowMemo {
                 && slot.field == field
                 && self.bytes.get(at..at + v.len()) == Some(v)
             {
-                self.hits += 1;
+                #[cfg(test)]
+                {
+                    self.hits += 1;
+                }
                 return slot.read;
             }
         }
-        self.misses += 1;
+        #[cfg(test)]
+        {
+            self.misses += 1;
+        }
         let read = read_field(v, field, opts);
         if let (Some(slot), Some(dst)) =
             (self.slots.get_mut(i), self.bytes.get_mut(at..at + v.len()))
@@ -457,5 +469,32 @@ mod tests {
         let m = &msgs[5];
         let row = indexed_row(m, &index(m).unwrap(), &opts);
         assert!(row.error.is_some());
+    }
+
+    /// A tag or branch past a value's first 64 KB, which `max_header_line` may allow, is read
+    /// whole (spans are u32).
+    #[test]
+    fn fields_past_64_kb_of_a_value() {
+        let mut opts = ParseOptions::LIBERAL;
+        opts.limits.max_header_line = 1 << 20;
+        opts.limits.max_message = 1 << 21;
+        opts.limits.max_uri = 1 << 20;
+        let user = "u".repeat(70_000);
+        let pad = format!(";p={}", "x".repeat(70_000));
+        let m = format!(
+            "BYE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h{pad};branch=z9hG4bKfar\r\nFrom: <sip:{user}@h>;tag=f1\r\nTo: <sip:b@h>{pad};tag=t2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes();
+        let idx = MessageIndex::parse_datagram(&m, &opts).unwrap();
+        let mut memo = RowMemo::default();
+        for row in [
+            indexed_row(&m, &idx, &opts),
+            indexed_row_memo(&m, &idx, &opts, Some(&mut memo)),
+        ] {
+            assert_eq!(row.error, None);
+            assert_eq!(row.from_tag, Some(&b"f1"[..]));
+            assert_eq!(row.to_tag, Some(&b"t2"[..]));
+            assert_eq!(row.branch, Some(&b"z9hG4bKfar"[..]));
+        }
     }
 }
