@@ -1041,3 +1041,44 @@ fn rfc8866_9_nul_in_a_value_is_refused_by_the_parser_as_by_the_writer() {
         assert_eq!(e.offset, 40);
     }
 }
+
+/// `codec_rtpmap` is `codec` without the fmtp lookup, for every payload type of bodies that
+/// take each path: rtpmap given, static defaults, a static type renamed, an rtpmap that does
+/// not parse, two rtpmaps for one type, fmtp without rtpmap, an rtpmap for a type not listed.
+#[test]
+fn codec_rtpmap_is_codec_without_fmtp() {
+    let b = with_base(
+        "m=audio 49170 RTP/AVP 0 8 18 96 97 98 99 101 31\r\n\
+         a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n\
+         a=rtpmap:97 AMR\r\na=fmtp:97 octet-align=1\r\n\
+         a=rtpmap:98 iLBC/8000\r\na=rtpmap:98 G729/8000\r\n\
+         a=fmtp:99 mode=20\r\n\
+         a=rtpmap:8 PCMA-X/16000\r\na=fmtp:18 annexb=no\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n\
+         a=rtpmap:120 VP8/90000\r\n\
+         m=video 4002 RTP/AVP 31 34\r\na=rtpmap:31\r\n",
+    );
+    let sd = SessionDescription::parse(&b, &ParseOptions::LIBERAL, &mut Vec::new()).unwrap();
+    let mut named = 0;
+    for m in sd.media() {
+        for pt in 0..=127u8 {
+            let full = m.codec(pt);
+            let quick = m.codec_rtpmap(pt);
+            assert_eq!(quick, sipwire::sdp::Codec { fmtp: None, ..full }, "pt {pt}");
+            named += usize::from(!quick.name.is_empty());
+        }
+    }
+    assert!(
+        named > 30,
+        "the static table and the rtpmaps name {named} codecs"
+    );
+    let m: Vec<_> = sd.media().collect();
+    assert_eq!(m[0].codec_rtpmap(8).name, b"PCMA-X");
+    assert_eq!(
+        m[0].codec_rtpmap(98).name,
+        b"iLBC",
+        "the first rtpmap of a type"
+    );
+    assert_eq!(m[0].codec_rtpmap(97).name, b"AMR");
+    assert_eq!(m[0].codec(96).fmtp, Some(&b"useinbandfec=1"[..]));
+}
