@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
+use pyo3::pyclass::PyClass;
+use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use sipwire::correlate::{self as core, Captured, Config, Fed, Id, Packet};
@@ -586,6 +588,27 @@ impl Call {
             .map_err(|_| PyRuntimeError::new_err("CorrelatedCall lock poisoned"))?;
         Ok(pending.as_mut().map(pick).unwrap_or_default())
     }
+
+    /// A list of nested objects: made from what `pick` takes on the first read, kept in
+    /// `cell`, a new list of the same objects on every read.
+    fn nested<T, C>(
+        &self,
+        py: Python<'_>,
+        cell: &GILOnceCell<Vec<Py<C>>>,
+        pick: impl FnOnce(&mut Nested) -> Vec<T>,
+        make: impl Fn(T) -> PyResult<C>,
+    ) -> PyResult<Py<PyList>>
+    where
+        C: PyClass + Into<PyClassInitializer<C>>,
+    {
+        let made = cell.get_or_try_init(py, || {
+            self.take(pick)?
+                .into_iter()
+                .map(|t| Py::new(py, make(t)?))
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
+    }
 }
 
 #[pymethods]
@@ -593,36 +616,28 @@ impl Call {
     /// Offer/answer exchanges that took effect, in time order.
     #[getter]
     fn media(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        let made = self.media.get_or_try_init(py, || {
-            self.take(|n| std::mem::take(&mut n.media))?
-                .iter()
-                .map(|m| Py::new(py, MediaSession::of(py, m)?))
-                .collect::<PyResult<Vec<_>>>()
-        })?;
-        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
+        self.nested(
+            py,
+            &self.media,
+            |n| std::mem::take(&mut n.media),
+            |m| MediaSession::of(py, &m),
+        )
     }
 
     #[getter]
     fn dialogs(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        let made = self.dialogs.get_or_try_init(py, || {
-            self.take(|n| std::mem::take(&mut n.dialogs))?
-                .into_iter()
-                .map(|d| Py::new(py, d))
-                .collect::<PyResult<Vec<_>>>()
-        })?;
-        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
+        self.nested(py, &self.dialogs, |n| std::mem::take(&mut n.dialogs), Ok)
     }
 
     /// Every transaction of the call held (INVITE, ACK-less BYE, ...), by first time.
     #[getter]
     fn transactions(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        let made = self.transactions.get_or_try_init(py, || {
-            self.take(|n| std::mem::take(&mut n.transactions))?
-                .into_iter()
-                .map(|t| Py::new(py, t))
-                .collect::<PyResult<Vec<_>>>()
-        })?;
-        Ok(PyList::new(py, made.iter().map(|s| s.bind(py)))?.unbind())
+        self.nested(
+            py,
+            &self.transactions,
+            |n| std::mem::take(&mut n.transactions),
+            Ok,
+        )
     }
 
     fn __repr__(&self) -> String {
