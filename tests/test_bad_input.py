@@ -169,7 +169,14 @@ def test_folding_anywhere() -> None:
 
 
 def test_nul_in_a_value() -> None:
-    assert kind(msg("Subject: a\x00b\r\nContent-Length: 0\r\n")) == "control_character"
+    data = msg("Subject: a\x00b\r\nContent-Length: 0\r\n")
+    assert kind(data) == "control_character"
+    # Lenient: kept, with a diagnostic at the byte; the message's other fields still read.
+    m = sipwire.parse(data, strict=False)
+    assert [d.kind for d in m.diagnostics] == ["control_character"]
+    assert m.diagnostics[0].offset == data.index(b"\x00")
+    assert m.headers["Subject"] == "a\x00b"
+    assert m.call_id is not None
 
 
 @pytest.mark.parametrize(

@@ -467,8 +467,9 @@ def parse(
     Framing, start line and header index are checked at once. Typed headers (URIs, Via,
     From/To, CSeq, ...) are parsed when first read: a bad one raises ParseError then, and is
     listed in ``diagnostics``. ``validate=True`` checks every typed header now instead.
-    strict=False repairs what RFC 4475 lets a liberal element repair and records each repair
-    in ``.diagnostics``."""
+    strict=False repairs what RFC 4475 lets a liberal element repair, takes what devices
+    commonly send (unbracketed IPv6 hosts, control bytes inside a header value) and records
+    each repair in ``.diagnostics``."""
 
 def parse_batch(
     datagrams: Iterable[bytes | bytearray | memoryview],

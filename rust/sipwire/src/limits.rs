@@ -109,6 +109,10 @@ pub struct Leniency {
     /// devices write it), taken when unambiguous: exactly eight groups, optionally a ninth
     /// as the port (`sip:4321@2001:db8:0:0:216:d3ff:fe0d:22c:5060`).
     pub unbracketed_ipv6: bool,
+    /// NUL and other control bytes inside a header value, kept as they are (devices embed
+    /// them in vendor headers; a capture must still see the call). Never in the start line,
+    /// a header name, or before a colon other than as `whitespace_before_colon` allows.
+    pub control_bytes_in_values: bool,
 }
 
 impl Leniency {
@@ -131,6 +135,7 @@ impl Leniency {
         short_body: false,
         sdp_glued_lines: false,
         unbracketed_ipv6: false,
+        control_bytes_in_values: false,
     };
 
     /// Every repair RFC 4475 lets a liberal element make, each recorded as a diagnostic.
@@ -152,6 +157,7 @@ impl Leniency {
         short_body: true,
         sdp_glued_lines: true,
         unbracketed_ipv6: true,
+        control_bytes_in_values: true,
     };
 
     pub fn is_strict(&self) -> bool {

@@ -391,19 +391,43 @@ fn check_bytes(
         // quoted-pair exists only in a quoted-string or a comment (RFC 3261 §25.1): track
         // both, per logical line.
         let (mut quoted, mut comment) = (false, 0usize);
+        // Past the start line, and past the colon of the current (logical) header line.
+        let (mut in_headers, mut in_value, mut noted) = (false, false, false);
         for (i, &b) in head.iter().enumerate() {
             let ctl = (b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f;
             let escaped = prev == b'\\' && (quoted || comment > 0);
             // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-            if ctl && !escaped && !before_colon_tolerated(head, i, opts) {
-                return Err(Error::new(ErrorKind::ControlCharacter, base + i));
+            if ctl && !escaped {
+                let e = Error::new(ErrorKind::ControlCharacter, base + i);
+                if in_value {
+                    if !opts.leniency.control_bytes_in_values {
+                        return Err(e);
+                    }
+                    if !noted {
+                        diags.push(e); // the first says what was kept
+                        noted = true;
+                    }
+                } else if !(in_headers && opts.leniency.whitespace_before_colon) {
+                    // Before a header's colon only as `push_line` diagnosed it (every header
+                    // line it took has its colon).
+                    return Err(e);
+                }
+            }
+            let folds = matches!(head.get(i + 1), Some(b' ' | b'\t'));
+            match b {
+                b'\n' => {
+                    in_headers = true;
+                    in_value &= folds;
+                }
+                b':' if in_headers => in_value = true,
+                _ => {}
             }
             if !escaped {
                 match b {
                     b'"' if comment == 0 => quoted = !quoted,
                     b'(' if !quoted => comment = comment.saturating_add(1),
                     b')' if !quoted => comment = comment.saturating_sub(1),
-                    b'\n' if !matches!(head.get(i + 1), Some(b' ' | b'\t')) => {
+                    b'\n' if !folds => {
                         (quoted, comment) = (false, 0);
                     }
                     _ => {}
@@ -423,21 +447,6 @@ fn check_bytes(
         diags.push(e);
     }
     Ok(())
-}
-
-/// A control byte between a header name and its colon, which a lenient parse already
-/// diagnosed (see `push_line`).
-fn before_colon_tolerated(head: &[u8], i: usize, opts: &ParseOptions) -> bool {
-    if !opts.leniency.whitespace_before_colon {
-        return false;
-    }
-    let line_start = memchr::memrchr(b'\n', head.get(..i).unwrap_or(&[])).map_or(0, |p| p + 1);
-    let line = head.get(line_start..).unwrap_or(&[]);
-    let upto = i - line_start;
-    match memchr::memchr2(b':', b'\n', line) {
-        Some(c) => line.get(c) == Some(&b':') && c > upto,
-        None => false,
-    }
 }
 
 /// Content-Length = ( "Content-Length" / "l" ) HCOLON 1*DIGIT (§20.14). Several equal values
@@ -769,5 +778,51 @@ v=0\n";
         assert!(MessageIndex::parse_datagram(&m, &ParseOptions::STRICT).is_ok());
         let m = with_header("Server: x (a\\\x01b)");
         assert!(MessageIndex::parse_datagram(&m, &ParseOptions::STRICT).is_ok());
+    }
+
+    /// Lenient parsing keeps control bytes inside header values, with one diagnostic at the
+    /// first; the start line, names, and the bytes before a colon stay errors.
+    #[test]
+    fn control_bytes_in_values_when_lenient() {
+        let lenient = |b: &[u8]| MessageIndex::parse_datagram(b, &ParseOptions::LIBERAL);
+        let m = with_header("User-Agent: X\x00Y\x07Z\x7f");
+        let at = m.windows(2).position(|w| w == b"\x00Y").unwrap();
+        let idx = lenient(&m).unwrap();
+        let ctl: Vec<_> = idx
+            .diagnostics
+            .iter()
+            .filter(|d| d.kind == ErrorKind::ControlCharacter)
+            .collect();
+        assert_eq!(ctl.len(), 1);
+        assert_eq!(ctl[0].offset as usize, at);
+        let ua = idx.headers.iter().find(|h| h.kind == HeaderName::UserAgent);
+        assert_eq!(ua.map(|h| h.value.of(&m)), Some(&b"X\x00Y\x07Z\x7f"[..]));
+        assert_eq!(kind(&m), ErrorKind::ControlCharacter);
+        // A folded continuation is still the value.
+        assert!(lenient(&with_header("Subject: a\r\n b\x01c")).is_ok());
+        // The start line is not a value.
+        let bad = with_header("Subject: a");
+        let mut sl = bad.clone();
+        sl[9] = 0; // in the Request-URI
+        assert!(lenient(&sl).is_err());
+        // Before the colon: the whitespace-before-colon repair, not this one.
+        let idx = lenient(&with_header("X-A\x0b: v\x00")).unwrap();
+        let kinds: Vec<_> = idx.diagnostics.iter().map(|d| d.kind).collect();
+        assert!(
+            kinds.contains(&ErrorKind::WhitespaceBeforeColon),
+            "{kinds:?}"
+        );
+        assert!(kinds.contains(&ErrorKind::ControlCharacter), "{kinds:?}");
+        // A head full of them: one diagnostic (the scan keeps its state per line instead of
+        // looking back for each byte).
+        let many: String = (0..7)
+            .map(|i| format!("X-{i}: {}\r\n", "\x00".repeat(8000)))
+            .collect();
+        let mut opts = ParseOptions::LIBERAL;
+        opts.limits.max_message = 1 << 20;
+        let m = with_header(many.trim_end());
+        let idx = MessageIndex::parse_datagram(&m, &opts).unwrap();
+        assert_eq!(idx.headers.len(), 12);
+        assert_eq!(idx.diagnostics.len(), 1);
     }
 }
