@@ -59,6 +59,18 @@ def test_a_bad_message_is_still_a_row() -> None:
     assert out[1]["size"] == len(garbage)
 
 
+def test_a_message_that_does_not_index_keeps_its_lines_fields() -> None:
+    """A bad Content-Length or a broken line: the row has the error and what the other lines
+    say, so the call is still found."""
+    bad_length = BYE.replace(b"Content-Length: 0", b"Content-Length: -5")
+    no_colon = BYE.replace(b"Content-Length: 0", b"Content-Length: 0\r\nBroken line")
+    for data, kind in ((bad_length, "invalid_content_length"), (no_colon, "missing_colon")):
+        (r,) = rows([data])
+        assert r["parse_error"] == kind
+        got = (r["method"], r["call_id"], r["cseq"], r["from_tag"], r["to_tag"], r["branch"])
+        assert got == ("BYE", "bye-1", 7, "ft", "tt", "z9hG4bKb1")
+
+
 def test_response_and_status() -> None:
     ok = sipwire.parse(INVITE).response(200, to_tag="x1")
     (r,) = rows([bytes(ok)])

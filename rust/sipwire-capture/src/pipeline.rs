@@ -147,7 +147,12 @@ impl Sink {
                 self.row(seen, &row, payload, Some(&index));
                 self.headers = index.headers;
             }
-            Err(e) => self.row(seen, &failed_row(payload, e), payload, None),
+            Err(e) => self.row(
+                seen,
+                &failed_row(payload, e, &self.opts.parse),
+                payload,
+                None,
+            ),
         }
         true
     }
@@ -176,7 +181,7 @@ impl Sink {
         let parsed = MessageIndex::parse_datagram(&head, &parse);
         let mut row = match &parsed {
             Ok(index) => indexed_row(&head, index, &parse),
-            Err(e) => failed_row(payload, *e),
+            Err(e) => failed_row(payload, *e, &parse),
         };
         row.error = Some(ErrorKind::CaptureTruncated);
         row.size = u32::try_from(payload.len()).unwrap_or(u32::MAX);

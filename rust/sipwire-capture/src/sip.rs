@@ -81,12 +81,18 @@ fn first_error(row: &mut SipRow<'_>, kind: ErrorKind) {
 pub fn datagram_row<'a>(buf: &'a [u8], opts: &ParseOptions) -> SipRow<'a> {
     match MessageIndex::parse_datagram(buf, opts) {
         Ok(index) => indexed_row(buf, &index, opts),
-        Err(e) => failed_row(buf, e),
+        Err(e) => failed_row(buf, e, opts),
     }
 }
 
-/// The row of a message that did not frame or index: its size and the error.
-pub fn failed_row(buf: &[u8], e: Error) -> SipRow<'_> {
+/// Header lines of a message that did not index searched for its fields.
+const SALVAGE_LINES: usize = 256;
+
+/// The row of a message that did not frame or index: its size, the error, and what its start
+/// line and its `name: value` lines still give (a bad Content-Length or one broken header
+/// should not hide the call a message belongs to; tshark shows these fields too). Each line
+/// is taken as it is (no unfolding), up to the first empty line or [`SALVAGE_LINES`].
+pub fn failed_row<'a>(buf: &'a [u8], e: Error, opts: &ParseOptions) -> SipRow<'a> {
     let mut row = SipRow {
         size: u32::try_from(buf.len()).unwrap_or(u32::MAX),
         error: Some(e.kind),
@@ -105,6 +111,20 @@ pub fn failed_row(buf: &[u8], e: Error) -> SipRow<'_> {
         } else if let Some(sp) = memchr::memchr(b' ', line) {
             row.method = line.get(..sp).filter(|m| !m.is_empty());
         }
+        let rest = buf.get(end + 1..).unwrap_or(&[]);
+        let headers = rest
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .take_while(|l| !l.is_empty())
+            .take(SALVAGE_LINES)
+            .filter_map(|l| {
+                let colon = memchr::memchr(b':', l)?;
+                let name = trim_end(l.get(..colon)?);
+                let value = trim_end(l.get(colon + 1..)?);
+                let value = value.trim_ascii_start();
+                Some((HeaderName::from_bytes(name), value))
+            });
+        read_fields(&mut row, headers, opts, None);
     }
     row
 }
@@ -120,7 +140,7 @@ pub(crate) fn indexed_row_memo<'a>(
     buf: &'a [u8],
     index: &MessageIndex,
     opts: &ParseOptions,
-    mut memo: Option<&mut RowMemo>,
+    memo: Option<&mut RowMemo>,
 ) -> SipRow<'a> {
     let span = index.span();
     let mut row = SipRow {
@@ -132,29 +152,45 @@ pub(crate) fn indexed_row_memo<'a>(
         StartLine::Request { method, .. } => row.method = Some(method.of(buf)),
         StartLine::Response { status, .. } => row.status = Some(status),
     }
+    let headers = index.headers.iter().map(|h| (h.kind, h.value.of(buf)));
+    read_fields(&mut row, headers, opts, memo);
+    if row.call_id.is_none() {
+        first_error(&mut row, ErrorKind::MissingHeader);
+    }
+    row
+}
+
+/// Fills `row`'s fields from `headers` (name, value; the first of each counts). An error
+/// reading one is the row's error unless it has one already.
+fn read_fields<'a>(
+    row: &mut SipRow<'a>,
+    headers: impl Iterator<Item = (HeaderName, &'a [u8])>,
+    opts: &ParseOptions,
+    mut memo: Option<&mut RowMemo>,
+) {
     let (mut via, mut from, mut to, mut cseq) = (None, None, None, None);
-    for h in &index.headers {
-        let slot = match h.kind {
+    for (kind, value) in headers {
+        let slot = match kind {
             HeaderName::Via => &mut via,
             HeaderName::From => &mut from,
             HeaderName::To => &mut to,
             HeaderName::CSeq => &mut cseq,
             HeaderName::CallId => {
                 if row.call_id.is_none() {
-                    row.call_id = Some(trim_end(h.value.of(buf))).filter(|v| !v.is_empty());
+                    row.call_id = Some(trim_end(value)).filter(|v| !v.is_empty());
                 }
                 continue;
             }
             HeaderName::ContentType => {
                 if row.content_type.is_none() {
-                    row.content_type = Some(h.value.of(buf));
+                    row.content_type = Some(value);
                 }
                 continue;
             }
             _ => continue,
         };
         if slot.is_none() {
-            *slot = Some(h.value.of(buf));
+            *slot = Some(value);
         }
     }
     let mut diags = Vec::new();
@@ -164,7 +200,7 @@ pub(crate) fn indexed_row_memo<'a>(
                 row.cseq = Some(c.seq);
                 row.cseq_method = Some(c.method);
             }
-            Err(e) => first_error(&mut row, e.kind),
+            Err(e) => first_error(row, e.kind),
         }
     }
     // The first error wins: the CSeq's, then From's, To's and the top Via's, in that order.
@@ -182,7 +218,7 @@ pub(crate) fn indexed_row_memo<'a>(
         let got = match read {
             Ok(span) => span.and_then(|(s, e)| v.get(s as usize..e as usize)),
             Err(kind) => {
-                first_error(&mut row, kind);
+                first_error(row, kind);
                 None
             }
         };
@@ -192,10 +228,6 @@ pub(crate) fn indexed_row_memo<'a>(
             _ => row.branch = got,
         }
     }
-    if row.call_id.is_none() {
-        first_error(&mut row, ErrorKind::MissingHeader);
-    }
-    row
 }
 
 /// A field of a row read from one header value.
@@ -496,5 +528,46 @@ mod tests {
             assert_eq!(row.to_tag, Some(&b"t2"[..]));
             assert_eq!(row.branch, Some(&b"z9hG4bKfar"[..]));
         }
+    }
+
+    /// A message that does not index still gives the fields its lines hold, with the error
+    /// it failed on; lines after the empty line (the body) give nothing.
+    #[test]
+    fn failed_rows_keep_the_fields_their_lines_give() {
+        let opts = ParseOptions::LIBERAL;
+        let msg = |extra: &str, body: &str| {
+            format!(
+                "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKs1\r\nf: <sip:a@h>;tag=fa\r\nTo: <sip:b@h>\r\n{extra}CSeq: 7 INVITE\r\n\r\n{body}"
+            )
+            .into_bytes()
+        };
+        for (extra, kind) in [
+            (
+                "Call-ID: salvaged\r\nContent-Length: abc\r\n",
+                ErrorKind::InvalidContentLength,
+            ),
+            (
+                "i:  salvaged \r\nl: 1\r\nl: 2\r\n",
+                ErrorKind::ConflictingContentLength,
+            ),
+            (
+                "Call-ID: salvaged\r\nno colon here\r\n",
+                ErrorKind::MissingColon,
+            ),
+        ] {
+            let m = msg(extra, "");
+            let row = datagram_row(&m, &opts);
+            assert_eq!(row.error, Some(kind), "{extra:?}");
+            assert_eq!(row.method, Some(&b"INVITE"[..]));
+            assert_eq!(row.call_id, Some(&b"salvaged"[..]), "{extra:?}");
+            assert_eq!((row.cseq, row.cseq_method), (Some(7), Some(&b"INVITE"[..])));
+            assert_eq!(row.from_tag, Some(&b"fa"[..]));
+            assert_eq!(row.to_tag, None);
+            assert_eq!(row.branch, Some(&b"z9hG4bKs1"[..]));
+        }
+        let m = msg("Content-Length: x\r\n", "Call-ID: in-the-body\r\n");
+        let row = datagram_row(&m, &opts);
+        assert_eq!(row.error, Some(ErrorKind::InvalidContentLength));
+        assert_eq!(row.call_id, None);
     }
 }
