@@ -172,6 +172,51 @@ def test_json_summary_agrees_with_calls_md(capsys: pytest.CaptureFixture[str]) -
     assert s["problems"] == {}
 
 
+def test_requests_by_method_count_the_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every request by its method and every response by its CSeq method and status, as the
+    messages table holds them; registrations are there though they are no calls."""
+    s = json.loads(summary_text(capsys, "--json"))
+    rows = pa.table(sipwire.capture.read(str(CAPTURE)).messages).to_pylist()
+    want: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["method"] is not None:
+            want.setdefault(r["method"], {"requests": 0, "statuses": {}})["requests"] += 1
+        else:
+            m = want.setdefault(r["cseq_method"], {"requests": 0, "statuses": {}})
+            m["statuses"][str(r["status"])] = m["statuses"].get(str(r["status"]), 0) + 1
+    got = {
+        m["method"]: {"requests": m["requests"], "statuses": m["statuses"]} for m in s["methods"]
+    }
+    assert got == want
+    # calls.md: two phones sign in and out, each REGISTER challenged once.
+    assert got["REGISTER"] == {"requests": 8, "statuses": {"401": 4, "200": 4}}
+    reg = next(m for m in s["methods"] if m["method"] == "REGISTER")
+    assert reg["responses"] == {"2xx": 4, "4xx": 4}
+    text = summary_text(capsys)
+    line = next(ln for ln in text.splitlines() if ln.startswith("  REGISTER"))
+    assert line.split() == ["REGISTER", "8", "4", "4"]
+
+
+def test_made_up_methods_are_bounded() -> None:
+    span = tool.Span()
+    methods = [f"X{i}" for i in range(100)]
+    span.add(
+        pa.record_batch(
+            {
+                "time": pa.array([0] * 101, pa.timestamp("ns", tz="UTC")),
+                "method": [*methods, None],
+                "status": pa.array([None] * 100 + [200], pa.uint16()),
+                "cseq_method": [*methods, "X99"],
+                "parse_error": pa.array([None] * 101, pa.string()),
+            }
+        )
+    )
+    rows = {m["method"]: m for m in span.methods()}
+    assert len(rows) == tool.MAX_METHODS + 1
+    assert sum(m["requests"] for m in rows.values()) == 100
+    assert rows[tool.OTHER_METHOD]["statuses"] == {"200": 1}
+
+
 def test_call_ladder_of_the_hold_and_resume(capsys: pytest.CaptureFixture[str]) -> None:
     call1 = CALLS[0]["Call-ID"]
     rc, out, _ = run(

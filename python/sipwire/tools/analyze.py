@@ -458,14 +458,55 @@ def _column(table: Any, name: str) -> Any:
     return table.column(name) if name in table.column_names else None
 
 
+# Methods the per-method table keeps apart; the rest (a hostile capture can hold any number
+# of made-up methods) are added up under OTHER_METHOD.
+MAX_METHODS = 32
+OTHER_METHOD = "(other)"
+
+
 @dataclass
 class Span:
-    """What the messages pass saw: the capture's first and last SIP time, rows, parse errors."""
+    """What the messages pass saw: the capture's first and last SIP time, rows, parse errors,
+    and per method the requests and, by their CSeq method, the responses by status."""
 
     first_ns: int | None = None
     last_ns: int | None = None
     rows: int = 0
     parse_errors: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    responses: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def _method(self, name: object) -> str:
+        m = "?" if name is None else str(name)
+        if m in self.requests or len(self.requests) < MAX_METHODS:
+            self.requests.setdefault(m, 0)
+            return m
+        self.requests.setdefault(OTHER_METHOD, 0)
+        return OTHER_METHOD
+
+    def _count_methods(self, batch: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names = batch.schema.names
+        if not {"method", "status", "cseq_method"} <= set(names):
+            return
+        for item in pc.value_counts(pc.drop_null(batch.column(names.index("method")))).to_pylist():
+            m = self._method(item["values"])
+            self.requests[m] += int(item["counts"])
+        status = batch.column(names.index("status"))
+        if status.null_count == len(status):
+            return
+        answered = pc.is_valid(status)
+        t = pa.table(
+            {
+                "m": pc.filter(batch.column(names.index("cseq_method")), answered),
+                "s": pc.filter(status, answered),
+            }
+        )
+        for row in t.group_by(["m", "s"]).aggregate([("s", "count")]).to_pylist():
+            key = (self._method(row["m"]), int(row["s"]))
+            self.responses[key] = self.responses.get(key, 0) + int(row["s_count"])
 
     def add(self, batch: Any) -> None:
         import pyarrow as pa
@@ -482,6 +523,24 @@ class Span:
         i = batch.schema.get_field_index("parse_error")
         if i >= 0:
             self.parse_errors += batch.num_rows - batch.column(i).null_count
+        self._count_methods(batch)
+
+    def methods(self) -> list[dict[str, Any]]:
+        """Per method, busiest first: requests, responses by class, and by status."""
+        out: dict[str, dict[str, Any]] = {
+            m: {"method": m, "requests": n, "responses": {}, "statuses": {}}
+            for m, n in self.requests.items()
+        }
+        for (m, st), n in sorted(self.responses.items()):
+            row = out[m]
+            cls = f"{st // 100}xx"
+            row["responses"][cls] = row["responses"].get(cls, 0) + n
+            row["statuses"][str(st)] = n
+        busy = sorted(
+            out.values(),
+            key=lambda r: (-(r["requests"] + sum(r["responses"].values())), r["method"]),
+        )
+        return [r for r in busy if r["requests"] or r["responses"]]
 
 
 @dataclass
@@ -641,6 +700,7 @@ def summarize(res: Result) -> dict[str, Any]:
             "messages": sip_messages,
             "rate": retrans / sip_messages if sip_messages else None,
         },
+        "methods": res.span.methods(),
         "rtp": rtp,
         "dtmf": dtmf,
         "problems": problems,
@@ -732,14 +792,14 @@ def format_summary(
     w("")
 
     if s["failures"]:
-        w(st.bold("Failures (final status ≥ 300)"))
+        w(st.bold("Call failures (final status ≥ 300)"))
         for f in s["failures"][:8]:
             text = f"{f['status']} {f['reason']}".strip()
             w(f"  {st.status(f['status'], f'{text:<{label - 2}}')}{count(f['calls']):>7}")
         if len(s["failures"]) > 8:
             w(st.dim(f"  ... {len(s['failures']) - 8} more statuses"))
     else:
-        w(st.bold("Failures (final status ≥ 300)") + "  none")
+        w(st.bold("Call failures (final status ≥ 300)") + "  none")
     r = s["retransmissions"]
     rate = "-" if r["rate"] is None else f"{r['rate'] * 100:.1f}%"
     w(
@@ -748,6 +808,27 @@ def format_summary(
         + st.dim(f"of {count(r['messages'] or 0)} SIP messages")
     )
     w("")
+
+    if s["methods"]:
+        classes = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx")
+        # The name column gives way first on a narrow terminal.
+        nw = max(12, min(label, width - 9 - 7 * len(classes)))
+        w(
+            st.bold(f"{shorten('Requests by method', nw):<{nw}}")
+            + f"{'requests':>9}"
+            + "".join(f"{c:>7}" for c in classes)
+        )
+        for row in s["methods"][:10]:
+            cells = [row["responses"].get(c) for c in classes]
+            name = shorten(clean(row["method"]), nw - 3)
+            text = f"  {name:<{nw - 2}}{count(row['requests']):>9}"
+            for c, v in zip(classes, cells):
+                cell = f"{count(v):>7}" if v else f"{'':>7}"
+                text += st.status(int(c[0]) * 100, cell) if v and c[0] in "3456" else cell
+            w(text.rstrip())
+        if len(s["methods"]) > 10:
+            w(st.dim(f"  ... {len(s['methods']) - 10} more methods"))
+        w("")
 
     rtp = s["rtp"]
     if rtp["streams"]:

@@ -577,8 +577,10 @@ def render(res: Result, summary: dict[str, Any], ladders: int = 500) -> str:
             ),
             '<section class="grid2">',
             f'<div class="card"><h2>Percentiles</h2>{_percentiles(summary)}</div>',
-            '<div class="card"><h2>Failures <small>final status ≥ 300</small></h2>',
+            '<div class="card"><h2>Call failures <small>final status ≥ 300</small></h2>',
             f"{_failures(summary)}</div></section>",
+            '<section class="card"><h2>Requests by method <small>responses by their CSeq '
+            f"method</small></h2>{_methods(summary)}</section>",
             '<section class="card"><h2>RTP quality <small>worst streams first</small></h2>',
             f"{_worst_streams(streams)}</section>",
             _calls_card(calls, total_calls, len(chosen), t0, per_call, digits, with_ladder),
@@ -713,6 +715,26 @@ def _failures(summary: dict[str, Any]) -> str:
     return (
         "<table class=sub><tr><th class=num>status</th><th>reason</th><th class=num>calls</th>"
         f"<th class=wide></th></tr>{rows}</table>"
+    )
+
+
+def _methods(summary: dict[str, Any]) -> str:
+    classes = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx")
+    rows = []
+    for m in summary.get("methods", [])[:16]:
+        top = sorted(m["statuses"].items(), key=lambda kv: -kv[1])[:4]
+        detail = ", ".join(f"{st} {reason(int(st))} ×{n}".replace("  ", " ") for st, n in top)
+        cells = "".join(f"<td class=num>{m['responses'].get(c) or ''}</td>" for c in classes)
+        rows.append(
+            f"<tr><td>{html.escape(m['method'])}</td><td class=num>{m['requests']}</td>"
+            f"{cells}<td>{html.escape(detail)}</td></tr>"
+        )
+    if not rows:
+        return '<p class="empty">No SIP requests or responses.</p>'
+    head = "".join(f"<th class=num>{c}</th>" for c in classes)
+    return (
+        f"<table class=sub><tr><th>method</th><th class=num>requests</th>{head}"
+        f"<th>most seen statuses</th></tr>{''.join(rows)}</table>"
     )
 
 
