@@ -29,6 +29,7 @@ import tshark
 from capgen import Expected
 
 import sipwire
+from sipwire.cli import main
 
 NAMES = list(capgen.CAPTURES)
 
@@ -272,6 +273,19 @@ def test_http_on_5060_is_not_sip(written: dict[str, Expected]) -> None:
     assert stats["stream_not_sip_flows"] >= 1, stats
     assert stats["stream_sip_flows"] == 0, stats
     assert stats["sip_parse_errors"] == 0, stats
+    assert stats["stream_tls_flows"] == 0, stats
+
+
+def test_tls_flows_are_counted_apart(written: dict[str, Expected], capsys: Any) -> None:
+    """SIP over TLS cannot be read; the read counts its flows, and the summary says what to
+    do about it."""
+    exp = written["tls"]
+    table, stats = read(exp.path)
+    assert table.num_rows == 2 and stats["stream_tls_flows"] == 2, stats
+    assert stats["stream_not_sip_flows"] == 2 and stats["stream_sip_flows"] == 0, stats
+    assert main(["analyze", str(exp.path), "--quiet", "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    assert "stream_tls_flows" in out and "have a proxy send HEP" in out
 
 
 # ---------------------------------------------------------------- ways in

@@ -717,6 +717,26 @@ def write_registered_ports(path: Path) -> Expected:
     return b.expected(name, path)
 
 
+def write_tls(path: Path) -> Expected:
+    """SIP over TLS on 5061 (a ClientHello, then application data records both ways), which
+    no capture reader can open without the keys: counted as a TLS flow, no rows. Then an
+    OPTIONS in the clear on 5060."""
+    name = "tls"
+    b = Builder()
+    c, srv = _tcp_pair(("192.0.2.10", 40061), ("198.51.100.20", 5061))
+    for p in net.handshake(c, srv):
+        b.add(net.ether(p))
+    hello = bytes([0x16, 3, 1, 0, 64, 1, 0, 0, 60, 3, 3]) + bytes(range(59))
+    b.add(net.ether(c.seg(hello)))
+    for n in range(3):
+        record = bytes([0x17, 3, 3, 0, 48]) + hashlib.sha256(bytes([n])).digest() + bytes(16)
+        b.add(net.ether((srv if n % 2 else c).seg(record)))
+    for m in options(cid(name), A4, B4):
+        b.add(net.ether(net.sip_udp(m)), [m])
+    write_pcap(path, b.records, LINKTYPE_ETHERNET)
+    return b.expected(name, path, stats_min={"stream_tls_flows": 2})
+
+
 def write_bad_cseq(path: Path) -> Expected:
     """A request whose CSeq is not a number: still a row, with ``parse_error`` and no cseq;
     a good exchange before it."""

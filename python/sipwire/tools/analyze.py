@@ -91,6 +91,7 @@ PROBLEM_WORDS = (
     "unsupported",
     "unsynced",
     "not_sip",
+    "tls_flows",
     "uncorrelated",
     "orphan",
     "unusable",
@@ -880,6 +881,11 @@ def format_summary(
         w(st.bold(st.red("Capture problems")))
         for k, v in s["problems"].items():
             w(f"  {k:<{label - 2}}{count(v):>7}")
+        if s["problems"].get("stream_tls_flows"):
+            hint = (
+                "  TLS flows hold encrypted SIP: capture it in the clear, or have a proxy send HEP"
+            )
+            w(st.dim(shorten(hint, width)))
     else:
         w(st.bold("Capture problems") + "  none")
     return "\n".join(out) + "\n"

@@ -85,6 +85,9 @@ pub struct StreamStats {
     pub stream_not_sip_flows: u64,
     /// Bytes of those flows (and of flows that ended before their content was told).
     pub stream_not_sip_bytes: u64,
+    /// Of the flows carrying none, those carrying TLS records: SIP over TLS (RFC 3261 §26.2,
+    /// port 5061) cannot be read from a capture without its keys.
+    pub stream_tls_flows: u64,
     /// Bytes skipped before the first start line of a flow seen mid-connection or after a gap.
     pub stream_unsynced_bytes: u64,
     /// SIP messages framed on streams.
@@ -151,6 +154,7 @@ impl Counters for StreamStats {
         f("stream_hep_flows", self.stream_hep_flows);
         f("stream_not_sip_flows", self.stream_not_sip_flows);
         f("stream_not_sip_bytes", self.stream_not_sip_bytes);
+        f("stream_tls_flows", self.stream_tls_flows);
         f("stream_unsynced_bytes", self.stream_unsynced_bytes);
         f("stream_sip_messages", self.stream_sip_messages);
         f("stream_sip_errors", self.stream_sip_errors);
@@ -263,6 +267,8 @@ enum Verdict {
     /// Not enough bytes yet.
     Wait,
     NotSip,
+    /// TLS records (not SIP either; counted apart).
+    Tls,
     /// SIP from this offset.
     Sip(usize),
     /// WebSocket frames from this offset (after the HTTP head).
@@ -295,7 +301,7 @@ fn classify(view: &[u8], at_start: bool) -> Verdict {
     }
     // A TLS record (content type 20-23, version 3.x, RFC 8446 §5.1) is not waited on.
     if (0x14..=0x17).contains(&first) && rest.get(1) == Some(&3) {
-        return Verdict::NotSip;
+        return Verdict::Tls;
     }
     if at_start {
         // A message, an HTTP head, or anything else: its first line tells.
@@ -594,8 +600,11 @@ impl ByteSink for Deliver<'_, '_, '_> {
                         *self.content = Content::Sniff { held, at_start };
                         return;
                     }
-                    Verdict::NotSip => {
+                    Verdict::NotSip | Verdict::Tls => {
                         cx.stats.stream_not_sip_flows += 1;
+                        if verdict == Verdict::Tls {
+                            cx.stats.stream_tls_flows += 1;
+                        }
                         cx.stats.stream_not_sip_bytes += view.len() as u64;
                         *self.content = Content::NotSip;
                         return;
