@@ -45,7 +45,9 @@ What each encapsulation needs, as found with Debian 12's tshark 4.0.17 on tests/
   the start line, "Packet size limited during capture".)
 - A CSeq that is not a number: tshark reports cseq 0 and the whole value as its method.
 - A truncated file: tshark reads the whole records and exits with status 2 ("appears to have
-  been cut short in the middle of a packet"); that is not a failure here.
+  been cut short in the middle of a packet"); that is not a failure here. Nor is a damaged
+  one ("appears to be damaged or corrupt", status 2): tshark stops there and its PDML lists
+  no packet at all; sipwire reads past the damage.
 
 Several SIP messages in one frame (bundled SCTP chunks, several messages in one TCP segment,
 several WebSocket frames): with ``-T fields`` tshark joins each field's values with commas,
@@ -198,8 +200,10 @@ def sip_messages(path: Path, extra: Sequence[str] = ()) -> list[TsharkSip]:
     cmd = command(path, extra)
     proc = subprocess.run(cmd, capture_output=True, timeout=300, check=False)
     err = proc.stderr.decode(errors="replace")
-    # Status 2 with "cut short": a truncated file, whose whole records were still read.
-    if proc.returncode != 0 and not (proc.returncode == 2 and "cut short" in err):
+    # Status 2 with "cut short" (a truncated file: the whole records were read) or "damaged
+    # or corrupt" (tshark stopped there): what it printed is its answer.
+    stopped = "cut short" in err or "damaged or corrupt" in err
+    if proc.returncode != 0 and not (proc.returncode == 2 and stopped):
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}): {err}")
     return parse_pdml(proc.stdout)
 

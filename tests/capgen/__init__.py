@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .captures import (
     write_bad_cseq,
+    write_damaged_pcap,
     write_erspan2,
     write_erspan3,
     write_gre,
@@ -102,6 +103,7 @@ CAPTURES: dict[str, tuple[str, Writer]] = {
     "bad_cseq": ("bad_cseq.pcap", write_bad_cseq),
     "truncated_pcap": ("truncated.pcap", write_truncated_pcap),
     "truncated_pcapng": ("truncated.pcapng", write_truncated_pcapng),
+    "damaged_pcap": ("damaged.pcap", write_damaged_pcap),
     "snaplen": ("snaplen.pcap", write_snaplen),
 }
 

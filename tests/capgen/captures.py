@@ -773,6 +773,29 @@ def write_truncated_pcap(path: Path) -> Expected:
     return exp
 
 
+def write_damaged_pcap(path: Path) -> Expected:
+    """A classic pcap with 40 bytes of damage between its second and third records (read as
+    a record header, a length no record can have). The records after it are read too,
+    numbered after one frame for the damage. tshark reports the file damaged and lists none
+    of its messages."""
+    name = "damaged_pcap"
+    b = Builder()
+    msgs = options(cid(name, 1), A4, B4) + options(cid(name, 2), A4, B4)
+    for m in msgs:
+        b.add(net.ether(net.sip_udp(m)), [m], tshark=False)
+    data = write_pcap(path, b.records, LINKTYPE_ETHERNET)
+    at = 24 + sum(16 + len(r.data) for r in b.records[:2])
+    path.write_bytes(data[:at] + b"\xff" * 40 + data[at:])
+    exp = b.expected(
+        name,
+        path,
+        stats_min={"bad_record_length": 1, "resyncs": 1, "resync_skipped_bytes": 40},
+        tshark_note="tshark reports the file damaged and lists none of its messages",
+    )
+    exp.rows = [replace(r, frame=r.frame + 1) if r.frame > 2 else r for r in exp.rows]
+    return exp
+
+
 def write_truncated_pcapng(path: Path) -> Expected:
     """A pcapng cut in the middle of its last Enhanced Packet Block."""
     name = "truncated_pcapng"

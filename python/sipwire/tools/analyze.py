@@ -90,6 +90,7 @@ PROBLEM_WORDS = (
     "oversize",
     "unsupported",
     "unsynced",
+    "resync",
     "not_sip",
     "tls_flows",
     "uncorrelated",

@@ -57,12 +57,13 @@ pub struct RecordStats {
     /// Inputs that ended inside a header, record or block (reading stopped there).
     pub truncated_file: u64,
     /// Records whose captured length is impossible: a classic pcap length beyond any limit
-    /// (the file stops there), or a pcapng packet whose data does not fit its block (skipped).
+    /// (reading resumes at the next plausible record, see `resyncs`), or a pcapng packet
+    /// whose data does not fit its block (skipped).
     pub bad_record_length: u64,
     /// Well-framed records longer than `max_record`, skipped.
     pub oversized_records: u64,
     /// pcapng block lengths that cannot be right (below 12, not a multiple of 4, or the two
-    /// copies differ); the file stops there.
+    /// copies differ); reading resumes at the next well-framed block (see `resyncs`).
     pub bad_block_length: u64,
     /// pcapng blocks too short for their fields, or a section header with an unknown
     /// byte-order magic or major version (the file stops at those two).
@@ -85,6 +86,12 @@ pub struct RecordStats {
     pub unknown_interface: u64,
     /// Read or decompression errors (reading stopped; see [`RecordReader::error`]).
     pub read_errors: u64,
+    /// Damage skipped: after a bad record or block length, reading went on from the next
+    /// place where records are well-formed again (DESIGN §4: never abort the file).
+    pub resyncs: u64,
+    /// Bytes passed over by those skips (unreadable; a file that never recovers counts its
+    /// rest here).
+    pub resync_skipped_bytes: u64,
     /// Files of a multi-file read opened after their time had come because too many files
     /// were open at once (their records were merged late: read.rs, `MAX_OPEN_FILES`).
     pub files_merged_late: u64,
@@ -108,6 +115,8 @@ impl Counters for RecordStats {
         f("interfaces_dropped", self.interfaces_dropped);
         f("unknown_interface", self.unknown_interface);
         f("read_errors", self.read_errors);
+        f("resyncs", self.resyncs);
+        f("resync_skipped_bytes", self.resync_skipped_bytes);
         f("files_merged_late", self.files_merged_late);
     }
 }
@@ -502,7 +511,9 @@ impl RecordReader {
                     continue;
                 }
                 stats.bad_record_length += 1;
-                self.done = true;
+                if self.resync(stats, 1, Self::pcap_at) {
+                    continue;
+                }
                 return None;
             }
             if !self.fill(hl + incl) {
@@ -552,7 +563,9 @@ impl RecordReader {
             let blen = rd32(&h, 4, self.big) as usize;
             if blen < 12 || blen % 4 != 0 {
                 stats.bad_block_length += 1;
-                self.done = true;
+                if self.resync(stats, 4, Self::pcapng_at) {
+                    continue;
+                }
                 return None;
             }
             if blen > self.max_buf {
@@ -568,7 +581,9 @@ impl RecordReader {
             let block = self.buf.get(start..start + blen)?;
             if rd32(block, blen - 4, self.big) as usize != blen {
                 stats.bad_block_length += 1;
-                self.done = true;
+                if self.resync(stats, 4, Self::pcapng_at) {
+                    continue;
+                }
                 return None;
             }
             self.pos += blen;
@@ -763,6 +778,120 @@ impl RecordReader {
         }
         self.pos += 4;
         true
+    }
+
+    /// Passes over damage at `pos`: moves on `step` bytes at a time until `found` says a
+    /// record or block starts there (true), or the input ends (false: reading is done). What
+    /// was passed over is counted. One pass forward: linear in the damage.
+    fn resync(
+        &mut self,
+        stats: &mut RecordStats,
+        step: usize,
+        found: fn(&mut Self) -> Option<bool>,
+    ) -> bool {
+        let mut skipped = 0u64;
+        let ok = loop {
+            self.pos += step;
+            skipped += step as u64;
+            match found(self) {
+                Some(true) => break true,
+                Some(false) => {}
+                None => break false,
+            }
+        };
+        if ok {
+            stats.resyncs += 1;
+        } else {
+            // The rest of the input is unreadable.
+            skipped += (self.end.saturating_sub(self.pos)) as u64;
+            self.pos = self.end;
+            self.done = true;
+        }
+        stats.resync_skipped_bytes += skipped;
+        ok
+    }
+
+    /// Whether a classic pcap record header at `pos` is believable: lengths within the snap
+    /// length and the record limit, a fraction below one second, a time within a day of the
+    /// last record's; and the next header after its data is believable too, or the input
+    /// ends exactly there. None when the input ends before a header.
+    fn pcap_at(&mut self) -> Option<bool> {
+        let hl = self.rec_hdr;
+        if !self.fill(hl) {
+            return None;
+        }
+        let Some(incl) = self.pcap_header_ok(self.pos) else {
+            return Some(false);
+        };
+        let next = hl + incl;
+        if self.fill(next + hl) {
+            return Some(self.pcap_header_ok(self.pos + next).is_some());
+        }
+        // The last record of the file, or one the input ends inside.
+        Some(self.eof && self.error.is_none() && self.end == self.pos + next)
+    }
+
+    /// The captured length of a believable pcap record header at `at` (readable already).
+    fn pcap_header_ok(&self, at: usize) -> Option<usize> {
+        let h = self.buf.get(at..at + 16)?;
+        let big = self.big;
+        let (sec, frac) = (rd32(h, 0, big), rd32(h, 4, big));
+        let (incl, orig) = (rd32(h, 8, big) as usize, rd32(h, 12, big) as usize);
+        let snap = match self.pcap.map_or(0, |p| p.snaplen) {
+            0 => usize::MAX,
+            n => n as usize,
+        };
+        let second = if self.frac_ns == 1 {
+            1_000_000_000
+        } else {
+            1_000_000
+        };
+        let last = self.last_time / 1_000_000_000;
+        let when_ok = self.last_time == 0 || (i64::from(sec) - last).abs() <= 86_400;
+        let ok = incl <= self.max_record
+            && incl <= snap
+            && incl <= orig
+            && orig <= 1 << 24
+            && frac < second
+            && when_ok;
+        ok.then_some(incl)
+    }
+
+    /// Whether a pcapng block starts at `pos`: a known type, a possible length, the same
+    /// length again at its end (and for a section header, a byte-order magic). None when the
+    /// input ends before a block header.
+    fn pcapng_at(&mut self) -> Option<bool> {
+        if !self.fill(12) {
+            return None;
+        }
+        let h = self.buf.get(self.pos..self.pos + 12)?;
+        let mut big = self.big;
+        let btype = rd32(h, 0, big);
+        if btype == SHB {
+            big = match h.get(8..12)? {
+                [0x1a, 0x2b, 0x3c, 0x4d] => true,
+                [0x4d, 0x3c, 0x2b, 0x1a] => false,
+                _ => return Some(false),
+            };
+        }
+        let known = matches!(
+            btype,
+            SHB | IDB | PB | SPB | EPB | 4 | 5 | 0xA | 0xBAD | 0x4000_0BAD
+        );
+        let blen = rd32(h, 4, big) as usize;
+        if !known || blen < 12 || blen % 4 != 0 || blen > self.max_buf {
+            return Some(false);
+        }
+        if !self.fill(blen) {
+            // Too short for its block: not one, unless the input was cut inside it.
+            return Some(self.eof && self.error.is_none() && btype != SHB);
+        }
+        let b = self.buf.get(self.pos..self.pos + blen)?;
+        let same = rd32(b, blen - 4, big) as usize == blen;
+        if same && btype == SHB {
+            self.big = big;
+        }
+        Some(same)
     }
 
     /// Reading stops where the input did: inside a record is a truncated file.

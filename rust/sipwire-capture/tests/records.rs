@@ -364,14 +364,50 @@ fn pcap_records_across_buffer_refills_and_trickling_reader() {
 }
 
 #[test]
-fn pcap_absurd_length_stops_the_file() {
+fn pcap_absurd_length_is_passed_over() {
     let mut p = Pcap::new(false, false, false, 1, 65535);
     p.rec(1, 0, b"ok", 2)
         .rec_len(2, 0, b"garbage", 0xffff_ffff, 0xffff_ffff)
-        .rec(3, 0, b"never", 5);
+        .rec(3, 0, b"after", 5);
+    let (recs, s) = read_all(p.out);
+    assert_eq!(recs.iter().map(|r| r.frame).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(recs[1].data, b"after");
+    assert_eq!(
+        nonzero(&s),
+        [
+            ("records", 2),
+            ("bad_record_length", 1),
+            ("resyncs", 1),
+            ("resync_skipped_bytes", 16 + 7)
+        ]
+    );
+}
+
+/// Damage between records (bytes that are no record header) is passed over: the records
+/// after it are read, at the next place where two headers in a row are believable.
+#[test]
+fn pcap_damage_in_the_middle_is_passed_over() {
+    for (big, nanos) in [(false, false), (true, true)] {
+        let mut p = Pcap::new(big, nanos, false, 1, 65535);
+        for i in 1..=3u8 {
+            p.rec(100 + u32::from(i), 7, &[i; 60], 60);
+        }
+        p.out.extend([0xff; 50]);
+        for i in 4..=6u8 {
+            p.rec(100 + u32::from(i), 7, &[i; 60], 60);
+        }
+        let (recs, s) = read_all(p.out);
+        let got: Vec<_> = recs.iter().map(|r| (r.frame, r.data[0])).collect();
+        assert_eq!(got, [(1, 1), (2, 2), (3, 3), (5, 4), (6, 5), (7, 6)]);
+        assert_eq!((s.resyncs, s.resync_skipped_bytes), (1, 50));
+    }
+    // Nothing after the damage is a record: the rest is counted, and reading ends.
+    let mut p = Pcap::new(false, false, false, 1, 65535);
+    p.rec(1, 0, b"ok", 2);
+    p.out.extend(std::iter::repeat_n(0xff, 1 << 20));
     let (recs, s) = read_all(p.out);
     assert_eq!(recs.len(), 1);
-    assert_eq!(nonzero(&s), [("records", 1), ("bad_record_length", 1)]);
+    assert_eq!((s.resyncs, s.resync_skipped_bytes), (0, 1 << 20));
 }
 
 #[test]
@@ -395,8 +431,16 @@ fn pcap_record_over_max_record_within_snaplen_is_skipped() {
         .rec(2, 0, &[2; 101], 101)
         .rec(3, 0, b"x", 1);
     let (recs, s) = read_with(p.out, limits);
-    assert_eq!(recs.len(), 1);
-    assert_eq!(nonzero(&s), [("records", 1), ("bad_record_length", 1)]);
+    assert_eq!(recs.iter().map(|r| r.frame).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(
+        nonzero(&s),
+        [
+            ("records", 2),
+            ("bad_record_length", 1),
+            ("resyncs", 1),
+            ("resync_skipped_bytes", 16 + 101)
+        ]
+    );
 }
 
 #[test]
@@ -560,7 +604,8 @@ fn pcapng_hostile_block_lengths() {
         g.shb(false).idb(1, 0, &[]).epb(0, 1, b"before", 6);
         g
     };
-    // 0, below 12, not a multiple of 4, 0xFFFFFFFF: the file stops there.
+    // 0, below 12, not a multiple of 4, 0xFFFFFFFF: nothing after is a block, so the rest
+    // (the 8 bytes read and 64 more) is passed over.
     for bad in [0u32, 8, 13, 0xffff_ffff] {
         let mut g = base();
         w32(&mut g.out, false, 6);
@@ -574,7 +619,8 @@ fn pcapng_hostile_block_lengths() {
                 ("records", 1),
                 ("bad_block_length", 1),
                 ("pcapng_sections", 1),
-                ("pcapng_interfaces", 1)
+                ("pcapng_interfaces", 1),
+                ("resync_skipped_bytes", 72)
             ],
             "length {bad:#x}"
         );
@@ -586,8 +632,25 @@ fn pcapng_hostile_block_lengths() {
     g.out[at] ^= 4;
     g.epb(0, 3, b"after", 5);
     let (recs, s) = read_all(g.out);
-    assert_eq!(recs.len(), 1);
-    assert_eq!(s.bad_block_length, 1);
+    // (A block whose length is damaged is not known to be a packet: not numbered.)
+    assert_eq!(recs.iter().map(|r| r.frame).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(recs[1].data, b"after");
+    assert_eq!((s.bad_block_length, s.resyncs), (1, 1));
+    // Damage between blocks: the blocks after it are read, in the same section and in a
+    // new one.
+    let mut g = base();
+    g.out.extend([0xff; 52]);
+    g.epb(0, 2, b"after", 5);
+    g.out
+        .extend([0x00, 0x01, 0x02, 0x03, 0x05, 0x00, 0x00, 0x00]);
+    g.shb(true).idb(1, 0, &[]).epb(0, 3, b"new section", 11);
+    let (recs, s) = read_all(g.out);
+    let got: Vec<_> = recs.iter().map(|r| r.data.clone()).collect();
+    assert_eq!(got, [&b"before"[..], b"after", b"new section"]);
+    assert_eq!(
+        (s.bad_block_length, s.resyncs, s.resync_skipped_bytes),
+        (2, 2, 52 + 8)
+    );
     // A huge multiple of 4: skipped as far as the input goes.
     let mut g = base();
     w32(&mut g.out, false, 6);
