@@ -722,7 +722,7 @@ def _methods(summary: dict[str, Any]) -> str:
     classes = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx")
     rows = []
     for m in summary.get("methods", [])[:16]:
-        top = sorted(m["statuses"].items(), key=lambda kv: -kv[1])[:4]
+        top = sorted(m["statuses"].items(), key=lambda kv: -kv[1])[:6]
         detail = ", ".join(f"{st} {reason(int(st))} ×{n}".replace("  ", " ") for st, n in top)
         cells = "".join(f"<td class=num>{m['responses'].get(c) or ''}</td>" for c in classes)
         rows.append(

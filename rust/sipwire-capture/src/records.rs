@@ -772,9 +772,9 @@ impl RecordReader {
         }
         let t = self.buf.get(self.pos..self.pos + 4).unwrap_or_default();
         if rd32(t, 0, big) as usize != blen {
+            // Damage: what was skipped was no block; look on from here.
             stats.bad_block_length += 1;
-            self.done = true;
-            return false;
+            return self.resync(stats, 4, Self::pcapng_at);
         }
         self.pos += 4;
         true

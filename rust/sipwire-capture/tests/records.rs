@@ -662,6 +662,18 @@ fn pcapng_hostile_block_lengths() {
         (s.oversized_records, s.truncated_file, s.bad_block_length),
         (1, 1, 0)
     );
+    // A block longer than the buffer whose trailing length differs: damage, passed over to
+    // the next block.
+    let mut g = base();
+    let big = 300 * 1024u32;
+    w32(&mut g.out, false, 6);
+    w32(&mut g.out, false, big);
+    g.out.extend(std::iter::repeat_n(0, big as usize - 12));
+    w32(&mut g.out, false, big + 4);
+    g.epb(0, 9, b"after", 5);
+    let (recs, s) = read_all(g.out);
+    assert_eq!(recs.last().map(|r| r.data.clone()), Some(b"after".to_vec()));
+    assert_eq!((s.bad_block_length, s.resyncs), (1, 1));
 }
 
 #[test]
