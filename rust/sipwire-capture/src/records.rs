@@ -36,6 +36,13 @@ const IDB: u32 = 0x0000_0001;
 const PB: u32 = 0x0000_0002;
 const SPB: u32 = 0x0000_0003;
 const EPB: u32 = 0x0000_0006;
+// Blocks read past but known, so that a resync may land on them: Name Resolution, Interface
+// Statistics, Decryption Secrets, Custom (copiable or not).
+const NRB: u32 = 0x0000_0004;
+const ISB: u32 = 0x0000_0005;
+const DSB: u32 = 0x0000_000A;
+const CB: u32 = 0x0000_0BAD;
+const CB_NO_COPY: u32 = 0x4000_0BAD;
 /// The Section Header Block's byte-order magic (§4.1).
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
@@ -876,7 +883,7 @@ impl RecordReader {
         }
         let known = matches!(
             btype,
-            SHB | IDB | PB | SPB | EPB | 4 | 5 | 0xA | 0xBAD | 0x4000_0BAD
+            SHB | IDB | PB | SPB | EPB | NRB | ISB | DSB | CB | CB_NO_COPY
         );
         let blen = rd32(h, 4, big) as usize;
         if !known || blen < 12 || blen % 4 != 0 || blen > self.max_buf {
