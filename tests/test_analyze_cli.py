@@ -280,10 +280,25 @@ def test_call_ladder_in_ascii_and_narrow(capsys: pytest.CaptureFixture[str]) -> 
     assert "|" in text and ">" in text
 
 
+def test_ladder_of_a_registration(capsys: pytest.CaptureFixture[str]) -> None:
+    """A REGISTER exchange is no call, but --call draws its messages (calls.md: each
+    REGISTER is challenged with a 401, then sent again with the digest and answered 200)."""
+    rows = pa.table(sipwire.capture.read(str(CAPTURE)).messages).to_pylist()
+    reg = next(r["call_id"] for r in rows if r["method"] == "REGISTER")
+    want = [r["method"] or str(r["status"]) for r in rows if r["call_id"] == reg]
+    rc, out, err = run(capsys, str(CAPTURE), "--quiet", "--color", "never", "--call", reg)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"Call-ID {reg}"
+    assert lines[1].startswith("not a call (REGISTER): ")
+    drawn = [w for ln in lines for w in ln.split() if w in ("REGISTER", "401", "200")]
+    assert drawn == want
+
+
 def test_unknown_call(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, str(CAPTURE), "--quiet", "--call", "nope")
     assert rc == 1 and out == ""
-    assert "no call with Call-ID 'nope'" in err
+    assert "no call or message with Call-ID 'nope'" in err
 
 
 def test_missing_capture_and_missing_analyze(

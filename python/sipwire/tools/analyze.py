@@ -1073,15 +1073,22 @@ def write_table(pa: Any, obj: Any, directory: Path, name: str, fmt: str) -> Path
 # --- the command ------------------------------------------------------------------------------
 
 
-def _find_call(calls: Any, wanted: str) -> str:
+def _find_call(calls: Any, wanted: str, others: Sequence[str] = ()) -> str:
+    """The Call-ID ``wanted`` names (itself or a unique prefix): a call's, else that of other
+    messages (``others``: a registration, an OPTIONS ping, a subscription have no call row,
+    but their ladder can be drawn)."""
     ids = [c for c in calls.column("call_id").to_pylist() if c is not None]
     if wanted in ids:
         return wanted
     matches = sorted({c for c in ids if c.startswith(wanted)})
+    if not matches:
+        if wanted in others:
+            return wanted
+        matches = sorted({c for c in others if c.startswith(wanted)})
     if len(matches) == 1:
         return str(matches[0])
     if not matches:
-        raise LookupError(f"no call with Call-ID {clean(wanted)!r} in the calls table")
+        raise LookupError(f"no call or message with Call-ID {clean(wanted)!r}")
     shown = ", ".join(clean(m) for m in matches[:5])
     raise LookupError(f"{len(matches)} calls start with {clean(wanted)!r}: {shown} ...")
 
@@ -1190,7 +1197,12 @@ def _run(args: argparse.Namespace) -> int:
     wanted_call: str | None = None
     if args.call is not None:
         try:
-            wanted_call = _find_call(res.calls, args.call)
+            seen: set[str] = set()
+            for b in kept:
+                ids = b.column(b.schema.get_field_index("call_id"))
+                starts = pc.fill_null(pc.starts_with(ids, pattern=args.call), False)
+                seen.update(x for x in pc.unique(ids.filter(starts)).to_pylist() if x)
+            wanted_call = _find_call(res.calls, args.call, sorted(seen))
         except LookupError as e:
             sys.stderr.write(f"sipwire analyze: {e}\n")
             return 1

@@ -80,13 +80,17 @@ class Ladder:
     dtmf: list[Row]
 
     def title(self) -> str:
-        return f"Call {clean(self.call_id)}"
+        return f"{'Call' if self.call is not None else 'Call-ID'} {clean(self.call_id)}"
 
     def facts(self) -> list[str]:
         """The call's row in a few phrases (already escaped)."""
         c = self.call
         if c is None:
-            return ["no row in the calls table"]
+            # A registration, an OPTIONS ping, a subscription...: its messages, no call.
+            methods = sorted({s.method for s in self.steps if s.kind == "sip" and s.method})
+            n = sum(1 for s in self.steps if s.kind == "sip")
+            what = "/".join(clean(m) for m in methods[:4]) or "responses only"
+            return [f"not a call ({what}): {n} message{'' if n == 1 else 's'}"]
         out = []
         outcome = clean(c.get("outcome") or "?")
         status = c.get("final_status")
