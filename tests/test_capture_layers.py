@@ -29,6 +29,7 @@ import tshark
 from capgen import Expected
 
 import sipwire
+import sipwire.capture
 from sipwire.cli import main
 
 NAMES = list(capgen.CAPTURES)
@@ -289,6 +290,21 @@ def test_tls_flows_are_counted_apart(written: dict[str, Expected], capsys: Any) 
 
 
 # ---------------------------------------------------------------- ways in
+
+
+def test_what_is_no_capture_is_refused_when_given(tmp_path: Path) -> None:
+    """A path that cannot be a capture raises at read(), with the path and what was wrong,
+    not as an Arrow error at the first batch."""
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"hello")
+    with pytest.raises(
+        ValueError, match=r'notes\.txt: not a capture: first bytes 68 65 6c 6c \("hell"\)'
+    ):
+        sipwire.capture.read(str(text))
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        sipwire.capture.read(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such capture"):
+        sipwire.capture.read([str(tmp_path / "none.pcap")])
 
 
 def test_compressed_reads_as_plain(written: dict[str, Expected]) -> None:

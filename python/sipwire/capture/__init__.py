@@ -153,6 +153,39 @@ class Analysis(Capture):
         return f"<sipwire.capture.Analysis {state}>"
 
 
+# The first bytes of what the reader takes: pcap (both byte orders, micro- and nanosecond),
+# pcapng, gzip, zstd.
+MAGICS = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+    b"\x1f\x8b",
+    b"\x28\xb5\x2f\xfd",
+)
+
+
+def _check_path(path: str) -> None:
+    """A path that cannot be a capture, told when it is given rather than when its first
+    batch is read: missing, a directory, or a file that does not start as one."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such capture: {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory: give the capture files in it")
+    if not os.path.isfile(path):
+        return  # a FIFO or a device: read as it comes
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(MAGICS):
+        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in head)
+        shown = f'first bytes {head.hex(" ")} ("{text}")' if head else "an empty file"
+        raise ValueError(
+            f"{path}: not a capture: {shown}; expected pcap (a1b2c3d4 / a1b23c4d either byte "
+            "order), pcapng (0a0d0d0a), gzip or zstd"
+        )
+
+
 def _sources(source: Source | Iterable[Source]) -> list[Any]:
     if isinstance(source, (str, bytes, os.PathLike)) or hasattr(source, "read"):
         items: list[Any] = [source]
@@ -166,8 +199,7 @@ def _sources(source: Source | Iterable[Source]) -> list[Any]:
             out.append(sys.stdin.buffer)
         elif isinstance(s, (str, os.PathLike)):
             path = os.fspath(s)
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"no such capture: {path!r}")
+            _check_path(path)
             out.append(path)
         elif isinstance(s, bytes):
             raise TypeError(

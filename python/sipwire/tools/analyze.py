@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sipwire._progress import Progress
+from sipwire.capture import MAGICS
 from sipwire.tools import ladder as ladder_mod
 from sipwire.tools._text import (
     Style,
@@ -274,20 +275,9 @@ def input_error(sources: Sequence[str], e: BaseException) -> str:
         what = e.strerror or str(e)
         return f"cannot read {where}: {what}"
     # Through the Arrow stream the reader's message comes wrapped by arrow-rs.
-    return f"{where}: {str(e).removeprefix('External error: ')}"
-
-
-# The first bytes of what the reader takes: pcap (both byte orders, micro- and nanosecond),
-# pcapng, gzip, zstd.
-_MAGICS = (
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",
-    b"\x1f\x8b",
-    b"\x28\xb5\x2f\xfd",
-)
+    what = str(e).removeprefix("External error: ")
+    named = [s for s in sources if what.startswith(f"{s}: ")]
+    return what if named else f"{where}: {what}"
 
 
 def _not_a_capture(sources: Sequence[str]) -> str:
@@ -301,7 +291,7 @@ def _not_a_capture(sources: Sequence[str]) -> str:
                 head = f.read(4)
         except OSError:
             return s
-        if not head.startswith(_MAGICS):
+        if not head.startswith(MAGICS):
             return s
     return "one of " + ", ".join(sources)
 
