@@ -63,9 +63,11 @@ pub struct RecordStats {
     pub truncated_records: u64,
     /// Inputs that ended inside a header, record or block (reading stopped there).
     pub truncated_file: u64,
-    /// Records whose captured length is impossible: a classic pcap length beyond any limit
-    /// (reading resumes at the next plausible record, see `resyncs`), or a pcapng packet
-    /// whose data does not fit its block (skipped).
+    /// Records whose captured length is impossible: a classic pcap length beyond any limit or
+    /// past the end of the input with whole records after it, or a header whose fields no
+    /// writer produces with a time far from the capture's (reading resumes at the next
+    /// believable record, see `resyncs`); or a pcapng packet whose data does not fit its
+    /// block (skipped).
     pub bad_record_length: u64,
     /// Well-framed records longer than `max_record`, skipped.
     pub oversized_records: u64,
@@ -269,6 +271,12 @@ pub struct RecordReader {
     frame: u64,
     /// Time of the last packet, for Simple Packet Blocks that carry none (§4.4).
     last_time: i64,
+    /// The time of the last pcap record believed real: what a resync compares times with
+    /// (see `note_time`), not that of damage read as a record.
+    good_time: Option<i64>,
+    /// A run of records whose times agree with each other but not with `good_time` (a capture
+    /// idle for over a day): the last one's time, and how many.
+    new_time: Option<(i64, u8)>,
 }
 
 impl RecordReader {
@@ -306,6 +314,8 @@ impl RecordReader {
             ifaces: Vec::new(),
             frame: 0,
             last_time: 0,
+            good_time: None,
+            new_time: None,
         };
         // Enough for a pcap header or a pcapng SHB's fixed part.
         rd.fill(28);
@@ -505,6 +515,18 @@ impl RecordReader {
             let incl = rd32(&h, 8, big) as usize;
             let orig = rd32(&h, 12, big);
             self.frame += 1;
+            // Fields no writer produces (a fraction of a second or more, more captured than
+            // sent...) and a time far from the capture's: damage read as a header, whose length
+            // would carry reading past real records. (Either alone is left to stand: some
+            // writers put 0 in the original length, and captures may pause for days.)
+            let fields_ok = self.fields_ok(frac, incl, orig as usize);
+            if !fields_ok && !self.near_good_time(sec) {
+                stats.bad_record_length += 1;
+                if self.resync(stats, 1, Self::pcap_at) {
+                    continue;
+                }
+                return None;
+            }
             if incl > self.max_record {
                 // Classic pcap has no second copy of the length: a length within what the
                 // header allows is a record we do not keep; beyond it, nothing after can be
@@ -524,12 +546,21 @@ impl RecordReader {
                 return None;
             }
             if !self.fill(hl + incl) {
+                // The input ends inside this record: a cut file, or a damaged length with
+                // whole records after it.
+                if self.damage_ahead(stats, 1, Self::pcap_at) {
+                    stats.bad_record_length += 1;
+                    continue;
+                }
                 return self.stop_at_end(stats);
             }
             let off = self.pos + hl;
-            self.pos = off + incl;
             // u32 seconds * 10^9 plus a u32 fraction * 1000 fits an i64.
             let time_ns = i64::from(sec) * 1_000_000_000 + i64::from(frac) * self.frac_ns;
+            if fields_ok {
+                self.note_time(time_ns);
+            }
+            self.pos = off + incl;
             self.last_time = time_ns;
             return Some(Found {
                 off,
@@ -576,12 +607,23 @@ impl RecordReader {
                 return None;
             }
             if blen > self.max_buf {
+                if self.big_block_is_damage(btype, blen) {
+                    stats.bad_block_length += 1;
+                    if self.resync(stats, 4, Self::pcapng_at) {
+                        continue;
+                    }
+                    return None;
+                }
                 if !self.skip_big_block(btype, blen, stats) {
                     return None;
                 }
                 continue;
             }
             if !self.fill(blen) {
+                if self.damage_ahead(stats, 4, Self::pcapng_whole_at) {
+                    stats.bad_block_length += 1;
+                    continue;
+                }
                 return self.stop_at_end(stats);
             }
             let start = self.pos;
@@ -741,6 +783,29 @@ impl RecordReader {
         })
     }
 
+    /// Whether a length too big for the buffer is damage rather than a block to skip (which
+    /// would pass over the rest of the file): a type no pcapng writer uses, or a packet
+    /// block whose own captured length does not fit it or leaves more than `BLOCK_SLACK` of
+    /// options.
+    fn big_block_is_damage(&mut self, btype: u32, blen: usize) -> bool {
+        let known = matches!(
+            btype,
+            SHB | IDB | PB | SPB | EPB | NRB | ISB | DSB | CB | CB_NO_COPY
+        );
+        if !known {
+            return true;
+        }
+        if (btype == EPB || btype == PB) && self.fill(32) {
+            let caplen = self
+                .buf
+                .get(self.pos + 20..self.pos + 24)
+                .map_or(0, |b| rd32(b, 0, self.big) as usize);
+            // A whole packet block is 32 bytes, its data padded to 4, and its options.
+            return caplen > blen - 32 || blen > 32 + caplen.next_multiple_of(4) + BLOCK_SLACK;
+        }
+        false
+    }
+
     /// A block longer than the buffer may hold: read what its type needs from its start, skip
     /// the rest and check that the trailing length matches.
     fn skip_big_block(&mut self, btype: u32, blen: usize, stats: &mut RecordStats) -> bool {
@@ -818,9 +883,48 @@ impl RecordReader {
         ok
     }
 
+    /// When the input has ended inside the record or block at `pos`: whether a whole one
+    /// starts later in what is left, which makes this one's length damage rather than a cut
+    /// file. If so, reading goes on from there (counted as a resync); if not, `pos` is where
+    /// it was. At the end of the input nothing more is read, so positions stay put.
+    fn damage_ahead(
+        &mut self,
+        stats: &mut RecordStats,
+        step: usize,
+        found: fn(&mut Self) -> Option<bool>,
+    ) -> bool {
+        if !self.eof || self.error.is_some() {
+            return false;
+        }
+        let start = self.pos;
+        while self.pos + step < self.end {
+            self.pos += step;
+            if found(self) == Some(true) {
+                stats.resyncs += 1;
+                stats.resync_skipped_bytes += (self.pos - start) as u64;
+                return true;
+            }
+        }
+        self.pos = start;
+        false
+    }
+
+    /// [`Self::pcapng_at`] for a block that must be whole (no input cut inside it). A section
+    /// header's length is read in its own byte order there.
+    fn pcapng_whole_at(&mut self) -> Option<bool> {
+        let h = self.buf.get(self.pos..self.pos + 8)?;
+        if rd32(h, 0, self.big) != SHB {
+            let blen = rd32(h, 4, self.big) as usize;
+            if self.end - self.pos < blen.max(12) {
+                return Some(false);
+            }
+        }
+        self.pcapng_at()
+    }
+
     /// Whether a classic pcap record header at `pos` is believable: lengths within the snap
     /// length and the record limit, a fraction below one second, a time within a day of the
-    /// last record's; and the next header after its data is believable too, or the input
+    /// last record known real; and the next header after its data is believable too, or the input
     /// ends exactly there. None when the input ends before a header.
     fn pcap_at(&mut self) -> Option<bool> {
         let hl = self.rec_hdr;
@@ -840,10 +944,55 @@ impl RecordReader {
 
     /// The captured length of a believable pcap record header at `at` (readable already).
     fn pcap_header_ok(&self, at: usize) -> Option<usize> {
+        let incl = self.pcap_fields_ok(at)?;
+        let sec = rd32(self.buf.get(at..at + 4)?, 0, self.big);
+        self.near_good_time(sec).then_some(incl)
+    }
+
+    /// Whether `sec` is within a day of the last record believed real (or none is known).
+    fn near_good_time(&self, sec: u32) -> bool {
+        self.good_time.map_or(true, |t| {
+            (i64::from(sec) - t / 1_000_000_000).abs() <= 86_400
+        })
+    }
+
+    /// Follows the capture's clock: a record within a day of the last one believed real moves
+    /// it on; three in a row that agree with each other, but not with it, move it too (a
+    /// capture idle for a day). Damage read as a record (random or zero bytes) does neither.
+    #[inline]
+    fn note_time(&mut self, t: i64) {
+        const DAY: i64 = 86_400 * 1_000_000_000;
+        match self.good_time {
+            Some(g) if (t - g).abs() > DAY => {
+                self.new_time = match self.new_time {
+                    Some((n, k)) if (t - n).abs() <= DAY && k >= 2 => {
+                        self.good_time = Some(t);
+                        None
+                    }
+                    Some((n, k)) if (t - n).abs() <= DAY => Some((t, k + 1)),
+                    _ => Some((t, 1)),
+                };
+            }
+            _ => {
+                self.good_time = Some(t);
+                self.new_time = None;
+            }
+        }
+    }
+
+    /// The captured length of a pcap record header at `at` whose lengths and fraction are
+    /// possible (its time aside).
+    fn pcap_fields_ok(&self, at: usize) -> Option<usize> {
         let h = self.buf.get(at..at + 16)?;
         let big = self.big;
-        let (sec, frac) = (rd32(h, 0, big), rd32(h, 4, big));
+        let frac = rd32(h, 4, big);
         let (incl, orig) = (rd32(h, 8, big) as usize, rd32(h, 12, big) as usize);
+        self.fields_ok(frac, incl, orig).then_some(incl)
+    }
+
+    /// Whether a pcap record header's lengths and fraction are possible.
+    #[inline]
+    fn fields_ok(&self, frac: u32, incl: usize, orig: usize) -> bool {
         let snap = match self.pcap.map_or(0, |p| p.snaplen) {
             0 => usize::MAX,
             n => n as usize,
@@ -853,15 +1002,7 @@ impl RecordReader {
         } else {
             1_000_000
         };
-        let last = self.last_time / 1_000_000_000;
-        let when_ok = self.last_time == 0 || (i64::from(sec) - last).abs() <= 86_400;
-        let ok = incl <= self.max_record
-            && incl <= snap
-            && incl <= orig
-            && orig <= 1 << 24
-            && frac < second
-            && when_ok;
-        ok.then_some(incl)
+        incl <= self.max_record && incl <= snap && incl <= orig && orig <= 1 << 24 && frac < second
     }
 
     /// Whether a pcapng block starts at `pos`: a known type, a possible length, the same

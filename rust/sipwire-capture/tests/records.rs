@@ -233,7 +233,9 @@ fn pcap_both_byte_orders_micro_and_nano() {
             let mut p = Pcap::new(big, nanos, false, 1, 65535);
             p.rec(1_700_000_000, 250, b"first", 5)
                 .rec(1_700_000_001, 999_999, b"second!", 60)
-                .rec(u32::MAX, u32::MAX, b"", 0);
+                // The latest time a header can hold (a fraction past a second after real
+                // records would be damage, see `pcap_damage_in_the_middle_is_passed_over`).
+                .rec(u32::MAX, 999_999, b"", 0);
             let len = p.out.len() as u64;
             let mut r = reader(p.out, CaptureLimits::DEFAULT).unwrap();
             assert_eq!(r.format(), CaptureFormat::Pcap);
@@ -269,7 +271,7 @@ fn pcap_both_byte_orders_micro_and_nano() {
                     },
                     Rec {
                         frame: 3,
-                        time_ns: i64::from(u32::MAX) * SEC + i64::from(u32::MAX) * unit,
+                        time_ns: i64::from(u32::MAX) * SEC + 999_999 * unit,
                         linktype: 1,
                         data: vec![],
                         orig_len: 0
@@ -279,6 +281,14 @@ fn pcap_both_byte_orders_micro_and_nano() {
             );
             assert_eq!(nonzero(&s), [("records", 3), ("truncated_records", 1)]);
             assert_eq!(s.bytes, len);
+            // The largest fields, alone in a file (no time to compare with): read as they are.
+            let mut p = Pcap::new(big, nanos, false, 1, 65535);
+            p.rec(u32::MAX, u32::MAX, b"", 0);
+            let (recs, _) = read_all(p.out);
+            assert_eq!(
+                recs.iter().map(|r| r.time_ns).collect::<Vec<_>>(),
+                [i64::from(u32::MAX) * SEC + i64::from(u32::MAX) * unit]
+            );
         }
     }
 }
@@ -383,6 +393,40 @@ fn pcap_absurd_length_is_passed_over() {
     );
 }
 
+/// A length damaged into one that runs past the end of the input, with whole records after
+/// it: damage, not a cut file (pcap and pcapng).
+#[test]
+fn a_length_past_the_end_with_records_after_it_is_damage() {
+    let mut p = Pcap::new(false, false, false, 1, 65535);
+    p.rec(1, 0, b"first", 5)
+        .rec_len(2, 0, b"damaged", 60_000, 60_000)
+        .rec(3, 0, b"after", 5)
+        .rec(4, 0, b"last", 4);
+    let (recs, s) = read_all(p.out);
+    let got: Vec<_> = recs.iter().map(|r| (r.frame, r.data.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (1, b"first".to_vec()),
+            (3, b"after".to_vec()),
+            (4, b"last".to_vec())
+        ]
+    );
+    assert_eq!(
+        (s.bad_record_length, s.resyncs, s.truncated_file),
+        (1, 1, 0)
+    );
+    let mut g = Ng::default();
+    g.shb(false).idb(1, 0, &[]).epb(0, 1, b"first", 5);
+    let at = g.out.len();
+    g.epb(0, 2, b"damaged", 7).epb(0, 3, b"after", 5);
+    g.out[at + 4..at + 8].copy_from_slice(&40_000u32.to_le_bytes());
+    let (recs, s) = read_all(g.out);
+    let got: Vec<_> = recs.iter().map(|r| r.data.clone()).collect();
+    assert_eq!(got, [b"first".to_vec(), b"after".to_vec()]);
+    assert_eq!((s.bad_block_length, s.resyncs, s.truncated_file), (1, 1, 0));
+}
+
 /// Damage between records (bytes that are no record header) is passed over: the records
 /// after it are read, at the next place where two headers in a row are believable.
 #[test]
@@ -401,10 +445,27 @@ fn pcap_damage_in_the_middle_is_passed_over() {
         assert_eq!(got, [(1, 1), (2, 2), (3, 3), (5, 4), (6, 5), (7, 6)]);
         assert_eq!((s.resyncs, s.resync_skipped_bytes), (1, 50));
     }
+    // A damaged header whose length is possible (it would carry reading past the records
+    // after it), known by its impossible fraction and a time years away.
+    let mut p = Pcap::new(false, false, false, 1, 65535);
+    for i in 1..=3u8 {
+        p.rec(1_700_000_000 + u32::from(i), 7, &[i; 60], 60);
+    }
+    p.rec_len(3_039_674_335, 2_841_469_060, &[], 300, 214);
+    for i in 4..=9u8 {
+        p.rec(1_700_000_000 + u32::from(i), 7, &[i; 60], 60);
+    }
+    let (recs, s) = read_all(p.out);
+    let got: Vec<_> = recs.iter().map(|r| r.data[0]).collect();
+    assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(
+        (s.bad_record_length, s.resyncs, s.resync_skipped_bytes),
+        (1, 1, 16)
+    );
     // Nothing after the damage is a record: the rest is counted, and reading ends.
     let mut p = Pcap::new(false, false, false, 1, 65535);
     p.rec(1, 0, b"ok", 2);
-    p.out.extend(std::iter::repeat_n(0xff, 1 << 20));
+    p.out.extend(vec![0xff; 1 << 20]);
     let (recs, s) = read_all(p.out);
     assert_eq!(recs.len(), 1);
     assert_eq!((s.resyncs, s.resync_skipped_bytes), (0, 1 << 20));
@@ -651,7 +712,8 @@ fn pcapng_hostile_block_lengths() {
         (s.bad_block_length, s.resyncs, s.resync_skipped_bytes),
         (2, 2, 52 + 8)
     );
-    // A huge multiple of 4: skipped as far as the input goes.
+    // A huge multiple of 4 on a packet block whose own captured length is 0: damage (skipping
+    // it would pass over the rest of the file), and nothing after it is a block.
     let mut g = base();
     w32(&mut g.out, false, 6);
     w32(&mut g.out, false, 0xffff_fff0);
@@ -660,7 +722,29 @@ fn pcapng_hostile_block_lengths() {
     assert_eq!(recs.len(), 1);
     assert_eq!(
         (s.oversized_records, s.truncated_file, s.bad_block_length),
-        (1, 1, 0)
+        (0, 0, 1)
+    );
+    assert_eq!(s.resync_skipped_bytes, 1008);
+    // The same length on a block of a type no writer uses: damage too, and the block after
+    // it is read.
+    let mut g = base();
+    w32(&mut g.out, false, 0x0900_0006);
+    w32(&mut g.out, false, 0x912e_9bec);
+    g.out.extend([7; 40]);
+    g.epb(0, 2, b"after", 5);
+    let (recs, s) = read_all(g.out);
+    assert_eq!(recs.last().map(|r| r.data.clone()), Some(b"after".to_vec()));
+    assert_eq!((s.bad_block_length, s.resyncs, s.skipped_blocks), (1, 1, 0));
+    // A packet bigger than the buffer, its length consistent: skipped as oversized, and
+    // reading goes on after it.
+    let mut g = base();
+    let data = vec![9u8; 300_000];
+    g.epb(0, 2, &data, 300_000).epb(0, 3, b"after", 5);
+    let (recs, s) = read_all(g.out);
+    assert_eq!(recs.last().map(|r| r.data.clone()), Some(b"after".to_vec()));
+    assert_eq!(
+        (s.oversized_records, s.bad_block_length, s.resyncs),
+        (1, 0, 0)
     );
     // A block longer than the buffer whose trailing length differs: damage, passed over to
     // the next block.
@@ -668,7 +752,7 @@ fn pcapng_hostile_block_lengths() {
     let big = 300 * 1024u32;
     w32(&mut g.out, false, 6);
     w32(&mut g.out, false, big);
-    g.out.extend(std::iter::repeat_n(0, big as usize - 12));
+    g.out.extend(vec![0; big as usize - 12]);
     w32(&mut g.out, false, big + 4);
     g.epb(0, 9, b"after", 5);
     let (recs, s) = read_all(g.out);

@@ -529,7 +529,7 @@ mod tests {
             seed
         };
         (0..40usize)
-            .flat_map(|len| std::iter::repeat_n(len, per_len))
+            .flat_map(|len| std::iter::repeat(len).take(per_len))
             .map(|len| {
                 (0..len)
                     .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
