@@ -277,6 +277,10 @@ pub struct RecordReader {
     /// A run of records whose times agree with each other but not with `good_time` (a capture
     /// idle for over a day): the last one's time, and how many.
     new_time: Option<(i64, u8)>,
+    /// The largest captured length a pcap header may give (its snap length, the record
+    /// limit), and the count of its fraction in a second: set with the file header.
+    pcap_max_incl: usize,
+    pcap_second: u32,
 }
 
 impl RecordReader {
@@ -316,6 +320,8 @@ impl RecordReader {
             last_time: 0,
             good_time: None,
             new_time: None,
+            pcap_max_incl: 0,
+            pcap_second: 1_000_000,
         };
         // Enough for a pcap header or a pcapng SHB's fixed part.
         rd.fill(28);
@@ -386,6 +392,11 @@ impl RecordReader {
                     fcs_len,
                 };
                 rd.pcap = Some(hdr);
+                rd.pcap_max_incl = match snaplen {
+                    0 => rd.max_record,
+                    n => rd.max_record.min(n as usize),
+                };
+                rd.pcap_second = if nanosecond { 1_000_000_000 } else { 1_000_000 };
                 let res = if nanosecond { 9 } else { 6 };
                 rd.ifaces.push(Interface::new(
                     hdr.linktype,
@@ -554,6 +565,17 @@ impl RecordReader {
                 }
                 return self.stop_at_end(stats);
             }
+            // Classic pcap has no second copy of a length. When the header after this
+            // record's data is damage, either that one is damaged, or this one is and its
+            // (possible) length swallows real records: then believable records start inside
+            // its data, and reading goes on from there.
+            if self.fill(hl + incl + hl)
+                && self.header_is_damage(self.pos + hl + incl)
+                && self.sync_within(stats, hl + incl)
+            {
+                stats.bad_record_length += 1;
+                continue;
+            }
             let off = self.pos + hl;
             // u32 seconds * 10^9 plus a u32 fraction * 1000 fits an i64.
             let time_ns = i64::from(sec) * 1_000_000_000 + i64::from(frac) * self.frac_ns;
@@ -601,7 +623,7 @@ impl RecordReader {
             let blen = rd32(&h, 4, self.big) as usize;
             if blen < 12 || blen % 4 != 0 {
                 stats.bad_block_length += 1;
-                if self.resync(stats, 4, Self::pcapng_at) {
+                if self.resync(stats, 1, Self::pcapng_at) {
                     continue;
                 }
                 return None;
@@ -609,7 +631,7 @@ impl RecordReader {
             if blen > self.max_buf {
                 if self.big_block_is_damage(btype, blen) {
                     stats.bad_block_length += 1;
-                    if self.resync(stats, 4, Self::pcapng_at) {
+                    if self.resync(stats, 1, Self::pcapng_at) {
                         continue;
                     }
                     return None;
@@ -620,7 +642,7 @@ impl RecordReader {
                 continue;
             }
             if !self.fill(blen) {
-                if self.damage_ahead(stats, 4, Self::pcapng_whole_at) {
+                if self.damage_ahead(stats, 1, Self::pcapng_whole_at) {
                     stats.bad_block_length += 1;
                     continue;
                 }
@@ -630,7 +652,7 @@ impl RecordReader {
             let block = self.buf.get(start..start + blen)?;
             if rd32(block, blen - 4, self.big) as usize != blen {
                 stats.bad_block_length += 1;
-                if self.resync(stats, 4, Self::pcapng_at) {
+                if self.resync(stats, 1, Self::pcapng_at) {
                     continue;
                 }
                 return None;
@@ -846,7 +868,7 @@ impl RecordReader {
         if rd32(t, 0, big) as usize != blen {
             // Damage: what was skipped was no block; look on from here.
             stats.bad_block_length += 1;
-            return self.resync(stats, 4, Self::pcapng_at);
+            return self.resync(stats, 1, Self::pcapng_at);
         }
         self.pos += 4;
         true
@@ -949,6 +971,46 @@ impl RecordReader {
         self.near_good_time(sec).then_some(incl)
     }
 
+    /// Looks for two believable pcap headers in a row starting in the `len` bytes after `pos`,
+    /// both within those bytes and one more header (what the caller made readable, however
+    /// the input was chunked): if found, `pos` moves there (a resync); else it stays. Reads
+    /// nothing, so the buffer does not move.
+    fn sync_within(&mut self, stats: &mut RecordStats, len: usize) -> bool {
+        let hl = self.rec_hdr;
+        let end = self.pos + len + hl;
+        let found = (1..len).find(|&k| {
+            let at = self.pos + k;
+            let Some(incl) = (at + hl <= end).then(|| self.pcap_header_ok(at)).flatten() else {
+                return false;
+            };
+            let next = at + hl + incl;
+            next + hl <= end && self.pcap_header_ok(next).is_some()
+        });
+        let Some(k) = found else {
+            return false;
+        };
+        self.pos += k;
+        stats.resyncs += 1;
+        stats.resync_skipped_bytes += k as u64;
+        true
+    }
+
+    /// Whether the pcap record header at `at` (readable) is damage: a length beyond every
+    /// limit, or fields no writer produces with a time far from the capture's.
+    fn header_is_damage(&self, at: usize) -> bool {
+        let Some(h) = self.buf.get(at..at + 16) else {
+            return false;
+        };
+        let big = self.big;
+        let (frac, incl, orig) = (rd32(h, 4, big), rd32(h, 8, big) as usize, rd32(h, 12, big));
+        if self.fields_ok(frac, incl, orig as usize) {
+            return false;
+        }
+        let snap = self.pcap.map_or(0, |p| p.snaplen) as usize;
+        let absurd = incl > self.max_record && !(incl <= snap && incl <= orig as usize);
+        absurd || !self.near_good_time(rd32(h, 0, big))
+    }
+
     /// Whether `sec` is within a day of the last record believed real (or none is known).
     fn near_good_time(&self, sec: u32) -> bool {
         self.good_time.map_or(true, |t| {
@@ -993,16 +1055,7 @@ impl RecordReader {
     /// Whether a pcap record header's lengths and fraction are possible.
     #[inline]
     fn fields_ok(&self, frac: u32, incl: usize, orig: usize) -> bool {
-        let snap = match self.pcap.map_or(0, |p| p.snaplen) {
-            0 => usize::MAX,
-            n => n as usize,
-        };
-        let second = if self.frac_ns == 1 {
-            1_000_000_000
-        } else {
-            1_000_000
-        };
-        incl <= self.max_record && incl <= snap && incl <= orig && orig <= 1 << 24 && frac < second
+        incl <= self.pcap_max_incl && incl <= orig && orig <= 1 << 24 && frac < self.pcap_second
     }
 
     /// Whether a pcapng block starts at `pos`: a known type, a possible length, the same

@@ -1148,3 +1148,84 @@ fn throughput_one_million_records() {
         );
     }
 }
+
+/// Random damage (bytes overwritten, inserted or cut out) to pcap and pcapng files of a few
+/// hundred records: reading never panics (overflow checks on in tests), reads on through the
+/// damage, and, whatever the chunks the input comes in, gives the same records.
+#[test]
+fn random_damage_reads_on_and_never_panics() {
+    struct Chunks(Cursor<Vec<u8>>, usize);
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    let mut files = Vec::new();
+    for (big, nanos) in [(false, false), (true, true)] {
+        let mut p = Pcap::new(big, nanos, false, 1, 65535);
+        for i in 0..300u32 {
+            let len = 40 + (i as usize * 37) % 400;
+            p.rec(1_700_000_000 + i, i * 1000, &vec![i as u8; len], len as u32);
+        }
+        files.push(p.out);
+    }
+    let mut g = Ng::default();
+    g.shb(false).idb(1, 0, &[]);
+    for i in 0..300u64 {
+        let len = 40 + (i as usize * 37) % 400;
+        g.epb(
+            0,
+            1_700_000_000_000_000 + i * 1000,
+            &vec![i as u8; len],
+            len as u32,
+        );
+    }
+    files.push(g.out);
+    let limits = CaptureLimits::DEFAULT;
+    for (f, clean) in files.iter().enumerate() {
+        let whole = read_all(clean.clone()).0.len();
+        for round in 0..200 {
+            let mut b = clean.clone();
+            let at = 64 + rnd(b.len() - 128);
+            let n = 1 + rnd(64);
+            let kind = round % 3;
+            match kind {
+                0 => (at..at + n).for_each(|i| b[i] = rnd(256) as u8),
+                1 => {
+                    let bytes: Vec<u8> = (0..n).map(|_| rnd(256) as u8).collect();
+                    b.splice(at..at, bytes);
+                }
+                _ => {
+                    b.drain(at..at + n);
+                }
+            }
+            let (recs, s) = read_with(b.clone(), limits);
+            let chunk = 1 + rnd(5000);
+            let (again, s2) = drain(
+                &mut RecordReader::new(Box::new(Chunks(Cursor::new(b), chunk)), limits).unwrap(),
+            );
+            assert!(
+                recs == again,
+                "file {f} round {round}: chunks of {chunk} give {} records, not {}",
+                again.len(),
+                recs.len()
+            );
+            assert_eq!(s, s2, "file {f} round {round}");
+            // 64 bytes touch at most two records (and a damaged length one more).
+            assert!(
+                recs.len() + 4 >= whole,
+                "file {f} round {round} (kind {kind}, {n} bytes at {at}): {} of {whole} read, {:?}",
+                recs.len(),
+                nonzero(&s)
+            );
+        }
+    }
+}
