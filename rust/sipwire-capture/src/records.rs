@@ -821,9 +821,12 @@ impl RecordReader {
             let caplen = self
                 .buf
                 .get(self.pos + 20..self.pos + 24)
-                .map_or(0, |b| rd32(b, 0, self.big) as usize);
-            // A whole packet block is 32 bytes, its data padded to 4, and its options.
-            return caplen > blen - 32 || blen > 32 + caplen.next_multiple_of(4) + BLOCK_SLACK;
+                .map_or(0, |b| u64::from(rd32(b, 0, self.big)));
+            // A whole packet block is 32 bytes, its data padded to 4, and its options (in
+            // u64: no overflow whatever the fields say).
+            let blen = blen as u64;
+            return caplen + 32 > blen
+                || blen > 32 + caplen.next_multiple_of(4) + BLOCK_SLACK as u64;
         }
         false
     }
