@@ -4,6 +4,7 @@ classic pcap, lose only the messages the damage covered."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import struct
@@ -27,7 +28,10 @@ def as_pcap(tmp_path: Path) -> Path:
     """The capture as classic pcap (editcap comes with tshark)."""
     editcap = shutil.which("editcap")
     if editcap is None:
-        pytest.fail("editcap not found: install the Debian package tshark (scripts/dev.sh setup)")
+        message = "editcap not found: install the Debian package tshark (scripts/dev.sh setup)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run this test", pytrace=False)
+        pytest.skip(message)
     out = tmp_path / "calls.pcap"
     subprocess.run([editcap, "-F", "pcap", str(CAPTURE), str(out)], check=True)
     return out
