@@ -519,21 +519,17 @@ impl RecordReader {
             if !self.fill(hl) {
                 return self.stop_at_end(stats);
             }
-            let h: [u8; 16] = self.buf.get(self.pos..self.pos + 16)?.try_into().ok()?;
-            let big = self.big;
-            let sec = rd32(&h, 0, big);
-            let frac = rd32(&h, 4, big);
-            let incl = rd32(&h, 8, big) as usize;
-            let orig = rd32(&h, 12, big);
+            let h = self.pcap_rec(self.pos)?;
+            let (sec, frac, incl, orig) = (h.sec, h.frac, h.incl, h.orig);
             self.frame += 1;
             // Fields no writer produces (a fraction of a second or more, more captured than
             // sent...) and a time far from the capture's: damage read as a header, whose length
             // would carry reading past real records. (Either alone is left to stand: some
             // writers put 0 in the original length, and captures may pause for days.)
-            let fields_ok = self.fields_ok(frac, incl, orig as usize);
+            let fields_ok = self.fields_ok(&h);
             if !fields_ok && !self.near_good_time(sec) {
                 stats.bad_record_length += 1;
-                if self.resync(stats, 1, Self::pcap_at) {
+                if self.pass_damage(stats, Self::pcap_at, false) {
                     continue;
                 }
                 return None;
@@ -542,7 +538,7 @@ impl RecordReader {
                 // Classic pcap has no second copy of the length: a length within what the
                 // header allows is a record we do not keep; beyond it, nothing after can be
                 // trusted (Wireshark stops there too).
-                if incl <= snaplen && incl <= orig as usize {
+                if incl <= snaplen && incl <= orig {
                     stats.oversized_records += 1;
                     self.pos += hl;
                     if !self.skip(incl as u64) {
@@ -551,7 +547,7 @@ impl RecordReader {
                     continue;
                 }
                 stats.bad_record_length += 1;
-                if self.resync(stats, 1, Self::pcap_at) {
+                if self.pass_damage(stats, Self::pcap_at, false) {
                     continue;
                 }
                 return None;
@@ -559,7 +555,7 @@ impl RecordReader {
             if !self.fill(hl + incl) {
                 // The input ends inside this record: a cut file, or a damaged length with
                 // whole records after it.
-                if self.damage_ahead(stats, 1, Self::pcap_at) {
+                if self.pass_damage(stats, Self::pcap_at, true) {
                     stats.bad_record_length += 1;
                     continue;
                 }
@@ -589,7 +585,7 @@ impl RecordReader {
                 len: incl,
                 time_ns,
                 linktype,
-                orig_len: orig,
+                orig_len: orig as u32,
             });
         }
     }
@@ -623,7 +619,7 @@ impl RecordReader {
             let blen = rd32(&h, 4, self.big) as usize;
             if blen < 12 || blen % 4 != 0 {
                 stats.bad_block_length += 1;
-                if self.resync(stats, 1, Self::pcapng_at) {
+                if self.pass_damage(stats, Self::pcapng_at, false) {
                     continue;
                 }
                 return None;
@@ -631,7 +627,7 @@ impl RecordReader {
             if blen > self.max_buf {
                 if self.big_block_is_damage(btype, blen) {
                     stats.bad_block_length += 1;
-                    if self.resync(stats, 1, Self::pcapng_at) {
+                    if self.pass_damage(stats, Self::pcapng_at, false) {
                         continue;
                     }
                     return None;
@@ -642,7 +638,7 @@ impl RecordReader {
                 continue;
             }
             if !self.fill(blen) {
-                if self.damage_ahead(stats, 1, Self::pcapng_whole_at) {
+                if self.pass_damage(stats, Self::pcapng_whole_at, true) {
                     stats.bad_block_length += 1;
                     continue;
                 }
@@ -652,7 +648,7 @@ impl RecordReader {
             let block = self.buf.get(start..start + blen)?;
             if rd32(block, blen - 4, self.big) as usize != blen {
                 stats.bad_block_length += 1;
-                if self.resync(stats, 1, Self::pcapng_at) {
+                if self.pass_damage(stats, Self::pcapng_at, false) {
                     continue;
                 }
                 return None;
@@ -871,25 +867,34 @@ impl RecordReader {
         if rd32(t, 0, big) as usize != blen {
             // Damage: what was skipped was no block; look on from here.
             stats.bad_block_length += 1;
-            return self.resync(stats, 1, Self::pcapng_at);
+            return self.pass_damage(stats, Self::pcapng_at, false);
         }
         self.pos += 4;
         true
     }
 
-    /// Passes over damage at `pos`: moves on `step` bytes at a time until `found` says a
-    /// record or block starts there (true), or the input ends (false: reading is done). What
-    /// was passed over is counted. One pass forward: linear in the damage.
-    fn resync(
+    /// Passes over damage at `pos`: moves on a byte at a time until `found` says a record or
+    /// block starts there (true), or the input ends (false). What was passed over is counted.
+    /// One pass forward: linear in the damage.
+    ///
+    /// Without `cut`, an end of input leaves the rest unreadable and reading is done. With
+    /// `cut` (the input ended inside the record at `pos`), a whole one later in what is left
+    /// makes this one's length damage rather than a cut file; if there is none, `pos` stays
+    /// where it was.
+    fn pass_damage(
         &mut self,
         stats: &mut RecordStats,
-        step: usize,
         found: fn(&mut Self) -> Option<bool>,
+        cut: bool,
     ) -> bool {
-        let mut skipped = 0u64;
+        if cut && (!self.eof || self.error.is_some()) {
+            return false;
+        }
+        // Counted a byte at a time: a refill may move `pos` (never once the input ended).
+        let (start, mut skipped) = (self.pos, 0u64);
         let ok = loop {
-            self.pos += step;
-            skipped += step as u64;
+            self.pos += 1;
+            skipped += 1;
             match found(self) {
                 Some(true) => break true,
                 Some(false) => {}
@@ -898,6 +903,9 @@ impl RecordReader {
         };
         if ok {
             stats.resyncs += 1;
+        } else if cut {
+            self.pos = start;
+            return false;
         } else {
             // The rest of the input is unreadable.
             skipped += (self.end.saturating_sub(self.pos)) as u64;
@@ -906,32 +914,6 @@ impl RecordReader {
         }
         stats.resync_skipped_bytes += skipped;
         ok
-    }
-
-    /// When the input has ended inside the record or block at `pos`: whether a whole one
-    /// starts later in what is left, which makes this one's length damage rather than a cut
-    /// file. If so, reading goes on from there (counted as a resync); if not, `pos` is where
-    /// it was. At the end of the input nothing more is read, so positions stay put.
-    fn damage_ahead(
-        &mut self,
-        stats: &mut RecordStats,
-        step: usize,
-        found: fn(&mut Self) -> Option<bool>,
-    ) -> bool {
-        if !self.eof || self.error.is_some() {
-            return false;
-        }
-        let start = self.pos;
-        while self.pos + step < self.end {
-            self.pos += step;
-            if found(self) == Some(true) {
-                stats.resyncs += 1;
-                stats.resync_skipped_bytes += (self.pos - start) as u64;
-                return true;
-            }
-        }
-        self.pos = start;
-        false
     }
 
     /// [`Self::pcapng_at`] for a block that must be whole (no input cut inside it). A section
@@ -967,11 +949,23 @@ impl RecordReader {
         Some(self.eof && self.error.is_none() && self.end == self.pos + next)
     }
 
+    /// The pcap record header at `at`, when readable.
+    #[inline]
+    fn pcap_rec(&self, at: usize) -> Option<RecHeader> {
+        let h = self.buf.get(at..at + 16)?;
+        let big = self.big;
+        Some(RecHeader {
+            sec: rd32(h, 0, big),
+            frac: rd32(h, 4, big),
+            incl: rd32(h, 8, big) as usize,
+            orig: rd32(h, 12, big) as usize,
+        })
+    }
+
     /// The captured length of a believable pcap record header at `at` (readable already).
     fn pcap_header_ok(&self, at: usize) -> Option<usize> {
-        let incl = self.pcap_fields_ok(at)?;
-        let sec = rd32(self.buf.get(at..at + 4)?, 0, self.big);
-        self.near_good_time(sec).then_some(incl)
+        let h = self.pcap_rec(at)?;
+        (self.fields_ok(&h) && self.near_good_time(h.sec)).then_some(h.incl)
     }
 
     /// Looks for two believable pcap headers in a row starting in the `len` bytes after `pos`,
@@ -1001,17 +995,15 @@ impl RecordReader {
     /// Whether the pcap record header at `at` (readable) is damage: a length beyond every
     /// limit, or fields no writer produces with a time far from the capture's.
     fn header_is_damage(&self, at: usize) -> bool {
-        let Some(h) = self.buf.get(at..at + 16) else {
+        let Some(h) = self.pcap_rec(at) else {
             return false;
         };
-        let big = self.big;
-        let (frac, incl, orig) = (rd32(h, 4, big), rd32(h, 8, big) as usize, rd32(h, 12, big));
-        if self.fields_ok(frac, incl, orig as usize) {
+        if self.fields_ok(&h) {
             return false;
         }
         let snap = self.pcap.map_or(0, |p| p.snaplen) as usize;
-        let absurd = incl > self.max_record && !(incl <= snap && incl <= orig as usize);
-        absurd || !self.near_good_time(rd32(h, 0, big))
+        let absurd = h.incl > self.max_record && !(h.incl <= snap && h.incl <= h.orig);
+        absurd || !self.near_good_time(h.sec)
     }
 
     /// Whether `sec` is within a day of the last record believed real (or none is known).
@@ -1028,6 +1020,8 @@ impl RecordReader {
     fn note_time(&mut self, t: i64) {
         const DAY: i64 = 86_400 * 1_000_000_000;
         match self.good_time {
+            // Back to the first day of 1970 is a clock never set, not a capture's: damage.
+            Some(g) if t < DAY && g >= DAY => {}
             Some(g) if (t - g).abs() > DAY => {
                 self.new_time = match self.new_time {
                     Some((n, k)) if (t - n).abs() <= DAY && k >= 2 => {
@@ -1045,20 +1039,15 @@ impl RecordReader {
         }
     }
 
-    /// The captured length of a pcap record header at `at` whose lengths and fraction are
-    /// possible (its time aside).
-    fn pcap_fields_ok(&self, at: usize) -> Option<usize> {
-        let h = self.buf.get(at..at + 16)?;
-        let big = self.big;
-        let frac = rd32(h, 4, big);
-        let (incl, orig) = (rd32(h, 8, big) as usize, rd32(h, 12, big) as usize);
-        self.fields_ok(frac, incl, orig).then_some(incl)
-    }
-
-    /// Whether a pcap record header's lengths and fraction are possible.
+    /// Whether a pcap record header's lengths and fraction are possible. A packet of no bytes
+    /// is not: zero bytes (padding, a hole in the file) would read as such headers.
     #[inline]
-    fn fields_ok(&self, frac: u32, incl: usize, orig: usize) -> bool {
-        incl <= self.pcap_max_incl && incl <= orig && orig <= 1 << 24 && frac < self.pcap_second
+    fn fields_ok(&self, h: &RecHeader) -> bool {
+        h.incl <= self.pcap_max_incl
+            && h.incl <= h.orig
+            && 0 < h.orig
+            && h.orig <= 1 << 24
+            && h.frac < self.pcap_second
     }
 
     /// Whether a pcapng block starts at `pos`: a known type, a possible length, the same
@@ -1193,6 +1182,14 @@ impl std::fmt::Debug for RecordReader {
 
 /// §3.5 options: code, length, value padded to 32 bits, until opt_endofopt or the end.
 /// False when an option overruns the space.
+/// A classic pcap record header (pcap §5), as read: the modified format's extra fields aside.
+struct RecHeader {
+    sec: u32,
+    frac: u32,
+    incl: usize,
+    orig: usize,
+}
+
 fn for_each_option(mut rest: &[u8], big: bool, mut f: impl FnMut(u16, &[u8])) -> bool {
     while rest.len() >= 4 {
         let code = rd16(rest, 0, big);

@@ -235,7 +235,7 @@ fn pcap_both_byte_orders_micro_and_nano() {
                 .rec(1_700_000_001, 999_999, b"second!", 60)
                 // The latest time a header can hold (a fraction past a second after real
                 // records would be damage, see `pcap_damage_in_the_middle_is_passed_over`).
-                .rec(u32::MAX, 999_999, b"", 0);
+                .rec(u32::MAX, 999_999, b"x", 1);
             let len = p.out.len() as u64;
             let mut r = reader(p.out, CaptureLimits::DEFAULT).unwrap();
             assert_eq!(r.format(), CaptureFormat::Pcap);
@@ -273,8 +273,8 @@ fn pcap_both_byte_orders_micro_and_nano() {
                         frame: 3,
                         time_ns: i64::from(u32::MAX) * SEC + 999_999 * unit,
                         linktype: 1,
-                        data: vec![],
-                        orig_len: 0
+                        data: b"x".to_vec(),
+                        orig_len: 1
                     },
                 ],
                 "big={big} nanos={nanos}"
@@ -469,6 +469,48 @@ fn pcap_damage_in_the_middle_is_passed_over() {
     let (recs, s) = read_all(p.out);
     assert_eq!(recs.len(), 1);
     assert_eq!((s.resyncs, s.resync_skipped_bytes), (0, 1 << 20));
+}
+
+#[test]
+fn pcap_zero_bytes_are_damage_not_empty_records() {
+    // A run of zero bytes reads as headers of empty packets at time 0. They are damage: they
+    // neither become records nor move the clock that tells later damage from records, so the
+    // records after a hole of zeros (here inside a record, as in a file with a block
+    // overwritten) are read.
+    for zeros in [16, 2000, 2001, 70_000] {
+        let mut p = Pcap::new(false, false, false, 1, 65535);
+        for i in 1..=3u8 {
+            p.rec(1_700_000_000 + u32::from(i), 7, &[i; 60], 60);
+        }
+        let hole = p.out.len() + 16 + 30;
+        for i in 4..=9u8 {
+            p.rec(1_700_000_000 + u32::from(i), 7, &[i; 60], 60);
+        }
+        p.out.splice(hole..hole, vec![0; zeros]);
+        let (recs, s) = read_all(p.out);
+        // Record 4 holds the hole: what is read of it is damaged, or it is passed over.
+        let got: Vec<_> = recs.iter().map(|r| r.data[0]).filter(|&b| b != 4).collect();
+        assert_eq!(
+            got,
+            [1, 2, 3, 5, 6, 7, 8, 9],
+            "{zeros} zeros: {:?}",
+            nonzero(&s)
+        );
+        assert!(recs.iter().all(|r| r.time_ns > 0));
+    }
+    // Zero padding after the last record is passed over and counted, not read as packets.
+    let mut p = Pcap::new(false, false, false, 1, 65535);
+    p.rec(1_700_000_000, 0, b"ok", 2);
+    p.out.extend([0; 4096]);
+    let (recs, s) = read_all(p.out);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(s.resync_skipped_bytes, 4096);
+    // A capture whose clock was never set still reads from time 0.
+    let mut p = Pcap::new(false, false, false, 1, 65535);
+    for i in 0..5u32 {
+        p.rec(0, i, b"zz", 2);
+    }
+    assert_eq!(read_all(p.out).0.len(), 5);
 }
 
 #[test]
@@ -1196,12 +1238,15 @@ fn random_damage_reads_on_and_never_panics() {
             let mut b = clean.clone();
             let at = 64 + rnd(b.len() - 128);
             let n = 1 + rnd(64);
-            let kind = round % 3;
+            let kind = round % 4;
             match kind {
                 0 => (at..at + n).for_each(|i| b[i] = rnd(256) as u8),
                 1 => {
                     let bytes: Vec<u8> = (0..n).map(|_| rnd(256) as u8).collect();
                     b.splice(at..at, bytes);
+                }
+                2 => {
+                    b.splice(at..at, vec![0; n * rnd(64)]);
                 }
                 _ => {
                     b.drain(at..at + n);
