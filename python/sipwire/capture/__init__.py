@@ -168,22 +168,27 @@ MAGICS = (
 
 def _check_path(path: str) -> None:
     """A path that cannot be a capture, told when it is given rather than when its first
-    batch is read: missing, a directory, or a file that does not start as one."""
+    batch is read: missing, a directory, unreadable, or a file that does not start as one."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such capture: {path!r}")
+        raise FileNotFoundError(f"no such capture: {path}")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a directory: give the capture files in it")
+        raise IsADirectoryError(f"{path} is a directory: give the capture files in it")
     if not os.path.isfile(path):
         return  # a FIFO or a device: read as it comes
-    with open(path, "rb") as f:
-        head = f.read(4)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except PermissionError:
+        raise PermissionError(f"cannot read {path}: permission denied") from None
+    expected = (
+        "expected pcap (a1b2c3d4 / a1b23c4d either byte order), pcapng (0a0d0d0a), gzip or zstd"
+    )
+    if not head:
+        raise ValueError(f"{path} is empty: not a capture; {expected}")
     if not head.startswith(MAGICS):
         text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in head)
-        shown = f'first bytes {head.hex(" ")} ("{text}")' if head else "an empty file"
-        raise ValueError(
-            f"{path}: not a capture: {shown}; expected pcap (a1b2c3d4 / a1b23c4d either byte "
-            "order), pcapng (0a0d0d0a), gzip or zstd"
-        )
+        shown = f'first bytes {head.hex(" ")} ("{text}")'
+        raise ValueError(f"{path}: not a capture: {shown}; {expected}")
 
 
 def _sources(source: Source | Iterable[Source]) -> list[Any]:

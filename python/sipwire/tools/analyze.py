@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sipwire._progress import Progress
-from sipwire.capture import MAGICS
+from sipwire.capture import _check_path
 from sipwire.tools import ladder as ladder_mod
 from sipwire.tools._text import (
     Style,
@@ -287,29 +287,22 @@ def _not_a_capture(sources: Sequence[str]) -> str:
         if s == "-":
             continue
         try:
-            with open(s, "rb") as f:
-                head = f.read(4)
-        except OSError:
-            return s
-        if not head.startswith(MAGICS):
+            _check_path(s)
+        except (OSError, ValueError):
             return s
     return "one of " + ", ".join(sources)
 
 
 def check_sources(sources: Sequence[str]) -> None:
     """The inputs that cannot be a capture, told before reading: a missing path, a
-    directory, an empty or unreadable file."""
+    directory, an unreadable or empty file, one that does not start as a capture."""
     for s in sources:
         if s == "-":
             continue
-        if not os.path.exists(s):
-            raise UsageError(f"no such capture: {s}")
-        if os.path.isdir(s):
-            raise UsageError(f"{s} is a directory; give the capture files in it")
-        if not os.access(s, os.R_OK):
-            raise UsageError(f"cannot read {s}: permission denied")
-        if os.path.isfile(s) and os.path.getsize(s) == 0:
-            raise UsageError(f"{s} is empty: not a capture (pcap, pcapng, .gz or .zst)")
+        try:
+            _check_path(s)
+        except (OSError, ValueError) as e:
+            raise UsageError(str(e)) from None
 
 
 def _stat(stats: dict[str, Any], *names: str) -> int | None:
