@@ -6,6 +6,7 @@ status says whether all its calls succeeded (0) or some failed (1)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -58,6 +59,18 @@ def finish(proc: subprocess.Popen[bytes], tmp: Path, scenario: str) -> None:
 SIPP_ABORT = "Aborting call on unexpected message"
 
 
+def sipp_dropped(log: str) -> set[str]:
+    """The Call-IDs of the calls SIPp's error log says it aborted on a received INVITE. Any
+    other abort is a failure of the run."""
+    dropped = set()
+    for ln in log.splitlines():
+        if SIPP_ABORT not in ln:
+            continue
+        assert "received 'INVITE " in ln, f"SIPp aborted a call on something else: {ln}"
+        dropped.add(ln.split("Call-Id '", 1)[1].split("'", 1)[0])
+    return dropped
+
+
 @pytest.mark.parametrize("lost", [0, 10])
 def test_sipwire_calls_sipp_uas(tmp_path: Path, lost: int) -> None:
     sipp = peer_binary("sipp", "sip-tester")
@@ -105,11 +118,57 @@ def test_sipwire_calls_sipp_uas(tmp_path: Path, lost: int) -> None:
         proc.kill()
         proc.wait()
     log = (tmp_path / "uas-errors.log").read_text(errors="replace")
-    aborts = [ln for ln in log.splitlines() if SIPP_ABORT in ln]
-    dropped = {ln.split("Call-Id '")[1].split("'")[0] for ln in aborts}
-    assert len(dropped) == len(timed_out), (timed_out, log[-2000:])
-    assert all("received 'INVITE" in ln for ln in aborts), log[-2000:]
+    assert len(sipp_dropped(log)) == len(timed_out), (timed_out, log[-2000:])
     assert len(timed_out) < CALLS
+
+
+def test_sipp_log_of_a_call_it_dropped(tmp_path: Path) -> None:
+    """What the lossy run accepts, forced: SIPp's uas is sent an INVITE, answers 200, and is
+    sent the INVITE again (a retransmission whose 200 was lost); its log names the call."""
+    sipp = peer_binary("sipp", "sip-tester")
+    port = free_port()
+    proc = subprocess.Popen(
+        sipp_cmd(sipp, "uas", port, tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    call_id = f"dropped-{port}@{HOST}"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((HOST, 0))
+            s.settimeout(0.5)
+            me = f"{HOST}:{s.getsockname()[1]}"
+            invite = (
+                f"INVITE sip:service@{HOST}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {me};branch=z9hG4bK{port}x;rport\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:ua@{me}>;tag=f{port}\r\n"
+                f"To: <sip:service@{HOST}:{port}>\r\n"
+                f"Call-ID: {call_id}\r\n"
+                "CSeq: 1 INVITE\r\n"
+                f"Contact: <sip:ua@{me}>\r\n"
+                "Content-Length: 0\r\n\r\n"
+            ).encode()
+            status = b""
+            for _ in range(50):
+                s.sendto(invite, (HOST, port))
+                try:
+                    while not status.startswith(b"SIP/2.0 200"):
+                        status = s.recv(65535)
+                    break
+                except TimeoutError:
+                    continue  # SIPp not listening yet
+            assert status.startswith(b"SIP/2.0 200"), status
+            s.sendto(invite, (HOST, port))
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait()
+    log = (tmp_path / "uas-errors.log").read_text(errors="replace")
+    assert sipp_dropped(log) == {call_id}, log
+    with pytest.raises(AssertionError, match="aborted a call on something else"):
+        sipp_dropped(log.replace("received 'INVITE ", "received 'BYE "))
+    assert sipp_dropped("") == set()
 
 
 @pytest.mark.parametrize("lost", [0, 10])
