@@ -90,43 +90,94 @@ const SALVAGE_LINES: usize = 256;
 
 /// The row of a message that did not frame or index: its size, the error, and what its start
 /// line and its `name: value` lines still give (a bad Content-Length or one broken header
-/// should not hide the call a message belongs to; tshark shows these fields too). Each line
-/// is taken as it is (no unfolding), up to the first empty line or [`SALVAGE_LINES`].
+/// should not hide the call a message belongs to; tshark shows these fields too). Lines end
+/// at CRLF, LF or a lone CR; a line starting with white space continues the value above it
+/// (RFC 3261 §7.3.1). Up to the first empty line or [`SALVAGE_LINES`] lines are read.
 pub fn failed_row<'a>(buf: &'a [u8], e: Error, opts: &ParseOptions) -> SipRow<'a> {
     let mut row = SipRow {
         size: u32::try_from(buf.len()).unwrap_or(u32::MAX),
         error: Some(e.kind),
         ..SipRow::default()
     };
+    let mut lines = HeadLines { buf, pos: 0 }.take(SALVAGE_LINES + 1);
     // The start line may still be good (a header or the body was bad): keep what it says.
-    if let Some(end) = memchr::memchr(b'\n', buf) {
-        let line = buf.get(..end).unwrap_or(&[]);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-            row.status = rest
-                .get(..3)
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .and_then(|d| d.parse().ok())
-                .filter(|s| (100..=699).contains(s));
-        } else if let Some(sp) = memchr::memchr(b' ', line) {
-            row.method = line.get(..sp).filter(|m| !m.is_empty());
-        }
-        let rest = buf.get(end + 1..).unwrap_or(&[]);
-        let headers = rest
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .take_while(|l| !l.is_empty())
-            .take(SALVAGE_LINES)
-            .filter_map(|l| {
-                let colon = memchr::memchr(b':', l)?;
-                let name = trim_end(l.get(..colon)?);
-                let value = trim_end(l.get(colon + 1..)?);
-                let value = value.trim_ascii_start();
-                Some((HeaderName::from_bytes(name), value))
-            });
-        read_fields(&mut row, headers, opts, None);
+    let Some(line) = lines
+        .next()
+        .filter(|_| buf.contains(&b'\n') || buf.contains(&b'\r'))
+    else {
+        return row;
+    };
+    if let Some(rest) = line.of(buf).strip_prefix(b"SIP/2.0 ") {
+        row.status = rest
+            .get(..3)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse().ok())
+            .filter(|s| (100..=699).contains(s));
+    } else if let Some(sp) = memchr::memchr(b' ', line.of(buf)) {
+        row.method = line.of(buf).get(..sp).filter(|m| !m.is_empty());
     }
+    let mut lines = lines.take_while(|l| l.start < l.end).peekable();
+    let headers = std::iter::from_fn(|| loop {
+        let l = lines.next()?;
+        // A continuation line with no header above it is passed over.
+        let (mut start, mut end) = (l.start, l.end);
+        while let Some(c) = lines.next_if(|c| matches!(buf.get(c.start), Some(b' ' | b'\t'))) {
+            end = c.end;
+        }
+        let Some(colon) = memchr::memchr(b':', buf.get(start..end)?) else {
+            continue;
+        };
+        if matches!(buf.get(start), Some(b' ' | b'\t')) {
+            continue;
+        }
+        let name = trim_end(buf.get(start..start + colon)?);
+        start += colon + 1;
+        let value = trim_end(buf.get(start..end)?).trim_ascii_start();
+        return Some((HeaderName::from_bytes(name), value));
+    });
+    read_fields(&mut row, headers, opts, None);
     row
+}
+
+/// A line of a message head: `buf[start..end]`, its ending left out.
+#[derive(Clone, Copy)]
+struct Line {
+    start: usize,
+    end: usize,
+}
+
+impl Line {
+    fn of(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start..self.end).unwrap_or(&[])
+    }
+}
+
+/// The lines of `buf`, each ended by CRLF, LF or a lone CR, or by the end of `buf`.
+struct HeadLines<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for HeadLines<'_> {
+    type Item = Line;
+
+    fn next(&mut self) -> Option<Line> {
+        let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+        let start = self.pos;
+        let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+            self.pos = self.buf.len();
+            return Some(Line {
+                start,
+                end: self.buf.len(),
+            });
+        };
+        let crlf = rest.get(i..i + 2) == Some(b"\r\n");
+        self.pos = start + i + if crlf { 2 } else { 1 };
+        Some(Line {
+            start,
+            end: start + i,
+        })
+    }
 }
 
 /// Reads a row from a message whose index is known (`buf` holds the message and the spans of
@@ -569,5 +620,49 @@ mod tests {
         let row = datagram_row(&m, &opts);
         assert_eq!(row.error, Some(ErrorKind::InvalidContentLength));
         assert_eq!(row.call_id, None);
+    }
+
+    #[test]
+    fn failed_rows_read_folded_lines_and_any_line_ending() {
+        let opts = ParseOptions::LIBERAL;
+        // A continuation with no header above, a folded Via and From (their parameters on
+        // the next line), a folded Call-ID whose first line is all of it, a bad length.
+        let lines = [
+            "INVITE sip:b@h SIP/2.0",
+            " stray continuation: x",
+            "Via: SIP/2.0/UDP h",
+            "\t;branch=z9hG4bKfold",
+            "From: <sip:a@h>",
+            "   ;tag=ffold",
+            "To: <sip:b@h>",
+            "Call-ID: folded",
+            "CSeq: 9",
+            " BYE",
+            "Content-Length: many",
+            "",
+            "Call-ID: body",
+        ];
+        for eol in ["\r\n", "\n", "\r"] {
+            let m = lines.join(eol).into_bytes();
+            let row = datagram_row(&m, &opts);
+            assert!(row.error.is_some(), "{eol:?}");
+            assert_eq!(row.method, Some(&b"INVITE"[..]), "{eol:?}");
+            assert_eq!(row.branch, Some(&b"z9hG4bKfold"[..]), "{eol:?}");
+            assert_eq!(row.from_tag, Some(&b"ffold"[..]), "{eol:?}");
+            assert_eq!(row.call_id, Some(&b"folded"[..]), "{eol:?}");
+            assert_eq!(
+                (row.cseq, row.cseq_method),
+                (Some(9), Some(&b"BYE"[..])),
+                "{eol:?}"
+            );
+        }
+        // A head with no line end at all: the error alone.
+        let row = datagram_row(b"INVITE sip:b@h SIP/2.0 Call-ID: x", &opts);
+        assert!(row.error.is_some() && row.method.is_none() && row.call_id.is_none());
+        // Every prefix of a broken message gives a row, never a panic.
+        let m = lines.join("\r\n").into_bytes();
+        for n in 0..m.len() {
+            let _ = datagram_row(&m[..n], &opts);
+        }
     }
 }
