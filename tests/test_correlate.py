@@ -359,6 +359,18 @@ def test_bad_arguments() -> None:
     with pytest.raises(sipwire.LocalProtocolError):
         sipwire.Correlator(timeout=float("nan"))
     assert c.counters["messages"] == 0
+    # A time that is no time, or a port that is no port: said, not fed or overflowed.
+    for t in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(sipwire.LocalProtocolError, match="time must be a finite number"):
+            c.feed(inv, time=t, src=A, dst=B)
+        with pytest.raises(sipwire.LocalProtocolError, match="now must be a finite"):
+            c.drain_finished(t)
+        with pytest.raises(sipwire.LocalProtocolError, match="end_time must be a finite"):
+            c.finish(t)
+    for port in (65536, -1, 10**30):
+        with pytest.raises(sipwire.LocalProtocolError, match=f"port {port} is out of range"):
+            c.feed(inv, time=0.0, src=A, dst=(B[0], port))
+    assert c.counters["messages"] == 0
     c.feed(inv, time=0.0, src=("::1", 5060), dst=("[::1]", 5062))
     assert c.transactions()[0].request is not None
 

@@ -230,6 +230,10 @@ def test_bad_responses_and_addresses_are_refused_precisely() -> None:
         w.b.respond(req.txn, 180, now=w.now, reliable=True)
     with pytest.raises(LocalProtocolError, match=r"source must be \(IP address, port\)"):
         w.b.receive(b"OPTIONS", ("nohost", 1), w.now)
+    with pytest.raises(LocalProtocolError, match="port 65536 is out of range"):
+        w.b.receive(b"OPTIONS", ("127.0.0.1", 65536), w.now)
+    with pytest.raises(LocalProtocolError, match="port 70000 is out of range"):
+        Endpoint("127.0.0.1", 70000)
     # Nothing was sent for the refused answers: the request still takes a 200.
     assert w.b.respond(req.txn, 200, now=w.now) is None
     w.settle()

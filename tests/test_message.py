@@ -204,6 +204,20 @@ def test_bytearray_and_memoryview() -> None:
     assert sipwire.parse(memoryview(INVITE)) == req()
 
 
+def test_what_is_not_bytes_is_refused() -> None:
+    # bytes(5) would be five NUL bytes: an int is the caller's mistake, not a message.
+    for bad in (5, 2.5, None, [1, 2], object()):
+        with pytest.raises(TypeError, match=f"not {type(bad).__name__}"):
+            sipwire.parse(bad)  # type: ignore[arg-type]
+    # One message where a batch is wanted: its bytes are not messages.
+    for one in (INVITE, bytearray(INVITE), memoryview(INVITE), INVITE.decode()):
+        with pytest.raises(TypeError, match=r"pass \[data\]"):
+            sipwire.parse_batch(one)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"pass \[data\]"):
+            sipwire.parse_table(one)  # type: ignore[arg-type]
+    assert len(sipwire.parse_batch(iter([INVITE, bytearray(INVITE)]))) == 2
+
+
 def test_limits() -> None:
     lim = sipwire.Limits(max_headers=5)
     assert lim.max_headers == 5 and lim.max_message == 65536

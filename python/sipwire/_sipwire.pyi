@@ -480,7 +480,7 @@ def parse_batch(
     validate: bool = False,
 ) -> list[Request | Response | ParseError]:
     """Parses many messages in one call; with errors="return" a ParseError stands where a
-    message failed."""
+    message failed. One message alone (bytes rather than a list of them) is a TypeError."""
 
 def parse_table(
     datagrams: Iterable[bytes | bytearray | memoryview],
@@ -492,7 +492,8 @@ def parse_table(
     """The ``messages`` columns of ``sipwire.capture.read`` for datagrams given as bytes: one
     row each, in order, with the capture columns (time, frame, addresses, transport) null and
     no Python object made per message. A message that does not parse is a row with its
-    ``parse_error``; ``raw=True`` adds the bytes as a ``raw`` column."""
+    ``parse_error``; ``raw=True`` adds the bytes as a ``raw`` column. One message alone
+    (bytes rather than a list of them) is a TypeError."""
 
 @final
 class CaptureReader:

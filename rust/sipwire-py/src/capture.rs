@@ -34,7 +34,7 @@ fn parse_table(
 ) -> PyResult<Table> {
     let opts = options(py, strict, limits.as_ref());
     let mut b = MessagesBuilder::new(raw);
-    for item in datagrams.try_iter()? {
+    for item in crate::datagrams_iter(datagrams, "parse_table")? {
         let item = item?;
         let bytes = crate::as_bytes(py, &item)?;
         let data = bytes.as_bytes();

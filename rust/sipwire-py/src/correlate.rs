@@ -82,10 +82,44 @@ fn strings(v: &[Box<str>]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// A port number from Python: an int from 0 to 65535, else a LocalProtocolError saying so
+/// (rather than the OverflowError of a `u16` argument).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Port(pub u16);
+
+impl Port {
+    pub(crate) fn new(py: Python<'_>, n: i128) -> PyResult<Self> {
+        u16::try_from(n).map(Port).map_err(|_| {
+            local_msg(
+                py,
+                format!("port {n} is out of range: a port is 0 to 65535"),
+            )
+        })
+    }
+}
+
+impl<'py> FromPyObject<'py> for Port {
+    fn extract_bound(ob: &Bound<'py, PyAny>) -> PyResult<Self> {
+        Port::new(ob.py(), ob.extract()?)
+    }
+}
+
+/// A capture time from Python: a finite number of seconds.
+pub(crate) fn finite(py: Python<'_>, what: &str, t: f64) -> PyResult<f64> {
+    if t.is_finite() {
+        Ok(t)
+    } else {
+        Err(local_msg(
+            py,
+            format!("{what} must be a finite number of seconds (the capture clock), not {t}"),
+        ))
+    }
+}
+
 pub(crate) fn socket_addr<S: AsRef<str>>(
     py: Python<'_>,
     what: &str,
-    (host, port): (S, u16),
+    (host, Port(port)): (S, Port),
 ) -> PyResult<SocketAddr> {
     let host = host.as_ref();
     let h = host.trim_start_matches('[').trim_end_matches(']');
@@ -755,12 +789,12 @@ impl Correlator {
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         time: f64,
-        src: (PyBackedStr, u16),
-        dst: (PyBackedStr, u16),
+        src: (PyBackedStr, Port),
+        dst: (PyBackedStr, Port),
         transport: &str,
     ) -> PyResult<&'static str> {
         let packet = Packet::new(
-            time,
+            finite(py, "time", time)?,
             socket_addr(py, "src", src)?,
             socket_addr(py, "dst", dst)?,
             transport_of(py, transport)?,
@@ -788,7 +822,8 @@ impl Correlator {
     /// final response are then "timeout" when silent for `timeout` seconds before it, else
     /// "in_progress".
     #[pyo3(signature = (end_time=None))]
-    fn finish(&self, end_time: Option<f64>) -> PyResult<()> {
+    fn finish(&self, py: Python<'_>, end_time: Option<f64>) -> PyResult<()> {
+        let end_time = end_time.map(|t| finite(py, "end_time", t)).transpose()?;
         self.lock()?.finish(end_time);
         Ok(())
     }
@@ -800,12 +835,10 @@ impl Correlator {
     /// `idle_timeout` when established), and those evicted from a full table.
     #[pyo3(signature = (now=None))]
     fn drain_finished(&self, py: Python<'_>, now: Option<f64>) -> PyResult<Vec<Py<Call>>> {
+        let now = now.map(|t| finite(py, "now", t)).transpose()?;
         let snap = {
             let mut store = self.lock()?;
-            let now = now
-                .filter(|t| t.is_finite())
-                .or(store.latest_time())
-                .unwrap_or(0.0);
+            let now = now.or(store.latest_time()).unwrap_or(0.0);
             let done: Vec<_> = store.drain(now).collect();
             Self::finished(&mut store, done)
         };

@@ -9,7 +9,7 @@ use sipwire::dialog::{DialogKey, DialogState};
 use sipwire::endpoint::{self as core, EndpointConfig, EndpointError, EndpointEvent, NewRequest};
 use sipwire::txn::{Incoming, Kind, Peer, State, Transport, TxnError, TxnId};
 
-use crate::correlate::{addr_tuple, socket_addr, transport_of};
+use crate::correlate::{addr_tuple, socket_addr, transport_of, Port};
 use crate::errors::{local_error, local_kind, local_msg};
 use crate::message::{core_of, wrap, Mode};
 
@@ -23,7 +23,7 @@ fn ms(py: Python<'_>, now: f64) -> PyResult<u64> {
     Ok((now * 1000.0).round() as u64)
 }
 
-fn peer(py: Python<'_>, what: &str, addr: (String, u16), t: Transport) -> PyResult<Peer> {
+fn peer(py: Python<'_>, what: &str, addr: (String, Port), t: Transport) -> PyResult<Peer> {
     Ok(Peer::new(socket_addr(py, what, addr)?, t))
 }
 
@@ -411,7 +411,7 @@ impl Endpoint {
     fn new(
         py: Python<'_>,
         host: &str,
-        port: u16,
+        port: i64,
         transport: &str,
         user: &str,
         seed: Option<u64>,
@@ -429,7 +429,12 @@ impl Endpoint {
         max_expires: u32,
     ) -> PyResult<Self> {
         let t = transport_of(py, transport)?;
-        let local = peer(py, "host, port", (host.to_string(), port), t)?;
+        let local = peer(
+            py,
+            "host, port",
+            (host.to_string(), Port::new(py, port.into())?),
+            t,
+        )?;
         let seed = match seed {
             Some(s) => s,
             None => {
@@ -524,7 +529,7 @@ impl Endpoint {
         &mut self,
         py: Python<'_>,
         data: Vec<u8>,
-        source: (String, u16),
+        source: (String, Port),
         now: f64,
         transport: Option<&str>,
     ) -> PyResult<bool> {
@@ -541,7 +546,7 @@ impl Endpoint {
         py: Python<'_>,
         method: &str,
         uri: &str,
-        dest: (String, u16),
+        dest: (String, Port),
         now: f64,
         to: Option<String>,
         from_: Option<String>,
@@ -578,7 +583,7 @@ impl Endpoint {
         &mut self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
-        dest: (String, u16),
+        dest: (String, Port),
         now: f64,
         transport: Option<&str>,
     ) -> PyResult<u64> {
@@ -605,7 +610,7 @@ impl Endpoint {
         now: f64,
         headers: Option<HeaderPairs>,
         body: Option<Vec<u8>>,
-        dest: Option<(String, u16)>,
+        dest: Option<(String, Port)>,
         transport: Option<&str>,
     ) -> PyResult<u64> {
         let t = self.tr(py, transport)?;
@@ -779,7 +784,7 @@ impl Endpoint {
     fn unreachable(
         &mut self,
         py: Python<'_>,
-        dest: (String, u16),
+        dest: (String, Port),
         now: f64,
         transport: Option<&str>,
     ) -> PyResult<usize> {

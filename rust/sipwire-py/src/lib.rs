@@ -69,7 +69,7 @@ fn parse_batch(
         }
     };
     let out = PyList::empty(py);
-    for item in datagrams.try_iter()? {
+    for item in datagrams_iter(datagrams, "parse_batch")? {
         let item = item?;
         let bytes = as_bytes(py, &item)?;
         let mode = Mode {
@@ -171,12 +171,35 @@ pub(crate) fn as_bytes<'py>(
             "sipwire parses bytes, not str: encode the text first (SIP is UTF-8)",
         ));
     }
-    let v: Vec<u8> = py
-        .import("builtins")?
-        .getattr("bytes")?
-        .call1((data,))?
-        .extract()?;
-    Ok(PyBytes::new(py, &v))
+    // bytearray, memoryview and other byte buffers are copied; nothing else is bytes (an int
+    // given to `bytes()` would make that many NUL bytes).
+    match pyo3::buffer::PyBuffer::<u8>::get(data) {
+        Ok(buf) => Ok(PyBytes::new(py, &buf.to_vec(py)?)),
+        Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "sipwire parses bytes (or bytearray, memoryview), not {}",
+            data.get_type().name()?
+        ))),
+    }
+}
+
+/// The datagrams of an iterable, refusing one message given alone (bytes would iterate as
+/// its byte values).
+pub(crate) fn datagrams_iter<'py>(
+    datagrams: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+    if datagrams.is_instance_of::<PyBytes>()
+        || datagrams.is_instance_of::<pyo3::types::PyByteArray>()
+        || datagrams.is_instance_of::<pyo3::types::PyMemoryView>()
+        || datagrams.is_instance_of::<pyo3::types::PyString>()
+    {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{what} takes an iterable of messages (a list of bytes), not one {}: for one \
+             message pass [data]",
+            datagrams.get_type().name()?
+        )));
+    }
+    datagrams.try_iter()
 }
 
 #[pymodule(gil_used = false)]

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use sipwire::endpoint::EndpointConfig;
 
-use crate::correlate::{addr_tuple, socket_addr};
+use crate::correlate::{addr_tuple, socket_addr, Port};
 use crate::errors::local_msg;
 use engine::{Answer, Request, Runner, Scenario, Step, Template};
 use hist::Histogram;
@@ -113,8 +113,8 @@ impl LoadRunner {
     fn new(
         py: Python<'_>,
         host: &str,
-        port: u16,
-        target: Option<(String, u16)>,
+        port: i64,
+        target: Option<(String, Port)>,
         steps: Option<Vec<Bound<'_, PyDict>>>,
         uri: Option<&str>,
         to: Option<&str>,
@@ -130,7 +130,11 @@ impl LoadRunner {
         buffer: usize,
         seed: Option<u64>,
     ) -> PyResult<Self> {
-        let bind = socket_addr(py, "host, port", (host.to_string(), port))?;
+        let bind = socket_addr(
+            py,
+            "host, port",
+            (host.to_string(), Port::new(py, port.into())?),
+        )?;
         if !(t1.is_finite() && t1 > 0.0) {
             return Err(local_msg(
                 py,
