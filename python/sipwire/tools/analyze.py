@@ -716,7 +716,7 @@ def format_summary(
     names = ", ".join(clean(x) for x in s["captures"])
     head = [f"{names}:"]
     if cap["records"] is not None:
-        head.append(f"{count(cap['records'])} packets")
+        head.append(_plural(cap["records"], "packet"))
     if cap["bytes"] is not None:
         head.append(size(cap["bytes"]))
     if cap["seconds"] is not None and res.span.first_ns is not None:
@@ -729,11 +729,11 @@ def format_summary(
     else:
         w(st.bold(shorten(head[0], width)))
         w(shorten(rest, width))
-    bits = [f"{count(cap['sip_messages'] or 0)} SIP messages"]
+    bits = [_plural(cap["sip_messages"] or 0, "SIP message")]
     if cap["rtp_packets"] is not None:
-        bits.append(f"{count(cap['rtp_packets'])} RTP packets")
+        bits.append(_plural(cap["rtp_packets"], "RTP packet"))
     pe = cap["parse_errors"] or 0
-    bits.append(st.red(f"{count(pe)} parse errors") if pe else "no parse errors")
+    bits.append(st.red(_plural(pe, "parse error")) if pe else "no parse errors")
     w(", ".join(bits))
     w("")
 
