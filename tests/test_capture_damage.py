@@ -83,3 +83,23 @@ def test_a_damaged_length_in_the_middle(tmp_path: Path) -> None:
         cap = sipwire.capture.read(str(path))
         assert whole - pa.table(cap.messages).num_rows <= 1, name
         assert cap.stats["resyncs"] == 1, name
+
+
+def test_holes_of_zeros_and_ff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """300 bytes of 0xff and 2,000 zero bytes put into the classic pcap: zero bytes read as
+    headers of empty packets at time 0, which once moved the reader's clock to 1970 so that
+    nothing after was believed (13 of 71 messages). Every message is read, and the summary
+    says the file is damaged."""
+    from sipwire.cli import main
+
+    b = bytearray(as_pcap(tmp_path).read_bytes())
+    b[9000:9000] = bytes(2000)
+    b[5000:5000] = b"\xff" * 300
+    path = tmp_path / "holes.pcap"
+    path.write_bytes(bytes(b))
+    cap = sipwire.capture.read(str(path))
+    assert pa.table(cap.messages).num_rows == rows(CAPTURE)
+    assert cap.stats["resyncs"] == 2 and cap.stats["resync_skipped_bytes"] == 2300
+    assert main(["analyze", str(path), "--quiet", "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    assert "the file is damaged in places" in out and "71 SIP messages" in out

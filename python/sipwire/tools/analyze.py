@@ -71,6 +71,29 @@ OUTCOMES = (
     "partial",
 )
 NOT_ATTEMPTS = ("partial", "in_progress")
+# What a capture problem means for the reader of the summary, and what to do about it.
+PROBLEM_HINTS = (
+    (
+        "stream_tls_flows",
+        "TLS flows hold encrypted SIP: capture it in the clear, or have a proxy send HEP",
+    ),
+    (
+        "truncated_records",
+        "packets cut by the capture's snap length: capture whole packets (tcpdump -s 0)",
+    ),
+    (
+        "resyncs",
+        "the file is damaged in places: reading went on after each; records inside are lost",
+    ),
+    (
+        "truncated_file",
+        "the file ends inside a record (cut while written): everything before it was read",
+    ),
+    (
+        "unknown_linktype",
+        "packets of a link type sipwire does not decode (README, Captures: the layers read)",
+    ),
+)
 # Stats counters that mean something was lost, damaged or not understood.
 PROBLEM_WORDS = (
     "truncated",
@@ -865,11 +888,9 @@ def format_summary(
         w(st.bold(st.red("Capture problems")))
         for k, v in s["problems"].items():
             w(f"  {k:<{label - 2}}{count(v):>7}")
-        if s["problems"].get("stream_tls_flows"):
-            hint = (
-                "  TLS flows hold encrypted SIP: capture it in the clear, or have a proxy send HEP"
-            )
-            w(st.dim(shorten(hint, width)))
+        for key, hint in PROBLEM_HINTS:
+            if s["problems"].get(key):
+                w(st.dim(shorten(f"  {hint}", width)))
     else:
         w(st.bold("Capture problems") + "  none")
     return "\n".join(out) + "\n"
