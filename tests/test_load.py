@@ -158,7 +158,18 @@ def test_cancel_during_ringing() -> None:
     res = load.run(ans.uri, load.SCENARIOS["cancel"](0.1), rate=10, duration=0.5)
     served = ans.wait()
     assert res.attempted == res.completed == 5 and res.clean, res.summary()
-    assert served.extra["in_cancelled"] == 5 and served.completed == 0
+    assert served.extra["in_cancelled"] == served.cancelled == 5 and served.completed == 0
+    assert "failed 0, cancelled 5," in served.summary()
+    assert served.to_json()["cancelled"] == 5
+    assert "INVITE to 487 latency" in res.summary()
+
+
+def test_cancel_of_a_call_answered_at_once_says_so() -> None:
+    ans = Answerer(calls=3)
+    res = load.run(ans.uri, load.SCENARIOS["cancel"](0.1), rate=10, duration=0.3)
+    ans.wait()
+    assert res.failed == 3 and not res.clean
+    assert res.failures == {(200, "OK (answered before the CANCEL)"): 3}, res.failures
 
 
 def test_failed_calls_are_counted_by_status_and_reason() -> None:

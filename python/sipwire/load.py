@@ -322,6 +322,8 @@ class LoadResult:
     unreachable: int = 0
     #: Calls still in progress when the run gave up waiting (Timer B and a margin).
     unfinished: int = 0
+    #: Incoming calls the caller cancelled before they were answered (``answer`` only).
+    cancelled: int = 0
     failures: Counter[tuple[int, str]] = field(default_factory=Counter)
     setup_ms: dict[str, float | None] = field(default_factory=dict)
     """Call setup latency (first request to its expected final, ms): p50, p95, p99, p99.9,
@@ -382,6 +384,7 @@ class LoadResult:
             "refused": self.refused,
             "unreachable": self.unreachable,
             "unfinished": self.unfinished,
+            "cancelled": self.cancelled,
             "answered": self.answered,
             "retransmissions": {
                 "sent": self.retransmitted,
@@ -400,10 +403,12 @@ class LoadResult:
 
     def summary(self) -> str:
         what = "calls" if self.role == "call" else "incoming calls"
+        cancelled = f"cancelled {self.cancelled}, " if self.role == "answer" else ""
         lines = [
             f"{what} attempted {self.attempted}, answered {self.answered}, "
-            f"completed {self.completed}, failed {self.failed}, refused {self.refused}, "
-            f"unreachable {self.unreachable}, unfinished {self.unfinished}",
+            f"completed {self.completed}, failed {self.failed}, {cancelled}"
+            f"refused {self.refused}, unreachable {self.unreachable}, "
+            f"unfinished {self.unfinished}",
             f"duration {self.seconds:.1f} s, {self.calls_per_second:.1f} calls/s completed, "
             f"at most {self.max_concurrent} at once",
             f"retransmissions sent {self.retransmitted}, received "
@@ -413,7 +418,12 @@ class LoadResult:
         ps = [(k, self.percentile(p)) for k, p in (("p50", 50), ("p95", 95), ("p99", 99))]
         ps.append(("p99.9", self.percentile(99.9)))
         if all(v is not None for _, v in ps):
-            first = "call setup" if self.scenario in ("call", "hold-dtmf") else "first request"
+            first = {
+                "call": "call setup",
+                "hold-dtmf": "call setup",
+                # The 487 comes after the CANCEL, --hold seconds into the ringing.
+                "cancel": "INVITE to 487",
+            }.get(self.scenario, "first request")
             lines.append(
                 f"{first} latency "
                 + ", ".join(f"{k} {v:.1f} ms" for k, v in ps)
@@ -445,6 +455,7 @@ def _fill(res: LoadResult, st: dict[str, Any]) -> None:
         res.answered = st["in_answered"]
         res.completed = st["in_completed"]
         res.failed = st["in_failed"]
+        res.cancelled = st["in_cancelled"]
         res.max_concurrent = st["in_max_up"]
     res.failures = Counter({(s, r): n for s, r, n in st["failures"]})
     res.retransmitted = st["retransmitted"]

@@ -688,7 +688,11 @@ impl Runner {
             return;
         }
         if !(r.expect.0..=r.expect.1).contains(&status) {
-            let reason = lossy(m.reason().unwrap_or_default());
+            let mut reason = lossy(m.reason().unwrap_or_default());
+            if r.cancel_after.is_some() && (200..300).contains(&status) {
+                // The target answered instead of ringing (or before the CANCEL reached it).
+                reason.push_str(" (answered before the CANCEL)");
+            }
             // A 2xx that is not wanted (one crossing a CANCEL) leaves a dialog: end it.
             if (200..300).contains(&status) && r.method == b"INVITE" && call.dialog.is_none() {
                 call.dialog = dialog;
