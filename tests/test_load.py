@@ -164,6 +164,28 @@ def test_cancel_during_ringing() -> None:
     assert "INVITE to 487 latency" in res.summary()
 
 
+def test_answered_calls_never_acked_are_unfinished_at_the_end() -> None:
+    """INVITEs answered 200 whose ACK never comes (a fuzzer's, a broken caller's) are still
+    waiting when answering stops: counted as unfinished, not lost from the summary."""
+    ans = Answerer(calls=None, duration=1.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        me = f"127.0.0.1:{s.getsockname()[1]}"
+        for i in range(3):
+            s.sendto(
+                (
+                    f"INVITE {ans.uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKna{i}\r\n"
+                    f"Max-Forwards: 70\r\nFrom: <sip:x@{me}>;tag=n{i}\r\nTo: <{ans.uri}>\r\n"
+                    f"Call-ID: noack-{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:x@{me}>\r\n"
+                    "Content-Length: 0\r\n\r\n"
+                ).encode(),
+                ans.addr,
+            )
+    res = ans.wait()
+    assert (res.attempted, res.answered, res.unfinished) == (3, 0, 3), res.summary()
+    assert "unfinished 3" in res.summary()
+
+
 def test_cancel_of_a_call_answered_at_once_says_so() -> None:
     ans = Answerer(calls=3)
     res = load.run(ans.uri, load.SCENARIOS["cancel"](0.1), rate=10, duration=0.3)

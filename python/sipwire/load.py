@@ -320,7 +320,8 @@ class LoadResult:
     refused: int = 0
     #: Calls that could not reach the target (ICMP unreachable, refused connection, DNS).
     unreachable: int = 0
-    #: Calls still in progress when the run gave up waiting (Timer B and a margin).
+    #: Calls still in progress when the run gave up waiting (Timer B and a margin); for
+    #: ``answer``, incoming calls still up, ringing or waiting for their ACK at the end.
     unfinished: int = 0
     #: Incoming calls the caller cancelled before they were answered (``answer`` only).
     cancelled: int = 0
@@ -456,6 +457,8 @@ def _fill(res: LoadResult, st: dict[str, Any]) -> None:
         res.completed = st["in_completed"]
         res.failed = st["in_failed"]
         res.cancelled = st["in_cancelled"]
+        # Calls still up, ringing or waiting for their ACK when answering stopped.
+        res.unfinished = st["in_up"]
         res.max_concurrent = st["in_max_up"]
     res.failures = Counter({(s, r): n for s, r, n in st["failures"]})
     res.retransmitted = st["retransmitted"]
