@@ -305,6 +305,19 @@ def test_what_is_no_capture_is_refused_when_given(tmp_path: Path) -> None:
         sipwire.capture.read(tmp_path)
     with pytest.raises(FileNotFoundError, match="no such capture"):
         sipwire.capture.read([str(tmp_path / "none.pcap")])
+    # A seekable file object is checked the same way, and left where it was.
+    with pytest.raises(ValueError, match=r"the file object: not a capture: first bytes 61 62"):
+        sipwire.capture.read(io.BytesIO(b"abcd" * 10))
+    with pytest.raises(ValueError, match=r"the file object is empty"):
+        sipwire.capture.read(io.BytesIO())
+    with open(text, "rb") as f, pytest.raises(ValueError, match=r"notes\.txt: not a capture"):
+        sipwire.capture.read(f)
+    with open(text) as t, pytest.raises(TypeError, match="binary mode"):
+        sipwire.capture.read(t)  # type: ignore[arg-type]
+    example = Path(__file__).resolve().parent.parent / "examples" / "calls.pcapng"
+    good = io.BytesIO(b"junk" + example.read_bytes())
+    good.seek(4)
+    assert pa.table(sipwire.capture.read(good).messages).num_rows > 0
 
 
 def test_compressed_reads_as_plain(written: dict[str, Expected]) -> None:

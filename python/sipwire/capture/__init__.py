@@ -180,6 +180,27 @@ def _check_path(path: str) -> None:
             head = f.read(4)
     except PermissionError:
         raise PermissionError(f"cannot read {path}: permission denied") from None
+    _check_head(path, head)
+
+
+def _check_file(f: Any) -> None:
+    """A seekable file object that does not start as a capture, told when it is given (its
+    position is left where it was); a pipe is read as it comes."""
+    try:
+        if not f.seekable():
+            return
+        at = f.tell()
+        head = f.read(4)
+        f.seek(at)
+    except (AttributeError, OSError, ValueError):
+        return
+    if not isinstance(head, bytes):
+        raise TypeError(f"a capture file object must be opened in binary mode, not {f!r}")
+    name = getattr(f, "name", None)
+    _check_head(name if isinstance(name, str) else "the file object", head)
+
+
+def _check_head(path: str, head: bytes) -> None:
     expected = (
         "expected pcap (a1b2c3d4 / a1b23c4d either byte order), pcapng (0a0d0d0a), gzip or zstd"
     )
@@ -212,6 +233,7 @@ def _sources(source: Source | Iterable[Source]) -> list[Any]:
                 "(wrap bytes in io.BytesIO)"
             )
         else:
+            _check_file(s)
             out.append(s)
     return out
 
