@@ -321,9 +321,25 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[str, str]]:
     return {
         "random bytes": (str(noise), f"{noise}: not a capture: first bytes 07 08 09 0a"),
         "missing": (str(tmp_path / "none.pcap"), f"no such capture: {tmp_path / 'none.pcap'}"),
-        "directory": (str(tmp_path), f"{tmp_path} is a directory"),
+        "directory": (
+            str(tmp_path),
+            f"no capture files found in [{str(tmp_path)!r}] (2 files there, none a capture)",
+        ),
         "empty": (str(empty), f"{empty} is empty: not a capture"),
     }
+
+
+def test_a_directory_is_walked_past_what_is_not_a_capture(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A directory of rotated captures is read whole, here as elsewhere; a README among them
+    is passed over and said, not an error that stops the job."""
+    (tmp_path / "a.pcapng").write_bytes(CAPTURE.read_bytes())
+    (tmp_path / "README.txt").write_text("captures of the lab, 2026-12\n")
+    rc, out, err = run(capsys, str(tmp_path), "--quiet", "--color", "never")
+    assert rc == 0
+    assert f"skipped 1 file that is not a capture: {tmp_path / 'README.txt'}" in err
+    assert "71 SIP messages" in out
 
 
 @pytest.mark.parametrize("case", ["random bytes", "missing", "directory", "empty"])

@@ -57,23 +57,46 @@ def _pa() -> Any:
 
 def expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
     """The capture files named: files as given, directories walked (sorted, hidden files and
-    directories left out), local paths or any URI pyarrow's filesystems know (``s3://``,
+    directories left out, and local files that do not start as a capture: see
+    ``expand_skipping``), local paths or any URI pyarrow's filesystems know (``s3://``,
     ``gs://``, ``hdfs://``)."""
+    return expand_skipping(paths)[0]
+
+
+def _looks_like_capture(path: str) -> bool:
+    from sipwire.capture import MAGICS
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(4).startswith(MAGICS)
+    except OSError:
+        return True  # kept: reading it says what is wrong
+
+
+def expand_skipping(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> tuple[list[str], list[str]]:
+    """``expand``, and the local files a directory walk passed over because they do not start
+    as pcap, pcapng, gzip or zstd (a README or notes among rotated captures). Files named
+    themselves are kept whatever they hold; objects under a URI are not opened here."""
     from pyarrow import fs as pafs
 
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not items:
         raise ValueError("no capture given: pass a path, a directory or a list of them")
     out: list[str] = []
+    skipped: list[str] = []
     for item in items:
         p = os.fspath(item)
         if "://" not in p:
             if os.path.isdir(p):
                 for root, dirs, files in os.walk(p):
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    out.extend(
-                        os.path.join(root, f) for f in sorted(files) if not f.startswith(".")
-                    )
+                    for f in sorted(files):
+                        if f.startswith("."):
+                            continue
+                        path = os.path.join(root, f)
+                        (out if _looks_like_capture(path) else skipped).append(path)
             elif os.path.exists(p):
                 out.append(p)
             else:
@@ -96,8 +119,15 @@ def expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> 
         else:
             raise FileNotFoundError(f"no such capture: {p!r}")
     if not out:
-        raise ValueError(f"no capture files found in {[os.fspath(i) for i in items]!r}")
-    return out
+        n = len(skipped)
+        if n == 1:
+            what = " (1 file there, not a capture)"
+        elif n:
+            what = f" ({n} files there, none a capture)"
+        else:
+            what = ""
+        raise ValueError(f"no capture files found in {[os.fspath(i) for i in items]!r}{what}")
+    return out, skipped
 
 
 def ranks(files: Sequence[str]) -> dict[str, int]:

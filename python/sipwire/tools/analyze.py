@@ -152,8 +152,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "captures",
         nargs="+",
         metavar="CAPTURE",
-        help="pcap/pcapng (.gz/.zst), or -; several are merged by time (with --engine: "
-        "directories and URIs of them too)",
+        help="pcap/pcapng (.gz/.zst), a directory of them, or -; several are merged by time "
+        "(with --engine: URIs of directories too)",
     )
     ap.add_argument(
         "--call", metavar="CALL_ID", help="print this call's ladder (a unique prefix will do)"
@@ -225,16 +225,30 @@ class _Distributed:
         self.stats = analysis.stats
 
 
-def expand_sources(sources: Sequence[str]) -> list[str]:
+def expand_sources(sources: Sequence[str], err: TextIO | None = None) -> list[str]:
     """Directories (and URIs pyarrow reads) walked to their capture files; files and ``-`` as
-    given."""
+    given. The files a walk passed over (not captures) are said on ``err``."""
     if not any(s != "-" and (os.path.isdir(s) or "://" in s) for s in sources):
         return list(sources)
     from sipwire.capture import _engine
 
     out: list[str] = []
+    skipped: list[str] = []
     for s in sources:
-        out.extend([s] if s == "-" else _engine.expand(s))
+        if s == "-":
+            out.append(s)
+            continue
+        files, passed = _engine.expand_skipping(s)
+        out.extend(files)
+        skipped.extend(passed)
+    if skipped and err is not None:
+        names = ", ".join(clean(x) for x in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        print(
+            f"sipwire analyze: skipped {_plural(len(skipped), 'file')} that "
+            f"{'is' if len(skipped) == 1 else 'are'} not a capture: {names}{more}",
+            file=err,
+        )
     return out
 
 
@@ -1131,13 +1145,13 @@ def _run(args: argparse.Namespace) -> int:
     width = args.width or shutil.get_terminal_size((100, 24)).columns
     st = Style(Style.wanted(out, args.color))
     sources = [str(s) for s in args.captures]
-    if args.engine != "local":
-        # An engine's job is a directory (or a URI) of rotated captures: walked to its files.
+    # A directory (or, for an engine, a URI) of rotated captures is walked to its files.
+    if args.engine != "local" or any(s != "-" and os.path.isdir(s) for s in sources):
         for s in sources:
             if s != "-" and "://" not in s and not os.path.exists(s):
                 raise UsageError(f"no such capture: {s}")
         try:
-            sources = expand_sources(sources)
+            sources = expand_sources(sources, sys.stderr)
         except (OSError, ValueError) as e:
             raise UsageError(str(e)) from None
     check_sources([s for s in sources if "://" not in s])
