@@ -895,6 +895,9 @@ impl RecordReader {
         let ok = loop {
             self.pos += 1;
             skipped += 1;
+            if cut && self.pos >= self.end {
+                break false;
+            }
             match found(self) {
                 Some(true) => break true,
                 Some(false) => {}
@@ -919,7 +922,8 @@ impl RecordReader {
     /// [`Self::pcapng_at`] for a block that must be whole (no input cut inside it). A section
     /// header's length is read in its own byte order there.
     fn pcapng_whole_at(&mut self) -> Option<bool> {
-        let h = self.buf.get(self.pos..self.pos + 8)?;
+        // Only the bytes read count: the buffer past `end` holds stale ones.
+        let h = self.buf.get(self.pos..self.end)?.get(..8)?;
         if rd32(h, 0, self.big) != SHB {
             let blen = rd32(h, 4, self.big) as usize;
             if self.end - self.pos < blen.max(12) {
