@@ -64,13 +64,15 @@ def expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> 
 
 
 def _looks_like_capture(path: str) -> bool:
-    from sipwire.capture import MAGICS
+    from sipwire.capture import _check_path
 
     try:
-        with open(path, "rb") as f:
-            return f.read(4).startswith(MAGICS)
+        _check_path(path)
+    except ValueError:
+        return False  # empty, or not starting as a capture
     except OSError:
-        return True  # kept: reading it says what is wrong
+        pass  # kept: reading it says what is wrong
+    return True
 
 
 def expand_skipping(

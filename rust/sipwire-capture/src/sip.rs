@@ -101,10 +101,8 @@ pub fn failed_row<'a>(buf: &'a [u8], e: Error, opts: &ParseOptions) -> SipRow<'a
     };
     let mut lines = HeadLines { buf, pos: 0 }.take(SALVAGE_LINES + 1);
     // The start line may still be good (a header or the body was bad): keep what it says.
-    let Some(line) = lines
-        .next()
-        .filter(|_| buf.contains(&b'\n') || buf.contains(&b'\r'))
-    else {
+    // A head with no line end at all gives nothing but the error.
+    let Some(line) = lines.next().filter(|l| l.end < buf.len()) else {
         return row;
     };
     if let Some(rest) = line.of(buf).strip_prefix(b"SIP/2.0 ") {
@@ -119,17 +117,18 @@ pub fn failed_row<'a>(buf: &'a [u8], e: Error, opts: &ParseOptions) -> SipRow<'a
     let mut lines = lines.take_while(|l| l.start < l.end).peekable();
     let headers = std::iter::from_fn(|| loop {
         let l = lines.next()?;
-        // A continuation line with no header above it is passed over.
+        let folded = |c: &Line| matches!(buf.get(c.start), Some(b' ' | b'\t'));
         let (mut start, mut end) = (l.start, l.end);
-        while let Some(c) = lines.next_if(|c| matches!(buf.get(c.start), Some(b' ' | b'\t'))) {
+        while let Some(c) = lines.next_if(folded) {
             end = c.end;
+        }
+        // A continuation line with no header above it is passed over.
+        if folded(&l) {
+            continue;
         }
         let Some(colon) = memchr::memchr(b':', buf.get(start..end)?) else {
             continue;
         };
-        if matches!(buf.get(start), Some(b' ' | b'\t')) {
-            continue;
-        }
         let name = trim_end(buf.get(start..start + colon)?);
         start += colon + 1;
         let value = trim_end(buf.get(start..end)?).trim_ascii_start();
