@@ -103,3 +103,73 @@ def test_holes_of_zeros_and_ff(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["analyze", str(path), "--quiet", "--color", "never"]) == 0
     out = capsys.readouterr().out
     assert "the file is damaged in places" in out and "71 SIP messages" in out
+
+
+def _snapped(pcap: bytes, snap: int) -> bytes:
+    """The classic pcap as a capture with snap length `snap` had written it."""
+    out, pos = bytearray(pcap[:24]), 24
+    struct.pack_into("<I", out, 16, snap)
+    while pos + 16 <= len(pcap):
+        sec, frac, incl, orig = struct.unpack_from("<IIII", pcap, pos)
+        keep = min(incl, snap)
+        out += struct.pack("<IIII", sec, frac, keep, orig)
+        out += pcap[pos + 16 : pos + 16 + keep]
+        pos += 16 + incl
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("name", "counter", "hint"),
+    [
+        ("snapped", "truncated_records", "capture whole packets (tcpdump -s 0)"),
+        ("cut", "truncated_file", "the file ends inside a record"),
+        ("linktype", "unknown_linktype", "a link type sipwire does not decode"),
+    ],
+)
+def test_each_capture_problem_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, counter: str, hint: str
+) -> None:
+    """The summary names the problem's counter and, under it, the cause and what to do."""
+    from sipwire.cli import main
+
+    pcap = as_pcap(tmp_path).read_bytes()
+    damaged = {
+        "snapped": _snapped(pcap, 200),
+        "cut": pcap[: len(pcap) - 100],
+        # USER0 (147): packets of a link type nothing decodes.
+        "linktype": pcap[:20] + struct.pack("<I", 147) + pcap[24:],
+    }[name]
+    path = tmp_path / f"{name}.pcap"
+    path.write_bytes(damaged)
+    cap = sipwire.capture.read(str(path))
+    pa.table(cap.messages)
+    assert cap.stats[counter] > 0, cap.stats
+    main(["analyze", str(path), "--quiet", "--color", "never"])
+    out = capsys.readouterr().out
+    assert "Capture problems" in out and counter in out, out
+    assert hint in " ".join(out.split()), out
+
+
+def _streams(path: Path) -> tuple[dict[tuple[int, int], tuple[object, ...]], dict[str, int]]:
+    cap = sipwire.capture.read(str(path))
+    pa.table(cap.messages)
+    cols = ("packets", "expected", "lost", "sequence_errors", "max_delta_ms", "max_jitter_ms")
+    cols += ("mean_jitter_ms", "payload_type", "first_frame", "last_frame", "rtcp_reports")
+    return {
+        (r["ssrc"], r["src_port"]): tuple(r[c] for c in cols)
+        for r in pa.table(cap.rtp_streams).to_pylist()
+    }, cap.stats
+
+
+@pytest.mark.parametrize("snap", [68, 96, 200])
+def test_rtp_statistics_from_a_header_only_capture(tmp_path: Path, snap: int) -> None:
+    """A capture cut to a short snap length (header-only RTP capture; tcpdump's old 68-byte
+    default) still holds every RTP header: the streams' packets, loss, jitter and RTCP are
+    those of the whole capture. They were counted as not SIP and lost."""
+    pcap = as_pcap(tmp_path)
+    whole, _ = _streams(pcap)
+    path = tmp_path / f"snap{snap}.pcap"
+    path.write_bytes(_snapped(pcap.read_bytes(), snap))
+    cut, stats = _streams(path)
+    assert cut == whole and len(whole) == 6
+    assert stats["truncated_records"] > 1500 and stats["rtp_packets"] > 1400

@@ -235,7 +235,17 @@ impl Sink {
             transport: Transport::Udp,
         };
         if seg.cut {
-            if !self.cut_datagram(&seen, p) {
+            if self.cut_datagram(&seen, p) {
+                return;
+            }
+            // RTP statistics need only the fixed header (RFC 3550 §5.1, §6.4.1), which a
+            // capture cut to a short snap length still holds: header-only RTP captures, and
+            // tcpdump's old 68-byte default.
+            let taken = self.opts.rtp
+                && self
+                    .rtp
+                    .packet(time_ns, frame, seg.src, seg.dst, p, &mut self.rtp_stats);
+            if !taken {
                 self.sip.not_sip += 1;
             }
             return;
