@@ -526,7 +526,9 @@ class CaptureReader:
     def media(self) -> Table:
         """The media table of a read made with calls=True; finishes the read first."""
     def stats(self) -> dict[str, int]:
-        """Every stage's counters, flat."""
+        """Every stage's counters, flat (as of the last step while a step waits on input)."""
+    def stop(self) -> None:
+        """Ends the read at its next step, as if the input ended there (from any thread)."""
     @property
     def finished(self) -> bool: ...
 

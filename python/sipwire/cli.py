@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, Union
@@ -763,6 +765,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         rc: int = args.func(args)
+    except KeyboardInterrupt:
+        # Ctrl-C where a command has no summary to give: no traceback, the shell's code.
+        sys.stderr.write(f"sipwire {args.command}: interrupted\n")
+        if threading.active_count() > 1:
+            # A thread still waits on its input (a quiet pipe), and the interpreter's exit
+            # would wait for it: leave now.
+            for f in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    f.flush()
+            os._exit(130)
+        return 130
     except BrokenPipeError:
         # The reader went away (`sipwire parse f | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

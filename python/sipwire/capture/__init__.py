@@ -91,6 +91,12 @@ class Capture:
         self._reader.finish()
         return self
 
+    def stop(self) -> None:
+        """Ends the read where it is, from any thread (an interrupt): what was read is
+        finished into the tables as if the input ended there, the rest is not read. A read
+        waiting on a quiet input (a live pipe) ends when the input next gives bytes or ends."""
+        self._reader.stop()
+
     def __repr__(self) -> str:
         state = "finished" if self._reader.finished else "reading"
         return f"<sipwire.capture.Capture {state}>"

@@ -399,11 +399,15 @@ def read_all(
     sources: Sequence[str],
     progress: TextIO | None,
     on_batch: Callable[[Any], None] | None = None,
+    interrupted: list[bool] | None = None,
 ) -> Any:
     """Runs the analysis to its end, redrawing the progress bar from its ``stats`` meanwhile:
     the read works in a thread (it releases the GIL), this one polls. With ``on_batch``, that
     thread hands each ``messages`` batch to it as the read makes it, so the messages are never
-    all held at once (a capture of any size); returns their schema then (else None)."""
+    all held at once (a capture of any size); returns their schema then (else None). A first
+    Ctrl-C ends the read where it is (appending to ``interrupted``), a second one raises."""
+    if interrupted is None:
+        interrupted = []
     finish = getattr(analysis, "finish", None)
     if finish is None:
         return None
@@ -412,6 +416,9 @@ def read_all(
     width = shutil.get_terminal_size((100, 24)).columns
     errors: list[BaseException] = []
     schema: list[Any] = []
+    # Polled rather than `join`ed: a Ctrl-C inside `Thread.join` can leave the thread marked
+    # as stopped while it still reads (CPython 3.11), and the summary would take the lock.
+    done = threading.Event()
 
     def work() -> None:
         try:
@@ -423,14 +430,30 @@ def read_all(
             finish()
         except BaseException as e:  # re-raised in the caller's thread
             errors.append(e)
+        finally:
+            done.set()
 
     start = time.monotonic()
     bar.last = start  # the first line after a moment (a short read draws only the last)
     worker = threading.Thread(target=work, name="sipwire-analyze", daemon=True)
     worker.start()
-    while worker.is_alive():
-        worker.join(0.2)
-        stats = dict(analysis.stats)
+    while not done.is_set():
+        try:
+            done.wait(0.2)
+            stats = dict(analysis.stats)
+        except KeyboardInterrupt:
+            # Ctrl-C, as with tcpdump and tshark: the summary of what was read. A second one
+            # quits (the read may be waiting on a quiet pipe).
+            stop = getattr(analysis, "stop", None)
+            if stop is None or interrupted:
+                raise
+            stop()
+            interrupted.append(True)
+            bar.say(
+                "sipwire analyze: interrupted: summarising what was read "
+                "(Ctrl-C again to quit at once)"
+            )
+            continue
         text = progress_text(stats, total, time.monotonic() - start, 20, bar.tty)
         bar.show(shorten(text, width - 1) if bar.tty else text)
     stats = dict(analysis.stats)
@@ -1185,8 +1208,11 @@ def _run(args: argparse.Namespace) -> int:
             if f.num_rows:
                 kept.append(f)
 
+    interrupted: list[bool] = []
     try:
-        schema = read_all(analysis, sources, None if args.quiet else sys.stderr, on_batch)
+        schema = read_all(
+            analysis, sources, None if args.quiet else sys.stderr, on_batch, interrupted
+        )
     except (ValueError, OSError) as e:
         # Raised in the reading thread when the bytes are not a capture (or cannot be read).
         raise UsageError(input_error(sources, e)) from None
@@ -1242,6 +1268,8 @@ def _run(args: argparse.Namespace) -> int:
         written.append(args.out / "stats.json")
 
     summary = summarize(res)
+    if interrupted:
+        summary["interrupted"] = True
     if args.out is not None:
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         written.append(args.out / "summary.json")
@@ -1273,6 +1301,11 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"sipwire analyze: wrote {args.html}\n")
     if written:
         sys.stderr.write(f"sipwire analyze: wrote {len(written)} files to {args.out}\n")
+    if interrupted:
+        sys.stderr.write(
+            "sipwire analyze: interrupted: the results cover the input read before Ctrl-C "
+            f"({res.stats.get('records', 0):,} packets)\n"
+        )
     return 0
 
 

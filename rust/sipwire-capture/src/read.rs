@@ -21,7 +21,8 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
@@ -56,6 +57,11 @@ pub struct CaptureRead {
     records: RecordStats,
     opts: Options,
     finished: bool,
+    /// Set from any thread to end the read where it is ([`CaptureRead::stop_flag`]).
+    stop: Arc<AtomicBool>,
+    /// The counters as of the last step, for a reader of them that must not wait for a step
+    /// blocked on its input (a live pipe gone quiet).
+    published: Arc<Mutex<Stats>>,
 }
 
 impl CaptureRead {
@@ -84,7 +90,20 @@ impl CaptureRead {
             records: RecordStats::default(),
             opts,
             finished: false,
+            stop: Arc::new(AtomicBool::new(false)),
+            published: Arc::new(Mutex::new(Stats::default())),
         }
+    }
+
+    /// A flag that ends the read at its next step, as if the input ended there: what was read
+    /// is finished (calls, streams, batches) and the rest is not read. For an interrupt.
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// The counters as of the last step, shared: readable while a step waits on its input.
+    pub fn published_stats(&self) -> Arc<Mutex<Stats>> {
+        self.published.clone()
     }
 
     pub fn schema(&self) -> arrow_schema::SchemaRef {
@@ -108,8 +127,24 @@ impl CaptureRead {
         }
     }
 
-    /// Reads up to a few thousand records (or opens the next source).
+    /// Reads up to a few thousand records (or opens the next source), then publishes the
+    /// counters.
     fn step(&mut self) -> Result<(), ReadError> {
+        let r = self.step_inner();
+        let now = self.stats();
+        *self.published.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        r
+    }
+
+    fn step_inner(&mut self) -> Result<(), ReadError> {
+        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            self.sources.clear();
+            self.current = None;
+            self.merge = None;
+            self.pipeline.finish();
+            self.finished = true;
+            return Ok(());
+        }
         if let Some(m) = self.merge.as_mut() {
             let done = m.step(&mut self.pipeline, &mut self.records, self.opts.limits)?;
             if done {
@@ -141,7 +176,7 @@ impl CaptureRead {
             }
             return Ok(());
         };
-        for _ in 0..4096 {
+        for i in 0..4096u32 {
             match reader.next_record(&mut self.records) {
                 Some(rec) => self.pipeline.record(&rec),
                 None => {
@@ -151,6 +186,16 @@ impl CaptureRead {
             }
             if self.pipeline.ready() > 0 {
                 break;
+            }
+            if i % 64 == 63 {
+                // The next record may wait on a quiet input (a live pipe): what was read so
+                // far is in the counters a progress display reads meanwhile, and a stop
+                // asked meanwhile is seen within 64 records of the input going on.
+                let now = stats_of(&self.pipeline, &self.records);
+                *self.published.lock().unwrap_or_else(|p| p.into_inner()) = now;
+                if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
             }
         }
         Ok(())
@@ -187,10 +232,14 @@ impl CaptureRead {
 
     /// Every counter so far.
     pub fn stats(&self) -> Stats {
-        let mut s = self.pipeline.stats();
-        s.records = self.records.clone();
-        s
+        stats_of(&self.pipeline, &self.records)
     }
+}
+
+fn stats_of(pipeline: &Pipeline, records: &RecordStats) -> Stats {
+    let mut s = pipeline.stats();
+    s.records = records.clone();
+    s
 }
 
 /// A record copied out of its reader's buffer, to wait in the merge.

@@ -13,6 +13,7 @@ use sipwire_capture::pipeline::Options;
 use sipwire_capture::read::{CaptureRead, ReadError, Source};
 use sipwire_capture::sip::datagram_row;
 use sipwire_capture::source::OpenError;
+use sipwire_capture::stats::Stats;
 use sipwire_capture::table::{dtmf_batch, rtp_streams_batch, MessagesBuilder};
 use sipwire_capture::{CaptureLimits, Counters};
 
@@ -170,10 +171,16 @@ impl Read for PyReaderPub {
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         Python::with_gil(|py| {
-            let chunk = self
-                .file
-                .bind(py)
-                .call_method1("read", (buf.len(),))
+            // `read1` returns what one read of the input gives (a live pipe's latest bytes);
+            // `read(n)` of a buffered file waits for all n.
+            let file = self.file.bind(py);
+            let method = if file.hasattr("read1").unwrap_or(false) {
+                "read1"
+            } else {
+                "read"
+            };
+            let chunk = file
+                .call_method1(method, (buf.len(),))
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             if chunk.is_none() {
                 return Ok(0);
@@ -231,6 +238,8 @@ pub struct CaptureReader {
     started: Arc<AtomicBool>,
     rtp: OnceLock<(Py<Table>, Py<Table>)>,
     calls: OnceLock<(Py<Table>, Py<Table>)>,
+    stop: Arc<AtomicBool>,
+    published: Arc<Mutex<Stats>>,
 }
 
 impl CaptureReader {
@@ -300,6 +309,8 @@ impl CaptureReader {
         let read = CaptureRead::new(srcs, opts);
         Ok(CaptureReader {
             schema: read.schema(),
+            stop: read.stop_flag(),
+            published: read.published_stats(),
             read: Arc::new(Mutex::new(read)),
             started: Arc::new(AtomicBool::new(false)),
             rtp: OnceLock::new(),
@@ -366,9 +377,24 @@ impl CaptureReader {
 
     /// Every stage's counters, flat.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        // The read holds its lock while it makes a batch: wait for it without the GIL.
-        let stats = py.allow_threads(|| self.lock().stats());
+        // The read holds its lock while it makes a batch, and a step may wait on a quiet
+        // input (a live pipe): then the counters as of its last step.
+        let stats = match self.read.try_lock() {
+            Ok(r) => r.stats(),
+            Err(_) => self
+                .published
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        };
         counters_dict(py, &stats)
+    }
+
+    /// Ends the read at its next step (from any thread; a read waiting on its input ends
+    /// when the input next gives bytes or ends): what was read is finished into the
+    /// tables, as if the input ended there. For an interrupt.
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
     }
 
     /// Whether the whole input has been read.
