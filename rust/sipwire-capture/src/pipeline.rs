@@ -241,13 +241,7 @@ impl Sink {
             // RTP statistics need only the fixed header (RFC 3550 §5.1, §6.4.1), which a
             // capture cut to a short snap length still holds: header-only RTP captures, and
             // tcpdump's old 68-byte default.
-            let taken = self.opts.rtp
-                && self
-                    .rtp
-                    .packet(time_ns, frame, seg.src, seg.dst, p, &mut self.rtp_stats);
-            if !taken {
-                self.sip.not_sip += 1;
-            }
+            self.rtp_else_not_sip(time_ns, frame, seg);
             return;
         }
         if self.datagram(&seen, p) {
@@ -270,10 +264,20 @@ impl Sink {
             });
             return;
         }
+        self.rtp_else_not_sip(time_ns, frame, seg);
+    }
+
+    /// A UDP payload that is not SIP, HEP or a keep-alive: RTP or RTCP, else counted.
+    fn rtp_else_not_sip(&mut self, time_ns: i64, frame: u64, seg: &Segment<'_>) {
         let taken = self.opts.rtp
-            && self
-                .rtp
-                .packet(time_ns, frame, seg.src, seg.dst, p, &mut self.rtp_stats);
+            && self.rtp.packet(
+                time_ns,
+                frame,
+                seg.src,
+                seg.dst,
+                seg.payload,
+                &mut self.rtp_stats,
+            );
         if !taken {
             self.sip.not_sip += 1;
         }
