@@ -61,6 +61,10 @@ def test_counters_while_the_input_is_quiet() -> None:
     assert 0 < cap.stats["records"] < whole.stats["records"]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _analyze_on_a_pipe() -> tuple[subprocess.Popen[bytes], int]:
     first, _ = _half()
     p = subprocess.Popen(
@@ -68,6 +72,9 @@ def _analyze_on_a_pipe() -> tuple[subprocess.Popen[bytes], int]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A process started with SIGINT ignored keeps ignoring it (as a shell's background
+        # job should), and some test before this one may have left it so in this process.
+        preexec_fn=_default_sigint,
     )
     assert p.stdin is not None
     # More than a pipe holds: this returns once sipwire reads (its interrupt handling is
