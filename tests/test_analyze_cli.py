@@ -587,3 +587,19 @@ if __name__ == "__main__" and sys.argv[1:] == ["--update-readme"]:
     old, new = readme_example(), current_example()
     README.write_text(README.read_text().replace(old, new, 1))
     print("README.md updated" if old != new else "README.md already current")
+
+
+def test_stdin_from_a_terminal_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sipwire analyze -` with nothing piped in would wait for the terminal to type a
+    capture: it says how to pipe one in instead."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert main(["analyze", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "stdin, which is a terminal" in err and "tcpdump -U -w - | sipwire analyze -" in err

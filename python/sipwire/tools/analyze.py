@@ -420,14 +420,19 @@ def read_all(
     # as stopped while it still reads (CPython 3.11), and the summary would take the lock.
     done = threading.Event()
 
+    def read() -> None:
+        if on_batch is not None:
+            reader = _pyarrow().RecordBatchReader.from_stream(analysis.messages)
+            schema.append(reader.schema)
+            for b in reader:
+                on_batch(b)
+        finish()
+
     def work() -> None:
+        # The batch reader is gone (with `read`'s frame) before the caller may go on: freed
+        # while the interpreter exits, its C++ would be unwound by the thread's forced exit.
         try:
-            if on_batch is not None:
-                reader = _pyarrow().RecordBatchReader.from_stream(analysis.messages)
-                schema.append(reader.schema)
-                for b in reader:
-                    on_batch(b)
-            finish()
+            read()
         except BaseException as e:  # re-raised in the caller's thread
             errors.append(e)
         finally:
@@ -456,6 +461,7 @@ def read_all(
             continue
         text = progress_text(stats, total, time.monotonic() - start, 20, bar.tty)
         bar.show(shorten(text, width - 1) if bar.tty else text)
+    worker.join()  # it has ended its work; this waits out its last moments
     stats = dict(analysis.stats)
     text = progress_text(stats, total, time.monotonic() - start, 20, bar.tty)
     bar.show(shorten(text, width - 1) if bar.tty else text, force=True)
@@ -1178,6 +1184,12 @@ def _run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             raise UsageError(str(e)) from None
     check_sources([s for s in sources if "://" not in s])
+    if "-" in sources and sys.stdin.isatty():
+        # Reading would wait for the terminal to type a capture.
+        raise UsageError(
+            "- reads a capture from stdin, which is a terminal: pipe one in "
+            "(tcpdump -U -w - | sipwire analyze -, or sipwire analyze - < FILE)"
+        )
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
