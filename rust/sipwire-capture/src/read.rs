@@ -131,8 +131,7 @@ impl CaptureRead {
     /// counters.
     fn step(&mut self) -> Result<(), ReadError> {
         let r = self.step_inner();
-        let now = self.stats();
-        *self.published.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        publish(&self.published, &self.pipeline, &self.records);
         r
     }
 
@@ -191,8 +190,7 @@ impl CaptureRead {
                 // The next record may wait on a quiet input (a live pipe): what was read so
                 // far is in the counters a progress display reads meanwhile, and a stop
                 // asked meanwhile is seen within 64 records of the input going on.
-                let now = stats_of(&self.pipeline, &self.records);
-                *self.published.lock().unwrap_or_else(|p| p.into_inner()) = now;
+                publish(&self.published, &self.pipeline, &self.records);
                 if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
@@ -240,6 +238,12 @@ fn stats_of(pipeline: &Pipeline, records: &RecordStats) -> Stats {
     let mut s = pipeline.stats();
     s.records = records.clone();
     s
+}
+
+/// The counters now, for [`CaptureRead::published_stats`].
+fn publish(to: &Mutex<Stats>, pipeline: &Pipeline, records: &RecordStats) {
+    let now = stats_of(pipeline, records);
+    *to.lock().unwrap_or_else(|p| p.into_inner()) = now;
 }
 
 /// A record copied out of its reader's buffer, to wait in the merge.

@@ -148,17 +148,29 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Reads a Python binary file object (`.read(n)`) as a Rust reader; the GIL is taken per read.
+/// Reads a Python binary file object (`.read1(n)`, else `.read(n)`) as a Rust reader; the
+/// GIL is taken per read.
 struct PyReader {
     file: Py<PyAny>,
+    /// `read1` returns what one read of the input gives (a live pipe's latest bytes);
+    /// `read(n)` of a buffered file waits for all n.
+    method: &'static str,
+}
+
+impl PyReader {
+    fn new(py: Python<'_>, file: Py<PyAny>) -> Self {
+        let read1 = file.bind(py).hasattr("read1").unwrap_or(false);
+        let method = if read1 { "read1" } else { "read" };
+        PyReader { file, method }
+    }
 }
 
 /// [`PyReader`] for the engines' stage one (engines.rs).
 pub struct PyReaderPub(PyReader);
 
 impl PyReaderPub {
-    pub fn new(file: Py<PyAny>) -> Self {
-        PyReaderPub(PyReader { file })
+    pub fn new(py: Python<'_>, file: Py<PyAny>) -> Self {
+        PyReaderPub(PyReader::new(py, file))
     }
 }
 
@@ -171,16 +183,10 @@ impl Read for PyReaderPub {
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         Python::with_gil(|py| {
-            // `read1` returns what one read of the input gives (a live pipe's latest bytes);
-            // `read(n)` of a buffered file waits for all n.
-            let file = self.file.bind(py);
-            let method = if file.hasattr("read1").unwrap_or(false) {
-                "read1"
-            } else {
-                "read"
-            };
-            let chunk = file
-                .call_method1(method, (buf.len(),))
+            let chunk = self
+                .file
+                .bind(py)
+                .call_method1(self.method, (buf.len(),))
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
             if chunk.is_none() {
                 return Ok(0);
@@ -289,7 +295,7 @@ impl CaptureReader {
             if let Ok(p) = s.extract::<std::path::PathBuf>() {
                 srcs.push(Source::Path(p));
             } else if s.hasattr("read")? {
-                srcs.push(Source::Reader(Box::new(PyReader { file: s.unbind() })));
+                srcs.push(Source::Reader(Box::new(PyReader::new(py, s.unbind()))));
             } else {
                 return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                     "a capture source is a path or a binary file object, not {}",

@@ -92,6 +92,7 @@ impl EngineReader {
             Source::Path(p)
         } else if source.hasattr("read")? {
             Source::Reader(Box::new(crate::capture::PyReaderPub::new(
+                py,
                 source.clone().unbind(),
             )))
         } else {
