@@ -1219,6 +1219,19 @@ fn announce(t: &mut RtpTracker, st: &mut RtpStats, time_ns: i64, call_id: &str, 
     t.sdp(time_ns, call_id.as_bytes(), body.as_bytes(), st);
 }
 
+/// A version-2 datagram too short to be RTP or RTCP: it ends the tracker's deferred learning
+/// of SDP and is otherwise not taken.
+fn end_deferral(t: &mut RtpTracker, st: &mut RtpStats) {
+    assert!(!t.packet(
+        0,
+        0,
+        ep("192.0.2.9", 9),
+        ep("192.0.2.9", 9),
+        &[0x80, 0, 0, 0],
+        st
+    ));
+}
+
 const MS: i64 = 1_000_000;
 
 #[test]
@@ -1439,6 +1452,7 @@ fn media_endpoints_evicted_oldest_first() {
         ..CaptureLimits::DEFAULT
     };
     let (mut t, mut st) = tracker(limits);
+    end_deferral(&mut t, &mut st);
     for k in 0..7u16 {
         // One entry each: RTCP on the next port up is kept in the RTP endpoint's entry.
         announce(
@@ -1694,6 +1708,7 @@ fn heuristic_confirmation_rules() {
 #[test]
 fn sdp_variants() {
     let (mut t, mut st) = tracker(CaptureLimits::DEFAULT);
+    end_deferral(&mut t, &mut st);
     announce(&mut t, &mut st, 0, "c", "not sdp at all\r\n\x00\x01");
     let head = "v=0\r\no=- 1 1 IN IP4 10.8.0.1\r\ns=-\r\nt=0 0\r\n";
     let m = "m=audio 4000 RTP/AVP 0\r\n";
@@ -1894,4 +1909,171 @@ fn external_pcap() {
         assert_matches(&out.rows, &theirs, t0(&pkts));
         eprintln!("{} streams match tshark", theirs.len());
     }
+}
+
+/// Bodies queued before the first RTP-looking datagram give the tables that learning each at
+/// once gives: the same streams, media and counters, once that datagram has come.
+#[test]
+fn deferred_sdp_learns_as_learning_at_once_would() {
+    let run = |at_once: bool| {
+        let (mut t, mut st) = tracker(CaptureLimits::DEFAULT);
+        if at_once {
+            end_deferral(&mut t, &mut st);
+        }
+        announce(
+            &mut t,
+            &mut st,
+            0,
+            "a",
+            &sdp(
+                "10.5.0.1",
+                4000,
+                "0 101",
+                "a=rtpmap:101 telephone-event/8000\r\n",
+            ),
+        );
+        announce(
+            &mut t,
+            &mut st,
+            0,
+            "a",
+            &sdp(
+                "10.5.0.2",
+                5000,
+                "0 101",
+                "a=rtpmap:101 telephone-event/8000\r\n",
+            ),
+        );
+        announce(&mut t, &mut st, 0, "b", "v=0\r\nbroken");
+        announce(&mut t, &mut st, 0, "b", &sdp("0.0.0.0", 5002, "8", ""));
+        // Re-announced by another call: the later one wins either way.
+        announce(&mut t, &mut st, 0, "c", &sdp("10.5.0.2", 5000, "8", ""));
+        if !at_once {
+            assert_eq!((st.rtp_sdp_bodies, st.rtp_sdp_media), (5, 0));
+            end_deferral(&mut t, &mut st);
+        }
+        for (i, (src, dst)) in [
+            (ep("10.5.0.2", 5000), ep("10.5.0.1", 4000)),
+            (ep("10.5.0.1", 4000), ep("10.5.0.2", 5000)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for seq in 0..5u16 {
+                let p = rtp(seq, u32::from(seq) * 160, 7 + i as u32, 0, false, &[0; 20]);
+                assert!(t.packet(i64::from(seq) * 20 * MS, 1, src, dst, &p, &mut st));
+            }
+        }
+        let (rows, _) = t.finish(&mut st);
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| (r.ssrc, r.packets, r.call_id.clone(), r.payload_type))
+            .collect();
+        (rows, st)
+    };
+    let (deferred, ds) = run(false);
+    let (at_once, ns) = run(true);
+    assert_eq!(deferred, at_once);
+    assert_eq!(deferred.len(), 2);
+    assert!(deferred.iter().any(|r| r.2.as_deref() == Some("c")));
+    let counts = |s: &RtpStats| {
+        (
+            s.rtp_sdp_bodies,
+            s.rtp_sdp_errors,
+            s.rtp_sdp_media,
+            s.rtp_sdp_unusable,
+            s.rtp_streams_sdp,
+            s.rtp_sdp_unread,
+            s.rtp_sdp_dropped,
+        )
+    };
+    assert_eq!(counts(&ds), counts(&ns));
+    assert_eq!(counts(&ds), (5, 1, 3, 1, 2, 0, 0));
+}
+
+/// A capture of signalling alone never reads its SDP: the bodies are counted unread at the
+/// end, and the queue holds at most `max_media_endpoints` bodies (the newest), the rest
+/// counted as dropped; the kept ones are still learnt when RTP comes after all.
+#[test]
+fn deferred_sdp_queue_is_bounded() {
+    let (mut t, mut st) = tracker(CaptureLimits::DEFAULT);
+    for k in 0..50u16 {
+        announce(
+            &mut t,
+            &mut st,
+            0,
+            "c",
+            &sdp("10.6.0.1", 4000 + 2 * k, "0", ""),
+        );
+    }
+    let (rows, _) = t.finish(&mut st);
+    assert!(rows.is_empty());
+    assert_eq!(
+        (st.rtp_sdp_bodies, st.rtp_sdp_unread, st.rtp_sdp_media),
+        (50, 50, 0)
+    );
+
+    // Four slots: four bodies, and 4 x 64 bytes of Call-ID and body. Tiny bodies meet the
+    // count first.
+    let limits = CaptureLimits {
+        max_media_endpoints: 4,
+        ..CaptureLimits::DEFAULT
+    };
+    let (mut t, mut st) = tracker(limits);
+    for _ in 0..7 {
+        announce(&mut t, &mut st, 0, "c", "v=0\r\n");
+    }
+    assert_eq!(st.rtp_sdp_dropped, 3);
+    let _ = t.finish(&mut st);
+    assert_eq!((st.rtp_sdp_unread, st.rtp_sdp_errors), (4, 0));
+
+    // Real bodies (98 bytes here) meet the bytes first: two fit in 256. What was dropped
+    // is not known; the kept ones are.
+    let (mut t, mut st) = tracker(limits);
+    for k in 0..3u16 {
+        announce(
+            &mut t,
+            &mut st,
+            0,
+            "c",
+            &sdp("10.6.0.1", 6000 + 10 * k, "0", ""),
+        );
+    }
+    assert_eq!(st.rtp_sdp_dropped, 1);
+    let p = rtp(1, 160, 7, 0, false, &[0; 20]);
+    assert!(!t.packet(MS, 1, ep("10.6.0.2", 1), ep("10.6.0.1", 6000), &p, &mut st));
+    assert!(t.packet(MS, 2, ep("10.6.0.2", 1), ep("10.6.0.1", 6010), &p, &mut st));
+    assert!(t.packet(MS, 3, ep("10.6.0.2", 1), ep("10.6.0.1", 6020), &p, &mut st));
+    assert_eq!(st.rtp_sdp_media, 2);
+
+    // A body longer than all of it is still kept alone (the newest is never dropped).
+    let (mut t, mut st) = tracker(limits);
+    for k in 0..3u16 {
+        announce(
+            &mut t,
+            &mut st,
+            0,
+            "c",
+            &sdp("10.6.0.1", 6000 + 10 * k, "0", ""),
+        );
+    }
+    let long = sdp("10.6.0.1", 7000, "0", &"a=x-pad:0123456789\r\n".repeat(20));
+    assert!(long.len() > 256);
+    announce(&mut t, &mut st, 0, "c", &long);
+    assert_eq!(st.rtp_sdp_dropped, 3);
+    assert!(t.packet(MS, 1, ep("10.6.0.2", 1), ep("10.6.0.1", 7000), &p, &mut st));
+    assert_eq!((st.rtp_streams_sdp, st.rtp_sdp_media), (1, 1));
+    // Once RTP has come, bodies are learnt as they come: none is queued or dropped.
+    for k in 0..9u16 {
+        announce(
+            &mut t,
+            &mut st,
+            0,
+            "c",
+            &sdp("10.6.0.1", 8000 + 10 * k, "0", ""),
+        );
+    }
+    assert_eq!((st.rtp_sdp_dropped, st.rtp_sdp_media), (3, 10));
+    let _ = t.finish(&mut st);
+    assert_eq!(st.rtp_sdp_unread, 0);
 }

@@ -5,6 +5,13 @@
 //! The pipeline hands [`RtpTracker::sdp`] the SDP body of every SIP message and
 //! [`RtpTracker::packet`] every UDP payload that was neither SIP nor HEP.
 //!
+//! - **Deferred learning.** Until the first datagram that may be RTP or RTCP (version 2), SDP
+//!   bodies are only copied into a bounded queue (`max_media_endpoints` bodies, 64 bytes of
+//!   body per endpoint slot): a capture of the signalling alone (`port 5060`, a common filter)
+//!   never pays for reading them. That datagram learns the queue in order, then every later body
+//!   is learnt as it comes, so the tables are what learning each body at once would give.
+//!   Bodies pushed out of a full queue are counted (`rtp_sdp_dropped`), bodies still queued at
+//!   the end of the read too (`rtp_sdp_unread`).
 //! - **Expected endpoints.** Each RTP `m=` line of an SDP (with its media or session `c=`)
 //!   says where its author receives RTP; `a=rtcp` (RFC 3605), `a=rtcp-mux` (RFC 5761) or port+1
 //!   (RFC 3550 §11) where it receives RTCP. Those endpoints, with the payload-type map and the
@@ -80,8 +87,13 @@ pub struct RtpStats {
     pub rtp_candidates_unconfirmed: u64,
     /// RTP-looking packets not even made candidates because the candidate table was full.
     pub rtp_candidates_dropped: u64,
-    /// SDP bodies read.
+    /// SDP bodies seen (learnt, queued or dropped).
     pub rtp_sdp_bodies: u64,
+    /// SDP bodies still queued when the read ended: no datagram that may be RTP or RTCP came,
+    /// so they were never read (a capture of signalling alone).
+    pub rtp_sdp_unread: u64,
+    /// SDP bodies pushed out of the full queue before any datagram that may be RTP or RTCP.
+    pub rtp_sdp_dropped: u64,
     /// SDP bodies that did not parse.
     pub rtp_sdp_errors: u64,
     /// RTP media sections learnt from SDP (each an expected RTP endpoint, plus RTCP).
@@ -124,6 +136,8 @@ impl Counters for RtpStats {
         );
         f("rtp_candidates_dropped", self.rtp_candidates_dropped);
         f("rtp_sdp_bodies", self.rtp_sdp_bodies);
+        f("rtp_sdp_unread", self.rtp_sdp_unread);
+        f("rtp_sdp_dropped", self.rtp_sdp_dropped);
         f("rtp_sdp_errors", self.rtp_sdp_errors);
         f("rtp_sdp_media", self.rtp_sdp_media);
         f("rtp_sdp_unusable", self.rtp_sdp_unusable);
@@ -347,7 +361,16 @@ pub struct RtpTracker {
     shared: media::Shared,
     /// The payload types of the media section being learnt (reused).
     pts: Vec<media::PtEntry>,
+    /// SDP bodies not learnt yet (Call-ID and body in one allocation, the Call-ID's length),
+    /// while `deferring`.
+    pending: VecDeque<(Box<[u8]>, usize)>,
+    pending_bytes: usize,
+    /// True until the first datagram that may be RTP or RTCP.
+    deferring: bool,
 }
+
+/// Body bytes the deferred queue may hold per `max_media_endpoints` slot.
+const PENDING_BYTES_PER_ENDPOINT: usize = 64;
 
 impl RtpTracker {
     pub fn new(limits: CaptureLimits) -> RtpTracker {
@@ -367,6 +390,47 @@ impl RtpTracker {
             sdp_buffers: None,
             shared: media::Shared::default(),
             pts: Vec::new(),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            deferring: true,
+        }
+    }
+
+    /// Takes an SDP body: queued while no datagram that may be RTP or RTCP has come, else
+    /// learnt (see the module's "Deferred learning").
+    pub fn sdp(&mut self, time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
+        stats.rtp_sdp_bodies += 1;
+        if !self.deferring {
+            self.learn(time_ns, call_id, body, stats);
+            return;
+        }
+        let max_bodies = self.limits.max_media_endpoints.max(1);
+        let max_bytes = max_bodies.saturating_mul(PENDING_BYTES_PER_ENDPOINT);
+        let mut both = Vec::with_capacity(call_id.len() + body.len());
+        both.extend_from_slice(call_id);
+        both.extend_from_slice(body);
+        self.pending_bytes += both.len();
+        self.pending
+            .push_back((both.into_boxed_slice(), call_id.len()));
+        while self.pending.len() > max_bodies
+            || (self.pending_bytes > max_bytes && self.pending.len() > 1)
+        {
+            let Some((old, _)) = self.pending.pop_front() else {
+                break;
+            };
+            self.pending_bytes -= old.len();
+            stats.rtp_sdp_dropped += 1;
+        }
+    }
+
+    /// Learns the queued bodies in order and stops queueing.
+    fn learn_pending(&mut self, stats: &mut RtpStats) {
+        self.deferring = false;
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        for (both, split) in pending {
+            let (call_id, body) = both.split_at(split.min(both.len()));
+            self.learn(0, call_id, body, stats);
         }
     }
 
@@ -375,8 +439,7 @@ impl RtpTracker {
     ///
     /// `time_ns` is the message's capture time; endpoints are evicted in announcement order,
     /// which in a capture is time order, so it is not otherwise needed.
-    pub fn sdp(&mut self, _time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
-        stats.rtp_sdp_bodies += 1;
+    fn learn(&mut self, _time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
         let mut diags = Vec::new();
         let buffers = self.sdp_buffers.take().unwrap_or_default();
         let Ok(sd) =
@@ -542,6 +605,9 @@ impl RtpTracker {
     ) -> bool {
         if !header::is_v2(payload) {
             return false;
+        }
+        if self.deferring {
+            self.learn_pending(stats);
         }
         if header::looks_rtcp(payload) {
             return self.rtcp(src, dst, payload, stats);
@@ -809,6 +875,9 @@ impl RtpTracker {
         rows.extend(live.iter().map(|(k, s)| row(k, s, &self.rtcp)));
         stats.rtp_candidates_unconfirmed += self.candidates.len() as u64;
         self.candidates.clear();
+        stats.rtp_sdp_unread += self.pending.len() as u64;
+        self.pending.clear();
+        self.pending_bytes = 0;
         let mut dtmf = std::mem::take(&mut self.dtmf);
         dtmf.sort_by_key(|d| (d.time_ns, d.frame));
         (rows, dtmf)
