@@ -132,40 +132,36 @@ def test_sipwire_capture_sip_small(benchmark: Any, files: dict[str, tuple[Path, 
     benchmark.pedantic(read_sipwire, args=(path,), rounds=10, warmup_rounds=1)
 
 
+# Small captures, whole runs as a user starts them: tshark's start-up (loading its dissectors)
+# is part of what an export costs there. (file, group title, sipwire rounds)
+START_UP = {
+    "small": ("capture: SIP only, 1,400 messages (start-up included)", 50),
+    "tiny": ("capture: SIP only, 196 messages (start-up included)", 200),
+}
+
+
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
-def test_tshark_fields_small(benchmark: Any, files: dict[str, tuple[Path, int]]) -> None:
-    """Whole runs as a user starts them: tshark's start-up (loading its dissectors) is part of
-    what an export costs on a small file."""
-    path, frames = files["small"]
+@pytest.mark.parametrize("size", sorted(START_UP))
+def test_tshark_fields_start_up(
+    benchmark: Any, files: dict[str, tuple[Path, int]], size: str
+) -> None:
+    path, frames = files[size]
     assert tshark(path) == frames
-    benchmark.group = "capture: SIP only, 1,400 messages (start-up included)"
+    benchmark.group = START_UP[size][0]
     benchmark.extra_info["messages"] = frames
     benchmark.pedantic(tshark, args=(path,), rounds=3, warmup_rounds=1)
 
 
-def test_sipwire_capture_small(benchmark: Any, files: dict[str, tuple[Path, int]]) -> None:
-    path, frames = files["small"]
+@pytest.mark.parametrize("size", sorted(START_UP))
+def test_sipwire_capture_start_up(
+    benchmark: Any, files: dict[str, tuple[Path, int]], size: str
+) -> None:
+    path, frames = files[size]
     assert read_sipwire(path).num_rows == frames
-    benchmark.group = "capture: SIP only, 1,400 messages (start-up included)"
+    group, rounds = START_UP[size]
+    benchmark.group = group
     benchmark.extra_info["messages"] = frames
-    benchmark.pedantic(read_sipwire, args=(path,), rounds=50, warmup_rounds=1)
-
-
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
-def test_tshark_fields_tiny(benchmark: Any, files: dict[str, tuple[Path, int]]) -> None:
-    path, frames = files["tiny"]
-    assert tshark(path) == frames
-    benchmark.group = "capture: SIP only, 196 messages (start-up included)"
-    benchmark.extra_info["messages"] = frames
-    benchmark.pedantic(tshark, args=(path,), rounds=3, warmup_rounds=1)
-
-
-def test_sipwire_capture_tiny(benchmark: Any, files: dict[str, tuple[Path, int]]) -> None:
-    path, frames = files["tiny"]
-    assert read_sipwire(path).num_rows == frames
-    benchmark.group = "capture: SIP only, 196 messages (start-up included)"
-    benchmark.extra_info["messages"] = frames
-    benchmark.pedantic(read_sipwire, args=(path,), rounds=200, warmup_rounds=1)
+    benchmark.pedantic(read_sipwire, args=(path,), rounds=rounds, warmup_rounds=1)
 
 
 def read_mixed(path: Path) -> tuple[pa.Table, pa.Table]:
