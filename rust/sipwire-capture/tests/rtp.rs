@@ -1219,6 +1219,13 @@ fn announce(t: &mut RtpTracker, st: &mut RtpStats, time_ns: i64, call_id: &str, 
     t.sdp(time_ns, call_id.as_bytes(), body.as_bytes(), st);
 }
 
+/// `n` SDP bodies of call "c" announcing `ip` on ports `first`, `first + 10`, ...
+fn announce_ports(t: &mut RtpTracker, st: &mut RtpStats, ip: &str, first: u16, n: u16) {
+    for k in 0..n {
+        announce(t, st, 0, "c", &sdp(ip, first + 10 * k, "0", ""));
+    }
+}
+
 /// A version-2 datagram too short to be RTP or RTCP: it ends the tracker's deferred learning
 /// of SDP and is otherwise not taken.
 fn end_deferral(t: &mut RtpTracker, st: &mut RtpStats) {
@@ -1453,16 +1460,8 @@ fn media_endpoints_evicted_oldest_first() {
     };
     let (mut t, mut st) = tracker(limits);
     end_deferral(&mut t, &mut st);
-    for k in 0..7u16 {
-        // One entry each: RTCP on the next port up is kept in the RTP endpoint's entry.
-        announce(
-            &mut t,
-            &mut st,
-            0,
-            "c",
-            &sdp("10.2.0.1", 6000 + 10 * k, "0", ""),
-        );
-    }
+    // One entry each: RTCP on the next port up is kept in the RTP endpoint's entry.
+    announce_ports(&mut t, &mut st, "10.2.0.1", 6000, 7);
     assert_eq!(st.rtp_media_endpoints_evicted, 3);
     let p = rtp(1, 160, 7, 0, false, &[0; 20]);
     // The first three are forgotten: a packet to them waits as a heuristic candidate.
@@ -2030,15 +2029,7 @@ fn deferred_sdp_queue_is_bounded() {
     // Real bodies (98 bytes here) meet the bytes first: two fit in 256. What was dropped
     // is not known; the kept ones are.
     let (mut t, mut st) = tracker(limits);
-    for k in 0..3u16 {
-        announce(
-            &mut t,
-            &mut st,
-            0,
-            "c",
-            &sdp("10.6.0.1", 6000 + 10 * k, "0", ""),
-        );
-    }
+    announce_ports(&mut t, &mut st, "10.6.0.1", 6000, 3);
     assert_eq!(st.rtp_sdp_dropped, 1);
     let p = rtp(1, 160, 7, 0, false, &[0; 20]);
     assert!(!t.packet(MS, 1, ep("10.6.0.2", 1), ep("10.6.0.1", 6000), &p, &mut st));
@@ -2048,15 +2039,7 @@ fn deferred_sdp_queue_is_bounded() {
 
     // A body longer than all of it is still kept alone (the newest is never dropped).
     let (mut t, mut st) = tracker(limits);
-    for k in 0..3u16 {
-        announce(
-            &mut t,
-            &mut st,
-            0,
-            "c",
-            &sdp("10.6.0.1", 6000 + 10 * k, "0", ""),
-        );
-    }
+    announce_ports(&mut t, &mut st, "10.6.0.1", 6000, 3);
     let long = sdp("10.6.0.1", 7000, "0", &"a=x-pad:0123456789\r\n".repeat(20));
     assert!(long.len() > 256);
     announce(&mut t, &mut st, 0, "c", &long);
@@ -2064,15 +2047,7 @@ fn deferred_sdp_queue_is_bounded() {
     assert!(t.packet(MS, 1, ep("10.6.0.2", 1), ep("10.6.0.1", 7000), &p, &mut st));
     assert_eq!((st.rtp_streams_sdp, st.rtp_sdp_media), (1, 1));
     // Once RTP has come, bodies are learnt as they come: none is queued or dropped.
-    for k in 0..9u16 {
-        announce(
-            &mut t,
-            &mut st,
-            0,
-            "c",
-            &sdp("10.6.0.1", 8000 + 10 * k, "0", ""),
-        );
-    }
+    announce_ports(&mut t, &mut st, "10.6.0.1", 8000, 9);
     assert_eq!((st.rtp_sdp_dropped, st.rtp_sdp_media), (3, 10));
     let _ = t.finish(&mut st);
     assert_eq!(st.rtp_sdp_unread, 0);
