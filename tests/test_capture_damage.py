@@ -173,3 +173,41 @@ def test_rtp_statistics_from_a_header_only_capture(tmp_path: Path, snap: int) ->
     cut, stats = _streams(path)
     assert cut == whole and len(whole) == 6
     assert stats["truncated_records"] > 1500 and stats["rtp_packets"] > 1400
+
+
+def test_signalling_alone_never_reads_its_sdp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without RTP in the capture (a capture filtered to the signalling), the SDP bodies are not
+    read for RTP endpoints: the messages are those of the whole capture, every body is counted
+    unread, and that is no capture problem. With the RTP, every body is read."""
+    from sipwire.cli import main
+
+    pcap = as_pcap(tmp_path).read_bytes()
+    out, pos = [pcap[:24]], 24
+    while pos + 16 <= len(pcap):
+        caplen = struct.unpack_from("<I", pcap, pos + 8)[0]
+        record = pcap[pos : pos + 16 + caplen]
+        if b"SIP/2.0" in record:
+            out.append(record)
+        pos += 16 + caplen
+    sip_only = tmp_path / "sip.pcap"
+    sip_only.write_bytes(b"".join(out))
+
+    def fields(path: Path) -> tuple[list[tuple[object, ...]], dict[str, int], int]:
+        cap = sipwire.capture.read(str(path))
+        m = pa.table(cap.messages).select(["call_id", "cseq", "method", "status", "time"])
+        streams = pa.table(cap.rtp_streams).num_rows
+        return [tuple(r.values()) for r in m.to_pylist()], cap.stats, streams
+
+    whole_rows, whole, whole_streams = fields(tmp_path / "calls.pcap")
+    sip_rows, alone, alone_streams = fields(sip_only)
+    assert sip_rows == whole_rows and len(out) - 1 == len(whole_rows)
+    assert whole_streams > 0 and alone_streams == 0
+    assert whole["rtp_sdp_bodies"] == alone["rtp_sdp_bodies"] > 0
+    assert (whole["rtp_sdp_unread"], whole["rtp_sdp_dropped"]) == (0, 0)
+    assert whole["rtp_sdp_media"] > 0
+    assert alone["rtp_sdp_unread"] == alone["rtp_sdp_bodies"]
+    assert (alone["rtp_sdp_media"], alone["rtp_sdp_dropped"]) == (0, 0)
+    main(["analyze", str(sip_only), "--quiet", "--color", "never"])
+    assert "Capture problems  none" in capsys.readouterr().out

@@ -90,6 +90,11 @@ PROBLEM_HINTS = (
         "the file ends inside a record (cut while written): everything before it was read",
     ),
     (
+        "rtp_sdp_dropped",
+        "much signalling came before the first RTP: those calls' RTP was matched by the "
+        "heuristic, not by their SDP",
+    ),
+    (
         "unknown_linktype",
         "packets of a link type sipwire does not decode (README, Captures: the layers read)",
     ),

@@ -1991,8 +1991,9 @@ fn deferred_sdp_learns_as_learning_at_once_would() {
 }
 
 /// A capture of signalling alone never reads its SDP: the bodies are counted unread at the
-/// end, and the queue holds at most `max_media_endpoints` bodies (the newest), the rest
-/// counted as dropped; the kept ones are still learnt when RTP comes after all.
+/// end. The queue holds at most `max_media_endpoints` bodies (the newest) in 64 bytes a slot;
+/// the kept ones are still learnt when RTP comes after all, and only then are the others
+/// counted as dropped.
 #[test]
 fn deferred_sdp_queue_is_bounded() {
     let (mut t, mut st) = tracker(CaptureLimits::DEFAULT);
@@ -2022,17 +2023,26 @@ fn deferred_sdp_queue_is_bounded() {
     for _ in 0..7 {
         announce(&mut t, &mut st, 0, "c", "v=0\r\n");
     }
-    assert_eq!(st.rtp_sdp_dropped, 3);
+    end_deferral(&mut t, &mut st);
+    assert_eq!((st.rtp_sdp_dropped, st.rtp_sdp_errors), (3, 4));
+    // With no RTP at all, what left the queue was never needed: unread, not dropped.
+    let (mut t, mut st) = tracker(limits);
+    for _ in 0..7 {
+        announce(&mut t, &mut st, 0, "c", "v=0\r\n");
+    }
     let _ = t.finish(&mut st);
-    assert_eq!((st.rtp_sdp_unread, st.rtp_sdp_errors), (4, 0));
+    assert_eq!(
+        (st.rtp_sdp_unread, st.rtp_sdp_dropped, st.rtp_sdp_errors),
+        (7, 0, 0)
+    );
 
     // Real bodies (98 bytes here) meet the bytes first: two fit in 256. What was dropped
     // is not known; the kept ones are.
     let (mut t, mut st) = tracker(limits);
     announce_ports(&mut t, &mut st, "10.6.0.1", 6000, 3);
-    assert_eq!(st.rtp_sdp_dropped, 1);
     let p = rtp(1, 160, 7, 0, false, &[0; 20]);
     assert!(!t.packet(MS, 1, ep("10.6.0.2", 1), ep("10.6.0.1", 6000), &p, &mut st));
+    assert_eq!(st.rtp_sdp_dropped, 1);
     assert!(t.packet(MS, 2, ep("10.6.0.2", 1), ep("10.6.0.1", 6010), &p, &mut st));
     assert!(t.packet(MS, 3, ep("10.6.0.2", 1), ep("10.6.0.1", 6020), &p, &mut st));
     assert_eq!(st.rtp_sdp_media, 2);
@@ -2043,8 +2053,8 @@ fn deferred_sdp_queue_is_bounded() {
     let long = sdp("10.6.0.1", 7000, "0", &"a=x-pad:0123456789\r\n".repeat(20));
     assert!(long.len() > 256);
     announce(&mut t, &mut st, 0, "c", &long);
-    assert_eq!(st.rtp_sdp_dropped, 3);
     assert!(t.packet(MS, 1, ep("10.6.0.2", 1), ep("10.6.0.1", 7000), &p, &mut st));
+    assert_eq!(st.rtp_sdp_dropped, 3);
     assert_eq!((st.rtp_streams_sdp, st.rtp_sdp_media), (1, 1));
     // Once RTP has come, bodies are learnt as they come: none is queued or dropped.
     announce_ports(&mut t, &mut st, "10.6.0.1", 8000, 9);

@@ -10,8 +10,8 @@
 //!   body per endpoint slot): a capture of the signalling alone (`port 5060`, a common filter)
 //!   never pays for reading them. That datagram learns the queue in order, then every later body
 //!   is learnt as it comes, so the tables are what learning each body at once would give.
-//!   Bodies pushed out of a full queue are counted (`rtp_sdp_dropped`), bodies still queued at
-//!   the end of the read too (`rtp_sdp_unread`).
+//!   Bodies pushed out of a full queue are counted `rtp_sdp_dropped` when RTP does come, and
+//!   with the bodies still queued as `rtp_sdp_unread` when it never does.
 //! - **Expected endpoints.** Each RTP `m=` line of an SDP (with its media or session `c=`)
 //!   says where its author receives RTP; `a=rtcp` (RFC 3605), `a=rtcp-mux` (RFC 5761) or port+1
 //!   (RFC 3550 §11) where it receives RTCP. Those endpoints, with the payload-type map and the
@@ -89,10 +89,11 @@ pub struct RtpStats {
     pub rtp_candidates_dropped: u64,
     /// SDP bodies seen (learnt, queued or dropped).
     pub rtp_sdp_bodies: u64,
-    /// SDP bodies still queued when the read ended: no datagram that may be RTP or RTCP came,
-    /// so they were never read (a capture of signalling alone).
+    /// SDP bodies never read because no datagram that may be RTP or RTCP came after them (a
+    /// capture of signalling alone), counted when the read ends.
     pub rtp_sdp_unread: u64,
-    /// SDP bodies pushed out of the full queue before any datagram that may be RTP or RTCP.
+    /// SDP bodies pushed out of the full queue before the first datagram that may be RTP or
+    /// RTCP came: their calls' RTP can be found only by the heuristic.
     pub rtp_sdp_dropped: u64,
     /// SDP bodies that did not parse.
     pub rtp_sdp_errors: u64,
@@ -365,6 +366,9 @@ pub struct RtpTracker {
     /// while `deferring`.
     pending: VecDeque<(Box<[u8]>, usize)>,
     pending_bytes: usize,
+    /// Bodies pushed out of the full queue: `rtp_sdp_dropped` once RTP has come (their calls'
+    /// RTP is then found only by the heuristic), `rtp_sdp_unread` if it never does.
+    pending_dropped: u64,
     /// True until the first datagram that may be RTP or RTCP.
     deferring: bool,
 }
@@ -392,6 +396,7 @@ impl RtpTracker {
             pts: Vec::new(),
             pending: VecDeque::new(),
             pending_bytes: 0,
+            pending_dropped: 0,
             deferring: true,
         }
     }
@@ -419,7 +424,7 @@ impl RtpTracker {
                 break;
             };
             self.pending_bytes -= old.len();
-            stats.rtp_sdp_dropped += 1;
+            self.pending_dropped += 1;
         }
     }
 
@@ -428,6 +433,7 @@ impl RtpTracker {
         self.deferring = false;
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        stats.rtp_sdp_dropped += std::mem::take(&mut self.pending_dropped);
         for (both, split) in pending {
             let (call_id, body) = both.split_at(split.min(both.len()));
             self.learn(0, call_id, body, stats);
@@ -875,7 +881,8 @@ impl RtpTracker {
         rows.extend(live.iter().map(|(k, s)| row(k, s, &self.rtcp)));
         stats.rtp_candidates_unconfirmed += self.candidates.len() as u64;
         self.candidates.clear();
-        stats.rtp_sdp_unread += self.pending.len() as u64;
+        stats.rtp_sdp_unread +=
+            self.pending.len() as u64 + std::mem::take(&mut self.pending_dropped);
         self.pending.clear();
         self.pending_bytes = 0;
         let mut dtmf = std::mem::take(&mut self.dtmf);
