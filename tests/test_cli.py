@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -56,6 +57,27 @@ def test_lenient_flag() -> None:
 def test_missing_file() -> None:
     r = run("parse", "/nonexistent/x.sip")
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_a_capture_is_pointed_to_analyze(tmp_path: Path) -> None:
+    """`sipwire parse calls.pcapng` is a capture handed to the one-message command: it says
+    so and names the command that reads captures, instead of a parse error at byte 0."""
+    capture = Path(__file__).parent.parent / "examples" / "calls.pcapng"
+    r = run("parse", str(capture))
+    assert r.returncode == 2, r.stderr
+    assert "is a pcapng capture, not one SIP message" in r.stderr
+    assert f"sipwire analyze {capture}" in r.stderr
+    pcap = tmp_path / "x.pcap"
+    pcap.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    with open(pcap, "rb") as f:
+        b = subprocess.run(
+            [sys.executable, "-m", "sipwire", "parse", "-"], stdin=f, capture_output=True
+        )
+    assert b.returncode == 2 and b"<stdin> is a pcap capture" in b.stderr
+    gz = tmp_path / "x.sip.gz"
+    gz.write_bytes(gzip.compress(EXAMPLE.read_bytes()))
+    r = run("parse", str(gz))
+    assert r.returncode == 2 and "is gzip-compressed" in r.stderr and "unpacking" in r.stderr
 
 
 def test_parse_into_a_closed_pipe_stops_quietly() -> None:
