@@ -318,6 +318,44 @@ def test_what_is_no_capture_is_refused_when_given(tmp_path: Path) -> None:
     good = io.BytesIO(b"junk" + example.read_bytes())
     good.seek(4)
     assert pa.table(sipwire.capture.read(good).messages).num_rows > 0
+    # What the bytes look like is said when known.
+    sip = tmp_path / "invite.sip"
+    sip.write_bytes(b"INVITE sip:bob@example.com SIP/2.0\r\n\r\n")
+    with pytest.raises(ValueError, match=r"a SIP message as text \(`sipwire parse FILE`"):
+        sipwire.capture.read(str(sip))
+
+
+def test_every_format_the_reader_takes_gets_past_the_first_check(tmp_path: Path) -> None:
+    """The check made when a path or file object is given agrees with the reader: the modified
+    pcap format (magic a1b2cd34, 24-byte record headers) and a zstd stream that starts with a
+    skippable frame (as pzstd writes) are read, not refused. They were refused before the
+    reader was asked."""
+    import struct
+
+    import zstandard
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "calls.pcapng"
+    classic = tmp_path / "calls.pcap"
+    subprocess.run(["editcap", "-F", "pcap", str(example), str(classic)], check=True)
+    want = pa.table(sipwire.capture.read(str(classic)).messages).num_rows
+    data = classic.read_bytes()
+    magic, rest = struct.unpack_from("<I", data)[0], data[4:24]
+    assert magic == 0xA1B2C3D4
+    out, pos = [struct.pack("<I", 0xA1B2CD34) + rest], 24
+    while pos + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, pos + 8)[0]
+        # ifindex, protocol, pkt_type and padding after the usual 16 bytes.
+        out.append(data[pos : pos + 16] + bytes(8) + data[pos + 16 : pos + 16 + incl])
+        pos += 16 + incl
+    modified = tmp_path / "modified.pcap"
+    modified.write_bytes(b"".join(out))
+    skippable = tmp_path / "calls.pcap.zst"
+    frame = struct.pack("<II", 0x184D2A50, 4) + bytes(4)
+    skippable.write_bytes(frame + zstandard.ZstdCompressor().compress(data))
+    for path in (modified, skippable):
+        assert pa.table(sipwire.capture.read(str(path)).messages).num_rows == want, path
+        with open(path, "rb") as f:
+            assert pa.table(sipwire.capture.read(f).messages).num_rows == want, path
 
 
 def test_compressed_reads_as_plain(written: dict[str, Expected]) -> None:

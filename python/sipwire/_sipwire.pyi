@@ -62,6 +62,7 @@ __all__ = [
     "Via",
     "ViaList",
     "__version__",
+    "_capture_head_error",
     "_restore",
     "build_request",
     "engine_correlate",
@@ -494,6 +495,10 @@ def parse_table(
     no Python object made per message. A message that does not parse is a row with its
     ``parse_error``; ``raw=True`` adds the bytes as a ``raw`` column. One message alone
     (bytes rather than a list of them) is a TypeError."""
+
+def _capture_head_error(head: bytes) -> str | None:
+    """Why a file starting with ``head`` (its first 8 bytes) is not a capture, in the
+    capture reader's words; None when it starts one."""
 
 @final
 class CaptureReader:

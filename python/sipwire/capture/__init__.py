@@ -38,7 +38,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any, Union
 
-from sipwire._sipwire import CaptureReader, Limits, Table
+from sipwire._sipwire import CaptureReader, Limits, Table, _capture_head_error
 from sipwire.capture.live import HepListener, listen_hep
 
 Source = Union[str, "os.PathLike[str]", IO[bytes]]
@@ -159,19 +159,6 @@ class Analysis(Capture):
         return f"<sipwire.capture.Analysis {state}>"
 
 
-# The first bytes of what the reader takes: pcap (both byte orders, micro- and nanosecond),
-# pcapng, gzip, zstd.
-MAGICS = (
-    b"\xd4\xc3\xb2\xa1",
-    b"\xa1\xb2\xc3\xd4",
-    b"\x4d\x3c\xb2\xa1",
-    b"\xa1\xb2\x3c\x4d",
-    b"\x0a\x0d\x0d\x0a",
-    b"\x1f\x8b",
-    b"\x28\xb5\x2f\xfd",
-)
-
-
 def _check_path(path: str) -> None:
     """A path that cannot be a capture, told when it is given rather than when its first
     batch is read: missing, a directory, unreadable, or a file that does not start as one."""
@@ -183,7 +170,7 @@ def _check_path(path: str) -> None:
         return  # a FIFO or a device: read as it comes
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(8)
     except PermissionError:
         raise PermissionError(f"cannot read {path}: permission denied") from None
     _check_head(path, head)
@@ -196,7 +183,7 @@ def _check_file(f: Any) -> None:
         if not f.seekable():
             return
         at = f.tell()
-        head = f.read(4)
+        head = f.read(8)
         f.seek(at)
     except (AttributeError, OSError, ValueError):
         return
@@ -207,15 +194,16 @@ def _check_file(f: Any) -> None:
 
 
 def _check_head(path: str, head: bytes) -> None:
-    expected = (
-        "expected pcap (a1b2c3d4 / a1b23c4d either byte order), pcapng (0a0d0d0a), gzip or zstd"
-    )
+    """Refuses a file whose first bytes the reader would refuse, before reading starts, with
+    the reader's own message (which also names what the bytes look like)."""
     if not head:
-        raise ValueError(f"{path} is empty: not a capture; {expected}")
-    if not head.startswith(MAGICS):
-        text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in head)
-        shown = f'first bytes {head.hex(" ")} ("{text}")'
-        raise ValueError(f"{path}: not a capture: {shown}; {expected}")
+        raise ValueError(
+            f"{path} is empty: not a capture; expected pcap (a1b2c3d4 / a1b23c4d either byte "
+            "order), pcapng (0a0d0d0a), gzip or zstd"
+        )
+    error = _capture_head_error(head)
+    if error is not None:
+        raise ValueError(f"{path}: {error}")
 
 
 def _sources(source: Source | Iterable[Source]) -> list[Any]:

@@ -212,6 +212,34 @@ fn is_zstd_skippable(head: &[u8]) -> bool {
     matches!(head, [b0, 0x2a, 0x4d, 0x18, ..] if b0 & 0xf0 == 0x50)
 }
 
+/// The magic numbers a capture starts with (pcap §4 in either byte order, microsecond,
+/// nanosecond and the modified format; pcapng's Section Header Block type).
+const CAPTURE_MAGICS: [[u8; 4]; 7] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x34, 0xcd, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xcd, 0x34],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
+
+/// The error reading a file that starts with `head` (its first 8 bytes, or all of a shorter
+/// file) would give, without its path; `None` when `head` starts a capture or a gzip or zstd
+/// stream. Lets a caller refuse a file before reading starts, in the reader's words.
+pub fn not_capture(head: &[u8]) -> Option<OpenError> {
+    let starts = head.starts_with(&GZIP_MAGIC)
+        || head.starts_with(&ZSTD_MAGIC)
+        || is_zstd_skippable(head)
+        || CAPTURE_MAGICS.iter().any(|m| head.starts_with(m));
+    (!starts).then(|| OpenError::NotCapture {
+        path: None,
+        first: head.get(..4).unwrap_or(head).to_vec(),
+        after: Compression::None,
+        hint: hint_for(head),
+    })
+}
+
 /// What first bytes that are no capture look like, for the error message.
 pub(crate) fn hint_for(head: &[u8]) -> Option<&'static str> {
     const KNOWN: &[(&[u8], &str)] = &[
@@ -228,12 +256,41 @@ pub(crate) fn hint_for(head: &[u8]) -> Option<&'static str> {
         (b"\x89PNG", "a PNG image"),
         (b"<?xml", "XML"),
     ];
+    if looks_like_sip_text(head) {
+        return Some("a SIP message as text (`sipwire parse FILE` reads one)");
+    }
     KNOWN
         .iter()
         .find(|(m, _)| {
             head.starts_with(m) || (head.len() < m.len() && m.starts_with(head) && head.len() >= 3)
         })
         .map(|(_, h)| *h)
+}
+
+/// A status line, or a SIP method and its space, as far as the first bytes go: a message
+/// saved as text and handed to the capture reader.
+fn looks_like_sip_text(head: &[u8]) -> bool {
+    const STARTS: &[&[u8]] = &[
+        b"SIP/2.0 ",
+        b"INVITE ",
+        b"ACK ",
+        b"BYE ",
+        b"CANCEL ",
+        b"OPTIONS ",
+        b"REGISTER ",
+        b"PRACK ",
+        b"SUBSCRIBE ",
+        b"NOTIFY ",
+        b"PUBLISH ",
+        b"INFO ",
+        b"REFER ",
+        b"MESSAGE ",
+        b"UPDATE ",
+    ];
+    head.len() >= 4
+        && STARTS
+            .iter()
+            .any(|s| head.starts_with(s) || s.starts_with(head))
 }
 
 /// Reads until `buf` is full or the input ends; how many bytes were read.
@@ -344,5 +401,38 @@ mod tests {
             Some("xz-compressed (decompress it first)")
         );
         assert_eq!(hint_for(b"ab"), None);
+        for m in CAPTURE_MAGICS {
+            assert!(not_capture(&m).is_none());
+        }
+        assert!(not_capture(&[0x1f, 0x8b, 8, 0]).is_none());
+        assert!(not_capture(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]).is_none());
+        let e = not_capture(b"INVITE s").map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                "not a capture: first bytes 49 4e 56 49 (\"INVI\"), a SIP message as text \
+                 (`sipwire parse FILE` reads one); expected pcap (a1b2c3d4 / a1b23c4d either \
+                 byte order), pcapng (0a0d0d0a), gzip or zstd"
+            )
+        );
+        assert!(
+            not_capture(b"ab").is_some_and(|e| e.to_string().contains("(the input ends there)"))
+        );
+        for sip in [
+            &b"INVITE s"[..],
+            b"SIP/2.0 ",
+            b"REGISTER",
+            b"BYE sip:",
+            b"ACK x",
+        ] {
+            assert_eq!(
+                hint_for(sip),
+                Some("a SIP message as text (`sipwire parse FILE` reads one)"),
+                "{sip:?}"
+            );
+        }
+        for not_sip in [&b"GET / HT"[..], b"abc def", b"INVITED", b"ACKx", b"SIP/3"] {
+            assert_eq!(hint_for(not_sip), None, "{not_sip:?}");
+        }
     }
 }

@@ -48,6 +48,13 @@ fn parse_table(
     Ok(Table::new(schema, vec![batch]))
 }
 
+/// Why a file that starts with `head` (its first 8 bytes) is not a capture, in the reader's
+/// words and without a path; `None` when it starts one (or a gzip or zstd stream).
+#[pyfunction]
+fn _capture_head_error(head: &[u8]) -> Option<String> {
+    sipwire_capture::source::not_capture(head).map(|e| e.to_string())
+}
+
 /// A live HEP feed: packets in, `messages` rows out (`sipwire.capture.listen_hep` drives it
 /// from its sockets).
 #[pyclass(module = "sipwire._sipwire", name = "HepFeed", frozen)]
@@ -145,6 +152,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyHepFeed>()?;
     m.add_class::<CaptureReader>()?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
+    m.add_function(wrap_pyfunction!(_capture_head_error, m)?)?;
     Ok(())
 }
 
