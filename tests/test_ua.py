@@ -76,6 +76,49 @@ def test_call_hold_dtmf_options_message_hangup(transport: str) -> None:
     run(main())
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_an_agent_on_ipv6_brackets_its_address(transport: str) -> None:
+    """An agent bound to an IPv6 address writes it in brackets wherever a URI or a hostport
+    holds it (RFC 5118 §4.10): its default From (an INVITE failed to build before), the
+    P-Preferred-Identity of an anonymous call, the warn-agent of a 488."""
+
+    def at(ua: UserAgent, user: str) -> str:
+        tcp = ";transport=tcp" if transport == "tcp" else ""
+        return f"sip:{user}@[::1]:{ua.local_address[1]}{tcp}"
+
+    async def main() -> None:
+        t: Any = transport
+        async with (
+            UserAgent(host="::1", transport=t) as alice,
+            UserAgent(host="::1", transport=t) as bob,
+            UserAgent(host="::1", transport=t, codecs=["G729/8000"]) as carol,
+        ):
+            me = f"[::1]:{alice.local_address[1]}"
+            bob_call = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(at(bob, "bob"))
+            b = await bob_call
+            assert b.request is not None and b.request.from_ is not None
+            assert str(b.request.from_.uri) == f"sip:sipwire@{me}"
+            assert (await call.hold()).status == 200 and b.state == "held"
+            await call.hangup()
+
+            bob_call = asyncio.ensure_future(answer_next(bob))
+            call = await alice.invite(at(bob, "bob"), anonymous=True)
+            b = await bob_call
+            assert b.request is not None
+            ppi = b.request.headers.get("P-Preferred-Identity") or ""
+            assert ppi == f"<sip:sipwire@{me}>", ppi
+            await call.hangup()
+
+            with pytest.raises(CallFailed) as failed:
+                await alice.invite(at(carol, "carol"))
+            assert failed.value.status == 488 and failed.value.response is not None
+            warning = failed.value.response.headers.get("Warning") or ""
+            assert warning == '305 [::1] "Incompatible media format"', warning
+
+    run(main())
+
+
 def test_rejected_and_cancelled_calls() -> None:
     async def main() -> None:
         async with UserAgent() as alice, UserAgent() as bob:
