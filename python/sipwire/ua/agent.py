@@ -967,7 +967,7 @@ class UserAgent:
         by default they are fresh and 1."""
         addr = await self._dest(uri, dest)
         ep = self._ep
-        host_port = f"{addr[0]}:{addr[1]}"
+        host_port = f"{_host(addr[0])}:{addr[1]}"
         if from_ is None:
             from_ = f"<sip:{self._user}@{_host(ep.local[0])}:{ep.local[1]}>"
         from_ = f"{from_};tag={tag or ep.token()}"
