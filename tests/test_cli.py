@@ -74,6 +74,11 @@ def test_a_capture_is_pointed_to_analyze(tmp_path: Path) -> None:
             [sys.executable, "-m", "sipwire", "parse", "-"], stdin=f, capture_output=True
         )
     assert b.returncode == 2 and b"<stdin> is a pcap capture" in b.stderr
+    # The reader's own list of formats: a modified pcap (magic a1b2cd34) is one too.
+    modified = tmp_path / "m.pcap"
+    modified.write_bytes(bytes.fromhex("34cdb2a1020004000000000000000000ffff000001000000"))
+    r = run("parse", str(modified))
+    assert r.returncode == 2 and "is a pcap capture" in r.stderr, r.stderr
     gz = tmp_path / "x.sip.gz"
     gz.write_bytes(gzip.compress(EXAMPLE.read_bytes()))
     r = run("parse", str(gz))

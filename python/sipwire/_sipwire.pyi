@@ -63,6 +63,7 @@ __all__ = [
     "ViaList",
     "__version__",
     "_capture_head_error",
+    "_capture_kind",
     "_restore",
     "build_request",
     "engine_correlate",
@@ -495,6 +496,10 @@ def parse_table(
     no Python object made per message. A message that does not parse is a row with its
     ``parse_error``; ``raw=True`` adds the bytes as a ``raw`` column. One message alone
     (bytes rather than a list of them) is a TypeError."""
+
+def _capture_kind(head: bytes) -> str | None:
+    """What a file starting with ``head`` is to the capture reader: "pcap", "pcapng",
+    "gzip", "zstd", or None."""
 
 def _capture_head_error(head: bytes) -> str | None:
     """Why a file starting with ``head`` (its first 8 bytes) is not a capture, in the

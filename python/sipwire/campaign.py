@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Literal, TextIO, TypeVar, Union
 
 from sipwire import mutations
+from sipwire._addr import bracket
 from sipwire._progress import Progress
 from sipwire._sipwire import ParseError, StreamParser, build_request, parse
 from sipwire.sdp import MediaBuilder, SessionBuilder
@@ -173,14 +174,10 @@ class Target:
     @property
     def hostport(self) -> str:
         """``host:port`` as written in a SIP URI (IPv6 in brackets)."""
-        return f"{_bracket(self.host)}:{self.port}"
+        return f"{bracket(self.host)}:{self.port}"
 
     def __str__(self) -> str:
         return f"{self.transport}:{self.hostport}"
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 #: Where a campaign may go without asking: loopback, RFC 1918, shared address space (RFC
@@ -477,7 +474,7 @@ class _Builder:
             [
                 ("Via", self._via(rng)),
                 ("Max-Forwards", "70"),
-                ("From", f"<sip:sipwire@{_bracket(self.sent_by_host)}>;tag={_token(rng, 10)}"),
+                ("From", f"<sip:sipwire@{bracket(self.sent_by_host)}>;tag={_token(rng, 10)}"),
                 ("To", f"<sip:{self.target.hostport}>"),
                 ("Call-ID", cid),
                 ("CSeq", f"{rng.randint(1, 9999)} OPTIONS"),
@@ -810,7 +807,7 @@ def _resolve(
 
 def _local(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
-    return f"{_bracket(str(host))}:{port}"
+    return f"{bracket(str(host))}:{port}"
 
 
 def _is_answer(data: bytes, call_id: str) -> bool:
@@ -1634,7 +1631,7 @@ class Campaign:
         if tuple(c.classes) != tuple(sorted(mutations.MUTATIONS)):
             parts.append(f"--classes {','.join(c.classes)}")
         if c.bind is not None:
-            parts.append(f"--bind {_bracket(c.bind[0])}:{c.bind[1]}")
+            parts.append(f"--bind {bracket(c.bind[0])}:{c.bind[1]}")
         return " ".join([*parts, str(c.target)])
 
     def _find(

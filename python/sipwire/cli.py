@@ -36,6 +36,7 @@ from sipwire._sipwire import (
     Uri,
     Via,
     __version__,
+    _capture_kind,
     parse,
 )
 
@@ -188,22 +189,6 @@ def _print_error(e: ParseError, data: bytes, name: str, stream: TextIO) -> None:
         out.write(f"  {shown}\n  {' ' * max(0, min(e.column - 1, len(shown)))}^\n")
 
 
-# The first bytes of the capture files people hand `parse` by mistake.
-_CAPTURE_MAGIC = (
-    (b"\xd4\xc3\xb2\xa1", "pcap"),
-    (b"\xa1\xb2\xc3\xd4", "pcap"),
-    (b"\x4d\x3c\xb2\xa1", "pcap"),
-    (b"\xa1\xb2\x3c\x4d", "pcap"),
-    (b"\x0a\x0d\x0d\x0a", "pcapng"),
-    (b"\x1f\x8b", "gzip-compressed"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
-)
-
-
-def _capture_kind(data: bytes) -> str | None:
-    return next((kind for magic, kind in _CAPTURE_MAGIC if data.startswith(magic)), None)
-
-
 def _cmd_parse(args: argparse.Namespace) -> int:
     if args.file == "-":
         data = sys.stdin.buffer.read()
@@ -216,12 +201,12 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             sys.stderr.write(f"sipwire: cannot read {args.file}: {e.strerror}\n")
             return 2
         name = args.file
-    kind = _capture_kind(data)
+    kind = _capture_kind(data[:8])
     if kind is not None:
         what = (
-            f"is {kind}: a compressed capture is read as it is, a compressed message "
-            "needs unpacking first;"
-            if kind.endswith("compressed")
+            f"is {kind}-compressed: a compressed capture is read as it is, a compressed "
+            "message needs unpacking first;"
+            if kind in ("gzip", "zstd")
             else f"is a {kind} capture, not one SIP message:"
         )
         sys.stderr.write(

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union
 
 from sipwire import sdp as sdpmod
+from sipwire._addr import bracket
 from sipwire._sipwire import (
     Endpoint,
     EndpointEvent,
@@ -475,16 +476,10 @@ def _stale(resp: Response) -> bool:
     return False
 
 
-def _host(host: str) -> str:
-    """``host`` as a URI or warn-agent writes it: an IPv6 address in brackets (RFC 3261
-    §25.1 IPv6reference, RFC 5118 §4.10)."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 def _warning(host: str, text: str) -> str:
     """A Warning value (RFC 3261 §20.43) from this agent: its warn-agent is a hostport."""
     clean = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else "'" for c in text)
-    return f'399 {_host(host)} "{clean[:200]}"'
+    return f'399 {bracket(host)} "{clean[:200]}"'
 
 
 def _rejects_all(answer: SessionDescription) -> bool:
@@ -967,9 +962,9 @@ class UserAgent:
         by default they are fresh and 1."""
         addr = await self._dest(uri, dest)
         ep = self._ep
-        host_port = f"{_host(addr[0])}:{addr[1]}"
+        host_port = f"{bracket(addr[0])}:{addr[1]}"
         if from_ is None:
-            from_ = f"<sip:{self._user}@{_host(ep.local[0])}:{ep.local[1]}>"
+            from_ = f"<sip:{self._user}@{bracket(ep.local[0])}:{ep.local[1]}>"
         from_ = f"{from_};tag={tag or ep.token()}"
         call_id = call_id or ep.token()
         extra = list(headers)
@@ -1200,7 +1195,7 @@ class UserAgent:
         if anonymous:
             from_ = '"Anonymous" <sip:anonymous@anonymous.invalid>'
             host, port = self._ep.local
-            me = f"<sip:{self._user}@{_host(host)}:{port}>"
+            me = f"<sip:{self._user}@{bracket(host)}:{port}>"
             extra += [("Privacy", "id"), ("P-Preferred-Identity", me)]
         tried = {uri}
         targets: list[str] = []
@@ -1441,7 +1436,7 @@ class UserAgent:
                 self._respond(txn, 488, headers=[("Warning", warn)])
                 return
             if inc._answer is not None and req.sdp is not None and _rejects_all(inc._answer):
-                warn = f'305 {_host(self._ep.local[0])} "Incompatible media format"'
+                warn = f'305 {bracket(self._ep.local[0])} "Incompatible media format"'
                 self._respond(txn, 488, headers=[("Warning", warn)])
                 return
             try:
@@ -1478,7 +1473,7 @@ class UserAgent:
                     self._respond(txn, 488, headers=[("Warning", warn)])
                     return
                 if answer is not None and _rejects_all(answer):
-                    warn = f'305 {_host(self._ep.local[0])} "Incompatible media format"'
+                    warn = f'305 {bracket(self._ep.local[0])} "Incompatible media format"'
                     self._respond(txn, 488, headers=[("Warning", warn)])
                     return
             if call is None or offer is None:

@@ -213,26 +213,37 @@ fn is_zstd_skippable(head: &[u8]) -> bool {
 }
 
 /// The magic numbers a capture starts with (pcap §4 in either byte order, microsecond,
-/// nanosecond and the modified format; pcapng's Section Header Block type).
-const CAPTURE_MAGICS: [[u8; 4]; 7] = [
-    [0xd4, 0xc3, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0xc3, 0xd4],
-    [0x4d, 0x3c, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0x3c, 0x4d],
-    [0x34, 0xcd, 0xb2, 0xa1],
-    [0xa1, 0xb2, 0xcd, 0x34],
-    [0x0a, 0x0d, 0x0d, 0x0a],
+/// nanosecond and the modified format; pcapng's Section Header Block type), and their kind.
+const CAPTURE_MAGICS: [([u8; 4], &str); 7] = [
+    ([0xd4, 0xc3, 0xb2, 0xa1], "pcap"),
+    ([0xa1, 0xb2, 0xc3, 0xd4], "pcap"),
+    ([0x4d, 0x3c, 0xb2, 0xa1], "pcap"),
+    ([0xa1, 0xb2, 0x3c, 0x4d], "pcap"),
+    ([0x34, 0xcd, 0xb2, 0xa1], "pcap"),
+    ([0xa1, 0xb2, 0xcd, 0x34], "pcap"),
+    ([0x0a, 0x0d, 0x0d, 0x0a], "pcapng"),
 ];
 
+/// What a file starting with `head` is to the reader: `"pcap"`, `"pcapng"`, `"gzip"` or
+/// `"zstd"` (a compressed stream, whatever it holds); `None` for anything else.
+pub fn capture_kind(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&GZIP_MAGIC) {
+        Some("gzip")
+    } else if head.starts_with(&ZSTD_MAGIC) || is_zstd_skippable(head) {
+        Some("zstd")
+    } else {
+        CAPTURE_MAGICS
+            .iter()
+            .find(|(m, _)| head.starts_with(m))
+            .map(|(_, k)| *k)
+    }
+}
+
 /// The error reading a file that starts with `head` (its first 8 bytes, or all of a shorter
-/// file) would give, without its path; `None` when `head` starts a capture or a gzip or zstd
-/// stream. Lets a caller refuse a file before reading starts, in the reader's words.
+/// file) would give, without its path; `None` when [`capture_kind`] knows `head`. Lets a
+/// caller refuse a file before reading starts, in the reader's words.
 pub fn not_capture(head: &[u8]) -> Option<OpenError> {
-    let starts = head.starts_with(&GZIP_MAGIC)
-        || head.starts_with(&ZSTD_MAGIC)
-        || is_zstd_skippable(head)
-        || CAPTURE_MAGICS.iter().any(|m| head.starts_with(m));
-    (!starts).then(|| OpenError::NotCapture {
+    capture_kind(head).is_none().then(|| OpenError::NotCapture {
         path: None,
         first: head.get(..4).unwrap_or(head).to_vec(),
         after: Compression::None,
@@ -401,11 +412,18 @@ mod tests {
             Some("xz-compressed (decompress it first)")
         );
         assert_eq!(hint_for(b"ab"), None);
-        for m in CAPTURE_MAGICS {
+        for (m, kind) in CAPTURE_MAGICS {
             assert!(not_capture(&m).is_none());
+            assert_eq!(capture_kind(&m), Some(kind));
         }
         assert!(not_capture(&[0x1f, 0x8b, 8, 0]).is_none());
         assert!(not_capture(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]).is_none());
+        assert_eq!(
+            capture_kind(&[0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0]),
+            Some("zstd")
+        );
+        assert_eq!(capture_kind(&[0x1f, 0x8b, 8, 0]), Some("gzip"));
+        assert_eq!(capture_kind(b"INVITE s"), None);
         let e = not_capture(b"INVITE s").map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),

@@ -55,6 +55,13 @@ fn _capture_head_error(head: &[u8]) -> Option<String> {
     sipwire_capture::source::not_capture(head).map(|e| e.to_string())
 }
 
+/// What a file starting with `head` is to the capture reader: "pcap", "pcapng", "gzip",
+/// "zstd", or `None`.
+#[pyfunction]
+fn _capture_kind(head: &[u8]) -> Option<&'static str> {
+    sipwire_capture::source::capture_kind(head)
+}
+
 /// A live HEP feed: packets in, `messages` rows out (`sipwire.capture.listen_hep` drives it
 /// from its sockets).
 #[pyclass(module = "sipwire._sipwire", name = "HepFeed", frozen)]
@@ -153,6 +160,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CaptureReader>()?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     m.add_function(wrap_pyfunction!(_capture_head_error, m)?)?;
+    m.add_function(wrap_pyfunction!(_capture_kind, m)?)?;
     Ok(())
 }
 

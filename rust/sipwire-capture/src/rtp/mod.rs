@@ -403,10 +403,10 @@ impl RtpTracker {
 
     /// Takes an SDP body: queued while no datagram that may be RTP or RTCP has come, else
     /// learnt (see the module's "Deferred learning").
-    pub fn sdp(&mut self, time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
+    pub fn sdp(&mut self, _time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
         stats.rtp_sdp_bodies += 1;
         if !self.deferring {
-            self.learn(time_ns, call_id, body, stats);
+            self.learn(call_id, body, stats);
             return;
         }
         let max_bodies = self.limits.max_media_endpoints.max(1);
@@ -436,16 +436,14 @@ impl RtpTracker {
         stats.rtp_sdp_dropped += std::mem::take(&mut self.pending_dropped);
         for (both, split) in pending {
             let (call_id, body) = both.split_at(split.min(both.len()));
-            self.learn(0, call_id, body, stats);
+            self.learn(call_id, body, stats);
         }
     }
 
     /// Learns the media endpoints of one SDP body carried by a SIP message of dialog `call_id`
-    /// (the body alone, already taken out of any multipart).
-    ///
-    /// `time_ns` is the message's capture time; endpoints are evicted in announcement order,
-    /// which in a capture is time order, so it is not otherwise needed.
-    fn learn(&mut self, _time_ns: i64, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
+    /// (the body alone, already taken out of any multipart). Endpoints are evicted in
+    /// announcement order, which in a capture is time order, so no time is needed.
+    fn learn(&mut self, call_id: &[u8], body: &[u8], stats: &mut RtpStats) {
         let mut diags = Vec::new();
         let buffers = self.sdp_buffers.take().unwrap_or_default();
         let Ok(sd) =
