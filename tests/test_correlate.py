@@ -697,3 +697,33 @@ def test_a_retransmission_fed_first_is_still_one() -> None:
         c.feed(data, time=t, src=src, dst=dst)
     (call,) = c.calls()
     assert call.retransmissions == 1
+
+
+def info_dtmf(t: float, branch: str, cseq: int, ctype: str, body: str, src=A, dst=B) -> Fed:
+    """An INFO of the answered call with its own body type."""
+    head = msg("INFO sip:b@y SIP/2.0", branch, cseq, "INFO", to_tag="b1")
+    head = head.replace(b"Content-Length: 0\r\n\r\n", b"")
+    data = head + f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+    return (t, data, src, dst)
+
+
+def test_dtmf_sent_in_info_requests() -> None:
+    """Digits of INFO requests (application/dtmf-relay, application/dtmf), a resend among them,
+    fed in any order: one per request, at its first copy; other INFO bodies are no digit."""
+    call = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000))
+    relay = "application/dtmf-relay"
+    infos = [
+        info_dtmf(5.0, "z9hG4bK-i2", 2, relay, "Signal=4\r\nDuration=120\r\n"),
+        info_dtmf(5.5, "z9hG4bK-i2", 2, relay, "Signal=4\r\nDuration=120\r\n"),
+        info_dtmf(6.0, "z9hG4bK-i3", 3, "application/dtmf", "*"),
+        info_dtmf(7.0, "z9hG4bK-i4", 4, "application/pidf+xml", "<presence/>"),
+        info_dtmf(8.0, "z9hG4bK-i5", 5, relay, "Signal=16\r\n"),
+    ]
+    messages = call + infos
+    for seed in range(4):
+        random.Random(seed).shuffle(messages)
+        c = correlate(messages)
+        (got,) = c.calls()
+        assert got.dtmf == [(5.0, "4", 120), (6.0, "*", None), (8.0, "flash", None)]
+        assert c.counters["info_dtmf"] == 3 and c.counters["dropped_info_dtmf"] == 0
+        assert c.counters["retransmissions"] == 1

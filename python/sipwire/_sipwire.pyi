@@ -1382,6 +1382,11 @@ class CorrelatedCall:
     def hold_periods(self) -> list[tuple[float, float | None]]:
         """(start, end) of each hold (RFC 3264 §8.4); end None while still held."""
     @property
+    def dtmf(self) -> list[tuple[float, str, int | None]]:
+        """(time, digit, duration in ms) of each DTMF digit sent in an INFO request
+        (``application/dtmf-relay`` or ``application/dtmf``), at its earliest copy; a copy on
+        another hop is the same digit."""
+    @property
     def media(self) -> list[MediaSession]: ...
     @property
     def dialogs(self) -> list[CorrelatedDialog]: ...

@@ -544,6 +544,9 @@ pub struct Call {
     evicted: bool,
     #[pyo3(get)]
     hold_periods: Vec<(f64, Option<f64>)>,
+    /// (time, digit, duration in ms) of each DTMF digit sent in an INFO request.
+    #[pyo3(get)]
+    dtmf: Vec<(f64, &'static str, Option<u32>)>,
     /// The nested objects are made when first read: most readers of a call want its times
     /// and outcome, and making every transaction, dialog and media object up front was about
     /// half of `calls()`.
@@ -602,6 +605,11 @@ impl Call {
             early_media: c.early_media,
             evicted,
             hold_periods: c.hold_periods.iter().map(|h| (h.start, h.end)).collect(),
+            dtmf: c
+                .info_dtmf
+                .iter()
+                .map(|d| (d.time, d.digit, d.duration_ms))
+                .collect(),
             pending: Mutex::new(Some(Nested {
                 media: c.media,
                 dialogs,
@@ -904,7 +912,8 @@ impl Correlator {
     /// late), repaired, retransmissions, transactions, orphan_responses, parked_acks,
     /// dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped (and
     /// dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
-    /// dropped_rows), unstored, stored_bytes, and evicted_<outcome> for the outcomes of
+    /// dropped_rows), info_dtmf (digits sent in INFO requests) and dropped_info_dtmf (past
+    /// 256 in a call), unstored, stored_bytes, and evicted_<outcome> for the outcomes of
     /// evicted calls.
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -936,6 +945,8 @@ impl Correlator {
             ("dropped_responses", c.dropped_responses),
             ("dropped_dialogs", c.dropped_dialogs),
             ("dropped_exchanges", c.dropped_exchanges),
+            ("info_dtmf", c.info_dtmf),
+            ("dropped_info_dtmf", c.dropped_info_dtmf),
             ("dropped_rows", c.dropped_rows),
             ("unstored", c.unstored),
             ("stored_bytes", c.stored_bytes),

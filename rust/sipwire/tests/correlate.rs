@@ -2323,3 +2323,172 @@ fn a_resending_over_a_new_connection_is_a_retransmission() {
         assert_eq!(c.counters().retransmissions, counted, "{transport:?}");
     }
 }
+
+/// A request's bytes with a body of its own type (the `Sip` builder writes SDP only).
+fn with_typed_body(m: &Sip, content_type: &str, body: &str) -> Vec<u8> {
+    let b = m.bytes();
+    let head = &b[..b.len() - "Content-Length: 0\r\n\r\n".len()];
+    let mut out = head.to_vec();
+    out.extend_from_slice(
+        format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// DTMF sent in INFO requests (`application/dtmf-relay`, `application/dtmf`), captured on both
+/// sides of a proxy with a retransmission, fed in any order: one digit per request, at its
+/// earliest copy, in time order; INFOs of other packages and bodies that name no digit are
+/// not digits.
+#[test]
+fn info_dtmf_is_one_digit_per_request() {
+    let inv = alice_invite("info");
+    let ok = inv.response("200 OK", "tb");
+    let info = |n: u32, branch: &str| {
+        Sip::request(
+            "INFO",
+            "sip:bob@10.0.0.2",
+            &format!("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}"),
+            &inv.from,
+            &ok.to,
+            "info",
+            n,
+        )
+    };
+    let (i2, i3, i4, i5) = (info(2, "i2"), info(3, "i3"), info(4, "i4"), info(5, "i5"));
+    let from_bob = Sip::request(
+        "INFO",
+        "sip:alice@10.0.0.1",
+        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb2",
+        &ok.to,
+        &inv.from,
+        "info",
+        2,
+    );
+    let relay = |d: &str| format!("Signal={d}\r\nDuration=160\r\n");
+    let s = |t: f64, src: &str, dst: &str, bytes: Vec<u8>| Seen {
+        t,
+        src: addr(src),
+        dst: addr(dst),
+        bytes,
+    };
+    let fwd = |m: &Sip| m.forwarded("SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKp");
+    let msgs = vec![
+        seen(0.0, ALICE, PROXY, &inv),
+        seen(0.01, PROXY, BOB, &fwd(&inv)),
+        seen(1.0, BOB, PROXY, &fwd(&inv).response("200 OK", "tb")),
+        seen(1.01, PROXY, ALICE, &ok),
+        // "1": sent to the proxy, resent, and forwarded by it.
+        s(
+            2.0,
+            ALICE,
+            PROXY,
+            with_typed_body(&i2, "application/dtmf-relay", &relay("1")),
+        ),
+        s(
+            2.5,
+            ALICE,
+            PROXY,
+            with_typed_body(&i2, "application/dtmf-relay", &relay("1")),
+        ),
+        s(
+            2.01,
+            PROXY,
+            BOB,
+            with_typed_body(&fwd(&i2), "application/dtmf-relay", &relay("1")),
+        ),
+        // "#" as `application/dtmf`.
+        s(
+            3.0,
+            ALICE,
+            PROXY,
+            with_typed_body(&i3, "application/dtmf", "#"),
+        ),
+        // Bob's own "5" has the same CSeq number as Alice's first: another From tag.
+        s(
+            4.0,
+            BOB,
+            PROXY,
+            with_typed_body(&from_bob, "application/dtmf-relay", &relay("5")),
+        ),
+        // Not digits: another package, and a relay body without a signal.
+        s(
+            5.0,
+            ALICE,
+            PROXY,
+            with_typed_body(&i4, "application/media_control+xml", "<x/>"),
+        ),
+        s(
+            6.0,
+            ALICE,
+            PROXY,
+            with_typed_body(&i5, "application/dtmf-relay", "Duration=100"),
+        ),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let k = *c.counters();
+        assert_eq!((k.info_dtmf, k.dropped_info_dtmf), (3, 0), "{order:?}");
+        let rows = rows_of(&mut c);
+        let d = &rows[0].info_dtmf;
+        let got: Vec<(f64, &str, u8, Option<u32>, u32)> = d
+            .iter()
+            .map(|d| (d.time, d.digit, d.event, d.duration_ms, d.cseq))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2.0, "1", 1, Some(160), 2),
+                (3.0, "#", 11, None, 3),
+                (4.0, "5", 5, Some(160), 2),
+            ],
+            "{order:?}"
+        );
+        assert_eq!(
+            (d[0].src, d[0].dst),
+            (addr(ALICE), addr(PROXY)),
+            "{order:?}"
+        );
+        assert_eq!(d[2].src, addr(BOB));
+    }
+}
+
+/// A call that sends more INFO digits than are kept: the rest are counted, not stored.
+#[test]
+fn info_dtmf_per_call_is_bounded() {
+    let inv = alice_invite("many");
+    let mut c = Correlator::new(Config::DEFAULT);
+    c.feed(&inv.bytes(), Packet::udp(0.0, addr(ALICE), addr(BOB)));
+    let extra = 10;
+    for n in 0..(sipwire::correlate::MAX_INFO_DTMF_PER_CALL + extra) {
+        let cseq = 2 + n as u32;
+        let m = Sip::request(
+            "INFO",
+            "sip:bob@10.0.0.2",
+            &format!("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKm{n}"),
+            &inv.from,
+            "<sip:bob@example.com>;tag=tb",
+            "many",
+            cseq,
+        );
+        let b = with_typed_body(&m, "application/dtmf-relay", "Signal=7\r\n");
+        c.feed(
+            &b,
+            Packet::udp(1.0 + n as f64 * 0.01, addr(ALICE), addr(BOB)),
+        );
+    }
+    let k = *c.counters();
+    assert_eq!(
+        k.info_dtmf,
+        sipwire::correlate::MAX_INFO_DTMF_PER_CALL as u64
+    );
+    assert_eq!(k.dropped_info_dtmf, extra as u64);
+    let rows = rows_of(&mut c);
+    assert_eq!(
+        rows[0].info_dtmf.len(),
+        sipwire::correlate::MAX_INFO_DTMF_PER_CALL
+    );
+}

@@ -19,6 +19,7 @@
 use std::net::SocketAddr;
 
 use super::dialog::DialogRec;
+use super::dtmf::InfoRec;
 use super::facts::{Method, Seen};
 use super::media::{keep_earliest, SdpRec};
 use super::recycle::Recycled;
@@ -254,6 +255,8 @@ pub(crate) struct CallRec<B> {
     /// Its messages' From, To and Via values, parsed (boxed: the record is moved into and
     /// out of its table, and this is most of its size).
     pub seen: Box<Seen>,
+    /// DTMF digits of its INFO requests (dtmf.rs).
+    pub info_dtmf: Vec<InfoRec>,
 }
 
 /// SDP records of recycled calls, for the next ones to fill (bounded).
@@ -298,6 +301,7 @@ impl<B> CallRec<B> {
             retransmissions: 0,
             kept_bytes: 0,
             seen: Box::default(),
+            info_dtmf: Vec::new(),
         }
     }
 
@@ -328,6 +332,7 @@ impl<B> CallRec<B> {
         self.retransmissions = 0;
         self.kept_bytes = 0;
         self.seen.clear();
+        self.info_dtmf.clear();
     }
 
     /// Whether its buffers grew past what an ordinary call needs (a hostile one's): such a
@@ -338,6 +343,7 @@ impl<B> CallRec<B> {
             || self.exchanges.capacity() > 16
             || self.call_id.capacity() > 1024
             || self.caller_uris.capacity() > 2048
+            || self.info_dtmf.capacity() > 64
     }
 
     /// Sets the caller (see `note_caller`).

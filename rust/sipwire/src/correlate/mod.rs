@@ -53,6 +53,7 @@
 
 mod call;
 mod dialog;
+mod dtmf;
 mod facts;
 mod finish;
 mod hash;
@@ -67,6 +68,7 @@ use std::collections::VecDeque;
 use std::hash::Hasher;
 use std::net::SocketAddr;
 
+pub use dtmf::{InfoDtmf, MAX_INFO_DTMF_PER_CALL};
 pub use facts::Method;
 pub use finish::FinishedCall;
 pub use report::{
@@ -338,6 +340,10 @@ pub struct Counters {
     pub dropped_exchanges: u64,
     /// Rows of evicted calls dropped because `Config::max_pending` were waiting.
     pub dropped_rows: u64,
+    /// DTMF digits read from INFO requests (copies on other hops not counted again).
+    pub info_dtmf: u64,
+    /// Those not recorded: their call had `MAX_INFO_DTMF_PER_CALL` already.
+    pub dropped_info_dtmf: u64,
     /// Messages not kept because of `Config::max_stored_bytes`.
     pub unstored: u64,
     /// Bytes of messages kept now.
@@ -790,6 +796,29 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         if again {
             call.retransmissions = call.retransmissions.saturating_add(1);
             self.counters.retransmissions += 1;
+        }
+        if f.method == Method::Info && role == Role::Request {
+            // DTMF in the INFO's body (dtmf.rs): one digit per request, whatever its hops, at
+            // its earliest copy (a retransmission fed first), also past the call's
+            // transaction bound.
+            let ct = f.content_type.map_or(&[][..], |c| c.of(buf));
+            if let Some((event, duration_ms)) = dtmf::info_digit(ct, idx.body.of(buf)) {
+                let d = InfoDtmf {
+                    time: t,
+                    src: p.src,
+                    dst: p.dst,
+                    cseq: f.cseq,
+                    event,
+                    digit: dtmf::digit_of(event),
+                    duration_ms,
+                };
+                let before = call.info_dtmf.len();
+                if !dtmf::record(&mut call.info_dtmf, d, tags.from_hash) {
+                    self.counters.dropped_info_dtmf += 1;
+                } else if call.info_dtmf.len() > before {
+                    self.counters.info_dtmf += 1;
+                }
+            }
         }
         if let (Some(i), Some(e)) = (txn, ex) {
             link(call, i, e);

@@ -5,9 +5,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::call::CallRec;
+use super::dtmf::InfoDtmf;
 use super::facts::Method;
 use super::media::StreamView;
-use super::rows::{leg_tag, pairs, span, Outcome, Side, Summary};
+use super::rows::{info_dtmf, leg_tag, pairs, span, Outcome, Side, Summary};
 use super::table::Id;
 use super::txn::{RespRec, TxnRec};
 use super::Captured;
@@ -297,6 +298,8 @@ pub struct Call {
     pub dialogs: Vec<DialogId>,
     /// Every transaction of the call.
     pub transactions: Vec<TxnId>,
+    /// DTMF digits sent in its INFO requests, in time order.
+    pub info_dtmf: Vec<InfoDtmf>,
 }
 
 impl Call {
@@ -451,6 +454,7 @@ pub(crate) fn call_of<B>(id: Id, rec: &CallRec<B>, s: &Summary) -> Call {
                 index: idx(i),
             })
             .collect(),
+        info_dtmf: info_dtmf(rec),
     }
 }
 

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::call::{CallRec, Exchange, Leg};
+use super::dtmf::InfoDtmf;
 use super::facts::Method;
 use super::media::{name, negotiated, SdpRec, StreamView};
 use crate::sdp::Direction;
@@ -190,6 +191,8 @@ pub struct CallRecord {
     pub evicted: bool,
     /// The media rows of the call.
     pub media: Vec<MediaRecord>,
+    /// DTMF digits sent in its INFO requests, in time order.
+    pub info_dtmf: Vec<InfoDtmf>,
 }
 
 /// One row of the `media` table: one `m=` line of one offer/answer exchange in one dialog.
@@ -531,5 +534,13 @@ pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRec
         early_media: s.early_media,
         evicted,
         media,
+        info_dtmf: info_dtmf(rec),
     }
+}
+
+/// The call's INFO digits in time order (fed out of order, they were recorded as they came).
+pub(crate) fn info_dtmf<B>(rec: &CallRec<B>) -> Vec<InfoDtmf> {
+    let mut v: Vec<InfoDtmf> = rec.info_dtmf.iter().map(|r| r.dtmf.clone()).collect();
+    v.sort_by(|a, b| a.time.total_cmp(&b.time));
+    v
 }
