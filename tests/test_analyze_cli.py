@@ -165,8 +165,10 @@ def test_json_summary_agrees_with_calls_md(capsys: pytest.CaptureFixture[str]) -
     assert rtp["lost"] == sum(int(r["lost"]) for r in STREAMS) == 9
     assert rtp["streams_with_loss"] == 1
     assert s["dtmf"]["digits"] == len(DIGITS)
+    assert s["dtmf"]["info"] == 0
+    digits = [r["digit"] for r in DIGITS]
     assert s["dtmf"]["calls"] == [
-        {"call_id": CALLS[0]["Call-ID"], "digits": "".join(r["digit"] for r in DIGITS)}
+        {"call_id": CALLS[0]["Call-ID"], "digits": "".join(digits), "sequence": digits}
     ]
     assert s["capture"]["sip_messages"] == 71 and s["capture"]["records"] == 1601
     assert s["capture"]["seconds"] == pytest.approx(31.8, abs=0.2)

@@ -117,10 +117,14 @@ def test_engine_steps_without_an_engine(
     got["media"] = _engine.in_read_order(
         "media", _engine.unpack(packed, "media", empty["media"].schema), got["calls"]
     )
-    for name in ("rtp_streams", "dtmf"):
-        got[name] = _engine.in_read_order(
-            name, _engine.unpack(packed_rtp, name, empty[name].schema)
-        )
+    got["rtp_streams"] = _engine.in_read_order(
+        "rtp_streams", _engine.unpack(packed_rtp, "rtp_streams", empty["rtp_streams"].schema)
+    )
+    # The digits of INFO requests come from the call groups, those of RTP from the RTP groups.
+    schema = empty["dtmf"].schema
+    dtmf = [_engine.unpack(p, "dtmf", schema) for p in (packed, packed_rtp)]
+    got["dtmf"] = _engine.in_read_order("dtmf", pa.concat_tables(dtmf))
+    assert {"info", "rtp"} == set(got["dtmf"]["source"].to_pylist())
     stats = _engine.engine_stats(
         read_stats, packed.column("stats").to_pylist(), packed_rtp.column("stats").to_pylist()
     )

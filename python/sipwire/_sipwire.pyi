@@ -575,12 +575,13 @@ def engine_correlate(
     *,
     strict: bool = False,
     limits: Limits | None = None,
-) -> tuple[Table, Table, dict[str, int], Table]:
-    """Stage two for calls: the ``calls`` and ``media`` tables, the correlator's counters and
-    the join rows (``raw``, ``offer_ip``, ``answer_ip``) of a group holding every fed message
-    of its Call-IDs (``group``: Arrow IPC stream bytes with ``_clock``, ``_rank``, ``_seq``,
-    ``time`` as int64 ns, the addresses, ``transport`` and ``raw``; any order). ``drains``:
-    the whole set's drain points; ``end``: its last fed time."""
+) -> tuple[Table, Table, Table, dict[str, int], Table]:
+    """Stage two for calls: the ``calls`` and ``media`` tables, the ``dtmf`` rows of its INFO
+    requests (``source`` "info"), the correlator's counters and the join rows (``raw``,
+    ``offer_ip``, ``answer_ip``) of a group holding every fed message of its Call-IDs
+    (``group``: Arrow IPC stream bytes with ``_clock``, ``_rank``, ``_seq``, ``time`` as int64
+    ns, the addresses, ``transport`` and ``raw``; any order). ``drains``: the whole set's drain
+    points; ``end``: its last fed time."""
 
 def engine_rtp(
     group: bytes, *, strict: bool = False, limits: Limits | None = None

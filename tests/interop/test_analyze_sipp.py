@@ -321,3 +321,35 @@ def test_reliable_provisional_and_prack(tmp_path: Path) -> None:
         (row,) = [m for m in run.media if m["call_id"] == cid and m["method"] == "INVITE"]
         assert row["codec"] == "PCMU" and row["answer_port"] == uas.media
     assert sum(c["retransmissions"] for c in run.calls) == run.sipp_retransmissions()
+
+
+def test_dtmf_sent_in_info(tmp_path: Path) -> None:
+    """Digits sent in INFO requests, as phones set to "SIP INFO" DTMF send them: two
+    ``application/dtmf-relay`` (``Signal``, ``Duration``) and one ``application/dtmf``. Each is
+    one ``dtmf`` row of ``source`` "info" at its INFO's first copy (tshark's frame time), from
+    the caller to the callee; the INFO of another package is none."""
+    uac = agent("uac", PAIRS / "uac_info_dtmf.xml")
+    uas = agent("uas", PAIRS / "uas_info_dtmf.xml")
+    run = play(tmp_path, uac, [uas])
+    calls = agrees_with_tshark(run)
+    assert successful(uac) == successful(uas) == CALLS
+    dtmf = pa.table(sipwire.capture.analyze(str(run.path)).dtmf).to_pylist()
+    assert {d["source"] for d in dtmf} == {"info"}
+    for cid, c in calls.items():
+        assert (c["outcome"], c["final_status"]) == ("answered", 200)
+        rows = [d for d in dtmf if d["call_id"] == cid]
+        assert [(d["digit"], d["event"], d["duration_ms"]) for d in rows] == [
+            ("1", 1, 160.0),
+            ("#", 11, 250.0),
+            ("5", 5, None),
+        ]
+        infos = [m for m in run.tshark if m.call_id == cid and m.method == "INFO"]
+        for d in rows:
+            (cseq,) = {m.cseq for m in infos if us(d["time"]) == first_us([m])}
+            assert us(d["time"]) == first_us([m for m in infos if m.cseq == cseq])
+            assert (d["src_ip"], d["src_port"], d["dst_ip"], d["dst_port"]) == (
+                *uac.addr,
+                *uas.addr,
+            )
+            assert d["frame"] is None and d["ssrc"] is None and d["rtp_timestamp"] is None
+    assert sum(c["retransmissions"] for c in run.calls) == run.sipp_retransmissions()

@@ -26,9 +26,12 @@ announced it), ``from_sdp`` (False: found by the strict heuristic); and from RTC
 ``rtcp_highest_seq``, ``rtcp_jitter_ms`` (the last report block about it).
 
 ``dtmf``, one row per telephone-event (RFC 4733): ``time``, ``frame`` (first packet), the
-addresses, ``ssrc``, ``digit`` ("0"-"9", "*", "#", "A"-"D", "flash"), ``event``,
-``rtp_timestamp``, ``duration_ms``, ``duration``, ``volume``, ``end_seen``, ``packets``,
-``call_id``.
+addresses, ``ssrc``, ``digit`` ("0"-"9", "*", "#", "A"-"D", "flash"), ``event``, ``source``
+("rtp"), ``rtp_timestamp``, ``duration_ms``, ``duration``, ``volume``, ``end_seen``,
+``packets``, ``call_id``. :func:`analyze` adds a row for each digit sent in a SIP INFO request
+(``application/dtmf-relay``'s ``Signal``/``Duration``, or ``application/dtmf``): ``source``
+"info", the INFO's time (its earliest copy), addresses and Call-ID, ``duration_ms`` when the
+body gave one, the RTP-only columns and ``frame`` null.
 """
 
 from __future__ import annotations
@@ -147,7 +150,9 @@ class Analysis(Capture):
     def dtmf(self) -> Table:
         """The capture's ``dtmf`` (see :func:`read`), each event joined to a media row as the
         streams are (its stream's endpoints, at the event's time): ``call_id`` is that
-        row's, and ``to_tag``, ``cseq``, ``media_index`` and ``sdp_side`` are added."""
+        row's, and ``to_tag``, ``cseq``, ``media_index`` and ``sdp_side`` are added. The digits
+        the calls sent in INFO requests are rows too (``source`` "info", in time order with
+        the others; they join no media row)."""
         return self._reader.dtmf()
 
     def finish(self) -> Analysis:

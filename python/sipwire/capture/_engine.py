@@ -319,8 +319,8 @@ def pack_calls(
     strict: bool = False,
 ) -> Any:
     """:func:`correlate_group`'s tables packed in one row (see :func:`pack`)."""
-    calls, media, stats, joins = correlate_group(t, drains, end, strict=strict)
-    return pack(stats, calls=calls, media=media, joins=joins)
+    calls, media, dtmf, stats, joins = correlate_group(t, drains, end, strict=strict)
+    return pack(stats, calls=calls, media=media, dtmf=dtmf, joins=joins)
 
 
 def _buckets_of(keys: Any, f: Any) -> Any:
@@ -346,22 +346,23 @@ def correlate_group(
     *,
     strict: bool = False,
     limits: Limits | None = None,
-) -> tuple[Any, Any, dict[str, int], Any]:
+) -> tuple[Any, Any, Any, dict[str, int], Any]:
     """Stage two for calls: the ``calls`` and ``media`` tables of a group holding every fed
-    message of its Call-IDs (any order), the correlator's counters, and the join rows of its
-    media rows (``raw``, ``offer_ip``, ``answer_ip``: see :func:`join_events`)."""
+    message of its Call-IDs (any order), the ``dtmf`` rows of their INFO requests, the
+    correlator's counters, and the join rows of its media rows (``raw``, ``offer_ip``,
+    ``answer_ip``: see :func:`join_events`)."""
     pa = _pa()
-    calls, media, stats, joins = engine_correlate(
+    calls, media, dtmf, stats, joins = engine_correlate(
         _ipc(t, _CALL_COLUMNS), list(drains), end, strict=strict, limits=limits
     )
-    return pa.table(calls), pa.table(media), stats, pa.table(joins)
+    return pa.table(calls), pa.table(media), pa.table(dtmf), stats, pa.table(joins)
 
 
 def empty_tables() -> dict[str, Any]:
     """Every table's schema, as an empty table."""
     pa = _pa()
     none = events_schema().empty_table()
-    calls, media, _, joins = engine_correlate(_ipc(none, _CALL_COLUMNS), [], None)
+    calls, media, _, _, joins = engine_correlate(_ipc(none, _CALL_COLUMNS), [], None)
     streams, dtmf, _ = engine_rtp(_ipc(none, _RTP_COLUMNS))
     return {
         "calls": pa.table(calls),

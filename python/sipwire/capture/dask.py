@@ -140,12 +140,13 @@ def analyze(
     packed = fed.shuffle("_bucket").map_partitions(calls_pack, meta=calls_pack(fed._meta))
     packed = packed.persist()
     packed_stats["calls"] = list(packed["stats"].compute())
-    for name in ("calls", "media"):
+    # The digits of INFO requests come from the call groups, those of RTP from the RTP
+    # groups: the `dtmf` table is both.
+    for name in ("calls", "media", "dtmf"):
         unpack = on_arrow(_engine.unpack, name, empty[name].schema)
         tables[name] = packed.map_partitions(unpack, meta=_to_pandas(empty[name]))
 
-    for name in ("rtp_streams", "dtmf"):
-        tables[name] = dd.from_pandas(_to_pandas(empty[name]), npartitions=1)
+    tables["rtp_streams"] = dd.from_pandas(_to_pandas(empty["rtp_streams"]), npartitions=1)
     if rtp:
         udp_f = on_arrow(_engine.udp_view, n)
         udp = events.map_partitions(udp_f, meta=meta(udp_f)).persist()
@@ -164,6 +165,7 @@ def analyze(
             packed_stats["rtp"] = list(packed_rtp["stats"].compute())
             for name in ("rtp_streams", "dtmf"):
                 unpack = on_arrow(_engine.unpack, name, empty[name].schema)
-                tables[name] = packed_rtp.map_partitions(unpack, meta=_to_pandas(empty[name]))
+                rtp_rows = packed_rtp.map_partitions(unpack, meta=_to_pandas(empty[name]))
+                tables[name] = dd.concat([tables[name], rtp_rows]) if name == "dtmf" else rtp_rows
     stats = _engine.engine_stats(read_stats, packed_stats["calls"], packed_stats["rtp"])
     return DaskAnalysis(files, tables, keyed, stats)

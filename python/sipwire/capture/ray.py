@@ -207,10 +207,16 @@ def analyze(
         media = packed.map_batches(
             lambda t: _engine.unpack(t, "media", empty["media"].schema), batch_format="pyarrow"
         )
+        # The digits of INFO requests come from the call groups, those of RTP from the RTP
+        # groups: the table is both.
+        info_dtmf = packed.map_batches(
+            lambda t: _engine.unpack(t, "dtmf", empty["dtmf"].schema), batch_format="pyarrow"
+        )
     else:
         calls, media = ray.data.from_arrow(empty["calls"]), ray.data.from_arrow(empty["media"])
+        info_dtmf = ray.data.from_arrow(empty["dtmf"])
 
-    streams, dtmf = ray.data.from_arrow(empty["rtp_streams"]), ray.data.from_arrow(empty["dtmf"])
+    streams, dtmf = ray.data.from_arrow(empty["rtp_streams"]), info_dtmf
     if rtp:
         udp = events.map_batches(lambda t: _engine.udp_view(t, n), batch_format="pyarrow")
         pairs = _gather(
@@ -240,9 +246,11 @@ def analyze(
                 lambda t: _engine.unpack(t, "rtp_streams", empty["rtp_streams"].schema),
                 batch_format="pyarrow",
             )
-            dtmf = packed_rtp.map_batches(
-                lambda t: _engine.unpack(t, "dtmf", empty["dtmf"].schema),
-                batch_format="pyarrow",
+            dtmf = info_dtmf.union(
+                packed_rtp.map_batches(
+                    lambda t: _engine.unpack(t, "dtmf", empty["dtmf"].schema),
+                    batch_format="pyarrow",
+                )
             )
     stats = _engine.engine_stats(read_stats, packed_stats["calls"], packed_stats["rtp"])
     tables = {

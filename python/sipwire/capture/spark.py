@@ -301,17 +301,18 @@ def analyze(
         return _engine.pack_calls(_from_events(t), drains, end, strict=strict)
 
     packed = fed.groupBy("_bucket").applyInArrow(
-        calls_of_group, "stats binary, calls binary, media binary, joins binary"
+        calls_of_group, "stats binary, calls binary, media binary, dtmf binary, joins binary"
     )
     packed = packed.cache()
     packed_stats["calls"] = [r["stats"] for r in packed.select("stats").collect()]
     tables: dict[str, Any] = {"messages": messages}
-    for name in ("calls", "media"):
+    # The digits of INFO requests come from the call groups, those of RTP from the RTP
+    # groups: the `dtmf` table is both.
+    for name in ("calls", "media", "dtmf"):
         schema = empty[name].schema
         tables[name] = packed.mapInArrow(_unpacker(name, schema), spark_schema(schema))
 
-    for name in ("rtp_streams", "dtmf"):
-        tables[name] = spark.createDataFrame([], spark_schema(empty[name].schema))
+    tables["rtp_streams"] = spark.createDataFrame([], spark_schema(empty["rtp_streams"].schema))
     if rtp:
         lo = F.least("src_ip", "dst_ip")
         hi = F.greatest("src_ip", "dst_ip")
@@ -357,6 +358,7 @@ def analyze(
             packed_stats["rtp"] = [r["stats"] for r in packed_rtp.select("stats").collect()]
             for name in ("rtp_streams", "dtmf"):
                 schema = empty[name].schema
-                tables[name] = packed_rtp.mapInArrow(_unpacker(name, schema), spark_schema(schema))
+                rtp_rows = packed_rtp.mapInArrow(_unpacker(name, schema), spark_schema(schema))
+                tables[name] = tables[name].unionByName(rtp_rows) if name == "dtmf" else rtp_rows
     stats = _engine.engine_stats(read_stats, packed_stats["calls"], packed_stats["rtp"])
     return SparkAnalysis(files, tables, keyed, stats)

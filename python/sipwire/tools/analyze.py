@@ -711,13 +711,18 @@ def summarize(res: Result) -> dict[str, Any]:
             }
         )
 
-    dtmf: dict[str, Any] = {"digits": res.dtmf.num_rows, "calls": []}
+    dtmf: dict[str, Any] = {"digits": res.dtmf.num_rows, "info": 0, "calls": []}
     if res.dtmf.num_rows:
         d = res.dtmf.sort_by([("time", "ascending")])
+        if "source" in d.column_names:
+            dtmf["info"] = d.column("source").to_pylist().count("info")
         per: dict[str, list[str]] = {}
         for cid, digit in zip(d.column("call_id").to_pylist(), d.column("digit").to_pylist()):
             per.setdefault(cid or "", []).append(digit or "?")
-        dtmf["calls"] = [{"call_id": c or None, "digits": "".join(v)} for c, v in per.items()]
+        # `digits` as one string; `sequence` one item a digit ("flash" is one).
+        dtmf["calls"] = [
+            {"call_id": c or None, "digits": "".join(v), "sequence": v} for c, v in per.items()
+        ]
 
     problems = {
         k: int(v)
@@ -920,13 +925,15 @@ def format_summary(
         w(st.bold(f"{'RTP streams':<{label}}") + f"{0:>7}")
     d = s["dtmf"]
     if d["digits"]:
+        info = d.get("info", 0)
+        how = "" if not info else f", {count(info)} sent in SIP INFO"
         w(
             st.bold(f"{'DTMF digits':<{label}}")
-            + f"{count(d['digits']):>7}  in {_plural(len(d['calls']), 'call')}"
+            + f"{count(d['digits']):>7}  in {_plural(len(d['calls']), 'call')}{how}"
         )
         for item in d["calls"][:5]:
             cid = clean(item["call_id"] or "(no call)")
-            w(f"  {cid:<{label - 2}} {clean(' '.join(item['digits']))}")
+            w(f"  {cid:<{label - 2}} {clean(' '.join(item['sequence']))}")
         if len(d["calls"]) > 5:
             w(st.dim(f"  ... {len(d['calls']) - 5} more calls"))
     else:

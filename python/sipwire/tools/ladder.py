@@ -275,11 +275,32 @@ def build(
     for d in dtmf:
         if d.get("time") is None:
             continue
-        src = media_host(d.get("src_ip"))
-        dst = media_host(d.get("dst_ip"))
         note = []
         if d.get("duration_ms") is not None:
             note.append(f"{d['duration_ms']:.0f} ms")
+        if d.get("source") == "info":
+            # A digit sent in an INFO: a note on that INFO's arrow (its earliest copy).
+            info = (
+                host(d.get("src_ip") or "?", d.get("src_port")),
+                host(d.get("dst_ip") or "?", d.get("dst_port")),
+            )
+            at = next(
+                (
+                    s
+                    for s in steps
+                    if s.kind == "sip"
+                    and s.method == "INFO"
+                    and (s.src, s.dst) == info
+                    and abs(s.time - d["time"]) < 2e-6
+                ),
+                None,
+            )
+            if at is not None:
+                digit = clean(d.get("digit") or d.get("event"))
+                at.notes.append(", ".join([f"DTMF {digit}", *note]))
+                continue
+        src = media_host(d.get("src_ip"))
+        dst = media_host(d.get("dst_ip"))
         if d.get("end_seen") is False:
             note.append("no end packet")
         steps.append(

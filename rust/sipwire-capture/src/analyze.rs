@@ -11,12 +11,12 @@ use arrow_array::{
     UInt16Array, UInt32Array,
 };
 use arrow_schema::ArrowError;
-use sipwire::correlate::{CallRecord, Config, Correlator, MediaRecord, Packet};
+use sipwire::correlate::{CallRecord, Config, Correlator, InfoDtmf, MediaRecord, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport as TxnTransport;
 
 use crate::join::{self, JoinRow, Joined};
-use crate::rtp::{DtmfRow, RtpStreamRow};
+use crate::rtp::{DtmfRow, DtmfSource, RtpStreamRow};
 use crate::stats::Counters;
 use crate::table::{IpColumn, Seen};
 use crate::types::Transport;
@@ -63,6 +63,8 @@ pub struct Analysis {
     first_times: Vec<f64>,
     media_calls: Vec<u32>,
     joins: Vec<JoinRow>,
+    /// The DTMF digits of finished calls' INFO requests, for the `dtmf` table.
+    info_dtmf: Vec<DtmfRow>,
     /// Calls per chunk ([`CHUNK_CALLS`]; tests make it small).
     chunk_calls: usize,
     last_drain: f64,
@@ -76,6 +78,32 @@ fn txn_transport(t: Transport) -> TxnTransport {
         Transport::Tcp => TxnTransport::Tcp,
         Transport::Sctp => TxnTransport::Sctp,
         Transport::Ws => TxnTransport::Ws,
+    }
+}
+
+/// A digit of a call's INFO request as a `dtmf` row.
+fn info_row(call_id: &str, d: &InfoDtmf) -> DtmfRow {
+    let ep = |a: SocketAddr| crate::types::Endpoint {
+        ip: a.ip(),
+        port: a.port(),
+    };
+    DtmfRow {
+        time_ns: nanos(d.time),
+        // The correlator keeps no frame numbers; the table writes none for an INFO's digit.
+        frame: 0,
+        src: ep(d.src),
+        dst: ep(d.dst),
+        source: DtmfSource::Info,
+        ssrc: None,
+        digit: Some(d.digit),
+        event: d.event,
+        rtp_timestamp: None,
+        duration_ms: d.duration_ms.map(f64::from),
+        duration: None,
+        volume: None,
+        end_seen: None,
+        packets: None,
+        call_id: Some(call_id.to_owned()),
     }
 }
 
@@ -99,6 +127,7 @@ impl Analysis {
             first_times: Vec::new(),
             media_calls: Vec::new(),
             joins: Vec::new(),
+            info_dtmf: Vec::new(),
             chunk_calls: CHUNK_CALLS,
             last_drain: f64::NEG_INFINITY,
             chunk_error: None,
@@ -184,6 +213,10 @@ impl Analysis {
                 .extend(std::iter::repeat(base + i as u32).take(c.media.len()));
         }
         self.joins.extend(join::rows(&self.pending));
+        for c in &self.pending {
+            self.info_dtmf
+                .extend(c.info_dtmf.iter().map(|d| info_row(&c.call_id, d)));
+        }
         self.pending.clear();
     }
 
@@ -267,8 +300,25 @@ impl Analysis {
 
     /// The `dtmf` table of an analysis: each event joined to its media row as its stream is
     /// (at the event's time), with the same columns added.
+    ///
+    /// The digits of the calls' INFO requests are rows too (`source` "info"), in time order
+    /// with the telephone-events; they join no media row.
     pub fn dtmf_batch(&self, events: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
-        let joined = join::join_dtmf(&self.joins, events);
+        let rows: Vec<DtmfRow>;
+        let events = if self.info_dtmf.is_empty() {
+            events
+        } else {
+            let mut v: Vec<DtmfRow> = events.iter().chain(&self.info_dtmf).cloned().collect();
+            v.sort_by_key(|r| r.time_ns);
+            rows = v;
+            &rows
+        };
+        let mut joined = join::join_dtmf(&self.joins, events);
+        for (j, e) in joined.iter_mut().zip(events) {
+            if e.source == DtmfSource::Info {
+                *j = None;
+            }
+        }
         let base = crate::table::dtmf_batch(events)?;
         let sdp_call_ids = events.iter().map(|e| e.call_id.as_deref());
         self.with_media_keys(base, &joined, sdp_call_ids)

@@ -326,15 +326,26 @@ pub fn transport_of(s: &str) -> Option<Transport> {
     })
 }
 
+/// What a group of calls gives: its `calls` and `media` rows, the `dtmf` rows of its INFO
+/// requests, its counters, and the join rows for the RTP groups.
+pub struct Correlated {
+    pub calls: RecordBatch,
+    pub media: RecordBatch,
+    pub dtmf: RecordBatch,
+    pub stats: CallStats,
+    pub joins: Vec<JoinRow>,
+}
+
 /// Stage two for calls: the `calls` and `media` batches of a group holding every message of
-/// its Call-IDs, `events` in key order. `drains` are the whole read's drain points (key and
-/// time, in order), `end_ns` its last fed message's time.
+/// its Call-IDs, `events` in key order, and the digits of its INFO requests (the `dtmf` rows
+/// of `source` "info"). `drains` are the whole read's drain points (key and time, in order),
+/// `end_ns` its last fed message's time.
 pub fn correlate<'a>(
     events: impl IntoIterator<Item = MessageEvent<'a>>,
     drains: &[(Key, i64)],
     end_ns: Option<i64>,
     parse: ParseOptions,
-) -> Result<(RecordBatch, RecordBatch, CallStats, Vec<JoinRow>), ArrowError> {
+) -> Result<Correlated, ArrowError> {
     let mut a = Analysis::new(sipwire::correlate::Config {
         parse,
         ..sipwire::correlate::Config::DEFAULT
@@ -363,7 +374,13 @@ pub fn correlate<'a>(
     }
     a.finish_at(end_ns);
     let joins = a.joins().to_vec();
-    Ok((a.calls_batch()?, a.media_batch()?, a.stats.clone(), joins))
+    Ok(Correlated {
+        calls: a.calls_batch()?,
+        media: a.media_batch()?,
+        dtmf: a.dtmf_batch(&[])?,
+        stats: a.stats.clone(),
+        joins,
+    })
 }
 
 /// The join rows as a batch: `raw` (their encoding), `offer_ip`, `answer_ip` (where an

@@ -18,7 +18,7 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::rtp::{DtmfRow, RtpStreamRow};
+use crate::rtp::{DtmfRow, DtmfSource, RtpStreamRow};
 use crate::sip::SipRow;
 use crate::types::{Endpoint, Transport};
 
@@ -333,10 +333,10 @@ pub(crate) fn batch_of(cols: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, Arrow
 /// `src_ip`, `src_port`, `dst_ip`, `dst_port` and `ssrc`: the key of an RTP stream, the first
 /// columns of `rtp_streams` and (after the time and frame) of `dtmf`.
 fn stream_key_columns(
-    keys: impl Iterator<Item = (Endpoint, Endpoint, u32)>,
+    keys: impl Iterator<Item = (Endpoint, Endpoint, Option<u32>)>,
 ) -> Vec<(&'static str, ArrayRef)> {
-    let keys: Vec<(Endpoint, Endpoint, u32)> = keys.collect();
-    let ports = |f: fn(&(Endpoint, Endpoint, u32)) -> u16| -> ArrayRef {
+    let keys: Vec<(Endpoint, Endpoint, Option<u32>)> = keys.collect();
+    let ports = |f: fn(&(Endpoint, Endpoint, Option<u32>)) -> u16| -> ArrayRef {
         Arc::new(UInt16Array::from_iter_values(keys.iter().map(f)))
     };
     vec![
@@ -346,7 +346,7 @@ fn stream_key_columns(
         ("dst_port", ports(|k| k.1.port)),
         (
             "ssrc",
-            Arc::new(UInt32Array::from_iter_values(keys.iter().map(|k| k.2))),
+            Arc::new(UInt32Array::from_iter(keys.iter().map(|k| k.2))),
         ),
     ]
 }
@@ -370,7 +370,7 @@ pub fn rtp_streams_batch(rows: &[RtpStreamRow]) -> Result<RecordBatch, ArrowErro
     let f64s = |f: fn(&RtpStreamRow) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from_iter(rows.iter().map(f)))
     };
-    let mut cols = stream_key_columns(rows.iter().map(|r| (r.src, r.dst, r.ssrc)));
+    let mut cols = stream_key_columns(rows.iter().map(|r| (r.src, r.dst, Some(r.ssrc))));
     cols.extend::<Vec<(&str, ArrayRef)>>(vec![
         (
             "payload_type",
@@ -476,13 +476,17 @@ pub fn rtp_streams_batch(rows: &[RtpStreamRow]) -> Result<RecordBatch, ArrowErro
     batch_of(cols)
 }
 
-/// The `dtmf` table: one row per telephone-event (RFC 4733), with its digit and times.
+/// The `dtmf` table: one row per DTMF digit, a telephone-event (RFC 4733) with its RTP
+/// fields, or a digit of a SIP INFO request (`source` "info", the RTP fields null).
 pub fn dtmf_batch(rows: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
     let mut cols = vec![
         ("time", times(rows.iter().map(|r| r.time_ns))),
         (
             "frame",
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.frame))),
+            Arc::new(UInt64Array::from_iter(
+                rows.iter()
+                    .map(|r| Some(r.frame).filter(|_| r.source == DtmfSource::Rtp)),
+            )),
         ),
     ];
     cols.extend(stream_key_columns(
@@ -498,38 +502,34 @@ pub fn dtmf_batch(rows: &[DtmfRow]) -> Result<RecordBatch, ArrowError> {
             Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.event))),
         ),
         (
-            "rtp_timestamp",
-            Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|r| r.rtp_timestamp),
+            "source",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.source.as_str()),
             )),
+        ),
+        (
+            "rtp_timestamp",
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.rtp_timestamp))),
         ),
         (
             "duration_ms",
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.duration_ms),
-            )),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.duration_ms))),
         ),
         (
             "duration",
-            Arc::new(UInt16Array::from_iter_values(
-                rows.iter().map(|r| r.duration),
-            )),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.duration))),
         ),
         (
             "volume",
-            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.volume))),
+            Arc::new(UInt8Array::from_iter(rows.iter().map(|r| r.volume))),
         ),
         (
             "end_seen",
-            Arc::new(BooleanArray::from_iter(
-                rows.iter().map(|r| Some(r.end_seen)),
-            )),
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.end_seen))),
         ),
         (
             "packets",
-            Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|r| r.packets),
-            )),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.packets))),
         ),
         (
             "call_id",

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
-use sipwire_capture::rtp::{DtmfRow, RtpStats, RtpStreamRow, RtpTracker};
+use sipwire_capture::rtp::{DtmfRow, DtmfSource, RtpStats, RtpStreamRow, RtpTracker};
 use sipwire_capture::{CaptureLimits, Counters, Endpoint};
 
 // --- builders -------------------------------------------------------------------------------
@@ -959,16 +959,20 @@ fn call_dtmf() {
     assert_eq!(
         digits,
         vec![
-            (Some("1"), true, 1120, 7),
-            (Some("#"), true, 1120, 7),
-            (Some("9"), true, 1120, 7),
-            (Some("D"), false, 960, 6),
+            (Some("1"), Some(true), Some(1120), Some(7)),
+            (Some("#"), Some(true), Some(1120), Some(7)),
+            (Some("9"), Some(true), Some(1120), Some(7)),
+            (Some("D"), Some(false), Some(960), Some(6)),
         ]
     );
     let one = &out.dtmf[0];
-    assert_eq!(one.duration_ms, 140.0);
-    assert_eq!((one.event, one.volume, one.ssrc), (1, 10, SSRC_B));
-    assert_eq!(one.rtp_timestamp, 5000 + 40 * 160);
+    assert_eq!(one.duration_ms, Some(140.0));
+    assert_eq!(
+        (one.event, one.volume, one.ssrc),
+        (1, Some(10), Some(SSRC_B))
+    );
+    assert_eq!(one.rtp_timestamp, Some(5000 + 40 * 160));
+    assert_eq!(one.source, DtmfSource::Rtp);
     assert_eq!(one.call_id.as_deref(), Some(CALL_ID));
     assert_eq!(one.src, ep("10.0.0.2", 50000));
     // The first event packet of "1" is frame 83 in tshark's numbering of this capture.
@@ -1585,7 +1589,7 @@ fn dtmf_by_heuristic_pt101_and_bound() {
     assert_eq!(dtmf.len(), 16);
     assert_eq!((st.dtmf_events, st.dtmf_dropped), (16, 4));
     assert_eq!(dtmf[0].digit, Some("0"));
-    assert_eq!(dtmf[0].duration_ms, 50.0);
+    assert_eq!(dtmf[0].duration_ms, Some(50.0));
     assert_eq!(dtmf[0].call_id, None);
 }
 
@@ -1642,7 +1646,7 @@ fn sdp_event_pt_and_clock() {
     assert_eq!(dtmf.len(), 1);
     assert_eq!(
         (dtmf[0].digit, dtmf[0].duration_ms, dtmf[0].packets),
-        (Some("3"), 40.0, 2)
+        (Some("3"), Some(40.0), Some(2))
     );
     assert_eq!(dtmf[0].call_id.as_deref(), Some("cid-16k"));
 }

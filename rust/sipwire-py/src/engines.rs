@@ -219,10 +219,10 @@ impl<'a> Cols<'a> {
     }
 }
 
-/// Stage two for calls: the `calls` and `media` tables and the correlator's counters of a
-/// group holding every fed message of its Call-IDs: `group` is Arrow IPC stream bytes with
-/// `_clock`, `_rank`, `_seq`, `time` (int64 ns), the addresses, `transport` and `raw`, any
-/// order. `drains`: (clock, rank, seq, time) of every drain point of the whole set; `end`:
+/// Stage two for calls: the `calls` and `media` tables, the `dtmf` rows of its INFO requests,
+/// the correlator's counters and the join rows of a group holding every fed message of its
+/// Call-IDs: `group` is Arrow IPC stream bytes with `_clock`, `_rank`, `_seq`, `time` (int64
+/// ns), the addresses, `transport` and `raw`, any order. `drains`: (clock, rank, seq, time) of every drain point of the whole set; `end`:
 /// the set's last fed message time.
 #[pyfunction]
 #[pyo3(signature = (group, drains, end, *, strict=false, limits=None))]
@@ -233,7 +233,7 @@ fn engine_correlate<'py>(
     end: Option<i64>,
     strict: bool,
     limits: Option<Py<PyLimits>>,
-) -> PyResult<(Table, Table, Bound<'py, PyDict>, Table)> {
+) -> PyResult<(Table, Table, Table, Bound<'py, PyDict>, Table)> {
     let parse = options(py, strict, limits.as_ref());
     let batches = read_ipc(group)?;
     let mut rows: Vec<(Key, usize, usize)> = Vec::new();
@@ -271,15 +271,17 @@ fn engine_correlate<'py>(
         .map(|(c, r, s, t)| ((c, r, s), t))
         .collect();
     drains.sort();
-    let (c, m, st, joins) = py
+    let out = py
         .allow_threads(|| correlate(events, &drains, end, parse))
         .map_err(arrow_err)?;
-    let j = joins_batch(&joins).map_err(arrow_err)?;
+    let j = joins_batch(&out.joins).map_err(arrow_err)?;
+    let table = |b: RecordBatch| Table::new(b.schema(), vec![b]);
     Ok((
-        Table::new(c.schema(), vec![c]),
-        Table::new(m.schema(), vec![m]),
-        counters(py, &st)?,
-        Table::new(j.schema(), vec![j]),
+        table(out.calls),
+        table(out.media),
+        table(out.dtmf),
+        counters(py, &out.stats)?,
+        table(j),
     ))
 }
 

@@ -225,32 +225,54 @@ pub struct RtpStreamRow {
     pub rtcp_jitter_ms: Option<f64>,
 }
 
-/// One telephone-event (RFC 4733), one row however many packets carried it.
+/// Where a DTMF digit was seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtmfSource {
+    /// A telephone-event in RTP (RFC 4733).
+    Rtp,
+    /// A SIP INFO request's body (`application/dtmf-relay` or `application/dtmf`).
+    Info,
+}
+
+impl DtmfSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DtmfSource::Rtp => "rtp",
+            DtmfSource::Info => "info",
+        }
+    }
+}
+
+/// One DTMF digit: a telephone-event (RFC 4733), one row however many packets carried it, or
+/// a digit sent in a SIP INFO request (the RTP fields `None`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DtmfRow {
-    /// Capture time and frame of the event's first packet.
+    /// Capture time and frame of the event's first packet (of the INFO's earliest copy; frame
+    /// 0, the correlator does not keep frames).
     pub time_ns: i64,
     pub frame: u64,
     pub src: Endpoint,
     pub dst: Endpoint,
-    pub ssrc: u32,
+    pub source: DtmfSource,
+    pub ssrc: Option<u32>,
     /// "0"-"9", "*", "#", "A"-"D", or "flash" (event 16); `None` for other events (RFC 4733
     /// §3.2 defines only 0-16 for DTMF; tones of RFC 4734 keep their code in `event`).
     pub digit: Option<&'static str>,
     /// The event code (RFC 4733 §2.3).
     pub event: u8,
     /// The event's RTP timestamp (its start, in the stream's clock).
-    pub rtp_timestamp: u32,
-    /// Duration in ms: the final duration (of the end packet, else the longest seen) / clock.
-    pub duration_ms: f64,
+    pub rtp_timestamp: Option<u32>,
+    /// Duration in ms: the final duration (of the end packet, else the longest seen) / clock;
+    /// an INFO's `Duration`, when it gave one.
+    pub duration_ms: Option<f64>,
     /// The duration field in timestamp units.
-    pub duration: u16,
+    pub duration: Option<u16>,
     /// Volume, in −dBm0 (0-63, RFC 4733 §2.3).
-    pub volume: u8,
+    pub volume: Option<u8>,
     /// An end packet (E bit) was seen.
-    pub end_seen: bool,
+    pub end_seen: Option<bool>,
     /// Packets of this event counted (the redundant end packets after the first not).
-    pub packets: u32,
+    pub packets: Option<u32>,
     /// Call-ID of the stream's SDP, if any.
     pub call_id: Option<String>,
 }
@@ -1073,15 +1095,16 @@ fn emit(
         frame: e.frame,
         src: key.src,
         dst: key.dst,
-        ssrc: key.ssrc,
+        source: DtmfSource::Rtp,
+        ssrc: Some(key.ssrc),
         digit: dtmf::digit(e.event),
         event: e.event,
-        rtp_timestamp: e.ts,
-        duration_ms: f64::from(e.duration) * 1000.0 / f64::from(rate),
-        duration: e.duration,
-        volume: e.volume,
-        end_seen: e.end_seen,
-        packets: e.packets,
+        rtp_timestamp: Some(e.ts),
+        duration_ms: Some(f64::from(e.duration) * 1000.0 / f64::from(rate)),
+        duration: Some(e.duration),
+        volume: Some(e.volume),
+        end_seen: Some(e.end_seen),
+        packets: Some(e.packets),
         call_id: s.media.as_ref().map(|m| m.call_id.to_string()),
     });
 }
