@@ -128,6 +128,24 @@ def test_no_retransmission_is_reported_where_none_was_sent(
     assert s["retransmissions"]["count"] == 0
 
 
+def test_a_file_named_twice_is_read_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The capture and a link to it (or its directory and itself): read once, said on stderr;
+    read twice, each message would count as a retransmission."""
+    link = tmp_path / "link.pcapng"
+    link.symlink_to(CAPTURE)
+    for extra in ([str(link)], [str(CAPTURE), str(tmp_path)]):
+        rc, out, err = run(capsys, str(CAPTURE), *extra, "--quiet", "--json")
+        assert rc == 0
+        s = json.loads(out)
+        assert s["capture"]["sip_messages"] == 71 and s["retransmissions"]["count"] == 0
+        assert f"{link} is the file {CAPTURE} again: read once" in err
+    with pytest.warns(UserWarning, match="again: read once"):
+        a = sipwire.capture.analyze([str(CAPTURE), str(link)])
+    assert pa.table(a.messages).num_rows == 71
+
+
 def test_threads_one_and_two_give_the_same_summary(capsys: pytest.CaptureFixture[str]) -> None:
     one = json.loads(summary_text(capsys, "--json", "--threads", "1"))
     two = json.loads(summary_text(capsys, "--json", "--threads", "2"))

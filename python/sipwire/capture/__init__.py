@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 from typing import IO, Any, Union
 
@@ -219,11 +220,23 @@ def _sources(source: Source | Iterable[Source]) -> list[Any]:
         if not items:
             raise ValueError("no capture given: pass a path, a list of paths or a file object")
     out: list[Any] = []
+    from sipwire.capture._engine import drop_repeats
+
+    # A file named twice would read as every packet captured twice: the first name is read.
+    kept, repeats = drop_repeats(
+        [os.fspath(s) for s in items if isinstance(s, (str, os.PathLike)) and s != "-"]
+    )
+    for repeat, first in repeats:
+        warnings.warn(f"{repeat} is the file {first} again: read once", stacklevel=3)
+    seen = set(kept)
     for s in items:
         if isinstance(s, str) and s == "-":
             out.append(sys.stdin.buffer)
         elif isinstance(s, (str, os.PathLike)):
             path = os.fspath(s)
+            if path not in seen:
+                continue
+            seen.discard(path)
             _check_path(path)
             out.append(path)
         elif isinstance(s, bytes):

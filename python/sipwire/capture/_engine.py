@@ -63,6 +63,29 @@ def expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> 
     return expand_skipping(paths)[0]
 
 
+def drop_repeats(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """``paths`` with each local file kept once (the first name of it: a file named twice, by a
+    link or a directory walk, would read as every packet captured twice), and the (repeat,
+    first) pairs left out. URIs and names that do not exist are kept as given."""
+    kept: list[str] = []
+    repeats: list[tuple[str, str]] = []
+    first: dict[tuple[int, int], str] = {}
+    for p in paths:
+        if "://" not in p and p != "-":
+            try:
+                st = os.stat(p)
+            except OSError:
+                kept.append(p)
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in first:
+                repeats.append((p, first[key]))
+                continue
+            first[key] = p
+        kept.append(p)
+    return kept, repeats
+
+
 def _looks_like_capture(path: str) -> bool:
     from sipwire.capture import _check_path
 
@@ -80,7 +103,8 @@ def expand_skipping(
 ) -> tuple[list[str], list[str]]:
     """``expand``, and the local files a directory walk passed over because they do not start
     as pcap, pcapng, gzip or zstd (a README or notes among rotated captures). Files named
-    themselves are kept whatever they hold; objects under a URI are not opened here."""
+    themselves are kept whatever they hold; objects under a URI are not opened here. A file
+    named twice is kept once (:func:`drop_repeats`)."""
     from pyarrow import fs as pafs
 
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -120,6 +144,7 @@ def expand_skipping(
             out.append(p)
         else:
             raise FileNotFoundError(f"no such capture: {p!r}")
+    out = drop_repeats(out)[0]
     if not out:
         n = len(skipped)
         if n == 1:

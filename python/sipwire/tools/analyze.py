@@ -233,9 +233,10 @@ class _Distributed:
 def expand_sources(sources: Sequence[str], err: TextIO | None = None) -> list[str]:
     """Directories (and URIs pyarrow reads) walked to their capture files; files and ``-`` as
     given. The files a walk passed over (not captures) are said on ``err``."""
-    if not any(s != "-" and (os.path.isdir(s) or "://" in s) for s in sources):
-        return list(sources)
     from sipwire.capture import _engine
+
+    if not any(s != "-" and (os.path.isdir(s) or "://" in s) for s in sources):
+        return _once(list(sources), err)
 
     out: list[str] = []
     skipped: list[str] = []
@@ -254,7 +255,22 @@ def expand_sources(sources: Sequence[str], err: TextIO | None = None) -> list[st
             f"{'is' if len(skipped) == 1 else 'are'} not a capture: {names}{more}",
             file=err,
         )
-    return out
+    return _once(out, err)
+
+
+def _once(files: list[str], err: TextIO | None) -> list[str]:
+    """Each file once: one named twice (a link, a glob and a directory) would read as every
+    packet captured twice, each a retransmission."""
+    from sipwire.capture import _engine
+
+    kept, repeats = _engine.drop_repeats(files)
+    if err is not None:
+        for repeat, first in repeats:
+            print(
+                f"sipwire analyze: {clean(repeat)} is the file {clean(first)} again: read once",
+                file=err,
+            )
+    return kept
 
 
 def _quiet_ray() -> None:
@@ -1195,6 +1211,8 @@ def _run(args: argparse.Namespace) -> int:
             sources = expand_sources(sources, sys.stderr)
         except (OSError, ValueError) as e:
             raise UsageError(str(e)) from None
+    else:
+        sources = _once(sources, sys.stderr)
     check_sources([s for s in sources if "://" not in s])
     if "-" in sources and sys.stdin.isatty():
         # Reading would wait for the terminal to type a capture.
