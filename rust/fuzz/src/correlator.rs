@@ -20,14 +20,15 @@ const MAX_OPS: usize = 16;
 /// their responses share branch, CSeq and tags.
 #[derive(Arbitrary, Clone, Copy, Debug)]
 pub struct Msg {
-    /// INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, OPTIONS, REGISTER, or a response to one.
+    /// INVITE, ACK, BYE, CANCEL, UPDATE, PRACK, OPTIONS, REGISTER, INFO, or a response to one.
     method: u8,
     status: Option<u8>,
     call: u8,
     branch: u8,
     tags: u8,
     cseq: u8,
-    /// Body: none, an offer/answer SDP (two variants), or garbage with an SDP type.
+    /// Body: none, an offer/answer SDP (two variants), garbage with an SDP type, or a DTMF
+    /// digit (`application/dtmf-relay`, the digit from the CSeq and the tags).
     body: u8,
     /// Caller → callee, or back.
     back: bool,
@@ -55,8 +56,8 @@ pub enum CorOp {
     },
 }
 
-const METHODS: [&str; 8] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "OPTIONS", "REGISTER",
+const METHODS: [&str; 9] = [
+    "INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK", "OPTIONS", "REGISTER", "INFO",
 ];
 const STATUSES: [u16; 12] = [100, 180, 183, 200, 202, 401, 404, 408, 481, 486, 487, 503];
 
@@ -106,13 +107,17 @@ impl Msg {
             u32::from(self.cseq % 3) + 1,
             if self.back { CALLEE } else { CALLER },
         );
-        let body = match self.body % 5 {
+        let digit = format!("Signal={}\r\n", (self.cseq % 3) * 3 + self.tags % 3);
+        let body = match self.body % 6 {
             1 => OFFER,
             2 => ANSWER,
             3 => "v=0\r\nm=audio x",
+            5 => digit.as_str(),
             _ => "",
         };
-        if !body.is_empty() {
+        if self.body % 6 == 5 {
+            m.push_str("Content-Type: application/dtmf-relay\r\n");
+        } else if !body.is_empty() {
             m.push_str("Content-Type: application/sdp\r\n");
         }
         let _ = write!(m, "Content-Length: {}\r\n\r\n{body}", body.len());
@@ -193,6 +198,8 @@ struct Invariant {
     ringing_time: Option<f64>,
     answer_time: Option<f64>,
     cancel_time: Option<f64>,
+    /// The digits of INFO requests: (time, CSeq, digit), one per request at its earliest copy.
+    info_dtmf: Vec<(f64, u32, &'static str)>,
 }
 
 fn invariant(r: &CallRecord) -> Invariant {
@@ -209,6 +216,11 @@ fn invariant(r: &CallRecord) -> Invariant {
         ringing_time: r.ringing_time,
         answer_time: r.answer_time,
         cancel_time: r.cancel_time,
+        info_dtmf: r
+            .info_dtmf
+            .iter()
+            .map(|d| (d.time, d.cseq, d.digit))
+            .collect(),
     }
 }
 

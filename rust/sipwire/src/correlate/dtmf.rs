@@ -107,17 +107,24 @@ pub(crate) fn digit_of(event: u8) -> &'static str {
     D.get(usize::from(event)).copied().unwrap_or("?")
 }
 
-/// Records `d` in `recs` unless it is a copy of one there (the earlier copy's time, addresses
-/// kept). `false` when the call is at its bound and `d` is new.
+/// The order of a call's digits, and of copies of one request (the first is kept): by time,
+/// then by what they say, so that neither depends on the order they were fed in.
+pub(crate) fn order(a: &InfoDtmf, b: &InfoDtmf) -> std::cmp::Ordering {
+    let rest = |d: &InfoDtmf| (d.cseq, d.event, d.duration_ms, d.src, d.dst);
+    a.time
+        .total_cmp(&b.time)
+        .then_with(|| rest(a).cmp(&rest(b)))
+}
+
+/// Records `d` in `recs` unless it is a copy of one there (same From tag and CSeq): then the
+/// earlier copy is kept. `false` when the call is at its bound and `d` is new.
 pub(crate) fn record(recs: &mut Vec<InfoRec>, d: InfoDtmf, from_hash: u64) -> bool {
     if let Some(r) = recs
         .iter_mut()
         .find(|r| r.from_hash == from_hash && r.dtmf.cseq == d.cseq)
     {
-        if d.time < r.dtmf.time {
-            r.dtmf.time = d.time;
-            r.dtmf.src = d.src;
-            r.dtmf.dst = d.dst;
+        if order(&d, &r.dtmf).is_lt() {
+            r.dtmf = d;
         }
         return true;
     }
@@ -221,6 +228,19 @@ mod tests {
         assert!(record(&mut recs, d(2.0, 7, b), 2));
         assert!(record(&mut recs, d(2.0, 8, b), 1));
         assert_eq!(recs.len(), 3);
+        // Copies at one instant that disagree: the same one is kept whichever came first.
+        let at = |event, src| InfoDtmf {
+            event,
+            digit: digit_of(event),
+            ..d(0.5, 9, src)
+        };
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for (v, first, second) in [(&mut x, at(3, a), at(2, b)), (&mut y, at(2, b), at(3, a))] {
+            record(v, first, 5);
+            record(v, second, 5);
+        }
+        assert_eq!((x[0].dtmf.digit, x[0].dtmf.src), ("2", b));
+        assert_eq!((y[0].dtmf.digit, y[0].dtmf.src), ("2", b));
         for n in 0..(MAX_INFO_DTMF_PER_CALL as u32) {
             record(&mut recs, d(4.0, 100 + n, a), 1);
         }

@@ -541,6 +541,6 @@ pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRec
 /// The call's INFO digits in time order (fed out of order, they were recorded as they came).
 pub(crate) fn info_dtmf<B>(rec: &CallRec<B>) -> Vec<InfoDtmf> {
     let mut v: Vec<InfoDtmf> = rec.info_dtmf.iter().map(|r| r.dtmf.clone()).collect();
-    v.sort_by(|a, b| a.time.total_cmp(&b.time));
+    v.sort_by(super::dtmf::order);
     v
 }
