@@ -380,6 +380,30 @@ fn report_correlator_runs(cap: &Capture) {
             (a1 - a0) as f64 / msgs,
         );
     }
+    // The parse alone, as `feed` does it (one header vector reused): what the streaming runs
+    // above spend outside the correlation stage.
+    let parse = correlate::Config::DEFAULT.parse;
+    for run in 0..6 {
+        let (t, cpu0) = (Instant::now(), thread_cpu());
+        let mut headers = Vec::new();
+        for (r, _) in &cap.msgs {
+            if let Ok(i) =
+                MessageIndex::parse_datagram_reusing(&cap.data[r.clone()], &parse, headers)
+            {
+                headers = black_box(i).headers;
+            } else {
+                headers = Vec::new();
+            }
+        }
+        let (dt, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - cpu0);
+        eprintln!(
+            "  parse alone, run {}: {:6.1} ms, {:5.0} ns/msg | CPU {:6.1} ms",
+            run + 1,
+            dt * 1e3,
+            dt * 1e9 / msgs,
+            cpu * 1e3
+        );
+    }
     let idx = indexes(cap);
     eprintln!(
         "== correlator, streaming as above, each message's index made beforehand (feed_parsed: \
