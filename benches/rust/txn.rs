@@ -361,25 +361,7 @@ fn report_correlator_runs(cap: &Capture) {
         "== correlator, streaming: nothing kept, drain every {DRAIN_EVERY} messages, rows made \
          (wall clock, and the thread's CPU time from /proc/thread-self/schedstat)"
     );
-    for run in 0..6 {
-        let a0 = allocs();
-        let (t, cpu0) = (Instant::now(), thread_cpu());
-        let out = correlate_streaming(cap);
-        let (dt, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - cpu0);
-        let a1 = allocs();
-        drop(black_box(out));
-        eprintln!(
-            "  run {}: {:6.1} ms {:7.0} msg/s, {:5.0} ns/msg | CPU {:6.1} ms, {:7.0} msg/s | \
-             {:.2} allocs/msg",
-            run + 1,
-            dt * 1e3,
-            msgs / dt,
-            dt * 1e9 / msgs,
-            cpu * 1e3,
-            msgs / cpu,
-            (a1 - a0) as f64 / msgs,
-        );
-    }
+    report_runs(msgs, || correlate_streaming(cap));
     // The parse alone, as `feed` does it (one header vector reused): what the streaming runs
     // above spend outside the correlation stage.
     let parse = correlate::Config::DEFAULT.parse;
@@ -409,10 +391,16 @@ fn report_correlator_runs(cap: &Capture) {
         "== correlator, streaming as above, each message's index made beforehand (feed_parsed: \
          the analyze pipeline's correlation stage, the reader's parse not in it)"
     );
+    report_runs(msgs, || correlate_streaming_indexed(cap, &idx));
+}
+
+/// Six timed runs of `f` (its output dropped untimed): wall clock, this thread's CPU time,
+/// heap allocations, per message.
+fn report_runs<T>(msgs: f64, f: impl Fn() -> T) {
     for run in 0..6 {
         let a0 = allocs();
         let (t, cpu0) = (Instant::now(), thread_cpu());
-        let out = correlate_streaming_indexed(cap, &idx);
+        let out = f();
         let (dt, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - cpu0);
         let a1 = allocs();
         drop(black_box(out));

@@ -9,12 +9,10 @@
 //! redundant end packets that follow are recognised and not counted again. An event whose end
 //! packets were all lost is closed, `end_seen` false, by the next event or the end of the read.
 
-/// The event codes of RFC 4733 §3.2 (DTMF) as digits; 16 is hook flash.
+/// The event codes of RFC 4733 §3.2 (DTMF) as digits; 16 is hook flash (the table the
+/// correlator's INFO digits use too).
 pub(crate) fn digit(event: u8) -> Option<&'static str> {
-    const D: [&str; 17] = [
-        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "A", "B", "C", "D", "flash",
-    ];
-    D.get(usize::from(event)).copied()
+    sipwire::correlate::dtmf_digit(event)
 }
 
 /// One telephone-event payload (RFC 4733 §2.3).

@@ -99,12 +99,18 @@ fn number(v: &[u8]) -> Option<u32> {
     )
 }
 
-/// The digit an event code stands for (RFC 4733 §3.2).
-pub(crate) fn digit_of(event: u8) -> &'static str {
+/// The DTMF digit an RFC 4733 §3.2 event code stands for: "0"-"9", "*", "#", "A"-"D", or
+/// "flash" (16); `None` for other events (the tones of RFC 4734).
+pub fn dtmf_digit(event: u8) -> Option<&'static str> {
     const D: [&str; 17] = [
         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "A", "B", "C", "D", "flash",
     ];
-    D.get(usize::from(event)).copied().unwrap_or("?")
+    D.get(usize::from(event)).copied()
+}
+
+/// [`dtmf_digit`] of an event [`info_digit`] read (0-16, so always one).
+pub(crate) fn digit_of(event: u8) -> &'static str {
+    dtmf_digit(event).unwrap_or("?")
 }
 
 /// The order of a call's digits, and of copies of one request (the first is kept): by time,

@@ -68,7 +68,7 @@ use std::collections::VecDeque;
 use std::hash::Hasher;
 use std::net::SocketAddr;
 
-pub use dtmf::{InfoDtmf, MAX_INFO_DTMF_PER_CALL};
+pub use dtmf::{dtmf_digit, InfoDtmf, MAX_INFO_DTMF_PER_CALL};
 pub use facts::Method;
 pub use finish::FinishedCall;
 pub use report::{
