@@ -228,15 +228,15 @@ def _sources(source: Source | Iterable[Source]) -> list[Any]:
     )
     for repeat, first in repeats:
         warnings.warn(f"{repeat} is the file {first} again: read once", stacklevel=3)
-    seen = set(kept)
+    left = set(kept)  # each kept name is taken once, at its first place
     for s in items:
         if isinstance(s, str) and s == "-":
             out.append(sys.stdin.buffer)
         elif isinstance(s, (str, os.PathLike)):
             path = os.fspath(s)
-            if path not in seen:
+            if path not in left:
                 continue
-            seen.discard(path)
+            left.remove(path)
             _check_path(path)
             out.append(path)
         elif isinstance(s, bytes):

@@ -59,8 +59,8 @@ def expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> 
     """The capture files named: files as given, directories walked (sorted, hidden files and
     directories left out, and local files that do not start as a capture: see
     ``expand_skipping``), local paths or any URI pyarrow's filesystems know (``s3://``,
-    ``gs://``, ``hdfs://``)."""
-    return expand_skipping(paths)[0]
+    ``gs://``, ``hdfs://``). A file named twice is kept once (:func:`drop_repeats`)."""
+    return drop_repeats(expand_skipping(paths)[0])[0]
 
 
 def drop_repeats(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -103,8 +103,7 @@ def expand_skipping(
 ) -> tuple[list[str], list[str]]:
     """``expand``, and the local files a directory walk passed over because they do not start
     as pcap, pcapng, gzip or zstd (a README or notes among rotated captures). Files named
-    themselves are kept whatever they hold; objects under a URI are not opened here. A file
-    named twice is kept once (:func:`drop_repeats`)."""
+    themselves are kept whatever they hold; objects under a URI are not opened here."""
     from pyarrow import fs as pafs
 
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -144,7 +143,6 @@ def expand_skipping(
             out.append(p)
         else:
             raise FileNotFoundError(f"no such capture: {p!r}")
-    out = drop_repeats(out)[0]
     if not out:
         n = len(skipped)
         if n == 1:

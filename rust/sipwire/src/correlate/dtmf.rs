@@ -88,15 +88,9 @@ fn event_of(v: &[u8]) -> Option<u8> {
     }
 }
 
-/// A decimal number of at most nine digits.
+/// A decimal number that fits in 32 bits.
 fn number(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        v.iter()
-            .fold(0u32, |n, d| n * 10 + u32::from(d.wrapping_sub(b'0'))),
-    )
+    crate::scan::parse_u64(v).and_then(|n| u32::try_from(n).ok())
 }
 
 /// The DTMF digit an RFC 4733 §3.2 event code stands for: "0"-"9", "*", "#", "A"-"D", or
@@ -170,6 +164,14 @@ mod tests {
         assert_eq!(
             info_digit(b"Application/DTMF-Relay ; x=y", b"Signal=0"),
             Some((0, None))
+        );
+        // The first Signal counts; a name with bytes before it is no Signal; a Duration past
+        // 32 bits is none.
+        assert_eq!(info_digit(ct, b"Signal=1\r\nSignal=2\r\n"), Some((1, None)));
+        assert_eq!(info_digit(ct, b"\xff\x00Signal=3\r\n"), None);
+        assert_eq!(
+            info_digit(ct, b"Signal=4\r\nDuration=4294967296\r\n"),
+            Some((4, None))
         );
         // The digit alone is not a relay body.
         assert_eq!(info_digit(ct, b"5\r\n"), None);
