@@ -18,24 +18,8 @@ use crate::typed;
 
 /// A `str` from wire bytes: UTF-8 when valid (SIP's charset), else with replacement characters.
 pub fn pystr<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
-    // CPython's decoder checks the bytes as it copies them (ASCII a word at a time): one pass,
-    // where `str::from_utf8` and then `PyString::new` read every byte twice.
-    if let Ok(len) = pyo3::ffi::Py_ssize_t::try_from(b.len()) {
-        // SAFETY: `b` is valid for `len` bytes for the whole call, the error handler name is
-        // a NUL-terminated static string, and the result is a new reference (or NULL with an
-        // exception set, handled below).
-        let s = unsafe {
-            let p = pyo3::ffi::PyUnicode_DecodeUTF8(b.as_ptr().cast(), len, c"replace".as_ptr());
-            Bound::from_owned_ptr_or_opt(py, p)
-        };
-        if let Some(s) = s {
-            // PyUnicode_DecodeUTF8 returns a str: checked (one flag test), not assumed.
-            if let Ok(s) = s.downcast_into::<PyString>() {
-                return s;
-            }
-        } else {
-            let _ = PyErr::take(py); // out of memory: the fallback below says so
-        }
+    if let Some(s) = sipwire::scan::ascii_str(b) {
+        return PyString::new(py, s);
     }
     match std::str::from_utf8(b) {
         Ok(s) => PyString::new(py, s),

@@ -536,6 +536,20 @@ pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// The bytes as a `str` when every one is ASCII (the usual SIP field), found by one
+/// word-at-a-time test; `None` otherwise (the caller then checks UTF-8 in full). Short
+/// fields are most of what a binding turns into strings, where `str::from_utf8` costs ~5×
+/// this test.
+#[inline]
+pub fn ascii_str(s: &[u8]) -> Option<&str> {
+    if s.is_ascii() {
+        // SAFETY: every byte is below 0x80, and any such sequence is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(s) })
+    } else {
+        None
+    }
+}
+
 /// Parses `1*DIGIT` as u64; `None` on empty input, a non-digit, or overflow past u64.
 #[inline]
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -555,6 +569,17 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_str_takes_ascii_only() {
+        assert_eq!(ascii_str(b"z9hG4bK74bfa"), Some("z9hG4bK74bfa"));
+        assert_eq!(ascii_str(b""), Some(""));
+        assert_eq!(ascii_str("caf\u{e9}".as_bytes()), None);
+        assert_eq!(ascii_str(b"a\xffb"), None);
+        for b in 0..=255u8 {
+            assert_eq!(ascii_str(&[b]).is_some(), b < 0x80);
+        }
+    }
 
     fn items(s: &str) -> Vec<String> {
         CommaSplit::new(s.as_bytes())
