@@ -582,6 +582,18 @@ criterion_group! {
 }
 
 fn main() {
+    // `SIPWIRE_PROFILE_STREAMING=N`: only N streaming runs, for perf or callgrind (the
+    // difference between two values of N is the runs alone, the capture's generation not in it).
+    if let Some(n) = std::env::var("SIPWIRE_PROFILE_STREAMING")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        let cap = capture(CALLS);
+        for _ in 0..n {
+            black_box(correlate_streaming(&cap));
+        }
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
