@@ -95,7 +95,7 @@ impl TextColumn {
             Err(_) => {
                 let mut b = StringBuilder::with_capacity(bytes.len(), bytes.values().len());
                 for v in bytes.iter() {
-                    b.append_option(v.map(String::from_utf8_lossy));
+                    b.append_option(v.map(sipwire::scan::lossy_str));
                 }
                 Arc::new(b.finish())
             }

@@ -18,13 +18,7 @@ use crate::typed;
 
 /// A `str` from wire bytes: UTF-8 when valid (SIP's charset), else with replacement characters.
 pub fn pystr<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
-    if let Some(s) = sipwire::scan::ascii_str(b) {
-        return PyString::new(py, s);
-    }
-    match std::str::from_utf8(b) {
-        Ok(s) => PyString::new(py, s),
-        Err(_) => PyString::new(py, &String::from_utf8_lossy(b)),
-    }
+    PyString::new(py, &sipwire::scan::lossy_str(b))
 }
 
 /// The same, with folds replaced by one SP.

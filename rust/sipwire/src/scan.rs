@@ -550,6 +550,15 @@ pub fn ascii_str(s: &[u8]) -> Option<&str> {
     }
 }
 
+/// `String::from_utf8_lossy` with the ASCII case first (no per-chunk UTF-8 walk).
+#[inline]
+pub fn lossy_str(s: &[u8]) -> std::borrow::Cow<'_, str> {
+    match ascii_str(s) {
+        Some(a) => std::borrow::Cow::Borrowed(a),
+        None => String::from_utf8_lossy(s),
+    }
+}
+
 /// Parses `1*DIGIT` as u64; `None` on empty input, a non-digit, or overflow past u64.
 #[inline]
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -578,6 +587,7 @@ mod tests {
         assert_eq!(ascii_str(b"a\xffb"), None);
         for b in 0..=255u8 {
             assert_eq!(ascii_str(&[b]).is_some(), b < 0x80);
+            assert_eq!(lossy_str(&[b, b'x']), String::from_utf8_lossy(&[b, b'x']));
         }
     }
 

@@ -128,7 +128,7 @@ impl Shared {
         {
             return a.clone();
         }
-        let a: Arc<str> = String::from_utf8_lossy(call_id).into();
+        let a: Arc<str> = sipwire::scan::lossy_str(call_id).into();
         if let Some(slot) = self.calls.get_mut(self.next_call % 8) {
             *slot = Some(a.clone());
         }

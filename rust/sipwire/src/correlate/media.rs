@@ -129,7 +129,7 @@ fn str_of(text: &str, s: Str) -> &str {
 /// Appends `b` (lossy UTF-8, at most `MAX_TEXT` bytes, cut at a character boundary) to `text`.
 fn push_str(text: &mut String, b: &[u8]) -> Str {
     let start = u16::try_from(text.len()).unwrap_or(u16::MAX);
-    let s = String::from_utf8_lossy(b.get(..MAX_TEXT.min(b.len())).unwrap_or(&[]));
+    let s = crate::scan::lossy_str(b.get(..MAX_TEXT.min(b.len())).unwrap_or(&[]));
     let mut end = s.len().min(MAX_TEXT);
     while !s.is_char_boundary(end) {
         end -= 1;

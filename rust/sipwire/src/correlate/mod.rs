@@ -1344,7 +1344,7 @@ fn note_caller<B>(call: &mut CallRec<B>, buf: &[u8], f: &Facts, from_hash: u64, 
         priority > c.priority || (priority == c.priority && t < c.time)
     });
     if better {
-        let text = |s: crate::scan::Span| String::from_utf8_lossy(s.of(buf));
+        let text = |s: crate::scan::Span| crate::scan::lossy_str(s.of(buf));
         let (from, to) = (text(f.from_uri), text(f.to_uri));
         call.set_caller(priority, t, from_hash, &from, &to);
     }

@@ -500,10 +500,10 @@ fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Ve
 
 /// The call's row, with its media rows.
 pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRecord {
-    let call_id: Arc<str> = String::from_utf8_lossy(&rec.call_id).into();
+    let call_id: Arc<str> = crate::scan::lossy_str(&rec.call_id).into();
     let mut media = Vec::new();
     for p in pairs(rec) {
-        let to_tag: Box<str> = String::from_utf8_lossy(leg_tag(rec, &p)).into();
+        let to_tag: Box<str> = crate::scan::lossy_str(leg_tag(rec, &p)).into();
         media_rows(&call_id, &to_tag, &p, &mut media);
     }
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
