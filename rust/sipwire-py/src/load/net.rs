@@ -1,14 +1,22 @@
 //! Batched UDP I/O for the load engine: `recvmmsg`/`sendmmsg` on one non-blocking socket,
 //! ICMP errors read from the socket's error queue (`IP_RECVERR`), and `ppoll` to wait.
 //!
-//! Linux only (the calls exist nowhere else in this form); every `unsafe` block is a plain
-//! libc call on buffers this module owns, with the lengths it passes.
+//! Linux only (the calls exist nowhere else in this form). Every system call goes through a
+//! safe wrapper of the `nix` crate: the pointer work stays there, none of it is here.
 
-use std::io;
-use std::mem::{size_of, zeroed};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
+use std::time::Duration;
+
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::socket::{
+    getsockopt, recvmmsg, recvmsg, sendmmsg, setsockopt, sockopt, ControlMessage, MsgFlags,
+    MultiHeaders, SockaddrStorage,
+};
+use nix::sys::time::TimeSpec;
 
 /// Datagrams read or written per system call.
 pub const BATCH: usize = 32;
@@ -18,84 +26,13 @@ const MAX_DATAGRAM: usize = 65536;
 pub struct Socket {
     sock: UdpSocket,
     bufs: Vec<Vec<u8>>,
-    names: Vec<libc::sockaddr_storage>,
 }
 
-fn errno() -> io::Error {
-    io::Error::last_os_error()
-}
-
-fn set_int(fd: i32, level: i32, name: i32, value: i32) -> io::Result<()> {
-    // SAFETY: setsockopt reads `size_of::<i32>()` bytes at a valid pointer to `value`.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(errno())
-    } else {
-        Ok(())
-    }
-}
-
-/// Writes `a` into `s`; returns the length to pass with it.
-fn to_sockaddr(a: &SocketAddr, s: &mut libc::sockaddr_storage) -> libc::socklen_t {
-    match a {
-        SocketAddr::V4(v4) => {
-            // SAFETY: sockaddr_storage is large enough and aligned for any sockaddr type.
-            let sin =
-                unsafe { &mut *(s as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = v4.port().to_be();
-            sin.sin_addr = libc::in_addr {
-                s_addr: u32::from_ne_bytes(v4.ip().octets()),
-            };
-            size_of::<libc::sockaddr_in>() as libc::socklen_t
-        }
-        SocketAddr::V6(v6) => {
-            // SAFETY: as above.
-            let sin6 =
-                unsafe { &mut *(s as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = v6.port().to_be();
-            sin6.sin6_flowinfo = v6.flowinfo();
-            sin6.sin6_addr = libc::in6_addr {
-                s6_addr: v6.ip().octets(),
-            };
-            sin6.sin6_scope_id = v6.scope_id();
-            size_of::<libc::sockaddr_in6>() as libc::socklen_t
-        }
-    }
-}
-
-fn from_sockaddr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match i32::from(s.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let sin = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(sin.sin_port),
-            )))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let sin6 =
-                unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                ip,
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
-        }
+/// A v4 or v6 address as std's (None for any other family).
+fn from_sockaddr(s: &SockaddrStorage) -> Option<SocketAddr> {
+    match (s.as_sockaddr_in(), s.as_sockaddr_in6()) {
+        (Some(sin), _) => Some(SocketAddr::V4((*sin).into())),
+        (_, Some(sin6)) => Some(SocketAddr::V6((*sin6).into())),
         _ => None,
     }
 }
@@ -115,24 +52,21 @@ impl Socket {
     pub fn bind(addr: SocketAddr, buffer: usize) -> io::Result<Socket> {
         let sock = UdpSocket::bind(addr)?;
         sock.set_nonblocking(true)?;
-        let fd = sock.as_raw_fd();
-        let v6 = matches!(addr.ip(), IpAddr::V6(_));
         // ICMP errors (port unreachable) queued with the destination they concern.
-        if v6 {
-            set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)?;
+        if matches!(addr.ip(), IpAddr::V6(_)) {
+            setsockopt(&sock, sockopt::Ipv6RecvErr, &true)?;
         } else {
-            set_int(fd, libc::IPPROTO_IP, libc::IP_RECVERR, 1)?;
+            setsockopt(&sock, sockopt::Ipv4RecvErr, &true)?;
         }
         // Bursts of thousands of datagrams a second: room in both queues (the kernel caps
-        // this at net.core.rmem_max / wmem_max; a failure leaves the default).
-        let size = i32::try_from(buffer).unwrap_or(i32::MAX);
-        let _ = set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, size);
-        let _ = set_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, size);
+        // this at net.core.rmem_max / wmem_max; a failure leaves the default). The option
+        // is a C int: clamp rather than let nix's cast wrap.
+        let size = buffer.min(i32::MAX as usize);
+        let _ = setsockopt(&sock, sockopt::RcvBuf, &size);
+        let _ = setsockopt(&sock, sockopt::SndBuf, &size);
         Ok(Socket {
             sock,
             bufs: (0..BATCH).map(|_| vec![0u8; MAX_DATAGRAM]).collect(),
-            // SAFETY: all-zero is a valid sockaddr_storage.
-            names: (0..BATCH).map(|_| unsafe { zeroed() }).collect(),
         })
     }
 
@@ -142,86 +76,53 @@ impl Socket {
 
     /// The receive and send buffer sizes the kernel granted.
     pub fn buffers(&self) -> (usize, usize) {
-        let get = |name: i32| -> usize {
-            let mut v: i32 = 0;
-            let mut len = size_of::<i32>() as libc::socklen_t;
-            // SAFETY: getsockopt writes at most `len` bytes into `v`.
-            let r = unsafe {
-                libc::getsockopt(
-                    self.sock.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    name,
-                    (&mut v as *mut i32).cast(),
-                    &mut len,
-                )
-            };
-            if r < 0 {
-                0
-            } else {
-                usize::try_from(v).unwrap_or(0)
-            }
-        };
-        (get(libc::SO_RCVBUF), get(libc::SO_SNDBUF))
+        (
+            getsockopt(&self.sock, sockopt::RcvBuf).unwrap_or(0),
+            getsockopt(&self.sock, sockopt::SndBuf).unwrap_or(0),
+        )
     }
 
     /// Up to `BATCH` datagrams in one call; empty when none waits.
     pub fn recv_batch(&mut self, out: &mut Received) -> io::Result<usize> {
-        let mut iov: Vec<libc::iovec> = self
-            .bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
-        // SAFETY: all-zero is a valid mmsghdr; the pointers set below stay valid for the call.
-        let mut msgs: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { zeroed() }).collect();
-        for ((m, v), n) in msgs
-            .iter_mut()
-            .zip(iov.iter_mut())
-            .zip(self.names.iter_mut())
-        {
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_name = (n as *mut libc::sockaddr_storage).cast();
-            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        }
-        // SAFETY: `msgs` holds BATCH headers whose iovecs and names point at buffers owned
-        // by `self` for the duration of the call.
-        let n = unsafe {
-            libc::recvmmsg(
-                self.sock.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
+        let mut iovs: Vec<[IoSliceMut; 1]> =
+            self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        // Headers and source addresses for BATCH datagrams (not kept in `self`: they hold
+        // raw pointers, and the runner must stay Send).
+        let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let msgs = match recvmmsg(
+            self.sock.as_raw_fd(),
+            &mut hdrs,
+            &mut iovs,
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        ) {
+            Ok(msgs) => msgs,
+            Err(e) => {
+                let e = io::Error::from(e);
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                    io::ErrorKind::ConnectionRefused => {
+                        out.error_pending = true;
+                        Ok(0)
+                    }
+                    _ => Err(e),
+                };
+            }
         };
-        if n < 0 {
-            let e = errno();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
-                io::ErrorKind::ConnectionRefused => {
-                    out.error_pending = true;
-                    Ok(0)
-                }
-                _ => Err(e),
-            };
-        }
-        let n = usize::try_from(n).unwrap_or(0);
-        for ((m, buf), name) in msgs
-            .iter()
-            .zip(self.bufs.iter())
-            .zip(self.names.iter())
-            .take(n)
-        {
-            let len = m.msg_len as usize;
-            if m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 || len > buf.len() {
+        let mut n = 0;
+        for m in msgs {
+            n += 1;
+            if m.flags.contains(MsgFlags::MSG_TRUNC) || m.bytes > MAX_DATAGRAM {
                 out.truncated += 1;
                 continue;
             }
-            if let (Some(src), Some(bytes)) = (from_sockaddr(name), buf.get(..len)) {
-                out.datagrams.push((bytes.to_vec(), src));
+            if let Some(src) = m.address.as_ref().and_then(from_sockaddr) {
+                // iovs() yields the filled part of the datagram's buffer (one slice here).
+                let mut bytes = Vec::with_capacity(m.bytes);
+                for part in m.iovs() {
+                    bytes.extend_from_slice(part);
+                }
+                out.datagrams.push((bytes, src));
             }
         }
         Ok(n)
@@ -232,51 +133,40 @@ impl Socket {
     /// dropped and counted in `failed`.
     pub fn send_batch(
         &mut self,
-        queue: &mut std::collections::VecDeque<(SocketAddr, Arc<[u8]>)>,
+        queue: &mut VecDeque<(SocketAddr, Arc<[u8]>)>,
         failed: &mut u64,
         error_pending: &mut bool,
     ) -> io::Result<usize> {
         let mut sent = 0;
+        let no_cmsgs: [ControlMessage; 0] = [];
         while !queue.is_empty() {
             let k = queue.len().min(BATCH);
-            // SAFETY: all-zero is valid for these plain C structs.
-            let mut names: Vec<libc::sockaddr_storage> =
-                (0..k).map(|_| unsafe { zeroed() }).collect();
-            let mut iov: Vec<libc::iovec> = Vec::with_capacity(k);
-            let mut lens = Vec::with_capacity(k);
-            for ((dest, bytes), name) in queue.iter().take(k).zip(names.iter_mut()) {
-                lens.push(to_sockaddr(dest, name));
-                iov.push(libc::iovec {
-                    iov_base: bytes.as_ptr() as *mut libc::c_void,
-                    iov_len: bytes.len(),
-                });
-            }
-            // SAFETY: as above.
-            let mut msgs: Vec<libc::mmsghdr> = (0..k).map(|_| unsafe { zeroed() }).collect();
-            for (((m, v), n), l) in msgs
-                .iter_mut()
-                .zip(iov.iter_mut())
-                .zip(names.iter_mut())
-                .zip(lens.iter())
-            {
-                m.msg_hdr.msg_iov = v;
-                m.msg_hdr.msg_iovlen = 1;
-                m.msg_hdr.msg_name = (n as *mut libc::sockaddr_storage).cast();
-                m.msg_hdr.msg_namelen = *l;
-            }
-            // SAFETY: `msgs` holds k headers pointing at `iov`, `names` and the queued
-            // datagrams, all alive for the call; the kernel only reads them.
-            let r = unsafe {
-                libc::sendmmsg(
-                    self.sock.as_raw_fd(),
-                    msgs.as_mut_ptr(),
-                    k as libc::c_uint,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if r < 0 {
-                let e = errno();
-                match e.kind() {
+            // One address type for both families, so that v4 and v6 destinations mixed in
+            // the queue (a socket on `::`) still go out in one call.
+            let addrs: Vec<Option<SockaddrStorage>> = queue
+                .iter()
+                .take(k)
+                .map(|(dest, _)| Some(SockaddrStorage::from(*dest)))
+                .collect();
+            let iovs: Vec<[IoSlice; 1]> = queue
+                .iter()
+                .take(k)
+                .map(|(_, bytes)| [IoSlice::new(bytes)])
+                .collect();
+            let mut hdrs = MultiHeaders::<SockaddrStorage>::preallocate(k, None);
+            let r = sendmmsg(
+                self.sock.as_raw_fd(),
+                &mut hdrs,
+                &iovs,
+                &addrs,
+                no_cmsgs,
+                MsgFlags::MSG_DONTWAIT,
+            )
+            // One item per datagram sent: the count is sendmmsg's return value.
+            .map(Iterator::count);
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => match io::Error::from(e).kind() {
                     io::ErrorKind::WouldBlock => return Ok(sent),
                     io::ErrorKind::Interrupted => continue,
                     io::ErrorKind::ConnectionRefused => {
@@ -291,9 +181,8 @@ impl Socket {
                         *failed += 1;
                         continue;
                     }
-                }
-            }
-            let r = usize::try_from(r).unwrap_or(0);
+                },
+            };
             queue.drain(..r.min(queue.len()));
             sent += r;
             if r < k {
@@ -308,35 +197,19 @@ impl Socket {
     pub fn read_errors(&mut self) -> Vec<SocketAddr> {
         let mut out = Vec::new();
         for _ in 0..256 {
-            // SAFETY: all-zero is valid for these plain C structs.
-            let mut name: libc::sockaddr_storage = unsafe { zeroed() };
             let mut data = [0u8; 512];
             let mut control = [0u8; 512];
-            let mut iov = libc::iovec {
-                iov_base: data.as_mut_ptr().cast(),
-                iov_len: data.len(),
-            };
-            // SAFETY: as above.
-            let mut msg: libc::msghdr = unsafe { zeroed() };
-            msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
-            msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = control.len();
-            // SAFETY: every pointer in `msg` points at a local buffer of the stated size.
-            let r = unsafe {
-                libc::recvmsg(
-                    self.sock.as_raw_fd(),
-                    &mut msg,
-                    libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-                )
-            };
-            if r < 0 {
+            let mut iov = [IoSliceMut::new(&mut data)];
+            let Ok(msg) = recvmsg::<SockaddrStorage>(
+                self.sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut control),
+                MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
+            ) else {
                 break;
-            }
-            // msg_name is the destination the failed datagram was sent to.
-            if let Some(a) = from_sockaddr(&name) {
+            };
+            // The message's name is the destination the failed datagram was sent to.
+            if let Some(a) = msg.address.as_ref().and_then(from_sockaddr) {
                 out.push(a);
             }
         }
@@ -346,23 +219,20 @@ impl Socket {
     /// Waits until the socket is readable (or has an error queued) or `timeout_us` passes.
     /// Returns (readable, error queued).
     pub fn wait(&self, timeout_us: u64) -> (bool, bool) {
-        let mut pfd = libc::pollfd {
-            fd: self.sock.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ts = libc::timespec {
-            tv_sec: libc::time_t::try_from(timeout_us / 1_000_000).unwrap_or(0),
-            tv_nsec: libc::c_long::try_from((timeout_us % 1_000_000) * 1000).unwrap_or(0),
-        };
-        // SAFETY: one pollfd and a timespec, both local; no signal mask change.
-        let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-        if r <= 0 {
-            return (false, false);
+        let mut pfd = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
+        let ts = TimeSpec::from_duration(Duration::from_micros(timeout_us));
+        // No signal mask: the caller's stays in force, as with a null sigmask.
+        match ppoll(&mut pfd, Some(ts), None) {
+            Ok(r) if r > 0 => {
+                // The kernel reports only POLLIN, POLLERR, POLLHUP or POLLNVAL here, all
+                // flags nix knows; anything else would read as nothing ready.
+                let ev = pfd[0].revents().unwrap_or(PollFlags::empty());
+                (
+                    ev.contains(PollFlags::POLLIN),
+                    ev.contains(PollFlags::POLLERR),
+                )
+            }
+            _ => (false, false),
         }
-        (
-            pfd.revents & libc::POLLIN != 0,
-            pfd.revents & libc::POLLERR != 0,
-        )
     }
 }
