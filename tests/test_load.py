@@ -315,3 +315,28 @@ def test_unanswered_calls_are_counted_as_408() -> None:
         assert set(res.failures) == {(0, "unreachable")}
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_run_left_in_a_thread_ends_with_the_interpreter() -> None:
+    # The engine runs without the GIL; a daemon thread still inside it while Python
+    # finalizes is ended by a forced unwind through Rust frames, which aborts the process
+    # ("FATAL: exception not rethrown", exit 134; seen at the end of this file's runs). At
+    # exit, runs end after their slice instead: a handler registered before sipwire's runs
+    # after it (atexit is last in, first out) and finds the run returned.
+    script = (
+        "import atexit, threading\n"
+        "done = threading.Event()\n"
+        "atexit.register(lambda: print('returned' if done.wait(5) else 'still running'))\n"
+        "from sipwire import load\n"
+        "up = threading.Event()\n"
+        "def body():\n"
+        "    load.answer(host='127.0.0.1', port=0, calls=None, duration=None,\n"
+        "                ready=lambda a: up.set())\n"
+        "    done.set()\n"
+        "threading.Thread(target=body, daemon=True).start()\n"
+        "assert up.wait(10)\n"
+        "print('leaving')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stdout.split() == ["leaving", "returned"], r.stdout + r.stderr

@@ -41,14 +41,17 @@ From Python::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import csv
 import ipaddress
 import json
 import os
 import socket
+import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -58,6 +61,38 @@ from sipwire._sipwire import LoadRunner, SipwireError
 from sipwire.ua import CallFailed, SipTimeout, TransportFailed, UserAgent
 
 Transport = Literal["udp", "tcp"]
+
+# A run in another thread (``answer`` beside the code under test, say) is inside the engine,
+# without the GIL, most of the time. If the interpreter finalized with it there, the thread's
+# forced exit on taking the GIL back would unwind through Rust frames and abort the process.
+# At exit, runs end after their current slice (a tenth of a second) with what they counted.
+_EXITING = threading.Event()
+_RUNS_LOCK = threading.Lock()
+_RUNS = 0
+# The longest wait at exit: a slice, and the reading of counters after it.
+_EXIT_WAIT = 2.0
+
+
+@contextlib.contextmanager
+def _engine_run() -> Iterator[None]:
+    global _RUNS
+    with _RUNS_LOCK:
+        _RUNS += 1
+    try:
+        yield
+    finally:
+        with _RUNS_LOCK:
+            _RUNS -= 1
+
+
+def _end_runs_at_exit() -> None:
+    _EXITING.set()
+    deadline = time.monotonic() + _EXIT_WAIT
+    while _RUNS and time.monotonic() < deadline:
+        time.sleep(0.01)  # the GIL is let go: the runs' threads return from the engine
+
+
+atexit.register(_end_runs_at_exit)
 
 __all__ = [
     "SCENARIOS",
@@ -666,26 +701,27 @@ def run(
     wait = drain if drain is not None else sc.pauses + 64 * t1 + 2.0
     end_placing = start + duration
     slice_ = 0.1
-    try:
-        while True:
-            runner.run(runner.now + slice_)
-            now = runner.now
-            st = runner.stats()
-            _check_alive(st, target, give_up, start, now)
-            if now >= next_row:
-                iv = runner.take_interval()
-                res.series.append(_row(now - start, st, prev, iv))
-                prev = st
-                next_row += 1.0
-            show.show(
-                f"{now - start:5.1f}s  attempted {st['attempted']}  up {st['up']}  "
-                f"completed {st['completed']}  failed {st['failed']}  "
-                f"retransmitted {st['retransmitted']}"
-            )
-            if not runner.placing and (runner.active == 0 or now >= end_placing + wait):
-                break
-    except KeyboardInterrupt:
-        pass
+    with _engine_run():
+        try:
+            while not _EXITING.is_set():
+                runner.run(runner.now + slice_)
+                now = runner.now
+                st = runner.stats()
+                _check_alive(st, target, give_up, start, now)
+                if now >= next_row:
+                    iv = runner.take_interval()
+                    res.series.append(_row(now - start, st, prev, iv))
+                    prev = st
+                    next_row += 1.0
+                show.show(
+                    f"{now - start:5.1f}s  attempted {st['attempted']}  up {st['up']}  "
+                    f"completed {st['completed']}  failed {st['failed']}  "
+                    f"retransmitted {st['retransmitted']}"
+                )
+                if not runner.placing and (runner.active == 0 or now >= end_placing + wait):
+                    break
+        except KeyboardInterrupt:
+            pass
     st = runner.stats()
     iv = runner.take_interval()
     res.series.append(_row(runner.now - start, st, prev, iv))
@@ -770,25 +806,26 @@ def answer(
     start = runner.now
     prev: dict[str, Any] | None = None
     next_row = start + 1.0
-    try:
-        while duration is None or runner.now - start < duration:
-            runner.run(runner.now + 0.1)
-            st = runner.stats()
-            now = runner.now
-            if now >= next_row:
-                iv = runner.take_interval()
-                res.series.append(_row(now - start, st, prev, iv, "answer"))
-                prev = st
-                next_row += 1.0
-            show.show(
-                f"{now - start:5.1f}s  incoming {st['in_calls']}  up {st['in_up']}  "
-                f"completed {st['in_completed']}  at most {st['in_max_up']} at once"
-            )
-            ended = st["in_completed"] + st["in_failed"] + st["in_cancelled"]
-            if calls is not None and ended >= calls:
-                break
-    except KeyboardInterrupt:
-        pass
+    with _engine_run():
+        try:
+            while not _EXITING.is_set() and (duration is None or runner.now - start < duration):
+                runner.run(runner.now + 0.1)
+                st = runner.stats()
+                now = runner.now
+                if now >= next_row:
+                    iv = runner.take_interval()
+                    res.series.append(_row(now - start, st, prev, iv, "answer"))
+                    prev = st
+                    next_row += 1.0
+                show.show(
+                    f"{now - start:5.1f}s  incoming {st['in_calls']}  up {st['in_up']}  "
+                    f"completed {st['in_completed']}  at most {st['in_max_up']} at once"
+                )
+                ended = st["in_completed"] + st["in_failed"] + st["in_cancelled"]
+                if calls is not None and ended >= calls:
+                    break
+        except KeyboardInterrupt:
+            pass
     st = runner.stats()
     res.series.append(_row(runner.now - start, st, prev, runner.take_interval(), "answer"))
     _fill(res, st)
