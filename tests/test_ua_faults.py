@@ -284,6 +284,31 @@ def test_reinvite_glare_is_resolved() -> None:
     run(pair(net, body), timeout=90)
 
 
+def test_a_glare_retry_that_cannot_reach_the_peer_raises_transport_failed() -> None:
+    # The re-INVITE sent again after a 491 (§14.1) fails like any request would (an ICMP
+    # error here): TransportFailed, not an event without a response.
+    net = MemoryNetwork(delay=0.01)
+
+    async def body(alice: UserAgent, bob: UserAgent) -> None:
+        answered: list[sipwire.Call] = []
+        server = asyncio.ensure_future(answer_all(bob, answered))
+        call = await alice.invite(uri_of(bob))
+        await asyncio.sleep(0.1)
+        mine = asyncio.ensure_future(call.hold())
+        theirs = await answered[0].hold()  # bob retries first (he does not own the Call-ID)
+        assert theirs.status == 200 and len(net.sent("SIP/2.0 491")) >= 2
+        before = len(net.sent("INVITE "))
+        net.drop("SIP/2.0 ")  # nothing answers alice's retry
+        while len(net.sent("INVITE ")) == before:
+            await asyncio.sleep(0.05)
+        alice._unreachable(bob.local_address, "port unreachable (test)")
+        with pytest.raises(sipwire.TransportFailed):
+            await mine
+        server.cancel()
+
+    run(pair(net, body), timeout=60)
+
+
 def _request(
     method: str, to: Addr, *, to_tag: str = "", cseq: int = 1, call_id: str = "x"
 ) -> bytes:

@@ -1097,6 +1097,9 @@ class UserAgent:
             self._pending.pop(txn, None)
             if final is None:
                 raise SipTimeout(f"no final response to the retried re-INVITE {txn}")
+            if final.kind == "transport_error":
+                # As `_wait` says it: the retry could not reach the peer (§18.4).
+                raise TransportFailed(self._last_dest.pop(txn, "the next hop"), self._last_why)
             ev = final
         return ev
 
