@@ -61,6 +61,7 @@ mod media;
 mod recycle;
 mod report;
 mod rows;
+mod sdp_fast;
 mod table;
 mod txn;
 

@@ -86,7 +86,7 @@ struct Parser<'o> {
 /// phone wrote without a line ending between them, e.g. `...8000/1a=rtpmap:18 G729/8000`.
 /// Only the shapes that cannot be part of a value are taken: a known attribute name followed
 /// by `:` or the end of the line, `m=<media> `, `c=IN `.
-fn glued_at(buf: &[u8], from: usize, to: usize) -> Option<usize> {
+pub(crate) fn glued_at(buf: &[u8], from: usize, to: usize) -> Option<usize> {
     let seg = buf.get(from..to)?;
     for eq in memchr::memchr_iter(b'=', seg) {
         let Some(letter_at) = eq.checked_sub(1) else {
@@ -124,7 +124,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// The high bit of each byte of `w` equal to `b`. Exact up to the lowest match; a byte above
 /// a match may also be flagged (the subtraction's borrow), so only the lowest bit is a position.
 #[inline(always)]
-fn bytes_eq(w: u64, b: u8) -> u64 {
+pub(crate) fn bytes_eq(w: u64, b: u8) -> u64 {
     let x = w ^ (LO * u64::from(b));
     x.wrapping_sub(LO) & !x & HI
 }
@@ -180,7 +180,7 @@ fn has_odd_bytes(body: &[u8]) -> bool {
 /// field starts at a byte that is not a space where the byte before it is one (or is the
 /// start).
 #[inline]
-fn field_count(v: &[u8]) -> usize {
+pub(crate) fn field_count(v: &[u8]) -> usize {
     // The high bit of each space byte, exactly (no borrow between bytes).
     let spaces = |w: u64| {
         let x = w ^ (LO * u64::from(b' '));
@@ -368,41 +368,26 @@ impl Parser<'_> {
                 return Err(Error::new(ErrorKind::SdpMissingLine, start));
             }
         }
-        let mut attr = AttrKind::Other;
-        match kind {
-            // RFC 8866 §5.1: the only version is 0.
-            b'v' if n == 0 && value != b"0" => {
-                return Err(Error::new(ErrorKind::SdpInvalidValue, voff));
+        let attr = match kind {
+            b't' => {
+                if self.media.is_empty() {
+                    self.seen_t = true;
+                }
+                AttrKind::Other
             }
-            // §5.2: six fields.
-            b'o' if field_count(value) != 6 => {
-                return Err(Error::new(ErrorKind::SdpInvalidValue, voff));
+            b'm' => {
+                self.media_line(buf, start, value, voff)?;
+                AttrKind::Other
             }
-            // §5.7: <nettype> <addrtype> <connection-address>.
-            b'c' if field_count(value) != 3 => {
-                return Err(Error::new(ErrorKind::SdpInvalidValue, voff));
-            }
-            b't' if self.media.is_empty() => self.seen_t = true,
-            b'm' => self.media_line(buf, start, value, voff)?,
             b'a' => {
                 self.attrs += 1;
                 if self.attrs > u32::from(self.opts.limits.max_sdp_attributes) {
                     return Err(Error::new(ErrorKind::SdpTooManyAttributes, start));
                 }
-                let name_end = find_byte(value, b':').unwrap_or(value.len());
-                attr = AttrKind::from_name(value.get(..name_end).unwrap_or(&[]));
-                // The payload type of rtpmap/fmtp is checked now, so a bad one is found by
-                // the parse, not by whoever reads the codecs later.
-                if matches!(attr, AttrKind::Rtpmap) {
-                    let v = value.get(name_end + 1..).unwrap_or(&[]);
-                    let pt_end = find_byte(v, b' ').unwrap_or(v.len());
-                    // Without a `:`, the value is missing: point at the end of the name.
-                    let pt_off = voff + (name_end + 1).min(value.len());
-                    parse_pt(v.get(..pt_end).unwrap_or(&[]), pt_off)?;
-                }
+                check_value(kind, value, voff, n == 0)?
             }
-            _ => {}
-        }
+            _ => check_value(kind, value, voff, n == 0)?,
+        };
         self.valid += 1;
         self.lines.push(Line {
             start: start as u32,
@@ -427,46 +412,16 @@ impl Parser<'_> {
             let s = (f.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
             (s as u32, (s + f.len()) as u32)
         };
-        let mut f = fields(value);
-        let bad = |at: usize| Error::new(ErrorKind::SdpInvalidValue, at);
-        let kind = f.next().ok_or_else(|| bad(voff))?;
-        let port_s = f.next().ok_or_else(|| bad(voff + value.len()))?;
-        let proto = f.next().ok_or_else(|| bad(voff + value.len()))?;
-        let first_fmt = f.next().ok_or_else(|| bad(voff + value.len()))?;
-        let port_off = span(port_s).0 as usize;
-        let (port_n, count_n) = match find_byte(port_s, b'/') {
-            Some(sl) => (
-                port_s.get(..sl).unwrap_or(&[]),
-                Some(port_s.get(sl + 1..).unwrap_or(&[])),
-            ),
-            None => (port_s, None),
-        };
-        let port = crate::scan::parse_u64(port_n)
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| bad(port_off))?;
-        let port_count = match count_n {
-            Some(c) => crate::scan::parse_u64(c)
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|&c| c > 0)
-                .ok_or_else(|| bad(port_off))?,
-            None => 1,
-        };
-        // RTP profiles carry payload types (RFC 3551 §3: 0-127).
-        if is_rtp_proto(proto) {
-            for fmt in core::iter::once(first_fmt).chain(f) {
-                parse_pt(fmt, span(fmt).0 as usize)?;
-            }
-        }
-        let fs = span(first_fmt).0;
+        let m = media_fields(value, voff)?;
         let idx = self.lines.len() as u32;
         self.media.push(MediaRec {
             first: idx,
             last: idx + 1,
-            port,
-            port_count,
-            kind: span(kind),
-            proto: span(proto),
-            fmts: (fs, (voff + value.len()) as u32),
+            port: m.port,
+            port_count: m.port_count,
+            kind: span(m.kind),
+            proto: span(m.proto),
+            fmts: span(m.formats),
         });
         Ok(())
     }
@@ -477,6 +432,89 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// The checks of one `<type>=<value>` line that need nothing but the line (`first`: it is the
+/// description's first): its attribute kind for an `a=` line. `m=` and `t=` lines, which
+/// depend on the lines before, are checked by their reader.
+#[inline]
+pub(crate) fn check_value(kind: u8, value: &[u8], voff: usize, first: bool) -> Result<AttrKind> {
+    match kind {
+        // RFC 8866 §5.1: the only version is 0.
+        b'v' if first && value != b"0" => Err(Error::new(ErrorKind::SdpInvalidValue, voff)),
+        // §5.2: six fields.
+        b'o' if field_count(value) != 6 => Err(Error::new(ErrorKind::SdpInvalidValue, voff)),
+        // §5.7: <nettype> <addrtype> <connection-address>.
+        b'c' if field_count(value) != 3 => Err(Error::new(ErrorKind::SdpInvalidValue, voff)),
+        b'a' => {
+            let name_end = find_byte(value, b':').unwrap_or(value.len());
+            let attr = AttrKind::from_name(value.get(..name_end).unwrap_or(&[]));
+            // The payload type of rtpmap is checked now, so a bad one is found by the parse,
+            // not by whoever reads the codecs later.
+            if matches!(attr, AttrKind::Rtpmap) {
+                let v = value.get(name_end + 1..).unwrap_or(&[]);
+                let pt_end = find_byte(v, b' ').unwrap_or(v.len());
+                // Without a `:`, the value is missing: point at the end of the name.
+                let pt_off = voff + (name_end + 1).min(value.len());
+                parse_pt(v.get(..pt_end).unwrap_or(&[]), pt_off)?;
+            }
+            Ok(attr)
+        }
+        _ => Ok(AttrKind::Other),
+    }
+}
+
+/// The fields of an `m=` line's value.
+pub(crate) struct MediaFields<'a> {
+    pub kind: &'a [u8],
+    pub port: u16,
+    pub port_count: u16,
+    pub proto: &'a [u8],
+    /// From the first format to the end of the value.
+    pub formats: &'a [u8],
+}
+
+/// `<media> <port>[/<number of ports>] <proto> 1*(SP <fmt>)` (RFC 8866 §5.14), `voff` the
+/// value's offset in the body; an RTP profile's formats are checked to be payload types.
+pub(crate) fn media_fields(value: &[u8], voff: usize) -> Result<MediaFields<'_>> {
+    let off = |f: &[u8]| (f.as_ptr() as usize).saturating_sub(value.as_ptr() as usize);
+    let mut f = fields(value);
+    let bad = |at: usize| Error::new(ErrorKind::SdpInvalidValue, at);
+    let kind = f.next().ok_or_else(|| bad(voff))?;
+    let port_s = f.next().ok_or_else(|| bad(voff + value.len()))?;
+    let proto = f.next().ok_or_else(|| bad(voff + value.len()))?;
+    let first_fmt = f.next().ok_or_else(|| bad(voff + value.len()))?;
+    let port_off = voff + off(port_s);
+    let (port_n, count_n) = match find_byte(port_s, b'/') {
+        Some(sl) => (
+            port_s.get(..sl).unwrap_or(&[]),
+            Some(port_s.get(sl + 1..).unwrap_or(&[])),
+        ),
+        None => (port_s, None),
+    };
+    let port = crate::scan::parse_u64(port_n)
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| bad(port_off))?;
+    let port_count = match count_n {
+        Some(c) => crate::scan::parse_u64(c)
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|&c| c > 0)
+            .ok_or_else(|| bad(port_off))?,
+        None => 1,
+    };
+    // RTP profiles carry payload types (RFC 3551 §3: 0-127).
+    if is_rtp_proto(proto) {
+        for fmt in core::iter::once(first_fmt).chain(f) {
+            parse_pt(fmt, voff + off(fmt))?;
+        }
+    }
+    Ok(MediaFields {
+        kind,
+        port,
+        port_count,
+        proto,
+        formats: value.get(off(first_fmt)..).unwrap_or(&[]),
+    })
 }
 
 /// RTP-based transport protocols (RTP/AVP, RTP/SAVP, RTP/AVPF, UDP/TLS/RTP/SAVPF, ...): their
