@@ -7,7 +7,8 @@
 #                          stubtest, pytest)
 #   scripts/dev.sh bench   the benchmark suites (never part of `test`): criterion, pytest-benchmark
 #                          (JSON in benches/results/, the plot benches/time_per_message.png), memory
-#   scripts/dev.sh wheel   manylinux2014 wheels for every CPython 3.9-3.13 found, and the sdist, in dist/
+#   scripts/dev.sh wheel   manylinux2014 wheels for every CPython 3.9-3.13 found, and the sdist, in dist/;
+#                          profile-guided (scripts/pgo_train.py) unless SIPWIRE_PGO=0
 #   scripts/dev.sh docs    the documentation site (mkdocs, warnings are errors) in site/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -139,18 +140,64 @@ interpreters() {
     return 0
 }
 
+# Profile-guided optimisation of the wheels: the extension is built instrumented
+# (-Cprofile-generate), runs scripts/pgo_train.py (parse, fields, SDP, correlator, captures and
+# reports, user agent, load engine), and the wheels are compiled with what that measured. Prints
+# the merged profile's path; says why and fails when it cannot make one (no llvm-profdata).
+pgo_profile() {
+    local dir tools bin
+    dir="$PWD/target/pgo"
+    bin=$(cd "$VENV/bin" && pwd)
+    tools="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
+    if [ ! -x "$tools/llvm-profdata" ] && command -v rustup >/dev/null 2>&1; then
+        rustup component add llvm-tools >&2 || true
+    fi
+    if [ ! -x "$tools/llvm-profdata" ]; then
+        echo "no llvm-profdata for this rustc (rustup component add llvm-tools)" >&2
+        return 1
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir/raw"
+    step "profile-guided optimisation: instrumented build, then scripts/pgo_train.py" >&2
+    # For the explicit target the wheels' zig build passes: the symbol names the profile is
+    # keyed by depend on it (zig itself cannot link the profiler's runtime, so not with zig).
+    # Its own target directory: the development build's stays as it is.
+    RUSTFLAGS="-Cprofile-generate=$dir/raw" CARGO_TARGET_DIR=target/pgo-generate \
+        "$bin/maturin" build --release --target "$(rustc -vV | sed -n 's/^host: //p')" \
+        --interpreter "$PY" --out "$dir/wheel" >&2 || return 1
+    # Only the training's counts: not those of the build scripts and macros the build ran.
+    rm -f "$dir"/raw/*.profraw
+    "$PY" -m venv "$dir/venv" >&2 || return 1
+    # The training reads tables through pyarrow: the development environment's packages come
+    # after the instrumented wheel's.
+    "$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$("$dir/venv/bin/python" \
+        -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/sipwire-dev.pth"
+    "$dir/venv/bin/python" -m pip install --quiet --no-deps "$dir"/wheel/*.whl >&2 || return 1
+    "$dir/venv/bin/python" scripts/pgo_train.py >&2 || return 1
+    "$tools/llvm-profdata" merge -o "$dir/merged.profdata" "$dir"/raw/*.profraw >&2 || return 1
+    echo "$dir/merged.profdata"
+}
+
 wheel() {
     [ -x "$PY" ] || { echo "run 'scripts/dev.sh setup' first" >&2; exit 2; }
     "$PY" -m pip install --quiet "maturin>=1.5,<2" "ziglang<1" "auditwheel>=6"
     mapfile -t found < <(interpreters)
     [ "${#found[@]}" -gt 0 ] || { echo "no CPython 3.9-3.13 found" >&2; exit 1; }
-    step "wheels (manylinux2014, linked by zig) for: ${found[*]}"
-    mkdir -p dist
-    local bin
+    local bin profile flags="" target=target
     bin=$(cd "$VENV/bin" && pwd) # maturin finds zig as `python -m ziglang`, the venv's python
+    if [ "${SIPWIRE_PGO:-1}" = 0 ]; then
+        echo "SIPWIRE_PGO=0: wheels without profile-guided optimisation"
+    elif profile=$(pgo_profile); then
+        flags="-Cprofile-use=$profile"
+        target=target/pgo-use
+    else
+        echo "wheels without profile-guided optimisation (SIPWIRE_PGO=0 says so up front)" >&2
+    fi
+    step "wheels (manylinux2014, linked by zig${flags:+, profile-guided}) for: ${found[*]}"
+    mkdir -p dist
     # zig links against glibc 2.17, so the wheels load on any manylinux2014 system.
-    PATH="$bin:$PATH" "$bin/maturin" build --release --zig --compatibility manylinux2014 \
-        --out dist --interpreter "${found[@]}"
+    PATH="$bin:$PATH" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target" "$bin/maturin" build --release \
+        --zig --compatibility manylinux2014 --out dist --interpreter "${found[@]}"
     step "sdist"
     PATH="$bin:$PATH" "$bin/maturin" sdist --out dist
     step "auditwheel show"
