@@ -39,6 +39,16 @@ async def answer_all(ua: UserAgent, calls: list[sipwire.Call]) -> None:
         calls.append(await inc.answer())
 
 
+async def answered_call(
+    alice: UserAgent, bob: UserAgent
+) -> tuple[sipwire.Call, list[sipwire.Call], asyncio.Future[None]]:
+    """Bob answers every call (his side of each in the list); alice calls him. Returns her
+    call, bob's list and his answering task (to cancel)."""
+    answered: list[sipwire.Call] = []
+    server = asyncio.ensure_future(answer_all(bob, answered))
+    return await alice.invite(uri_of(bob)), answered, server
+
+
 async def settle_and_check_empty(*agents: UserAgent, completed_invites: int = 0) -> None:
     """``completed_invites``: INVITEs answered non-2xx may still wait out Timer D (32 s
     on UDP whatever T1 is, RFC 3261 §17.1.1.2)."""
@@ -125,9 +135,7 @@ def test_lost_acks_and_a_lost_bye_are_recovered() -> None:
     net.drop("BYE ", count=1)
 
     async def body(alice: UserAgent, bob: UserAgent) -> None:
-        answered: list[sipwire.Call] = []
-        server = asyncio.ensure_future(answer_all(bob, answered))
-        call = await alice.invite(uri_of(bob))
+        call, answered, server = await answered_call(alice, bob)
         await asyncio.sleep(10 * T1)
         # Bob resent his 200 until an ACK got through (RFC 3261 §13.3.1.4).
         assert len([s for s in net.sent("SIP/2.0 200") if s.source == bob.local_address]) >= 3
@@ -146,9 +154,7 @@ def test_no_ack_at_all_ends_the_call_with_bye() -> None:
     net.drop("ACK ")
 
     async def body(alice: UserAgent, bob: UserAgent) -> None:
-        answered: list[sipwire.Call] = []
-        server = asyncio.ensure_future(answer_all(bob, answered))
-        call = await alice.invite(uri_of(bob))
+        call, answered, server = await answered_call(alice, bob)
         # After 64·T1 without an ACK Bob gives up with BYE; both calls end.
         await asyncio.wait_for(call.wait_ended(), 5)
         await asyncio.wait_for(answered[0].wait_ended(), 5)
@@ -250,9 +256,7 @@ def test_a_forked_second_2xx_is_acked_and_ended() -> None:
     net.rules.append(fork)
 
     async def body(alice: UserAgent, bob: UserAgent) -> None:
-        answered: list[sipwire.Call] = []
-        server = asyncio.ensure_future(answer_all(bob, answered))
-        call = await alice.invite(uri_of(bob))
+        call, answered, server = await answered_call(alice, bob)
         await asyncio.sleep(0.3)
         assert forked and alice.endpoint.counters["forks_ended"] == 1
         # The unwanted fork got ACK and BYE; the call itself goes on.
@@ -270,9 +274,7 @@ def test_reinvite_glare_is_resolved() -> None:
     net = MemoryNetwork(delay=0.01)
 
     async def body(alice: UserAgent, bob: UserAgent) -> None:
-        answered: list[sipwire.Call] = []
-        server = asyncio.ensure_future(answer_all(bob, answered))
-        call = await alice.invite(uri_of(bob))
+        call, answered, server = await answered_call(alice, bob)
         await asyncio.sleep(0.1)
         a, b = await asyncio.gather(call.hold(), answered[0].hold())
         assert a.status == 200 and b.status == 200
@@ -290,9 +292,7 @@ def test_a_glare_retry_that_cannot_reach_the_peer_raises_transport_failed() -> N
     net = MemoryNetwork(delay=0.01)
 
     async def body(alice: UserAgent, bob: UserAgent) -> None:
-        answered: list[sipwire.Call] = []
-        server = asyncio.ensure_future(answer_all(bob, answered))
-        call = await alice.invite(uri_of(bob))
+        call, answered, server = await answered_call(alice, bob)
         await asyncio.sleep(0.1)
         mine = asyncio.ensure_future(call.hold())
         theirs = await answered[0].hold()  # bob retries first (he does not own the Call-ID)
@@ -330,9 +330,7 @@ def test_stray_and_hostile_messages_are_counted_not_raised() -> None:
     net = MemoryNetwork()
 
     async def body(alice: UserAgent, bob: UserAgent) -> None:
-        answered: list[sipwire.Call] = []
-        server = asyncio.ensure_future(answer_all(bob, answered))
-        call = await alice.invite(uri_of(bob))
+        call, answered, server = await answered_call(alice, bob)
         me = bob.local_address
         before = dict(bob.endpoint.counters)
         net.send(b"\x00\xffnot sip at all\r\n\r\n", MALLORY, me)
