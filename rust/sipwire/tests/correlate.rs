@@ -1226,6 +1226,8 @@ fn run(cfg: Config, msgs: &[Seen], order: &[usize]) -> (Correlator, Vec<Fed>) {
 fn rows_of(c: &mut Correlator) -> Vec<CallRecord> {
     let mut v: Vec<CallRecord> = c.drain_all().map(|f| f.record()).collect();
     v.sort_by(|a, b| a.call_id.cmp(&b.call_id));
+    // Media rows are counted before they are made: no room for rows that never come.
+    assert!(v.iter().all(|r| r.media.capacity() == r.media.len()));
     v
 }
 

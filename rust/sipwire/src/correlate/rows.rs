@@ -454,13 +454,15 @@ pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'_, B>) -> &'a [u8] {
 }
 
 /// The media rows of one pair: one per `m=` line of the offer or the answer.
-fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Vec<MediaRecord>) {
-    let n = p
-        .offer
+/// The media rows a pair gives: one per `m=` line of its offer or answer, the longer.
+fn row_count<B>(p: &Pair<'_, B>) -> usize {
+    p.offer
         .map_or(0, |s| s.stream_count())
-        .max(p.answer.map_or(0, |s| s.stream_count()));
-    out.reserve(n);
-    for i in 0..n {
+        .max(p.answer.map_or(0, |s| s.stream_count()))
+}
+
+fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Vec<MediaRecord>) {
+    for i in 0..row_count(p) {
         let os = p.offer.and_then(|s| s.stream(i));
         let an = p.answer.and_then(|s| s.stream(i));
         let codec = os.zip(an).and_then(|(o, a)| negotiated(&o, &a));
@@ -501,10 +503,13 @@ fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Ve
 /// The call's row, with its media rows.
 pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRecord {
     let call_id: Arc<str> = crate::scan::lossy_str(&rec.call_id).into();
-    let mut media = Vec::new();
-    for p in pairs(rec) {
-        let to_tag: Box<str> = crate::scan::lossy_str(leg_tag(rec, &p)).into();
-        media_rows(&call_id, &to_tag, &p, &mut media);
+    let pairs = pairs(rec);
+    // Sized exactly: a vector's first growth makes room for four rows (over 1 KB, an
+    // allocation that makes the allocator consolidate its free lists).
+    let mut media = Vec::with_capacity(pairs.iter().map(row_count).sum());
+    for p in &pairs {
+        let to_tag = crate::scan::lossy_str(leg_tag(rec, p));
+        media_rows(&call_id, &to_tag, p, &mut media);
     }
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     CallRecord {
