@@ -431,6 +431,24 @@ def test_split_loop(benchmark: Any, size: str) -> None:
     benchmark(split_loop_fields, data)
 
 
+# --- the interpreter's own part of the objects case -------------------------------------------
+# The eight fields through the objects, read again from one message whose fields were read
+# already (every slot filled, every value made): a call, thirteen attribute reads, a subscript
+# and the tuple, with no parsing and no value made. Parse only plus this is the least the
+# objects case could take if finding and making every value cost nothing: the bound on its
+# ratio to the split loop and to sippy (see benches/README.md, the object path).
+
+READ_AGAIN_GROUP = "eight fields read again"
+
+
+@pytest.mark.benchmark(group=READ_AGAIN_GROUP)
+def test_fields_read_again_sipwire(benchmark: Any, size: str) -> None:
+    m = sipwire.parse(MESSAGES[size])
+    assert _normalize(sipwire_msg_fields(m)) == EXPECTED_FIELDS[size]
+    label(benchmark, READ_AGAIN_GROUP, size, "sipwire objects, values made already")
+    benchmark(sipwire_msg_fields, m)
+
+
 # --- parse only (where the time goes: the parse call versus reading fields) -------------------
 # Each library's parse call alone, on the message its parse + fields case was checked on.
 
