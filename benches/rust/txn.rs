@@ -594,6 +594,19 @@ fn main() {
         }
         return;
     }
+    // `SIPWIRE_PROFILE_PARSED=N`: the same for the correlation stage alone (`feed_parsed`, each
+    // message's index made before the runs).
+    if let Some(n) = std::env::var("SIPWIRE_PROFILE_PARSED")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        let cap = capture(CALLS);
+        let idx = indexes(&cap);
+        for _ in 0..n {
+            black_box(correlate_streaming_indexed(&cap, &idx));
+        }
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
