@@ -100,7 +100,12 @@ impl Port {
 
 impl<'py> FromPyObject<'py> for Port {
     fn extract_bound(ob: &Bound<'py, PyAny>) -> PyResult<Self> {
-        Port::new(ob.py(), ob.extract()?)
+        // A machine-word int first: the 128-bit conversion (kept for the out-of-range message
+        // of a huge int) goes through a byte array, ~120 instructions a port.
+        match ob.extract::<i64>() {
+            Ok(n) => Port::new(ob.py(), n.into()),
+            Err(_) => Port::new(ob.py(), ob.extract()?),
+        }
     }
 }
 
