@@ -8,6 +8,7 @@
 //! objects); the Python objects are made after the lock is released, and a kept message
 //! becomes a `Request` or `Response` (a new `bytes` object) only when it is read.
 
+use crate::lossy_string;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,10 +54,6 @@ impl Msg {
         };
         wrap(py, data, self.index.clone(), mode)
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 pub(crate) fn addr_tuple(a: SocketAddr) -> (String, u16) {
@@ -237,8 +234,8 @@ impl Transaction {
     fn of(t: &core::Transaction<'_, Arc<[u8]>>) -> Transaction {
         Transaction {
             method: t.method().to_owned(),
-            branch: t.branch().map(text),
-            call_id: text(t.call_id()),
+            branch: t.branch().map(lossy_string),
+            call_id: lossy_string(t.call_id()),
             cseq: t.cseq(),
             final_status: t.final_status(),
             retransmissions: t.retransmissions(),
@@ -328,9 +325,9 @@ pub struct Dialog {
 impl Dialog {
     fn of(d: &core::Dialog) -> Dialog {
         Dialog {
-            call_id: text(&d.call_id),
-            from_tag: text(&d.from_tag),
-            to_tag: text(&d.to_tag),
+            call_id: lossy_string(&d.call_id),
+            from_tag: lossy_string(&d.from_tag),
+            to_tag: lossy_string(&d.to_tag),
             state: d.state.as_str(),
             first_time: d.first_time,
             last_time: d.last_time,
@@ -458,7 +455,7 @@ impl MediaSession {
         Ok(MediaSession {
             method: m.method.as_str(),
             cseq: m.cseq,
-            to_tag: text(&m.to_tag),
+            to_tag: lossy_string(&m.to_tag),
             early: m.early,
             offer_time: m.offer_time,
             answer_time: m.answer_time,
@@ -586,7 +583,7 @@ impl Call {
             })
             .collect();
         Call {
-            call_id: text(&c.call_id),
+            call_id: lossy_string(&c.call_id),
             outcome: c.outcome.as_str(),
             final_status: c.final_status,
             first_time: c.first_time,

@@ -1,6 +1,7 @@
 //! `Endpoint`: the sans-IO transaction and dialog core a user agent drives (the core's
 //! `sipwire::endpoint`). Times are float seconds on the driver's clock; handles are ints.
 
+use crate::lossy_string;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sipwire::dialog::publication::{publish_answer, PublishAnswer};
@@ -84,10 +85,6 @@ fn event_key(py: Python<'_>, opts: &sipwire::ParseOptions, event: &str) -> PyRes
             format!("{event:?} is not an Event value (event-type *( \".\" template ) [;id=...], RFC 6665 §8.2.1)"),
         )
     })
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// A user error as LocalProtocolError, saying what to do.
@@ -289,7 +286,7 @@ impl Endpoint {
                     // RFC 3903: the entity tag and the time granted (Min-Expires for 423).
                     match publish_answer(&m, &opts) {
                         PublishAnswer::Accepted { etag, expires } => {
-                            ev.etag = Some(text(&etag));
+                            ev.etag = Some(lossy_string(&etag));
                             ev.expires = expires;
                         }
                         PublishAnswer::RetryWith(e) => ev.expires = Some(e),
@@ -308,7 +305,7 @@ impl Endpoint {
                 ev.kind = "subscribe";
                 ev.txn = Some(txn.to_u64());
                 ev.dialog = dialog.map(DialogKey::to_u64);
-                ev.event = Some(text(&event.header_value()));
+                ev.event = Some(lossy_string(&event.header_value()));
                 ev.expires = Some(expires);
                 with_msg(&mut ev, msg)?;
             }
@@ -322,10 +319,10 @@ impl Endpoint {
                 ev.kind = "notify";
                 ev.txn = Some(txn.to_u64());
                 ev.dialog = Some(dialog.to_u64());
-                ev.event = Some(text(&event.header_value()));
-                ev.state = Some(text(&state.text));
+                ev.event = Some(lossy_string(&event.header_value()));
+                ev.state = Some(lossy_string(&state.text));
                 ev.expires = state.expires;
-                ev.reason = state.reason.as_deref().map(text);
+                ev.reason = state.reason.as_deref().map(lossy_string);
                 with_msg(&mut ev, msg)?;
             }
             EndpointEvent::SubscriptionExpired {
@@ -335,7 +332,7 @@ impl Endpoint {
             } => {
                 ev.kind = "subscription_expired";
                 ev.dialog = Some(dialog.to_u64());
-                ev.event = Some(text(&event.header_value()));
+                ev.event = Some(lossy_string(&event.header_value()));
                 ev.role = Some(role_str(role));
             }
             EndpointEvent::Cancelled { invite, msg } => {
@@ -376,7 +373,7 @@ impl Endpoint {
             EndpointEvent::DialogTerminated { dialog, id } => {
                 ev.kind = "dialog_terminated";
                 ev.dialog = Some(dialog.to_u64());
-                ev.call_id = Some(text(&id.call_id));
+                ev.call_id = Some(lossy_string(&id.call_id));
             }
             EndpointEvent::TxnTerminated { txn } => {
                 ev.kind = "transaction_terminated";
@@ -521,7 +518,7 @@ impl Endpoint {
     }
     #[getter]
     fn contact(&self) -> String {
-        text(self.ep.contact())
+        lossy_string(self.ep.contact())
     }
 
     #[pyo3(signature = (data, source, now, transport = None))]
@@ -842,17 +839,17 @@ impl Endpoint {
         let d = self.ep.dialog(DialogKey::from_u64(key))?;
         Some(EndpointDialog {
             key,
-            call_id: text(&d.id.call_id),
-            local_tag: text(&d.id.local_tag),
-            remote_tag: text(&d.id.remote_tag),
+            call_id: lossy_string(&d.id.call_id),
+            local_tag: lossy_string(&d.id.local_tag),
+            remote_tag: lossy_string(&d.id.remote_tag),
             state: dialog_state_str(d.state),
             is_uac: d.is_uac,
             local_seq: d.local_seq,
             remote_seq: d.remote_seq,
-            local_party: text(&d.local_party),
-            remote_party: text(&d.remote_party),
-            remote_target: text(&d.remote_target),
-            route_set: d.route_set.iter().map(|r| text(r)).collect(),
+            local_party: lossy_string(&d.local_party),
+            remote_party: lossy_string(&d.remote_party),
+            remote_target: lossy_string(&d.remote_target),
+            route_set: d.route_set.iter().map(|r| lossy_string(r)).collect(),
             secure: d.secure,
         })
     }

@@ -4,6 +4,7 @@
 //! `LocalProtocolError` (the caller asked for something illegal). `ParseError` is both a
 //! `RemoteProtocolError` and a `ValueError`.
 
+use crate::lossy_string;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
@@ -80,10 +81,6 @@ pub fn types(py: Python<'_>) -> PyResult<&Types> {
     })
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// A ParseError for `err` found in `input` (offsets are into `input`).
 pub fn parse_error(py: Python<'_>, err: Error, input: &[u8]) -> PyErr {
     match build_parse_error(py, err, input) {
@@ -97,7 +94,7 @@ fn build_parse_error(py: Python<'_>, err: Error, input: &[u8]) -> PyResult<PyErr
     let header = err
         .header
         .map(|h| h.canonical().to_string())
-        .or_else(|| loc.header.map(lossy));
+        .or_else(|| loc.header.map(lossy_string));
     let mut msg = format!(
         "{} (line {}, column {}, byte {}",
         err.kind.describe(),

@@ -158,6 +158,12 @@ pub fn random_token(py: Python<'_>) -> PyResult<String> {
         .extract()
 }
 
+/// Bytes read from the wire as a `String`: invalid UTF-8 replaced, ASCII (nearly all of SIP)
+/// copied without the per-chunk UTF-8 walk.
+pub(crate) fn lossy_string(b: &[u8]) -> String {
+    sipwire::scan::lossy_str(b).into_owned()
+}
+
 /// `bytes` as is (zero copy); `bytearray` and `memoryview` copied once.
 pub(crate) fn as_bytes<'py>(
     py: Python<'py>,

@@ -12,6 +12,7 @@
 //! [`MAX_REASONS`] distinct reasons (the rest counted together), the latency record by a
 //! fixed histogram; the endpoint's tables by their configured sizes.
 
+use crate::lossy_string;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
@@ -219,10 +220,6 @@ pub struct Runner {
 
 fn now_ms(us: u64) -> u64 {
     us / 1000
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn hex(b: &[u8]) -> String {
@@ -676,7 +673,7 @@ impl Runner {
             let Some(value) = value else {
                 let reason = format!(
                     "{} (a challenge this side cannot answer)",
-                    lossy(m.reason().unwrap_or_default())
+                    lossy_string(m.reason().unwrap_or_default())
                 );
                 self.fail(id, status, reason, now_us);
                 return;
@@ -688,7 +685,7 @@ impl Runner {
             return;
         }
         if !(r.expect.0..=r.expect.1).contains(&status) {
-            let mut reason = lossy(m.reason().unwrap_or_default());
+            let mut reason = lossy_string(m.reason().unwrap_or_default());
             if r.cancel_after.is_some() && (200..300).contains(&status) {
                 // The target answered instead of ringing (or before the CANCEL reached it).
                 reason.push_str(" (answered before the CANCEL)");
@@ -749,7 +746,7 @@ impl Runner {
     }
 
     fn count_method(&mut self, method: &[u8]) {
-        let name = lossy(method);
+        let name = lossy_string(method);
         let s = &mut self.stats.in_requests;
         if s.len() < MAX_METHODS || s.contains_key(&name) {
             *s.entry(name).or_insert(0) += 1;
@@ -927,7 +924,7 @@ impl Runner {
         let step = self.calls.get(&id).map(|c| c.step);
         match (self.scenario.as_ref(), step) {
             (Some(sc), Some(s)) => match sc.steps.get(s) {
-                Some(Step::Request(r)) => lossy(&r.method),
+                Some(Step::Request(r)) => lossy_string(&r.method),
                 _ => "a request".into(),
             },
             _ => "a request".into(),
