@@ -9,7 +9,6 @@
 //! becomes a `Request` or `Response` (a new `bytes` object) only when it is read.
 
 use crate::lossy_string;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,7 +19,7 @@ use pyo3::pyclass::PyClass;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use sipwire::correlate::{self as core, Captured, Config, Fed, Id, Packet};
+use sipwire::correlate::{self as core, Captured, Config, Fed, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport;
 
@@ -217,7 +216,6 @@ pub struct Transaction {
     /// kept).
     #[pyo3(get)]
     statuses: Vec<(f64, u16)>,
-    call: Option<Id>,
     request: Option<Msg>,
     responses: Vec<Msg>,
     ack: Option<Msg>,
@@ -244,7 +242,6 @@ impl Transaction {
             last_time: t.last_time(),
             request_time: t.request_time(),
             statuses: t.statuses(),
-            call: t.call(),
             request: t.request().map(Msg::of),
             responses: t.responses().into_iter().map(Msg::of).collect(),
             ack: t.ack().map(Msg::of),
@@ -879,27 +876,12 @@ impl Correlator {
 
     /// Every call held, by the time of its first message.
     fn calls(&self, py: Python<'_>) -> PyResult<Vec<Py<Call>>> {
-        let snap = {
-            let store = self.lock()?;
-            let (calls, dialogs, txns) =
-                (store.calls(), store.dialogs(), Self::txn_snapshot(&store));
-            let mut by_call: HashMap<Id, (Vec<core::Dialog>, Vec<Transaction>)> = HashMap::new();
-            for d in dialogs {
-                by_call.entry(d.call).or_default().0.push(d);
-            }
-            for t in txns {
-                if let Some(c) = t.call {
-                    by_call.entry(c).or_default().1.push(t);
-                }
-            }
-            calls
-                .into_iter()
-                .map(|c| {
-                    let (d, t) = by_call.remove(&c.id).unwrap_or_default();
-                    (c, d, t, false)
-                })
-                .collect::<Snapshot>()
-        };
+        let snap = self
+            .lock()?
+            .calls_with_parts()
+            .into_iter()
+            .map(|(c, d, t)| (c, d, t.iter().map(Transaction::of).collect(), false))
+            .collect::<Snapshot>();
         call_objects(py, snap)
     }
 

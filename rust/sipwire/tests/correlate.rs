@@ -223,6 +223,50 @@ fn one_answered_call() {
     assert_eq!(c.counters().messages, 7);
 }
 
+/// `calls_with_parts` gives each call with exactly its dialogs and transactions, in the order
+/// `dialogs()` and `transactions()` give them.
+fn assert_parts_match(c: &Correlator) {
+    let parts = c.calls_with_parts();
+    let (calls, dialogs, txns) = (c.calls(), c.dialogs(), c.transactions());
+    assert_eq!(parts.len(), calls.len());
+    let key = |t: &sipwire::correlate::Transaction<'_, Box<[u8]>>| {
+        (
+            t.call(),
+            t.first_time(),
+            t.method().to_owned(),
+            t.branch().map(<[u8]>::to_vec),
+        )
+    };
+    for (call, (pc, pd, pt)) in calls.iter().zip(&parts) {
+        assert_eq!(pc, call);
+        let d: Vec<_> = dialogs
+            .iter()
+            .filter(|d| d.call == call.id)
+            .cloned()
+            .collect();
+        assert_eq!(pd, &d);
+        let t: Vec<_> = txns
+            .iter()
+            .filter(|t| t.call() == Some(call.id))
+            .map(key)
+            .collect();
+        assert_eq!(pt.iter().map(key).collect::<Vec<_>>(), t);
+        assert!(!pt.is_empty() && !pd.is_empty());
+    }
+}
+
+#[test]
+fn calls_with_parts_groups_each_calls_dialogs_and_transactions() {
+    let mut evs = answered_call("p1", 100.0);
+    evs.extend(answered_call("p2", 50.0));
+    evs.extend(answered_call("p3", 75.0));
+    shuffle(&mut evs, 7);
+    let mut c = Correlator::new(Config::KEEP);
+    feed_all(&mut c, &evs);
+    assert_eq!(c.calls().len(), 3);
+    assert_parts_match(&c);
+}
+
 /// Three INVITE/200 pairs for one Call-ID (an INVITE and two re-INVITEs), shuffled: each 200
 /// pairs with its INVITE by branch and CSeq.
 #[test]
@@ -1389,6 +1433,7 @@ fn forked_call_has_one_media_row_per_dialog() {
     }
     for order in orders(msgs.len()) {
         let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        assert_parts_match(&c);
         let rows = rows_of(&mut c);
         let r = &rows[0];
         assert_eq!(rows.len(), 1);

@@ -1183,6 +1183,32 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             .collect()
     }
 
+    /// Every call held, by the time of its first message, each with its dialogs and its
+    /// transactions (each by the time of its first message): what [`Correlator::calls`],
+    /// [`Correlator::dialogs`] and [`Correlator::transactions`] give, grouped by call
+    /// without a lookup per item.
+    pub fn calls_with_parts(&self) -> Vec<CallParts<'_, B>> {
+        let mut order: Vec<(f64, Id, &CallRec<B>)> = self
+            .calls
+            .iter()
+            .filter(|(_, rec)| rec.is_call)
+            .map(|(id, rec)| (rec.first_time, id, rec))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let end = self.capture_end();
+        order
+            .into_iter()
+            .map(|(_, id, rec)| {
+                let s = rows::summarize(rec, end, self.cfg.timeout);
+                let mut dialogs = report::dialogs_of(id, rec);
+                dialogs.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
+                let mut txns: Vec<_> = report::transactions_of(id, rec).collect();
+                txns.sort_by(|a, b| a.first_time().total_cmp(&b.first_time()));
+                (report::call_of(id, rec, &s), dialogs, txns)
+            })
+            .collect()
+    }
+
     /// The rows of every call held, as they would be at the capture's end.
     pub fn records(&self) -> Vec<CallRecord> {
         let end = self.capture_end();
@@ -1245,6 +1271,9 @@ impl<B: AsRef<[u8]> + for<'x> From<&'x [u8]>> Correlator<B> {
         fed
     }
 }
+
+/// A call's snapshot with its dialogs and transactions ([`Correlator::calls_with_parts`]).
+pub type CallParts<'a, B> = (Call, Vec<Dialog>, Vec<Transaction<'a, B>>);
 
 /// The rows of the calls a drain finishes (see [`Correlator::drain_finished`]).
 pub struct Rows<'a, B: AsRef<[u8]>> {
