@@ -1166,21 +1166,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
     /// Every call held, by the time of its first message.
     pub fn calls(&self) -> Vec<Call> {
-        let mut order: Vec<(f64, Id, &CallRec<B>)> = self
-            .calls
-            .iter()
-            .filter(|(_, rec)| rec.is_call)
-            .map(|(id, rec)| (rec.first_time, id, rec))
-            .collect();
-        order.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let end = self.capture_end();
-        order
-            .into_iter()
-            .map(|(_, id, rec)| {
-                let s = rows::summarize(rec, end, self.cfg.timeout);
-                report::call_of(id, rec, &s)
-            })
-            .collect()
+        self.calls_in_order(|id, rec, s| report::call_of(id, rec, s))
     }
 
     /// Every call held, by the time of its first message, each with its dialogs and its
@@ -1188,6 +1174,21 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     /// [`Correlator::dialogs`] and [`Correlator::transactions`] give, grouped by call
     /// without a lookup per item.
     pub fn calls_with_parts(&self) -> Vec<CallParts<'_, B>> {
+        self.calls_in_order(|id, rec, s| {
+            let mut dialogs = report::dialogs_of(id, rec);
+            dialogs.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
+            let mut txns: Vec<_> = report::transactions_of(id, rec).collect();
+            txns.sort_by(|a, b| a.first_time().total_cmp(&b.first_time()));
+            (report::call_of(id, rec, s), dialogs, txns)
+        })
+    }
+
+    /// `f` of each call held (with its summary at the capture's end), by the time of its
+    /// first message.
+    fn calls_in_order<'a, T>(
+        &'a self,
+        f: impl Fn(Id, &'a CallRec<B>, &rows::Summary) -> T,
+    ) -> Vec<T> {
         let mut order: Vec<(f64, Id, &CallRec<B>)> = self
             .calls
             .iter()
@@ -1198,14 +1199,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let end = self.capture_end();
         order
             .into_iter()
-            .map(|(_, id, rec)| {
-                let s = rows::summarize(rec, end, self.cfg.timeout);
-                let mut dialogs = report::dialogs_of(id, rec);
-                dialogs.sort_by(|a, b| a.first_time.total_cmp(&b.first_time));
-                let mut txns: Vec<_> = report::transactions_of(id, rec).collect();
-                txns.sort_by(|a, b| a.first_time().total_cmp(&b.first_time()));
-                (report::call_of(id, rec, &s), dialogs, txns)
-            })
+            .map(|(_, id, rec)| f(id, rec, &rows::summarize(rec, end, self.cfg.timeout)))
             .collect()
     }
 
