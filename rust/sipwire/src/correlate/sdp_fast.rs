@@ -14,7 +14,8 @@
 
 use super::media::{Maps, MAX_STREAMS};
 use crate::sdp::{
-    bytes_eq, check_value, fields, glued_at, media_fields, AttrKind, Direction, MediaFields,
+    bytes_eq, check_value, fields, glued_at, media_fields, scan_until, AttrKind, Direction,
+    MediaFields,
 };
 use crate::ParseOptions;
 
@@ -45,38 +46,18 @@ pub(crate) struct Section<'s> {
 
 /// Where the line starting `rest` ends (before its CRLF or LF) and the next one starts, and
 /// whether an `=` follows the type's own; `None` for a NUL, or a CR that ends no line (RFC 8866
-/// §9 forbids both). Eight bytes at a time; only the lowest flag of [`bytes_eq`] is exact, so
-/// the lowest of the LF, CR and NUL flags is the byte to look at.
+/// §9 forbids both).
 #[inline]
 fn line_end(rest: &[u8]) -> Option<(usize, usize, bool)> {
-    let mut eqs = 0u64;
-    let mut i = 0usize;
-    let mut chunks = rest.chunks_exact(8);
-    for c in &mut chunks {
-        let Ok(a) = <[u8; 8]>::try_from(c) else {
-            break;
-        };
-        let w = u64::from_le_bytes(a);
-        let skip = if i == 0 { !0xFFFFu64 } else { !0 };
-        let eq = bytes_eq(w, b'=') & skip;
-        let stop = bytes_eq(w, b'\n') | bytes_eq(w, b'\r') | bytes_eq(w, 0);
-        if stop != 0 {
-            let at = stop.trailing_zeros() as usize / 8;
-            let below = (1u64 << (8 * at)) - 1;
-            return ended(rest, i + at, eqs != 0 || eq & below != 0);
-        }
-        eqs |= eq;
-        i += 8;
+    let (at, eq) = scan_until(
+        rest,
+        |w| bytes_eq(w, b'\n') | bytes_eq(w, b'\r') | bytes_eq(w, 0),
+        |b| matches!(b, b'\n' | b'\r' | 0),
+    );
+    if at == rest.len() {
+        return Some((at, at, eq));
     }
-    for (j, &b) in chunks.remainder().iter().enumerate() {
-        if matches!(b, b'\n' | b'\r' | 0) {
-            return ended(rest, i + j, eqs != 0);
-        }
-        if b == b'=' && i + j > 1 {
-            eqs = 1;
-        }
-    }
-    Some((rest.len(), rest.len(), eqs != 0))
+    ended(rest, at, eq)
 }
 
 #[inline]

@@ -32,7 +32,7 @@ pub use offer_answer::{
     answer, compare_offers, hold_offer, resume_offer, HoldStyle, LocalCapabilities, LocalCodec,
     LocalMedia, OfferChange,
 };
-pub(crate) use parse::{bytes_eq, check_value, glued_at, media_fields, MediaFields};
+pub(crate) use parse::{bytes_eq, check_value, glued_at, media_fields, scan_until, MediaFields};
 pub use parse::{is_rtp_proto, Buffers, SessionDescription};
 pub use write::{write, OwnedLine, OwnedMedia, OwnedSession};
 

@@ -131,11 +131,23 @@ pub(crate) fn bytes_eq(w: u64, b: u8) -> u64 {
 
 /// The index of the LF ending the line that starts `rest` (or `rest.len()`), and whether an
 /// `=` may appear after the type's own (a possible glued line, which [`glued_at`] then looks
-/// for exactly; this may say yes when there is none, never no when there is one). Eight bytes
-/// at a time: SDP lines are 10-60 bytes, too short for a SIMD search's set-up to pay (two
-/// `memchr` calls a line cost ~100 instructions each).
+/// for exactly; this may say yes when there is none, never no when there is one).
 #[inline]
 fn scan_line(rest: &[u8]) -> (usize, bool) {
+    scan_until(rest, |w| bytes_eq(w, b'\n'), |b| b == b'\n')
+}
+
+/// The index of the first byte `stop_byte` takes in `rest` (or `rest.len()`), and whether an
+/// `=` may appear before it after the type's own (see [`scan_line`]). `stop_word` flags those
+/// bytes of a little-endian word as [`bytes_eq`] does: its lowest flag must be exact. Eight
+/// bytes at a time: SDP lines are 10-60 bytes, too short for a SIMD search's set-up to pay
+/// (two `memchr` calls a line cost ~100 instructions each).
+#[inline(always)]
+pub(crate) fn scan_until(
+    rest: &[u8],
+    stop_word: impl Fn(u64) -> u64,
+    stop_byte: impl Fn(u8) -> bool,
+) -> (usize, bool) {
     let mut eqs = 0u64;
     let mut chunks = rest.chunks_exact(8);
     let mut i = 0usize;
@@ -146,11 +158,11 @@ fn scan_line(rest: &[u8]) -> (usize, bool) {
         let w = u64::from_le_bytes(a);
         // The type letter and its `=` are not looked at.
         let skip = if i == 0 { !0xFFFFu64 } else { !0 };
-        let lf = bytes_eq(w, b'\n');
+        let stop = stop_word(w);
         let eq = bytes_eq(w, b'=') & skip;
-        if lf != 0 {
-            let at = lf.trailing_zeros() as usize / 8;
-            // Only the `=` bytes below the LF count.
+        if stop != 0 {
+            let at = stop.trailing_zeros() as usize / 8;
+            // Only the `=` bytes below the stop count.
             let below = (1u64 << (8 * at)) - 1;
             return (i + at, eqs != 0 || eq & below != 0);
         }
@@ -158,7 +170,7 @@ fn scan_line(rest: &[u8]) -> (usize, bool) {
         i += 8;
     }
     for (j, &b) in chunks.remainder().iter().enumerate() {
-        if b == b'\n' {
+        if stop_byte(b) {
             return (i + j, eqs != 0);
         }
         if b == b'=' && i + j > 1 {
@@ -586,12 +598,25 @@ mod tests {
             (lf, eq)
         };
         let alphabet = [
-            b'a', b'=', b'\n', b'\r', b'<', b'>', 0x01, 0x3c, 0x3d, 0x0b, 0xff, b' ',
+            b'a', b'=', b'\n', b'\r', b'<', b'>', 0x01, 0x3c, 0x3d, 0x0b, 0xff, b' ', 0,
         ];
         for line in random_lines(&alphabet, 400) {
             let (lf, eq) = scan_line(&line);
             let (rlf, req) = reference(&line);
             assert_eq!(lf, rlf, "{line:?}");
+            assert!(eq || !req, "an = missed in {line:?}");
+        }
+        // The correlator's stop set: LF, CR or NUL, whichever comes first.
+        let stops = |b: u8| matches!(b, b'\n' | b'\r' | 0);
+        for line in random_lines(&alphabet, 400) {
+            let at = line.iter().position(|&b| stops(b)).unwrap_or(line.len());
+            let req = line.iter().take(at).skip(2).any(|&b| b == b'=');
+            let (got, eq) = scan_until(
+                &line,
+                |w| bytes_eq(w, b'\n') | bytes_eq(w, b'\r') | bytes_eq(w, 0),
+                stops,
+            );
+            assert_eq!(got, at, "{line:?}");
             assert!(eq || !req, "an = missed in {line:?}");
         }
         assert_eq!(scan_line(b"a=b\r\nc"), (4, false));
