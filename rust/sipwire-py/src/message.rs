@@ -623,7 +623,7 @@ pub fn caller_made(py: Python<'_>, out: &[u8], mode: &Mode, what: &str) -> PyRes
     let header = err
         .header
         .map(|h| h.canonical().to_string())
-        .or_else(|| loc.header.map(|h| String::from_utf8_lossy(h).into_owned()))
+        .or_else(|| loc.header.map(crate::lossy_string))
         .unwrap_or_else(|| "the message".into());
     Err(crate::errors::local_kind(
         py,
@@ -815,7 +815,7 @@ impl Diagnostic {
             header: d
                 .header
                 .map(|h| h.canonical().to_string())
-                .or_else(|| loc.header.map(|h| String::from_utf8_lossy(h).into_owned())),
+                .or_else(|| loc.header.map(crate::lossy_string)),
             message: d.kind.describe(),
         }
     }

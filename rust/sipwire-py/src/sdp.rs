@@ -487,7 +487,7 @@ fn attribute_objs<'a>(
 }
 
 fn connection_obj(c: &core::Connection<'_>) -> Connection {
-    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let s = crate::lossy_string;
     Connection {
         nettype: s(c.nettype),
         addrtype: s(c.addrtype),
@@ -510,7 +510,7 @@ impl SessionDescription {
     fn origin(&self, py: Python<'_>) -> PyResult<Origin> {
         self.with(py, |sd, _| {
             let o = sd.origin();
-            let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let s = crate::lossy_string;
             Ok(Origin {
                 username: s(o.username),
                 session_id: s(o.session_id),
@@ -573,7 +573,7 @@ impl SessionDescription {
         self.with(py, |sd, _| {
             Ok(sd
                 .bandwidths()
-                .map(|b| (String::from_utf8_lossy(b.bwtype).into_owned(), b.bandwidth))
+                .map(|b| (crate::lossy_string(b.bwtype), b.bandwidth))
                 .collect())
         })
     }
@@ -620,11 +620,8 @@ impl SessionDescription {
             Ok(sd
                 .groups()
                 .map(|g| Group {
-                    semantics: String::from_utf8_lossy(g.semantics).into_owned(),
-                    tags: g
-                        .tags()
-                        .map(|t| String::from_utf8_lossy(t).into_owned())
-                        .collect(),
+                    semantics: crate::lossy_string(g.semantics),
+                    tags: g.tags().map(crate::lossy_string).collect(),
                 })
                 .collect())
         })
@@ -908,7 +905,7 @@ impl Media {
         Some(TelephoneEvent {
             payload_type: c.pt,
             clock_rate: c.clock_rate,
-            events: events.map(|e| String::from_utf8_lossy(e).into_owned()),
+            events: events.map(crate::lossy_string),
             ranges: te.ranges().collect(),
         })
     }
@@ -960,7 +957,7 @@ impl Media {
     fn bandwidths(&self, py: Python<'_>) -> PyResult<Vec<(String, Option<u64>)>> {
         self.with(py, |m, _| {
             Ok(m.bandwidths()
-                .map(|b| (String::from_utf8_lossy(b.bwtype).into_owned(), b.bandwidth))
+                .map(|b| (crate::lossy_string(b.bwtype), b.bandwidth))
                 .collect())
         })
     }
@@ -1014,8 +1011,8 @@ impl Media {
     fn fingerprint(&self, py: Python<'_>) -> PyResult<Option<Fingerprint>> {
         self.with(py, |m, _| {
             Ok(m.fingerprint().map(|f| Fingerprint {
-                hash: String::from_utf8_lossy(f.hash).into_owned(),
-                fingerprint: String::from_utf8_lossy(f.fingerprint).into_owned(),
+                hash: crate::lossy_string(f.hash),
+                fingerprint: crate::lossy_string(f.fingerprint),
             }))
         })
     }
@@ -1296,47 +1293,46 @@ pub struct Crypto {
     session_params: Option<String>,
 }
 
-fn own(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn fmtp_obj(f: &core::Fmtp<'_>) -> Fmtp {
     Fmtp {
-        format: own(f.format),
-        params: own(f.params),
-        pairs: f.pairs().map(|(n, v)| (own(n), own(v))).collect(),
+        format: crate::lossy_string(f.format),
+        params: crate::lossy_string(f.params),
+        pairs: f
+            .pairs()
+            .map(|(n, v)| (crate::lossy_string(n), crate::lossy_string(v)))
+            .collect(),
     }
 }
 
 fn candidate_obj(c: &core::Candidate<'_>) -> Candidate {
     Candidate {
-        foundation: own(c.foundation),
+        foundation: crate::lossy_string(c.foundation),
         component: c.component,
-        transport: own(c.transport),
+        transport: crate::lossy_string(c.transport),
         priority: c.priority,
-        address: own(c.address),
+        address: crate::lossy_string(c.address),
         port: c.port,
-        typ: own(c.typ),
-        related_address: c.related_address.map(own),
+        typ: crate::lossy_string(c.typ),
+        related_address: c.related_address.map(crate::lossy_string),
         related_port: c.related_port,
-        extensions: own(c.extensions),
+        extensions: crate::lossy_string(c.extensions),
     }
 }
 
 fn crypto_obj(c: &core::Crypto<'_>) -> Crypto {
     Crypto {
         tag: c.tag,
-        suite: own(c.suite),
-        key_params: own(c.key_params),
-        session_params: c.session_params.map(own),
+        suite: crate::lossy_string(c.suite),
+        key_params: crate::lossy_string(c.key_params),
+        session_params: c.session_params.map(crate::lossy_string),
     }
 }
 
 fn ssrc_obj(s: &core::Ssrc<'_>) -> Ssrc {
     Ssrc {
         ssrc: s.ssrc,
-        attribute: own(s.attribute),
-        value: s.value.map(own),
+        attribute: crate::lossy_string(s.attribute),
+        value: s.value.map(crate::lossy_string),
     }
 }
 
@@ -1388,7 +1384,7 @@ impl Attribute {
                 py,
                 Rtpmap {
                     payload_type: r.payload_type,
-                    encoding: own(r.encoding),
+                    encoding: crate::lossy_string(r.encoding),
                     clock_rate: r.clock_rate,
                     channels: r.channels,
                 },
@@ -1401,7 +1397,7 @@ impl Attribute {
                 py,
                 Rtcp {
                     port: r.port,
-                    address: r.address.map(own),
+                    address: r.address.map(crate::lossy_string),
                 },
             )?
             .into_any(),
@@ -1413,8 +1409,8 @@ impl Attribute {
             T::Group(g) => Py::new(
                 py,
                 Group {
-                    semantics: own(g.semantics),
-                    tags: g.tags().map(own).collect(),
+                    semantics: crate::lossy_string(g.semantics),
+                    tags: g.tags().map(crate::lossy_string).collect(),
                 },
             )?
             .into_any(),
@@ -1422,8 +1418,8 @@ impl Attribute {
             T::Fingerprint(f) => Py::new(
                 py,
                 Fingerprint {
-                    hash: own(f.hash),
-                    fingerprint: own(f.fingerprint),
+                    hash: crate::lossy_string(f.hash),
+                    fingerprint: crate::lossy_string(f.fingerprint),
                 },
             )?
             .into_any(),
@@ -1438,8 +1434,12 @@ impl Attribute {
     fn __repr__(&self, py: Python<'_>) -> String {
         let buf = self.s.buf(py);
         match self.value {
-            Some(v) => format!("<Attribute {}:{}>", own(self.name.of(buf)), own(v.of(buf))),
-            None => format!("<Attribute {}>", own(self.name.of(buf))),
+            Some(v) => format!(
+                "<Attribute {}:{}>",
+                crate::lossy_string(self.name.of(buf)),
+                crate::lossy_string(v.of(buf))
+            ),
+            None => format!("<Attribute {}>", crate::lossy_string(self.name.of(buf))),
         }
     }
 }

@@ -987,9 +987,9 @@ pub fn parse_challenge(
         .map(|(n, val)| {
             (
                 String::from_utf8_lossy(n).to_ascii_lowercase(),
-                String::from_utf8_lossy(&sipwire::header::unquote(val)).into_owned(),
+                crate::lossy_string(&sipwire::header::unquote(val)),
             )
         })
         .collect();
-    Ok((String::from_utf8_lossy(c.scheme()).into_owned(), params))
+    Ok((crate::lossy_string(c.scheme()), params))
 }
