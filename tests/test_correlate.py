@@ -370,6 +370,12 @@ def test_bad_arguments() -> None:
     for port in (65536, -1, 10**30):
         with pytest.raises(sipwire.LocalProtocolError, match=f"port {port} is out of range"):
             c.feed(inv, time=0.0, src=A, dst=(B[0], port))
+    # Past 128 bits the int cannot even be converted; a port is not text or a float.
+    with pytest.raises(OverflowError):
+        c.feed(inv, time=0.0, src=A, dst=(B[0], 2**200))
+    for bad in ("5060", 5060.0):
+        with pytest.raises(TypeError):
+            c.feed(inv, time=0.0, src=A, dst=(B[0], bad))  # type: ignore[arg-type]
     assert c.counters["messages"] == 0
     c.feed(inv, time=0.0, src=("::1", 5060), dst=("[::1]", 5062))
     assert c.transactions()[0].request is not None
