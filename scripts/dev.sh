@@ -145,10 +145,11 @@ interpreters() {
 # reports, user agent, load engine), and the wheels are compiled with what that measured. Prints
 # the merged profile's path; says why and fails when it cannot make one (no llvm-profdata).
 pgo_profile() {
-    local dir tools bin
+    local dir tools bin host
     dir="$PWD/target/pgo"
     bin=$(cd "$VENV/bin" && pwd)
-    tools="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    tools="$(rustc --print sysroot)/lib/rustlib/$host/bin"
     if [ ! -x "$tools/llvm-profdata" ] && command -v rustup >/dev/null 2>&1; then
         rustup component add llvm-tools >&2 || true
     fi
@@ -162,8 +163,8 @@ pgo_profile() {
     # For the explicit target the wheels' zig build passes: the symbol names the profile is
     # keyed by depend on it (zig itself cannot link the profiler's runtime, so not with zig).
     # Its own target directory: the development build's stays as it is.
-    RUSTFLAGS="-Cprofile-generate=$dir/raw" CARGO_TARGET_DIR=target/pgo-generate \
-        "$bin/maturin" build --release --target "$(rustc -vV | sed -n 's/^host: //p')" \
+    RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Cprofile-generate=$dir/raw" \
+        CARGO_TARGET_DIR=target/pgo-generate "$bin/maturin" build --release --target "$host" \
         --interpreter "$PY" --out "$dir/wheel" >&2 || return 1
     # Only the training's counts: not those of the build scripts and macros the build ran.
     rm -f "$dir"/raw/*.profraw
@@ -196,7 +197,9 @@ wheel() {
     step "wheels (manylinux2014, linked by zig${flags:+, profile-guided}) for: ${found[*]}"
     mkdir -p dist
     # zig links against glibc 2.17, so the wheels load on any manylinux2014 system.
-    PATH="$bin:$PATH" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target" "$bin/maturin" build --release \
+    # The caller's own RUSTFLAGS, if any, are kept.
+    PATH="$bin:$PATH" RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$flags" CARGO_TARGET_DIR="$target" \
+        "$bin/maturin" build --release \
         --zig --compatibility manylinux2014 --out dist --interpreter "${found[@]}"
     step "sdist"
     PATH="$bin:$PATH" "$bin/maturin" sdist --out dist
