@@ -2196,6 +2196,44 @@ fn recycled_records_give_the_same_rows() {
     assert_eq!(probe(&mut c, "probe", 2e6), fresh);
 }
 
+/// The records kept for reuse follow the calls open at once: a drain that finishes 1,000 calls
+/// (as `sipwire analyze` drains a busy capture second) keeps all 1,000 for the next calls,
+/// while a capture with few calls at a time keeps at most 256.
+#[test]
+fn recycled_records_follow_the_calls_open_at_once() {
+    // 1,000 calls open together, then finished by one drain.
+    let mut c = Correlator::default();
+    for i in 0..1000 {
+        feed_all(
+            &mut c,
+            &answered_call(&format!("busy{i}"), f64::from(i) * 0.001),
+        );
+    }
+    assert_eq!(c.sizes().calls, 1000);
+    assert_eq!(c.drain_finished(1e6).count(), 1000);
+    assert_eq!((c.sizes().calls, c.sizes().shells), (0, 1000));
+    // The next 1,000 calls take them all, and give them back.
+    for i in 0..1000 {
+        feed_all(
+            &mut c,
+            &answered_call(&format!("next{i}"), 2e6 + f64::from(i) * 0.001),
+        );
+    }
+    assert_eq!(c.sizes().shells, 0);
+    assert_eq!(c.drain_finished(3e6).count(), 1000);
+    assert_eq!(c.sizes().shells, 1000);
+
+    // One call at a time: the floor of 256, not one per call ever seen.
+    let mut c = Correlator::default();
+    for i in 0..1000 {
+        let t0 = f64::from(i) * 1000.0;
+        feed_all(&mut c, &answered_call(&format!("calm{i}"), t0));
+        c.drain_finished(t0 + 999.0).count();
+    }
+    assert!(c.sizes().shells <= 256, "{:?}", c.sizes());
+    assert_eq!(c.drain_finished(1e9).count(), 0);
+}
+
 /// A capture at the proxy sees each message on both hops (caller to proxy, proxy to
 /// callee): the proxy's copy has its own Via (§16.6 step 8) and other addresses, so it is
 /// not a retransmission; the 2xx ACK has a new branch on each hop (§13.2.2.4). Only what a

@@ -259,17 +259,25 @@ pub(crate) struct CallRec<B> {
     pub info_dtmf: Vec<InfoRec>,
 }
 
-/// SDP records of recycled calls, for the next ones to fill (bounded).
-#[derive(Default)]
+/// SDP records of recycled calls, for the next ones to fill (bounded: two per shell the
+/// correlator keeps, an offer and an answer).
 pub(crate) struct Spare {
     sdp: Vec<SdpRec>,
+    pub(crate) max: usize,
+}
+
+impl Default for Spare {
+    fn default() -> Self {
+        Spare {
+            sdp: Vec::new(),
+            max: 2 * super::MIN_SHELLS,
+        }
+    }
 }
 
 impl Spare {
-    const MAX: usize = 512;
-
     pub(crate) fn give(&mut self, s: Option<SdpRec>) {
-        if let Some(s) = s.filter(|_| self.sdp.len() < Self::MAX) {
+        if let Some(s) = s.filter(|_| self.sdp.len() < self.max) {
             self.sdp.push(s);
         }
     }

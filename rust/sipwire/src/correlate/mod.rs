@@ -91,6 +91,9 @@ use media::SdpRec;
 use table::Table;
 use txn::{KeyRef, Placed, Role, Slot, TxnRec};
 
+/// Finished calls' records kept for new calls at least (see [`Correlator::recycle`]).
+const MIN_SHELLS: usize = 256;
+
 /// Bounds and timing of a [`Correlator`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Config {
@@ -368,6 +371,9 @@ pub struct Sizes {
     pub tombstones: usize,
     /// Evicted calls waiting for a drain.
     pub pending: usize,
+    /// Finished calls' records kept for new calls: at most the most calls open at once,
+    /// or `MIN_SHELLS` (256) when fewer.
+    pub shells: usize,
 }
 
 /// Where a kept message goes.
@@ -456,6 +462,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             deadlines: self.queue.len(),
             tombstones: self.tombs.len(),
             pending: self.pending.len(),
+            shells: self.shells.len(),
         }
     }
 
@@ -1071,9 +1078,14 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     /// what [`Correlator::drain`] handed out). Its kept messages are dropped.
     pub fn recycle(&mut self, done: FinishedCall<B>) {
         let mut rec = done.rec;
-        if self.shells.len() >= 256 || rec.oversized() {
+        // As many shells as calls were ever open at once (at least `MIN_SHELLS`): a drain
+        // finishes about as many calls as start before the next one (`sipwire analyze`
+        // drains each capture second), and the shells hold no more than the open calls did.
+        let cap = self.calls.high_water().max(MIN_SHELLS);
+        if self.shells.len() >= cap || rec.oversized() {
             return;
         }
+        self.spare.max = 2 * cap;
         rec.reset(&[], 0.0, &mut self.spare);
         self.shells.push(rec);
     }

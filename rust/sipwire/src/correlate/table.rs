@@ -92,6 +92,11 @@ impl<T> Table<T> {
         self.len
     }
 
+    /// The most entries held at once so far (slots are reused, never given back).
+    pub(crate) fn high_water(&self) -> usize {
+        self.meta.len()
+    }
+
     fn slot(&self, i: u32) -> Option<&Meta> {
         self.meta.get(i as usize)
     }
