@@ -242,6 +242,26 @@ def test_made_up_methods_are_bounded() -> None:
     assert rows[tool.OTHER_METHOD]["statuses"] == {"200": 1}
 
 
+def test_responses_count_by_cseq_method_and_status() -> None:
+    """Pairs of CSeq method and status counted across batches; a response whose CSeq did not
+    parse counts under "?"."""
+    span = tool.Span()
+    for _ in range(2):
+        span.add(
+            pa.record_batch(
+                {
+                    "time": pa.array([0] * 6, pa.timestamp("ns", tz="UTC")),
+                    "method": pa.array([None] * 6, pa.string()),
+                    "status": pa.array([200, 200, 486, 200, None, 999], pa.uint16()),
+                    "cseq_method": ["INVITE", "BYE", "INVITE", None, "INVITE", "INVITE"],
+                    "parse_error": pa.array([None] * 6, pa.string()),
+                }
+            )
+        )
+    rows = {m["method"]: m["statuses"] for m in span.methods()}
+    assert rows == {"INVITE": {"200": 2, "486": 2, "999": 2}, "BYE": {"200": 2}, "?": {"200": 2}}
+
+
 def test_call_ladder_of_the_hold_and_resume(capsys: pytest.CaptureFixture[str]) -> None:
     call1 = CALLS[0]["Call-ID"]
     rc, out, _ = run(
