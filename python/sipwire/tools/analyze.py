@@ -133,6 +133,11 @@ class UsageError(Exception):
 
 
 def _pyarrow() -> Any:
+    # pyarrow loads numpy, whose OpenBLAS starts a thread per core that spins for a while:
+    # ~0.1 s of a core taken from the read and the correlator. The command does no linear
+    # algebra; a user's own setting is kept.
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         import pyarrow
     except ImportError:
