@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -647,3 +648,31 @@ def test_stdin_from_a_terminal_is_refused(
     assert main(["analyze", "-"]) == 2
     err = capsys.readouterr().err
     assert "stdin, which is a terminal" in err and "tcpdump -U -w - | sipwire analyze -" in err
+
+
+def test_analyze_loads_no_load_engine_and_no_blas_threads() -> None:
+    """`sipwire analyze` starts without the load engine and the user agent (only `sipwire
+    load` needs them to build its options), and asks OpenBLAS, which pyarrow loads with numpy,
+    for no threads of its own."""
+    import subprocess
+
+    code = (
+        "import os, sys\n"
+        "from sipwire.cli import main\n"
+        f"rc = main(['analyze', '--quiet', {str(CAPTURE)!r}])\n"
+        "print(rc, 'sipwire.load' in sys.modules, 'sipwire.ua' in sys.modules,"
+        " os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
+    assert out[-4:] == ["0", "False", "False", "1"]
+    # `sipwire load --help` still lists its scenarios.
+    done = subprocess.run(
+        [sys.executable, "-m", "sipwire.cli", "load", "call", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0 and "hold-dtmf" in done.stdout
