@@ -105,6 +105,7 @@ fn resp(
 }
 
 /// A message with its time and direction (A→B for requests of the caller).
+#[derive(Clone)]
 struct Ev {
     t: f64,
     forward: bool,
@@ -717,6 +718,62 @@ fn media_from_a_late_offer() {
     assert_eq!((&*a.address, a.port), ("192.0.2.1", 20000));
     assert_eq!(a.ip(), Some("192.0.2.1".parse().unwrap()));
     assert_eq!(m[0].streams[0].media.as_ref(), "audio");
+}
+
+/// After an INVITE without offer, a 183's SDP is the offer (the 2xx repeats it, RFC 3261
+/// §13.3.1) and the answer comes in the ACK: no media could flow before it, so neither the
+/// session nor the call is early media, and a call left at its 183 is not `early_media`.
+#[test]
+fn a_late_offer_in_a_183_is_not_early_media() {
+    let offer = sdp("192.0.2.9", 30000, "");
+    let invite = ev(0.0, true, req("INVITE", "z9hG4bKl", "lo", 1, "", None));
+    let progress = ev(
+        0.5,
+        false,
+        resp(183, "INVITE", "z9hG4bKl", "lo", 1, "tt", Some(&offer)),
+    );
+    let mut c = Correlator::new(Config::KEEP);
+    feed_all(
+        &mut c,
+        &[
+            invite.clone(),
+            progress.clone(),
+            ev(
+                1.0,
+                false,
+                resp(200, "INVITE", "z9hG4bKl", "lo", 1, "tt", Some(&offer)),
+            ),
+            ev(
+                1.1,
+                true,
+                req(
+                    "ACK",
+                    "z9hG4bKla",
+                    "lo",
+                    1,
+                    "tt",
+                    Some(&sdp("192.0.2.1", 20000, "")),
+                ),
+            ),
+        ],
+    );
+    let call = &c.calls()[0];
+    assert!(!call.early_media);
+    let m = &call.media;
+    assert_eq!(m.len(), 1);
+    assert!(!m[0].early);
+    assert_eq!((m[0].offer_time, m[0].answer_time), (Some(0.5), Some(1.1)));
+    assert_eq!(m[0].offerer, Some(addr(B)));
+    let a = m[0].answerer_rtp().unwrap();
+    assert_eq!((&*a.address, a.port), ("192.0.2.1", 20000));
+
+    // Left at the 183: still waiting for its answer, not early media.
+    let mut c = Correlator::new(Config::KEEP);
+    feed_all(&mut c, &[invite, progress]);
+    c.finish(Some(10.0));
+    let call = &c.calls()[0];
+    assert!(!call.early_media);
+    assert_eq!(call.outcome, Outcome::InProgress);
 }
 
 #[test]

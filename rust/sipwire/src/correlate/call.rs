@@ -193,8 +193,17 @@ impl<B> Exchange<B> {
         self.answered().is_some() || self.final_().is_none()
     }
 
+    /// Whether its request carried no offer (a late offer, RFC 3261 §13.2.1): a response's
+    /// SDP is then the offer and the answer comes in the ACK.
+    pub(crate) fn late_offer(&self) -> bool {
+        self.offer.is_none()
+            && (self.req_without_sdp || self.legs.iter().any(|l| l.ack_sdp.is_some()))
+    }
+
+    /// Whether a provisional response carried the answer (early media). Not so after a late
+    /// offer: the SDP of a 183 is then the offer, and no media can flow before its answer.
     pub(crate) fn early_media(&self) -> bool {
-        self.legs.iter().any(Leg::early_media)
+        !self.late_offer() && self.legs.iter().any(Leg::early_media)
     }
 }
 

@@ -267,11 +267,10 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
     let mut out = Vec::new();
     for e in rec.exchanges.iter() {
         let before = out.len();
-        let late =
-            e.offer.is_none() && (e.req_without_sdp || e.legs.iter().any(|l| l.ack_sdp.is_some()));
+        let late = e.late_offer();
         for l in &e.legs {
             let resp = l.answer.as_ref().map(|(s, _)| s);
-            let early = l.early_media();
+            let early = !late && l.early_media();
             let pair = |offer, answer| Pair {
                 exchange: e,
                 leg: Some(l),
