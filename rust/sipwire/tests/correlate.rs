@@ -776,6 +776,80 @@ fn a_late_offer_in_a_183_is_not_early_media() {
     assert_eq!(call.outcome, Outcome::InProgress);
 }
 
+/// 100rel with a late offer: the reliable 183 carries the offer and the PRACK the answer
+/// (RFC 3262 §5): one early session of the INVITE, whatever the feed order, and no session of
+/// the PRACK's own; a call left there is early media.
+#[test]
+fn a_late_offer_answered_in_the_prack() {
+    let msgs = || {
+        vec![
+            ev(0.0, true, req("INVITE", "z9hG4bKr", "rel", 1, "", None)),
+            ev(
+                0.5,
+                false,
+                resp(
+                    183,
+                    "INVITE",
+                    "z9hG4bKr",
+                    "rel",
+                    1,
+                    "tt",
+                    Some(&sdp("192.0.2.9", 30000, "")),
+                ),
+            ),
+            ev(
+                0.6,
+                true,
+                req(
+                    "PRACK",
+                    "z9hG4bKp",
+                    "rel",
+                    2,
+                    "tt",
+                    Some(&sdp("192.0.2.1", 20000, "")),
+                ),
+            ),
+            ev(
+                0.61,
+                false,
+                resp(200, "PRACK", "z9hG4bKp", "rel", 2, "tt", None),
+            ),
+            ev(
+                2.0,
+                false,
+                resp(200, "INVITE", "z9hG4bKr", "rel", 1, "tt", None),
+            ),
+            ev(2.1, true, req("ACK", "z9hG4bKa", "rel", 1, "tt", None)),
+        ]
+    };
+    for reversed in [false, true] {
+        let mut evs = msgs();
+        if reversed {
+            evs.reverse();
+        }
+        let mut c = Correlator::new(Config::KEEP);
+        feed_all(&mut c, &evs);
+        let call = &c.calls()[0];
+        assert_eq!(call.outcome, Outcome::Answered);
+        assert!(call.early_media, "reversed: {reversed}");
+        let m = &call.media;
+        assert_eq!(m.len(), 1, "reversed: {reversed}: {m:?}");
+        assert_eq!(m[0].method, Method::Invite);
+        assert!(m[0].early);
+        assert_eq!((m[0].offer_time, m[0].answer_time), (Some(0.5), Some(0.6)));
+        assert_eq!(m[0].offerer, Some(addr(B)));
+        let o = m[0].offerer_rtp().unwrap();
+        let a = m[0].answerer_rtp().unwrap();
+        assert_eq!((&*o.address, o.port), ("192.0.2.9", 30000));
+        assert_eq!((&*a.address, a.port), ("192.0.2.1", 20000));
+    }
+    // Left after the PRACK: early media.
+    let mut c = Correlator::new(Config::KEEP);
+    feed_all(&mut c, &msgs()[..4]);
+    c.finish(Some(10.0));
+    assert_eq!(c.calls()[0].outcome, Outcome::EarlyMedia);
+}
+
 #[test]
 fn ack_before_its_invite_waits_for_it() {
     let mut c = Correlator::new(Config::KEEP);

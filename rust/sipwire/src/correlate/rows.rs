@@ -265,13 +265,23 @@ impl<'a, B> Pair<'a, B> {
 /// An exchange refused with a final non-2xx and no early answer gives none (RFC 3264 §5).
 pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
     let mut out = Vec::new();
-    for e in rec.exchanges.iter() {
+    // PRACKs that carried the answer to a late offer: their SDP is no offer of their own.
+    let answering: Vec<usize> = rec
+        .exchanges
+        .iter()
+        .filter(|e| e.late_offer())
+        .flat_map(|e| e.legs.iter().filter_map(move |l| prack_answer(rec, e, l)))
+        .collect();
+    for (i, e) in rec.exchanges.iter().enumerate() {
+        if answering.contains(&i) {
+            continue;
+        }
         let before = out.len();
         let late = e.late_offer();
         for l in &e.legs {
             let resp = l.answer.as_ref().map(|(s, _)| s);
             let early = !late && l.early_media();
-            let pair = |offer, answer| Pair {
+            let pair = |offer, answer, early| Pair {
                 exchange: e,
                 leg: Some(l),
                 offer,
@@ -280,14 +290,15 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             };
             if let Some(o) = e.offer.as_ref() {
                 if resp.is_some() || l.answered.is_some() {
-                    out.push(pair(Some(o), resp));
+                    out.push(pair(Some(o), resp, early));
                 }
             } else if late {
-                if resp.is_some() || l.ack_sdp.is_some() {
-                    out.push(pair(resp, l.ack_sdp.as_ref()));
+                let (answer, early) = late_answer(rec, e, l);
+                if resp.is_some() || answer.is_some() {
+                    out.push(pair(resp, answer, early));
                 }
             } else if resp.is_some() {
-                out.push(pair(None, resp));
+                out.push(pair(None, resp, early));
             }
         }
         if out.len() == before && e.offer.is_some() && e.took_effect() {
@@ -310,6 +321,57 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             .then_with(|| leg_tag(rec, a).cmp(leg_tag(rec, b)))
     });
     out
+}
+
+/// The answer to leg `l` of a late-offer exchange `e` (RFC 3261 §13.2.1): the SDP of its ACK,
+/// or, when the offer came in a reliable provisional response, of the PRACK (RFC 3262 §5),
+/// and whether it came before the leg's 2xx (early media: only a PRACK's can).
+pub(crate) fn late_answer<'a, B>(
+    rec: &'a CallRec<B>,
+    e: &Exchange<B>,
+    l: &'a Leg,
+) -> (Option<&'a SdpRec>, bool) {
+    if let Some(a) = l.ack_sdp.as_ref() {
+        return (Some(a), false);
+    }
+    let prack = prack_answer(rec, e, l)
+        .and_then(|i| rec.exchanges.get(i))
+        .and_then(|p| p.offer.as_ref());
+    match prack {
+        Some(a) => (Some(a), l.answered.map_or(true, |(t, _)| a.time < t)),
+        None => (None, false),
+    }
+}
+
+/// The exchange of the PRACK that answered leg `l`'s provisional offer, for a late-offer
+/// INVITE `e` with no answer in an ACK: the PRACK with SDP from the INVITE's side with the
+/// lowest CSeq above the INVITE's (and below its next INVITE), sent after the offer, whose
+/// responses, if any carry a To tag, are of that leg. A capture in any order finds the same.
+fn prack_answer<B>(rec: &CallRec<B>, e: &Exchange<B>, l: &Leg) -> Option<usize> {
+    let (offer, status) = l.answer.as_ref()?;
+    if *status >= 200 || l.ack_sdp.is_some() || e.method != Method::Invite {
+        return None;
+    }
+    let after = |x: &Exchange<B>| x.from_hash == e.from_hash && x.cseq > e.cseq;
+    let next_invite = rec
+        .exchanges
+        .iter()
+        .filter(|x| x.method == Method::Invite && after(x))
+        .map(|x| x.cseq)
+        .min();
+    rec.exchanges
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.method == Method::Prack && after(p))
+        .filter(|(_, p)| next_invite.map_or(true, |n| p.cseq < n))
+        .filter(|(_, p)| p.offer.as_ref().is_some_and(|s| s.time >= offer.time))
+        .filter(|(_, p)| {
+            p.legs
+                .iter()
+                .all(|pl| pl.to_hash == 0 || pl.to_hash == l.to_hash)
+        })
+        .min_by_key(|(_, p)| p.cseq)
+        .map(|(i, _)| i)
 }
 
 /// Everything a call row says but its media, computed once for the row and the snapshot.
@@ -390,7 +452,9 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         })
         .and_then(|d| d.bye_at)
         .or(rec.bye);
-    let early_media = inits().any(|e| e.early_media());
+    let early_media = inits().any(|e| {
+        e.early_media() || (e.late_offer() && e.legs.iter().any(|l| late_answer(rec, e, l).1))
+    });
     let (outcome, final_status) = if let Some((_, s)) = answered {
         (Outcome::Answered, Some(s))
     } else if let Some((_, s)) = last.and_then(|e| e.final_()) {
