@@ -1296,7 +1296,8 @@ class MediaSession:
         """The To tag of the dialog ("" when none answered)."""
     @property
     def early(self) -> bool:
-        """The answer came in a provisional response (early media)."""
+        """The answer came before the 2xx (early media): in a provisional response, or in the
+        PRACK of a reliable provisional response that carried a late offer (RFC 3262)."""
     @property
     def offer_time(self) -> float | None: ...
     @property
@@ -1319,9 +1320,10 @@ class CorrelatedCall:
     """The INVITE dialogs of one Call-ID with their re-INVITEs, UPDATEs and PRACKs.
     ``outcome`` is decided by the initial INVITE: answered (2xx), busy (486, 600), cancelled
     (487 after a CANCEL), rejected (other 3xx-6xx), timeout (408, or no final and silent for
-    ``timeout`` seconds), early_media (no final, but an answer in a provisional response:
-    183 with SDP), in_progress (no final, the capture ended within ``timeout``), partial
-    (the initial INVITE was not captured: a call seen mid-way, never counted as answered)."""
+    ``timeout`` seconds), early_media (no final, but an answer before it: a 183 with SDP
+    answering the INVITE's offer, or a PRACK answering a 183's), in_progress (no final, the
+    capture ended within ``timeout``), partial (the initial INVITE was not captured: a call
+    seen mid-way, never counted as answered)."""
 
     @property
     def call_id(self) -> str: ...

@@ -397,7 +397,8 @@ pub struct MediaSession {
     /// The To tag of its dialog ("" when none answered).
     #[pyo3(get)]
     to_tag: String,
-    /// The answer came in a provisional response (early media).
+    /// The answer came before the 2xx (early media): in a provisional response, or in the
+    /// PRACK of a reliable provisional response that carried a late offer (RFC 3262 §5).
     #[pyo3(get)]
     early: bool,
     #[pyo3(get)]

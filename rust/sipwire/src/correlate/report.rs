@@ -244,7 +244,8 @@ pub struct MediaSession {
     /// Where the offer and the answer came from (the packets' sources).
     pub offerer: Option<SocketAddr>,
     pub answerer: Option<SocketAddr>,
-    /// The answer came in a provisional response (early media).
+    /// The answer came before the 2xx (early media): in a provisional response, or in the
+    /// PRACK of a reliable provisional response that carried a late offer (RFC 3262 §5).
     pub early: bool,
     pub streams: Vec<MediaStream>,
 }

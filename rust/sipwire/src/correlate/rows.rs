@@ -28,8 +28,8 @@ pub enum Outcome {
     /// 408, or no final response and nothing for `Config::timeout` (64*T1) before the end.
     Timeout,
     /// No final response, and an answer SDP in a provisional response (183 Session Progress
-    /// with SDP, RFC 3960): the caller heard early media (an announcement, a tone), not an
-    /// answer.
+    /// with SDP, RFC 3960) or in the PRACK of one that carried a late offer (RFC 3262 §5):
+    /// the caller heard early media (an announcement, a tone), not an answer.
     EarlyMedia,
     /// No final response, and the capture (or the watermark) ended within `Config::timeout`
     /// of the last message.
@@ -233,7 +233,8 @@ pub struct MediaRecord {
     pub codec: Option<Cow<'static, str>>,
     pub codec_payload_type: Option<u8>,
     pub codec_clock_rate: Option<u32>,
-    /// The answer came in a provisional response (early media).
+    /// The answer came before the 2xx (early media): in a provisional response, or in the
+    /// PRACK of a reliable provisional response that carried a late offer (RFC 3262 §5).
     pub early: bool,
 }
 
