@@ -674,6 +674,16 @@ fn hold_and_resume_by_reinvite() {
     assert_eq!(c.calls()[0].outcome, Outcome::Answered);
 }
 
+/// The ACK of call "lo" at 1.1 s, with the answer to a late offer.
+fn late_answer_ack() -> Ev {
+    let answer = sdp("192.0.2.1", 20000, "");
+    ev(
+        1.1,
+        true,
+        req("ACK", "z9hG4bKla", "lo", 1, "tt", Some(&answer)),
+    )
+}
+
 #[test]
 fn media_from_a_late_offer() {
     // INVITE without a body: the offer is in the 200, the answer in the ACK (§13.2.1).
@@ -695,18 +705,7 @@ fn media_from_a_late_offer() {
                     Some(&sdp("192.0.2.9", 30000, "")),
                 ),
             ),
-            ev(
-                1.1,
-                true,
-                req(
-                    "ACK",
-                    "z9hG4bKla",
-                    "lo",
-                    1,
-                    "tt",
-                    Some(&sdp("192.0.2.1", 20000, "")),
-                ),
-            ),
+            late_answer_ack(),
         ],
     );
     let m = &c.calls()[0].media;
@@ -743,18 +742,7 @@ fn a_late_offer_in_a_183_is_not_early_media() {
                 false,
                 resp(200, "INVITE", "z9hG4bKl", "lo", 1, "tt", Some(&offer)),
             ),
-            ev(
-                1.1,
-                true,
-                req(
-                    "ACK",
-                    "z9hG4bKla",
-                    "lo",
-                    1,
-                    "tt",
-                    Some(&sdp("192.0.2.1", 20000, "")),
-                ),
-            ),
+            late_answer_ack(),
         ],
     );
     let call = &c.calls()[0];
