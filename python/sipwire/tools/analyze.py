@@ -992,14 +992,23 @@ def _party(uri: object) -> str:
 
 def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
     """The first calls as a table: when, who, how it ended, how long things took, RTP."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     calls = res.calls
     if "invite_time" in calls.column_names:
-        calls = calls.sort_by([("invite_time", "ascending")])
-    shown = ladder_mod.rows(calls.slice(0, listed))
+        # Only the rows listed are taken: the order of a whole table of a million calls is
+        # cheap, moving every column into it is not.
+        order = pc.sort_indices(calls, sort_keys=[("invite_time", "ascending")])
+        shown = ladder_mod.rows(calls.take(order.slice(0, listed)))
+    else:
+        shown = ladder_mod.rows(calls.slice(0, listed))
     # Per call: its worst stream's loss and jitter (one bad direction is a bad call).
     per_call: dict[str, list[float]] = {}
     if res.rtp_streams.num_rows and "call_id" in res.rtp_streams.column_names:
         r = res.rtp_streams
+        ids = pa.array([c.get("call_id") for c in shown], pa.string())
+        r = r.filter(pc.is_in(r.column("call_id"), value_set=ids))
         for cid, lost, exp, jit in zip(
             r.column("call_id").to_pylist(),
             r.column("lost").to_pylist(),
