@@ -199,12 +199,6 @@ impl<B> Exchange<B> {
         self.offer.is_none()
             && (self.req_without_sdp || self.legs.iter().any(|l| l.ack_sdp.is_some()))
     }
-
-    /// Whether a provisional response carried the answer (early media). Not so after a late
-    /// offer: the SDP of a 183 is then the offer, and no media can flow before its answer.
-    pub(crate) fn early_media(&self) -> bool {
-        !self.late_offer() && self.legs.iter().any(Leg::early_media)
-    }
 }
 
 /// Who a call's caller is, as well as can be told: the From of an initial INVITE, else of

@@ -281,7 +281,7 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
         let late = e.late_offer();
         for l in &e.legs {
             let resp = l.answer.as_ref().map(|(s, _)| s);
-            let early = !late && l.early_media();
+            let early = leg_early(rec, e, l);
             let pair = |offer, answer, early| Pair {
                 exchange: e,
                 leg: Some(l),
@@ -294,7 +294,7 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
                     out.push(pair(Some(o), resp, early));
                 }
             } else if late {
-                let (answer, early) = late_answer(rec, e, l);
+                let answer = late_answer(rec, e, l).0;
                 if resp.is_some() || answer.is_some() {
                     out.push(pair(resp, answer, early));
                 }
@@ -322,6 +322,16 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             .then_with(|| leg_tag(rec, a).cmp(leg_tag(rec, b)))
     });
     out
+}
+
+/// Whether leg `l` of exchange `e` had its answer before its 2xx (early media): in a
+/// provisional response, or after a late offer in the PRACK (never in the ACK).
+fn leg_early<B>(rec: &CallRec<B>, e: &Exchange<B>, l: &Leg) -> bool {
+    if e.late_offer() {
+        late_answer(rec, e, l).1
+    } else {
+        l.early_media()
+    }
 }
 
 /// The answer to leg `l` of a late-offer exchange `e` (RFC 3261 §13.2.1): the SDP of its ACK,
@@ -453,9 +463,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         })
         .and_then(|d| d.bye_at)
         .or(rec.bye);
-    let early_media = inits().any(|e| {
-        e.early_media() || (e.late_offer() && e.legs.iter().any(|l| late_answer(rec, e, l).1))
-    });
+    let early_media = inits().any(|e| e.legs.iter().any(|l| leg_early(rec, e, l)));
     let (outcome, final_status) = if let Some((_, s)) = answered {
         (Outcome::Answered, Some(s))
     } else if let Some((_, s)) = last.and_then(|e| e.final_()) {
