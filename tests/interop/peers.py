@@ -100,3 +100,35 @@ def answers_options(port: int, *, within: float) -> bool:
             except OSError:
                 time.sleep(0.2)
     return False
+
+
+def _bound(port: int, *, tcp: bool) -> bool:
+    """Whether a socket on this machine is bound to ``port`` (UDP) or listens on it (TCP),
+    read from the kernel's socket tables."""
+    names = ("tcp", "tcp6") if tcp else ("udp", "udp6")
+    for name in names:
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or not fields[1].endswith(f":{port:04X}"):
+                continue
+            if not tcp or fields[3] == "0A":  # 0A: TCP_LISTEN
+                return True
+    return False
+
+
+def wait_bound(
+    proc: subprocess.Popen[bytes], port: int, *, tcp: bool = False, within: float = 15
+) -> None:
+    """Wait until the peer ``proc`` has bound ``port``: a fixed sleep loses to a slow start
+    on a loaded CI machine, and a datagram sent before the bind is refused (ICMP)."""
+    deadline = time.monotonic() + within
+    while not _bound(port, tcp=tcp):
+        if proc.poll() is not None:
+            raise AssertionError(f"the peer exited ({proc.returncode}) before binding {port}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the peer did not bind port {port} within {within} s")
+        time.sleep(0.02)

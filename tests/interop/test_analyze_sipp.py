@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import tshark
-from peers import HOST, free_port, kamailio, peer_binary
+from peers import HOST, free_port, kamailio, peer_binary, wait_bound
 from test_capture_sipp import read_stats, tcpdump
 
 import sipwire.capture
@@ -114,7 +113,8 @@ def play(d: Path, uac: Agent, uases: list[Agent], proxy_cfg: Path | None = None)
                 for a in uases
             ]
             try:
-                time.sleep(0.3)  # the callees' sockets
+                for a, p in zip(uases, procs):
+                    wait_bound(p, a.port)
                 target = proxy or uases[0].addr
                 done = subprocess.run(
                     command(uac, d, target),

@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import tshark
-from peers import free_port, peer_binary
+from peers import free_port, peer_binary, wait_bound
 
 CALLS = 20
 RATE = 20  # calls per second
@@ -179,7 +179,7 @@ def run_sipp(
             stderr=subprocess.PIPE,
         )
         try:
-            time.sleep(0.3)  # the uas's socket (a TCP uac must find it listening)
+            wait_bound(uas, uas_port, tcp=transport == "tcp")  # a TCP uac must find it listening
             uac = subprocess.run(
                 uac_cmd,
                 cwd=d,

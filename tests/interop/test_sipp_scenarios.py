@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from peers import HOST, free_port, peer_binary
+from peers import HOST, free_port, peer_binary, wait_bound
 
 from sipwire import Call, UserAgent
 
@@ -132,7 +131,7 @@ def test_sipwire_calls_scenario(tmp_path: Path, case: str, lost: int) -> None:
     scenario, drive, creds = UAS_CASES[case]
     port = free_port()
     proc = sipp(scenario, port, tmp_path, lost)
-    time.sleep(0.3)
+    wait_bound(proc, port)
 
     async def main() -> None:
         # RFC 3261's T1 under loss (Timer B/F 32 s: room for SIPp's own slow resends),
@@ -176,6 +175,7 @@ def test_scenario_calls_sipwire(tmp_path: Path, case: str, lost: int) -> None:
                      str(tport), "-nostdin", "-m", str(CALLS)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                 )  # fmt: skip
+                wait_bound(target, tport)
                 extra = ["-key", "target", f"sip:carol@{HOST}:{tport}", *extra]
             proc = sipp(f"uac_{case}.xml", free_port(), tmp_path, lost, *extra)
             calls: list[Call] = []

@@ -8,11 +8,10 @@ receives, retransmissions must carry every exchange through."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
-from peers import HOST, free_port
+from peers import HOST, free_port, wait_bound
 from test_sipp_scenarios import CALLS, sipp, wait_ok
 
 from sipwire import UserAgent
@@ -29,7 +28,7 @@ def t1(lost: int) -> float:
 def test_sipwire_subscribes_to_sipp(tmp_path: Path, lost: int) -> None:
     port = free_port()
     proc = sipp("uas_notifier.xml", port, tmp_path, lost)
-    time.sleep(0.3)
+    wait_bound(proc, port)
 
     async def main() -> None:
         async with UserAgent(t1=t1(lost)) as ua:
@@ -90,7 +89,7 @@ def test_sipp_subscribes_to_sipwire(tmp_path: Path, lost: int) -> None:
 def test_sipwire_publishes_to_sipp(tmp_path: Path, lost: int) -> None:
     port = free_port()
     proc = sipp("uas_esc.xml", port, tmp_path, lost)
-    time.sleep(0.3)
+    wait_bound(proc, port)
 
     async def main() -> None:
         async with UserAgent(t1=t1(lost)) as ua:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import HOST, free_port, peer_binary
+from peers import HOST, free_port, peer_binary, wait_bound
 
 from sipwire import UserAgent
 from sipwire.ua.agent import CallFailed
@@ -81,7 +81,7 @@ def test_sipwire_calls_sipp_uas(tmp_path: Path, lost: int) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    time.sleep(0.3)
+    wait_bound(proc, port)
     timed_out: list[int] = []
 
     async def main() -> None:
