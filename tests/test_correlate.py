@@ -551,13 +551,18 @@ def test_uncorrelated_reasons_are_counted() -> None:
     bad_via = msg("OPTIONS sip:b@y SIP/2.0", "z9hG4bK-o", 1, "OPTIONS").replace(
         b"10.0.0.1:5060", b"10.0.0.1:99999"
     )
+    # No response to an ACK exists (RFC 3261 §17.1.1.3): not the INVITE's, whose key it shares.
+    ack_response = msg("SIP/2.0 200 OK", "z9hG4bK-i", 1, "ACK", to_tag="b1")
     assert c.feed(no_cseq, time=0.0, src=A, dst=B) == "uncorrelated"
     assert c.feed(bad_via, time=0.0, src=A, dst=B) == "uncorrelated"
+    assert c.feed(ack_response, time=0.0, src=B, dst=A) == "uncorrelated"
     counters = c.counters
-    assert counters["uncorrelated"] == 2
+    assert counters["uncorrelated"] == 3
     assert counters["uncorrelated_bad_cseq"] == 1
     assert counters["uncorrelated_bad_via"] == 1
+    assert counters["uncorrelated_ack_response"] == 1
     assert counters["uncorrelated_no_call_id"] == 0
+    assert c.calls() == []
 
 
 def test_constructor_checks_its_arguments() -> None:

@@ -894,7 +894,7 @@ impl Correlator {
 
     /// What the correlator saw and had to let go: messages, requests, responses, unparsable,
     /// uncorrelated (and uncorrelated_<reason>: no_call_id, bad_cseq, no_via, bad_via,
-    /// late), repaired, retransmissions, transactions, orphan_responses, parked_acks,
+    /// late, ack_response), repaired, retransmissions, transactions, orphan_responses, parked_acks,
     /// dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped (and
     /// dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
     /// dropped_rows), info_dtmf (digits sent in INFO requests) and dropped_info_dtmf (past
@@ -915,6 +915,7 @@ impl Correlator {
             ("uncorrelated_no_via", c.no_via),
             ("uncorrelated_bad_via", c.bad_via),
             ("uncorrelated_late", c.late),
+            ("uncorrelated_ack_response", c.ack_response),
             ("repaired", c.repaired),
             ("retransmissions", c.retransmissions),
             ("transactions", c.transactions),

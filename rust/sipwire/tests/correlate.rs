@@ -1932,6 +1932,77 @@ fn orphan_responses_matched_later_are_not_counted() {
     assert_eq!(c.counters().orphan_responses, 3);
 }
 
+/// `request` made a 200 "response" with CSeq method ACK (no such response exists).
+fn ack_response(request: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8(request.to_vec()).unwrap();
+    let (_, rest) = s.split_once("\r\n").unwrap();
+    let rest = rest.replace("CSeq: 1 INVITE", "CSeq: 1 ACK");
+    assert!(rest.contains("CSeq: 1 ACK"));
+    format!("SIP/2.0 200 OK\r\n{rest}").into_bytes()
+}
+
+/// A "response" to an ACK is not taken for the INVITE's response whose transaction key an ACK
+/// shares (fuzzing found it making a call's final status depend on the feed order): the
+/// INVITE's 486 is the call's final status in any order.
+#[test]
+fn a_response_to_an_ack_is_no_response_to_the_invite() {
+    let invite = alice_invite("ackresp");
+    let busy = invite.response("486 Busy Here", "tb");
+    // Another From tag and an RFC 2543 branch: an INVITE exchange of its own, "answered".
+    let mut other = invite
+        .clone()
+        .with_via("SIP/2.0/UDP 10.0.0.1:5060;branch=old1");
+    other.from = "\"Alice\" <sip:alice@example.com>;tag=f0".into();
+    let bogus = ack_response(&other.bytes());
+    let msgs = [busy.bytes(), bogus.clone(), bogus];
+    for order in orders(msgs.len()) {
+        let mut c = Correlator::default();
+        for (n, &i) in order.iter().enumerate() {
+            let fed = c.feed(
+                &msgs[i],
+                Packet::udp(1.0 + n as f64, addr(BOB), addr(ALICE)),
+            );
+            if i > 0 {
+                assert_eq!(fed, Fed::Uncorrelated(Reason::AckResponse), "{order:?}");
+            }
+        }
+        let calls = c.calls();
+        let call = &calls[0];
+        assert_eq!(call.outcome, Outcome::Partial, "{order:?}");
+        assert_eq!(call.final_status, Some(486), "{order:?}");
+        assert_eq!(c.counters().ack_response, 2);
+    }
+}
+
+/// Two initial INVITE exchanges alike in time and CSeq (a reused Call-ID, another From tag)
+/// give the call one outcome in every run and feed order: the tie was broken by the From
+/// tag's hash, whose keys are each correlator's own (fuzzing found the outcome changing from
+/// run to run).
+#[test]
+fn exchanges_tied_in_time_order_the_same_in_every_run() {
+    let a = alice_invite("tie").with_via("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK0");
+    let mut b = a.clone();
+    b.from = "<sip:alice@example.com>;tag=f1".into();
+    let not_found = b
+        .clone()
+        .with_via("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK2")
+        .response("404 Not Found", "");
+    let msgs = [
+        seen(0.0, ALICE, BOB, &a),
+        seen(0.3, ALICE, BOB, &b),
+        seen(0.0, BOB, ALICE, &not_found),
+    ];
+    let mut outcomes = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        for order in orders(msgs.len()) {
+            let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+            let rows = rows_of(&mut c);
+            outcomes.insert((format!("{:?}", rows[0].outcome), rows[0].final_status));
+        }
+    }
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+}
+
 /// Every message that cannot be correlated says why, and the reasons are counted.
 #[test]
 fn uncorrelated_messages_say_why() {
@@ -1963,6 +2034,7 @@ fn uncorrelated_messages_say_why() {
             replace("SIP/2.0/UDP 10.0.0.1:5060", "SIP/2.0/UDP 10.0.0.1:99999"),
             Reason::BadVia,
         ),
+        (ack_response(&good.bytes()), Reason::AckResponse),
     ];
     let mut c = Correlator::default();
     for (i, (bytes, why)) in cases.iter().enumerate() {
@@ -1982,9 +2054,10 @@ fn uncorrelated_messages_say_why() {
             k.no_via,
             k.bad_via,
             k.late,
+            k.ack_response,
             k.uncorrelated
         ),
-        (2, 2, 1, 1, 0, 6)
+        (2, 2, 1, 1, 0, 1, 7)
     );
     assert_eq!(c.sizes().calls, 0);
     for r in Reason::ALL {
@@ -2695,4 +2768,120 @@ fn info_dtmf_per_call_is_bounded() {
         rows[0].info_dtmf.len(),
         sipwire::correlate::MAX_INFO_DTMF_PER_CALL
     );
+}
+
+/// A peer that reuses its INVITE's branch for its next INVITE (against RFC 3261 §8.1.1.7):
+/// two transactions, told apart by the CSeq number, not the second taken for a copy of the
+/// first. Fuzzing found the late offer in the 183 called early media when the CSeq 3 INVITE
+/// came first.
+#[test]
+fn a_branch_reused_for_the_next_invite_makes_a_transaction_of_its_own() {
+    let offer = sdp("192.0.2.9", 30000, "");
+    let msgs = [
+        ev(0.0, true, req("INVITE", "z9hG4bK0", "f0", 1, "", None)),
+        ev(123.0, true, req("INVITE", "z9hG4bK0", "f0", 3, "", None)),
+        ev(
+            200.0,
+            false,
+            resp(183, "INVITE", "z9hG4bK1", "f0", 1, "t2", Some(&offer)),
+        ),
+    ];
+    for order in orders(msgs.len()) {
+        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
+        let mut c = Correlator::new(Config::KEEP);
+        let fed = feed_all(&mut c, &evs);
+        assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
+        c.finish(Some(210.0));
+        assert_eq!(c.transactions().len(), 3);
+        assert_eq!(c.counters().retransmissions, 0);
+        let call = &c.calls()[0];
+        assert!(!call.early_media, "{order:?}");
+        assert_eq!(call.outcome, Outcome::InProgress, "{order:?}");
+    }
+}
+
+/// The same for a branch and CSeq reused under another From tag (a second caller's INVITE in
+/// the Call-ID): the From tag is part of the key too.
+#[test]
+fn a_branch_reused_under_another_from_tag_makes_a_transaction_of_its_own() {
+    let offer = sdp("192.0.2.9", 30000, "");
+    let invite = |from: &str| {
+        msg(
+            "INVITE sip:b@10.0.0.2 SIP/2.0",
+            "z9hG4bK0",
+            "c",
+            1,
+            "INVITE",
+            from,
+            "",
+            None,
+        )
+    };
+    let msgs = [
+        ev(0.0, true, invite("f1")),
+        ev(33.4, true, invite("f0")),
+        ev(
+            0.0,
+            false,
+            msg(
+                "SIP/2.0 183 Session Progress",
+                "z9hG4bK2",
+                "c",
+                1,
+                "INVITE",
+                "f1",
+                "t2",
+                Some(&offer),
+            ),
+        ),
+    ];
+    for order in orders(msgs.len()) {
+        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
+        let mut c = Correlator::new(Config::KEEP);
+        let fed = feed_all(&mut c, &evs);
+        assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
+        c.finish(Some(33.5));
+        assert_eq!(c.transactions().len(), 3);
+        let calls = c.calls();
+        assert_eq!(calls.len(), 1);
+        assert!(!calls[0].early_media, "{order:?}");
+        assert_eq!(calls[0].outcome, Outcome::InProgress, "{order:?}");
+    }
+}
+
+/// Two requests under one key on one hop that differ in To tag and body (an INVITE with a To
+/// tag and SDP, then one without either): not a retransmission, whichever comes first, so the
+/// offer and the SDP-less copy are both recorded in any order (fuzzing found early media
+/// decided by which came first).
+#[test]
+fn another_request_under_a_reused_key_is_no_retransmission() {
+    let offer = sdp("192.0.2.9", 30000, "");
+    let msgs = [
+        ev(
+            0.0,
+            true,
+            req("INVITE", "z9hG4bK1", "c", 2, "t1", Some(&offer)),
+        ),
+        ev(95.0, true, req("INVITE", "z9hG4bK1", "c", 2, "", None)),
+        ev(
+            95.0,
+            false,
+            resp(183, "INVITE", "z9hG4bK1", "c", 2, "t1", Some(&offer)),
+        ),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for order in orders(msgs.len()) {
+        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
+        let mut c = Correlator::new(Config::KEEP);
+        let fed = feed_all(&mut c, &evs);
+        assert!(
+            !fed.iter().any(|f| matches!(f, Fed::Retransmission(_))),
+            "{fed:?}"
+        );
+        assert_eq!(c.counters().retransmissions, 0);
+        c.finish(Some(96.0));
+        let call = &c.calls()[0];
+        seen.insert((format!("{:?}", call.outcome), call.early_media));
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }

@@ -16,11 +16,13 @@
 //! first 1xx/2xx SDP its answer; an INVITE without SDP has the offer in each leg's 2xx (or
 //! reliable 1xx) and the answer in its ACK (or PRACK).
 
+use std::hash::Hasher;
 use std::net::SocketAddr;
 
 use super::dialog::DialogRec;
 use super::dtmf::InfoRec;
 use super::facts::{Method, Seen};
+use super::hash::Keys;
 use super::media::{keep_earliest, SdpRec};
 use super::recycle::Recycled;
 use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
@@ -73,6 +75,9 @@ impl Leg {
 pub(crate) struct Exchange<B> {
     pub cseq: u32,
     pub from_hash: u64,
+    /// The From tag hashed with fixed keys: what orders two exchanges alike in everything
+    /// else, the same in every run (`from_hash`'s keys are each correlator's own).
+    pub from_order: u64,
     pub method: Method,
     /// Whether the request was initial (an INVITE without To tag); `None` when no copy of
     /// the request was captured.
@@ -95,10 +100,16 @@ pub(crate) struct Exchange<B> {
 }
 
 impl<B> Exchange<B> {
-    pub(crate) fn new(cseq: u32, from_hash: u64, method: Method, t: f64) -> Exchange<B> {
+    pub(crate) fn new(
+        cseq: u32,
+        (from_hash, from_order): (u64, u64),
+        method: Method,
+        t: f64,
+    ) -> Exchange<B> {
         Exchange {
             cseq,
             from_hash,
+            from_order,
             method,
             initial: None,
             first_time: t,
@@ -115,9 +126,17 @@ impl<B> Exchange<B> {
 
     /// A recycled exchange made the exchange of (CSeq, From tag, method); its SDP records go
     /// to `spare` first.
-    fn reset(&mut self, cseq: u32, from_hash: u64, method: Method, t: f64, spare: &mut Spare) {
+    fn reset(
+        &mut self,
+        cseq: u32,
+        (from_hash, from_order): (u64, u64),
+        method: Method,
+        t: f64,
+        spare: &mut Spare,
+    ) {
         self.cseq = cseq;
         self.from_hash = from_hash;
+        self.from_order = from_order;
         self.method = method;
         self.initial = None;
         self.first_time = t;
@@ -154,7 +173,7 @@ impl<B> Exchange<B> {
         self.legs
             .iter()
             .filter_map(|l| l.answered)
-            .reduce(|a, b| if b.0 < a.0 { b } else { a })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
     }
 
     /// The exchange's final status: the earliest 2xx of any leg; else the latest non-2xx
@@ -165,7 +184,8 @@ impl<B> Exchange<B> {
             self.legs
                 .iter()
                 .filter_map(|l| l.final_)
-                .reduce(|a, b| if b.0 >= a.0 { b } else { a })
+                // At the same time, the higher status: not the leg made last.
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
         })
     }
 
@@ -390,10 +410,12 @@ impl<B> CallRec<B> {
     }
 
     /// The exchange of (CSeq, From tag, method), made when new and there is room.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn exchange(
         &mut self,
         cseq: u32,
         from_hash: u64,
+        from_tag: &[u8],
         method: Method,
         t: f64,
         max: usize,
@@ -409,9 +431,10 @@ impl<B> CallRec<B> {
         if self.exchanges.len() >= max {
             return None;
         }
+        let from = (from_hash, order_key(from_tag));
         Some(self.exchanges.push_with(
-            || Exchange::new(cseq, from_hash, method, t),
-            |e| e.reset(cseq, from_hash, method, t, spare),
+            || Exchange::new(cseq, from, method, t),
+            |e| e.reset(cseq, from, method, t, spare),
         ))
     }
 
@@ -633,4 +656,11 @@ pub(crate) fn is_call_method(m: Method) -> bool {
             | Method::Update
             | Method::Info
     )
+}
+
+/// `tag` hashed with [`Keys::FIXED`].
+fn order_key(tag: &[u8]) -> u64 {
+    let mut h = Keys::FIXED.hasher();
+    h.write(tag);
+    h.finish()
 }

@@ -141,7 +141,7 @@ pub(crate) struct Head {
 
 /// The start line, Call-ID and CSeq of a parsed message, and where its first Via, From and To
 /// are; the reason it cannot be correlated when it lacks a Call-ID, a CSeq the typed parser
-/// accepts, or a Via.
+/// accepts, or a Via, or when it is a response to an ACK.
 pub(crate) fn head(
     buf: &[u8],
     idx: &MessageIndex,
@@ -170,6 +170,9 @@ pub(crate) fn head(
     let via = via.ok_or(Reason::NoVia)?;
     let (status, method, method_name) = match idx.start_line {
         StartLine::Request { method, .. } => (None, Method::from_bytes(method.of(buf)), method),
+        // An ACK is never answered (RFC 3261 §17.1.1.3, §13.2.2.4): a "response" to one would
+        // otherwise be taken for its INVITE's, whose transaction key an ACK shares.
+        StartLine::Response { .. } if cs.method == b"ACK" => return Err(Reason::AckResponse),
         StartLine::Response { status, .. } => (
             Some(status),
             Method::from_bytes(cs.method),

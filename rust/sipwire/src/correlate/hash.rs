@@ -26,6 +26,16 @@ impl Keys {
         Keys(k)
     }
 
+    /// Keys every correlator shares: for a key that orders things (and must give the same
+    /// order in every run), never for a table's index, where a peer could pick colliding
+    /// values.
+    pub(crate) const FIXED: Keys = Keys([
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7345,
+        0xa409_3822_299f_31d1,
+        0x082e_fa98_ec4e_6c89,
+    ]);
+
     pub(crate) fn hasher(&self) -> FoldHasher {
         FoldHasher {
             h: self.0[3],

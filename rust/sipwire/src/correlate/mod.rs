@@ -262,15 +262,19 @@ pub enum Reason {
     BadVia,
     /// Its call was finished already: a straggler after the call's linger.
     Late,
+    /// A response whose CSeq method is ACK: no such response exists (an ACK is never
+    /// answered, RFC 3261 §17.1.1.3, §13.2.2.4).
+    AckResponse,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::NoCallId,
         Reason::BadCSeq,
         Reason::NoVia,
         Reason::BadVia,
         Reason::Late,
+        Reason::AckResponse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -280,6 +284,7 @@ impl Reason {
             Reason::NoVia => "no_via",
             Reason::BadVia => "bad_via",
             Reason::Late => "late",
+            Reason::AckResponse => "ack_response",
         }
     }
 }
@@ -318,6 +323,7 @@ pub struct Counters {
     pub no_via: u64,
     pub bad_via: u64,
     pub late: u64,
+    pub ack_response: u64,
     /// Messages whose From, To or Via needed a lenient repair (a diagnostic of the parse).
     pub repaired: u64,
     pub retransmissions: u64,
@@ -562,6 +568,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             Reason::NoVia => &mut c.no_via,
             Reason::BadVia => &mut c.bad_via,
             Reason::Late => &mut c.late,
+            Reason::AckResponse => &mut c.ack_response,
         } += 1;
         (Fed::Uncorrelated(r), None)
     }
@@ -668,6 +675,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             call.exchange(
                 f.cseq,
                 tags.from_hash,
+                tags.from,
                 m,
                 t,
                 cfg.max_exchanges_per_call,
@@ -766,7 +774,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 }
                 Some((i, x)) => {
                     let had_request = x.request.is_some();
-                    let placed = x.place(role, f.status, tags.to_hash, t, hop, cfg.max_responses);
+                    let placed = x.place(
+                        role,
+                        f.status,
+                        tags.to_hash,
+                        idx.body.len,
+                        t,
+                        hop,
+                        cfg.max_responses,
+                    );
                     let tid = txn_id(id, i);
                     match placed {
                         Placed::First(slot) => {

@@ -434,12 +434,13 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
     };
     let inits = || rec.exchanges.iter().filter(is_init);
     // First and last by time, then CSeq, then From tag: the same whatever the order the
-    // exchanges were made in (equal elements would otherwise go by that order).
+    // exchanges were made in (equal elements would otherwise go by that order), and in every
+    // run (the From tag's fixed-key hash, not the correlator's keyed one).
     let order = |a: &&Exchange<B>, b: &&Exchange<B>| {
         a.first_time
             .total_cmp(&b.first_time)
             .then(a.cseq.cmp(&b.cseq))
-            .then(a.from_hash.cmp(&b.from_hash))
+            .then(a.from_order.cmp(&b.from_order))
     };
     // The first initial INVITE is the earliest request seen: an exchange a response opened
     // before its request was captured starts earlier than that request.
@@ -450,10 +451,17 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
     let last = inits().max_by(order);
     let min = |it: &mut dyn Iterator<Item = f64>| it.reduce(f64::min);
     // The earliest 2xx, and the dialog it made: the call's (a forked call may have more).
+    // Two at the same time go by status, then From tag (fixed-key hash): not by the order
+    // the exchanges were made in.
     let first_2xx = inits()
-        .flat_map(|e| e.legs.iter().map(move |l| (e.from_hash, l)))
-        .filter_map(|(from, l)| Some((l.answered?, from, l.to_hash)))
-        .reduce(|a, b| if b.0 .0 < a.0 .0 { b } else { a });
+        .flat_map(|e| e.legs.iter().map(move |l| (e, l)))
+        .filter_map(|(e, l)| Some((l.answered?, e.from_order, e.from_hash, l.to_hash)))
+        .min_by(|a, b| {
+            (a.0 .0.total_cmp(&b.0 .0))
+                .then(a.0 .1.cmp(&b.0 .1))
+                .then(a.1.cmp(&b.1))
+        })
+        .map(|(a, _, from, to)| (a, from, to));
     let answered = first_2xx.map(|(a, _, _)| a);
     let bye = first_2xx
         .and_then(|(_, from, to)| {

@@ -26,10 +26,18 @@
 //!   comes first makes the transaction, so feed order does not change the result.
 //! - **2xx ACK**: its own branch (§13.2.2.4); it joins its INVITE through the call stage's
 //!   exchange (same Call-ID, CSeq number and From tag).
+//! - **CSeq number and From tag**: part of every key. All of a transaction's messages carry
+//!   its request's (§8.2.6.2, §9.1, §17.1.1.3), so they change nothing for a peer that
+//!   follows §8.1.1.7; a peer that reuses a branch for another request gets two
+//!   transactions, not one taken for a copy of the other (which then depended on feed
+//!   order).
+//! - **No response to an ACK** (§17.1.1.3): a "response" with CSeq method ACK is not taken
+//!   for its INVITE's, whose key it would share; it is uncorrelated (`Reason::AckResponse`).
 //!
 //! A second copy of a request, of a response (same status and To tag), of an ACK or of a
 //! CANCEL is a copy: its time is kept when it is the earliest. It is a **retransmission**
-//! (counted) only when it was sent again on the same hop: the same source and destination
+//! (counted) only when it was sent again on the same hop, a request, ACK or CANCEL with the
+//! same To tag and body length as the first copy (§17.1.1.2 resends the same message): the same source and destination
 //! address as a copy seen before (hosts only over a connection, whose port can change; see
 //! [`Hops`]). A capture can hold one message on several
 //! hops: a proxy's forwarded copy carries its own top Via (§16.6 step 8), so it is another
@@ -74,7 +82,12 @@ pub(crate) struct KeyRef<'a> {
     host: &'a [u8],
     ip: Option<u128>,
     port: u16,
-    /// The RFC 2543 fallback's From tag and CSeq number.
+    /// The From tag and the CSeq number, in every key: every message of a transaction
+    /// carries its request's (a response copies them, §8.2.6.2; the ACK of a non-2xx and a
+    /// CANCEL keep them, §17.1.1.3, §9.1), so only a peer that reuses a branch across
+    /// requests (against §8.1.1.7) is told apart by them. Matching by the branch alone took
+    /// such a request for a copy of the other, and what the call came to depended on which
+    /// was fed first.
     from_tag: &'a [u8],
     cseq: u32,
 }
@@ -100,8 +113,8 @@ impl<'a> KeyRef<'a> {
             },
             ip: v.ip.map(u128::from_ne_bytes),
             port: v.port,
-            from_tag: if v.rfc3261 { &[] } else { f.from_tag.of(buf) },
-            cseq: if v.rfc3261 { 0 } else { f.cseq },
+            from_tag: f.from_tag.of(buf),
+            cseq: f.cseq,
         }
     }
 
@@ -123,7 +136,7 @@ impl<'a> KeyRef<'a> {
 }
 
 /// A transaction's own copy of its key: the branch as first written (for reports), the host,
-/// the RFC 2543 From tag and the method name, one after the other.
+/// the From tag and the method name, one after the other.
 pub(crate) struct Key {
     hash: u64,
     /// (A vector: a recycled transaction refills it.)
@@ -286,6 +299,9 @@ pub(crate) struct TxnRec<B> {
     pub request_hops: Hops,
     pub ack_hops: Hops,
     pub cancel_hops: Hops,
+    /// What the first copy of the request, ACK and CANCEL were (To tag and body length, see
+    /// [`TxnRec::place`]).
+    pub first_copies: [u64; 3],
     pub retransmissions: u32,
     /// The call's INVITE/UPDATE/PRACK exchange it belongs to.
     pub exchange: Option<u16>,
@@ -333,15 +349,16 @@ pub(crate) fn earliest_with(slot: &mut Option<(f64, u16)>, t: f64, status: u16) 
     }
 }
 
-/// Byte equality without a call into `memcmp` for the usual empty parts (the RFC 2543 From
-/// tag and the extension method name of an RFC 3261 INVITE).
+/// Byte equality without a call into `memcmp` for the usual empty parts (the extension
+/// method name of an INVITE, the From tag of an RFC 2543 request without one).
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 /// The transaction of `k` among a call's transactions: the one of the same key, else (an
-/// RFC 3261 branch only) the one of the same branch and method, whatever its sent-by.
+/// RFC 3261 branch only) the one of the same branch, method, CSeq number and From tag,
+/// whatever its sent-by.
 pub(crate) fn find<B>(txns: &[TxnRec<B>], k: &KeyRef<'_>, hash: u64) -> Option<usize> {
     txns.iter()
         .position(|x| x.key.matches(x.method, k, hash))
@@ -352,6 +369,8 @@ pub(crate) fn find<B>(txns: &[TxnRec<B>], k: &KeyRef<'_>, hash: u64) -> Option<u
             txns.iter().position(|x| {
                 x.method == k.method
                     && x.key.rfc3261
+                    && x.key.cseq == k.cseq
+                    && same(x.key.key_from_tag(), k.from_tag)
                     && same(x.key.method_name(), k.name)
                     && x.key.branch().eq_ignore_ascii_case(k.branch)
             })
@@ -386,6 +405,7 @@ impl<B> TxnRec<B> {
             request_hops: Hops::default(),
             ack_hops: Hops::default(),
             cancel_hops: Hops::default(),
+            first_copies: [0; 3],
             retransmissions: 0,
             exchange: None,
             kept: None,
@@ -411,6 +431,7 @@ impl<B> TxnRec<B> {
         self.request_hops = Hops::default();
         self.ack_hops = Hops::default();
         self.cancel_hops = Hops::default();
+        self.first_copies = [0; 3];
         self.retransmissions = 0;
         self.exchange = None;
         self.kept = None;
@@ -418,22 +439,28 @@ impl<B> TxnRec<B> {
     }
 
     /// Records one message, seen on `hop`, in its role: its first copy, a retransmission,
-    /// or its copy on another hop.
+    /// or its copy on another hop. A request, ACK or CANCEL under the key of one seen before
+    /// is a retransmission only with the same To tag and body length (§17.1.1.2 resends the
+    /// same request); else it is another message under a reused key, counted as a copy, so
+    /// that which of the two came first does not matter.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn place(
         &mut self,
         role: Role,
         status: Option<u16>,
         to_hash: u64,
+        body_len: u32,
         t: f64,
         hop: u32,
         max_responses: usize,
     ) -> Placed {
         self.first_time = self.first_time.min(t);
         self.last_time = self.last_time.max(t);
-        let (cell, hops, slot) = match role {
-            Role::Request => (&mut self.request, &mut self.request_hops, Slot::Request),
-            Role::Ack => (&mut self.ack, &mut self.ack_hops, Slot::Ack),
-            Role::Cancel => (&mut self.cancel, &mut self.cancel_hops, Slot::Cancel),
+        let [fr, fa, fc] = &mut self.first_copies;
+        let (cell, hops, slot, first) = match role {
+            Role::Request => (&mut self.request, &mut self.request_hops, Slot::Request, fr),
+            Role::Ack => (&mut self.ack, &mut self.ack_hops, Slot::Ack, fa),
+            Role::Cancel => (&mut self.cancel, &mut self.cancel_hops, Slot::Cancel, fc),
             Role::Response | Role::CancelResponse => {
                 return self.place_response(
                     role,
@@ -448,9 +475,11 @@ impl<B> TxnRec<B> {
         let seen = cell.is_some();
         let earlier = earliest(cell, t);
         let again = hops.again(hop);
+        let copy = to_hash ^ u64::from(body_len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         if !seen {
+            *first = copy;
             Placed::First(slot)
-        } else if again {
+        } else if again && copy == *first {
             self.retransmissions += 1;
             Placed::Again(earlier.then_some(slot))
         } else {
