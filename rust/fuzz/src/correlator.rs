@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use arbitrary::{Arbitrary, Unstructured};
-use sipwire::correlate::{CallRecord, Config, Correlator, Packet};
+use sipwire::correlate::{CallRecord, Config, Correlator, Outcome, Packet};
 use sipwire::txn::Transport;
 
 /// Operations per input: enough for a whole call (INVITE, provisional, 2xx, ACK, BYE, 200) with
@@ -200,6 +200,27 @@ struct Invariant {
     cancel_time: Option<f64>,
     /// The digits of INFO requests: (time, CSeq, digit), one per request at its earliest copy.
     info_dtmf: Vec<(f64, u32, &'static str)>,
+    /// What the call came to (`None` when a fuzz run steps over `correlator-outcome-order`).
+    came_to: Option<CameTo>,
+}
+
+/// The outcome and the facts it rests on (compared since stop 24; README.md, "Finds of the
+/// campaigns").
+#[derive(Debug, PartialEq)]
+struct CameTo {
+    end_time: Option<f64>,
+    outcome: Outcome,
+    final_status: Option<u16>,
+    invites: u32,
+    dialogs: u32,
+    early_media: bool,
+}
+
+/// Whether outcomes are compared: always in a replay of the kept finds (`cargo test
+/// --no-default-features`), and in a libFuzzer run unless it steps over
+/// `correlator-outcome-order` (listed in `known-bugs` while fuzzing still finds new cases).
+fn compare_outcomes() -> bool {
+    !cfg!(feature = "libfuzzer") || !crate::allowed("correlator-outcome-order")
 }
 
 fn invariant(r: &CallRecord) -> Invariant {
@@ -221,6 +242,14 @@ fn invariant(r: &CallRecord) -> Invariant {
             .iter()
             .map(|d| (d.time, d.cseq, d.digit))
             .collect(),
+        came_to: compare_outcomes().then_some(CameTo {
+            end_time: r.end_time,
+            outcome: r.outcome,
+            final_status: r.final_status,
+            invites: r.invites,
+            dialogs: r.dialogs,
+            early_media: r.early_media,
+        }),
     }
 }
 
