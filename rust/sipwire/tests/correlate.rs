@@ -2786,17 +2786,24 @@ fn a_branch_reused_for_the_next_invite_makes_a_transaction_of_its_own() {
             resp(183, "INVITE", "z9hG4bK1", "f0", 1, "t2", Some(&offer)),
         ),
     ];
+    three_transactions_in_progress(&msgs, 210.0);
+}
+
+/// `msgs` fed in every order: each stored (none a copy of another), three transactions, and
+/// one call still in progress at `end` (its 183's SDP an offer awaiting its answer).
+fn three_transactions_in_progress(msgs: &[Ev], end: f64) {
     for order in orders(msgs.len()) {
         let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
         let mut c = Correlator::new(Config::KEEP);
         let fed = feed_all(&mut c, &evs);
         assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
-        c.finish(Some(210.0));
+        c.finish(Some(end));
         assert_eq!(c.transactions().len(), 3);
         assert_eq!(c.counters().retransmissions, 0);
-        let call = &c.calls()[0];
-        assert!(!call.early_media, "{order:?}");
-        assert_eq!(call.outcome, Outcome::InProgress, "{order:?}");
+        let calls = c.calls();
+        assert_eq!(calls.len(), 1);
+        assert!(!calls[0].early_media, "{order:?}");
+        assert_eq!(calls[0].outcome, Outcome::InProgress, "{order:?}");
     }
 }
 
@@ -2835,18 +2842,7 @@ fn a_branch_reused_under_another_from_tag_makes_a_transaction_of_its_own() {
             ),
         ),
     ];
-    for order in orders(msgs.len()) {
-        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
-        let mut c = Correlator::new(Config::KEEP);
-        let fed = feed_all(&mut c, &evs);
-        assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
-        c.finish(Some(33.5));
-        assert_eq!(c.transactions().len(), 3);
-        let calls = c.calls();
-        assert_eq!(calls.len(), 1);
-        assert!(!calls[0].early_media, "{order:?}");
-        assert_eq!(calls[0].outcome, Outcome::InProgress, "{order:?}");
-    }
+    three_transactions_in_progress(&msgs, 33.5);
 }
 
 /// Two requests under one key on one hop that differ in To tag and body (an INVITE with a To
