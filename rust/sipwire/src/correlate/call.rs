@@ -16,7 +16,6 @@
 //! first 1xx/2xx SDP its answer; an INVITE without SDP has the offer in each leg's 2xx (or
 //! reliable 1xx) and the answer in its ACK (or PRACK).
 
-use std::hash::Hasher;
 use std::net::SocketAddr;
 
 use super::dialog::DialogRec;
@@ -431,7 +430,7 @@ impl<B> CallRec<B> {
         if self.exchanges.len() >= max {
             return None;
         }
-        let from = (from_hash, order_key(from_tag));
+        let from = (from_hash, Keys::FIXED.hash_bytes(from_tag));
         Some(self.exchanges.push_with(
             || Exchange::new(cseq, from, method, t),
             |e| e.reset(cseq, from, method, t, spare),
@@ -656,11 +655,4 @@ pub(crate) fn is_call_method(m: Method) -> bool {
             | Method::Update
             | Method::Info
     )
-}
-
-/// `tag` hashed with [`Keys::FIXED`].
-fn order_key(tag: &[u8]) -> u64 {
-    let mut h = Keys::FIXED.hasher();
-    h.write(tag);
-    h.finish()
 }

@@ -42,6 +42,13 @@ impl Keys {
             k: self.0,
         }
     }
+
+    /// The hash of `b` under these keys.
+    pub(crate) fn hash_bytes(&self, b: &[u8]) -> u64 {
+        let mut h = self.hasher();
+        h.write(b);
+        h.finish()
+    }
 }
 
 /// The 128-bit product of `a` and `b`, its halves xored: every input bit reaches every

@@ -536,9 +536,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
     }
 
     fn hash_bytes(&self, b: &[u8]) -> u64 {
-        let mut h = self.keys.hasher();
-        h.write(b);
-        h.finish()
+        self.keys.hash_bytes(b)
     }
 
     /// A second hash of a Call-ID, independent of [`Correlator::hash_bytes`] (another key

@@ -36,10 +36,10 @@
 //!
 //! A second copy of a request, of a response (same status and To tag), of an ACK or of a
 //! CANCEL is a copy: its time is kept when it is the earliest. It is a **retransmission**
-//! (counted) only when it was sent again on the same hop, a request, ACK or CANCEL with the
-//! same To tag and body length as the first copy (§17.1.1.2 resends the same message): the same source and destination
+//! (counted) only when it was sent again on the same hop: the same source and destination
 //! address as a copy seen before (hosts only over a connection, whose port can change; see
-//! [`Hops`]). A capture can hold one message on several
+//! [`Hops`]), and for a request, ACK or CANCEL the first copy's To tag and body length
+//! (§17.1.1.2 resends the same message). A capture can hold one message on several
 //! hops: a proxy's forwarded copy carries its own top Via (§16.6 step 8), so it is another
 //! transaction already; the same top Via on other addresses is the one packet captured at
 //! two points (both sides of a NAT, two capture agents), not a second sending.
