@@ -2881,3 +2881,60 @@ fn another_request_under_a_reused_key_is_no_retransmission() {
     }
     assert_eq!(seen.len(), 1, "{seen:?}");
 }
+
+/// Two finals of one exchange at the same time (a 487 on one leg, a 481 on another; no
+/// INVITE captured), and two 2xx at the same time of two exchanges: the call's final status
+/// is the same in every feed order (it was the leg or exchange made last, or first).
+#[test]
+fn finals_at_the_same_time_give_one_status_in_any_order() {
+    let finals = [
+        ev(
+            212.8,
+            false,
+            resp(487, "INVITE", "old1", "c", 1, "t1", None),
+        ),
+        ev(
+            212.8,
+            false,
+            resp(481, "INVITE", "z9hG4bK0", "c", 1, "", None),
+        ),
+    ];
+    let answers = [
+        ev(
+            0.0,
+            false,
+            msg(
+                "SIP/2.0 202 Accepted",
+                "z9hG4bK0",
+                "c",
+                1,
+                "INVITE",
+                "f0",
+                "t1",
+                None,
+            ),
+        ),
+        ev(
+            0.0,
+            false,
+            msg(
+                "SIP/2.0 200 OK",
+                "z9hG4bK1",
+                "c",
+                1,
+                "INVITE",
+                "f1",
+                "t2",
+                None,
+            ),
+        ),
+    ];
+    for (msgs, want) in [(&finals, 487), (&answers, 200)] {
+        for order in orders(msgs.len()) {
+            let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
+            let mut c = Correlator::new(Config::KEEP);
+            feed_all(&mut c, &evs);
+            assert_eq!(c.calls()[0].final_status, Some(want), "{order:?}");
+        }
+    }
+}
