@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -211,7 +212,9 @@ def test_a_port_with_nothing_listening_is_reported_at_once() -> None:
     r = sipwire("load", "call", f"sip:x@127.0.0.1:{port}", "--rate", "100", "--quiet")
     assert r.returncode == 3, r.stdout + r.stderr
     assert "nothing is listening" in r.stderr and "ICMP port unreachable" in r.stderr
-    assert "408" not in r.stderr + r.stdout
+    # No call is counted as a 408 timeout (the port number may contain "408").
+    out = (r.stderr + r.stdout).replace(f":{port}", ":PORT")
+    assert not re.search(r"(?<![0-9])408(?![0-9])", out), out
 
 
 def test_over_tcp_a_refused_connection_is_reported_at_once() -> None:
