@@ -27,9 +27,10 @@ HERE = Path(__file__).resolve().parent
 # The command's own entry point, in a fresh interpreter that reports its peak RSS.
 CHILD = """
 import os, resource, sys
-from sipwire.cli import main
+from sipwire.cli import console
 sys.stdout = open(os.devnull, "w")
-rc = main(["analyze", "--quiet", "--threads", sys.argv[1], sys.argv[2]])
+sys.argv = ["sipwire", "analyze", "--quiet", "--threads", sys.argv[1], sys.argv[2]]
+rc = console()
 sys.stderr.write(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
 sys.exit(rc)
 """

@@ -650,6 +650,33 @@ def test_stdin_from_a_terminal_is_refused(
     assert "stdin, which is a terminal" in err and "tcpdump -U -w - | sipwire analyze -" in err
 
 
+def test_the_command_leaves_pandas_unimported_and_says_the_same(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The `sipwire` command in its own process keeps pyarrow from importing pandas (a third
+    of a small capture's run); its summary is the one `main` gives with pandas loaded, and
+    `main` called by a program leaves pandas to pyarrow."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        f"sys.argv = ['sipwire', 'analyze', '--json', {str(CAPTURE)!r}]\n"
+        "from sipwire.cli import console\n"
+        "rc = console()\n"
+        "sys.stderr.write(f'{rc} {\"pandas\" in sys.modules}\\n')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.split()[-2:] == ["0", "False"], done.stderr
+    assert main(["analyze", "--json", str(CAPTURE)]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(done.stdout)
+    # In this process pyarrow still knows pandas objects.
+    import pyarrow as pa
+
+    pd = pytest.importorskip("pandas")
+
+    assert pa.array(pd.Series([1, None], dtype="Int64")).to_pylist() == [1, None]
+
+
 def test_analyze_loads_no_load_engine_and_no_blas_threads() -> None:
     """`sipwire analyze` starts without the load engine and the user agent (only `sipwire
     load` needs them to build its options), and asks OpenBLAS, which pyarrow loads with numpy,

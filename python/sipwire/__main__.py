@@ -1,5 +1,5 @@
 """``python -m sipwire``: the same as the ``sipwire`` command."""
 
-from sipwire.cli import main
+from sipwire.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

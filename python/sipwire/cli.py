@@ -759,7 +759,14 @@ def _analyze_parser(sub: Any) -> None:
     analyze.add_parser(sub)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def console() -> int:
+    """The ``sipwire`` command and ``python -m sipwire``: :func:`main` in a process of its own,
+    which lets a command skip what only an embedding program would need (``analyze`` keeps
+    pyarrow from importing pandas)."""
+    return main(None, own_process=True)
+
+
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
     p = argparse.ArgumentParser(
         prog="sipwire",
         description="SIP toolkit: parse and inspect messages, analyze captures, fuzz servers, "
@@ -786,6 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_parser("load", help=LOAD_HELP)
     _analyze_parser(sub)
     args = p.parse_args(argv)
+    args.own_process = own_process
     try:
         rc: int = args.func(args)
     except KeyboardInterrupt:
@@ -808,4 +816,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(console())

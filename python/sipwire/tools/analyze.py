@@ -1209,7 +1209,32 @@ def call_rows(res: Result, call_id: str, messages: Any) -> ladder_mod.Ladder:
     )
 
 
+class _NoPandas:
+    """An import finder that says pandas is not installed. pyarrow imports pandas (~0.2-0.3 s)
+    the first time a Python value becomes an Arrow one, to check whether it is a pandas object;
+    the summary turns values such as ``300`` or ``"answered"`` into Arrow scalars, and none of
+    them is pandas'. Without pandas pyarrow does the same conversions."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError(f"{name} is not used by sipwire analyze", name=name)
+
+
+def _skip_pandas(args: argparse.Namespace) -> None:
+    """In the command's own process, pandas stays unimported: nothing reads it after the run.
+    Not when ``main`` is called by a program (which may use pandas with pyarrow later), nor for
+    an engine (they run on pandas), nor when pandas is already there."""
+    if (
+        getattr(args, "own_process", False)
+        and args.engine == "local"
+        and "pandas" not in sys.modules
+        and not any(isinstance(f, _NoPandas) for f in sys.meta_path)
+    ):
+        sys.meta_path.insert(0, _NoPandas())
+
+
 def run(args: argparse.Namespace) -> int:
+    _skip_pandas(args)
     try:
         return _run(args)
     except UsageError as e:
