@@ -678,8 +678,8 @@ def test_the_command_leaves_pandas_unimported_and_says_the_same(
 
 
 def test_analyze_loads_no_load_engine_and_no_blas_threads() -> None:
-    """`sipwire analyze` starts without the load engine and the user agent (only `sipwire
-    load` needs them to build its options), and asks OpenBLAS, which pyarrow loads with numpy,
+    """`sipwire analyze` starts without the load engine, the user agent and asyncio (only
+    `sipwire load` needs them), and asks OpenBLAS, which pyarrow loads with numpy,
     for no threads of its own."""
     import subprocess
 
@@ -688,13 +688,13 @@ def test_analyze_loads_no_load_engine_and_no_blas_threads() -> None:
         "from sipwire.cli import main\n"
         f"rc = main(['analyze', '--quiet', {str(CAPTURE)!r}])\n"
         "print(rc, 'sipwire.load' in sys.modules, 'sipwire.ua' in sys.modules,"
-        " os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+        " 'asyncio' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
-    assert out[-4:] == ["0", "False", "False", "1"]
+    assert out[-5:] == ["0", "False", "False", "False", "1"]
     # `sipwire load --help` still lists its scenarios.
     done = subprocess.run(
         [sys.executable, "-m", "sipwire.cli", "load", "call", "--help"],
