@@ -677,6 +677,35 @@ def test_the_command_leaves_pandas_unimported_and_says_the_same(
     assert pa.array(pd.Series([1, None], dtype="Int64")).to_pylist() == [1, None]
 
 
+def test_a_nanosecond_capture_has_its_ladder_and_report_without_pandas(tmp_path: Path) -> None:
+    """Times that are not whole microseconds (a pcap written in nanoseconds): the command, whose
+    pyarrow runs without pandas, draws the call's ladder and writes the report; the ladder's rows
+    have the times as float seconds."""
+    import subprocess
+
+    import capgen
+
+    exp = capgen.CAPTURES["pcap_ns_le"][1](tmp_path / "ns.pcap")
+    assert any(r.time_ns % 1000 for r in exp.rows)
+    call_id = exp.rows[0].sip.call_id
+    assert call_id is not None
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "sipwire", "analyze", "--quiet", "--call", call_id,
+         "--html", str(report), str(exp.path)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "INVITE" in done.stdout and "200 OK" in done.stdout
+    assert call_id in report.read_text()
+
+    messages = pa.table(sipwire.capture.read(str(exp.path)).messages)
+    times = [r["time"] for r in ladder.rows(messages)]
+    # (as float seconds: a double holds today's times to ~0.24 µs)
+    assert len(times) == len(exp.rows)
+    assert all(abs(t * 1e9 - r.time_ns) < 500 for t, r in zip(times, exp.rows))
+
+
 def test_analyze_loads_no_load_engine_and_no_blas_threads() -> None:
     """`sipwire analyze` starts without the load engine, the user agent and asyncio (only
     `sipwire load` needs them), and asks OpenBLAS, which pyarrow loads with numpy,

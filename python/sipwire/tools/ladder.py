@@ -23,14 +23,19 @@ def rows(table: Any) -> list[Row]:
     datetime would drop the nanoseconds and cost more."""
     import pyarrow as pa
 
-    out: list[Row] = table.to_pylist() if table.num_rows else []
-    if not out:
-        return out
-    for f in table.schema:
-        if pa.types.is_timestamp(f.type):
-            ns = table.column(f.name).cast(pa.int64()).to_pylist()
-            for r, v in zip(out, ns):
-                r[f.name] = None if v is None else v / 1e9
+    if not table.num_rows:
+        return []
+    # Integers before `to_pylist`: without pandas, pyarrow refuses a nanosecond timestamp
+    # that is not a whole microsecond (a capture written with nanosecond times).
+    stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+    for name in stamps:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, table.column(i).cast(pa.int64()))
+    out: list[Row] = table.to_pylist()
+    for r in out:
+        for name in stamps:
+            v = r[name]
+            r[name] = None if v is None else v / 1e9
     return out
 
 
