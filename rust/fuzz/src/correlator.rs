@@ -183,12 +183,9 @@ fn check_bounds(c: &Correlator) {
 
 /// The parts of a call's row that must not depend on feed order (issue 13: every time is
 /// the earliest copy's: the initial INVITE, the first ringing, the first 2xx, the first CANCEL;
-/// a call's extent and its message count are extremes and sums).
-/// Outcome, the caller and the media rows are left out: which of two different messages
-/// "comes first" can legitimately depend on order when their times are equal. So is the
-/// retransmission count: an ACK carrying an INVITE's branch but another CSeq and From tag
-/// counts as a copy or not depending on whether the INVITE came first (README.md, open
-/// finds).
+/// a call's extent and its message count are extremes and sums), and what the call came to
+/// (`CameTo`: two messages of the same time go by a fixed rule, never by which was fed
+/// first). The media rows and the retransmission count are left out (see `CameTo`).
 #[derive(Debug, PartialEq)]
 struct Invariant {
     first_time: f64,
@@ -204,8 +201,11 @@ struct Invariant {
     came_to: Option<CameTo>,
 }
 
-/// The outcome and the facts it rests on (compared since stop 24; README.md, "Finds of the
-/// campaigns").
+/// The outcome and the facts it rests on (compared since stop 24), the caller and who hung
+/// up (since stop 25; README.md, "Finds of the campaigns"). Not the retransmission count: it
+/// is exact while a transaction role, response or leg has seen at most `Hops::MAX` distinct
+/// (hop, message) pairs; past that bound (only a hostile peer gets there) which of them are
+/// remembered depends on feed order.
 #[derive(Debug, PartialEq)]
 struct CameTo {
     end_time: Option<f64>,
@@ -214,6 +214,14 @@ struct CameTo {
     invites: u32,
     dialogs: u32,
     early_media: bool,
+    /// The initial INVITE's From and To URIs, and where it was first seen going.
+    caller: Option<Box<str>>,
+    callee: Option<Box<str>>,
+    src: Option<std::net::SocketAddr>,
+    dst: Option<std::net::SocketAddr>,
+    /// Who sent the first BYE, and the first status indicative response's delay.
+    hangup: Option<sipwire::correlate::Side>,
+    srd: Option<f64>,
 }
 
 /// Whether outcomes are compared: always in a replay of the kept finds (`cargo test
@@ -249,6 +257,12 @@ fn invariant(r: &CallRecord) -> Invariant {
             invites: r.invites,
             dialogs: r.dialogs,
             early_media: r.early_media,
+            caller: r.caller.clone(),
+            callee: r.callee.clone(),
+            src: r.src,
+            dst: r.dst,
+            hangup: r.hangup,
+            srd: r.srd,
         }),
     }
 }

@@ -2938,3 +2938,75 @@ fn finals_at_the_same_time_give_one_status_in_any_order() {
         }
     }
 }
+
+/// Both sides hang up at the same capture time (BYE glare, or a capture clock too coarse to
+/// tell them apart): who hung up is the same in every feed order and every run, and so is
+/// the caller when two initial INVITEs of the same rank share a time but not their URIs.
+#[test]
+fn ties_in_time_give_the_same_hangup_and_caller_in_any_order() {
+    let inv = alice_invite("glare");
+    let ok = inv.response("200 OK", "tb");
+    let ack = Sip::request(
+        "ACK",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa2",
+        &inv.from,
+        &ok.to,
+        "glare",
+        1,
+    );
+    let bye_a = Sip::request(
+        "BYE",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa3",
+        &inv.from,
+        &ok.to,
+        "glare",
+        2,
+    );
+    let bye_b = Sip::request(
+        "BYE",
+        "sip:alice@10.0.0.1",
+        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb3",
+        &ok.to,
+        &inv.from,
+        "glare",
+        1,
+    );
+    // The same INVITE as a proxy forwards it, seen at the same time on the next hop: its
+    // To URI rewritten to the registered contact.
+    let forwarded = Sip::request(
+        "INVITE",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bKp1",
+        &inv.from,
+        "<sip:bob@10.0.0.2>",
+        "glare",
+        1,
+    );
+    let msgs = vec![
+        seen(0.0, ALICE, PROXY, &inv),
+        seen(0.0, PROXY, BOB, &forwarded),
+        seen(1.0, BOB, ALICE, &ok),
+        seen(1.1, ALICE, BOB, &ack),
+        seen(5.0, ALICE, BOB, &bye_a),
+        seen(5.0, BOB, ALICE, &bye_b),
+    ];
+    // Who hung up, and the caller's From and To URIs.
+    type Got = (Option<Side>, Option<Box<str>>, Option<Box<str>>);
+    let mut first: Option<Got> = None;
+    for _run in 0..5 {
+        for order in orders(msgs.len()) {
+            let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+            let rows = rows_of(&mut c);
+            let r = &rows[0];
+            assert!(close(r.end_time, 5.0), "{order:?}: {r:?}");
+            let got: Got = (r.hangup, r.caller.clone(), r.callee.clone());
+            assert!(got.0.is_some() && got.1.is_some(), "{order:?}: {r:?}");
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_eq!(f, &got, "{order:?}"),
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@
 
 use std::net::SocketAddr;
 
-use super::dialog::DialogRec;
+use super::dialog::{ByeAt, DialogRec};
 use super::dtmf::InfoRec;
 use super::facts::{Method, Seen};
 use super::hash::Keys;
@@ -227,6 +227,9 @@ pub(crate) struct Caller {
     pub priority: u8,
     pub time: f64,
     pub from_hash: u64,
+    /// The From tag's fixed-key hash: the last tie-break between two of the same rank and
+    /// time (`note_caller`).
+    pub from_order: u64,
     /// Where the From URI ends in `CallRec::caller_uris` (the To URI follows).
     split: usize,
 }
@@ -263,8 +266,8 @@ pub(crate) struct CallRec<B> {
     pub txns: Recycled<TxnRec<B>>,
     pub dialogs: Recycled<DialogRec>,
     pub exchanges: Recycled<Exchange<B>>,
-    /// The earliest BYE (request or response) of any dialog, and its From tag hash.
-    pub bye: Option<(f64, u64)>,
+    /// The earliest BYE (request or response) of any dialog.
+    pub bye: Option<ByeAt>,
     /// A 2xx to INVITE or an in-dialog request confirmed a dialog.
     pub confirmed: bool,
     pub caller: Option<Caller>,
@@ -381,7 +384,7 @@ impl<B> CallRec<B> {
         &mut self,
         priority: u8,
         time: f64,
-        from_hash: u64,
+        (from_hash, from_order): (u64, u64),
         from: &str,
         to: &str,
     ) {
@@ -392,8 +395,18 @@ impl<B> CallRec<B> {
             priority,
             time,
             from_hash,
+            from_order,
             split: from.len(),
         });
+    }
+
+    /// The caller's From and To URIs as kept (empty when they did not parse).
+    pub(crate) fn caller_texts(&self) -> (&str, &str) {
+        let split = self.caller.as_ref().map_or(0, |c| c.split);
+        (
+            self.caller_uris.get(..split).unwrap_or_default(),
+            self.caller_uris.get(split..).unwrap_or_default(),
+        )
     }
 
     /// The caller's From URI, `None` when unknown or it did not parse.

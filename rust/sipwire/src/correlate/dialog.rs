@@ -5,7 +5,36 @@
 //! another dialog, or none, is terminated (§12.3, §13.2.2.4): see `report.rs`.
 
 use super::facts::{Facts, Method};
+use super::hash::Keys;
 use super::recycle::Recycled;
+
+/// A BYE (request or response) as a call or dialog keeps its earliest: its time, its From
+/// tag's keyed hash (which side sent it), and that tag's fixed-key hash, which orders two
+/// BYEs of the same time (both sides hung up at once, or a coarse capture clock) the same way
+/// in every feed order and every run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ByeAt {
+    pub time: f64,
+    pub from_hash: u64,
+    order: u64,
+}
+
+impl ByeAt {
+    pub(crate) fn new(time: f64, from_hash: u64, from_tag: &[u8]) -> Self {
+        ByeAt {
+            time,
+            from_hash,
+            order: Keys::FIXED.hash_bytes(from_tag),
+        }
+    }
+
+    /// Whether it is kept over `held`: the earlier, or of the same time the lower order.
+    pub(crate) fn before(&self, held: Option<&ByeAt>) -> bool {
+        held.map_or(true, |h| {
+            self.time < h.time || (self.time == h.time && self.order < h.order)
+        })
+    }
+}
 
 /// How a message moves a dialog.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -46,8 +75,8 @@ pub(crate) struct DialogRec {
     pub early: bool,
     pub confirmed: bool,
     pub bye: bool,
-    /// The earliest BYE (request or response) and its From tag hash.
-    pub bye_at: Option<(f64, u64)>,
+    /// The earliest BYE (request or response).
+    pub bye_at: Option<ByeAt>,
     /// The INVITE exchange whose response made it (CSeq, From tag hash): the lowest CSeq of
     /// that sender (later ones are re-INVITEs).
     pub invite: Option<(u32, u64)>,
@@ -165,8 +194,11 @@ pub(crate) fn update(
         Step::Confirm => d.confirmed = true,
         Step::Terminate => {
             d.bye = true;
-            if f.method == Method::Bye && d.bye_at.map_or(true, |(b, _)| t < b) {
-                d.bye_at = Some((t, fh));
+            if f.method == Method::Bye {
+                let b = ByeAt::new(t, fh, tags.from);
+                if b.before(d.bye_at.as_ref()) {
+                    d.bye_at = Some(b);
+                }
             }
         }
         Step::Join => {}

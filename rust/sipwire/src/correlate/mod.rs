@@ -656,8 +656,11 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             self.counters.calls += 1;
         }
         note_caller(call, buf, &f, tags.from_hash, t);
-        if f.method == Method::Bye && call.bye.map_or(true, |(b, _)| t < b) {
-            call.bye = Some((t, tags.from_hash));
+        if f.method == Method::Bye {
+            let b = dialog::ByeAt::new(t, tags.from_hash, tags.from);
+            if b.before(call.bye.as_ref()) {
+                call.bye = Some(b);
+            }
         }
 
         // The exchange (CSeq, From tag, method) the message belongs to, if any.
@@ -1390,12 +1393,21 @@ fn note_caller<B>(call: &mut CallRec<B>, buf: &[u8], f: &Facts, from_hash: u64, 
     }
     let priority =
         u8::from(f.is_request() && f.method == Method::Invite && f.to_tag.is_empty()) + 1;
-    let better = call.caller.as_ref().map_or(true, |c| {
-        priority > c.priority || (priority == c.priority && t < c.time)
-    });
+    let text = |s: crate::scan::Span| crate::scan::lossy_str(s.of(buf));
+    let order = || hash::Keys::FIXED.hash_bytes(f.from_tag.of(buf));
+    let better = match call.caller.as_ref() {
+        None => true,
+        Some(c) if priority != c.priority => priority > c.priority,
+        Some(c) if t != c.time => t < c.time,
+        // Two of the same rank at the same time (copies seen at two hops, a coarse capture
+        // clock): the same one in every feed order and run.
+        Some(c) => {
+            let (from, to) = call.caller_texts();
+            (text(f.from_uri), text(f.to_uri), order()) < (from.into(), to.into(), c.from_order)
+        }
+    };
     if better {
-        let text = |s: crate::scan::Span| crate::scan::lossy_str(s.of(buf));
         let (from, to) = (text(f.from_uri), text(f.to_uri));
-        call.set_caller(priority, t, from_hash, &from, &to);
+        call.set_caller(priority, t, (from_hash, order()), &from, &to);
     }
 }

@@ -487,7 +487,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         (Outcome::InProgress, None)
     };
     let hangup = match (bye, rec.caller.as_ref()) {
-        (Some((_, from)), Some(c)) => Some(if from == c.from_hash {
+        (Some(b), Some(c)) => Some(if b.from_hash == c.from_hash {
             Side::Caller
         } else {
             Side::Callee
@@ -502,7 +502,7 @@ pub(crate) fn summarize<B>(rec: &CallRec<B>, end: f64, timeout: f64) -> Summary 
         status_time: min(&mut inits().filter_map(|e| e.status_indicative())),
         answer_time: answered.map(|a| a.0),
         cancel_time: min(&mut inits().filter_map(|e| e.cancel)),
-        end_time: bye.map(|b| b.0),
+        end_time: bye.map(|b| b.time),
         src: first.map(|r| r.1),
         dst: first.map(|r| r.2),
         hangup,
