@@ -3010,3 +3010,168 @@ fn ties_in_time_give_the_same_hangup_and_caller_in_any_order() {
         }
     }
 }
+
+/// A UAS that rings, then rings again with SDP when it starts its ringback (the same status
+/// and To tag, another body): the second 180 is a response of its own, not a retransmission
+/// of the first, so its answer makes early media in every feed order, time order included.
+#[test]
+fn a_180_with_sdp_after_one_without_is_no_retransmission() {
+    let offer = sdp_media("10.0.0.1", &[("audio", 4000, "0 8", "")]);
+    let answer = sdp_media("10.0.0.2", &[("audio", 5000, "8", "")]);
+    let inv = alice_invite("ringback").with_body(&offer);
+    let ringing = inv.response("180 Ringing", "tb");
+    let ringback = inv.response("180 Ringing", "tb").with_body(&answer);
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(0.2, BOB, ALICE, &ringing),
+        seen(1.0, BOB, ALICE, &ringback),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        assert_eq!(c.counters().retransmissions, 0, "{order:?}");
+        let rows = rows_of(&mut c);
+        let r = &rows[0];
+        assert!(r.early_media, "{order:?}: {r:?}");
+        assert_eq!(r.outcome, Outcome::EarlyMedia, "{order:?}");
+        assert!(close(r.ringing_time, 0.2), "{order:?}: {r:?}");
+        let m = &r.media;
+        assert_eq!(m.len(), 1, "{order:?}: {m:?}");
+        assert_eq!(m[0].answer_port, Some(5000));
+        assert!(m[0].early && close(m[0].answer_time, 1.0), "{m:?}");
+    }
+}
+
+/// A broken peer's ACK carrying its INVITE's branch but another CSeq and From tag, sent
+/// twice on one hop (the fuzzer's reduced case): one retransmission, whether or not the
+/// INVITE was fed first.
+#[test]
+fn an_ack_under_a_foreign_key_counts_its_resending_in_any_order() {
+    let inv = msg(
+        "INVITE sip:b@10.0.0.2 SIP/2.0",
+        "z9hG4bK0",
+        "foreign-ack",
+        1,
+        "INVITE",
+        "f0",
+        "",
+        None,
+    );
+    let ack = msg(
+        "ACK sip:b@10.0.0.2 SIP/2.0",
+        "z9hG4bK0",
+        "foreign-ack",
+        3,
+        "ACK",
+        "f1",
+        "t2",
+        Some("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"),
+    );
+    let msgs = [
+        ev(25.73, true, inv),
+        ev(257.02, true, ack.clone()),
+        ev(277.46, true, ack),
+    ];
+    for order in orders(msgs.len()) {
+        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
+        let mut c = Correlator::new(Config::DEFAULT);
+        feed_all(&mut c, &evs);
+        let rows = rows_of(&mut c);
+        assert_eq!(rows[0].retransmissions, 1, "{order:?}");
+        assert_eq!(rows[0].messages, 3, "{order:?}");
+    }
+}
+
+/// One INVITE sent twice on its hop, and another message under its key (another body) on
+/// another hop: one retransmission in every feed order. The resending is told by the hop and
+/// the message together, not by comparing with whichever copy was fed first.
+#[test]
+fn a_resending_is_counted_whichever_message_under_its_key_came_first() {
+    let offer = sdp_media("10.0.0.1", &[("audio", 4000, "0 8", "")]);
+    let other = sdp_media("10.0.0.1", &[("audio", 4000, "0 8 101", "")]);
+    let inv = alice_invite("resend").with_body(&offer);
+    let odd = alice_invite("resend").with_body(&other);
+    let msgs = vec![
+        seen(143.83, ALICE, BOB, &inv),
+        seen(269.63, ALICE, BOB, &inv),
+        seen(282.71, BOB, ALICE, &odd),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let rows = rows_of(&mut c);
+        assert_eq!(rows[0].retransmissions, 1, "{order:?}");
+        assert!(close(rows[0].invite_time, 143.83), "{order:?}");
+    }
+}
+
+/// An ACK under its INVITE's key (branch, CSeq, From tag), sent twice on its hop, with the
+/// INVITE captured later (a merged capture): one retransmission whether the second ACK is fed
+/// before the INVITE (then both go by the ACK's leg) or after it (then it is found by key).
+#[test]
+fn an_ack_fed_before_its_invite_counts_its_resending_in_any_order() {
+    let inv = msg(
+        "INVITE sip:b@10.0.0.2 SIP/2.0",
+        "z9hG4bK0",
+        "ack-first",
+        2,
+        "INVITE",
+        "f0",
+        "t1",
+        None,
+    );
+    let ack = msg(
+        "ACK sip:b@10.0.0.2 SIP/2.0",
+        "z9hG4bK0",
+        "ack-first",
+        2,
+        "ACK",
+        "f0",
+        "t1",
+        None,
+    );
+    let msgs = [
+        ev(41.12, true, ack.clone()),
+        ev(144.16, true, ack),
+        ev(292.84, true, inv),
+    ];
+    for order in orders(msgs.len()) {
+        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
+        let mut c = Correlator::new(Config::DEFAULT);
+        feed_all(&mut c, &evs);
+        let rows = rows_of(&mut c);
+        assert_eq!(rows[0].retransmissions, 1, "{order:?}");
+    }
+}
+
+/// A 200 with the answer, a provisional with SDP after it, and the 200 sent again: fed with
+/// the resent 200 first, the answer was the provisional's (it was earlier than the resent
+/// copy) and stayed so when the 200's first copy came, a retransmission whose SDP was not
+/// read. An earlier copy's SDP is read: no early media, the answer at 1.0, in every order.
+#[test]
+fn an_earlier_copy_of_the_answer_fed_last_is_the_answer() {
+    let offer = sdp_media("10.0.0.1", &[("audio", 4000, "0 8", "")]);
+    let answer = sdp_media("10.0.0.2", &[("audio", 5000, "8", "")]);
+    let late = sdp_media("10.0.0.2", &[("audio", 5002, "0", "")]);
+    let inv = alice_invite("resent-answer").with_body(&offer);
+    let ok = inv.response("200 OK", "tb").with_body(&answer);
+    let ringing = inv.response("180 Ringing", "tb").with_body(&late);
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(1.0, BOB, ALICE, &ok),
+        seen(1.2, BOB, ALICE, &ringing),
+        seen(1.5, BOB, ALICE, &ok),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let rows = rows_of(&mut c);
+        let r = &rows[0];
+        assert!(!r.early_media, "{order:?}: {r:?}");
+        assert!(close(r.answer_time, 1.0), "{order:?}: {r:?}");
+        let m = &r.media;
+        assert_eq!(m.len(), 1, "{order:?}: {m:?}");
+        assert_eq!(m[0].answer_port, Some(5000), "{order:?}");
+        assert!(
+            !m[0].early && close(m[0].answer_time, 1.0),
+            "{order:?}: {m:?}"
+        );
+    }
+}

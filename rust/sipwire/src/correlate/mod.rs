@@ -703,11 +703,19 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         };
         let mut keep = None;
         let mut again = false;
+        // A retransmission earlier than every copy fed before it (a capture fed out of
+        // order): its SDP is read again, to be the answer or offer at its own time.
+        let mut again_earlier = false;
+        // An ACK's top Via, hop and body length, as its leg remembers them (below).
+        let ack_hop = {
+            let v = key_hash ^ u64::from(idx.body.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (hop ^ (v as u32) ^ ((v >> 32) as u32)).rotate_left(7)
+        };
         let (txn, fed) = if role == Role::Ack && by_key.is_none() {
             // A 2xx ACK (§13.2.2.4): its own branch, new on each hop (a proxy that stays on
             // the path sends it on with its own Via, §16.6 step 8); one per leg (To tag). A
-            // copy is a retransmission when it has a top Via and hop seen before in its leg.
-            let ack_hop = (hop ^ (key_hash as u32) ^ ((key_hash >> 32) as u32)).rotate_left(7);
+            // copy is a retransmission when it has a top Via, hop and body seen before in its
+            // leg.
             let max_legs = cfg.max_dialogs_per_call;
             again = ex
                 .and_then(|e| call.exchanges.get_mut(e))
@@ -767,6 +775,14 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                     Some(i)
                 }
             };
+            // An ACK under its INVITE's key that was fed before that INVITE went by its leg
+            // (above); the same ACK again, fed after, is found by key: its leg still tells
+            // the resending, so the count is the same in either order.
+            let leg_again = role == Role::Ack
+                && ex
+                    .and_then(|e| call.exchanges.get_mut(e))
+                    .and_then(|e| e.legs.iter_mut().find(|l| l.to_hash == tags.to_hash))
+                    .is_some_and(|l| l.ack_hops.again(ack_hop));
             match i.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
                 None => {
                     self.counters.dropped += 1;
@@ -801,6 +817,13 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                             (Some(i), Fed::Stored(tid))
                         }
                         Placed::Again(slot) => {
+                            again = true;
+                            again_earlier = slot.is_some();
+                            keep = slot.map(|s| Keep::Txn(id, i, s));
+                            (Some(i), Fed::Retransmission(tid))
+                        }
+                        Placed::Copy(slot) if leg_again => {
+                            x.retransmissions += 1;
                             again = true;
                             keep = slot.map(|s| Keep::Txn(id, i, s));
                             (Some(i), Fed::Retransmission(tid))
@@ -876,7 +899,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
 
         // 5. The exchange: times, finals, offers and answers.
         if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
-            let sdp = if !again && call::wants_sdp(f.status, f.method) {
+            let sdp = if (!again || again_earlier) && call::wants_sdp(f.status, f.method) {
                 let into = self.spare.take();
                 let bufs = &mut self.sdp_bufs;
                 let at = (t, p.src);

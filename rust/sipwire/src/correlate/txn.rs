@@ -34,15 +34,17 @@
 //! - **No response to an ACK** (§17.1.1.3): a "response" with CSeq method ACK is not taken
 //!   for its INVITE's, whose key it would share; it is uncorrelated (`Reason::AckResponse`).
 //!
-//! A second copy of a request, of a response (same status and To tag), of an ACK or of a
-//! CANCEL is a copy: its time is kept when it is the earliest. It is a **retransmission**
-//! (counted) only when it was sent again on the same hop: the same source and destination
-//! address as a copy seen before (hosts only over a connection, whose port can change; see
-//! [`Hops`]), and for a request, ACK or CANCEL the first copy's To tag and body length
-//! (§17.1.1.2 resends the same message). A capture can hold one message on several
-//! hops: a proxy's forwarded copy carries its own top Via (§16.6 step 8), so it is another
-//! transaction already; the same top Via on other addresses is the one packet captured at
-//! two points (both sides of a NAT, two capture agents), not a second sending.
+//! A second copy of a request, of a response (same status, To tag and body length), of an
+//! ACK or of a CANCEL is a copy: its time is kept when it is the earliest. It is a
+//! **retransmission** (counted) only when it was sent again on the same hop: the same source
+//! and destination address as a copy seen before (hosts only over a connection, whose port
+//! can change; see [`Hops`]), with the To tag and body length of a copy seen on that hop
+//! (§17.1.1.2, §17.2.1 resend the same message). A response that differs in its body (a 180
+//! with SDP after one without) is a response of its own, whatever came first. A capture can
+//! hold one message on several hops: a proxy's forwarded copy carries its own top Via (§16.6
+//! step 8), so it is another transaction already; the same top Via on other addresses is the
+//! one packet captured at two points (both sides of a NAT, two capture agents), not a second
+//! sending.
 
 use super::facts::{Facts, Method};
 use super::hash::FoldHasher;
@@ -252,6 +254,9 @@ impl Hops {
 pub(crate) struct RespRec {
     pub status: u16,
     pub to_hash: u64,
+    /// Its body's length: a response of the same status and To tag with another body is
+    /// another response (a 180 with SDP after one without), not a retransmission.
+    pub body_len: u32,
     pub time: f64,
     pub hops: Hops,
 }
@@ -299,9 +304,6 @@ pub(crate) struct TxnRec<B> {
     pub request_hops: Hops,
     pub ack_hops: Hops,
     pub cancel_hops: Hops,
-    /// What the first copy of the request, ACK and CANCEL were (To tag and body length, see
-    /// [`TxnRec::place`]).
-    pub first_copies: [u64; 3],
     pub retransmissions: u32,
     /// The call's INVITE/UPDATE/PRACK exchange it belongs to.
     pub exchange: Option<u16>,
@@ -405,7 +407,6 @@ impl<B> TxnRec<B> {
             request_hops: Hops::default(),
             ack_hops: Hops::default(),
             cancel_hops: Hops::default(),
-            first_copies: [0; 3],
             retransmissions: 0,
             exchange: None,
             kept: None,
@@ -431,7 +432,6 @@ impl<B> TxnRec<B> {
         self.request_hops = Hops::default();
         self.ack_hops = Hops::default();
         self.cancel_hops = Hops::default();
-        self.first_copies = [0; 3];
         self.retransmissions = 0;
         self.exchange = None;
         self.kept = None;
@@ -440,9 +440,11 @@ impl<B> TxnRec<B> {
 
     /// Records one message, seen on `hop`, in its role: its first copy, a retransmission,
     /// or its copy on another hop. A request, ACK or CANCEL under the key of one seen before
-    /// is a retransmission only with the same To tag and body length (§17.1.1.2 resends the
-    /// same request); else it is another message under a reused key, counted as a copy, so
-    /// that which of the two came first does not matter.
+    /// is a retransmission only when one with its To tag and body length was seen on its hop
+    /// (§17.1.1.2 resends the same request); else it is another message under a reused key,
+    /// counted as a copy, so that which of them came first does not matter. A response is the one seen before
+    /// with the same status, To tag and body length (§17.2.1 resends the same response);
+    /// else it is a response of its own.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn place(
         &mut self,
@@ -456,16 +458,14 @@ impl<B> TxnRec<B> {
     ) -> Placed {
         self.first_time = self.first_time.min(t);
         self.last_time = self.last_time.max(t);
-        let [fr, fa, fc] = &mut self.first_copies;
-        let (cell, hops, slot, first) = match role {
-            Role::Request => (&mut self.request, &mut self.request_hops, Slot::Request, fr),
-            Role::Ack => (&mut self.ack, &mut self.ack_hops, Slot::Ack, fa),
-            Role::Cancel => (&mut self.cancel, &mut self.cancel_hops, Slot::Cancel, fc),
+        let (cell, hops, slot) = match role {
+            Role::Request => (&mut self.request, &mut self.request_hops, Slot::Request),
+            Role::Ack => (&mut self.ack, &mut self.ack_hops, Slot::Ack),
+            Role::Cancel => (&mut self.cancel, &mut self.cancel_hops, Slot::Cancel),
             Role::Response | Role::CancelResponse => {
                 return self.place_response(
                     role,
-                    status.unwrap_or(0),
-                    to_hash,
+                    (status.unwrap_or(0), to_hash, body_len),
                     t,
                     hop,
                     max_responses,
@@ -474,12 +474,14 @@ impl<B> TxnRec<B> {
         };
         let seen = cell.is_some();
         let earlier = earliest(cell, t);
-        let again = hops.again(hop);
-        let copy = to_hash ^ u64::from(body_len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // The hop and the message (To tag, body length) together: a retransmission is the
+        // same message again on the same hop, whichever of two messages under one key came
+        // first.
+        let variant = to_hash ^ u64::from(body_len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let again = hops.again(hop ^ (variant ^ (variant >> 32)) as u32);
         if !seen {
-            *first = copy;
             Placed::First(slot)
-        } else if again && copy == *first {
+        } else if again {
             self.retransmissions += 1;
             Placed::Again(earlier.then_some(slot))
         } else {
@@ -490,8 +492,7 @@ impl<B> TxnRec<B> {
     fn place_response(
         &mut self,
         role: Role,
-        status: u16,
-        to_hash: u64,
+        (status, to_hash, body_len): (u16, u64, u32),
         t: f64,
         hop: u32,
         max_responses: usize,
@@ -508,7 +509,7 @@ impl<B> TxnRec<B> {
         let known = list
             .iter_mut()
             .enumerate()
-            .find(|(_, r)| r.status == status && r.to_hash == to_hash);
+            .find(|(_, r)| r.status == status && r.to_hash == to_hash && r.body_len == body_len);
         if let Some((i, r)) = known {
             let earlier = t < r.time;
             r.time = r.time.min(t);
@@ -526,6 +527,7 @@ impl<B> TxnRec<B> {
         list.push(RespRec {
             status,
             to_hash,
+            body_len,
             time: t,
             hops,
         });
