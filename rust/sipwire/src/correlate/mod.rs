@@ -707,7 +707,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         // order): its SDP is read again, to be the answer or offer at its own time.
         let mut again_earlier = false;
         // An ACK's top Via, hop and body length, as its leg remembers them (below).
-        let ack_hop = {
+        let ack_hop = || {
             let v = key_hash ^ u64::from(idx.body.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             (hop ^ (v as u32) ^ ((v >> 32) as u32)).rotate_left(7)
         };
@@ -720,7 +720,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             again = ex
                 .and_then(|e| call.exchanges.get_mut(e))
                 .and_then(|e| e.leg(tags.to_hash, max_legs))
-                .is_some_and(|l| l.ack_hops.again(ack_hop));
+                .is_some_and(|l| l.ack_hops.again(ack_hop()));
             match invite_of(call) {
                 Some(i) => {
                     let x = call.txns.get_mut(i);
@@ -782,7 +782,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 && ex
                     .and_then(|e| call.exchanges.get_mut(e))
                     .and_then(|e| e.legs.iter_mut().find(|l| l.to_hash == tags.to_hash))
-                    .is_some_and(|l| l.ack_hops.again(ack_hop));
+                    .is_some_and(|l| l.ack_hops.again(ack_hop()));
             match i.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
                 None => {
                     self.counters.dropped += 1;
