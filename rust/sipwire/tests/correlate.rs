@@ -3175,3 +3175,43 @@ fn an_earlier_copy_of_the_answer_fed_last_is_the_answer() {
         );
     }
 }
+
+/// A late offer answered in an ACK that reuses the INVITE's branch (an RFC 2543 habit), the
+/// ACK sent twice: the answer is the first ACK's, at its time, in every feed order (fed
+/// before the INVITE the ACKs go by their leg, after it by key).
+#[test]
+fn a_late_offers_answer_in_a_resent_ack_is_the_first_copys() {
+    let offer = sdp_media("10.0.0.2", &[("audio", 5000, "0 8", "")]);
+    let answer = sdp_media("10.0.0.1", &[("audio", 4000, "8", "")]);
+    let inv = alice_invite("late-ack");
+    let ok = inv.response("200 OK", "tb").with_body(&offer);
+    let ack = Sip::request(
+        "ACK",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa1",
+        &inv.from,
+        &ok.to,
+        "late-ack",
+        1,
+    )
+    .with_body(&answer);
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(1.0, BOB, ALICE, &ok),
+        seen(1.1, ALICE, BOB, &ack),
+        seen(1.6, ALICE, BOB, &ack),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
+        let rows = rows_of(&mut c);
+        let r = &rows[0];
+        assert_eq!(r.retransmissions, 1, "{order:?}");
+        let m = &r.media;
+        assert_eq!(m.len(), 1, "{order:?}: {m:?}");
+        assert_eq!(
+            (m[0].offer_port, m[0].answer_port),
+            (Some(5000), Some(4000))
+        );
+        assert!(close(m[0].answer_time, 1.1), "{order:?}: {m:?}");
+    }
+}
