@@ -2939,6 +2939,31 @@ fn finals_at_the_same_time_give_one_status_in_any_order() {
     }
 }
 
+/// Feeds `msgs` in each of `orders` to a fresh correlator and checks the one call's row.
+fn each_order(msgs: &[Seen], check: impl Fn(&[usize], &CallRecord)) {
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::DEFAULT, msgs, &order);
+        let counted = c.counters().retransmissions;
+        let rows = rows_of(&mut c);
+        assert_eq!(rows.len(), 1, "{order:?}");
+        // One call: its row counts every retransmission the correlator counted.
+        assert_eq!(u64::from(rows[0].retransmissions), counted, "{order:?}");
+        check(&order, &rows[0]);
+    }
+}
+
+/// The same for events made with `ev` (a direction instead of addresses).
+fn each_order_ev(evs: &[Ev], check: impl Fn(&[usize], &CallRecord)) {
+    for order in orders(evs.len()) {
+        let fed: Vec<_> = order.iter().map(|&i| evs[i].clone()).collect();
+        let mut c = Correlator::new(Config::DEFAULT);
+        feed_all(&mut c, &fed);
+        let rows = rows_of(&mut c);
+        assert_eq!(rows.len(), 1, "{order:?}");
+        check(&order, &rows[0]);
+    }
+}
+
 /// Both sides hang up at the same capture time (BYE glare, or a capture clock too coarse to
 /// tell them apart): who hung up is the same in every feed order and every run, and so is
 /// the caller when two initial INVITEs of the same rank share a time but not their URIs.
@@ -3026,11 +3051,8 @@ fn a_180_with_sdp_after_one_without_is_no_retransmission() {
         seen(0.2, BOB, ALICE, &ringing),
         seen(1.0, BOB, ALICE, &ringback),
     ];
-    for order in orders(msgs.len()) {
-        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
-        assert_eq!(c.counters().retransmissions, 0, "{order:?}");
-        let rows = rows_of(&mut c);
-        let r = &rows[0];
+    each_order(&msgs, |order, r| {
+        assert_eq!(r.retransmissions, 0, "{order:?}");
         assert!(r.early_media, "{order:?}: {r:?}");
         assert_eq!(r.outcome, Outcome::EarlyMedia, "{order:?}");
         assert!(close(r.ringing_time, 0.2), "{order:?}: {r:?}");
@@ -3038,7 +3060,7 @@ fn a_180_with_sdp_after_one_without_is_no_retransmission() {
         assert_eq!(m.len(), 1, "{order:?}: {m:?}");
         assert_eq!(m[0].answer_port, Some(5000));
         assert!(m[0].early && close(m[0].answer_time, 1.0), "{m:?}");
-    }
+    });
 }
 
 /// A broken peer's ACK carrying its INVITE's branch but another CSeq and From tag, sent
@@ -3071,14 +3093,10 @@ fn an_ack_under_a_foreign_key_counts_its_resending_in_any_order() {
         ev(257.02, true, ack.clone()),
         ev(277.46, true, ack),
     ];
-    for order in orders(msgs.len()) {
-        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
-        let mut c = Correlator::new(Config::DEFAULT);
-        feed_all(&mut c, &evs);
-        let rows = rows_of(&mut c);
-        assert_eq!(rows[0].retransmissions, 1, "{order:?}");
-        assert_eq!(rows[0].messages, 3, "{order:?}");
-    }
+    each_order_ev(&msgs, |order, r| {
+        assert_eq!(r.retransmissions, 1, "{order:?}");
+        assert_eq!(r.messages, 3, "{order:?}");
+    });
 }
 
 /// One INVITE sent twice on its hop, and another message under its key (another body) on
@@ -3095,12 +3113,10 @@ fn a_resending_is_counted_whichever_message_under_its_key_came_first() {
         seen(269.63, ALICE, BOB, &inv),
         seen(282.71, BOB, ALICE, &odd),
     ];
-    for order in orders(msgs.len()) {
-        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
-        let rows = rows_of(&mut c);
-        assert_eq!(rows[0].retransmissions, 1, "{order:?}");
-        assert!(close(rows[0].invite_time, 143.83), "{order:?}");
-    }
+    each_order(&msgs, |order, r| {
+        assert_eq!(r.retransmissions, 1, "{order:?}");
+        assert!(close(r.invite_time, 143.83), "{order:?}");
+    });
 }
 
 /// An ACK under its INVITE's key (branch, CSeq, From tag), sent twice on its hop, with the
@@ -3133,13 +3149,9 @@ fn an_ack_fed_before_its_invite_counts_its_resending_in_any_order() {
         ev(144.16, true, ack),
         ev(292.84, true, inv),
     ];
-    for order in orders(msgs.len()) {
-        let evs: Vec<_> = order.iter().map(|&i| msgs[i].clone()).collect();
-        let mut c = Correlator::new(Config::DEFAULT);
-        feed_all(&mut c, &evs);
-        let rows = rows_of(&mut c);
-        assert_eq!(rows[0].retransmissions, 1, "{order:?}");
-    }
+    each_order_ev(&msgs, |order, r| {
+        assert_eq!(r.retransmissions, 1, "{order:?}");
+    });
 }
 
 /// A 200 with the answer, a provisional with SDP after it, and the 200 sent again: fed with
@@ -3160,10 +3172,7 @@ fn an_earlier_copy_of_the_answer_fed_last_is_the_answer() {
         seen(1.2, BOB, ALICE, &ringing),
         seen(1.5, BOB, ALICE, &ok),
     ];
-    for order in orders(msgs.len()) {
-        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
-        let rows = rows_of(&mut c);
-        let r = &rows[0];
+    each_order(&msgs, |order, r| {
         assert!(!r.early_media, "{order:?}: {r:?}");
         assert!(close(r.answer_time, 1.0), "{order:?}: {r:?}");
         let m = &r.media;
@@ -3173,7 +3182,7 @@ fn an_earlier_copy_of_the_answer_fed_last_is_the_answer() {
             !m[0].early && close(m[0].answer_time, 1.0),
             "{order:?}: {m:?}"
         );
-    }
+    });
 }
 
 /// A late offer answered in an ACK that reuses the INVITE's branch (an RFC 2543 habit), the
@@ -3201,10 +3210,7 @@ fn a_late_offers_answer_in_a_resent_ack_is_the_first_copys() {
         seen(1.1, ALICE, BOB, &ack),
         seen(1.6, ALICE, BOB, &ack),
     ];
-    for order in orders(msgs.len()) {
-        let (mut c, _) = run(Config::DEFAULT, &msgs, &order);
-        let rows = rows_of(&mut c);
-        let r = &rows[0];
+    each_order(&msgs, |order, r| {
         assert_eq!(r.retransmissions, 1, "{order:?}");
         let m = &r.media;
         assert_eq!(m.len(), 1, "{order:?}: {m:?}");
@@ -3213,5 +3219,5 @@ fn a_late_offers_answer_in_a_resent_ack_is_the_first_copys() {
             (Some(5000), Some(4000))
         );
         assert!(close(m[0].answer_time, 1.1), "{order:?}: {m:?}");
-    }
+    });
 }
