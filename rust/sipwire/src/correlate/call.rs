@@ -402,23 +402,23 @@ impl<B> CallRec<B> {
 
     /// The caller's From and To URIs as kept (empty when they did not parse).
     pub(crate) fn caller_texts(&self) -> (&str, &str) {
-        let split = self.caller.as_ref().map_or(0, |c| c.split);
+        let Some(c) = self.caller.as_ref() else {
+            return ("", "");
+        };
         (
-            self.caller_uris.get(..split).unwrap_or_default(),
-            self.caller_uris.get(split..).unwrap_or_default(),
+            self.caller_uris.get(..c.split).unwrap_or_default(),
+            self.caller_uris.get(c.split..).unwrap_or_default(),
         )
     }
 
     /// The caller's From URI, `None` when unknown or it did not parse.
     pub(crate) fn caller_uri(&self) -> Option<&str> {
-        let c = self.caller.as_ref()?;
-        self.caller_uris.get(..c.split).filter(|s| !s.is_empty())
+        Some(self.caller_texts().0).filter(|s| !s.is_empty())
     }
 
     /// The callee's URI (the To of the caller's INVITE).
     pub(crate) fn callee_uri(&self) -> Option<&str> {
-        let c = self.caller.as_ref()?;
-        self.caller_uris.get(c.split..).filter(|s| !s.is_empty())
+        Some(self.caller_texts().1).filter(|s| !s.is_empty())
     }
 
     /// The exchange of (CSeq, From tag, method), made when new and there is room.
