@@ -838,6 +838,145 @@ fn a_late_offer_answered_in_the_prack() {
     assert_eq!(c.calls()[0].outcome, Outcome::EarlyMedia);
 }
 
+/// A late offer forked to two phones, each answering with a reliable 183 with SDP: each
+/// early dialog counts its CSeq from the INVITE's (RFC 3261 §12.1.2), so both PRACKs are
+/// CSeq 2 with the same From tag. Each PRACK answers its own dialog's offer (RFC 3262 §7.2),
+/// in every feed order: two early sessions, each with its own addresses.
+#[test]
+fn each_fork_of_a_late_offer_has_its_own_pracks_answer_in_any_order() {
+    let fork = |to: &str, t: f64, branch: &str, theirs: u16, ours: u16| {
+        vec![
+            ev(
+                t,
+                false,
+                resp(
+                    183,
+                    "INVITE",
+                    "z9hG4bKf",
+                    "fk",
+                    1,
+                    to,
+                    Some(&sdp("192.0.2.9", theirs, "")),
+                ),
+            ),
+            ev(
+                t + 0.1,
+                true,
+                req(
+                    "PRACK",
+                    branch,
+                    "fk",
+                    2,
+                    to,
+                    Some(&sdp("192.0.2.1", ours, "")),
+                ),
+            ),
+            ev(
+                t + 0.11,
+                false,
+                resp(200, "PRACK", branch, "fk", 2, to, None),
+            ),
+        ]
+    };
+    let mut evs = vec![ev(0.0, true, req("INVITE", "z9hG4bKf", "fk", 1, "", None))];
+    evs.extend(fork("t1", 0.5, "z9hG4bKp1", 30000, 20000));
+    evs.extend(fork("t2", 0.8, "z9hG4bKp2", 32000, 20002));
+    evs.push(ev(
+        2.0,
+        false,
+        resp(200, "INVITE", "z9hG4bKf", "fk", 1, "t1", None),
+    ));
+    evs.push(ev(2.1, true, req("ACK", "z9hG4bKa", "fk", 1, "t1", None)));
+    each_order_ev(&evs, |order, r| {
+        assert_eq!(r.outcome, Outcome::Answered, "{order:?}");
+        assert!(r.early_media, "{order:?}");
+        let m: Vec<_> = r
+            .media
+            .iter()
+            .map(|m| {
+                (
+                    &*m.to_tag,
+                    m.method,
+                    m.offer_port,
+                    m.answer_port,
+                    m.answer_time,
+                    m.early,
+                )
+            })
+            .collect();
+        assert_eq!(
+            m,
+            [
+                (
+                    "t1",
+                    Method::Invite,
+                    Some(30000),
+                    Some(20000),
+                    Some(0.6),
+                    true
+                ),
+                (
+                    "t2",
+                    Method::Invite,
+                    Some(32000),
+                    Some(20002),
+                    Some(0.9),
+                    true
+                ),
+            ],
+            "{order:?}"
+        );
+    });
+}
+
+/// A copy of a request under a key that another request with SDP shares (the same branch,
+/// CSeq and From tag; another hop or body) does not move that SDP to its own time: the
+/// answer in a PRACK is at that PRACK's time in every feed order.
+#[test]
+fn a_copy_of_another_request_under_the_key_leaves_the_sdps_time() {
+    let invite = req("INVITE", "z9hG4bKc", "cp", 1, "", None);
+    let evs = [
+        ev(0.0, true, invite),
+        ev(
+            0.1,
+            false,
+            resp(
+                183,
+                "INVITE",
+                "z9hG4bKc",
+                "cp",
+                1,
+                "t1",
+                Some(&sdp("192.0.2.9", 30000, "")),
+            ),
+        ),
+        // The same PRACK key without a body, from the other side, and its resending.
+        ev(0.2, false, req("PRACK", "z9hG4bKp", "cp", 2, "t1", None)),
+        ev(0.4, false, req("PRACK", "z9hG4bKp", "cp", 2, "t1", None)),
+        ev(
+            0.6,
+            true,
+            req(
+                "PRACK",
+                "z9hG4bKp",
+                "cp",
+                2,
+                "t1",
+                Some(&sdp("192.0.2.1", 20000, "")),
+            ),
+        ),
+    ];
+    each_order_ev(&evs, |order, r| {
+        assert_eq!(r.media.len(), 1, "{order:?}: {:?}", r.media);
+        let m = &r.media[0];
+        assert_eq!(
+            (m.offer_time, m.answer_time, m.answer_port),
+            (Some(0.1), Some(0.6), Some(20000)),
+            "{order:?}"
+        );
+    });
+}
+
 #[test]
 fn ack_before_its_invite_waits_for_it() {
     let mut c = Correlator::new(Config::KEEP);

@@ -22,7 +22,7 @@ use super::dialog::{ByeAt, DialogRec};
 use super::dtmf::InfoRec;
 use super::facts::{Method, Seen};
 use super::hash::Keys;
-use super::media::{keep_earliest, SdpRec};
+use super::media::{keep_earliest, MsgId, SdpRec};
 use super::recycle::Recycled;
 use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
 use super::Captured;
@@ -78,6 +78,11 @@ pub(crate) struct Exchange<B> {
     /// else, the same in every run (`from_hash`'s keys are each correlator's own).
     pub from_order: u64,
     pub method: Method,
+    /// The To tag (hashed) of a PRACK or UPDATE exchange, 0 for INVITE's. Each early dialog
+    /// of a forked INVITE counts its own CSeq from the INVITE's (RFC 3261 §12.1.2), so the
+    /// PRACKs of two forks share CSeq and From tag: only the To tag tells their offers and
+    /// answers apart (RFC 3262 §7.2: a PRACK is sent in its provisional response's dialog).
+    pub to_hash: u64,
     /// Whether the request was initial (an INVITE without To tag); `None` when no copy of
     /// the request was captured.
     pub initial: Option<bool>,
@@ -101,7 +106,7 @@ pub(crate) struct Exchange<B> {
 impl<B> Exchange<B> {
     pub(crate) fn new(
         cseq: u32,
-        (from_hash, from_order): (u64, u64),
+        (from_hash, from_order, to_hash): (u64, u64, u64),
         method: Method,
         t: f64,
     ) -> Exchange<B> {
@@ -110,6 +115,7 @@ impl<B> Exchange<B> {
             from_hash,
             from_order,
             method,
+            to_hash,
             initial: None,
             first_time: t,
             request: None,
@@ -123,12 +129,12 @@ impl<B> Exchange<B> {
         }
     }
 
-    /// A recycled exchange made the exchange of (CSeq, From tag, method); its SDP records go
-    /// to `spare` first.
+    /// A recycled exchange made the exchange of (CSeq, From tag, method, To tag); its SDP
+    /// records go to `spare` first.
     fn reset(
         &mut self,
         cseq: u32,
-        (from_hash, from_order): (u64, u64),
+        (from_hash, from_order, to_hash): (u64, u64, u64),
         method: Method,
         t: f64,
         spare: &mut Spare,
@@ -137,6 +143,7 @@ impl<B> Exchange<B> {
         self.from_hash = from_hash;
         self.from_order = from_order;
         self.method = method;
+        self.to_hash = to_hash;
         self.initial = None;
         self.first_time = t;
         self.request = None;
@@ -421,29 +428,29 @@ impl<B> CallRec<B> {
         Some(self.caller_texts().1).filter(|s| !s.is_empty())
     }
 
-    /// The exchange of (CSeq, From tag, method), made when new and there is room.
+    /// The exchange of (CSeq, From tag, method, and for PRACK and UPDATE the To tag: see
+    /// `Exchange::to_hash`), made when new and there is room.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn exchange(
         &mut self,
         cseq: u32,
-        from_hash: u64,
-        from_tag: &[u8],
+        (from_hash, from_tag): (u64, &[u8]),
+        to_hash: u64,
         method: Method,
         t: f64,
         max: usize,
         spare: &mut Spare,
     ) -> Option<usize> {
-        if let Some(i) = self
-            .exchanges
-            .iter()
-            .position(|e| e.cseq == cseq && e.from_hash == from_hash && e.method == method)
-        {
+        let to_hash = if method == Method::Invite { 0 } else { to_hash };
+        if let Some(i) = self.exchanges.iter().position(|e| {
+            e.cseq == cseq && e.from_hash == from_hash && e.method == method && e.to_hash == to_hash
+        }) {
             return Some(i);
         }
         if self.exchanges.len() >= max {
             return None;
         }
-        let from = (from_hash, Keys::FIXED.hash_bytes(from_tag));
+        let from = (from_hash, Keys::FIXED.hash_bytes(from_tag), to_hash);
         Some(self.exchanges.push_with(
             || Exchange::new(cseq, from, method, t),
             |e| e.reset(cseq, from, method, t, spare),
@@ -555,6 +562,7 @@ pub(crate) struct ExMsg {
     pub dst: SocketAddr,
     /// A copy of a message seen before.
     pub again: bool,
+    pub msg: MsgId,
 }
 
 /// Records a message in its exchange: times (the earliest copy's), finals, offers and
@@ -585,7 +593,7 @@ pub(crate) fn update_exchange<B>(
                 }
                 None => {
                     if let Some(o) = ex.offer.as_mut() {
-                        o.earlier(t, m.src);
+                        o.earlier(t, m.src, m.msg);
                     }
                     None
                 }
@@ -604,7 +612,7 @@ pub(crate) fn update_exchange<B>(
                 Some(s) => keep_earliest(&mut leg.ack_sdp, s),
                 None => {
                     if let Some(a) = leg.ack_sdp.as_mut().filter(|_| m.again) {
-                        a.earlier(t, m.src);
+                        a.earlier(t, m.src, m.msg);
                     }
                     None
                 }
@@ -635,7 +643,7 @@ pub(crate) fn update_exchange<B>(
                     // The same response earlier: the answer moves only if it came in it.
                     if let Some((a, st)) = leg.answer.as_mut() {
                         if *st == s {
-                            a.earlier(t, m.src);
+                            a.earlier(t, m.src, m.msg);
                         }
                     }
                     None

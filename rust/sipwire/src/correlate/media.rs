@@ -67,11 +67,21 @@ enum Rec {
     Format(FormatRec),
 }
 
+/// Which message of an exchange carried a session description: its To tag (hashed) and body
+/// length, as a retransmission is told from another message under the same key
+/// (`TxnRec::place`). A copy moves a record to its earlier time only when it is this message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MsgId {
+    pub to_hash: u64,
+    pub body_len: u32,
+}
+
 /// One side's session description in an exchange, and when and from where it was first seen.
 #[derive(Clone, Debug)]
 pub(crate) struct SdpRec {
     pub time: f64,
     pub from: SocketAddr,
+    pub msg: MsgId,
     /// (Not boxed: shrinking to fit would cost a reallocation each.)
     text: String,
     recs: Vec<Rec>,
@@ -249,7 +259,7 @@ impl SdpRec {
         content_type: Option<Span>,
         opts: &ParseOptions,
         diags: &mut Vec<Diagnostic>,
-        (time, from): (f64, SocketAddr),
+        (time, from, msg): (f64, SocketAddr, MsgId),
         into: Option<SdpRec>,
         bufs: &mut Buffers,
     ) -> Option<SdpRec> {
@@ -279,6 +289,7 @@ impl SdpRec {
         Some(SdpRec {
             time,
             from,
+            msg,
             text,
             recs,
             streams: u8::try_from(n).unwrap_or(0),
@@ -371,9 +382,10 @@ impl SdpRec {
         self.stream_recs().any(|s| s.hold.is_hold())
     }
 
-    /// Moves the record to an earlier copy of the same message.
-    pub(crate) fn earlier(&mut self, time: f64, from: SocketAddr) {
-        if time < self.time {
+    /// Moves the record to an earlier copy of its message (`msg`: the copy's identity; a copy
+    /// of another message under the same key, which had no SDP read, leaves it).
+    pub(crate) fn earlier(&mut self, time: f64, from: SocketAddr, msg: MsgId) {
+        if time < self.time && msg == self.msg {
             self.time = time;
             self.from = from;
         }
@@ -502,7 +514,7 @@ mod tests {
             ct.map(|h| h.value),
             &opts,
             &mut Vec::new(),
-            (1.0, "10.0.0.1:5060".parse().unwrap()),
+            (1.0, "10.0.0.1:5060".parse().unwrap(), MsgId::default()),
             None,
             &mut Buffers::default(),
         )

@@ -87,7 +87,7 @@ use dialog::Tags;
 use facts::Facts;
 use finish::{Due, Queue, Tomb};
 use hash::FoldHasher;
-use media::SdpRec;
+use media::{MsgId, SdpRec};
 use table::Table;
 use txn::{KeyRef, Placed, Role, Slot, TxnRec};
 
@@ -675,8 +675,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let ex = ex_method.and_then(|m| {
             call.exchange(
                 f.cseq,
-                tags.from_hash,
-                tags.from,
+                (tags.from_hash, tags.from),
+                tags.to_hash,
                 m,
                 t,
                 cfg.max_exchanges_per_call,
@@ -898,11 +898,15 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.live_dialogs += made;
 
         // 5. The exchange: times, finals, offers and answers.
+        let msg_id = MsgId {
+            to_hash: tags.to_hash,
+            body_len: idx.body.len,
+        };
         if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
             let sdp = if (!again || again_earlier) && call::wants_sdp(f.status, f.method) {
                 let into = self.spare.take();
                 let bufs = &mut self.sdp_bufs;
-                let at = (t, p.src);
+                let at = (t, p.src, msg_id);
                 SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, at, into, bufs)
             } else {
                 None
@@ -916,6 +920,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 src: p.src,
                 dst: p.dst,
                 again,
+                msg: msg_id,
             };
             if let Some(x) = call.exchanges.get_mut(e) {
                 let unused = call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);

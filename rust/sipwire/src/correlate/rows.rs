@@ -356,8 +356,8 @@ pub(crate) fn late_answer<'a, B>(
 
 /// The exchange of the PRACK that answered leg `l`'s provisional offer, for a late-offer
 /// INVITE `e` with no answer in an ACK: the PRACK with SDP from the INVITE's side with the
-/// lowest CSeq above the INVITE's (and below its next INVITE), sent after the offer, whose
-/// responses, if any carry a To tag, are of that leg. A capture in any order finds the same.
+/// lowest CSeq above the INVITE's (and below its next INVITE), sent after the offer in the
+/// leg's dialog (its To tag). A capture in any order finds the same.
 fn prack_answer<B>(rec: &CallRec<B>, e: &Exchange<B>, l: &Leg) -> Option<usize> {
     let (offer, status) = l.answer.as_ref()?;
     if *status >= 200 || l.ack_sdp.is_some() || e.method != Method::Invite {
@@ -375,12 +375,8 @@ fn prack_answer<B>(rec: &CallRec<B>, e: &Exchange<B>, l: &Leg) -> Option<usize> 
         .enumerate()
         .filter(|(_, p)| p.method == Method::Prack && after(p))
         .filter(|(_, p)| next_invite.map_or(true, |n| p.cseq < n))
+        .filter(|(_, p)| p.to_hash == l.to_hash)
         .filter(|(_, p)| p.offer.as_ref().is_some_and(|s| s.time >= offer.time))
-        .filter(|(_, p)| {
-            p.legs
-                .iter()
-                .all(|pl| pl.to_hash == 0 || pl.to_hash == l.to_hash)
-        })
         .min_by_key(|(_, p)| p.cseq)
         .map(|(i, _)| i)
 }
