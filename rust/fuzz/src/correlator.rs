@@ -185,7 +185,7 @@ fn check_bounds(c: &Correlator) {
 /// the earliest copy's: the initial INVITE, the first ringing, the first 2xx, the first CANCEL;
 /// a call's extent and its message count are extremes and sums), and what the call came to
 /// (`CameTo`: two messages of the same time go by a fixed rule, never by which was fed
-/// first). The media rows and the retransmission count are left out (see `CameTo`).
+/// first), with its media rows. The retransmission count is left out (see `CameTo`).
 #[derive(Debug, PartialEq)]
 struct Invariant {
     first_time: f64,
@@ -202,7 +202,7 @@ struct Invariant {
 }
 
 /// The outcome and the facts it rests on (compared since stop 24), the caller and who hung
-/// up (since stop 25; README.md, "Finds of the campaigns"). Not the retransmission count: it
+/// up (since stop 25), the media rows (since stop 26; README.md, "Finds of the campaigns"). Not the retransmission count: it
 /// is exact while a transaction role, response or leg has seen at most `Hops::MAX` distinct
 /// (hop, message) pairs; past that bound (only a hostile peer gets there) which of them are
 /// remembered depends on feed order.
@@ -222,6 +222,9 @@ struct CameTo {
     /// Who sent the first BYE, and the first status indicative response's delay.
     hangup: Option<sipwire::correlate::Side>,
     srd: Option<f64>,
+    /// The media rows (since stop 26): one per offer/answer, dialog and `m=` line, with their
+    /// times, addresses, formats and negotiated codec.
+    media: Vec<sipwire::correlate::MediaRecord>,
 }
 
 /// Whether outcomes are compared: always in a replay of the kept finds (`cargo test
@@ -263,6 +266,7 @@ fn invariant(r: &CallRecord) -> Invariant {
             dst: r.dst,
             hangup: r.hangup,
             srd: r.srd,
+            media: r.media.clone(),
         }),
     }
 }

@@ -977,6 +977,50 @@ fn a_copy_of_another_request_under_the_key_leaves_the_sdps_time() {
     });
 }
 
+/// Offers of two exchanges at the same capture time (a clock too coarse to order them): the
+/// media rows come in the same order in every feed order (CSeq, then method), not in the
+/// order the exchanges were first fed.
+#[test]
+fn media_rows_tied_in_time_are_in_the_same_order_in_any_order() {
+    let offer = |port| Some(sdp("192.0.2.1", port, ""));
+    let evs = [
+        ev(
+            1.0,
+            true,
+            req("INVITE", "z9hG4bKt", "tie", 1, "", offer(20000).as_deref()),
+        ),
+        ev(
+            1.0,
+            true,
+            req("PRACK", "z9hG4bKu", "tie", 2, "tt", offer(20002).as_deref()),
+        ),
+        ev(
+            1.0,
+            true,
+            req(
+                "UPDATE",
+                "z9hG4bKv",
+                "tie",
+                2,
+                "tt",
+                offer(20004).as_deref(),
+            ),
+        ),
+    ];
+    each_order_ev(&evs, |order, r| {
+        let m: Vec<_> = r.media.iter().map(|m| (m.method, m.offer_port)).collect();
+        assert_eq!(
+            m,
+            [
+                (Method::Invite, Some(20000)),
+                (Method::Prack, Some(20002)),
+                (Method::Update, Some(20004)),
+            ],
+            "{order:?}"
+        );
+    });
+}
+
 #[test]
 fn ack_before_its_invite_waits_for_it() {
     let mut c = Correlator::new(Config::KEEP);

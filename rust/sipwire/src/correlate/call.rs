@@ -82,7 +82,9 @@ pub(crate) struct Exchange<B> {
     /// of a forked INVITE counts its own CSeq from the INVITE's (RFC 3261 §12.1.2), so the
     /// PRACKs of two forks share CSeq and From tag: only the To tag tells their offers and
     /// answers apart (RFC 3262 §7.2: a PRACK is sent in its provisional response's dialog).
+    /// `to_order`: that To tag hashed with fixed keys, as `from_order`.
     pub to_hash: u64,
+    pub to_order: u64,
     /// Whether the request was initial (an INVITE without To tag); `None` when no copy of
     /// the request was captured.
     pub initial: Option<bool>,
@@ -106,7 +108,7 @@ pub(crate) struct Exchange<B> {
 impl<B> Exchange<B> {
     pub(crate) fn new(
         cseq: u32,
-        (from_hash, from_order, to_hash): (u64, u64, u64),
+        (from_hash, from_order, to_hash, to_order): (u64, u64, u64, u64),
         method: Method,
         t: f64,
     ) -> Exchange<B> {
@@ -116,6 +118,7 @@ impl<B> Exchange<B> {
             from_order,
             method,
             to_hash,
+            to_order,
             initial: None,
             first_time: t,
             request: None,
@@ -134,7 +137,7 @@ impl<B> Exchange<B> {
     fn reset(
         &mut self,
         cseq: u32,
-        (from_hash, from_order, to_hash): (u64, u64, u64),
+        (from_hash, from_order, to_hash, to_order): (u64, u64, u64, u64),
         method: Method,
         t: f64,
         spare: &mut Spare,
@@ -144,6 +147,7 @@ impl<B> Exchange<B> {
         self.from_order = from_order;
         self.method = method;
         self.to_hash = to_hash;
+        self.to_order = to_order;
         self.initial = None;
         self.first_time = t;
         self.request = None;
@@ -435,7 +439,7 @@ impl<B> CallRec<B> {
         &mut self,
         cseq: u32,
         (from_hash, from_tag): (u64, &[u8]),
-        to_hash: u64,
+        (to_hash, to_tag): (u64, &[u8]),
         method: Method,
         t: f64,
         max: usize,
@@ -450,7 +454,17 @@ impl<B> CallRec<B> {
         if self.exchanges.len() >= max {
             return None;
         }
-        let from = (from_hash, Keys::FIXED.hash_bytes(from_tag), to_hash);
+        let to_order = if to_hash == 0 {
+            0
+        } else {
+            Keys::FIXED.hash_bytes(to_tag)
+        };
+        let from = (
+            from_hash,
+            Keys::FIXED.hash_bytes(from_tag),
+            to_hash,
+            to_order,
+        );
         Some(self.exchanges.push_with(
             || Exchange::new(cseq, from, method, t),
             |e| e.reset(cseq, from, method, t, spare),

@@ -676,7 +676,7 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             call.exchange(
                 f.cseq,
                 (tags.from_hash, tags.from),
-                tags.to_hash,
+                (tags.to_hash, tags.to),
                 m,
                 t,
                 cfg.max_exchanges_per_call,

@@ -320,8 +320,15 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             .total_cmp(&b.time())
             .then(answer(a).total_cmp(&answer(b)))
             .then_with(|| leg_tag(rec, a).cmp(leg_tag(rec, b)))
+            .then_with(|| exchange_order(a.exchange).cmp(&exchange_order(b.exchange)))
     });
     out
+}
+
+/// Two exchanges' pairs alike in time and To tag go by CSeq, method and tags (fixed-key
+/// hashes): the same in every feed order and every run.
+fn exchange_order<B>(e: &Exchange<B>) -> (u32, u8, u64, u64) {
+    (e.cseq, e.method as u8, e.from_order, e.to_order)
 }
 
 /// Whether leg `l` of exchange `e` had its answer before its 2xx (early media): in a
