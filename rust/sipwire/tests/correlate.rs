@@ -1021,6 +1021,56 @@ fn media_rows_tied_in_time_are_in_the_same_order_in_any_order() {
     });
 }
 
+/// A late offer's answer in an ACK sent twice, and another ACK of the leg with another
+/// answer between the copies (on another hop, another body): the answer is the first
+/// copy's, at its time, in every feed order. Fed last, the first copy is a retransmission
+/// earlier than the answer held, which came from the other message: its own SDP is read.
+#[test]
+fn an_earlier_copy_of_an_ack_is_read_when_the_held_answer_is_another_messages() {
+    let ack = |t, forward, port, dir| {
+        ev(
+            t,
+            forward,
+            req(
+                "ACK",
+                "z9hG4bKk",
+                "ka",
+                1,
+                "tt",
+                Some(&sdp("192.0.2.1", port, dir)),
+            ),
+        )
+    };
+    let evs = [
+        ev(0.0, true, req("INVITE", "z9hG4bKi", "ka", 1, "", None)),
+        ev(
+            1.0,
+            false,
+            resp(
+                200,
+                "INVITE",
+                "z9hG4bKi",
+                "ka",
+                1,
+                "tt",
+                Some(&sdp("192.0.2.9", 30000, "")),
+            ),
+        ),
+        ack(1.1, true, 20000, ""),
+        ack(2.0, false, 20002, "sendrecv"),
+        ack(3.0, true, 20000, ""),
+    ];
+    each_order_ev(&evs, |order, r| {
+        assert_eq!(r.media.len(), 1, "{order:?}: {:?}", r.media);
+        let m = &r.media[0];
+        assert_eq!(
+            (m.offer_time, m.answer_time, m.answer_port),
+            (Some(1.0), Some(1.1), Some(20000)),
+            "{order:?}"
+        );
+    });
+}
+
 #[test]
 fn ack_before_its_invite_waits_for_it() {
     let mut c = Correlator::new(Config::KEEP);

@@ -22,7 +22,7 @@ use super::dialog::{ByeAt, DialogRec};
 use super::dtmf::InfoRec;
 use super::facts::{Method, Seen};
 use super::hash::Keys;
-use super::media::{keep_earliest, MsgId, SdpRec};
+use super::media::{keep_earliest, SdpRec};
 use super::recycle::Recycled;
 use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
 use super::Captured;
@@ -166,6 +166,21 @@ impl<B> Exchange<B> {
             spare.give(l.answer.take().map(|a| a.0));
             spare.give(l.ack_sdp.take());
         }
+    }
+
+    /// Whether a copy seen before (`m.again`) is earlier than the SDP its slot holds (the
+    /// offer, or its leg's answer or ACK answer), or the slot holds none: its SDP is then
+    /// read, as it may be the slot's earliest. The held record may have come from another
+    /// message under the same key (another hop, To tag or body), so a copy cannot just
+    /// move it to its own time.
+    pub(crate) fn copy_is_earlier(&self, m: &ExMsg) -> bool {
+        let leg = || self.legs.iter().find(|l| l.to_hash == m.to_hash);
+        let held = match (m.status, m.method) {
+            (None, Method::Ack) => leg().and_then(|l| l.ack_sdp.as_ref()),
+            (None, _) => self.offer.as_ref(),
+            (Some(_), _) => leg().and_then(|l| l.answer.as_ref().map(|(a, _)| a)),
+        };
+        held.map_or(true, |h| m.t < h.time)
     }
 
     /// The leg of To tag hash `h`, made when new and there is room.
@@ -576,7 +591,6 @@ pub(crate) struct ExMsg {
     pub dst: SocketAddr,
     /// A copy of a message seen before.
     pub again: bool,
-    pub msg: MsgId,
 }
 
 /// Records a message in its exchange: times (the earliest copy's), finals, offers and
@@ -605,12 +619,7 @@ pub(crate) fn update_exchange<B>(
                     ex.req_without_sdp = true;
                     None
                 }
-                None => {
-                    if let Some(o) = ex.offer.as_mut() {
-                        o.earlier(t, m.src, m.msg);
-                    }
-                    None
-                }
+                None => None,
             }
         }
         (None, Method::Cancel) => {
@@ -624,12 +633,7 @@ pub(crate) fn update_exchange<B>(
             earliest(&mut leg.ack, t);
             match sdp {
                 Some(s) => keep_earliest(&mut leg.ack_sdp, s),
-                None => {
-                    if let Some(a) = leg.ack_sdp.as_mut().filter(|_| m.again) {
-                        a.earlier(t, m.src, m.msg);
-                    }
-                    None
-                }
+                None => None,
             }
         }
         (Some(s), Method::Invite | Method::Update | Method::Prack) => {
@@ -653,15 +657,6 @@ pub(crate) fn update_exchange<B>(
                     leg.answer.replace((sd, s)).map(|(old, _)| old)
                 }
                 Some(sd) => Some(sd),
-                None if m.again => {
-                    // The same response earlier: the answer moves only if it came in it.
-                    if let Some((a, st)) = leg.answer.as_mut() {
-                        if *st == s {
-                            a.earlier(t, m.src, m.msg);
-                        }
-                    }
-                    None
-                }
                 None => None,
             }
         }

@@ -67,21 +67,11 @@ enum Rec {
     Format(FormatRec),
 }
 
-/// Which message of an exchange carried a session description: its To tag (hashed) and body
-/// length, as a retransmission is told from another message under the same key
-/// (`TxnRec::place`). A copy moves a record to its earlier time only when it is this message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct MsgId {
-    pub to_hash: u64,
-    pub body_len: u32,
-}
-
 /// One side's session description in an exchange, and when and from where it was first seen.
 #[derive(Clone, Debug)]
 pub(crate) struct SdpRec {
     pub time: f64,
     pub from: SocketAddr,
-    pub msg: MsgId,
     /// (Not boxed: shrinking to fit would cost a reallocation each.)
     text: String,
     recs: Vec<Rec>,
@@ -259,7 +249,7 @@ impl SdpRec {
         content_type: Option<Span>,
         opts: &ParseOptions,
         diags: &mut Vec<Diagnostic>,
-        (time, from, msg): (f64, SocketAddr, MsgId),
+        (time, from): (f64, SocketAddr),
         into: Option<SdpRec>,
         bufs: &mut Buffers,
     ) -> Option<SdpRec> {
@@ -289,7 +279,6 @@ impl SdpRec {
         Some(SdpRec {
             time,
             from,
-            msg,
             text,
             recs,
             streams: u8::try_from(n).unwrap_or(0),
@@ -380,15 +369,6 @@ impl SdpRec {
     /// Whether any stream is on hold (RFC 3264 §8.4).
     pub(crate) fn holds(&self) -> bool {
         self.stream_recs().any(|s| s.hold.is_hold())
-    }
-
-    /// Moves the record to an earlier copy of its message (`msg`: the copy's identity; a copy
-    /// of another message under the same key, which had no SDP read, leaves it).
-    pub(crate) fn earlier(&mut self, time: f64, from: SocketAddr, msg: MsgId) {
-        if time < self.time && msg == self.msg {
-            self.time = time;
-            self.from = from;
-        }
     }
 }
 
@@ -514,7 +494,7 @@ mod tests {
             ct.map(|h| h.value),
             &opts,
             &mut Vec::new(),
-            (1.0, "10.0.0.1:5060".parse().unwrap(), MsgId::default()),
+            (1.0, "10.0.0.1:5060".parse().unwrap()),
             None,
             &mut Buffers::default(),
         )

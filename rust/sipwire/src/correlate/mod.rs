@@ -87,7 +87,7 @@ use dialog::Tags;
 use facts::Facts;
 use finish::{Due, Queue, Tomb};
 use hash::FoldHasher;
-use media::{MsgId, SdpRec};
+use media::SdpRec;
 use table::Table;
 use txn::{KeyRef, Placed, Role, Slot, TxnRec};
 
@@ -703,9 +703,6 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         };
         let mut keep = None;
         let mut again = false;
-        // A retransmission earlier than every copy fed before it (a capture fed out of
-        // order): its SDP is read again, to be the answer or offer at its own time.
-        let mut again_earlier = false;
         // An ACK's top Via, hop and body length, as its leg remembers them (below).
         let ack_hop = || {
             let v = key_hash ^ u64::from(idx.body.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -818,7 +815,6 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                         }
                         Placed::Again(slot) => {
                             again = true;
-                            again_earlier = slot.is_some();
                             keep = slot.map(|s| Keep::Txn(id, i, s));
                             (Some(i), Fed::Retransmission(tid))
                         }
@@ -898,19 +894,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.live_dialogs += made;
 
         // 5. The exchange: times, finals, offers and answers.
-        let msg_id = MsgId {
-            to_hash: tags.to_hash,
-            body_len: idx.body.len,
-        };
-        if let Some(e) = ex.filter(|_| !matches!(fed, Fed::Dropped)) {
-            let sdp = if (!again || again_earlier) && call::wants_sdp(f.status, f.method) {
-                let into = self.spare.take();
-                let bufs = &mut self.sdp_bufs;
-                let at = (t, p.src, msg_id);
-                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, at, into, bufs)
-            } else {
-                None
-            };
+        if let Some(x) = ex
+            .filter(|_| !matches!(fed, Fed::Dropped))
+            .and_then(|e| call.exchanges.get_mut(e))
+        {
             let m = ExMsg {
                 status: f.status,
                 method: f.method,
@@ -920,12 +907,20 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 src: p.src,
                 dst: p.dst,
                 again,
-                msg: msg_id,
             };
-            if let Some(x) = call.exchanges.get_mut(e) {
-                let unused = call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
-                self.spare.give(unused);
-            }
+            // A copy seen before is read only when it is earlier than the SDP its slot
+            // holds: in a capture fed out of order it may be the earliest (in time order,
+            // never), whichever message under its key the held one came from.
+            let sdp = if call::wants_sdp(f.status, f.method) && (!again || x.copy_is_earlier(&m)) {
+                let into = self.spare.take();
+                let bufs = &mut self.sdp_bufs;
+                let at = (t, p.src);
+                SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, at, into, bufs)
+            } else {
+                None
+            };
+            let unused = call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
+            self.spare.give(unused);
         }
 
         // 6. The deadline. A call that ended without closing lingers 64*T1 for stragglers
