@@ -1071,6 +1071,37 @@ fn an_earlier_copy_of_an_ack_is_read_when_the_held_answer_is_another_messages() 
     });
 }
 
+/// Two legs' answers at the same time in an exchange whose request was not captured (ACKs
+/// with SDP, the only messages of the call): the rows come in the same order in every feed
+/// order, by what they show when time, To tag and exchange are alike.
+#[test]
+fn media_rows_of_two_legs_tied_in_time_are_in_the_same_order_in_any_order() {
+    let ack = |to: &str, port| {
+        ev(
+            1.0,
+            true,
+            req(
+                "ACK",
+                "z9hG4bKa",
+                "legs",
+                1,
+                to,
+                Some(&sdp("192.0.2.1", port, "")),
+            ),
+        )
+    };
+    let evs = [ack("t1", 20002), ack("t2", 20000), ack("", 20004)];
+    each_order_ev(&evs, |order, r| {
+        let ports: Vec<_> = r.media.iter().map(|m| m.answer_port).collect();
+        assert_eq!(
+            ports,
+            [Some(20000), Some(20002), Some(20004)],
+            "{order:?}: {:?}",
+            r.media
+        );
+    });
+}
+
 #[test]
 fn ack_before_its_invite_waits_for_it() {
     let mut c = Correlator::new(Config::KEEP);

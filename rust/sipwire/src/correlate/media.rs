@@ -329,6 +329,20 @@ impl SdpRec {
         Some(n)
     }
 
+    /// Orders two records by what a media row shows of them (the sender, the names and
+    /// addresses, each stream's port and direction, each format's number and clock rate),
+    /// for rows alike in everything else: records equal in this make equal rows.
+    pub(crate) fn cmp_shown(&self, other: &SdpRec) -> std::cmp::Ordering {
+        let key = |r: &Rec| match r {
+            Rec::Stream(s) => (0u8, u32::from(s.port), s.direction as u32),
+            Rec::Format(f) => (1, u32::from(f.payload_type), f.clock_rate),
+        };
+        self.from
+            .cmp(&other.from)
+            .then_with(|| self.text.cmp(&other.text))
+            .then_with(|| self.recs.iter().map(key).cmp(other.recs.iter().map(key)))
+    }
+
     fn stream_recs(&self) -> impl Iterator<Item = &StreamRec> + '_ {
         self.recs.iter().filter_map(|r| match r {
             Rec::Stream(s) => Some(s),

@@ -321,14 +321,25 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             .then(answer(a).total_cmp(&answer(b)))
             .then_with(|| leg_tag(rec, a).cmp(leg_tag(rec, b)))
             .then_with(|| exchange_order(a.exchange).cmp(&exchange_order(b.exchange)))
+            .then_with(|| cmp_shown(a.offer, b.offer))
+            .then_with(|| cmp_shown(a.answer, b.answer))
+            .then(a.early.cmp(&b.early))
     });
     out
 }
 
 /// Two exchanges' pairs alike in time and To tag go by CSeq, method and tags (fixed-key
-/// hashes): the same in every feed order and every run.
+/// hashes), then two legs' pairs by what their rows show: the same in every feed order and
+/// every run (pairs equal in all of it make equal rows).
 fn exchange_order<B>(e: &Exchange<B>) -> (u32, u8, u64, u64) {
     (e.cseq, e.method as u8, e.from_order, e.to_order)
+}
+
+fn cmp_shown(a: Option<&SdpRec>, b: Option<&SdpRec>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp_shown(b),
+        _ => a.is_some().cmp(&b.is_some()),
+    }
 }
 
 /// Whether leg `l` of exchange `e` had its answer before its 2xx (early media): in a
