@@ -966,15 +966,7 @@ fn a_copy_of_another_request_under_the_key_leaves_the_sdps_time() {
             ),
         ),
     ];
-    each_order_ev(&evs, |order, r| {
-        assert_eq!(r.media.len(), 1, "{order:?}: {:?}", r.media);
-        let m = &r.media[0];
-        assert_eq!(
-            (m.offer_time, m.answer_time, m.answer_port),
-            (Some(0.1), Some(0.6), Some(20000)),
-            "{order:?}"
-        );
-    });
+    one_media_row_in_any_order(&evs, (Some(0.1), Some(0.6), Some(20000)));
 }
 
 /// Offers of two exchanges at the same capture time (a clock too coarse to order them): the
@@ -1060,15 +1052,7 @@ fn an_earlier_copy_of_an_ack_is_read_when_the_held_answer_is_another_messages() 
         ack(2.0, false, 20002, "sendrecv"),
         ack(3.0, true, 20000, ""),
     ];
-    each_order_ev(&evs, |order, r| {
-        assert_eq!(r.media.len(), 1, "{order:?}: {:?}", r.media);
-        let m = &r.media[0];
-        assert_eq!(
-            (m.offer_time, m.answer_time, m.answer_port),
-            (Some(1.0), Some(1.1), Some(20000)),
-            "{order:?}"
-        );
-    });
+    one_media_row_in_any_order(&evs, (Some(1.0), Some(1.1), Some(20000)));
 }
 
 /// Two legs' answers at the same time in an exchange whose request was not captured (ACKs
@@ -3214,6 +3198,20 @@ fn each_order(msgs: &[Seen], check: impl Fn(&[usize], &CallRecord)) {
         assert_eq!(u64::from(rows[0].retransmissions), counted, "{order:?}");
         check(&order, &rows[0]);
     }
+}
+
+/// Feeds `evs` in every order of `each_order_ev`: one media row, with this offer time,
+/// answer time and answer port.
+fn one_media_row_in_any_order(evs: &[Ev], want: (Option<f64>, Option<f64>, Option<u16>)) {
+    each_order_ev(evs, |order, r| {
+        assert_eq!(r.media.len(), 1, "{order:?}: {:?}", r.media);
+        let m = &r.media[0];
+        assert_eq!(
+            (m.offer_time, m.answer_time, m.answer_port),
+            want,
+            "{order:?}"
+        );
+    });
 }
 
 /// The same for events made with `ev` (a direction instead of addresses).
