@@ -229,9 +229,9 @@ struct CameTo {
     row: CallRecord,
 }
 
-/// Whether outcomes are compared: always in a replay of the kept finds (`cargo test
+/// Whether outcomes and rows are compared: always in a replay of the kept finds (`cargo test
 /// --no-default-features`), and in a libFuzzer run unless it steps over
-/// `correlator-outcome-order` (listed in `known-bugs` while fuzzing still finds new cases).
+/// `correlator-outcome-order` (`SIPWIRE_FUZZ_ALLOW`; out of `known-bugs` since stop 26).
 fn compare_outcomes() -> bool {
     !cfg!(feature = "libfuzzer") || !crate::allowed("correlator-outcome-order")
 }

@@ -466,9 +466,9 @@ fn check_index(buf: &[u8], idx: &MessageIndex) {
 ///   cancelled INVITE whose 487 never comes stays in Proceeding forever.
 /// - `correlator-invite-time`: with two initial INVITEs in a call (different From tags), the
 ///   call's `invite_time` was not always the earliest's (fixed; README.md "Finds of the campaigns").
-/// - `correlator-outcome-order`: a call's outcome, final status, end, INVITE and dialog counts
-///   or early media differing between input order and time order. Compared in every replay of
-///   the kept finds; a libFuzzer run steps over it while it is in `known-bugs`.
+/// - `correlator-outcome-order`: a call's row (outcome, final status, times, counts, early
+///   media, caller, media rows) differing between input order and time order (fixed as found;
+///   out of `known-bugs` since stop 26, so every run compares it).
 pub(crate) fn allowed(bug: &str) -> bool {
     static ALLOW: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     // Unset, the open finds of `known-bugs` (one id a line): a run, a replay of the kept
