@@ -250,7 +250,7 @@ impl SdpRec {
         opts: &ParseOptions,
         diags: &mut Vec<Diagnostic>,
         (time, from): (f64, SocketAddr),
-        into: Option<SdpRec>,
+        into: impl FnOnce() -> Option<SdpRec>,
         bufs: &mut Buffers,
     ) -> Option<SdpRec> {
         let body = idx.body.of(buf);
@@ -258,8 +258,9 @@ impl SdpRec {
             return None;
         }
         let sdp = crate::body::sdp_part(content_type?.of(buf), body, opts)?;
-        // A record given back by a finished call lends its buffers.
-        let (mut text, mut recs) = match into {
+        // A record given back by a finished call lends its buffers; taken only for a body
+        // to read (a 180 or an ACK without one would free it).
+        let (mut text, mut recs) = match into() {
             Some(r) => (r.text, r.recs),
             None => (String::with_capacity(64), Vec::new()),
         };
@@ -509,10 +510,64 @@ mod tests {
             &opts,
             &mut Vec::new(),
             (1.0, "10.0.0.1:5060".parse().unwrap()),
-            None,
+            || None,
             &mut Buffers::default(),
         )
         .unwrap()
+    }
+
+    /// A record lent for its buffers is taken only when there is SDP to read: a 180 or an
+    /// ACK without a body, or a body of another type, would free it.
+    #[test]
+    fn a_spare_record_is_taken_only_for_sdp() {
+        let opts = ParseOptions::LIBERAL;
+        for msg in [
+            "SIP/2.0 180 Ringing\r\nContent-Length: 0\r\n\r\n",
+            "SIP/2.0 180 Ringing\r\nContent-Type: application/dtmf-relay\r\n\
+             Content-Length: 10\r\n\r\nSignal=5\r\n",
+        ] {
+            let idx = MessageIndex::parse_datagram(msg.as_bytes(), &opts).unwrap();
+            let ct = idx
+                .headers
+                .iter()
+                .find(|h| h.name.of(msg.as_bytes()) == b"Content-Type");
+            let read = SdpRec::read(
+                msg.as_bytes(),
+                &idx,
+                ct.map(|h| h.value),
+                &opts,
+                &mut Vec::new(),
+                (1.0, "10.0.0.1:5060".parse().unwrap()),
+                || panic!("a spare record taken for {msg:?}"),
+                &mut Buffers::default(),
+            );
+            assert!(read.is_none());
+        }
+        let mut lent = false;
+        let sdp = audio("192.0.2.1", 4000, "0", "");
+        let msg = format!(
+            "SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        let idx = MessageIndex::parse_datagram(msg.as_bytes(), &opts).unwrap();
+        let ct = idx
+            .headers
+            .iter()
+            .find(|h| h.name.of(msg.as_bytes()) == b"Content-Type");
+        let read = SdpRec::read(
+            msg.as_bytes(),
+            &idx,
+            ct.map(|h| h.value),
+            &opts,
+            &mut Vec::new(),
+            (1.0, "10.0.0.1:5060".parse().unwrap()),
+            || {
+                lent = true;
+                None
+            },
+            &mut Buffers::default(),
+        );
+        assert!(read.is_some() && lent);
     }
 
     fn audio(ip: &str, port: u16, fmts: &str, extra: &str) -> String {

@@ -912,9 +912,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             // holds: in a capture fed out of order it may be the earliest (in time order,
             // never), whichever message under its key the held one came from.
             let sdp = if call::wants_sdp(f.status, f.method) && (!again || x.copy_is_earlier(&m)) {
-                let into = self.spare.take();
+                let spare = &mut self.spare;
                 let bufs = &mut self.sdp_bufs;
                 let at = (t, p.src);
+                let into = || spare.take();
                 SdpRec::read(buf, idx, f.content_type, &cfg.parse, diags, at, into, bufs)
             } else {
                 None
