@@ -492,17 +492,14 @@ pub(crate) fn negotiated<'a>(
 mod tests {
     use super::*;
 
-    fn rec(sdp: &str) -> SdpRec {
-        let msg = format!(
-            "SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        );
+    /// A message's SDP record, `into` lending a spare record's buffers.
+    fn read_msg(msg: &str, into: impl FnOnce() -> Option<SdpRec>) -> Option<SdpRec> {
         let opts = ParseOptions::LIBERAL;
         let idx = MessageIndex::parse_datagram(msg.as_bytes(), &opts).unwrap();
         let ct = idx
             .headers
             .iter()
-            .find(|h| h.value.of(msg.as_bytes()) == b"application/sdp");
+            .find(|h| h.name.of(msg.as_bytes()) == b"Content-Type");
         SdpRec::read(
             msg.as_bytes(),
             &idx,
@@ -510,63 +507,39 @@ mod tests {
             &opts,
             &mut Vec::new(),
             (1.0, "10.0.0.1:5060".parse().unwrap()),
-            || None,
+            into,
             &mut Buffers::default(),
         )
-        .unwrap()
+    }
+
+    fn with_sdp(sdp: &str) -> String {
+        format!(
+            "SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )
+    }
+
+    fn rec(sdp: &str) -> SdpRec {
+        read_msg(&with_sdp(sdp), || None).unwrap()
     }
 
     /// A record lent for its buffers is taken only when there is SDP to read: a 180 or an
     /// ACK without a body, or a body of another type, would free it.
     #[test]
     fn a_spare_record_is_taken_only_for_sdp() {
-        let opts = ParseOptions::LIBERAL;
         for msg in [
             "SIP/2.0 180 Ringing\r\nContent-Length: 0\r\n\r\n",
             "SIP/2.0 180 Ringing\r\nContent-Type: application/dtmf-relay\r\n\
              Content-Length: 10\r\n\r\nSignal=5\r\n",
         ] {
-            let idx = MessageIndex::parse_datagram(msg.as_bytes(), &opts).unwrap();
-            let ct = idx
-                .headers
-                .iter()
-                .find(|h| h.name.of(msg.as_bytes()) == b"Content-Type");
-            let read = SdpRec::read(
-                msg.as_bytes(),
-                &idx,
-                ct.map(|h| h.value),
-                &opts,
-                &mut Vec::new(),
-                (1.0, "10.0.0.1:5060".parse().unwrap()),
-                || panic!("a spare record taken for {msg:?}"),
-                &mut Buffers::default(),
-            );
+            let read = read_msg(msg, || panic!("a spare record taken for {msg:?}"));
             assert!(read.is_none());
         }
         let mut lent = false;
-        let sdp = audio("192.0.2.1", 4000, "0", "");
-        let msg = format!(
-            "SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        );
-        let idx = MessageIndex::parse_datagram(msg.as_bytes(), &opts).unwrap();
-        let ct = idx
-            .headers
-            .iter()
-            .find(|h| h.name.of(msg.as_bytes()) == b"Content-Type");
-        let read = SdpRec::read(
-            msg.as_bytes(),
-            &idx,
-            ct.map(|h| h.value),
-            &opts,
-            &mut Vec::new(),
-            (1.0, "10.0.0.1:5060".parse().unwrap()),
-            || {
-                lent = true;
-                None
-            },
-            &mut Buffers::default(),
-        );
+        let read = read_msg(&with_sdp(&audio("192.0.2.1", 4000, "0", "")), || {
+            lent = true;
+            None
+        });
         assert!(read.is_some() && lent);
     }
 
