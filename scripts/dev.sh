@@ -2,7 +2,7 @@
 # sipwire's developer entry point.
 #   scripts/dev.sh setup   fresh venv in .venv, build the extension, run `sipwire analyze` on the
 #                          bundled capture
-#   scripts/dev.sh test    every test: Rust (fmt, clippy, unit, integration, fuzz finds replayed, a
+#   scripts/dev.sh test    every test: Rust (fmt, clippy, doc links, unit, integration, fuzz finds replayed, a
 #                          bounded fuzz run of every target), Python (ruff, mypy,
 #                          stubtest, pytest)
 #   scripts/dev.sh bench   the benchmark suites (never part of `test`): criterion, pytest-benchmark
@@ -76,6 +76,8 @@ test_all() {
     cargo fmt --all -- --check
     step "rust: clippy"
     cargo clippy --workspace --all-targets --quiet -- -D warnings
+    step "rust: docs (links resolve)"
+    RUSTDOCFLAGS="-D warnings" cargo doc -p sipwire -p sipwire-capture -p sipwire-py --no-deps --quiet
     step "rust: tests"
     cargo test -p sipwire -p sipwire-capture --quiet
     step "rust: fuzz finds, replayed (rust/fuzz/regressions, no libFuzzer needed)"

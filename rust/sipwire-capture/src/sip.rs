@@ -92,7 +92,7 @@ const SALVAGE_LINES: usize = 256;
 /// line and its `name: value` lines still give (a bad Content-Length or one broken header
 /// should not hide the call a message belongs to; tshark shows these fields too). Lines end
 /// at CRLF, LF or a lone CR; a line starting with white space continues the value above it
-/// (RFC 3261 §7.3.1). Up to the first empty line or [`SALVAGE_LINES`] lines are read.
+/// (RFC 3261 §7.3.1). Up to the first empty line or 256 lines are read.
 pub fn failed_row<'a>(buf: &'a [u8], e: Error, opts: &ParseOptions) -> SipRow<'a> {
     let mut row = SipRow {
         size: u32::try_from(buf.len()).unwrap_or(u32::MAX),

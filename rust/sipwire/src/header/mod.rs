@@ -5,7 +5,7 @@
 //! and nothing is collected: parameter lists and comma lists are walked lazily when read.
 //!
 //! Each `parse_*` takes `&ParseOptions` and `&mut Vec<Diagnostic>`. In strict mode a deviation
-//! is an [`Error`](crate::Error); when the matching [`Leniency`](crate::Leniency) flag is on,
+//! is an [`Error`]; when the matching [`Leniency`](crate::Leniency) flag is on,
 //! the parser repairs, records a diagnostic and goes on. Offsets in errors and diagnostics are
 //! relative to the value handed to the parser; list iterators report them relative to the
 //! whole header value.

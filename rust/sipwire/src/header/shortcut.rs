@@ -240,7 +240,7 @@ fn sip_uri(u: &[u8], opts: &ParseOptions) -> bool {
 }
 
 /// The `tag` parameter of a From or To value of the common shape: an optional display name
-/// (a quoted string, or tokens and spaces), then a URI [`sip_uri`] accepts in `<` `>`, or
+/// (a quoted string, or tokens and spaces), then a URI the SIP URI reader accepts in `<` `>`, or
 /// alone (an addr-spec with an `@`); then `;name[=value]` parameters of token characters
 /// (RFC 3261 §19.3: the tag is a token). `Some(tag)` is what
 /// `parse_name_addr(v).map(|n| n.tag())` gives; `None` leaves the value to that full parse.

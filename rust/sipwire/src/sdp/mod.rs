@@ -12,7 +12,7 @@
 //! level, RFC 8866 §6.7), hold (RFC 3264 §8.4 and the RFC 2543 `c=0.0.0.0` form), codecs
 //! with the static payload types of RFC 3551 §6.
 //!
-//! Writing ([`write`]): a parsed description writes back byte for byte. New descriptions —
+//! Writing ([`write()`]): a parsed description writes back byte for byte. New descriptions —
 //! built by hand or by the offer/answer functions ([`offer_answer`]) — are [`OwnedSession`]s,
 //! which write with CRLF.
 
