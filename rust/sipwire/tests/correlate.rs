@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use sipwire::correlate::{
-    CallRecord, Config, Correlator, DialogState, Fed, Method, Outcome, Packet, Reason, Side,
+    CallRecord, Config, Correlator, DialogState, Fed, MediaRecord, Method, Outcome, Packet, Reason,
+    Side,
 };
 
 const A: &str = "10.0.0.1:5060";
@@ -838,6 +839,18 @@ fn a_late_offer_answered_in_the_prack() {
     assert_eq!(c.calls()[0].outcome, Outcome::EarlyMedia);
 }
 
+/// A media row's To tag, method, offer and answer ports, answer time and early flag.
+fn media_summary(m: &MediaRecord) -> (&str, Method, Option<u16>, Option<u16>, Option<f64>, bool) {
+    (
+        &m.to_tag,
+        m.method,
+        m.offer_port,
+        m.answer_port,
+        m.answer_time,
+        m.early,
+    )
+}
+
 /// A late offer forked to two phones, each answering with a reliable 183 with SDP: each
 /// early dialog counts its CSeq from the INVITE's (RFC 3261 §12.1.2), so both PRACKs are
 /// CSeq 2 with the same From tag. Each PRACK answers its own dialog's offer (RFC 3262 §7.2),
@@ -890,20 +903,7 @@ fn each_fork_of_a_late_offer_has_its_own_pracks_answer_in_any_order() {
     each_order_ev(&evs, |order, r| {
         assert_eq!(r.outcome, Outcome::Answered, "{order:?}");
         assert!(r.early_media, "{order:?}");
-        let m: Vec<_> = r
-            .media
-            .iter()
-            .map(|m| {
-                (
-                    &*m.to_tag,
-                    m.method,
-                    m.offer_port,
-                    m.answer_port,
-                    m.answer_time,
-                    m.early,
-                )
-            })
-            .collect();
+        let m: Vec<_> = r.media.iter().map(media_summary).collect();
         assert_eq!(
             m,
             [
@@ -3481,5 +3481,157 @@ fn a_late_offers_answer_in_a_resent_ack_is_the_first_copys() {
             (Some(5000), Some(4000))
         );
         assert!(close(m[0].answer_time, 1.1), "{order:?}: {m:?}");
+    });
+}
+
+/// An UPDATE sent without a To tag (it belongs in a dialog, RFC 3311 §5.1): its 200 carries
+/// the dialog's tag (RFC 3261 §8.2.6.2). The UPDATE's offer and the 200's answer are one media
+/// row of that dialog in every feed order, not an offer without answer and an answer
+/// without offer.
+#[test]
+fn an_update_without_a_to_tag_is_answered_in_its_dialog_in_any_order() {
+    let evs = vec![
+        ev(
+            0.0,
+            true,
+            req(
+                "INVITE",
+                "z9hG4bKu",
+                "un",
+                1,
+                "",
+                Some(&sdp("192.0.2.1", 20000, "")),
+            ),
+        ),
+        ev(
+            0.5,
+            false,
+            resp(
+                183,
+                "INVITE",
+                "z9hG4bKu",
+                "un",
+                1,
+                "t1",
+                Some(&sdp("192.0.2.9", 30000, "")),
+            ),
+        ),
+        ev(
+            1.0,
+            true,
+            req(
+                "UPDATE",
+                "z9hG4bKup",
+                "un",
+                2,
+                "",
+                Some(&sdp("192.0.2.1", 20002, "")),
+            ),
+        ),
+        ev(
+            1.1,
+            false,
+            resp(
+                200,
+                "UPDATE",
+                "z9hG4bKup",
+                "un",
+                2,
+                "t1",
+                Some(&sdp("192.0.2.9", 30002, "")),
+            ),
+        ),
+        ev(
+            2.0,
+            false,
+            resp(200, "INVITE", "z9hG4bKu", "un", 1, "t1", None),
+        ),
+        ev(2.1, true, req("ACK", "z9hG4bKa", "un", 1, "t1", None)),
+    ];
+    each_order_ev(&evs, |order, r| {
+        let m: Vec<_> = r.media.iter().map(media_summary).collect();
+        assert_eq!(
+            m,
+            [
+                (
+                    "t1",
+                    Method::Invite,
+                    Some(20000),
+                    Some(30000),
+                    Some(0.5),
+                    true
+                ),
+                (
+                    "t1",
+                    Method::Update,
+                    Some(20002),
+                    Some(30002),
+                    Some(1.1),
+                    false
+                ),
+            ],
+            "{order:?}"
+        );
+    });
+}
+
+/// A PRACK sent without a To tag carrying the answer to a reliable 183's offer (a late-offer
+/// INVITE, RFC 3262 §5): the answer of that 183's dialog, as its 200 says, in every feed order.
+#[test]
+fn a_prack_without_a_to_tag_answers_its_dialogs_offer_in_any_order() {
+    let evs = vec![
+        ev(0.0, true, req("INVITE", "z9hG4bKl", "pr", 1, "", None)),
+        ev(
+            0.5,
+            false,
+            resp(
+                183,
+                "INVITE",
+                "z9hG4bKl",
+                "pr",
+                1,
+                "t1",
+                Some(&sdp("192.0.2.9", 30000, "")),
+            ),
+        ),
+        ev(
+            0.6,
+            true,
+            req(
+                "PRACK",
+                "z9hG4bKp",
+                "pr",
+                2,
+                "",
+                Some(&sdp("192.0.2.1", 20000, "")),
+            ),
+        ),
+        ev(
+            0.61,
+            false,
+            resp(200, "PRACK", "z9hG4bKp", "pr", 2, "t1", None),
+        ),
+        ev(
+            2.0,
+            false,
+            resp(200, "INVITE", "z9hG4bKl", "pr", 1, "t1", None),
+        ),
+        ev(2.1, true, req("ACK", "z9hG4bKa", "pr", 1, "t1", None)),
+    ];
+    each_order_ev(&evs, |order, r| {
+        assert!(r.early_media, "{order:?}");
+        let m: Vec<_> = r.media.iter().map(media_summary).collect();
+        assert_eq!(
+            m,
+            [(
+                "t1",
+                Method::Invite,
+                Some(30000),
+                Some(20000),
+                Some(0.6),
+                true
+            )],
+            "{order:?}"
+        );
     });
 }

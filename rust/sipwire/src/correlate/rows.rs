@@ -273,11 +273,20 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
         .filter(|e| e.late_offer())
         .flat_map(|e| e.legs.iter().filter_map(move |l| prack_answer(rec, e, l)))
         .collect();
+    // Offers of PRACKs and UPDATEs sent without a To tag, given to their dialog's exchange.
+    let adopted: Vec<(usize, usize)> = (0..rec.exchanges.len())
+        .filter(|i| !answering.contains(i))
+        .filter_map(|i| Some((i, adopting(rec, i)?)))
+        .collect();
     for (i, e) in rec.exchanges.iter().enumerate() {
-        if answering.contains(&i) {
+        if answering.contains(&i) || adopted.iter().any(|&(x, _)| x == i) {
             continue;
         }
         let before = out.len();
+        let offer = e.offer.as_ref().or_else(|| {
+            let (x, _) = adopted.iter().find(|&&(_, y)| y == i)?;
+            rec.exchanges.get(*x)?.offer.as_ref()
+        });
         let late = e.late_offer();
         for l in &e.legs {
             let resp = l.answer.as_ref().map(|(s, _)| s);
@@ -289,7 +298,7 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
                 answer,
                 early,
             };
-            if let Some(o) = e.offer.as_ref() {
+            if let Some(o) = offer {
                 if resp.is_some() || l.answered.is_some() {
                     out.push(pair(Some(o), resp, early));
                 }
@@ -326,6 +335,38 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             .then(a.early.cmp(&b.early))
     });
     out
+}
+
+/// The exchange that takes the offer of exchange `x`, a PRACK or UPDATE whose request came
+/// without a To tag. Both are sent in a dialog (RFC 3262 §7.2, RFC 3311 §5.1), and a UAS adds
+/// its tag to the To of its responses (RFC 3261 §8.2.6.2), so the responses made an exchange
+/// under the dialog's tag. That exchange, when it is the only one with the request's CSeq,
+/// From tag and method and holds no request of its own, gets the offer; `x` then makes no
+/// rows. Chosen from the finished call's exchanges: the same in any feed order.
+fn adopting<B>(rec: &CallRec<B>, x: usize) -> Option<usize> {
+    let e = rec.exchanges.get(x)?;
+    let untagged = e.to_hash == 0 && matches!(e.method, Method::Prack | Method::Update);
+    let unanswered = e.legs.iter().all(|l| l.answer.is_none());
+    if !untagged || e.offer.is_none() || !unanswered {
+        return None;
+    }
+    let mut tagged = rec.exchanges.iter().enumerate().filter(|(_, y)| {
+        y.to_hash != 0 && y.cseq == e.cseq && y.from_hash == e.from_hash && y.method == e.method
+    });
+    let (y, ex) = tagged.next()?;
+    let bare = ex.request.is_none() && ex.offer.is_none();
+    (tagged.next().is_none() && bare).then_some(y)
+}
+
+/// The dialog (To tag hash) of a PRACK or UPDATE exchange: its own, or for one whose request
+/// came without a To tag, the tag of the exchange its responses made (see [`adopting`]).
+fn dialog_of<B>(rec: &CallRec<B>, i: usize, e: &Exchange<B>) -> u64 {
+    if e.to_hash != 0 {
+        return e.to_hash;
+    }
+    adopting(rec, i)
+        .and_then(|y| rec.exchanges.get(y))
+        .map_or(0, |y| y.to_hash)
 }
 
 /// Two exchanges' pairs alike in time and To tag go by CSeq, method and tags (fixed-key
@@ -393,7 +434,7 @@ fn prack_answer<B>(rec: &CallRec<B>, e: &Exchange<B>, l: &Leg) -> Option<usize> 
         .enumerate()
         .filter(|(_, p)| p.method == Method::Prack && after(p))
         .filter(|(_, p)| next_invite.map_or(true, |n| p.cseq < n))
-        .filter(|(_, p)| p.to_hash == l.to_hash)
+        .filter(|&(i, p)| dialog_of(rec, i, p) == l.to_hash)
         .filter(|(_, p)| p.offer.as_ref().is_some_and(|s| s.time >= offer.time))
         .min_by_key(|(_, p)| p.cseq)
         .map(|(i, _)| i)
