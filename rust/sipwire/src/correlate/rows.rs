@@ -434,8 +434,9 @@ fn prack_answer<B>(rec: &CallRec<B>, e: &Exchange<B>, l: &Leg) -> Option<usize> 
         .enumerate()
         .filter(|(_, p)| p.method == Method::Prack && after(p))
         .filter(|(_, p)| next_invite.map_or(true, |n| p.cseq < n))
-        .filter(|&(i, p)| dialog_of(rec, i, p) == l.to_hash)
         .filter(|(_, p)| p.offer.as_ref().is_some_and(|s| s.time >= offer.time))
+        // Last: for a PRACK without a To tag this looks at the call's other exchanges.
+        .filter(|&(i, p)| dialog_of(rec, i, p) == l.to_hash)
         .min_by_key(|(_, p)| p.cseq)
         .map(|(i, _)| i)
 }
