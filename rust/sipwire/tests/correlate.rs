@@ -3635,3 +3635,73 @@ fn a_prack_without_a_to_tag_answers_its_dialogs_offer_in_any_order() {
         );
     });
 }
+
+/// An UPDATE without a To tag whose 200s name two dialogs (forks answering one request, as a
+/// broken proxy might send them): no dialog is chosen for its offer. It stays a row of its
+/// own, without answer, beside each dialog's answer, in every feed order.
+#[test]
+fn an_update_without_a_to_tag_answered_in_two_dialogs_keeps_its_own_row() {
+    let evs = vec![
+        ev(0.0, true, req("INVITE", "z9hG4bKu", "two", 1, "", None)),
+        ev(
+            0.4,
+            false,
+            resp(180, "INVITE", "z9hG4bKu", "two", 1, "t1", None),
+        ),
+        ev(
+            0.5,
+            false,
+            resp(180, "INVITE", "z9hG4bKu", "two", 1, "t2", None),
+        ),
+        ev(
+            1.0,
+            true,
+            req(
+                "UPDATE",
+                "z9hG4bKup",
+                "two",
+                2,
+                "",
+                Some(&sdp("192.0.2.1", 20002, "")),
+            ),
+        ),
+        ev(
+            1.1,
+            false,
+            resp(
+                200,
+                "UPDATE",
+                "z9hG4bKup",
+                "two",
+                2,
+                "t1",
+                Some(&sdp("192.0.2.9", 30002, "")),
+            ),
+        ),
+        ev(
+            1.2,
+            false,
+            resp(
+                200,
+                "UPDATE",
+                "z9hG4bKup",
+                "two",
+                2,
+                "t2",
+                Some(&sdp("192.0.2.8", 30004, "")),
+            ),
+        ),
+    ];
+    each_order_ev(&evs, |order, r| {
+        let m: Vec<_> = r.media.iter().map(media_summary).collect();
+        assert_eq!(
+            m,
+            [
+                ("", Method::Update, Some(20002), None, None, false),
+                ("t1", Method::Update, None, Some(30002), Some(1.1), false),
+                ("t2", Method::Update, None, Some(30004), Some(1.2), false),
+            ],
+            "{order:?}"
+        );
+    });
+}
