@@ -732,3 +732,87 @@ def test_analyze_loads_no_load_engine_and_no_blas_threads() -> None:
         env=env,
     )
     assert done.returncode == 0 and "hold-dtmf" in done.stdout
+
+
+def _problem_capture(path: Path) -> None:
+    """A call with 70 INFO transactions (over the correlator's 64 a Call-ID), and one message
+    of each kind the correlator leaves out of calls, with why."""
+    from capgen.net import raw, udp
+    from capgen.pcapfile import LINKTYPE_RAW, Record, write_pcap
+
+    a, b = ("10.0.0.1", 5060), ("10.0.0.2", 5060)
+
+    def msg(start: str, cseq: str, branch: str, to_tag: str = "tt", **drop: str) -> bytes:
+        head = {
+            "Via": f"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}",
+            "From": "<sip:alice@example.com>;tag=ft",
+            "To": "<sip:bob@example.com>" + (f";tag={to_tag}" if to_tag else ""),
+            "Call-ID": "info-call",
+            "CSeq": cseq,
+            "Content-Length": "0",
+        }
+        head.update(drop)
+        lines = [start] + [f"{k}: {v}" for k, v in head.items() if v != "-"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    sent = [(a, b, msg("INVITE sip:bob@10.0.0.2 SIP/2.0", "1 INVITE", "i", to_tag=""))]
+    sent.append((b, a, msg("SIP/2.0 200 OK", "1 INVITE", "i")))
+    sent.append((a, b, msg("ACK sip:bob@10.0.0.2 SIP/2.0", "1 ACK", "a")))
+    for n in range(2, 72):
+        sent.append((a, b, msg("INFO sip:bob@10.0.0.2 SIP/2.0", f"{n} INFO", f"n{n}")))
+        sent.append((b, a, msg("SIP/2.0 200 OK", f"{n} INFO", f"n{n}")))
+    sent.append((a, b, msg("BYE sip:bob@10.0.0.2 SIP/2.0", "72 BYE", "bye")))
+    sent.append((b, a, msg("SIP/2.0 200 OK", "72 BYE", "bye")))
+    # In no call: no Call-ID, a CSeq without a method, a Via that does not parse, and a
+    # response to an ACK.
+    opt = "OPTIONS sip:bob@10.0.0.2 SIP/2.0"
+    sent.append((a, b, msg(opt, "1 OPTIONS", "o1", **{"Call-ID": "-"})))
+    sent.append((a, b, msg(opt, "1", "o2", **{"Call-ID": "bad-cseq"})))
+    sent.append((a, b, msg(opt, "1 OPTIONS", "o3", Via="SIP/2.0/UDP", **{"Call-ID": "bad-via"})))
+    sent.append((b, a, msg("SIP/2.0 200 OK", "1 ACK", "x", **{"Call-ID": "ack-response"})))
+    recs = [
+        Record(raw(udp(s, d, m, ip_id=i + 1)), (1_700_000_000 + i) * 10**9)
+        for i, (s, d, m) in enumerate(sent)
+    ]
+    write_pcap(path, recs, LINKTYPE_RAW)
+
+
+def test_capture_problems_say_why_messages_are_in_no_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The correlator's reasons and what its bounds let go are counters of the summary, each
+    with what it means, in the text and in --json."""
+    pytest.importorskip("scapy")
+    path = tmp_path / "problems.pcap"
+    _problem_capture(path)
+    rc, out, err = run(capsys, str(path), "--quiet", "--color", "never", "--width", "100")
+    assert rc == 0, err
+    problems = out[out.index("Capture problems") :]
+    for name, n in [
+        ("uncorrelated", 4),
+        ("uncorrelated_no_call_id", 1),
+        ("uncorrelated_bad_cseq", 1),
+        ("uncorrelated_bad_via", 1),
+        ("uncorrelated_ack_response", 1),
+        # 72 transactions (the INVITE, 70 INFOs, the BYE) of which 64 are followed: the
+        # messages of the other 8, a request and its 200 each.
+        ("dropped_transactions", 8 * 2),
+    ]:
+        assert re.search(rf"^  {name}\s+{n}$", problems, re.M), (name, problems)
+    said = " ".join(problems.split())
+    for hint in [
+        "messages without a Call-ID are in no call",
+        "messages whose CSeq does not parse (RFC 3261 §20.16) are in no call",
+        "messages whose top Via does not parse are in no call",
+        "responses to an ACK (which is never answered) are in no call",
+        "Call-IDs with more than 64 transactions",
+        "(their retransmissions, re-INVITEs in `invites`)",
+    ]:
+        assert hint in said, hint
+    assert all(len(ln) <= 100 for ln in out.splitlines())
+    # The call itself is whole: answered, its BYE seen, every INFO one transaction.
+    assert re.search(r"answered\s+1\s+100\.0%", out)
+    rc, out, _ = run(capsys, str(path), "--quiet", "--json")
+    s = json.loads(out)
+    assert s["problems"]["uncorrelated_bad_via"] == 1
+    assert s["problems"]["dropped_transactions"] > 0

@@ -21,7 +21,7 @@ import io
 import json
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sipwire._sipwire import (
@@ -37,9 +37,15 @@ from sipwire._sipwire import (
 INTERNAL = ("kind", "_rank", "_clock", "_seq", "_fed")
 KIND_SIP, KIND_UDP, KIND_STATS, KIND_JOIN = 0, 1, 2, 3
 TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
-#: Counters that add up over files (the per-file read's; the correlation and RTP stages are
-#: the engines' own and are not counted there).
-_NOT_SUMMED = ("calls_open", "calls_done", "uncorrelated", "evicted_calls")
+#: The correlation stage's counters: the engines' groups give them, not the per-file reads
+#: (the uncorrelated messages by reason, and what the correlator's per-call bounds let go,
+#: come under these prefixes).
+_CALL_COUNTERS = ("calls_done", "uncorrelated", "evicted_calls")
+_CALL_PREFIXES = ("uncorrelated_", "dropped_")
+
+
+def _is_call_counter(name: str) -> bool:
+    return name in _CALL_COUNTERS or name.startswith(_CALL_PREFIXES)
 
 
 def _pa() -> Any:
@@ -251,7 +257,9 @@ def sum_stats(rows: Iterable[bytes]) -> dict[str, int]:
     total: dict[str, int] = {}
     for raw in rows:
         for k, v in json.loads(raw).items():
-            if k not in _NOT_SUMMED:
+            # Counters that add up over files (the per-file read's; the correlation and RTP
+            # stages are the engines' own and are not counted there).
+            if k != "calls_open" and not _is_call_counter(k):
                 total[k] = total.get(k, 0) + int(v)
     return total
 
@@ -580,7 +588,6 @@ _RTP_ADDITIVE = (
     "dtmf_events",
     "dtmf_dropped",
 )
-_CALL_ADDITIVE = ("calls_done", "uncorrelated", "evicted_calls")
 
 
 def engine_stats(
@@ -589,13 +596,17 @@ def engine_stats(
     """The counters of a distributed analysis: the per-file reads' added up, with the
     correlation's and the RTP stage's from the groups' packed ``stats``."""
     out = {k: v for k, v in read.items() if not k.startswith(("rtp_", "rtcp_", "dtmf_"))}
-    for raw, names in ((calls, _CALL_ADDITIVE), (rtp, _RTP_ADDITIVE)):
-        for k in names:
+    stages: tuple[tuple[Iterable[bytes], Callable[[str], bool], tuple[str, ...]], ...] = (
+        (calls, _is_call_counter, _CALL_COUNTERS),
+        (rtp, _RTP_ADDITIVE.__contains__, _RTP_ADDITIVE),
+    )
+    for raw, additive, always in stages:
+        for k in always:
             out.setdefault(k, 0)
         for r in raw:
             for k, v in json.loads(r).items():
-                if k in names:
-                    out[k] += int(v)
+                if additive(k):
+                    out[k] = out.get(k, 0) + int(v)
     out["calls_open"] = 0
     return out
 

@@ -32,6 +32,7 @@ import math
 import os
 import shutil
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -98,6 +99,48 @@ PROBLEM_HINTS = (
         "unknown_linktype",
         "packets of a link type sipwire does not decode (README, Captures: the layers read)",
     ),
+    # Why messages are in no call (the correlator's reasons).
+    ("uncorrelated_no_call_id", "messages without a Call-ID are in no call"),
+    (
+        "uncorrelated_bad_cseq",
+        "messages whose CSeq does not parse (RFC 3261 §20.16) are in no call",
+    ),
+    (
+        "uncorrelated_no_via",
+        "messages without a Via are in no call: their transaction cannot be told",
+    ),
+    (
+        "uncorrelated_bad_via",
+        "messages whose top Via does not parse are in no call: their transaction cannot be told",
+    ),
+    (
+        "uncorrelated_late",
+        "messages of calls finished already: stragglers, or packets out of time order by more "
+        "than 5 s (sort the capture first: reordercap)",
+    ),
+    ("uncorrelated_ack_response", "responses to an ACK (which is never answered) are in no call"),
+    # What the correlator's per-call bounds let go (memory stays bounded on hostile input).
+    (
+        "dropped_transactions",
+        "Call-IDs with more than 64 transactions (a long subscription, a call with many INFOs): "
+        "the later ones are not followed (their retransmissions, re-INVITEs in `invites`)",
+    ),
+    (
+        "dropped_responses",
+        "transactions with more than 32 distinct responses: the later ones are not followed",
+    ),
+    (
+        "dropped_dialogs",
+        "calls forked to more than 16 dialogs, or exchanges answered by more than 16 To tags: "
+        "the later ones have no dialog or media rows",
+    ),
+    (
+        "dropped_exchanges",
+        "calls with more than 32 offer/answer exchanges (re-INVITEs, UPDATEs, PRACKs): the "
+        "later ones have no media rows",
+    ),
+    ("dropped_info_dtmf", "calls with more than 256 INFO digits: the later ones are not listed"),
+    ("dropped_rows", "rows of calls evicted from a full call table were dropped"),
 )
 # Stats counters that mean something was lost, damaged or not understood.
 PROBLEM_WORDS = (
@@ -961,7 +1004,7 @@ def format_summary(
         )
         for item in d["calls"][:5]:
             cid = clean(item["call_id"] or "(no call)")
-            w(f"  {cid:<{label - 2}} {clean(' '.join(item['sequence']))}")
+            w(shorten(f"  {cid:<{label - 2}} {clean(' '.join(item['sequence']))}", width))
         if len(d["calls"]) > 5:
             w(st.dim(f"  ... {len(d['calls']) - 5} more calls"))
     else:
@@ -973,7 +1016,9 @@ def format_summary(
             w(f"  {k:<{label - 2}}{count(v):>7}")
         for key, hint in PROBLEM_HINTS:
             if s["problems"].get(key):
-                w(st.dim(shorten(f"  {hint}", width)))
+                # Wrapped, not cut: the end of a hint says what to do.
+                for i, line in enumerate(textwrap.wrap(hint, max(20, width - 4))):
+                    w(st.dim(("    " if i else "  ") + line))
     else:
         w(st.bold("Capture problems") + "  none")
     return "\n".join(out) + "\n"

@@ -35,6 +35,9 @@ pub struct CallStats {
     pub uncorrelated: u64,
     /// Calls finished early because the call table was full.
     pub evicted_calls: u64,
+    /// The correlator's counters, of which the stats give the uncorrelated messages by reason
+    /// (`uncorrelated_*`) and what its per-call bounds let go (`dropped_*`).
+    pub correlator: sipwire::correlate::Counters,
 }
 
 impl Counters for CallStats {
@@ -43,6 +46,14 @@ impl Counters for CallStats {
         f("calls_open", self.calls_open);
         f("uncorrelated", self.uncorrelated);
         f("evicted_calls", self.evicted_calls);
+        let c = &self.correlator;
+        for (k, v) in c
+            .uncorrelated_by_reason()
+            .into_iter()
+            .chain(c.dropped_by_kind())
+        {
+            f(k, v);
+        }
     }
 }
 
@@ -228,6 +239,7 @@ impl Analysis {
         let c = self.corr.counters();
         self.stats.uncorrelated = c.uncorrelated;
         self.stats.evicted_calls = c.evicted_calls;
+        self.stats.correlator = *c;
     }
 
     /// The end of the capture: every call still open is finished and its rows made.

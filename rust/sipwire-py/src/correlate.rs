@@ -904,18 +904,19 @@ impl Correlator {
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = *self.lock()?.counters();
         let d = outcomes_dict(py, &c.evicted_outcomes, "evicted_")?;
-        for (k, v) in [
+        let head = [
             ("messages", c.messages),
             ("requests", c.requests),
             ("responses", c.responses),
             ("unparsable", c.unparsable),
             ("uncorrelated", c.uncorrelated),
-            ("uncorrelated_no_call_id", c.no_call_id),
-            ("uncorrelated_bad_cseq", c.bad_cseq),
-            ("uncorrelated_no_via", c.no_via),
-            ("uncorrelated_bad_via", c.bad_via),
-            ("uncorrelated_late", c.late),
-            ("uncorrelated_ack_response", c.ack_response),
+        ];
+        let by_reason = c.uncorrelated_by_reason();
+        for (k, v) in head.into_iter().chain(by_reason) {
+            d.set_item(k, v)?;
+        }
+        let dropped = c.dropped_by_kind();
+        for (k, v) in [
             ("repaired", c.repaired),
             ("retransmissions", c.retransmissions),
             ("transactions", c.transactions),
@@ -927,16 +928,13 @@ impl Correlator {
             ("finished_calls", c.finished_calls),
             ("non_call_messages", c.non_call_messages),
             ("dropped", c.dropped),
-            ("dropped_transactions", c.dropped_transactions),
-            ("dropped_responses", c.dropped_responses),
-            ("dropped_dialogs", c.dropped_dialogs),
-            ("dropped_exchanges", c.dropped_exchanges),
             ("info_dtmf", c.info_dtmf),
-            ("dropped_info_dtmf", c.dropped_info_dtmf),
-            ("dropped_rows", c.dropped_rows),
             ("unstored", c.unstored),
             ("stored_bytes", c.stored_bytes),
-        ] {
+        ]
+        .into_iter()
+        .chain(dropped)
+        {
             d.set_item(k, v)?;
         }
         Ok(d)

@@ -364,6 +364,33 @@ pub struct Counters {
     pub finished_outcomes: OutcomeCounts,
 }
 
+impl Counters {
+    /// Why messages were not correlated, by reason, under the names the Python `Correlator`'s
+    /// `counters` gives them.
+    pub fn uncorrelated_by_reason(&self) -> [(&'static str, u64); 6] {
+        [
+            ("uncorrelated_no_call_id", self.no_call_id),
+            ("uncorrelated_bad_cseq", self.bad_cseq),
+            ("uncorrelated_no_via", self.no_via),
+            ("uncorrelated_bad_via", self.bad_via),
+            ("uncorrelated_late", self.late),
+            ("uncorrelated_ack_response", self.ack_response),
+        ]
+    }
+
+    /// What the per-call bounds let go (see [`Config`]), by what it was.
+    pub fn dropped_by_kind(&self) -> [(&'static str, u64); 6] {
+        [
+            ("dropped_transactions", self.dropped_transactions),
+            ("dropped_responses", self.dropped_responses),
+            ("dropped_dialogs", self.dropped_dialogs),
+            ("dropped_exchanges", self.dropped_exchanges),
+            ("dropped_rows", self.dropped_rows),
+            ("dropped_info_dtmf", self.dropped_info_dtmf),
+        ]
+    }
+}
+
 /// What the correlator holds now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sizes {
