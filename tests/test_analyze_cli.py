@@ -815,4 +815,11 @@ def test_capture_problems_say_why_messages_are_in_no_call(
     rc, out, _ = run(capsys, str(path), "--quiet", "--json")
     s = json.loads(out)
     assert s["problems"]["uncorrelated_bad_via"] == 1
-    assert s["problems"]["dropped_transactions"] > 0
+    assert s["problems"]["dropped_transactions"] == 16
+    hints = s["problem_hints"]
+    assert set(hints) == set(s["problems"]) - {"uncorrelated"}
+    assert hints["uncorrelated_no_call_id"] == "messages without a Call-ID are in no call"
+    report = tmp_path / "report.html"
+    rc, _, err = run(capsys, str(path), "--quiet", "--html", str(report))
+    assert rc == 0, err
+    assert "messages whose top Via does not parse are in no call" in report.read_text()

@@ -99,6 +99,11 @@ PROBLEM_HINTS = (
         "unknown_linktype",
         "packets of a link type sipwire does not decode (README, Captures: the layers read)",
     ),
+    (
+        "sip_parse_errors",
+        "SIP messages that break a rule of RFC 3261: the messages table's parse_error says "
+        "which (--out DIR writes it)",
+    ),
     # Why messages are in no call (the correlator's reasons).
     ("uncorrelated_no_call_id", "messages without a Call-ID are in no call"),
     (
@@ -836,6 +841,8 @@ def summarize(res: Result) -> dict[str, Any]:
         "rtp": rtp,
         "dtmf": dtmf,
         "problems": problems,
+        # What each problem means and what to do, for those that have a hint.
+        "problem_hints": {k: hint for k, hint in PROBLEM_HINTS if problems.get(k)},
     }
 
 
@@ -1014,11 +1021,10 @@ def format_summary(
         w(st.bold(st.red("Capture problems")))
         for k, v in s["problems"].items():
             w(f"  {k:<{label - 2}}{count(v):>7}")
-        for key, hint in PROBLEM_HINTS:
-            if s["problems"].get(key):
-                # Wrapped, not cut: the end of a hint says what to do.
-                for i, line in enumerate(textwrap.wrap(hint, max(20, width - 4))):
-                    w(st.dim(("    " if i else "  ") + line))
+        for hint in s.get("problem_hints", {}).values():
+            # Wrapped, not cut: the end of a hint says what to do.
+            for i, line in enumerate(textwrap.wrap(hint, max(20, width - 4))):
+                w(st.dim(("    " if i else "  ") + line))
     else:
         w(st.bold("Capture problems") + "  none")
     return "\n".join(out) + "\n"

@@ -804,8 +804,10 @@ def _calls_card(
 
 
 def _capture_card(summary: dict[str, Any], stats: dict[str, Any]) -> str:
+    hints = summary.get("problem_hints", {})
     problems = "".join(
-        f"<tr><td class=mono>{html.escape(k)}</td><td class=num>{count(v)}</td></tr>"
+        f"<tr><td class=mono>{html.escape(k)}</td><td class=num>{count(v)}</td>"
+        f"<td>{html.escape(hints.get(k, ''))}</td></tr>"
         for k, v in summary["problems"].items()
     )
     counters = "".join(
