@@ -1019,12 +1019,12 @@ def format_summary(
     w("")
     if s["problems"]:
         w(st.bold(st.red("Capture problems")))
+        hints = s.get("problem_hints", {})
         for k, v in s["problems"].items():
             w(f"  {k:<{label - 2}}{count(v):>7}")
-        for hint in s.get("problem_hints", {}).values():
-            # Wrapped, not cut: the end of a hint says what to do.
-            for i, line in enumerate(textwrap.wrap(hint, max(20, width - 4))):
-                w(st.dim(("    " if i else "  ") + line))
+            # Under its counter, wrapped, not cut: the end of a hint says what to do.
+            for line in textwrap.wrap(hints.get(k, ""), max(20, width - 4)):
+                w(st.dim(f"    {line}"))
     else:
         w(st.bold("Capture problems") + "  none")
     return "\n".join(out) + "\n"
