@@ -3484,94 +3484,67 @@ fn a_late_offers_answer_in_a_resent_ack_is_the_first_copys() {
     });
 }
 
+/// A request of the caller (to tag `to`, empty for none) carrying an offer or answer from
+/// 192.0.2.1 on `port`.
+fn sdp_req(t: f64, method: &str, branch: &str, call: &str, cseq: u32, to: &str, port: u16) -> Ev {
+    let body = sdp("192.0.2.1", port, "");
+    ev(t, true, req(method, branch, call, cseq, to, Some(&body)))
+}
+
+/// A response of the called side with SDP from `ip` on `port` (`port` 0: no SDP).
+#[allow(clippy::too_many_arguments)]
+fn sdp_resp(
+    t: f64,
+    status: u16,
+    method: &str,
+    branch: &str,
+    call: &str,
+    cseq: u32,
+    to: &str,
+    (ip, port): (&str, u16),
+) -> Ev {
+    let body = (port > 0).then(|| sdp(ip, port, ""));
+    ev(
+        t,
+        false,
+        resp(status, method, branch, call, cseq, to, body.as_deref()),
+    )
+}
+
 /// An UPDATE sent without a To tag (it belongs in a dialog, RFC 3311 §5.1): its 200 carries
 /// the dialog's tag (RFC 3261 §8.2.6.2). The UPDATE's offer and the 200's answer are one media
 /// row of that dialog in every feed order, not an offer without answer and an answer
 /// without offer.
 #[test]
 fn an_update_without_a_to_tag_is_answered_in_its_dialog_in_any_order() {
+    let (b, c, up) = ("z9hG4bKu", "un", "z9hG4bKup");
     let evs = vec![
-        ev(
-            0.0,
-            true,
-            req(
-                "INVITE",
-                "z9hG4bKu",
-                "un",
-                1,
-                "",
-                Some(&sdp("192.0.2.1", 20000, "")),
-            ),
-        ),
-        ev(
-            0.5,
-            false,
-            resp(
-                183,
-                "INVITE",
-                "z9hG4bKu",
-                "un",
-                1,
-                "t1",
-                Some(&sdp("192.0.2.9", 30000, "")),
-            ),
-        ),
-        ev(
-            1.0,
-            true,
-            req(
-                "UPDATE",
-                "z9hG4bKup",
-                "un",
-                2,
-                "",
-                Some(&sdp("192.0.2.1", 20002, "")),
-            ),
-        ),
-        ev(
-            1.1,
-            false,
-            resp(
-                200,
-                "UPDATE",
-                "z9hG4bKup",
-                "un",
-                2,
-                "t1",
-                Some(&sdp("192.0.2.9", 30002, "")),
-            ),
-        ),
-        ev(
-            2.0,
-            false,
-            resp(200, "INVITE", "z9hG4bKu", "un", 1, "t1", None),
-        ),
-        ev(2.1, true, req("ACK", "z9hG4bKa", "un", 1, "t1", None)),
+        sdp_req(0.0, "INVITE", b, c, 1, "", 20000),
+        sdp_resp(0.5, 183, "INVITE", b, c, 1, "t1", ("192.0.2.9", 30000)),
+        sdp_req(1.0, "UPDATE", up, c, 2, "", 20002),
+        sdp_resp(1.1, 200, "UPDATE", up, c, 2, "t1", ("192.0.2.9", 30002)),
+        sdp_resp(2.0, 200, "INVITE", b, c, 1, "t1", ("", 0)),
+        ev(2.1, true, req("ACK", "z9hG4bKa", c, 1, "t1", None)),
     ];
     each_order_ev(&evs, |order, r| {
         let m: Vec<_> = r.media.iter().map(media_summary).collect();
-        assert_eq!(
-            m,
-            [
-                (
-                    "t1",
-                    Method::Invite,
-                    Some(20000),
-                    Some(30000),
-                    Some(0.5),
-                    true
-                ),
-                (
-                    "t1",
-                    Method::Update,
-                    Some(20002),
-                    Some(30002),
-                    Some(1.1),
-                    false
-                ),
-            ],
-            "{order:?}"
+        let invite = (
+            "t1",
+            Method::Invite,
+            Some(20000),
+            Some(30000),
+            Some(0.5),
+            true,
         );
+        let update = (
+            "t1",
+            Method::Update,
+            Some(20002),
+            Some(30002),
+            Some(1.1),
+            false,
+        );
+        assert_eq!(m, [invite, update], "{order:?}");
     });
 }
 
@@ -3579,60 +3552,27 @@ fn an_update_without_a_to_tag_is_answered_in_its_dialog_in_any_order() {
 /// INVITE, RFC 3262 §5): the answer of that 183's dialog, as its 200 says, in every feed order.
 #[test]
 fn a_prack_without_a_to_tag_answers_its_dialogs_offer_in_any_order() {
+    let (b, c, pr) = ("z9hG4bKl", "pr", "z9hG4bKp");
     let evs = vec![
-        ev(0.0, true, req("INVITE", "z9hG4bKl", "pr", 1, "", None)),
-        ev(
-            0.5,
-            false,
-            resp(
-                183,
-                "INVITE",
-                "z9hG4bKl",
-                "pr",
-                1,
-                "t1",
-                Some(&sdp("192.0.2.9", 30000, "")),
-            ),
-        ),
-        ev(
-            0.6,
-            true,
-            req(
-                "PRACK",
-                "z9hG4bKp",
-                "pr",
-                2,
-                "",
-                Some(&sdp("192.0.2.1", 20000, "")),
-            ),
-        ),
-        ev(
-            0.61,
-            false,
-            resp(200, "PRACK", "z9hG4bKp", "pr", 2, "t1", None),
-        ),
-        ev(
-            2.0,
-            false,
-            resp(200, "INVITE", "z9hG4bKl", "pr", 1, "t1", None),
-        ),
-        ev(2.1, true, req("ACK", "z9hG4bKa", "pr", 1, "t1", None)),
+        ev(0.0, true, req("INVITE", b, c, 1, "", None)),
+        sdp_resp(0.5, 183, "INVITE", b, c, 1, "t1", ("192.0.2.9", 30000)),
+        sdp_req(0.6, "PRACK", pr, c, 2, "", 20000),
+        sdp_resp(0.61, 200, "PRACK", pr, c, 2, "t1", ("", 0)),
+        sdp_resp(2.0, 200, "INVITE", b, c, 1, "t1", ("", 0)),
+        ev(2.1, true, req("ACK", "z9hG4bKa", c, 1, "t1", None)),
     ];
     each_order_ev(&evs, |order, r| {
         assert!(r.early_media, "{order:?}");
         let m: Vec<_> = r.media.iter().map(media_summary).collect();
-        assert_eq!(
-            m,
-            [(
-                "t1",
-                Method::Invite,
-                Some(30000),
-                Some(20000),
-                Some(0.6),
-                true
-            )],
-            "{order:?}"
+        let early = (
+            "t1",
+            Method::Invite,
+            Some(30000),
+            Some(20000),
+            Some(0.6),
+            true,
         );
+        assert_eq!(m, [early], "{order:?}");
     });
 }
 
@@ -3641,67 +3581,20 @@ fn a_prack_without_a_to_tag_answers_its_dialogs_offer_in_any_order() {
 /// own, without answer, beside each dialog's answer, in every feed order.
 #[test]
 fn an_update_without_a_to_tag_answered_in_two_dialogs_keeps_its_own_row() {
+    let (b, c, up) = ("z9hG4bKu", "two", "z9hG4bKup");
     let evs = vec![
-        ev(0.0, true, req("INVITE", "z9hG4bKu", "two", 1, "", None)),
-        ev(
-            0.4,
-            false,
-            resp(180, "INVITE", "z9hG4bKu", "two", 1, "t1", None),
-        ),
-        ev(
-            0.5,
-            false,
-            resp(180, "INVITE", "z9hG4bKu", "two", 1, "t2", None),
-        ),
-        ev(
-            1.0,
-            true,
-            req(
-                "UPDATE",
-                "z9hG4bKup",
-                "two",
-                2,
-                "",
-                Some(&sdp("192.0.2.1", 20002, "")),
-            ),
-        ),
-        ev(
-            1.1,
-            false,
-            resp(
-                200,
-                "UPDATE",
-                "z9hG4bKup",
-                "two",
-                2,
-                "t1",
-                Some(&sdp("192.0.2.9", 30002, "")),
-            ),
-        ),
-        ev(
-            1.2,
-            false,
-            resp(
-                200,
-                "UPDATE",
-                "z9hG4bKup",
-                "two",
-                2,
-                "t2",
-                Some(&sdp("192.0.2.8", 30004, "")),
-            ),
-        ),
+        ev(0.0, true, req("INVITE", b, c, 1, "", None)),
+        sdp_resp(0.4, 180, "INVITE", b, c, 1, "t1", ("", 0)),
+        sdp_resp(0.5, 180, "INVITE", b, c, 1, "t2", ("", 0)),
+        sdp_req(1.0, "UPDATE", up, c, 2, "", 20002),
+        sdp_resp(1.1, 200, "UPDATE", up, c, 2, "t1", ("192.0.2.9", 30002)),
+        sdp_resp(1.2, 200, "UPDATE", up, c, 2, "t2", ("192.0.2.8", 30004)),
     ];
     each_order_ev(&evs, |order, r| {
         let m: Vec<_> = r.media.iter().map(media_summary).collect();
-        assert_eq!(
-            m,
-            [
-                ("", Method::Update, Some(20002), None, None, false),
-                ("t1", Method::Update, None, Some(30002), Some(1.1), false),
-                ("t2", Method::Update, None, Some(30004), Some(1.2), false),
-            ],
-            "{order:?}"
-        );
+        let offer = ("", Method::Update, Some(20002), None, None, false);
+        let t1 = ("t1", Method::Update, None, Some(30002), Some(1.1), false);
+        let t2 = ("t2", Method::Update, None, Some(30004), Some(1.2), false);
+        assert_eq!(m, [offer, t1, t2], "{order:?}");
     });
 }
