@@ -1055,34 +1055,28 @@ fn an_earlier_copy_of_an_ack_is_read_when_the_held_answer_is_another_messages() 
     one_media_row_in_any_order(&evs, (Some(1.0), Some(1.1), Some(20000)));
 }
 
-/// Two legs' answers at the same time in an exchange whose request was not captured (ACKs
-/// with SDP, the only messages of the call): the rows come in the same order in every feed
-/// order, by what they show when time, To tag and exchange are alike.
+/// Legs' answers at the same time in an exchange whose request was not captured (ACKs with
+/// SDP, the only messages of the call, so no dialog): each row names its leg by its ACK's To
+/// tag, and the rows come in To tag order in every feed order.
 #[test]
 fn media_rows_of_two_legs_tied_in_time_are_in_the_same_order_in_any_order() {
     let ack = |to: &str, port| {
+        let body = sdp("192.0.2.1", port, "");
         ev(
             1.0,
             true,
-            req(
-                "ACK",
-                "z9hG4bKa",
-                "legs",
-                1,
-                to,
-                Some(&sdp("192.0.2.1", port, "")),
-            ),
+            req("ACK", "z9hG4bKa", "legs", 1, to, Some(&body)),
         )
     };
     let evs = [ack("t1", 20002), ack("t2", 20000), ack("", 20004)];
     each_order_ev(&evs, |order, r| {
-        let ports: Vec<_> = r.media.iter().map(|m| m.answer_port).collect();
-        assert_eq!(
-            ports,
-            [Some(20000), Some(20002), Some(20004)],
-            "{order:?}: {:?}",
-            r.media
-        );
+        let rows: Vec<_> = r
+            .media
+            .iter()
+            .map(|m| (&*m.to_tag, m.answer_port))
+            .collect();
+        let want = [("", Some(20004)), ("t1", Some(20002)), ("t2", Some(20000))];
+        assert_eq!(rows, want, "{order:?}");
     });
 }
 
@@ -3596,5 +3590,31 @@ fn an_update_without_a_to_tag_answered_in_two_dialogs_keeps_its_own_row() {
         let t1 = ("t1", Method::Update, None, Some(30002), Some(1.1), false);
         let t2 = ("t2", Method::Update, None, Some(30004), Some(1.2), false);
         assert_eq!(m, [offer, t1, t2], "{order:?}");
+    });
+}
+
+/// A capture that began after the 2xx: the 2xx ACK carries the answer to a late offer and
+/// is the only message of its dialog (an ACK joins a dialog, never makes one). Its media row
+/// still names the dialog by the ACK's To tag, in every feed order of its copies.
+#[test]
+fn a_leg_known_only_from_its_ack_names_its_dialog() {
+    let ack = |t: f64, branch: &str| {
+        let body = sdp("192.0.2.1", 20000, "");
+        ev(t, true, req("ACK", branch, "ack", 1, "t1", Some(&body)))
+    };
+    // The same ACK on two hops (a proxy's copy with its own branch), and a resend.
+    let evs = vec![
+        ack(1.0, "z9hG4bKa1"),
+        ack(1.001, "z9hG4bKa2"),
+        ack(1.5, "z9hG4bKa1"),
+    ];
+    each_order_ev(&evs, |order, r| {
+        assert_eq!(r.outcome, Outcome::Partial, "{order:?}");
+        let m: Vec<_> = r.media.iter().map(media_summary).collect();
+        assert_eq!(
+            m,
+            [("t1", Method::Invite, None, Some(20000), Some(1.0), false)],
+            "{order:?}"
+        );
     });
 }

@@ -741,10 +741,16 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             // copy is a retransmission when it has a top Via, hop and body seen before in its
             // leg.
             let max_legs = cfg.max_dialogs_per_call;
+            let no_dialog = !call.dialogs.iter().any(|d| d.has_tag(tags.to_hash));
             again = ex
                 .and_then(|e| call.exchanges.get_mut(e))
                 .and_then(|e| e.leg(tags.to_hash, max_legs))
-                .is_some_and(|l| l.ack_hops.again(ack_hop()));
+                .is_some_and(|l| {
+                    if no_dialog && l.ack_tag.is_none() && !tags.to.is_empty() {
+                        l.ack_tag = Some(tags.to.into());
+                    }
+                    l.ack_hops.again(ack_hop())
+                });
             match invite_of(call) {
                 Some(i) => {
                     let x = call.txns.get_mut(i);

@@ -571,8 +571,9 @@ pub(crate) fn span(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(b? - a?)
 }
 
-/// The To tag of a pair's leg: the dialog's tag other than the exchange sender's.
-pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'_, B>) -> &'a [u8] {
+/// The To tag of a pair's leg: the dialog's tag other than the exchange sender's; for a leg
+/// no dialog has, the tag its 2xx ACK came with.
+pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'a, B>) -> &'a [u8] {
     let Some(leg) = p.leg else {
         return &[];
     };
@@ -580,7 +581,7 @@ pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'_, B>) -> &'a [u8] {
         .iter()
         .find(|d| d.has_tag(leg.to_hash) && d.has_tag(p.exchange.from_hash))
         .or_else(|| rec.dialogs.iter().find(|d| d.has_tag(leg.to_hash)))
-        .map_or(&[][..], |d| {
+        .map_or(leg.ack_tag.as_deref().unwrap_or(&[]), |d| {
             if d.hash_a == leg.to_hash {
                 d.tag_a()
             } else {
