@@ -3618,3 +3618,32 @@ fn a_leg_known_only_from_its_ack_names_its_dialog() {
         );
     });
 }
+
+/// An ACK with SDP under its INVITE's branch (as for a non-2xx final, which was not captured)
+/// and the only message with the To tag: fed before the INVITE it makes the leg like a 2xx ACK,
+/// fed after it joins the INVITE's transaction; its row names the leg by its To tag either way.
+#[test]
+fn an_ack_under_its_invites_branch_names_its_leg_in_any_order() {
+    let body = sdp("192.0.2.2", 5000, "");
+    let evs = vec![
+        ev(0.0, true, req("INVITE", "z9hG4bK0", "ib", 1, "", None)),
+        ev(
+            0.1,
+            false,
+            resp(180, "INVITE", "z9hG4bK0", "ib", 1, "", None),
+        ),
+        ev(
+            9.0,
+            true,
+            req("ACK", "z9hG4bK0", "ib", 1, "t2", Some(&body)),
+        ),
+    ];
+    each_order_ev(&evs, |order, r| {
+        let m: Vec<_> = r
+            .media
+            .iter()
+            .map(|m| (&*m.to_tag, m.answer_port))
+            .collect();
+        assert_eq!(m, [("t2", Some(5000))], "{order:?}");
+    });
+}

@@ -741,16 +741,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             // copy is a retransmission when it has a top Via, hop and body seen before in its
             // leg.
             let max_legs = cfg.max_dialogs_per_call;
-            let no_dialog = !call.dialogs.iter().any(|d| d.has_tag(tags.to_hash));
             again = ex
                 .and_then(|e| call.exchanges.get_mut(e))
                 .and_then(|e| e.leg(tags.to_hash, max_legs))
-                .is_some_and(|l| {
-                    if no_dialog && l.ack_tag.is_none() && !tags.to.is_empty() {
-                        l.ack_tag = Some(tags.to.into());
-                    }
-                    l.ack_hops.again(ack_hop())
-                });
+                .is_some_and(|l| l.ack_hops.again(ack_hop()));
             match invite_of(call) {
                 Some(i) => {
                     let x = call.txns.get_mut(i);
@@ -926,7 +920,11 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         self.counters.dialogs += made as u64;
         self.live_dialogs += made;
 
-        // 5. The exchange: times, finals, offers and answers.
+        // 5. The exchange: times, finals, offers and answers. An ACK's leg that no dialog has
+        //    keeps the ACK's To tag for its rows (an ACK joins a dialog, never makes one).
+        let ack_tag = f.method == Method::Ack
+            && !tags.to.is_empty()
+            && !call.dialogs.iter().any(|d| d.has_tag(tags.to_hash));
         if let Some(x) = ex
             .filter(|_| !matches!(fed, Fed::Dropped))
             .and_then(|e| call.exchanges.get_mut(e))
@@ -955,6 +953,11 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             };
             let unused = call::update_exchange(x, &m, sdp, cfg.max_dialogs_per_call);
             self.spare.give(unused);
+            if ack_tag {
+                if let Some(l) = x.legs.iter_mut().find(|l| l.to_hash == tags.to_hash) {
+                    l.ack_tag.get_or_insert_with(|| tags.to.into());
+                }
+            }
         }
 
         // 6. The deadline. A call that ended without closing lingers 64*T1 for stragglers
