@@ -33,6 +33,7 @@ SAME_STATS = (
     "uncorrelated_ack_response",
     "dropped_transactions",
     "dropped_exchanges",
+    "non_call_transactions_unfollowed",
     "rtp_packets",
     "rtp_streams_sdp",
     "rtp_streams_heuristic",

@@ -805,7 +805,7 @@ def test_capture_problems_say_why_messages_are_in_no_call(
         "messages whose CSeq does not parse (RFC 3261 §20.16) are in no call",
         "messages whose top Via does not parse are in no call",
         "responses to an ACK (which is never answered) are in no call",
-        "Call-IDs with more than 64 transactions",
+        "calls with more than 64 transactions",
         "(their retransmissions, re-INVITEs in `invites`)",
     ]:
         assert hint in said, hint

@@ -40,7 +40,7 @@ TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
 #: The correlation stage's counters: the engines' groups give them, not the per-file reads
 #: (the uncorrelated messages by reason, and what the correlator's per-call bounds let go,
 #: come under these prefixes).
-_CALL_COUNTERS = ("calls_done", "uncorrelated", "evicted_calls")
+_CALL_COUNTERS = ("calls_done", "uncorrelated", "evicted_calls", "non_call_transactions_unfollowed")
 _CALL_PREFIXES = ("uncorrelated_", "dropped_")
 
 

@@ -127,8 +127,8 @@ PROBLEM_HINTS = (
     # What the correlator's per-call bounds let go (memory stays bounded on hostile input).
     (
         "dropped_transactions",
-        "Call-IDs with more than 64 transactions (a long subscription, a call with many INFOs): "
-        "the later ones are not followed (their retransmissions, re-INVITEs in `invites`)",
+        "calls with more than 64 transactions (many INFOs or re-INVITEs): the later ones are "
+        "not followed (their retransmissions, re-INVITEs in `invites`)",
     ),
     (
         "dropped_responses",

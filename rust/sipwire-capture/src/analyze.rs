@@ -54,6 +54,10 @@ impl Counters for CallStats {
         {
             f(k, v);
         }
+        f(
+            "non_call_transactions_unfollowed",
+            c.non_call_transactions_unfollowed,
+        );
     }
 }
 

@@ -897,7 +897,8 @@ impl Correlator {
     /// late, ack_response), repaired, retransmissions, transactions, orphan_responses, parked_acks,
     /// dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped (and
     /// dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
-    /// dropped_rows), info_dtmf (digits sent in INFO requests) and dropped_info_dtmf (past
+    /// dropped_rows; a Call-ID that is no call past its transactions' cap counts
+    /// non_call_transactions_unfollowed instead of dropped_transactions), info_dtmf (digits sent in INFO requests) and dropped_info_dtmf (past
     /// 256 in a call), unstored, stored_bytes, and evicted_<outcome> for the outcomes of
     /// evicted calls.
     #[getter]
@@ -927,6 +928,10 @@ impl Correlator {
             ("evicted_calls", c.evicted_calls),
             ("finished_calls", c.finished_calls),
             ("non_call_messages", c.non_call_messages),
+            (
+                "non_call_transactions_unfollowed",
+                c.non_call_transactions_unfollowed,
+            ),
             ("dropped", c.dropped),
             ("info_dtmf", c.info_dtmf),
             ("unstored", c.unstored),

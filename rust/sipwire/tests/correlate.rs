@@ -3647,3 +3647,46 @@ fn an_ack_under_its_invites_branch_names_its_leg_in_any_order() {
         assert_eq!(m, [("t2", Some(5000))], "{order:?}");
     });
 }
+
+/// A subscription's NOTIFYs past the transactions a Call-ID is followed for: counted as such,
+/// not as a call's dropped transactions (no row loses anything); a call's are.
+#[test]
+fn a_non_calls_transactions_past_the_cap_are_counted_apart() {
+    let cap = Config::DEFAULT.max_transactions_per_call as u32;
+    let mut c = Correlator::new(Config::DEFAULT);
+    let mut evs = vec![ev(
+        0.0,
+        true,
+        req("SUBSCRIBE", "z9hG4bKs", "sub", 1, "", None),
+    )];
+    for n in 1..=cap + 5 {
+        let b = format!("z9hG4bKn{n}");
+        evs.push(ev(
+            f64::from(n),
+            false,
+            req("NOTIFY", &b, "sub", n + 1, "t", None),
+        ));
+    }
+    feed_all(&mut c, &evs);
+    let k = c.counters();
+    assert_eq!(
+        (k.non_call_transactions_unfollowed, k.dropped_transactions),
+        (6, 0)
+    );
+    let mut evs = answered_call("call", 0.0);
+    for n in 0..cap {
+        let b = format!("z9hG4bKi{n}");
+        evs.push(ev(
+            20.0 + f64::from(n),
+            true,
+            req("INFO", &b, "call", n + 10, "tt", None),
+        ));
+    }
+    feed_all(&mut c, &evs);
+    // The call's INVITE and BYE, and 64 INFOs: two past the cap.
+    let k = c.counters();
+    assert_eq!(
+        (k.non_call_transactions_unfollowed, k.dropped_transactions),
+        (6, 2)
+    );
+}

@@ -343,7 +343,11 @@ pub struct Counters {
     pub non_call_messages: u64,
     /// Messages not recorded: a call's transactions or a transaction's responses at its cap.
     pub dropped: u64,
+    /// Transactions of calls not followed: their Call-ID had `Config::max_transactions_per_call`.
     pub dropped_transactions: u64,
+    /// The same for Call-IDs that are no call (a subscription's NOTIFYs, registrations): their
+    /// retransmissions are not counted, and no row loses anything.
+    pub non_call_transactions_unfollowed: u64,
     pub dropped_responses: u64,
     /// Dialogs, exchanges, legs not recorded (their messages still were).
     pub dropped_dialogs: u64,
@@ -810,7 +814,13 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             match i.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
                 None => {
                     self.counters.dropped += 1;
-                    self.counters.dropped_transactions += 1;
+                    // A Call-ID that is no call (a long subscription) loses nothing of a call
+                    // row past its cap: told apart from a call's transactions.
+                    if call.is_call {
+                        self.counters.dropped_transactions += 1;
+                    } else {
+                        self.counters.non_call_transactions_unfollowed += 1;
+                    }
                     (None, Fed::Dropped)
                 }
                 Some((i, x)) => {
