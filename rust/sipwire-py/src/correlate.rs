@@ -894,13 +894,13 @@ impl Correlator {
 
     /// What the correlator saw and had to let go: messages, requests, responses, unparsable,
     /// uncorrelated (and uncorrelated_<reason>: no_call_id, bad_cseq, no_via, bad_via,
-    /// late, ack_response), repaired, retransmissions, transactions, orphan_responses, parked_acks,
-    /// dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped (and
-    /// dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
-    /// dropped_rows; a Call-ID that is no call past its transactions' cap counts
-    /// non_call_transactions_unfollowed instead of dropped_transactions), info_dtmf (digits sent in INFO requests) and dropped_info_dtmf (past
-    /// 256 in a call), unstored, stored_bytes, and evicted_<outcome> for the outcomes of
-    /// evicted calls.
+    /// late, ack_response), repaired, retransmissions, transactions, orphan_responses,
+    /// parked_acks, dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped
+    /// (and dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
+    /// dropped_rows; a Call-ID that is no call counts its transactions past the cap in
+    /// non_call_transactions_unfollowed), info_dtmf (digits sent in INFO requests) and
+    /// dropped_info_dtmf (past 256 in a call), unstored, stored_bytes, and evicted_<outcome>
+    /// for the outcomes of evicted calls.
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = *self.lock()?.counters();

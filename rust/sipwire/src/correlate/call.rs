@@ -47,9 +47,9 @@ pub(crate) struct Leg {
     /// The 2xx ACKs seen: their top Via and hop (a retransmission repeats both).
     pub ack_hops: Hops,
     pub ack_sdp: Option<SdpRec>,
-    /// The To tag, kept when a 2xx ACK made the leg known and no dialog had the tag (a capture
-    /// that began after the 2xx: an ACK joins a dialog, never makes one). Rows name the leg's
-    /// dialog by it when no dialog has the tag when the call finishes.
+    /// The To tag of its ACKs, kept when no dialog had the tag (a capture that began after the
+    /// 2xx: an ACK joins a dialog, never makes one). Rows name the leg's dialog by it when no
+    /// dialog has the tag when the call finishes.
     pub ack_tag: Option<Box<[u8]>>,
 }
 

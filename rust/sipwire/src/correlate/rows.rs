@@ -572,7 +572,7 @@ pub(crate) fn span(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 /// The To tag of a pair's leg: the dialog's tag other than the exchange sender's; for a leg
-/// no dialog has, the tag its 2xx ACK came with.
+/// no dialog has, the tag its ACKs came with.
 pub(crate) fn leg_tag<'a, B>(rec: &'a CallRec<B>, p: &Pair<'a, B>) -> &'a [u8] {
     let Some(leg) = p.leg else {
         return &[];
