@@ -763,6 +763,10 @@ def _problem_capture(path: Path) -> None:
         sent.append((b, a, msg("SIP/2.0 200 OK", f"{n} INFO", f"n{n}")))
     sent.append((a, b, msg("BYE sip:bob@10.0.0.2 SIP/2.0", "72 BYE", "bye")))
     sent.append((b, a, msg("SIP/2.0 200 OK", "72 BYE", "bye")))
+    # A subscription's 70 NOTIFYs, a second apart: past the cap, but no call loses anything.
+    for n in range(1, 71):
+        notify = msg("NOTIFY sip:alice@10.0.0.1 SIP/2.0", f"{n} NOTIFY", f"s{n}")
+        sent.append((b, a, notify.replace(b"info-call", b"subscription")))
     # In no call: no Call-ID, a CSeq without a method, a Via that does not parse, and a
     # response to an ACK.
     opt = "OPTIONS sip:bob@10.0.0.2 SIP/2.0"
@@ -819,6 +823,10 @@ def test_capture_problems_say_why_messages_are_in_no_call(
     hints = s["problem_hints"]
     assert set(hints) == set(s["problems"]) - {"uncorrelated"}
     assert hints["uncorrelated_no_call_id"] == "messages without a Call-ID are in no call"
+    assert "non_call_transactions_unfollowed" not in s["problems"]
+    a = sipwire.capture.analyze(str(path))
+    pa.table(a.calls)
+    assert dict(a.stats)["non_call_transactions_unfollowed"] == 70 - 64
     report = tmp_path / "report.html"
     rc, _, err = run(capsys, str(path), "--quiet", "--html", str(report))
     assert rc == 0, err
