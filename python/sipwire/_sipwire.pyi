@@ -1293,7 +1293,10 @@ class MediaSession:
     def cseq(self) -> int: ...
     @property
     def to_tag(self) -> str:
-        """The To tag of the dialog ("" when none answered)."""
+        """The To tag of the exchange's messages: the tag of the side the offer's request
+        went to (the callee's in the caller's requests, the caller's in the callee's own
+        re-INVITEs and UPDATEs), so that with ``cseq`` it names the exchange; a fork's
+        phones each have their own. "" when none answered."""
     @property
     def early(self) -> bool:
         """The answer came before the 2xx (early media): in a provisional response, or in the

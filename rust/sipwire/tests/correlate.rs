@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use sipwire::sdp::Direction;
+
 use sipwire::correlate::{
     CallRecord, Config, Correlator, DialogState, Fed, MediaRecord, Method, Outcome, Packet, Reason,
     Side,
@@ -3689,4 +3691,70 @@ fn a_non_calls_transactions_past_the_cap_are_counted_apart() {
         (k.non_call_transactions_unfollowed, k.dropped_transactions),
         (6, 2)
     );
+}
+
+/// A re-INVITE sent by the callee (a hold from Bob's side) numbered 1 like the caller's INVITE
+/// (each side numbers its own requests, RFC 3261 §12.2.1.1): a media row's `to_tag` is its
+/// exchange's To tag, so `(to_tag, cseq)` tells the two exchanges apart (the key the RTP and
+/// DTMF rows join on), while the dialog is named caller to callee, in any order.
+#[test]
+fn a_callees_reinvite_numbered_like_the_callers_invite_has_its_own_row_key_in_any_order() {
+    let offer = sdp_media("10.0.0.1", &[("audio", 4000, "0", "")]);
+    let answer = sdp_media("10.0.0.2", &[("audio", 5000, "0", "")]);
+    let inv = alice_invite("hold").with_body(&offer);
+    let ok = inv.response("200 OK", "tb").with_body(&answer);
+    let ack = Sip::request(
+        "ACK",
+        "sip:bob@10.0.0.2",
+        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa2",
+        &inv.from,
+        &ok.to,
+        "hold",
+        1,
+    );
+    let hold = Sip::request(
+        "INVITE",
+        "sip:alice@10.0.0.1",
+        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb1",
+        &ok.to,
+        &inv.from,
+        "hold",
+        1,
+    )
+    .with_body(&sdp_media(
+        "10.0.0.2",
+        &[("audio", 5000, "0", "a=sendonly\r\n")],
+    ));
+    let held = hold.response("200 OK", "").with_body(&sdp_media(
+        "10.0.0.1",
+        &[("audio", 4000, "0", "a=recvonly\r\n")],
+    ));
+    let msgs = vec![
+        seen(0.0, ALICE, BOB, &inv),
+        seen(1.0, BOB, ALICE, &ok),
+        seen(1.1, ALICE, BOB, &ack),
+        seen(5.0, BOB, ALICE, &hold),
+        seen(5.1, ALICE, BOB, &held),
+    ];
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::KEEP, &msgs, &order);
+        let d = c.dialogs();
+        assert_eq!(d.len(), 1, "{order:?}");
+        assert_eq!((&*d[0].from_tag, &*d[0].to_tag), (&b"fa"[..], &b"tb"[..]));
+        let rows = rows_of(&mut c);
+        assert_eq!(rows[0].outcome, Outcome::Answered, "{order:?}");
+        let m: Vec<_> = rows[0]
+            .media
+            .iter()
+            .map(|m| (&*m.to_tag, m.cseq, m.offer_direction, m.offerer))
+            .collect();
+        assert_eq!(
+            m,
+            [
+                ("tb", 1, Some(Direction::SendRecv), Some(addr(ALICE))),
+                ("fa", 1, Some(Direction::SendOnly), Some(addr(BOB))),
+            ],
+            "{order:?}"
+        );
+    }
 }

@@ -199,8 +199,10 @@ pub struct CallRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaRecord {
     pub call_id: Arc<str>,
-    /// The To tag of the dialog (empty when the exchange was answered by none, or the
-    /// answer had no tag).
+    /// The To tag of the exchange's messages, in its dialog: the tag of the side the offer's
+    /// request went to (the caller's in a re-INVITE the callee sent), so that with `cseq`
+    /// it names the exchange (each side numbers its own requests, RFC 3261 §12.2.1.1).
+    /// Empty when the exchange was answered by none, or the answer had no tag.
     pub to_tag: Box<str>,
     pub cseq: u32,
     /// INVITE (re-INVITEs included), UPDATE or PRACK.
