@@ -301,6 +301,8 @@ pub(crate) struct CallRec<B> {
     pub bye: Option<ByeAt>,
     /// A 2xx to INVITE or an in-dialog request confirmed a dialog.
     pub confirmed: bool,
+    /// Its last message left it ended, not closed (see stage 6 in mod.rs).
+    pub ended: bool,
     pub caller: Option<Caller>,
     /// The caller's From URI then To URI.
     caller_uris: String,
@@ -359,6 +361,7 @@ impl<B> CallRec<B> {
             exchanges: Recycled::with_capacity(1),
             bye: None,
             confirmed: false,
+            ended: false,
             caller: None,
             caller_uris: String::new(),
             messages: 0,
@@ -390,6 +393,7 @@ impl<B> CallRec<B> {
         self.exchanges.clear();
         self.bye = None;
         self.confirmed = false;
+        self.ended = false;
         self.caller = None;
         self.caller_uris.clear();
         self.messages = 0;

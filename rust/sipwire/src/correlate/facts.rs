@@ -361,6 +361,12 @@ impl Seen {
         }
     }
 
+    /// Whether it holds a buffer (values, or room for them).
+    #[cfg(test)]
+    pub(crate) fn holds(&self) -> bool {
+        self.bytes.capacity() > 0
+    }
+
     /// Forgets every value (the buffer is kept).
     pub(crate) fn clear(&mut self) {
         self.n = 0;

@@ -971,12 +971,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         }
 
         // 6. The deadline. A call that ended without closing lingers 64*T1 for stragglers
-        //    only: its remembered values are let go (a closed one's are kept: it is gone in
-        //    T4, and its record, buffers included, serves the next call).
+        //    only: its remembered values are let go when a message finds it ended still. Not
+        //    at once: the message that ends a call (a BYE, a failure) is most often followed
+        //    by the one that closes it (the BYE's 200, the failure's ACK), with the same
+        //    From, To and Via. A closed one's are kept: it is gone in T4, and its record,
+        //    buffers included, serves the next call.
         let phase = call.phase();
-        if phase == call::Phase::Ended {
+        let ended = phase == call::Phase::Ended;
+        if ended && call.ended {
             call.seen.release();
         }
+        call.ended = ended;
         let due = call.last_time + finish::wait(phase, &cfg);
         if due < call.queued_at {
             call.queued_at = due;
@@ -1479,5 +1484,68 @@ fn note_caller<B>(call: &mut CallRec<B>, buf: &[u8], f: &Facts, from_hash: u64, 
     if better {
         let (from, to) = (text(f.from_uri), text(f.to_uri));
         call.set_caller(priority, t, (from_hash, order()), &from, &to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn msg(start: &str, branch: &str, to_tag: &str, cseq: &str) -> Vec<u8> {
+        format!(
+            "{start}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch}\r\n\
+             From: <sip:a@example.com>;tag=fa\r\nTo: <sip:b@example.com>{to_tag}\r\n\
+             Call-ID: held\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// The remembered From, To and Via values of the one call held.
+    fn holds(c: &Correlator) -> bool {
+        c.calls.iter().all(|(_, rec)| rec.seen.holds())
+    }
+
+    /// Stage 6: the message that ends a call keeps its remembered values for the one that
+    /// closes it; a second message that finds it ended still lets them go.
+    #[test]
+    fn an_ended_calls_values_go_with_its_next_message_not_its_end() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:5060".parse().unwrap(),
+            "10.0.0.2:5060".parse().unwrap(),
+        );
+        let inv = "INVITE sip:b@example.com SIP/2.0";
+        let bye = "BYE sip:b@10.0.0.2 SIP/2.0";
+        let setup = [
+            (a, b, msg(inv, "z9hG4bK1", "", "1 INVITE")),
+            (
+                b,
+                a,
+                msg("SIP/2.0 200 OK", "z9hG4bK1", ";tag=tb", "1 INVITE"),
+            ),
+            (
+                a,
+                b,
+                msg("ACK sip:b@10.0.0.2 SIP/2.0", "z9hG4bK2", ";tag=tb", "1 ACK"),
+            ),
+            (a, b, msg(bye, "z9hG4bK3", ";tag=tb", "2 BYE")),
+        ];
+        let ok = msg("SIP/2.0 200 OK", "z9hG4bK3", ";tag=tb", "2 BYE");
+        let mut closed = Correlator::new(Config::DEFAULT);
+        let mut lost = Correlator::new(Config::DEFAULT);
+        for (i, (src, dst, m)) in setup.iter().enumerate() {
+            for c in [&mut closed, &mut lost] {
+                c.feed(m, Packet::udp(i as f64, *src, *dst));
+            }
+        }
+        assert!(holds(&closed) && holds(&lost));
+        // Closed by the BYE's 200: kept (the record serves the next call).
+        closed.feed(&ok, Packet::udp(4.0, b, a));
+        assert!(holds(&closed));
+        // The BYE again, unanswered: the call lingers for stragglers only.
+        let again = &setup[3].2;
+        lost.feed(again, Packet::udp(4.5, a, b));
+        assert!(!holds(&lost));
+        assert_eq!(lost.counters().retransmissions, 1);
     }
 }
