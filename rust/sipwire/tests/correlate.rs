@@ -1658,6 +1658,32 @@ fn alice_invite(call: &str) -> Sip {
     )
 }
 
+/// Alice's ACK of `ok` (the 2xx to `inv`) under `branch`.
+fn alice_ack(inv: &Sip, ok: &Sip, branch: &str) -> Sip {
+    Sip::request(
+        "ACK",
+        "sip:bob@10.0.0.2",
+        &format!("SIP/2.0/UDP 10.0.0.1:5060;branch={branch}"),
+        &inv.from,
+        &ok.to,
+        &inv.call,
+        1,
+    )
+}
+
+/// A request Bob sends in the dialog `ok` (the 2xx to Alice's `inv`) made.
+fn from_bob(method: &str, inv: &Sip, ok: &Sip, branch: &str, n: u32) -> Sip {
+    Sip::request(
+        method,
+        "sip:alice@10.0.0.1",
+        &format!("SIP/2.0/UDP 10.0.0.2:5060;branch={branch}"),
+        &ok.to,
+        &inv.from,
+        &inv.call,
+        n,
+    )
+}
+
 /// Issue 13, "times depend on feed order": retransmitted INVITE, 200 and BYE, fed in any
 /// order; every time is the earliest copy's.
 #[test]
@@ -1666,24 +1692,8 @@ fn times_are_the_earliest_copys_in_any_order() {
     let answer = sdp_media("10.0.0.2", &[("audio", 5000, "8", "")]);
     let inv = alice_invite("times").with_body(&offer);
     let ok = inv.response("200 OK", "tb").with_body(&answer);
-    let ack = Sip::request(
-        "ACK",
-        "sip:bob@10.0.0.2",
-        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa2",
-        &inv.from,
-        &ok.to,
-        "times",
-        1,
-    );
-    let bye = Sip::request(
-        "BYE",
-        "sip:alice@10.0.0.1",
-        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb3",
-        &ok.to,
-        &inv.from,
-        "times",
-        1,
-    );
+    let ack = alice_ack(&inv, &ok, "z9hG4bKa2");
+    let bye = from_bob("BYE", &inv, &ok, "z9hG4bKb3", 1);
     let msgs = vec![
         seen(0.0, ALICE, BOB, &inv),
         seen(0.5, ALICE, BOB, &inv),
@@ -3247,15 +3257,7 @@ fn ties_in_time_give_the_same_hangup_and_caller_in_any_order() {
         "glare",
         2,
     );
-    let bye_b = Sip::request(
-        "BYE",
-        "sip:alice@10.0.0.1",
-        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb3",
-        &ok.to,
-        &inv.from,
-        "glare",
-        1,
-    );
+    let bye_b = from_bob("BYE", &inv, &ok, "z9hG4bKb3", 1);
     // The same INVITE as a proxy forwards it, seen at the same time on the next hop: its
     // To URI rewritten to the registered contact.
     let forwarded = Sip::request(
@@ -3452,16 +3454,7 @@ fn a_late_offers_answer_in_a_resent_ack_is_the_first_copys() {
     let answer = sdp_media("10.0.0.1", &[("audio", 4000, "8", "")]);
     let inv = alice_invite("late-ack");
     let ok = inv.response("200 OK", "tb").with_body(&offer);
-    let ack = Sip::request(
-        "ACK",
-        "sip:bob@10.0.0.2",
-        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa1",
-        &inv.from,
-        &ok.to,
-        "late-ack",
-        1,
-    )
-    .with_body(&answer);
+    let ack = alice_ack(&inv, &ok, "z9hG4bKa1").with_body(&answer);
     let msgs = vec![
         seen(0.0, ALICE, BOB, &inv),
         seen(1.0, BOB, ALICE, &ok),
@@ -3703,25 +3696,8 @@ fn a_callees_reinvite_numbered_like_the_callers_invite_has_its_own_row_key_in_an
     let answer = sdp_media("10.0.0.2", &[("audio", 5000, "0", "")]);
     let inv = alice_invite("hold").with_body(&offer);
     let ok = inv.response("200 OK", "tb").with_body(&answer);
-    let ack = Sip::request(
-        "ACK",
-        "sip:bob@10.0.0.2",
-        "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa2",
-        &inv.from,
-        &ok.to,
-        "hold",
-        1,
-    );
-    let hold = Sip::request(
-        "INVITE",
-        "sip:alice@10.0.0.1",
-        "SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb1",
-        &ok.to,
-        &inv.from,
-        "hold",
-        1,
-    )
-    .with_body(&sdp_media(
+    let ack = alice_ack(&inv, &ok, "z9hG4bKa2");
+    let hold = from_bob("INVITE", &inv, &ok, "z9hG4bKb1", 1).with_body(&sdp_media(
         "10.0.0.2",
         &[("audio", 5000, "0", "a=sendonly\r\n")],
     ));
