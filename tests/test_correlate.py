@@ -381,6 +381,49 @@ def test_bad_arguments() -> None:
     assert c.transactions()[0].request is not None
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "10.0.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "192.168.100.200",
+        "010.0.0.1",
+        "00.0.0.1",
+        "256.0.0.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1..2.3",
+        "1.2.3.4.",
+        ".1.2.3",
+        "1.2.3.-4",
+        "1.2.3.+4",
+        "1.2.3.1000",
+        "１.2.3.4",
+        "::ffff:10.0.0.1",
+        "[2001:db8::1]",
+        "",
+    ],
+)
+def test_addresses_are_read_as_ipaddress_reads_them(host: str) -> None:
+    """The address a message was fed with is the one Python's ``ipaddress`` reads, or refused
+    (the caller's mistake, a ``ValueError``) when that refuses it."""
+    import ipaddress
+
+    c = sipwire.Correlator()
+    inv = msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE")
+    try:
+        want = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        with pytest.raises(ValueError, match="src must be"):
+            c.feed(inv, time=0.0, src=(host, 5060), dst=B)
+        return
+    assert c.feed(inv, time=0.0, src=(host, 5060), dst=B) == "stored"
+    (call,) = c.calls()
+    assert call.src is not None
+    assert ipaddress.ip_address(call.src[0]) == want
+
+
 def test_snapshots_do_not_change() -> None:
     c = sipwire.Correlator()
     msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)

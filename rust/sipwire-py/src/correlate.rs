@@ -13,12 +13,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::pyclass::PyClass;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use sipwire::correlate::{self as core, Captured, Config, Fed, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport;
@@ -152,15 +153,16 @@ pub(crate) fn transport_of(py: Python<'_>, s: &str) -> PyResult<Transport> {
     }
 }
 
-fn fed_str(f: &Fed) -> &'static str {
-    match f {
-        Fed::Stored(_) => "stored",
-        Fed::Retransmission(_) => "retransmission",
-        Fed::Parked => "parked",
-        Fed::Dropped => "dropped",
-        Fed::Uncorrelated(_) => "uncorrelated",
-        Fed::Unparsable(_) => "unparsable",
-    }
+fn fed_name<'py>(py: Python<'py>, f: &Fed) -> Bound<'py, PyString> {
+    let s = match f {
+        Fed::Stored(_) => intern!(py, "stored"),
+        Fed::Retransmission(_) => intern!(py, "retransmission"),
+        Fed::Parked => intern!(py, "parked"),
+        Fed::Dropped => intern!(py, "dropped"),
+        Fed::Uncorrelated(_) => intern!(py, "uncorrelated"),
+        Fed::Unparsable(_) => intern!(py, "unparsable"),
+    };
+    s.clone()
 }
 
 /// A list of Python objects made once from stored messages.
@@ -792,15 +794,15 @@ impl Correlator {
     /// "dropped" (a cap reached), "uncorrelated" (no usable Call-ID/CSeq/Via, or a straggler
     /// of a finished call: see the `uncorrelated_*` counters) or "unparsable".
     #[pyo3(signature = (data, *, time, src, dst, transport="udp"))]
-    fn feed(
+    fn feed<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         data: &Bound<'_, PyAny>,
         time: f64,
         src: (PyBackedStr, Port),
         dst: (PyBackedStr, Port),
         transport: &str,
-    ) -> PyResult<&'static str> {
+    ) -> PyResult<Bound<'py, PyString>> {
         let packet = Packet::new(
             finite(py, "time", time)?,
             socket_addr(py, "src", src)?,
@@ -823,7 +825,8 @@ impl Correlator {
                 self.lock()?.feed(b.as_bytes(), packet)
             }
         };
-        Ok(fed_str(&fed))
+        // The answer as one of six interned strings: a new `str` a message is measurable.
+        Ok(fed_name(py, &fed))
     }
 
     /// Marks the capture as ended at `end_time` (default: the latest time fed). Calls with no
