@@ -195,3 +195,26 @@ def test_hostile_capture_text_stays_text(tmp_path: Path) -> None:
     proc = browse(path.as_uri(), "--dump-dom", "--virtual-time-budget=2000")
     assert console(proc.stderr) == []  # an alert() or a blocked image would be logged
     assert proc.stdout.count('<tr class="call"') == len(CALL_IDS)
+
+
+@pytest.mark.parametrize("n", [3, 1000, 5000])
+def test_setup_plot_stays_readable_with_many_calls(n: int) -> None:
+    """Every call is a point of the setup-time plot; past a few hundred the markers shrink and
+    lose their outline (a dense plot shows where the calls are, not a wall of markers), and
+    past a few thousand they keep no tooltip (the page stays small)."""
+    calls = [
+        {
+            "call_id": f"c{i}",
+            "invite_time": i * 0.01,
+            "post_dial_delay": 0.03,
+            "time_to_answer": 0.1 + (i % 7) * 0.01,
+        }
+        for i in range(n)
+    ]
+    svg = report_html.delay_svg(calls, 0.0, n * 0.01)
+    assert svg.count('<circle class="pt-setup"') == n
+    assert svg.count('<rect class="pt-pdd"') == n
+    assert ('<g class="dense">' in svg) == (n > 400)
+    assert svg.count("<title>c") == (2 * n if 2 * n <= 4000 else 0)
+    radii = {float(r) for r in re.findall(r'<circle class="pt-setup"[^>]* r="([0-9.]+)"', svg)}
+    assert radii == {5.5} if n <= 400 else max(radii) < 5.5

@@ -159,6 +159,11 @@ def call_rate_svg(calls: list[dict[str, Any]], t0: float, t1: float) -> str:
     return "".join(p)
 
 
+# Points of the setup-time plot past which its markers shrink, and keep no tooltip.
+_DENSE_POINTS = 400
+_TIPPED_POINTS = 4000
+
+
 def delay_svg(calls: list[dict[str, Any]], t0: float, t1: float) -> str:
     """Setup time (INVITE to 2xx) and post-dial delay of each call against its start; a log
     scale when the values span more than two decades (a 1 ms ringing and a 20 s answer)."""
@@ -195,6 +200,12 @@ def delay_svg(calls: list[dict[str, Any]], t0: float, t1: float) -> str:
             return _T + ph - ph * v / top
 
     p = _frame("setup time and post-dial delay of each call over time")
+    # Past a few hundred points the markers shrink and lose their outline, so that the
+    # plot shows where the calls are dense instead of a wall of overlapping markers; each
+    # keeps its tooltip only while there are few enough to point at.
+    dense = len(pts) > _DENSE_POINTS
+    scale = math.sqrt(_DENSE_POINTS / len(pts)) if dense else 1.0
+    r, half = max(1.2, 5.5 * scale), max(1.0, 4.0 * scale)
     for v in ticks:
         y = yof(v)
         p.append(f'<line class="grid" x1="{_L}" x2="{_W - _R}" y1="{y:.1f}" y2="{y:.1f}"/>')
@@ -202,21 +213,28 @@ def delay_svg(calls: list[dict[str, Any]], t0: float, t1: float) -> str:
             f'<text class="axis" x="{_L - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{_short_seconds(v)}</text>"
         )
+    if dense:
+        p.append('<g class="dense">')
     for t, v, kind, c in sorted(pts, key=lambda p: p[2] == "setup"):
         x = _L + pw * (t - lo) / span
         y = yof(v)
         what = "post-dial delay" if kind == "pdd" else "setup time"
-        tip = html.escape(f"{clean(c.get('call_id'))}: {what} {seconds(v)}")
+        tip = ""
+        if len(pts) <= _TIPPED_POINTS:
+            tip = html.escape(f"{clean(c.get('call_id'))}: {what} {seconds(v)}")
+            tip = f"<title>{tip}</title>"
         if kind == "setup":
             p.append(
-                f'<circle class="pt-setup" cx="{x:.1f}" cy="{y:.1f}" r="5.5">'
-                f"<title>{tip}</title></circle>"
+                f'<circle class="pt-setup" cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}">{tip}</circle>'
             )
         else:
             p.append(
-                f'<rect class="pt-pdd" x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" '
-                f'transform="rotate(45 {x:.1f} {y:.1f})"><title>{tip}</title></rect>'
+                f'<rect class="pt-pdd" x="{x - half:.1f}" y="{y - half:.1f}" '
+                f'width="{2 * half:.1f}" height="{2 * half:.1f}" '
+                f'transform="rotate(45 {x:.1f} {y:.1f})">{tip}</rect>'
             )
+    if dense:
+        p.append("</g>")
     _x_axis(p, lo, span)
     p.append("</svg>")
     return "".join(p)
