@@ -120,6 +120,26 @@ def test_summary_fits_the_width(capsys: pytest.CaptureFixture[str]) -> None:
         assert max(len(ln) for ln in out.splitlines()) <= width, width
 
 
+@pytest.mark.parametrize(
+    ("loss", "jitter", "shown"),
+    [
+        (0.0, 2.5, ("0.0%", "2.5ms")),
+        (12.34, 14.7, ("12.3%", "15ms")),
+        (100.0, 250.0, ("100%", "250ms")),
+        (-12.5, 1234.0, ("-12%", "1.23s")),
+        (-0.4, 99_999.0, ("-0.4%", "1m40s")),
+    ],
+)
+def test_call_list_cells_are_whole_at_any_value(
+    loss: float, jitter: float, shown: tuple[str, str]
+) -> None:
+    """A damaged stream's loss (100 %, or below zero with duplicates) and jitter (corrupted RTP
+    timestamps: seconds) fit their columns whole instead of being cut with "…"."""
+    cells = (tool.loss_cell(loss), tool.jitter_cell(jitter))
+    assert cells == shown
+    assert len(cells[0]) <= 5 and len(cells[1]) <= 6
+
+
 def test_no_retransmission_is_reported_where_none_was_sent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

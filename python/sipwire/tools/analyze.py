@@ -1113,7 +1113,7 @@ def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
         outcome = clean(c.get("outcome") or "?")
         status = c.get("final_status")
         worst = per_call.get(c.get("call_id") or "")
-        loss, jitter = (f"{worst[1]:.1f}%", f"{worst[2]:.1f}ms") if worst else ("-", "-")
+        loss, jitter = (loss_cell(worst[1]), jitter_cell(worst[2])) if worst else ("-", "-")
         pdd, setup, talk = (
             seconds(c.get(k)).replace(" ", "")
             for k in ("post_dial_delay", "time_to_answer", "duration")
@@ -1135,6 +1135,19 @@ def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
         more = count(res.calls.num_rows - listed)
         out.append(st.dim(f"... {more} more (--list N, --out or --html for all)"))
     return out
+
+
+def loss_cell(p: float) -> str:
+    """A stream's loss in the call list's five columns: 0.5%, 12.3%, 100% (a damaged or
+    duplicated stream's -12% too)."""
+    text = f"{p:.1f}%"
+    return text if len(text) <= 5 else f"{p:.0f}%"
+
+
+def jitter_cell(ms: float) -> str:
+    """A jitter in the call list's six columns, as the delays beside it are written: 9.5ms,
+    250ms, 1.20s (corrupted RTP timestamps give seconds, or more)."""
+    return seconds(ms / 1000).replace(" ", "")
 
 
 # --- tables out -------------------------------------------------------------------------------
