@@ -266,6 +266,36 @@ def test_a_capture_at_the_proxy_counts_no_hop_as_a_retransmission(tmp_path: Path
     assert (row["retransmissions"], row["messages"]) == (3, 17)
 
 
+def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
+    tmp_path: Path,
+) -> None:
+    """Ringback from a media server announced in a 183, then the phone's own address in the
+    200 (RFC 6337 §3.1.1 has the 200 repeat the 183's SDP; such devices do not): the media row
+    answers with the 200's SDP, and each stream names a row whose SDP announced where it goes."""
+    c = Sip("ringback@host")
+    c.send(0, A, B1, "INVITE sip:b@y SIP/2.0", "1 INVITE", "i1", "", sdp(A[0], 4000))
+    ring = ("192.0.2.9", 7000)
+    c.send(0.5, B1, A, "SIP/2.0 183 Session Progress", "1 INVITE", "i1", "tb", sdp(*ring))
+    c.send(5, B1, A, "SIP/2.0 200 OK", "1 INVITE", "i1", "tb", sdp(B1[0], 5000))
+    c.send(5.05, A, B1, "ACK sip:b@y SIP/2.0", "1 ACK", "a1", "tb")
+    c.bye(9, A, B1, 2, "tb")
+    media = [
+        rtp(ring, (A[0], 4000), 1, 0.6, 4.9),
+        rtp((B1[0], 5000), (A[0], 4000), 2, 5.1, 8.9),
+        rtp((A[0], 4000), (B1[0], 5000), 3, 5.1, 8.9),
+    ]
+    path = write(tmp_path / "ringback.pcap", [c], media)
+    a = sipwire.capture.analyze(str(path))
+    (m,) = pa.table(a.media).to_pylist()
+    assert (m["answer_ip"], m["answer_port"], m["early"]) == (B1[0], 5000, False)
+    assert pa.table(a.calls).to_pylist()[0]["early_media"]
+    got = streams(path)
+    assert len(got) == 3
+    for (_, dst), r in got.items():
+        side = r["sdp_side"]
+        assert (m[f"{side}_ip"], m[f"{side}_port"]) == dst, r
+
+
 def test_the_bundled_capture_joins_every_stream_and_digit() -> None:
     """examples/calls.pcapng (real traffic: a fork through Kamailio, a hold, RTP and RFC 4733
     digits): each stream and each digit names a media row whose SDP announced its

@@ -1629,6 +1629,14 @@ fn run(cfg: Config, msgs: &[Seen], order: &[usize]) -> (Correlator, Vec<Fed>) {
     (c, fed)
 }
 
+/// Feeds `msgs` in each order of `orders` to a correlator keeping its messages, for `check`.
+fn each_order_kept(msgs: &[Seen], check: impl Fn(&[usize], &mut Correlator)) {
+    for order in orders(msgs.len()) {
+        let (mut c, _) = run(Config::KEEP, msgs, &order);
+        check(&order, &mut c);
+    }
+}
+
 /// Every call's row at the capture's end, by Call-ID.
 fn rows_of(c: &mut Correlator) -> Vec<CallRecord> {
     let mut v: Vec<CallRecord> = c.drain_all().map(|f| f.record()).collect();
@@ -3712,12 +3720,11 @@ fn a_callees_reinvite_numbered_like_the_callers_invite_has_its_own_row_key_in_an
         seen(5.0, BOB, ALICE, &hold),
         seen(5.1, ALICE, BOB, &held),
     ];
-    for order in orders(msgs.len()) {
-        let (mut c, _) = run(Config::KEEP, &msgs, &order);
+    each_order_kept(&msgs, |order, c| {
         let d = c.dialogs();
         assert_eq!(d.len(), 1, "{order:?}");
         assert_eq!((&*d[0].from_tag, &*d[0].to_tag), (&b"fa"[..], &b"tb"[..]));
-        let rows = rows_of(&mut c);
+        let rows = rows_of(c);
         assert_eq!(rows[0].outcome, Outcome::Answered, "{order:?}");
         let m: Vec<_> = rows[0]
             .media
@@ -3732,5 +3739,57 @@ fn a_callees_reinvite_numbered_like_the_callers_invite_has_its_own_row_key_in_an
             ],
             "{order:?}"
         );
+    });
+}
+
+/// A 183 with SDP from a media server (ringback), then a 200 whose SDP is the phone's: the
+/// media row's answer is the 200's, the answer in effect once the call talks (RFC 6337 §3.1.1
+/// has the 2xx repeat the 183's, which devices like this do not), at the 200's earliest copy,
+/// in any order; the call still had early media. A 200 that repeats the 183's SDP leaves the
+/// 183's answer, early, as before.
+#[test]
+fn a_200_whose_sdp_differs_from_the_183s_gives_the_answer_in_any_order() {
+    let offer = sdp_media("10.0.0.1", &[("audio", 4000, "0 8", "")]);
+    let ringback = sdp_media("10.0.0.9", &[("audio", 7000, "8", "")]);
+    let phone = sdp_media("10.0.0.2", &[("audio", 5000, "0", "")]);
+    for (last, want) in [
+        (&phone, (Some(5000), Some(2.0), false, Some("10.0.0.2"))),
+        (&ringback, (Some(7000), Some(0.5), true, Some("10.0.0.9"))),
+    ] {
+        let inv = alice_invite("ring").with_body(&offer);
+        let early = inv
+            .response("183 Session Progress", "tb")
+            .with_body(&ringback);
+        let ok = inv.response("200 OK", "tb").with_body(last);
+        let ack = alice_ack(&inv, &ok, "z9hG4bKa2");
+        let msgs = vec![
+            seen(0.0, ALICE, BOB, &inv),
+            seen(0.5, BOB, ALICE, &early),
+            seen(2.0, BOB, ALICE, &ok),
+            seen(2.5, BOB, ALICE, &ok),
+            seen(2.6, ALICE, BOB, &ack),
+        ];
+        each_order_kept(&msgs, |order, c| {
+            let rows = rows_of(c);
+            let r = &rows[0];
+            assert!(r.early_media, "{order:?}");
+            let m: Vec<_> = r
+                .media
+                .iter()
+                .map(|m| {
+                    (
+                        m.answer_port,
+                        m.answer_time,
+                        m.early,
+                        m.answer_ip.as_deref(),
+                    )
+                })
+                .collect();
+            assert_eq!(m, [want], "{order:?}");
+            assert_eq!(
+                r.media[0].codec.as_deref(),
+                Some(if want.2 { "PCMA" } else { "PCMU" })
+            );
+        });
     }
 }

@@ -42,6 +42,10 @@ pub(crate) struct Leg {
     pub final_: Option<(f64, u16)>,
     /// The first 1xx/2xx SDP (and the status it came in).
     pub answer: Option<(SdpRec, u16)>,
+    /// The first 2xx SDP when `answer` came in a provisional response. RFC 6337 §3.1.1 has
+    /// the 2xx repeat the provisional's answer; devices that ring from one media address and
+    /// talk from another send a different one, and the rows take it then (`rows::answer_of`).
+    pub final_sdp: Option<SdpRec>,
     /// The earliest 2xx ACK (a non-2xx ACK is part of the INVITE transaction only).
     pub ack: Option<f64>,
     /// The 2xx ACKs seen: their top Via and hop (a retransmission repeats both).
@@ -62,6 +66,7 @@ impl Leg {
             answered: None,
             final_: None,
             answer: None,
+            final_sdp: None,
             ack: None,
             ack_hops: Hops::default(),
             ack_sdp: None,
@@ -169,6 +174,7 @@ impl<B> Exchange<B> {
         spare.give(self.offer.take());
         for l in self.legs.iter_mut() {
             spare.give(l.answer.take().map(|a| a.0));
+            spare.give(l.final_sdp.take());
             spare.give(l.ack_sdp.take());
         }
     }
@@ -183,7 +189,11 @@ impl<B> Exchange<B> {
         let held = match (m.status, m.method) {
             (None, Method::Ack) => leg().and_then(|l| l.ack_sdp.as_ref()),
             (None, _) => self.offer.as_ref(),
-            (Some(_), _) => leg().and_then(|l| l.answer.as_ref().map(|(a, _)| a)),
+            // A 2xx after a provisional's SDP is read against the 2xx SDP held.
+            (Some(s), _) => leg().and_then(|l| match &l.answer {
+                Some((_, a)) if *a < 200 && (200..300).contains(&s) => l.final_sdp.as_ref(),
+                a => a.as_ref().map(|(a, _)| a),
+            }),
         };
         held.map_or(true, |h| m.t < h.time)
     }
@@ -661,12 +671,21 @@ pub(crate) fn update_exchange<B>(
             if s >= 200 {
                 earliest_with(&mut leg.final_, t, s);
             }
-            match sdp {
-                Some(sd) if leg.answer.as_ref().map_or(true, |(a, _)| sd.time < a.time) => {
-                    leg.answer.replace((sd, s)).map(|(old, _)| old)
+            let sd = sdp?;
+            let two = (200..300).contains(&s);
+            // The earliest SDP is the answer; the earliest 2xx SDP is kept beside an answer
+            // of a provisional response, whichever order they come in.
+            if leg.answer.as_ref().map_or(true, |(a, _)| sd.time < a.time) {
+                match leg.answer.replace((sd, s)) {
+                    Some((old, o)) if (200..300).contains(&o) && s < 200 => {
+                        keep_earliest(&mut leg.final_sdp, old)
+                    }
+                    old => old.map(|(old, _)| old),
                 }
-                Some(sd) => Some(sd),
-                None => None,
+            } else if two && leg.answer.as_ref().is_some_and(|(_, a)| *a < 200) {
+                keep_earliest(&mut leg.final_sdp, sd)
+            } else {
+                Some(sd)
             }
         }
         _ => sdp,

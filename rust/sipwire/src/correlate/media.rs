@@ -334,14 +334,24 @@ impl SdpRec {
     /// addresses, each stream's port and direction, each format's number and clock rate),
     /// for rows alike in everything else: records equal in this make equal rows.
     pub(crate) fn cmp_shown(&self, other: &SdpRec) -> std::cmp::Ordering {
-        let key = |r: &Rec| match r {
-            Rec::Stream(s) => (0u8, u32::from(s.port), s.direction as u32),
-            Rec::Format(f) => (1, u32::from(f.payload_type), f.clock_rate),
-        };
         self.from
             .cmp(&other.from)
             .then_with(|| self.text.cmp(&other.text))
-            .then_with(|| self.recs.iter().map(key).cmp(other.recs.iter().map(key)))
+            .then_with(|| self.keys().cmp(other.keys()))
+    }
+
+    /// What a row shows of each record beside the text: ports, directions, formats.
+    fn keys(&self) -> impl Iterator<Item = (u8, u32, u32)> + '_ {
+        self.recs.iter().map(|r| match r {
+            Rec::Stream(s) => (0u8, u32::from(s.port), s.direction as u32),
+            Rec::Format(f) => (1, u32::from(f.payload_type), f.clock_rate),
+        })
+    }
+
+    /// Whether the two describe the same media (streams, addresses, ports, formats and
+    /// directions), wherever and whenever they were sent.
+    pub(crate) fn same_media(&self, other: &SdpRec) -> bool {
+        self.text == other.text && self.keys().eq(other.keys())
     }
 
     fn stream_recs(&self) -> impl Iterator<Item = &StreamRec> + '_ {

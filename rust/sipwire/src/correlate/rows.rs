@@ -292,7 +292,10 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
         let late = e.late_offer();
         for l in &e.legs {
             let resp = l.answer.as_ref().map(|(s, _)| s);
-            let early = leg_early(rec, e, l);
+            let (answer, early) = match answer_of(l) {
+                Some(a) if !late => (Some(a), false),
+                _ => (resp, leg_early(rec, e, l)),
+            };
             let pair = |offer, answer, early| Pair {
                 exchange: e,
                 leg: Some(l),
@@ -302,7 +305,7 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
             };
             if let Some(o) = offer {
                 if resp.is_some() || l.answered.is_some() {
-                    out.push(pair(Some(o), resp, early));
+                    out.push(pair(Some(o), answer, early));
                 }
             } else if late {
                 let answer = late_answer(rec, e, l).0;
@@ -310,7 +313,7 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
                     out.push(pair(resp, answer, early));
                 }
             } else if resp.is_some() {
-                out.push(pair(None, resp, early));
+                out.push(pair(None, answer, early));
             }
         }
         if out.len() == before && e.offer.is_some() && e.took_effect() {
@@ -383,6 +386,16 @@ fn cmp_shown(a: Option<&SdpRec>, b: Option<&SdpRec>) -> std::cmp::Ordering {
         (Some(a), Some(b)) => a.cmp_shown(b),
         _ => a.is_some().cmp(&b.is_some()),
     }
+}
+
+/// The 2xx's SDP of a leg whose provisional response carried another one: the answer in
+/// effect once the call is answered (RFC 6337 §3.1.1 has the 2xx repeat the provisional's
+/// answer; a device that plays ringback from one media address and talks from another does
+/// not). `None` when the 2xx repeated it, had none, or the answer came in the 2xx.
+fn answer_of(l: &Leg) -> Option<&SdpRec> {
+    let (early, status) = l.answer.as_ref()?;
+    let last = l.final_sdp.as_ref()?;
+    (*status < 200 && !early.same_media(last)).then_some(last)
 }
 
 /// Whether leg `l` of exchange `e` had its answer before its 2xx (early media): in a
