@@ -3651,6 +3651,25 @@ fn an_ack_under_its_invites_branch_names_its_leg_in_any_order() {
     });
 }
 
+/// `count` in-dialog requests `method` of `call` (To tag `to`), one a second from `start.0`,
+/// numbered from `start.1`, each with its own branch.
+fn numbered(
+    method: &str,
+    call: &str,
+    to: &str,
+    start: (f64, u32),
+    count: u32,
+    fwd: bool,
+) -> Vec<Ev> {
+    (0..count)
+        .map(|i| {
+            let branch = format!("z9hG4bK{method}{i}");
+            let t = start.0 + f64::from(i);
+            ev(t, fwd, req(method, &branch, call, start.1 + i, to, None))
+        })
+        .collect()
+}
+
 /// A subscription's NOTIFYs past the transactions a Call-ID is followed for: counted as such,
 /// not as a call's dropped transactions (no row loses anything); a call's are.
 #[test]
@@ -3662,14 +3681,7 @@ fn a_non_calls_transactions_past_the_cap_are_counted_apart() {
         true,
         req("SUBSCRIBE", "z9hG4bKs", "sub", 1, "", None),
     )];
-    for n in 1..=cap + 5 {
-        let b = format!("z9hG4bKn{n}");
-        evs.push(ev(
-            f64::from(n),
-            false,
-            req("NOTIFY", &b, "sub", n + 1, "t", None),
-        ));
-    }
+    evs.extend(numbered("NOTIFY", "sub", "t", (1.0, 2), cap + 5, false));
     feed_all(&mut c, &evs);
     let k = c.counters();
     assert_eq!(
@@ -3677,14 +3689,7 @@ fn a_non_calls_transactions_past_the_cap_are_counted_apart() {
         (6, 0)
     );
     let mut evs = answered_call("call", 0.0);
-    for n in 0..cap {
-        let b = format!("z9hG4bKi{n}");
-        evs.push(ev(
-            20.0 + f64::from(n),
-            true,
-            req("INFO", &b, "call", n + 10, "tt", None),
-        ));
-    }
+    evs.extend(numbered("INFO", "call", "tt", (20.0, 10), cap, true));
     feed_all(&mut c, &evs);
     // The call's INVITE and BYE, and 64 INFOs: two past the cap.
     let k = c.counters();
