@@ -160,6 +160,12 @@ impl Hasher for FoldHasher {
         self.mix(n, k2);
     }
 
+    /// Both halves in one multiply.
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        self.mix(n as u64, (n >> 64) as u64);
+    }
+
     #[inline]
     fn finish(&self) -> u64 {
         let [k0, k1, k2, k3] = self.k;

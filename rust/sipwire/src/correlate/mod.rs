@@ -1412,12 +1412,16 @@ impl<B: AsRef<[u8]>> Iterator for Drain<'_, B> {
 /// connection closed goes over a new one, from another port (RFC 3261 §18.2.2).
 fn hop_hash(mut h: FoldHasher, src: SocketAddr, dst: SocketAddr, connection: bool) -> u32 {
     for a in [src, dst] {
+        let port = if connection { 0 } else { u64::from(a.port()) };
         match a.ip() {
-            std::net::IpAddr::V4(ip) => h.write_u32(u32::from(ip)),
-            std::net::IpAddr::V6(ip) => h.write(&ip.octets()),
-        }
-        if !connection {
-            h.write_u32(u32::from(a.port()));
+            // Address and port in one word, marked apart from an IPv6 address's.
+            std::net::IpAddr::V4(ip) => {
+                h.write_u64(1 << 48 | port << 32 | u64::from(u32::from(ip)))
+            }
+            std::net::IpAddr::V6(ip) => {
+                h.write_u128(u128::from(ip));
+                h.write_u64(port);
+            }
         }
     }
     let x = h.finish();
