@@ -162,6 +162,11 @@ impl Default for Maps<'_> {
 }
 
 impl<'s> Maps<'s> {
+    /// Forgets every value (the next section's own; kept slots are not zeroed again).
+    pub(crate) fn clear(&mut self) {
+        self.n = 0;
+    }
+
     /// The value after `rtpmap:`.
     pub(crate) fn push(&mut self, v: &'s [u8]) {
         if let Some(slot) = self.maps.get_mut(self.n) {

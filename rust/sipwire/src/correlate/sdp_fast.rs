@@ -124,7 +124,7 @@ pub(crate) fn read<'s>(
                         emit(&done, &session, &maps, &mut each);
                     }
                 }
-                maps = Maps::default();
+                maps.clear();
                 m += 1;
             }
             b'a' => {
