@@ -347,6 +347,64 @@ def test_counters_keys() -> None:
     assert counters["transactions"] == 4
 
 
+def test_every_counter_is_documented() -> None:
+    """Each key of ``counters`` is named in the stub's docstring, whole or as the ``_suffix``
+    of a group (``uncorrelated_``, ``dropped_``, ``evicted_<outcome>``)."""
+    import ast
+    from pathlib import Path
+
+    stub = Path(sipwire.__file__).with_name("_sipwire.pyi")
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Correlator")
+    prop = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "counters")
+    doc = ast.get_docstring(prop) or ""
+    for key in sipwire.Correlator().counters:
+        group, _, rest = key.partition("_")
+        named = f"``{key}``" in doc or (
+            group in ("uncorrelated", "dropped") and f"``_{rest}``" in doc
+        )
+        if group == "evicted" and key != "evicted_calls":
+            named = "``evicted_<outcome>``" in doc
+        assert named, f"counters[{key!r}] is not in the Correlator.counters docstring"
+
+
+def test_a_subscription_quiet_past_linger_is_made_anew_and_loses_nothing() -> None:
+    """NOTIFYs 70 s apart (past ``linger``): each spell is let go and made again; every
+    message is counted as a non-call one, none uncorrelated."""
+    c = sipwire.Correlator(keep_messages=False)
+    sub = "sub-1"
+    fed = [
+        c.feed(
+            msg("SUBSCRIBE sip:b@y SIP/2.0", "z9hG4bK-s", 1, "SUBSCRIBE", call=sub),
+            time=0.0,
+            src=A,
+            dst=B,
+        ),
+        c.feed(
+            msg("SIP/2.0 200 OK", "z9hG4bK-s", 1, "SUBSCRIBE", to_tag="b1", call=sub),
+            time=0.01,
+            src=B,
+            dst=A,
+        ),
+    ]
+    for i in range(4):
+        t = 1.0 + 70.0 * i
+        # Other traffic moved the capture clock on meanwhile: the quiet spell is let go.
+        assert c.drain_finished(t - 1.0) == []
+        notify = msg(
+            "NOTIFY sip:a@x SIP/2.0", f"z9hG4bK-n{i}", 10 + i, "NOTIFY", "b1", "a1", call=sub
+        )
+        fed.append(c.feed(notify, time=t, src=B, dst=A))
+        ok = msg("SIP/2.0 200 OK", f"z9hG4bK-n{i}", 10 + i, "NOTIFY", "b1", "a1", call=sub)
+        fed.append(c.feed(ok, time=t + 0.01, src=A, dst=B))
+    c.finish()
+    assert c.drain_all() == []
+    assert fed == ["stored"] * 10
+    k = c.counters
+    assert (k["uncorrelated"], k["calls"], k["non_call_messages"]) == (0, 0, 10)
+    assert k["dialogs"] == 4  # one a spell, as documented
+
+
 def test_bad_arguments() -> None:
     c = sipwire.Correlator()
     inv = msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE")

@@ -1449,13 +1449,41 @@ class Correlator:
         (default: the latest time fed), and those evicted from a full table."""
     def drain_all(self) -> list[CorrelatedCall]:
         """Hands out, and forgets, every call (the capture has ended)."""
-    def transactions(self) -> list[CorrelatedTransaction]: ...
-    def dialogs(self) -> list[CorrelatedDialog]: ...
-    def calls(self) -> list[CorrelatedCall]: ...
+    def transactions(self) -> list[CorrelatedTransaction]:
+        """Every transaction held (not yet handed out), by the time of its first message."""
+    def dialogs(self) -> list[CorrelatedDialog]:
+        """Every dialog held, by the time of its first message."""
+    def calls(self) -> list[CorrelatedCall]:
+        """Every call held, by the time of its first message (a snapshot: the calls stay
+        held, unlike ``drain_finished``)."""
     def outcome_counts(self) -> dict[_Outcome, int]:
         """Calls per outcome, those held and those handed out."""
     @property
-    def counters(self) -> dict[str, int]: ...
+    def counters(self) -> dict[str, int]:
+        """What the correlator saw and what it had to let go, since it was made:
+
+        - ``messages`` fed; ``requests`` and ``responses`` among them whose Call-ID, CSeq and
+          top Via were read; ``unparsable``; ``uncorrelated``, and why: ``uncorrelated_no_call_id``,
+          ``_bad_cseq``, ``_no_via``, ``_bad_via``, ``_late`` (a straggler of a call finished
+          less than ``linger`` seconds before), ``_ack_response`` (a response to an ACK);
+          ``repaired`` (a From, To or Via read only with a lenient repair).
+        - ``retransmissions`` (copies on the same hop), ``transactions`` made,
+          ``orphan_responses`` (responses whose request has not been seen; the count goes
+          down when it comes), ``parked_acks`` (2xx ACKs fed before their INVITE).
+        - ``dialogs`` made and ``calls`` (Call-IDs that turned out to be calls),
+          ``finished_calls`` handed out, ``evicted_calls`` (finished early by a full table,
+          ``evicted_<outcome>`` by outcome). A Call-ID that is no call (OPTIONS, REGISTER,
+          a subscription) is let go after ``linger`` seconds of quiet: its messages are then
+          counted in ``non_call_messages``, and a later message makes it anew: a
+          subscription quiet for longer than ``linger`` between its NOTIFYs counts a dialog
+          for each spell.
+        - What the bounds let go: ``dropped`` messages not recorded, by what was full:
+          ``dropped_transactions``, ``_responses``, ``_dialogs``, ``_exchanges``, ``_rows``,
+          ``_info_dtmf`` (past 256 digits in a call);
+          ``non_call_transactions_unfollowed`` (the same cap reached by a Call-ID that is no
+          call: nothing of a call lost).
+        - ``info_dtmf`` (digits read from INFO requests); ``unstored`` (messages not kept: the kept
+          bytes had reached their bound) and ``stored_bytes`` (bytes kept now)."""
 
 # --- correlate (end) -------------------------------------------------------------------------
 
