@@ -642,6 +642,24 @@ def test_early_media_and_partial_outcomes() -> None:
     (call,) = correlate_calls(bye)
     assert call.outcome == "partial"
     assert call.end_time == 30.0 and call.answer_time is None
+    assert call.caller is None and call.callee is None
+
+
+def test_a_partial_calls_caller_is_its_earliest_invites_sender() -> None:
+    """Seen from the callee's re-INVITE on: the re-INVITE's From and To, as the stub says
+    (whoever sent it), and the hangup told relative to them."""
+
+    def from_callee(m: bytes) -> bytes:
+        return m.replace(b"From: <sip:a@x>", b"From: <sip:b@y>").replace(
+            b"To: <sip:b@y>", b"To: <sip:a@x>"
+        )
+
+    reinvite = from_callee(msg("INVITE sip:a@x SIP/2.0", "z9hG4bK-r", 1, "INVITE", "b1", "a1"))
+    ok = from_callee(msg("SIP/2.0 200 OK", "z9hG4bK-r", 1, "INVITE", "b1", "a1"))
+    bye = from_callee(msg("BYE sip:a@x SIP/2.0", "z9hG4bK-b", 2, "BYE", "b1", "a1"))
+    (call,) = correlate_calls([(0.0, reinvite, B, A), (0.1, ok, A, B), (5.0, bye, B, A)])
+    assert call.outcome == "partial"
+    assert (call.caller, call.callee, call.hangup) == ("sip:b@y", "sip:a@x", "caller")
 
 
 def test_uncorrelated_reasons_are_counted() -> None:

@@ -1363,10 +1363,12 @@ class CorrelatedCall:
         """INVITE transactions: the initial one(s), their forks and hops, and re-INVITEs."""
     @property
     def caller(self) -> str | None:
-        """The From URI of the initial INVITE."""
+        """The From URI of the initial INVITE. In a partial call (the initial INVITE not
+        captured), that of the earliest INVITE or ACK seen: a re-INVITE's sender may be
+        either party, and ``hangup`` is told relative to it. None when neither was seen."""
     @property
     def callee(self) -> str | None:
-        """The To URI of the initial INVITE."""
+        """The To URI of the message ``caller`` is read from."""
     @property
     def src(self) -> tuple[str, int] | None:
         """Where the initial INVITE was first seen coming from."""
