@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use arbitrary::{Arbitrary, Unstructured};
-use sipwire::correlate::{CallRecord, Config, Correlator, Outcome, Packet};
+use sipwire::correlate::{CallRecord, Config, Correlator, Outcome, Packet, Text};
 use sipwire::txn::Transport;
 
 /// Operations per input: enough for a whole call (INVITE, provisional, 2xx, ACK, BYE, 200) with
@@ -215,8 +215,8 @@ struct CameTo {
     dialogs: u32,
     early_media: bool,
     /// The initial INVITE's From and To URIs, and where it was first seen going.
-    caller: Option<Box<str>>,
-    callee: Option<Box<str>>,
+    caller: Option<Text>,
+    callee: Option<Text>,
     src: Option<std::net::SocketAddr>,
     dst: Option<std::net::SocketAddr>,
     /// Who sent the first BYE, and the first status indicative response's delay.

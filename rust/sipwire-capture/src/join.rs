@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use sipwire::correlate::{CallRecord, MediaRecord};
+use sipwire::correlate::{CallRecord, MediaRecord, Text};
 
 use crate::rtp::{DtmfRow, RtpStreamRow};
 use crate::types::Endpoint;
@@ -65,7 +65,7 @@ impl SdpSide {
 #[derive(Clone, Debug, PartialEq)]
 pub struct JoinRow {
     pub call_id: Arc<str>,
-    pub to_tag: Box<str>,
+    pub to_tag: Text,
     pub cseq: u32,
     pub media_index: u16,
     offer: Option<SocketAddr>,
@@ -118,7 +118,7 @@ impl JoinRow {
         let end = f64::from_bits(u64::from_be_bytes(r.take(8)?.try_into().ok()?));
         Some(JoinRow {
             call_id: call_id.into(),
-            to_tag: to_tag.into(),
+            to_tag: Text::new(&to_tag),
             cseq,
             media_index,
             offer,

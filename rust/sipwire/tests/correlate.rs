@@ -7,7 +7,7 @@ use sipwire::sdp::Direction;
 
 use sipwire::correlate::{
     CallRecord, Config, Correlator, DialogState, Fed, MediaRecord, Method, Outcome, Packet, Reason,
-    Side,
+    Side, Text,
 };
 
 const A: &str = "10.0.0.1:5060";
@@ -1838,7 +1838,7 @@ fn forked_call_has_one_media_row_per_dialog() {
                 (Some(*ip), Some(*port))
             );
             assert_eq!(m.codec.as_deref(), Some(*codec), "{m:?}");
-            assert_eq!(m.payload_types, vec![0, 8, 18, 101]);
+            assert_eq!(m.payload_types.as_slice(), &[0, 8, 18, 101]);
             assert_eq!(&*m.codecs[3], "telephone-event");
             assert!(close(m.offer_time, 0.0));
             assert_eq!(m.answerer.map(|a| a.ip().to_string()), Some(ip.to_string()));
@@ -2152,10 +2152,10 @@ fn media_rows_have_codecs_and_the_negotiated_one() {
         let m = &r.media;
         assert_eq!(m.len(), 2);
         assert_eq!((&*m[0].kind, m[0].media_index), ("audio", 0));
-        assert_eq!(m[0].payload_types, vec![0, 8, 96, 101]);
+        assert_eq!(m[0].payload_types.as_slice(), &[0, 8, 96, 101]);
         let names: Vec<&str> = m[0].codecs.iter().map(|s| &**s).collect();
         assert_eq!(names, ["PCMU", "PCMA", "opus", "telephone-event"]);
-        assert_eq!(m[0].answer_payload_types, vec![101, 8]);
+        assert_eq!(m[0].answer_payload_types.as_slice(), &[101, 8]);
         assert_eq!(m[0].codec.as_deref(), Some("PCMA"));
         assert_eq!(
             (m[0].codec_payload_type, m[0].codec_clock_rate),
@@ -3286,7 +3286,7 @@ fn ties_in_time_give_the_same_hangup_and_caller_in_any_order() {
         seen(5.0, BOB, ALICE, &bye_b),
     ];
     // Who hung up, and the caller's From and To URIs.
-    type Got = (Option<Side>, Option<Box<str>>, Option<Box<str>>);
+    type Got = (Option<Side>, Option<Text>, Option<Text>);
     let mut first: Option<Got> = None;
     for _run in 0..5 {
         for order in orders(msgs.len()) {

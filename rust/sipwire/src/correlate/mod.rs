@@ -63,6 +63,7 @@ mod report;
 mod rows;
 mod sdp_fast;
 mod table;
+mod text;
 mod txn;
 
 use std::collections::VecDeque;
@@ -78,6 +79,7 @@ pub use report::{
 };
 pub use rows::{CallRecord, MediaRecord, Outcome, OutcomeCounts, Side};
 pub use table::Id;
+pub use text::{PayloadTypes, Text};
 
 use crate::message::{Message, MessageIndex};
 use crate::txn::Transport;

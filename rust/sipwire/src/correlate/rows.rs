@@ -12,6 +12,7 @@ use super::call::{CallRec, Exchange, Leg};
 use super::dtmf::InfoDtmf;
 use super::facts::Method;
 use super::media::{name, negotiated, SdpRec, StreamView};
+use super::text::{PayloadTypes, Text};
 use crate::sdp::Direction;
 
 /// What happened to a call.
@@ -171,8 +172,8 @@ pub struct CallRecord {
     /// Seconds from the 2xx to the BYE.
     pub duration: Option<f64>,
     /// The From and To URIs of the initial INVITE (else of the earliest INVITE or ACK).
-    pub caller: Option<Box<str>>,
-    pub callee: Option<Box<str>>,
+    pub caller: Option<Text>,
+    pub callee: Option<Text>,
     /// Where the initial INVITE was first seen going from and to.
     pub src: Option<SocketAddr>,
     pub dst: Option<SocketAddr>,
@@ -203,7 +204,7 @@ pub struct MediaRecord {
     /// request went to (the caller's in a re-INVITE the callee sent), so that with `cseq`
     /// it names the exchange (each side numbers its own requests, RFC 3261 §12.2.1.1).
     /// Empty when the exchange was answered by none, or the answer had no tag.
-    pub to_tag: Box<str>,
+    pub to_tag: Text,
     pub cseq: u32,
     /// INVITE (re-INVITEs included), UPDATE or PRACK.
     pub method: Method,
@@ -217,18 +218,18 @@ pub struct MediaRecord {
     /// `audio`, `video`, `image`...
     pub kind: Cow<'static, str>,
     /// The connection address (`c=`, as written) and the `m=` port of each side.
-    pub offer_ip: Option<Box<str>>,
+    pub offer_ip: Option<Text>,
     pub offer_port: Option<u16>,
-    pub answer_ip: Option<Box<str>>,
+    pub answer_ip: Option<Text>,
     pub answer_port: Option<u16>,
     pub offer_direction: Option<Direction>,
     pub answer_direction: Option<Direction>,
     /// The offer's formats in `m=` order, and their codec names (`a=rtpmap`, else RFC 3551
     /// §6; empty for a dynamic payload type without one).
-    pub payload_types: Vec<u8>,
+    pub payload_types: PayloadTypes,
     pub codecs: Vec<Cow<'static, str>>,
     /// The answer's formats and codec names.
-    pub answer_payload_types: Vec<u8>,
+    pub answer_payload_types: PayloadTypes,
     pub answer_codecs: Vec<Cow<'static, str>>,
     /// The negotiated codec (RFC 3264: the first of the answer's formats that the offer
     /// had; see `media.rs`), its payload type (the answer's number) and clock rate.
@@ -618,8 +619,11 @@ fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Ve
         let os = p.offer.and_then(|s| s.stream(i));
         let an = p.answer.and_then(|s| s.stream(i));
         let codec = os.zip(an).and_then(|(o, a)| negotiated(&o, &a));
-        let pts =
-            |s: Option<StreamView<'_>>| s.map_or_else(Vec::new, |s| s.payload_types().collect());
+        let pts = |s: Option<StreamView<'_>>| {
+            s.map_or_else(PayloadTypes::default, |s| {
+                PayloadTypes::new(s.payload_types())
+            })
+        };
         let names = |s: Option<StreamView<'_>>| {
             s.map_or_else(Vec::new, |s| s.codec_names().map(name).collect())
         };
@@ -634,9 +638,9 @@ fn media_rows<B>(call_id: &Arc<str>, to_tag: &str, p: &Pair<'_, B>, out: &mut Ve
             answerer: p.answer.map(|s| s.from),
             media_index: u16::try_from(i).unwrap_or(u16::MAX),
             kind: name(os.or(an).map_or("", |s| s.kind)),
-            offer_ip: os.and_then(|s| s.address).map(Box::from),
+            offer_ip: os.and_then(|s| s.address).map(Text::new),
             offer_port: os.map(|s| s.port),
-            answer_ip: an.and_then(|s| s.address).map(Box::from),
+            answer_ip: an.and_then(|s| s.address).map(Text::new),
             answer_port: an.map(|s| s.port),
             offer_direction: os.map(|s| s.direction),
             answer_direction: an.map(|s| s.direction),
@@ -679,8 +683,8 @@ pub(crate) fn record<B>(rec: &CallRec<B>, s: &Summary, evicted: bool) -> CallRec
         post_dial_delay: span(s.invite_time, s.ringing_time),
         srd: span(s.invite_time, s.status_time).filter(|&d| d >= 0.0),
         duration: span(s.answer_time, s.end_time).filter(|&d| d >= 0.0),
-        caller: rec.caller_uri().map(Box::from),
-        callee: rec.callee_uri().map(Box::from),
+        caller: rec.caller_uri().map(Text::new),
+        callee: rec.callee_uri().map(Text::new),
         src: s.src,
         dst: s.dst,
         invites: count(rec.invites()),
