@@ -9,7 +9,10 @@ by Call-ID, keeping per call the INVITE time, the first 1xx (ringing), the first
 INVITE (answer) and the first BYE (end). They are there to show what parsing alone costs with
 each library, not as equals of the correlator.
 
-Checked once, untimed: the correlator stores every message, finds every call answered with one
+The correlator is timed as made by default (no message bytes kept) and with
+``keep_messages=True`` (every transaction's messages kept, for reading them back).
+
+Checked once, untimed: the correlator counts every message, finds every call answered with one
 media session, and its per-call INVITE, ringing, answer and end times are the baseline's.
 
 Run: ``.venv/bin/python -m pytest benches --benchmark-only -q``.
@@ -45,8 +48,8 @@ def packets() -> list[Packet]:
 # --- sipwire.Correlator ----------------------------------------------------------------------
 
 
-def correlate(packets: list[Packet]) -> tuple[sipwire.Correlator, list[Any]]:
-    c = sipwire.Correlator()
+def correlate(packets: list[Packet], keep: bool = False) -> tuple[sipwire.Correlator, list[Any]]:
+    c = sipwire.Correlator(keep_messages=keep)
     feed = c.feed
     for t, src, dst, data in packets:
         feed(data, time=t, src=src, dst=dst)
@@ -120,17 +123,20 @@ def _expected(packets: list[Packet]) -> dict[str, Times]:
 # --- the cases -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("keep", [False, True], ids=["default", "keep_messages"])
 @pytest.mark.benchmark(group=GROUP)
-def test_correlator_sipwire(benchmark: Any, packets: list[Packet]) -> None:
-    c, calls = correlate(packets)
+def test_correlator_sipwire(benchmark: Any, packets: list[Packet], keep: bool) -> None:
+    c, calls = correlate(packets, keep)
     assert c.counters["messages"] == len(packets) and c.counters["unparsable"] == 0
     assert len(calls) == CALLS
     assert all(k.outcome == "answered" and len(k.media) == 1 for k in calls)
     want = _expected(packets)
     got = {k.call_id: [k.invite_time, k.ringing_time, k.answer_time, k.end_time] for k in calls}
     assert got == want
-    benchmark.extra_info.update(library="sipwire.Correlator", messages=len(packets))
-    benchmark(correlate, packets)
+    assert (c.counters["stored_bytes"] > 0) == keep
+    library = "sipwire.Correlator" + ("(keep_messages=True)" if keep else "")
+    benchmark.extra_info.update(library=library, messages=len(packets))
+    benchmark(correlate, packets, keep)
 
 
 @pytest.mark.parametrize("baseline", list(BASELINES))

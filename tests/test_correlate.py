@@ -95,7 +95,7 @@ def held_call() -> list[Fed]:
 
 
 def correlate(messages: list[Fed], end: float | None = None) -> sipwire.Correlator:
-    c = sipwire.Correlator()
+    c = sipwire.Correlator(keep_messages=True)  # the tests read the messages back
     for t, data, src, dst in messages:
         c.feed(data, time=t, src=src, dst=dst)
     c.finish(end)
@@ -212,6 +212,31 @@ def test_retransmissions_counted_not_kept() -> None:
     assert c.counters["messages"] == 8
 
 
+def test_message_bytes_are_kept_only_when_asked_for() -> None:
+    """By default no message's bytes are kept (a monitor's memory follows the calls, not the
+    traffic); the times, statuses and SDP facts are the same either way."""
+    msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000))
+    lean = sipwire.Correlator()
+    kept = sipwire.Correlator(keep_messages=True)
+    for t, data, src, dst in msgs:
+        assert lean.feed(data, time=t, src=src, dst=dst) == "stored"
+        kept.feed(data, time=t, src=src, dst=dst)
+    (a,), (b,) = lean.transactions(), kept.transactions()
+    assert a.request is None and a.responses == [] and a.ack is None
+    assert isinstance(b.request, sipwire.Request) and len(b.responses) == 3
+    assert a.request_time == b.request_time == 0.0
+    assert a.statuses == b.statuses and a.final_status == b.final_status == 200
+    assert lean.counters["stored_bytes"] == 0
+    assert kept.counters["stored_bytes"] >= sum(len(m[1]) for m in msgs[:4])
+    (x,), (y,) = lean.calls(), kept.calls()
+    assert (x.outcome, x.answer_time) == (y.outcome, y.answer_time) == ("answered", 2.0)
+    assert (
+        [(m.offerer_rtp, m.answerer_rtp) for m in x.media]
+        == [(m.offerer_rtp, m.answerer_rtp) for m in y.media]
+        == [(("10.0.0.1", 4000), ("10.0.0.2", 5000))]
+    )
+
+
 def test_feed_reports_what_it_did() -> None:
     c = sipwire.Correlator()
     inv = msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE")
@@ -221,7 +246,7 @@ def test_feed_reports_what_it_did() -> None:
 
 
 def test_feed_parsed_messages() -> None:
-    c = sipwire.Correlator()
+    c = sipwire.Correlator(keep_messages=True)
     for when, data, src, dst in invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None):
         c.feed(sipwire.parse(data), time=when, src=src, dst=dst, transport="tcp")
     (call,) = c.calls()
@@ -406,7 +431,7 @@ def test_a_subscription_quiet_past_linger_is_made_anew_and_loses_nothing() -> No
 
 
 def test_bad_arguments() -> None:
-    c = sipwire.Correlator()
+    c = sipwire.Correlator(keep_messages=True)
     inv = msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-1", 1, "INVITE")
     with pytest.raises(ValueError, match="src"):
         c.feed(inv, time=0.0, src=("not-an-ip", 5060), dst=B)
@@ -483,7 +508,7 @@ def test_addresses_are_read_as_ipaddress_reads_them(host: str) -> None:
 
 
 def test_snapshots_do_not_change() -> None:
-    c = sipwire.Correlator()
+    c = sipwire.Correlator(keep_messages=True)
     msgs = invite_exchange(0.0, "z9hG4bK-1", 1, "b1", None, None)
     for t, data, src, dst in msgs[:2]:
         c.feed(data, time=t, src=src, dst=dst)

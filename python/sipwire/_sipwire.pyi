@@ -1185,8 +1185,8 @@ class CorrelatedTransaction:
     TLS), host names in any case, IPv6 addresses as addresses. A 2xx ACK, and a CANCEL or
     ACK whose key matches no INVITE, joins its INVITE by Call-ID, CSeq and From tag.
     Retransmissions are counted, not kept. ``request``, ``responses``, ``ack``, ``cancel`` and
-    ``cancel_responses`` are None or empty when the correlator does not keep messages
-    (``Correlator(keep_messages=False)``)."""
+    ``cancel_responses`` are None or empty unless the correlator keeps messages
+    (``Correlator(keep_messages=True)``); the times and statuses are there either way."""
 
     @property
     def method(self) -> str:
@@ -1415,7 +1415,7 @@ class Correlator:
         cls,
         *,
         timeout: float = 32.0,
-        keep_messages: bool = True,
+        keep_messages: bool = False,
         linger: float = 32.0,
         closed_linger: float = 5.0,
         ringing_timeout: float = 180.0,
@@ -1424,7 +1424,8 @@ class Correlator:
     ) -> Correlator:
         """``timeout``: seconds without a final response after which a call is "timeout"
         rather than "in_progress" (64*T1, RFC 3261 §17.1.1.2). ``keep_messages``: keep each
-        transaction's messages (``request``, ``responses``...). ``closed_linger``: seconds a
+        transaction's messages (``request``, ``responses``...); off by default, so that memory
+        follows the calls open, not the bytes seen. ``closed_linger``: seconds a
         call is kept after its BYE was answered or its failure ACKed (T4), ``linger`` after a
         BYE or failure without that (64*T1; also how long a finished call's stragglers are
         told apart); ``ringing_timeout``: seconds after a provisional response without final

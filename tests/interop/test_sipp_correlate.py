@@ -86,7 +86,7 @@ class SippRun:
 def correlate(
     entries: list[Entry], me: tuple[str, int], peer: tuple[str, int]
 ) -> sipwire.Correlator:
-    c = sipwire.Correlator()
+    c = sipwire.Correlator(keep_messages=True)
     for e in entries:
         src, dst = (me, peer) if e.sent else (peer, me)
         fed = c.feed(e.data, time=e.time, src=src, dst=dst)

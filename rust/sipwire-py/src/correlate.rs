@@ -754,7 +754,7 @@ impl Correlator {
     #[pyo3(signature = (
         *,
         timeout=32.0,
-        keep_messages=true,
+        keep_messages=false,
         linger=32.0,
         closed_linger=5.0,
         ringing_timeout=180.0,
