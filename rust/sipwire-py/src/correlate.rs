@@ -19,7 +19,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::pyclass::PyClass;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use sipwire::correlate::{self as core, Captured, Config, Fed, Packet};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport;
@@ -124,6 +124,9 @@ pub(crate) fn socket_addr<S: AsRef<str>>(
     (host, Port(port)): (S, Port),
 ) -> PyResult<SocketAddr> {
     let host = host.as_ref();
+    if let Some(ip) = dotted_quad(host.as_bytes()) {
+        return Ok(SocketAddr::new(IpAddr::V4(ip), port));
+    }
     let h = host.trim_start_matches('[').trim_end_matches(']');
     match h.parse::<IpAddr>() {
         Ok(ip) => Ok(SocketAddr::new(ip, port)),
@@ -131,6 +134,72 @@ pub(crate) fn socket_addr<S: AsRef<str>>(
             py,
             format!("{what} must be (IP address, port), not ({host:?}, {port})"),
         )),
+    }
+}
+
+/// An IPv4 address in its one canonical text (four decimal octets, no leading zeros), read
+/// without the general parser: ~40 instructions instead of ~190, on every message fed. Any
+/// other text is left to `IpAddr`'s parser, which accepts or refuses it as Python's
+/// `ipaddress` does.
+fn dotted_quad(s: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let (mut i, mut n, mut digits) = (0usize, 0u32, 0u32);
+    for &b in s {
+        match b {
+            b'0'..=b'9' if digits < 3 && !(digits == 1 && n == 0) => {
+                n = n * 10 + u32::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && i < 3 => {
+                *octets.get_mut(i)? = u8::try_from(n).ok()?;
+                (i, n, digits) = (i + 1, 0, 0);
+            }
+            _ => return None,
+        }
+    }
+    if i != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(n).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
+}
+
+/// `src`/`dst`: a `(host, port)` tuple, its host read in place (no copy of the `str`, no
+/// reference to drop: this runs twice a message). Anything else goes through the general
+/// extraction, for its usual errors.
+fn endpoint(py: Python<'_>, what: &str, ob: &Bound<'_, PyAny>) -> PyResult<SocketAddr> {
+    if let Ok(t) = ob.downcast::<PyTuple>() {
+        if t.len() != 2 {
+            return Err(local_msg(
+                py,
+                format!(
+                    "{what} must be (IP address, port), not a tuple of {} items",
+                    t.len()
+                ),
+            ));
+        }
+        if let (Ok(host), Ok(port)) = (t.get_borrowed_item(0), t.get_borrowed_item(1)) {
+            if let Ok(host) = host.downcast::<PyString>() {
+                let port: Port = port.extract().map_err(|e| argument_error(py, what, e))?;
+                return socket_addr(py, what, (host.to_str()?, port));
+            }
+        }
+    }
+    let pair: (PyBackedStr, Port) = ob.extract().map_err(|e| argument_error(py, what, e))?;
+    socket_addr(py, what, pair)
+}
+
+/// A TypeError from extracting an argument, told with the argument's name as PyO3 tells it.
+fn argument_error(py: Python<'_>, what: &str, e: PyErr) -> PyErr {
+    if e.get_type(py)
+        .is(py.get_type::<pyo3::exceptions::PyTypeError>())
+    {
+        let told =
+            pyo3::exceptions::PyTypeError::new_err(format!("argument '{what}': {}", e.value(py)));
+        told.set_cause(py, e.cause(py));
+        told
+    } else {
+        e
     }
 }
 
@@ -799,17 +868,20 @@ impl Correlator {
         py: Python<'py>,
         data: &Bound<'_, PyAny>,
         time: f64,
-        src: (PyBackedStr, Port),
-        dst: (PyBackedStr, Port),
+        src: &Bound<'_, PyAny>,
+        dst: &Bound<'_, PyAny>,
         transport: &str,
     ) -> PyResult<Bound<'py, PyString>> {
         let packet = Packet::new(
             finite(py, "time", time)?,
-            socket_addr(py, "src", src)?,
-            socket_addr(py, "dst", dst)?,
+            endpoint(py, "src", src)?,
+            endpoint(py, "dst", dst)?,
             transport_of(py, transport)?,
         );
-        let parsed = if let Ok(r) = data.downcast::<Request>() {
+        // Bytes, the common case, first: the class checks below cost a type lookup each.
+        let parsed = if data.is_exact_instance_of::<PyBytes>() {
+            None
+        } else if let Ok(r) = data.downcast::<Request>() {
             let c = &r.get().core;
             Some((Arc::<[u8]>::from(c.buf(py)), c.index.clone()))
         } else if let Ok(r) = data.downcast::<Response>() {
