@@ -20,7 +20,7 @@ use pyo3::pyclass::PyClass;
 use pyo3::pyclass_init::PyClassInitializer;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
-use sipwire::correlate::{self as core, Captured, Config, Fed, Packet};
+use sipwire::correlate::{self as core, Captured, Config, Fed, Packet, Text};
 use sipwire::message::MessageIndex;
 use sipwire::txn::Transport;
 
@@ -279,14 +279,10 @@ fn message(
 /// CANCEL. A snapshot: it does not change when more is fed.
 #[pyclass(frozen, module = "sipwire._sipwire", name = "CorrelatedTransaction")]
 pub struct Transaction {
-    /// `INVITE` for an INVITE transaction (never `ACK` or `CANCEL`), else the method.
-    #[pyo3(get)]
-    method: String,
-    /// The top Via branch, None when there is none.
-    #[pyo3(get)]
-    branch: Option<String>,
-    #[pyo3(get)]
-    call_id: String,
+    // Kept inline (`Text`): three allocations a transaction fewer in `calls()`.
+    method: Text,
+    branch: Option<Text>,
+    call_id: Text,
     #[pyo3(get)]
     cseq: u32,
     /// The status of the earliest final response (200-699), None without one.
@@ -324,9 +320,9 @@ pub struct Transaction {
 impl Transaction {
     fn of(t: &core::Transaction<'_, Arc<[u8]>>) -> Transaction {
         Transaction {
-            method: t.method().to_owned(),
-            branch: t.branch().map(lossy_string),
-            call_id: lossy_string(t.call_id()),
+            method: Text::new(t.method()),
+            branch: t.branch().map(lossy_text),
+            call_id: lossy_text(t.call_id()),
             cseq: t.cseq(),
             final_status: t.final_status(),
             retransmissions: t.retransmissions(),
@@ -349,8 +345,30 @@ impl Transaction {
     }
 }
 
+/// Bytes as text, invalid UTF-8 replaced (as `lossy_string`), inline when short.
+fn lossy_text(b: &[u8]) -> Text {
+    Text::new(&sipwire::scan::lossy_str(b))
+}
+
 #[pymethods]
 impl Transaction {
+    /// `INVITE` for an INVITE transaction (never `ACK` or `CANCEL`), else the method.
+    #[getter]
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The top Via branch, None when there is none.
+    #[getter]
+    fn branch(&self) -> Option<&str> {
+        self.branch.as_deref()
+    }
+
+    #[getter]
+    fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
     /// The request (a `Request`), None when it was not captured.
     #[getter]
     fn request(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
