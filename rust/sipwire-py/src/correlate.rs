@@ -97,7 +97,7 @@ fn py_addr(v: &Option<(String, u16)>) -> String {
         .map_or_else(|| "None".to_owned(), |(h, p)| format!("('{h}', {p})"))
 }
 
-fn strings(v: &[Box<str>]) -> Vec<String> {
+fn strings<S: std::ops::Deref<Target = str>>(v: &[S]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 

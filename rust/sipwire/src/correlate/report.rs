@@ -10,6 +10,7 @@ use super::facts::Method;
 use super::media::StreamView;
 use super::rows::{info_dtmf, leg_tag, pairs, span, Outcome, Side, Summary};
 use super::table::Id;
+use super::text::{PayloadTypes, Text};
 use super::txn::{RespRec, TxnRec};
 use super::Captured;
 use crate::sdp::Direction;
@@ -192,7 +193,7 @@ pub struct HoldPeriod {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RtpEndpoint {
     /// The connection address as written (an IP address, or a name).
-    pub address: Box<str>,
+    pub address: Text,
     pub port: u16,
 }
 
@@ -208,7 +209,7 @@ impl RtpEndpoint {
 /// the payload types and codec names of each and the negotiated codec.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaStream {
-    pub media: Box<str>,
+    pub media: Text,
     /// `None` for a disabled stream (port 0) or one without `c=`.
     pub offer: Option<RtpEndpoint>,
     pub answer: Option<RtpEndpoint>,
@@ -216,16 +217,16 @@ pub struct MediaStream {
     pub answer_direction: Option<Direction>,
     /// The connection address (as written) and the `m=` port of each side, also for a
     /// disabled stream (port 0).
-    pub offer_address: Option<Box<str>>,
+    pub offer_address: Option<Text>,
     pub offer_port: Option<u16>,
-    pub answer_address: Option<Box<str>>,
+    pub answer_address: Option<Text>,
     pub answer_port: Option<u16>,
-    pub offer_payload_types: Vec<u8>,
-    pub offer_codecs: Vec<Box<str>>,
-    pub answer_payload_types: Vec<u8>,
-    pub answer_codecs: Vec<Box<str>>,
+    pub offer_payload_types: PayloadTypes,
+    pub offer_codecs: Vec<Text>,
+    pub answer_payload_types: PayloadTypes,
+    pub answer_codecs: Vec<Text>,
     /// The first of the answer's formats that the offer had (RFC 3264 §6.1).
-    pub codec: Option<Box<str>>,
+    pub codec: Option<Text>,
     pub codec_payload_type: Option<u8>,
     pub codec_clock_rate: Option<u32>,
 }
@@ -337,11 +338,13 @@ pub(crate) fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
                 .map(|i| {
                     let os = p.offer.and_then(|s| s.stream(i));
                     let an = p.answer.and_then(|s| s.stream(i));
-                    let names = |s: Option<StreamView<'_>>| -> Vec<Box<str>> {
-                        s.map_or_else(Vec::new, |s| s.codec_names().map(Box::from).collect())
+                    let names = |s: Option<StreamView<'_>>| -> Vec<Text> {
+                        s.map_or_else(Vec::new, |s| s.codec_names().map(Text::new).collect())
                     };
-                    let pts = |s: Option<StreamView<'_>>| -> Vec<u8> {
-                        s.map_or_else(Vec::new, |s| s.payload_types().collect())
+                    let pts = |s: Option<StreamView<'_>>| -> PayloadTypes {
+                        s.map_or_else(PayloadTypes::default, |s| {
+                            PayloadTypes::new(s.payload_types())
+                        })
                     };
                     let codec = os
                         .zip(an)
@@ -352,15 +355,15 @@ pub(crate) fn media_sessions<B>(rec: &CallRec<B>) -> Vec<MediaSession> {
                         answer: an.as_ref().and_then(endpoint),
                         offer_direction: os.map(|s| s.direction),
                         answer_direction: an.map(|s| s.direction),
-                        offer_address: os.and_then(|s| s.address).map(Box::from),
+                        offer_address: os.and_then(|s| s.address).map(Text::new),
                         offer_port: os.map(|s| s.port),
-                        answer_address: an.and_then(|s| s.address).map(Box::from),
+                        answer_address: an.and_then(|s| s.address).map(Text::new),
                         answer_port: an.map(|s| s.port),
                         offer_payload_types: pts(os),
                         offer_codecs: names(os),
                         answer_payload_types: pts(an),
                         answer_codecs: names(an),
-                        codec: codec.map(|(_, n)| n.into()),
+                        codec: codec.map(|(_, n)| Text::new(n)),
                         codec_payload_type: codec.map(|(f, _)| f.payload_type),
                         codec_clock_rate: codec.map(|(f, _)| f.clock_rate).filter(|&r| r > 0),
                     }
