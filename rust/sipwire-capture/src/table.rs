@@ -2,7 +2,6 @@
 //! record batches. The schema is fixed (the `raw` column only when asked for), so every batch
 //! of a read, of `parse_table` and of the distributed engines has the same columns.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -155,34 +154,11 @@ impl IpColumn {
             if self.recent[0].0 != Some(ip) {
                 let text = &mut self.recent[0].1;
                 text.clear();
-                write_ip(text, ip);
+                sipwire::correlate::write_ip(text, ip);
                 self.recent[0].0 = Some(ip);
             }
         }
         self.builder.append_value(&self.recent[0].1);
-    }
-}
-
-fn write_ip(text: &mut String, ip: IpAddr) {
-    match ip {
-        // Dotted quads by hand: `Display` goes through the formatter per octet.
-        IpAddr::V4(v4) => {
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    text.push('.');
-                }
-                if o >= 100 {
-                    text.push(char::from(b'0' + o / 100));
-                }
-                if o >= 10 {
-                    text.push(char::from(b'0' + o / 10 % 10));
-                }
-                text.push(char::from(b'0' + o % 10));
-            }
-        }
-        IpAddr::V6(_) => {
-            let _ = write!(text, "{ip}");
-        }
     }
 }
 

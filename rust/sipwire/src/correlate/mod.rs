@@ -79,7 +79,7 @@ pub use report::{
 };
 pub use rows::{CallRecord, MediaRecord, Outcome, OutcomeCounts, Side};
 pub use table::Id;
-pub use text::{PayloadTypes, Text};
+pub use text::{write_ip, PayloadTypes, Text};
 
 use crate::message::{Message, MessageIndex};
 use crate::txn::Transport;
