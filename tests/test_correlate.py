@@ -457,8 +457,16 @@ def test_bad_arguments() -> None:
     with pytest.raises(OverflowError):
         c.feed(inv, time=0.0, src=A, dst=(B[0], 2**200))
     for bad in ("5060", 5060.0):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="argument 'dst'"):
             c.feed(inv, time=0.0, src=A, dst=(B[0], bad))  # type: ignore[arg-type]
+    # A tuple of the wrong length is said as such; what is no (str, int) tuple is a TypeError
+    # naming the argument.
+    for end in ((B[0],), (*B, 1)):
+        with pytest.raises(sipwire.LocalProtocolError, match=r"dst must .* tuple of length [13]$"):
+            c.feed(inv, time=0.0, src=A, dst=end)  # type: ignore[arg-type]
+    for end in (list(B), B[0], (B[0].encode(), B[1]), None):
+        with pytest.raises(TypeError, match="argument 'src'"):
+            c.feed(inv, time=0.0, src=end, dst=B)  # type: ignore[arg-type]
     assert c.counters["messages"] == 0
     c.feed(inv, time=0.0, src=("::1", 5060), dst=("[::1]", 5062))
     assert c.transactions()[0].request is not None
