@@ -523,6 +523,25 @@ def test_addresses_are_read_as_ipaddress_reads_them(host: str) -> None:
         assert call.src == (str(want), 5060)  # written back as Python writes it
 
 
+def test_long_and_non_ascii_ids_read_back_whole() -> None:
+    """A transaction's Call-ID and branch past the inline size, multibyte UTF-8 and a byte
+    that is no UTF-8 (replaced, as everywhere) come back from the snapshots whole."""
+    c = sipwire.Correlator()
+    cases = [
+        ("x" * 60 + "@host", "z9hG4bK" + "b" * 50, "x" * 60 + "@host"),
+        (b"caf\xc3\xa9-\xff@h", "z9hG4bK-2", "caf\u00e9-\ufffd@h"),
+        ("OPTIONS-" + "\u00fc" * 20, "z9hG4bK-3", "OPTIONS-" + "\u00fc" * 20),
+    ]
+    for i, (call, branch, _) in enumerate(cases):
+        cid = call if isinstance(call, bytes) else call.encode()
+        data = msg("INVITE sip:b@y SIP/2.0", branch, 1, "INVITE", call="@CID@")
+        data = data.replace(b"@CID@", cid)
+        assert c.feed(data, time=float(i), src=A, dst=B) == "stored"
+    got = [(t.call_id, t.branch) for t in c.transactions()]
+    assert got == [(want, branch) for _, branch, want in cases]
+    assert [k.call_id for k in c.calls()] == [want for _, _, want in cases]
+
+
 def test_every_ipv4_octet_is_read_and_written_back() -> None:
     """The hand-written IPv4 reader and writer, against Python's own, for every octet value
     in each place."""
