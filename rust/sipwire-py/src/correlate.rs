@@ -82,8 +82,8 @@ fn py_addr(v: &Option<(String, u16)>) -> String {
         .map_or_else(|| "None".to_owned(), |(h, p)| format!("('{h}', {p})"))
 }
 
-fn strings<S: std::ops::Deref<Target = str>>(v: &[S]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+fn strings(v: &[Text]) -> Vec<String> {
+    v.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
 /// A port number from Python: an int from 0 to 65535, else a LocalProtocolError saying so
