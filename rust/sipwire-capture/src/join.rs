@@ -254,8 +254,16 @@ fn join_at(
     rows: &[JoinRow],
     items: impl Iterator<Item = (Endpoint, Endpoint, i64)>,
 ) -> Vec<Option<Joined>> {
-    // Endpoint -> (row, the side that announced it).
-    let mut by_addr: HashMap<SocketAddr, Vec<(usize, SdpSide)>> = HashMap::new();
+    // Nothing to join (a capture without RTP, or without telephone-events): the index of
+    // every media row's endpoints is not worth building.
+    let mut items = items.peekable();
+    if items.peek().is_none() {
+        return Vec::new();
+    }
+    // Endpoint -> (row, the side that announced it). The endpoints come from the capture:
+    // the hasher is seeded per process, so no one can pick colliding addresses ahead.
+    let mut by_addr: HashMap<SocketAddr, Vec<(usize, SdpSide)>, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(2 * rows.len(), foldhash::fast::RandomState::default());
     for (ri, r) in rows.iter().enumerate() {
         for (a, side) in [(r.offer, SdpSide::Offer), (r.answer, SdpSide::Answer)] {
             if let Some(a) = a {
@@ -377,6 +385,9 @@ mod tests {
         assert_eq!((j.row, j.side), (0, SdpSide::Offer));
         let j = at(&rows, "10.0.0.1:4000", "10.0.1.2:6000", 5.0).unwrap();
         assert_eq!((j.row, j.side), (1, SdpSide::Answer));
+        // No streams, no events: nothing joined (and no index made).
+        assert!(join(&rows, &[]).is_empty());
+        assert!(join_dtmf(&rows, &[]).is_empty());
     }
 
     #[test]

@@ -335,10 +335,11 @@ impl Pipeline {
                 rtp_stats: RtpStats::default(),
                 retired: Vec::new(),
                 analysis: opts.calls.then(|| {
-                    let a = Analysis::new(sipwire::correlate::Config {
+                    let mut a = Analysis::new(sipwire::correlate::Config {
                         parse: opts.parse,
                         ..sipwire::correlate::Config::DEFAULT
                     });
+                    a.set_parallel_tables(opts.calls_thread);
                     if opts.calls_thread {
                         CallStage::threaded(a)
                     } else {

@@ -442,10 +442,7 @@ impl CaptureReader {
                     "this read does not make calls: use sipwire.capture.analyze (or read(..., calls=True))".into(),
                 ));
             };
-            (
-                a.calls_batch().map_err(arrow)?,
-                a.media_batch().map_err(arrow)?,
-            )
+            a.call_batches().map_err(arrow)?
         };
         let tables = (
             Py::new(py, Table::new(c.schema(), vec![c]))?,
