@@ -851,3 +851,37 @@ def test_capture_problems_say_why_messages_are_in_no_call(
     rc, _, err = run(capsys, str(path), "--quiet", "--html", str(report))
     assert rc == 0, err
     assert "messages whose top Via does not parse are in no call" in report.read_text()
+
+
+@pytest.mark.parametrize("how", ["absent", "not found"])
+def test_without_pyarrow_it_says_what_to_install(how: str) -> None:
+    """pyarrow is imported while the read starts; without it the command stops at once and
+    says what to install (exit status 2), whether the import fails or finding it does."""
+    import subprocess
+
+    block = {
+        "absent": "sys.modules['pyarrow'] = None",
+        "not found": (
+            "import importlib.machinery\n"
+            "class _NoArrow(importlib.machinery.PathFinder):\n"
+            "    @classmethod\n"
+            "    def find_spec(cls, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'pyarrow':\n"
+            "            raise ModuleNotFoundError(name)\n"
+            "        return None\n"
+            "sys.meta_path.insert(0, _NoArrow)"
+        ),
+    }[how]
+    code = f"import sys\n{block}\nfrom sipwire.cli import main\nsys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "analyze", str(CAPTURE), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        "sipwire analyze: pyarrow is needed for the tables: pip install pyarrow"
+    )
+    assert "Traceback" not in proc.stderr

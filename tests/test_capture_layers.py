@@ -526,3 +526,70 @@ def test_parse_table(written: dict[str, Expected]) -> None:
     assert table.schema.field("status").type == pa.uint16()
     empty = pa.table(sipwire.parse_table([]))
     assert empty.num_rows == 0 and "call_id" in empty.schema.names
+
+
+class _Pipe:
+    """A file object that cannot seek: read as it comes, its bytes never looked at first."""
+
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+    def seekable(self) -> bool:
+        return False
+
+
+def test_read_ahead_keeps_every_row_for_the_stream(written: dict[str, Expected]) -> None:
+    exp = written["tcp_multi"]
+    whole = pa.table(capture_module().read(exp.path))
+    cap = capture_module().read(exp.path, batch_rows=2)
+    cap.read_ahead(3)
+    assert cap.stats["sip_messages"] >= min(6, whole.num_rows)
+    cap.read_ahead(0)
+    with pytest.raises(ValueError, match="batches must be 0 or more"):
+        cap.read_ahead(-1)
+    reader = pa.RecordBatchReader.from_stream(cap.messages)
+    batches = list(reader)
+    assert all(b.num_rows <= 2 for b in batches)
+    assert pa.Table.from_batches(batches, schema=reader.schema).equals(whole)
+
+
+def test_read_ahead_gives_its_error_after_the_rows_before_it(
+    written: dict[str, Expected],
+) -> None:
+    """A second source that is not a capture: reading ahead past it raises nothing; the
+    stream gives the first source's rows, then the error, as a read batch by batch does."""
+    exp = written["tcp_multi"]
+    whole = pa.table(capture_module().read(exp.path))
+    junk = b"this is not a capture file at all, " * 4
+
+    data = Path(exp.path).read_bytes()
+
+    def sources() -> list[Any]:
+        return [io.BytesIO(data), _Pipe(junk)]
+
+    # The same read without reading ahead: the rows, then the error.
+    plain = pa.RecordBatchReader.from_stream(capture_module().read(sources(), batch_rows=2))
+    got: list[pa.RecordBatch] = []
+    with pytest.raises(Exception) as plain_error:
+        for b in plain:
+            got.append(b)
+    assert sum(b.num_rows for b in got) == whole.num_rows
+
+    cap = capture_module().read(sources(), batch_rows=2)
+    cap.read_ahead(10_000)  # past the end of the first source: no error yet
+    reader = pa.RecordBatchReader.from_stream(cap.messages)
+    got = []
+    with pytest.raises(type(plain_error.value)) as error:
+        for b in reader:
+            got.append(b)
+    assert sum(b.num_rows for b in got) == whole.num_rows
+    assert str(error.value) == str(plain_error.value)
+
+    # `finish` comes to it too.
+    cap = capture_module().read(sources(), batch_rows=2)
+    cap.read_ahead(10_000)
+    with pytest.raises(ValueError, match="capture"):
+        cap.finish()

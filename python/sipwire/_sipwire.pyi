@@ -525,6 +525,9 @@ class CaptureReader:
     ) -> CaptureReader: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The ``messages`` table as an Arrow stream; it can be taken once."""
+    def read_ahead(self, batches: int = 1) -> None:
+        """Reads ahead (the GIL released) until ``batches`` ``messages`` batches wait, or the
+        input ends; an error of the read is raised where the stream comes to it."""
     def finish(self) -> None:
         """Reads the rest of the input (the GIL released), keeping batches not yet taken."""
     def rtp_streams(self) -> Table:

@@ -95,6 +95,16 @@ class Capture:
         self._reader.finish()
         return self
 
+    def read_ahead(self, batches: int = 1) -> None:
+        """Reads on (the GIL released) until ``batches`` ``messages`` batches wait to be
+        taken, or the input ends: a thread that has other work before it takes them (an
+        import, a file to open) lets the read start meanwhile. Held batches cost memory
+        (``batch_rows`` rows each). An error of the read is raised where the stream (or
+        :meth:`finish`) comes to it, after the batches read before it."""
+        if batches < 0:
+            raise ValueError(f"batches must be 0 or more, not {batches}")
+        self._reader.read_ahead(batches)
+
     def stop(self) -> None:
         """Ends the read where it is, from any thread (an interrupt): what was read is
         finished into the tables as if the input ended there, the rest is not read. A read

@@ -180,6 +180,20 @@ class UsageError(Exception):
     """Exit status 2: the command line or the input cannot be used."""
 
 
+def _need_pyarrow() -> None:
+    """Whether pyarrow can be imported, asked without importing it (~0.2 s with numpy)."""
+    import importlib.util
+
+    if "pyarrow" in sys.modules:
+        return
+    try:
+        found = importlib.util.find_spec("pyarrow") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise UsageError("pyarrow is needed for the tables: pip install pyarrow")
+
+
 def _pyarrow() -> Any:
     # pyarrow loads numpy, whose OpenBLAS starts a thread per core that spins for a while:
     # ~0.1 s of a core taken from the read and the correlator. The command does no linear
@@ -189,9 +203,7 @@ def _pyarrow() -> Any:
     try:
         import pyarrow
     except ImportError:
-        raise UsageError(
-            "sipwire analyze needs pyarrow for its tables: pip install pyarrow"
-        ) from None
+        raise UsageError("pyarrow is needed for the tables: pip install pyarrow") from None
     return pyarrow
 
 
@@ -468,6 +480,10 @@ def _table(pa: Any, x: Any) -> Any:
     return pa.RecordBatchReader.from_stream(x).read_all()
 
 
+# Batches (``batch_rows`` messages each) the read may make ahead while pyarrow is imported.
+READ_AHEAD_BATCHES = 4
+
+
 def read_all(
     analysis: Any,
     sources: Sequence[str],
@@ -494,8 +510,17 @@ def read_all(
     # as stopped while it still reads (CPython 3.11), and the summary would take the lock.
     done = threading.Event()
 
+    # Set once this thread has imported pyarrow: until then the reading thread reads ahead
+    # (the GIL released), so the ~0.2 s of the import is not added to the read.
+    imported = threading.Event()
+
     def read() -> None:
         if on_batch is not None:
+            ahead = getattr(analysis, "read_ahead", None)
+            n = 0
+            while ahead is not None and not imported.is_set() and n < READ_AHEAD_BATCHES:
+                n += 1
+                ahead(n)
             reader = _pyarrow().RecordBatchReader.from_stream(analysis.messages)
             schema.append(reader.schema)
             for b in reader:
@@ -516,6 +541,19 @@ def read_all(
     bar.last = start  # the first line after a moment (a short read draws only the last)
     worker = threading.Thread(target=work, name="sipwire-analyze", daemon=True)
     worker.start()
+    try:
+        _pyarrow()
+        import pyarrow.compute  # noqa: F401  (the batches' counts use it)
+    except BaseException:
+        # pyarrow found but not importable: the read is ended before the error is raised
+        # (a thread left in the read would be torn down mid-call as the interpreter exits).
+        stop = getattr(analysis, "stop", None)
+        if stop is not None:
+            stop()
+        imported.set()
+        done.wait(10)
+        raise
+    imported.set()
     while not done.is_set():
         try:
             done.wait(0.2)
@@ -1307,7 +1345,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    pa = _pyarrow()
+    # Imported while the read starts (read_all); told now when it is missing.
+    _need_pyarrow()
     out: TextIO = sys.stdout
     width = args.width or shutil.get_terminal_size((100, 24)).columns
     st = Style(Style.wanted(out, args.color))
@@ -1341,8 +1380,6 @@ def _run(args: argparse.Namespace) -> int:
     # One pass over the messages, as the read makes them: the capture's span, the messages
     # table written, the rows a ladder or the report needs kept (all of them only for --html;
     # for --call those whose Call-ID starts with what was asked, resolved once calls exist).
-    import pyarrow.compute as pc
-
     span = Span()
     keep_all = args.html is not None
     kept: list[Any] = []
@@ -1355,6 +1392,8 @@ def _run(args: argparse.Namespace) -> int:
         if keep_all:
             kept.append(b)
         elif args.call is not None:
+            import pyarrow.compute as pc
+
             ids = b.column(b.schema.get_field_index("call_id"))
             f = b.filter(pc.fill_null(pc.starts_with(ids, pattern=args.call), False))
             if f.num_rows:
@@ -1368,6 +1407,9 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         # Raised in the reading thread when the bytes are not a capture (or cannot be read).
         raise UsageError(input_error(sources, e)) from None
+    pa = _pyarrow()
+    import pyarrow.compute as pc
+
     stats = dict(analysis.stats)
     if stats.get("truncated_file") or stats.get("truncated_records"):
         # Still a result (what was read before the cut), said once and in the summary.

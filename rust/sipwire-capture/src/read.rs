@@ -57,6 +57,9 @@ pub struct CaptureRead {
     records: RecordStats,
     opts: Options,
     finished: bool,
+    /// An error met reading ahead ([`CaptureRead::read_ahead`]), for `next_batch` to return
+    /// after the batches read before it: where a read batch by batch would have met it.
+    deferred: Option<ReadError>,
     /// Set from any thread to end the read where it is ([`CaptureRead::stop_flag`]).
     stop: Arc<AtomicBool>,
     /// The counters as of the last step, for a reader of them that must not wait for a step
@@ -90,6 +93,7 @@ impl CaptureRead {
             records: RecordStats::default(),
             opts,
             finished: false,
+            deferred: None,
             stop: Arc::new(AtomicBool::new(false)),
             published: Arc::new(Mutex::new(Stats::default())),
         }
@@ -118,7 +122,7 @@ impl CaptureRead {
                 return Some(b.map_err(ReadError::Arrow));
             }
             if self.finished {
-                return None;
+                return self.deferred.take().map(Err);
             }
             if let Err(e) = self.step() {
                 self.finished = true;
@@ -212,11 +216,27 @@ impl CaptureRead {
     pub fn read_some(&mut self, steps: usize) -> Result<bool, ReadError> {
         for _ in 0..steps {
             if self.finished {
+                if let Some(e) = self.deferred.take() {
+                    return Err(e);
+                }
                 break;
             }
             self.step().inspect_err(|_| self.finished = true)?;
         }
         Ok(self.finished)
+    }
+
+    /// Reads until `batches` `messages` batches wait to be taken, or the input ends. For a
+    /// caller with other work to do before it pulls the batches (on another thread, the
+    /// read's lock released between steps): the two overlap. An error is kept for
+    /// `next_batch`, which returns it after the batches read before it.
+    pub fn read_ahead(&mut self, batches: usize) {
+        while !self.finished && self.pipeline.ready() < batches {
+            if let Err(e) = self.step() {
+                self.finished = true;
+                self.deferred = Some(e);
+            }
+        }
     }
 
     pub fn is_finished(&self) -> bool {

@@ -377,6 +377,24 @@ impl CaptureReader {
         .map_err(|e| read_error(py, e))
     }
 
+    /// Reads ahead (the GIL released) until `batches` `messages` batches wait to be taken,
+    /// or the input ends: work the caller does meanwhile on another thread overlaps the
+    /// read. An error of the read is raised where the stream (or `finish`) comes to it.
+    #[pyo3(signature = (batches=1))]
+    fn read_ahead(&self, py: Python<'_>, batches: usize) {
+        let read = self.read.clone();
+        py.allow_threads(move || {
+            // A batch at a time, so `stats()` from another thread gets in between.
+            for n in 1..=batches {
+                let mut r = read.lock().unwrap_or_else(|p| p.into_inner());
+                r.read_ahead(n);
+                if r.is_finished() {
+                    break;
+                }
+            }
+        });
+    }
+
     /// The `calls` table (a read made with calls=True; finishes the read first).
     fn calls(&self, py: Python<'_>) -> PyResult<Py<Table>> {
         Ok(self.call_tables(py)?.0.clone_ref(py))
