@@ -467,6 +467,10 @@ def test_bad_arguments() -> None:
     for end in (list(B), B[0], (B[0].encode(), B[1]), None):
         with pytest.raises(TypeError, match="argument 'src'"):
             c.feed(inv, time=0.0, src=end, dst=B)  # type: ignore[arg-type]
+    # A host that is not valid text (a lone surrogate, from a careless decode) is the
+    # caller's mistake like any other bad host.
+    with pytest.raises(sipwire.LocalProtocolError, match=r"src must .* not valid Unicode text"):
+        c.feed(inv, time=0.0, src=("10.0.0.\udc80", 5060), dst=B)
     assert c.counters["messages"] == 0
     c.feed(inv, time=0.0, src=("::1", 5060), dst=("[::1]", 5062))
     assert c.transactions()[0].request is not None

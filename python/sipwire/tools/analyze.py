@@ -481,7 +481,7 @@ def _table(pa: Any, x: Any) -> Any:
 
 
 # Batches (``batch_rows`` messages each) the read may make ahead while pyarrow is imported.
-READ_AHEAD_BATCHES = 4
+READ_AHEAD_BATCHES = 3
 
 
 def read_all(

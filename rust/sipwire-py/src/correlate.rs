@@ -158,7 +158,17 @@ fn endpoint(py: Python<'_>, what: &str, ob: &Bound<'_, PyAny>) -> PyResult<Socke
         if let (Ok(host), Ok(port)) = (t.get_borrowed_item(0), t.get_borrowed_item(1)) {
             if let Ok(host) = host.downcast::<PyString>() {
                 let port: Port = port.extract().map_err(|e| argument_error(py, what, e))?;
-                return socket_addr(py, what, (host.to_str()?, port));
+                // A str that is not UTF-8 (a lone surrogate) is no address either.
+                let text = host.to_str().map_err(|_| {
+                    local_msg(
+                        py,
+                        format!(
+                            "{what} must be (IP address, port), not {} (the host is not valid Unicode text)",
+                            t.repr().map_or_else(|_| "that tuple".into(), |r| r.to_string())
+                        ),
+                    )
+                })?;
+                return socket_addr(py, what, (text, port));
             }
         }
     }
