@@ -124,14 +124,33 @@ fn finish_sized_primitive<T: ArrowPrimitiveType>(
     done
 }
 
-/// Formats addresses into the builder without an allocation per row, reusing the text of the
-/// last two addresses (a request and its response swap source and destination, and most rows
-/// of a capture share a handful of hosts).
+/// Formats addresses into the builder without an allocation per row, reusing the text of
+/// recent addresses: a small table by a fold of the address's last bytes (a capture's rows
+/// share a few dozen hosts; a request and its response swap source and destination).
 #[derive(Default)]
 pub(crate) struct IpColumn {
     builder: StringBuilder,
-    /// The two most recent addresses and their text, the newer first.
-    recent: [(Option<IpAddr>, String); 2],
+    /// Addresses written lately and their text, each in its slot.
+    recent: [(Option<IpAddr>, String); IP_SLOTS],
+}
+
+/// Slots of [`IpColumn`]'s table of recent addresses.
+const IP_SLOTS: usize = 32;
+
+/// `ip`'s slot: its last three bytes folded (any address maps somewhere; colliding ones
+/// only write their text again).
+fn ip_slot(ip: IpAddr) -> usize {
+    let [a, b, c] = match ip {
+        IpAddr::V4(v) => {
+            let [_, a, b, c] = v.octets();
+            [a, b, c]
+        }
+        IpAddr::V6(v) => {
+            let o = v.octets();
+            [o[13], o[14], o[15]]
+        }
+    };
+    usize::from(c ^ b.rotate_left(3) ^ a.rotate_left(5)) % IP_SLOTS
 }
 
 impl IpColumn {
@@ -149,16 +168,15 @@ impl IpColumn {
             self.builder.append_null();
             return;
         };
-        if self.recent[0].0 != Some(ip) {
-            self.recent.swap(0, 1);
-            if self.recent[0].0 != Some(ip) {
-                let text = &mut self.recent[0].1;
-                text.clear();
-                sipwire::correlate::write_ip(text, ip);
-                self.recent[0].0 = Some(ip);
-            }
+        let Some((seen, text)) = self.recent.get_mut(ip_slot(ip)) else {
+            return self.builder.append_value(ip.to_string());
+        };
+        if *seen != Some(ip) {
+            text.clear();
+            sipwire::correlate::write_ip(text, ip);
+            *seen = Some(ip);
         }
-        self.builder.append_value(&self.recent[0].1);
+        self.builder.append_value(&*text);
     }
 }
 
@@ -523,6 +541,30 @@ mod tests {
     use crate::sip::datagram_row;
     use arrow_array::{Array, StringArray, UInt32Array};
     use sipwire::ParseOptions;
+
+    #[test]
+    fn ip_column_writes_every_address_whatever_its_slot_held() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        // Hosts that share slots, alternating; IPv6 among them; gaps.
+        let mut ips: Vec<Option<IpAddr>> = Vec::new();
+        for round in 0u32..3 {
+            for i in 0u32..300 {
+                let n = i.wrapping_mul(2_654_435_761).rotate_left(round);
+                ips.push(Some(IpAddr::V4(Ipv4Addr::from(n))));
+                ips.push(Some(IpAddr::V4(Ipv4Addr::new(10, 20, 0, (i % 64) as u8))));
+                if i % 7 == 0 {
+                    ips.push(None);
+                    let v6 = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, (i >> 3) as u16, i as u16);
+                    ips.push(Some(IpAddr::V6(v6)));
+                }
+            }
+        }
+        let col = IpColumn::of(ips.iter().copied());
+        let col = col.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<Option<String>> = col.iter().map(|v| v.map(str::to_owned)).collect();
+        let want: Vec<Option<String>> = ips.iter().map(|ip| ip.map(|a| a.to_string())).collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {
