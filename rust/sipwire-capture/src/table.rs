@@ -127,7 +127,6 @@ fn finish_sized_primitive<T: ArrowPrimitiveType>(
 /// Formats addresses into the builder without an allocation per row, reusing the text of
 /// recent addresses: a small table by a fold of the address's last bytes (a capture's rows
 /// share a few dozen hosts; a request and its response swap source and destination).
-#[derive(Default)]
 pub(crate) struct IpColumn {
     builder: StringBuilder,
     /// Addresses written lately and their text, each in its slot.
@@ -135,7 +134,7 @@ pub(crate) struct IpColumn {
 }
 
 /// Slots of [`IpColumn`]'s table of recent addresses.
-const IP_SLOTS: usize = 32;
+const IP_SLOTS: usize = 64;
 
 /// `ip`'s slot: its last three bytes folded (any address maps somewhere; colliding ones
 /// only write their text again).
@@ -151,6 +150,15 @@ fn ip_slot(ip: IpAddr) -> usize {
         }
     };
     usize::from(c ^ b.rotate_left(3) ^ a.rotate_left(5)) % IP_SLOTS
+}
+
+impl Default for IpColumn {
+    fn default() -> Self {
+        IpColumn {
+            builder: StringBuilder::new(),
+            recent: std::array::from_fn(|_| (None, String::new())),
+        }
+    }
 }
 
 impl IpColumn {
