@@ -113,6 +113,31 @@ fn ipv4(s: &[u8]) -> bool {
     groups == 4 && len > 0
 }
 
+/// [`ipv4`] of a string known to hold digits and dots only, its dots at the bits of `dots`:
+/// the groups found from the mask, a three-digit group compared with "255" as text (the
+/// same as by value for three digits).
+fn ipv4_digits(s: &[u8], dots: u64) -> bool {
+    if !(7..=15).contains(&s.len()) || dots.count_ones() != 3 {
+        return false;
+    }
+    let (mut start, mut rest) = (0usize, dots);
+    for _ in 0..4 {
+        let end = if rest == 0 {
+            s.len()
+        } else {
+            rest.trailing_zeros() as usize
+        };
+        rest &= rest.wrapping_sub(1);
+        match end.checked_sub(start) {
+            Some(1 | 2) => {}
+            Some(3) if s.get(start..end).is_some_and(|g| g <= b"255".as_slice()) => {}
+            _ => return false,
+        }
+        start = end + 1;
+    }
+    true
+}
+
 /// Whether all of `s` is a hostname or an IPv4 address: what `uri::scan_host` accepts over
 /// its whole length (labels of alphanum and inner `-`, no empty label, a top label starting
 /// with a letter, an optional trailing `.`; digits and dots only must be an IPv4 address).
@@ -135,7 +160,7 @@ fn host(s: &[u8]) -> bool {
         return false;
     }
     if alpha == 0 && dashes == 0 {
-        return ipv4(s);
+        return ipv4_digits(s, dots);
     }
     let last = 1u64 << (s.len() - 1);
     // A label may not be empty (a leading dot, two dots), nor start or end with "-".
@@ -403,6 +428,15 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(&s)
             );
+            if s.iter().all(|&b| b == b'.' || b.is_ascii_digit()) {
+                let dots = crate::scan::host_masks(&s).map_or(0, |m| m.dots);
+                assert_eq!(
+                    ipv4_digits(&s, dots),
+                    ipv4_by_grammar(&s),
+                    "{:?}",
+                    String::from_utf8_lossy(&s)
+                );
+            }
             n += 1;
             if s.len() < 7 {
                 for &b in alphabet {
@@ -432,6 +466,50 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(s)
             );
+        }
+        // The mask form on digit-and-dot strings of every length up to 17: a fixed sample
+        // (a linear congruential sequence), weighted to the shapes of addresses.
+        let alphabet = b"0125689..";
+        let (mut x, mut valid): (u64, usize) = (0x9E37_79B9_7F4A_7C15, 0);
+        for _ in 0..300_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let s: Vec<u8> = if x & 1 == 0 {
+                let len = 5 + (x >> 59) as usize % 13;
+                (0..len)
+                    .map(|i| alphabet[((x >> (i * 3 % 56)) as usize) % alphabet.len()])
+                    .collect()
+            } else {
+                // Address-shaped: 3-5 groups of 0-4 digits.
+                let groups = 3 + (x >> 61) as usize % 3;
+                let mut v = Vec::new();
+                for g in 0..groups {
+                    if g > 0 {
+                        v.push(b'.');
+                    }
+                    let bits = x >> (g * 11 + 1);
+                    let len = [1, 2, 3, 3, 2, 1, 0, 4][(bits & 7) as usize];
+                    for d in 0..len {
+                        v.push(b"0125689"[((bits >> (3 + d * 2)) % 7) as usize]);
+                    }
+                }
+                v
+            };
+            let dots = crate::scan::host_masks(&s).map_or(0, |m| m.dots);
+            let want = ipv4_by_grammar(&s);
+            valid += usize::from(want);
+            assert_eq!(
+                ipv4_digits(&s, dots),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&s)
+            );
+        }
+        assert!(valid > 5_000, "{valid} addresses in the sample");
+        for s in [&b"255.255.255.255"[..], b"255.255.255.256", b"10.20.0.5"] {
+            let dots = crate::scan::host_masks(s).map_or(0, |m| m.dots);
+            assert_eq!(ipv4_digits(s, dots), ipv4_by_grammar(s));
         }
     }
 
