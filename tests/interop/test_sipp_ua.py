@@ -176,7 +176,10 @@ def test_sipp_uac_calls_sipwire(tmp_path: Path, lost: int) -> None:
     sipp = peer_binary("sipp", "sip-tester")
 
     async def main() -> None:
-        async with UserAgent(t1=0.1) as ua:
+        # Under loss, SIPp's T1 (500 ms): a BYE it resends because it lost the 200 keeps
+        # coming for its Timer F; a shorter T1 here ends Timer J (64*T1) before that, and
+        # the late BYE gets 481 (RFC 3261 §17.2.2). Once seen in CI after four 200s lost.
+        async with UserAgent(t1=0.5 if lost else 0.1) as ua:
             host, port = ua.local_address
             extra = ["-r", "5", "-lost", str(lost)] if lost else ["-r", "5"]
             # SIPp's own T1 retransmissions recover its lost packets (-T2 default).
