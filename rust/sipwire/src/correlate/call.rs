@@ -22,7 +22,7 @@ use super::dialog::{ByeAt, DialogRec};
 use super::dtmf::InfoRec;
 use super::facts::{Method, Seen};
 use super::hash::Keys;
-use super::media::{keep_earliest, SdpRec};
+use super::media::{keep_earliest, keep_earliest_boxed, SdpRec};
 use super::recycle::Recycled;
 use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
 use super::Captured;
@@ -45,12 +45,13 @@ pub(crate) struct Leg {
     /// The first 2xx SDP when `answer` came in a provisional response. RFC 6337 §3.1.1 has
     /// the 2xx repeat the provisional's answer; devices that ring from one media address and
     /// talk from another send a different one, and the rows take it then (`rows::answer_of`).
-    pub final_sdp: Option<SdpRec>,
+    /// (Boxed, as `ack_sdp`: most legs have none, and a leg is a third smaller without them.)
+    pub final_sdp: Option<Box<SdpRec>>,
     /// The earliest 2xx ACK (a non-2xx ACK is part of the INVITE transaction only).
     pub ack: Option<f64>,
     /// The 2xx ACKs seen: their top Via and hop (a retransmission repeats both).
     pub ack_hops: Hops,
-    pub ack_sdp: Option<SdpRec>,
+    pub ack_sdp: Option<Box<SdpRec>>,
     /// The To tag of its ACKs, kept when no dialog had the tag (a capture that began after the
     /// 2xx: an ACK joins a dialog, never makes one). Rows name the leg's dialog by it when no
     /// dialog has the tag when the call finishes.
@@ -174,8 +175,8 @@ impl<B> Exchange<B> {
         spare.give(self.offer.take());
         for l in self.legs.iter_mut() {
             spare.give(l.answer.take().map(|a| a.0));
-            spare.give(l.final_sdp.take());
-            spare.give(l.ack_sdp.take());
+            spare.give(l.final_sdp.take().map(|b| *b));
+            spare.give(l.ack_sdp.take().map(|b| *b));
         }
     }
 
@@ -187,11 +188,11 @@ impl<B> Exchange<B> {
     pub(crate) fn copy_is_earlier(&self, m: &ExMsg) -> bool {
         let leg = || self.legs.iter().find(|l| l.to_hash == m.to_hash);
         let held = match (m.status, m.method) {
-            (None, Method::Ack) => leg().and_then(|l| l.ack_sdp.as_ref()),
+            (None, Method::Ack) => leg().and_then(|l| l.ack_sdp.as_deref()),
             (None, _) => self.offer.as_ref(),
             // A 2xx after a provisional's SDP is read against the 2xx SDP held.
             (Some(s), _) => leg().and_then(|l| match &l.answer {
-                Some((_, a)) if *a < 200 && (200..300).contains(&s) => l.final_sdp.as_ref(),
+                Some((_, a)) if *a < 200 && (200..300).contains(&s) => l.final_sdp.as_deref(),
                 a => a.as_ref().map(|(a, _)| a),
             }),
         };
@@ -651,7 +652,7 @@ pub(crate) fn update_exchange<B>(
             };
             earliest(&mut leg.ack, t);
             match sdp {
-                Some(s) => keep_earliest(&mut leg.ack_sdp, s),
+                Some(s) => keep_earliest_boxed(&mut leg.ack_sdp, s),
                 None => None,
             }
         }
@@ -678,12 +679,12 @@ pub(crate) fn update_exchange<B>(
             if leg.answer.as_ref().map_or(true, |(a, _)| sd.time < a.time) {
                 match leg.answer.replace((sd, s)) {
                     Some((old, o)) if (200..300).contains(&o) && s < 200 => {
-                        keep_earliest(&mut leg.final_sdp, old)
+                        keep_earliest_boxed(&mut leg.final_sdp, old)
                     }
                     old => old.map(|(old, _)| old),
                 }
             } else if two && leg.answer.as_ref().is_some_and(|(_, a)| *a < 200) {
-                keep_earliest(&mut leg.final_sdp, sd)
+                keep_earliest_boxed(&mut leg.final_sdp, sd)
             } else {
                 Some(sd)
             }

@@ -412,6 +412,15 @@ pub(crate) fn keep_earliest(slot: &mut Option<SdpRec>, rec: SdpRec) -> Option<Sd
     }
 }
 
+/// `keep_earliest` for a slot most records leave empty, boxed.
+pub(crate) fn keep_earliest_boxed(slot: &mut Option<Box<SdpRec>>, rec: SdpRec) -> Option<SdpRec> {
+    if slot.as_ref().map_or(true, |s| rec.time < s.time) {
+        slot.replace(Box::new(rec)).map(|b| *b)
+    } else {
+        Some(rec)
+    }
+}
+
 /// Names the tables repeat, as static strings (no allocation per row): media kinds (RFC 8866
 /// §5.14) and common encodings (RFC 3551 §6, and the usual `a=rtpmap` names). Matched
 /// exactly: another spelling is kept as written.

@@ -395,7 +395,7 @@ fn cmp_shown(a: Option<&SdpRec>, b: Option<&SdpRec>) -> std::cmp::Ordering {
 /// not). `None` when the 2xx repeated it, had none, or the answer came in the 2xx.
 fn answer_of(l: &Leg) -> Option<&SdpRec> {
     let (early, status) = l.answer.as_ref()?;
-    let last = l.final_sdp.as_ref()?;
+    let last = l.final_sdp.as_deref()?;
     (*status < 200 && !early.same_media(last)).then_some(last)
 }
 
@@ -417,7 +417,7 @@ pub(crate) fn late_answer<'a, B>(
     e: &Exchange<B>,
     l: &'a Leg,
 ) -> (Option<&'a SdpRec>, bool) {
-    if let Some(a) = l.ack_sdp.as_ref() {
+    if let Some(a) = l.ack_sdp.as_deref() {
         return (Some(a), false);
     }
     let prack = prack_answer(rec, e, l)
