@@ -9,7 +9,7 @@
 //! becomes a `Request` or `Response` (a new `bytes` object) only when it is read.
 
 use crate::lossy_string;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -131,6 +131,9 @@ pub(crate) fn socket_addr<S: AsRef<str>>(
     (host, Port(port)): (S, Port),
 ) -> PyResult<SocketAddr> {
     let host = host.as_ref();
+    if let Some(ip) = dotted_quad(host.as_bytes()) {
+        return Ok(SocketAddr::new(IpAddr::V4(ip), port));
+    }
     let h = host.trim_start_matches('[').trim_end_matches(']');
     match h.parse::<IpAddr>() {
         Ok(ip) => Ok(SocketAddr::new(ip, port)),
@@ -139,6 +142,32 @@ pub(crate) fn socket_addr<S: AsRef<str>>(
             format!("{what} must be (IP address, port), not ({host:?}, {port})"),
         )),
     }
+}
+
+/// An IPv4 address in its usual form (four 0-255 numbers without leading zeros), read without
+/// the general parser: it runs twice a message. Anything else is `None`, for `str::parse`.
+fn dotted_quad(s: &[u8]) -> Option<Ipv4Addr> {
+    if !(7..=15).contains(&s.len()) {
+        return None;
+    }
+    // One pass: the number being read (`n`, `digits` of it), the ones before in `out`.
+    let (mut out, mut n, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    for &b in s {
+        if b.is_ascii_digit() {
+            // A leading zero, or past 255 (four digits without one are past it).
+            if (digits == 1 && n == 0) || n * 10 + u32::from(b - b'0') > 255 {
+                return None;
+            }
+            n = n * 10 + u32::from(b - b'0');
+            digits += 1;
+        } else if b == b'.' && digits > 0 && dots < 3 {
+            out = out << 8 | n;
+            (n, digits, dots) = (0, 0, dots + 1);
+        } else {
+            return None;
+        }
+    }
+    (digits > 0 && dots == 3).then_some(Ipv4Addr::from(out << 8 | n))
 }
 
 /// `src`/`dst`: a `(host, port)` tuple, its host read in place (no copy of the `str`, no
@@ -270,6 +299,13 @@ pub struct Transaction {
     /// kept).
     #[pyo3(get)]
     statuses: Vec<(f64, u16)>,
+    /// The messages kept (`keep_messages=True`); boxed, so that a transaction without them
+    /// (the default) is a third of the size.
+    kept: Option<Box<KeptMsgs>>,
+}
+
+/// A transaction's kept messages, each made a Python object on its first read.
+struct KeptMsgs {
     request: Option<Msg>,
     responses: Vec<Msg>,
     ack: Option<Msg>,
@@ -282,7 +318,53 @@ pub struct Transaction {
     cancel_responses_obj: GILOnceCell<Vec<PyObject>>,
 }
 
+impl KeptMsgs {
+    fn of(t: &core::Transaction<'_, Arc<[u8]>>) -> Option<Box<KeptMsgs>> {
+        let k = KeptMsgs {
+            request: t.request().map(Msg::of),
+            responses: t.responses().into_iter().map(Msg::of).collect(),
+            ack: t.ack().map(Msg::of),
+            cancel: t.cancel().map(Msg::of),
+            cancel_responses: t.cancel_responses().into_iter().map(Msg::of).collect(),
+            request_obj: GILOnceCell::new(),
+            responses_obj: GILOnceCell::new(),
+            ack_obj: GILOnceCell::new(),
+            cancel_obj: GILOnceCell::new(),
+            cancel_responses_obj: GILOnceCell::new(),
+        };
+        let none = k.request.is_none()
+            && k.responses.is_empty()
+            && k.ack.is_none()
+            && k.cancel.is_none()
+            && k.cancel_responses.is_empty();
+        (!none).then(|| Box::new(k))
+    }
+}
+
+type One<'a> = (&'a GILOnceCell<Option<PyObject>>, &'a Option<Msg>);
+type Many<'a> = (&'a GILOnceCell<Vec<PyObject>>, &'a [Msg]);
+
 impl Transaction {
+    /// A kept message (`pick`s cell and message), None when none was kept.
+    fn one(
+        &self,
+        py: Python<'_>,
+        pick: impl Fn(&KeptMsgs) -> One<'_>,
+    ) -> PyResult<Option<PyObject>> {
+        match self.kept.as_deref().map(pick) {
+            Some((cell, m)) => message(py, cell, m),
+            None => Ok(None),
+        }
+    }
+
+    /// Kept messages (`pick`s cell and messages), an empty list when none were kept.
+    fn many(&self, py: Python<'_>, pick: impl Fn(&KeptMsgs) -> Many<'_>) -> PyResult<Py<PyList>> {
+        match self.kept.as_deref().map(pick) {
+            Some((cell, m)) => messages(py, cell, m),
+            None => Ok(PyList::empty(py).unbind()),
+        }
+    }
+
     fn of(t: &core::Transaction<'_, Arc<[u8]>>) -> Transaction {
         Transaction {
             method: Text::new(t.method()),
@@ -296,16 +378,7 @@ impl Transaction {
             last_time: t.last_time(),
             request_time: t.request_time(),
             statuses: t.statuses(),
-            request: t.request().map(Msg::of),
-            responses: t.responses().into_iter().map(Msg::of).collect(),
-            ack: t.ack().map(Msg::of),
-            cancel: t.cancel().map(Msg::of),
-            cancel_responses: t.cancel_responses().into_iter().map(Msg::of).collect(),
-            request_obj: GILOnceCell::new(),
-            responses_obj: GILOnceCell::new(),
-            ack_obj: GILOnceCell::new(),
-            cancel_obj: GILOnceCell::new(),
-            cancel_responses_obj: GILOnceCell::new(),
+            kept: KeptMsgs::of(t),
         }
     }
 }
@@ -337,32 +410,32 @@ impl Transaction {
     /// The request (a `Request`), None when it was not captured.
     #[getter]
     fn request(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
-        message(py, &self.request_obj, &self.request)
+        self.one(py, |k| (&k.request_obj, &k.request))
     }
 
     /// Distinct responses (`Response`), in time order.
     #[getter]
     fn responses(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        messages(py, &self.responses_obj, &self.responses)
+        self.many(py, |k| (&k.responses_obj, &k.responses))
     }
 
     /// The ACK of an INVITE transaction (for a 2xx too, though it is its own transaction in
     /// RFC 3261 §17), None when not captured.
     #[getter]
     fn ack(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
-        message(py, &self.ack_obj, &self.ack)
+        self.one(py, |k| (&k.ack_obj, &k.ack))
     }
 
     /// The CANCEL of an INVITE transaction, None when not captured.
     #[getter]
     fn cancel(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
-        message(py, &self.cancel_obj, &self.cancel)
+        self.one(py, |k| (&k.cancel_obj, &k.cancel))
     }
 
     /// The responses to the CANCEL, in time order.
     #[getter]
     fn cancel_responses(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
-        messages(py, &self.cancel_responses_obj, &self.cancel_responses)
+        self.many(py, |k| (&k.cancel_responses_obj, &k.cancel_responses))
     }
 
     fn __repr__(&self) -> String {
