@@ -180,6 +180,9 @@ class UsageError(Exception):
     """Exit status 2: the command line or the input cannot be used."""
 
 
+_NO_PYARROW = "pyarrow is needed for the tables: pip install pyarrow"
+
+
 def _need_pyarrow() -> None:
     """Whether pyarrow can be imported, asked without importing it (~0.2 s with numpy)."""
     import importlib.util
@@ -191,7 +194,7 @@ def _need_pyarrow() -> None:
     except (ImportError, ValueError):
         found = False
     if not found:
-        raise UsageError("pyarrow is needed for the tables: pip install pyarrow")
+        raise UsageError(_NO_PYARROW)
 
 
 def _pyarrow() -> Any:
@@ -203,7 +206,7 @@ def _pyarrow() -> Any:
     try:
         import pyarrow
     except ImportError:
-        raise UsageError("pyarrow is needed for the tables: pip install pyarrow") from None
+        raise UsageError(_NO_PYARROW) from None
     return pyarrow
 
 
