@@ -164,8 +164,12 @@ impl Key {
         // Longer parts than 64 KiB cannot come from a message within the default limits; they
         // are cut, and compare unequal to the message (a new transaction), never panic.
         let cut = |s: &'a [u8]| s.get(..usize::from(len(s))).unwrap_or(&[]);
+        let parts = [cut(k.branch), cut(k.host), cut(k.from_tag), k.name];
         self.bytes.clear();
-        for p in [cut(k.branch), cut(k.host), cut(k.from_tag), k.name] {
+        // Room for all four at once: extended one by one, a new key grew its buffer three
+        // times, and a recycled one (the last key's room) often once.
+        self.bytes.reserve(parts.iter().map(|p| p.len()).sum());
+        for p in parts {
             self.bytes.extend_from_slice(p);
         }
         self.hash = hash;
