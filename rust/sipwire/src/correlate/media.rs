@@ -146,16 +146,22 @@ fn push_str(text: &mut String, b: &[u8]) -> Str {
 }
 
 /// A stream's `a=rtpmap` values (at most `MAX_FORMATS`), each with its payload type as
-/// written.
+/// written: a number when written the usual way (no leading zero), the only way it can name
+/// a format of the `m=` line (compared as text, as `Media::codec` does).
 pub(crate) struct Maps<'s> {
-    maps: [(&'s [u8], &'s [u8]); MAX_FORMATS],
+    pts: [u16; MAX_FORMATS],
+    values: [&'s [u8]; MAX_FORMATS],
     n: usize,
 }
+
+/// The payload type of a map written otherwise (`08`, `x`): it names no format.
+const UNUSUAL: u16 = u16::MAX;
 
 impl Default for Maps<'_> {
     fn default() -> Self {
         Maps {
-            maps: [(&[], &[]); MAX_FORMATS],
+            pts: [UNUSUAL; MAX_FORMATS],
+            values: [&[]; MAX_FORMATS],
             n: 0,
         }
     }
@@ -169,8 +175,14 @@ impl<'s> Maps<'s> {
 
     /// The value after `rtpmap:`.
     pub(crate) fn push(&mut self, v: &'s [u8]) {
-        if let Some(slot) = self.maps.get_mut(self.n) {
-            *slot = (fields(v).next().unwrap_or(&[]), v);
+        if let (Some(pt), Some(value)) = (self.pts.get_mut(self.n), self.values.get_mut(self.n)) {
+            let f = fields(v).next().unwrap_or(&[]);
+            let usual = matches!(f, [b'0'] | [b'1'..=b'9', ..]) && f.len() <= 3;
+            *pt = match crate::scan::parse_u64(f) {
+                Some(n) if usual => u16::try_from(n).unwrap_or(UNUSUAL),
+                _ => UNUSUAL,
+            };
+            *value = v;
             self.n += 1;
         }
     }
@@ -178,24 +190,51 @@ impl<'s> Maps<'s> {
     /// The encoding name and clock rate of payload type `pt`: what `Media::codec` gives (its
     /// `a=rtpmap`, else the RFC 3551 §6 table).
     fn codec(&self, pt: u8) -> (&'s [u8], u32) {
-        let mut digits = [0u8; 3];
-        let text = pt_str(pt, &mut digits);
-        let map = self
-            .maps
+        let at = self
+            .pts
             .iter()
             .take(self.n)
-            .find(|(f, _)| *f == text)
-            .map(|m| m.1);
-        match map {
-            // As `Media::codec`: an rtpmap that does not parse still names the codec.
-            Some(v) => match Rtpmap::parse(v, 0) {
-                Ok(r) => (r.encoding, r.clock_rate),
-                Err(_) => {
-                    let rest = v.get(text.len()..).map(trim_lws).unwrap_or(&[]);
-                    (rest.split(|&b| b == b'/').next().unwrap_or(&[]), 0)
-                }
-            },
+            .position(|&p| p == u16::from(pt));
+        match at.and_then(|i| self.values.get(i)) {
+            Some(v) => map_codec(v, pt),
             None => static_payload_type(pt).map_or((&[][..], 0), |(n, c, _)| (n.as_bytes(), c)),
+        }
+    }
+}
+
+/// The encoding name and clock rate of the rtpmap value `v` of payload type `pt`, as
+/// `Media::codec` reads it: `Rtpmap::parse`, and an rtpmap that does not parse still names
+/// the codec. The usual shape (`0 PCMU/8000`, `101 telephone-event/8000`, `97 opus/48000/2`)
+/// is read here without it: for that shape the parse gives the same.
+fn map_codec(v: &[u8], pt: u8) -> (&[u8], u32) {
+    let mut digits = [0u8; 3];
+    let text = pt_str(pt, &mut digits);
+    let usual = v
+        .strip_prefix(text)
+        .filter(|_| pt <= 127)
+        .and_then(|r| r.strip_prefix(b" "))
+        .and_then(|rest| {
+            let mut parts = rest.split(|&b| b == b'/');
+            let (enc, clock) = (parts.next()?, parts.next()?);
+            let channels_ok = match parts.next() {
+                None => true,
+                Some(c) => (1..=4).contains(&c.len()) && c.iter().all(u8::is_ascii_digit),
+            };
+            let ok = !enc.is_empty()
+                && !enc.contains(&b' ')
+                && (1..=9).contains(&clock.len())
+                && channels_ok
+                && parts.next().is_none();
+            Some((enc, crate::scan::parse_u64(clock)?)).filter(|_| ok)
+        });
+    if let Some((enc, clock)) = usual {
+        return (enc, u32::try_from(clock).unwrap_or(0));
+    }
+    match Rtpmap::parse(v, 0) {
+        Ok(r) => (r.encoding, r.clock_rate),
+        Err(_) => {
+            let rest = v.get(text.len()..).map(trim_lws).unwrap_or(&[]);
+            (rest.split(|&b| b == b'/').next().unwrap_or(&[]), 0)
         }
     }
 }
@@ -608,6 +647,13 @@ mod tests {
             "a=rtpmap:97 opus/48000/2\r\na=rtpmap:97 speex/16000\r\n",
             "a=rtpmap:0 G711U/8000\r\na=rtpmap:101 broken\r\na=rtpmap:96 x/y/z/w\r\n",
             "a=rtpmap:0101 nonsense/8000\r\na=fmtp:101 0-15\r\n",
+            // Near the shape read without `Rtpmap::parse`: more parts, spaces, numbers too
+            // long or not numbers, empty parts, a leading zero.
+            "a=rtpmap:97 opus/48000/2/1\r\na=rtpmap:96 op us/48000\r\n",
+            "a=rtpmap:97  opus/48000\r\na=rtpmap:96 opus/4800000000\r\n",
+            "a=rtpmap:97 opus/48000/99999\r\na=rtpmap:96 /8000\r\na=rtpmap:101 x/\r\n",
+            "a=rtpmap:08 PCMA/16000\r\na=rtpmap:97 opus/+8000\r\na=rtpmap:96 L16/8000/65535\r\n",
+            "a=rtpmap:127 x/90000\r\na=rtpmap:018 y/8000\r\na=rtpmap:101 t-e/8000/\r\n",
         ] {
             let body = audio("192.0.2.1", 4000, "0 8 96 97 101 18 127", extra);
             let sd =
