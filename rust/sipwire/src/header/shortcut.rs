@@ -432,6 +432,38 @@ mod tests {
     }
 
     #[test]
+    fn is_name_is_eq_ignore_ascii_case_for_lowercase_names() {
+        // Every byte against every lowercase letter: only the letter and its capital match
+        // (`@`, `[`, `` ` ``, `{` and bytes past 0x7f OR into no letter they are not).
+        for want in b'a'..=b'z' {
+            for b in 0..=u8::MAX {
+                assert_eq!(
+                    is_name(&[b], &[want]),
+                    [b].eq_ignore_ascii_case(&[want]),
+                    "{b:#04x} against {:?}",
+                    want as char
+                );
+            }
+        }
+        // Whole names: case, length and one odd byte anywhere.
+        for (n, want, same) in [
+            (&b"branch"[..], &b"branch"[..], true),
+            (b"BRANCH", b"branch", true),
+            (b"BrAnCh", b"branch", true),
+            (b"branc", b"branch", false),
+            (b"branchx", b"branch", false),
+            (b"", b"branch", false),
+            (b"br@nch", b"branch", false),
+            (b"t@g", b"tag", false),
+            (b"ta\xc7", b"tag", false),
+            (b"", b"", true),
+        ] {
+            assert_eq!(is_name(n, want), same, "{n:?}");
+            assert_eq!(n.eq_ignore_ascii_case(want), same, "{n:?}");
+        }
+    }
+
+    #[test]
     fn ipv4_matches_the_grammar_on_every_short_digit_and_dot_string() {
         // Every string of up to 7 bytes over "0", "2", "5", "6", "9", "." and "x", and the
         // longer shapes near the limits.
