@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 VENV=${SIPWIRE_VENV:-.venv}
 PY="$VENV/bin/python"
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step with the seconds since the command started: CI's log shows where its time goes.
+step() { printf '\n== %s  [%d s]\n' "$*" "$SECONDS"; }
 
 # Installs a real peer from its Debian package when its command is missing.
 peer() {
@@ -100,7 +101,8 @@ test_all() {
     step "python: stubtest"
     "$PY" -m mypy.stubtest sipwire._sipwire --allowlist tests/stubtest_allowlist.txt
     step "python: pytest"
-    "$PY" -m pytest -q -p no:cacheprovider tests
+    # The slowest tests are listed at the end, to keep an eye on CI's time.
+    "$PY" -m pytest -q -p no:cacheprovider --durations=15 tests
 }
 
 bench() {
