@@ -374,9 +374,11 @@ pub fn correlate<'a>(
     }
     a.finish_at(end_ns);
     let joins = a.joins().to_vec();
+    // Both tables from one call order (one thread: an engine's worker runs many of these).
+    let (calls, media) = a.call_batches()?;
     Ok(Correlated {
-        calls: a.calls_batch()?,
-        media: a.media_batch()?,
+        calls,
+        media,
         dtmf: a.dtmf_batch(&[])?,
         stats: a.stats.clone(),
         joins,
