@@ -645,6 +645,30 @@ def test_drain_finished_hands_out_and_forgets() -> None:
     assert c.drain_all() == []
 
 
+def test_a_call_id_reused_for_a_new_call_is_not_late() -> None:
+    """A device that reuses a Call-ID for its next call (a new From tag) within the finished
+    call's linger: a second call, not stragglers; the old INVITE again is still late."""
+    c = sipwire.Correlator()
+    first = invite_exchange(0.0, "z9hG4bK-r1", 1, "b1", sdp("10.0.0.1", 4000), None, status=486)
+    for t, data, src, dst in first:
+        c.feed(data, time=t, src=src, dst=dst)
+    (done,) = c.drain_finished(now=10.0)
+    assert done.outcome == "busy"
+    t, data, src, dst = first[0]
+    assert c.feed(data, time=11.0, src=src, dst=dst) == "uncorrelated"
+    again = [
+        (t + 12.0, data.replace(b"tag=a1", b"tag=a2").replace(b"-r1", b"-r2"), src, dst)
+        for t, data, src, dst in invite_exchange(
+            0.0, "z9hG4bK-r1", 1, "b2", sdp("10.0.0.1", 4002), sdp("10.0.0.2", 5002)
+        )
+    ]
+    assert [c.feed(d, time=t, src=s, dst=r) for t, d, s, r in again] == ["stored"] * len(again)
+    (call,) = c.calls()
+    assert (call.outcome, call.invite_time, call.answer_time) == ("answered", 12.0, 14.0)
+    assert call.media[0].answerer_rtp == ("10.0.0.2", 5002)
+    assert c.counters["uncorrelated_late"] == 1
+
+
 def fork_messages() -> list[Fed]:
     offer = (
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"

@@ -1471,7 +1471,8 @@ class Correlator:
         - ``messages`` fed; ``requests`` and ``responses`` among them whose Call-ID, CSeq and
           top Via were read; ``unparsable``; ``uncorrelated``, and why: ``uncorrelated_no_call_id``,
           ``_bad_cseq``, ``_no_via``, ``_bad_via``, ``_late`` (a straggler of a call finished
-          less than ``linger`` seconds before), ``_ack_response`` (a response to an ACK);
+          less than ``linger`` seconds before; an initial INVITE after it with another From
+          tag is a new call reusing the Call-ID), ``_ack_response`` (a response to an ACK);
           ``repaired`` (a From, To or Via read only with a lenient repair).
         - ``retransmissions`` (copies on the same hop), ``transactions`` made,
           ``orphan_responses`` (responses whose request has not been seen; the count goes

@@ -2352,6 +2352,60 @@ fn stragglers_of_finished_calls_are_late() {
     assert_eq!(c.calls()[0].outcome, Outcome::Partial);
 }
 
+/// A Call-ID reused for a new call within the finished call's linger (a device that numbers
+/// its Call-IDs and restarts, a test rig replaying one scenario): the new initial INVITE has
+/// another From tag, so it starts a new call. A copy of the old INVITE (its From tag), a
+/// message of the old dialog (a To tag), and an initial INVITE older than the call's end (a
+/// capture fed out of order) stay `late`.
+#[test]
+fn a_call_id_reused_with_a_new_from_tag_is_a_new_call() {
+    let with_from = |evs: Vec<Ev>, tag: &str| -> Vec<Ev> {
+        evs.into_iter()
+            .map(|e| {
+                let text = String::from_utf8(e.bytes).unwrap();
+                ev(
+                    e.t,
+                    e.forward,
+                    text.replace("tag=ft", &format!("tag={tag}")).into_bytes(),
+                )
+            })
+            .collect()
+    };
+    let mut c = Correlator::default();
+    let first = answered_call("again", 0.0);
+    feed_all(&mut c, &first);
+    assert_eq!(c.drain(17.02).count(), 1);
+    // Stragglers, within the linger: the old INVITE again, the old BYE's 200, and an initial
+    // INVITE with a new From tag but from before the old call's end.
+    let old_invite = &first[0].bytes;
+    assert_eq!(
+        c.feed(old_invite, Packet::udp(20.0, addr(A), addr(B))),
+        Fed::Uncorrelated(Reason::Late)
+    );
+    assert_eq!(
+        c.feed(&first[6].bytes, Packet::udp(20.5, addr(B), addr(A))),
+        Fed::Uncorrelated(Reason::Late)
+    );
+    let early = with_from(answered_call("again", 11.0), "f-early");
+    assert_eq!(
+        c.feed(&early[0].bytes, Packet::udp(11.0, addr(A), addr(B))),
+        Fed::Uncorrelated(Reason::Late)
+    );
+    assert_eq!(c.counters().late, 3);
+    assert_eq!(c.sizes().calls, 0);
+    // The same Call-ID, a new From tag, after the old call: a second call, whole.
+    let second = with_from(answered_call("again", 25.0), "f2");
+    let fed = feed_all(&mut c, &second);
+    assert!(fed.iter().all(|f| matches!(f, Fed::Stored(_))), "{fed:?}");
+    let calls = c.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].outcome, Outcome::Answered);
+    assert_eq!(calls[0].invite_time, Some(25.0));
+    assert_eq!(calls[0].answer_time, Some(27.0));
+    assert_eq!(calls[0].media.len(), 1);
+    assert_eq!(c.counters().late, 3);
+}
+
 /// Calls finish on the capture clock by phase: no response (Timer B), answered and quiet
 /// (idle), ended without and with the message closing the end (64*T1, T4); a drain before
 /// the deadline keeps the call.

@@ -113,6 +113,20 @@ pub(crate) struct Tomb {
     pub check: u64,
     /// Messages of it up to this time are late; after it, the Call-ID starts a new call.
     pub until: f64,
+    /// Its last message's time, and its caller's From tag (hashed; `None`: no caller seen).
+    /// An initial INVITE after that time with another From tag is a new call reusing the
+    /// Call-ID, not a straggler: a retransmission repeats its From tag (RFC 3261 §8.1.1.3).
+    pub last: f64,
+    pub caller: Option<u64>,
+}
+
+impl Tomb {
+    /// Whether a message at `t` is a straggler of the finished call; `initial_from`: the From
+    /// tag (hashed) of an initial INVITE (no To tag), `None` for any other message.
+    pub(crate) fn is_late(&self, t: f64, initial_from: Option<u64>) -> bool {
+        let new_call = initial_from.is_some_and(|from| t > self.last && self.caller != Some(from));
+        t <= self.until && !new_call
+    }
 }
 
 /// A call taken out of the correlator: its rows, its snapshot, its transactions (with their

@@ -262,7 +262,8 @@ pub enum Reason {
     NoVia,
     /// A top Via the typed parser refuses (§20.42).
     BadVia,
-    /// Its call was finished already: a straggler after the call's linger.
+    /// Its call was finished less than `Config::linger` before: a straggler (an initial
+    /// INVITE with another From tag after it is a new call reusing the Call-ID).
     Late,
     /// A response whose CSeq method is ACK: no such response exists (an ACK is never
     /// answered, RFC 3261 §17.1.1.3, §13.2.2.4).
@@ -658,7 +659,9 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let id = match known {
             Some(id) => id,
             None => {
-                if self.is_late(call_id, call_hash, t) {
+                let initial = f.method == Method::Invite && f.is_request() && tags.to.is_empty();
+                let initial_from = initial.then_some(tags.from_hash);
+                if self.is_late(call_id, call_hash, t, initial_from) {
                     return self.uncorrelated(Reason::Late);
                 }
                 let mut rec = match self.shells.pop() {
@@ -1053,13 +1056,17 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             (self.counters.stored_bytes + add as u64).saturating_sub(sub as u64);
     }
 
-    /// Whether `call_id` is a call finished within its linger (then `t` is a straggler).
-    fn is_late(&mut self, call_id: &[u8], hash: u64, t: f64) -> bool {
+    /// Whether `call_id` is a call finished within its linger (then `t` is a straggler; see
+    /// `Tomb::is_late` for `initial_from`).
+    fn is_late(&mut self, call_id: &[u8], hash: u64, t: f64, initial_from: Option<u64>) -> bool {
         let check = self.check_hash(call_id);
         let Some(tomb) = self.tombs.find(hash, |x| x.check == check) else {
             return false;
         };
-        let late = self.tombs.get(tomb).is_some_and(|x| t <= x.until);
+        let late = self
+            .tombs
+            .get(tomb)
+            .is_some_and(|x| x.is_late(t, initial_from));
         if !late {
             self.tombs.remove(tomb);
         }
@@ -1114,6 +1121,8 @@ impl<B: AsRef<[u8]>> Correlator<B> {
         let tomb = Tomb {
             check: self.check_hash(&done.rec.call_id),
             until: end.max(done.rec.last_time) + self.cfg.linger,
+            last: done.rec.last_time,
+            caller: done.rec.caller.as_ref().map(|c| c.from_hash),
         };
         self.tombs.insert(hash, tomb);
         Some(done)
