@@ -171,14 +171,16 @@ impl Analysis {
         *self.corr.config()
     }
 
-    /// One SIP message that parsed (its index is of `bytes`).
+    /// One SIP message that parsed (its index is of `bytes`). The calls finished by its time
+    /// are drained first: a message after a quiet spell longer than a call's linger is then
+    /// a straggler or a new call (a Call-ID reused), never a late part of the old call.
     pub fn message(&mut self, seen: &Seen, bytes: &[u8], index: &MessageIndex) {
-        self.feed(seen, bytes, index);
         let now = secs(seen.time_ns);
         if now - self.last_drain >= DRAIN_EVERY_S {
             self.last_drain = now;
             self.drain(now);
         }
+        self.feed(seen, bytes, index);
     }
 
     /// One message, with no drain: the distributed engines replay the whole capture's drain
@@ -733,6 +735,108 @@ mod tests {
             body.len()
         )
         .into_bytes()
+    }
+
+    /// A Call-ID reused: a busy call, a copy of its INVITE 18 s later (after its linger, with
+    /// no message in between to drain it), then a new call with another From tag at 30 s.
+    /// Each message after the quiet spell meets the old call drained: the copy is late, the
+    /// new INVITE starts the second call (fed before the drain, both joined the old call).
+    #[test]
+    fn a_message_after_a_quiet_spell_meets_the_old_call_finished() {
+        let m = |start: &str, branch: &str, from: &str, to: &str, cseq: &str, body: &str| {
+            let to = if to.is_empty() {
+                String::new()
+            } else {
+                format!(";tag={to}")
+            };
+            let ct = if body.is_empty() {
+                ""
+            } else {
+                "Content-Type: application/sdp\r\n"
+            };
+            format!(
+                "{start}\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch}\r\n\
+                 From: <sip:a@x>;tag={from}\r\nTo: <sip:b@y>{to}\r\nCall-ID: reused\r\n\
+                 CSeq: {cseq}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        };
+        let (inv, ack, bye) = (
+            "INVITE sip:b@y SIP/2.0",
+            "ACK sip:b@y SIP/2.0",
+            "BYE sip:b@y SIP/2.0",
+        );
+        let msgs: Vec<(f64, bool, Vec<u8>)> = vec![
+            (
+                0.0,
+                true,
+                m(inv, "z9hG4bK1", "f1", "", "1 INVITE", &sdp(4000)),
+            ),
+            (
+                0.5,
+                false,
+                m(
+                    "SIP/2.0 486 Busy Here",
+                    "z9hG4bK1",
+                    "f1",
+                    "t1",
+                    "1 INVITE",
+                    "",
+                ),
+            ),
+            (0.51, true, m(ack, "z9hG4bK1", "f1", "t1", "1 ACK", "")),
+            (
+                18.0,
+                true,
+                m(inv, "z9hG4bK1", "f1", "", "1 INVITE", &sdp(4000)),
+            ),
+            (
+                30.0,
+                true,
+                m(inv, "z9hG4bK2", "f2", "", "1 INVITE", &sdp(4002)),
+            ),
+            (
+                32.0,
+                false,
+                m(
+                    "SIP/2.0 200 OK",
+                    "z9hG4bK2",
+                    "f2",
+                    "t2",
+                    "1 INVITE",
+                    &sdp(6002),
+                ),
+            ),
+            (32.01, true, m(ack, "z9hG4bK3", "f2", "t2", "1 ACK", "")),
+            (40.0, true, m(bye, "z9hG4bK4", "f2", "t2", "2 BYE", "")),
+            (
+                40.01,
+                false,
+                m("SIP/2.0 200 OK", "z9hG4bK4", "f2", "t2", "2 BYE", ""),
+            ),
+        ];
+        let mut a = Analysis::new(Config::DEFAULT);
+        for (t, req, bytes) in &msgs {
+            let (src, dst) = if *req { (ep(1), ep(2)) } else { (ep(2), ep(1)) };
+            let seen = Seen {
+                time_ns: (t * 1e9) as i64,
+                frame: 0,
+                src,
+                dst,
+                transport: Transport::Udp,
+            };
+            let idx = MessageIndex::parse_datagram(bytes, &sipwire::ParseOptions::LIBERAL).unwrap();
+            a.message(&seen, bytes, &idx);
+        }
+        a.finish();
+        assert_eq!(a.stats.calls_done, 2);
+        assert_eq!(a.stats.correlator.late, 1);
+        let calls = a.calls_batch().unwrap();
+        let col = calls.column_by_name("outcome").unwrap();
+        let outcomes = col.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<&str> = outcomes.iter().map(|v| v.unwrap()).collect();
+        assert_eq!(got, ["busy", "answered"]);
     }
 
     /// Calls that finish in another order than they started, over many chunks: the tables

@@ -352,7 +352,8 @@ pub fn correlate<'a>(
     });
     let mut d = drains.iter().peekable();
     for ev in events {
-        while let Some((_, t)) = d.next_if(|(k, _)| *k < ev.key) {
+        // A drain point is at a message, before it (as `Analysis::message` drains).
+        while let Some((_, t)) = d.next_if(|(k, _)| *k <= ev.key) {
             a.drain_at(*t);
         }
         if let Ok(index) = MessageIndex::parse_datagram(ev.raw, &parse) {
@@ -364,9 +365,6 @@ pub fn correlate<'a>(
                 transport: ev.transport,
             };
             a.feed(&seen, ev.raw, &index);
-        }
-        if let Some((_, t)) = d.next_if(|(k, _)| *k == ev.key) {
-            a.drain_at(*t);
         }
     }
     for (_, t) in d {
