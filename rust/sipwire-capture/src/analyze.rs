@@ -716,6 +716,22 @@ mod tests {
         }
     }
 
+    /// Feeds (time, from the caller, bytes) messages in order, as a read does.
+    fn feed(a: &mut Analysis, msgs: &[(f64, bool, Vec<u8>)]) {
+        for (t, req, bytes) in msgs {
+            let (src, dst) = if *req { (ep(1), ep(2)) } else { (ep(2), ep(1)) };
+            let seen = Seen {
+                time_ns: (t * 1e9) as i64,
+                frame: 0,
+                src,
+                dst,
+                transport: Transport::Udp,
+            };
+            let idx = MessageIndex::parse_datagram(bytes, &sipwire::ParseOptions::LIBERAL).unwrap();
+            a.message(&seen, bytes, &idx);
+        }
+    }
+
     fn sdp(port: u16) -> String {
         format!("v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n")
     }
@@ -817,18 +833,7 @@ mod tests {
             ),
         ];
         let mut a = Analysis::new(Config::DEFAULT);
-        for (t, req, bytes) in &msgs {
-            let (src, dst) = if *req { (ep(1), ep(2)) } else { (ep(2), ep(1)) };
-            let seen = Seen {
-                time_ns: (t * 1e9) as i64,
-                frame: 0,
-                src,
-                dst,
-                transport: Transport::Udp,
-            };
-            let idx = MessageIndex::parse_datagram(bytes, &sipwire::ParseOptions::LIBERAL).unwrap();
-            a.message(&seen, bytes, &idx);
-        }
+        feed(&mut a, &msgs);
         a.finish();
         assert_eq!(a.stats.calls_done, 2);
         assert_eq!(a.stats.correlator.late, 1);
@@ -875,18 +880,7 @@ mod tests {
             msgs.push((end + 0.01, false, bye_ok));
         }
         msgs.sort_by(|x, y| x.0.total_cmp(&y.0));
-        for (t, req, bytes) in &msgs {
-            let (src, dst) = if *req { (ep(1), ep(2)) } else { (ep(2), ep(1)) };
-            let seen = Seen {
-                time_ns: (t * 1e9) as i64,
-                frame: 0,
-                src,
-                dst,
-                transport: Transport::Udp,
-            };
-            let idx = MessageIndex::parse_datagram(bytes, &sipwire::ParseOptions::LIBERAL).unwrap();
-            a.message(&seen, bytes, &idx);
-        }
+        feed(&mut a, &msgs);
         a.finish();
         assert_eq!(a.stats.calls_done, n as u64);
         let calls = a.calls_batch().unwrap();
