@@ -182,3 +182,38 @@ impl<B: AsRef<[u8]>> FinishedCall<B> {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Tomb;
+
+    /// Every branch of `Tomb::is_late`: a call that ended at 10 s, its caller's From tag 7,
+    /// known until 42 s; and a partial call whose caller was never seen.
+    #[test]
+    fn a_tomb_tells_stragglers_from_a_new_call() {
+        let tomb = |caller| Tomb {
+            check: 1,
+            until: 42.0,
+            last: 10.0,
+            caller,
+        };
+        let known = tomb(Some(7));
+        // (time, From tag of an initial INVITE, late?)
+        for (t, from, late) in [
+            (20.0, None, true),     // any other message within the linger
+            (20.0, Some(7), true),  // the old INVITE again
+            (20.0, Some(8), false), // another From tag after the end: a new call
+            (5.0, Some(8), true),   // another From tag before the end: out of order
+            (10.0, Some(8), true),  // at the end itself
+            (50.0, None, false),    // past the linger
+            (50.0, Some(7), false), // past the linger, even the old From tag
+        ] {
+            assert_eq!(known.is_late(t, from), late, "t {t} from {from:?}");
+        }
+        // No caller seen (a BYE-only call): any initial INVITE after it is a new call.
+        let partial = tomb(None);
+        assert!(!partial.is_late(20.0, Some(7)));
+        assert!(partial.is_late(5.0, Some(7)));
+        assert!(partial.is_late(20.0, None));
+    }
+}
