@@ -337,7 +337,7 @@ def test_call_ladder_of_the_fork_through_the_proxy(capsys: pytest.CaptureFixture
 
 def test_call_ladder_in_ascii_and_narrow(capsys: pytest.CaptureFixture[str]) -> None:
     res = analyze_result()
-    lad = tool.call_rows(
+    (lad,) = tool.call_rows(
         res, CALLS[1]["Call-ID"], pa.table(sipwire.capture.analyze(str(CAPTURE)).messages)
     )
     text = ladder.render_text(lad, width=60, unicode=False)
@@ -851,6 +851,146 @@ def test_capture_problems_say_why_messages_are_in_no_call(
     rc, _, err = run(capsys, str(path), "--quiet", "--html", str(report))
     assert rc == 0, err
     assert "messages whose top Via does not parse are in no call" in report.read_text()
+
+
+def _reused_call_id_capture(path: Path) -> None:
+    """One Call-ID used for two calls (as some phones and test rigs do, RFC 3261 §8.1.1.4
+    notwithstanding): a 486 with From tag f1, a copy of its INVITE at 8 s, then from 10 s a new
+    call with From tag f2, answered, with 20 RTP packets each way, and at 11 s a copy of the
+    first call's ACK (in the first call by its tag, though in the second's time)."""
+    import struct
+
+    from capgen.net import raw, udp
+    from capgen.pcapfile import LINKTYPE_RAW, Record, write_pcap
+
+    a, b = ("10.0.0.1", 5060), ("10.0.0.2", 5060)
+
+    def sdp(ip: str, port: int) -> bytes:
+        return (
+            f"v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        ).encode()
+
+    def msg(
+        start: str, cseq: str, branch: str, ftag: str, ttag: str = "", body: bytes = b""
+    ) -> bytes:
+        head = [
+            start,
+            f"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}",
+            f"From: <sip:alice@a.example>;tag={ftag}",
+            "To: <sip:bob@b.example>" + (f";tag={ttag}" if ttag else ""),
+            "Call-ID: reused@10.0.0.1",
+            f"CSeq: {cseq}",
+            "Contact: <sip:alice@10.0.0.1>",
+        ]
+        if body:
+            head.append("Content-Type: application/sdp")
+        head.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    inv, ack = "INVITE sip:bob@10.0.0.2 SIP/2.0", "ACK sip:bob@10.0.0.2 SIP/2.0"
+    first = msg(inv, "1 INVITE", "1", "f1", body=sdp("10.0.0.1", 4000))
+    first_ack = msg(ack, "1 ACK", "1", "f1", "t1")
+    sent: list[tuple[float, tuple[str, int], tuple[str, int], bytes]] = [
+        (0.0, a, b, first),
+        (0.5, b, a, msg("SIP/2.0 486 Busy Here", "1 INVITE", "1", "f1", "t1")),
+        (0.51, a, b, first_ack),
+        (8.0, a, b, first),
+        (10.0, a, b, msg(inv, "1 INVITE", "2", "f2", body=sdp("10.0.0.1", 4002))),
+        (10.5, b, a, msg("SIP/2.0 180 Ringing", "1 INVITE", "2", "f2", "t2")),
+        (11.0, a, b, first_ack),
+        (12.0, b, a, msg("SIP/2.0 200 OK", "1 INVITE", "2", "f2", "t2", sdp("10.0.0.2", 5002))),
+        (12.01, a, b, msg(ack, "1 ACK", "3", "f2", "t2")),
+        (20.0, a, b, msg("BYE sip:bob@10.0.0.2 SIP/2.0", "2 BYE", "4", "f2", "t2")),
+        (20.01, b, a, msg("SIP/2.0 200 OK", "2 BYE", "4", "f2", "t2")),
+    ]
+    for n in range(20):
+        for ssrc, src, dst in [
+            (1, ("10.0.0.1", 4002), ("10.0.0.2", 5002)),
+            (2, ("10.0.0.2", 5002), ("10.0.0.1", 4002)),
+        ]:
+            rtp = struct.pack("!BBHII", 0x80, 0, n, n * 160, ssrc) + bytes(160)
+            sent.append((12.1 + n * 0.02, src, dst, rtp))
+    sent.sort(key=lambda e: e[0])
+    recs = [
+        Record(raw(udp(s, d, m, ip_id=i + 1)), 1_700_000_000 * 10**9 + round(t * 1e9))
+        for i, (t, s, d, m) in enumerate(sent)
+    ]
+    write_pcap(path, recs, LINKTYPE_RAW)
+
+
+def test_a_reused_call_id_has_a_ladder_per_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two calls of one Call-ID are two rows, and each has its own ladder (terminal, --json,
+    HTML): its own messages (a straggler of the first by its tag), SDP and RTP."""
+    path = tmp_path / "reused.pcap"
+    _reused_call_id_capture(path)
+    rc, out, err = run(capsys, str(path), "--quiet", "--color", "never", "--width", "100")
+    assert rc == 0, err
+    assert re.search(r"busy\s+486", out) and re.search(r"answered\s+200", out)
+    rc, out, err = run(
+        capsys, str(path), "--quiet", "--color", "never", "--width", "100", "--call", "reused"
+    )
+    assert rc == 0, err
+    one, two = out.split("\nCall reused@10.0.0.1\n")
+    assert "busy (486 Busy Here)" in one and "call 1 of 2 with this Call-ID" in one
+    assert "answered (200 OK)" in two and "call 2 of 2 with this Call-ID" in two
+    # The first call: INVITE, 486, ACK, the INVITE again at 8 s and the ACK again at 11 s.
+    assert one.count("─ INVITE") == 2 and one.count("─ ACK") == 2 and "RTP" not in one
+    assert "180 Ringing" not in one and "BYE" not in one
+    assert "180 Ringing" in two and "BYE" in two and two.count("ACK") == 1
+    assert "10.0.0.2:5002" in two and "RTP" in two
+    rc, out, _ = run(capsys, str(path), "--quiet", "--call", "reused", "--json")
+    doc = json.loads(out)
+    assert doc["part"] == [1, 2] and doc["call"]["outcome"] == "busy"
+    (other,) = doc["other_calls"]
+    assert other["part"] == [2, 2] and other["call"]["outcome"] == "answered"
+    assert len(doc["steps"]) == 5
+    assert [s["label"] for s in other["steps"] if s["kind"] == "sip"] == [
+        "INVITE",
+        "180 Ringing",
+        "200 OK",
+        "ACK",
+        "BYE",
+        "200 OK",
+    ]
+    report = tmp_path / "report.html"
+    rc, _, err = run(capsys, str(path), "--quiet", "--html", str(report))
+    assert rc == 0, err
+    page = report.read_text()
+    assert re.findall(r'data-ladder="(\d+)"', page) == ["0", "1"]
+    templates = re.findall(r'<template id="ladder-(\d+)">(.*?)</template>', page, re.S)
+    assert [k for k, _ in templates] == ["0", "1"]
+    assert "call 1 of 2" in templates[0][1] and "busy" in templates[0][1]
+    assert "call 2 of 2" in templates[1][1] and "5002" in templates[1][1]
+    assert "5002" not in templates[0][1]
+
+
+def test_split_shares_a_call_ids_rows_by_start_and_tag() -> None:
+    """`ladder.split`: rows by time to the last call started, messages by a caller's tag first;
+    a Call-ID of one call keeps every row."""
+    c1 = {"call_id": "x", "first_time": 0.0}
+    c2 = {"call_id": "x", "first_time": 10.0}
+    inv = [
+        {"time": 0.0, "method": "INVITE", "from_tag": "f1", "to_tag": None},
+        {"time": 10.0, "method": "INVITE", "from_tag": "f2", "to_tag": None},
+    ]
+    # A BYE from the callee carries the caller's tag as its To tag.
+    late = {"time": 12.0, "method": "BYE", "from_tag": "t1", "to_tag": "f1"}
+    unknown = {"time": 11.0, "method": "INFO", "from_tag": "zz", "to_tag": "yy"}
+    early = {"time": -1.0, "method": "OPTIONS", "from_tag": None, "to_tag": None}
+    media = [{"offer_time": 0.0}, {"offer_time": 10.0}]
+    streams = [{"first_time": 9.0}, {"first_time": 10.5}, {"first_time": None}]
+    dtmf = [{"time": 15.0}]
+    (p1, p2) = ladder.split([c2, c1], [*inv, late, unknown, early], media, streams, dtmf)
+    assert p1[0] is c1 and p2[0] is c2
+    assert p1[1] == [inv[0], late, early] and p2[1] == [inv[1], unknown]
+    assert p1[2] == [media[0]] and p2[2] == [media[1]]
+    assert p1[3] == [streams[0], streams[2]] and p2[3] == [streams[1]]
+    assert p1[4] == [] and p2[4] == dtmf
+    (only,) = ladder.split([c1], inv, media, streams, dtmf)
+    assert only == (c1, inv, media, streams, dtmf)
 
 
 @pytest.mark.parametrize("how", ["absent", "not found"])

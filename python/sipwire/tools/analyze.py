@@ -1294,8 +1294,9 @@ def _find_call(calls: Any, wanted: str, others: Sequence[str] = ()) -> str:
     raise LookupError(f"{len(matches)} calls start with {clean(wanted)!r}: {shown} ...")
 
 
-def call_rows(res: Result, call_id: str, messages: Any) -> ladder_mod.Ladder:
-    """The ladder of ``call_id`` from the result's tables and ``messages`` (a table)."""
+def call_rows(res: Result, call_id: str, messages: Any) -> list[ladder_mod.Ladder]:
+    """The ladders of ``call_id`` from the result's tables and ``messages`` (a table): one, or
+    one per call when the Call-ID was used for several (:func:`ladder_mod.split`)."""
     import pyarrow.compute as pc
 
     def pick(t: Any) -> list[dict[str, Any]]:
@@ -1303,15 +1304,17 @@ def call_rows(res: Result, call_id: str, messages: Any) -> ladder_mod.Ladder:
             return []
         return ladder_mod.rows(t.filter(pc.equal(t.column("call_id"), call_id)))
 
-    call = pick(res.calls)
-    return ladder_mod.build(
-        call_id,
-        pick(messages),
-        call[0] if call else None,
-        pick(res.media),
-        pick(res.rtp_streams),
-        pick(res.dtmf),
-    )
+    calls = pick(res.calls)
+    parts = pick(messages), pick(res.media), pick(res.rtp_streams), pick(res.dtmf)
+    if not calls:
+        return [ladder_mod.build(call_id, *parts[:1], None, *parts[1:])]
+    shared = ladder_mod.split(calls, *parts)
+    out = []
+    for k, (call, msgs, media, streams, dtmf) in enumerate(shared, 1):
+        lad = ladder_mod.build(call_id, msgs, call, media, streams, dtmf)
+        lad.part = (k, len(shared))
+        out.append(lad)
+    return out
 
 
 class _NoPandas:
@@ -1472,15 +1475,18 @@ def _run(args: argparse.Namespace) -> int:
         written.append(args.out / "summary.json")
 
     if wanted_call is not None:
-        lad = call_rows(res, wanted_call, messages)
+        lads = call_rows(res, wanted_call, messages)
         if args.json:
-            json.dump(_ladder_json(lad), out, indent=2)
+            # One object, the first call's; later calls of a reused Call-ID under "other_calls".
+            doc = _ladder_json(lads[0])
+            doc["other_calls"] = [_ladder_json(lad) for lad in lads[1:]]
+            json.dump(doc, out, indent=2)
             out.write("\n")
         else:
             unicode = (
                 (getattr(out, "encoding", "") or "").lower().replace("-", "").startswith("utf")
             )
-            out.write(ladder_mod.render_text(lad, width, unicode, st))
+            out.write("\n".join(ladder_mod.render_text(lad, width, unicode, st) for lad in lads))
     elif args.json:
         json.dump(summary, out, indent=2)
         out.write("\n")
@@ -1514,6 +1520,7 @@ def _ladder_json(lad: ladder_mod.Ladder) -> dict[str, Any]:
 
     return {
         "call_id": lad.call_id,
+        "part": list(lad.part),
         "call": {k: jsonable(v) for k, v in (lad.call or {}).items()},
         "hosts": [h.label for h in lad.hosts],
         "steps": [

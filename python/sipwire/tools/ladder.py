@@ -7,6 +7,7 @@ order, the SDP each offer and answer carried, and the RTP streams and DTMF digit
 
 from __future__ import annotations
 
+import bisect
 import html
 import textwrap
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ class Ladder:
     media: list[Row]
     streams: list[Row]
     dtmf: list[Row]
+    # (k, n): the k-th of n calls that used this Call-ID (see :func:`split`).
+    part: tuple[int, int] = (1, 1)
 
     def title(self) -> str:
         return f"{'Call' if self.call is not None else 'Call-ID'} {clean(self.call_id)}"
@@ -118,7 +121,67 @@ class Ladder:
         if c.get("retransmissions"):
             extra.append(f"{c['retransmissions']} retransmissions")
         out.extend(extra)
+        k, n = self.part
+        if n > 1:
+            out.append(f"call {k} of {n} with this Call-ID")
         return out
+
+
+def _start(call: Row) -> float:
+    for k in ("first_time", "invite_time"):
+        if call.get(k) is not None:
+            return float(call[k])
+    return float("-inf")
+
+
+def split(
+    calls: list[Row],
+    messages: list[Row],
+    media: list[Row],
+    streams: list[Row],
+    dtmf: list[Row],
+) -> list[tuple[Row, list[Row], list[Row], list[Row], list[Row]]]:
+    """The rows of one Call-ID shared out among the calls that used it, in the order of their
+    first message: a device may reuse a Call-ID for its next call (with a new From tag), and
+    ``analyze`` gives each its own call row. Each row goes to the last call started by its
+    time (media by its offer, a stream by its first packet); a message whose From or To tag
+    is the caller's tag of exactly one of the calls goes to that call, wherever its time falls
+    (a straggler of the old call seen after the new one began)."""
+    order = sorted(calls, key=_start)
+    if len(order) <= 1:
+        return [(c, messages, media, streams, dtmf) for c in order]
+    starts = [_start(c) for c in order]
+
+    def by_time(t: object) -> int:
+        if not isinstance(t, (int, float)):
+            return 0
+        return max(0, bisect.bisect_right(starts, float(t)) - 1)
+
+    def share(rs: list[Row], key: str) -> list[list[Row]]:
+        out: list[list[Row]] = [[] for _ in order]
+        for r in rs:
+            out[by_time(r.get(key))].append(r)
+        return out
+
+    # The caller's tag of each call: the From tag of its initial INVITEs (no To tag).
+    owner: dict[str, int | None] = {}
+    for m in messages:
+        tag = m.get("from_tag")
+        if m.get("method") == "INVITE" and m.get("to_tag") is None and tag:
+            i = by_time(m.get("time"))
+            owner[tag] = i if owner.get(tag, i) == i else None
+    msgs: list[list[Row]] = [[] for _ in order]
+    for m in messages:
+        mine = {j for k in ("from_tag", "to_tag") if (j := owner.get(m.get(k) or "")) is not None}
+        msgs[mine.pop() if len(mine) == 1 else by_time(m.get("time"))].append(m)
+    parts = zip(
+        order,
+        msgs,
+        share(media, "offer_time"),
+        share(streams, "first_time"),
+        share(dtmf, "time"),
+    )
+    return list(parts)
 
 
 def clock(t: float) -> str:

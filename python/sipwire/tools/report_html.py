@@ -436,9 +436,9 @@ def _detail(lad: ladder_mod.Ladder) -> str:
 def _calls_rows(
     calls: list[dict[str, Any]],
     t0: float,
-    per_call: dict[str, tuple[int, float | None, float | None]],
-    digits: dict[str, str],
-    with_ladder: dict[str, int],
+    per_call: dict[int, tuple[int, float | None, float | None]],
+    digits: dict[int, str],
+    with_ladder: dict[int, int],
 ) -> str:
     out = []
 
@@ -453,12 +453,12 @@ def _calls_rows(
         o = c.get("outcome") or "unknown"
         st = c.get("final_status")
         start = c.get("invite_time")
-        rtp = per_call.get(cid)
+        rtp = per_call.get(i)
         loss = rtp[1] if rtp else None
         jit = rtp[2] if rtp else None
         loss_tone = _quality(loss, None)[1] if loss else ""
         jit_tone = _quality(None, jit)[1] if jit else ""
-        li = with_ladder.get(cid)
+        li = with_ladder.get(i)
         attrs = f' data-ladder="{li}"' if li is not None else ""
         pdd, setup, talk = (c.get(k) for k in ("post_dial_delay", "time_to_answer", "duration"))
         out.append(
@@ -481,7 +481,7 @@ def _calls_rows(
                     cell(talk, seconds(talk)),
                     cell(loss, "-" if loss is None else f"{loss:.1f}%", f"num {loss_tone}"),
                     cell(jit, "-" if jit is None else f"{jit:.1f} ms", f"num {jit_tone}"),
-                    f"<td class=mono>{_e(digits.get(cid, ''))}</td></tr>",
+                    f"<td class=mono>{_e(digits.get(i, ''))}</td></tr>",
                 )
             )
         )
@@ -511,52 +511,70 @@ def render(res: Result, summary: dict[str, Any], ladders: int = 500) -> str:
     t0 = first if first is not None else (min(starts) if starts else 0.0)
     t1 = last if last is not None else (max(starts) if starts else t0)
 
-    per_call: dict[str, tuple[int, float | None, float | None]] = {}
-    by_call_streams: dict[str, list[dict[str, Any]]] = {}
-    for s in streams:
-        cid = s.get("call_id") or ""
-        by_call_streams.setdefault(cid, []).append(s)
-        exp = s.get("expected") or 0
-        lp = 100.0 * max(s.get("lost") or 0, 0) / exp if exp else None
-        n, ol, oj = per_call.get(cid, (0, None, None))
-        jl = s.get("mean_jitter_ms")
-        per_call[cid] = (
-            n + 1,
-            lp if ol is None else (ol if lp is None else max(ol, lp)),
-            jl if oj is None else (oj if jl is None else max(oj, jl)),
-        )
-    digits: dict[str, str] = {}
-    by_call_dtmf: dict[str, list[dict[str, Any]]] = {}
-    for d in sorted(dtmf, key=lambda d: d.get("time") or 0):
-        cid = d.get("call_id") or ""
-        digits[cid] = digits.get(cid, "") + str(d.get("digit") or "?")
-        by_call_dtmf.setdefault(cid, []).append(d)
-    by_call_media: dict[str, list[dict[str, Any]]] = {}
-    for m in media:
-        by_call_media.setdefault(m.get("call_id") or "", []).append(m)
+    def by_cid(rs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in rs:
+            out.setdefault(r.get("call_id") or "", []).append(r)
+        return out
 
-    # The ladders: the first calls' messages, grouped in one pass.
-    chosen = [c.get("call_id") for c in calls[:ladders] if c.get("call_id")]
-    msgs_by_call: dict[str, list[dict[str, Any]]] = {}
+    streams_of, media_of = by_cid(streams), by_cid(media)
+    dtmf_of = by_cid(sorted(dtmf, key=lambda d: d.get("time") or 0))
+    # The messages of the first calls, for their ladders, grouped in one pass.
+    chosen = {str(c["call_id"]) for c in calls[:ladders] if c.get("call_id")}
+    msgs_of: dict[str, list[dict[str, Any]]] = {}
     m_t = res.messages
     if chosen and m_t is not None and m_t.num_rows:
-        sel = m_t.filter(pc.is_in(m_t.column("call_id"), value_set=pa.array(chosen, pa.string())))
-        for r in ladder_mod.rows(sel):
-            msgs_by_call.setdefault(r["call_id"], []).append(r)
-    with_ladder: dict[str, int] = {}
-    templates = []
-    for k, cid in enumerate(chosen):
-        assert cid is not None
-        call = next((c for c in calls if c.get("call_id") == cid), None)
-        lad = ladder_mod.build(
-            cid,
-            msgs_by_call.get(cid, []),
-            call,
-            by_call_media.get(cid, []),
-            by_call_streams.get(cid, []),
-            by_call_dtmf.get(cid, []),
+        ids = pa.array(sorted(chosen), pa.string())
+        msgs_of = by_cid(ladder_mod.rows(m_t.filter(pc.is_in(m_t.column("call_id"), ids))))
+    # Each call row's own rows: a Call-ID used for several calls has its rows shared out.
+    rows_of: dict[str, list[int]] = {}
+    for i, c in enumerate(calls):
+        rows_of.setdefault(c.get("call_id") or "", []).append(i)
+    parts: dict[int, tuple[list[dict[str, Any]], ...]] = {}
+    part_no: dict[int, tuple[int, int]] = {}
+    for cid, idx in rows_of.items():
+        mine = (
+            msgs_of.get(cid, []),
+            media_of.get(cid, []),
+            streams_of.get(cid, []),
+            dtmf_of.get(cid, []),
         )
-        with_ladder[cid] = k
+        if len(idx) == 1 or not cid:
+            for i in idx:
+                parts[i] = mine if cid else ([], [], [], [])
+            continue
+        shared = ladder_mod.split([calls[i] for i in idx], *mine)
+        by_row = {id(calls[i]): i for i in idx}
+        for k, (call, *own) in enumerate(shared, 1):
+            parts[by_row[id(call)]] = tuple(own)
+            part_no[by_row[id(call)]] = (k, len(shared))
+
+    per_call: dict[int, tuple[int, float | None, float | None]] = {}
+    digits: dict[int, str] = {}
+    for i, (_, _, own_streams, own_dtmf) in parts.items():
+        for s in own_streams:
+            exp = s.get("expected") or 0
+            lp = 100.0 * max(s.get("lost") or 0, 0) / exp if exp else None
+            n, ol, oj = per_call.get(i, (0, None, None))
+            jl = s.get("mean_jitter_ms")
+            per_call[i] = (
+                n + 1,
+                lp if ol is None else (ol if lp is None else max(ol, lp)),
+                jl if oj is None else (oj if jl is None else max(oj, jl)),
+            )
+        if own_dtmf:
+            digits[i] = "".join(str(d.get("digit") or "?") for d in own_dtmf)
+
+    with_ladder: dict[int, int] = {}
+    templates: list[str] = []
+    for i, c in enumerate(calls[:ladders]):
+        if not c.get("call_id"):
+            continue
+        own_msgs, own_media, own_streams, own_dtmf = parts[i]
+        lad = ladder_mod.build(c["call_id"], own_msgs, c, own_media, own_streams, own_dtmf)
+        lad.part = part_no.get(i, (1, 1))
+        k = len(templates)
+        with_ladder[i] = k
         templates.append(f'<template id="ladder-{k}">{_detail(lad)}</template>')
 
     cap = summary["capture"]
@@ -601,7 +619,7 @@ def render(res: Result, summary: dict[str, Any], ladders: int = 500) -> str:
             f"method</small></h2>{_methods(summary)}</section>",
             '<section class="card"><h2>RTP quality <small>worst streams first</small></h2>',
             f"{_worst_streams(streams)}</section>",
-            _calls_card(calls, total_calls, len(chosen), t0, per_call, digits, with_ladder),
+            _calls_card(calls, total_calls, len(templates), t0, per_call, digits, with_ladder),
             _capture_card(summary, res.stats),
             "<footer>Made by <code>sipwire analyze</code> · ASR = answered ÷ attempts (calls "
             "whose INVITE was captured) · percentiles interpolate linearly · loss = lost ÷ "
@@ -773,9 +791,9 @@ def _calls_card(
     total: int,
     ladders: int,
     t0: float,
-    per_call: dict[str, tuple[int, float | None, float | None]],
-    digits: dict[str, str],
-    with_ladder: dict[str, int],
+    per_call: dict[int, tuple[int, float | None, float | None]],
+    digits: dict[int, str],
+    with_ladder: dict[int, int],
 ) -> str:
     notes = []
     if total > len(calls):
