@@ -119,10 +119,11 @@ def streams(path: Path) -> dict[tuple[Addr, Addr], dict[str, Any]]:
     a = sipwire.capture.analyze(str(path))
     rows = pa.table(a.rtp_streams).to_pylist()
     media = pa.table(a.media).to_pylist()
-    keys = {(m["call_id"], m["to_tag"], m["cseq"], m["media_index"]) for m in media}
+    # The media table's key (an early answer a 2xx replaced is a row of its own).
+    keys = {(m["call_id"], m["to_tag"], m["cseq"], m["media_index"], m["early"]) for m in media}
     out = {}
     for r in rows:
-        key = (r["call_id"], r["to_tag"], r["cseq"], r["media_index"])
+        key = (r["call_id"], r["to_tag"], r["cseq"], r["media_index"], r["early"])
         assert key in keys, f"{key} is no media row"
         out[((r["src_ip"], r["src_port"]), (r["dst_ip"], r["dst_port"]))] = r
     return out
@@ -270,8 +271,9 @@ def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
     tmp_path: Path,
 ) -> None:
     """Ringback from a media server announced in a 183, then the phone's own address in the
-    200 (RFC 6337 §3.1.1 has the 200 repeat the 183's SDP; such devices do not): the media row
-    answers with the 200's SDP, and each stream names a row whose SDP announced where it goes."""
+    200 (RFC 6337 §3.1.1 has the 200 repeat the 183's SDP; such devices do not): two media
+    rows, the 183's answer (early) and the 200's, and each stream joins the row whose SDP
+    announced both its ends (the key with `early`)."""
     c = Sip("ringback@host")
     c.send(0, A, B1, "INVITE sip:b@y SIP/2.0", "1 INVITE", "i1", "", sdp(A[0], 4000))
     ring = ("192.0.2.9", 7000)
@@ -281,17 +283,24 @@ def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
     c.bye(9, A, B1, 2, "tb")
     media = [
         rtp(ring, (A[0], 4000), 1, 0.6, 4.9),
+        rtp((A[0], 4000), ring, 4, 0.6, 4.9),
         rtp((B1[0], 5000), (A[0], 4000), 2, 5.1, 8.9),
         rtp((A[0], 4000), (B1[0], 5000), 3, 5.1, 8.9),
     ]
     path = write(tmp_path / "ringback.pcap", [c], media)
     a = sipwire.capture.analyze(str(path))
-    (m,) = pa.table(a.media).to_pylist()
-    assert (m["answer_ip"], m["answer_port"], m["early"]) == (B1[0], 5000, False)
+    rows = pa.table(a.media).to_pylist()
+    assert [(m["answer_ip"], m["answer_port"], m["early"]) for m in rows] == [
+        (ring[0], ring[1], True),
+        (B1[0], 5000, False),
+    ]
     assert pa.table(a.calls).to_pylist()[0]["early_media"]
+    by_key = {(m["call_id"], m["to_tag"], m["cseq"], m["media_index"], m["early"]): m for m in rows}
     got = streams(path)
-    assert len(got) == 3
-    for (_, dst), r in got.items():
+    assert len(got) == 4
+    for (src, dst), r in got.items():
+        m = by_key[(r["call_id"], r["to_tag"], r["cseq"], r["media_index"], r["early"])]
+        assert m["early"] == (ring in (src, dst)), r
         side = r["sdp_side"]
         assert (m[f"{side}_ip"], m[f"{side}_port"]) == dst, r
 
@@ -303,14 +312,14 @@ def test_the_bundled_capture_joins_every_stream_and_digit() -> None:
     example = Path(__file__).resolve().parent.parent / "examples" / "calls.pcapng"
     a = sipwire.capture.analyze(str(example))
     media = {
-        (m["call_id"], m["to_tag"], m["cseq"], m["media_index"]): m
+        (m["call_id"], m["to_tag"], m["cseq"], m["media_index"], m["early"]): m
         for m in pa.table(a.media).to_pylist()
     }
     streams = pa.table(a.rtp_streams).to_pylist()
     digits = pa.table(a.dtmf).to_pylist()
     assert streams and digits
     for r in streams + digits:
-        m = media[(r["call_id"], r["to_tag"], r["cseq"], r["media_index"])]
+        m = media[(r["call_id"], r["to_tag"], r["cseq"], r["media_index"], r["early"])]
         side = r["sdp_side"]
         assert (m[f"{side}_ip"], m[f"{side}_port"]) == (r["dst_ip"], r["dst_port"]), r
     first = pa.table(a.calls).to_pylist()[0]["call_id"]

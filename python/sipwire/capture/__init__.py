@@ -142,7 +142,9 @@ class Analysis(Capture):
         ``answer_port``, ``offer_direction``, ``answer_direction``, ``payload_types``,
         ``codecs``, ``answer_payload_types``, ``codec`` (negotiated: the first of the
         answer's formats the offer had, RFC 3264), ``codec_payload_type``,
-        ``codec_clock_rate``, ``early``."""
+        ``codec_clock_rate``, ``early`` (an answer in a provisional response: early media; a
+        183's answer that the 2xx replaced with other SDP is a row of its own, before the
+        2xx's)."""
         return self._reader.media()
 
     @property
@@ -152,18 +154,18 @@ class Analysis(Capture):
         first packet within the row's time window: a re-INVITE that moves a port, or a
         port two calls use one after the other, joins each stream to its own row; the
         legs of a forked call are told apart by the answer's address). ``call_id`` is that
-        row's, and ``to_tag``, ``cseq``, ``media_index`` (with ``call_id``, the ``media``
-        table's key) and ``sdp_side`` (``offer``: the stream goes to the address of the
-        offer's SDP; ``answer``) are added; null when no media row matched."""
+        row's, and ``to_tag``, ``cseq``, ``media_index``, ``early`` (with ``call_id``, the
+        ``media`` table's key) and ``sdp_side`` (``offer``: the stream goes to the address of
+        the offer's SDP; ``answer``) are added; null when no media row matched."""
         return self._reader.rtp_streams()
 
     @property
     def dtmf(self) -> Table:
         """The capture's ``dtmf`` (see :func:`read`), each event joined to a media row as the
         streams are (its stream's endpoints, at the event's time): ``call_id`` is that
-        row's, and ``to_tag``, ``cseq``, ``media_index`` and ``sdp_side`` are added. The digits
-        the calls sent in INFO requests are rows too (``source`` "info", in time order with
-        the others; they join no media row)."""
+        row's, and ``to_tag``, ``cseq``, ``media_index``, ``early`` and ``sdp_side`` are added.
+        The digits the calls sent in INFO requests are rows too (``source`` "info", in time
+        order with the others; they join no media row)."""
         return self._reader.dtmf()
 
     def finish(self) -> Analysis:

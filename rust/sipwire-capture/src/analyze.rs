@@ -371,8 +371,8 @@ impl Analysis {
     /// The `rtp_streams` table of an analysis (after [`Analysis::finish`]): the capture's
     /// columns, each stream joined to the media row that set it up (`join.rs`): `call_id`
     /// is that row's (else the Call-ID of the SDP that announced an endpoint), and `to_tag`,
-    /// `cseq`, `media_index` (the `media` table's key with `call_id`) and `sdp_side` are
-    /// added, null for a stream no media row matched.
+    /// `cseq`, `media_index`, `early` (the `media` table's key with `call_id`) and `sdp_side`
+    /// are added, null for a stream no media row matched.
     pub fn rtp_streams_batch(&self, streams: &[RtpStreamRow]) -> Result<RecordBatch, ArrowError> {
         let joined = join::join(&self.joins, streams);
         let base = crate::table::rtp_streams_batch(streams)?;
@@ -407,7 +407,7 @@ impl Analysis {
     }
 
     /// `base` with `call_id` the joined media row's (else the SDP's), and the media row's
-    /// `to_tag`, `cseq`, `media_index` and `sdp_side` added.
+    /// `to_tag`, `cseq`, `media_index`, `early` and `sdp_side` added.
     fn with_media_keys<'a>(
         &self,
         base: RecordBatch,
@@ -444,6 +444,12 @@ impl Analysis {
             "media_index",
             Arc::new(UInt16Array::from_iter(
                 joined.iter().map(|j| media(j).map(|m| m.media_index)),
+            )),
+        ));
+        cols.push((
+            "early",
+            Arc::new(BooleanArray::from_iter(
+                joined.iter().map(|j| media(j).map(|m| m.early)),
             )),
         ));
         cols.push((

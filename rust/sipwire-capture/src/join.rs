@@ -68,6 +68,8 @@ pub struct JoinRow {
     pub to_tag: Text,
     pub cseq: u32,
     pub media_index: u16,
+    /// The row of an early answer a 2xx replaced (the media table's `early`).
+    pub early: bool,
     offer: Option<SocketAddr>,
     answer: Option<SocketAddr>,
     start: f64,
@@ -85,6 +87,7 @@ impl JoinRow {
         }
         out.extend_from_slice(&self.cseq.to_be_bytes());
         out.extend_from_slice(&self.media_index.to_be_bytes());
+        out.push(u8::from(self.early));
         for a in [self.offer, self.answer] {
             match a {
                 None => out.push(0),
@@ -112,6 +115,11 @@ impl JoinRow {
         let to_tag = r.text()?;
         let cseq = u32::from_be_bytes(r.take(4)?.try_into().ok()?);
         let media_index = u16::from_be_bytes(r.take(2)?.try_into().ok()?);
+        let early = match r.take(1)? {
+            [0] => false,
+            [1] => true,
+            _ => return None,
+        };
         let offer = r.addr()?;
         let answer = r.addr()?;
         let start = f64::from_bits(u64::from_be_bytes(r.take(8)?.try_into().ok()?));
@@ -121,6 +129,7 @@ impl JoinRow {
             to_tag: Text::new(&to_tag),
             cseq,
             media_index,
+            early,
             offer,
             answer,
             start,
@@ -134,13 +143,14 @@ impl JoinRow {
     }
 
     /// An order of rows that does not depend on which group made them.
-    pub fn order_key(&self) -> (u64, &str, &str, u32, u16) {
+    pub fn order_key(&self) -> (u64, &str, &str, u32, u16, bool) {
         (
             self.start.to_bits(),
             &self.call_id,
             &self.to_tag,
             self.cseq,
             self.media_index,
+            self.early,
         )
     }
 }
@@ -224,6 +234,7 @@ pub fn rows(calls: &[CallRecord]) -> Vec<JoinRow> {
                 to_tag: m.to_tag.clone(),
                 cseq: m.cseq,
                 media_index: m.media_index,
+                early: m.early,
                 offer: endpoint(m.offer_ip.as_deref(), m.offer_port),
                 answer: endpoint(m.answer_ip.as_deref(), m.answer_port),
                 start: start - START_SLACK_S,
@@ -335,6 +346,7 @@ mod tests {
             to_tag: tag.into(),
             cseq: 1,
             media_index: 0,
+            early: false,
             offer: offer.map(sa),
             answer: answer.map(sa),
             start,
@@ -354,6 +366,7 @@ mod tests {
             to_tag: "t9".into(),
             cseq: 7,
             media_index: 2,
+            early: true,
             offer: Some(sa("[2001:db8::1]:4000")),
             answer: None,
             start: 12.5,
@@ -365,10 +378,34 @@ mod tests {
         for n in 0..b.len() {
             assert_eq!(JoinRow::decode(b.get(..n).unwrap()), None, "cut at {n}");
         }
-        let mut bad = b.clone();
-        let tag_at = 4 + 3 + 4 + 2 + 4 + 2;
-        bad[tag_at] = 9;
-        assert_eq!(JoinRow::decode(&bad), None);
+        // The early flag, then the offer's address tag.
+        let early_at = 4 + 3 + 4 + 2 + 4 + 2;
+        for (at, v) in [(early_at, 2), (early_at + 1, 9)] {
+            let mut bad = b.clone();
+            bad[at] = v;
+            assert_eq!(JoinRow::decode(&bad), None, "{at}");
+        }
+    }
+
+    #[test]
+    fn early_media_and_the_answer_that_replaced_it_join_their_own_streams() {
+        // A 183's answer from a media server (ringback), then the 200's from the phone, both
+        // to one offer: each stream to or from the offerer joins the row of its other end.
+        let mut early = row("a", Some("10.0.0.1:4000"), Some("10.0.0.9:7000"), 0.0, 60.0);
+        early.early = true;
+        let rows = [
+            early,
+            row("a", Some("10.0.0.1:4000"), Some("10.0.0.2:5000"), 0.0, 60.0),
+        ];
+        for (src, dst, want) in [
+            ("10.0.0.9:7000", "10.0.0.1:4000", (0, SdpSide::Offer)),
+            ("10.0.0.1:4000", "10.0.0.9:7000", (0, SdpSide::Answer)),
+            ("10.0.0.2:5000", "10.0.0.1:4000", (1, SdpSide::Offer)),
+            ("10.0.0.1:4000", "10.0.0.2:5000", (1, SdpSide::Answer)),
+        ] {
+            let j = at(&rows, src, dst, 5.0).unwrap();
+            assert_eq!((j.row, j.side), want, "{src} -> {dst}");
+        }
     }
 
     #[test]

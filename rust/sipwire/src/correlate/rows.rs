@@ -293,9 +293,10 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
         let late = e.late_offer();
         for l in &e.legs {
             let resp = l.answer.as_ref().map(|(s, _)| s);
-            let (answer, early) = match answer_of(l) {
-                Some(a) if !late => (Some(a), false),
-                _ => (resp, leg_early(rec, e, l)),
+            let replaced = answer_of(l).filter(|_| !late);
+            let (answer, early) = match replaced {
+                Some(a) => (Some(a), false),
+                None => (resp, leg_early(rec, e, l)),
             };
             let pair = |offer, answer, early| Pair {
                 exchange: e,
@@ -305,6 +306,11 @@ pub(crate) fn pairs<B>(rec: &CallRec<B>) -> Vec<Pair<'_, B>> {
                 early,
             };
             if let Some(o) = offer {
+                if replaced.is_some() {
+                    // The early answer was in effect until the 2xx brought another: its own
+                    // row (the ringback or announcement a caller heard, RFC 3960 §3).
+                    out.push(pair(Some(o), resp, true));
+                }
                 if resp.is_some() || l.answered.is_some() {
                     out.push(pair(Some(o), answer, early));
                 }
