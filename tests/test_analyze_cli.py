@@ -31,7 +31,7 @@ import sipwire.capture
 from sipwire.cli import main
 from sipwire.tools import analyze as tool
 from sipwire.tools import ladder
-from sipwire.tools._text import Style, clean
+from sipwire.tools._text import Style, clean, seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE = ROOT / "examples" / "calls.pcapng"
@@ -965,6 +965,15 @@ def test_a_reused_call_id_has_a_ladder_per_call(
     assert "call 1 of 2" in templates[0][1] and "busy" in templates[0][1]
     assert "call 2 of 2" in templates[1][1] and "5002" in templates[1][1]
     assert "5002" not in templates[0][1]
+
+
+def test_a_delay_prints_the_same_on_either_side_of_a_unit_boundary() -> None:
+    """Table values are float32: 0.0099999 is the 10 ms of 0.01, never "10.0 ms" beside it."""
+    assert seconds(0.0099999) == seconds(0.01) == "10 ms"
+    assert seconds(0.0042) == "4.2 ms" and seconds(0.25) == "250 ms"
+    assert seconds(0.99996) == seconds(1.0) == "1.00 s"
+    assert seconds(59.996) == seconds(60.0) == "1m 00s"
+    assert seconds(-0.5) == "-500 ms" and seconds(None) == "-"
 
 
 def test_split_shares_a_call_ids_rows_by_start_and_tag() -> None:

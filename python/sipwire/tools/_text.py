@@ -119,11 +119,13 @@ def seconds(v: float | None) -> str:
         return "-"
     if v < 0:
         return "-" + seconds(-v)
-    if v < 0.01:
+    # Each unit up to where its rounding would print the next one's first value (a float32
+    # 0.0099999 is "10 ms" like 0.01, not "10.0 ms").
+    if v < 0.00995:
         return f"{v * 1000:.1f} ms"
-    if v < 1:
+    if v < 0.9995:
         return f"{v * 1000:.0f} ms"
-    if v < 60:
+    if v < 59.995:
         return f"{v:.2f} s"
     m, s = divmod(round(v), 60)
     if m < 60:

@@ -946,7 +946,7 @@ def format_summary(
         w(
             st.bold(f"{'Answer-seizure ratio (ASR)':<{label}}")
             + f"{c['asr'] * 100:>6.1f}%  "
-            + st.dim(f"{c['answered']} answered of {c['attempts']} attempts")
+            + st.dim(f"{count(c['answered'])} answered of {count(c['attempts'])} attempts")
         )
     if c["acd"] is not None:
         w(
