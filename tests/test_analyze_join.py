@@ -305,6 +305,29 @@ def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
         assert (m[f"{side}_ip"], m[f"{side}_port"]) == dst, r
 
 
+def test_early_media_from_the_phone_itself_ends_at_the_200(tmp_path: Path) -> None:
+    """A phone that sends its ringback from the address it talks from, with other SDP in the
+    183 (sendonly) than in the 200: the early row is in effect until the 200, so a stream from
+    that address that starts after the 200 joins the 200's row (RFC 3960 §3)."""
+    c = Sip("same-address@host")
+    c.send(0, A, B1, "INVITE sip:b@y SIP/2.0", "1 INVITE", "i1", "", sdp(A[0], 4000))
+    early = sdp(B1[0], 5000, "sendonly")
+    c.send(0.5, B1, A, "SIP/2.0 183 Session Progress", "1 INVITE", "i1", "tb", early)
+    c.send(5, B1, A, "SIP/2.0 200 OK", "1 INVITE", "i1", "tb", sdp(B1[0], 5000))
+    c.send(5.05, A, B1, "ACK sip:b@y SIP/2.0", "1 ACK", "a1", "tb")
+    c.bye(9, A, B1, 2, "tb")
+    ring = rtp((B1[0], 5000), (A[0], 4000), 1, 0.6, 4.9)
+    talk = rtp((B1[0], 5000), (A[0], 4000), 2, 5.1, 8.9)
+    a = sipwire.capture.analyze(str(write(tmp_path / "same.pcap", [c], [ring, talk])))
+    rows = pa.table(a.media).to_pylist()
+    assert [(m["answer_direction"], m["early"]) for m in rows] == [
+        ("sendonly", True),
+        ("sendrecv", False),
+    ]
+    joined = {r["ssrc"]: r["early"] for r in pa.table(a.rtp_streams).to_pylist()}
+    assert joined == {1: True, 2: False}
+
+
 def test_the_bundled_capture_joins_every_stream_and_digit() -> None:
     """examples/calls.pcapng (real traffic: a fork through Kamailio, a hold, RTP and RFC 4733
     digits): each stream and each digit names a media row whose SDP announced its

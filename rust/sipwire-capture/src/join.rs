@@ -12,7 +12,8 @@
 //! - **Time window.** A row is in effect from its offer (or answer) on, minus a small slack
 //!   for clocks of merged captures, until the next offer/answer of the same dialog and
 //!   `m=` line that took effect (a re-INVITE: RFC 3264 §8), or the call's end plus a
-//!   linger (the last packets cross the BYE). The stream's first packet picks the window:
+//!   linger (the last packets cross the BYE). An early answer that the 2xx replaced with
+//!   other SDP (ringback from a media server) is in effect until that 2xx. The stream's first packet picks the window:
 //!   a port that two calls use one after the other joins each stream to its own call, and
 //!   a re-INVITE that moves the port gives the new stream the new row.
 //! - Among rows that fit, one announcing the destination wins over one announcing only the
@@ -229,6 +230,29 @@ pub fn rows(calls: &[CallRecord]) -> Vec<JoinRow> {
                 .filter_map(start_of)
                 .filter(|s| *s > start)
                 .reduce(f64::min);
+            // An early answer that the 2xx replaced (its row and the 2xx's share the offer):
+            // in effect until that 2xx, so a stream that starts after it is the 2xx's, even
+            // from the same address (RFC 3960 §3: early media ends when the call is answered).
+            let replaced = m
+                .early
+                .then(|| {
+                    c.media
+                        .iter()
+                        .filter(|n| {
+                            !n.early
+                                && n.to_tag == m.to_tag
+                                && n.cseq == m.cseq
+                                && n.media_index == m.media_index
+                        })
+                        .filter_map(|n| n.answer_time)
+                        .filter(|t| *t > start)
+                        .reduce(f64::min)
+                })
+                .flatten();
+            let next = match (next, replaced) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             out.push(JoinRow {
                 call_id: m.call_id.clone(),
                 to_tag: m.to_tag.clone(),
