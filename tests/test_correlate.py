@@ -669,6 +669,37 @@ def test_a_call_id_reused_for_a_new_call_is_not_late() -> None:
     assert c.counters["uncorrelated_late"] == 1
 
 
+def test_ringback_from_a_media_server_is_a_media_session_of_its_own() -> None:
+    """A 183 whose SDP is a media server's (ringback), then the phone's in the 200: two
+    sessions of the one dialog, the 183's early, in any feed order."""
+    ring = (
+        0.5,
+        msg(
+            "SIP/2.0 183 Session Progress",
+            "z9hG4bK-e",
+            1,
+            "INVITE",
+            to_tag="b1",
+            body=sdp("10.0.0.9", 7000),
+        ),
+        B,
+        A,
+    )
+    fed = invite_exchange(0.0, "z9hG4bK-e", 1, "b1", sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000))
+    fed.append(ring)
+    for order in (fed, fed[::-1]):
+        c = sipwire.Correlator()
+        for t, data, src, dst in order:
+            c.feed(data, time=t, src=src, dst=dst)
+        (call,) = c.calls()
+        got = [(m.early, m.answer_time, m.answerer_rtp, m.to_tag) for m in call.media]
+        assert got == [
+            (True, 0.5, ("10.0.0.9", 7000), "b1"),
+            (False, 2.0, ("10.0.0.2", 5000), "b1"),
+        ]
+        assert (call.outcome, call.early_media) == ("answered", True)
+
+
 def fork_messages() -> list[Fed]:
     offer = (
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"

@@ -1288,7 +1288,9 @@ class MediaStream:
 class MediaSession:
     """One offer/answer exchange that took effect, in one dialog (INVITE, re-INVITE, UPDATE
     or PRACK; offer in the 2xx and answer in the ACK when the INVITE had no body). A forked
-    INVITE answered by several phones gives one session per phone (``to_tag``)."""
+    INVITE answered by several phones gives one session per phone (``to_tag``). A phone whose
+    183 and 200 carry different SDP (ringback from a media server) gives two: the 183's
+    answer (``early``) and the 200's."""
 
     @property
     def method(self) -> Literal["INVITE", "UPDATE", "PRACK"]: ...
