@@ -304,6 +304,31 @@ def test_reinvite_hold_and_resume(tmp_path: Path) -> None:
     assert sum(c["retransmissions"] for c in run.calls) == run.sipp_retransmissions()
 
 
+def test_early_media_then_an_answer_with_other_sdp(tmp_path: Path) -> None:
+    """SIPp rings with early media (a 183 with SDP: sendonly, PCMA) and answers with other SDP
+    (sendrecv, PCMU): two media rows of the one dialog, the 183's early, each at its
+    response's first copy as tshark has it."""
+    uac = agent("uac", PAIRS / "uac_ringback.xml")
+    uas = agent("uas", PAIRS / "uas_ringback.xml")
+    run = play(tmp_path, uac, [uas])
+    calls = agrees_with_tshark(run)
+    assert successful(uac) == successful(uas) == CALLS
+    for cid, c in calls.items():
+        assert (c["outcome"], c["final_status"], c["early_media"]) == ("answered", 200, True)
+        assert c["invites"] == 1 and c["dialogs"] == 1
+        rows = [m for m in run.media if m["call_id"] == cid]
+        shown = [(m["early"], m["answer_direction"], m["codec"], m["answer_port"]) for m in rows]
+        assert shown == [
+            (True, "sendonly", "PCMA", uas.media),
+            (False, "sendrecv", "PCMU", uas.media),
+        ]
+        theirs = [m for m in run.tshark if m.call_id == cid and m.cseq_method == "INVITE"]
+        for row, status in zip(rows, (183, 200)):
+            assert us(row["answer_time"]) == first_us([m for m in theirs if m.status == status])
+            assert us(row["offer_time"]) == first_us([m for m in theirs if m.method == "INVITE"])
+    assert sum(c["retransmissions"] for c in run.calls) == run.sipp_retransmissions()
+
+
 def test_reliable_provisional_and_prack(tmp_path: Path) -> None:
     uac = agent("uac", SIPP / "uac_100rel.xml")
     uas = agent("uas", PAIRS / "uas_100rel.xml")
