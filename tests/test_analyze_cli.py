@@ -940,7 +940,7 @@ def test_a_reused_call_id_has_a_ladder_per_call(
     assert one.count("─ INVITE") == 2 and one.count("─ ACK") == 2 and "RTP" not in one
     assert "180 Ringing" not in one and "BYE" not in one
     assert "180 Ringing" in two and "BYE" in two and two.count("ACK") == 1
-    assert "10.0.0.2:5002" in two and "RTP" in two
+    assert "10.0.0.2:5002" in two and "RTP" in two and "SDP early" not in two
     rc, out, _ = run(capsys, str(path), "--quiet", "--call", "reused", "--json")
     doc = json.loads(out)
     assert doc["part"] == [1, 2] and doc["call"]["outcome"] == "busy"

@@ -268,7 +268,7 @@ def test_a_capture_at_the_proxy_counts_no_hop_as_a_retransmission(tmp_path: Path
 
 
 def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Ringback from a media server announced in a 183, then the phone's own address in the
     200 (RFC 6337 §3.1.1 has the 200 repeat the 183's SDP; such devices do not): two media
@@ -295,6 +295,13 @@ def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
         (B1[0], 5000, False),
     ]
     assert pa.table(a.calls).to_pylist()[0]["early_media"]
+    # The ladder shows each answer beside its response, the 183's as early.
+    from sipwire.cli import main
+
+    assert main(["analyze", str(path), "--quiet", "--color", "never", "--call", "ringback"]) == 0
+    out = capsys.readouterr().out
+    assert f"SDP early answer audio {ring[0]}:{ring[1]}" in out
+    assert f"SDP answer audio {B1[0]}:5000" in out
     by_key = {(m["call_id"], m["to_tag"], m["cseq"], m["media_index"], m["early"]): m for m in rows}
     got = streams(path)
     assert len(got) == 4

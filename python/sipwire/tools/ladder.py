@@ -205,7 +205,9 @@ def _addr(ip: object, port: object) -> str:
 
 def _sdp_note(side: str, m: Row) -> str:
     ip, port, direction = m.get(f"{side}_ip"), m.get(f"{side}_port"), m.get(f"{side}_direction")
-    parts = [f"SDP {side}", clean(m.get("kind") or "media"), _addr(ip, port)]
+    # An answer in a provisional response (early media, RFC 3960) says so.
+    early = "early " if side == "answer" and m.get("early") else ""
+    parts = [f"SDP {early}{side}", clean(m.get("kind") or "media"), _addr(ip, port)]
     if direction:
         d = clean(direction)
         if side == "offer" and d in ("sendonly", "inactive"):
