@@ -302,6 +302,10 @@ def test_a_200_whose_sdp_differs_from_the_183s_is_the_answer_its_streams_join(
     out = capsys.readouterr().out
     assert f"SDP early answer audio {ring[0]}:{ring[1]}" in out
     assert f"SDP answer audio {B1[0]}:5000" in out
+    report = tmp_path / "report.html"
+    assert main(["analyze", str(path), "--quiet", "--html", str(report)]) == 0
+    assert f"{ring[0]}:{ring[1]} <small>early</small>" in report.read_text()
+    assert f"{B1[0]}:5000 <small>early" not in report.read_text()
     by_key = {(m["call_id"], m["to_tag"], m["cseq"], m["media_index"], m["early"]): m for m in rows}
     got = streams(path)
     assert len(got) == 4
