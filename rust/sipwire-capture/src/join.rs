@@ -13,9 +13,10 @@
 //!   for clocks of merged captures, until the next offer/answer of the same dialog and
 //!   `m=` line that took effect (a re-INVITE: RFC 3264 §8), or the call's end plus a
 //!   linger (the last packets cross the BYE). An early answer that the 2xx replaced with
-//!   other SDP (ringback from a media server) is in effect until that 2xx. The stream's first packet picks the window:
-//!   a port that two calls use one after the other joins each stream to its own call, and
-//!   a re-INVITE that moves the port gives the new stream the new row.
+//!   other SDP (ringback from a media server) is in effect until that 2xx. The stream's
+//!   first packet picks the window: a port that two calls use one after the other joins
+//!   each stream to its own call, and a re-INVITE that moves the port gives the new stream
+//!   the new row.
 //! - Among rows that fit, one announcing the destination wins over one announcing only the
 //!   source, then the latest start (the offer/answer in effect: a later call on the same
 //!   port, a re-INVITE that kept it), then the better endpoint match (the legs of a fork
@@ -69,7 +70,8 @@ pub struct JoinRow {
     pub to_tag: Text,
     pub cseq: u32,
     pub media_index: u16,
-    /// The row of an early answer a 2xx replaced (the media table's `early`).
+    /// The row's answer came before the 2xx (the media table's `early`): one the 2xx
+    /// replaced with other SDP, or the only answer of a call never answered.
     pub early: bool,
     offer: Option<SocketAddr>,
     answer: Option<SocketAddr>,
@@ -233,26 +235,20 @@ pub fn rows(calls: &[CallRecord]) -> Vec<JoinRow> {
             // An early answer that the 2xx replaced (its row and the 2xx's share the offer):
             // in effect until that 2xx, so a stream that starts after it is the 2xx's, even
             // from the same address (RFC 3960 §3: early media ends when the call is answered).
-            let replaced = m
-                .early
-                .then(|| {
-                    c.media
-                        .iter()
-                        .filter(|n| {
-                            !n.early
-                                && n.to_tag == m.to_tag
-                                && n.cseq == m.cseq
-                                && n.media_index == m.media_index
-                        })
-                        .filter_map(|n| n.answer_time)
-                        .filter(|t| *t > start)
-                        .reduce(f64::min)
+            let replaced = c
+                .media
+                .iter()
+                .filter(|n| {
+                    m.early
+                        && !n.early
+                        && n.to_tag == m.to_tag
+                        && n.cseq == m.cseq
+                        && n.media_index == m.media_index
                 })
-                .flatten();
-            let next = match (next, replaced) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+                .filter_map(|n| n.answer_time)
+                .filter(|t| *t > start)
+                .reduce(f64::min);
+            let next = next.into_iter().chain(replaced).reduce(f64::min);
             out.push(JoinRow {
                 call_id: m.call_id.clone(),
                 to_tag: m.to_tag.clone(),
