@@ -1305,13 +1305,18 @@ def call_rows(res: Result, call_id: str, messages: Any) -> list[ladder_mod.Ladde
         return ladder_mod.rows(t.filter(pc.equal(t.column("call_id"), call_id)))
 
     calls = pick(res.calls)
-    parts = pick(messages), pick(res.media), pick(res.rtp_streams), pick(res.dtmf)
+    msgs, media, streams, dtmf = (
+        pick(messages),
+        pick(res.media),
+        pick(res.rtp_streams),
+        pick(res.dtmf),
+    )
     if not calls:
-        return [ladder_mod.build(call_id, *parts[:1], None, *parts[1:])]
-    shared = ladder_mod.split(calls, *parts)
+        return [ladder_mod.build(call_id, msgs, None, media, streams, dtmf)]
+    shared = ladder_mod.split(calls, msgs, media, streams, dtmf)
     out = []
-    for k, (call, msgs, media, streams, dtmf) in enumerate(shared, 1):
-        lad = ladder_mod.build(call_id, msgs, call, media, streams, dtmf)
+    for k, (call, its_msgs, its_media, its_streams, its_dtmf) in enumerate(shared, 1):
+        lad = ladder_mod.build(call_id, its_msgs, call, its_media, its_streams, its_dtmf)
         lad.part = (k, len(shared))
         out.append(lad)
     return out
