@@ -669,22 +669,16 @@ def test_a_call_id_reused_for_a_new_call_is_not_late() -> None:
     assert c.counters["uncorrelated_late"] == 1
 
 
+def session_progress(t: float, branch: str, to_tag: str, body: str) -> Fed:
+    """B's 183 with SDP to the INVITE of CSeq 1 on ``branch``."""
+    status = "SIP/2.0 183 Session Progress"
+    return (t, msg(status, branch, 1, "INVITE", to_tag=to_tag, body=body), B, A)
+
+
 def test_ringback_from_a_media_server_is_a_media_session_of_its_own() -> None:
     """A 183 whose SDP is a media server's (ringback), then the phone's in the 200: two
     sessions of the one dialog, the 183's early, in any feed order."""
-    ring = (
-        0.5,
-        msg(
-            "SIP/2.0 183 Session Progress",
-            "z9hG4bK-e",
-            1,
-            "INVITE",
-            to_tag="b1",
-            body=sdp("10.0.0.9", 7000),
-        ),
-        B,
-        A,
-    )
+    ring = session_progress(0.5, "z9hG4bK-e", "b1", sdp("10.0.0.9", 7000))
     fed = invite_exchange(0.0, "z9hG4bK-e", 1, "b1", sdp("10.0.0.1", 4000), sdp("10.0.0.2", 5000))
     fed.append(ring)
     for order in (fed, fed[::-1]):
@@ -749,19 +743,7 @@ def test_early_media_and_partial_outcomes() -> None:
     offer = sdp("10.0.0.1", 4000)
     early = [
         (0.0, msg("INVITE sip:b@y SIP/2.0", "z9hG4bK-e", 1, "INVITE", body=offer), A, B),
-        (
-            0.5,
-            msg(
-                "SIP/2.0 183 Session Progress",
-                "z9hG4bK-e",
-                1,
-                "INVITE",
-                to_tag="b1",
-                body=sdp("10.0.0.2", 5000),
-            ),
-            B,
-            A,
-        ),
+        session_progress(0.5, "z9hG4bK-e", "b1", sdp("10.0.0.2", 5000)),
     ]
     c = correlate(early, end=1000.0)
     (call,) = c.calls()
