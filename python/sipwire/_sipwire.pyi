@@ -1166,7 +1166,9 @@ def sdp_changes_anything(old: SessionDescription, new: SessionDescription) -> bo
 # are snapshots: they do not change when more is fed. Times are seconds on the caller's clock;
 # every time reported is the earliest copy's (retransmissions fed in any order).
 
-_Fed = Literal["stored", "retransmission", "parked", "dropped", "uncorrelated", "unparsable"]
+_Fed = Literal[
+    "stored", "retransmission", "duplicate", "parked", "dropped", "uncorrelated", "unparsable"
+]
 _DialogState = Literal["early", "confirmed", "terminated"]
 _Outcome = Literal[
     "answered",
@@ -1449,7 +1451,11 @@ class Correlator:
         ``time`` from ``src`` to ``dst`` (IP address, port). ``"retransmission"``: a copy of
         a message seen before between the same ``src`` and ``dst`` (sent again on its hop);
         the same message on another hop (a proxy's forwarded copy, the one packet captured
-        at two points) is ``"stored"``, not counted as a retransmission."""
+        at two points) is ``"stored"``, not counted as a retransmission. ``"duplicate"``: the
+        same message on the same hop as one of its call's last four, less than 20 ms apart
+        (either way): the capture holds the frame twice (``tcpdump -i any`` over a bridge, a
+        mirror port), which no transaction's timers do (RFC 3261 §17.1.1.2); counted in
+        ``duplicates``, not as a retransmission."""
     def finish(self, end_time: float | None = None) -> None:
         """Marks the capture's end (default: the latest time fed)."""
     def drain_finished(self, now: float | None = None) -> list[CorrelatedCall]:
@@ -1476,7 +1482,8 @@ class Correlator:
           less than ``linger`` seconds before; an initial INVITE after it with another From
           tag is a new call reusing the Call-ID), ``_ack_response`` (a response to an ACK);
           ``repaired`` (a From, To or Via read only with a lenient repair).
-        - ``retransmissions`` (copies on the same hop), ``transactions`` made,
+        - ``retransmissions`` (copies on the same hop), ``duplicates`` (frames captured
+          twice, see ``feed``), ``transactions`` made,
           ``orphan_responses`` (responses whose request has not been seen; the count goes
           down when it comes), ``parked_acks`` (2xx ACKs fed before their INVITE).
         - ``dialogs`` made and ``calls`` (Call-IDs that turned out to be calls),

@@ -58,6 +58,7 @@ impl Counters for CallStats {
             "non_call_transactions_unfollowed",
             c.non_call_transactions_unfollowed,
         );
+        f("sip_captured_twice", c.duplicates);
     }
 }
 

@@ -242,6 +242,7 @@ fn fed_name<'py>(py: Python<'py>, f: &Fed) -> Bound<'py, PyString> {
     let s = match f {
         Fed::Stored(_) => intern!(py, "stored"),
         Fed::Retransmission(_) => intern!(py, "retransmission"),
+        Fed::Duplicate(_) => intern!(py, "duplicate"),
         Fed::Parked => intern!(py, "parked"),
         Fed::Dropped => intern!(py, "dropped"),
         Fed::Uncorrelated(_) => intern!(py, "uncorrelated"),
@@ -1058,7 +1059,8 @@ impl Correlator {
 
     /// What the correlator saw and had to let go: messages, requests, responses, unparsable,
     /// uncorrelated (and uncorrelated_<reason>: no_call_id, bad_cseq, no_via, bad_via,
-    /// late, ack_response), repaired, retransmissions, transactions, orphan_responses,
+    /// late, ack_response), repaired, retransmissions, duplicates (frames captured twice),
+    /// transactions, orphan_responses,
     /// parked_acks, dialogs, calls, evicted_calls, finished_calls, non_call_messages, dropped
     /// (and dropped_transactions, dropped_responses, dropped_dialogs, dropped_exchanges,
     /// dropped_rows; a Call-ID that is no call counts its transactions past the cap in
@@ -1084,6 +1086,7 @@ impl Correlator {
         for (k, v) in [
             ("repaired", c.repaired),
             ("retransmissions", c.retransmissions),
+            ("duplicates", c.duplicates),
             ("transactions", c.transactions),
             ("orphan_responses", c.orphan_responses),
             ("parked_acks", c.parked_acks),

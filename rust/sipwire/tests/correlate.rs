@@ -365,6 +365,67 @@ fn retransmissions_are_counted_not_stored() {
     assert_eq!(c.calls()[0].outcome, Outcome::Answered);
 }
 
+/// A capture that holds every frame twice, 20 µs apart (`tcpdump -i any` over a bridge): each
+/// copy is a duplicate, not a retransmission, fed in time order or reversed; the resendings
+/// 0.5 s and more apart are still retransmissions, and the call's times are the single
+/// capture's.
+#[test]
+fn frames_captured_twice_are_duplicates_not_retransmissions() {
+    let call = "rt";
+    let inv = req("INVITE", "z9hG4bKr", call, 1, "", None);
+    let r180 = resp(180, "INVITE", "z9hG4bKr", call, 1, "tt", None);
+    let r200 = resp(200, "INVITE", "z9hG4bKr", call, 1, "tt", None);
+    let ack = req("ACK", "z9hG4bKack", call, 1, "tt", None);
+    let once = vec![
+        ev(0.0, true, inv.clone()),
+        ev(0.5, true, inv.clone()),
+        ev(1.5, true, inv),
+        ev(2.0, false, r180.clone()),
+        ev(2.1, false, r180),
+        ev(3.0, false, r200.clone()),
+        ev(3.01, true, ack.clone()),
+        ev(3.5, false, r200),
+        ev(3.51, true, ack),
+    ];
+    let twice: Vec<Ev> = once
+        .iter()
+        .flat_map(|e| [e.clone(), ev(e.t + 20e-6, e.forward, e.bytes.clone())])
+        .collect();
+    let mut single = Correlator::new(Config::KEEP);
+    feed_all(&mut single, &once);
+    let want = &single.calls()[0];
+    for order in [twice.clone(), twice.iter().rev().cloned().collect()] {
+        let mut c = Correlator::new(Config::KEEP);
+        let fed = feed_all(&mut c, &order);
+        assert_eq!(c.counters().duplicates, 9, "{fed:?}");
+        assert_eq!(c.counters().retransmissions, 5, "{fed:?}");
+        assert!(fed.iter().any(|f| matches!(f, Fed::Duplicate(_))));
+        assert_eq!(c.transactions()[0].retransmissions(), 5);
+        let got = &c.calls()[0];
+        assert_eq!(got.retransmissions, 5);
+        assert_eq!(
+            (got.invite_time, got.ringing_time, got.answer_time),
+            (want.invite_time, want.ringing_time, want.answer_time)
+        );
+        assert_eq!(got.outcome, Outcome::Answered);
+    }
+    // Another message between a frame and its copy, as another call's would be: still told.
+    let mut c = Correlator::new(Config::KEEP);
+    let mut evs = once[..2].to_vec();
+    evs.insert(
+        1,
+        ev(
+            0.00001,
+            false,
+            resp(100, "INVITE", "z9hG4bKr", call, 1, "", None),
+        ),
+    );
+    evs.insert(2, ev(0.00002, true, once[0].bytes.clone()));
+    let fed = feed_all(&mut c, &evs);
+    assert!(matches!(fed[2], Fed::Duplicate(_)), "{fed:?}");
+    assert!(matches!(fed[3], Fed::Retransmission(_)), "{fed:?}");
+}
+
 #[test]
 fn responses_without_requests_make_transactions() {
     let mut c = Correlator::new(Config::KEEP);

@@ -24,7 +24,7 @@ use super::facts::{Method, Seen};
 use super::hash::Keys;
 use super::media::{keep_earliest, keep_earliest_boxed, SdpRec};
 use super::recycle::Recycled;
-use super::txn::{earliest, earliest_with, Hops, Kept, TxnRec};
+use super::txn::{earliest, earliest_with, Hops, Kept, Recent, TxnRec};
 use super::Captured;
 
 /// The responses of one exchange with one To tag.
@@ -319,6 +319,8 @@ pub(crate) struct CallRec<B> {
     caller_uris: String,
     pub messages: u32,
     pub retransmissions: u32,
+    /// Its last messages, to tell a frame captured twice (txn.rs).
+    pub recent: Recent,
     /// Bytes of messages kept for it (`Config::keep_messages`).
     pub kept_bytes: usize,
     /// Its messages' From, To and Via values, parsed (boxed: the record is moved into and
@@ -377,6 +379,7 @@ impl<B> CallRec<B> {
             caller_uris: String::new(),
             messages: 0,
             retransmissions: 0,
+            recent: Recent::default(),
             kept_bytes: 0,
             seen: Box::default(),
             info_dtmf: Vec::new(),
@@ -409,6 +412,7 @@ impl<B> CallRec<B> {
         self.caller_uris.clear();
         self.messages = 0;
         self.retransmissions = 0;
+        self.recent = Recent::default();
         self.kept_bytes = 0;
         self.seen.clear();
         self.info_dtmf.clear();

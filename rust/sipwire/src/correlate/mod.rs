@@ -302,6 +302,11 @@ pub enum Fed {
     /// A copy of what this transaction has, sent again on the same hop (source and
     /// destination): counted (its time kept if it is the earliest).
     Retransmission(TxnId),
+    /// The same message on the same hop as one of its call's last few, less than 20 ms apart:
+    /// the capture saw one frame twice (`tcpdump -i any`, a mirror port), not a
+    /// retransmission (txn.rs, `Recent`). Counted in `duplicates` (its time kept if it is
+    /// the earliest).
+    Duplicate(TxnId),
     /// A 2xx ACK whose INVITE transaction is not (yet) known: recorded with its call.
     Parked,
     /// Not recorded: its call or transaction holds as many as the config allows.
@@ -330,6 +335,9 @@ pub struct Counters {
     /// Messages whose From, To or Via needed a lenient repair (a diagnostic of the parse).
     pub repaired: u64,
     pub retransmissions: u64,
+    /// Frames captured twice: the same message on the same hop within 20 ms (not
+    /// retransmissions; see [`Fed::Duplicate`]).
+    pub duplicates: u64,
     pub transactions: u64,
     pub dialogs: u64,
     /// Call-IDs that turned out to be calls.
@@ -879,6 +887,28 @@ impl<B: AsRef<[u8]>> Correlator<B> {
                 }
             }
         };
+        // A frame captured twice is no retransmission: the counts made above are taken back.
+        let fp = key_hash
+            ^ u64::from(hop).rotate_left(32)
+            ^ tags.to_hash.rotate_left(17)
+            ^ (u64::from(f.status.unwrap_or(0)) << 8 | role as u64)
+            ^ u64::from(idx.body.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut fed = fed;
+        if call.recent.copy(fp, t) && again {
+            again = false;
+            self.counters.duplicates += 1;
+            match txn.and_then(|i| Some((i, call.txns.get_mut(i)?))) {
+                Some((i, x)) => {
+                    x.retransmissions = x.retransmissions.saturating_sub(1);
+                    fed = Fed::Duplicate(txn_id(id, i));
+                }
+                None => {
+                    if let Some(x) = ex.and_then(|e| call.exchanges.get_mut(e)) {
+                        x.parked_again = x.parked_again.saturating_sub(1);
+                    }
+                }
+            }
+        }
         if again {
             call.retransmissions = call.retransmissions.saturating_add(1);
             self.counters.retransmissions += 1;

@@ -257,6 +257,48 @@ impl Hops {
     }
 }
 
+/// A call's last few messages, each as a hash of the message and its hop with its time, to
+/// tell a frame captured twice from a retransmission. The same message on the same hop
+/// within [`Recent::WINDOW`] is a copy made by the capture (`tcpdump -i any` over a bridge or
+/// VLAN, a mirror port, two probes merged): no transaction resends that fast (RFC 3261
+/// §17.1.1.2: T1, 500 ms by default, between sends). A copy is looked for among the call's
+/// last [`Recent::LEN`] messages, so the verdict depends only on the call's own messages,
+/// whatever other calls the capture interleaves with them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Recent {
+    seen: [(u64, f64); Recent::LEN],
+    next: u8,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            seen: [(0, f64::NEG_INFINITY); Recent::LEN],
+            next: 0,
+        }
+    }
+}
+
+impl Recent {
+    pub(crate) const LEN: usize = 4;
+    /// Seconds.
+    pub(crate) const WINDOW: f64 = 0.02;
+
+    /// Records the message `fp` (message and hop) at `t`; whether it copies one of the last
+    /// few within the window (either side of `t`: a copy fed before its original counts).
+    pub(crate) fn copy(&mut self, fp: u64, t: f64) -> bool {
+        let copy = self
+            .seen
+            .iter()
+            .any(|&(f, at)| f == fp && (t - at).abs() < Recent::WINDOW);
+        if let Some(slot) = self.seen.get_mut(usize::from(self.next)) {
+            *slot = (fp, t);
+        }
+        self.next = (self.next + 1) % Recent::LEN as u8;
+        copy
+    }
+}
+
 /// One distinct response: status, To tag (as its hash within the call), earliest time and
 /// the hops it was seen on.
 #[derive(Clone, Copy, Debug)]
@@ -546,7 +588,24 @@ impl<B> TxnRec<B> {
 
 #[cfg(test)]
 mod tests {
-    use super::Hops;
+    use super::{Hops, Recent};
+
+    #[test]
+    fn recent_tells_a_copy_within_the_window_in_either_order() {
+        let mut r = Recent::default();
+        assert!(!r.copy(1, 10.0)); // the first
+        assert!(r.copy(1, 10.00002)); // captured twice
+        assert!(!r.copy(2, 10.00003)); // another message
+        assert!(!r.copy(1, 10.5)); // sent again after T1: a retransmission, no copy
+        assert!(r.copy(1, 10.49)); // a copy fed before its original
+                                   // Pushed out by the call's later messages, a copy is no longer told.
+        for fp in 3..3 + Recent::LEN as u64 {
+            assert!(!r.copy(fp, 10.5));
+        }
+        assert!(!r.copy(1, 10.5));
+        // A time that is no number copies nothing.
+        assert!(!r.copy(9, f64::NAN) && !r.copy(9, 11.0));
+    }
 
     #[test]
     fn hops_tell_a_resending_from_another_hop_in_any_order() {
