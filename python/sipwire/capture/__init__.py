@@ -17,7 +17,9 @@ object per packet.
 ``tshark -z rtp,streams`` computes them: ``src_ip``, ``src_port``, ``dst_ip``, ``dst_port``,
 ``ssrc``, ``payload_type`` (of the first packet), ``payload_types`` (every one seen), ``codec``,
 ``clock_rate``, ``packets``, ``expected``, ``lost`` (negative when duplicates outnumber losses),
-``sequence_errors``, ``problem``, ``min_delta_ms``/``mean_delta_ms``/``max_delta_ms``,
+``sequence_errors``, ``problem``, ``captured_twice`` (packets that repeated one of the stream's
+last four within 20 ms; when they are half or more of the others the capture holds the stream
+twice and the row's figures leave them out), ``min_delta_ms``/``mean_delta_ms``/``max_delta_ms``,
 ``max_delta_frame``, ``min_jitter_ms``/``mean_jitter_ms``/``max_jitter_ms`` (RFC 3550 A.8),
 ``first_time``, ``last_time``, ``first_frame``, ``last_frame``, ``call_id`` (of the SDP that
 announced it), ``from_sdp`` (False: found by the strict heuristic); and from RTCP: ``rtcp_sr``,
@@ -128,7 +130,8 @@ class Analysis(Capture):
         ``ringing_time``, ``answer_time``, ``cancel_time``, ``end_time``, ``first_time``,
         ``last_time``, ``time_to_answer``, ``post_dial_delay``, ``duration`` (seconds),
         ``caller``, ``callee``, ``src_ip``, ``src_port``, ``dst_ip``, ``dst_port`` (of the
-        initial INVITE), ``invites``, ``dialogs``, ``messages``, ``retransmissions``,
+        initial INVITE), ``invites``, ``dialogs``, ``messages`` (every frame, copies of a
+        frame captured twice included), ``retransmissions`` (not those copies),
         ``hangup`` (caller or callee), ``early_media``, ``evicted``, ``srd`` (RFC 6076
         §4.2's session request delay, seconds: INVITE to the first provisional other than
         100, else to the final response; authentication challenges do not count)."""

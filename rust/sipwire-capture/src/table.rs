@@ -411,6 +411,7 @@ pub fn rtp_streams_batch(rows: &[RtpStreamRow]) -> Result<RecordBatch, ArrowErro
                 rows.iter().map(|r| Some(r.problem)),
             )),
         ),
+        ("captured_twice", u64s(|r| r.captured_twice)),
         ("min_delta_ms", f64s(|r| r.min_delta_ms)),
         ("mean_delta_ms", f64s(|r| Some(r.mean_delta_ms))),
         ("max_delta_ms", f64s(|r| Some(r.max_delta_ms))),

@@ -882,6 +882,80 @@ fn call_matches_tshark() {
     assert_matches(&out.rows, &call_expected(), t0(&pkts));
 }
 
+/// Every packet twice, 20 µs apart (`tcpdump -i any` over a bridge, a mirror port): each
+/// stream's figures and DTMF are those of the packets once, the copies counted in
+/// `captured_twice`. The call's one duplicate on the wire cannot be told from the capture's
+/// copies then: the figures are those of the capture without it.
+#[test]
+fn a_capture_holding_every_packet_twice_gives_the_single_captures_figures() {
+    for (name, pkts) in [("call", call()), ("no_sdp", no_sdp()), ("quirks", quirks())] {
+        let twice: Vec<Pkt> = pkts
+            .iter()
+            .flat_map(|p| {
+                let copy = Pkt {
+                    t_us: p.t_us + 20,
+                    ..p.clone()
+                };
+                [p.clone(), copy]
+            })
+            .collect();
+        // The capture without its duplicates on the wire (the same datagram within 20 ms).
+        let mut unique: Vec<Pkt> = Vec::new();
+        for p in &pkts {
+            let dup = unique
+                .iter()
+                .rev()
+                .take_while(|u| p.t_us - u.t_us < 20_000)
+                .any(|u| (u.src, u.dst, &u.payload) == (p.src, p.dst, &p.payload));
+            if !dup {
+                unique.push(p.clone());
+            }
+        }
+        let (one, once, two) = (run(&pkts), run(&unique), run(&twice));
+        assert_eq!(once.rows.len(), two.rows.len(), "{name}");
+        for u in &once.rows {
+            let key = (u.src, u.dst, u.ssrc);
+            let find = |rows: &[RtpStreamRow]| -> RtpStreamRow {
+                let r = rows.iter().find(|r| (r.src, r.dst, r.ssrc) == key);
+                r.unwrap_or_else(|| panic!("{name}: no {key:?}")).clone()
+            };
+            let (r, d) = (find(&one.rows), find(&two.rows));
+            assert_eq!(d.captured_twice, 2 * r.packets - u.packets, "{name}: {d:?}");
+            let want = RtpStreamRow {
+                captured_twice: d.captured_twice,
+                first_frame: d.first_frame,
+                last_frame: d.last_frame,
+                max_delta_frame: d.max_delta_frame,
+                last_time_ns: u.last_time_ns + 20_000,
+                ..u.clone()
+            };
+            assert_eq!(want, d, "{name}");
+        }
+        let strip = |v: &[DtmfRow]| -> Vec<DtmfRow> {
+            v.iter()
+                .map(|d| DtmfRow {
+                    frame: 0,
+                    ..d.clone()
+                })
+                .collect()
+        };
+        assert_eq!(strip(&once.dtmf), strip(&two.dtmf), "{name}");
+        assert_eq!(
+            (once.stats.rtp_streams_sdp, once.stats.rtp_streams_heuristic),
+            (two.stats.rtp_streams_sdp, two.stats.rtp_streams_heuristic),
+            "{name}"
+        );
+        assert_eq!(
+            two.stats.rtp_captured_twice,
+            two.stats.rtp_packets - once.stats.rtp_packets
+        );
+    }
+    // The single capture: its one duplicate on the wire is a copy tshark counts.
+    let a = run(&call());
+    let r = find(&a.rows, "10.0.0.1", SSRC_A);
+    assert_eq!((r.captured_twice, r.packets, r.lost), (1, 298, 2));
+}
+
 #[test]
 fn call_matches_tshark_live() {
     let pkts = call();

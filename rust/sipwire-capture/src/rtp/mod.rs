@@ -115,8 +115,14 @@ pub struct RtpStats {
     /// RTCP-looking packets to or from an expected endpoint that failed the RFC 3550 A.2
     /// checks, or whose SR/RR was shorter than its report count says.
     pub rtcp_malformed: u64,
+    /// RTCP compound packets (among `rtcp_packets`) that repeated their sender's last one
+    /// within 20 ms (a frame captured twice): their reports not counted again.
+    pub rtcp_captured_twice: u64,
     /// RTCP senders or reported-on SSRCs not tracked because the table was full.
     pub rtcp_ssrcs_dropped: u64,
+    /// RTP packets that repeated one of their stream's last few within 20 ms (a frame captured
+    /// twice, or a duplicate on the wire; see `RtpStreamRow::captured_twice`).
+    pub rtp_captured_twice: u64,
     /// Telephone-events decoded (rows of the dtmf table).
     pub dtmf_events: u64,
     /// Telephone-events not kept because the DTMF table was full.
@@ -151,7 +157,9 @@ impl Counters for RtpStats {
         f("rtcp_rr", self.rtcp_rr);
         f("rtcp_report_blocks", self.rtcp_report_blocks);
         f("rtcp_malformed", self.rtcp_malformed);
+        f("rtcp_captured_twice", self.rtcp_captured_twice);
         f("rtcp_ssrcs_dropped", self.rtcp_ssrcs_dropped);
+        f("rtp_captured_twice", self.rtp_captured_twice);
         f("dtmf_events", self.dtmf_events);
         f("dtmf_dropped", self.dtmf_dropped);
     }
@@ -174,7 +182,8 @@ pub struct RtpStreamRow {
     /// Clock rate (Hz) used for jitter: that of the last packet that had one, 0 when none had
     /// (then no jitter was computed, as tshark does for unknown payload types).
     pub clock_rate: u32,
-    /// Packets received (duplicates included).
+    /// Packets received; copies included unless the capture holds the stream twice (see
+    /// `captured_twice`).
     pub packets: u64,
     /// Packets expected from the sequence numbers: last − first + 1, plus 65536 per wrap.
     pub expected: i64,
@@ -185,6 +194,11 @@ pub struct RtpStreamRow {
     pub sequence_errors: u64,
     /// tshark's "Problems?" mark: a sequence error or a timestamp before the first.
     pub problem: bool,
+    /// Packets that repeated one of the stream's last few (sequence number and timestamp)
+    /// within 20 ms. When they are at least half of its other packets the capture holds the
+    /// stream twice, and every figure above leaves them out; otherwise they are duplicates
+    /// on the wire, counted in the figures as tshark counts them.
+    pub captured_twice: u64,
     /// Smallest gap between arrivals (ms) over the packets that count (see `rtp/stats.rs`); `None`
     /// with a single packet.
     pub min_delta_ms: Option<f64>,
@@ -327,6 +341,62 @@ struct Stream {
     /// ([`event_pt`], kept here so that packets do not search the payload map).
     event: (Option<u8>, u32, bool),
     dtmf: EventState,
+    /// Its last packets, to tell the copies of a stream captured twice.
+    recent: Recent,
+    /// Packets that copied one of the last few (`Recent`).
+    copies: u64,
+    /// The statistics without the copies, from the first copy on (until then they are
+    /// `stats`): a stream most of whose packets were copies is reported with these.
+    unique: Option<Box<SeqStats>>,
+}
+
+/// A stream's last few packets as (sequence number, timestamp, time). A packet with the
+/// sequence number and timestamp of one of them, less than [`Recent::WINDOW_NS`] apart, is a
+/// copy: one frame seen twice (`tcpdump -i any` over a bridge or VLAN, a mirror port, two
+/// probes merged), or a duplicate the network made. Neither can be told from the packet;
+/// the stream's share of copies tells them apart (see [`Stream::figures`]).
+#[derive(Clone, Copy)]
+struct Recent {
+    seen: [(u16, u32, i64); Recent::LEN],
+    next: u8,
+}
+
+impl Recent {
+    const LEN: usize = 4;
+    const WINDOW_NS: i64 = 20_000_000;
+
+    fn new(seq: u16, ts: u32, time_ns: i64) -> Recent {
+        let none = (0, 0, i64::MIN);
+        let mut seen = [none; Recent::LEN];
+        seen[0] = (seq, ts, time_ns);
+        Recent { seen, next: 1 }
+    }
+
+    /// Records a packet; whether it copies one of the last few.
+    fn copy(&mut self, seq: u16, ts: u32, time_ns: i64) -> bool {
+        let copy = self.seen.iter().any(|&(s, t, at)| {
+            s == seq && t == ts && time_ns.saturating_sub(at).saturating_abs() < Recent::WINDOW_NS
+        });
+        if let Some(slot) = self.seen.get_mut(usize::from(self.next)) {
+            *slot = (seq, ts, time_ns);
+        }
+        self.next = (self.next + 1) % Recent::LEN as u8;
+        copy
+    }
+}
+
+impl Stream {
+    /// The statistics its row reports. When at least half of its distinct packets came
+    /// twice, the capture holds the stream twice: the figures are those without the copies
+    /// (else every stream of such a capture shows −100 % loss). Otherwise a copy is a
+    /// duplicate on the wire, counted as tshark counts it (a sequence error, `lost` one
+    /// lower).
+    fn figures(&self) -> &SeqStats {
+        match &self.unique {
+            Some(u) if self.copies.saturating_mul(2) >= self.stats.packets - self.copies => u,
+            _ => &self.stats,
+        }
+    }
 }
 
 /// An endpoint some SDP announced.
@@ -349,6 +419,8 @@ struct Candidate {
     h: RtpHeader,
     /// Its payload when it was 4 bytes (a possible telephone-event).
     event: Option<[u8; 4]>,
+    /// The time and frame of its copy (`Recent`), counted with it once confirmed.
+    copy: Option<(i64, u64)>,
 }
 
 /// What RTCP said about one SSRC.
@@ -360,6 +432,8 @@ struct RtcpSsrc {
     sender_octets: Option<u32>,
     reports: u64,
     last: Option<(u32, ReportBlock)>,
+    /// The fingerprint and time of the last compound packet this SSRC sent first in.
+    last_packet: Option<(u64, i64)>,
 }
 
 /// RTP/RTCP statistics and DTMF of one read. See the module documentation.
@@ -636,7 +710,7 @@ impl RtpTracker {
             self.learn_pending(stats);
         }
         if header::looks_rtcp(payload) {
-            return self.rtcp(src, dst, payload, stats);
+            return self.rtcp(time_ns, src, dst, payload, stats);
         }
         let Some(h) = header::parse_rtp(payload) else {
             return false;
@@ -722,6 +796,9 @@ impl RtpTracker {
             clock: 0,
             event,
             dtmf: EventState::default(),
+            recent: Recent::new(h.seq, h.ts, time_ns),
+            copies: 0,
+            unique: None,
         });
         true
     }
@@ -781,6 +858,21 @@ impl RtpTracker {
                     );
                 }
                 let max_dtmf = self.limits.max_rtp_streams.saturating_mul(DTMF_PER_STREAM);
+                if let Some((copy_ns, copy_frame)) = c.copy {
+                    // A copy goes no further than the statistics: no payload needed.
+                    let (dtmf, stats) = (&mut self.dtmf, &mut *stats);
+                    feed(
+                        s,
+                        &key,
+                        &c.h,
+                        &[],
+                        copy_ns,
+                        copy_frame,
+                        dtmf,
+                        max_dtmf,
+                        stats,
+                    );
+                }
                 feed(
                     s,
                     &key,
@@ -793,6 +885,15 @@ impl RtpTracker {
                     stats,
                 );
                 return true;
+            }
+            let copied = h.seq == c.h.seq
+                && h.ts == c.h.ts
+                && time_ns.saturating_sub(c.time_ns).saturating_abs() < Recent::WINDOW_NS;
+            if copied && c.copy.is_none() {
+                if let Some(c) = self.candidates.get_mut(&key) {
+                    c.copy = Some((time_ns, frame));
+                }
+                return false;
             }
             // Not a continuation: this packet becomes the candidate instead.
             stats.rtp_candidates_unconfirmed += 1;
@@ -819,7 +920,14 @@ impl RtpTracker {
         false
     }
 
-    fn rtcp(&mut self, src: Endpoint, dst: Endpoint, p: &[u8], stats: &mut RtpStats) -> bool {
+    fn rtcp(
+        &mut self,
+        time_ns: i64,
+        src: Endpoint,
+        dst: Endpoint,
+        p: &[u8],
+        stats: &mut RtpStats,
+    ) -> bool {
         let known = self.expected_for(&src, &dst, false).is_some();
         if !header::rtcp_valid(p, !known) {
             if known {
@@ -828,6 +936,19 @@ impl RtpTracker {
             return false;
         }
         stats.rtcp_packets += 1;
+        // A compound packet its sender's last one repeats within the window is a copy
+        // (`Recent`): not read again.
+        let first_sender = header::be32(p, 4);
+        let fp = fingerprint(&src, &dst, p);
+        let last = first_sender
+            .and_then(|s| self.rtcp.get_mut(&s))
+            .map(|r| r.last_packet.replace((fp, time_ns)));
+        if let Some(Some((f, at))) = last {
+            if f == fp && time_ns.saturating_sub(at).saturating_abs() < Recent::WINDOW_NS {
+                stats.rtcp_captured_twice += 1;
+                return true;
+            }
+        }
         let max = self.limits.max_rtp_streams;
         for pkt in header::rtcp_packets(p) {
             // RFC 3550 §6.4.1 (SR: SSRC, 20 bytes of sender info, blocks) and §6.4.2 (RR).
@@ -841,6 +962,9 @@ impl RtpTracker {
                 continue;
             };
             if let Some(r) = rtcp_entry(&mut self.rtcp, sender, max, stats) {
+                if last.is_none() && Some(sender) == first_sender {
+                    r.last_packet = Some((fp, time_ns));
+                }
                 if pkt.pt == 200 {
                     r.sr += 1;
                     r.sender_packets = header::be32(pkt.body, 16);
@@ -934,6 +1058,7 @@ fn candidate(h: &RtpHeader, payload: &[u8], time_ns: i64, frame: u64) -> Candida
             ..*h
         },
         event,
+        copy: None,
     }
 }
 
@@ -962,6 +1087,20 @@ fn confirms(c: &Candidate, h: &RtpHeader, time_ns: i64) -> bool {
     };
     let ts_step = h.ts.wrapping_sub(c.h.ts);
     u64::from(ts_step) <= u64::from(step) * u64::from(rate)
+}
+
+/// FNV-1a over a datagram and its addresses: RTCP is rare enough (one compound packet every
+/// few seconds a stream) for a plain hash.
+fn fingerprint(src: &Endpoint, dst: &Endpoint, p: &[u8]) -> u64 {
+    let ports = [src.port.to_be_bytes(), dst.port.to_be_bytes()];
+    let ips = [
+        ip_bits(&src.ip).to_be_bytes(),
+        ip_bits(&dst.ip).to_be_bytes(),
+    ];
+    let bytes = ips.iter().flatten().chain(ports.iter().flatten()).chain(p);
+    bytes.fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn rtcp_entry<'a>(
@@ -1066,11 +1205,25 @@ fn feed(
         s.clock_pt = h.pt;
         s.clock = media::stats_clock(h.pt, s.media.as_deref());
     }
+    let copy = s.recent.copy(h.seq, h.ts, time_ns);
+    if copy {
+        s.copies += 1;
+        stats.rtp_captured_twice += 1;
+        if s.unique.is_none() {
+            s.unique = Some(Box::new(s.stats.clone()));
+        }
+    } else if let Some(u) = s.unique.as_mut() {
+        u.update(time_ns, frame, h.pt, h.marker, h.seq, h.ts, s.clock);
+    }
     s.stats
         .update(time_ns, frame, h.pt, h.marker, h.seq, h.ts, s.clock);
     s.last_time_ns = time_ns;
     s.last_frame = frame;
     stats.rtp_packets += 1;
+    // A telephone-event's copy is no packet of the event (nor a new event).
+    if copy {
+        return;
+    }
     if let Some(step) = event_step(s, h, payload, time_ns, frame) {
         handle_step(step, s, key, dtmf_out, max_dtmf, stats);
     }
@@ -1110,7 +1263,7 @@ fn emit(
 }
 
 fn row(k: &StreamKey, s: &Stream, rtcp: &Map<u32, RtcpSsrc>) -> RtpStreamRow {
-    let st = &s.stats;
+    let st = s.figures();
     let (expected, lost) = st.expected_lost();
     let media = s.media.as_deref();
     let r = rtcp.get(&k.ssrc).copied().unwrap_or_default();
@@ -1133,6 +1286,7 @@ fn row(k: &StreamKey, s: &Stream, rtcp: &Map<u32, RtcpSsrc>) -> RtpStreamRow {
         lost,
         sequence_errors: st.sequence_errors,
         problem: st.problem,
+        captured_twice: s.copies,
         min_delta_ms: st.min_delta_ms,
         mean_delta_ms: st.mean_delta_ms,
         max_delta_ms: st.max_delta_ms,
