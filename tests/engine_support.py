@@ -39,6 +39,9 @@ SAME_STATS = (
     "rtp_streams_heuristic",
     "rtcp_packets",
     "dtmf_events",
+    "sip_captured_twice",
+    "rtp_captured_twice",
+    "rtcp_captured_twice",
 )
 
 

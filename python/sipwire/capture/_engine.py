@@ -40,7 +40,13 @@ TABLES = ("messages", "calls", "media", "rtp_streams", "dtmf")
 #: The correlation stage's counters: the engines' groups give them, not the per-file reads
 #: (the uncorrelated messages by reason, and what the correlator's per-call bounds let go,
 #: come under these prefixes).
-_CALL_COUNTERS = ("calls_done", "uncorrelated", "evicted_calls", "non_call_transactions_unfollowed")
+_CALL_COUNTERS = (
+    "calls_done",
+    "uncorrelated",
+    "evicted_calls",
+    "non_call_transactions_unfollowed",
+    "sip_captured_twice",
+)
 _CALL_PREFIXES = ("uncorrelated_", "dropped_")
 
 
@@ -579,7 +585,9 @@ _RTP_ADDITIVE = (
     "rtp_candidates",
     "rtp_candidates_unconfirmed",
     "rtp_candidates_dropped",
+    "rtp_captured_twice",
     "rtcp_packets",
+    "rtcp_captured_twice",
     "rtcp_sr",
     "rtcp_rr",
     "rtcp_report_blocks",

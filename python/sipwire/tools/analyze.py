@@ -20,7 +20,8 @@ Definitions (the summary states them too):
   request's status: a provisional other than 100, else the final (2xx, or the failure of a
   failed call), authentication challenges left out (the table's ``srd``).
 - Percentiles interpolate linearly between samples (numpy's default).
-- Retransmission rate: the calls' retransmitted messages over all SIP messages.
+- Retransmission rate: the calls' retransmitted messages over all SIP messages; frames
+  captured twice (`sip_captured_twice`) count in neither.
 - RTP loss: ``lost`` over ``expected`` per stream (negative ``lost``, duplicates, counts 0).
 """
 
@@ -104,6 +105,18 @@ PROBLEM_HINTS = (
         "SIP messages that break a rule of RFC 3261: the messages table's parse_error says "
         "which (--out DIR writes it)",
     ),
+    (
+        "sip_captured_twice",
+        "SIP messages seen again on the same hop within 20 ms: the capture holds frames twice "
+        "(tcpdump -i any over a bridge or VLAN, a mirror port, probes merged). They are not "
+        "counted as retransmissions; editcap -D 16 removes them",
+    ),
+    (
+        "rtp_captured_twice",
+        "RTP packets seen again within 20 ms (same stream, sequence number and timestamp). A "
+        "stream at least half copies is reported without them (its captured_twice column); "
+        "else they are duplicates on the wire, counted as tshark counts them",
+    ),
     # Why messages are in no call (the correlator's reasons).
     ("uncorrelated_no_call_id", "messages without a Call-ID are in no call"),
     (
@@ -149,6 +162,7 @@ PROBLEM_HINTS = (
 )
 # Stats counters that mean something was lost, damaged or not understood.
 PROBLEM_WORDS = (
+    "captured_twice",
     "truncated",
     "bad_",
     "error",
@@ -770,6 +784,8 @@ def summarize(res: Result) -> dict[str, Any]:
     if n and "retransmissions" in calls.column_names:
         retrans = int(pc.sum(calls.column("retransmissions")).as_py() or 0)
     sip_messages = _stat(stats, "sip_messages") or res.span.rows
+    # A frame captured twice is one message sent once.
+    sent = sip_messages - (_stat(stats, "sip_captured_twice") or 0)
 
     rtp: dict[str, Any] = {"streams": res.rtp_streams.num_rows}
     if res.rtp_streams.num_rows:
@@ -875,8 +891,8 @@ def summarize(res: Result) -> dict[str, Any]:
         "failures": failures,
         "retransmissions": {
             "count": retrans,
-            "messages": sip_messages,
-            "rate": retrans / sip_messages if sip_messages else None,
+            "messages": sent,
+            "rate": retrans / sent if sent else None,
         },
         "methods": res.span.methods(),
         "rtp": rtp,
