@@ -332,14 +332,15 @@ fn scrambled_reinvites_pair_by_cseq_and_branch() {
     }
 }
 
-#[test]
-fn retransmissions_are_counted_not_stored() {
+/// A call whose INVITE is sent three times, its 180, 200 and the ACK twice each (five
+/// retransmissions), on one hop each way.
+fn resent_call() -> Vec<Ev> {
     let call = "rt";
     let inv = req("INVITE", "z9hG4bKr", call, 1, "", None);
     let r180 = resp(180, "INVITE", "z9hG4bKr", call, 1, "tt", None);
     let r200 = resp(200, "INVITE", "z9hG4bKr", call, 1, "tt", None);
     let ack = req("ACK", "z9hG4bKack", call, 1, "tt", None);
-    let evs = vec![
+    vec![
         ev(0.0, true, inv.clone()),
         ev(0.5, true, inv.clone()),
         ev(1.5, true, inv),
@@ -349,7 +350,12 @@ fn retransmissions_are_counted_not_stored() {
         ev(3.01, true, ack.clone()),
         ev(3.5, false, r200),
         ev(3.51, true, ack),
-    ];
+    ]
+}
+
+#[test]
+fn retransmissions_are_counted_not_stored() {
+    let evs = resent_call();
     let mut c = Correlator::new(Config::KEEP);
     let fed = feed_all(&mut c, &evs);
     assert_eq!(
@@ -371,22 +377,7 @@ fn retransmissions_are_counted_not_stored() {
 /// capture's.
 #[test]
 fn frames_captured_twice_are_duplicates_not_retransmissions() {
-    let call = "rt";
-    let inv = req("INVITE", "z9hG4bKr", call, 1, "", None);
-    let r180 = resp(180, "INVITE", "z9hG4bKr", call, 1, "tt", None);
-    let r200 = resp(200, "INVITE", "z9hG4bKr", call, 1, "tt", None);
-    let ack = req("ACK", "z9hG4bKack", call, 1, "tt", None);
-    let once = vec![
-        ev(0.0, true, inv.clone()),
-        ev(0.5, true, inv.clone()),
-        ev(1.5, true, inv),
-        ev(2.0, false, r180.clone()),
-        ev(2.1, false, r180),
-        ev(3.0, false, r200.clone()),
-        ev(3.01, true, ack.clone()),
-        ev(3.5, false, r200),
-        ev(3.51, true, ack),
-    ];
+    let once = resent_call();
     let twice: Vec<Ev> = once
         .iter()
         .flat_map(|e| [e.clone(), ev(e.t + 20e-6, e.forward, e.bytes.clone())])
@@ -409,7 +400,7 @@ fn frames_captured_twice_are_duplicates_not_retransmissions() {
         );
         assert_eq!(got.outcome, Outcome::Answered);
     }
-    // Another message between a frame and its copy, as another call's would be: still told.
+    // Another message of the call between a frame and its copy: still told.
     let mut c = Correlator::new(Config::KEEP);
     let mut evs = once[..2].to_vec();
     evs.insert(
@@ -417,7 +408,7 @@ fn frames_captured_twice_are_duplicates_not_retransmissions() {
         ev(
             0.00001,
             false,
-            resp(100, "INVITE", "z9hG4bKr", call, 1, "", None),
+            resp(100, "INVITE", "z9hG4bKr", "rt", 1, "", None),
         ),
     );
     evs.insert(2, ev(0.00002, true, once[0].bytes.clone()));
