@@ -126,3 +126,17 @@ def test_a_copy_fed_to_the_correlator_is_a_duplicate() -> None:
     assert (c.counters["duplicates"], c.counters["retransmissions"]) == (2, 1)
     (call,) = c.calls()
     assert call.retransmissions == 1
+
+
+def test_the_ladder_marks_the_copies(
+    captures: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = sipwire.capture.analyze(str(captures[1])).finish()
+    call_id = pa.table(a.calls).column("call_id")[0].as_py()
+    args = [str(captures[1]), "--quiet", "--color", "never", "--width", "160", "--call", call_id]
+    assert main(["analyze", *args]) == 0
+    arrows = [ln for ln in capsys.readouterr().out.splitlines() if "►" in ln or "◄" in ln]
+    sip = [ln for ln in arrows if "╌" not in ln]  # RTP and DTMF arrows are dashed
+    copies = [ln for ln in sip if "(copy)" in ln]
+    assert sip and len(copies) * 2 == len(sip)
+    assert not any("(retransmission)" in ln for ln in sip)

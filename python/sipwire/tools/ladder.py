@@ -17,6 +17,9 @@ from typing import Any
 from sipwire.tools._text import Style, clean, reason, seconds, shorten, uri_short
 
 Row = dict[str, Any]
+#: Seconds within which the same message on the same hop is one frame captured twice (the
+#: correlator's window, txn.rs ``Recent``), not a retransmission.
+COPY_WINDOW_S = 0.02
 
 
 def rows(table: Any) -> list[Row]:
@@ -69,6 +72,8 @@ class Step:
     method: str | None = None
     status: int | None = None
     retransmission: bool = False
+    # The frame captured twice (within COPY_WINDOW_S of the one drawn before it).
+    copy: bool = False
     frame: int | None = None
     raw: bytes | None = None
     parse_error: str | None = None
@@ -270,7 +275,7 @@ def build(
         return host(ip or "?", None)
 
     steps: list[Step] = []
-    seen: set[tuple[Any, ...]] = set()
+    seen: dict[tuple[Any, ...], float] = {}
     by_time: dict[int | None, list[Step]] = {}
     for m in msgs:
         src = host(m["src_ip"], m["src_port"])
@@ -281,7 +286,9 @@ def build(
             label = f"{status} {reason(status)}".strip()
         else:
             label = clean(method or "?")
-        # A copy of a message already drawn between the same hosts is a retransmission.
+        # A copy of a message already drawn between the same hosts is a retransmission, or
+        # the same frame captured twice when it comes within COPY_WINDOW_S (as the
+        # correlator tells them).
         key = (
             src,
             dst,
@@ -292,8 +299,10 @@ def build(
             m.get("branch"),
             m.get("to_tag"),
         )
-        retrans = key in seen
-        seen.add(key)
+        before = seen.get(key)
+        copy = before is not None and abs(m["time"] - before) < COPY_WINDOW_S
+        retrans = before is not None and not copy
+        seen[key] = m["time"]
         step = Step(
             "sip",
             m["time"],
@@ -303,6 +312,7 @@ def build(
             method=method,
             status=status,
             retransmission=retrans,
+            copy=copy,
             frame=m.get("frame"),
             raw=m.get("raw"),
             parse_error=m.get("parse_error"),
@@ -411,10 +421,14 @@ class _Glyphs:
         return _Glyphs("|", "-", "+", ">", "<", ".")
 
 
+def _mark(step: Step, retransmission: str, copy: str) -> str:
+    return retransmission if step.retransmission else copy if step.copy else ""
+
+
 def _style_label(step: Step, text: str, st: Style) -> str:
     if step.kind != "sip":
         return st.magenta(text)
-    if step.retransmission:
+    if step.retransmission or step.copy:
         return st.dim(text)
     if step.status is not None:
         return st.status(step.status, text)
@@ -479,7 +493,7 @@ def render_text(
         fill = g.line if step.kind == "sip" else g.dash
         for x in range(lo + 1, hi):
             row[x] = g.cross if (x in xs and step.kind == "sip") else fill
-        label = step.label + (" (retransmission)" if step.retransmission else "")
+        label = step.label + _mark(step, " (retransmission)", " (copy)")
         seg: tuple[int, int] | None = None
         if a == b:
             label = f"{label} (to itself)"
@@ -541,7 +555,7 @@ def _e(s: object) -> str:
 def _svg_class(step: Step) -> str:
     if step.kind != "sip":
         return f"l-{step.kind}"
-    if step.retransmission:
+    if step.retransmission or step.copy:
         return "l-retr"
     if step.status is None:
         return "l-req"
@@ -604,7 +618,7 @@ def render_svg(ladder: Ladder, notes_width: int = 420) -> str:
                 f'{tip - d * 10},{y + 5}"/>'
             )
             mid = (a + b) / 2
-            label = s.label + (" (retr.)" if s.retransmission else "")
+            label = s.label + _mark(s, " (retr.)", " (copy)")
             p.append(
                 f'<text class="l-label" x="{mid:.0f}" y="{y - 6}" text-anchor="middle">'
                 f"{_e(shorten(label, max(8, abs(b - a) // 7)))}</text>"
