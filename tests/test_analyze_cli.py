@@ -1034,3 +1034,57 @@ def test_without_pyarrow_it_says_what_to_install(how: str) -> None:
         "sipwire analyze: pyarrow is needed for the tables: pip install pyarrow"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_a_call_seen_only_from_its_bye_is_listed_by_its_first_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A call whose INVITE was not captured (partial: only a BYE and its 200 at 5 s) has no
+    INVITE time: the call list places it, and gives its start, by its first message."""
+    from capgen.net import raw, udp
+    from capgen.pcapfile import LINKTYPE_RAW, Record, write_pcap
+
+    a, b = ("10.0.0.1", 5060), ("10.0.0.2", 5060)
+
+    def msg(start: str, call_id: str, cseq: str, ttag: str = "") -> bytes:
+        head = [
+            start,
+            f"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{call_id}{cseq[0]}",
+            "From: <sip:alice@a.example>;tag=f1",
+            "To: <sip:bob@b.example>" + (f";tag={ttag}" if ttag else ""),
+            f"Call-ID: {call_id}",
+            f"CSeq: {cseq}",
+            "Content-Length: 0",
+        ]
+        return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+    inv = "INVITE sip:bob@10.0.0.2 SIP/2.0"
+    sent = [
+        (0.0, a, b, msg(inv, "early-one", "1 INVITE")),
+        (0.5, b, a, msg("SIP/2.0 486 Busy Here", "early-one", "1 INVITE", "t1")),
+        (5.0, a, b, msg("BYE sip:bob@10.0.0.2 SIP/2.0", "bye-only", "7 BYE", "t2")),
+        (5.01, b, a, msg("SIP/2.0 200 OK", "bye-only", "7 BYE", "t2")),
+        (9.0, a, b, msg(inv, "late-one", "1 INVITE")),
+        (9.5, b, a, msg("SIP/2.0 486 Busy Here", "late-one", "1 INVITE", "t3")),
+    ]
+    recs = [
+        Record(raw(udp(s, d, m, ip_id=i + 1)), 1_700_000_000 * 10**9 + round(t * 1e9))
+        for i, (t, s, d, m) in enumerate(sent)
+    ]
+    path = tmp_path / "partial.pcap"
+    write_pcap(path, recs, LINKTYPE_RAW)
+    rc, out, err = run(capsys, str(path), "--quiet", "--color", "never", "--width", "100")
+    assert rc == 0, err
+    listed = [ln.split()[:3] for ln in out.splitlines() if re.match(r"\s+\d+\.\d\d\s", ln)]
+    assert listed == [
+        ["0.00", "early-one", "alice"],
+        ["5.00", "bye-only", "?"],
+        ["9.00", "late-one", "alice"],
+    ]
+    report = tmp_path / "report.html"
+    rc, _, err = run(capsys, str(path), "--quiet", "--html", str(report))
+    assert rc == 0, err
+    rows = re.findall(r'<tr class="call".*?</tr>', report.read_text(), re.S)
+    ids = [re.search(r"(early-one|bye-only|late-one)", r).group(1) for r in rows]  # type: ignore[union-attr]
+    assert ids == ["early-one", "bye-only", "late-one"]
+    assert ">5.00</td>" in rows[1]

@@ -1104,8 +1104,10 @@ def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
     calls = res.calls
     if "invite_time" in calls.column_names:
         # Only the rows listed are taken: the order of a whole table of a million calls is
-        # cheap, moving every column into it is not.
-        order = pc.sort_indices(calls, sort_keys=[("invite_time", "ascending")])
+        # cheap, moving every column into it is not. A call whose INVITE was not captured
+        # (partial) is placed, and shown, by its first message.
+        began = pc.coalesce(calls.column("invite_time"), calls.column("first_time"))
+        order = pc.sort_indices(began)
         shown = ladder_mod.rows(calls.take(order.slice(0, listed)))
     else:
         shown = ladder_mod.rows(calls.slice(0, listed))
@@ -1163,9 +1165,8 @@ def _call_list(res: Result, st: Style, width: int, listed: int) -> list[str]:
     out.append(st.dim(fmt([(name, name) for name, _, _ in cols])))
     for c in shown:
         cid = clean(c.get("call_id"))
-        start = (
-            "-" if c.get("invite_time") is None or t0 is None else f"{c['invite_time'] - t0:.2f}"
-        )
+        began_at = c.get("invite_time") or c.get("first_time")
+        start = "-" if began_at is None or t0 is None else f"{began_at - t0:.2f}"
         who = f"{_party(c.get('caller'))} → {_party(c.get('callee'))}"
         outcome = clean(c.get("outcome") or "?")
         status = c.get("final_status")

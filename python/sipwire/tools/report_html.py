@@ -453,7 +453,7 @@ def _calls_rows(
         cid = c.get("call_id") or ""
         o = c.get("outcome") or "unknown"
         st = c.get("final_status")
-        start = c.get("invite_time")
+        start = c.get("invite_time") or c.get("first_time")
         rtp = per_call.get(i)
         loss = rtp[1] if rtp else None
         jit = rtp[2] if rtp else None
@@ -500,7 +500,9 @@ def render(res: Result, summary: dict[str, Any], ladders: int = 500) -> str:
 
     calls_t = res.calls
     if "invite_time" in calls_t.column_names and calls_t.num_rows:
-        calls_t = calls_t.sort_by([("invite_time", "ascending")])
+        # A partial call (its INVITE not captured) by its first message.
+        began = pc.coalesce(calls_t.column("invite_time"), calls_t.column("first_time"))
+        calls_t = calls_t.take(pc.sort_indices(began))
     total_calls = calls_t.num_rows
     calls = ladder_mod.rows(calls_t.slice(0, MAX_ROWS))
     streams = ladder_mod.rows(res.rtp_streams)
