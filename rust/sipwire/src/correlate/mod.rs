@@ -894,7 +894,10 @@ impl<B: AsRef<[u8]>> Correlator<B> {
             ^ (u64::from(f.status.unwrap_or(0)) << 8 | role as u64)
             ^ u64::from(idx.body.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut fed = fed;
-        if call.recent.copy(fp, t) && again {
+        // Only a message sent again on its hop can be a copy: the others skip the look.
+        let copy = again && call.recent.copies(fp, t);
+        call.recent.push(fp, t);
+        if copy {
             again = false;
             self.counters.duplicates += 1;
             match txn.and_then(|i| Some((i, call.txns.get_mut(i)?))) {

@@ -284,17 +284,27 @@ impl Recent {
     /// Seconds.
     pub(crate) const WINDOW: f64 = 0.02;
 
-    /// Records the message `fp` (message and hop) at `t`; whether it copies one of the last
-    /// few within the window (either side of `t`: a copy fed before its original counts).
-    pub(crate) fn copy(&mut self, fp: u64, t: f64) -> bool {
-        let copy = self
-            .seen
+    /// Whether the message `fp` (message and hop) at `t` copies one of the last few within
+    /// the window (either side of `t`: a copy fed before its original counts).
+    pub(crate) fn copies(&self, fp: u64, t: f64) -> bool {
+        self.seen
             .iter()
-            .any(|&(f, at)| f == fp && (t - at).abs() < Recent::WINDOW);
+            .any(|&(f, at)| f == fp && (t - at).abs() < Recent::WINDOW)
+    }
+
+    /// Records the message `fp` at `t`.
+    pub(crate) fn push(&mut self, fp: u64, t: f64) {
         if let Some(slot) = self.seen.get_mut(usize::from(self.next)) {
             *slot = (fp, t);
         }
         self.next = (self.next + 1) % Recent::LEN as u8;
+    }
+
+    /// [`Recent::copies`], then [`Recent::push`].
+    #[cfg(test)]
+    fn copy(&mut self, fp: u64, t: f64) -> bool {
+        let copy = self.copies(fp, t);
+        self.push(fp, t);
         copy
     }
 }
