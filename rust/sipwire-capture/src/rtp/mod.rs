@@ -372,11 +372,16 @@ impl Recent {
         Recent { seen, next: 1 }
     }
 
-    /// Records a packet; whether it copies one of the last few.
-    fn copy(&mut self, seq: u16, ts: u32, time_ns: i64) -> bool {
-        let copy = self.seen.iter().any(|&(s, t, at)| {
-            s == seq && t == ts && time_ns.saturating_sub(at).saturating_abs() < Recent::WINDOW_NS
-        });
+    /// Records a packet; whether it copies one of the last few. `next`: its sequence number
+    /// follows the stream's highest, so it copies none (the look is skipped).
+    #[inline]
+    fn copy(&mut self, seq: u16, ts: u32, time_ns: i64, next: bool) -> bool {
+        let copy = !next
+            && self.seen.iter().any(|&(s, t, at)| {
+                s == seq
+                    && t == ts
+                    && time_ns.saturating_sub(at).saturating_abs() < Recent::WINDOW_NS
+            });
         if let Some(slot) = self.seen.get_mut(usize::from(self.next)) {
             *slot = (seq, ts, time_ns);
         }
@@ -1205,7 +1210,7 @@ fn feed(
         s.clock_pt = h.pt;
         s.clock = media::stats_clock(h.pt, s.media.as_deref());
     }
-    let copy = s.recent.copy(h.seq, h.ts, time_ns);
+    let copy = s.recent.copy(h.seq, h.ts, time_ns, s.stats.is_next(h.seq));
     if copy {
         s.copies += 1;
         stats.rtp_captured_twice += 1;
@@ -1213,7 +1218,7 @@ fn feed(
             s.unique = Some(Box::new(s.stats.clone()));
         }
     } else if let Some(u) = s.unique.as_mut() {
-        u.update(time_ns, frame, h.pt, h.marker, h.seq, h.ts, s.clock);
+        unique_update(u, time_ns, frame, h, s.clock);
     }
     s.stats
         .update(time_ns, frame, h.pt, h.marker, h.seq, h.ts, s.clock);
@@ -1227,6 +1232,14 @@ fn feed(
     if let Some(step) = event_step(s, h, payload, time_ns, frame) {
         handle_step(step, s, key, dtmf_out, max_dtmf, stats);
     }
+}
+
+/// The statistics without copies, of a stream that had one: kept out of line, so that the
+/// usual packet's path (no copy ever) keeps `SeqStats::update` inlined.
+#[cold]
+#[inline(never)]
+fn unique_update(u: &mut SeqStats, time_ns: i64, frame: u64, h: &RtpHeader, clock: u32) {
+    u.update(time_ns, frame, h.pt, h.marker, h.seq, h.ts, clock);
 }
 
 fn emit(

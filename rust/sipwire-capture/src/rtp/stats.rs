@@ -95,6 +95,13 @@ impl SeqStats {
         }
     }
 
+    /// Whether `seq` follows the highest in-order sequence number: the usual packet, which
+    /// cannot be a copy of one already seen.
+    #[inline]
+    pub fn is_next(&self, seq: u16) -> bool {
+        (self.seq_num as u16).wrapping_add(1) == seq
+    }
+
     /// Packets expected from the sequence range, and lost (expected − received).
     pub fn expected_lost(&self) -> (i64, i64) {
         let expected = i64::from(self.stop_seq) + 65536 * i64::from(self.cycles)
@@ -104,7 +111,7 @@ impl SeqStats {
     }
 
     /// One more packet; `clock` is the clock rate of its payload type (0 when unknown).
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn update(
         &mut self,
