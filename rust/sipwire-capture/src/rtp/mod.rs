@@ -398,7 +398,12 @@ impl Stream {
     /// lower).
     fn figures(&self) -> &SeqStats {
         match &self.unique {
-            Some(u) if self.copies.saturating_mul(2) >= self.stats.packets - self.copies => u,
+            Some(u)
+                if self.copies.saturating_mul(2)
+                    >= self.stats.packets.saturating_sub(self.copies) =>
+            {
+                u
+            }
             _ => &self.stats,
         }
     }
@@ -967,9 +972,6 @@ impl RtpTracker {
                 continue;
             };
             if let Some(r) = rtcp_entry(&mut self.rtcp, sender, max, stats) {
-                if last.is_none() && Some(sender) == first_sender {
-                    r.last_packet = Some((fp, time_ns));
-                }
                 if pkt.pt == 200 {
                     r.sr += 1;
                     r.sender_packets = header::be32(pkt.body, 16);
@@ -997,6 +999,12 @@ impl RtpTracker {
                     r.reports += 1;
                     r.last = Some((sender, rb));
                 }
+            }
+        }
+        // A sender first seen now: its entry was made above.
+        if last.is_none() {
+            if let Some(r) = first_sender.and_then(|s| self.rtcp.get_mut(&s)) {
+                r.last_packet = Some((fp, time_ns));
             }
         }
         true
